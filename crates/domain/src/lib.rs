@@ -1,1 +1,22 @@
+//! Switchboard's domain model: the types every other crate speaks.
+//!
+//! Pure: no I/O, no clock reads (time is always an argument), no database or HTTP types.
+//! Values that carry rules (phone numbers, wamids, message text) are parsed once at the
+//! edge into types with private fields, so the rest of the code cannot hold an invalid one.
 #![forbid(unsafe_code)]
+
+pub mod agent;
+pub mod conversation;
+pub mod ids;
+pub mod inbound;
+pub mod message;
+pub mod phone;
+pub mod window;
+
+pub use agent::{AgentName, AgentRole, Email, NewAgent, TokenHash};
+pub use conversation::ConversationStatus;
+pub use ids::{AgentId, ChannelId, ContactId, ConversationId, EventId, MessageId};
+pub use message::{
+    DeliveryState, Direction, MessageContent, MessageContext, MessageKind, Referral, StatusError,
+};
+pub use phone::{PhoneNumberId, WaId, Wamid};
