@@ -1,1 +1,53 @@
+//! Storage ports: what the use cases need from a database, split by aggregate and spoken
+//! in domain types. Two backends implement them (store-sqlite, store-postgres); the
+//! server picks one, once, by the database URL's scheme, and everything else holds an
+//! `Arc<dyn Store>`.
 #![forbid(unsafe_code)]
+
+mod agents;
+mod error;
+mod events;
+mod ingest;
+mod views;
+
+pub use agents::{Agent, AgentStore};
+pub use error::StoreError;
+pub use events::{Appended, EventLog, EventLogStats, NewEvent, PendingEvent};
+pub use ingest::{
+    ChannelInfo, IngestStore, IngestTx, InboundOutcome, NewInbound, RecordReason, RecordedChange,
+    StatusOutcome,
+};
+pub use views::{
+    ContactView, ConversationCursor, ConversationQuery, ConversationStore, ConversationView,
+    MessageCursor, MessageQuery, MessageStore, MessageView, NewOutboundMessage, Page,
+};
+
+use async_trait::async_trait;
+
+/// Whether the database can serve: reachable, and its schema is the one this build expects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Readiness {
+    /// Migrations this build knows that the database has not applied.
+    pub pending_migrations: Vec<i64>,
+}
+
+/// The whole store: every port, behind one object.
+#[async_trait]
+pub trait Store:
+    EventLog + IngestStore + ConversationStore + MessageStore + AgentStore + Send + Sync + 'static
+{
+    /// Applies the embedded migrations that are not applied yet.
+    async fn migrate(&self) -> Result<(), StoreError>;
+
+    /// Checks the database answers and the schema is current.
+    async fn readiness(&self) -> Result<Readiness, StoreError>;
+
+    /// Which backend this is, for logs and `/readyz` ("sqlite", "postgres").
+    fn backend(&self) -> &'static str;
+
+    /// Closes the pool, waiting for connections to be returned.
+    async fn close(&self);
+}
+
+/// The result type of every store method.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,56 @@
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use switchboard_domain::EventId;
+
+use crate::Result;
+
+/// A webhook delivery whose signature was verified, about to be made durable.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    /// SHA-256 of the raw body: Meta retries resend identical bytes, so this is the
+    /// delivery's natural key.
+    pub body_sha256: [u8; 32],
+    pub body: Bytes,
+    pub received_at: DateTime<Utc>,
+}
+
+/// What appending one delivery did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Appended {
+    /// Stored for the first time.
+    New(EventId),
+    /// Seen before (a retry); nothing new was stored.
+    Duplicate(EventId),
+}
+
+/// A stored delivery that the ingest worker has not applied yet.
+#[derive(Clone, Debug)]
+pub struct PendingEvent {
+    pub id: EventId,
+    pub body: Bytes,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventLogStats {
+    pub pending: i64,
+    pub failed: i64,
+    pub applied: i64,
+}
+
+/// The durable, deduplicated log of webhook deliveries.
+#[async_trait]
+pub trait EventLog: Send + Sync {
+    /// Appends a batch of deliveries in ONE transaction (group commit) and returns, in
+    /// the same order, what happened to each. When this returns `Ok`, every delivery is
+    /// durable. Duplicates within the batch or against the log are `Duplicate`.
+    async fn append_events(&self, events: &[NewEvent]) -> Result<Vec<Appended>>;
+
+    /// Counts by state, for `/readyz` and metrics.
+    async fn event_log_stats(&self) -> Result<EventLogStats>;
+
+    /// Drops the bodies of applied deliveries received before `before` (the hash stays,
+    /// so a late retry is still recognised). Returns how many were purged.
+    async fn purge_event_bodies(&self, before: DateTime<Utc>) -> Result<u64>;
+}

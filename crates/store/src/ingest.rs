@@ -1,0 +1,146 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use switchboard_domain::inbound::{InboundContact, InboundMessage, StatusReport};
+use switchboard_domain::{
+    ChannelId, ContactId, ConversationId, DeliveryState, EventId, MessageId, PhoneNumberId,
+};
+
+use crate::{PendingEvent, Result};
+
+/// One of our WhatsApp business numbers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelInfo {
+    pub id: ChannelId,
+    pub phone_number_id: PhoneNumberId,
+    pub name: String,
+}
+
+/// Applies parsed webhook deliveries.
+#[async_trait]
+pub trait IngestStore: Send + Sync {
+    /// Opens a write transaction and claims, inside it, up to `limit` pending events in
+    /// arrival order. `None` when nothing is pending. Everything done through the
+    /// returned transaction, including marking the events applied, commits or rolls back
+    /// together, so a crash applies an event entirely or not at all.
+    ///
+    /// Instances sharing one PostgreSQL database take turns (a transaction-scoped
+    /// advisory lock), so events are applied one batch at a time, in arrival order.
+    async fn begin_ingest(&self, limit: u32) -> Result<Option<(Box<dyn IngestTx>, Vec<PendingEvent>)>>;
+
+    /// Marks an event that cannot be applied, even alone, as failed (in its own
+    /// transaction), so it stops blocking the log. Its body stays for inspection.
+    async fn mark_event_failed(&self, id: EventId, error: &str, at: DateTime<Utc>) -> Result<()>;
+
+    /// Creates the channel for a phone number id, or renames it. Idempotent.
+    async fn upsert_channel(&self, phone_number_id: &PhoneNumberId, name: &str, at: DateTime<Utc>) -> Result<ChannelInfo>;
+
+    async fn channels(&self) -> Result<Vec<ChannelInfo>>;
+
+    /// Changes recorded for `reason`, oldest first (admin reporting; replay on new channels).
+    async fn recorded_changes(&self, reason: RecordReason, limit: u32) -> Result<Vec<(EventId, String, serde_json::Value)>>;
+}
+
+/// A customer's message, ready to store.
+#[derive(Debug)]
+pub struct NewInbound<'a> {
+    pub event_id: EventId,
+    pub channel: ChannelId,
+    /// The sender as `value.contacts[]` described them (or just their wa_id).
+    pub contact: &'a InboundContact,
+    pub message: &'a InboundMessage,
+    /// When the delivery reached us.
+    pub received_at: DateTime<Utc>,
+    /// When the customer-service window closes after this message; `None` if this
+    /// message does not open one (system notices). Stored only if later than the
+    /// conversation's current close time.
+    pub window_closes_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InboundOutcome {
+    /// The wamid was already stored on this channel: nothing changed.
+    Duplicate,
+    Stored {
+        message_id: MessageId,
+        conversation_id: ConversationId,
+        contact_id: ContactId,
+        new_contact: bool,
+        new_conversation: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusOutcome {
+    /// The message moved from `from` to `to`.
+    Applied { message_id: MessageId, from: DeliveryState, to: DeliveryState },
+    /// The report was older news (statuses arrive out of order): its timestamp was
+    /// recorded if missing, the state did not move.
+    Stale { message_id: MessageId },
+    /// No message with this wamid yet: the report is kept and applied when one appears.
+    Pending,
+}
+
+/// Why a change was recorded rather than applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordReason {
+    /// A webhook field other than `messages` (account_update, template status, …).
+    Field,
+    /// A `messages` change for a phone_number_id with no channel.
+    NoChannel,
+    /// An item too broken to type.
+    Malformed,
+    /// A status value we do not act on.
+    UnknownStatus,
+    /// Errors Meta attached to a whole change.
+    ChangeErrors,
+    /// A message with no sender we could identify.
+    NoSender,
+}
+
+impl RecordReason {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Field => "field",
+            Self::NoChannel => "no_channel",
+            Self::Malformed => "malformed",
+            Self::UnknownStatus => "unknown_status",
+            Self::ChangeErrors => "change_errors",
+            Self::NoSender => "no_sender",
+        }
+    }
+}
+
+/// A change kept raw.
+#[derive(Debug)]
+pub struct RecordedChange<'a> {
+    pub event_id: EventId,
+    pub reason: RecordReason,
+    pub field: &'a str,
+    pub phone_number_id: Option<&'a str>,
+    pub waba_id: Option<&'a str>,
+    pub value: &'a serde_json::Value,
+    pub at: DateTime<Utc>,
+}
+
+/// The write transaction of one ingest batch. Dropping it without `commit` rolls back.
+#[async_trait]
+pub trait IngestTx: Send {
+    /// Stores a customer's message: upserts the contact (profile name and user ids move
+    /// to the latest seen), reuses the contact's conversation that is not resolved or
+    /// starts one, inserts the message unless its wamid is known, and moves the
+    /// conversation's activity times and window forward.
+    async fn apply_inbound(&mut self, m: &NewInbound<'_>) -> Result<InboundOutcome>;
+
+    /// Applies a status report to our outbound message with that wamid, forward only
+    /// (`DeliveryState::advances_to`); a failure records Meta's code, title and details.
+    /// A report for an unknown wamid is kept as pending.
+    async fn apply_status(&mut self, channel: ChannelId, report: &StatusReport, received_at: DateTime<Utc>) -> Result<StatusOutcome>;
+
+    async fn record_change(&mut self, change: &RecordedChange<'_>) -> Result<()>;
+
+    /// Marks events applied. Call once per batch, before `commit`.
+    async fn mark_applied(&mut self, events: &[EventId], at: DateTime<Utc>) -> Result<()>;
+
+    async fn commit(self: Box<Self>) -> Result<()>;
+}
