@@ -1,1 +1,9 @@
+//! Black-box tests: the real application on port 0, a fresh database per test, on
+//! SQLite and on PostgreSQL.
+#![allow(clippy::unwrap_used)]
 
+mod health;
+mod ingest;
+mod read_api;
+mod restart;
+mod webhooks;

@@ -1,5 +1,224 @@
 //! The black-box test harness: fresh databases per test on both backends, the real
-//! application on port 0, Meta-style signing, and a mock Graph API.
+//! application on port 0, Meta-style signing, and payload builders.
 #![forbid(unsafe_code)]
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 pub mod db;
+pub mod payloads;
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+
+use chrono::Utc;
+use serde_json::Value;
+use switchboard_core::{IngestOptions, IngestReport, IngestWorker};
+use switchboard_domain::{AgentName, AgentRole, Email, NewAgent};
+use switchboard_server::settings::Settings;
+use switchboard_server::startup::{self, Running};
+use switchboard_store::Store;
+
+pub use db::{Backend, TestDb};
+
+pub const APP_SECRET: &str = "test-app-secret";
+pub const VERIFY_TOKEN: &str = "test-verify-token";
+pub const PHONE_NUMBER_ID: &str = "106540352242922";
+
+/// Logs are silent unless `TEST_LOG` is set.
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt().with_env_filter("info,switchboard=debug").with_test_writer().try_init();
+    }
+});
+
+/// Generates `mod sqlite` and `mod postgres` with one test each per named
+/// `async fn name(backend: Backend)`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+/// A running application on its own fresh database.
+pub struct TestApp {
+    pub base: String,
+    pub store: Arc<dyn Store>,
+    pub client: reqwest::Client,
+    /// An admin's API token.
+    pub token: String,
+    pub db: TestDb,
+    running: Option<Running>,
+    ingest: IngestWorker,
+}
+
+/// Options for [`spawn_app_with`].
+#[derive(Default)]
+pub struct AppOptions {
+    /// Extra environment (e.g. to drop the app secret).
+    pub env: Vec<(&'static str, String)>,
+    /// Leave out the default configuration's Meta credentials and channel.
+    pub bare: bool,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, AppOptions::default()).await
+}
+
+pub async fn spawn_app_with(backend: Backend, opts: AppOptions) -> TestApp {
+    let db = TestDb::new(backend).await;
+    start_on(db, opts).await
+}
+
+/// Starts the application on an existing database (used to restart on the same data).
+pub async fn start_on(db: TestDb, opts: AppOptions) -> TestApp {
+    LazyLock::force(&TRACING);
+    let settings = test_settings(&db, &opts);
+    let running = startup::start(&settings).await.expect("application starts");
+    let store = Arc::clone(&running.store);
+    let token = switchboard_server::cli::new_token();
+    store
+        .create_agent(
+            &NewAgent {
+                name: AgentName::parse("Test Admin").unwrap(),
+                email: Email::parse(&format!("admin-{}@example.com", uuid::Uuid::new_v4())).unwrap(),
+                role: AgentRole::Admin,
+            },
+            &switchboard_http::hash_token(&token),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    TestApp {
+        base: format!("http://{}", running.addr),
+        ingest: IngestWorker::new(Arc::clone(&store), IngestOptions { batch_size: 16, ..IngestOptions::default() }),
+        store,
+        client: reqwest::Client::new(),
+        token,
+        db,
+        running: Some(running),
+    }
+}
+
+pub fn test_settings(db: &TestDb, opts: &AppOptions) -> Settings {
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("SWITCHBOARD_DATABASE_URL".into(), db.url.clone()),
+        ("SWITCHBOARD_LISTEN".into(), "127.0.0.1:0".into()),
+        ("SWITCHBOARD_GRAPH_BASE_URL".into(), "http://127.0.0.1:9".into()),
+        ("SWITCHBOARD__HTTP__WORKERS".into(), "2".into()),
+        ("SWITCHBOARD__DATABASE__MAX_CONNECTIONS".into(), "4".into()),
+        // Tests drive the ingest worker explicitly.
+        ("SWITCHBOARD__INGEST__ENABLED".into(), "false".into()),
+    ]);
+    if !opts.bare {
+        env.insert("SWITCHBOARD_APP_SECRET".into(), APP_SECRET.into());
+        env.insert("SWITCHBOARD_VERIFY_TOKEN".into(), VERIFY_TOKEN.into());
+        env.insert("SWITCHBOARD_PHONE_NUMBER_ID".into(), PHONE_NUMBER_ID.into());
+    }
+    for (k, v) in &opts.env {
+        env.insert((*k).into(), v.clone());
+    }
+    Settings::load_from(None, env).expect("test settings are valid")
+}
+
+/// `sha256=<hex>` as Meta computes it.
+#[must_use]
+pub fn sign(body: &[u8]) -> String {
+    switchboard_cloudapi::signature::sign(APP_SECRET.as_bytes(), body)
+}
+
+impl TestApp {
+    #[must_use]
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// POSTs a delivery signed with the test app secret.
+    pub async fn post_webhook(&self, body: impl Into<Vec<u8>>) -> reqwest::Response {
+        let body = body.into();
+        let sig = sign(&body);
+        self.post_webhook_with(body, Some(&sig)).await
+    }
+
+    pub async fn post_webhook_with(&self, body: Vec<u8>, signature: Option<&str>) -> reqwest::Response {
+        let mut req = self.client.post(self.url("/webhooks/whatsapp")).header("content-type", "application/json").body(body);
+        if let Some(sig) = signature {
+            req = req.header("x-hub-signature-256", sig);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Applies one batch.
+    pub async fn ingest_once(&mut self) -> IngestReport {
+        self.ingest.run_once().await.unwrap()
+    }
+
+    /// Applies every pending event.
+    pub async fn ingest(&mut self) -> IngestReport {
+        self.ingest.run_until_idle().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).bearer_auth(&self.token).send().await.unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let res = self.get(path).await;
+        assert_eq!(res.status(), 200, "GET {path}");
+        res.json().await.unwrap()
+    }
+
+    /// Every conversation, all pages.
+    pub async fn conversations(&self) -> Vec<Value> {
+        self.all_pages("/api/v1/conversations?status=all&limit=100").await
+    }
+
+    /// Every message of a conversation, all pages.
+    pub async fn messages(&self, conversation_id: &str) -> Vec<Value> {
+        self.all_pages(&format!("/api/v1/conversations/{conversation_id}/messages?limit=100")).await
+    }
+
+    /// Every message of every conversation.
+    pub async fn all_messages(&self) -> Vec<Value> {
+        let mut out = Vec::new();
+        for c in self.conversations().await {
+            out.extend(self.messages(c["id"].as_str().unwrap()).await);
+        }
+        out
+    }
+
+    async fn all_pages(&self, first: &str) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut path = first.to_owned();
+        loop {
+            let page = self.get_json(&path).await;
+            items.extend(page["items"].as_array().unwrap().iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) => path = format!("{first}&cursor={c}"),
+                None => return items,
+            }
+        }
+    }
+
+    /// Stops the application gracefully and hands back its database, for a restart.
+    pub async fn stop(mut self) -> TestDb {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+        self.db
+    }
+}

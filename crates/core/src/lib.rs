@@ -1,1 +1,10 @@
+//! Use cases and workers. The webhook path: [`intake`] makes verified deliveries
+//! durable with group commit; [`ingest`] applies them, one transaction per batch, in
+//! arrival order. Each worker exposes a "process one batch" step that tests drive.
 #![forbid(unsafe_code)]
+
+pub mod ingest;
+pub mod intake;
+
+pub use ingest::{IngestOptions, IngestReport, IngestWorker};
+pub use intake::{Intake, IntakeError, IntakeOptions};

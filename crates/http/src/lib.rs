@@ -1,1 +1,108 @@
+//! The HTTP surface: Meta's webhooks, the agent and admin API, health.
+//!
+//! Each resource module owns its `configure`; [`Application`] binds the listener first
+//! (so tests can use port 0 and never sleep for readiness) and wires the modules.
 #![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod error;
+mod routes;
+mod telemetry;
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{App, HttpResponse, HttpServer, web};
+use secrecy::SecretString;
+use switchboard_core::Intake;
+use switchboard_store::Store;
+use tracing_actix_web::TracingLogger;
+
+pub use auth::hash_token;
+pub use error::{ApiError, FieldError};
+
+/// What every handler may use.
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub intake: Intake,
+    /// Meta app secret: without it, webhook deliveries are refused (503, Meta retries).
+    pub app_secret: Option<SecretString>,
+    /// Token for the GET handshake: without it, the handshake is refused.
+    pub verify_token: Option<SecretString>,
+}
+
+#[derive(Clone, Debug)]
+pub struct HttpOptions {
+    pub listen: SocketAddr,
+    /// Worker threads; 0 = one per core.
+    pub workers: usize,
+    pub webhook_body_limit: usize,
+    pub api_body_limit: usize,
+    pub shutdown_timeout: Duration,
+}
+
+pub struct Application {
+    server: Server,
+    addr: SocketAddr,
+}
+
+impl Application {
+    /// Binds the listener and builds the server; nothing runs until it is awaited.
+    pub fn build(opts: &HttpOptions, state: AppState) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(opts.listen)?;
+        let addr = listener.local_addr()?;
+        let data = web::Data::new(state);
+        let webhook_limit = opts.webhook_body_limit;
+        let api_limit = opts.api_body_limit;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(TracingLogger::<telemetry::RouteSpan>::new())
+                .app_data(data.clone())
+                .configure(routes::health::configure)
+                .configure(|c| routes::webhooks::configure(c, webhook_limit))
+                .service(
+                    web::scope("/api/v1")
+                        .app_data(web::JsonConfig::default().limit(api_limit).error_handler(|e, _| {
+                            ApiError::BadRequest { code: "invalid_body", detail: e.to_string() }.into()
+                        }))
+                        .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                            ApiError::BadRequest { code: "invalid_query", detail: e.to_string() }.into()
+                        }))
+                        .app_data(web::PathConfig::default().error_handler(|_, _| {
+                            ApiError::NotFound { what: "resource" }.into()
+                        }))
+                        .configure(routes::conversations::configure),
+                )
+                .default_service(web::to(not_found))
+        })
+        .listen(listener)?
+        .shutdown_timeout(opts.shutdown_timeout.as_secs())
+        .disable_signals();
+        if opts.workers > 0 {
+            server = server.workers(opts.workers);
+        }
+        Ok(Self { server: server.run(), addr })
+    }
+
+    #[must_use]
+    pub const fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops the server: `handle().stop(true)` finishes in-flight requests first.
+    #[must_use]
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn not_found() -> HttpResponse {
+    use actix_web::ResponseError;
+    ApiError::NotFound { what: "route" }.error_response()
+}

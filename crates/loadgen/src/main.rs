@@ -1,2 +1,85 @@
+//! `switchboard-loadgen`: the project's load and benchmark tool (DESIGN.md §8).
+//!
+//! Subcommands live in their own modules; `main` only parses the command line, builds
+//! the runtime and turns the outcome into an exit code.
 #![forbid(unsafe_code)]
-fn main() {}
+
+mod duration;
+mod http;
+mod payload;
+mod stats;
+mod verify;
+mod webhooks;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "switchboard-loadgen", version, about)]
+struct Cli {
+    /// Runtime worker threads. 1 (the default) keeps the tool on one core, leaving the
+    /// rest of the machine to the server under test.
+    #[arg(long, global = true, default_value_t = 1)]
+    threads: usize,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Send signed Meta-style inbound-message webhooks and measure acknowledgements.
+    Webhooks(webhooks::WebhooksArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let runtime = build_runtime(cli.threads)?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Webhooks(args) => {
+                let json = args.json;
+                let summary = webhooks::run(args).await?;
+                let mut out = std::io::stdout().lock();
+                if json {
+                    serde_json::to_writer(&mut out, &summary)?;
+                    writeln!(out)?;
+                } else {
+                    summary.print_human(&mut out)?;
+                }
+                Ok(exit_code(summary.exit_code()))
+            }
+        }
+    })
+}
+
+fn build_runtime(threads: usize) -> Result<tokio::runtime::Runtime> {
+    let mut builder = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    };
+    builder
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn exit_code(code: i32) -> ExitCode {
+    u8::try_from(code).map_or(ExitCode::FAILURE, ExitCode::from)
+}

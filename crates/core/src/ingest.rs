@@ -1,0 +1,282 @@
+//! The ingest worker: applies stored webhook deliveries to contacts, conversations and
+//! messages.
+//!
+//! A batch of pending events is claimed and applied inside ONE store transaction that
+//! also marks them applied: a crash at any point either applies an event entirely or
+//! leaves it pending to be applied again, and redelivered messages are recognised by
+//! their wamid. If anything in a batch fails for a reason other than the database being
+//! unavailable, the batch is rolled back and its events are applied one by one, so a
+//! single poisonous event is marked failed (and kept) instead of blocking the log.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use switchboard_cloudapi::webhook::parse_delivery;
+use switchboard_domain::inbound::{Change, InboundContact, MessagesChange, StatusValue};
+use switchboard_domain::message::MessageContent;
+use switchboard_domain::{ChannelId, EventId, PhoneNumberId, window};
+use switchboard_store::{
+    IngestTx, InboundOutcome, NewInbound, PendingEvent, RecordReason, RecordedChange, Store,
+    StoreError,
+};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone, Copy, Debug)]
+pub struct IngestOptions {
+    /// Most events applied in one transaction.
+    pub batch_size: u32,
+    /// How often to look for events when not woken (other instances' deliveries).
+    pub poll_interval: Duration,
+    /// Applied deliveries keep their bodies this long (then only the hash stays).
+    pub body_retention: Duration,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        Self { batch_size: 64, poll_interval: Duration::from_secs(1), body_retention: Duration::from_secs(7 * 86_400) }
+    }
+}
+
+/// What one step did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    pub applied: usize,
+    pub failed: usize,
+    pub messages: usize,
+    pub duplicates: usize,
+    pub statuses: usize,
+}
+
+impl IngestReport {
+    #[must_use]
+    pub const fn is_empty(&self) -> bool {
+        self.applied == 0 && self.failed == 0
+    }
+
+    fn add(&mut self, other: Self) {
+        self.applied += other.applied;
+        self.failed += other.failed;
+        self.messages += other.messages;
+        self.duplicates += other.duplicates;
+        self.statuses += other.statuses;
+    }
+}
+
+pub struct IngestWorker {
+    store: Arc<dyn Store>,
+    opts: IngestOptions,
+    channels: HashMap<PhoneNumberId, ChannelId>,
+}
+
+impl IngestWorker {
+    #[must_use]
+    pub fn new(store: Arc<dyn Store>, opts: IngestOptions) -> Self {
+        Self { store, opts, channels: HashMap::new() }
+    }
+
+    /// Applies one batch of pending events. An empty report means nothing was pending.
+    pub async fn run_once(&mut self) -> Result<IngestReport, StoreError> {
+        let Some((mut tx, events)) = self.store.begin_ingest(self.opts.batch_size).await? else {
+            return Ok(IngestReport::default());
+        };
+        let now = Utc::now();
+        let mut report = IngestReport::default();
+        for event in &events {
+            match self.apply_event(tx.as_mut(), event, now).await {
+                Ok(r) => report.add(r),
+                Err(e @ StoreError::Unavailable(_)) => return Err(e),
+                Err(e) => {
+                    drop(tx);
+                    tracing::warn!(error = %e, event_id = %event.id, batch = events.len(), "batch failed; applying its events one by one");
+                    return self.apply_alone(events.len()).await;
+                }
+            }
+        }
+        let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
+        tx.mark_applied(&ids, now).await?;
+        tx.commit().await?;
+        report.applied = events.len();
+        Ok(report)
+    }
+
+    /// Applies until nothing is pending. For tests and for draining at shutdown.
+    pub async fn run_until_idle(&mut self) -> Result<IngestReport, StoreError> {
+        let mut total = IngestReport::default();
+        loop {
+            let r = self.run_once().await?;
+            if r.is_empty() {
+                return Ok(total);
+            }
+            total.add(r);
+        }
+    }
+
+    /// Runs until `cancel`: woken by `appended`, else every poll interval. Purges old
+    /// delivery bodies once an hour.
+    pub async fn run_until_stopped(mut self, appended: Arc<Notify>, cancel: CancellationToken) {
+        let mut backoff = Duration::from_millis(100);
+        let mut next_purge = tokio::time::Instant::now();
+        loop {
+            if cancel.is_cancelled() {
+                break;
+            }
+            match self.run_once().await {
+                Ok(r) if !r.is_empty() => {
+                    backoff = Duration::from_millis(100);
+                    continue;
+                }
+                Ok(_) => backoff = Duration::from_millis(100),
+                Err(e) => {
+                    tracing::error!(error = %e, source = ?std::error::Error::source(&e), retry_in = ?backoff, "ingest failed");
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = cancel.cancelled() => break,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    continue;
+                }
+            }
+            if tokio::time::Instant::now() >= next_purge {
+                next_purge += Duration::from_secs(3600);
+                self.purge().await;
+            }
+            tokio::select! {
+                () = appended.notified() => {}
+                () = tokio::time::sleep(self.opts.poll_interval) => {}
+                () = cancel.cancelled() => break,
+            }
+        }
+        tracing::debug!("ingest worker stopped");
+    }
+
+    async fn purge(&self) {
+        let Ok(retention) = chrono::Duration::from_std(self.opts.body_retention) else { return };
+        match self.store.purge_event_bodies(Utc::now() - retention).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "purged old webhook bodies"),
+            Err(e) => tracing::warn!(error = %e, "could not purge old webhook bodies"),
+        }
+    }
+
+    /// After a failed batch: the first `n` pending events, each in its own transaction.
+    async fn apply_alone(&mut self, n: usize) -> Result<IngestReport, StoreError> {
+        let mut report = IngestReport::default();
+        for _ in 0..n {
+            let Some((mut tx, events)) = self.store.begin_ingest(1).await? else { break };
+            let Some(event) = events.first() else { break };
+            let now = Utc::now();
+            match self.apply_event(tx.as_mut(), event, now).await {
+                Ok(r) => {
+                    tx.mark_applied(&[event.id], now).await?;
+                    tx.commit().await?;
+                    report.add(r);
+                    report.applied += 1;
+                }
+                Err(e @ StoreError::Unavailable(_)) => return Err(e),
+                Err(e) => {
+                    drop(tx);
+                    tracing::error!(error = %e, source = ?std::error::Error::source(&e), event_id = %event.id, "event cannot be applied; marked failed");
+                    self.store.mark_event_failed(event.id, &e.to_string(), now).await?;
+                    report.failed += 1;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn apply_event(&mut self, tx: &mut dyn IngestTx, event: &PendingEvent, now: DateTime<Utc>) -> Result<IngestReport, StoreError> {
+        let mut report = IngestReport::default();
+        let changes = match parse_delivery(&event.body) {
+            Ok(changes) => changes,
+            Err(e) => {
+                // Signed by Meta but not a delivery we understand: keep it, do not retry.
+                tracing::warn!(event_id = %event.id, error = %e, "webhook body is not a WhatsApp delivery; recorded raw");
+                let value = serde_json::from_slice(&event.body).unwrap_or(serde_json::Value::Null);
+                let rec = RecordedChange { event_id: event.id, reason: RecordReason::Malformed, field: "", phone_number_id: None, waba_id: None, value: &value, at: now };
+                tx.record_change(&rec).await?;
+                return Ok(report);
+            }
+        };
+        for change in &changes {
+            match change {
+                Change::Other(o) => {
+                    tracing::info!(event_id = %event.id, field = %o.field, "recorded webhook field");
+                    let rec = RecordedChange { event_id: event.id, reason: RecordReason::Field, field: &o.field, phone_number_id: None, waba_id: o.waba_id.as_deref(), value: &o.value, at: now };
+                    tx.record_change(&rec).await?;
+                }
+                Change::Messages(m) => self.apply_messages(tx, event, m, now, &mut report).await?,
+            }
+        }
+        Ok(report)
+    }
+
+    async fn apply_messages(&mut self, tx: &mut dyn IngestTx, event: &PendingEvent, m: &MessagesChange, now: DateTime<Utc>, report: &mut IngestReport) -> Result<(), StoreError> {
+        let record = |reason, value| RecordedChange {
+            event_id: event.id,
+            reason,
+            field: "messages",
+            phone_number_id: Some(m.phone_number_id.as_str()),
+            waba_id: None,
+            value,
+            at: now,
+        };
+        let Some(channel) = self.channel(&m.phone_number_id).await? else {
+            tracing::warn!(event_id = %event.id, phone_number_id = %m.phone_number_id, "delivery for a phone number with no channel; recorded, not applied");
+            return tx.record_change(&record(RecordReason::NoChannel, &m.raw)).await;
+        };
+        if !m.errors.is_empty() {
+            tracing::warn!(event_id = %event.id, phone_number_id = %m.phone_number_id, codes = ?m.errors.iter().map(|e| e.code).collect::<Vec<_>>(), "Meta reported errors on a change");
+            tx.record_change(&record(RecordReason::ChangeErrors, &m.raw)).await?;
+        }
+        for item in &m.malformed {
+            tx.record_change(&record(RecordReason::Malformed, item)).await?;
+        }
+        for msg in &m.messages {
+            let Some(from) = &msg.from else {
+                tx.record_change(&record(RecordReason::NoSender, &msg.raw)).await?;
+                continue;
+            };
+            let fallback;
+            let contact = match m.contacts.iter().find(|c| &c.wa_id == from) {
+                Some(c) => c,
+                None => {
+                    fallback = InboundContact { wa_id: from.clone(), profile_name: None, user_id: msg.from_user_id.clone(), parent_user_id: None, username: None };
+                    &fallback
+                }
+            };
+            let window_closes_at = match msg.content {
+                MessageContent::System { .. } => None,
+                _ => Some(window::closes_at(msg.timestamp.min(event.received_at), msg.referral.as_ref().is_some_and(|r| r.is_ad()))),
+            };
+            let new = NewInbound { event_id: event.id, channel, contact, message: msg, received_at: event.received_at, window_closes_at };
+            match tx.apply_inbound(&new).await? {
+                InboundOutcome::Duplicate => report.duplicates += 1,
+                InboundOutcome::Stored { message_id, conversation_id, .. } => {
+                    report.messages += 1;
+                    tracing::debug!(event_id = %event.id, %message_id, %conversation_id, wamid = %msg.wamid, kind = msg.content.kind().as_str(), "stored inbound message");
+                }
+            }
+        }
+        for status in &m.statuses {
+            if let StatusValue::Unknown(value) = &status.state {
+                tracing::info!(event_id = %event.id, wamid = %status.wamid, status = %value, "recorded unknown status");
+                tx.record_change(&record(RecordReason::UnknownStatus, &status.raw)).await?;
+                continue;
+            }
+            tx.apply_status(channel, status, event.received_at).await?;
+            report.statuses += 1;
+        }
+        Ok(())
+    }
+
+    async fn channel(&mut self, id: &PhoneNumberId) -> Result<Option<ChannelId>, StoreError> {
+        if let Some(c) = self.channels.get(id) {
+            return Ok(Some(*c));
+        }
+        self.channels = self.store.channels().await?.into_iter().map(|c| (c.phone_number_id, c.id)).collect();
+        Ok(self.channels.get(id).copied())
+    }
+}

@@ -1,0 +1,129 @@
+//! The one API error, rendered as `application/problem+json` (RFC 9457) with a stable
+//! machine-readable `code`. Internal details are logged with their source chain and
+//! never sent to the client.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use switchboard_store::StoreError;
+
+/// One invalid input field.
+#[derive(Clone, Debug, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("a valid API token is required")]
+    Unauthorized,
+    #[error("{0}")]
+    InvalidSignature(&'static str),
+    #[error("you are not allowed to do this")]
+    Forbidden,
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    #[error("the request is invalid")]
+    Validation(Vec<FieldError>),
+    #[error("{detail}")]
+    BadRequest { code: &'static str, detail: String },
+    #[error("{what} already exists")]
+    Conflict { what: &'static str },
+    #[error("{detail}")]
+    Unavailable { code: &'static str, detail: String },
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    #[must_use]
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    const fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthorized => "unauthorized",
+            Self::InvalidSignature(_) => "invalid_signature",
+            Self::Forbidden => "forbidden",
+            Self::NotFound { .. } => "not_found",
+            Self::Validation(_) => "validation_failed",
+            Self::BadRequest { code, .. } | Self::Unavailable { code, .. } => code,
+            Self::Conflict { .. } => "conflict",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    title: &'a str,
+    status: u16,
+    code: &'a str,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a [FieldError]>,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized | Self::InvalidSignature(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if let Self::Internal(e) = self {
+            tracing::error!(error = %e, chain = ?e.chain().skip(1).map(ToString::to_string).collect::<Vec<_>>(), "internal error");
+        }
+        let problem = Problem {
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            code: self.code(),
+            detail: self.to_string(),
+            errors: match self {
+                Self::Validation(errors) => Some(errors),
+                _ => None,
+            },
+        };
+        let mut res = HttpResponse::build(status);
+        res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json")));
+        if matches!(self, Self::Unauthorized) {
+            res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        res.body(serde_json::to_vec(&problem).unwrap_or_default())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::NotFound { what: "resource" },
+            StoreError::Conflict { what } => Self::Conflict { what },
+            StoreError::Unavailable(e) => {
+                tracing::error!(error = %e, "database unavailable");
+                Self::Unavailable { code: "database_unavailable", detail: "the database is unavailable; try again shortly".into() }
+            }
+            StoreError::Other(e) => Self::Internal(e),
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! `/healthz` (the process answers) and `/readyz` (the database answers, the schema is
+//! current; plus what this instance can and cannot do).
+
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+
+use crate::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz)).route("/readyz", web::get().to(readyz));
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let caps = json!({
+        "webhooks": state.app_secret.is_some(),
+        "verification": state.verify_token.is_some(),
+    });
+    let backend = state.store.backend();
+    match state.store.readiness().await {
+        Ok(r) if r.pending_migrations.is_empty() => {
+            let log = state.store.event_log_stats().await.ok();
+            HttpResponse::Ok().json(json!({
+                "status": "ready",
+                "database": backend,
+                "capabilities": caps,
+                "event_log": log.map(|s| json!({"pending": s.pending, "failed": s.failed})),
+            }))
+        }
+        Ok(r) => HttpResponse::ServiceUnavailable().json(json!({
+            "status": "not_ready",
+            "database": backend,
+            "reason": "migrations not applied; run `switchboard migrate`",
+            "pending_migrations": r.pending_migrations,
+        })),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            HttpResponse::ServiceUnavailable().json(json!({
+                "status": "not_ready",
+                "database": backend,
+                "reason": "database unreachable",
+            }))
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Meta's webhook callbacks: the verification handshake and signed deliveries.
+
+use actix_web::http::header::{self, ContentType};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use secrecy::ExposeSecret;
+use switchboard_cloudapi::signature::{SignatureError, verify_signature, verify_subscription};
+use switchboard_core::IntakeError;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
+    cfg.service(
+        web::resource("/webhooks/whatsapp")
+            .app_data(web::PayloadConfig::new(body_limit))
+            .route(web::get().to(handshake))
+            .route(web::post().to(receive)),
+    );
+}
+
+/// `GET ?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…`: 200 with the challenge
+/// as plain text when the token matches, 403 otherwise.
+async fn handshake(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let forbidden = || HttpResponse::Forbidden().content_type(ContentType::plaintext()).body("verification failed");
+    let Some(expected) = &state.verify_token else {
+        tracing::warn!("webhook verification refused: no verify token is configured (SWITCHBOARD_VERIFY_TOKEN)");
+        return forbidden();
+    };
+    let Ok(params) = web::Query::<Vec<(String, String)>>::from_query(req.query_string()) else {
+        return forbidden();
+    };
+    let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    match verify_subscription(get("hub.mode"), get("hub.verify_token"), get("hub.challenge"), expected.expose_secret().as_bytes()) {
+        Some(challenge) => {
+            tracing::info!("webhook subscription verified");
+            HttpResponse::Ok()
+                .content_type(ContentType::plaintext())
+                .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                .body(challenge.to_owned())
+        }
+        None => {
+            tracing::warn!("webhook verification refused: wrong mode or token");
+            forbidden()
+        }
+    }
+}
+
+/// `POST`: verify the signature over the raw bytes, make the delivery durable, then 200.
+async fn receive(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let Some(secret) = &state.app_secret else {
+        // Not 200: Meta keeps retrying for 7 days, so nothing is lost while we are set up.
+        return Err(ApiError::Unavailable {
+            code: "webhooks_not_configured",
+            detail: "webhooks are not accepted: no app secret is configured (SWITCHBOARD_APP_SECRET)".into(),
+        });
+    };
+    let header = req.headers().get("x-hub-signature-256").map(|v| v.as_bytes());
+    if let Err(e) = verify_signature(secret.expose_secret().as_bytes(), header, &body) {
+        tracing::warn!(reason = %e, bytes = body.len(), "webhook rejected: bad signature");
+        return Err(ApiError::InvalidSignature(match e {
+            SignatureError::Missing => "the X-Hub-Signature-256 header is missing",
+            SignatureError::Malformed => "the X-Hub-Signature-256 header is malformed",
+            SignatureError::Mismatch => "the X-Hub-Signature-256 signature does not match",
+        }));
+    }
+    if serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() {
+        return Err(ApiError::BadRequest { code: "invalid_json", detail: "the body is not JSON".into() });
+    }
+    match state.intake.append(body, Utc::now()).await {
+        Ok(_) => Ok(HttpResponse::Ok().finish()),
+        Err(IntakeError::Busy) => Err(ApiError::Unavailable { code: "busy", detail: "the server is busy; retry".into() }),
+        Err(IntakeError::Store(_)) => Err(ApiError::Unavailable { code: "database_unavailable", detail: "the delivery could not be stored; retry".into() }),
+    }
+}

@@ -1,0 +1,129 @@
+//! The command line: `serve`, `migrate`, `check-config`, `agent create`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use chrono::Utc;
+use clap::{Parser, Subcommand, ValueEnum};
+use switchboard_domain::{AgentName, AgentRole, Email, NewAgent};
+use switchboard_store::StoreError;
+
+use crate::settings::Settings;
+use crate::{startup, telemetry};
+
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about = "A self-hosted WhatsApp support inbox")]
+pub struct Cli {
+    /// A TOML file whose keys override the built-in defaults (environment variables
+    /// override both).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (applies database migrations first unless told not to).
+    Serve {
+        /// Do not apply migrations at start-up.
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Validate the configuration and print it, secrets masked.
+    CheckConfig,
+    /// Manage agents.
+    Agent {
+        #[command(subcommand)]
+        command: AgentCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Create an agent and print their API token (shown once, only its hash is kept).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_enum, default_value_t = Role::Agent)]
+        role: Role,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Role {
+    Admin,
+    Agent,
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut settings = Settings::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve { no_migrate } => {
+            telemetry::init(settings.log.format, &settings.log.filter);
+            if no_migrate {
+                settings.database.migrate_on_start = false;
+            }
+            startup::start(&settings).await?.run_until_signalled().await
+        }
+        Command::Migrate => {
+            telemetry::init(settings.log.format, &settings.log.filter);
+            let store = startup::connect_store(&settings).await?;
+            store.migrate().await.context("cannot apply database migrations")?;
+            let ready = store.readiness().await?;
+            store.close().await;
+            anyhow::ensure!(ready.pending_migrations.is_empty(), "migrations still pending: {:?}", ready.pending_migrations);
+            println!("database schema is up to date ({})", store.backend());
+            Ok(())
+        }
+        Command::CheckConfig => {
+            print!("{}", settings.to_masked_toml());
+            let limitations = settings.limitations();
+            if limitations.is_empty() {
+                eprintln!("configuration is valid");
+            } else {
+                eprintln!("configuration is valid, with these limitations:");
+                for l in limitations {
+                    eprintln!("  - {l}");
+                }
+            }
+            Ok(())
+        }
+        Command::Agent { command: AgentCommand::Create { name, email, role } } => {
+            let agent = NewAgent {
+                name: AgentName::parse(&name).context("--name")?,
+                email: Email::parse(&email).context("--email")?,
+                role: match role {
+                    Role::Admin => AgentRole::Admin,
+                    Role::Agent => AgentRole::Agent,
+                },
+            };
+            let store = startup::connect_store(&settings).await?;
+            store.migrate().await.context("cannot apply database migrations")?;
+            let token = new_token();
+            let created = store.create_agent(&agent, &switchboard_http::hash_token(&token), Utc::now()).await;
+            store.close().await;
+            let created = match created {
+                Err(StoreError::Conflict { .. }) => anyhow::bail!("an agent with email {} already exists", agent.email.as_str()),
+                other => other?,
+            };
+            eprintln!("created {} {} ({}); its API token is shown once:", created.role, created.id, created.email.as_str());
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+/// A new API token: 256 random bits, hex, with a recognisable prefix.
+#[must_use]
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes);
+    format!("sbt_{}", hex::encode(bytes))
+}

@@ -1,0 +1,396 @@
+//! Layered settings: the embedded `config/default.toml`, then an optional `--config`
+//! file, then environment variables (`SWITCHBOARD__SECTION__KEY`, and the short names of
+//! DESIGN.md §3). Secrets are `SecretString`s: their `Debug` is redacted and
+//! `check-config` masks them.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use config::{Config, Environment, File, FileFormat};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use switchboard_domain::PhoneNumberId;
+
+const DEFAULTS: &str = include_str!("../../../config/default.toml");
+
+/// Short environment names for the keys set most often (DESIGN.md §3).
+const ALIASES: &[(&str, &str)] = &[
+    ("SWITCHBOARD_LISTEN", "http.listen"),
+    ("SWITCHBOARD_DATABASE_URL", "database.url"),
+    ("SWITCHBOARD_APP_SECRET", "whatsapp.app_secret"),
+    ("SWITCHBOARD_VERIFY_TOKEN", "whatsapp.verify_token"),
+    ("SWITCHBOARD_ACCESS_TOKEN", "whatsapp.access_token"),
+    ("SWITCHBOARD_PHONE_NUMBER_ID", "whatsapp.phone_number_id"),
+    ("SWITCHBOARD_GRAPH_BASE_URL", "graph.base_url"),
+];
+
+/// Secrets that may also come from a file named by `<NAME>_FILE`.
+const SECRET_FILES: &[(&str, &str)] = &[
+    ("SWITCHBOARD_APP_SECRET_FILE", "whatsapp.app_secret"),
+    ("SWITCHBOARD_VERIFY_TOKEN_FILE", "whatsapp.verify_token"),
+    ("SWITCHBOARD_ACCESS_TOKEN_FILE", "whatsapp.access_token"),
+    ("SWITCHBOARD_DATABASE_URL_FILE", "database.url"),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration: cannot read {path}: {source}")]
+    File { path: PathBuf, source: std::io::Error },
+    #[error("configuration: {key}: {problem}. {fix}")]
+    Invalid { key: &'static str, problem: String, fix: &'static str },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub whatsapp: WhatsAppSettings,
+    pub graph: GraphSettings,
+    pub webhooks: WebhookSettings,
+    pub ingest: IngestSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    pub listen: String,
+    pub workers: usize,
+    pub webhook_body_limit: usize,
+    pub api_body_limit: usize,
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// May carry a password: a secret.
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub migrate_on_start: bool,
+    pub acquire_timeout_secs: u64,
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    Normal,
+    Full,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhatsAppSettings {
+    pub phone_number_id: String,
+    pub channel_name: String,
+    #[serde(default)]
+    pub app_secret: Option<SecretString>,
+    #[serde(default)]
+    pub verify_token: Option<SecretString>,
+    #[serde(default)]
+    pub access_token: Option<SecretString>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GraphSettings {
+    pub base_url: String,
+    pub api_version: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    pub max_batch: usize,
+    pub queue_capacity: usize,
+    pub body_retention_days: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestSettings {
+    pub enabled: bool,
+    pub batch_size: u32,
+    pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub filter: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Which database a URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Settings {
+    /// Loads from the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        Self::load_from(file, std::env::vars().collect())
+    }
+
+    /// Loads with an explicit environment (tests).
+    pub fn load_from(file: Option<&Path>, env: HashMap<String, String>) -> Result<Self, SettingsError> {
+        let mut b = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| SettingsError::File { path: path.to_owned(), source })?;
+            b = b.add_source(File::from_str(&text, FileFormat::Toml));
+        }
+        let nested: HashMap<String, String> =
+            env.iter().filter(|(k, _)| k.starts_with("SWITCHBOARD__")).map(|(k, v)| (k.clone(), v.clone())).collect();
+        b = b.add_source(Environment::with_prefix("SWITCHBOARD").prefix_separator("__").separator("__").source(Some(nested)));
+        for (var, key) in SECRET_FILES {
+            if let Some(path) = env.get(*var).filter(|p| !p.is_empty()) {
+                let text = std::fs::read_to_string(path).map_err(|source| SettingsError::File { path: path.into(), source })?;
+                b = b.set_override(*key, text.trim_end_matches(['\n', '\r']).to_owned())?;
+            }
+        }
+        for (var, key) in ALIASES {
+            if let Some(v) = env.get(*var) {
+                b = b.set_override(*key, v.clone())?;
+            }
+        }
+        let mut s: Self = b.build()?.try_deserialize()?;
+        // An empty secret is no secret.
+        for secret in [&mut s.whatsapp.app_secret, &mut s.whatsapp.verify_token, &mut s.whatsapp.access_token] {
+            if secret.as_ref().is_some_and(|v| v.expose_secret().is_empty()) {
+                *secret = None;
+            }
+        }
+        s.validate()?;
+        Ok(s)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        self.listen()?;
+        self.backend()?;
+        self.phone_number_id()?;
+        let positive = |key: &'static str, v: u64, fix: &'static str| {
+            if v == 0 { Err(SettingsError::Invalid { key, problem: "must be greater than 0".into(), fix }) } else { Ok(()) }
+        };
+        positive("database.max_connections", self.database.max_connections.into(), "Set it to the pool size, e.g. 8.")?;
+        positive("webhooks.max_batch", self.webhooks.max_batch as u64, "Set it to e.g. 512.")?;
+        positive("webhooks.queue_capacity", self.webhooks.queue_capacity as u64, "Set it to e.g. 16384.")?;
+        positive("ingest.batch_size", self.ingest.batch_size.into(), "Set it to e.g. 64.")?;
+        positive("ingest.poll_interval_ms", self.ingest.poll_interval_ms, "Set it to e.g. 1000.")?;
+        if self.http.webhook_body_limit < 64 * 1024 {
+            return Err(SettingsError::Invalid {
+                key: "http.webhook_body_limit",
+                problem: format!("{} bytes is too small for Meta's deliveries", self.http.webhook_body_limit),
+                fix: "Meta sends up to 3 MiB; keep the default 3145728.",
+            });
+        }
+        let base = &self.graph.base_url;
+        if !(base.starts_with("https://") || base.starts_with("http://")) {
+            return Err(SettingsError::Invalid {
+                key: "graph.base_url",
+                problem: "must be an http(s) URL".into(),
+                fix: "Set SWITCHBOARD_GRAPH_BASE_URL to https://graph.facebook.com (or a local mock in tests).",
+            });
+        }
+        Ok(())
+    }
+
+    pub fn listen(&self) -> Result<SocketAddr, SettingsError> {
+        self.http.listen.parse().map_err(|_| SettingsError::Invalid {
+            key: "http.listen",
+            problem: format!("`{}` is not an address and port", self.http.listen),
+            fix: "Set SWITCHBOARD_LISTEN to e.g. 127.0.0.1:8080 or 0.0.0.0:8080.",
+        })
+    }
+
+    pub fn backend(&self) -> Result<Backend, SettingsError> {
+        let url = self.database.url.expose_secret();
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(SettingsError::Invalid {
+                key: "database.url",
+                problem: format!("unsupported database URL `{}`", redact_url(url)),
+                fix: "Set SWITCHBOARD_DATABASE_URL to sqlite://path/to/file.db or postgres://user@host/db.",
+            })
+        }
+    }
+
+    /// The default channel's number, if one is configured.
+    pub fn phone_number_id(&self) -> Result<Option<PhoneNumberId>, SettingsError> {
+        let raw = self.whatsapp.phone_number_id.trim();
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        PhoneNumberId::parse(raw).map(Some).map_err(|e| SettingsError::Invalid {
+            key: "whatsapp.phone_number_id",
+            problem: e.to_string(),
+            fix: "Set SWITCHBOARD_PHONE_NUMBER_ID to the numeric Phone number ID shown in Meta's App Dashboard (WhatsApp > API Setup).",
+        })
+    }
+
+    #[must_use]
+    pub const fn acquire_timeout(&self) -> Duration {
+        Duration::from_secs(self.database.acquire_timeout_secs)
+    }
+
+    /// What this configuration cannot do, in plain words, for the start-up log.
+    #[must_use]
+    pub fn limitations(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.whatsapp.app_secret.is_none() {
+            out.push("no app secret (SWITCHBOARD_APP_SECRET): webhook deliveries are refused with 503 and Meta retries them; nothing is received");
+        }
+        if self.whatsapp.verify_token.is_none() {
+            out.push("no verify token (SWITCHBOARD_VERIFY_TOKEN): Meta's webhook verification handshake is refused");
+        }
+        if self.whatsapp.access_token.is_none() {
+            out.push("no access token (SWITCHBOARD_ACCESS_TOKEN): nothing can be sent through the Graph API");
+        }
+        if self.whatsapp.phone_number_id.trim().is_empty() {
+            out.push("no phone number id (SWITCHBOARD_PHONE_NUMBER_ID): no channel is configured; deliveries are kept and reported, not applied");
+        }
+        out
+    }
+
+    /// The effective configuration as TOML, secrets masked (`check-config`).
+    #[must_use]
+    pub fn to_masked_toml(&self) -> String {
+        let mask = |s: &Option<SecretString>| if s.is_some() { "\"********\" # set" } else { "\"\" # not set" };
+        let h = &self.http;
+        let d = &self.database;
+        let w = &self.whatsapp;
+        format!(
+            "[http]\nlisten = {:?}\nworkers = {}\nwebhook_body_limit = {}\napi_body_limit = {}\nshutdown_timeout_secs = {}\n\n\
+             [database]\nurl = {:?}\nmax_connections = {}\nmigrate_on_start = {}\nacquire_timeout_secs = {}\nsqlite_synchronous = \"{}\"\n\n\
+             [whatsapp]\nphone_number_id = {:?}\nchannel_name = {:?}\napp_secret = {}\nverify_token = {}\naccess_token = {}\n\n\
+             [graph]\nbase_url = {:?}\napi_version = {:?}\n\n\
+             [webhooks]\nmax_batch = {}\nqueue_capacity = {}\nbody_retention_days = {}\n\n\
+             [ingest]\nenabled = {}\nbatch_size = {}\npoll_interval_ms = {}\n\n\
+             [log]\nformat = \"{}\"\nfilter = {:?}\n",
+            h.listen, h.workers, h.webhook_body_limit, h.api_body_limit, h.shutdown_timeout_secs,
+            redact_url(d.url.expose_secret()), d.max_connections, d.migrate_on_start, d.acquire_timeout_secs,
+            match d.sqlite_synchronous { SqliteSynchronous::Normal => "normal", SqliteSynchronous::Full => "full" },
+            w.phone_number_id, w.channel_name, mask(&w.app_secret), mask(&w.verify_token), mask(&w.access_token),
+            self.graph.base_url, self.graph.api_version,
+            self.webhooks.max_batch, self.webhooks.queue_capacity, self.webhooks.body_retention_days,
+            self.ingest.enabled, self.ingest.batch_size, self.ingest.poll_interval_ms,
+            match self.log.format { LogFormat::Pretty => "pretty", LogFormat::Json => "json" }, self.log.filter,
+        )
+    }
+}
+
+/// A database URL with its password replaced by `***`.
+#[must_use]
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "<unparsable URL>".into(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn defaults_load_with_no_files_and_no_environment() {
+        let s = Settings::load_from(None, HashMap::new()).unwrap();
+        assert_eq!(s.listen().unwrap().to_string(), "127.0.0.1:8080");
+        assert_eq!(s.backend().unwrap(), Backend::Sqlite);
+        assert!(s.whatsapp.app_secret.is_none());
+        assert_eq!(s.limitations().len(), 4);
+    }
+
+    #[test]
+    fn short_and_nested_environment_names_override_the_defaults() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("SWITCHBOARD_LISTEN", "0.0.0.0:9000"),
+                ("SWITCHBOARD_DATABASE_URL", "postgres://app:hunter2@db/switchboard"),
+                ("SWITCHBOARD_APP_SECRET", "s3cret"),
+                ("SWITCHBOARD_PHONE_NUMBER_ID", "106540352242922"),
+                ("SWITCHBOARD__INGEST__BATCH_SIZE", "128"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.http.listen, "0.0.0.0:9000");
+        assert_eq!(s.backend().unwrap(), Backend::Postgres);
+        assert_eq!(s.ingest.batch_size, 128);
+        assert_eq!(s.phone_number_id().unwrap().unwrap().as_str(), "106540352242922");
+        assert_eq!(s.whatsapp.app_secret.as_ref().unwrap().expose_secret(), "s3cret");
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_or_check_config() {
+        let s = Settings::load_from(
+            None,
+            env(&[("SWITCHBOARD_APP_SECRET", "s3cret-value"), ("SWITCHBOARD_DATABASE_URL", "postgres://app:hunter2@db/x")]),
+        )
+        .unwrap();
+        let shown = format!("{s:?}\n{}", s.to_masked_toml());
+        assert!(!shown.contains("s3cret-value"));
+        assert!(!shown.contains("hunter2"));
+        assert!(s.to_masked_toml().contains("postgres://app:***@db/x"));
+    }
+
+    #[test]
+    fn a_file_overrides_defaults_and_the_environment_overrides_the_file() {
+        let path = std::env::temp_dir().join(format!("sb-settings-{}.toml", std::process::id()));
+        std::fs::write(&path, "[ingest]\nbatch_size = 7\npoll_interval_ms = 50\n").unwrap();
+        let s = Settings::load_from(Some(&path), env(&[("SWITCHBOARD__INGEST__BATCH_SIZE", "9")])).unwrap();
+        std::fs::remove_file(&path).ok();
+        assert_eq!(s.ingest.batch_size, 9);
+        assert_eq!(s.ingest.poll_interval_ms, 50);
+    }
+
+    #[test]
+    fn invalid_values_name_the_key_and_say_how_to_fix_it() {
+        let err = |pairs: &[(&str, &str)]| Settings::load_from(None, env(pairs)).unwrap_err().to_string();
+        let e = err(&[("SWITCHBOARD_DATABASE_URL", "mysql://x")]);
+        assert!(e.contains("database.url") && e.contains("SWITCHBOARD_DATABASE_URL"), "{e}");
+        let e = err(&[("SWITCHBOARD_LISTEN", "localhost")]);
+        assert!(e.contains("http.listen"), "{e}");
+        let e = err(&[("SWITCHBOARD_PHONE_NUMBER_ID", "+1 555")]);
+        assert!(e.contains("whatsapp.phone_number_id"), "{e}");
+        let e = err(&[("SWITCHBOARD__INGEST__BATCH_SIZE", "0")]);
+        assert!(e.contains("ingest.batch_size"), "{e}");
+        let e = err(&[("SWITCHBOARD__HTTP__NO_SUCH_KEY", "1")]);
+        assert!(e.contains("no_such_key"), "{e}");
+    }
+
+    #[test]
+    fn secrets_can_come_from_files() {
+        let path = std::env::temp_dir().join(format!("sb-secret-{}", std::process::id()));
+        std::fs::write(&path, "from-file\n").unwrap();
+        let s = Settings::load_from(None, env(&[("SWITCHBOARD_APP_SECRET_FILE", path.to_str().unwrap())])).unwrap();
+        std::fs::remove_file(&path).ok();
+        assert_eq!(s.whatsapp.app_secret.unwrap().expose_secret(), "from-file");
+    }
+}

@@ -1,0 +1,190 @@
+//! Composition root: the one place that picks the backend (by URL scheme) and wires the
+//! store, the intake writer, the ingest worker and the HTTP server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::Utc;
+use secrecy::ExposeSecret;
+use switchboard_core::{Intake, IntakeOptions, IngestOptions, IngestWorker};
+use switchboard_http::{AppState, Application, HttpOptions};
+use switchboard_store::Store;
+use switchboard_store_postgres::{PgOptions, PgStore};
+use switchboard_store_sqlite::{SqliteOptions, SqliteStore, Synchronous};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::settings::{Backend, Settings, SqliteSynchronous};
+
+/// Connects to the configured database.
+pub async fn connect_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    let url = settings.database.url.expose_secret();
+    let store: Arc<dyn Store> = match settings.backend()? {
+        Backend::Sqlite => {
+            ensure_sqlite_dir(url)?;
+            Arc::new(
+                SqliteStore::connect(&SqliteOptions {
+                    url: url.to_owned(),
+                    max_connections: settings.database.max_connections,
+                    synchronous: match settings.database.sqlite_synchronous {
+                        SqliteSynchronous::Normal => Synchronous::Normal,
+                        SqliteSynchronous::Full => Synchronous::Full,
+                    },
+                    busy_timeout: Duration::from_secs(5),
+                })
+                .await
+                .context("cannot open the SQLite database (database.url)")?,
+            )
+        }
+        Backend::Postgres => Arc::new(
+            PgStore::connect(&PgOptions {
+                url: url.to_owned(),
+                max_connections: settings.database.max_connections,
+                acquire_timeout: settings.acquire_timeout(),
+            })
+            .await
+            .context("cannot connect to PostgreSQL (database.url)")?,
+        ),
+    };
+    Ok(store)
+}
+
+/// SQLite creates the file but not its directory (the default is under `./data/`).
+fn ensure_sqlite_dir(url: &str) -> anyhow::Result<()> {
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or(path);
+    if path.is_empty() || path.starts_with(":memory:") {
+        return Ok(());
+    }
+    if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create the database directory {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// A started server and its workers.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub store: Arc<dyn Store>,
+    server: actix_web::dev::ServerHandle,
+    server_task: tokio::task::JoinHandle<std::io::Result<()>>,
+    stop: CancellationToken,
+    tracker: TaskTracker,
+}
+
+/// Connects, migrates (unless disabled), makes sure the default channel exists, and
+/// starts the intake writer, the ingest worker (if enabled) and the HTTP server.
+pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
+    let store = connect_store(settings).await?;
+    if settings.database.migrate_on_start {
+        store.migrate().await.context("cannot apply database migrations")?;
+    }
+    if let Some(id) = settings.phone_number_id()? {
+        let channel = store.upsert_channel(&id, &settings.whatsapp.channel_name, Utc::now()).await?;
+        tracing::info!(channel_id = %channel.id, phone_number_id = %id, "channel ready");
+    }
+    for limitation in settings.limitations() {
+        tracing::warn!("{limitation}");
+    }
+
+    let stop = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let appended = Arc::new(Notify::new());
+    let intake = Intake::start(
+        Arc::clone(&store),
+        IntakeOptions { max_batch: settings.webhooks.max_batch, queue_capacity: settings.webhooks.queue_capacity },
+        Arc::clone(&appended),
+        &tracker,
+        stop.clone(),
+    );
+    if settings.ingest.enabled {
+        let worker = IngestWorker::new(
+            Arc::clone(&store),
+            IngestOptions {
+                batch_size: settings.ingest.batch_size,
+                poll_interval: Duration::from_millis(settings.ingest.poll_interval_ms),
+                body_retention: Duration::from_secs(u64::from(settings.webhooks.body_retention_days) * 86_400),
+            },
+        );
+        tracker.spawn(worker.run_until_stopped(appended, stop.clone()));
+    }
+
+    let app = Application::build(
+        &HttpOptions {
+            listen: settings.listen()?,
+            workers: settings.http.workers,
+            webhook_body_limit: settings.http.webhook_body_limit,
+            api_body_limit: settings.http.api_body_limit,
+            shutdown_timeout: Duration::from_secs(settings.http.shutdown_timeout_secs),
+        },
+        AppState {
+            store: Arc::clone(&store),
+            intake,
+            app_secret: settings.whatsapp.app_secret.clone(),
+            verify_token: settings.whatsapp.verify_token.clone(),
+        },
+    )
+    .with_context(|| format!("cannot listen on {} (http.listen)", settings.http.listen))?;
+    let addr = app.addr();
+    let server = app.handle();
+    let server_task = tokio::spawn(app.run_until_stopped());
+    tracing::info!(%addr, database = store.backend(), "switchboard is listening");
+    Ok(Running { addr, store, server, server_task, stop, tracker })
+}
+
+impl Running {
+    /// Stops in order: the HTTP server finishes in-flight requests (each waits for its
+    /// delivery to be durable), the intake writer stores what is queued, the workers
+    /// stop, the pool closes.
+    pub async fn shutdown(self) {
+        self.server.stop(true).await;
+        match self.server_task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "HTTP server failed"),
+            Err(e) => tracing::error!(error = %e, "HTTP server task failed"),
+        }
+        self.stop.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+        self.store.close().await;
+        tracing::info!("stopped");
+    }
+
+    /// Runs until SIGINT or SIGTERM, then shuts down gracefully.
+    pub async fn run_until_signalled(self) -> anyhow::Result<()> {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        self.shutdown().await;
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

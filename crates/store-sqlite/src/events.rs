@@ -1,0 +1,201 @@
+//! The event log: group-committed, deduplicated appends.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
+use switchboard_domain::EventId;
+use switchboard_store::{Appended, EventLog, EventLogStats, NewEvent, Result};
+
+use crate::SqliteStore;
+use crate::error::DbResultExt;
+use crate::rows::{corrupt, ms};
+
+/// Bound parameters a row of the INSERT takes.
+const PARAMS_PER_ROW: usize = 4;
+/// At most this many rows per statement (4096 parameters, far below SQLite's 32766).
+const MAX_ROWS: usize = 1024;
+/// Batches up to this size are one statement of exactly their size; larger ones are
+/// split into power-of-two chunks and a small remainder. So only ~40 statement shapes
+/// ever exist, and they stay in the prepared-statement cache.
+const EXACT_ROWS: usize = 32;
+const _: () = assert!(MAX_ROWS * PARAMS_PER_ROW <= 32_766, "SQLite's bound-parameter limit");
+
+static INSERT_SQL: [OnceLock<String>; MAX_ROWS + 1] = [const { OnceLock::new() }; MAX_ROWS + 1];
+
+fn insert_sql(rows: usize) -> &'static str {
+    INSERT_SQL[rows].get_or_init(|| {
+        let mut sql = String::with_capacity(200 + rows * 10);
+        sql.push_str("INSERT INTO webhook_events (body_sha256, body, received_at, deliveries) VALUES ");
+        for i in 0..rows {
+            sql.push_str(if i == 0 { "(?,?,?,?)" } else { ",(?,?,?,?)" });
+        }
+        sql.push_str(
+            " ON CONFLICT (body_sha256) DO UPDATE SET deliveries = deliveries + excluded.deliveries \
+             RETURNING id, body_sha256, deliveries",
+        );
+        sql
+    })
+}
+
+/// The statement sizes a batch of `n` distinct rows is split into.
+fn chunks(mut n: usize) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        let rows = match n {
+            0 => return None,
+            1..=EXACT_ROWS => n,
+            _ => 1 << (usize::BITS - 1 - n.min(MAX_ROWS).leading_zeros()),
+        };
+        n -= rows;
+        Some(rows)
+    })
+}
+
+/// One distinct body of a batch: the index of its first occurrence, how many times it
+/// occurs, and what the database returned for it.
+struct Distinct {
+    first: usize,
+    count: i64,
+    id: i64,
+    deliveries: i64,
+}
+
+async fn insert_chunks(
+    conn: &mut SqliteConnection,
+    events: &[NewEvent],
+    distinct: &mut [Distinct],
+    index: &HashMap<&[u8; 32], usize>,
+) -> Result<()> {
+    let mut start = 0;
+    for rows in chunks(distinct.len()) {
+        let end = start + rows;
+        let mut q = sqlx::query(insert_sql(rows));
+        for d in &distinct[start..end] {
+            let e = &events[d.first];
+            q = q.bind(&e.body_sha256[..]).bind(&e.body[..]).bind(ms(e.received_at)).bind(d.count);
+        }
+        let returned: Vec<SqliteRow> = q.fetch_all(&mut *conn).await.db()?;
+        // RETURNING order is unspecified: map rows back by hash.
+        for row in &returned {
+            let hash: &[u8] = row.try_get(1).db()?;
+            let d = <&[u8; 32]>::try_from(hash)
+                .ok()
+                .and_then(|h| index.get(h))
+                .ok_or_else(|| corrupt("RETURNING gave a hash not in the batch"))?;
+            distinct[*d].id = row.try_get(0).db()?;
+            distinct[*d].deliveries = row.try_get(2).db()?;
+        }
+        start = end;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl EventLog for SqliteStore {
+    async fn append_events(&self, events: &[NewEvent]) -> Result<Vec<Appended>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Deduplicate the batch: each distinct hash is inserted once, with deliveries =
+        // its number of occurrences.
+        let mut index: HashMap<&[u8; 32], usize> = HashMap::with_capacity(events.len());
+        let mut distinct: Vec<Distinct> = Vec::with_capacity(events.len());
+        let mut slot: Vec<usize> = Vec::with_capacity(events.len());
+        for (i, e) in events.iter().enumerate() {
+            let d = *index.entry(&e.body_sha256).or_insert_with(|| {
+                distinct.push(Distinct { first: i, count: 0, id: 0, deliveries: 0 });
+                distinct.len() - 1
+            });
+            distinct[d].count += 1;
+            slot.push(d);
+        }
+
+        // One statement is atomic on its own: skip BEGIN/COMMIT (two fewer round trips
+        // to the connection's thread). Either way the write gate is held throughout.
+        if distinct.len() <= EXACT_ROWS {
+            let _gate = self.gate().await?;
+            let mut conn = self.pool().acquire().await.db()?;
+            insert_chunks(&mut conn, events, &mut distinct, &index).await?;
+        } else {
+            let mut w = self.begin_write().await?;
+            insert_chunks(&mut w.tx, events, &mut distinct, &index).await?;
+            w.commit().await?;
+        }
+
+        Ok(slot
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| {
+                let d = &distinct[d];
+                let id = EventId::new(d.id);
+                // Inserted now iff the stored count is exactly this batch's count.
+                if d.first == i && d.deliveries == d.count { Appended::New(id) } else { Appended::Duplicate(id) }
+            })
+            .collect())
+    }
+
+    async fn event_log_stats(&self) -> Result<EventLogStats> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT state, COUNT(*) FROM webhook_events GROUP BY state")
+                .fetch_all(self.pool())
+                .await
+                .db()?;
+        let mut stats = EventLogStats::default();
+        for (state, n) in rows {
+            match state.as_str() {
+                "pending" => stats.pending = n,
+                "failed" => stats.failed = n,
+                "applied" => stats.applied = n,
+                _ => {}
+            }
+        }
+        Ok(stats)
+    }
+
+    async fn purge_event_bodies(&self, before: DateTime<Utc>) -> Result<u64> {
+        // In slices, releasing the write gate in between, so a large purge never holds
+        // up webhook appends for long.
+        const SLICE: i64 = 2_000;
+        let mut purged = 0;
+        loop {
+            let _gate = self.gate().await?;
+            let n = sqlx::query(
+                "UPDATE webhook_events SET body = NULL WHERE id IN (\
+                   SELECT id FROM webhook_events \
+                   WHERE state = 'applied' AND received_at < ?1 AND body IS NOT NULL LIMIT ?2)",
+            )
+            .bind(ms(before))
+            .bind(SLICE)
+            .execute(self.pool())
+            .await
+            .db()?
+            .rows_affected();
+            purged += n;
+            if n < SLICE as u64 {
+                return Ok(purged);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_split_into_few_statement_shapes() {
+        assert_eq!(chunks(0).count(), 0);
+        assert_eq!(chunks(17).collect::<Vec<_>>(), vec![17]);
+        assert_eq!(chunks(100).collect::<Vec<_>>(), vec![64, 32, 4]);
+        assert_eq!(chunks(2500).sum::<usize>(), 2500);
+        assert!(chunks(5000).all(|r| r <= MAX_ROWS && (r <= EXACT_ROWS || r.is_power_of_two())));
+    }
+
+    #[test]
+    fn insert_statements_have_four_parameters_a_row() {
+        assert_eq!(insert_sql(8).matches('?').count(), 8 * PARAMS_PER_ROW);
+    }
+}

@@ -1,0 +1,378 @@
+//! Claiming pending events and applying them, in one write transaction per batch.
+
+use std::sync::LazyLock;
+
+use anyhow::anyhow;
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
+use sqlx::types::Json;
+use switchboard_domain::inbound::{StatusReport, StatusValue};
+use switchboard_domain::{
+    ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction, EventId,
+    MessageId, PhoneNumberId, StatusError, Wamid,
+};
+use switchboard_store::{
+    ChannelInfo, InboundOutcome, IngestStore, IngestTx, NewInbound, PendingEvent, RecordReason,
+    RecordedChange, Result, StatusOutcome, StoreError,
+};
+use uuid::Uuid;
+
+use crate::error::DbResultExt;
+use crate::rows::{ChannelRow, DeliveryRow, PendingEventRow, PendingStatusRow, delivery_state, ms, time};
+use crate::status::{Delivery, ladder};
+use crate::{SqliteStore, WriteTx};
+
+/// The conversation upsert of `apply_inbound`. The status an existing conversation
+/// takes is `ConversationStatus::on_inbound`, spelled out as a CASE from the domain rule.
+static UPSERT_CONVERSATION: LazyLock<String> = LazyLock::new(|| {
+    let mut case = String::from("CASE status");
+    for s in [
+        ConversationStatus::Open,
+        ConversationStatus::Pending,
+        ConversationStatus::Snoozed,
+        ConversationStatus::Resolved,
+    ] {
+        case.push_str(&format!(" WHEN '{}' THEN '{}'", s.as_str(), s.on_inbound().as_str()));
+    }
+    case.push_str(" ELSE status END");
+    format!(
+        "INSERT INTO conversations (id, channel_id, contact_id, status, window_closes_at, \
+           last_inbound_at, last_message_at, message_count, referral, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 1, ?7, ?8) \
+         ON CONFLICT (channel_id, contact_id) WHERE status <> 'resolved' DO UPDATE SET \
+           status = {case}, \
+           window_closes_at = MAX(COALESCE(window_closes_at, excluded.window_closes_at), \
+                                  COALESCE(excluded.window_closes_at, window_closes_at)), \
+           last_inbound_at = MAX(COALESCE(last_inbound_at, excluded.last_inbound_at), excluded.last_inbound_at), \
+           last_message_at = MAX(last_message_at, excluded.last_message_at), \
+           message_count = message_count + 1 \
+         RETURNING id"
+    )
+});
+
+/// The write transaction of one ingest batch: it holds the write gate throughout.
+pub(crate) struct SqliteIngestTx {
+    w: WriteTx,
+}
+
+#[async_trait]
+impl IngestStore for SqliteStore {
+    async fn begin_ingest(&self, limit: u32) -> Result<Option<(Box<dyn IngestTx>, Vec<PendingEvent>)>> {
+        // An idle poll must not take the write lock: look first, without the gate.
+        let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM webhook_events WHERE state = 'pending')")
+            .fetch_one(self.pool())
+            .await
+            .db()?;
+        if !any {
+            return Ok(None);
+        }
+        let mut w = self.begin_write().await?;
+        let rows: Vec<PendingEventRow> = sqlx::query_as(
+            "SELECT id, body, received_at FROM webhook_events WHERE state = 'pending' ORDER BY id LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&mut *w.tx)
+        .await
+        .db()?;
+        if rows.is_empty() {
+            w.rollback().await?;
+            return Ok(None);
+        }
+        let events = rows
+            .into_iter()
+            .map(|r| {
+                Ok(PendingEvent {
+                    id: EventId::new(r.id),
+                    // Bodies are purged only once applied; an empty body fails to parse
+                    // and is then marked failed instead of blocking the log.
+                    body: r.body.map(Bytes::from).unwrap_or_default(),
+                    received_at: time(r.received_at)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some((Box::new(SqliteIngestTx { w }), events)))
+    }
+
+    async fn mark_event_failed(&self, id: EventId, error: &str, at: DateTime<Utc>) -> Result<()> {
+        let _gate = self.gate().await?;
+        let n = sqlx::query("UPDATE webhook_events SET state = 'failed', error = ?1, applied_at = ?2 WHERE id = ?3")
+            .bind(error)
+            .bind(ms(at))
+            .bind(id.get())
+            .execute(self.pool())
+            .await
+            .db()?
+            .rows_affected();
+        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    async fn upsert_channel(&self, phone_number_id: &PhoneNumberId, name: &str, at: DateTime<Utc>) -> Result<ChannelInfo> {
+        let _gate = self.gate().await?;
+        let row: ChannelRow = sqlx::query_as(
+            "INSERT INTO channels (id, phone_number_id, name, created_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (phone_number_id) DO UPDATE SET name = excluded.name \
+             RETURNING id, phone_number_id, name",
+        )
+        .bind(ChannelId::new().as_uuid())
+        .bind(phone_number_id.as_str())
+        .bind(name)
+        .bind(ms(at))
+        .fetch_one(self.pool())
+        .await
+        .db()?;
+        row.try_into()
+    }
+
+    async fn channels(&self) -> Result<Vec<ChannelInfo>> {
+        let rows: Vec<ChannelRow> =
+            sqlx::query_as("SELECT id, phone_number_id, name FROM channels ORDER BY created_at, id")
+                .fetch_all(self.pool())
+                .await
+                .db()?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    async fn recorded_changes(&self, reason: RecordReason, limit: u32) -> Result<Vec<(EventId, String, serde_json::Value)>> {
+        let rows: Vec<(i64, String, Json<serde_json::Value>)> = sqlx::query_as(
+            "SELECT event_id, field, value FROM recorded_changes WHERE reason = ?1 ORDER BY id LIMIT ?2",
+        )
+        .bind(reason.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await
+        .db()?;
+        Ok(rows.into_iter().map(|(id, field, value)| (EventId::new(id), field, value.0)).collect())
+    }
+}
+
+#[async_trait]
+impl IngestTx for SqliteIngestTx {
+    async fn apply_inbound(&mut self, m: &NewInbound<'_>) -> Result<InboundOutcome> {
+        let conn = &mut *self.w.tx;
+        let msg = m.message;
+        // A redelivered message changes nothing, not even the contact.
+        let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM messages WHERE channel_id = ?1 AND wamid = ?2)")
+            .bind(m.channel.as_uuid())
+            .bind(msg.wamid.as_str())
+            .fetch_one(&mut *conn)
+            .await
+            .db()?;
+        if known {
+            return Ok(InboundOutcome::Duplicate);
+        }
+
+        let c = m.contact;
+        let new_contact_id = ContactId::new();
+        let contact: Uuid = sqlx::query_scalar(
+            "INSERT INTO contacts (id, wa_id, profile_name, user_id, parent_user_id, username, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) \
+             ON CONFLICT (wa_id) DO UPDATE SET \
+               profile_name = COALESCE(excluded.profile_name, profile_name), \
+               user_id = COALESCE(excluded.user_id, user_id), \
+               parent_user_id = COALESCE(excluded.parent_user_id, parent_user_id), \
+               username = COALESCE(excluded.username, username), \
+               updated_at = excluded.updated_at \
+             RETURNING id",
+        )
+        .bind(new_contact_id.as_uuid())
+        .bind(c.wa_id.as_str())
+        .bind(c.profile_name.as_deref())
+        .bind(c.user_id.as_deref())
+        .bind(c.parent_user_id.as_deref())
+        .bind(c.username.as_deref())
+        .bind(ms(m.received_at))
+        .fetch_one(&mut *conn)
+        .await
+        .db()?;
+
+        let new_conversation_id = ConversationId::new();
+        let conversation: Uuid = sqlx::query_scalar(UPSERT_CONVERSATION.as_str())
+            .bind(new_conversation_id.as_uuid())
+            .bind(m.channel.as_uuid())
+            .bind(contact)
+            .bind(ConversationStatus::Open.as_str())
+            .bind(m.window_closes_at.map(ms))
+            .bind(ms(msg.timestamp))
+            .bind(msg.referral.as_ref().map(Json))
+            .bind(ms(m.received_at))
+            .fetch_one(&mut *conn)
+            .await
+            .db()?;
+
+        let message_id = MessageId::new();
+        sqlx::query(
+            "INSERT INTO messages (id, conversation_id, channel_id, direction, wamid, kind, text, content, \
+               media_id, context, referral, errors, raw, state, timestamp, created_at, event_id) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+        )
+        .bind(message_id.as_uuid())
+        .bind(conversation)
+        .bind(m.channel.as_uuid())
+        .bind(Direction::Inbound.as_str())
+        .bind(msg.wamid.as_str())
+        .bind(msg.content.kind().as_str())
+        .bind(msg.content.text())
+        .bind(Json(&msg.content))
+        .bind(msg.content.media().and_then(|m| m.id.as_deref()))
+        .bind(msg.context.as_ref().map(Json))
+        .bind(msg.referral.as_ref().map(Json))
+        .bind((!msg.errors.is_empty()).then_some(Json(&msg.errors)))
+        .bind(Json(&msg.raw))
+        .bind(DeliveryState::Received.as_str())
+        .bind(ms(msg.timestamp))
+        .bind(ms(m.received_at))
+        .bind(m.event_id.get())
+        .execute(&mut *conn)
+        .await
+        .db()?;
+
+        Ok(InboundOutcome::Stored {
+            message_id,
+            conversation_id: ConversationId::from_uuid(conversation),
+            contact_id: ContactId::from_uuid(contact),
+            new_contact: contact == *new_contact_id.as_uuid(),
+            new_conversation: conversation == *new_conversation_id.as_uuid(),
+        })
+    }
+
+    async fn apply_status(&mut self, channel: ChannelId, report: &StatusReport, received_at: DateTime<Utc>) -> Result<StatusOutcome> {
+        let StatusValue::Known(state) = report.state else {
+            return Err(StoreError::Other(anyhow!("apply_status got an unknown status value")));
+        };
+        let conn = &mut *self.w.tx;
+        let row: Option<DeliveryRow> = sqlx::query_as(
+            "SELECT id, channel_id, state, sent_at, delivered_at, read_at, failed_at \
+             FROM messages WHERE channel_id = ?1 AND wamid = ?2",
+        )
+        .bind(channel.as_uuid())
+        .bind(report.wamid.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .db()?;
+        let Some(row) = row else {
+            sqlx::query(
+                "INSERT INTO pending_statuses (channel_id, wamid, status, timestamp, errors, recipient_id, received_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+            )
+            .bind(channel.as_uuid())
+            .bind(report.wamid.as_str())
+            .bind(state.as_str())
+            .bind(ms(report.timestamp))
+            .bind((!report.errors.is_empty()).then_some(Json(&report.errors)))
+            .bind(report.recipient_id.as_deref())
+            .bind(ms(received_at))
+            .execute(&mut *conn)
+            .await
+            .db()?;
+            return Ok(StatusOutcome::Pending);
+        };
+        let before = row.delivery()?;
+        let mut after = before.clone();
+        let moved = after.apply(state, report.timestamp, &report.errors);
+        if after != before {
+            update_delivery(conn, row.id, None, &after).await?;
+        }
+        let message_id = MessageId::from_uuid(row.id);
+        Ok(if moved {
+            StatusOutcome::Applied { message_id, from: before.state, to: after.state }
+        } else {
+            StatusOutcome::Stale { message_id }
+        })
+    }
+
+    async fn record_change(&mut self, change: &RecordedChange<'_>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO recorded_changes (event_id, reason, field, phone_number_id, waba_id, value, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .bind(change.event_id.get())
+        .bind(change.reason.as_str())
+        .bind(change.field)
+        .bind(change.phone_number_id)
+        .bind(change.waba_id)
+        .bind(Json(change.value))
+        .bind(ms(change.at))
+        .execute(&mut *self.w.tx)
+        .await
+        .db()?;
+        Ok(())
+    }
+
+    async fn mark_applied(&mut self, events: &[EventId], at: DateTime<Utc>) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        // One statement whatever the batch size: the ids travel as a JSON array.
+        let ids: Vec<i64> = events.iter().map(|e| e.get()).collect();
+        sqlx::query(
+            "UPDATE webhook_events SET state = 'applied', applied_at = ?1 \
+             WHERE state = 'pending' AND id IN (SELECT value FROM json_each(?2))",
+        )
+        .bind(ms(at))
+        .bind(Json(&ids))
+        .execute(&mut *self.w.tx)
+        .await
+        .db()?;
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        self.w.commit().await
+    }
+}
+
+/// Writes a message's delivery columns (and its wamid, when given).
+pub(crate) async fn update_delivery(conn: &mut SqliteConnection, id: Uuid, wamid: Option<&Wamid>, d: &Delivery) -> Result<()> {
+    let e = d.error.as_ref();
+    sqlx::query(
+        "UPDATE messages SET wamid = COALESCE(?1, wamid), state = ?2, \
+           sent_at = ?3, delivered_at = ?4, read_at = ?5, failed_at = ?6, \
+           error_code = CASE WHEN ?7 IS NULL THEN error_code ELSE ?7 END, \
+           error_title = CASE WHEN ?7 IS NULL THEN error_title ELSE ?8 END, \
+           error_details = CASE WHEN ?7 IS NULL THEN error_details ELSE ?9 END \
+         WHERE id = ?10",
+    )
+    .bind(wamid.map(Wamid::as_str))
+    .bind(d.state.as_str())
+    .bind(d.sent_at.map(ms))
+    .bind(d.delivered_at.map(ms))
+    .bind(d.read_at.map(ms))
+    .bind(d.failed_at.map(ms))
+    .bind(e.map(|e| e.code))
+    .bind(e.map(|e| e.title.as_str()))
+    .bind(e.and_then(|e| e.details.as_deref()))
+    .bind(id)
+    .execute(conn)
+    .await
+    .db()?;
+    Ok(())
+}
+
+/// Takes the status reports that arrived before the message with this wamid and folds
+/// them into `d`, oldest first.
+pub(crate) async fn take_pending_statuses(
+    conn: &mut SqliteConnection,
+    channel: Uuid,
+    wamid: &Wamid,
+    d: &mut Delivery,
+) -> Result<()> {
+    let rows: Vec<PendingStatusRow> = sqlx::query_as(
+        "DELETE FROM pending_statuses WHERE channel_id = ?1 AND wamid = ?2 RETURNING status, timestamp, errors",
+    )
+    .bind(channel)
+    .bind(wamid.as_str())
+    .fetch_all(conn)
+    .await
+    .db()?;
+    let mut reports = rows
+        .into_iter()
+        .map(|r| Ok((time(r.timestamp)?, delivery_state(&r.status)?, r.errors.map(|j| j.0).unwrap_or_default())))
+        .collect::<Result<Vec<(DateTime<Utc>, DeliveryState, Vec<StatusError>)>>>()?;
+    reports.sort_by_key(|(at, state, _)| (*at, ladder(*state)));
+    for (at, state, errors) in &reports {
+        d.apply(*state, *at, errors);
+    }
+    Ok(())
+}
