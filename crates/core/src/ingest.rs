@@ -247,9 +247,11 @@ impl IngestWorker {
                     &fallback
                 }
             };
+            // Meta's timestamp, unless it is missing (the parser's epoch) or ahead of us.
+            let sent_at = if msg.timestamp == DateTime::UNIX_EPOCH { event.received_at } else { msg.timestamp.min(event.received_at) };
             let window_closes_at = match msg.content {
                 MessageContent::System { .. } => None,
-                _ => Some(window::closes_at(msg.timestamp.min(event.received_at), msg.referral.as_ref().is_some_and(|r| r.is_ad()))),
+                _ => Some(window::closes_at(sent_at, msg.referral.as_ref().is_some_and(|r| r.is_ad()))),
             };
             let new = NewInbound { event_id: event.id, channel, contact, message: msg, received_at: event.received_at, window_closes_at };
             match tx.apply_inbound(&new).await? {

@@ -35,7 +35,11 @@ pub fn parse_duration(input: &str) -> Result<Duration, String> {
             "s" | "sec" | "secs" => 1.0,
             "m" | "min" | "mins" => 60.0,
             "h" | "hr" | "hrs" => 3600.0,
-            "" => return Err(format!("invalid duration {input:?}: missing unit after {num}")),
+            "" => {
+                return Err(format!(
+                    "invalid duration {input:?}: missing unit after {num}"
+                ));
+            }
             other => {
                 return Err(format!(
                     "invalid duration {input:?}: unknown unit {other:?} (use ms, s, m or h)"
@@ -83,7 +87,16 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["", "s", "10x", "10 parsecs", "-1s", "1.2.3s", "ms10", "10s5"] {
+        for bad in [
+            "",
+            "s",
+            "10x",
+            "10 parsecs",
+            "-1s",
+            "1.2.3s",
+            "ms10",
+            "10s5",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should be rejected");
         }
     }

@@ -178,7 +178,10 @@ async fn pass(api: &Api, identity: &RunIdentity) -> Result<Pass> {
         .collect();
     let count = ours.len() as u64;
     let pages: Vec<Vec<Message>> = stream::iter(ours)
-        .map(|id| async move { api.all(&format!("api/v1/conversations/{id}/messages")).await })
+        .map(|id| async move {
+            api.all(&format!("api/v1/conversations/{id}/messages"))
+                .await
+        })
         .buffer_unordered(FETCH_CONCURRENCY)
         .try_collect()
         .await?;

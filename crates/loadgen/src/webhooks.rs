@@ -18,7 +18,7 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use crate::duration::parse_duration;
-use crate::http::WebhookSender;
+use crate::http::{ClientKind, WebhookSender};
 use crate::payload::{RunIdentity, WebhookBuilder};
 use crate::stats::{Counts, LatencySummary, Recorder};
 use crate::verify::{self, VerifyReport};
@@ -55,7 +55,7 @@ pub struct WebhooksArgs {
 
     /// Open loop: the most requests in flight at once; past it sends wait (and their
     /// latency, counted from the intended send time, grows).
-    #[arg(long, default_value_t = 4096, requires = "rate")]
+    #[arg(long, default_value_t = 1024, requires = "rate")]
     pub max_in_flight: usize,
 
     /// How long to measure, e.g. 10s, 1m, 1m30s, 500ms.
@@ -73,6 +73,10 @@ pub struct WebhooksArgs {
     /// Distinct customers (wa_ids) the messages come from, round-robin.
     #[arg(long, default_value_t = 1000)]
     pub contacts: u64,
+
+    /// HTTP client: `auto` uses a lean hyper client for http:// and reqwest for https://.
+    #[arg(long, value_enum, default_value_t = ClientKind::Auto)]
+    pub client: ClientKind,
 
     /// Per-request timeout.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
@@ -234,7 +238,7 @@ impl Summary {
         if let Some(v) = &self.verify {
             writeln!(
                 out,
-                "  verify:      {} — {} expected, {} stored once, {} missing, {} duplicated ({} passes, {:.1}s){}",
+                "  verify:      {} — {} expected, {} stored once, {} missing, {} duplicated (pass {}, {:.1}s){}",
                 if v.ok() { "OK" } else { "FAILED" },
                 v.expected,
                 v.stored_once,
@@ -333,7 +337,7 @@ pub async fn run(args: WebhooksArgs) -> Result<Summary> {
         &args.waba_id,
         args.messages_per_webhook,
     )?;
-    let sender = WebhookSender::new(&args.url, args.timeout)?;
+    let sender = WebhookSender::new(&args.url, args.timeout, args.client)?;
 
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -451,7 +455,7 @@ pub async fn run(args: WebhooksArgs) -> Result<Summary> {
         } else {
             "open"
         },
-        url: ctx.sender.url().to_string(),
+        url: ctx.sender.url(),
         concurrency,
         target_rate,
         max_in_flight,
@@ -532,7 +536,10 @@ async fn open_loop(ctx: &Arc<Ctx>, start: Instant, rate: f64, max_in_flight: usi
 
 /// One line per second on stderr while the run lasts.
 async fn progress(ctx: Arc<Ctx>, start: Instant) {
-    let mut ticker = tokio::time::interval_at((start + Duration::from_secs(1)).into(), Duration::from_secs(1));
+    let mut ticker = tokio::time::interval_at(
+        (start + Duration::from_secs(1)).into(),
+        Duration::from_secs(1),
+    );
     let mut last = start;
     loop {
         let now = ticker.tick().await.into_std();

@@ -35,6 +35,22 @@ pub enum Command {
     Migrate,
     /// Validate the configuration and print it, secrets masked.
     CheckConfig,
+    /// Send a correctly signed sample inbound message to a running server, as Meta
+    /// would, to see the whole path work without Meta.
+    Simulate {
+        /// The server's base URL (default: http://<http.listen>).
+        #[arg(long)]
+        url: Option<String>,
+        /// The customer's WhatsApp number (digits).
+        #[arg(long, default_value = "15550001234")]
+        from: String,
+        /// The customer's profile name.
+        #[arg(long, default_value = "Test Customer")]
+        name: String,
+        /// The message text.
+        #[arg(long, default_value = "Hello! I need help with my order.")]
+        text: String,
+    },
     /// Manage agents.
     Agent {
         #[command(subcommand)]
@@ -95,6 +111,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Simulate { url, from, name, text } => simulate(&settings, url, &from, &name, &text).await,
         Command::Agent { command: AgentCommand::Create { name, email, role } } => {
             let agent = NewAgent {
                 name: AgentName::parse(&name).context("--name")?,
@@ -126,4 +143,44 @@ pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::fill(&mut bytes);
     format!("sbt_{}", hex::encode(bytes))
+}
+
+/// Posts one signed text message, shaped exactly as Meta's deliveries are.
+async fn simulate(settings: &Settings, url: Option<String>, from: &str, name: &str, text: &str) -> anyhow::Result<()> {
+    use secrecy::ExposeSecret;
+    let secret = settings
+        .whatsapp
+        .app_secret
+        .as_ref()
+        .context("simulate signs like Meta, so it needs the server's app secret: set SWITCHBOARD_APP_SECRET")?;
+    let phone_number_id = settings
+        .phone_number_id()?
+        .context("simulate writes to the default channel: set SWITCHBOARD_PHONE_NUMBER_ID")?;
+    let from = switchboard_domain::WaId::parse(from).context("--from")?;
+    let now = Utc::now();
+    let wamid = format!("wamid.simulated.{}", now.timestamp_nanos_opt().unwrap_or_default());
+    let body = serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "0", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": phone_number_id.as_str(), "phone_number_id": phone_number_id.as_str()},
+            "contacts": [{"profile": {"name": name}, "wa_id": from.as_str()}],
+            "messages": [{"from": from.as_str(), "id": wamid, "timestamp": now.timestamp().to_string(), "type": "text", "text": {"body": text}}]
+        }}]}]
+    });
+    let body = serde_json::to_vec(&body)?;
+    let signature = switchboard_cloudapi::signature::sign(secret.expose_secret().as_bytes(), &body);
+    let base = url.unwrap_or_else(|| format!("http://{}", settings.http.listen));
+    let res = reqwest::Client::new()
+        .post(format!("{}/webhooks/whatsapp", base.trim_end_matches('/')))
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", signature)
+        .body(body)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {base}; is `switchboard serve` running?"))?;
+    let status = res.status();
+    anyhow::ensure!(status.is_success(), "the server answered {status}: {}", res.text().await.unwrap_or_default());
+    println!("delivered {wamid}; see it with GET {base}/api/v1/conversations");
+    Ok(())
 }

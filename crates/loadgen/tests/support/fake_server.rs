@@ -240,23 +240,29 @@ fn ingest(state: &State, payload: &Value) {
                     continue;
                 };
                 let n = state.messages_seen.fetch_add(1, Ordering::Relaxed) + 1;
-                if state.opts.lose_every.is_some_and(|k| n % k == 0) {
+                if state.opts.lose_every.is_some_and(|k| n.is_multiple_of(k)) {
                     continue;
                 }
                 let index = match inbox.by_wa_id.get(from) {
                     Some(&i) => i,
                     None => {
                         let i = inbox.conversations.len();
-                        inbox
-                            .conversations
-                            .push((format!("conv-{i}"), from.to_owned(), name.clone()));
+                        inbox.conversations.push((
+                            format!("conv-{i}"),
+                            from.to_owned(),
+                            name.clone(),
+                        ));
                         inbox.by_wa_id.insert(from.to_owned(), i);
                         inbox.messages.push(Vec::new());
                         i
                     }
                 };
                 inbox.messages[index].push(wamid.to_owned());
-                if state.opts.duplicate_every.is_some_and(|k| n % k == 0) {
+                if state
+                    .opts
+                    .duplicate_every
+                    .is_some_and(|k| n.is_multiple_of(k))
+                {
                     inbox.messages[index].push(wamid.to_owned());
                 }
             }

@@ -1,0 +1,172 @@
+//! The `switchboard` binary itself: its commands, and durability across `kill -9`.
+#![allow(clippy::unwrap_used)]
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use sqlx::Connection;
+use switchboard_store::Store;
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+const SECRET: &str = "cli-test-secret";
+
+fn temp_sqlite() -> (std::path::PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("sb-cli-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}/sb.db", dir.display());
+    (dir, url)
+}
+
+fn switchboard(db_url: &str) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("SWITCHBOARD_DATABASE_URL", db_url)
+        .env("SWITCHBOARD__LOG__FILTER", "warn");
+    cmd
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for cmd in ["serve", "migrate", "check-config", "agent"] {
+        assert!(text.contains(cmd), "{cmd} missing from --help");
+    }
+}
+
+#[test]
+fn check_config_masks_secrets_and_names_bad_keys() {
+    let out = switchboard("postgres://app:hunter2@db.example/sb")
+        .env("SWITCHBOARD_APP_SECRET", "very-secret-value")
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!all.contains("very-secret-value") && !all.contains("hunter2"), "{all}");
+    assert!(all.contains("app_secret = \"********\""), "{all}");
+    assert!(all.contains("no access token"), "{all}");
+
+    let out = switchboard("mysql://x").arg("check-config").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("database.url") && err.contains("SWITCHBOARD_DATABASE_URL"), "{err}");
+}
+
+#[test]
+fn agent_create_prints_a_token_once_and_stores_only_its_hash() {
+    let (dir, url) = temp_sqlite();
+    let out = switchboard(&url).args(["agent", "create", "--name", "Ana", "--email", "ana@example.com", "--role", "admin"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("sbt_") && token.len() == 68, "{token}");
+    let db = std::fs::read(dir.join("sb.db")).unwrap();
+    assert!(!db.windows(token.len()).any(|w| w == token.as_bytes()), "the token itself is stored");
+
+    let again = switchboard(&url).args(["agent", "create", "--name", "Ana", "--email", "ANA@example.com"]).output().unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let bad = switchboard(&url).args(["agent", "create", "--name", "Bo", "--email", "nope"]).output().unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--email"));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn sign(body: &[u8]) -> String {
+    switchboard_cloudapi::signature::sign(SECRET.as_bytes(), body)
+}
+
+/// Starts `serve`, waits until it answers, acknowledges `n` deliveries, then `kill -9`s
+/// it and returns how many were acknowledged.
+async fn acknowledge_then_kill(db_url: &str, n: usize) -> usize {
+    let port = free_port();
+    let mut child = switchboard(db_url)
+        .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SWITCHBOARD_APP_SECRET", SECRET)
+        .env("SWITCHBOARD_PHONE_NUMBER_ID", "106540352242922")
+        .env("SWITCHBOARD__INGEST__ENABLED", "false")
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut up = false;
+    for _ in 0..300 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "server did not start");
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let (client, url) = (client.clone(), format!("{base}/webhooks/whatsapp"));
+        tasks.push(tokio::spawn(async move {
+            let body = format!(
+                r#"{{"object":"whatsapp_business_account","entry":[{{"id":"1","changes":[{{"field":"messages","value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"1","phone_number_id":"106540352242922"}},"messages":[{{"from":"16505551234","id":"wamid.k{i}","timestamp":"1767225600","type":"text","text":{{"body":"hi"}}}}]}}}}]}}]}}"#
+            );
+            let sig = sign(body.as_bytes());
+            let res = client.post(url).header("x-hub-signature-256", sig).body(body).send().await;
+            res.is_ok_and(|r| r.status() == 200)
+        }));
+    }
+    let mut acked = 0;
+    for t in tasks {
+        acked += usize::from(t.await.unwrap());
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    acked
+}
+
+async fn events_in(store: &dyn Store) -> i64 {
+    let s = store.event_log_stats().await.unwrap();
+    s.pending + s.applied + s.failed
+}
+
+#[tokio::test]
+async fn acknowledged_deliveries_survive_kill_9_on_sqlite() {
+    let (dir, url) = temp_sqlite();
+    let acked = acknowledge_then_kill(&url, 300).await;
+    assert_eq!(acked, 300);
+    let store = switchboard_store_sqlite::SqliteStore::connect(&switchboard_store_sqlite::SqliteOptions {
+        url: url.clone(),
+        max_connections: 1,
+        synchronous: switchboard_store_sqlite::Synchronous::Normal,
+        busy_timeout: Duration::from_secs(5),
+    })
+    .await
+    .unwrap();
+    assert_eq!(events_in(&store).await, 300);
+    store.close().await;
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn acknowledged_deliveries_survive_kill_9_on_postgres() {
+    let admin = std::env::var("SWITCHBOARD_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("sb_cli_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let acked = acknowledge_then_kill(&url, 300).await;
+    assert_eq!(acked, 300);
+    let store = switchboard_store_postgres::PgStore::connect(&switchboard_store_postgres::PgOptions {
+        url,
+        max_connections: 1,
+        acquire_timeout: Duration::from_secs(5),
+    })
+    .await
+    .unwrap();
+    assert_eq!(events_in(&store).await, 300);
+    store.close().await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut conn).await.unwrap();
+}

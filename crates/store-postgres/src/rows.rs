@@ -1,0 +1,212 @@
+//! Rows as PostgreSQL returns them, and their conversion to domain types.
+
+use anyhow::anyhow;
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use switchboard_domain::message::{MessageContent, MessageContext, Referral, StatusError};
+use switchboard_domain::{
+    AgentId, AgentName, AgentRole, ChannelId, ContactId, ConversationId, ConversationStatus,
+    DeliveryState, Direction, Email, MessageId, PhoneNumberId, WaId, Wamid,
+};
+use switchboard_store::{Agent, ChannelInfo, ContactView, ConversationView, MessageView, StoreError};
+use uuid::Uuid;
+
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Other(anyhow!("corrupt row: {what}"))
+}
+
+pub(crate) fn delivery_state(s: &str) -> Result<DeliveryState, StoreError> {
+    DeliveryState::parse(s).ok_or_else(|| corrupt(format!("delivery state {s:?}")))
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ChannelRow {
+    pub id: Uuid,
+    pub phone_number_id: String,
+    pub name: String,
+}
+
+impl TryFrom<ChannelRow> for ChannelInfo {
+    type Error = StoreError;
+    fn try_from(r: ChannelRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: ChannelId::from_uuid(r.id),
+            phone_number_id: PhoneNumberId::parse(&r.phone_number_id).map_err(corrupt)?,
+            name: r.name,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct PendingEventRow {
+    pub id: i64,
+    pub body: Option<Vec<u8>>,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AgentRow {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl TryFrom<AgentRow> for Agent {
+    type Error = StoreError;
+    fn try_from(r: AgentRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: AgentId::from_uuid(r.id),
+            name: AgentName::parse(&r.name).map_err(corrupt)?,
+            email: Email::parse(&r.email).map_err(corrupt)?,
+            role: AgentRole::parse(&r.role).ok_or_else(|| corrupt(format!("role {:?}", r.role)))?,
+            active: r.active,
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// The columns of conversation view queries (conversations ⋈ contacts ⋈ channels).
+#[derive(sqlx::FromRow)]
+pub(crate) struct ConversationRow {
+    pub id: Uuid,
+    pub channel_id: Uuid,
+    pub phone_number_id: String,
+    pub contact_id: Uuid,
+    pub wa_id: String,
+    pub profile_name: Option<String>,
+    pub user_id: Option<String>,
+    pub username: Option<String>,
+    pub status: String,
+    pub assignee_id: Option<Uuid>,
+    pub window_closes_at: Option<DateTime<Utc>>,
+    pub last_inbound_at: Option<DateTime<Utc>>,
+    pub last_message_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub message_count: i64,
+}
+
+impl TryFrom<ConversationRow> for ConversationView {
+    type Error = StoreError;
+    fn try_from(r: ConversationRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: ConversationId::from_uuid(r.id),
+            channel_id: ChannelId::from_uuid(r.channel_id),
+            phone_number_id: PhoneNumberId::parse(&r.phone_number_id).map_err(corrupt)?,
+            contact: ContactView {
+                id: ContactId::from_uuid(r.contact_id),
+                wa_id: WaId::parse(&r.wa_id).map_err(corrupt)?,
+                profile_name: r.profile_name,
+                user_id: r.user_id,
+                username: r.username,
+            },
+            status: ConversationStatus::parse(&r.status)
+                .ok_or_else(|| corrupt(format!("conversation status {:?}", r.status)))?,
+            assignee_id: r.assignee_id.map(AgentId::from_uuid),
+            window_closes_at: r.window_closes_at,
+            last_inbound_at: r.last_inbound_at,
+            last_message_at: r.last_message_at,
+            created_at: r.created_at,
+            resolved_at: r.resolved_at,
+            message_count: r.message_count,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct MessageRow {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub direction: String,
+    pub wamid: Option<String>,
+    pub content: Json<MessageContent>,
+    pub context: Option<Json<MessageContext>>,
+    pub referral: Option<Json<Referral>>,
+    pub errors: Option<Json<Vec<StatusError>>>,
+    pub state: String,
+    pub timestamp: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub read_at: Option<DateTime<Utc>>,
+    pub failed_at: Option<DateTime<Utc>>,
+    pub error_code: Option<i64>,
+    pub error_title: Option<String>,
+    pub error_details: Option<String>,
+    pub sent_by: Option<Uuid>,
+}
+
+impl TryFrom<MessageRow> for MessageView {
+    type Error = StoreError;
+    fn try_from(r: MessageRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: MessageId::from_uuid(r.id),
+            conversation_id: ConversationId::from_uuid(r.conversation_id),
+            direction: Direction::parse(&r.direction)
+                .ok_or_else(|| corrupt(format!("direction {:?}", r.direction)))?,
+            wamid: r.wamid.as_deref().map(Wamid::parse).transpose().map_err(corrupt)?,
+            content: r.content.0,
+            context: r.context.map(|j| j.0),
+            referral: r.referral.map(|j| j.0),
+            errors: r.errors.map(|j| j.0).unwrap_or_default(),
+            state: delivery_state(&r.state)?,
+            timestamp: r.timestamp,
+            created_at: r.created_at,
+            sent_at: r.sent_at,
+            delivered_at: r.delivered_at,
+            read_at: r.read_at,
+            failed_at: r.failed_at,
+            error: r.error_code.map(|code| StatusError {
+                code,
+                title: r.error_title.unwrap_or_default(),
+                details: r.error_details,
+                href: None,
+            }),
+            sent_by: r.sent_by.map(AgentId::from_uuid),
+        })
+    }
+}
+
+/// The delivery columns of one message, to fold status reports into.
+#[derive(sqlx::FromRow)]
+pub(crate) struct DeliveryRow {
+    pub id: Uuid,
+    pub channel_id: Uuid,
+    pub state: String,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub read_at: Option<DateTime<Utc>>,
+    pub failed_at: Option<DateTime<Utc>>,
+}
+
+impl DeliveryRow {
+    pub(crate) fn delivery(&self) -> Result<crate::status::Delivery, StoreError> {
+        Ok(crate::status::Delivery {
+            state: delivery_state(&self.state)?,
+            sent_at: self.sent_at,
+            delivered_at: self.delivered_at,
+            read_at: self.read_at,
+            failed_at: self.failed_at,
+            error: None,
+        })
+    }
+}
+
+/// A status report that arrived before its message.
+#[derive(sqlx::FromRow)]
+pub(crate) struct PendingStatusRow {
+    pub status: String,
+    pub timestamp: DateTime<Utc>,
+    pub errors: Option<Json<Vec<StatusError>>>,
+}
+
+/// What a status report did to a message (`apply_status`'s fused statement).
+#[derive(sqlx::FromRow)]
+pub(crate) struct StatusRow {
+    pub id: Uuid,
+    pub from_state: String,
+    pub to_state: String,
+}

@@ -1,0 +1,25 @@
+//! Migrations and readiness.
+
+use std::sync::Arc;
+
+use switchboard_store::Store;
+use switchboard_tests::{Backend, TestDb};
+
+conformance!(stories: [a_migrated_store_is_ready], with_db: [an_unmigrated_database_is_not_ready]);
+
+async fn a_migrated_store_is_ready(store: Arc<dyn Store>) {
+    assert!(store.readiness().await.unwrap().pending_migrations.is_empty());
+    // Migrating again is a no-op.
+    store.migrate().await.unwrap();
+    assert!(store.readiness().await.unwrap().pending_migrations.is_empty());
+}
+
+async fn an_unmigrated_database_is_not_ready(db: &TestDb, store: Arc<dyn Store>) {
+    assert_eq!(store.backend(), if db.backend == Backend::Sqlite { "sqlite" } else { "postgres" });
+    let fresh = TestDb::new(db.backend).await;
+    let bare = fresh.connect().await;
+    assert_eq!(bare.readiness().await.unwrap().pending_migrations, vec![20_261_123_000_001]);
+    bare.migrate().await.unwrap();
+    assert!(bare.readiness().await.unwrap().pending_migrations.is_empty());
+    bare.close().await;
+}
