@@ -86,6 +86,10 @@ pub struct Recorder {
     latency: Histogram<u64>,
     /// Latency of acknowledged requests since the last progress line.
     interval_latency: Histogram<u64>,
+    /// Open loop: how late measured requests started against their schedule.
+    start_lag: Histogram<u64>,
+    /// Open loop: measured requests that had to wait for a free slot.
+    pub slot_waits: u64,
     pub measured: Counts,
     pub warmup: Counts,
     interval: Counts,
@@ -134,6 +138,8 @@ impl Recorder {
         Ok(Self {
             latency: new_histogram()?,
             interval_latency: new_histogram()?,
+            start_lag: new_histogram()?,
+            slot_waits: 0,
             measured: Counts::default(),
             warmup: Counts::default(),
             interval: Counts::default(),
@@ -142,9 +148,14 @@ impl Recorder {
         })
     }
 
-    pub fn on_sent(&mut self, measured: bool) {
+    /// A request starts; `lag` is how late against its schedule (open loop only).
+    pub fn on_sent(&mut self, measured: bool, lag: Option<Duration>) {
         if measured {
             self.measured.sent += 1;
+            if let Some(lag) = lag {
+                let micros = u64::try_from(lag.as_micros()).unwrap_or(u64::MAX);
+                self.start_lag.saturating_record(micros.max(1));
+            }
         } else {
             self.warmup.sent += 1;
         }
@@ -191,6 +202,10 @@ impl Recorder {
 
     pub fn latency(&self) -> LatencySummary {
         LatencySummary::from_histogram(&self.latency)
+    }
+
+    pub fn start_lag(&self) -> LatencySummary {
+        LatencySummary::from_histogram(&self.start_lag)
     }
 
     pub fn last_completion(&self) -> Option<Instant> {
@@ -256,7 +271,7 @@ mod tests {
         let mut r = Recorder::new().unwrap();
         let now = Instant::now();
         let ms = Duration::from_millis(1);
-        r.on_sent(false);
+        r.on_sent(false, None);
         r.on_done(0, Outcome::Status(200), ms, false, now);
         for (seq, outcome) in [
             (1, Outcome::Status(200)),
@@ -265,7 +280,7 @@ mod tests {
             (4, Outcome::Error(ErrorKind::Timeout)),
             (5, Outcome::Status(200)),
         ] {
-            r.on_sent(true);
+            r.on_sent(true, Some(ms));
             r.on_done(seq, outcome, ms, true, now);
         }
         assert_eq!(r.warmup.acknowledged, 1);
@@ -274,6 +289,7 @@ mod tests {
         assert_eq!(r.measured.other_status.get(&401), Some(&2));
         assert_eq!(r.measured.errors_by_kind.get("timeout"), Some(&1));
         assert_eq!(r.latency().count, 2);
+        assert_eq!(r.start_lag().count, 5);
         let iv = r.take_interval();
         assert_eq!(iv.counts.sent, 6);
         assert_eq!(iv.in_flight, 0);

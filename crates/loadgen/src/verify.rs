@@ -6,7 +6,6 @@
 //! repeat (ingest is asynchronous) until nothing is missing or the timeout passes.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
@@ -14,6 +13,7 @@ use futures_util::stream::{self, StreamExt as _, TryStreamExt as _};
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
 use reqwest::{StatusCode, Url};
 use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
 
 use crate::payload::RunIdentity;
 
@@ -228,7 +228,7 @@ pub async fn verify(
     identity: &RunIdentity,
     expected: &[u64],
     timeout: Duration,
-    stop: &AtomicBool,
+    stop: &CancellationToken,
     progress: bool,
 ) -> Result<VerifyReport> {
     let base = Url::parse(api_url).with_context(|| format!("invalid API URL {api_url:?}"))?;
@@ -289,10 +289,13 @@ pub async fn verify(
         }
         let done = report.error.is_none() && report.missing == 0;
         let now = Instant::now();
-        if done || now + PASS_INTERVAL > deadline || stop.load(Ordering::Relaxed) {
+        if done || now + PASS_INTERVAL > deadline || stop.is_cancelled() {
             break;
         }
-        tokio::time::sleep(PASS_INTERVAL).await;
+        tokio::select! {
+            () = tokio::time::sleep(PASS_INTERVAL) => {}
+            () = stop.cancelled() => break,
+        }
     }
     report.passes = passes;
     report.elapsed_s = started.elapsed().as_secs_f64();

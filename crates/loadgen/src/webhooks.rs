@@ -8,7 +8,7 @@
 //!   is charged for the requests it kept waiting (no coordinated omission).
 
 use std::io::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -16,6 +16,7 @@ use anyhow::{Result, bail};
 use clap::Args;
 use serde::Serialize;
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 use crate::duration::parse_duration;
 use crate::http::{ClientKind, WebhookSender};
@@ -152,6 +153,18 @@ pub struct Summary {
     pub acked_messages_per_s: f64,
     /// Acknowledgement latency of the measured 200s.
     pub latency_ms: LatencySummary,
+    /// Open loop: how late requests started against their schedule. Large values mean
+    /// the tool itself (CPU) or the --max-in-flight cap held sends back; the delay is
+    /// included in `latency_ms`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_lag_ms: Option<LatencySummary>,
+    /// Open loop: measured requests that waited for a free slot (--max-in-flight).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slot_waits: Option<u64>,
+    /// Open loop: requests scheduled in the measured window but never started because
+    /// the window ended first. Not zero means the latency figures flatter the server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unsent: Option<u64>,
     pub warmup: WarmupCounts,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verify: Option<VerifyReport>,
@@ -235,6 +248,16 @@ impl Summary {
             "  ack latency: p50 {:.2}ms  p90 {:.2}ms  p99 {:.2}ms  p99.9 {:.2}ms  max {:.2}ms  (mean {:.2}ms)",
             l.p50_ms, l.p90_ms, l.p99_ms, l.p999_ms, l.max_ms, l.mean_ms
         )?;
+        if let (Some(lag), Some(waits)) = (&self.start_lag_ms, self.slot_waits) {
+            writeln!(
+                out,
+                "  schedule:    start lag p50 {:.2}ms  p99 {:.2}ms  max {:.2}ms; {waits} sends waited for a free slot; {} unsent",
+                lag.p50_ms,
+                lag.p99_ms,
+                lag.max_ms,
+                self.unsent.unwrap_or(0)
+            )?;
+        }
         if let Some(v) = &self.verify {
             writeln!(
                 out,
@@ -264,7 +287,8 @@ struct Ctx {
     next_seq: AtomicU64,
     measure_start: Instant,
     end: Instant,
-    stop: Arc<AtomicBool>,
+    /// Cancelled by Ctrl-C.
+    stop: CancellationToken,
 }
 
 impl Ctx {
@@ -277,14 +301,16 @@ impl Ctx {
     }
 
     fn should_stop(&self, now: Instant) -> bool {
-        now >= self.end || self.stop.load(Ordering::Relaxed)
+        now >= self.end || self.stop.is_cancelled()
     }
 
-    /// Builds, signs and sends webhook `seq`; latency counts from `started`.
-    async fn send_one(&self, seq: u64, started: Instant) {
+    /// Builds, signs and sends webhook `seq`; latency counts from `started`, which in
+    /// the open loop is the intended send time (`scheduled`).
+    async fn send_one(&self, seq: u64, started: Instant, scheduled: bool) {
         let measured = started >= self.measure_start;
+        let lag = scheduled.then(|| started.elapsed());
         let webhook = self.builder.build(seq, unix_now());
-        self.recorder().on_sent(measured);
+        self.recorder().on_sent(measured, lag);
         let outcome = self.sender.send(webhook).await;
         let done = Instant::now();
         self.recorder()
@@ -339,13 +365,16 @@ pub async fn run(args: WebhooksArgs) -> Result<Summary> {
     )?;
     let sender = WebhookSender::new(&args.url, args.timeout, args.client)?;
 
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = CancellationToken::new();
     {
         let stop = stop.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("interrupted: stopping, waiting for requests in flight");
-                stop.store(true, Ordering::Relaxed);
+                eprintln!("interrupted: stopping, waiting for requests in flight (again to quit)");
+                stop.cancel();
+            }
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
             }
         });
     }
@@ -382,14 +411,16 @@ pub async fn run(args: WebhooksArgs) -> Result<Summary> {
     if let Some(p) = progress {
         p.abort();
     }
-    let interrupted = stop.load(Ordering::Relaxed);
+    let interrupted = stop.is_cancelled();
 
-    let (measured, warmup, latency, last, acked_seqs) = {
+    let (measured, warmup, latency, start_lag, slot_waits, last, acked_seqs) = {
         let mut r = ctx.recorder();
         (
             r.measured.clone(),
             r.warmup.clone(),
             r.latency(),
+            r.start_lag(),
+            r.slot_waits,
             r.last_completion(),
             r.take_acked_seqs(),
         )
@@ -476,6 +507,19 @@ pub async fn run(args: WebhooksArgs) -> Result<Summary> {
         acked_webhooks_per_s: per_s(acknowledged),
         acked_messages_per_s: per_s(acknowledged * args.messages_per_webhook),
         latency_ms: latency,
+        start_lag_ms: target_rate.is_some().then_some(start_lag),
+        slot_waits: target_rate.is_some().then_some(slot_waits),
+        unsent: target_rate.map(|rate| {
+            // Webhooks whose intended time falls in [end of warm-up, end).
+            let w = args.warmup.as_secs_f64();
+            let scheduled =
+                ((rate * (w + args.duration.as_secs_f64())).ceil() - (rate * w).ceil()) as u64;
+            if interrupted {
+                0
+            } else {
+                scheduled.saturating_sub(sent)
+            }
+        }),
         warmup: WarmupCounts {
             sent: warmup.sent,
             acknowledged: warmup.acknowledged,
@@ -495,7 +539,7 @@ async fn closed_loop(ctx: &Arc<Ctx>, concurrency: usize) -> Result<()> {
                     break;
                 }
                 let seq = ctx.next_seq.fetch_add(1, Ordering::Relaxed);
-                ctx.send_one(seq, started).await;
+                ctx.send_one(seq, started, false).await;
             }
         });
     }
@@ -505,25 +549,44 @@ async fn closed_loop(ctx: &Arc<Ctx>, concurrency: usize) -> Result<()> {
     Ok(())
 }
 
+/// Sends on schedule until the schedule or the real clock reaches the end. A client
+/// too slow for the rate, or a server holding every slot, leaves the rest of the
+/// schedule unsent (reported as `unsent`) rather than stretching the run.
 async fn open_loop(ctx: &Arc<Ctx>, start: Instant, rate: f64, max_in_flight: usize) -> Result<()> {
     let slots = Arc::new(Semaphore::new(max_in_flight));
     let mut seq: u64 = 0;
     loop {
         let intended = start + Duration::from_secs_f64(seq as f64 / rate);
-        if ctx.should_stop(intended) || ctx.stop.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        if ctx.should_stop(intended) || now >= ctx.end {
             break;
         }
-        if intended > Instant::now() {
-            tokio::time::sleep_until(intended.into()).await;
+        if intended > now {
+            tokio::select! {
+                () = tokio::time::sleep_until(intended.into()) => {}
+                () = ctx.stop.cancelled() => break,
+            }
         } else if seq.is_multiple_of(64) {
             // Behind schedule: let the requests already spawned make progress.
             tokio::task::yield_now().await;
         }
         // Waiting for a slot does not move `intended`: the wait shows in the latency.
-        let slot = slots.clone().acquire_owned().await?;
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                if intended >= ctx.measure_start {
+                    ctx.recorder().slot_waits += 1;
+                }
+                tokio::select! {
+                    slot = slots.clone().acquire_owned() => slot?,
+                    () = tokio::time::sleep_until(ctx.end.into()) => break,
+                    () = ctx.stop.cancelled() => break,
+                }
+            }
+        };
         let ctx = ctx.clone();
         tokio::spawn(async move {
-            ctx.send_one(seq, intended).await;
+            ctx.send_one(seq, intended, true).await;
             drop(slot);
         });
         seq += 1;

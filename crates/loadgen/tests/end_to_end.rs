@@ -62,6 +62,7 @@ async fn closed_loop_run_is_acknowledged_and_verified() {
     let s = &run.summary;
     assert_eq!(run.code, 0, "{s}\n{}", run.stderr);
     assert_eq!(s["mode"], "closed");
+    assert!(s.get("start_lag_ms").is_none(), "{s}");
     let acked = s["acknowledged"].as_u64().unwrap();
     assert!(acked > 10, "{s}");
     assert_eq!(s["sent"].as_u64().unwrap(), acked);
@@ -104,6 +105,9 @@ async fn open_loop_keeps_the_schedule_and_verify_waits_for_slow_ingest() {
     assert_eq!(s["mode"], "open");
     let sent = s["sent"].as_u64().unwrap();
     assert!((290..=310).contains(&sent), "{s}");
+    assert_eq!(s["slot_waits"], 0, "{s}");
+    assert_eq!(s["unsent"], 0, "{s}");
+    assert_eq!(s["start_lag_ms"]["count"].as_u64().unwrap(), sent, "{s}");
     assert_eq!(s["verify"]["missing"], 0, "{s}");
     assert!(s["verify"]["passes"].as_u64().unwrap() >= 2, "{s}");
 }
@@ -173,4 +177,42 @@ async fn an_unreachable_server_is_counted_as_connect_errors() {
     let s = &run.summary;
     assert_eq!(run.code, 2, "{s}");
     assert!(s["errors_by_kind"]["connect"].as_u64().unwrap() > 0, "{s}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_server_ends_the_open_loop_on_time_with_unsent_requests_counted() {
+    // Accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let started = std::time::Instant::now();
+    let run = loadgen(
+        &url,
+        &[
+            "--duration",
+            "1s",
+            "--rate",
+            "100",
+            "--max-in-flight",
+            "10",
+            "--timeout",
+            "1s",
+        ],
+    )
+    .await;
+    let s = &run.summary;
+    assert!(started.elapsed() < Duration::from_secs(6), "{s}");
+    assert_eq!(run.code, 2, "{s}");
+    // 10 requests fill every slot during warm-up, time out after 1s, and the next 10
+    // (still warm-up by their schedule) hold the slots past the end: the measured
+    // second's 100 requests are counted as never sent.
+    assert!(s["slot_waits"].as_u64().unwrap() > 0, "{s}");
+    let sent = s["sent"].as_u64().unwrap();
+    assert_eq!(s["unsent"].as_u64().unwrap() + sent, 100, "{s}");
+    assert!(s["unsent"].as_u64().unwrap() >= 90, "{s}");
 }
