@@ -1,9 +1,19 @@
-//! Meta's WhatsApp Cloud API at the edge: webhook signature and subscription checks, and
-//! webhook deliveries parsed into `switchboard_domain` changes.
+//! Meta's WhatsApp Cloud API at the edge: webhook signature and subscription checks,
+//! webhook deliveries parsed into `switchboard_domain` changes, and the Graph API client
+//! that sends messages, marks them read and fetches media.
 #![forbid(unsafe_code)]
 
+pub mod client;
+pub mod errors;
+pub mod send;
 pub mod signature;
 pub mod webhook;
 
+pub use client::{GraphClient, GraphConfig, MediaDownload, MediaInfo, SendResponse};
+pub use errors::{ErrorClass, GraphError, TransportKind};
+pub use send::{
+    InteractiveHeader, ListRow, ListSection, MediaKind, MediaSource, OutboundBody, OutboundMessage,
+    ReplyButton, SendValidationError, TemplateComponent, TemplateParameter,
+};
 pub use signature::{SignatureError, sign, verify_signature, verify_subscription};
 pub use webhook::{ParseError, parse_delivery};
