@@ -36,7 +36,14 @@ pub fn wamid(s: &str) -> Wamid {
 }
 
 pub async fn channel(store: &dyn Store, phone_number_id: &str) -> ChannelInfo {
-    store.upsert_channel(&PhoneNumberId::parse(phone_number_id).unwrap(), "Support", t(0)).await.unwrap()
+    store
+        .upsert_channel(
+            &PhoneNumberId::parse(phone_number_id).unwrap(),
+            "Support",
+            t(0),
+        )
+        .await
+        .unwrap()
 }
 
 pub fn contact(wa_id: &str, profile_name: Option<&str>) -> InboundContact {
@@ -49,7 +56,12 @@ pub fn contact(wa_id: &str, profile_name: Option<&str>) -> InboundContact {
     }
 }
 
-pub fn message(id: &str, from: &InboundContact, at: DateTime<Utc>, content: MessageContent) -> InboundMessage {
+pub fn message(
+    id: &str,
+    from: &InboundContact,
+    at: DateTime<Utc>,
+    content: MessageContent,
+) -> InboundMessage {
     InboundMessage {
         wamid: wamid(id),
         from: Some(from.wa_id.clone()),
@@ -64,7 +76,14 @@ pub fn message(id: &str, from: &InboundContact, at: DateTime<Utc>, content: Mess
 }
 
 pub fn text(id: &str, from: &InboundContact, at: DateTime<Utc>, body: &str) -> InboundMessage {
-    message(id, from, at, MessageContent::Text { body: body.to_owned() })
+    message(
+        id,
+        from,
+        at,
+        MessageContent::Text {
+            body: body.to_owned(),
+        },
+    )
 }
 
 pub fn status(id: &str, state: DeliveryState, at: DateTime<Utc>) -> StatusReport {
@@ -93,9 +112,16 @@ pub fn failure(id: &str, at: DateTime<Utc>, code: i64, title: &str) -> StatusRep
 /// Appends a delivery of its own and opens an ingest transaction (which claims it, and
 /// whatever else is pending). Returns the claimed event ids, the new one first.
 pub async fn begin(store: &dyn Store) -> (Box<dyn IngestTx>, Vec<EventId>) {
-    let appended = store.append_events(&[event(&Uuid::new_v4().to_string(), t(0))]).await.unwrap();
+    let appended = store
+        .append_events(&[event(&Uuid::new_v4().to_string(), t(0))])
+        .await
+        .unwrap();
     assert!(matches!(appended[0], switchboard_store::Appended::New(_)));
-    let (tx, events) = store.begin_ingest(1_000).await.unwrap().expect("the new event is pending");
+    let (tx, events) = store
+        .begin_ingest(1_000)
+        .await
+        .unwrap()
+        .expect("the new event is pending");
     (tx, events.iter().map(|e| e.id).collect())
 }
 
@@ -138,16 +164,35 @@ pub async fn inbound_text(
     at: DateTime<Utc>,
 ) -> (ConversationId, MessageId) {
     let c = contact(wa_id, Some("Ana"));
-    match apply(store, channel, &c, &text(id, &c, at, "hello"), Some(at + chrono::Duration::hours(24))).await {
-        InboundOutcome::Stored { conversation_id, message_id, .. } => (conversation_id, message_id),
+    match apply(
+        store,
+        channel,
+        &c,
+        &text(id, &c, at, "hello"),
+        Some(at + chrono::Duration::hours(24)),
+    )
+    .await
+    {
+        InboundOutcome::Stored {
+            conversation_id,
+            message_id,
+            ..
+        } => (conversation_id, message_id),
         InboundOutcome::Duplicate => panic!("{id} was already stored"),
     }
 }
 
 /// Applies one status report in an ingest transaction of its own.
-pub async fn apply_status(store: &dyn Store, channel: ChannelId, report: &StatusReport) -> StatusOutcome {
+pub async fn apply_status(
+    store: &dyn Store,
+    channel: ChannelId,
+    report: &StatusReport,
+) -> StatusOutcome {
     let (mut tx, events) = begin(store).await;
-    let outcome = tx.apply_status(channel, report, report.timestamp).await.unwrap();
+    let outcome = tx
+        .apply_status(channel, report, report.timestamp)
+        .await
+        .unwrap();
     finish(tx, &events).await;
     outcome
 }
@@ -162,7 +207,9 @@ pub async fn outbound(
     store
         .insert_outbound(&NewOutboundMessage {
             conversation_id: conversation,
-            content: MessageContent::Text { body: "Thanks, on it".into() },
+            content: MessageContent::Text {
+                body: "Thanks, on it".into(),
+            },
             state,
             wamid: wamid.map(self::wamid),
             sent_by: None,
@@ -205,7 +252,10 @@ pub async fn query_i64(db: &TestDb, sql: &str) -> i64 {
         }
         Backend::Postgres => {
             let mut conn = PgConnection::connect(&db.url).await.unwrap();
-            let v: i64 = sqlx::query_scalar(&format!("SELECT ({sql})::bigint")).fetch_one(&mut conn).await.unwrap();
+            let v: i64 = sqlx::query_scalar(&format!("SELECT ({sql})::bigint"))
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
             v
         }
     }
@@ -220,7 +270,8 @@ pub async fn query_time_ms(db: &TestDb, sql: &str) -> Option<i64> {
         }
         Backend::Postgres => {
             let mut conn = PgConnection::connect(&db.url).await.unwrap();
-            let v: Option<DateTime<Utc>> = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
+            let v: Option<DateTime<Utc>> =
+                sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
             v.map(|t| t.timestamp_millis())
         }
     }

@@ -245,7 +245,18 @@ impl GraphClient {
         msg: &OutboundMessage,
     ) -> Result<SendResponse, GraphError> {
         msg.validate().map_err(GraphError::Invalid)?;
-        let body = self.post_messages(phone_number_id, &msg.to_json()).await?;
+        let res = self.send_json(phone_number_id, &msg.to_json()).await?;
+        tracing::debug!(%phone_number_id, wamid = %res.wamid, r#type = msg.body.message_type(), "message accepted by Meta");
+        Ok(res)
+    }
+
+    /// Sends a request body that was built (and validated) from an [`OutboundMessage`]
+    /// earlier, e.g. one stored in the outbox.
+    ///
+    /// # Errors
+    /// As [`GraphClient::send`], without the validation step.
+    pub async fn send_json(&self, phone_number_id: &PhoneNumberId, request: &Value) -> Result<SendResponse, GraphError> {
+        let body = self.post_messages(phone_number_id, request).await?;
         let wamid = body
             .pointer("/messages/0/id")
             .and_then(Value::as_str)
@@ -256,7 +267,6 @@ impl GraphClient {
             .pointer("/contacts/0/wa_id")
             .and_then(Value::as_str)
             .and_then(|w| WaId::parse(w).ok());
-        tracing::debug!(%phone_number_id, %wamid, r#type = msg.body.message_type(), "message accepted by Meta");
         Ok(SendResponse { wamid, wa_id })
     }
 

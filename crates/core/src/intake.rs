@@ -94,7 +94,10 @@ async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Waiter>, max_batch
                 Err(_) => break,
             }
         }
-        match store.append_events(&events).await {
+        let started = std::time::Instant::now();
+        let appended_now = store.append_events(&events).await;
+        tracing::trace!(batch = events.len(), micros = started.elapsed().as_micros() as u64, "group commit");
+        match appended_now {
             Ok(results) => {
                 let any_new = results.iter().any(|r| matches!(r, Appended::New(_)));
                 for (reply, result) in replies.drain(..).zip(results) {

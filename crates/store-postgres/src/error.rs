@@ -10,7 +10,9 @@ use switchboard_store::StoreError;
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.kind() == ErrorKind::UniqueViolation => {
-            StoreError::Conflict { what: conflict_what(d.constraint().unwrap_or_default()) }
+            StoreError::Conflict {
+                what: conflict_what(d.constraint().unwrap_or_default()),
+            }
         }
         sqlx::Error::Database(d) if d.code().is_some_and(|c| is_unavailable_code(&c)) => {
             StoreError::Unavailable(e.into())
@@ -40,6 +42,11 @@ pub(crate) fn is_retryable(e: &sqlx::Error) -> bool {
     e.as_database_error()
         .and_then(|d| d.code())
         .is_some_and(|c| c == "40001" || c == "40P01")
+}
+
+/// The same, for an error already mapped.
+pub(crate) fn is_retryable_store(e: &StoreError) -> bool {
+    matches!(e, StoreError::Unavailable(inner) if inner.downcast_ref::<sqlx::Error>().is_some_and(is_retryable))
 }
 
 fn conflict_what(constraint: &str) -> &'static str {

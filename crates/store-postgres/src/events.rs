@@ -81,7 +81,11 @@ impl EventLog for PgStore {
                 let (id, deliveries) = stored[d];
                 let id = EventId::new(id);
                 // Inserted now iff the stored count is exactly this batch's count.
-                if first[d] == i && deliveries == counts[d] { Appended::New(id) } else { Appended::Duplicate(id) }
+                if first[d] == i && deliveries == counts[d] {
+                    Appended::New(id)
+                } else {
+                    Appended::Duplicate(id)
+                }
             })
             .collect())
     }

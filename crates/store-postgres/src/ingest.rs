@@ -37,7 +37,11 @@ static APPLY_INBOUND: LazyLock<String> = LazyLock::new(|| {
         ConversationStatus::Snoozed,
         ConversationStatus::Resolved,
     ] {
-        case.push_str(&format!(" WHEN '{}' THEN '{}'", s.as_str(), s.on_inbound().as_str()));
+        case.push_str(&format!(
+            " WHEN '{}' THEN '{}'",
+            s.as_str(),
+            s.on_inbound().as_str()
+        ));
     }
     case.push_str(" ELSE cv.status END");
     format!(
@@ -101,7 +105,11 @@ pub(crate) struct PgIngestTx {
 }
 
 /// Takes the per-wamid advisory lock (see the crate docs).
-pub(crate) async fn lock_wamid(conn: &mut PgConnection, channel: Uuid, wamid: &Wamid) -> Result<()> {
+pub(crate) async fn lock_wamid(
+    conn: &mut PgConnection,
+    channel: Uuid,
+    wamid: &Wamid,
+) -> Result<()> {
     sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
         .bind(WAMID_LOCK_CLASS)
         .bind(format!("{channel}:{}", wamid.as_str()))
@@ -113,17 +121,26 @@ pub(crate) async fn lock_wamid(conn: &mut PgConnection, channel: Uuid, wamid: &W
 
 #[async_trait]
 impl IngestStore for PgStore {
-    async fn begin_ingest(&self, limit: u32) -> Result<Option<(Box<dyn IngestTx>, Vec<PendingEvent>)>> {
+    async fn begin_ingest(
+        &self,
+        limit: u32,
+    ) -> Result<Option<(Box<dyn IngestTx>, Vec<PendingEvent>)>> {
         // An idle poll takes neither a transaction nor the lock.
-        let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM webhook_events WHERE state = 'pending')")
-            .fetch_one(self.pool())
-            .await
-            .db()?;
+        let any: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM webhook_events WHERE state = 'pending')",
+        )
+        .fetch_one(self.pool())
+        .await
+        .db()?;
         if !any {
             return Ok(None);
         }
         let mut tx = self.pool().begin().await.db()?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(INGEST_LOCK).execute(&mut *tx).await.db()?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(INGEST_LOCK)
+            .execute(&mut *tx)
+            .await
+            .db()?;
         // READ COMMITTED: this statement's snapshot is taken now, after the lock, so it
         // sees everything the previous holder committed.
         let rows: Vec<PendingEventRow> = sqlx::query_as(
@@ -151,18 +168,29 @@ impl IngestStore for PgStore {
     }
 
     async fn mark_event_failed(&self, id: EventId, error: &str, at: DateTime<Utc>) -> Result<()> {
-        let n = sqlx::query("UPDATE webhook_events SET state = 'failed', error = $1, applied_at = $2 WHERE id = $3")
-            .bind(error)
-            .bind(at)
-            .bind(id.get())
-            .execute(self.pool())
-            .await
-            .db()?
-            .rows_affected();
-        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        let n = sqlx::query(
+            "UPDATE webhook_events SET state = 'failed', error = $1, applied_at = $2 WHERE id = $3",
+        )
+        .bind(error)
+        .bind(at)
+        .bind(id.get())
+        .execute(self.pool())
+        .await
+        .db()?
+        .rows_affected();
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
     }
 
-    async fn upsert_channel(&self, phone_number_id: &PhoneNumberId, name: &str, at: DateTime<Utc>) -> Result<ChannelInfo> {
+    async fn upsert_channel(
+        &self,
+        phone_number_id: &PhoneNumberId,
+        name: &str,
+        at: DateTime<Utc>,
+    ) -> Result<ChannelInfo> {
         let row: ChannelRow = sqlx::query_as(
             "INSERT INTO channels (id, phone_number_id, name, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (phone_number_id) DO UPDATE SET name = EXCLUDED.name \
@@ -179,15 +207,20 @@ impl IngestStore for PgStore {
     }
 
     async fn channels(&self) -> Result<Vec<ChannelInfo>> {
-        let rows: Vec<ChannelRow> =
-            sqlx::query_as("SELECT id, phone_number_id, name FROM channels ORDER BY created_at, id")
-                .fetch_all(self.pool())
-                .await
-                .db()?;
+        let rows: Vec<ChannelRow> = sqlx::query_as(
+            "SELECT id, phone_number_id, name FROM channels ORDER BY created_at, id",
+        )
+        .fetch_all(self.pool())
+        .await
+        .db()?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
-    async fn recorded_changes(&self, reason: RecordReason, limit: u32) -> Result<Vec<(EventId, String, serde_json::Value)>> {
+    async fn recorded_changes(
+        &self,
+        reason: RecordReason,
+        limit: u32,
+    ) -> Result<Vec<(EventId, String, serde_json::Value)>> {
         let rows: Vec<(i64, String, Json<serde_json::Value>)> = sqlx::query_as(
             "SELECT event_id, field, value FROM recorded_changes WHERE reason = $1 ORDER BY id LIMIT $2",
         )
@@ -196,7 +229,10 @@ impl IngestStore for PgStore {
         .fetch_all(self.pool())
         .await
         .db()?;
-        Ok(rows.into_iter().map(|(id, field, value)| (EventId::new(id), field, value.0)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(id, field, value)| (EventId::new(id), field, value.0))
+            .collect())
     }
 }
 
@@ -249,9 +285,16 @@ impl IngestTx for PgIngestTx {
         })
     }
 
-    async fn apply_status(&mut self, channel: ChannelId, report: &StatusReport, received_at: DateTime<Utc>) -> Result<StatusOutcome> {
+    async fn apply_status(
+        &mut self,
+        channel: ChannelId,
+        report: &StatusReport,
+        received_at: DateTime<Utc>,
+    ) -> Result<StatusOutcome> {
         let StatusValue::Known(state) = report.state else {
-            return Err(StoreError::Other(anyhow!("apply_status got an unknown status value")));
+            return Err(StoreError::Other(anyhow!(
+                "apply_status got an unknown status value"
+            )));
         };
         let conn = &mut *self.tx;
         if let Some(outcome) = apply_known_status(conn, channel, report, state).await? {
@@ -325,7 +368,9 @@ async fn apply_known_status(
     state: DeliveryState,
 ) -> Result<Option<StatusOutcome>> {
     let [sent, delivered, read, failed] = stamps(state, report.timestamp);
-    let error = (state == DeliveryState::Failed).then(|| report.errors.first()).flatten();
+    let error = (state == DeliveryState::Failed)
+        .then(|| report.errors.first())
+        .flatten();
     let row: Option<StatusRow> = sqlx::query_as(APPLY_STATUS)
         .bind(channel.as_uuid())
         .bind(report.wamid.as_str())
@@ -346,12 +391,21 @@ async fn apply_known_status(
     Ok(Some(if row.from_state == row.to_state {
         StatusOutcome::Stale { message_id }
     } else {
-        StatusOutcome::Applied { message_id, from: delivery_state(&row.from_state)?, to: delivery_state(&row.to_state)? }
+        StatusOutcome::Applied {
+            message_id,
+            from: delivery_state(&row.from_state)?,
+            to: delivery_state(&row.to_state)?,
+        }
     }))
 }
 
 /// Writes a message's delivery columns (and its wamid, when given).
-pub(crate) async fn update_delivery(conn: &mut PgConnection, id: Uuid, wamid: Option<&Wamid>, d: &Delivery) -> Result<()> {
+pub(crate) async fn update_delivery(
+    conn: &mut PgConnection,
+    id: Uuid,
+    wamid: Option<&Wamid>,
+    d: &Delivery,
+) -> Result<()> {
     let e = d.error.as_ref();
     sqlx::query(
         "UPDATE messages SET wamid = COALESCE($1, wamid), state = $2, \
@@ -377,15 +431,14 @@ pub(crate) async fn update_delivery(conn: &mut PgConnection, id: Uuid, wamid: Op
     Ok(())
 }
 
-/// Takes (under the wamid lock) the status reports that arrived before the message with
-/// this wamid and folds them into `d`, oldest first.
+/// Takes the status reports that arrived before the message with this wamid and folds
+/// them into `d`, oldest first. The caller holds the wamid lock.
 pub(crate) async fn take_pending_statuses(
     conn: &mut PgConnection,
     channel: Uuid,
     wamid: &Wamid,
     d: &mut Delivery,
 ) -> Result<()> {
-    lock_wamid(&mut *conn, channel, wamid).await?;
     let rows: Vec<PendingStatusRow> = sqlx::query_as(
         "DELETE FROM pending_statuses WHERE channel_id = $1 AND wamid = $2 RETURNING status, timestamp, errors",
     )
@@ -396,7 +449,13 @@ pub(crate) async fn take_pending_statuses(
     .db()?;
     let mut reports = rows
         .into_iter()
-        .map(|r| Ok((r.timestamp, delivery_state(&r.status)?, r.errors.map(|j| j.0).unwrap_or_default())))
+        .map(|r| {
+            Ok((
+                r.timestamp,
+                delivery_state(&r.status)?,
+                r.errors.map(|j| j.0).unwrap_or_default(),
+            ))
+        })
         .collect::<Result<Vec<(DateTime<Utc>, DeliveryState, Vec<StatusError>)>>>()?;
     reports.sort_by_key(|(at, state, _)| (*at, ladder(*state)));
     for (at, state, errors) in &reports {

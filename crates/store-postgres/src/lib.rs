@@ -12,7 +12,12 @@
 //! - A status report for a wamid we have not stored yet is kept as pending. Recording
 //!   the wamid (`insert_outbound`, `record_sent`) and keeping a pending report both take
 //!   a per-wamid advisory lock, so a report can never be parked just after the message
-//!   that would have consumed it looked for it.
+//!   that would have consumed it looked for it. The recording side takes that lock
+//!   before any row lock; an ingest batch may hold a conversation row when it asks for
+//!   it, so a deadlock is possible (rarely: a status for the very wamid being recorded,
+//!   in a batch that also wrote to that conversation). PostgreSQL breaks it by aborting
+//!   one side: the recording side retries, an aborted ingest batch fails as
+//!   `Unavailable` and is claimed again.
 #![forbid(unsafe_code)]
 
 mod agents;
@@ -64,7 +69,11 @@ impl PgOptions {
     /// The defaults: 10 connections, a 5 s acquire timeout.
     #[must_use]
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), max_connections: 10, acquire_timeout: Duration::from_secs(5) }
+        Self {
+            url: url.into(),
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -97,7 +106,10 @@ impl PgStore {
             .connect_with(connect)
             .await
             .db()?;
-        let version: String = sqlx::query_scalar("SHOW server_version_num").fetch_one(&pool).await.db()?;
+        let version: String = sqlx::query_scalar("SHOW server_version_num")
+            .fetch_one(&pool)
+            .await
+            .db()?;
         let version: i32 = version.trim().parse().unwrap_or(0);
         if version < MIN_SERVER_VERSION {
             pool.close().await;
@@ -129,10 +141,11 @@ impl Store for PgStore {
 
     async fn readiness(&self) -> Result<Readiness, StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await.db()?;
-        let has_table: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-            .fetch_one(&self.pool)
-            .await
-            .db()?;
+        let has_table: bool =
+            sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                .fetch_one(&self.pool)
+                .await
+                .db()?;
         let applied: Vec<i64> = if has_table {
             sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
                 .fetch_all(&self.pool)

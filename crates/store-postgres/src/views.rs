@@ -11,8 +11,8 @@ use switchboard_store::{
 use uuid::Uuid;
 
 use crate::PgStore;
-use crate::error::DbResultExt;
-use crate::ingest::{take_pending_statuses, update_delivery};
+use crate::error::{DbResultExt, is_retryable_store};
+use crate::ingest::{lock_wamid, take_pending_statuses, update_delivery};
 use crate::rows::{ConversationRow, DeliveryRow, MessageRow};
 use crate::status::Delivery;
 
@@ -37,81 +37,116 @@ macro_rules! message_select {
 }
 
 /// Page sizes are 1..=500.
-fn page_size(limit: u32) -> i64 {
-    i64::from(limit.clamp(1, 500))
+fn page_size(limit: u32) -> u32 {
+    limit.clamp(1, 500)
 }
 
 /// Trims a `limit + 1` fetch to `limit` items and says where the next page starts.
-fn page<T, C>(mut items: Vec<T>, limit: i64, cursor: impl Fn(&T) -> C) -> Page<T, C> {
-    let more = items.len() as i64 > limit;
-    if more {
-        items.truncate(limit as usize);
-    }
+fn page<T, C>(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> C) -> Page<T, C> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = items.len() > limit;
+    items.truncate(limit);
     let next = if more { items.last().map(cursor) } else { None };
     Page { items, next }
 }
 
 #[async_trait]
 impl ConversationStore for PgStore {
-    async fn list_conversations(&self, q: &ConversationQuery) -> Result<Page<ConversationView, ConversationCursor>> {
+    async fn list_conversations(
+        &self,
+        q: &ConversationQuery,
+    ) -> Result<Page<ConversationView, ConversationCursor>> {
         let limit = page_size(q.limit);
         // $1 status, $2/$3 cursor, $4 limit; four fixed statements so each uses its index.
         let sql = match (q.status.is_some(), q.after.is_some()) {
-            (false, false) => concat!(conversation_select!(), "WHERE $1::text IS NULL AND $2::timestamptz IS NULL AND $3::uuid IS NULL ORDER BY c.last_message_at DESC, c.id DESC LIMIT $4"),
-            (true, false) => concat!(conversation_select!(), "WHERE c.status = $1 AND $2::timestamptz IS NULL AND $3::uuid IS NULL ORDER BY c.last_message_at DESC, c.id DESC LIMIT $4"),
-            (false, true) => concat!(conversation_select!(), "WHERE $1::text IS NULL AND (c.last_message_at, c.id) < ($2, $3) ORDER BY c.last_message_at DESC, c.id DESC LIMIT $4"),
-            (true, true) => concat!(conversation_select!(), "WHERE c.status = $1 AND (c.last_message_at, c.id) < ($2, $3) ORDER BY c.last_message_at DESC, c.id DESC LIMIT $4"),
+            (false, false) => concat!(
+                conversation_select!(),
+                "WHERE $1::text IS NULL AND $2::timestamptz IS NULL AND $3::uuid IS NULL ORDER BY c.last_message_at DESC, c.id DESC LIMIT $4"
+            ),
+            (true, false) => concat!(
+                conversation_select!(),
+                "WHERE c.status = $1 AND $2::timestamptz IS NULL AND $3::uuid IS NULL ORDER BY c.last_message_at DESC, c.id DESC LIMIT $4"
+            ),
+            (false, true) => concat!(
+                conversation_select!(),
+                "WHERE $1::text IS NULL AND (c.last_message_at, c.id) < ($2, $3) ORDER BY c.last_message_at DESC, c.id DESC LIMIT $4"
+            ),
+            (true, true) => concat!(
+                conversation_select!(),
+                "WHERE c.status = $1 AND (c.last_message_at, c.id) < ($2, $3) ORDER BY c.last_message_at DESC, c.id DESC LIMIT $4"
+            ),
         };
         let rows: Vec<ConversationRow> = sqlx::query_as(sql)
             .bind(q.status.map(|s| s.as_str()))
             .bind(q.after.map(|a| a.last_message_at))
             .bind(q.after.map(|a| *a.id.as_uuid()))
-            .bind(limit + 1)
+            .bind(i64::from(limit) + 1)
             .fetch_all(self.pool())
             .await
             .db()?;
-        let items = rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<ConversationView>>>()?;
-        Ok(page(items, limit, |c| ConversationCursor { last_message_at: c.last_message_at, id: c.id }))
+        let items = rows
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<Vec<ConversationView>>>()?;
+        Ok(page(items, limit, |c| ConversationCursor {
+            last_message_at: c.last_message_at,
+            id: c.id,
+        }))
     }
 
     async fn conversation(&self, id: ConversationId) -> Result<Option<ConversationView>> {
-        let row: Option<ConversationRow> = sqlx::query_as(concat!(conversation_select!(), "WHERE c.id = $1"))
-            .bind(id.as_uuid())
-            .fetch_optional(self.pool())
-            .await
-            .db()?;
+        let row: Option<ConversationRow> =
+            sqlx::query_as(concat!(conversation_select!(), "WHERE c.id = $1"))
+                .bind(id.as_uuid())
+                .fetch_optional(self.pool())
+                .await
+                .db()?;
         row.map(TryInto::try_into).transpose()
     }
 }
 
 #[async_trait]
 impl MessageStore for PgStore {
-    async fn list_messages(&self, conversation: ConversationId, q: &MessageQuery) -> Result<Page<MessageView, MessageCursor>> {
+    async fn list_messages(
+        &self,
+        conversation: ConversationId,
+        q: &MessageQuery,
+    ) -> Result<Page<MessageView, MessageCursor>> {
         let limit = page_size(q.limit);
         let sql = if q.after.is_some() {
-            concat!(message_select!(), "WHERE conversation_id = $1 AND id > $2 ORDER BY id LIMIT $3")
+            concat!(
+                message_select!(),
+                "WHERE conversation_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+            )
         } else {
-            concat!(message_select!(), "WHERE conversation_id = $1 AND $2::uuid IS NULL ORDER BY id LIMIT $3")
+            concat!(
+                message_select!(),
+                "WHERE conversation_id = $1 AND $2::uuid IS NULL ORDER BY id LIMIT $3"
+            )
         };
         let rows: Vec<MessageRow> = sqlx::query_as(sql)
             .bind(conversation.as_uuid())
             .bind(q.after.map(|a| *a.id.as_uuid()))
-            .bind(limit + 1)
+            .bind(i64::from(limit) + 1)
             .fetch_all(self.pool())
             .await
             .db()?;
         if rows.is_empty() {
             // An empty page of a conversation, or no conversation at all?
-            let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM conversations WHERE id = $1)")
-                .bind(conversation.as_uuid())
-                .fetch_one(self.pool())
-                .await
-                .db()?;
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM conversations WHERE id = $1)")
+                    .bind(conversation.as_uuid())
+                    .fetch_one(self.pool())
+                    .await
+                    .db()?;
             if !exists {
                 return Err(StoreError::NotFound);
             }
         }
-        let items = rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<MessageView>>>()?;
+        let items = rows
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<Vec<MessageView>>>()?;
         Ok(page(items, limit, |m| MessageCursor { id: m.id }))
     }
 
@@ -125,8 +160,47 @@ impl MessageStore for PgStore {
     }
 
     async fn insert_outbound(&self, m: &NewOutboundMessage) -> Result<MessageId> {
+        let id = MessageId::new();
+        retrying(|| self.try_insert_outbound(m, id)).await?;
+        Ok(id)
+    }
+
+    async fn record_sent(&self, id: MessageId, wamid: &Wamid, at: DateTime<Utc>) -> Result<()> {
+        retrying(|| self.try_record_sent(id, wamid, at)).await
+    }
+}
+
+/// Runs a transaction again (twice at most) if it lost a deadlock: the per-wamid lock is
+/// taken first here, but an ingest batch may already hold a conversation row and then
+/// wait for that lock.
+async fn retrying<T, F: Future<Output = Result<T>>>(mut attempt: impl FnMut() -> F) -> Result<T> {
+    const ATTEMPTS: usize = 3;
+    let mut n = 1;
+    loop {
+        match attempt().await {
+            Err(e) if n < ATTEMPTS && is_retryable_store(&e) => n += 1,
+            other => return other,
+        }
+    }
+}
+
+impl PgStore {
+    async fn try_insert_outbound(&self, m: &NewOutboundMessage, id: MessageId) -> Result<()> {
         let mut tx = self.pool().begin().await.db()?;
         let conn = &mut *tx;
+        let mut d = initial_delivery(m.state, m.at);
+        if let Some(wamid) = &m.wamid {
+            // The wamid lock before any row lock (see the crate docs).
+            let channel: Option<Uuid> =
+                sqlx::query_scalar("SELECT channel_id FROM conversations WHERE id = $1")
+                    .bind(m.conversation_id.as_uuid())
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .db()?;
+            let channel = channel.ok_or(StoreError::NotFound)?;
+            lock_wamid(conn, channel, wamid).await?;
+            take_pending_statuses(conn, channel, wamid, &mut d).await?;
+        }
         let channel: Option<Uuid> = sqlx::query_scalar(
             "UPDATE conversations SET last_message_at = GREATEST(last_message_at, $1), message_count = message_count + 1 \
              WHERE id = $2 RETURNING channel_id",
@@ -137,12 +211,6 @@ impl MessageStore for PgStore {
         .await
         .db()?;
         let channel = channel.ok_or(StoreError::NotFound)?;
-
-        let mut d = initial_delivery(m.state, m.at);
-        if let Some(wamid) = &m.wamid {
-            take_pending_statuses(conn, channel, wamid, &mut d).await?;
-        }
-        let id = MessageId::new();
         let e = d.error.as_ref();
         sqlx::query(
             "INSERT INTO messages (id, conversation_id, channel_id, direction, wamid, kind, text, content, \
@@ -172,22 +240,30 @@ impl MessageStore for PgStore {
         .execute(&mut *conn)
         .await
         .db()?;
-        tx.commit().await.db()?;
-        Ok(id)
+        tx.commit().await.db()
     }
 
-    async fn record_sent(&self, id: MessageId, wamid: &Wamid, at: DateTime<Utc>) -> Result<()> {
+    async fn try_record_sent(&self, id: MessageId, wamid: &Wamid, at: DateTime<Utc>) -> Result<()> {
         let mut tx = self.pool().begin().await.db()?;
         let conn = &mut *tx;
-        let row: Option<DeliveryRow> = sqlx::query_as(
-            "SELECT id, channel_id, state, sent_at, delivered_at, read_at, failed_at \
-             FROM messages WHERE id = $1 AND direction = 'outbound' FOR UPDATE",
+        // The wamid lock before the message's row lock (see the crate docs).
+        let channel: Option<Uuid> = sqlx::query_scalar(
+            "SELECT channel_id FROM messages WHERE id = $1 AND direction = 'outbound'",
         )
         .bind(id.as_uuid())
         .fetch_optional(&mut *conn)
         .await
         .db()?;
-        let row = row.ok_or(StoreError::NotFound)?;
+        let channel = channel.ok_or(StoreError::NotFound)?;
+        lock_wamid(conn, channel, wamid).await?;
+        let row: DeliveryRow = sqlx::query_as(
+            "SELECT id, channel_id, state, sent_at, delivered_at, read_at, failed_at \
+             FROM messages WHERE id = $1 FOR UPDATE",
+        )
+        .bind(id.as_uuid())
+        .fetch_one(&mut *conn)
+        .await
+        .db()?;
         let mut d = row.delivery()?;
         d.apply(DeliveryState::Sent, at, &[]);
         take_pending_statuses(conn, row.channel_id, wamid, &mut d).await?;

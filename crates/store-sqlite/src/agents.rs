@@ -23,7 +23,12 @@ struct TokenRow {
 
 #[async_trait]
 impl AgentStore for SqliteStore {
-    async fn create_agent(&self, agent: &NewAgent, token: &TokenHash, at: DateTime<Utc>) -> Result<Agent> {
+    async fn create_agent(
+        &self,
+        agent: &NewAgent,
+        token: &TokenHash,
+        at: DateTime<Utc>,
+    ) -> Result<Agent> {
         let id = AgentId::new();
         let mut w = self.begin_write().await?;
         let row: AgentRow = sqlx::query_as(
@@ -35,7 +40,7 @@ impl AgentStore for SqliteStore {
         .bind(agent.email.as_str())
         .bind(agent.role.as_str())
         .bind(ms(at))
-        .fetch_one(&mut *w.tx)
+        .fetch_one(w.conn())
         .await
         .db()?;
         sqlx::query("INSERT INTO api_tokens (id, agent_id, token_sha256, created_at) VALUES (?1, ?2, ?3, ?4)")
@@ -43,7 +48,7 @@ impl AgentStore for SqliteStore {
             .bind(id.as_uuid())
             .bind(&token.as_bytes()[..])
             .bind(ms(at))
-            .execute(&mut *w.tx)
+            .execute(w.conn())
             .await
             .db()?;
         w.commit().await?;
@@ -63,7 +68,7 @@ impl AgentStore for SqliteStore {
         let Some(row) = row else { return Ok(None) };
         let stale = ms(at - TOUCH_EVERY);
         if row.last_used_at.is_none_or(|t| t < stale) {
-            let _gate = self.gate().await?;
+            let mut w = self.write_conn().await?;
             sqlx::query(
                 "UPDATE api_tokens SET last_used_at = ?1 \
                  WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?3)",
@@ -71,7 +76,7 @@ impl AgentStore for SqliteStore {
             .bind(ms(at))
             .bind(row.token_id)
             .bind(stale)
-            .execute(self.pool())
+            .execute(&mut *w)
             .await
             .db()?;
         }

@@ -18,11 +18,14 @@ use crate::rows::{corrupt, ms};
 const PARAMS_PER_ROW: usize = 4;
 /// At most this many rows per statement (4096 parameters, far below SQLite's 32766).
 const MAX_ROWS: usize = 1024;
-/// Batches up to this size are one statement of exactly their size; larger ones are
-/// split into power-of-two chunks and a small remainder. So only ~40 statement shapes
-/// ever exist, and they stay in the prepared-statement cache.
-const EXACT_ROWS: usize = 32;
-const _: () = assert!(MAX_ROWS * PARAMS_PER_ROW <= 32_766, "SQLite's bound-parameter limit");
+/// Statements have exactly 1..=32 rows, or a multiple of 32 up to `MAX_ROWS`: 63 shapes
+/// in all, each prepared once on the one write connection and then cached.
+const STEP: usize = 32;
+const _: () = assert!(
+    MAX_ROWS * PARAMS_PER_ROW <= 32_766,
+    "SQLite's bound-parameter limit"
+);
+const _: () = assert!(MAX_ROWS.is_multiple_of(STEP));
 
 static INSERT_SQL: [OnceLock<String>; MAX_ROWS + 1] = [const { OnceLock::new() }; MAX_ROWS + 1];
 
@@ -41,17 +44,14 @@ fn insert_sql(rows: usize) -> &'static str {
     })
 }
 
-/// The statement sizes a batch of `n` distinct rows is split into.
-fn chunks(mut n: usize) -> impl Iterator<Item = usize> {
-    std::iter::from_fn(move || {
-        let rows = match n {
-            0 => return None,
-            1..=EXACT_ROWS => n,
-            _ => 1 << (usize::BITS - 1 - n.min(MAX_ROWS).leading_zeros()),
-        };
-        n -= rows;
-        Some(rows)
-    })
+/// The statement shape that holds `n` (1..=`MAX_ROWS`) rows: `n` itself up to `STEP`,
+/// else `n` rounded up to a multiple of `STEP`.
+const fn shape(n: usize) -> usize {
+    if n <= STEP {
+        n
+    } else {
+        n.div_ceil(STEP) * STEP
+    }
 }
 
 /// One distinct body of a batch: the index of its first occurrence, how many times it
@@ -63,19 +63,34 @@ struct Distinct {
     deliveries: i64,
 }
 
+/// Inserts the distinct rows, `MAX_ROWS` per statement. A statement's unused rows repeat
+/// its last row with `deliveries = 0`: SQLite applies a multi-row upsert row by row, so
+/// a repeat updates the row just inserted (or found) by `+ 0` and returns it unchanged.
 async fn insert_chunks(
     conn: &mut SqliteConnection,
     events: &[NewEvent],
     distinct: &mut [Distinct],
     index: &HashMap<&[u8; 32], usize>,
 ) -> Result<()> {
-    let mut start = 0;
-    for rows in chunks(distinct.len()) {
-        let end = start + rows;
+    for start in (0..distinct.len()).step_by(MAX_ROWS) {
+        let end = (start + MAX_ROWS).min(distinct.len());
+        let rows = shape(end - start);
         let mut q = sqlx::query(insert_sql(rows));
         for d in &distinct[start..end] {
             let e = &events[d.first];
-            q = q.bind(&e.body_sha256[..]).bind(&e.body[..]).bind(ms(e.received_at)).bind(d.count);
+            q = q
+                .bind(&e.body_sha256[..])
+                .bind(&e.body[..])
+                .bind(ms(e.received_at))
+                .bind(d.count);
+        }
+        let last = &events[distinct[end - 1].first];
+        for _ in end - start..rows {
+            q = q
+                .bind(&last.body_sha256[..])
+                .bind(&last.body[..])
+                .bind(ms(last.received_at))
+                .bind(0_i64);
         }
         let returned: Vec<SqliteRow> = q.fetch_all(&mut *conn).await.db()?;
         // RETURNING order is unspecified: map rows back by hash.
@@ -88,7 +103,6 @@ async fn insert_chunks(
             distinct[*d].id = row.try_get(0).db()?;
             distinct[*d].deliveries = row.try_get(2).db()?;
         }
-        start = end;
     }
     Ok(())
 }
@@ -106,7 +120,12 @@ impl EventLog for SqliteStore {
         let mut slot: Vec<usize> = Vec::with_capacity(events.len());
         for (i, e) in events.iter().enumerate() {
             let d = *index.entry(&e.body_sha256).or_insert_with(|| {
-                distinct.push(Distinct { first: i, count: 0, id: 0, deliveries: 0 });
+                distinct.push(Distinct {
+                    first: i,
+                    count: 0,
+                    id: 0,
+                    deliveries: 0,
+                });
                 distinct.len() - 1
             });
             distinct[d].count += 1;
@@ -115,13 +134,12 @@ impl EventLog for SqliteStore {
 
         // One statement is atomic on its own: skip BEGIN/COMMIT (two fewer round trips
         // to the connection's thread). Either way the write gate is held throughout.
-        if distinct.len() <= EXACT_ROWS {
-            let _gate = self.gate().await?;
-            let mut conn = self.pool().acquire().await.db()?;
-            insert_chunks(&mut conn, events, &mut distinct, &index).await?;
+        if distinct.len() <= MAX_ROWS {
+            let mut w = self.write_conn().await?;
+            insert_chunks(&mut w, events, &mut distinct, &index).await?;
         } else {
             let mut w = self.begin_write().await?;
-            insert_chunks(&mut w.tx, events, &mut distinct, &index).await?;
+            insert_chunks(w.conn(), events, &mut distinct, &index).await?;
             w.commit().await?;
         }
 
@@ -132,7 +150,11 @@ impl EventLog for SqliteStore {
                 let d = &distinct[d];
                 let id = EventId::new(d.id);
                 // Inserted now iff the stored count is exactly this batch's count.
-                if d.first == i && d.deliveries == d.count { Appended::New(id) } else { Appended::Duplicate(id) }
+                if d.first == i && d.deliveries == d.count {
+                    Appended::New(id)
+                } else {
+                    Appended::Duplicate(id)
+                }
             })
             .collect())
     }
@@ -161,7 +183,7 @@ impl EventLog for SqliteStore {
         const SLICE: i64 = 2_000;
         let mut purged = 0;
         loop {
-            let _gate = self.gate().await?;
+            let mut w = self.write_conn().await?;
             let n = sqlx::query(
                 "UPDATE webhook_events SET body = NULL WHERE id IN (\
                    SELECT id FROM webhook_events \
@@ -169,10 +191,11 @@ impl EventLog for SqliteStore {
             )
             .bind(ms(before))
             .bind(SLICE)
-            .execute(self.pool())
+            .execute(&mut *w)
             .await
             .db()?
             .rows_affected();
+            drop(w);
             purged += n;
             if n < SLICE as u64 {
                 return Ok(purged);
@@ -186,12 +209,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn batches_split_into_few_statement_shapes() {
-        assert_eq!(chunks(0).count(), 0);
-        assert_eq!(chunks(17).collect::<Vec<_>>(), vec![17]);
-        assert_eq!(chunks(100).collect::<Vec<_>>(), vec![64, 32, 4]);
-        assert_eq!(chunks(2500).sum::<usize>(), 2500);
-        assert!(chunks(5000).all(|r| r <= MAX_ROWS && (r <= EXACT_ROWS || r.is_power_of_two())));
+    fn batches_use_few_statement_shapes() {
+        assert_eq!(shape(1), 1);
+        assert_eq!(shape(32), 32);
+        assert_eq!(shape(33), 64);
+        assert_eq!(shape(1000), 1024);
+        assert_eq!(
+            (1..=MAX_ROWS)
+                .map(shape)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len(),
+            63
+        );
     }
 
     #[test]

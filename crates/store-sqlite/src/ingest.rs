@@ -20,7 +20,9 @@ use switchboard_store::{
 use uuid::Uuid;
 
 use crate::error::DbResultExt;
-use crate::rows::{ChannelRow, DeliveryRow, PendingEventRow, PendingStatusRow, delivery_state, ms, time};
+use crate::rows::{
+    ChannelRow, DeliveryRow, PendingEventRow, PendingStatusRow, delivery_state, ms, time,
+};
 use crate::status::{Delivery, ladder};
 use crate::{SqliteStore, WriteTx};
 
@@ -34,7 +36,11 @@ static UPSERT_CONVERSATION: LazyLock<String> = LazyLock::new(|| {
         ConversationStatus::Snoozed,
         ConversationStatus::Resolved,
     ] {
-        case.push_str(&format!(" WHEN '{}' THEN '{}'", s.as_str(), s.on_inbound().as_str()));
+        case.push_str(&format!(
+            " WHEN '{}' THEN '{}'",
+            s.as_str(),
+            s.on_inbound().as_str()
+        ));
     }
     case.push_str(" ELSE status END");
     format!(
@@ -59,12 +65,17 @@ pub(crate) struct SqliteIngestTx {
 
 #[async_trait]
 impl IngestStore for SqliteStore {
-    async fn begin_ingest(&self, limit: u32) -> Result<Option<(Box<dyn IngestTx>, Vec<PendingEvent>)>> {
+    async fn begin_ingest(
+        &self,
+        limit: u32,
+    ) -> Result<Option<(Box<dyn IngestTx>, Vec<PendingEvent>)>> {
         // An idle poll must not take the write lock: look first, without the gate.
-        let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM webhook_events WHERE state = 'pending')")
-            .fetch_one(self.pool())
-            .await
-            .db()?;
+        let any: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM webhook_events WHERE state = 'pending')",
+        )
+        .fetch_one(self.pool())
+        .await
+        .db()?;
         if !any {
             return Ok(None);
         }
@@ -73,7 +84,7 @@ impl IngestStore for SqliteStore {
             "SELECT id, body, received_at FROM webhook_events WHERE state = 'pending' ORDER BY id LIMIT ?",
         )
         .bind(i64::from(limit))
-        .fetch_all(&mut *w.tx)
+        .fetch_all(w.conn())
         .await
         .db()?;
         if rows.is_empty() {
@@ -96,20 +107,31 @@ impl IngestStore for SqliteStore {
     }
 
     async fn mark_event_failed(&self, id: EventId, error: &str, at: DateTime<Utc>) -> Result<()> {
-        let _gate = self.gate().await?;
-        let n = sqlx::query("UPDATE webhook_events SET state = 'failed', error = ?1, applied_at = ?2 WHERE id = ?3")
-            .bind(error)
-            .bind(ms(at))
-            .bind(id.get())
-            .execute(self.pool())
-            .await
-            .db()?
-            .rows_affected();
-        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        let mut w = self.write_conn().await?;
+        let n = sqlx::query(
+            "UPDATE webhook_events SET state = 'failed', error = ?1, applied_at = ?2 WHERE id = ?3",
+        )
+        .bind(error)
+        .bind(ms(at))
+        .bind(id.get())
+        .execute(&mut *w)
+        .await
+        .db()?
+        .rows_affected();
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
     }
 
-    async fn upsert_channel(&self, phone_number_id: &PhoneNumberId, name: &str, at: DateTime<Utc>) -> Result<ChannelInfo> {
-        let _gate = self.gate().await?;
+    async fn upsert_channel(
+        &self,
+        phone_number_id: &PhoneNumberId,
+        name: &str,
+        at: DateTime<Utc>,
+    ) -> Result<ChannelInfo> {
+        let mut w = self.write_conn().await?;
         let row: ChannelRow = sqlx::query_as(
             "INSERT INTO channels (id, phone_number_id, name, created_at) VALUES (?1, ?2, ?3, ?4) \
              ON CONFLICT (phone_number_id) DO UPDATE SET name = excluded.name \
@@ -119,22 +141,27 @@ impl IngestStore for SqliteStore {
         .bind(phone_number_id.as_str())
         .bind(name)
         .bind(ms(at))
-        .fetch_one(self.pool())
+        .fetch_one(&mut *w)
         .await
         .db()?;
         row.try_into()
     }
 
     async fn channels(&self) -> Result<Vec<ChannelInfo>> {
-        let rows: Vec<ChannelRow> =
-            sqlx::query_as("SELECT id, phone_number_id, name FROM channels ORDER BY created_at, id")
-                .fetch_all(self.pool())
-                .await
-                .db()?;
+        let rows: Vec<ChannelRow> = sqlx::query_as(
+            "SELECT id, phone_number_id, name FROM channels ORDER BY created_at, id",
+        )
+        .fetch_all(self.pool())
+        .await
+        .db()?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
-    async fn recorded_changes(&self, reason: RecordReason, limit: u32) -> Result<Vec<(EventId, String, serde_json::Value)>> {
+    async fn recorded_changes(
+        &self,
+        reason: RecordReason,
+        limit: u32,
+    ) -> Result<Vec<(EventId, String, serde_json::Value)>> {
         let rows: Vec<(i64, String, Json<serde_json::Value>)> = sqlx::query_as(
             "SELECT event_id, field, value FROM recorded_changes WHERE reason = ?1 ORDER BY id LIMIT ?2",
         )
@@ -143,31 +170,27 @@ impl IngestStore for SqliteStore {
         .fetch_all(self.pool())
         .await
         .db()?;
-        Ok(rows.into_iter().map(|(id, field, value)| (EventId::new(id), field, value.0)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(id, field, value)| (EventId::new(id), field, value.0))
+            .collect())
     }
 }
 
 #[async_trait]
 impl IngestTx for SqliteIngestTx {
     async fn apply_inbound(&mut self, m: &NewInbound<'_>) -> Result<InboundOutcome> {
-        let conn = &mut *self.w.tx;
+        let conn = self.w.conn();
         let msg = m.message;
-        // A redelivered message changes nothing, not even the contact.
-        let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM messages WHERE channel_id = ?1 AND wamid = ?2)")
-            .bind(m.channel.as_uuid())
-            .bind(msg.wamid.as_str())
-            .fetch_one(&mut *conn)
-            .await
-            .db()?;
-        if known {
-            return Ok(InboundOutcome::Duplicate);
-        }
-
+        // The duplicate check and the contact upsert are one statement: no row back
+        // means the wamid is already stored, and then nothing changes, not even the
+        // contact. (`WHERE` also keeps SQLite from reading `ON CONFLICT` as a join.)
         let c = m.contact;
         let new_contact_id = ContactId::new();
-        let contact: Uuid = sqlx::query_scalar(
+        let contact: Option<Uuid> = sqlx::query_scalar(
             "INSERT INTO contacts (id, wa_id, profile_name, user_id, parent_user_id, username, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7 \
+             WHERE NOT EXISTS (SELECT 1 FROM messages WHERE channel_id = ?8 AND wamid = ?9) \
              ON CONFLICT (wa_id) DO UPDATE SET \
                profile_name = COALESCE(excluded.profile_name, profile_name), \
                user_id = COALESCE(excluded.user_id, user_id), \
@@ -183,9 +206,14 @@ impl IngestTx for SqliteIngestTx {
         .bind(c.parent_user_id.as_deref())
         .bind(c.username.as_deref())
         .bind(ms(m.received_at))
-        .fetch_one(&mut *conn)
+        .bind(m.channel.as_uuid())
+        .bind(msg.wamid.as_str())
+        .fetch_optional(&mut *conn)
         .await
         .db()?;
+        let Some(contact) = contact else {
+            return Ok(InboundOutcome::Duplicate);
+        };
 
         let new_conversation_id = ConversationId::new();
         let conversation: Uuid = sqlx::query_scalar(UPSERT_CONVERSATION.as_str())
@@ -237,11 +265,18 @@ impl IngestTx for SqliteIngestTx {
         })
     }
 
-    async fn apply_status(&mut self, channel: ChannelId, report: &StatusReport, received_at: DateTime<Utc>) -> Result<StatusOutcome> {
+    async fn apply_status(
+        &mut self,
+        channel: ChannelId,
+        report: &StatusReport,
+        received_at: DateTime<Utc>,
+    ) -> Result<StatusOutcome> {
         let StatusValue::Known(state) = report.state else {
-            return Err(StoreError::Other(anyhow!("apply_status got an unknown status value")));
+            return Err(StoreError::Other(anyhow!(
+                "apply_status got an unknown status value"
+            )));
         };
-        let conn = &mut *self.w.tx;
+        let conn = self.w.conn();
         let row: Option<DeliveryRow> = sqlx::query_as(
             "SELECT id, channel_id, state, sent_at, delivered_at, read_at, failed_at \
              FROM messages WHERE channel_id = ?1 AND wamid = ?2",
@@ -276,7 +311,11 @@ impl IngestTx for SqliteIngestTx {
         }
         let message_id = MessageId::from_uuid(row.id);
         Ok(if moved {
-            StatusOutcome::Applied { message_id, from: before.state, to: after.state }
+            StatusOutcome::Applied {
+                message_id,
+                from: before.state,
+                to: after.state,
+            }
         } else {
             StatusOutcome::Stale { message_id }
         })
@@ -294,7 +333,7 @@ impl IngestTx for SqliteIngestTx {
         .bind(change.waba_id)
         .bind(Json(change.value))
         .bind(ms(change.at))
-        .execute(&mut *self.w.tx)
+        .execute(self.w.conn())
         .await
         .db()?;
         Ok(())
@@ -312,7 +351,7 @@ impl IngestTx for SqliteIngestTx {
         )
         .bind(ms(at))
         .bind(Json(&ids))
-        .execute(&mut *self.w.tx)
+        .execute(self.w.conn())
         .await
         .db()?;
         Ok(())
@@ -324,7 +363,12 @@ impl IngestTx for SqliteIngestTx {
 }
 
 /// Writes a message's delivery columns (and its wamid, when given).
-pub(crate) async fn update_delivery(conn: &mut SqliteConnection, id: Uuid, wamid: Option<&Wamid>, d: &Delivery) -> Result<()> {
+pub(crate) async fn update_delivery(
+    conn: &mut SqliteConnection,
+    id: Uuid,
+    wamid: Option<&Wamid>,
+    d: &Delivery,
+) -> Result<()> {
     let e = d.error.as_ref();
     sqlx::query(
         "UPDATE messages SET wamid = COALESCE(?1, wamid), state = ?2, \
@@ -368,7 +412,13 @@ pub(crate) async fn take_pending_statuses(
     .db()?;
     let mut reports = rows
         .into_iter()
-        .map(|r| Ok((time(r.timestamp)?, delivery_state(&r.status)?, r.errors.map(|j| j.0).unwrap_or_default())))
+        .map(|r| {
+            Ok((
+                time(r.timestamp)?,
+                delivery_state(&r.status)?,
+                r.errors.map(|j| j.0).unwrap_or_default(),
+            ))
+        })
         .collect::<Result<Vec<(DateTime<Utc>, DeliveryState, Vec<StatusError>)>>>()?;
     reports.sort_by_key(|(at, state, _)| (*at, ladder(*state)));
     for (at, state, errors) in &reports {

@@ -10,7 +10,9 @@ use switchboard_domain::{
     AgentId, AgentName, AgentRole, ChannelId, ContactId, ConversationId, ConversationStatus,
     DeliveryState, Direction, Email, MessageId, PhoneNumberId, WaId, Wamid,
 };
-use switchboard_store::{Agent, ChannelInfo, ContactView, ConversationView, MessageView, StoreError};
+use switchboard_store::{
+    Agent, ChannelInfo, ContactView, ConversationView, MessageView, StoreError,
+};
 use uuid::Uuid;
 
 /// A time as stored: milliseconds since the Unix epoch.
@@ -162,7 +164,12 @@ impl TryFrom<MessageRow> for MessageView {
             conversation_id: ConversationId::from_uuid(r.conversation_id),
             direction: Direction::parse(&r.direction)
                 .ok_or_else(|| corrupt(format!("direction {:?}", r.direction)))?,
-            wamid: r.wamid.as_deref().map(Wamid::parse).transpose().map_err(corrupt)?,
+            wamid: r
+                .wamid
+                .as_deref()
+                .map(Wamid::parse)
+                .transpose()
+                .map_err(corrupt)?,
             content: r.content.0,
             context: r.context.map(|j| j.0),
             referral: r.referral.map(|j| j.0),

@@ -22,7 +22,12 @@ impl Delivery {
     /// Applies one report: its own timestamp column is filled if empty (`played` counts
     /// as read), and the state moves only if `advances_to` says so. Returns whether the
     /// state moved.
-    pub(crate) fn apply(&mut self, state: DeliveryState, at: DateTime<Utc>, errors: &[StatusError]) -> bool {
+    pub(crate) fn apply(
+        &mut self,
+        state: DeliveryState,
+        at: DateTime<Utc>,
+        errors: &[StatusError],
+    ) -> bool {
         let slot = match state {
             DeliveryState::Sent => &mut self.sent_at,
             DeliveryState::Delivered => &mut self.delivered_at,
@@ -60,15 +65,22 @@ pub(crate) const fn ladder(state: DeliveryState) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
     use DeliveryState::*;
+    use chrono::TimeZone;
 
     fn t(s: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(s, 0).single().expect("valid")
     }
 
     fn fresh(state: DeliveryState) -> Delivery {
-        Delivery { state, sent_at: None, delivered_at: None, read_at: None, failed_at: None, error: None }
+        Delivery {
+            state,
+            sent_at: None,
+            delivered_at: None,
+            read_at: None,
+            failed_at: None,
+            error: None,
+        }
     }
 
     #[test]
@@ -87,7 +99,12 @@ mod tests {
         assert_eq!((d.state, d.read_at), (Played, Some(t(3))));
 
         let mut d = fresh(Sent);
-        let e = |c| StatusError { code: c, title: "x".into(), details: None, href: None };
+        let e = |c| StatusError {
+            code: c,
+            title: "x".into(),
+            details: None,
+            href: None,
+        };
         assert!(d.apply(Failed, t(4), &[e(131_047), e(1)]));
         assert_eq!(d.error.map(|e| e.code), Some(131_047));
     }

@@ -37,81 +37,116 @@ macro_rules! message_select {
 }
 
 /// Page sizes are 1..=500.
-fn page_size(limit: u32) -> i64 {
-    i64::from(limit.clamp(1, 500))
+fn page_size(limit: u32) -> u32 {
+    limit.clamp(1, 500)
 }
 
 /// Trims a `limit + 1` fetch to `limit` items and says where the next page starts.
-fn page<T, C>(mut items: Vec<T>, limit: i64, cursor: impl Fn(&T) -> C) -> Page<T, C> {
-    let more = items.len() as i64 > limit;
-    if more {
-        items.truncate(limit as usize);
-    }
+fn page<T, C>(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> C) -> Page<T, C> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = items.len() > limit;
+    items.truncate(limit);
     let next = if more { items.last().map(cursor) } else { None };
     Page { items, next }
 }
 
 #[async_trait]
 impl ConversationStore for SqliteStore {
-    async fn list_conversations(&self, q: &ConversationQuery) -> Result<Page<ConversationView, ConversationCursor>> {
+    async fn list_conversations(
+        &self,
+        q: &ConversationQuery,
+    ) -> Result<Page<ConversationView, ConversationCursor>> {
         let limit = page_size(q.limit);
         // ?1 status, ?2/?3 cursor, ?4 limit; four fixed statements so each uses its index.
         let sql = match (q.status.is_some(), q.after.is_some()) {
-            (false, false) => concat!(conversation_select!(), "WHERE ?1 IS NULL AND ?2 IS NULL AND ?3 IS NULL ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?4"),
-            (true, false) => concat!(conversation_select!(), "WHERE c.status = ?1 AND ?2 IS NULL AND ?3 IS NULL ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?4"),
-            (false, true) => concat!(conversation_select!(), "WHERE ?1 IS NULL AND (c.last_message_at < ?2 OR (c.last_message_at = ?2 AND c.id < ?3)) ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?4"),
-            (true, true) => concat!(conversation_select!(), "WHERE c.status = ?1 AND (c.last_message_at < ?2 OR (c.last_message_at = ?2 AND c.id < ?3)) ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?4"),
+            (false, false) => concat!(
+                conversation_select!(),
+                "WHERE ?1 IS NULL AND ?2 IS NULL AND ?3 IS NULL ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?4"
+            ),
+            (true, false) => concat!(
+                conversation_select!(),
+                "WHERE c.status = ?1 AND ?2 IS NULL AND ?3 IS NULL ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?4"
+            ),
+            (false, true) => concat!(
+                conversation_select!(),
+                "WHERE ?1 IS NULL AND (c.last_message_at < ?2 OR (c.last_message_at = ?2 AND c.id < ?3)) ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?4"
+            ),
+            (true, true) => concat!(
+                conversation_select!(),
+                "WHERE c.status = ?1 AND (c.last_message_at < ?2 OR (c.last_message_at = ?2 AND c.id < ?3)) ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?4"
+            ),
         };
         let rows: Vec<ConversationRow> = sqlx::query_as(sql)
             .bind(q.status.map(|s| s.as_str()))
             .bind(q.after.map(|a| ms(a.last_message_at)))
             .bind(q.after.map(|a| *a.id.as_uuid()))
-            .bind(limit + 1)
+            .bind(i64::from(limit) + 1)
             .fetch_all(self.pool())
             .await
             .db()?;
-        let items = rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<ConversationView>>>()?;
-        Ok(page(items, limit, |c| ConversationCursor { last_message_at: c.last_message_at, id: c.id }))
+        let items = rows
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<Vec<ConversationView>>>()?;
+        Ok(page(items, limit, |c| ConversationCursor {
+            last_message_at: c.last_message_at,
+            id: c.id,
+        }))
     }
 
     async fn conversation(&self, id: ConversationId) -> Result<Option<ConversationView>> {
-        let row: Option<ConversationRow> = sqlx::query_as(concat!(conversation_select!(), "WHERE c.id = ?1"))
-            .bind(id.as_uuid())
-            .fetch_optional(self.pool())
-            .await
-            .db()?;
+        let row: Option<ConversationRow> =
+            sqlx::query_as(concat!(conversation_select!(), "WHERE c.id = ?1"))
+                .bind(id.as_uuid())
+                .fetch_optional(self.pool())
+                .await
+                .db()?;
         row.map(TryInto::try_into).transpose()
     }
 }
 
 #[async_trait]
 impl MessageStore for SqliteStore {
-    async fn list_messages(&self, conversation: ConversationId, q: &MessageQuery) -> Result<Page<MessageView, MessageCursor>> {
+    async fn list_messages(
+        &self,
+        conversation: ConversationId,
+        q: &MessageQuery,
+    ) -> Result<Page<MessageView, MessageCursor>> {
         let limit = page_size(q.limit);
         let sql = if q.after.is_some() {
-            concat!(message_select!(), "WHERE conversation_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3")
+            concat!(
+                message_select!(),
+                "WHERE conversation_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+            )
         } else {
-            concat!(message_select!(), "WHERE conversation_id = ?1 AND ?2 IS NULL ORDER BY id LIMIT ?3")
+            concat!(
+                message_select!(),
+                "WHERE conversation_id = ?1 AND ?2 IS NULL ORDER BY id LIMIT ?3"
+            )
         };
         let rows: Vec<MessageRow> = sqlx::query_as(sql)
             .bind(conversation.as_uuid())
             .bind(q.after.map(|a| *a.id.as_uuid()))
-            .bind(limit + 1)
+            .bind(i64::from(limit) + 1)
             .fetch_all(self.pool())
             .await
             .db()?;
         if rows.is_empty() {
             // An empty page of a conversation, or no conversation at all?
-            let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM conversations WHERE id = ?1)")
-                .bind(conversation.as_uuid())
-                .fetch_one(self.pool())
-                .await
-                .db()?;
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM conversations WHERE id = ?1)")
+                    .bind(conversation.as_uuid())
+                    .fetch_one(self.pool())
+                    .await
+                    .db()?;
             if !exists {
                 return Err(StoreError::NotFound);
             }
         }
-        let items = rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<MessageView>>>()?;
+        let items = rows
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<Vec<MessageView>>>()?;
         Ok(page(items, limit, |m| MessageCursor { id: m.id }))
     }
 
@@ -126,7 +161,7 @@ impl MessageStore for SqliteStore {
 
     async fn insert_outbound(&self, m: &NewOutboundMessage) -> Result<MessageId> {
         let mut w = self.begin_write().await?;
-        let conn = &mut *w.tx;
+        let conn = w.conn();
         let channel: Option<Uuid> = sqlx::query_scalar(
             "UPDATE conversations SET last_message_at = MAX(last_message_at, ?1), message_count = message_count + 1 \
              WHERE id = ?2 RETURNING channel_id",
@@ -178,7 +213,7 @@ impl MessageStore for SqliteStore {
 
     async fn record_sent(&self, id: MessageId, wamid: &Wamid, at: DateTime<Utc>) -> Result<()> {
         let mut w = self.begin_write().await?;
-        let conn = &mut *w.tx;
+        let conn = w.conn();
         let row: Option<DeliveryRow> = sqlx::query_as(
             "SELECT id, channel_id, state, sent_at, delivered_at, read_at, failed_at \
              FROM messages WHERE id = ?1 AND direction = 'outbound'",

@@ -8,6 +8,7 @@ mod agents;
 mod error;
 mod events;
 mod ingest;
+mod outbox;
 mod views;
 
 pub use agents::{Agent, AgentStore};
@@ -16,6 +17,9 @@ pub use events::{Appended, EventLog, EventLogStats, NewEvent, PendingEvent};
 pub use ingest::{
     ChannelInfo, IngestStore, IngestTx, InboundOutcome, NewInbound, RecordReason, RecordedChange,
     StatusOutcome,
+};
+pub use outbox::{
+    Enqueued, NewOutbound, OutboxEntry, OutboxJob, OutboxState, OutboxStore, SendOutcome, SendResult,
 };
 pub use views::{
     ContactView, ConversationCursor, ConversationQuery, ConversationStore, ConversationView,

@@ -1,0 +1,373 @@
+//! The sender: takes jobs from the outbox and delivers them through the Graph API (or
+//! the sandbox), respecting Meta's limits, retrying what can be retried and recording
+//! why what cannot be sent failed.
+//!
+//! Guarantees and their limits:
+//! - A job is leased while it is being sent; a sender that dies loses its lease and the
+//!   job is claimed again when the lease expires.
+//! - One conversation's messages go out in the order they were queued: the claim only
+//!   offers the oldest unsent job of each conversation, and a job waiting to be retried
+//!   holds back the ones behind it.
+//! - The Graph API has no idempotency key. If the process dies after Meta accepted a
+//!   message but before the outcome is committed, the lease expires and the message is
+//!   sent again: delivery is at least once in that window (milliseconds wide). The
+//!   request carries our message id in `biz_opaque_callback_data`, which Meta echoes in
+//!   status webhooks, so such a duplicate can be traced.
+//! - Outcomes of a whole batch are committed in one transaction.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde_json::Value;
+use switchboard_cloudapi::{ErrorClass, GraphClient, GraphError, SendResponse};
+use switchboard_domain::message::StatusError;
+use switchboard_domain::{PhoneNumberId, WaId, Wamid};
+use switchboard_store::{OutboxJob, SendOutcome, SendResult, Store, StoreError};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// Where messages go: Meta's Graph API, or the local sandbox.
+#[async_trait]
+pub trait Transport: Send + Sync {
+    async fn send(&self, from: &PhoneNumberId, request: &Value) -> Result<SendResponse, GraphError>;
+}
+
+#[async_trait]
+impl Transport for GraphClient {
+    async fn send(&self, from: &PhoneNumberId, request: &Value) -> Result<SendResponse, GraphError> {
+        self.send_json(from, request).await
+    }
+}
+
+/// Answers like Meta and keeps the last messages, so Switchboard can be tried with no
+/// Meta account (`whatsapp.sandbox`, or no access token).
+#[derive(Default)]
+pub struct Sandbox {
+    sent: Mutex<Vec<(PhoneNumberId, Value)>>,
+}
+
+impl Sandbox {
+    const KEEP: usize = 1000;
+
+    /// The messages "sent" most recently, oldest first.
+    #[must_use]
+    pub fn sent(&self) -> Vec<(PhoneNumberId, Value)> {
+        self.sent.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl Transport for Sandbox {
+    async fn send(&self, from: &PhoneNumberId, request: &Value) -> Result<SendResponse, GraphError> {
+        let wamid = Wamid::parse(&format!("wamid.sandbox.{}", uuid_like()))
+            .map_err(|e| GraphError::Decode(e.to_string()))?;
+        let wa_id = request.get("to").and_then(Value::as_str).and_then(|t| WaId::parse(t).ok());
+        if let Ok(mut sent) = self.sent.lock() {
+            if sent.len() >= Self::KEEP {
+                sent.remove(0);
+            }
+            sent.push((from.clone(), request.clone()));
+        }
+        tracing::info!(phone_number_id = %from, %wamid, "sandbox: message recorded instead of sent");
+        Ok(SendResponse { wamid, wa_id })
+    }
+}
+
+fn uuid_like() -> String {
+    let mut b = [0u8; 16];
+    rand::fill(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct SenderOptions {
+    /// Jobs claimed per step.
+    pub batch_size: u32,
+    /// Sends in flight at once.
+    pub concurrency: usize,
+    /// How long a claimed job is leased before another sender may take it.
+    pub lease: Duration,
+    /// Attempts before a job becomes a dead letter.
+    pub max_attempts: u32,
+    /// Age after which a job that still fails becomes a dead letter.
+    pub max_age: Duration,
+    /// First retry delay; doubles each attempt (with jitter) up to `backoff_cap`.
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// Messages per second per business number; 0 = no limit.
+    pub throughput_per_second: u32,
+    /// Messages per minute to one recipient from one number (Meta's pair rate).
+    pub pair_per_minute: u32,
+    /// How long a channel pauses after a configuration error (expired token…).
+    pub pause_on_config_error: Duration,
+    /// How often to look for due jobs when not woken.
+    pub poll_interval: Duration,
+}
+
+impl Default for SenderOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: 128,
+            concurrency: 64,
+            lease: Duration::from_secs(60),
+            max_attempts: 10,
+            max_age: Duration::from_secs(24 * 3600),
+            backoff_base: Duration::from_secs(2),
+            backoff_cap: Duration::from_secs(300),
+            throughput_per_second: 80,
+            pair_per_minute: 10,
+            pause_on_config_error: Duration::from_secs(60),
+            poll_interval: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Why a channel's sending is paused, for `/readyz` and the API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pause {
+    pub reason: String,
+    pub code: Option<i64>,
+    pub until: DateTime<Utc>,
+}
+
+/// Channel pauses, shared between the sender and the HTTP layer.
+#[derive(Default)]
+pub struct SendHealth {
+    paused: Mutex<HashMap<PhoneNumberId, Pause>>,
+}
+
+impl SendHealth {
+    /// Channels paused at `now`.
+    #[must_use]
+    pub fn paused(&self, now: DateTime<Utc>) -> Vec<(PhoneNumberId, Pause)> {
+        self.paused
+            .lock()
+            .map(|m| m.iter().filter(|(_, p)| p.until > now).map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
+    }
+
+    fn pause(&self, id: &PhoneNumberId, pause: Pause) {
+        if let Ok(mut m) = self.paused.lock() {
+            m.insert(id.clone(), pause);
+        }
+    }
+
+    fn resume(&self, id: &PhoneNumberId) {
+        if let Ok(mut m) = self.paused.lock() {
+            m.remove(id);
+        }
+    }
+
+    fn pause_of(&self, id: &PhoneNumberId, now: DateTime<Utc>) -> Option<Pause> {
+        self.paused.lock().ok().and_then(|m| m.get(id).filter(|p| p.until > now).cloned())
+    }
+}
+
+/// What one step did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SendReport {
+    pub claimed: usize,
+    pub sent: usize,
+    pub retried: usize,
+    pub failed: usize,
+}
+
+pub struct Sender {
+    store: Arc<dyn Store>,
+    transport: Arc<dyn Transport>,
+    health: Arc<SendHealth>,
+    opts: SenderOptions,
+    throughput: Option<DefaultKeyedRateLimiter<PhoneNumberId>>,
+    pair: Option<DefaultKeyedRateLimiter<(PhoneNumberId, WaId)>>,
+}
+
+impl Sender {
+    #[must_use]
+    pub fn new(store: Arc<dyn Store>, transport: Arc<dyn Transport>, health: Arc<SendHealth>, opts: SenderOptions) -> Self {
+        let throughput = NonZeroU32::new(opts.throughput_per_second).map(|n| {
+            // A tenth of a second of burst: smooth, and within a few percent of the
+            // configured rate over any window longer than a second.
+            let burst = NonZeroU32::new((n.get() / 10).max(1)).unwrap_or(NonZeroU32::MIN);
+            RateLimiter::keyed(Quota::per_second(n).allow_burst(burst))
+        });
+        let pair = NonZeroU32::new(opts.pair_per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n)));
+        Self { store, transport, health, opts, throughput, pair }
+    }
+
+    /// Claims due jobs, sends them (up to `concurrency` at once) and records the outcomes.
+    pub async fn run_once(&self) -> Result<SendReport, StoreError> {
+        let now = Utc::now();
+        let lease_until = now + chrono::Duration::from_std(self.opts.lease).unwrap_or(chrono::Duration::seconds(60));
+        let jobs = self.store.claim_outbox(self.opts.batch_size, now, lease_until).await?;
+        if jobs.is_empty() {
+            return Ok(SendReport::default());
+        }
+        let mut report = SendReport { claimed: jobs.len(), ..SendReport::default() };
+        let results: Vec<SendResult> =
+            futures_util::stream::iter(jobs).map(|job| self.send_one(job)).buffer_unordered(self.opts.concurrency.max(1)).collect().await;
+        for r in &results {
+            match r.outcome {
+                SendOutcome::Sent { .. } => report.sent += 1,
+                SendOutcome::Retry { .. } => report.retried += 1,
+                SendOutcome::Failed { .. } => report.failed += 1,
+            }
+        }
+        self.store.complete_outbox(&results, Utc::now()).await?;
+        if let Some(l) = &self.pair {
+            l.retain_recent();
+        }
+        Ok(report)
+    }
+
+    /// Steps until nothing is due. For tests and the benchmark.
+    pub async fn run_until_idle(&self) -> Result<SendReport, StoreError> {
+        let mut total = SendReport::default();
+        loop {
+            let r = self.run_once().await?;
+            if r.claimed == 0 {
+                return Ok(total);
+            }
+            total.claimed += r.claimed;
+            total.sent += r.sent;
+            total.retried += r.retried;
+            total.failed += r.failed;
+        }
+    }
+
+    /// Runs until `cancel`: woken by `queued`, else every poll interval.
+    pub async fn run_until_stopped(self, queued: Arc<Notify>, cancel: CancellationToken) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            if cancel.is_cancelled() {
+                break;
+            }
+            match self.run_once().await {
+                Ok(r) if r.claimed > 0 => {
+                    backoff = Duration::from_millis(100);
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, source = ?std::error::Error::source(&e), retry_in = ?backoff, "sender failed");
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = cancel.cancelled() => break,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    continue;
+                }
+            }
+            tokio::select! {
+                () = queued.notified() => {}
+                () = tokio::time::sleep(self.opts.poll_interval) => {}
+                () = cancel.cancelled() => break,
+            }
+        }
+        tracing::debug!("sender stopped");
+    }
+
+    async fn send_one(&self, job: OutboxJob) -> SendResult {
+        let outcome = self.attempt(&job).await;
+        SendResult { job_id: job.id, message_id: job.message_id, outcome }
+    }
+
+    async fn attempt(&self, job: &OutboxJob) -> SendOutcome {
+        let now = Utc::now();
+        if let Some(p) = self.health.pause_of(&job.phone_number_id, now) {
+            return SendOutcome::Retry { run_at: p.until, error: format!("sending paused: {}", p.reason) };
+        }
+        if let Some(pair) = &self.pair
+            && let Err(not_until) = pair.check_key(&(job.phone_number_id.clone(), job.to.clone()))
+        {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            return SendOutcome::Retry { run_at: now + to_chrono(wait), error: "pair rate limit: waiting before the next message to this customer".into() };
+        }
+        if let Some(t) = &self.throughput {
+            t.until_key_ready(&job.phone_number_id).await;
+        }
+        match self.transport.send(&job.phone_number_id, &job.request).await {
+            Ok(res) => {
+                tracing::debug!(message_id = %job.message_id, wamid = %res.wamid, "sent");
+                self.health.resume(&job.phone_number_id);
+                SendOutcome::Sent { wamid: res.wamid }
+            }
+            Err(e) => self.on_error(job, &e, Utc::now()),
+        }
+    }
+
+    fn on_error(&self, job: &OutboxJob, e: &GraphError, now: DateTime<Utc>) -> SendOutcome {
+        let status = status_error(e);
+        match e.class() {
+            ErrorClass::Permanent => {
+                tracing::warn!(message_id = %job.message_id, code = status.code, "message refused: {}", status.title);
+                SendOutcome::Failed { error: status, dead: false }
+            }
+            ErrorClass::FixConfiguration => {
+                let until = now + to_chrono(self.opts.pause_on_config_error);
+                tracing::error!(phone_number_id = %job.phone_number_id, code = status.code, "sending paused until {until}: {}", status.title);
+                self.health.pause(&job.phone_number_id, Pause { reason: e.explanation(), code: Some(status.code), until });
+                SendOutcome::Retry { run_at: until, error: e.explanation() }
+            }
+            ErrorClass::RetryLater { after } => {
+                let age = (now - job.created_at).to_std().unwrap_or_default();
+                if job.attempts >= self.opts.max_attempts || age >= self.opts.max_age {
+                    tracing::warn!(message_id = %job.message_id, attempts = job.attempts, "retries used up; dead letter");
+                    return SendOutcome::Failed { error: status, dead: true };
+                }
+                let delay = backoff(self.opts.backoff_base, self.opts.backoff_cap, job.attempts).max(after.unwrap_or_default());
+                tracing::info!(message_id = %job.message_id, attempts = job.attempts, retry_in = ?delay, "send failed; will retry");
+                SendOutcome::Retry { run_at: now + to_chrono(delay), error: e.explanation() }
+            }
+        }
+    }
+}
+
+/// Meta's error as agents see it on the message.
+fn status_error(e: &GraphError) -> StatusError {
+    match e {
+        GraphError::Api { code, title, details, .. } => StatusError {
+            code: code.unwrap_or(-1),
+            title: if title.is_empty() { e.explanation() } else { title.clone() },
+            details: Some(e.explanation()).or_else(|| details.clone()),
+            href: None,
+        },
+        _ => StatusError { code: -1, title: e.explanation(), details: None, href: None },
+    }
+}
+
+/// Exponential backoff with ±20 % jitter: `base · 2^(attempt-1)`, capped.
+#[must_use]
+pub fn backoff(base: Duration, cap: Duration, attempt: u32) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(20)).min(cap);
+    let jitter = 0.8 + 0.4 * rand::random::<f64>();
+    exp.mul_f64(jitter).min(cap)
+}
+
+fn to_chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let base = Duration::from_secs(2);
+        let cap = Duration::from_secs(300);
+        for attempt in 1..30 {
+            let d = backoff(base, cap, attempt);
+            assert!(d <= cap);
+            let nominal = base.saturating_mul(1u32 << (attempt - 1).min(20)).min(cap);
+            assert!(d >= nominal.mul_f64(0.79), "{attempt}: {d:?} vs {nominal:?}");
+        }
+        assert!(backoff(base, cap, 1) < Duration::from_secs(3));
+    }
+}

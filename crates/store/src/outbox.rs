@@ -1,0 +1,134 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use switchboard_domain::message::{MessageContent, StatusError};
+use switchboard_domain::{AgentId, ChannelId, ConversationId, MessageId, PhoneNumberId, WaId, Wamid};
+
+use crate::Result;
+
+/// A message to send, written together with the message record agents see.
+#[derive(Debug)]
+pub struct NewOutbound<'a> {
+    pub conversation_id: ConversationId,
+    /// What agents see in the conversation (state `queued` until sent).
+    pub content: &'a MessageContent,
+    /// The Graph API request body, exactly as it will be POSTed.
+    pub request: &'a serde_json::Value,
+    pub sent_by: Option<AgentId>,
+    /// A client's `Idempotency-Key`, scoped to `sent_by`: the same key returns the
+    /// message created the first time instead of creating another.
+    pub idempotency_key: Option<&'a str>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Enqueued {
+    pub message_id: MessageId,
+    /// False when an earlier request with the same idempotency key created it.
+    pub created: bool,
+}
+
+/// A claimed send, leased to one sender until its lease expires.
+#[derive(Clone, Debug)]
+pub struct OutboxJob {
+    pub id: i64,
+    pub message_id: MessageId,
+    pub conversation_id: ConversationId,
+    pub channel_id: ChannelId,
+    pub phone_number_id: PhoneNumberId,
+    /// The recipient (the conversation's contact).
+    pub to: WaId,
+    pub request: serde_json::Value,
+    /// Attempts so far, including this one.
+    pub attempts: u32,
+    pub created_at: DateTime<Utc>,
+}
+
+/// How a send ended.
+#[derive(Clone, Debug)]
+pub enum SendOutcome {
+    /// Meta accepted it: the message becomes `sent` with its wamid (and status reports
+    /// that arrived first are applied); the job is done.
+    Sent { wamid: Wamid },
+    /// Try again at `run_at` (the lease is released).
+    Retry { run_at: DateTime<Utc>, error: String },
+    /// It will not be sent: the message becomes `failed` with Meta's reason. `dead`
+    /// keeps the job as a dead letter that an admin can requeue (retries used up);
+    /// otherwise the failure is final.
+    Failed { error: StatusError, dead: bool },
+}
+
+#[derive(Clone, Debug)]
+pub struct SendResult {
+    pub job_id: i64,
+    pub message_id: MessageId,
+    pub outcome: SendOutcome,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutboxState {
+    /// Waiting to be sent (or to be retried).
+    Ready,
+    /// Retries used up: a dead letter.
+    Dead,
+    /// Failed for good (Meta refused it).
+    Failed,
+}
+
+impl OutboxState {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Ready => "ready",
+            Self::Dead => "dead",
+            Self::Failed => "failed",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ready" => Some(Self::Ready),
+            "dead" => Some(Self::Dead),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// An outbox row, for admins.
+#[derive(Clone, Debug)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub message_id: MessageId,
+    pub conversation_id: ConversationId,
+    pub state: OutboxState,
+    pub attempts: u32,
+    pub run_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The transactional outbox: everything Switchboard sends goes through it.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Records the message (state `queued`) and its outbox job in ONE transaction.
+    /// `NotFound` if the conversation does not exist.
+    async fn enqueue_outbound(&self, m: &NewOutbound<'_>) -> Result<Enqueued>;
+
+    /// Claims up to `limit` jobs that are due (`run_at <= now`) and not leased (or whose
+    /// lease expired: a crashed sender's jobs are claimed again), leasing them until
+    /// `lease_until` and counting the attempt. Only the oldest unsent job of each
+    /// conversation is eligible, so one conversation's messages go out in the order
+    /// they were queued even with many senders. PostgreSQL: `FOR UPDATE SKIP LOCKED`.
+    async fn claim_outbox(&self, limit: u32, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Vec<OutboxJob>>;
+
+    /// Records a batch of outcomes in one transaction.
+    async fn complete_outbox(&self, results: &[SendResult], at: DateTime<Utc>) -> Result<()>;
+
+    /// Jobs in `state`, oldest first.
+    async fn list_outbox(&self, state: OutboxState, limit: u32) -> Result<Vec<OutboxEntry>>;
+
+    /// Puts a dead (or failed) job back to ready with a fresh attempt count, and its
+    /// message back to `queued`. `NotFound` if no such job in those states.
+    async fn requeue_outbox(&self, id: i64, now: DateTime<Utc>) -> Result<()>;
+}
