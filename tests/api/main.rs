@@ -5,5 +5,6 @@
 mod health;
 mod ingest;
 mod read_api;
+mod replies;
 mod restart;
 mod webhooks;

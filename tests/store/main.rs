@@ -47,5 +47,7 @@ mod fixtures;
 mod inbound;
 mod ingest;
 mod lists;
+mod nul;
+mod outbox;
 mod schema;
 mod statuses;

@@ -44,7 +44,7 @@ async fn an_unmigrated_database_is_not_ready(db: &TestDb, store: Arc<dyn Store>)
     let bare = fresh.connect().await;
     assert_eq!(
         bare.readiness().await.unwrap().pending_migrations,
-        vec![20_261_123_000_001]
+        vec![20_261_123_000_001, 20_261_123_000_002]
     );
     bare.migrate().await.unwrap();
     assert!(

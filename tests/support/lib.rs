@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 pub mod db;
+pub mod graph;
 pub mod payloads;
 
 use std::collections::HashMap;
@@ -11,7 +12,8 @@ use std::sync::{Arc, LazyLock};
 
 use chrono::Utc;
 use serde_json::Value;
-use switchboard_core::{IngestOptions, IngestReport, IngestWorker};
+use switchboard_cloudapi::{GraphClient, GraphConfig};
+use switchboard_core::{IngestOptions, IngestReport, IngestWorker, SendReport, Sender};
 use switchboard_domain::{AgentName, AgentRole, Email, NewAgent};
 use switchboard_server::settings::Settings;
 use switchboard_server::startup::{self, Running};
@@ -22,6 +24,7 @@ pub use db::{Backend, TestDb};
 pub const APP_SECRET: &str = "test-app-secret";
 pub const VERIFY_TOKEN: &str = "test-verify-token";
 pub const PHONE_NUMBER_ID: &str = "106540352242922";
+pub const ACCESS_TOKEN: &str = "test-access-token";
 
 /// Logs are silent unless `TEST_LOG` is set.
 static TRACING: LazyLock<()> = LazyLock::new(|| {
@@ -62,8 +65,11 @@ pub struct TestApp {
     /// An admin's API token.
     pub token: String,
     pub db: TestDb,
+    /// The mock Graph API the sender talks to.
+    pub graph: graph::MockGraph,
     running: Option<Running>,
     ingest: IngestWorker,
+    sender: Sender,
 }
 
 /// Options for [`spawn_app_with`].
@@ -87,6 +93,9 @@ pub async fn spawn_app_with(backend: Backend, opts: AppOptions) -> TestApp {
 /// Starts the application on an existing database (used to restart on the same data).
 pub async fn start_on(db: TestDb, opts: AppOptions) -> TestApp {
     LazyLock::force(&TRACING);
+    let graph = graph::MockGraph::start().await;
+    let mut opts = opts;
+    opts.env.push(("SWITCHBOARD_GRAPH_BASE_URL", graph.uri()));
     let settings = test_settings(&db, &opts);
     let running = startup::start(&settings).await.expect("application starts");
     let store = Arc::clone(&running.store);
@@ -103,8 +112,12 @@ pub async fn start_on(db: TestDb, opts: AppOptions) -> TestApp {
         )
         .await
         .unwrap();
+    let client = GraphClient::new(GraphConfig::new(graph.uri(), settings.graph.api_version.clone(), ACCESS_TOKEN.into())).unwrap();
+    let sender = Sender::new(Arc::clone(&store), Arc::new(client), Arc::clone(&running.send_health), settings.sender_options());
     TestApp {
         base: format!("http://{}", running.addr),
+        graph,
+        sender,
         ingest: IngestWorker::new(Arc::clone(&store), IngestOptions { batch_size: 16, ..IngestOptions::default() }),
         store,
         client: reqwest::Client::new(),
@@ -118,13 +131,21 @@ pub fn test_settings(db: &TestDb, opts: &AppOptions) -> Settings {
     let mut env: HashMap<String, String> = HashMap::from([
         ("SWITCHBOARD_DATABASE_URL".into(), db.url.clone()),
         ("SWITCHBOARD_LISTEN".into(), "127.0.0.1:0".into()),
-        ("SWITCHBOARD_GRAPH_BASE_URL".into(), "http://127.0.0.1:9".into()),
+        ("SWITCHBOARD_ACCESS_TOKEN".into(), ACCESS_TOKEN.into()),
+        // Limits and retry delays off unless a test sets them: tests drive the sender.
+        ("SWITCHBOARD__SENDER__ENABLED".into(), "false".into()),
+        ("SWITCHBOARD__SENDER__THROUGHPUT_PER_SECOND".into(), "0".into()),
+        ("SWITCHBOARD__SENDER__PAIR_PER_MINUTE".into(), "0".into()),
+        ("SWITCHBOARD__SENDER__BACKOFF_BASE_SECS".into(), "0".into()),
+        ("SWITCHBOARD__SENDER__MAX_ATTEMPTS".into(), "3".into()),
         ("SWITCHBOARD__HTTP__WORKERS".into(), "2".into()),
         ("SWITCHBOARD__DATABASE__MAX_CONNECTIONS".into(), "4".into()),
         // Tests drive the ingest worker explicitly.
         ("SWITCHBOARD__INGEST__ENABLED".into(), "false".into()),
     ]);
-    if !opts.bare {
+    if opts.bare {
+        env.remove("SWITCHBOARD_ACCESS_TOKEN");
+    } else {
         env.insert("SWITCHBOARD_APP_SECRET".into(), APP_SECRET.into());
         env.insert("SWITCHBOARD_VERIFY_TOKEN".into(), VERIFY_TOKEN.into());
         env.insert("SWITCHBOARD_PHONE_NUMBER_ID".into(), PHONE_NUMBER_ID.into());
@@ -170,6 +191,31 @@ impl TestApp {
     /// Applies every pending event.
     pub async fn ingest(&mut self) -> IngestReport {
         self.ingest.run_until_idle().await.unwrap()
+    }
+
+    /// Sends every due outbox job.
+    pub async fn send(&self) -> SendReport {
+        self.sender.run_until_idle().await.unwrap()
+    }
+
+    /// One sender step.
+    pub async fn send_once(&self) -> SendReport {
+        self.sender.run_once().await.unwrap()
+    }
+
+    /// A second sender on the same store and mock (to race the first).
+    pub fn another_sender(&self) -> Sender {
+        let client = GraphClient::new(GraphConfig::new(self.graph.uri(), "v25.0", ACCESS_TOKEN.into())).unwrap();
+        Sender::new(Arc::clone(&self.store), Arc::new(client), Arc::default(), switchboard_core::SenderOptions {
+            throughput_per_second: 0,
+            pair_per_minute: 0,
+            backoff_base: std::time::Duration::ZERO,
+            ..switchboard_core::SenderOptions::default()
+        })
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client.post(self.url(path)).bearer_auth(&self.token).json(body).send().await.unwrap()
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {

@@ -40,7 +40,8 @@ pub fn contact(wa_id: &str, name: &str) -> Value {
 /// A message item of `type` with its type object.
 #[must_use]
 pub fn message(wamid: &str, from: &str, kind: &str, body: Value) -> Value {
-    let mut m = json!({"from": from, "id": wamid, "timestamp": "1767225600", "type": kind});
+    let now = chrono::Utc::now().timestamp().to_string();
+    let mut m = json!({"from": from, "id": wamid, "timestamp": now, "type": kind});
     if !body.is_null() {
         m[kind] = body;
     }

@@ -5,6 +5,8 @@
 
 pub mod ingest;
 pub mod intake;
+pub mod sender;
 
 pub use ingest::{IngestOptions, IngestReport, IngestWorker};
 pub use intake::{Intake, IntakeError, IntakeOptions};
+pub use sender::{Pause, Sandbox, SendHealth, SendReport, Sender, SenderOptions, Transport};

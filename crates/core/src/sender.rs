@@ -10,9 +10,9 @@
 //!   holds back the ones behind it.
 //! - The Graph API has no idempotency key. If the process dies after Meta accepted a
 //!   message but before the outcome is committed, the lease expires and the message is
-//!   sent again: delivery is at least once in that window (milliseconds wide). The
-//!   request carries our message id in `biz_opaque_callback_data`, which Meta echoes in
-//!   status webhooks, so such a duplicate can be traced.
+//!   sent again: delivery is at least once in that window (the time between Meta's
+//!   answer and our commit, milliseconds). Shortening it further would need an
+//!   idempotency key Meta does not offer; we chose a rare duplicate over a lost message.
 //! - Outcomes of a whole batch are committed in one transaction.
 
 use std::collections::HashMap;

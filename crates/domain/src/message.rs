@@ -155,6 +155,13 @@ pub struct OrderItem {
     pub currency: Option<String>,
 }
 
+/// One choice offered by an interactive message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choice {
+    pub id: String,
+    pub title: String,
+}
+
 /// A reply to an interactive message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -234,6 +241,23 @@ pub enum MessageContent {
     },
     /// The user opened the chat for the first time.
     RequestWelcome,
+    /// A template we sent (the only kind allowed outside the 24-hour window).
+    Template {
+        name: String,
+        language: String,
+        /// The body's text parameters, in order, for display.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        parameters: Vec<String>,
+    },
+    /// Interactive buttons or a list we sent.
+    InteractiveMessage {
+        /// `button` or `list`.
+        style: String,
+        body: String,
+        /// The choices offered: (id, title).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        options: Vec<Choice>,
+    },
     /// Meta could not show this message (also what a deleted message becomes).
     Unsupported,
     /// A type this version does not know; see the message's raw JSON.
@@ -258,6 +282,7 @@ pub enum MessageKind {
     Order,
     System,
     RequestWelcome,
+    Template,
     Unsupported,
     Unknown,
 }
@@ -280,6 +305,7 @@ impl MessageKind {
             Self::Order => "order",
             Self::System => "system",
             Self::RequestWelcome => "request_welcome",
+            Self::Template => "template",
             Self::Unsupported => "unsupported",
             Self::Unknown => "unknown",
         }
@@ -298,7 +324,8 @@ impl MessageContent {
             Self::Sticker(_) => MessageKind::Sticker,
             Self::Location { .. } => MessageKind::Location,
             Self::Contacts { .. } => MessageKind::Contacts,
-            Self::Interactive(_) => MessageKind::Interactive,
+            Self::Interactive(_) | Self::InteractiveMessage { .. } => MessageKind::Interactive,
+            Self::Template { .. } => MessageKind::Template,
             Self::Button { .. } => MessageKind::Button,
             Self::Reaction { .. } => MessageKind::Reaction,
             Self::Order { .. } => MessageKind::Order,
@@ -327,6 +354,8 @@ impl MessageContent {
             Self::Reaction { emoji, .. } => emoji.as_deref(),
             Self::Order { text, .. } => text.as_deref(),
             Self::System { body, .. } => body.as_deref(),
+            Self::InteractiveMessage { body, .. } => Some(body),
+            Self::Template { name, .. } => Some(name),
             Self::Interactive(InteractiveReply::Other { .. })
             | Self::Contacts { .. }
             | Self::RequestWelcome

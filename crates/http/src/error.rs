@@ -37,6 +37,9 @@ pub enum ApiError {
     BadRequest { code: &'static str, detail: String },
     #[error("{what} already exists")]
     Conflict { what: &'static str },
+    /// A free-form message outside the customer-service window.
+    #[error("{detail}")]
+    WindowClosed { detail: String, extra: serde_json::Value },
     #[error("{detail}")]
     Unavailable { code: &'static str, detail: String },
     #[error("internal error")]
@@ -58,6 +61,7 @@ impl ApiError {
             Self::Validation(_) => "validation_failed",
             Self::BadRequest { code, .. } | Self::Unavailable { code, .. } => code,
             Self::Conflict { .. } => "conflict",
+            Self::WindowClosed { .. } => "window_closed",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -73,6 +77,8 @@ struct Problem<'a> {
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a [FieldError]>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    extra: Option<&'a serde_json::Value>,
 }
 
 impl ResponseError for ApiError {
@@ -81,7 +87,7 @@ impl ResponseError for ApiError {
             Self::Unauthorized | Self::InvalidSignature(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) | Self::WindowClosed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -102,6 +108,10 @@ impl ResponseError for ApiError {
             detail: self.to_string(),
             errors: match self {
                 Self::Validation(errors) => Some(errors),
+                _ => None,
+            },
+            extra: match self {
+                Self::WindowClosed { extra, .. } => Some(extra),
                 _ => None,
             },
         };

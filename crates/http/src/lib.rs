@@ -16,7 +16,8 @@ use std::time::Duration;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use secrecy::SecretString;
-use switchboard_core::Intake;
+use switchboard_core::{Intake, SendHealth};
+use tokio::sync::Notify;
 use switchboard_store::Store;
 use tracing_actix_web::TracingLogger;
 
@@ -31,6 +32,12 @@ pub struct AppState {
     pub app_secret: Option<SecretString>,
     /// Token for the GET handshake: without it, the handshake is refused.
     pub verify_token: Option<SecretString>,
+    /// Wakes the sender when a message is queued.
+    pub outbox: Arc<Notify>,
+    /// Channels whose sending is paused, and why.
+    pub send_health: Arc<SendHealth>,
+    /// Set when messages go to the sandbox instead of Meta.
+    pub sandbox: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -73,7 +80,8 @@ impl Application {
                         .app_data(web::PathConfig::default().error_handler(|_, _| {
                             ApiError::NotFound { what: "resource" }.into()
                         }))
-                        .configure(routes::conversations::configure),
+                        .configure(routes::conversations::configure)
+                        .configure(routes::outbox::configure),
                 )
                 .default_service(web::to(not_found))
         })

@@ -235,7 +235,7 @@ impl ReqwestSender {
     }
 }
 
-fn classify(e: &reqwest::Error) -> ErrorKind {
+pub(crate) fn classify(e: &reqwest::Error) -> ErrorKind {
     if e.is_timeout() {
         ErrorKind::Timeout
     } else if e.is_connect() {

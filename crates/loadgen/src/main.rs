@@ -6,7 +6,9 @@
 
 mod duration;
 mod http;
+mod mock_graph;
 mod payload;
+mod sends;
 mod stats;
 mod verify;
 mod webhooks;
@@ -33,6 +35,11 @@ struct Cli {
 enum Command {
     /// Send signed Meta-style inbound-message webhooks and measure acknowledgements.
     Webhooks(webhooks::WebhooksArgs),
+    /// Serve a fast mock of the Graph API's send endpoint, for benchmarks.
+    MockGraph(mock_graph::MockGraphArgs),
+    /// End-to-end send benchmark: open conversations, queue replies through the API,
+    /// count what reaches a `mock-graph`.
+    Sends(sends::SendsArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +60,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Command::Webhooks(args) => {
                 let json = args.json;
                 let summary = webhooks::run(args).await?;
+                let mut out = std::io::stdout().lock();
+                if json {
+                    serde_json::to_writer(&mut out, &summary)?;
+                    writeln!(out)?;
+                } else {
+                    summary.print_human(&mut out)?;
+                }
+                Ok(exit_code(summary.exit_code()))
+            }
+            Command::MockGraph(args) => {
+                mock_graph::run(args).await?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Sends(args) => {
+                let json = args.json;
+                let summary = sends::run(args).await?;
                 let mut out = std::io::stdout().lock();
                 if json {
                     serde_json::to_writer(&mut out, &summary)?;

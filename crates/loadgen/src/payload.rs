@@ -100,7 +100,6 @@ impl RunIdentity {
         let _ = write!(out, "{contact:0width$}", width = self.index_width);
     }
 
-    #[cfg(test)]
     pub fn wa_id(&self, contact: u64) -> String {
         let mut s = String::with_capacity(MAX_WA_ID_DIGITS);
         self.write_wa_id(&mut s, contact);
@@ -109,11 +108,19 @@ impl RunIdentity {
 
     /// Whether `wa_id` is one of this run's contacts.
     pub fn owns_wa_id(&self, wa_id: &str) -> bool {
-        wa_id.len() == self.wa_prefix.len() + self.index_width
-            && wa_id
-                .strip_prefix(&self.wa_prefix)
-                .and_then(|rest| rest.parse::<u64>().ok())
-                .is_some_and(|index| index < self.contacts)
+        self.contact_of_wa_id(wa_id).is_some()
+    }
+
+    /// The contact index of one of this run's wa_ids, or `None` for any other wa_id.
+    pub fn contact_of_wa_id(&self, wa_id: &str) -> Option<u64> {
+        if wa_id.len() != self.wa_prefix.len() + self.index_width {
+            return None;
+        }
+        wa_id
+            .strip_prefix(&self.wa_prefix)
+            .filter(|rest| rest.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|rest| rest.parse::<u64>().ok())
+            .filter(|&index| index < self.contacts)
     }
 
     pub fn write_wamid(&self, out: &mut String, message: u64) {
@@ -357,6 +364,8 @@ mod tests {
         assert_ne!(a.wa_id(7), b.wa_id(7));
         assert!(!b.owns_wa_id(&a.wa_id(7)));
         assert!(a.owns_wa_id(&a.wa_id(999)));
+        assert_eq!(a.contact_of_wa_id(&a.wa_id(42)), Some(42));
+        assert_eq!(b.contact_of_wa_id(&a.wa_id(42)), None);
         assert!(!a.owns_wa_id(&format!("{}1000", a.wa_prefix())));
         assert_eq!(a.message_of_wamid(&b.wamid(5)), None);
         assert_eq!(a.wa_id(0).len(), 14);

@@ -51,23 +51,29 @@ impl VerifyReport {
 }
 
 #[derive(Deserialize)]
-struct Page<T> {
-    items: Vec<T>,
+pub(crate) struct Page<T> {
+    pub items: Vec<T>,
     #[serde(default)]
-    next_cursor: Option<String>,
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Deserialize)]
-struct Conversation {
-    id: String,
+pub(crate) struct Conversation {
+    pub id: String,
     #[serde(default)]
-    contact: Option<ContactRef>,
+    pub contact: Option<ContactRef>,
+}
+
+impl Conversation {
+    pub fn wa_id(&self) -> Option<&str> {
+        self.contact.as_ref().and_then(|c| c.wa_id.as_deref())
+    }
 }
 
 #[derive(Deserialize)]
-struct ContactRef {
+pub(crate) struct ContactRef {
     #[serde(default)]
-    wa_id: Option<String>,
+    pub wa_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -76,7 +82,8 @@ struct Message {
     wamid: Option<String>,
 }
 
-struct Api {
+/// The agent API, as the load tool reads it.
+pub(crate) struct Api {
     client: reqwest::Client,
     base: Url,
     auth: HeaderValue,
@@ -84,7 +91,7 @@ struct Api {
 
 /// A failure worth giving up on at once (bad token, wrong URL) rather than retrying.
 #[derive(Debug)]
-struct Fatal(String);
+pub(crate) struct Fatal(String);
 
 impl std::fmt::Display for Fatal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -95,7 +102,22 @@ impl std::fmt::Display for Fatal {
 impl std::error::Error for Fatal {}
 
 impl Api {
-    async fn page<T: for<'de> Deserialize<'de>>(
+    pub fn new(api_url: &str, token: &str) -> Result<Self> {
+        let base = Url::parse(api_url).with_context(|| format!("invalid API URL {api_url:?}"))?;
+        let mut auth = HeaderValue::try_from(format!("Bearer {token}"))
+            .context("the API token is not a valid header value")?;
+        auth.set_sensitive(true);
+        Ok(Self {
+            client: reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_secs(30))
+                .build()?,
+            base,
+            auth,
+        })
+    }
+
+    pub async fn page<T: for<'de> Deserialize<'de>>(
         &self,
         path: &str,
         cursor: Option<&str>,
@@ -168,12 +190,7 @@ async fn pass(api: &Api, identity: &RunIdentity) -> Result<Pass> {
     let conversations: Vec<Conversation> = api.all("api/v1/conversations").await?;
     let ours: Vec<String> = conversations
         .into_iter()
-        .filter(|c| {
-            c.contact
-                .as_ref()
-                .and_then(|contact| contact.wa_id.as_deref())
-                .is_some_and(|wa_id| identity.owns_wa_id(wa_id))
-        })
+        .filter(|c| c.wa_id().is_some_and(|wa_id| identity.owns_wa_id(wa_id)))
         .map(|c| c.id)
         .collect();
     let count = ours.len() as u64;
@@ -231,18 +248,7 @@ pub async fn verify(
     stop: &CancellationToken,
     progress: bool,
 ) -> Result<VerifyReport> {
-    let base = Url::parse(api_url).with_context(|| format!("invalid API URL {api_url:?}"))?;
-    let mut auth = HeaderValue::try_from(format!("Bearer {token}"))
-        .context("the API token is not a valid header value")?;
-    auth.set_sensitive(true);
-    let api = Api {
-        client: reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(30))
-            .build()?,
-        base,
-        auth,
-    };
+    let api = Api::new(api_url, token)?;
 
     let started = Instant::now();
     let deadline = started + timeout;

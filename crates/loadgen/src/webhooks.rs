@@ -112,7 +112,7 @@ pub struct WebhooksArgs {
     pub quiet: bool,
 }
 
-fn parse_hex_u64(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_hex_u64(s: &str) -> Result<u64, String> {
     u64::from_str_radix(s.trim_start_matches("0x"), 16).map_err(|e| format!("not hex: {e}"))
 }
 
@@ -318,7 +318,7 @@ impl Ctx {
     }
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -636,7 +636,7 @@ async fn progress(ctx: Arc<Ctx>, start: Instant) {
 
 /// A run id that differs between runs, without a random-number crate: the standard
 /// library's randomly keyed hasher over the clock and the process id.
-fn random_u64() -> u64 {
+pub(crate) fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(

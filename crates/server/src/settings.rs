@@ -53,6 +53,7 @@ pub struct Settings {
     pub graph: GraphSettings,
     pub webhooks: WebhookSettings,
     pub ingest: IngestSettings,
+    pub sender: SenderSettings,
     pub log: LogSettings,
 }
 
@@ -95,6 +96,7 @@ pub struct WhatsAppSettings {
     pub verify_token: Option<SecretString>,
     #[serde(default)]
     pub access_token: Option<SecretString>,
+    pub sandbox: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,6 +104,8 @@ pub struct WhatsAppSettings {
 pub struct GraphSettings {
     pub base_url: String,
     pub api_version: String,
+    pub connect_timeout_secs: u64,
+    pub timeout_secs: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -117,6 +121,23 @@ pub struct WebhookSettings {
 pub struct IngestSettings {
     pub enabled: bool,
     pub batch_size: u32,
+    pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SenderSettings {
+    pub enabled: bool,
+    pub batch_size: u32,
+    pub concurrency: usize,
+    pub lease_secs: u64,
+    pub max_attempts: u32,
+    pub max_age_hours: u64,
+    pub backoff_base_secs: u64,
+    pub backoff_cap_secs: u64,
+    pub throughput_per_second: u32,
+    pub pair_per_minute: u32,
+    pub pause_on_config_error_secs: u64,
     pub poll_interval_ms: u64,
 }
 
@@ -191,6 +212,19 @@ impl Settings {
         positive("webhooks.queue_capacity", self.webhooks.queue_capacity as u64, "Set it to e.g. 16384.")?;
         positive("ingest.batch_size", self.ingest.batch_size.into(), "Set it to e.g. 64.")?;
         positive("ingest.poll_interval_ms", self.ingest.poll_interval_ms, "Set it to e.g. 1000.")?;
+        positive("sender.batch_size", self.sender.batch_size.into(), "Set it to e.g. 128.")?;
+        positive("sender.concurrency", self.sender.concurrency as u64, "Set it to e.g. 64.")?;
+        positive("sender.lease_secs", self.sender.lease_secs, "Set it to e.g. 60.")?;
+        positive("sender.max_attempts", self.sender.max_attempts.into(), "Set it to e.g. 10.")?;
+        positive("sender.poll_interval_ms", self.sender.poll_interval_ms, "Set it to e.g. 500.")?;
+        positive("graph.timeout_secs", self.graph.timeout_secs, "Set it to e.g. 30.")?;
+        if self.sender.throughput_per_second > 1000 {
+            return Err(SettingsError::Invalid {
+                key: "sender.throughput_per_second",
+                problem: format!("{} is above Meta's highest tier", self.sender.throughput_per_second),
+                fix: "Meta allows at most 1000 messages/s per number; use 80 unless Meta upgraded the number, or 0 to disable the limit.",
+            });
+        }
         if self.http.webhook_body_limit < 64 * 1024 {
             return Err(SettingsError::Invalid {
                 key: "http.webhook_body_limit",
@@ -250,6 +284,30 @@ impl Settings {
         Duration::from_secs(self.database.acquire_timeout_secs)
     }
 
+    /// Whether outbound messages go to the sandbox rather than Meta.
+    #[must_use]
+    pub const fn uses_sandbox(&self) -> bool {
+        self.whatsapp.sandbox || self.whatsapp.access_token.is_none()
+    }
+
+    #[must_use]
+    pub fn sender_options(&self) -> switchboard_core::SenderOptions {
+        let s = &self.sender;
+        switchboard_core::SenderOptions {
+            batch_size: s.batch_size,
+            concurrency: s.concurrency,
+            lease: Duration::from_secs(s.lease_secs),
+            max_attempts: s.max_attempts,
+            max_age: Duration::from_secs(s.max_age_hours * 3600),
+            backoff_base: Duration::from_secs(s.backoff_base_secs),
+            backoff_cap: Duration::from_secs(s.backoff_cap_secs),
+            throughput_per_second: s.throughput_per_second,
+            pair_per_minute: s.pair_per_minute,
+            pause_on_config_error: Duration::from_secs(s.pause_on_config_error_secs),
+            poll_interval: Duration::from_millis(s.poll_interval_ms),
+        }
+    }
+
     /// What this configuration cannot do, in plain words, for the start-up log.
     #[must_use]
     pub fn limitations(&self) -> Vec<&'static str> {
@@ -261,7 +319,9 @@ impl Settings {
             out.push("no verify token (SWITCHBOARD_VERIFY_TOKEN): Meta's webhook verification handshake is refused");
         }
         if self.whatsapp.access_token.is_none() {
-            out.push("no access token (SWITCHBOARD_ACCESS_TOKEN): nothing can be sent through the Graph API");
+            out.push("no access token (SWITCHBOARD_ACCESS_TOKEN): outbound messages go to the sandbox (recorded, not sent to WhatsApp)");
+        } else if self.whatsapp.sandbox {
+            out.push("whatsapp.sandbox = true: outbound messages go to the sandbox (recorded, not sent to WhatsApp)");
         }
         if self.whatsapp.phone_number_id.trim().is_empty() {
             out.push("no phone number id (SWITCHBOARD_PHONE_NUMBER_ID): no channel is configured; deliveries are kept and reported, not applied");
@@ -279,18 +339,22 @@ impl Settings {
         format!(
             "[http]\nlisten = {:?}\nworkers = {}\nwebhook_body_limit = {}\napi_body_limit = {}\nshutdown_timeout_secs = {}\n\n\
              [database]\nurl = {:?}\nmax_connections = {}\nmigrate_on_start = {}\nacquire_timeout_secs = {}\nsqlite_synchronous = \"{}\"\n\n\
-             [whatsapp]\nphone_number_id = {:?}\nchannel_name = {:?}\napp_secret = {}\nverify_token = {}\naccess_token = {}\n\n\
-             [graph]\nbase_url = {:?}\napi_version = {:?}\n\n\
+             [whatsapp]\nphone_number_id = {:?}\nchannel_name = {:?}\napp_secret = {}\nverify_token = {}\naccess_token = {}\nsandbox = {}\n\n\
+             [graph]\nbase_url = {:?}\napi_version = {:?}\nconnect_timeout_secs = {}\ntimeout_secs = {}\n\n\
              [webhooks]\nmax_batch = {}\nqueue_capacity = {}\nbody_retention_days = {}\n\n\
              [ingest]\nenabled = {}\nbatch_size = {}\npoll_interval_ms = {}\n\n\
+             [sender]\nenabled = {}\nbatch_size = {}\nconcurrency = {}\nlease_secs = {}\nmax_attempts = {}\nmax_age_hours = {}\nbackoff_base_secs = {}\nbackoff_cap_secs = {}\nthroughput_per_second = {}\npair_per_minute = {}\npause_on_config_error_secs = {}\npoll_interval_ms = {}\n\n\
              [log]\nformat = \"{}\"\nfilter = {:?}\n",
             h.listen, h.workers, h.webhook_body_limit, h.api_body_limit, h.shutdown_timeout_secs,
             redact_url(d.url.expose_secret()), d.max_connections, d.migrate_on_start, d.acquire_timeout_secs,
             match d.sqlite_synchronous { SqliteSynchronous::Normal => "normal", SqliteSynchronous::Full => "full" },
-            w.phone_number_id, w.channel_name, mask(&w.app_secret), mask(&w.verify_token), mask(&w.access_token),
-            self.graph.base_url, self.graph.api_version,
+            w.phone_number_id, w.channel_name, mask(&w.app_secret), mask(&w.verify_token), mask(&w.access_token), w.sandbox,
+            self.graph.base_url, self.graph.api_version, self.graph.connect_timeout_secs, self.graph.timeout_secs,
             self.webhooks.max_batch, self.webhooks.queue_capacity, self.webhooks.body_retention_days,
             self.ingest.enabled, self.ingest.batch_size, self.ingest.poll_interval_ms,
+            self.sender.enabled, self.sender.batch_size, self.sender.concurrency, self.sender.lease_secs, self.sender.max_attempts,
+            self.sender.max_age_hours, self.sender.backoff_base_secs, self.sender.backoff_cap_secs, self.sender.throughput_per_second,
+            self.sender.pair_per_minute, self.sender.pause_on_config_error_secs, self.sender.poll_interval_ms,
             match self.log.format { LogFormat::Pretty => "pretty", LogFormat::Json => "json" }, self.log.filter,
         )
     }

@@ -8,7 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::Utc;
 use secrecy::ExposeSecret;
-use switchboard_core::{Intake, IntakeOptions, IngestOptions, IngestWorker};
+use switchboard_cloudapi::{GraphClient, GraphConfig};
+use switchboard_core::{Intake, IntakeOptions, IngestOptions, IngestWorker, Sandbox, SendHealth, Sender, Transport};
 use switchboard_http::{AppState, Application, HttpOptions};
 use switchboard_store::Store;
 use switchboard_store_postgres::{PgOptions, PgStore};
@@ -69,6 +70,10 @@ fn ensure_sqlite_dir(url: &str) -> anyhow::Result<()> {
 pub struct Running {
     pub addr: SocketAddr,
     pub store: Arc<dyn Store>,
+    /// Shared with the sender: which channels are paused and why.
+    pub send_health: Arc<SendHealth>,
+    /// Wakes the sender.
+    pub outbox: Arc<Notify>,
     server: actix_web::dev::ServerHandle,
     server_task: tokio::task::JoinHandle<std::io::Result<()>>,
     stop: CancellationToken,
@@ -112,6 +117,24 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         tracker.spawn(worker.run_until_stopped(appended, stop.clone()));
     }
 
+    let transport: Arc<dyn Transport> = match (&settings.whatsapp.access_token, settings.uses_sandbox()) {
+        (Some(token), false) => Arc::new(
+            GraphClient::new(GraphConfig {
+                connect_timeout: Duration::from_secs(settings.graph.connect_timeout_secs),
+                timeout: Duration::from_secs(settings.graph.timeout_secs),
+                ..GraphConfig::new(settings.graph.base_url.clone(), settings.graph.api_version.clone(), token.clone())
+            })
+            .context("cannot build the Graph API client (graph.*, SWITCHBOARD_ACCESS_TOKEN)")?,
+        ),
+        _ => Arc::new(Sandbox::default()),
+    };
+    let send_health = Arc::new(SendHealth::default());
+    let outbox = Arc::new(Notify::new());
+    if settings.sender.enabled {
+        let sender = Sender::new(Arc::clone(&store), transport, Arc::clone(&send_health), settings.sender_options());
+        tracker.spawn(sender.run_until_stopped(Arc::clone(&outbox), stop.clone()));
+    }
+
     let app = Application::build(
         &HttpOptions {
             listen: settings.listen()?,
@@ -125,6 +148,9 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             intake,
             app_secret: settings.whatsapp.app_secret.clone(),
             verify_token: settings.whatsapp.verify_token.clone(),
+            outbox: Arc::clone(&outbox),
+            send_health: Arc::clone(&send_health),
+            sandbox: settings.uses_sandbox(),
         },
     )
     .with_context(|| format!("cannot listen on {} (http.listen)", settings.http.listen))?;
@@ -132,7 +158,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let server = app.handle();
     let server_task = tokio::spawn(app.run_until_stopped());
     tracing::info!(%addr, database = store.backend(), "switchboard is listening");
-    Ok(Running { addr, store, server, server_task, stop, tracker })
+    Ok(Running { addr, store, send_health, outbox, server, server_task, stop, tracker })
 }
 
 impl Running {

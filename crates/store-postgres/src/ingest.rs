@@ -20,6 +20,7 @@ use switchboard_store::{
 use uuid::Uuid;
 
 use crate::error::DbResultExt;
+use crate::nul::{Jsonb, opt_text, text};
 use crate::rows::{ChannelRow, PendingEventRow, PendingStatusRow, StatusRow, delivery_state};
 use crate::status::{Delivery, advancing_from, ladder, stamps};
 use crate::{INGEST_LOCK, PgStore, WAMID_LOCK_CLASS};
@@ -171,7 +172,7 @@ impl IngestStore for PgStore {
         let n = sqlx::query(
             "UPDATE webhook_events SET state = 'failed', error = $1, applied_at = $2 WHERE id = $3",
         )
-        .bind(error)
+        .bind(text(error))
         .bind(at)
         .bind(id.get())
         .execute(self.pool())
@@ -198,7 +199,7 @@ impl IngestStore for PgStore {
         )
         .bind(ChannelId::new().as_uuid())
         .bind(phone_number_id.as_str())
-        .bind(name)
+        .bind(text(name))
         .bind(at)
         .fetch_one(self.pool())
         .await
@@ -249,25 +250,25 @@ impl IngestTx for PgIngestTx {
             .bind(msg.wamid.as_str())
             .bind(new_contact_id.as_uuid())
             .bind(c.wa_id.as_str())
-            .bind(c.profile_name.as_deref()) // $5
-            .bind(c.user_id.as_deref())
-            .bind(c.parent_user_id.as_deref())
-            .bind(c.username.as_deref())
+            .bind(opt_text(c.profile_name.as_deref())) // $5
+            .bind(opt_text(c.user_id.as_deref()))
+            .bind(opt_text(c.parent_user_id.as_deref()))
+            .bind(opt_text(c.username.as_deref()))
             .bind(m.received_at)
             .bind(new_conversation_id.as_uuid()) // $10
             .bind(ConversationStatus::Open.as_str())
             .bind(m.window_closes_at)
             .bind(msg.timestamp)
-            .bind(msg.referral.as_ref().map(Json))
+            .bind(Jsonb::opt(msg.referral.as_ref())?)
             .bind(message_id.as_uuid()) // $15
             .bind(Direction::Inbound.as_str())
             .bind(msg.content.kind().as_str())
-            .bind(msg.content.text())
-            .bind(Json(&msg.content))
-            .bind(msg.content.media().and_then(|m| m.id.as_deref())) // $20
-            .bind(msg.context.as_ref().map(Json))
-            .bind((!msg.errors.is_empty()).then_some(Json(&msg.errors)))
-            .bind(Json(&msg.raw))
+            .bind(opt_text(msg.content.text()))
+            .bind(Jsonb::new(&msg.content)?)
+            .bind(opt_text(msg.content.media().and_then(|m| m.id.as_deref()))) // $20
+            .bind(Jsonb::opt(msg.context.as_ref())?)
+            .bind(Jsonb::opt((!msg.errors.is_empty()).then_some(&msg.errors))?)
+            .bind(Jsonb::new(&msg.raw)?)
             .bind(DeliveryState::Received.as_str())
             .bind(m.event_id.get()) // $25
             .fetch_optional(&mut *self.tx)
@@ -314,8 +315,8 @@ impl IngestTx for PgIngestTx {
         .bind(report.wamid.as_str())
         .bind(state.as_str())
         .bind(report.timestamp)
-        .bind((!report.errors.is_empty()).then_some(Json(&report.errors)))
-        .bind(report.recipient_id.as_deref())
+        .bind(Jsonb::opt((!report.errors.is_empty()).then_some(&report.errors))?)
+        .bind(opt_text(report.recipient_id.as_deref()))
         .bind(received_at)
         .execute(&mut *conn)
         .await
@@ -330,10 +331,10 @@ impl IngestTx for PgIngestTx {
         )
         .bind(change.event_id.get())
         .bind(change.reason.as_str())
-        .bind(change.field)
-        .bind(change.phone_number_id)
-        .bind(change.waba_id)
-        .bind(Json(change.value))
+        .bind(text(change.field))
+        .bind(opt_text(change.phone_number_id))
+        .bind(opt_text(change.waba_id))
+        .bind(Jsonb::new(change.value)?)
         .bind(change.at)
         .execute(&mut *self.tx)
         .await
@@ -381,8 +382,8 @@ async fn apply_known_status(
         .bind(read)
         .bind(failed)
         .bind(error.map(|e| e.code))
-        .bind(error.map(|e| e.title.as_str()))
-        .bind(error.and_then(|e| e.details.as_deref()))
+        .bind(error.map(|e| text(&e.title)))
+        .bind(opt_text(error.and_then(|e| e.details.as_deref())))
         .fetch_optional(conn)
         .await
         .db()?;
@@ -422,8 +423,8 @@ pub(crate) async fn update_delivery(
     .bind(d.read_at)
     .bind(d.failed_at)
     .bind(e.map(|e| e.code))
-    .bind(e.map(|e| e.title.as_str()))
-    .bind(e.and_then(|e| e.details.as_deref()))
+    .bind(e.map(|e| text(&e.title)))
+    .bind(opt_text(e.and_then(|e| e.details.as_deref())))
     .bind(id)
     .execute(conn)
     .await

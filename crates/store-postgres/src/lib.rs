@@ -18,12 +18,19 @@
 //!   in a batch that also wrote to that conversation). PostgreSQL breaks it by aborting
 //!   one side: the recording side retries, an aborted ingest batch fails as
 //!   `Unavailable` and is claimed again.
+//! - Senders of any number of instances claim outbox jobs with `FOR UPDATE SKIP LOCKED`,
+//!   one job in flight per conversation (see `outbox.rs`); recording a batch of outcomes
+//!   takes the wamid locks of its sends first, like `record_sent`.
+//! - PostgreSQL cannot store NUL characters in TEXT or JSONB: they are dropped from
+//!   every value that comes from outside (see `nul.rs`).
 #![forbid(unsafe_code)]
 
 mod agents;
 mod error;
 mod events;
 mod ingest;
+mod nul;
+mod outbox;
 mod rows;
 mod status;
 mod views;
@@ -49,6 +56,10 @@ pub const INGEST_LOCK: i64 = 0x5357_4244_494E_4753;
 /// The first key of the per-wamid advisory locks (two int4 keys: this, then a hash of
 /// channel and wamid).
 const WAMID_LOCK_CLASS: i32 = 0x5357_4D49; // "SWMI"
+
+/// The channel `NOTIFY`ed (empty payload) when an outbox job becomes ready: enqueued or
+/// requeued. Delivered on commit; a sender `LISTEN`s to it to wake up at once.
+pub const OUTBOX_CHANNEL: &str = "switchboard_outbox";
 
 /// The oldest server this schema and these statements are tested on.
 const MIN_SERVER_VERSION: i32 = 15_00_00;

@@ -9,7 +9,8 @@ use switchboard_domain::{
     DeliveryState, Direction, Email, MessageId, PhoneNumberId, WaId, Wamid,
 };
 use switchboard_store::{
-    Agent, ChannelInfo, ContactView, ConversationView, MessageView, StoreError,
+    Agent, ChannelInfo, ContactView, ConversationView, MessageView, OutboxEntry, OutboxJob,
+    OutboxState, StoreError,
 };
 use uuid::Uuid;
 
@@ -216,4 +217,65 @@ pub(crate) struct StatusRow {
     pub id: Uuid,
     pub from_state: String,
     pub to_state: String,
+}
+
+/// A claimed outbox job, with its channel's number and its recipient.
+#[derive(sqlx::FromRow)]
+pub(crate) struct OutboxJobRow {
+    pub id: i64,
+    pub message_id: Uuid,
+    pub conversation_id: Uuid,
+    pub channel_id: Uuid,
+    pub phone_number_id: String,
+    pub wa_id: String,
+    pub request: Json<serde_json::Value>,
+    pub attempts: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+impl TryFrom<OutboxJobRow> for OutboxJob {
+    type Error = StoreError;
+    fn try_from(r: OutboxJobRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: r.id,
+            message_id: MessageId::from_uuid(r.message_id),
+            conversation_id: ConversationId::from_uuid(r.conversation_id),
+            channel_id: ChannelId::from_uuid(r.channel_id),
+            phone_number_id: PhoneNumberId::parse(&r.phone_number_id).map_err(corrupt)?,
+            to: WaId::parse(&r.wa_id).map_err(corrupt)?,
+            request: r.request.0,
+            attempts: u32::try_from(r.attempts).map_err(corrupt)?,
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// An outbox row, for admins.
+#[derive(sqlx::FromRow)]
+pub(crate) struct OutboxEntryRow {
+    pub id: i64,
+    pub message_id: Uuid,
+    pub conversation_id: Uuid,
+    pub state: String,
+    pub attempts: i32,
+    pub run_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl TryFrom<OutboxEntryRow> for OutboxEntry {
+    type Error = StoreError;
+    fn try_from(r: OutboxEntryRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: r.id,
+            message_id: MessageId::from_uuid(r.message_id),
+            conversation_id: ConversationId::from_uuid(r.conversation_id),
+            state: OutboxState::parse(&r.state)
+                .ok_or_else(|| corrupt(format!("outbox state {:?}", r.state)))?,
+            attempts: u32::try_from(r.attempts).map_err(corrupt)?,
+            run_at: r.run_at,
+            last_error: r.last_error,
+            created_at: r.created_at,
+        })
+    }
 }

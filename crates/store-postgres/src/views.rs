@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::types::Json;
+use sqlx::PgConnection;
 use switchboard_domain::{ConversationId, DeliveryState, Direction, MessageId, Wamid};
 use switchboard_store::{
     ConversationCursor, ConversationQuery, ConversationStore, ConversationView, MessageCursor,
@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::PgStore;
 use crate::error::{DbResultExt, is_retryable_store};
 use crate::ingest::{lock_wamid, take_pending_statuses, update_delivery};
+use crate::nul::{Jsonb, opt_text, text};
 use crate::rows::{ConversationRow, DeliveryRow, MessageRow};
 use crate::status::Delivery;
 
@@ -173,7 +174,9 @@ impl MessageStore for PgStore {
 /// Runs a transaction again (twice at most) if it lost a deadlock: the per-wamid lock is
 /// taken first here, but an ingest batch may already hold a conversation row and then
 /// wait for that lock.
-async fn retrying<T, F: Future<Output = Result<T>>>(mut attempt: impl FnMut() -> F) -> Result<T> {
+pub(crate) async fn retrying<T, F: Future<Output = Result<T>>>(
+    mut attempt: impl FnMut() -> F,
+) -> Result<T> {
     const ATTEMPTS: usize = 3;
     let mut n = 1;
     loop {
@@ -224,9 +227,9 @@ impl PgStore {
         .bind(Direction::Outbound.as_str())
         .bind(m.wamid.as_ref().map(Wamid::as_str))
         .bind(m.content.kind().as_str())
-        .bind(m.content.text())
-        .bind(Json(&m.content))
-        .bind(m.content.media().and_then(|m| m.id.as_deref()))
+        .bind(opt_text(m.content.text()))
+        .bind(Jsonb::new(&m.content)?)
+        .bind(opt_text(m.content.media().and_then(|m| m.id.as_deref())))
         .bind(d.state.as_str())
         .bind(m.sent_by.map(|a| *a.as_uuid()))
         .bind(m.at)
@@ -235,8 +238,8 @@ impl PgStore {
         .bind(d.read_at)
         .bind(d.failed_at)
         .bind(e.map(|e| e.code))
-        .bind(e.map(|e| e.title.as_str()))
-        .bind(e.and_then(|e| e.details.as_deref()))
+        .bind(e.map(|e| text(&e.title)))
+        .bind(opt_text(e.and_then(|e| e.details.as_deref())))
         .execute(&mut *conn)
         .await
         .db()?;
@@ -256,20 +259,34 @@ impl PgStore {
         .db()?;
         let channel = channel.ok_or(StoreError::NotFound)?;
         lock_wamid(conn, channel, wamid).await?;
-        let row: DeliveryRow = sqlx::query_as(
-            "SELECT id, channel_id, state, sent_at, delivered_at, read_at, failed_at \
-             FROM messages WHERE id = $1 FOR UPDATE",
-        )
-        .bind(id.as_uuid())
-        .fetch_one(&mut *conn)
-        .await
-        .db()?;
-        let mut d = row.delivery()?;
-        d.apply(DeliveryState::Sent, at, &[]);
-        take_pending_statuses(conn, row.channel_id, wamid, &mut d).await?;
-        update_delivery(conn, row.id, Some(wamid), &d).await?;
+        apply_sent(conn, id, wamid, at).await?;
         tx.commit().await.db()
     }
+}
+
+/// Records that Meta accepted outbound message `id` (`record_sent`, and a `Sent` outcome
+/// of the outbox): its wamid, state `sent` if that moves it forward, `sent_at`, then the
+/// status reports that arrived before it. The caller holds the wamid lock (taken before
+/// any row lock, see the crate docs). `NotFound` if there is no such message.
+pub(crate) async fn apply_sent(
+    conn: &mut PgConnection,
+    id: MessageId,
+    wamid: &Wamid,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    let row: Option<DeliveryRow> = sqlx::query_as(
+        "SELECT id, channel_id, state, sent_at, delivered_at, read_at, failed_at \
+         FROM messages WHERE id = $1 AND direction = 'outbound' FOR UPDATE",
+    )
+    .bind(id.as_uuid())
+    .fetch_optional(&mut *conn)
+    .await
+    .db()?;
+    let row = row.ok_or(StoreError::NotFound)?;
+    let mut d = row.delivery()?;
+    d.apply(DeliveryState::Sent, at, &[]);
+    take_pending_statuses(conn, row.channel_id, wamid, &mut d).await?;
+    update_delivery(conn, row.id, Some(wamid), &d).await
 }
 
 /// The delivery columns of a new outbound message in `state` at `at`: the state's own

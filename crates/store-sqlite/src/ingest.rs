@@ -20,6 +20,7 @@ use switchboard_store::{
 use uuid::Uuid;
 
 use crate::error::DbResultExt;
+use crate::nul::{json, opt_json, opt_text, text};
 use crate::rows::{
     ChannelRow, DeliveryRow, PendingEventRow, PendingStatusRow, delivery_state, ms, time,
 };
@@ -111,7 +112,7 @@ impl IngestStore for SqliteStore {
         let n = sqlx::query(
             "UPDATE webhook_events SET state = 'failed', error = ?1, applied_at = ?2 WHERE id = ?3",
         )
-        .bind(error)
+        .bind(text(error))
         .bind(ms(at))
         .bind(id.get())
         .execute(&mut *w)
@@ -139,7 +140,7 @@ impl IngestStore for SqliteStore {
         )
         .bind(ChannelId::new().as_uuid())
         .bind(phone_number_id.as_str())
-        .bind(name)
+        .bind(text(name))
         .bind(ms(at))
         .fetch_one(&mut *w)
         .await
@@ -201,10 +202,10 @@ impl IngestTx for SqliteIngestTx {
         )
         .bind(new_contact_id.as_uuid())
         .bind(c.wa_id.as_str())
-        .bind(c.profile_name.as_deref())
-        .bind(c.user_id.as_deref())
-        .bind(c.parent_user_id.as_deref())
-        .bind(c.username.as_deref())
+        .bind(opt_text(c.profile_name.as_deref()))
+        .bind(opt_text(c.user_id.as_deref()))
+        .bind(opt_text(c.parent_user_id.as_deref()))
+        .bind(opt_text(c.username.as_deref()))
         .bind(ms(m.received_at))
         .bind(m.channel.as_uuid())
         .bind(msg.wamid.as_str())
@@ -223,7 +224,7 @@ impl IngestTx for SqliteIngestTx {
             .bind(ConversationStatus::Open.as_str())
             .bind(m.window_closes_at.map(ms))
             .bind(ms(msg.timestamp))
-            .bind(msg.referral.as_ref().map(Json))
+            .bind(opt_json(msg.referral.as_ref())?)
             .bind(ms(m.received_at))
             .fetch_one(&mut *conn)
             .await
@@ -241,13 +242,13 @@ impl IngestTx for SqliteIngestTx {
         .bind(Direction::Inbound.as_str())
         .bind(msg.wamid.as_str())
         .bind(msg.content.kind().as_str())
-        .bind(msg.content.text())
-        .bind(Json(&msg.content))
-        .bind(msg.content.media().and_then(|m| m.id.as_deref()))
-        .bind(msg.context.as_ref().map(Json))
-        .bind(msg.referral.as_ref().map(Json))
-        .bind((!msg.errors.is_empty()).then_some(Json(&msg.errors)))
-        .bind(Json(&msg.raw))
+        .bind(opt_text(msg.content.text()))
+        .bind(json(&msg.content)?)
+        .bind(opt_text(msg.content.media().and_then(|m| m.id.as_deref())))
+        .bind(opt_json(msg.context.as_ref())?)
+        .bind(opt_json(msg.referral.as_ref())?)
+        .bind(opt_json((!msg.errors.is_empty()).then_some(&msg.errors))?)
+        .bind(json(&msg.raw)?)
         .bind(DeliveryState::Received.as_str())
         .bind(ms(msg.timestamp))
         .bind(ms(m.received_at))
@@ -295,8 +296,8 @@ impl IngestTx for SqliteIngestTx {
             .bind(report.wamid.as_str())
             .bind(state.as_str())
             .bind(ms(report.timestamp))
-            .bind((!report.errors.is_empty()).then_some(Json(&report.errors)))
-            .bind(report.recipient_id.as_deref())
+            .bind(opt_json((!report.errors.is_empty()).then_some(&report.errors))?)
+            .bind(opt_text(report.recipient_id.as_deref()))
             .bind(ms(received_at))
             .execute(&mut *conn)
             .await
@@ -328,10 +329,10 @@ impl IngestTx for SqliteIngestTx {
         )
         .bind(change.event_id.get())
         .bind(change.reason.as_str())
-        .bind(change.field)
-        .bind(change.phone_number_id)
-        .bind(change.waba_id)
-        .bind(Json(change.value))
+        .bind(text(change.field))
+        .bind(opt_text(change.phone_number_id))
+        .bind(opt_text(change.waba_id))
+        .bind(json(change.value)?)
         .bind(ms(change.at))
         .execute(self.w.conn())
         .await
@@ -385,8 +386,8 @@ pub(crate) async fn update_delivery(
     .bind(d.read_at.map(ms))
     .bind(d.failed_at.map(ms))
     .bind(e.map(|e| e.code))
-    .bind(e.map(|e| e.title.as_str()))
-    .bind(e.and_then(|e| e.details.as_deref()))
+    .bind(e.map(|e| text(&e.title)))
+    .bind(opt_text(e.and_then(|e| e.details.as_deref())))
     .bind(id)
     .execute(conn)
     .await

@@ -17,6 +17,10 @@
 //! Group commit happens one level up: the caller batches concurrent webhook deliveries
 //! into one [`EventLog::append_events`] call, which is one transaction.
 //!
+//! The outbox claim scans for candidates on a reader and takes the gate only for the one
+//! `UPDATE … RETURNING` that leases them, so a backlog of waiting jobs never holds up
+//! webhook appends (see `outbox.rs`).
+//!
 //! How much a commit survives is [`Synchronous`].
 #![forbid(unsafe_code)]
 
@@ -24,6 +28,8 @@ mod agents;
 mod error;
 mod events;
 mod ingest;
+mod nul;
+mod outbox;
 mod rows;
 mod status;
 mod views;

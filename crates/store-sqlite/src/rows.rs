@@ -11,7 +11,8 @@ use switchboard_domain::{
     DeliveryState, Direction, Email, MessageId, PhoneNumberId, WaId, Wamid,
 };
 use switchboard_store::{
-    Agent, ChannelInfo, ContactView, ConversationView, MessageView, StoreError,
+    Agent, ChannelInfo, ContactView, ConversationView, MessageView, OutboxEntry, OutboxJob,
+    OutboxState, StoreError,
 };
 use uuid::Uuid;
 
@@ -223,4 +224,63 @@ pub(crate) struct PendingStatusRow {
     pub status: String,
     pub timestamp: i64,
     pub errors: Option<Json<Vec<StatusError>>>,
+}
+
+/// A job as the claim's `UPDATE … RETURNING` gives it back.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ClaimedRow {
+    pub id: i64,
+    pub message_id: Uuid,
+    pub conversation_id: Uuid,
+    pub channel_id: Uuid,
+    pub request: Json<serde_json::Value>,
+    pub attempts: i64,
+    pub created_at: i64,
+}
+
+impl ClaimedRow {
+    /// The job, with its channel's number and its recipient (looked up separately).
+    pub(crate) fn job(self, phone_number_id: &str, wa_id: &str) -> Result<OutboxJob, StoreError> {
+        Ok(OutboxJob {
+            id: self.id,
+            message_id: MessageId::from_uuid(self.message_id),
+            conversation_id: ConversationId::from_uuid(self.conversation_id),
+            channel_id: ChannelId::from_uuid(self.channel_id),
+            phone_number_id: PhoneNumberId::parse(phone_number_id).map_err(corrupt)?,
+            to: WaId::parse(wa_id).map_err(corrupt)?,
+            request: self.request.0,
+            attempts: u32::try_from(self.attempts).map_err(corrupt)?,
+            created_at: time(self.created_at)?,
+        })
+    }
+}
+
+/// An outbox row, for admins.
+#[derive(sqlx::FromRow)]
+pub(crate) struct OutboxEntryRow {
+    pub id: i64,
+    pub message_id: Uuid,
+    pub conversation_id: Uuid,
+    pub state: String,
+    pub attempts: i64,
+    pub run_at: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+}
+
+impl TryFrom<OutboxEntryRow> for OutboxEntry {
+    type Error = StoreError;
+    fn try_from(r: OutboxEntryRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: r.id,
+            message_id: MessageId::from_uuid(r.message_id),
+            conversation_id: ConversationId::from_uuid(r.conversation_id),
+            state: OutboxState::parse(&r.state)
+                .ok_or_else(|| corrupt(format!("outbox state {:?}", r.state)))?,
+            attempts: u32::try_from(r.attempts).map_err(corrupt)?,
+            run_at: time(r.run_at)?,
+            last_error: r.last_error,
+            created_at: time(r.created_at)?,
+        })
+    }
 }

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::types::Json;
+use sqlx::SqliteConnection;
 use switchboard_domain::{ConversationId, DeliveryState, Direction, MessageId, Wamid};
 use switchboard_store::{
     ConversationCursor, ConversationQuery, ConversationStore, ConversationView, MessageCursor,
@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::SqliteStore;
 use crate::error::DbResultExt;
 use crate::ingest::{take_pending_statuses, update_delivery};
+use crate::nul::{json, opt_text, text};
 use crate::rows::{ConversationRow, DeliveryRow, MessageRow, ms};
 use crate::status::Delivery;
 
@@ -191,9 +192,9 @@ impl MessageStore for SqliteStore {
         .bind(Direction::Outbound.as_str())
         .bind(m.wamid.as_ref().map(Wamid::as_str))
         .bind(m.content.kind().as_str())
-        .bind(m.content.text())
-        .bind(Json(&m.content))
-        .bind(m.content.media().and_then(|m| m.id.as_deref()))
+        .bind(opt_text(m.content.text()))
+        .bind(json(&m.content)?)
+        .bind(opt_text(m.content.media().and_then(|m| m.id.as_deref())))
         .bind(d.state.as_str())
         .bind(m.sent_by.map(|a| *a.as_uuid()))
         .bind(ms(m.at))
@@ -202,8 +203,8 @@ impl MessageStore for SqliteStore {
         .bind(d.read_at.map(ms))
         .bind(d.failed_at.map(ms))
         .bind(e.map(|e| e.code))
-        .bind(e.map(|e| e.title.as_str()))
-        .bind(e.and_then(|e| e.details.as_deref()))
+        .bind(e.map(|e| text(&e.title)))
+        .bind(opt_text(e.and_then(|e| e.details.as_deref())))
         .execute(&mut *conn)
         .await
         .db()?;
@@ -213,22 +214,33 @@ impl MessageStore for SqliteStore {
 
     async fn record_sent(&self, id: MessageId, wamid: &Wamid, at: DateTime<Utc>) -> Result<()> {
         let mut w = self.begin_write().await?;
-        let conn = w.conn();
-        let row: Option<DeliveryRow> = sqlx::query_as(
-            "SELECT id, channel_id, state, sent_at, delivered_at, read_at, failed_at \
-             FROM messages WHERE id = ?1 AND direction = 'outbound'",
-        )
-        .bind(id.as_uuid())
-        .fetch_optional(&mut *conn)
-        .await
-        .db()?;
-        let row = row.ok_or(StoreError::NotFound)?;
-        let mut d = row.delivery()?;
-        d.apply(DeliveryState::Sent, at, &[]);
-        take_pending_statuses(conn, row.channel_id, wamid, &mut d).await?;
-        update_delivery(conn, row.id, Some(wamid), &d).await?;
+        apply_sent(w.conn(), id, wamid, at).await?;
         w.commit().await
     }
+}
+
+/// Records that Meta accepted outbound message `id` (`record_sent`, and a `Sent` outcome
+/// of the outbox): its wamid, state `sent` if that moves it forward, `sent_at`, then the
+/// status reports that arrived before it. `NotFound` if there is no such message.
+pub(crate) async fn apply_sent(
+    conn: &mut SqliteConnection,
+    id: MessageId,
+    wamid: &Wamid,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    let row: Option<DeliveryRow> = sqlx::query_as(
+        "SELECT id, channel_id, state, sent_at, delivered_at, read_at, failed_at \
+         FROM messages WHERE id = ?1 AND direction = 'outbound'",
+    )
+    .bind(id.as_uuid())
+    .fetch_optional(&mut *conn)
+    .await
+    .db()?;
+    let row = row.ok_or(StoreError::NotFound)?;
+    let mut d = row.delivery()?;
+    d.apply(DeliveryState::Sent, at, &[]);
+    take_pending_statuses(conn, row.channel_id, wamid, &mut d).await?;
+    update_delivery(conn, row.id, Some(wamid), &d).await
 }
 
 /// The delivery columns of a new outbound message in `state` at `at`: the state's own

@@ -38,7 +38,15 @@ pub struct Readiness {
 /// The whole store: every port, behind one object.
 #[async_trait]
 pub trait Store:
-    EventLog + IngestStore + ConversationStore + MessageStore + AgentStore + Send + Sync + 'static
+    EventLog
+    + IngestStore
+    + ConversationStore
+    + MessageStore
+    + AgentStore
+    + OutboxStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Applies the embedded migrations that are not applied yet.
     async fn migrate(&self) -> Result<(), StoreError>;

@@ -16,7 +16,11 @@ use crate::error::{ApiError, FieldError};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/conversations").route(web::get().to(list)))
         .service(web::resource("/conversations/{id}").route(web::get().to(get)))
-        .service(web::resource("/conversations/{id}/messages").route(web::get().to(messages)));
+        .service(
+            web::resource("/conversations/{id}/messages")
+                .route(web::get().to(messages))
+                .route(web::post().to(super::replies::reply)),
+        );
 }
 
 const DEFAULT_LIMIT: u32 = 50;
@@ -177,7 +181,7 @@ impl ConversationJson {
 }
 
 #[derive(Serialize)]
-struct MessageJson {
+pub(crate) struct MessageJson {
     id: MessageId,
     conversation_id: ConversationId,
     direction: Direction,

@@ -20,6 +20,13 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         "verification": state.verify_token.is_some(),
     });
     let backend = state.store.backend();
+    let paused: Vec<_> = state
+        .send_health
+        .paused(chrono::Utc::now())
+        .into_iter()
+        .map(|(id, p)| json!({"phone_number_id": id.as_str(), "reason": p.reason, "code": p.code, "until": p.until}))
+        .collect();
+    let sending = json!({"sandbox": state.sandbox, "paused": paused});
     match state.store.readiness().await {
         Ok(r) if r.pending_migrations.is_empty() => {
             let log = state.store.event_log_stats().await.ok();
@@ -27,6 +34,7 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
                 "status": "ready",
                 "database": backend,
                 "capabilities": caps,
+                "sending": sending,
                 "event_log": log.map(|s| json!({"pending": s.pending, "failed": s.failed})),
             }))
         }

@@ -1,6 +1,8 @@
 //! A small in-memory stand-in for the Switchboard server, enough for the load tool:
-//! `POST /webhooks/whatsapp` (signature checked, messages stored by wamid per contact)
-//! and the two paginated `GET /api/v1/conversations[/{id}/messages]` lists.
+//! `POST /webhooks/whatsapp` (signature checked, messages stored by wamid per contact),
+//! the two paginated `GET /api/v1/conversations[/{id}/messages]` lists and, with
+//! `graph_url`, text replies (`POST /api/v1/conversations/{id}/messages` → 202) sent on
+//! to a Graph API one at a time, in the order they were accepted.
 //!
 //! Used by the end-to-end tests and by `examples/sink.rs` (which, with `store: false`,
 //! only checks the signature and answers, to measure the client's own ceiling).
@@ -33,6 +35,13 @@ pub struct Options {
     pub duplicate_every: Option<u64>,
     /// Store messages this long after acknowledging them (asynchronous ingest).
     pub ingest_delay: Option<std::time::Duration>,
+    /// Accept replies and send them to this Graph API base URL.
+    pub graph_url: Option<String>,
+    /// Send every n-th reply twice (simulates a sender that retries a delivered send).
+    pub send_twice_every: Option<u64>,
+    /// Hold back every n-th reply until the next reply to the same customer went out
+    /// (simulates a sender that breaks a conversation's order).
+    pub hold_back_every: Option<u64>,
 }
 
 impl Options {
@@ -44,6 +53,9 @@ impl Options {
             lose_every: None,
             duplicate_every: None,
             ingest_delay: None,
+            graph_url: None,
+            send_twice_every: None,
+            hold_back_every: None,
         }
     }
 }
@@ -61,6 +73,9 @@ struct State {
     opts: Options,
     inbox: Mutex<Inbox>,
     messages_seen: AtomicU64,
+    /// Accepted replies `(wa_id, text)`, in order, to the Graph sender.
+    outbox: Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>,
+    replies: AtomicU64,
 }
 
 pub struct FakeServer {
@@ -81,10 +96,17 @@ pub async fn start(opts: Options) -> std::io::Result<FakeServer> {
 pub async fn start_on(addr: &str, opts: Options) -> std::io::Result<FakeServer> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
+    let outbox = opts.graph_url.clone().map(|graph| {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(graph_sender(graph, opts.clone(), rx));
+        tx
+    });
     let state = Arc::new(State {
         opts,
         inbox: Mutex::new(Inbox::default()),
         messages_seen: AtomicU64::new(0),
+        outbox,
+        replies: AtomicU64::new(0),
     });
     tokio::spawn(async move {
         loop {
@@ -118,6 +140,11 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Full<Byte
     let query = req.uri().query().unwrap_or("").to_owned();
     match (req.method().clone(), path.as_str()) {
         (Method::POST, "/webhooks/whatsapp") => webhook(state, req).await,
+        (Method::POST, p)
+            if p.starts_with("/api/v1/conversations/") && p.ends_with("/messages") =>
+        {
+            reply(state, req).await
+        }
         (Method::GET, p) if p.starts_with("/api/v1/conversations") => {
             let auth = req
                 .headers()
@@ -266,6 +293,102 @@ fn ingest(state: &State, payload: &Value) {
                     inbox.messages[index].push(wamid.to_owned());
                 }
             }
+        }
+    }
+}
+
+async fn reply(state: Arc<State>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let auth = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if auth != Some(format!("Bearer {}", state.opts.token)) {
+        return respond(StatusCode::UNAUTHORIZED, "{}");
+    }
+    let Some(outbox) = state.outbox.clone() else {
+        return respond(StatusCode::NOT_FOUND, "{}");
+    };
+    let id = req.uri().path()["/api/v1/conversations/".len()..]
+        .trim_end_matches("/messages")
+        .to_owned();
+    let Ok(body) = req.into_body().collect().await.map(|b| b.to_bytes()) else {
+        return respond(StatusCode::BAD_REQUEST, "{}");
+    };
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return respond(StatusCode::BAD_REQUEST, "{}");
+    };
+    let (Some("text"), Some(text)) = (body["type"].as_str(), body["text"].as_str()) else {
+        return respond(StatusCode::UNPROCESSABLE_ENTITY, "{}");
+    };
+    let wa_id = {
+        let inbox = state.inbox.lock().unwrap_or_else(|e| e.into_inner());
+        match inbox.conversations.iter().find(|c| c.0 == id) {
+            Some(c) => c.1.clone(),
+            None => return respond(StatusCode::NOT_FOUND, "{}"),
+        }
+    };
+    let n = state.replies.fetch_add(1, Ordering::Relaxed);
+    let _ = outbox.send((wa_id, text.to_owned()));
+    let body = json!({"id": format!("out-{n}"), "status": "queued", "direction": "outbound"});
+    respond(StatusCode::ACCEPTED, body.to_string())
+}
+
+/// Sends accepted replies to the Graph API one at a time, in order (unless told to
+/// misbehave).
+async fn graph_sender(
+    graph: String,
+    opts: Options,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<(String, String)>,
+) {
+    let client = reqwest::Client::new();
+    let url = format!(
+        "{}/v25.0/100000000000001/messages",
+        graph.trim_end_matches('/')
+    );
+    let send = |to: String, text: String| {
+        let body = json!({"messaging_product": "whatsapp", "recipient_type": "individual",
+                          "to": to, "type": "text", "text": {"preview_url": false, "body": text}});
+        let request = client.post(&url).json(&body);
+        async move {
+            // Retried until the mock answers 200, as the real sender retries 5xx.
+            loop {
+                let sent = request.try_clone().unwrap().send().await;
+                if sent.is_ok_and(|r| r.status().is_success()) {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        }
+    };
+    let mut held: HashMap<String, String> = HashMap::new();
+    let mut n = 0u64;
+    loop {
+        let next =
+            match tokio::time::timeout(std::time::Duration::from_millis(300), rx.recv()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    // Idle: whatever was held back goes out now.
+                    for (to, text) in held.drain() {
+                        send(to, text).await;
+                    }
+                    continue;
+                }
+            };
+        let Some((to, text)) = next else { return };
+        n += 1;
+        if let Some(earlier) = held.remove(&to) {
+            send(to.clone(), text).await;
+            send(to, earlier).await;
+            continue;
+        }
+        if opts.hold_back_every.is_some_and(|k| n.is_multiple_of(k)) {
+            held.insert(to, text);
+            continue;
+        }
+        send(to.clone(), text.clone()).await;
+        if opts.send_twice_every.is_some_and(|k| n.is_multiple_of(k)) {
+            send(to, text).await;
         }
     }
 }

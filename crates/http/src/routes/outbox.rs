@@ -1,0 +1,76 @@
+//! `/api/v1/admin/outbox`: dead letters and failed sends, and requeueing them (admins).
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use switchboard_domain::{ConversationId, MessageId};
+use switchboard_store::{OutboxEntry, OutboxState, StoreError};
+
+use crate::AppState;
+use crate::auth::AuthenticatedAgent;
+use crate::error::ApiError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/admin/outbox").route(web::get().to(list)))
+        .service(web::resource("/admin/outbox/{id}/retry").route(web::post().to(retry)));
+}
+
+#[derive(Deserialize)]
+struct Params {
+    state: Option<String>,
+    limit: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct EntryJson {
+    id: i64,
+    message_id: MessageId,
+    conversation_id: ConversationId,
+    state: &'static str,
+    attempts: u32,
+    run_at: DateTime<Utc>,
+    last_error: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<OutboxEntry> for EntryJson {
+    fn from(e: OutboxEntry) -> Self {
+        Self {
+            id: e.id,
+            message_id: e.message_id,
+            conversation_id: e.conversation_id,
+            state: e.state.as_str(),
+            attempts: e.attempts,
+            run_at: e.run_at,
+            last_error: e.last_error,
+            created_at: e.created_at,
+        }
+    }
+}
+
+async fn list(agent: AuthenticatedAgent, params: web::Query<Params>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    agent.require_admin()?;
+    let which = match params.state.as_deref() {
+        None => OutboxState::Dead,
+        Some(s) => OutboxState::parse(s).ok_or_else(|| ApiError::field("state", "must be one of ready, dead, failed"))?,
+    };
+    let limit = params.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::field("limit", "must be from 1 to 500"));
+    }
+    let items: Vec<EntryJson> = state.store.list_outbox(which, limit).await?.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+}
+
+async fn retry(agent: AuthenticatedAgent, path: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    agent.require_admin()?;
+    let not_found = || ApiError::NotFound { what: "dead or failed outbox entry" };
+    let id: i64 = path.parse().map_err(|_| not_found())?;
+    state.store.requeue_outbox(id, Utc::now()).await.map_err(|e| match e {
+        StoreError::NotFound => not_found(),
+        e => e.into(),
+    })?;
+    state.outbox.notify_one();
+    tracing::info!(outbox_id = id, agent_id = %agent.0.id, "outbox entry requeued");
+    Ok(HttpResponse::Accepted().json(serde_json::json!({ "id": id, "state": "ready" })))
+}

@@ -1,0 +1,232 @@
+//! `POST /api/v1/conversations/{id}/messages`: an agent's reply, queued in the outbox.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
+use switchboard_cloudapi::{
+    InteractiveHeader, ListRow, ListSection, MediaKind, MediaSource, OutboundBody, OutboundMessage, ReplyButton, TemplateComponent,
+    TemplateParameter,
+};
+use switchboard_domain::message::{Choice, Media, MessageContent};
+use switchboard_domain::{ConversationId, MessageId, Wamid, window};
+use switchboard_store::{NewOutbound, StoreError};
+
+use crate::AppState;
+use crate::auth::AuthenticatedAgent;
+use crate::error::{ApiError, FieldError};
+use crate::routes::conversations::MessageJson;
+
+const IDEMPOTENCY_KEY_MAX: usize = 200;
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum Reply {
+    Text {
+        text: String,
+        #[serde(default)]
+        preview_url: bool,
+        reply_to: Option<MessageId>,
+    },
+    Image(MediaReply),
+    Video(MediaReply),
+    Audio(MediaReply),
+    Document(MediaReply),
+    Sticker(MediaReply),
+    Template {
+        name: String,
+        language: String,
+        /// The body's text parameters, in order.
+        #[serde(default)]
+        parameters: Vec<String>,
+        /// A text header parameter.
+        header: Option<String>,
+        /// Payloads of quick-reply buttons, by index.
+        #[serde(default)]
+        button_payloads: Vec<String>,
+    },
+    Buttons {
+        body: String,
+        buttons: Vec<ChoiceReply>,
+        header: Option<String>,
+        footer: Option<String>,
+        reply_to: Option<MessageId>,
+    },
+    List {
+        body: String,
+        button: String,
+        sections: Vec<SectionReply>,
+        header: Option<String>,
+        footer: Option<String>,
+        reply_to: Option<MessageId>,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MediaReply {
+    /// An uploaded media id…
+    id: Option<String>,
+    /// …or a public https URL.
+    link: Option<String>,
+    caption: Option<String>,
+    filename: Option<String>,
+    reply_to: Option<MessageId>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChoiceReply {
+    id: String,
+    title: String,
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SectionReply {
+    title: Option<String>,
+    rows: Vec<ChoiceReply>,
+}
+
+/// The Graph API body, what agents will see, and the message replied to.
+fn build(reply: Reply) -> Result<(OutboundBody, MessageContent, Option<MessageId>), ApiError> {
+    Ok(match reply {
+        Reply::Text { text, preview_url, reply_to } => {
+            (OutboundBody::Text { body: text.clone(), preview_url }, MessageContent::Text { body: text }, reply_to)
+        }
+        Reply::Image(m) => media(MediaKind::Image, m, MessageContent::Image)?,
+        Reply::Video(m) => media(MediaKind::Video, m, MessageContent::Video)?,
+        Reply::Audio(m) => media(MediaKind::Audio, m, MessageContent::Audio)?,
+        Reply::Document(m) => media(MediaKind::Document, m, MessageContent::Document)?,
+        Reply::Sticker(m) => media(MediaKind::Sticker, m, MessageContent::Sticker)?,
+        Reply::Template { name, language, parameters, header, button_payloads } => {
+            let mut components = Vec::new();
+            if let Some(h) = header {
+                components.push(TemplateComponent::Header(vec![TemplateParameter::text(h)]));
+            }
+            if !parameters.is_empty() {
+                components.push(TemplateComponent::Body(parameters.iter().map(TemplateParameter::text).collect()));
+            }
+            for (i, payload) in button_payloads.into_iter().enumerate() {
+                let index = u8::try_from(i).map_err(|_| ApiError::field("button_payloads", "at most 10"))?;
+                components.push(TemplateComponent::QuickReplyButton { index, payload });
+            }
+            let content = MessageContent::Template { name: name.clone(), language: language.clone(), parameters };
+            (OutboundBody::Template { name, language, components }, content, None)
+        }
+        Reply::Buttons { body, buttons, header, footer, reply_to } => {
+            let content = MessageContent::InteractiveMessage { style: "button".into(), body: body.clone(), options: choices(&buttons) };
+            let buttons = buttons.into_iter().map(|b| ReplyButton { id: b.id, title: b.title }).collect();
+            (OutboundBody::Buttons { header: header.map(InteractiveHeader::Text), body, footer, buttons }, content, reply_to)
+        }
+        Reply::List { body, button, sections, header, footer, reply_to } => {
+            let options = sections.iter().flat_map(|s| choices(&s.rows)).collect();
+            let content = MessageContent::InteractiveMessage { style: "list".into(), body: body.clone(), options };
+            let sections = sections
+                .into_iter()
+                .map(|s| ListSection {
+                    title: s.title,
+                    rows: s.rows.into_iter().map(|r| ListRow { id: r.id, title: r.title, description: r.description }).collect(),
+                })
+                .collect();
+            (OutboundBody::List { header, body, footer, button, sections }, content, reply_to)
+        }
+    })
+}
+
+fn choices(c: &[ChoiceReply]) -> Vec<Choice> {
+    c.iter().map(|c| Choice { id: c.id.clone(), title: c.title.clone() }).collect()
+}
+
+fn media(
+    kind: MediaKind,
+    m: MediaReply,
+    content: fn(Media) -> MessageContent,
+) -> Result<(OutboundBody, MessageContent, Option<MessageId>), ApiError> {
+    let source = match (m.id.clone(), m.link.clone()) {
+        (Some(id), None) => MediaSource::Id(id),
+        (None, Some(link)) => MediaSource::Link(link),
+        _ => return Err(ApiError::field("id", "give exactly one of `id` (an uploaded media id) or `link` (an https URL)")),
+    };
+    let shown = Media { id: m.id, link: m.link, caption: m.caption.clone(), filename: m.filename.clone(), ..Media::default() };
+    Ok((OutboundBody::Media { kind, source, caption: m.caption, filename: m.filename }, content(shown), m.reply_to))
+}
+
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(v) = req.headers().get("idempotency-key") else { return Ok(None) };
+    match v.to_str() {
+        Ok(k) if !k.is_empty() && k.len() <= IDEMPOTENCY_KEY_MAX => Ok(Some(k.to_owned())),
+        _ => Err(ApiError::field("Idempotency-Key", format!("must be 1 to {IDEMPOTENCY_KEY_MAX} visible ASCII characters"))),
+    }
+}
+
+pub(crate) async fn reply(
+    agent: AuthenticatedAgent,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<Reply>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let not_found = || ApiError::NotFound { what: "conversation" };
+    let id: ConversationId = path.parse().map_err(|_| not_found())?;
+    let key = idempotency_key(&req)?;
+    let conversation = state.store.conversation(id).await?.ok_or_else(not_found)?;
+    let (body, content, reply_to) = build(body.into_inner())?;
+
+    let now = Utc::now();
+    let is_template = matches!(body, OutboundBody::Template { .. });
+    if !is_template && !window::is_open(conversation.window_closes_at, now) {
+        return Err(window_closed(conversation.window_closes_at));
+    }
+    let reply_to = match reply_to {
+        None => None,
+        Some(mid) => Some(replied_wamid(&state, id, mid).await?),
+    };
+    let msg = OutboundMessage { to: conversation.contact.wa_id.clone(), reply_to, body, biz_opaque_callback_data: None };
+    msg.validate().map_err(|errors| {
+        ApiError::Validation(errors.into_iter().map(|e| FieldError::new(e.field.clone(), e.message.clone())).collect())
+    })?;
+    let request = msg.to_json();
+    let enqueued = state
+        .store
+        .enqueue_outbound(&NewOutbound {
+            conversation_id: id,
+            content: &content,
+            request: &request,
+            sent_by: Some(agent.0.id),
+            idempotency_key: key.as_deref(),
+            at: now,
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => not_found(),
+            e => e.into(),
+        })?;
+    if enqueued.created {
+        state.outbox.notify_one();
+        tracing::info!(conversation_id = %id, message_id = %enqueued.message_id, agent_id = %agent.0.id, "reply queued");
+    }
+    let message = state.store.message(enqueued.message_id).await?.ok_or(ApiError::NotFound { what: "message" })?;
+    Ok(HttpResponse::Accepted().json(MessageJson::from(message)))
+}
+
+/// The wamid of the message being replied to, which must be in this conversation.
+async fn replied_wamid(state: &AppState, conversation: ConversationId, id: MessageId) -> Result<Wamid, ApiError> {
+    match state.store.message(id).await? {
+        Some(m) if m.conversation_id == conversation => {
+            m.wamid.ok_or_else(|| ApiError::field("reply_to", "that message has not been sent yet, so it cannot be quoted"))
+        }
+        _ => Err(ApiError::field("reply_to", "no such message in this conversation")),
+    }
+}
+
+fn window_closed(closed_at: Option<DateTime<Utc>>) -> ApiError {
+    ApiError::WindowClosed {
+        detail: match closed_at {
+            Some(t) => format!("the customer-service window closed at {}; outside it only an approved template can be sent", t.to_rfc3339()),
+            None => "the customer has not written yet, so there is no customer-service window; only an approved template can be sent".into(),
+        },
+        extra: json!({"window_closes_at": closed_at, "hint": "send a template: {\"type\": \"template\", \"name\": …, \"language\": …}"}),
+    }
+}

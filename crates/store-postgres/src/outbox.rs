@@ -1,0 +1,420 @@
+//! The transactional outbox: every message Switchboard sends, as a `queued` message plus
+//! a job, claimed by senders with a lease.
+//!
+//! - A sent job is deleted; the message row keeps the history. Dead and failed jobs are
+//!   kept until an admin requeues them.
+//! - One conversation's jobs go out in id order: a job is claimable only if no other
+//!   `ready` job of its conversation is older or leased (so a job waiting for a retry
+//!   holds back the ones behind it, and a conversation never has two jobs in flight).
+//! - Several instances claim at once with one `UPDATE … WHERE id IN (SELECT … FOR UPDATE
+//!   SKIP LOCKED)`. No job is claimed twice: a claimer skips rows another one has locked,
+//!   and re-checks the lease of a row that was leased since its snapshot. No conversation
+//!   gets two jobs in flight: the job at its head stays `ready` (leased) while it is being
+//!   sent, so the jobs behind it fail the "nothing older" test in every snapshot until
+//!   its outcome is committed. That needs ids to grow in commit order within a
+//!   conversation, which enqueueing guarantees by locking the conversation row before
+//!   taking an id.
+//! - Enqueueing and requeueing `NOTIFY` [`OUTBOX_CHANNEL`](crate::OUTBOX_CHANNEL) on
+//!   commit, so idle senders of every instance wake up.
+//! - A sender whose lease expired may still report an outcome. Outcomes apply only to a
+//!   job that still exists (`Sent` deletes it, so a second `Sent` for the same job, a
+//!   duplicate send, changes nothing and keeps the first wamid), and `Retry` and `Failed`
+//!   only to a job that is still `ready`. A `Sent` always wins: Meta has the message, so
+//!   the job is deleted even if another sender had marked it failed or dead meanwhile
+//!   (the message then stays `failed`, forward only, but gets its wamid and `sent_at`).
+//!   Without a lease token in the outcome, the last outcome of a still-ready job wins.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor};
+use switchboard_domain::{AgentId, DeliveryState, Direction, MessageId, StatusError, Wamid};
+use switchboard_store::{
+    Enqueued, NewOutbound, OutboxEntry, OutboxJob, OutboxState, OutboxStore, Result, SendOutcome,
+    SendResult, StoreError,
+};
+use uuid::Uuid;
+
+use crate::error::DbResultExt;
+use crate::ingest::{lock_wamid, update_delivery};
+use crate::nul::{Jsonb, opt_text, text};
+use crate::rows::{DeliveryRow, OutboxEntryRow, OutboxJobRow};
+use crate::views::{apply_sent, retrying};
+use crate::{OUTBOX_CHANNEL, PgStore};
+
+/// The claim. `$1` now, `$2` the lease, `$3` the limit.
+const CLAIM: &str = "WITH picked AS MATERIALIZED ( \
+      SELECT o.id FROM outbox o \
+      WHERE o.state = 'ready' AND o.run_at <= $1 AND (o.locked_until IS NULL OR o.locked_until < $1) \
+        AND NOT EXISTS (SELECT 1 FROM outbox p \
+          WHERE p.conversation_id = o.conversation_id AND p.state = 'ready' AND p.id <> o.id \
+            AND (p.id < o.id OR p.locked_until >= $1)) \
+      ORDER BY o.id LIMIT $3 \
+      FOR UPDATE OF o SKIP LOCKED \
+    ) \
+    UPDATE outbox o SET locked_until = $2, attempts = o.attempts + 1, updated_at = $1 \
+    FROM picked, channels ch, conversations c, contacts ct \
+    WHERE o.id = picked.id AND ch.id = o.channel_id AND c.id = o.conversation_id AND ct.id = c.contact_id \
+    RETURNING o.id, o.message_id, o.conversation_id, o.channel_id, ch.phone_number_id, ct.wa_id, \
+      o.request, o.attempts, o.created_at";
+
+/// The text kept as a job's `last_error` for Meta's error.
+pub(crate) fn describe(e: &StatusError) -> String {
+    match &e.details {
+        Some(d) if !d.is_empty() && *d != e.title => format!("{} ({}): {d}", e.title, e.code),
+        _ => format!("{} ({})", e.title, e.code),
+    }
+}
+
+async fn message_by_key<'e>(
+    db: impl PgExecutor<'e>,
+    agent: AgentId,
+    key: &str,
+) -> Result<Option<MessageId>> {
+    let id: Option<Uuid> =
+        sqlx::query_scalar("SELECT id FROM messages WHERE sent_by = $1 AND idempotency_key = $2")
+            .bind(agent.as_uuid())
+            .bind(text(key))
+            .fetch_optional(db)
+            .await
+            .db()?;
+    Ok(id.map(MessageId::from_uuid))
+}
+
+async fn notify(conn: &mut PgConnection) -> Result<()> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(OUTBOX_CHANNEL)
+        .execute(conn)
+        .await
+        .db()?;
+    Ok(())
+}
+
+#[async_trait]
+impl OutboxStore for PgStore {
+    async fn enqueue_outbound(&self, m: &NewOutbound<'_>) -> Result<Enqueued> {
+        // A key is scoped to an agent; without one it has no scope and is not kept.
+        let key = m.sent_by.zip(m.idempotency_key);
+        let replay = |message_id| Enqueued {
+            message_id,
+            created: false,
+        };
+        if let Some((agent, key)) = key
+            && let Some(existing) = message_by_key(self.pool(), agent, key).await?
+        {
+            return Ok(replay(existing));
+        }
+        let mut tx = self.pool().begin().await.db()?;
+        let conn = &mut *tx;
+        // The conversation's row lock orders its enqueues: ids are taken below, after it,
+        // so they grow in commit order (see the module docs).
+        let channel: Option<Uuid> =
+            sqlx::query_scalar("SELECT channel_id FROM conversations WHERE id = $1 FOR UPDATE")
+                .bind(m.conversation_id.as_uuid())
+                .fetch_optional(&mut *conn)
+                .await
+                .db()?;
+        let channel = channel.ok_or(StoreError::NotFound)?;
+
+        let id = MessageId::new();
+        // A concurrent request with the same key: this waits for it, then does nothing.
+        let inserted: Option<Uuid> = sqlx::query_scalar(
+            "INSERT INTO messages (id, conversation_id, channel_id, direction, kind, text, content, \
+               media_id, state, sent_by, idempotency_key, timestamp, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+             ON CONFLICT (sent_by, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+             RETURNING id",
+        )
+        .bind(id.as_uuid())
+        .bind(m.conversation_id.as_uuid())
+        .bind(channel)
+        .bind(Direction::Outbound.as_str())
+        .bind(m.content.kind().as_str())
+        .bind(opt_text(m.content.text()))
+        .bind(Jsonb::new(m.content)?)
+        .bind(opt_text(m.content.media().and_then(|m| m.id.as_deref())))
+        .bind(DeliveryState::Queued.as_str())
+        .bind(m.sent_by.map(|a| *a.as_uuid()))
+        .bind(key.map(|(_, k)| text(k)))
+        .bind(m.at)
+        .fetch_optional(&mut *conn)
+        .await
+        .db()?;
+        if inserted.is_none() {
+            tx.rollback().await.db()?;
+            // The winner has committed (or ON CONFLICT would not have fired): a new
+            // statement sees it.
+            let existing = match key {
+                Some((agent, key)) => message_by_key(self.pool(), agent, key).await?,
+                None => None,
+            };
+            return existing.map(replay).ok_or(StoreError::Conflict {
+                what: "idempotency key",
+            });
+        }
+
+        sqlx::query(
+            "UPDATE conversations SET last_message_at = GREATEST(last_message_at, $1), \
+               message_count = message_count + 1 \
+             WHERE id = $2",
+        )
+        .bind(m.at)
+        .bind(m.conversation_id.as_uuid())
+        .execute(&mut *conn)
+        .await
+        .db()?;
+        sqlx::query(
+            "INSERT INTO outbox (message_id, conversation_id, channel_id, state, attempts, run_at, \
+               request, created_at, updated_at) \
+             VALUES ($1, $2, $3, 'ready', 0, $4, $5, $4, $4)",
+        )
+        .bind(id.as_uuid())
+        .bind(m.conversation_id.as_uuid())
+        .bind(channel)
+        .bind(m.at)
+        .bind(Jsonb::new(m.request)?)
+        .execute(&mut *conn)
+        .await
+        .db()?;
+        notify(conn).await?;
+        tx.commit().await.db()?;
+        Ok(Enqueued {
+            message_id: id,
+            created: true,
+        })
+    }
+
+    async fn claim_outbox(
+        &self,
+        limit: u32,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<OutboxJob>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<OutboxJobRow> = sqlx::query_as(CLAIM)
+            .bind(now)
+            .bind(lease_until)
+            .bind(i64::from(limit))
+            .fetch_all(self.pool())
+            .await
+            .db()?;
+        let mut jobs = rows
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<Vec<OutboxJob>>>()?;
+        jobs.sort_by_key(|j| j.id);
+        Ok(jobs)
+    }
+
+    async fn complete_outbox(&self, results: &[SendResult], at: DateTime<Utc>) -> Result<()> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        let mut ordered: Vec<&SendResult> = results.iter().collect();
+        ordered.sort_by_key(|r| r.job_id);
+        retrying(|| self.try_complete(&ordered, at)).await
+    }
+
+    async fn list_outbox(&self, state: OutboxState, limit: u32) -> Result<Vec<OutboxEntry>> {
+        let rows: Vec<OutboxEntryRow> = sqlx::query_as(
+            "SELECT id, message_id, conversation_id, state, attempts, run_at, last_error, created_at \
+             FROM outbox WHERE state = $1 ORDER BY id LIMIT $2",
+        )
+        .bind(state.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await
+        .db()?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    async fn requeue_outbox(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
+        let mut tx = self.pool().begin().await.db()?;
+        let conn = &mut *tx;
+        // A fresh job: attempts and age start again (the sender's age limit counts from
+        // `created_at`); the last error stays for reference.
+        let message: Option<Uuid> = sqlx::query_scalar(
+            "UPDATE outbox SET state = 'ready', attempts = 0, run_at = $1, locked_until = NULL, \
+               created_at = $1, updated_at = $1 \
+             WHERE id = $2 AND state IN ('dead', 'failed') RETURNING message_id",
+        )
+        .bind(now)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .db()?;
+        let message = message.ok_or(StoreError::NotFound)?;
+        sqlx::query(
+            "UPDATE messages SET state = $1, failed_at = NULL, error_code = NULL, error_title = NULL, \
+               error_details = NULL \
+             WHERE id = $2",
+        )
+        .bind(DeliveryState::Queued.as_str())
+        .bind(message)
+        .execute(&mut *conn)
+        .await
+        .db()?;
+        notify(conn).await?;
+        tx.commit().await.db()
+    }
+}
+
+impl PgStore {
+    async fn try_complete(&self, results: &[&SendResult], at: DateTime<Utc>) -> Result<()> {
+        let mut tx = self.pool().begin().await.db()?;
+        let conn = &mut *tx;
+        // The wamid locks of every send first, before any row lock (see the crate docs),
+        // in one order so that two batches cannot deadlock on them.
+        let sent: Vec<i64> = results
+            .iter()
+            .filter(|r| matches!(r.outcome, SendOutcome::Sent { .. }))
+            .map(|r| r.job_id)
+            .collect();
+        if !sent.is_empty() {
+            let channels: Vec<(i64, Uuid)> =
+                sqlx::query_as("SELECT id, channel_id FROM outbox WHERE id = ANY($1)")
+                    .bind(&sent)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .db()?;
+            let mut locks: Vec<(Uuid, &Wamid)> = results
+                .iter()
+                .filter_map(|r| match &r.outcome {
+                    SendOutcome::Sent { wamid } => channels
+                        .iter()
+                        .find(|(id, _)| *id == r.job_id)
+                        .map(|(_, channel)| (*channel, wamid)),
+                    _ => None,
+                })
+                .collect();
+            locks.sort_by(|a, b| (a.0, a.1.as_str()).cmp(&(b.0, b.1.as_str())));
+            locks.dedup();
+            for (channel, wamid) in locks {
+                lock_wamid(conn, channel, wamid).await?;
+            }
+        }
+        for r in results {
+            complete_one(conn, r, at).await?;
+        }
+        tx.commit().await.db()
+    }
+}
+
+/// Records one outcome (see the module docs for jobs whose lease was lost). A `Sent`'s
+/// wamid lock is already held.
+async fn complete_one(conn: &mut PgConnection, r: &SendResult, at: DateTime<Utc>) -> Result<()> {
+    match &r.outcome {
+        SendOutcome::Sent { wamid } => {
+            let done = sqlx::query("DELETE FROM outbox WHERE id = $1 AND message_id = $2")
+                .bind(r.job_id)
+                .bind(r.message_id.as_uuid())
+                .execute(&mut *conn)
+                .await
+                .db()?
+                .rows_affected();
+            if done == 0 {
+                tracing::warn!(job = r.job_id, message_id = %r.message_id, %wamid,
+                    "sent a job that was already completed (its lease had expired): a duplicate send");
+                return Ok(());
+            }
+            apply_sent(conn, r.message_id, wamid, at).await
+        }
+        SendOutcome::Retry { run_at, error } => {
+            let n = sqlx::query(
+                "UPDATE outbox SET run_at = $1, locked_until = NULL, last_error = $2, updated_at = $3 \
+                 WHERE id = $4 AND message_id = $5 AND state = 'ready'",
+            )
+            .bind(run_at)
+            .bind(text(error))
+            .bind(at)
+            .bind(r.job_id)
+            .bind(r.message_id.as_uuid())
+            .execute(&mut *conn)
+            .await
+            .db()?
+            .rows_affected();
+            if n == 0 {
+                tracing::debug!(
+                    job = r.job_id,
+                    "retry of a job that is no longer ready; ignored"
+                );
+            }
+            Ok(())
+        }
+        SendOutcome::Failed { error, dead } => {
+            let state = if *dead {
+                OutboxState::Dead
+            } else {
+                OutboxState::Failed
+            };
+            let n = sqlx::query(
+                "UPDATE outbox SET state = $1, locked_until = NULL, last_error = $2, updated_at = $3 \
+                 WHERE id = $4 AND message_id = $5 AND state = 'ready'",
+            )
+            .bind(state.as_str())
+            .bind(text(&describe(error)))
+            .bind(at)
+            .bind(r.job_id)
+            .bind(r.message_id.as_uuid())
+            .execute(&mut *conn)
+            .await
+            .db()?
+            .rows_affected();
+            if n == 0 {
+                tracing::debug!(
+                    job = r.job_id,
+                    "failure of a job that is no longer ready; ignored"
+                );
+                return Ok(());
+            }
+            fail_message(conn, r.message_id, error, at).await
+        }
+    }
+}
+
+/// Folds a send failure into the message like a `failed` status report: `failed_at`,
+/// and state `failed` with Meta's error if that moves it forward.
+async fn fail_message(
+    conn: &mut PgConnection,
+    id: MessageId,
+    error: &StatusError,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    let row: Option<DeliveryRow> = sqlx::query_as(
+        "SELECT id, channel_id, state, sent_at, delivered_at, read_at, failed_at \
+         FROM messages WHERE id = $1 FOR UPDATE",
+    )
+    .bind(id.as_uuid())
+    .fetch_optional(&mut *conn)
+    .await
+    .db()?;
+    let Some(row) = row else { return Ok(()) };
+    let before = row.delivery()?;
+    let mut after = before.clone();
+    after.apply(DeliveryState::Failed, at, std::slice::from_ref(error));
+    if after != before {
+        update_delivery(conn, row.id, None, &after).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_described_with_their_code() {
+        let e = |details: Option<&str>| StatusError {
+            code: 131_026,
+            title: "Message undeliverable".into(),
+            details: details.map(str::to_owned),
+            href: None,
+        };
+        assert_eq!(describe(&e(None)), "Message undeliverable (131026)");
+        assert_eq!(
+            describe(&e(Some("Not on WhatsApp"))),
+            "Message undeliverable (131026): Not on WhatsApp"
+        );
+    }
+}

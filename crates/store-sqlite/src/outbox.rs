@@ -1,0 +1,402 @@
+//! The transactional outbox: every message Switchboard sends, as a `queued` message plus
+//! a job, claimed by senders with a lease.
+//!
+//! - A sent job is deleted; the message row keeps the history. Dead and failed jobs are
+//!   kept until an admin requeues them.
+//! - One conversation's jobs go out in id order: a job is claimable only if no other
+//!   `ready` job of its conversation is older or leased (so a job waiting for a retry
+//!   holds back the ones behind it, and a conversation never has two jobs in flight).
+//! - The claim looks for candidates on a reader, without the write gate (an idle poll
+//!   writes nothing), then leases them with one `UPDATE … RETURNING` that checks every
+//!   condition again: that statement is the one that decides.
+//! - A sender whose lease expired may still report an outcome. Outcomes apply only to a
+//!   job that still exists (`Sent` deletes it, so a second `Sent` for the same job, a
+//!   duplicate send, changes nothing and keeps the first wamid), and `Retry` and `Failed`
+//!   only to a job that is still `ready`. A `Sent` always wins: Meta has the message, so
+//!   the job is deleted even if another sender had marked it failed or dead meanwhile
+//!   (the message then stays `failed`, forward only, but gets its wamid and `sent_at`).
+//!   Without a lease token in the outcome, the last outcome of a still-ready job wins.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
+use sqlx::types::Json;
+use switchboard_domain::{AgentId, DeliveryState, Direction, MessageId, StatusError};
+use switchboard_store::{
+    Enqueued, NewOutbound, OutboxEntry, OutboxJob, OutboxState, OutboxStore, Result, SendOutcome,
+    SendResult, StoreError,
+};
+use uuid::Uuid;
+
+use crate::SqliteStore;
+use crate::error::DbResultExt;
+use crate::ingest::update_delivery;
+use crate::nul::{json, opt_text, text};
+use crate::rows::{ClaimedRow, DeliveryRow, OutboxEntryRow, corrupt, ms};
+use crate::views::apply_sent;
+
+/// The conditions that make outbox row `o` claimable at `?1` (now): ready, due, not
+/// leased, and no other ready job of its conversation older or leased.
+macro_rules! claimable {
+    () => {
+        "o.state = 'ready' AND o.run_at <= ?1 AND (o.locked_until IS NULL OR o.locked_until < ?1) \
+         AND NOT EXISTS (SELECT 1 FROM outbox p \
+           WHERE p.conversation_id = o.conversation_id AND p.state = 'ready' AND p.id <> o.id \
+             AND (p.id < o.id OR p.locked_until >= ?1))"
+    };
+}
+
+/// The text kept as a job's `last_error` for Meta's error.
+pub(crate) fn describe(e: &StatusError) -> String {
+    match &e.details {
+        Some(d) if !d.is_empty() && *d != e.title => format!("{} ({}): {d}", e.title, e.code),
+        _ => format!("{} ({})", e.title, e.code),
+    }
+}
+
+async fn message_by_key(
+    conn: &mut SqliteConnection,
+    agent: AgentId,
+    key: &str,
+) -> Result<Option<MessageId>> {
+    let id: Option<Uuid> =
+        sqlx::query_scalar("SELECT id FROM messages WHERE sent_by = ?1 AND idempotency_key = ?2")
+            .bind(agent.as_uuid())
+            .bind(text(key))
+            .fetch_optional(conn)
+            .await
+            .db()?;
+    Ok(id.map(MessageId::from_uuid))
+}
+
+#[async_trait]
+impl OutboxStore for SqliteStore {
+    async fn enqueue_outbound(&self, m: &NewOutbound<'_>) -> Result<Enqueued> {
+        // A key is scoped to an agent; without one it has no scope and is not kept.
+        let key = m.sent_by.zip(m.idempotency_key);
+        let mut w = self.begin_write().await?;
+        let conn = w.conn();
+        let channel: Option<Uuid> =
+            sqlx::query_scalar("SELECT channel_id FROM conversations WHERE id = ?1")
+                .bind(m.conversation_id.as_uuid())
+                .fetch_optional(&mut *conn)
+                .await
+                .db()?;
+        let channel = channel.ok_or(StoreError::NotFound)?;
+        if let Some((agent, key)) = key
+            && let Some(existing) = message_by_key(conn, agent, key).await?
+        {
+            w.rollback().await?;
+            return Ok(Enqueued {
+                message_id: existing,
+                created: false,
+            });
+        }
+
+        let id = MessageId::new();
+        let inserted: Option<Uuid> = sqlx::query_scalar(
+            "INSERT INTO messages (id, conversation_id, channel_id, direction, kind, text, content, \
+               media_id, state, sent_by, idempotency_key, timestamp, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12) \
+             ON CONFLICT (sent_by, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+             RETURNING id",
+        )
+        .bind(id.as_uuid())
+        .bind(m.conversation_id.as_uuid())
+        .bind(channel)
+        .bind(Direction::Outbound.as_str())
+        .bind(m.content.kind().as_str())
+        .bind(opt_text(m.content.text()))
+        .bind(json(m.content)?)
+        .bind(opt_text(m.content.media().and_then(|m| m.id.as_deref())))
+        .bind(DeliveryState::Queued.as_str())
+        .bind(m.sent_by.map(|a| *a.as_uuid()))
+        .bind(key.map(|(_, k)| text(k)))
+        .bind(ms(m.at))
+        .fetch_optional(&mut *conn)
+        .await
+        .db()?;
+        if inserted.is_none() {
+            // Another writer (another process on this file) stored the key first.
+            let existing = match key {
+                Some((agent, key)) => message_by_key(conn, agent, key).await?,
+                None => None,
+            };
+            let existing = existing.ok_or_else(|| StoreError::Conflict {
+                what: "idempotency key",
+            })?;
+            w.rollback().await?;
+            return Ok(Enqueued {
+                message_id: existing,
+                created: false,
+            });
+        }
+
+        sqlx::query(
+            "UPDATE conversations SET last_message_at = MAX(last_message_at, ?1), message_count = message_count + 1 \
+             WHERE id = ?2",
+        )
+        .bind(ms(m.at))
+        .bind(m.conversation_id.as_uuid())
+        .execute(&mut *conn)
+        .await
+        .db()?;
+        sqlx::query(
+            "INSERT INTO outbox (message_id, conversation_id, channel_id, state, attempts, run_at, \
+               request, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, 'ready', 0, ?4, ?5, ?4, ?4)",
+        )
+        .bind(id.as_uuid())
+        .bind(m.conversation_id.as_uuid())
+        .bind(channel)
+        .bind(ms(m.at))
+        .bind(json(m.request)?)
+        .execute(&mut *conn)
+        .await
+        .db()?;
+        w.commit().await?;
+        Ok(Enqueued {
+            message_id: id,
+            created: true,
+        })
+    }
+
+    async fn claim_outbox(
+        &self,
+        limit: u32,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<OutboxJob>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // Candidates from a reader: scanning a backlog never holds the write gate. Their
+        // number and recipient too (a conversation's channel and contact never change):
+        // SQLite runs a correlated subquery in RETURNING as a scan.
+        let candidates: Vec<(i64, String, String)> = sqlx::query_as(concat!(
+            "SELECT o.id, ch.phone_number_id, ct.wa_id FROM outbox o \
+             JOIN channels ch ON ch.id = o.channel_id \
+             JOIN conversations c ON c.id = o.conversation_id \
+             JOIN contacts ct ON ct.id = c.contact_id \
+             WHERE ",
+            claimable!(),
+            " ORDER BY o.id LIMIT ?2"
+        ))
+        .bind(ms(now))
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await
+        .db()?;
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The lease: one statement that checks everything again, on the current data.
+        let ids: Vec<i64> = candidates.iter().map(|c| c.0).collect();
+        let mut w = self.write_conn().await?;
+        let rows: Vec<ClaimedRow> = sqlx::query_as(concat!(
+            "UPDATE outbox AS o SET locked_until = ?2, attempts = attempts + 1, updated_at = ?1 \
+             WHERE o.id IN (SELECT value FROM json_each(?3)) AND ",
+            claimable!(),
+            " RETURNING id, message_id, conversation_id, channel_id, request, attempts, created_at"
+        ))
+        .bind(ms(now))
+        .bind(ms(lease_until))
+        .bind(Json(&ids))
+        .fetch_all(&mut *w)
+        .await
+        .db()?;
+        drop(w);
+        let mut jobs = rows
+            .into_iter()
+            .map(|r| {
+                let (_, phone_number_id, wa_id) = candidates
+                    .iter()
+                    .find(|c| c.0 == r.id)
+                    .ok_or_else(|| corrupt("the claim leased a job it was not offered"))?;
+                r.job(phone_number_id, wa_id)
+            })
+            .collect::<Result<Vec<OutboxJob>>>()?;
+        jobs.sort_by_key(|j| j.id);
+        Ok(jobs)
+    }
+
+    async fn complete_outbox(&self, results: &[SendResult], at: DateTime<Utc>) -> Result<()> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        let mut ordered: Vec<&SendResult> = results.iter().collect();
+        ordered.sort_by_key(|r| r.job_id);
+        let mut w = self.begin_write().await?;
+        for r in ordered {
+            complete_one(w.conn(), r, at).await?;
+        }
+        w.commit().await
+    }
+
+    async fn list_outbox(&self, state: OutboxState, limit: u32) -> Result<Vec<OutboxEntry>> {
+        let rows: Vec<OutboxEntryRow> = sqlx::query_as(
+            "SELECT id, message_id, conversation_id, state, attempts, run_at, last_error, created_at \
+             FROM outbox WHERE state = ?1 ORDER BY id LIMIT ?2",
+        )
+        .bind(state.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await
+        .db()?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    async fn requeue_outbox(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        let conn = w.conn();
+        // A fresh job: attempts and age start again (the sender's age limit counts from
+        // `created_at`); the last error stays for reference.
+        let message: Option<Uuid> = sqlx::query_scalar(
+            "UPDATE outbox SET state = 'ready', attempts = 0, run_at = ?1, locked_until = NULL, \
+               created_at = ?1, updated_at = ?1 \
+             WHERE id = ?2 AND state IN ('dead', 'failed') RETURNING message_id",
+        )
+        .bind(ms(now))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .db()?;
+        let message = message.ok_or(StoreError::NotFound)?;
+        sqlx::query(
+            "UPDATE messages SET state = ?1, failed_at = NULL, error_code = NULL, error_title = NULL, \
+               error_details = NULL \
+             WHERE id = ?2",
+        )
+        .bind(DeliveryState::Queued.as_str())
+        .bind(message)
+        .execute(&mut *conn)
+        .await
+        .db()?;
+        w.commit().await
+    }
+}
+
+/// Records one outcome (see the module docs for jobs whose lease was lost).
+async fn complete_one(
+    conn: &mut SqliteConnection,
+    r: &SendResult,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    match &r.outcome {
+        SendOutcome::Sent { wamid } => {
+            let done = sqlx::query("DELETE FROM outbox WHERE id = ?1 AND message_id = ?2")
+                .bind(r.job_id)
+                .bind(r.message_id.as_uuid())
+                .execute(&mut *conn)
+                .await
+                .db()?
+                .rows_affected();
+            if done == 0 {
+                tracing::warn!(job = r.job_id, message_id = %r.message_id, %wamid,
+                    "sent a job that was already completed (its lease had expired): a duplicate send");
+                return Ok(());
+            }
+            apply_sent(conn, r.message_id, wamid, at).await
+        }
+        SendOutcome::Retry { run_at, error } => {
+            let n = sqlx::query(
+                "UPDATE outbox SET run_at = ?1, locked_until = NULL, last_error = ?2, updated_at = ?3 \
+                 WHERE id = ?4 AND message_id = ?5 AND state = 'ready'",
+            )
+            .bind(ms(*run_at))
+            .bind(text(error))
+            .bind(ms(at))
+            .bind(r.job_id)
+            .bind(r.message_id.as_uuid())
+            .execute(&mut *conn)
+            .await
+            .db()?
+            .rows_affected();
+            if n == 0 {
+                tracing::debug!(
+                    job = r.job_id,
+                    "retry of a job that is no longer ready; ignored"
+                );
+            }
+            Ok(())
+        }
+        SendOutcome::Failed { error, dead } => {
+            let state = if *dead {
+                OutboxState::Dead
+            } else {
+                OutboxState::Failed
+            };
+            let n = sqlx::query(
+                "UPDATE outbox SET state = ?1, locked_until = NULL, last_error = ?2, updated_at = ?3 \
+                 WHERE id = ?4 AND message_id = ?5 AND state = 'ready'",
+            )
+            .bind(state.as_str())
+            .bind(text(&describe(error)))
+            .bind(ms(at))
+            .bind(r.job_id)
+            .bind(r.message_id.as_uuid())
+            .execute(&mut *conn)
+            .await
+            .db()?
+            .rows_affected();
+            if n == 0 {
+                tracing::debug!(
+                    job = r.job_id,
+                    "failure of a job that is no longer ready; ignored"
+                );
+                return Ok(());
+            }
+            fail_message(conn, r.message_id, error, at).await
+        }
+    }
+}
+
+/// Folds a send failure into the message like a `failed` status report: `failed_at`,
+/// and state `failed` with Meta's error if that moves it forward.
+async fn fail_message(
+    conn: &mut SqliteConnection,
+    id: MessageId,
+    error: &StatusError,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    let row: Option<DeliveryRow> = sqlx::query_as(
+        "SELECT id, channel_id, state, sent_at, delivered_at, read_at, failed_at \
+         FROM messages WHERE id = ?1",
+    )
+    .bind(id.as_uuid())
+    .fetch_optional(&mut *conn)
+    .await
+    .db()?;
+    let Some(row) = row else { return Ok(()) };
+    let before = row.delivery()?;
+    let mut after = before.clone();
+    after.apply(DeliveryState::Failed, at, std::slice::from_ref(error));
+    if after != before {
+        update_delivery(conn, row.id, None, &after).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_described_with_their_code() {
+        let e = |details: Option<&str>| StatusError {
+            code: 131_026,
+            title: "Message undeliverable".into(),
+            details: details.map(str::to_owned),
+            href: None,
+        };
+        assert_eq!(describe(&e(None)), "Message undeliverable (131026)");
+        assert_eq!(
+            describe(&e(Some("Not on WhatsApp"))),
+            "Message undeliverable (131026): Not on WhatsApp"
+        );
+        assert_eq!(
+            describe(&e(Some("Message undeliverable"))),
+            "Message undeliverable (131026)"
+        );
+    }
+}

@@ -1,0 +1,89 @@
+//! A mock Graph API: accepts sends like Meta (a fresh wamid each), records them, and can
+//! be told to fail the next requests.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+pub struct MockGraph {
+    server: MockServer,
+}
+
+struct Accept {
+    next: AtomicUsize,
+}
+
+impl Respond for Accept {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        if body.get("status").and_then(Value::as_str) == Some("read") {
+            return ResponseTemplate::new(200).set_body_json(json!({"success": true}));
+        }
+        let to = body.get("to").and_then(Value::as_str).unwrap_or_default();
+        ResponseTemplate::new(200).set_body_json(json!({
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": to, "wa_id": to}],
+            "messages": [{"id": format!("wamid.mock.{n}")}],
+        }))
+    }
+}
+
+impl MockGraph {
+    pub async fn start() -> Self {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path_regex(r"^/v[0-9.]+/[0-9]+/messages$"))
+            .respond_with(Accept { next: AtomicUsize::new(0) })
+            .with_priority(10)
+            .mount(&server)
+            .await;
+        Self { server }
+    }
+
+    #[must_use]
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    /// The next `n` sends get `status` with `body`.
+    pub async fn fail_next(&self, n: u64, status: u16, body: Value) {
+        Mock::given(method("POST"))
+            .and(path_regex(r"^/v[0-9.]+/[0-9]+/messages$"))
+            .respond_with(ResponseTemplate::new(status).set_body_json(body))
+            .up_to_n_times(n)
+            .with_priority(1)
+            .mount(&self.server)
+            .await;
+    }
+
+    /// The next `n` sends get Meta's error `code`.
+    pub async fn fail_with_code(&self, n: u64, status: u16, code: i64, title: &str) {
+        self.fail_next(n, status, meta_error(code, title)).await;
+    }
+
+    /// Every message request received so far (bodies), in arrival order.
+    pub async fn sent(&self) -> Vec<Value> {
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.url.path().ends_with("/messages"))
+            .filter_map(|r| serde_json::from_slice(&r.body).ok())
+            .collect()
+    }
+}
+
+#[must_use]
+pub fn meta_error(code: i64, title: &str) -> Value {
+    json!({"error": {
+        "message": format!("(#{code}) {title}"),
+        "type": "OAuthException",
+        "code": code,
+        "error_data": {"messaging_product": "whatsapp", "details": title},
+        "fbtrace_id": "AbCdEf",
+    }})
+}
