@@ -143,7 +143,11 @@ async fn every_reply_reaches_the_mock_once_and_in_order() {
             .values()
             .all(|n| (42..=43).contains(&n.as_u64().unwrap()))
     );
-    assert!(run.stderr.contains("queueing 300 replies"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("queueing 300 replies"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
