@@ -99,7 +99,10 @@ async fn nul_characters_are_dropped_not_refused(store: Arc<dyn Store>) {
         MessageContent::Text { body: "two".into() }
     );
     let jobs = store.claim_outbox(10, t(11), t(20)).await.unwrap();
-    assert_eq!(jobs[0].request, json!({"to": "15550001", "text": {"body": "one"}}));
+    assert_eq!(
+        jobs[0].request,
+        json!({"to": "15550001", "text": {"body": "one"}})
+    );
     store
         .complete_outbox(
             &[SendResult {

@@ -31,6 +31,7 @@ conformance!(
         outcomes_after_a_lost_lease_are_handled_sanely,
         a_refused_message_fails_and_retries_used_up_make_a_dead_letter,
         dead_and_failed_jobs_can_be_requeued,
+        a_requeued_job_waits_for_the_one_in_flight,
         unknown_conversations_and_jobs_are_not_found,
     ],
     with_db: [concurrent_claimers_never_share_a_job_or_a_conversation],
@@ -177,7 +178,11 @@ async fn a_queued_message_is_claimed_and_sent_and_gets_the_statuses_that_came_fi
     let ready = store.list_outbox(OutboxState::Ready, 10).await.unwrap();
     assert_eq!(ready.len(), 1);
     assert_eq!(
-        (ready[0].message_id, ready[0].conversation_id, ready[0].state),
+        (
+            ready[0].message_id,
+            ready[0].conversation_id,
+            ready[0].state
+        ),
         (id, conversation, OutboxState::Ready)
     );
     assert_eq!(
@@ -294,7 +299,13 @@ async fn an_idempotency_key_returns_the_first_message(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let made = [
-        first, other_agent, other_key, no_key_1, no_key_2, no_agent_1, no_agent_2,
+        first,
+        other_agent,
+        other_key,
+        no_key_1,
+        no_key_2,
+        no_agent_1,
+        no_agent_2,
     ];
     assert!(made.iter().all(|e| e.created));
     let ids: HashSet<MessageId> = made.iter().map(|e| e.message_id).collect();
@@ -324,9 +335,16 @@ async fn concurrent_requests_with_one_key_create_one_message(store: Arc<dyn Stor
             let store = Arc::clone(&store);
             tokio::spawn(async move {
                 let conversation = if i % 2 == 0 { a } else { b };
-                enqueue_as(&*store, conversation, "Hi", Some(ana), Some("k-1"), t(10 + i))
-                    .await
-                    .unwrap()
+                enqueue_as(
+                    &*store,
+                    conversation,
+                    "Hi",
+                    Some(ana),
+                    Some("k-1"),
+                    t(10 + i),
+                )
+                .await
+                .unwrap()
             })
         })
         .collect();
@@ -366,14 +384,21 @@ async fn one_conversation_is_sent_in_order(store: Arc<dyn Store>) {
 
     // a1 waits for a retry: it still holds a2 back.
     store
-        .complete_outbox(&[retry(&jobs[0], t(100)), sent(&jobs[1], "wamid.b1")], t(21))
+        .complete_outbox(
+            &[retry(&jobs[0], t(100)), sent(&jobs[1], "wamid.b1")],
+            t(21),
+        )
         .await
         .unwrap();
     assert!(claim(&*store, t(30)).await.is_empty());
     let ready = store.list_outbox(OutboxState::Ready, 10).await.unwrap();
     assert_eq!(messages_of(&ready), vec![a1, a2]);
     assert_eq!(
-        (ready[0].attempts, ready[0].run_at, ready[0].last_error.as_deref()),
+        (
+            ready[0].attempts,
+            ready[0].run_at,
+            ready[0].last_error.as_deref()
+        ),
         (1, t(100), Some("Graph API unavailable (HTTP 503)"))
     );
     assert_eq!(view(&*store, a1).await.state, Queued);
@@ -402,12 +427,15 @@ async fn one_conversation_is_sent_in_order(store: Arc<dyn Store>) {
     // The limit counts conversations' heads, oldest first.
     let c1 = enqueue(&*store, b, "x", t(200)).await;
     let _c2 = enqueue(&*store, a, "y", t(201)).await;
-    let jobs = store
-        .claim_outbox(1, t(300), t(400))
-        .await
-        .unwrap();
+    let jobs = store.claim_outbox(1, t(300), t(400)).await.unwrap();
     assert_eq!(messages(&jobs), vec![c1]);
-    assert!(store.claim_outbox(0, t(300), t(400)).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_outbox(0, t(300), t(400))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn an_expired_lease_is_claimed_again(store: Arc<dyn Store>) {
@@ -418,7 +446,13 @@ async fn an_expired_lease_is_claimed_again(store: Arc<dyn Store>) {
     let jobs = store.claim_outbox(10, t(20), t(30)).await.unwrap();
     assert_eq!((messages(&jobs), jobs[0].attempts), (vec![id], 1));
     // Leased until t(30) (inclusive), and its follower waits.
-    assert!(store.claim_outbox(10, t(30), t(90)).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_outbox(10, t(30), t(90))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // The sender died: after its lease, the job is claimed again, counting the attempt.
     let jobs = store.claim_outbox(10, t(31), t(90)).await.unwrap();
@@ -555,7 +589,10 @@ async fn a_refused_message_fails_and_retries_used_up_make_a_dead_letter(store: A
         .unwrap();
 
     let m = view(&*store, refused).await;
-    assert_eq!((m.state, m.failed_at, m.sent_at), (Failed, Some(t(21)), None));
+    assert_eq!(
+        (m.state, m.failed_at, m.sent_at),
+        (Failed, Some(t(21)), None)
+    );
     let e = m.error.unwrap();
     assert_eq!(
         (e.code, e.title.as_str(), e.details.as_deref()),
@@ -571,7 +608,11 @@ async fn a_refused_message_fails_and_retries_used_up_make_a_dead_letter(store: A
     let failed = store.list_outbox(OutboxState::Failed, 10).await.unwrap();
     assert_eq!(messages_of(&failed), vec![refused]);
     assert_eq!(
-        (failed[0].state, failed[0].attempts, failed[0].last_error.as_deref()),
+        (
+            failed[0].state,
+            failed[0].attempts,
+            failed[0].last_error.as_deref()
+        ),
         (
             OutboxState::Failed,
             1,
@@ -636,7 +677,12 @@ async fn dead_and_failed_jobs_can_be_requeued(store: Arc<dyn Store>) {
     let ready = store.list_outbox(OutboxState::Ready, 10).await.unwrap();
     assert_eq!(messages_of(&ready), vec![dead]);
     assert_eq!(
-        (ready[0].id, ready[0].state, ready[0].attempts, ready[0].run_at),
+        (
+            ready[0].id,
+            ready[0].state,
+            ready[0].attempts,
+            ready[0].run_at
+        ),
         (dead_job, OutboxState::Ready, 0, t(100))
     );
     assert_eq!(ready[0].created_at, t(100), "a requeued job starts afresh");
@@ -677,12 +723,52 @@ async fn dead_and_failed_jobs_can_be_requeued(store: Arc<dyn Store>) {
     assert_eq!((m.state, m.sent_at, m.error), (Sent, Some(t(103)), None));
 }
 
+async fn a_requeued_job_waits_for_the_one_in_flight(store: Arc<dyn Store>) {
+    let (_, conversation) = setup(&*store).await;
+    let first = enqueue(&*store, conversation, "one", t(10)).await;
+    let second = enqueue(&*store, conversation, "two", t(11)).await;
+    let jobs = claim(&*store, t(20)).await;
+    store
+        .complete_outbox(
+            &[result(
+                &jobs[0],
+                SendOutcome::Failed {
+                    error: refusal(131_000),
+                    dead: true,
+                },
+            )],
+            t(21),
+        )
+        .await
+        .unwrap();
+    let jobs = claim(&*store, t(22)).await;
+    assert_eq!(messages(&jobs), vec![second]);
+
+    // The older job is back while the younger one is being sent: a conversation never
+    // has two jobs in flight, so it waits.
+    let dead = store.list_outbox(OutboxState::Dead, 10).await.unwrap();
+    store.requeue_outbox(dead[0].id, t(23)).await.unwrap();
+    assert!(claim(&*store, t(24)).await.is_empty());
+    store
+        .complete_outbox(&[sent(&jobs[0], "wamid.two")], t(25))
+        .await
+        .unwrap();
+    assert_eq!(messages(&claim(&*store, t(26)).await), vec![first]);
+}
+
 async fn unknown_conversations_and_jobs_are_not_found(store: Arc<dyn Store>) {
     let (_, conversation) = setup(&*store).await;
     let ana = agent(&*store, "ana@example.com", 1).await;
-    let err = enqueue_as(&*store, ConversationId::new(), "Hi", Some(ana), Some("k"), t(1))
-        .await
-        .unwrap_err();
+    let err = enqueue_as(
+        &*store,
+        ConversationId::new(),
+        "Hi",
+        Some(ana),
+        Some("k"),
+        t(1),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
     // Nothing was kept: the key is still free.
     let e = enqueue_as(&*store, conversation, "Hi", Some(ana), Some("k"), t(2))
@@ -713,7 +799,10 @@ async fn unknown_conversations_and_jobs_are_not_found(store: Arc<dyn Store>) {
     assert_eq!(claim(&*store, t(5)).await.len(), 1);
 }
 
-async fn concurrent_claimers_never_share_a_job_or_a_conversation(db: &TestDb, store: Arc<dyn Store>) {
+async fn concurrent_claimers_never_share_a_job_or_a_conversation(
+    db: &TestDb,
+    store: Arc<dyn Store>,
+) {
     const CONVERSATIONS: usize = 50;
     const PER_CONVERSATION: usize = 4;
     const JOBS: usize = CONVERSATIONS * PER_CONVERSATION;
@@ -730,12 +819,17 @@ async fn concurrent_claimers_never_share_a_job_or_a_conversation(db: &TestDb, st
         .await;
         conversations.push(c);
     }
+    // In pairs: consecutive jobs of one conversation, so that a claim that ignored the
+    // order would take both at once.
     let mut queued: HashMap<ConversationId, Vec<MessageId>> = HashMap::new();
-    for round in 0..PER_CONVERSATION {
-        for (i, c) in conversations.iter().enumerate() {
-            let at = t(1 + i64::try_from(round * CONVERSATIONS + i).unwrap());
-            let id = enqueue(&*store, *c, "Hi", at).await;
-            queued.entry(*c).or_default().push(id);
+    let mut n = 0;
+    for _ in 0..PER_CONVERSATION / 2 {
+        for c in &conversations {
+            for _ in 0..2 {
+                n += 1;
+                let id = enqueue(&*store, *c, "Hi", t(n)).await;
+                queued.entry(*c).or_default().push(id);
+            }
         }
     }
 
@@ -747,8 +841,11 @@ async fn concurrent_claimers_never_share_a_job_or_a_conversation(db: &TestDb, st
     let senders: Vec<_> = (0..8)
         .map(|n| {
             let store = Arc::clone(if n % 2 == 0 { &store } else { &other });
-            let (in_flight, claimed, done) =
-                (Arc::clone(&in_flight), Arc::clone(&claimed), Arc::clone(&done));
+            let (in_flight, claimed, done) = (
+                Arc::clone(&in_flight),
+                Arc::clone(&claimed),
+                Arc::clone(&done),
+            );
             tokio::spawn(async move {
                 while done.load(Ordering::SeqCst) < JOBS {
                     let jobs = store.claim_outbox(7, t(10_000), t(20_000)).await.unwrap();
