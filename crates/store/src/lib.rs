@@ -8,6 +8,7 @@ mod agents;
 mod error;
 mod events;
 mod ingest;
+pub mod nul;
 mod outbox;
 mod views;
 
