@@ -4,6 +4,7 @@
 
 mod health;
 mod ingest;
+mod media;
 mod read_api;
 mod replies;
 mod restart;

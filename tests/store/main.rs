@@ -46,6 +46,7 @@ mod events;
 mod fixtures;
 mod inbound;
 mod ingest;
+mod last_inbound;
 mod lists;
 mod nul;
 mod outbox;

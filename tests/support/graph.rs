@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path_regex};
+use wiremock::matchers::{header, method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 pub struct MockGraph {
@@ -62,6 +62,64 @@ impl MockGraph {
     /// The next `n` sends get Meta's error `code`.
     pub async fn fail_with_code(&self, n: u64, status: u16, code: i64, title: &str) {
         self.fail_next(n, status, meta_error(code, title)).await;
+    }
+
+    /// Media id `id` is a file of `bytes` (Meta's lookup, then the download, which needs
+    /// the access token). The file must be downloaded exactly `downloads` times before
+    /// [`MockGraph::verify`].
+    pub async fn media(&self, id: &str, bytes: &[u8], mime_type: &str, downloads: u64) {
+        self.media_lookup(id, mime_type, bytes.len()).await;
+        Mock::given(method("GET"))
+            .and(path(format!("/files/{id}")))
+            .and(header("authorization", format!("Bearer {}", crate::ACCESS_TOKEN).as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(bytes.to_vec(), mime_type))
+            .expect(downloads)
+            .named(format!("download of media {id}"))
+            .mount(&self.server)
+            .await;
+    }
+
+    /// Meta's answer to looking up media id `id`: a download URL on this mock.
+    pub async fn media_lookup(&self, id: &str, mime_type: &str, size: usize) {
+        Mock::given(method("GET"))
+            .and(path_regex(format!(r"^/v[0-9.]+/{id}$")))
+            .and(header("authorization", format!("Bearer {}", crate::ACCESS_TOKEN).as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "messaging_product": "whatsapp",
+                "url": format!("{}/files/{id}", self.uri()),
+                "mime_type": mime_type,
+                "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                "file_size": size,
+                "id": id,
+            })))
+            .named(format!("lookup of media {id}"))
+            .mount(&self.server)
+            .await;
+    }
+
+    /// Meta no longer knows media id `id` (it expired after 7 days): error code 100.
+    pub async fn media_gone(&self, id: &str) {
+        Mock::given(method("GET"))
+            .and(path_regex(format!(r"^/v[0-9.]+/{id}$")))
+            .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {
+                "message": format!("Unsupported get request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."),
+                "type": "GraphMethodException",
+                "code": 100,
+                "error_subcode": 33,
+                "fbtrace_id": "AbCdEf",
+            }})))
+            .mount(&self.server)
+            .await;
+    }
+
+    /// Panics unless every mock's expected number of requests was met.
+    pub async fn verify(&self) {
+        self.server.verify().await;
+    }
+
+    /// Requests received so far whose path is `p`.
+    pub async fn requests_to(&self, p: &str) -> usize {
+        self.server.received_requests().await.unwrap_or_default().iter().filter(|r| r.url.path() == p).count()
     }
 
     /// Every message request received so far (bodies), in arrival order.

@@ -67,9 +67,26 @@ pub struct TestApp {
     pub db: TestDb,
     /// The mock Graph API the sender talks to.
     pub graph: graph::MockGraph,
+    /// The media cache (`media.dir`), removed when the app is dropped.
+    pub media_dir: MediaDir,
     running: Option<Running>,
     ingest: IngestWorker,
     sender: Sender,
+}
+
+/// A per-test temporary directory, removed on drop.
+pub struct MediaDir(pub std::path::PathBuf);
+
+impl MediaDir {
+    fn new() -> Self {
+        Self(std::env::temp_dir().join(format!("switchboard-media-{}", uuid::Uuid::new_v4().simple())))
+    }
+}
+
+impl Drop for MediaDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Options for [`spawn_app_with`].
@@ -96,6 +113,10 @@ pub async fn start_on(db: TestDb, opts: AppOptions) -> TestApp {
     let graph = graph::MockGraph::start().await;
     let mut opts = opts;
     opts.env.push(("SWITCHBOARD_GRAPH_BASE_URL", graph.uri()));
+    let media_dir = MediaDir::new();
+    if !opts.env.iter().any(|(k, _)| *k == "SWITCHBOARD__MEDIA__DIR") {
+        opts.env.push(("SWITCHBOARD__MEDIA__DIR", media_dir.0.display().to_string()));
+    }
     let settings = test_settings(&db, &opts);
     let running = startup::start(&settings).await.expect("application starts");
     let store = Arc::clone(&running.store);
@@ -117,6 +138,7 @@ pub async fn start_on(db: TestDb, opts: AppOptions) -> TestApp {
     TestApp {
         base: format!("http://{}", running.addr),
         graph,
+        media_dir,
         sender,
         ingest: IngestWorker::new(Arc::clone(&store), IngestOptions { batch_size: 16, ..IngestOptions::default() }),
         store,

@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+use switchboard_cloudapi::GraphError;
 use switchboard_store::StoreError;
 
 /// One invalid input field.
@@ -40,8 +41,18 @@ pub enum ApiError {
     /// A free-form message outside the customer-service window.
     #[error("{detail}")]
     WindowClosed { detail: String, extra: serde_json::Value },
+    /// The resource is not in a state that allows this (409 with its own code).
+    #[error("{detail}")]
+    StateConflict { code: &'static str, detail: String },
+    /// It existed once and is gone for good (410).
+    #[error("{detail}")]
+    Gone { code: &'static str, detail: String },
     #[error("{detail}")]
     Unavailable { code: &'static str, detail: String },
+    /// WhatsApp's Graph API failed (502, code `graph_error`); `detail` is the error's
+    /// plain explanation, never its raw text.
+    #[error("{detail}")]
+    Graph { detail: String },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -59,7 +70,11 @@ impl ApiError {
             Self::Forbidden => "forbidden",
             Self::NotFound { .. } => "not_found",
             Self::Validation(_) => "validation_failed",
-            Self::BadRequest { code, .. } | Self::Unavailable { code, .. } => code,
+            Self::BadRequest { code, .. }
+            | Self::Unavailable { code, .. }
+            | Self::StateConflict { code, .. }
+            | Self::Gone { code, .. } => code,
+            Self::Graph { .. } => "graph_error",
             Self::Conflict { .. } => "conflict",
             Self::WindowClosed { .. } => "window_closed",
             Self::Internal(_) => "internal_error",
@@ -89,7 +104,9 @@ impl ResponseError for ApiError {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Validation(_) | Self::WindowClosed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::StateConflict { .. } => StatusCode::CONFLICT,
+            Self::Gone { .. } => StatusCode::GONE,
+            Self::Graph { .. } => StatusCode::BAD_GATEWAY,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -121,6 +138,15 @@ impl ResponseError for ApiError {
             res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
         res.body(serde_json::to_vec(&problem).unwrap_or_default())
+    }
+}
+
+impl From<&GraphError> for ApiError {
+    /// A 502 that explains the failure; the error itself is logged (it never holds the
+    /// token or a URL).
+    fn from(e: &GraphError) -> Self {
+        tracing::warn!(error = %e, class = ?e.class(), "Graph API call failed");
+        Self::Graph { detail: e.explanation() }
     }
 }
 

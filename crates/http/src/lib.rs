@@ -10,12 +10,14 @@ mod routes;
 mod telemetry;
 
 use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use secrecy::SecretString;
+use switchboard_cloudapi::GraphClient;
 use switchboard_core::{Intake, SendHealth};
 use tokio::sync::Notify;
 use switchboard_store::Store;
@@ -38,6 +40,10 @@ pub struct AppState {
     pub send_health: Arc<SendHealth>,
     /// Set when messages go to the sandbox instead of Meta.
     pub sandbox: bool,
+    /// The Graph API client for mark-read and media downloads; `None` in sandbox mode.
+    pub graph: Option<GraphClient>,
+    /// Where fetched media files are cached (`media.dir`); created when first needed.
+    pub media_dir: PathBuf,
 }
 
 #[derive(Clone, Debug)]
@@ -81,6 +87,8 @@ impl Application {
                             ApiError::NotFound { what: "resource" }.into()
                         }))
                         .configure(routes::conversations::configure)
+                        .configure(routes::read::configure)
+                        .configure(routes::media::configure)
                         .configure(routes::outbox::configure),
                 )
                 .default_service(web::to(not_found))

@@ -51,6 +51,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub whatsapp: WhatsAppSettings,
     pub graph: GraphSettings,
+    pub media: MediaSettings,
     pub webhooks: WebhookSettings,
     pub ingest: IngestSettings,
     pub sender: SenderSettings,
@@ -106,6 +107,13 @@ pub struct GraphSettings {
     pub api_version: String,
     pub connect_timeout_secs: u64,
     pub timeout_secs: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSettings {
+    /// Where fetched media files are cached.
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Deserialize)]
@@ -232,6 +240,13 @@ impl Settings {
                 fix: "Meta sends up to 3 MiB; keep the default 3145728.",
             });
         }
+        if self.media.dir.as_os_str().is_empty() {
+            return Err(SettingsError::Invalid {
+                key: "media.dir",
+                problem: "must not be empty".into(),
+                fix: "Set SWITCHBOARD__MEDIA__DIR to a writable directory, e.g. data/media.",
+            });
+        }
         let base = &self.graph.base_url;
         if !(base.starts_with("https://") || base.starts_with("http://")) {
             return Err(SettingsError::Invalid {
@@ -341,6 +356,7 @@ impl Settings {
              [database]\nurl = {:?}\nmax_connections = {}\nmigrate_on_start = {}\nacquire_timeout_secs = {}\nsqlite_synchronous = \"{}\"\n\n\
              [whatsapp]\nphone_number_id = {:?}\nchannel_name = {:?}\napp_secret = {}\nverify_token = {}\naccess_token = {}\nsandbox = {}\n\n\
              [graph]\nbase_url = {:?}\napi_version = {:?}\nconnect_timeout_secs = {}\ntimeout_secs = {}\n\n\
+             [media]\ndir = {:?}\n\n\
              [webhooks]\nmax_batch = {}\nqueue_capacity = {}\nbody_retention_days = {}\n\n\
              [ingest]\nenabled = {}\nbatch_size = {}\npoll_interval_ms = {}\n\n\
              [sender]\nenabled = {}\nbatch_size = {}\nconcurrency = {}\nlease_secs = {}\nmax_attempts = {}\nmax_age_hours = {}\nbackoff_base_secs = {}\nbackoff_cap_secs = {}\nthroughput_per_second = {}\npair_per_minute = {}\npause_on_config_error_secs = {}\npoll_interval_ms = {}\n\n\
@@ -350,6 +366,7 @@ impl Settings {
             match d.sqlite_synchronous { SqliteSynchronous::Normal => "normal", SqliteSynchronous::Full => "full" },
             w.phone_number_id, w.channel_name, mask(&w.app_secret), mask(&w.verify_token), mask(&w.access_token), w.sandbox,
             self.graph.base_url, self.graph.api_version, self.graph.connect_timeout_secs, self.graph.timeout_secs,
+            self.media.dir.display().to_string(),
             self.webhooks.max_batch, self.webhooks.queue_capacity, self.webhooks.body_retention_days,
             self.ingest.enabled, self.ingest.batch_size, self.ingest.poll_interval_ms,
             self.sender.enabled, self.sender.batch_size, self.sender.concurrency, self.sender.lease_secs, self.sender.max_attempts,
@@ -422,6 +439,7 @@ mod tests {
         assert!(!shown.contains("s3cret-value"));
         assert!(!shown.contains("hunter2"));
         assert!(s.to_masked_toml().contains("postgres://app:***@db/x"));
+        assert!(s.to_masked_toml().contains("[media]\ndir = \"data/media\""));
     }
 
     #[test]

@@ -117,8 +117,10 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         tracker.spawn(worker.run_until_stopped(appended, stop.clone()));
     }
 
-    let transport: Arc<dyn Transport> = match (&settings.whatsapp.access_token, settings.uses_sandbox()) {
-        (Some(token), false) => Arc::new(
+    // One Graph API client, shared by the sender and the HTTP handlers (mark-read, media);
+    // none in sandbox mode.
+    let graph = match (&settings.whatsapp.access_token, settings.uses_sandbox()) {
+        (Some(token), false) => Some(
             GraphClient::new(GraphConfig {
                 connect_timeout: Duration::from_secs(settings.graph.connect_timeout_secs),
                 timeout: Duration::from_secs(settings.graph.timeout_secs),
@@ -126,7 +128,11 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             })
             .context("cannot build the Graph API client (graph.*, SWITCHBOARD_ACCESS_TOKEN)")?,
         ),
-        _ => Arc::new(Sandbox::default()),
+        _ => None,
+    };
+    let transport: Arc<dyn Transport> = match &graph {
+        Some(client) => Arc::new(client.clone()),
+        None => Arc::new(Sandbox::default()),
     };
     let send_health = Arc::new(SendHealth::default());
     let outbox = Arc::new(Notify::new());
@@ -151,6 +157,8 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             outbox: Arc::clone(&outbox),
             send_health: Arc::clone(&send_health),
             sandbox: settings.uses_sandbox(),
+            graph,
+            media_dir: settings.media.dir.clone(),
         },
     )
     .with_context(|| format!("cannot listen on {} (http.listen)", settings.http.listen))?;

@@ -160,6 +160,18 @@ impl MessageStore for SqliteStore {
         row.map(TryInto::try_into).transpose()
     }
 
+    async fn last_inbound(&self, conversation: ConversationId) -> Result<Option<MessageView>> {
+        let row: Option<MessageRow> = sqlx::query_as(concat!(
+            message_select!(),
+            "WHERE conversation_id = ?1 AND direction = 'inbound' ORDER BY id DESC LIMIT 1"
+        ))
+        .bind(conversation.as_uuid())
+        .fetch_optional(self.pool())
+        .await
+        .db()?;
+        row.map(TryInto::try_into).transpose()
+    }
+
     async fn insert_outbound(&self, m: &NewOutboundMessage) -> Result<MessageId> {
         let mut w = self.begin_write().await?;
         let conn = w.conn();

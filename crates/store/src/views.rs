@@ -117,6 +117,10 @@ pub trait MessageStore: Send + Sync {
 
     async fn message(&self, id: MessageId) -> Result<Option<MessageView>>;
 
+    /// The conversation's newest inbound message (by id, i.e. in the order stored), if
+    /// any; `None` also for an unknown conversation.
+    async fn last_inbound(&self, conversation: ConversationId) -> Result<Option<MessageView>>;
+
     /// Records an outbound message. If it has a wamid, status reports that arrived
     /// before it are applied now.
     async fn insert_outbound(&self, m: &NewOutboundMessage) -> Result<MessageId>;

@@ -1,0 +1,281 @@
+//! `GET /api/v1/messages/{id}/media`: the file a customer sent, from the local cache or
+//! fetched from Meta (cloudapi.md §7) and cached on the way through.
+//!
+//! The cache is `media.dir`: one file per media id (`[A-Za-z0-9_-]` only) and a
+//! `<id>.meta` JSON beside it. A download is streamed to the client while it is written
+//! to a temporary file, which is renamed into place only once complete, so a partial
+//! download is never served from the cache. The `.meta` is renamed first and the data
+//! file last: the data file's presence is what marks an entry complete.
+
+use std::path::{Path, PathBuf};
+
+use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType, ExtendedValue};
+use actix_web::{HttpResponse, HttpResponseBuilder, web};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use switchboard_cloudapi::{GraphClient, GraphError, MediaDownload};
+use switchboard_domain::{Direction, MessageId};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::AppState;
+use crate::auth::AuthenticatedAgent;
+use crate::error::ApiError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/messages/{id}/media").route(web::get().to(media)));
+}
+
+/// Read size when serving a cached file.
+const CHUNK: usize = 64 * 1024;
+const OCTET_STREAM: &str = "application/octet-stream";
+
+/// What the cache keeps beside a file.
+#[derive(Serialize, Deserialize)]
+struct CacheMeta {
+    content_type: String,
+}
+
+async fn media(_agent: AuthenticatedAgent, path: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let no_media = || ApiError::NotFound { what: "media" };
+    let id: MessageId = path.parse().map_err(|_| ApiError::NotFound { what: "message" })?;
+    let message = state.store.message(id).await?.ok_or(ApiError::NotFound { what: "message" })?;
+    if message.direction != Direction::Inbound {
+        return Err(no_media());
+    }
+    let media = message.content.media().ok_or_else(no_media)?;
+    let media_id = media.id.as_deref().ok_or_else(no_media)?;
+    // Graph media ids are digits; anything else cannot be fetched, nor used as a file name.
+    let key = cache_key(media_id).ok_or_else(no_media)?;
+    let filename = media.filename.clone();
+
+    let entry = CacheEntry::new(&state.media_dir, &key);
+    if let Some(res) = entry.serve(filename.as_deref()).await {
+        return Ok(res);
+    }
+    let Some(graph) = &state.graph else {
+        return Err(ApiError::Unavailable {
+            code: "media_unavailable",
+            detail: "files are fetched from WhatsApp, which is not connected (sandbox mode), and this one is not cached".into(),
+        });
+    };
+    let download = fetch(graph, media_id).await?;
+    let content_type = download.content_type().map_or_else(|| OCTET_STREAM.to_owned(), ToOwned::to_owned);
+    let mut res = response(&content_type, filename.as_deref());
+    if let Some(len) = download.content_length() {
+        res.insert_header((header::CONTENT_LENGTH, len));
+    }
+    let writer = match entry.writer(&content_type).await {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(error = %e, dir = %state.media_dir.display(), "cannot cache media; serving it uncached");
+            None
+        }
+    };
+    Ok(res.streaming(relay(download, writer)))
+}
+
+/// The media id as a file name, if it is one already.
+fn cache_key(media_id: &str) -> Option<String> {
+    let key: String = media_id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
+    (!key.is_empty() && key == media_id).then_some(key)
+}
+
+/// Looks the media id up and starts the download; a download URL that expired on the way
+/// is looked up once more.
+async fn fetch(graph: &GraphClient, media_id: &str) -> Result<MediaDownload, ApiError> {
+    let mut expired_once = false;
+    loop {
+        let info = graph.media_url(media_id).await.map_err(|e| lookup_error(&e))?;
+        match graph.download_media(&info.url).await {
+            Ok(download) => return Ok(download),
+            Err(GraphError::MediaUrlExpired) if !expired_once => expired_once = true,
+            Err(GraphError::MediaUrlExpired) => return Err(expired()),
+            Err(e) => return Err(ApiError::from(&e)),
+        }
+    }
+}
+
+fn lookup_error(e: &GraphError) -> ApiError {
+    match e {
+        // Unknown or expired media id (webhook media ids live 7 days).
+        GraphError::Api { code: Some(100), .. } => expired(),
+        GraphError::Invalid(_) => ApiError::NotFound { what: "media" },
+        e => ApiError::from(e),
+    }
+}
+
+fn expired() -> ApiError {
+    ApiError::Gone {
+        code: "media_expired",
+        detail: "WhatsApp no longer has this file (files sent by customers are kept for 7 days) and it was not cached".into(),
+    }
+}
+
+/// Headers shared by cached and fetched files. Customers choose these files: never let a
+/// browser run them as a page on our origin.
+fn response(content_type: &str, filename: Option<&str>) -> HttpResponseBuilder {
+    let mut res = HttpResponse::Ok();
+    res.insert_header((header::CONTENT_TYPE, header::HeaderValue::from_str(content_type).unwrap_or(header::HeaderValue::from_static(OCTET_STREAM))))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'"))
+        .insert_header((header::CACHE_CONTROL, "private, max-age=86400"));
+    if let Some(name) = filename.filter(|n| !n.is_empty()) {
+        res.insert_header(content_disposition(name));
+    }
+    res
+}
+
+/// `attachment; filename="…"; filename*=UTF-8''…`, the plain name with only safe characters.
+fn content_disposition(name: &str) -> ContentDisposition {
+    let ascii: String = name
+        .chars()
+        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
+        .collect();
+    let mut parameters = vec![DispositionParam::Filename(ascii.clone())];
+    if ascii != name {
+        parameters.push(DispositionParam::FilenameExt(ExtendedValue {
+            charset: header::Charset::Ext("UTF-8".into()),
+            language_tag: None,
+            value: name.as_bytes().to_vec(),
+        }));
+    }
+    ContentDisposition { disposition: DispositionType::Attachment, parameters }
+}
+
+/// One media id's place in the cache.
+struct CacheEntry {
+    dir: PathBuf,
+    file: PathBuf,
+    meta: PathBuf,
+    key: String,
+}
+
+impl CacheEntry {
+    fn new(dir: &Path, key: &str) -> Self {
+        Self { dir: dir.to_owned(), file: dir.join(key), meta: dir.join(format!("{key}.meta")), key: key.to_owned() }
+    }
+
+    /// The cached file as a response, if there is a complete copy.
+    async fn serve(&self, filename: Option<&str>) -> Option<HttpResponse> {
+        let file = tokio::fs::File::open(&self.file).await.ok()?;
+        let meta = tokio::fs::read(&self.meta).await.ok()?;
+        let meta: CacheMeta = serde_json::from_slice(&meta).ok()?;
+        let len = file.metadata().await.ok()?.len();
+        tracing::debug!(media = %self.key, "media served from the cache");
+        let mut res = response(&meta.content_type, filename);
+        res.insert_header((header::CONTENT_LENGTH, len));
+        Some(res.streaming(read_file(file)))
+    }
+
+    /// A temporary file to download into.
+    async fn writer(&self, content_type: &str) -> std::io::Result<CacheWriter> {
+        tokio::fs::create_dir_all(&self.dir).await?;
+        let tmp = self.dir.join(format!(".{}.{}.part", self.key, uuid::Uuid::new_v4().simple()));
+        let file = tokio::fs::File::create(&tmp).await?;
+        let meta = serde_json::to_vec(&CacheMeta { content_type: content_type.to_owned() }).map_err(std::io::Error::other)?;
+        Ok(CacheWriter { file, tmp, entry: Self::new(&self.dir, &self.key), meta, committed: false })
+    }
+}
+
+/// A download being written to the cache. Dropped before [`CacheWriter::commit`] (the
+/// download failed, or the client went away), it removes its temporary file.
+struct CacheWriter {
+    file: tokio::fs::File,
+    tmp: PathBuf,
+    entry: CacheEntry,
+    meta: Vec<u8>,
+    committed: bool,
+}
+
+impl CacheWriter {
+    async fn commit(mut self) -> std::io::Result<()> {
+        self.file.flush().await?;
+        self.file.sync_data().await?;
+        let meta_tmp = self.tmp.with_extension("meta");
+        tokio::fs::write(&meta_tmp, &self.meta).await?;
+        tokio::fs::rename(&meta_tmp, &self.entry.meta).await?;
+        tokio::fs::rename(&self.tmp, &self.entry.file).await?;
+        self.committed = true;
+        tracing::debug!(media = %self.entry.key, "media cached");
+        Ok(())
+    }
+}
+
+impl Drop for CacheWriter {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+            let _ = std::fs::remove_file(self.tmp.with_extension("meta"));
+        }
+    }
+}
+
+/// Relays the download to the client, copying it into the cache; the copy is kept only
+/// if the download completes. A cache write failure does not interrupt the client.
+fn relay(download: MediaDownload, writer: Option<CacheWriter>) -> impl futures_util::Stream<Item = Result<Bytes, GraphError>> {
+    futures_util::stream::unfold(Some((download, writer)), |state| async move {
+        let (mut download, mut writer) = state?;
+        match download.chunk().await {
+            Ok(Some(bytes)) => {
+                if let Some(w) = writer.as_mut()
+                    && let Err(e) = w.file.write_all(&bytes).await
+                {
+                    tracing::warn!(error = %e, "cannot write the media cache; serving the file uncached");
+                    writer = None;
+                }
+                Some((Ok(bytes), Some((download, writer))))
+            }
+            Ok(None) => {
+                if let Some(w) = writer
+                    && let Err(e) = w.commit().await
+                {
+                    tracing::warn!(error = %e, "cannot store the downloaded media in the cache");
+                }
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "media download broke off");
+                Some((Err(e), None))
+            }
+        }
+    })
+}
+
+/// A file as a stream of chunks.
+fn read_file(file: tokio::fs::File) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+    futures_util::stream::unfold(Some(file), |state| async move {
+        let mut file = state?;
+        let mut buf = vec![0; CHUNK];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(Bytes::from(buf)), Some(file)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_media_ids_name_cache_files() {
+        assert_eq!(cache_key("1037543291543636").as_deref(), Some("1037543291543636"));
+        assert_eq!(cache_key("abc_DEF-9").as_deref(), Some("abc_DEF-9"));
+        for bad in ["", "../etc/passwd", "1/2", "1.meta", ".", "1 2", "é1"] {
+            assert_eq!(cache_key(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn file_names_cannot_break_the_header() {
+        let h = content_disposition("in\"voice\r\n.pdf").to_string();
+        assert!(!h.contains('\r') && !h.contains('\n'), "{h}");
+        assert!(h.starts_with("attachment; filename=\"in_voice__.pdf\""), "{h}");
+        let h = content_disposition("factura año.pdf").to_string();
+        assert!(h.contains("filename*=UTF-8''factura%20a%C3%B1o.pdf"), "{h}");
+    }
+}
