@@ -251,6 +251,31 @@ async fn a_crash_between_claim_and_send_is_recovered_by_the_lease(backend: Backe
     assert_eq!(message(&app, &conv, queued["id"].as_str().unwrap()).await["status"], "sent");
 }
 
+/// The Graph API has no idempotency key: if the process dies after Meta accepted a
+/// message but before the outcome was committed, the message is sent again once the
+/// lease expires. At least once, never lost; recorded once.
+async fn a_crash_after_metas_answer_sends_again_once_the_lease_expires(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let conv = conversation(&mut app, FROM).await;
+    let queued: Value = reply(&app, &conv, json!({"type": "text", "text": "at least once"})).await.json().await.unwrap();
+    // A sender claims the job and Meta accepts the message…
+    let now = Utc::now();
+    let jobs = app.store.claim_outbox(10, now, now).await.unwrap();
+    let first = reqwest::Client::new()
+        .post(format!("{}/v25.0/{PHONE_NUMBER_ID}/messages", app.graph.uri()))
+        .json(&jobs[0].request)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    // …and the process dies before committing. The lease runs out; another sender resends.
+    assert_eq!(app.send().await.sent, 1);
+    assert_eq!(app.graph.sent().await.len(), 2, "sent twice: at least once, never lost");
+    let m = message(&app, &conv, queued["id"].as_str().unwrap()).await;
+    assert_eq!(m["status"], "sent");
+    assert_eq!(app.messages(&conv).await.iter().filter(|m| m["direction"] == "outbound").count(), 1, "recorded once");
+}
+
 async fn the_throughput_limit_is_respected(backend: Backend) {
     let mut app = spawn_app_with(backend, AppOptions { env: vec![("SWITCHBOARD__SENDER__THROUGHPUT_PER_SECOND", "20".into())], ..AppOptions::default() }).await;
     let mut convs = Vec::new();
@@ -284,6 +309,7 @@ both_backends!(
     an_expired_token_pauses_sending_and_readyz_says_why,
     one_conversations_messages_go_out_in_order_with_concurrent_senders,
     a_crash_between_claim_and_send_is_recovered_by_the_lease,
+    a_crash_after_metas_answer_sends_again_once_the_lease_expires,
     the_throughput_limit_is_respected,
     without_an_access_token_replies_go_to_the_sandbox,
 );
