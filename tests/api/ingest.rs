@@ -5,7 +5,9 @@ use serde_json::{Value, json};
 use switchboard_domain::message::MessageContent;
 use switchboard_domain::{ConversationId, DeliveryState, Wamid};
 use switchboard_store::{NewOutboundMessage, RecordReason};
-use switchboard_tests::payloads::{contact, delivery, delivery_for, failed_status, message, status, text, text_delivery};
+use switchboard_tests::payloads::{
+    contact, delivery, delivery_for, failed_status, message, status, text, text_delivery,
+};
 use switchboard_tests::{Backend, TestApp, both_backends, spawn_app};
 
 const FROM: &str = "16505551234";
@@ -18,16 +20,66 @@ async fn every_message_type_is_stored_with_its_content(backend: Backend) {
     let mut app = spawn_app(backend).await;
     let messages = vec![
         text("wamid.text", FROM, "Hello"),
-        message("wamid.image", FROM, "image", json!({"caption": "a photo", "mime_type": "image/jpeg", "sha256": "m04pFf2ERdaopTyFkGPA0+bX3i+YY2dYgVFwOgDLSDI=", "id": "1479537139650973"})),
-        message("wamid.voice", FROM, "audio", json!({"mime_type": "audio/ogg; codecs=opus", "sha256": "abc", "id": "111", "voice": true})),
-        message("wamid.video", FROM, "video", json!({"mime_type": "video/mp4", "sha256": "abc", "id": "222", "caption": "clip"})),
-        message("wamid.doc", FROM, "document", json!({"filename": "invoice.pdf", "mime_type": "application/pdf", "sha256": "abc", "id": "333"})),
-        message("wamid.sticker", FROM, "sticker", json!({"mime_type": "image/webp", "sha256": "abc", "id": "444", "animated": false})),
-        message("wamid.location", FROM, "location", json!({"latitude": 38.9, "longitude": -77.03, "name": "Office", "address": "1 Main St"})),
-        message("wamid.contacts", FROM, "contacts", json!([{"name": {"formatted_name": "Bo"}, "phones": [{"phone": "+1 555 0101", "type": "CELL"}]}])),
-        message("wamid.button_reply", FROM, "interactive", json!({"type": "button_reply", "button_reply": {"id": "yes", "title": "Yes"}})),
-        message("wamid.list_reply", FROM, "interactive", json!({"type": "list_reply", "list_reply": {"id": "r1", "title": "Row 1", "description": "first"}})),
-        message("wamid.flow", FROM, "interactive", json!({"type": "nfm_reply", "nfm_reply": {"response_json": "{\"a\":1}", "body": "Sent", "name": "flow"}})),
+        message(
+            "wamid.image",
+            FROM,
+            "image",
+            json!({"caption": "a photo", "mime_type": "image/jpeg", "sha256": "m04pFf2ERdaopTyFkGPA0+bX3i+YY2dYgVFwOgDLSDI=", "id": "1479537139650973"}),
+        ),
+        message(
+            "wamid.voice",
+            FROM,
+            "audio",
+            json!({"mime_type": "audio/ogg; codecs=opus", "sha256": "abc", "id": "111", "voice": true}),
+        ),
+        message(
+            "wamid.video",
+            FROM,
+            "video",
+            json!({"mime_type": "video/mp4", "sha256": "abc", "id": "222", "caption": "clip"}),
+        ),
+        message(
+            "wamid.doc",
+            FROM,
+            "document",
+            json!({"filename": "invoice.pdf", "mime_type": "application/pdf", "sha256": "abc", "id": "333"}),
+        ),
+        message(
+            "wamid.sticker",
+            FROM,
+            "sticker",
+            json!({"mime_type": "image/webp", "sha256": "abc", "id": "444", "animated": false}),
+        ),
+        message(
+            "wamid.location",
+            FROM,
+            "location",
+            json!({"latitude": 38.9, "longitude": -77.03, "name": "Office", "address": "1 Main St"}),
+        ),
+        message(
+            "wamid.contacts",
+            FROM,
+            "contacts",
+            json!([{"name": {"formatted_name": "Bo"}, "phones": [{"phone": "+1 555 0101", "type": "CELL"}]}]),
+        ),
+        message(
+            "wamid.button_reply",
+            FROM,
+            "interactive",
+            json!({"type": "button_reply", "button_reply": {"id": "yes", "title": "Yes"}}),
+        ),
+        message(
+            "wamid.list_reply",
+            FROM,
+            "interactive",
+            json!({"type": "list_reply", "list_reply": {"id": "r1", "title": "Row 1", "description": "first"}}),
+        ),
+        message(
+            "wamid.flow",
+            FROM,
+            "interactive",
+            json!({"type": "nfm_reply", "nfm_reply": {"response_json": "{\"a\":1}", "body": "Sent", "name": "flow"}}),
+        ),
         {
             let mut m = message("wamid.button", FROM, "button", json!({"payload": "STOP", "text": "Stop promotions"}));
             m["context"] = json!({"from": "15550100", "id": "wamid.template"});
@@ -35,8 +87,18 @@ async fn every_message_type_is_stored_with_its_content(backend: Backend) {
         },
         message("wamid.reaction", FROM, "reaction", json!({"message_id": "wamid.text", "emoji": "\u{1F44D}"})),
         message("wamid.unreact", FROM, "reaction", json!({"message_id": "wamid.text", "emoji": ""})),
-        message("wamid.order", FROM, "order", json!({"catalog_id": "cat", "text": "my order", "product_items": [{"product_retailer_id": "sku1", "quantity": 2, "item_price": 9.5, "currency": "USD"}]})),
-        message("wamid.system", FROM, "system", json!({"body": "User changed number", "type": "user_changed_number", "wa_id": "16505550000"})),
+        message(
+            "wamid.order",
+            FROM,
+            "order",
+            json!({"catalog_id": "cat", "text": "my order", "product_items": [{"product_retailer_id": "sku1", "quantity": 2, "item_price": 9.5, "currency": "USD"}]}),
+        ),
+        message(
+            "wamid.system",
+            FROM,
+            "system",
+            json!({"body": "User changed number", "type": "user_changed_number", "wa_id": "16505550000"}),
+        ),
         message("wamid.welcome", FROM, "request_welcome", Value::Null),
         {
             let mut m = message("wamid.unsupported", FROM, "unsupported", Value::Null);
@@ -143,14 +205,27 @@ async fn one_delivery_may_carry_many_entries_changes_and_messages(backend: Backe
 
     // Within a conversation, messages keep arrival order.
     let first = conversations.iter().find(|c| c["contact"]["wa_id"] == "16505550001").unwrap();
-    let texts: Vec<_> = app.messages(first["id"].as_str().unwrap()).await.iter().map(|m| m["text"].as_str().unwrap().to_owned()).collect();
+    let texts: Vec<_> = app
+        .messages(first["id"].as_str().unwrap())
+        .await
+        .iter()
+        .map(|m| m["text"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(texts, (0..25).map(|i| format!("m{i}")).collect::<Vec<_>>());
 }
 
 async fn a_redelivered_message_in_a_different_batch_is_applied_once(backend: Backend) {
     let mut app = spawn_app(backend).await;
-    let a = delivery(vec![contact(FROM, "Ana")], vec![text("wamid.x1", FROM, "one"), text("wamid.x2", FROM, "two")], vec![]);
-    let b = delivery(vec![contact(FROM, "Ana")], vec![text("wamid.x2", FROM, "two"), text("wamid.x3", FROM, "three")], vec![]);
+    let a = delivery(
+        vec![contact(FROM, "Ana")],
+        vec![text("wamid.x1", FROM, "one"), text("wamid.x2", FROM, "two")],
+        vec![],
+    );
+    let b = delivery(
+        vec![contact(FROM, "Ana")],
+        vec![text("wamid.x2", FROM, "two"), text("wamid.x3", FROM, "three")],
+        vec![],
+    );
     assert_eq!(app.post_webhook(serde_json::to_vec(&a).unwrap()).await.status(), 200);
     assert_eq!(app.post_webhook(serde_json::to_vec(&b).unwrap()).await.status(), 200);
     let report = app.ingest().await;
@@ -235,7 +310,8 @@ async fn statuses_move_an_outbound_message_forward_only(backend: Backend) {
 async fn a_failure_records_metas_code_and_title(backend: Backend) {
     let mut app = spawn_app(backend).await;
     let id = outbound(&mut app, Some("wamid.fail")).await;
-    let body = delivery(vec![], vec![], vec![failed_status("wamid.fail", 131026, "Message undeliverable", 1_767_225_700)]);
+    let body =
+        delivery(vec![], vec![], vec![failed_status("wamid.fail", 131026, "Message undeliverable", 1_767_225_700)]);
     app.post_webhook(serde_json::to_vec(&body).unwrap()).await;
     app.ingest().await;
     let conv = app.conversations().await[0]["id"].as_str().unwrap().to_owned();
@@ -249,7 +325,8 @@ async fn a_failure_records_metas_code_and_title(backend: Backend) {
 
 async fn a_status_before_its_message_is_kept_and_applied_later(backend: Backend) {
     let mut app = spawn_app(backend).await;
-    let statuses = vec![status("wamid.early", "sent", 1_767_225_600), status("wamid.early", "delivered", 1_767_225_610)];
+    let statuses =
+        vec![status("wamid.early", "sent", 1_767_225_600), status("wamid.early", "delivered", 1_767_225_610)];
     app.post_webhook(serde_json::to_vec(&delivery(vec![], vec![], statuses)).unwrap()).await;
     let report = app.ingest().await;
     assert_eq!(report.statuses, 2);
@@ -280,8 +357,10 @@ async fn other_fields_and_malformed_items_are_recorded_not_dropped(backend: Back
         {"field": "message_template_status_update", "value": {"event": "APPROVED", "message_template_id": 123, "message_template_name": "hello", "message_template_language": "en_US", "reason": "NONE"}}
     ]}]});
     app.post_webhook(serde_json::to_vec(&template).unwrap()).await;
-    let mut broken = delivery(vec![], vec![json!({"from": FROM, "type": "interactive", "timestamp": "1767225600"})], vec![]);
-    broken["entry"][0]["changes"][0]["value"]["errors"] = json!([{"code": 131000, "title": "Unsupported webhook payload"}]);
+    let mut broken =
+        delivery(vec![], vec![json!({"from": FROM, "type": "interactive", "timestamp": "1767225600"})], vec![]);
+    broken["entry"][0]["changes"][0]["value"]["errors"] =
+        json!([{"code": 131000, "title": "Unsupported webhook payload"}]);
     app.post_webhook(serde_json::to_vec(&broken).unwrap()).await;
     app.post_webhook(serde_json::to_vec(&json!({"hello": "world"})).unwrap()).await;
     app.ingest().await;

@@ -22,7 +22,8 @@ both_backends!(
 /// Delivers one inbound message item and returns (conversation id, message id).
 async fn receive(app: &mut TestApp, item: Value) -> (String, String) {
     let wamid = item["id"].as_str().unwrap().to_owned();
-    let res = app.post_webhook(serde_json::to_vec(&delivery(vec![contact(FROM, "Ana")], vec![item], vec![])).unwrap()).await;
+    let res =
+        app.post_webhook(serde_json::to_vec(&delivery(vec![contact(FROM, "Ana")], vec![item], vec![])).unwrap()).await;
     assert_eq!(res.status(), 200);
     app.ingest().await;
     for c in app.conversations().await {
@@ -35,12 +36,17 @@ async fn receive(app: &mut TestApp, item: Value) -> (String, String) {
 }
 
 fn image(wamid: &str, media_id: &str) -> Value {
-    message(wamid, FROM, "image", json!({
-        "caption": "the broken part",
-        "mime_type": "image/jpeg",
-        "sha256": "m04pFf2ERdaopTyFkGPA0+bX3i+YY2dYgVFwOgDLSDI=",
-        "id": media_id,
-    }))
+    message(
+        wamid,
+        FROM,
+        "image",
+        json!({
+            "caption": "the broken part",
+            "mime_type": "image/jpeg",
+            "sha256": "m04pFf2ERdaopTyFkGPA0+bX3i+YY2dYgVFwOgDLSDI=",
+            "id": media_id,
+        }),
+    )
 }
 
 /// Bytes that are not text, larger than one read chunk.
@@ -89,9 +95,14 @@ async fn a_document_is_served_with_its_file_name(backend: Backend) {
     let mut app = spawn_app(backend).await;
     let bytes = b"%PDF-1.7 not really".to_vec();
     app.graph.media("555001", &bytes, "application/pdf", 1).await;
-    let doc = message("wamid.doc.1", FROM, "document", json!({
-        "filename": "factura año.pdf", "mime_type": "application/pdf", "sha256": "x", "id": "555001",
-    }));
+    let doc = message(
+        "wamid.doc.1",
+        FROM,
+        "document",
+        json!({
+            "filename": "factura año.pdf", "mime_type": "application/pdf", "sha256": "x", "id": "555001",
+        }),
+    );
     let (_, id) = receive(&mut app, doc).await;
     let res = get_media(&app, &id).await;
     assert_eq!(res.status(), 200);
@@ -133,9 +144,11 @@ async fn messages_without_media_have_none(backend: Backend) {
 }
 
 async fn sandbox_mode_serves_nothing_uncached_and_marks_nothing_read(backend: Backend) {
-    let mut app =
-        spawn_app_with(backend, AppOptions { env: vec![("SWITCHBOARD__WHATSAPP__SANDBOX", "true".into())], ..AppOptions::default() })
-            .await;
+    let mut app = spawn_app_with(
+        backend,
+        AppOptions { env: vec![("SWITCHBOARD__WHATSAPP__SANDBOX", "true".into())], ..AppOptions::default() },
+    )
+    .await;
     let (conv, id) = receive(&mut app, image("wamid.img.sb", MEDIA_ID)).await;
     let p = problem(get_media(&app, &id).await, 503).await;
     assert_eq!(p["code"], "media_unavailable");
@@ -159,7 +172,8 @@ async fn mark_read_acknowledges_the_last_inbound_message(backend: Backend) {
     let (conv, _) = receive(&mut app, text("wamid.in.1", FROM, "hello")).await;
     receive(&mut app, text("wamid.in.2", FROM, "anyone?")).await;
     // An agent's reply afterwards does not change what is read.
-    let res = app.post_json(&format!("/api/v1/conversations/{conv}/messages"), &json!({"type": "text", "text": "Hi!"})).await;
+    let res =
+        app.post_json(&format!("/api/v1/conversations/{conv}/messages"), &json!({"type": "text", "text": "Hi!"})).await;
     assert_eq!(res.status(), 202);
     app.send().await;
 
@@ -179,7 +193,8 @@ async fn mark_read_acknowledges_the_last_inbound_message(backend: Backend) {
 
     let p = problem(app.post_json(&read, &json!({"typing": "please"})).await, 400).await;
     assert_eq!(p["code"], "invalid_body");
-    problem(app.post_json("/api/v1/conversations/0190b7a6-1f5e-7cc0-8000-000000000000/read", &json!({})).await, 404).await;
+    problem(app.post_json("/api/v1/conversations/0190b7a6-1f5e-7cc0-8000-000000000000/read", &json!({})).await, 404)
+        .await;
     let res = app.client.post(app.url(&read)).send().await.unwrap();
     assert_eq!(res.status(), 401);
     assert_eq!(app.graph.sent().await.len(), 3);
@@ -191,10 +206,16 @@ async fn mark_read_reports_graph_errors_without_secrets(backend: Backend) {
     assert_eq!(app.post_webhook(body).await.status(), 200);
     app.ingest().await;
     let conv = app.conversations().await[0]["id"].as_str().unwrap().to_owned();
-    app.graph.fail_next(1, 401, json!({"error": {
-        "message": "Error validating access token: Session has expired",
-        "type": "OAuthException", "code": 190, "error_subcode": 463, "fbtrace_id": "Bx",
-    }})).await;
+    app.graph
+        .fail_next(
+            1,
+            401,
+            json!({"error": {
+                "message": "Error validating access token: Session has expired",
+                "type": "OAuthException", "code": 190, "error_subcode": 463, "fbtrace_id": "Bx",
+            }}),
+        )
+        .await;
     let res = app.post_json(&format!("/api/v1/conversations/{conv}/read"), &json!({})).await;
     assert_eq!(res.status(), 502);
     let text = res.text().await.unwrap();

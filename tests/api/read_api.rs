@@ -24,7 +24,13 @@ async fn the_api_requires_a_valid_token(backend: Backend) {
 
 async fn bad_parameters_are_422_naming_the_field(backend: Backend) {
     let app = spawn_app(backend).await;
-    for (query, field) in [("status=closed", "status"), ("limit=0", "limit"), ("limit=501", "limit"), ("limit=x", "limit"), ("cursor=garbage", "cursor")] {
+    for (query, field) in [
+        ("status=closed", "status"),
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("limit=x", "limit"),
+        ("cursor=garbage", "cursor"),
+    ] {
         let res = app.get(&format!("/api/v1/conversations?{query}")).await;
         assert_eq!(res.status(), 422, "{query}");
         let problem: serde_json::Value = res.json().await.unwrap();
@@ -82,14 +88,23 @@ async fn conversations_page_with_cursors_and_filter_by_status(backend: Backend) 
 async fn messages_page_with_cursors_in_arrival_order(backend: Backend) {
     let mut app = spawn_app(backend).await;
     for i in 0..5 {
-        app.post_webhook(serde_json::to_vec(&text_delivery(&format!("wamid.m{i}"), "16505550000", &format!("m{i}"))).unwrap()).await;
+        app.post_webhook(
+            serde_json::to_vec(&text_delivery(&format!("wamid.m{i}"), "16505550000", &format!("m{i}"))).unwrap(),
+        )
+        .await;
     }
     app.ingest().await;
     let conv = app.conversations().await[0]["id"].as_str().unwrap().to_owned();
     let first = app.get_json(&format!("/api/v1/conversations/{conv}/messages?limit=2")).await;
     let cursor = first["next_cursor"].as_str().unwrap();
     let second = app.get_json(&format!("/api/v1/conversations/{conv}/messages?limit=2&cursor={cursor}")).await;
-    let texts: Vec<_> = first["items"].as_array().unwrap().iter().chain(second["items"].as_array().unwrap()).map(|m| m["text"].clone()).collect();
+    let texts: Vec<_> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["items"].as_array().unwrap())
+        .map(|m| m["text"].clone())
+        .collect();
     assert_eq!(texts, ["m0", "m1", "m2", "m3"]);
 }
 

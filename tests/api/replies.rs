@@ -12,7 +12,10 @@ async fn conversation(app: &mut TestApp, from: &str) -> String {
     let body = serde_json::to_vec(&text_delivery(&format!("wamid.in.{from}"), from, "hello")).unwrap();
     assert_eq!(app.post_webhook(body).await.status(), 200);
     app.ingest().await;
-    app.conversations().await.into_iter().find(|c| c["contact"]["wa_id"] == from).unwrap()["id"].as_str().unwrap().to_owned()
+    app.conversations().await.into_iter().find(|c| c["contact"]["wa_id"] == from).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 async fn reply(app: &TestApp, conv: &str, body: Value) -> reqwest::Response {
@@ -38,10 +41,13 @@ async fn a_text_reply_is_queued_then_sent_with_metas_wamid(backend: Backend) {
     assert_eq!(report.sent, 1);
     let sent = app.graph.sent().await;
     assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0], json!({
-        "messaging_product": "whatsapp", "recipient_type": "individual", "to": FROM, "type": "text",
-        "text": {"body": "Hi Ana, how can I help? नमस्ते", "preview_url": false}
-    }));
+    assert_eq!(
+        sent[0],
+        json!({
+            "messaging_product": "whatsapp", "recipient_type": "individual", "to": FROM, "type": "text",
+            "text": {"body": "Hi Ana, how can I help? नमस्ते", "preview_url": false}
+        })
+    );
     let m = message(&app, &conv, queued["id"].as_str().unwrap()).await;
     assert_eq!(m["status"], "sent");
     assert_eq!(m["wamid"], "wamid.mock.0");
@@ -89,14 +95,18 @@ async fn bad_replies_are_rejected_naming_the_field(backend: Backend) {
         (json!({"type": "text", "text": ""}), "text.body"),
         (json!({"type": "text", "text": "x".repeat(4097)}), "text.body"),
         (json!({"type": "buttons", "body": "?", "buttons": four}), "buttons"),
-        (json!({"type": "buttons", "body": "?", "buttons": [{"id": "a", "title": "This title is far too long"}]}), "buttons[0].title"),
+        (
+            json!({"type": "buttons", "body": "?", "buttons": [{"id": "a", "title": "This title is far too long"}]}),
+            "buttons[0].title",
+        ),
         (json!({"type": "image", "caption": "no source"}), "id"),
     ] {
         let res = reply(&app, &conv, body.clone()).await;
         assert_eq!(res.status(), 422, "{body}");
         let problem: Value = res.json().await.unwrap();
         assert_eq!(problem["code"], "validation_failed");
-        let fields: Vec<&str> = problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        let fields: Vec<&str> =
+            problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
         assert!(fields.iter().any(|f| f.starts_with(field)), "{body}: {fields:?}");
     }
     let res = reply(&app, &conv, json!({"type": "fax"})).await;
@@ -151,7 +161,8 @@ async fn retryable_errors_are_retried_then_sent(backend: Backend) {
     let conv = conversation(&mut app, FROM).await;
     app.graph.fail_next(1, 503, json!({"error": "unavailable"})).await;
     app.graph.fail_with_code(1, 500, 131000, "Something went wrong").await;
-    let queued: Value = reply(&app, &conv, json!({"type": "text", "text": "third time lucky"})).await.json().await.unwrap();
+    let queued: Value =
+        reply(&app, &conv, json!({"type": "text", "text": "third time lucky"})).await.json().await.unwrap();
     let report = app.send().await;
     assert_eq!((report.retried, report.sent), (2, 1));
     let m = message(&app, &conv, queued["id"].as_str().unwrap()).await;
@@ -187,11 +198,23 @@ async fn used_up_retries_become_dead_letters_that_admins_requeue(backend: Backen
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["message_id"], queued["id"]);
     let id = items[0]["id"].as_i64().unwrap();
-    let res = app.client.post(app.url(&format!("/api/v1/admin/outbox/{id}/retry"))).bearer_auth(&app.token).send().await.unwrap();
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/admin/outbox/{id}/retry")))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 202);
     assert_eq!(app.send().await.sent, 1);
     assert_eq!(message(&app, &conv, queued["id"].as_str().unwrap()).await["status"], "sent");
-    let res = app.client.post(app.url(&format!("/api/v1/admin/outbox/{id}/retry"))).bearer_auth(&app.token).send().await.unwrap();
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/admin/outbox/{id}/retry")))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 404);
 }
 
@@ -233,7 +256,8 @@ async fn one_conversations_messages_go_out_in_order_with_concurrent_senders(back
     let requests = app.graph.sent().await;
     assert_eq!(requests.len(), 30, "each message sent exactly once");
     for to in ["16505550001", "16505550002"] {
-        let order: Vec<String> = requests.iter().filter(|r| r["to"] == to).map(|r| r["text"]["body"].as_str().unwrap().to_owned()).collect();
+        let order: Vec<String> =
+            requests.iter().filter(|r| r["to"] == to).map(|r| r["text"]["body"].as_str().unwrap().to_owned()).collect();
         assert_eq!(order, (0..15).map(|i| i.to_string()).collect::<Vec<_>>(), "{to}");
     }
 }
@@ -257,7 +281,8 @@ async fn a_crash_between_claim_and_send_is_recovered_by_the_lease(backend: Backe
 async fn a_crash_after_metas_answer_sends_again_once_the_lease_expires(backend: Backend) {
     let mut app = spawn_app(backend).await;
     let conv = conversation(&mut app, FROM).await;
-    let queued: Value = reply(&app, &conv, json!({"type": "text", "text": "at least once"})).await.json().await.unwrap();
+    let queued: Value =
+        reply(&app, &conv, json!({"type": "text", "text": "at least once"})).await.json().await.unwrap();
     // A sender claims the job and Meta accepts the message…
     let now = Utc::now();
     let jobs = app.store.claim_outbox(10, now, now).await.unwrap();
@@ -277,7 +302,11 @@ async fn a_crash_after_metas_answer_sends_again_once_the_lease_expires(backend: 
 }
 
 async fn the_throughput_limit_is_respected(backend: Backend) {
-    let mut app = spawn_app_with(backend, AppOptions { env: vec![("SWITCHBOARD__SENDER__THROUGHPUT_PER_SECOND", "20".into())], ..AppOptions::default() }).await;
+    let mut app = spawn_app_with(
+        backend,
+        AppOptions { env: vec![("SWITCHBOARD__SENDER__THROUGHPUT_PER_SECOND", "20".into())], ..AppOptions::default() },
+    )
+    .await;
     let mut convs = Vec::new();
     for i in 0..40 {
         convs.push(conversation(&mut app, &format!("1650555{i:04}")).await);

@@ -4,7 +4,8 @@ use switchboard_tests::payloads::text_delivery;
 use switchboard_tests::{AppOptions, Backend, both_backends, spawn_app, start_on};
 
 fn body(i: usize) -> Vec<u8> {
-    serde_json::to_vec(&text_delivery(&format!("wamid.r{i}"), &format!("1650555{:04}", i % 10), &format!("m{i}"))).unwrap()
+    serde_json::to_vec(&text_delivery(&format!("wamid.r{i}"), &format!("1650555{:04}", i % 10), &format!("m{i}")))
+        .unwrap()
 }
 
 async fn a_restart_mid_stream_loses_nothing_and_duplicates_nothing(backend: Backend) {
@@ -28,7 +29,8 @@ async fn a_restart_mid_stream_loses_nothing_and_duplicates_nothing(backend: Back
         assert_eq!(app.post_webhook(b.clone()).await.status(), 200);
     }
     app.ingest().await;
-    let mut wamids: Vec<String> = app.all_messages().await.iter().map(|m| m["wamid"].as_str().unwrap().to_owned()).collect();
+    let mut wamids: Vec<String> =
+        app.all_messages().await.iter().map(|m| m["wamid"].as_str().unwrap().to_owned()).collect();
     assert_eq!(wamids.len(), 40);
     wamids.sort();
     wamids.dedup();
@@ -52,4 +54,7 @@ async fn a_batch_rolled_back_mid_way_is_applied_again_exactly_once(backend: Back
     assert_eq!(app.all_messages().await.len(), 10);
 }
 
-both_backends!(a_restart_mid_stream_loses_nothing_and_duplicates_nothing, a_batch_rolled_back_mid_way_is_applied_again_exactly_once);
+both_backends!(
+    a_restart_mid_stream_loses_nothing_and_duplicates_nothing,
+    a_batch_rolled_back_mid_way_is_applied_again_exactly_once
+);

@@ -11,7 +11,9 @@ async fn stored_events(app: &TestApp) -> i64 {
 
 async fn handshake_echoes_the_challenge_only_for_the_right_token(backend: Backend) {
     let app = spawn_app(backend).await;
-    let url = |mode: &str, token: &str| app.url(&format!("/webhooks/whatsapp?hub.mode={mode}&hub.challenge=1158201444&hub.verify_token={token}"));
+    let url = |mode: &str, token: &str| {
+        app.url(&format!("/webhooks/whatsapp?hub.mode={mode}&hub.challenge=1158201444&hub.verify_token={token}"))
+    };
     let res = app.client.get(url("subscribe", VERIFY_TOKEN)).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));

@@ -32,92 +32,43 @@ fn id(a: Appended) -> EventId {
 async fn a_first_delivery_is_new_and_a_retry_is_a_duplicate(store: Arc<dyn Store>) {
     assert!(store.append_events(&[]).await.unwrap().is_empty());
     let first = store.append_events(&[event("a", t(0))]).await.unwrap();
-    let Appended::New(a) = first[0] else {
-        panic!("expected New, got {first:?}")
-    };
+    let Appended::New(a) = first[0] else { panic!("expected New, got {first:?}") };
 
     let retry = store.append_events(&[event("a", t(5))]).await.unwrap();
     assert_eq!(retry, vec![Appended::Duplicate(a)]);
-    assert_eq!(
-        store.event_log_stats().await.unwrap(),
-        EventLogStats {
-            pending: 1,
-            failed: 0,
-            applied: 0
-        }
-    );
+    assert_eq!(store.event_log_stats().await.unwrap(), EventLogStats { pending: 1, failed: 0, applied: 0 });
 }
 
 async fn duplicates_within_one_batch_are_stored_once(store: Arc<dyn Store>) {
-    let got = store
-        .append_events(&[
-            event("a", t(0)),
-            event("b", t(0)),
-            event("a", t(0)),
-            event("a", t(1)),
-        ])
-        .await
-        .unwrap();
-    let (Appended::New(a), Appended::New(b)) = (got[0], got[1]) else {
-        panic!("{got:?}")
-    };
+    let got =
+        store.append_events(&[event("a", t(0)), event("b", t(0)), event("a", t(0)), event("a", t(1))]).await.unwrap();
+    let (Appended::New(a), Appended::New(b)) = (got[0], got[1]) else { panic!("{got:?}") };
     assert_ne!(a, b);
     assert_eq!(got[2..], [Appended::Duplicate(a), Appended::Duplicate(a)]);
 
     // Across batches, new bodies next to known ones.
-    let got = store
-        .append_events(&[event("b", t(2)), event("c", t(2)), event("c", t(2))])
-        .await
-        .unwrap();
+    let got = store.append_events(&[event("b", t(2)), event("c", t(2)), event("c", t(2))]).await.unwrap();
     assert_eq!(got[0], Appended::Duplicate(b));
-    let Appended::New(c) = got[1] else {
-        panic!("{got:?}")
-    };
+    let Appended::New(c) = got[1] else { panic!("{got:?}") };
     assert_eq!(got[2], Appended::Duplicate(c));
     assert_eq!(store.event_log_stats().await.unwrap().pending, 3);
 
     // Stored once each, with their first body.
     let (tx, pending) = store.begin_ingest(10).await.unwrap().unwrap();
-    assert_eq!(
-        pending.iter().map(|e| e.id).collect::<Vec<_>>(),
-        vec![a, b, c]
-    );
-    assert_eq!(
-        pending.iter().map(|e| &e.body[..]).collect::<Vec<_>>(),
-        vec![&b"a"[..], b"b", b"c"]
-    );
+    assert_eq!(pending.iter().map(|e| e.id).collect::<Vec<_>>(), vec![a, b, c]);
+    assert_eq!(pending.iter().map(|e| &e.body[..]).collect::<Vec<_>>(), vec![&b"a"[..], b"b", b"c"]);
     assert_eq!(pending[0].received_at, t(0));
     drop(tx);
 }
 
 async fn deliveries_count_every_copy(db: &TestDb, store: Arc<dyn Store>) {
-    let got = store
-        .append_events(&[event("a", t(0)), event("a", t(0)), event("b", t(0))])
-        .await
-        .unwrap();
+    let got = store.append_events(&[event("a", t(0)), event("a", t(0)), event("b", t(0))]).await.unwrap();
     let a = id(got[0]).get();
     let b = id(got[2]).get();
     store.append_events(&[event("a", t(1))]).await.unwrap();
-    store
-        .append_events(&[event("a", t(2)), event("a", t(2))])
-        .await
-        .unwrap();
-    assert_eq!(
-        query_i64(
-            db,
-            &format!("SELECT deliveries FROM webhook_events WHERE id = {a}")
-        )
-        .await,
-        5
-    );
-    assert_eq!(
-        query_i64(
-            db,
-            &format!("SELECT deliveries FROM webhook_events WHERE id = {b}")
-        )
-        .await,
-        1
-    );
+    store.append_events(&[event("a", t(2)), event("a", t(2))]).await.unwrap();
+    assert_eq!(query_i64(db, &format!("SELECT deliveries FROM webhook_events WHERE id = {a}")).await, 5);
+    assert_eq!(query_i64(db, &format!("SELECT deliveries FROM webhook_events WHERE id = {b}")).await, 1);
 }
 
 async fn event_ids_follow_arrival_order(store: Arc<dyn Store>) {
@@ -135,9 +86,7 @@ async fn event_ids_follow_arrival_order(store: Arc<dyn Store>) {
 
 async fn a_batch_larger_than_the_parameter_limit_is_appended_whole(store: Arc<dyn Store>) {
     // 9,000 distinct bodies would need 36,000 parameters in one SQLite statement.
-    let mut batch: Vec<_> = (0..9_000)
-        .map(|i| event(&format!("body {i}"), t(0)))
-        .collect();
+    let mut batch: Vec<_> = (0..9_000).map(|i| event(&format!("body {i}"), t(0))).collect();
     batch.extend((0..500).map(|i| event(&format!("body {}", i * 7), t(0))));
     let got = store.append_events(&batch).await.unwrap();
     assert_eq!(got.len(), 9_500);
@@ -148,10 +97,7 @@ async fn a_batch_larger_than_the_parameter_limit_is_appended_whole(store: Arc<dy
             Appended::Duplicate(_) => panic!("a first occurrence came back as a duplicate"),
         })
         .collect();
-    assert!(
-        new.windows(2).all(|w| w[0] < w[1]),
-        "ids follow the batch order"
-    );
+    assert!(new.windows(2).all(|w| w[0] < w[1]), "ids follow the batch order");
     for (i, a) in got[9_000..].iter().enumerate() {
         assert_eq!(*a, Appended::Duplicate(new[i * 7]));
     }
@@ -168,9 +114,7 @@ async fn concurrent_appends_agree_on_every_event(store: Arc<dyn Store>) {
         handles.push(tokio::spawn(async move {
             let mut out = Vec::new();
             for batch in 0..BATCHES {
-                let bodies: Vec<String> = (0..3)
-                    .map(|k| format!("body {}-{batch}-{k}", (task + k) % TASKS))
-                    .collect();
+                let bodies: Vec<String> = (0..3).map(|k| format!("body {}-{batch}-{k}", (task + k) % TASKS)).collect();
                 let events: Vec<_> = bodies.iter().map(|b| event(b, t(0))).collect();
                 let got = store.append_events(&events).await.unwrap();
                 out.extend(bodies.into_iter().zip(got));
@@ -178,8 +122,7 @@ async fn concurrent_appends_agree_on_every_event(store: Arc<dyn Store>) {
             out
         }));
     }
-    let mut by_body: std::collections::HashMap<String, Vec<Appended>> =
-        std::collections::HashMap::new();
+    let mut by_body: std::collections::HashMap<String, Vec<Appended>> = std::collections::HashMap::new();
     for h in handles {
         for (body, a) in h.await.unwrap() {
             by_body.entry(body).or_default().push(a);
@@ -187,105 +130,48 @@ async fn concurrent_appends_agree_on_every_event(store: Arc<dyn Store>) {
     }
     let mut ids = HashSet::new();
     for (body, outcomes) in &by_body {
-        let new = outcomes
-            .iter()
-            .filter(|a| matches!(a, Appended::New(_)))
-            .count();
+        let new = outcomes.iter().filter(|a| matches!(a, Appended::New(_))).count();
         assert_eq!(new, 1, "{body}: {outcomes:?}");
         let first = id(outcomes[0]);
-        assert!(
-            outcomes.iter().all(|a| id(*a) == first),
-            "{body}: {outcomes:?}"
-        );
+        assert!(outcomes.iter().all(|a| id(*a) == first), "{body}: {outcomes:?}");
         assert!(ids.insert(first), "two bodies share an id");
     }
-    assert_eq!(
-        store.event_log_stats().await.unwrap().pending,
-        by_body.len() as i64
-    );
+    assert_eq!(store.event_log_stats().await.unwrap().pending, by_body.len() as i64);
 }
 
 async fn bodies_are_purged_only_from_applied_events(store: Arc<dyn Store>) {
-    let got = store
-        .append_events(&[event("old applied", t(0)), event("old pending", t(0))])
-        .await
-        .unwrap();
+    let got = store.append_events(&[event("old applied", t(0)), event("old pending", t(0))]).await.unwrap();
     let (applied, pending) = (id(got[0]), id(got[1]));
-    let recent = id(store
-        .append_events(&[event("recent applied", t(100))])
-        .await
-        .unwrap()[0]);
+    let recent = id(store.append_events(&[event("recent applied", t(100))]).await.unwrap()[0]);
     let (mut tx, _) = store.begin_ingest(10).await.unwrap().unwrap();
     tx.mark_applied(&[applied, recent], t(200)).await.unwrap();
     tx.commit().await.unwrap();
 
     assert_eq!(store.purge_event_bodies(t(50)).await.unwrap(), 1);
-    assert_eq!(
-        store.purge_event_bodies(t(50)).await.unwrap(),
-        0,
-        "already purged"
-    );
+    assert_eq!(store.purge_event_bodies(t(50)).await.unwrap(), 0, "already purged");
 
     // The pending body is intact; the purged event's hash still catches a late retry.
     let (tx, events) = store.begin_ingest(10).await.unwrap().unwrap();
     assert_eq!(events.len(), 1);
-    assert_eq!(
-        (events[0].id, &events[0].body[..]),
-        (pending, &b"old pending"[..])
-    );
+    assert_eq!((events[0].id, &events[0].body[..]), (pending, &b"old pending"[..]));
     drop(tx);
-    assert_eq!(
-        store
-            .append_events(&[event("old applied", t(300))])
-            .await
-            .unwrap(),
-        vec![Appended::Duplicate(applied)]
-    );
-    assert_eq!(
-        store.event_log_stats().await.unwrap(),
-        EventLogStats {
-            pending: 1,
-            failed: 0,
-            applied: 2
-        }
-    );
+    assert_eq!(store.append_events(&[event("old applied", t(300))]).await.unwrap(), vec![Appended::Duplicate(applied)]);
+    assert_eq!(store.event_log_stats().await.unwrap(), EventLogStats { pending: 1, failed: 0, applied: 2 });
 }
 
 async fn failed_events_are_counted_and_not_claimed(store: Arc<dyn Store>) {
-    let got = store
-        .append_events(&[event("poison", t(0)), event("fine", t(0))])
-        .await
-        .unwrap();
-    store
-        .mark_event_failed(id(got[0]), "cannot parse", t(1))
-        .await
-        .unwrap();
+    let got = store.append_events(&[event("poison", t(0)), event("fine", t(0))]).await.unwrap();
+    store.mark_event_failed(id(got[0]), "cannot parse", t(1)).await.unwrap();
     let (tx, events) = store.begin_ingest(10).await.unwrap().unwrap();
-    assert_eq!(
-        events.iter().map(|e| e.id).collect::<Vec<_>>(),
-        vec![id(got[1])]
-    );
+    assert_eq!(events.iter().map(|e| e.id).collect::<Vec<_>>(), vec![id(got[1])]);
     drop(tx);
-    assert_eq!(
-        store.event_log_stats().await.unwrap(),
-        EventLogStats {
-            pending: 1,
-            failed: 1,
-            applied: 0
-        }
-    );
+    assert_eq!(store.event_log_stats().await.unwrap(), EventLogStats { pending: 1, failed: 1, applied: 0 });
     // A retry of a failed delivery is still a duplicate: it is not tried again.
-    assert_eq!(
-        store.append_events(&[event("poison", t(2))]).await.unwrap(),
-        vec![Appended::Duplicate(id(got[0]))]
-    );
+    assert_eq!(store.append_events(&[event("poison", t(2))]).await.unwrap(), vec![Appended::Duplicate(id(got[0]))]);
 }
 
 async fn marking_an_unknown_event_failed_is_not_found(store: Arc<dyn Store>) {
-    let err = store
-        .mark_event_failed(EventId::new(424_242), "x", t(0))
-        .await
-        .unwrap_err();
+    let err = store.mark_event_failed(EventId::new(424_242), "x", t(0)).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
 }
 
@@ -298,44 +184,20 @@ async fn batches_of_every_size_count_each_copy_once(db: &TestDb, store: Arc<dyn 
         let mut batch: Vec<_> = (1..n).map(|i| event(&format!("{n}-a-{i}"), t(0))).collect();
         batch.push(event("known", t(0)));
         let got = store.append_events(&batch).await.unwrap();
-        assert!(
-            got[..n - 1].iter().all(|a| matches!(a, Appended::New(_))),
-            "size {n}"
-        );
+        assert!(got[..n - 1].iter().all(|a| matches!(a, Appended::New(_))), "size {n}");
         assert_eq!(got[n - 1], Appended::Duplicate(known), "size {n}");
 
         let mut batch: Vec<_> = (1..n).map(|i| event(&format!("{n}-b-{i}"), t(0))).collect();
         batch.push(event(&format!("{n}-tail"), t(0)));
         batch.push(event(&format!("{n}-tail"), t(0)));
         let got = store.append_events(&batch).await.unwrap();
-        let Appended::New(tail) = got[n - 1] else {
-            panic!("size {n}: {:?}", got[n - 1])
-        };
+        let Appended::New(tail) = got[n - 1] else { panic!("size {n}: {:?}", got[n - 1]) };
         assert_eq!(got[n], Appended::Duplicate(tail), "size {n}");
-        assert_eq!(
-            query_i64(
-                db,
-                &format!(
-                    "SELECT deliveries FROM webhook_events WHERE id = {}",
-                    tail.get()
-                )
-            )
-            .await,
-            2
-        );
+        assert_eq!(query_i64(db, &format!("SELECT deliveries FROM webhook_events WHERE id = {}", tail.get())).await, 2);
     }
-    let known_deliveries = query_i64(
-        db,
-        &format!(
-            "SELECT deliveries FROM webhook_events WHERE id = {}",
-            known.get()
-        ),
-    )
-    .await;
+    let known_deliveries =
+        query_i64(db, &format!("SELECT deliveries FROM webhook_events WHERE id = {}", known.get())).await;
     assert_eq!(known_deliveries, 1 + sizes.len() as i64);
     let distinct = 1 + sizes.iter().map(|n| 2 * (n - 1) + 1).sum::<usize>();
-    assert_eq!(
-        store.event_log_stats().await.unwrap().pending,
-        distinct as i64
-    );
+    assert_eq!(store.event_log_stats().await.unwrap().pending, distinct as i64);
 }

@@ -8,12 +8,11 @@ use sha2::{Digest, Sha256};
 use sqlx::{Connection, PgConnection, SqliteConnection};
 use switchboard_domain::inbound::{InboundContact, InboundMessage, StatusReport, StatusValue};
 use switchboard_domain::{
-    ChannelId, ConversationId, DeliveryState, EventId, MessageContent, MessageId, PhoneNumberId,
-    StatusError, WaId, Wamid,
+    ChannelId, ConversationId, DeliveryState, EventId, MessageContent, MessageId, PhoneNumberId, StatusError, WaId,
+    Wamid,
 };
 use switchboard_store::{
-    ChannelInfo, InboundOutcome, IngestTx, NewEvent, NewInbound, NewOutboundMessage, StatusOutcome,
-    Store,
+    ChannelInfo, InboundOutcome, IngestTx, NewEvent, NewInbound, NewOutboundMessage, StatusOutcome, Store,
 };
 use switchboard_tests::{Backend, TestDb};
 use uuid::Uuid;
@@ -36,14 +35,7 @@ pub fn wamid(s: &str) -> Wamid {
 }
 
 pub async fn channel(store: &dyn Store, phone_number_id: &str) -> ChannelInfo {
-    store
-        .upsert_channel(
-            &PhoneNumberId::parse(phone_number_id).unwrap(),
-            "Support",
-            t(0),
-        )
-        .await
-        .unwrap()
+    store.upsert_channel(&PhoneNumberId::parse(phone_number_id).unwrap(), "Support", t(0)).await.unwrap()
 }
 
 pub fn contact(wa_id: &str, profile_name: Option<&str>) -> InboundContact {
@@ -56,12 +48,7 @@ pub fn contact(wa_id: &str, profile_name: Option<&str>) -> InboundContact {
     }
 }
 
-pub fn message(
-    id: &str,
-    from: &InboundContact,
-    at: DateTime<Utc>,
-    content: MessageContent,
-) -> InboundMessage {
+pub fn message(id: &str, from: &InboundContact, at: DateTime<Utc>, content: MessageContent) -> InboundMessage {
     InboundMessage {
         wamid: wamid(id),
         from: Some(from.wa_id.clone()),
@@ -76,14 +63,7 @@ pub fn message(
 }
 
 pub fn text(id: &str, from: &InboundContact, at: DateTime<Utc>, body: &str) -> InboundMessage {
-    message(
-        id,
-        from,
-        at,
-        MessageContent::Text {
-            body: body.to_owned(),
-        },
-    )
+    message(id, from, at, MessageContent::Text { body: body.to_owned() })
 }
 
 pub fn status(id: &str, state: DeliveryState, at: DateTime<Utc>) -> StatusReport {
@@ -112,16 +92,9 @@ pub fn failure(id: &str, at: DateTime<Utc>, code: i64, title: &str) -> StatusRep
 /// Appends a delivery of its own and opens an ingest transaction (which claims it, and
 /// whatever else is pending). Returns the claimed event ids, the new one first.
 pub async fn begin(store: &dyn Store) -> (Box<dyn IngestTx>, Vec<EventId>) {
-    let appended = store
-        .append_events(&[event(&Uuid::new_v4().to_string(), t(0))])
-        .await
-        .unwrap();
+    let appended = store.append_events(&[event(&Uuid::new_v4().to_string(), t(0))]).await.unwrap();
     assert!(matches!(appended[0], switchboard_store::Appended::New(_)));
-    let (tx, events) = store
-        .begin_ingest(1_000)
-        .await
-        .unwrap()
-        .expect("the new event is pending");
+    let (tx, events) = store.begin_ingest(1_000).await.unwrap().expect("the new event is pending");
     (tx, events.iter().map(|e| e.id).collect())
 }
 
@@ -164,35 +137,16 @@ pub async fn inbound_text(
     at: DateTime<Utc>,
 ) -> (ConversationId, MessageId) {
     let c = contact(wa_id, Some("Ana"));
-    match apply(
-        store,
-        channel,
-        &c,
-        &text(id, &c, at, "hello"),
-        Some(at + chrono::Duration::hours(24)),
-    )
-    .await
-    {
-        InboundOutcome::Stored {
-            conversation_id,
-            message_id,
-            ..
-        } => (conversation_id, message_id),
+    match apply(store, channel, &c, &text(id, &c, at, "hello"), Some(at + chrono::Duration::hours(24))).await {
+        InboundOutcome::Stored { conversation_id, message_id, .. } => (conversation_id, message_id),
         InboundOutcome::Duplicate => panic!("{id} was already stored"),
     }
 }
 
 /// Applies one status report in an ingest transaction of its own.
-pub async fn apply_status(
-    store: &dyn Store,
-    channel: ChannelId,
-    report: &StatusReport,
-) -> StatusOutcome {
+pub async fn apply_status(store: &dyn Store, channel: ChannelId, report: &StatusReport) -> StatusOutcome {
     let (mut tx, events) = begin(store).await;
-    let outcome = tx
-        .apply_status(channel, report, report.timestamp)
-        .await
-        .unwrap();
+    let outcome = tx.apply_status(channel, report, report.timestamp).await.unwrap();
     finish(tx, &events).await;
     outcome
 }
@@ -207,9 +161,7 @@ pub async fn outbound(
     store
         .insert_outbound(&NewOutboundMessage {
             conversation_id: conversation,
-            content: MessageContent::Text {
-                body: "Thanks, on it".into(),
-            },
+            content: MessageContent::Text { body: "Thanks, on it".into() },
             state,
             wamid: wamid.map(self::wamid),
             sent_by: None,
@@ -252,10 +204,7 @@ pub async fn query_i64(db: &TestDb, sql: &str) -> i64 {
         }
         Backend::Postgres => {
             let mut conn = PgConnection::connect(&db.url).await.unwrap();
-            let v: i64 = sqlx::query_scalar(&format!("SELECT ({sql})::bigint"))
-                .fetch_one(&mut conn)
-                .await
-                .unwrap();
+            let v: i64 = sqlx::query_scalar(&format!("SELECT ({sql})::bigint")).fetch_one(&mut conn).await.unwrap();
             v
         }
     }
@@ -270,8 +219,7 @@ pub async fn query_time_ms(db: &TestDb, sql: &str) -> Option<i64> {
         }
         Backend::Postgres => {
             let mut conn = PgConnection::connect(&db.url).await.unwrap();
-            let v: Option<DateTime<Utc>> =
-                sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
+            let v: Option<DateTime<Utc>> = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
             v.map(|t| t.timestamp_millis())
         }
     }

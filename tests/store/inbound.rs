@@ -22,22 +22,11 @@ conformance!(
     with_db: [a_resolved_conversation_is_never_reused, a_pending_or_snoozed_conversation_reopens],
 );
 
-fn stored(
-    o: InboundOutcome,
-) -> (
-    switchboard_domain::ConversationId,
-    switchboard_domain::ContactId,
-    bool,
-    bool,
-) {
+fn stored(o: InboundOutcome) -> (switchboard_domain::ConversationId, switchboard_domain::ContactId, bool, bool) {
     match o {
-        InboundOutcome::Stored {
-            conversation_id,
-            contact_id,
-            new_contact,
-            new_conversation,
-            ..
-        } => (conversation_id, contact_id, new_contact, new_conversation),
+        InboundOutcome::Stored { conversation_id, contact_id, new_contact, new_conversation, .. } => {
+            (conversation_id, contact_id, new_contact, new_conversation)
+        }
         InboundOutcome::Duplicate => panic!("expected the message to be stored"),
     }
 }
@@ -46,21 +35,8 @@ async fn a_first_message_creates_the_contact_and_a_conversation(store: Arc<dyn S
     let ch = channel(&*store, "1001").await;
     let ana = contact("15550001", Some("Ana"));
     let msg = text("wamid.A1", &ana, t(10), "Hello, is my order shipped?");
-    let outcome = apply(
-        &*store,
-        ch.id,
-        &ana,
-        &msg,
-        Some(t(10) + Duration::hours(24)),
-    )
-    .await;
-    let InboundOutcome::Stored {
-        message_id,
-        conversation_id,
-        contact_id,
-        new_contact,
-        new_conversation,
-    } = outcome
+    let outcome = apply(&*store, ch.id, &ana, &msg, Some(t(10) + Duration::hours(24))).await;
+    let InboundOutcome::Stored { message_id, conversation_id, contact_id, new_contact, new_conversation } = outcome
     else {
         panic!("{outcome:?}")
     };
@@ -88,26 +64,15 @@ async fn a_first_message_creates_the_contact_and_a_conversation(store: Arc<dyn S
     assert_eq!(m.content, msg.content);
     assert_eq!(m.state, DeliveryState::Received);
     assert_eq!(m.timestamp, t(10));
-    assert_eq!(
-        (m.context.clone(), m.referral.clone(), m.errors.clone()),
-        (None, None, vec![])
-    );
+    assert_eq!((m.context.clone(), m.referral.clone(), m.errors.clone()), (None, None, vec![]));
     assert_eq!((m.sent_at, m.error.clone(), m.sent_by), (None, None, None));
 }
 
 async fn the_next_message_reuses_the_open_conversation(store: Arc<dyn Store>) {
     let ch = channel(&*store, "1001").await;
     let ana = contact("15550001", Some("Ana"));
-    let (conversation, contact_id, ..) = stored(
-        apply(
-            &*store,
-            ch.id,
-            &ana,
-            &text("wamid.1", &ana, t(10), "hi"),
-            None,
-        )
-        .await,
-    );
+    let (conversation, contact_id, ..) =
+        stored(apply(&*store, ch.id, &ana, &text("wamid.1", &ana, t(10), "hi"), None).await);
 
     // The profile moves to the latest non-empty values.
     let renamed = switchboard_domain::inbound::InboundContact {
@@ -115,40 +80,17 @@ async fn the_next_message_reuses_the_open_conversation(store: Arc<dyn Store>) {
         user_id: Some("US.13491208655302741918".into()),
         ..ana.clone()
     };
-    let (c2, k2, new_contact, new_conversation) = stored(
-        apply(
-            &*store,
-            ch.id,
-            &renamed,
-            &text("wamid.2", &renamed, t(20), "again"),
-            None,
-        )
-        .await,
-    );
-    assert_eq!(
-        (c2, k2, new_contact, new_conversation),
-        (conversation, contact_id, false, false)
-    );
+    let (c2, k2, new_contact, new_conversation) =
+        stored(apply(&*store, ch.id, &renamed, &text("wamid.2", &renamed, t(20), "again"), None).await);
+    assert_eq!((c2, k2, new_contact, new_conversation), (conversation, contact_id, false, false));
 
     let anonymous = contact("15550001", None);
-    stored(
-        apply(
-            &*store,
-            ch.id,
-            &anonymous,
-            &text("wamid.3", &anonymous, t(30), "third"),
-            None,
-        )
-        .await,
-    );
+    stored(apply(&*store, ch.id, &anonymous, &text("wamid.3", &anonymous, t(30), "third"), None).await);
 
     let c = store.conversation(conversation).await.unwrap().unwrap();
     assert_eq!(c.message_count, 3);
     assert_eq!(c.contact.profile_name.as_deref(), Some("Ana María"));
-    assert_eq!(
-        c.contact.user_id.as_deref(),
-        Some("US.13491208655302741918")
-    );
+    assert_eq!(c.contact.user_id.as_deref(), Some("US.13491208655302741918"));
     assert_eq!(c.last_message_at, t(30));
 }
 
@@ -162,25 +104,10 @@ async fn a_redelivered_message_changes_nothing(store: Arc<dyn Store>) {
     // Meta redelivers it later, with a different profile name and a later window.
     let renamed = contact("15550001", Some("Someone else"));
     let again = text("wamid.same", &renamed, t(50), "hi");
-    assert_eq!(
-        apply(&*store, ch.id, &renamed, &again, Some(t(500))).await,
-        InboundOutcome::Duplicate
-    );
+    assert_eq!(apply(&*store, ch.id, &renamed, &again, Some(t(500))).await, InboundOutcome::Duplicate);
 
-    assert_eq!(
-        store.conversation(conversation).await.unwrap().unwrap(),
-        before
-    );
-    let page = store
-        .list_messages(
-            conversation,
-            &MessageQuery {
-                limit: 10,
-                after: None,
-            },
-        )
-        .await
-        .unwrap();
+    assert_eq!(store.conversation(conversation).await.unwrap().unwrap(), before);
+    let page = store.list_messages(conversation, &MessageQuery { limit: 10, after: None }).await.unwrap();
     assert_eq!(page.items.len(), 1);
 }
 
@@ -188,30 +115,14 @@ async fn activity_and_window_only_move_forward(store: Arc<dyn Store>) {
     let ch = channel(&*store, "1001").await;
     let ana = contact("15550001", None);
     let (conversation, ..) = stored(
-        apply(
-            &*store,
-            ch.id,
-            &ana,
-            &text("wamid.late", &ana, t(1000), "second"),
-            Some(t(1000) + Duration::hours(24)),
-        )
-        .await,
+        apply(&*store, ch.id, &ana, &text("wamid.late", &ana, t(1000), "second"), Some(t(1000) + Duration::hours(24)))
+            .await,
     );
 
     // An older message arrives after a newer one: nothing moves back.
-    apply(
-        &*store,
-        ch.id,
-        &ana,
-        &text("wamid.early", &ana, t(400), "first"),
-        Some(t(400) + Duration::hours(24)),
-    )
-    .await;
+    apply(&*store, ch.id, &ana, &text("wamid.early", &ana, t(400), "first"), Some(t(400) + Duration::hours(24))).await;
     let c = store.conversation(conversation).await.unwrap().unwrap();
-    assert_eq!(
-        (c.last_message_at, c.last_inbound_at),
-        (t(1000), Some(t(1000)))
-    );
+    assert_eq!((c.last_message_at, c.last_inbound_at), (t(1000), Some(t(1000))));
     assert_eq!(c.window_closes_at, Some(t(1000) + Duration::hours(24)));
     assert_eq!(c.message_count, 2);
 
@@ -229,21 +140,12 @@ async fn activity_and_window_only_move_forward(store: Arc<dyn Store>) {
     );
     apply(&*store, ch.id, &ana, &notice, None).await;
     let c = store.conversation(conversation).await.unwrap().unwrap();
-    assert_eq!(
-        (c.last_message_at, c.last_inbound_at),
-        (t(2000), Some(t(2000)))
-    );
+    assert_eq!((c.last_message_at, c.last_inbound_at), (t(2000), Some(t(2000))));
     assert_eq!(c.window_closes_at, Some(t(1000) + Duration::hours(24)));
 
     // A later window (an ad's 72 hours) replaces it.
-    apply(
-        &*store,
-        ch.id,
-        &ana,
-        &text("wamid.ad", &ana, t(1500), "from the ad"),
-        Some(t(1500) + Duration::hours(72)),
-    )
-    .await;
+    apply(&*store, ch.id, &ana, &text("wamid.ad", &ana, t(1500), "from the ad"), Some(t(1500) + Duration::hours(72)))
+        .await;
     let c = store.conversation(conversation).await.unwrap().unwrap();
     assert_eq!(c.window_closes_at, Some(t(1500) + Duration::hours(72)));
     assert_eq!(c.last_message_at, t(2000));
@@ -253,28 +155,12 @@ async fn a_contact_has_one_conversation_per_channel(store: Arc<dyn Store>) {
     let sales = channel(&*store, "1001").await;
     let support = channel(&*store, "2002").await;
     let ana = contact("15550001", Some("Ana"));
-    let (a, contact_a, new_contact, _) = stored(
-        apply(
-            &*store,
-            sales.id,
-            &ana,
-            &text("wamid.x", &ana, t(1), "hi"),
-            None,
-        )
-        .await,
-    );
+    let (a, contact_a, new_contact, _) =
+        stored(apply(&*store, sales.id, &ana, &text("wamid.x", &ana, t(1), "hi"), None).await);
     assert!(new_contact);
     // The same wamid on another channel is another message.
-    let (b, contact_b, new_contact, new_conversation) = stored(
-        apply(
-            &*store,
-            support.id,
-            &ana,
-            &text("wamid.x", &ana, t(2), "hi"),
-            None,
-        )
-        .await,
-    );
+    let (b, contact_b, new_contact, new_conversation) =
+        stored(apply(&*store, support.id, &ana, &text("wamid.x", &ana, t(2), "hi"), None).await);
     assert_ne!(a, b);
     assert_eq!(contact_a, contact_b, "a contact is global across channels");
     assert!(!new_contact && new_conversation);
@@ -307,24 +193,10 @@ async fn rich_content_round_trips(store: Arc<dyn Store>) {
         ctwa_clid: Some("ARAkLkA8rmlFeiCktEJQ".into()),
         ..Referral::default()
     });
-    msg.errors = vec![StatusError {
-        code: 131_051,
-        title: "Message type unknown".into(),
-        details: None,
-        href: None,
-    }];
+    msg.errors = vec![StatusError { code: 131_051, title: "Message type unknown".into(), details: None, href: None }];
     let (conversation, ..) = stored(apply(&*store, ch.id, &ana, &msg, None).await);
 
-    let page = store
-        .list_messages(
-            conversation,
-            &MessageQuery {
-                limit: 10,
-                after: None,
-            },
-        )
-        .await
-        .unwrap();
+    let page = store.list_messages(conversation, &MessageQuery { limit: 10, after: None }).await.unwrap();
     let m = &page.items[0];
     assert_eq!(m.content, msg.content);
     assert_eq!(m.context, msg.context);
@@ -334,111 +206,43 @@ async fn rich_content_round_trips(store: Arc<dyn Store>) {
 
 async fn set_status(db: &TestDb, conversation: switchboard_domain::ConversationId, status: &str) {
     let id = uuid_literal(db, conversation.as_uuid());
-    exec(
-        db,
-        &format!("UPDATE conversations SET status = '{status}' WHERE id = {id}"),
-    )
-    .await;
+    exec(db, &format!("UPDATE conversations SET status = '{status}' WHERE id = {id}")).await;
 }
 
 async fn a_resolved_conversation_is_never_reused(db: &TestDb, store: Arc<dyn Store>) {
     // No port resolves a conversation yet: the story sets the status with SQL.
     let ch = channel(&*store, "1001").await;
     let ana = contact("15550001", Some("Ana"));
-    let (first, contact_id, ..) = stored(
-        apply(
-            &*store,
-            ch.id,
-            &ana,
-            &text("wamid.1", &ana, t(10), "hi"),
-            None,
-        )
-        .await,
-    );
+    let (first, contact_id, ..) = stored(apply(&*store, ch.id, &ana, &text("wamid.1", &ana, t(10), "hi"), None).await);
     set_status(db, first, "resolved").await;
 
-    let (second, k, new_contact, new_conversation) = stored(
-        apply(
-            &*store,
-            ch.id,
-            &ana,
-            &text("wamid.2", &ana, t(20), "me again"),
-            None,
-        )
-        .await,
-    );
+    let (second, k, new_contact, new_conversation) =
+        stored(apply(&*store, ch.id, &ana, &text("wamid.2", &ana, t(20), "me again"), None).await);
     assert_ne!(second, first);
-    assert_eq!(
-        (k, new_contact, new_conversation),
-        (contact_id, false, true)
-    );
-    assert_eq!(
-        store.conversation(first).await.unwrap().unwrap().status,
-        ConversationStatus::Resolved
-    );
-    assert_eq!(
-        store
-            .conversation(first)
-            .await
-            .unwrap()
-            .unwrap()
-            .message_count,
-        1
-    );
+    assert_eq!((k, new_contact, new_conversation), (contact_id, false, true));
+    assert_eq!(store.conversation(first).await.unwrap().unwrap().status, ConversationStatus::Resolved);
+    assert_eq!(store.conversation(first).await.unwrap().unwrap().message_count, 1);
     let c = store.conversation(second).await.unwrap().unwrap();
-    assert_eq!(
-        (c.status, c.message_count, c.created_at),
-        (ConversationStatus::Open, 1, t(20))
-    );
+    assert_eq!((c.status, c.message_count, c.created_at), (ConversationStatus::Open, 1, t(20)));
 
     // And the new one is reused from then on.
-    let (third, .., new_conversation) = stored(
-        apply(
-            &*store,
-            ch.id,
-            &ana,
-            &text("wamid.3", &ana, t(30), "?"),
-            None,
-        )
-        .await,
-    );
+    let (third, .., new_conversation) =
+        stored(apply(&*store, ch.id, &ana, &text("wamid.3", &ana, t(30), "?"), None).await);
     assert_eq!((third, new_conversation), (second, false));
 }
 
 async fn a_pending_or_snoozed_conversation_reopens(db: &TestDb, store: Arc<dyn Store>) {
     let ch = channel(&*store, "1001").await;
     let ana = contact("15550001", None);
-    let (conversation, ..) = stored(
-        apply(
-            &*store,
-            ch.id,
-            &ana,
-            &text("wamid.1", &ana, t(10), "hi"),
-            None,
-        )
-        .await,
-    );
+    let (conversation, ..) = stored(apply(&*store, ch.id, &ana, &text("wamid.1", &ana, t(10), "hi"), None).await);
     for (i, status) in ["pending", "snoozed"].into_iter().enumerate() {
         set_status(db, conversation, status).await;
         let wamid = format!("wamid.re{i}");
-        let (again, .., new_conversation) = stored(
-            apply(
-                &*store,
-                ch.id,
-                &ana,
-                &text(&wamid, &ana, t(20 + i as i64), "?"),
-                None,
-            )
-            .await,
-        );
+        let (again, .., new_conversation) =
+            stored(apply(&*store, ch.id, &ana, &text(&wamid, &ana, t(20 + i as i64), "?"), None).await);
         assert_eq!((again, new_conversation), (conversation, false));
         assert_eq!(
-            store
-                .conversation(conversation)
-                .await
-                .unwrap()
-                .unwrap()
-                .status,
+            store.conversation(conversation).await.unwrap().unwrap().status,
             ConversationStatus::Open,
             "{status}"
         );

@@ -33,21 +33,12 @@ fn ids(appended: &[Appended]) -> Vec<EventId> {
 }
 
 async fn pending_events_are_claimed_in_arrival_order_up_to_the_limit(store: Arc<dyn Store>) {
-    let mut all = ids(&store
-        .append_events(&[event("1", t(0)), event("2", t(0))])
-        .await
-        .unwrap());
-    all.extend(ids(&store
-        .append_events(&[event("3", t(1)), event("4", t(1)), event("5", t(2))])
-        .await
-        .unwrap()));
+    let mut all = ids(&store.append_events(&[event("1", t(0)), event("2", t(0))]).await.unwrap());
+    all.extend(ids(&store.append_events(&[event("3", t(1)), event("4", t(1)), event("5", t(2))]).await.unwrap()));
 
     let (mut tx, first) = store.begin_ingest(3).await.unwrap().unwrap();
     assert_eq!(first.iter().map(|e| e.id).collect::<Vec<_>>(), all[..3]);
-    assert_eq!(
-        first.iter().map(|e| &e.body[..]).collect::<Vec<_>>(),
-        vec![&b"1"[..], b"2", b"3"]
-    );
+    assert_eq!(first.iter().map(|e| &e.body[..]).collect::<Vec<_>>(), vec![&b"1"[..], b"2", b"3"]);
     assert_eq!(first[2].received_at, t(1));
     tx.mark_applied(&all[..3], t(10)).await.unwrap();
     tx.commit().await.unwrap();
@@ -58,14 +49,7 @@ async fn pending_events_are_claimed_in_arrival_order_up_to_the_limit(store: Arc<
     tx.commit().await.unwrap();
 
     assert!(store.begin_ingest(3).await.unwrap().is_none());
-    assert_eq!(
-        store.event_log_stats().await.unwrap(),
-        EventLogStats {
-            pending: 0,
-            failed: 0,
-            applied: 5
-        }
-    );
+    assert_eq!(store.event_log_stats().await.unwrap(), EventLogStats { pending: 0, failed: 0, applied: 5 });
 }
 
 async fn nothing_pending_claims_nothing(store: Arc<dyn Store>) {
@@ -77,10 +61,7 @@ async fn nothing_pending_claims_nothing(store: Arc<dyn Store>) {
 
 async fn a_committed_batch_is_applied_and_a_dropped_one_is_not(store: Arc<dyn Store>) {
     let ch = channel(&*store, "1001").await;
-    let e = ids(&store
-        .append_events(&[event("delivery", t(0))])
-        .await
-        .unwrap())[0];
+    let e = ids(&store.append_events(&[event("delivery", t(0))]).await.unwrap())[0];
     let ana = contact("15550001", Some("Ana"));
     let msg = text("wamid.crash", &ana, t(1), "hi");
 
@@ -98,19 +79,12 @@ async fn a_committed_batch_is_applied_and_a_dropped_one_is_not(store: Arc<dyn St
         })
         .await
         .unwrap();
-    assert!(matches!(
-        outcome,
-        switchboard_store::InboundOutcome::Stored { .. }
-    ));
+    assert!(matches!(outcome, switchboard_store::InboundOutcome::Stored { .. }));
     tx.mark_applied(&[e], t(2)).await.unwrap();
     drop(tx);
 
     // Nothing of it happened.
-    let q = switchboard_store::ConversationQuery {
-        status: None,
-        limit: 10,
-        after: None,
-    };
+    let q = switchboard_store::ConversationQuery { status: None, limit: 10, after: None };
     assert!(store.list_conversations(&q).await.unwrap().items.is_empty());
     assert_eq!(store.event_log_stats().await.unwrap().pending, 1);
 
@@ -130,23 +104,13 @@ async fn a_committed_batch_is_applied_and_a_dropped_one_is_not(store: Arc<dyn St
     tx.mark_applied(&[e], t(3)).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(store.list_conversations(&q).await.unwrap().items.len(), 1);
-    assert_eq!(
-        store.event_log_stats().await.unwrap(),
-        EventLogStats {
-            pending: 0,
-            failed: 0,
-            applied: 1
-        }
-    );
+    assert_eq!(store.event_log_stats().await.unwrap(), EventLogStats { pending: 0, failed: 0, applied: 1 });
 }
 
 /// Starts `second.begin_ingest` while `first` holds an ingest transaction and checks it
 /// waits until `first` commits, then sees only what `first` did not apply.
 async fn assert_turns(first: Arc<dyn Store>, second: Arc<dyn Store>) {
-    let all = ids(&first
-        .append_events(&[event("1", t(0)), event("2", t(0)), event("3", t(0))])
-        .await
-        .unwrap());
+    let all = ids(&first.append_events(&[event("1", t(0)), event("2", t(0)), event("3", t(0))]).await.unwrap());
     let (mut tx, claimed) = first.begin_ingest(2).await.unwrap().unwrap();
     assert_eq!(claimed.iter().map(|e| e.id).collect::<Vec<_>>(), all[..2]);
 
@@ -158,17 +122,11 @@ async fn assert_turns(first: Arc<dyn Store>, second: Arc<dyn Store>) {
         got
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        !waiting.is_finished(),
-        "a second ingest transaction started while the first was open"
-    );
+    assert!(!waiting.is_finished(), "a second ingest transaction started while the first was open");
 
     tx.mark_applied(&all[..2], t(1)).await.unwrap();
     tx.commit().await.unwrap();
-    let second_got = tokio::time::timeout(Duration::from_secs(10), waiting)
-        .await
-        .unwrap()
-        .unwrap();
+    let second_got = tokio::time::timeout(Duration::from_secs(10), waiting).await.unwrap().unwrap();
     assert_eq!(second_got, all[2..]);
     assert_eq!(first.event_log_stats().await.unwrap().applied, 3);
 }
@@ -191,19 +149,9 @@ async fn changes_are_recorded_by_reason_oldest_first(store: Arc<dyn Store>) {
     let stray = json!({"metadata": {"phone_number_id": "999"}, "messages": []});
     let quality = json!({"event": "FLAGGED"});
     for (reason, field, pnid, value) in [
-        (
-            RecordReason::Field,
-            "message_template_status_update",
-            None,
-            &template,
-        ),
+        (RecordReason::Field, "message_template_status_update", None, &template),
         (RecordReason::NoChannel, "messages", Some("999"), &stray),
-        (
-            RecordReason::Field,
-            "phone_number_quality_update",
-            None,
-            &quality,
-        ),
+        (RecordReason::Field, "phone_number_quality_update", None, &quality),
     ] {
         tx.record_change(&RecordedChange {
             event_id: e,
@@ -219,71 +167,35 @@ async fn changes_are_recorded_by_reason_oldest_first(store: Arc<dyn Store>) {
     }
     crate::fixtures::finish(tx, &events).await;
 
-    let fields = store
-        .recorded_changes(RecordReason::Field, 10)
-        .await
-        .unwrap();
+    let fields = store.recorded_changes(RecordReason::Field, 10).await.unwrap();
     assert_eq!(
         fields,
         vec![
-            (
-                e,
-                "message_template_status_update".to_owned(),
-                template.clone()
-            ),
+            (e, "message_template_status_update".to_owned(), template.clone()),
             (e, "phone_number_quality_update".to_owned(), quality),
         ]
     );
+    assert_eq!(store.recorded_changes(RecordReason::Field, 1).await.unwrap().len(), 1);
     assert_eq!(
-        store
-            .recorded_changes(RecordReason::Field, 1)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
-    assert_eq!(
-        store
-            .recorded_changes(RecordReason::NoChannel, 10)
-            .await
-            .unwrap(),
+        store.recorded_changes(RecordReason::NoChannel, 10).await.unwrap(),
         vec![(e, "messages".to_owned(), stray)]
     );
-    assert!(
-        store
-            .recorded_changes(RecordReason::Malformed, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.recorded_changes(RecordReason::Malformed, 10).await.unwrap().is_empty());
 }
 
 async fn channels_are_upserted_by_phone_number_id(store: Arc<dyn Store>) {
     assert!(store.channels().await.unwrap().is_empty());
     let pnid = PhoneNumberId::parse("106540352242922").unwrap();
     let a = store.upsert_channel(&pnid, "Sales", t(0)).await.unwrap();
-    assert_eq!(
-        (a.phone_number_id.as_str(), a.name.as_str()),
-        ("106540352242922", "Sales")
-    );
+    assert_eq!((a.phone_number_id.as_str(), a.name.as_str()), ("106540352242922", "Sales"));
     let renamed = store.upsert_channel(&pnid, "Support", t(1)).await.unwrap();
     assert_eq!(renamed.id, a.id);
     assert_eq!(renamed.name, "Support");
-    let b = store
-        .upsert_channel(&PhoneNumberId::parse("2002").unwrap(), "Billing", t(2))
-        .await
-        .unwrap();
+    let b = store.upsert_channel(&PhoneNumberId::parse("2002").unwrap(), "Billing", t(2)).await.unwrap();
     assert_ne!(b.id, a.id);
     assert_eq!(store.channels().await.unwrap(), vec![renamed, b]);
 
     // And a channel is usable right away.
     let ana = contact("15550001", None);
-    apply(
-        &*store,
-        a.id,
-        &ana,
-        &text("wamid.1", &ana, t(3), "hi"),
-        None,
-    )
-    .await;
+    apply(&*store, a.id, &ana, &text("wamid.1", &ana, t(3), "hi"), None).await;
 }

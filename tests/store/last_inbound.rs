@@ -18,23 +18,9 @@ async fn the_newest_inbound_message_is_found_not_outbound_ones(store: Arc<dyn St
     assert_eq!(store.last_inbound(conv).await.unwrap().unwrap().id, first);
 
     let ana = contact("15550001", Some("Ana"));
-    apply(
-        &*store,
-        ch.id,
-        &ana,
-        &text("wamid.in.2", &ana, t(20), "still there?"),
-        None,
-    )
-    .await;
+    apply(&*store, ch.id, &ana, &text("wamid.in.2", &ana, t(20), "still there?"), None).await;
     // Newer outbound messages do not count.
-    outbound(
-        &*store,
-        conv,
-        Some("wamid.out.1"),
-        DeliveryState::Sent,
-        t(30),
-    )
-    .await;
+    outbound(&*store, conv, Some("wamid.out.1"), DeliveryState::Sent, t(30)).await;
     outbound(&*store, conv, None, DeliveryState::Queued, t(40)).await;
 
     let last = store.last_inbound(conv).await.unwrap().unwrap();
@@ -45,20 +31,11 @@ async fn the_newest_inbound_message_is_found_not_outbound_ones(store: Arc<dyn St
 
     // Another customer's conversation is separate.
     let (other, other_msg) = inbound_text(&*store, ch.id, "15550002", "wamid.in.3", t(50)).await;
-    assert_eq!(
-        store.last_inbound(other).await.unwrap().unwrap().id,
-        other_msg
-    );
+    assert_eq!(store.last_inbound(other).await.unwrap().unwrap().id, other_msg);
     let again = store.last_inbound(conv).await.unwrap().unwrap();
     assert_eq!(again.wamid.as_ref().map(|w| w.as_str()), Some("wamid.in.2"));
 }
 
 async fn no_inbound_message_means_none(store: Arc<dyn Store>) {
-    assert!(
-        store
-            .last_inbound(ConversationId::new())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.last_inbound(ConversationId::new()).await.unwrap().is_none());
 }

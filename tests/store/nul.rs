@@ -7,8 +7,8 @@ use serde_json::json;
 use switchboard_domain::DeliveryState::Failed;
 use switchboard_domain::{MessageContent, StatusError};
 use switchboard_store::{
-    InboundOutcome, NewOutbound, OutboxState, RecordReason, RecordedChange, SendOutcome,
-    SendResult, StatusOutcome, Store,
+    InboundOutcome, NewOutbound, OutboxState, RecordReason, RecordedChange, SendOutcome, SendResult, StatusOutcome,
+    Store,
 };
 
 use crate::fixtures::{apply, begin, channel, contact, failure, finish, t, text, wamid};
@@ -22,21 +22,12 @@ async fn nul_characters_are_dropped_not_refused(store: Arc<dyn Store>) {
     let ana = contact("15550001", Some("A\u{0}na"));
     let mut inbound = text("wamid.nul", &ana, t(0), "hel\u{0}lo");
     inbound.raw = json!({"id": "wamid.nul", "text": {"body": "hel\u{0}lo"}, "k\u{0}": ["\u{0}"]});
-    let InboundOutcome::Stored {
-        message_id,
-        conversation_id,
-        ..
-    } = apply(&*store, ch.id, &ana, &inbound, None).await
+    let InboundOutcome::Stored { message_id, conversation_id, .. } = apply(&*store, ch.id, &ana, &inbound, None).await
     else {
         panic!("stored")
     };
     let m = store.message(message_id).await.unwrap().unwrap();
-    assert_eq!(
-        m.content,
-        MessageContent::Text {
-            body: "hello".into()
-        }
-    );
+    assert_eq!(m.content, MessageContent::Text { body: "hello".into() });
     let c = store.conversation(conversation_id).await.unwrap().unwrap();
     assert_eq!(c.contact.profile_name.as_deref(), Some("Ana"));
 
@@ -55,21 +46,11 @@ async fn nul_characters_are_dropped_not_refused(store: Arc<dyn Store>) {
     .unwrap();
     let mut report = failure("wamid.out1", t(12), 131_026, "Un\u{0}deliverable");
     report.errors[0].details = Some("de\u{0}tails".into());
-    assert_eq!(
-        tx.apply_status(ch.id, &report, t(12)).await.unwrap(),
-        StatusOutcome::Pending
-    );
+    assert_eq!(tx.apply_status(ch.id, &report, t(12)).await.unwrap(), StatusOutcome::Pending);
     finish(tx, &events).await;
     assert_eq!(
-        store
-            .recorded_changes(RecordReason::Field, 10)
-            .await
-            .unwrap(),
-        vec![(
-            events[0],
-            "account_update".to_owned(),
-            json!({"note": "ab"})
-        )]
+        store.recorded_changes(RecordReason::Field, 10).await.unwrap(),
+        vec![(events[0], "account_update".to_owned(), json!({"note": "ab"}))]
     );
 
     // Outbound messages: content, request, outcomes.
@@ -94,23 +75,15 @@ async fn nul_characters_are_dropped_not_refused(store: Arc<dyn Store>) {
     };
     let first = enqueue("one\u{0}").await;
     let second = enqueue("t\u{0}wo").await;
-    assert_eq!(
-        store.message(second).await.unwrap().unwrap().content,
-        MessageContent::Text { body: "two".into() }
-    );
+    assert_eq!(store.message(second).await.unwrap().unwrap().content, MessageContent::Text { body: "two".into() });
     let jobs = store.claim_outbox(10, t(11), t(20)).await.unwrap();
-    assert_eq!(
-        jobs[0].request,
-        json!({"to": "15550001", "text": {"body": "one"}})
-    );
+    assert_eq!(jobs[0].request, json!({"to": "15550001", "text": {"body": "one"}}));
     store
         .complete_outbox(
             &[SendResult {
                 job_id: jobs[0].id,
                 message_id: first,
-                outcome: SendOutcome::Sent {
-                    wamid: wamid("wamid.out1"),
-                },
+                outcome: SendOutcome::Sent { wamid: wamid("wamid.out1") },
             }],
             t(11),
         )
@@ -119,10 +92,7 @@ async fn nul_characters_are_dropped_not_refused(store: Arc<dyn Store>) {
     // The parked failure reached the message, its texts cleaned.
     let m = store.message(first).await.unwrap().unwrap();
     let e = m.error.unwrap();
-    assert_eq!(
-        (m.state, e.title.as_str(), e.details.as_deref()),
-        (Failed, "Undeliverable", Some("details"))
-    );
+    assert_eq!((m.state, e.title.as_str(), e.details.as_deref()), (Failed, "Undeliverable", Some("details")));
 
     let jobs = store.claim_outbox(10, t(12), t(20)).await.unwrap();
     assert_eq!(jobs[0].message_id, second);
@@ -131,10 +101,7 @@ async fn nul_characters_are_dropped_not_refused(store: Arc<dyn Store>) {
             &[SendResult {
                 job_id: jobs[0].id,
                 message_id: second,
-                outcome: SendOutcome::Retry {
-                    run_at: t(13),
-                    error: "bu\u{0}sy".into(),
-                },
+                outcome: SendOutcome::Retry { run_at: t(13), error: "bu\u{0}sy".into() },
             }],
             t(12),
         )
@@ -149,12 +116,7 @@ async fn nul_characters_are_dropped_not_refused(store: Arc<dyn Store>) {
                 job_id: jobs[0].id,
                 message_id: second,
                 outcome: SendOutcome::Failed {
-                    error: StatusError {
-                        code: 1,
-                        title: "No\u{0}pe".into(),
-                        details: None,
-                        href: None,
-                    },
+                    error: StatusError { code: 1, title: "No\u{0}pe".into(), details: None, href: None },
                     dead: true,
                 },
             }],

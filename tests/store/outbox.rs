@@ -10,12 +10,12 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use switchboard_domain::DeliveryState::{Delivered, Failed, Queued, Read, Sent};
 use switchboard_domain::{
-    AgentId, AgentName, AgentRole, ConversationId, Direction, Email, MessageContent, MessageId,
-    NewAgent, PhoneNumberId, StatusError, TokenHash, WaId,
+    AgentId, AgentName, AgentRole, ConversationId, Direction, Email, MessageContent, MessageId, NewAgent,
+    PhoneNumberId, StatusError, TokenHash, WaId,
 };
 use switchboard_store::{
-    ChannelInfo, Enqueued, NewOutbound, OutboxJob, OutboxState, SendOutcome, SendResult,
-    StatusOutcome, Store, StoreError,
+    ChannelInfo, Enqueued, NewOutbound, OutboxJob, OutboxState, SendOutcome, SendResult, StatusOutcome, Store,
+    StoreError,
 };
 use switchboard_tests::TestDb;
 
@@ -63,9 +63,7 @@ async fn enqueue_as(
     key: Option<&str>,
     at: DateTime<Utc>,
 ) -> Result<Enqueued, StoreError> {
-    let content = MessageContent::Text {
-        body: body.to_owned(),
-    };
+    let content = MessageContent::Text { body: body.to_owned() };
     let request = request("15550001", body);
     store
         .enqueue_outbound(&NewOutbound {
@@ -79,24 +77,14 @@ async fn enqueue_as(
         .await
 }
 
-async fn enqueue(
-    store: &dyn Store,
-    conversation: ConversationId,
-    body: &str,
-    at: DateTime<Utc>,
-) -> MessageId {
-    let e = enqueue_as(store, conversation, body, None, None, at)
-        .await
-        .unwrap();
+async fn enqueue(store: &dyn Store, conversation: ConversationId, body: &str, at: DateTime<Utc>) -> MessageId {
+    let e = enqueue_as(store, conversation, body, None, None, at).await.unwrap();
     assert!(e.created);
     e.message_id
 }
 
 async fn claim(store: &dyn Store, now: DateTime<Utc>) -> Vec<OutboxJob> {
-    store
-        .claim_outbox(100, now, now + chrono::Duration::seconds(LEASE))
-        .await
-        .unwrap()
+    store.claim_outbox(100, now, now + chrono::Duration::seconds(LEASE)).await.unwrap()
 }
 
 fn messages(jobs: &[OutboxJob]) -> Vec<MessageId> {
@@ -104,11 +92,7 @@ fn messages(jobs: &[OutboxJob]) -> Vec<MessageId> {
 }
 
 fn result(job: &OutboxJob, outcome: SendOutcome) -> SendResult {
-    SendResult {
-        job_id: job.id,
-        message_id: job.message_id,
-        outcome,
-    }
+    SendResult { job_id: job.id, message_id: job.message_id, outcome }
 }
 
 fn sent(job: &OutboxJob, id: &str) -> SendResult {
@@ -116,13 +100,7 @@ fn sent(job: &OutboxJob, id: &str) -> SendResult {
 }
 
 fn retry(job: &OutboxJob, run_at: DateTime<Utc>) -> SendResult {
-    result(
-        job,
-        SendOutcome::Retry {
-            run_at,
-            error: "Graph API unavailable (HTTP 503)".into(),
-        },
-    )
+    result(job, SendOutcome::Retry { run_at, error: "Graph API unavailable (HTTP 503)".into() })
 }
 
 fn refusal(code: i64) -> StatusError {
@@ -154,60 +132,34 @@ async fn view(store: &dyn Store, id: MessageId) -> switchboard_store::MessageVie
     store.message(id).await.unwrap().unwrap()
 }
 
-async fn a_queued_message_is_claimed_and_sent_and_gets_the_statuses_that_came_first(
-    store: Arc<dyn Store>,
-) {
+async fn a_queued_message_is_claimed_and_sent_and_gets_the_statuses_that_came_first(store: Arc<dyn Store>) {
     let (ch, conversation) = setup(&*store).await;
     let id = enqueue(&*store, conversation, "Thanks, on it", t(10)).await;
 
     let m = view(&*store, id).await;
-    assert_eq!(
-        (m.direction, m.state, m.wamid.clone(), m.sent_by),
-        (Direction::Outbound, Queued, None, None)
-    );
+    assert_eq!((m.direction, m.state, m.wamid.clone(), m.sent_by), (Direction::Outbound, Queued, None, None));
     assert_eq!((m.timestamp, m.created_at, m.sent_at), (t(10), t(10), None));
-    assert_eq!(
-        m.content,
-        MessageContent::Text {
-            body: "Thanks, on it".into()
-        }
-    );
+    assert_eq!(m.content, MessageContent::Text { body: "Thanks, on it".into() });
     let c = store.conversation(conversation).await.unwrap().unwrap();
     assert_eq!((c.message_count, c.last_message_at), (2, t(10)));
 
     let ready = store.list_outbox(OutboxState::Ready, 10).await.unwrap();
     assert_eq!(ready.len(), 1);
-    assert_eq!(
-        (
-            ready[0].message_id,
-            ready[0].conversation_id,
-            ready[0].state
-        ),
-        (id, conversation, OutboxState::Ready)
-    );
-    assert_eq!(
-        (ready[0].attempts, ready[0].run_at, ready[0].created_at),
-        (0, t(10), t(10))
-    );
+    assert_eq!((ready[0].message_id, ready[0].conversation_id, ready[0].state), (id, conversation, OutboxState::Ready));
+    assert_eq!((ready[0].attempts, ready[0].run_at, ready[0].created_at), (0, t(10), t(10)));
     assert_eq!(ready[0].last_error, None);
 
     // Not due before it was queued.
     assert!(claim(&*store, t(9)).await.is_empty());
 
     // Meta's "delivered" may overtake the send call's response.
-    assert_eq!(
-        apply_status(&*store, ch.id, &status("wamid.s1", Delivered, t(13))).await,
-        StatusOutcome::Pending
-    );
+    assert_eq!(apply_status(&*store, ch.id, &status("wamid.s1", Delivered, t(13))).await, StatusOutcome::Pending);
 
     let jobs = claim(&*store, t(11)).await;
     assert_eq!(jobs.len(), 1);
     let job = &jobs[0];
     assert_eq!(job.id, ready[0].id);
-    assert_eq!(
-        (job.message_id, job.conversation_id, job.channel_id),
-        (id, conversation, ch.id)
-    );
+    assert_eq!((job.message_id, job.conversation_id, job.channel_id), (id, conversation, ch.id));
     assert_eq!(job.phone_number_id, PhoneNumberId::parse("1001").unwrap());
     assert_eq!(job.to, WaId::parse("15550001").unwrap());
     assert_eq!(job.request, request("15550001", "Thanks, on it"));
@@ -216,33 +168,17 @@ async fn a_queued_message_is_claimed_and_sent_and_gets_the_statuses_that_came_fi
     // Leased: nobody else gets it.
     assert!(claim(&*store, t(12)).await.is_empty());
 
-    store
-        .complete_outbox(&[sent(job, "wamid.s1")], t(12))
-        .await
-        .unwrap();
+    store.complete_outbox(&[sent(job, "wamid.s1")], t(12)).await.unwrap();
     let m = view(&*store, id).await;
     assert_eq!(m.wamid, Some(wamid("wamid.s1")));
-    assert_eq!(
-        (m.state, m.sent_at, m.delivered_at),
-        (Delivered, Some(t(12)), Some(t(13)))
-    );
-    assert!(
-        store
-            .list_outbox(OutboxState::Ready, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!((m.state, m.sent_at, m.delivered_at), (Delivered, Some(t(12)), Some(t(13))));
+    assert!(store.list_outbox(OutboxState::Ready, 10).await.unwrap().is_empty());
     assert!(claim(&*store, t(1000)).await.is_empty());
 
     // From now on the message is known by its wamid.
     assert_eq!(
         apply_status(&*store, ch.id, &status("wamid.s1", Read, t(14))).await,
-        StatusOutcome::Applied {
-            message_id: id,
-            from: Delivered,
-            to: Read
-        }
+        StatusOutcome::Applied { message_id: id, from: Delivered, to: Read }
     );
 }
 
@@ -251,75 +187,31 @@ async fn an_idempotency_key_returns_the_first_message(store: Arc<dyn Store>) {
     let ana = agent(&*store, "ana@example.com", 1).await;
     let bo = agent(&*store, "bo@example.com", 2).await;
 
-    let first = enqueue_as(&*store, conversation, "Hi", Some(ana), Some("k-1"), t(10))
-        .await
-        .unwrap();
+    let first = enqueue_as(&*store, conversation, "Hi", Some(ana), Some("k-1"), t(10)).await.unwrap();
     assert!(first.created);
     assert_eq!(view(&*store, first.message_id).await.sent_by, Some(ana));
     // The same key again, even with another body: the first message, nothing new.
-    let again = enqueue_as(&*store, conversation, "Hi!", Some(ana), Some("k-1"), t(11))
-        .await
-        .unwrap();
-    assert_eq!(
-        again,
-        Enqueued {
-            message_id: first.message_id,
-            created: false
-        }
-    );
+    let again = enqueue_as(&*store, conversation, "Hi!", Some(ana), Some("k-1"), t(11)).await.unwrap();
+    assert_eq!(again, Enqueued { message_id: first.message_id, created: false });
     let c = store.conversation(conversation).await.unwrap().unwrap();
     assert_eq!((c.message_count, c.last_message_at), (2, t(10)));
-    assert_eq!(
-        store
-            .list_outbox(OutboxState::Ready, 10)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(store.list_outbox(OutboxState::Ready, 10).await.unwrap().len(), 1);
 
     // Keys are scoped to the agent; other keys and no key make new messages.
-    let other_agent = enqueue_as(&*store, conversation, "Hi", Some(bo), Some("k-1"), t(12))
-        .await
-        .unwrap();
-    let other_key = enqueue_as(&*store, conversation, "Hi", Some(ana), Some("k-2"), t(13))
-        .await
-        .unwrap();
-    let no_key_1 = enqueue_as(&*store, conversation, "Hi", Some(ana), None, t(14))
-        .await
-        .unwrap();
-    let no_key_2 = enqueue_as(&*store, conversation, "Hi", Some(ana), None, t(15))
-        .await
-        .unwrap();
+    let other_agent = enqueue_as(&*store, conversation, "Hi", Some(bo), Some("k-1"), t(12)).await.unwrap();
+    let other_key = enqueue_as(&*store, conversation, "Hi", Some(ana), Some("k-2"), t(13)).await.unwrap();
+    let no_key_1 = enqueue_as(&*store, conversation, "Hi", Some(ana), None, t(14)).await.unwrap();
+    let no_key_2 = enqueue_as(&*store, conversation, "Hi", Some(ana), None, t(15)).await.unwrap();
     // Without an agent a key has no scope: it is not kept, and deduplicates nothing.
-    let no_agent_1 = enqueue_as(&*store, conversation, "Hi", None, Some("k-1"), t(16))
-        .await
-        .unwrap();
-    let no_agent_2 = enqueue_as(&*store, conversation, "Hi", None, Some("k-1"), t(17))
-        .await
-        .unwrap();
-    let made = [
-        first,
-        other_agent,
-        other_key,
-        no_key_1,
-        no_key_2,
-        no_agent_1,
-        no_agent_2,
-    ];
+    let no_agent_1 = enqueue_as(&*store, conversation, "Hi", None, Some("k-1"), t(16)).await.unwrap();
+    let no_agent_2 = enqueue_as(&*store, conversation, "Hi", None, Some("k-1"), t(17)).await.unwrap();
+    let made = [first, other_agent, other_key, no_key_1, no_key_2, no_agent_1, no_agent_2];
     assert!(made.iter().all(|e| e.created));
     let ids: HashSet<MessageId> = made.iter().map(|e| e.message_id).collect();
     assert_eq!(ids.len(), made.len());
     let c = store.conversation(conversation).await.unwrap().unwrap();
     assert_eq!((c.message_count, c.last_message_at), (8, t(17)));
-    assert_eq!(
-        store
-            .list_outbox(OutboxState::Ready, 100)
-            .await
-            .unwrap()
-            .len(),
-        7
-    );
+    assert_eq!(store.list_outbox(OutboxState::Ready, 100).await.unwrap().len(), 7);
 }
 
 async fn concurrent_requests_with_one_key_create_one_message(store: Arc<dyn Store>) {
@@ -335,16 +227,7 @@ async fn concurrent_requests_with_one_key_create_one_message(store: Arc<dyn Stor
             let store = Arc::clone(&store);
             tokio::spawn(async move {
                 let conversation = if i % 2 == 0 { a } else { b };
-                enqueue_as(
-                    &*store,
-                    conversation,
-                    "Hi",
-                    Some(ana),
-                    Some("k-1"),
-                    t(10 + i),
-                )
-                .await
-                .unwrap()
+                enqueue_as(&*store, conversation, "Hi", Some(ana), Some("k-1"), t(10 + i)).await.unwrap()
             })
         })
         .collect();
@@ -383,22 +266,12 @@ async fn one_conversation_is_sent_in_order(store: Arc<dyn Store>) {
     assert_eq!(jobs[1].to, WaId::parse("15550002").unwrap());
 
     // a1 waits for a retry: it still holds a2 back.
-    store
-        .complete_outbox(
-            &[retry(&jobs[0], t(100)), sent(&jobs[1], "wamid.b1")],
-            t(21),
-        )
-        .await
-        .unwrap();
+    store.complete_outbox(&[retry(&jobs[0], t(100)), sent(&jobs[1], "wamid.b1")], t(21)).await.unwrap();
     assert!(claim(&*store, t(30)).await.is_empty());
     let ready = store.list_outbox(OutboxState::Ready, 10).await.unwrap();
     assert_eq!(messages_of(&ready), vec![a1, a2]);
     assert_eq!(
-        (
-            ready[0].attempts,
-            ready[0].run_at,
-            ready[0].last_error.as_deref()
-        ),
+        (ready[0].attempts, ready[0].run_at, ready[0].last_error.as_deref()),
         (1, t(100), Some("Graph API unavailable (HTTP 503)"))
     );
     assert_eq!(view(&*store, a1).await.state, Queued);
@@ -408,17 +281,11 @@ async fn one_conversation_is_sent_in_order(store: Arc<dyn Store>) {
     assert_eq!(messages(&jobs), vec![a1]);
     assert_eq!(jobs[0].attempts, 2);
     assert!(claim(&*store, t(101)).await.is_empty());
-    store
-        .complete_outbox(&[sent(&jobs[0], "wamid.a1")], t(101))
-        .await
-        .unwrap();
+    store.complete_outbox(&[sent(&jobs[0], "wamid.a1")], t(101)).await.unwrap();
     let jobs = claim(&*store, t(102)).await;
     assert_eq!(messages(&jobs), vec![a2]);
     assert_eq!(jobs[0].attempts, 1);
-    store
-        .complete_outbox(&[sent(&jobs[0], "wamid.a2")], t(103))
-        .await
-        .unwrap();
+    store.complete_outbox(&[sent(&jobs[0], "wamid.a2")], t(103)).await.unwrap();
     for (id, w) in [(a1, "wamid.a1"), (a2, "wamid.a2"), (b1, "wamid.b1")] {
         let m = view(&*store, id).await;
         assert_eq!((m.state, m.wamid), (Sent, Some(wamid(w))));
@@ -429,13 +296,7 @@ async fn one_conversation_is_sent_in_order(store: Arc<dyn Store>) {
     let _c2 = enqueue(&*store, a, "y", t(201)).await;
     let jobs = store.claim_outbox(1, t(300), t(400)).await.unwrap();
     assert_eq!(messages(&jobs), vec![c1]);
-    assert!(
-        store
-            .claim_outbox(0, t(300), t(400))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.claim_outbox(0, t(300), t(400)).await.unwrap().is_empty());
 }
 
 async fn an_expired_lease_is_claimed_again(store: Arc<dyn Store>) {
@@ -446,13 +307,7 @@ async fn an_expired_lease_is_claimed_again(store: Arc<dyn Store>) {
     let jobs = store.claim_outbox(10, t(20), t(30)).await.unwrap();
     assert_eq!((messages(&jobs), jobs[0].attempts), (vec![id], 1));
     // Leased until t(30) (inclusive), and its follower waits.
-    assert!(
-        store
-            .claim_outbox(10, t(30), t(90))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.claim_outbox(10, t(30), t(90)).await.unwrap().is_empty());
 
     // The sender died: after its lease, the job is claimed again, counting the attempt.
     let jobs = store.claim_outbox(10, t(31), t(90)).await.unwrap();
@@ -477,37 +332,16 @@ async fn outcomes_after_a_lost_lease_are_handled_sanely(store: Arc<dyn Store>) {
     let a = store.claim_outbox(10, t(20), t(30)).await.unwrap();
     let b = store.claim_outbox(10, t(40), t(100)).await.unwrap();
     assert_eq!((a[0].id, b[0].attempts), (b[0].id, 2));
-    store
-        .complete_outbox(&[sent(&b[0], "wamid.b")], t(41))
-        .await
-        .unwrap();
+    store.complete_outbox(&[sent(&b[0], "wamid.b")], t(41)).await.unwrap();
     // A reports late: a retry, a failure, or a second send change nothing.
+    store.complete_outbox(&[retry(&a[0], t(50))], t(42)).await.unwrap();
     store
-        .complete_outbox(&[retry(&a[0], t(50))], t(42))
+        .complete_outbox(&[result(&a[0], SendOutcome::Failed { error: refusal(131_026), dead: false })], t(42))
         .await
         .unwrap();
-    store
-        .complete_outbox(
-            &[result(
-                &a[0],
-                SendOutcome::Failed {
-                    error: refusal(131_026),
-                    dead: false,
-                },
-            )],
-            t(42),
-        )
-        .await
-        .unwrap();
-    store
-        .complete_outbox(&[sent(&a[0], "wamid.a")], t(43))
-        .await
-        .unwrap();
+    store.complete_outbox(&[sent(&a[0], "wamid.a")], t(43)).await.unwrap();
     let m = view(&*store, id).await;
-    assert_eq!(
-        (m.state, m.wamid, m.sent_at, m.error),
-        (Sent, Some(wamid("wamid.b")), Some(t(41)), None)
-    );
+    assert_eq!((m.state, m.wamid, m.sent_at, m.error), (Sent, Some(wamid("wamid.b")), Some(t(41)), None));
     for state in [OutboxState::Ready, OutboxState::Dead, OutboxState::Failed] {
         assert!(store.list_outbox(state, 10).await.unwrap().is_empty());
     }
@@ -519,35 +353,14 @@ async fn outcomes_after_a_lost_lease_are_handled_sanely(store: Arc<dyn Store>) {
     let a = store.claim_outbox(10, t(60), t(70)).await.unwrap();
     let b = store.claim_outbox(10, t(80), t(140)).await.unwrap();
     store
-        .complete_outbox(
-            &[result(
-                &b[0],
-                SendOutcome::Failed {
-                    error: refusal(131_026),
-                    dead: false,
-                },
-            )],
-            t(81),
-        )
+        .complete_outbox(&[result(&b[0], SendOutcome::Failed { error: refusal(131_026), dead: false })], t(81))
         .await
         .unwrap();
     assert_eq!(view(&*store, id).await.state, Failed);
-    store
-        .complete_outbox(&[sent(&a[0], "wamid.late")], t(82))
-        .await
-        .unwrap();
+    store.complete_outbox(&[sent(&a[0], "wamid.late")], t(82)).await.unwrap();
     let m = view(&*store, id).await;
-    assert_eq!(
-        (m.state, m.wamid, m.sent_at),
-        (Failed, Some(wamid("wamid.late")), Some(t(82)))
-    );
-    assert!(
-        store
-            .list_outbox(OutboxState::Failed, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!((m.state, m.wamid, m.sent_at), (Failed, Some(wamid("wamid.late")), Some(t(82))));
+    assert!(store.list_outbox(OutboxState::Failed, 10).await.unwrap().is_empty());
 }
 
 async fn a_refused_message_fails_and_retries_used_up_make_a_dead_letter(store: Arc<dyn Store>) {
@@ -563,13 +376,7 @@ async fn a_refused_message_fails_and_retries_used_up_make_a_dead_letter(store: A
     store
         .complete_outbox(
             &[
-                result(
-                    &jobs[0],
-                    SendOutcome::Failed {
-                        error: refusal(131_026),
-                        dead: false,
-                    },
-                ),
+                result(&jobs[0], SendOutcome::Failed { error: refusal(131_026), dead: false }),
                 result(
                     &jobs[1],
                     SendOutcome::Failed {
@@ -589,18 +396,11 @@ async fn a_refused_message_fails_and_retries_used_up_make_a_dead_letter(store: A
         .unwrap();
 
     let m = view(&*store, refused).await;
-    assert_eq!(
-        (m.state, m.failed_at, m.sent_at),
-        (Failed, Some(t(21)), None)
-    );
+    assert_eq!((m.state, m.failed_at, m.sent_at), (Failed, Some(t(21)), None));
     let e = m.error.unwrap();
     assert_eq!(
         (e.code, e.title.as_str(), e.details.as_deref()),
-        (
-            131_026,
-            "Message undeliverable",
-            Some("The recipient is not on WhatsApp")
-        )
+        (131_026, "Message undeliverable", Some("The recipient is not on WhatsApp"))
     );
     let m = view(&*store, exhausted).await;
     assert_eq!((m.state, m.error.map(|e| e.code)), (Failed, Some(131_000)));
@@ -608,32 +408,18 @@ async fn a_refused_message_fails_and_retries_used_up_make_a_dead_letter(store: A
     let failed = store.list_outbox(OutboxState::Failed, 10).await.unwrap();
     assert_eq!(messages_of(&failed), vec![refused]);
     assert_eq!(
-        (
-            failed[0].state,
-            failed[0].attempts,
-            failed[0].last_error.as_deref()
-        ),
-        (
-            OutboxState::Failed,
-            1,
-            Some("Message undeliverable (131026): The recipient is not on WhatsApp")
-        )
+        (failed[0].state, failed[0].attempts, failed[0].last_error.as_deref()),
+        (OutboxState::Failed, 1, Some("Message undeliverable (131026): The recipient is not on WhatsApp"))
     );
     let dead = store.list_outbox(OutboxState::Dead, 10).await.unwrap();
     assert_eq!(messages_of(&dead), vec![exhausted]);
-    assert_eq!(
-        dead[0].last_error.as_deref(),
-        Some("Something went wrong (131000)")
-    );
+    assert_eq!(dead[0].last_error.as_deref(), Some("Something went wrong (131000)"));
 
     // A job that will not be sent holds nothing back.
     let jobs = claim(&*store, t(22)).await;
     assert_eq!(messages(&jobs), vec![behind]);
     // Failed jobs are not claimed again.
-    store
-        .complete_outbox(&[sent(&jobs[0], "wamid.two")], t(23))
-        .await
-        .unwrap();
+    store.complete_outbox(&[sent(&jobs[0], "wamid.two")], t(23)).await.unwrap();
     assert!(claim(&*store, t(10_000)).await.is_empty());
 }
 
@@ -651,20 +437,8 @@ async fn dead_and_failed_jobs_can_be_requeued(store: Arc<dyn Store>) {
     store
         .complete_outbox(
             &[
-                result(
-                    &jobs[0],
-                    SendOutcome::Failed {
-                        error: refusal(131_000),
-                        dead: true,
-                    },
-                ),
-                result(
-                    &jobs[1],
-                    SendOutcome::Failed {
-                        error: refusal(131_026),
-                        dead: false,
-                    },
-                ),
+                result(&jobs[0], SendOutcome::Failed { error: refusal(131_000), dead: true }),
+                result(&jobs[1], SendOutcome::Failed { error: refusal(131_026), dead: false }),
             ],
             t(90),
         )
@@ -677,12 +451,7 @@ async fn dead_and_failed_jobs_can_be_requeued(store: Arc<dyn Store>) {
     let ready = store.list_outbox(OutboxState::Ready, 10).await.unwrap();
     assert_eq!(messages_of(&ready), vec![dead]);
     assert_eq!(
-        (
-            ready[0].id,
-            ready[0].state,
-            ready[0].attempts,
-            ready[0].run_at
-        ),
+        (ready[0].id, ready[0].state, ready[0].attempts, ready[0].run_at),
         (dead_job, OutboxState::Ready, 0, t(100))
     );
     assert_eq!(ready[0].created_at, t(100), "a requeued job starts afresh");
@@ -692,13 +461,7 @@ async fn dead_and_failed_jobs_can_be_requeued(store: Arc<dyn Store>) {
     );
     let m = view(&*store, dead).await;
     assert_eq!((m.state, m.failed_at, m.error), (Queued, None, None));
-    assert!(
-        store
-            .list_outbox(OutboxState::Dead, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.list_outbox(OutboxState::Dead, 10).await.unwrap().is_empty());
 
     // Only dead or failed jobs can be requeued.
     let err = store.requeue_outbox(dead_job, t(101)).await.unwrap_err();
@@ -712,13 +475,7 @@ async fn dead_and_failed_jobs_can_be_requeued(store: Arc<dyn Store>) {
     let jobs = claim(&*store, t(102)).await;
     assert_eq!(messages(&jobs), vec![dead, refused]);
     assert_eq!((jobs[0].attempts, jobs[0].created_at), (1, t(100)));
-    store
-        .complete_outbox(
-            &[sent(&jobs[0], "wamid.one"), sent(&jobs[1], "wamid.two")],
-            t(103),
-        )
-        .await
-        .unwrap();
+    store.complete_outbox(&[sent(&jobs[0], "wamid.one"), sent(&jobs[1], "wamid.two")], t(103)).await.unwrap();
     let m = view(&*store, dead).await;
     assert_eq!((m.state, m.sent_at, m.error), (Sent, Some(t(103)), None));
 }
@@ -729,16 +486,7 @@ async fn a_requeued_job_waits_for_the_one_in_flight(store: Arc<dyn Store>) {
     let second = enqueue(&*store, conversation, "two", t(11)).await;
     let jobs = claim(&*store, t(20)).await;
     store
-        .complete_outbox(
-            &[result(
-                &jobs[0],
-                SendOutcome::Failed {
-                    error: refusal(131_000),
-                    dead: true,
-                },
-            )],
-            t(21),
-        )
+        .complete_outbox(&[result(&jobs[0], SendOutcome::Failed { error: refusal(131_000), dead: true })], t(21))
         .await
         .unwrap();
     let jobs = claim(&*store, t(22)).await;
@@ -749,31 +497,17 @@ async fn a_requeued_job_waits_for_the_one_in_flight(store: Arc<dyn Store>) {
     let dead = store.list_outbox(OutboxState::Dead, 10).await.unwrap();
     store.requeue_outbox(dead[0].id, t(23)).await.unwrap();
     assert!(claim(&*store, t(24)).await.is_empty());
-    store
-        .complete_outbox(&[sent(&jobs[0], "wamid.two")], t(25))
-        .await
-        .unwrap();
+    store.complete_outbox(&[sent(&jobs[0], "wamid.two")], t(25)).await.unwrap();
     assert_eq!(messages(&claim(&*store, t(26)).await), vec![first]);
 }
 
 async fn unknown_conversations_and_jobs_are_not_found(store: Arc<dyn Store>) {
     let (_, conversation) = setup(&*store).await;
     let ana = agent(&*store, "ana@example.com", 1).await;
-    let err = enqueue_as(
-        &*store,
-        ConversationId::new(),
-        "Hi",
-        Some(ana),
-        Some("k"),
-        t(1),
-    )
-    .await
-    .unwrap_err();
+    let err = enqueue_as(&*store, ConversationId::new(), "Hi", Some(ana), Some("k"), t(1)).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
     // Nothing was kept: the key is still free.
-    let e = enqueue_as(&*store, conversation, "Hi", Some(ana), Some("k"), t(2))
-        .await
-        .unwrap();
+    let e = enqueue_as(&*store, conversation, "Hi", Some(ana), Some("k"), t(2)).await.unwrap();
     assert!(e.created);
 
     let err = store.requeue_outbox(987_654, t(3)).await.unwrap_err();
@@ -785,9 +519,7 @@ async fn unknown_conversations_and_jobs_are_not_found(store: Arc<dyn Store>) {
             &[SendResult {
                 job_id: 987_654,
                 message_id: e.message_id,
-                outcome: SendOutcome::Sent {
-                    wamid: wamid("wamid.ghost"),
-                },
+                outcome: SendOutcome::Sent { wamid: wamid("wamid.ghost") },
             }],
             t(4),
         )
@@ -799,24 +531,14 @@ async fn unknown_conversations_and_jobs_are_not_found(store: Arc<dyn Store>) {
     assert_eq!(claim(&*store, t(5)).await.len(), 1);
 }
 
-async fn concurrent_claimers_never_share_a_job_or_a_conversation(
-    db: &TestDb,
-    store: Arc<dyn Store>,
-) {
+async fn concurrent_claimers_never_share_a_job_or_a_conversation(db: &TestDb, store: Arc<dyn Store>) {
     const CONVERSATIONS: usize = 50;
     const PER_CONVERSATION: usize = 4;
     const JOBS: usize = CONVERSATIONS * PER_CONVERSATION;
     let ch = channel(&*store, "1001").await;
     let mut conversations = Vec::new();
     for i in 0..CONVERSATIONS {
-        let (c, _) = inbound_text(
-            &*store,
-            ch.id,
-            &format!("1555{i:04}"),
-            &format!("wamid.in{i}"),
-            t(0),
-        )
-        .await;
+        let (c, _) = inbound_text(&*store, ch.id, &format!("1555{i:04}"), &format!("wamid.in{i}"), t(0)).await;
         conversations.push(c);
     }
     // In pairs: consecutive jobs of one conversation, so that a claim that ignored the
@@ -841,11 +563,7 @@ async fn concurrent_claimers_never_share_a_job_or_a_conversation(
     let senders: Vec<_> = (0..8)
         .map(|n| {
             let store = Arc::clone(if n % 2 == 0 { &store } else { &other });
-            let (in_flight, claimed, done) = (
-                Arc::clone(&in_flight),
-                Arc::clone(&claimed),
-                Arc::clone(&done),
-            );
+            let (in_flight, claimed, done) = (Arc::clone(&in_flight), Arc::clone(&claimed), Arc::clone(&done));
             tokio::spawn(async move {
                 while done.load(Ordering::SeqCst) < JOBS {
                     let jobs = store.claim_outbox(7, t(10_000), t(20_000)).await.unwrap();
@@ -860,17 +578,12 @@ async fn concurrent_claimers_never_share_a_job_or_a_conversation(
                             "two jobs of {:?} in flight at once",
                             job.conversation_id
                         );
-                        claimed
-                            .lock()
-                            .unwrap()
-                            .push((job.conversation_id, job.id, job.message_id));
+                        claimed.lock().unwrap().push((job.conversation_id, job.id, job.message_id));
                     }
                     // "Sending".
                     tokio::time::sleep(Duration::from_millis(3)).await;
-                    let results: Vec<SendResult> = jobs
-                        .iter()
-                        .map(|j| sent(j, &format!("wamid.out{}", j.id)))
-                        .collect();
+                    let results: Vec<SendResult> =
+                        jobs.iter().map(|j| sent(j, &format!("wamid.out{}", j.id))).collect();
                     // Out of flight just before the outcome commits: the next job of the
                     // conversation cannot be claimed before that.
                     for job in &jobs {
@@ -883,10 +596,7 @@ async fn concurrent_claimers_never_share_a_job_or_a_conversation(
         })
         .collect();
     for s in senders {
-        tokio::time::timeout(Duration::from_secs(120), s)
-            .await
-            .expect("the senders finish")
-            .unwrap();
+        tokio::time::timeout(Duration::from_secs(120), s).await.expect("the senders finish").unwrap();
     }
 
     let claimed = claimed.lock().unwrap().clone();
@@ -904,12 +614,6 @@ async fn concurrent_claimers_never_share_a_job_or_a_conversation(
             assert_eq!(store.message(*id).await.unwrap().unwrap().state, Sent);
         }
     }
-    assert!(
-        store
-            .list_outbox(OutboxState::Ready, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.list_outbox(OutboxState::Ready, 10).await.unwrap().is_empty());
     other.close().await;
 }

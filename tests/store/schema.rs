@@ -11,58 +11,25 @@ conformance!(
 );
 
 async fn a_migrated_store_is_ready(store: Arc<dyn Store>) {
-    assert!(
-        store
-            .readiness()
-            .await
-            .unwrap()
-            .pending_migrations
-            .is_empty()
-    );
+    assert!(store.readiness().await.unwrap().pending_migrations.is_empty());
     // Migrating again is a no-op.
     store.migrate().await.unwrap();
-    assert!(
-        store
-            .readiness()
-            .await
-            .unwrap()
-            .pending_migrations
-            .is_empty()
-    );
+    assert!(store.readiness().await.unwrap().pending_migrations.is_empty());
 }
 
 async fn an_unmigrated_database_is_not_ready(db: &TestDb, store: Arc<dyn Store>) {
-    assert_eq!(
-        store.backend(),
-        if db.backend == Backend::Sqlite {
-            "sqlite"
-        } else {
-            "postgres"
-        }
-    );
+    assert_eq!(store.backend(), if db.backend == Backend::Sqlite { "sqlite" } else { "postgres" });
     let fresh = TestDb::new(db.backend).await;
     let bare = fresh.connect().await;
-    assert_eq!(
-        bare.readiness().await.unwrap().pending_migrations,
-        vec![20_261_123_000_001, 20_261_123_000_002]
-    );
+    assert_eq!(bare.readiness().await.unwrap().pending_migrations, vec![20_261_123_000_001, 20_261_123_000_002]);
     bare.migrate().await.unwrap();
-    assert!(
-        bare.readiness()
-            .await
-            .unwrap()
-            .pending_migrations
-            .is_empty()
-    );
+    assert!(bare.readiness().await.unwrap().pending_migrations.is_empty());
     bare.close().await;
 }
 
 async fn a_closed_store_is_unavailable(store: Arc<dyn Store>) {
     store.close().await;
-    let err = store
-        .append_events(&[crate::fixtures::event("late", crate::fixtures::t(0))])
-        .await
-        .unwrap_err();
+    let err = store.append_events(&[crate::fixtures::event("late", crate::fixtures::t(0))]).await.unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     let err = store.event_log_stats().await.unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");

@@ -30,11 +30,7 @@ impl Backend {
     /// that run once per CI matrix entry rather than on both backends.
     #[must_use]
     pub fn from_env() -> Self {
-        if std::env::var_os(TEST_DATABASE_URL_VAR).is_some() {
-            Self::Postgres
-        } else {
-            Self::Sqlite
-        }
+        if std::env::var_os(TEST_DATABASE_URL_VAR).is_some() { Self::Postgres } else { Self::Sqlite }
     }
 }
 
@@ -61,20 +57,13 @@ impl TestDb {
     pub async fn new(backend: Backend) -> Self {
         match backend {
             Backend::Sqlite => {
-                let dir = std::env::temp_dir()
-                    .join(format!("switchboard-test-{}", Uuid::new_v4().simple()));
-                std::fs::create_dir_all(&dir)
-                    .expect("create a temp dir for the SQLite test database");
+                let dir = std::env::temp_dir().join(format!("switchboard-test-{}", Uuid::new_v4().simple()));
+                std::fs::create_dir_all(&dir).expect("create a temp dir for the SQLite test database");
                 let url = format!("sqlite://{}", dir.join("switchboard.db").display());
-                Self {
-                    backend,
-                    url,
-                    cleanup: Cleanup::Dir(dir),
-                }
+                Self { backend, url, cleanup: Cleanup::Dir(dir) }
             }
             Backend::Postgres => {
-                let admin_url = std::env::var(TEST_DATABASE_URL_VAR)
-                    .unwrap_or_else(|_| DEFAULT_PG_URL.to_owned());
+                let admin_url = std::env::var(TEST_DATABASE_URL_VAR).unwrap_or_else(|_| DEFAULT_PG_URL.to_owned());
                 let name = format!("sb_test_{}", Uuid::new_v4().simple());
                 let mut conn = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
                     panic!("connect to PostgreSQL at {TEST_DATABASE_URL_VAR} (or the default): {e}")
@@ -84,11 +73,7 @@ impl TestDb {
                     .expect("create the PostgreSQL test database");
                 let _ = conn.close().await;
                 let url = with_database(&admin_url, &name);
-                Self {
-                    backend,
-                    url,
-                    cleanup: Cleanup::Database { admin_url, name },
-                }
+                Self { backend, url, cleanup: Cleanup::Database { admin_url, name } }
             }
         }
     }
@@ -134,13 +119,9 @@ impl TestDb {
 
 /// `postgres://u@h:p/old?opts` → `postgres://u@h:p/<name>?opts`.
 fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
     let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
+    let path_start = base[authority_start..].find('/').map_or(base.len(), |i| authority_start + i);
     let mut out = format!("{}/{name}", &base[..path_start]);
     if let Some(q) = query {
         out.push('?');
@@ -160,25 +141,14 @@ impl Drop for TestDb {
                 // A thread with its own runtime: Drop may run inside (or outside) the
                 // test's runtime, and must not block it or panic.
                 let dropper = std::thread::spawn(move || {
-                    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                    else {
+                    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
                         return;
                     };
                     rt.block_on(async move {
-                        let connect = tokio::time::timeout(
-                            Duration::from_secs(5),
-                            PgConnection::connect(&admin_url),
-                        );
+                        let connect = tokio::time::timeout(Duration::from_secs(5), PgConnection::connect(&admin_url));
                         if let Ok(Ok(mut conn)) = connect.await {
-                            let drop_db =
-                                format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#);
-                            let _ = tokio::time::timeout(
-                                Duration::from_secs(10),
-                                conn.execute(drop_db.as_str()),
-                            )
-                            .await;
+                            let drop_db = format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#);
+                            let _ = tokio::time::timeout(Duration::from_secs(10), conn.execute(drop_db.as_str())).await;
                             let _ = conn.close().await;
                         }
                     });
@@ -199,13 +169,7 @@ mod tests {
             with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
             "postgres://postgres@127.0.0.1:5432/x"
         );
-        assert_eq!(
-            with_database("postgres://u:p@h/db?sslmode=disable", "x"),
-            "postgres://u:p@h/x?sslmode=disable"
-        );
-        assert_eq!(
-            with_database("postgres://h:5432", "x"),
-            "postgres://h:5432/x"
-        );
+        assert_eq!(with_database("postgres://u:p@h/db?sslmode=disable", "x"), "postgres://u:p@h/x?sslmode=disable");
+        assert_eq!(with_database("postgres://h:5432", "x"), "postgres://h:5432/x");
     }
 }

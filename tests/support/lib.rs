@@ -133,8 +133,11 @@ pub async fn start_on(db: TestDb, opts: AppOptions) -> TestApp {
         )
         .await
         .unwrap();
-    let client = GraphClient::new(GraphConfig::new(graph.uri(), settings.graph.api_version.clone(), ACCESS_TOKEN.into())).unwrap();
-    let sender = Sender::new(Arc::clone(&store), Arc::new(client), Arc::clone(&running.send_health), settings.sender_options());
+    let client =
+        GraphClient::new(GraphConfig::new(graph.uri(), settings.graph.api_version.clone(), ACCESS_TOKEN.into()))
+            .unwrap();
+    let sender =
+        Sender::new(Arc::clone(&store), Arc::new(client), Arc::clone(&running.send_health), settings.sender_options());
     TestApp {
         base: format!("http://{}", running.addr),
         graph,
@@ -198,7 +201,8 @@ impl TestApp {
     }
 
     pub async fn post_webhook_with(&self, body: Vec<u8>, signature: Option<&str>) -> reqwest::Response {
-        let mut req = self.client.post(self.url("/webhooks/whatsapp")).header("content-type", "application/json").body(body);
+        let mut req =
+            self.client.post(self.url("/webhooks/whatsapp")).header("content-type", "application/json").body(body);
         if let Some(sig) = signature {
             req = req.header("x-hub-signature-256", sig);
         }
@@ -228,12 +232,17 @@ impl TestApp {
     /// A second sender on the same store and mock (to race the first).
     pub fn another_sender(&self) -> Sender {
         let client = GraphClient::new(GraphConfig::new(self.graph.uri(), "v25.0", ACCESS_TOKEN.into())).unwrap();
-        Sender::new(Arc::clone(&self.store), Arc::new(client), Arc::default(), switchboard_core::SenderOptions {
-            throughput_per_second: 0,
-            pair_per_minute: 0,
-            backoff_base: std::time::Duration::ZERO,
-            ..switchboard_core::SenderOptions::default()
-        })
+        Sender::new(
+            Arc::clone(&self.store),
+            Arc::new(client),
+            Arc::default(),
+            switchboard_core::SenderOptions {
+                throughput_per_second: 0,
+                pair_per_minute: 0,
+                backoff_base: std::time::Duration::ZERO,
+                ..switchboard_core::SenderOptions::default()
+            },
+        )
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {

@@ -67,7 +67,8 @@ pub fn status(wamid: &str, status: &str, timestamp: i64) -> Value {
 #[must_use]
 pub fn failed_status(wamid: &str, code: i64, title: &str, timestamp: i64) -> Value {
     let mut s = status(wamid, "failed", timestamp);
-    s["errors"] = json!([{"code": code, "title": title, "message": title, "error_data": {"details": "details of the failure"}}]);
+    s["errors"] =
+        json!([{"code": code, "title": title, "message": title, "error_data": {"details": "details of the failure"}}]);
     s
 }
 

@@ -39,11 +39,7 @@ pub struct GraphConfig {
 
 impl GraphConfig {
     /// A configuration with default timeouts (5 s to connect, 30 s per call) and pool size.
-    pub fn new(
-        base_url: impl Into<String>,
-        api_version: impl Into<String>,
-        access_token: SecretString,
-    ) -> Self {
+    pub fn new(base_url: impl Into<String>, api_version: impl Into<String>, access_token: SecretString) -> Self {
         Self {
             base_url: base_url.into(),
             api_version: api_version.into(),
@@ -103,10 +99,7 @@ pub struct MediaInfo {
 impl fmt::Debug for MediaInfo {
     // The URL's query is a signed capability: keep it out of logs.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let url = self
-            .url
-            .split_once('?')
-            .map_or(self.url.as_str(), |(path, _)| path);
+        let url = self.url.split_once('?').map_or(self.url.as_str(), |(path, _)| path);
         f.debug_struct("MediaInfo")
             .field("url", &format_args!("{url}?…"))
             .field("mime_type", &self.mime_type)
@@ -135,11 +128,7 @@ impl MediaDownload {
     /// The `Content-Type` header, such as `image/jpeg`.
     #[must_use]
     pub fn content_type(&self) -> Option<&str> {
-        self.response
-            .headers()
-            .get(header::CONTENT_TYPE)?
-            .to_str()
-            .ok()
+        self.response.headers().get(header::CONTENT_TYPE)?.to_str().ok()
     }
 
     /// The `Content-Length` header, when sent.
@@ -176,30 +165,17 @@ impl GraphClient {
     /// [`GraphError::Config`] for a base URL that is not http(s) or has a query, an API
     /// version that is not one path segment, or a token unusable in an HTTP header.
     pub fn new(config: GraphConfig) -> Result<Self, GraphError> {
-        let GraphConfig {
-            base_url,
-            api_version,
-            access_token,
-            connect_timeout,
-            timeout,
-            pool_max_idle_per_host,
-        } = config;
-        let base = Url::parse(&base_url)
-            .map_err(|e| GraphError::Config(format!("base_url is not a URL: {e}")))?;
+        let GraphConfig { base_url, api_version, access_token, connect_timeout, timeout, pool_max_idle_per_host } =
+            config;
+        let base = Url::parse(&base_url).map_err(|e| GraphError::Config(format!("base_url is not a URL: {e}")))?;
         if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
-            return Err(GraphError::Config(
-                "base_url must be an http(s) URL with a host".into(),
-            ));
+            return Err(GraphError::Config("base_url must be an http(s) URL with a host".into()));
         }
         if base.query().is_some() || base.fragment().is_some() || !base.username().is_empty() {
-            return Err(GraphError::Config(
-                "base_url must not have a query, fragment or user name".into(),
-            ));
+            return Err(GraphError::Config("base_url must not have a query, fragment or user name".into()));
         }
-        let version_ok = !api_version.is_empty()
-            && api_version
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_');
+        let version_ok =
+            !api_version.is_empty() && api_version.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_');
         if !version_ok {
             return Err(GraphError::Config(format!(
                 "api_version must be one path segment such as v25.0, not {api_version:?}"
@@ -210,9 +186,7 @@ impl GraphClient {
             return Err(GraphError::Config("the access token is empty".into()));
         }
         if header::HeaderValue::from_str(&format!("Bearer {token}")).is_err() {
-            return Err(GraphError::Config(
-                "the access token has characters not allowed in an HTTP header".into(),
-            ));
+            return Err(GraphError::Config("the access token has characters not allowed in an HTTP header".into()));
         }
         let http = reqwest::Client::builder()
             .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
@@ -222,15 +196,7 @@ impl GraphClient {
             .build()
             .map_err(|e| GraphError::Config(format!("cannot build the HTTP client: {e}")))?;
         let api_root = format!("{}/{api_version}", base_url.trim_end_matches('/'));
-        Ok(Self {
-            inner: Arc::new(Inner {
-                http,
-                api_root,
-                base,
-                token: access_token,
-                timeout,
-            }),
-        })
+        Ok(Self { inner: Arc::new(Inner { http, api_root, base, token: access_token, timeout }) })
     }
 
     /// Sends `msg` from our number `phone_number_id`. Validates it first: an invalid message
@@ -255,18 +221,18 @@ impl GraphClient {
     ///
     /// # Errors
     /// As [`GraphClient::send`], without the validation step.
-    pub async fn send_json(&self, phone_number_id: &PhoneNumberId, request: &Value) -> Result<SendResponse, GraphError> {
+    pub async fn send_json(
+        &self,
+        phone_number_id: &PhoneNumberId,
+        request: &Value,
+    ) -> Result<SendResponse, GraphError> {
         let body = self.post_messages(phone_number_id, request).await?;
         let wamid = body
             .pointer("/messages/0/id")
             .and_then(Value::as_str)
             .ok_or_else(|| GraphError::Decode("no messages[0].id in the send response".into()))?;
-        let wamid =
-            Wamid::parse(wamid).map_err(|e| GraphError::Decode(format!("messages[0].id: {e}")))?;
-        let wa_id = body
-            .pointer("/contacts/0/wa_id")
-            .and_then(Value::as_str)
-            .and_then(|w| WaId::parse(w).ok());
+        let wamid = Wamid::parse(wamid).map_err(|e| GraphError::Decode(format!("messages[0].id: {e}")))?;
+        let wa_id = body.pointer("/contacts/0/wa_id").and_then(Value::as_str).and_then(|w| WaId::parse(w).ok());
         Ok(SendResponse { wamid, wa_id })
     }
 
@@ -282,13 +248,9 @@ impl GraphClient {
         wamid: &Wamid,
         typing: bool,
     ) -> Result<(), GraphError> {
-        let body = self
-            .post_messages(phone_number_id, &mark_read_json(wamid, typing))
-            .await?;
+        let body = self.post_messages(phone_number_id, &mark_read_json(wamid, typing)).await?;
         if body.get("success").and_then(Value::as_bool) == Some(false) {
-            return Err(GraphError::Decode(
-                "mark-read answered success: false".into(),
-            ));
+            return Err(GraphError::Decode("mark-read answered success: false".into()));
         }
         Ok(())
     }
@@ -299,10 +261,8 @@ impl GraphClient {
     /// [`GraphError::Invalid`] for an id that is not a plain token; Meta's error (an unknown
     /// or expired id is code 100, permanent); transport and decode errors.
     pub async fn media_url(&self, media_id: &str) -> Result<MediaInfo, GraphError> {
-        let id_ok = !media_id.is_empty()
-            && media_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        let id_ok =
+            !media_id.is_empty() && media_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if !id_ok {
             return Err(invalid("media_id", "must be a Graph API media id (digits)"));
         }
@@ -314,15 +274,8 @@ impl GraphClient {
             .filter(|u| !u.is_empty())
             .ok_or_else(|| GraphError::Decode("no url in the media response".into()))?;
         let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_owned);
-        let file_size = body
-            .get("file_size")
-            .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()));
-        Ok(MediaInfo {
-            url: url.to_owned(),
-            mime_type: text("mime_type"),
-            sha256: text("sha256"),
-            file_size,
-        })
+        let file_size = body.get("file_size").and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()));
+        Ok(MediaInfo { url: url.to_owned(), mime_type: text("mime_type"), sha256: text("sha256"), file_size })
     }
 
     /// Starts downloading a [`MediaInfo::url`] with the access token. Returns once the
@@ -359,30 +312,19 @@ impl GraphClient {
         Ok(MediaDownload { response })
     }
 
-    async fn post_messages(
-        &self,
-        phone_number_id: &PhoneNumberId,
-        body: &Value,
-    ) -> Result<Value, GraphError> {
+    async fn post_messages(&self, phone_number_id: &PhoneNumberId, body: &Value) -> Result<Value, GraphError> {
         let url = format!("{}/{phone_number_id}/messages", self.inner.api_root);
         json_response(self.api_request(Method::POST, &url).json(body).send().await).await
     }
 
     /// An authenticated request with the per-call timeout.
     fn api_request(&self, method: Method, url: &str) -> RequestBuilder {
-        self.inner
-            .http
-            .request(method, url)
-            .bearer_auth(self.inner.token.expose_secret())
-            .timeout(self.inner.timeout)
+        self.inner.http.request(method, url).bearer_auth(self.inner.token.expose_secret()).timeout(self.inner.timeout)
     }
 }
 
 fn invalid(field: &str, message: &str) -> GraphError {
-    GraphError::Invalid(vec![SendValidationError {
-        field: field.into(),
-        message: message.into(),
-    }])
+    GraphError::Invalid(vec![SendValidationError { field: field.into(), message: message.into() }])
 }
 
 /// A JSON API response: the 2xx body as JSON, or the error the response stands for.
@@ -394,12 +336,9 @@ async fn json_response(response: Result<Response, reqwest::Error>) -> Result<Val
     }
     let (body, complete) = read_capped(response).await?;
     if !complete {
-        return Err(GraphError::Decode(format!(
-            "response larger than {MAX_JSON_BODY} bytes"
-        )));
+        return Err(GraphError::Decode(format!("response larger than {MAX_JSON_BODY} bytes")));
     }
-    serde_json::from_slice(&body)
-        .map_err(|e| GraphError::Decode(format!("response is not JSON: {e}")))
+    serde_json::from_slice(&body).map_err(|e| GraphError::Decode(format!("response is not JSON: {e}")))
 }
 
 /// The error a non-2xx response stands for, from (the start of) its body.
@@ -409,10 +348,7 @@ async fn error_response(response: Response) -> GraphError {
         Ok((body, _)) => GraphError::from_response(http_status, &body),
         Err(_) => GraphError::from_response(http_status, b""),
     };
-    if let GraphError::Api {
-        code, fbtrace_id, ..
-    } = &error
-    {
+    if let GraphError::Api { code, fbtrace_id, .. } = &error {
         tracing::debug!(http_status, ?code, ?fbtrace_id, "Graph API error");
     }
     error
@@ -443,8 +379,8 @@ mod tests {
     use super::*;
     use crate::errors::{ErrorClass, TransportKind};
     use crate::send::{
-        InteractiveHeader, ListRow, ListSection, MediaKind, MediaSource, OutboundBody, ReplyButton,
-        TemplateComponent, TemplateParameter,
+        InteractiveHeader, ListRow, ListSection, MediaKind, MediaSource, OutboundBody, ReplyButton, TemplateComponent,
+        TemplateParameter,
     };
 
     const TOKEN: &str = "EAAtest-secret-token";
@@ -507,27 +443,15 @@ mod tests {
             .mount(&server)
             .await;
         let sent = client(&server).send(&phone(), &msg).await;
-        let sent = sent
-            .unwrap_or_else(|e| panic!("{e}: expected body {expected}, sent {}", msg.to_json()));
+        let sent = sent.unwrap_or_else(|e| panic!("{e}: expected body {expected}, sent {}", msg.to_json()));
         assert_eq!(sent.wamid, wamid());
-        assert_eq!(
-            sent.wa_id.map(|w| w.to_string()).as_deref(),
-            Some("16505551234")
-        );
+        assert_eq!(sent.wa_id.map(|w| w.to_string()).as_deref(), Some("16505551234"));
     }
 
     async fn error_from(response: ResponseTemplate) -> GraphError {
         let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path(MESSAGES))
-            .respond_with(response)
-            .expect(1)
-            .mount(&server)
-            .await;
-        let msg = to(OutboundBody::Text {
-            body: "hi".into(),
-            preview_url: false,
-        });
+        Mock::given(method("POST")).and(path(MESSAGES)).respond_with(response).expect(1).mount(&server).await;
+        let msg = to(OutboundBody::Text { body: "hi".into(), preview_url: false });
         client(&server).send(&phone(), &msg).await.unwrap_err()
     }
 
@@ -540,24 +464,15 @@ mod tests {
     #[tokio::test]
     async fn text_is_sent_with_bearer_token_and_parsed() {
         assert_sends(
-            to(OutboundBody::Text {
-                body: "Hello ünïcode".into(),
-                preview_url: true,
-            }),
-            envelope(
-                "text",
-                json!({"preview_url": true, "body": "Hello ünïcode"}),
-            ),
+            to(OutboundBody::Text { body: "Hello ünïcode".into(), preview_url: true }),
+            envelope("text", json!({"preview_url": true, "body": "Hello ünïcode"})),
         )
         .await;
     }
 
     #[tokio::test]
     async fn reply_carries_context_and_callback_data() {
-        let mut msg = to(OutboundBody::Text {
-            body: "Yes".into(),
-            preview_url: false,
-        });
+        let mut msg = to(OutboundBody::Text { body: "Yes".into(), preview_url: false });
         msg.reply_to = Some(wamid());
         msg.biz_opaque_callback_data = Some("ticket-42".into());
         let mut expected = envelope("text", json!({"preview_url": false, "body": "Yes"}));
@@ -575,10 +490,7 @@ mod tests {
                 caption: Some("Your receipt".into()),
                 filename: None,
             }),
-            envelope(
-                "image",
-                json!({"link": "https://example.com/a.jpg", "caption": "Your receipt"}),
-            ),
+            envelope("image", json!({"link": "https://example.com/a.jpg", "caption": "Your receipt"})),
         )
         .await;
     }
@@ -592,28 +504,17 @@ mod tests {
                 caption: Some("Invoice".into()),
                 filename: Some("invoice.pdf".into()),
             }),
-            envelope(
-                "document",
-                json!({"id": "1037543291543636", "caption": "Invoice", "filename": "invoice.pdf"}),
-            ),
+            envelope("document", json!({"id": "1037543291543636", "caption": "Invoice", "filename": "invoice.pdf"})),
         )
         .await;
     }
 
     #[tokio::test]
     async fn audio_video_and_sticker() {
-        for (kind, name) in [
-            (MediaKind::Audio, "audio"),
-            (MediaKind::Video, "video"),
-            (MediaKind::Sticker, "sticker"),
-        ] {
+        for (kind, name) in [(MediaKind::Audio, "audio"), (MediaKind::Video, "video"), (MediaKind::Sticker, "sticker")]
+        {
             assert_sends(
-                to(OutboundBody::Media {
-                    kind,
-                    source: MediaSource::Id("77".into()),
-                    caption: None,
-                    filename: None,
-                }),
+                to(OutboundBody::Media { kind, source: MediaSource::Id("77".into()), caption: None, filename: None }),
                 envelope(name, json!({"id": "77"})),
             )
             .await;
@@ -646,11 +547,7 @@ mod tests {
     async fn contacts_pass_through() {
         let card = json!({"name": {"formatted_name": "Ana Silva", "first_name": "Ana"},
                           "phones": [{"phone": "+351912345678", "type": "CELL"}]});
-        assert_sends(
-            to(OutboundBody::Contacts(vec![card.clone()])),
-            envelope("contacts", json!([card])),
-        )
-        .await;
+        assert_sends(to(OutboundBody::Contacts(vec![card.clone()])), envelope("contacts", json!([card]))).await;
     }
 
     #[tokio::test]
@@ -707,15 +604,8 @@ mod tests {
     #[tokio::test]
     async fn template_without_components_omits_them() {
         assert_sends(
-            to(OutboundBody::Template {
-                name: "hello_world".into(),
-                language: "en_US".into(),
-                components: vec![],
-            }),
-            envelope(
-                "template",
-                json!({"name": "hello_world", "language": {"code": "en_US"}}),
-            ),
+            to(OutboundBody::Template { name: "hello_world".into(), language: "en_US".into(), components: vec![] }),
+            envelope("template", json!({"name": "hello_world", "language": {"code": "en_US"}})),
         )
         .await;
     }
@@ -728,14 +618,8 @@ mod tests {
                 body: "Did that help?".into(),
                 footer: Some("Support".into()),
                 buttons: vec![
-                    ReplyButton {
-                        id: "yes".into(),
-                        title: "Yes".into(),
-                    },
-                    ReplyButton {
-                        id: "no".into(),
-                        title: "No".into(),
-                    },
+                    ReplyButton { id: "yes".into(), title: "Yes".into() },
+                    ReplyButton { id: "no".into(), title: "No".into() },
                 ],
             }),
             envelope(
@@ -826,10 +710,7 @@ mod tests {
     async fn reaction_and_its_removal() {
         for emoji in ["👍", ""] {
             assert_sends(
-                to(OutboundBody::Reaction {
-                    message_id: wamid(),
-                    emoji: emoji.into(),
-                }),
+                to(OutboundBody::Reaction { message_id: wamid(), emoji: emoji.into() }),
                 envelope("reaction", json!({"message_id": WAMID, "emoji": emoji})),
             )
             .await;
@@ -852,10 +733,7 @@ mod tests {
             .expect(1)
             .mount(&server)
             .await;
-        client(&server)
-            .mark_read(&phone(), &wamid(), true)
-            .await
-            .unwrap();
+        client(&server).mark_read(&phone(), &wamid(), true).await.unwrap();
     }
 
     #[tokio::test]
@@ -863,17 +741,12 @@ mod tests {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
             .and(path(MESSAGES))
-            .and(body_json(
-                json!({"messaging_product": "whatsapp", "status": "read", "message_id": WAMID}),
-            ))
+            .and(body_json(json!({"messaging_product": "whatsapp", "status": "read", "message_id": WAMID})))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": false})))
             .expect(1)
             .mount(&server)
             .await;
-        let e = client(&server)
-            .mark_read(&phone(), &wamid(), false)
-            .await
-            .unwrap_err();
+        let e = client(&server).mark_read(&phone(), &wamid(), false).await.unwrap_err();
         assert!(matches!(e, GraphError::Decode(_)), "{e:?}");
     }
 
@@ -886,34 +759,15 @@ mod tests {
             "application/json",
         ))
         .await;
-        let GraphError::Api {
-            http_status,
-            code,
-            subcode,
-            title,
-            details,
-            fbtrace_id,
-        } = &e
-        else {
+        let GraphError::Api { http_status, code, subcode, title, details, fbtrace_id } = &e else {
             panic!("{e:?}");
         };
-        assert_eq!(
-            (*http_status, *code, *subcode),
-            (400, Some(130_429), Some(2_494_055))
-        );
+        assert_eq!((*http_status, *code, *subcode), (400, Some(130_429), Some(2_494_055)));
         assert_eq!(title, "Rate limit hit");
-        assert_eq!(
-            details.as_deref(),
-            Some("Cloud API message throughput has been reached.")
-        );
+        assert_eq!(details.as_deref(), Some("Cloud API message throughput has been reached."));
         assert_eq!(fbtrace_id.as_deref(), Some("Az8or2yhqkZfEZ-_4Qn_Bam"));
-        assert!(
-            matches!(e.class(), ErrorClass::RetryLater { after: Some(d) } if d >= Duration::from_secs(1))
-        );
-        assert_eq!(
-            e.to_string(),
-            "Graph API error 130429 (HTTP 400): Rate limit hit"
-        );
+        assert!(matches!(e.class(), ErrorClass::RetryLater { after: Some(d) } if d >= Duration::from_secs(1)));
+        assert_eq!(e.to_string(), "Graph API error 130429 (HTTP 400): Rate limit hit");
     }
 
     #[tokio::test]
@@ -927,22 +781,9 @@ mod tests {
             "fbtrace_id": "A1b2",
         }})))
         .await;
-        assert!(
-            matches!(
-                e,
-                GraphError::Api {
-                    code: Some(131_047),
-                    ..
-                }
-            ),
-            "{e:?}"
-        );
+        assert!(matches!(e, GraphError::Api { code: Some(131_047), .. }), "{e:?}");
         assert_eq!(e.class(), ErrorClass::Permanent);
-        assert!(
-            e.explanation().contains("only a template can be sent"),
-            "{}",
-            e.explanation()
-        );
+        assert!(e.explanation().contains("only a template can be sent"), "{}", e.explanation());
     }
 
     #[tokio::test]
@@ -966,8 +807,7 @@ mod tests {
     #[tokio::test]
     async fn non_meta_502_is_retried() {
         let e = error_from(
-            ResponseTemplate::new(502)
-                .set_body_raw("<html><body>502 Bad Gateway</body></html>", "text/html"),
+            ResponseTemplate::new(502).set_body_raw("<html><body>502 Bad Gateway</body></html>", "text/html"),
         )
         .await;
         assert!(
@@ -986,21 +826,9 @@ mod tests {
             .mount(&server)
             .await;
         let graph = client_with_timeout(&server, Duration::from_millis(100));
-        let msg = to(OutboundBody::Text {
-            body: "hi".into(),
-            preview_url: false,
-        });
+        let msg = to(OutboundBody::Text { body: "hi".into(), preview_url: false });
         let e = graph.send(&phone(), &msg).await.unwrap_err();
-        assert!(
-            matches!(
-                e,
-                GraphError::Transport {
-                    kind: TransportKind::Timeout,
-                    ..
-                }
-            ),
-            "{e:?}"
-        );
+        assert!(matches!(e, GraphError::Transport { kind: TransportKind::Timeout, .. }), "{e:?}");
         assert_eq!(e.class(), ErrorClass::RetryLater { after: None });
         assert_no_secrets(&format!("{e} {e:?} {:?}", std::error::Error::source(&e)));
     }
@@ -1008,32 +836,13 @@ mod tests {
     #[tokio::test]
     async fn unreachable_server_is_a_transport_error() {
         // A port nobody listens on (wiremock pools its servers, so dropping one is no good).
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let graph = GraphClient::new(GraphConfig::new(
-            format!("http://127.0.0.1:{port}"),
-            "v25.0",
-            SecretString::from(TOKEN),
-        ))
-        .unwrap();
-        let msg = to(OutboundBody::Text {
-            body: "hi".into(),
-            preview_url: false,
-        });
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let graph =
+            GraphClient::new(GraphConfig::new(format!("http://127.0.0.1:{port}"), "v25.0", SecretString::from(TOKEN)))
+                .unwrap();
+        let msg = to(OutboundBody::Text { body: "hi".into(), preview_url: false });
         let e = graph.send(&phone(), &msg).await.unwrap_err();
-        assert!(
-            matches!(
-                e,
-                GraphError::Transport {
-                    kind: TransportKind::Connect,
-                    ..
-                }
-            ),
-            "{e:?}"
-        );
+        assert!(matches!(e, GraphError::Transport { kind: TransportKind::Connect, .. }), "{e:?}");
         assert_eq!(e.class(), ErrorClass::RetryLater { after: None });
         assert_no_secrets(&format!("{e} {e:?}"));
     }
@@ -1041,36 +850,22 @@ mod tests {
     #[tokio::test]
     async fn invalid_message_is_never_sent() {
         let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(accepted())
-            .expect(0)
-            .mount(&server)
-            .await;
+        Mock::given(method("POST")).respond_with(accepted()).expect(0).mount(&server).await;
         let msg = to(OutboundBody::Buttons {
             header: None,
             body: "Pick".into(),
             footer: None,
-            buttons: (0..4)
-                .map(|i| ReplyButton {
-                    id: i.to_string(),
-                    title: i.to_string(),
-                })
-                .collect(),
+            buttons: (0..4).map(|i| ReplyButton { id: i.to_string(), title: i.to_string() }).collect(),
         });
         let e = client(&server).send(&phone(), &msg).await.unwrap_err();
-        let GraphError::Invalid(errors) = &e else {
-            panic!("{e:?}")
-        };
+        let GraphError::Invalid(errors) = &e else { panic!("{e:?}") };
         assert_eq!(errors[0].field, "buttons[3]");
         assert_eq!(e.class(), ErrorClass::Permanent);
     }
 
     #[tokio::test]
     async fn success_without_a_message_id_is_a_decode_error() {
-        let e = error_from(
-            ResponseTemplate::new(200).set_body_json(json!({"messaging_product": "whatsapp"})),
-        )
-        .await;
+        let e = error_from(ResponseTemplate::new(200).set_body_json(json!({"messaging_product": "whatsapp"}))).await;
         assert!(matches!(e, GraphError::Decode(_)), "{e:?}");
         let e = error_from(ResponseTemplate::new(200).set_body_raw("not json", "text/plain")).await;
         assert!(matches!(e, GraphError::Decode(_)), "{e:?}");
@@ -1079,10 +874,7 @@ mod tests {
     #[tokio::test]
     async fn media_url_is_looked_up() {
         let server = MockServer::start().await;
-        let url = format!(
-            "{}/whatsapp_business/attachments/?mid=1037&ext=1&hash=ATs",
-            server.uri()
-        );
+        let url = format!("{}/whatsapp_business/attachments/?mid=1037&ext=1&hash=ATs", server.uri());
         Mock::given(method("GET"))
             .and(path("/v25.0/1037543291543636"))
             .and(bearer_token(TOKEN))
@@ -1108,11 +900,7 @@ mod tests {
     #[tokio::test]
     async fn media_ids_are_not_paths() {
         let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(accepted())
-            .expect(0)
-            .mount(&server)
-            .await;
+        Mock::given(method("GET")).respond_with(accepted()).expect(0).mount(&server).await;
         for id in ["", "../1/messages", "1?x=y", "1 2"] {
             let e = client(&server).media_url(id).await.unwrap_err();
             assert!(matches!(e, GraphError::Invalid(_)), "{id:?}: {e:?}");
@@ -1145,10 +933,7 @@ mod tests {
             .expect(2)
             .mount(&server)
             .await;
-        let url = format!(
-            "{}/whatsapp_business/attachments/?mid=1037&ext=1",
-            server.uri()
-        );
+        let url = format!("{}/whatsapp_business/attachments/?mid=1037&ext=1", server.uri());
         let graph = client(&server);
 
         let mut download = graph.download_media(&url).await.unwrap();
@@ -1161,28 +946,15 @@ mod tests {
         }
         assert_eq!(got, file);
 
-        let chunks: Vec<_> = graph
-            .download_media(&url)
-            .await
-            .unwrap()
-            .into_stream()
-            .collect()
-            .await;
-        let got: Vec<u8> = chunks
-            .into_iter()
-            .flat_map(|c| c.unwrap().to_vec())
-            .collect();
+        let chunks: Vec<_> = graph.download_media(&url).await.unwrap().into_stream().collect().await;
+        let got: Vec<u8> = chunks.into_iter().flat_map(|c| c.unwrap().to_vec()).collect();
         assert_eq!(got, file);
     }
 
     #[tokio::test]
     async fn expired_media_url_is_reported_as_such() {
         let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(404))
-            .expect(1)
-            .mount(&server)
-            .await;
+        Mock::given(method("GET")).respond_with(ResponseTemplate::new(404)).expect(1).mount(&server).await;
         let url = format!("{}/whatsapp_business/attachments/?mid=1", server.uri());
         let e = client(&server).download_media(&url).await.unwrap_err();
         assert!(matches!(e, GraphError::MediaUrlExpired), "{e:?}");
@@ -1192,11 +964,7 @@ mod tests {
     #[tokio::test]
     async fn download_refused_with_401_needs_an_admin() {
         let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(401))
-            .expect(1)
-            .mount(&server)
-            .await;
+        Mock::given(method("GET")).respond_with(ResponseTemplate::new(401)).expect(1).mount(&server).await;
         let url = format!("{}/media?mid=1", server.uri());
         let e = client(&server).download_media(&url).await.unwrap_err();
         assert_eq!(e.class(), ErrorClass::FixConfiguration);
@@ -1206,17 +974,9 @@ mod tests {
     async fn token_is_not_sent_to_other_plain_http_hosts() {
         let server = MockServer::start().await;
         let other = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(200))
-            .expect(0)
-            .mount(&other)
-            .await;
+        Mock::given(method("GET")).respond_with(ResponseTemplate::new(200)).expect(0).mount(&other).await;
         let graph = client(&server);
-        for url in [
-            format!("{}/media?mid=1", other.uri()),
-            "not a url".into(),
-            "ftp://x/y".into(),
-        ] {
+        for url in [format!("{}/media?mid=1", other.uri()), "not a url".into(), "ftp://x/y".into()] {
             let e = graph.download_media(&url).await.unwrap_err();
             assert!(matches!(e, GraphError::Invalid(_)), "{url}: {e:?}");
         }
@@ -1231,16 +991,10 @@ mod tests {
             .expect(1)
             .mount(&server)
             .await;
-        let graph = GraphClient::new(GraphConfig::new(
-            format!("{}/graph/", server.uri()),
-            "v25.0",
-            SecretString::from(TOKEN),
-        ))
-        .unwrap();
-        let msg = to(OutboundBody::Text {
-            body: "hi".into(),
-            preview_url: false,
-        });
+        let graph =
+            GraphClient::new(GraphConfig::new(format!("{}/graph/", server.uri()), "v25.0", SecretString::from(TOKEN)))
+                .unwrap();
+        let msg = to(OutboundBody::Text { body: "hi".into(), preview_url: false });
         graph.send(&phone(), &msg).await.unwrap();
     }
 
@@ -1267,11 +1021,7 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_the_token() {
-        let config = GraphConfig::new(
-            "https://graph.facebook.com",
-            "v25.0",
-            SecretString::from(TOKEN),
-        );
+        let config = GraphConfig::new("https://graph.facebook.com", "v25.0", SecretString::from(TOKEN));
         assert_no_secrets(&format!("{config:?}"));
         let graph = GraphClient::new(config).unwrap();
         assert!(!format!("{graph:?}").contains(TOKEN));

@@ -101,17 +101,13 @@ impl GraphError {
     #[must_use]
     pub fn class(&self) -> ErrorClass {
         match self {
-            Self::Transport { .. } | Self::MediaUrlExpired => {
-                ErrorClass::RetryLater { after: None }
-            }
+            Self::Transport { .. } | Self::MediaUrlExpired => ErrorClass::RetryLater { after: None },
             // A success whose body we cannot read may have sent the message: do not resend.
             Self::Decode(_) | Self::Invalid(_) => ErrorClass::Permanent,
             Self::Config(_) => ErrorClass::FixConfiguration,
-            Self::Api {
-                http_status, code, ..
-            } => code
-                .and_then(class_of_code)
-                .unwrap_or_else(|| class_of_status(*http_status)),
+            Self::Api { http_status, code, .. } => {
+                code.and_then(class_of_code).unwrap_or_else(|| class_of_status(*http_status))
+            }
         }
     }
 
@@ -119,32 +115,19 @@ impl GraphError {
     #[must_use]
     pub fn explanation(&self) -> String {
         match self {
-            Self::Transport {
-                kind: TransportKind::Timeout,
-                ..
-            } => "WhatsApp did not answer in time; the message will be retried.".into(),
-            Self::Transport { .. } => {
-                "WhatsApp could not be reached; the message will be retried.".into()
+            Self::Transport { kind: TransportKind::Timeout, .. } => {
+                "WhatsApp did not answer in time; the message will be retried.".into()
             }
+            Self::Transport { .. } => "WhatsApp could not be reached; the message will be retried.".into(),
             Self::Decode(_) => "WhatsApp sent an answer we could not understand; the message \
                                 may or may not have been sent."
                 .into(),
-            Self::MediaUrlExpired => {
-                "The file's download link expired; fetch the file again.".into()
-            }
+            Self::MediaUrlExpired => "The file's download link expired; fetch the file again.".into(),
             Self::Invalid(errors) => {
                 format!("The message breaks WhatsApp's rules: {}.", join(errors))
             }
-            Self::Config(_) => {
-                "The WhatsApp connection is misconfigured; ask an administrator to check it.".into()
-            }
-            Self::Api {
-                http_status,
-                code,
-                title,
-                details,
-                ..
-            } => code
+            Self::Config(_) => "The WhatsApp connection is misconfigured; ask an administrator to check it.".into(),
+            Self::Api { http_status, code, title, details, .. } => code
                 .and_then(explain_code)
                 .map(str::to_owned)
                 .unwrap_or_else(|| explain_other(*http_status, *code, title, details.as_deref())),
@@ -159,18 +142,13 @@ impl GraphError {
         } else {
             TransportKind::Other
         };
-        Self::Transport {
-            kind,
-            source: source.without_url(),
-        }
+        Self::Transport { kind, source: source.without_url() }
     }
 
     /// The error for a non-2xx response with this body.
     pub(crate) fn from_response(http_status: u16, body: &[u8]) -> Self {
-        serde_json::from_slice::<Value>(body)
-            .ok()
-            .and_then(|v| meta_error(http_status, &v))
-            .unwrap_or_else(|| Self::Api {
+        serde_json::from_slice::<Value>(body).ok().and_then(|v| meta_error(http_status, &v)).unwrap_or_else(|| {
+            Self::Api {
                 http_status,
                 code: None,
                 subcode: None,
@@ -180,7 +158,8 @@ impl GraphError {
                     .map_or_else(|| format!("HTTP {http_status}"), str::to_owned),
                 details: snippet(body),
                 fbtrace_id: None,
-            })
+            }
+        })
     }
 }
 
@@ -190,17 +169,10 @@ fn meta_error(http_status: u16, v: &Value) -> Option<GraphError> {
     let message = e.get("message").and_then(Value::as_str).unwrap_or_default();
     let details = match e.get("error_data") {
         Some(Value::String(s)) => Some(s.clone()),
-        Some(data) => data
-            .get("details")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        Some(data) => data.get("details").and_then(Value::as_str).map(str::to_owned),
         None => None,
     }
-    .or_else(|| {
-        e.get("error_user_msg")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    })
+    .or_else(|| e.get("error_user_msg").and_then(Value::as_str).map(str::to_owned))
     .filter(|d| !d.is_empty());
     Some(GraphError::Api {
         http_status,
@@ -208,10 +180,7 @@ fn meta_error(http_status: u16, v: &Value) -> Option<GraphError> {
         subcode: e.get("error_subcode").and_then(int),
         title: strip_code_prefix(message).to_owned(),
         details,
-        fbtrace_id: e
-            .get("fbtrace_id")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        fbtrace_id: e.get("fbtrace_id").and_then(Value::as_str).map(str::to_owned),
     })
 }
 
@@ -251,11 +220,7 @@ fn api_display(http_status: u16, code: Option<i64>, title: &str) -> String {
 }
 
 fn join(errors: &[SendValidationError]) -> String {
-    errors
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
+    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
 fn class_of_code(code: i64) -> Option<ErrorClass> {
@@ -267,9 +232,7 @@ fn class_of_code(code: i64) -> Option<ErrorClass> {
         131_057 => retry(Some(MAINTENANCE_DELAY)),
         1 | 2 | 131_000 | 131_016 => retry(None),
         // 131005 access denied and 133010 number not registered are account set-up too.
-        0 | 3 | 10 | 190 | 200..=299 | 368 | 131_005 | 131_031 | 131_042 | 133_010 => {
-            ErrorClass::FixConfiguration
-        }
+        0 | 3 | 10 | 190 | 200..=299 | 368 | 131_005 | 131_031 | 131_042 | 133_010 => ErrorClass::FixConfiguration,
         // 131048 (spam rate limit) is a quality problem: retrying quickly makes it worse.
         100
         | 130_472
@@ -301,16 +264,12 @@ fn explain_code(code: i64) -> Option<&'static str> {
             "WhatsApp rejected our access token (expired or revoked); an administrator must \
              renew it."
         }
-        3 | 10 | 200..=299 | 131_005 => {
-            "Our WhatsApp app lacks a permission it needs; an administrator must grant it."
-        }
+        3 | 10 | 200..=299 | 131_005 => "Our WhatsApp app lacks a permission it needs; an administrator must grant it.",
         4 | 80_007 => {
             "We made too many WhatsApp API calls in a short time; the message will be retried \
              in a minute."
         }
-        1 | 2 | 131_000 | 131_016 => {
-            "WhatsApp had a temporary problem; the message will be retried."
-        }
+        1 | 2 | 131_000 | 131_016 => "WhatsApp had a temporary problem; the message will be retried.",
         130_429 => {
             "We are sending faster than WhatsApp allows for this number; the message will be \
              retried in a few seconds."
@@ -347,9 +306,7 @@ fn explain_code(code: i64) -> Option<&'static str> {
             "WhatsApp rejected a missing or invalid value in the message; this is likely a \
              bug to report."
         }
-        130_472 => {
-            "WhatsApp did not deliver the message because of an experiment it runs on this customer."
-        }
+        130_472 => "WhatsApp did not deliver the message because of an experiment it runs on this customer.",
         130_497 => "WhatsApp does not allow messages to the customer's country from this account.",
         131_031 => "The WhatsApp business account is locked; an administrator must contact Meta.",
         368 => {
@@ -360,9 +317,7 @@ fn explain_code(code: i64) -> Option<&'static str> {
             "The WhatsApp business account has a payment problem; an administrator must fix \
              billing."
         }
-        133_010 => {
-            "Our business number is not registered with WhatsApp; an administrator must register it."
-        }
+        133_010 => "Our business number is not registered with WhatsApp; an administrator must register it.",
         132_000..=132_016 | 132_068 | 132_069 => {
             "WhatsApp rejected the template: it may be missing, paused or disabled, or its \
              values do not match it."
@@ -371,19 +326,10 @@ fn explain_code(code: i64) -> Option<&'static str> {
     })
 }
 
-fn explain_other(
-    http_status: u16,
-    code: Option<i64>,
-    title: &str,
-    details: Option<&str>,
-) -> String {
+fn explain_other(http_status: u16, code: Option<i64>, title: &str, details: Option<&str>) -> String {
     let what = match class_of_status(http_status) {
-        ErrorClass::RetryLater { .. } => {
-            "WhatsApp had a temporary problem; the message will be retried."
-        }
-        ErrorClass::FixConfiguration => {
-            "WhatsApp refused our credentials; an administrator must check the connection."
-        }
+        ErrorClass::RetryLater { .. } => "WhatsApp had a temporary problem; the message will be retried.",
+        ErrorClass::FixConfiguration => "WhatsApp refused our credentials; an administrator must check the connection.",
         ErrorClass::Permanent => "WhatsApp refused the message.",
     };
     match (code, details) {
@@ -399,14 +345,7 @@ mod tests {
     use super::*;
 
     fn api(http_status: u16, code: Option<i64>) -> GraphError {
-        GraphError::Api {
-            http_status,
-            code,
-            subcode: None,
-            title: "t".into(),
-            details: None,
-            fbtrace_id: None,
-        }
+        GraphError::Api { http_status, code, subcode: None, title: "t".into(), details: None, fbtrace_id: None }
     }
 
     const RETRY: ErrorClass = ErrorClass::RetryLater { after: None };
@@ -417,41 +356,15 @@ mod tests {
     fn every_documented_code_has_its_class() {
         let table: &[(&[i64], ErrorClass)] = &[
             (&[1, 2, 131_000, 131_016], RETRY),
-            (
-                &[130_429],
-                ErrorClass::RetryLater {
-                    after: Some(THROUGHPUT_DELAY),
-                },
-            ),
-            (
-                &[131_056],
-                ErrorClass::RetryLater {
-                    after: Some(PAIR_RATE_DELAY),
-                },
-            ),
-            (
-                &[4, 80_007],
-                ErrorClass::RetryLater {
-                    after: Some(CALL_LIMIT_DELAY),
-                },
-            ),
-            (
-                &[131_057],
-                ErrorClass::RetryLater {
-                    after: Some(MAINTENANCE_DELAY),
-                },
-            ),
+            (&[130_429], ErrorClass::RetryLater { after: Some(THROUGHPUT_DELAY) }),
+            (&[131_056], ErrorClass::RetryLater { after: Some(PAIR_RATE_DELAY) }),
+            (&[4, 80_007], ErrorClass::RetryLater { after: Some(CALL_LIMIT_DELAY) }),
+            (&[131_057], ErrorClass::RetryLater { after: Some(MAINTENANCE_DELAY) }),
+            (&[0, 190, 3, 10, 200, 250, 299, 131_031, 368, 131_042, 131_005, 133_010], FIX),
             (
                 &[
-                    0, 190, 3, 10, 200, 250, 299, 131_031, 368, 131_042, 131_005, 133_010,
-                ],
-                FIX,
-            ),
-            (
-                &[
-                    131_047, 131_026, 131_051, 131_021, 131_049, 131_050, 131_048, 130_472,
-                    130_497, 131_053, 100, 131_008, 131_009, 132_000, 132_001, 132_007, 132_012,
-                    132_015, 132_016, 132_068, 132_069,
+                    131_047, 131_026, 131_051, 131_021, 131_049, 131_050, 131_048, 130_472, 130_497, 131_053, 100,
+                    131_008, 131_009, 132_000, 132_001, 132_007, 132_012, 132_015, 132_016, 132_068, 132_069,
                 ],
                 PERM,
             ),
@@ -460,16 +373,9 @@ mod tests {
             for &code in *codes {
                 // The code decides whatever the HTTP status says.
                 for status in [400, 401, 403, 429, 500, 503] {
-                    assert_eq!(
-                        api(status, Some(code)).class(),
-                        *class,
-                        "code {code}, HTTP {status}"
-                    );
+                    assert_eq!(api(status, Some(code)).class(), *class, "code {code}, HTTP {status}");
                 }
-                assert!(
-                    !api(400, Some(code)).explanation().contains("(error"),
-                    "code {code} is explained"
-                );
+                assert!(!api(400, Some(code)).explanation().contains("(error"), "code {code} is explained");
             }
         }
     }
@@ -490,11 +396,7 @@ mod tests {
             (504, RETRY),
         ];
         for (status, class) in table {
-            assert_eq!(
-                api(status, Some(999_999)).class(),
-                class,
-                "unknown code, HTTP {status}"
-            );
+            assert_eq!(api(status, Some(999_999)).class(), class, "unknown code, HTTP {status}");
             assert_eq!(api(status, None).class(), class, "no code, HTTP {status}");
         }
         // Near a documented range is not in it.
@@ -538,10 +440,7 @@ mod tests {
             field: "text.body".into(),
             message: "must not be empty".into(),
         }]);
-        assert_eq!(
-            invalid.explanation(),
-            "The message breaks WhatsApp's rules: text.body: must not be empty."
-        );
+        assert_eq!(invalid.explanation(), "The message breaks WhatsApp's rules: text.body: must not be empty.");
     }
 
     #[test]
@@ -549,14 +448,8 @@ mod tests {
         let body = br#"{"error":{"message":"(#130429) Rate limit hit","type":"OAuthException","code":130429,
             "error_data":{"messaging_product":"whatsapp","details":"Cloud API message throughput has been reached."},
             "error_subcode":2494055,"fbtrace_id":"Az8or2yhqkZfEZ-_4Qn_Bam"}}"#;
-        let GraphError::Api {
-            http_status,
-            code,
-            subcode,
-            title,
-            details,
-            fbtrace_id,
-        } = GraphError::from_response(400, body)
+        let GraphError::Api { http_status, code, subcode, title, details, fbtrace_id } =
+            GraphError::from_response(400, body)
         else {
             panic!("not an Api error");
         };
@@ -564,10 +457,7 @@ mod tests {
         assert_eq!(code, Some(130_429));
         assert_eq!(subcode, Some(2_494_055));
         assert_eq!(title, "Rate limit hit");
-        assert_eq!(
-            details.as_deref(),
-            Some("Cloud API message throughput has been reached.")
-        );
+        assert_eq!(details.as_deref(), Some("Cloud API message throughput has been reached."));
         assert_eq!(fbtrace_id.as_deref(), Some("Az8or2yhqkZfEZ-_4Qn_Bam"));
     }
 
@@ -595,15 +485,9 @@ mod tests {
         let e = GraphError::from_response(500, br#"{"error":{"message":"oops"}}"#);
         assert!(matches!(e, GraphError::Api { code: None, .. }));
         // Empty body, long body.
-        assert!(matches!(
-            GraphError::from_response(503, b""),
-            GraphError::Api { details: None, .. }
-        ));
+        assert!(matches!(GraphError::from_response(503, b""), GraphError::Api { details: None, .. }));
         let long = "é".repeat(500);
-        let GraphError::Api {
-            details: Some(d), ..
-        } = GraphError::from_response(500, long.as_bytes())
-        else {
+        let GraphError::Api { details: Some(d), .. } = GraphError::from_response(500, long.as_bytes()) else {
             panic!("no details");
         };
         assert_eq!(d.chars().count(), 201);
@@ -611,10 +495,7 @@ mod tests {
 
     #[test]
     fn only_a_numeric_code_prefix_is_stripped() {
-        assert_eq!(
-            strip_code_prefix("(#131047) Re-engagement message"),
-            "Re-engagement message"
-        );
+        assert_eq!(strip_code_prefix("(#131047) Re-engagement message"), "Re-engagement message");
         assert_eq!(strip_code_prefix("(#) x"), "(#) x");
         assert_eq!(strip_code_prefix("(#abc) x"), "(#abc) x");
         assert_eq!(strip_code_prefix("plain"), "plain");

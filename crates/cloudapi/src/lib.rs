@@ -12,8 +12,8 @@ pub mod webhook;
 pub use client::{GraphClient, GraphConfig, MediaDownload, MediaInfo, SendResponse};
 pub use errors::{ErrorClass, GraphError, TransportKind};
 pub use send::{
-    InteractiveHeader, ListRow, ListSection, MediaKind, MediaSource, OutboundBody, OutboundMessage,
-    ReplyButton, SendValidationError, TemplateComponent, TemplateParameter,
+    InteractiveHeader, ListRow, ListSection, MediaKind, MediaSource, OutboundBody, OutboundMessage, ReplyButton,
+    SendValidationError, TemplateComponent, TemplateParameter,
 };
 pub use signature::{SignatureError, sign, verify_signature, verify_subscription};
 pub use webhook::{ParseError, parse_delivery};

@@ -49,7 +49,10 @@ pub struct OutboundMessage {
 #[derive(Clone, Debug, PartialEq)]
 pub enum OutboundBody {
     /// Free text (≤ 4096 chars). `preview_url` renders a preview of the first URL.
-    Text { body: String, preview_url: bool },
+    Text {
+        body: String,
+        preview_url: bool,
+    },
     /// An uploaded (`Id`) or hosted (`Link`) file. `caption` is for images, videos and
     /// documents (≤ 1024 chars); `filename` for documents only.
     Media {
@@ -93,7 +96,10 @@ pub enum OutboundBody {
         sections: Vec<ListSection>,
     },
     /// A reaction to `message_id`; an empty `emoji` removes ours.
-    Reaction { message_id: Wamid, emoji: String },
+    Reaction {
+        message_id: Wamid,
+        emoji: String,
+    },
 }
 
 /// The Meta message type of a media message.
@@ -211,10 +217,7 @@ pub enum TemplateParameter {
 impl TemplateParameter {
     /// A positional text parameter.
     pub fn text(text: impl Into<String>) -> Self {
-        Self::Text {
-            text: text.into(),
-            parameter_name: None,
-        }
+        Self::Text { text: text.into(), parameter_name: None }
     }
 }
 
@@ -235,12 +238,7 @@ impl OutboundMessage {
     /// A message to `to` that is neither a reply nor tagged.
     #[must_use]
     pub fn new(to: WaId, body: OutboundBody) -> Self {
-        Self {
-            to,
-            reply_to: None,
-            body,
-            biz_opaque_callback_data: None,
-        }
+        Self { to, reply_to: None, body, biz_opaque_callback_data: None }
     }
 
     /// Checks every limit Meta documents for this message type, collecting all failures.
@@ -250,29 +248,18 @@ impl OutboundMessage {
     pub fn validate(&self) -> Result<(), Vec<SendValidationError>> {
         let mut c = Checker::default();
         if self.reply_to.is_some() && matches!(self.body, OutboundBody::Reaction { .. }) {
-            c.fail(
-                "context.message_id",
-                "a reaction cannot be a reply; its message_id already names the message",
-            );
+            c.fail("context.message_id", "a reaction cannot be a reply; its message_id already names the message");
         }
         if let Some(data) = &self.biz_opaque_callback_data {
             c.optional("biz_opaque_callback_data", Some(data), CALLBACK_DATA_MAX);
         }
         match &self.body {
             OutboundBody::Text { body, .. } => c.required("text.body", body, TEXT_BODY_MAX),
-            OutboundBody::Media {
-                kind,
-                source,
-                caption,
-                filename,
-            } => {
+            OutboundBody::Media { kind, source, caption, filename } => {
                 c.media(kind.as_str(), source);
                 let field = |name: &str| format!("{}.{name}", kind.as_str());
                 if caption.is_some() && matches!(kind, MediaKind::Audio | MediaKind::Sticker) {
-                    c.fail(
-                        field("caption"),
-                        format!("{} messages take no caption", kind.as_str()),
-                    );
+                    c.fail(field("caption"), format!("{} messages take no caption", kind.as_str()));
                 } else {
                     c.optional(&field("caption"), caption.as_deref(), CAPTION_MAX);
                 }
@@ -282,12 +269,7 @@ impl OutboundMessage {
                     c.optional(&field("filename"), filename.as_deref(), usize::MAX);
                 }
             }
-            OutboundBody::Location {
-                latitude,
-                longitude,
-                name,
-                address,
-            } => {
+            OutboundBody::Location { latitude, longitude, name, address } => {
                 if !(latitude.is_finite() && (-90.0..=90.0).contains(latitude)) {
                     c.fail("location.latitude", "must be between -90 and 90");
                 }
@@ -298,19 +280,10 @@ impl OutboundMessage {
                 c.optional("location.address", address.as_deref(), usize::MAX);
             }
             OutboundBody::Contacts(contacts) => c.contacts(contacts),
-            OutboundBody::Template {
-                name,
-                language,
-                components,
-            } => {
+            OutboundBody::Template { name, language, components } => {
                 c.template(name, language, components);
             }
-            OutboundBody::Buttons {
-                header,
-                body,
-                footer,
-                buttons,
-            } => {
+            OutboundBody::Buttons { header, body, footer, buttons } => {
                 if let Some(header) = header {
                     c.header(header);
                 }
@@ -318,13 +291,7 @@ impl OutboundMessage {
                 c.optional("footer", footer.as_deref(), FOOTER_MAX);
                 c.buttons(buttons);
             }
-            OutboundBody::List {
-                header,
-                body,
-                footer,
-                button,
-                sections,
-            } => {
+            OutboundBody::List { header, body, footer, button, sections } => {
                 c.optional("header.text", header.as_deref(), HEADER_TEXT_MAX);
                 c.required("body", body, LIST_BODY_MAX);
                 c.optional("footer", footer.as_deref(), FOOTER_MAX);
@@ -334,11 +301,7 @@ impl OutboundMessage {
             // An empty emoji removes the reaction; the wamid is valid by construction.
             OutboundBody::Reaction { .. } => {}
         }
-        if c.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(c.errors)
-        }
+        if c.errors.is_empty() { Ok(()) } else { Err(c.errors) }
     }
 
     /// The request body for `POST /{phone_number_id}/messages`. Does not validate.
@@ -379,23 +342,13 @@ impl OutboundBody {
     fn content(&self) -> (&'static str, Value) {
         let content = match self {
             Self::Text { body, preview_url } => json!({ "preview_url": preview_url, "body": body }),
-            Self::Media {
-                source,
-                caption,
-                filename,
-                ..
-            } => {
+            Self::Media { source, caption, filename, .. } => {
                 let mut m = media_object(source);
                 put_opt(&mut m, "caption", caption.as_deref());
                 put_opt(&mut m, "filename", filename.as_deref());
                 Value::Object(m)
             }
-            Self::Location {
-                latitude,
-                longitude,
-                name,
-                address,
-            } => {
+            Self::Location { latitude, longitude, name, address } => {
                 let mut m = Map::new();
                 m.insert("latitude".into(), json!(latitude));
                 m.insert("longitude".into(), json!(longitude));
@@ -404,11 +357,7 @@ impl OutboundBody {
                 Value::Object(m)
             }
             Self::Contacts(contacts) => Value::Array(contacts.clone()),
-            Self::Template {
-                name,
-                language,
-                components,
-            } => {
+            Self::Template { name, language, components } => {
                 let mut m = Map::new();
                 m.insert("name".into(), name.as_str().into());
                 m.insert("language".into(), json!({ "code": language }));
@@ -418,12 +367,7 @@ impl OutboundBody {
                 }
                 Value::Object(m)
             }
-            Self::Buttons {
-                header,
-                body,
-                footer,
-                buttons,
-            } => {
+            Self::Buttons { header, body, footer, buttons } => {
                 let buttons: Vec<Value> = buttons
                     .iter()
                     .map(|b| json!({ "type": "reply", "reply": { "id": b.id, "title": b.title } }))
@@ -436,19 +380,11 @@ impl OutboundBody {
                     json!({ "buttons": buttons }),
                 )
             }
-            Self::List {
-                header,
-                body,
-                footer,
-                button,
-                sections,
-            } => {
+            Self::List { header, body, footer, button, sections } => {
                 let sections: Vec<Value> = sections.iter().map(ListSection::to_json).collect();
                 interactive(
                     "list",
-                    header
-                        .as_ref()
-                        .map(|text| json!({ "type": "text", "text": text })),
+                    header.as_ref().map(|text| json!({ "type": "text", "text": text })),
                     body,
                     footer.as_deref(),
                     json!({ "button": button, "sections": sections }),
@@ -477,13 +413,7 @@ pub fn mark_read_json(message_id: &Wamid, typing: bool) -> Value {
     body
 }
 
-fn interactive(
-    kind: &str,
-    header: Option<Value>,
-    body: &str,
-    footer: Option<&str>,
-    action: Value,
-) -> Value {
+fn interactive(kind: &str, header: Option<Value>, body: &str, footer: Option<&str>, action: Value) -> Value {
     let mut m = Map::new();
     m.insert("type".into(), kind.into());
     if let Some(header) = header {
@@ -550,9 +480,8 @@ impl ListSection {
 
 impl TemplateComponent {
     fn to_json(&self) -> Value {
-        let parameters = |params: &[TemplateParameter]| -> Value {
-            params.iter().map(TemplateParameter::to_json).collect()
-        };
+        let parameters =
+            |params: &[TemplateParameter]| -> Value { params.iter().map(TemplateParameter::to_json).collect() };
         match self {
             Self::Header(params) => json!({ "type": "header", "parameters": parameters(params) }),
             Self::Body(params) => json!({ "type": "body", "parameters": parameters(params) }),
@@ -575,27 +504,17 @@ impl TemplateComponent {
 impl TemplateParameter {
     fn to_json(&self) -> Value {
         let (kind, content) = match self {
-            Self::Text {
-                text,
-                parameter_name,
-            } => {
+            Self::Text { text, parameter_name } => {
                 let mut m = Map::new();
                 m.insert("type".into(), "text".into());
                 put_opt(&mut m, "parameter_name", parameter_name.as_deref());
                 m.insert("text".into(), text.as_str().into());
                 return Value::Object(m);
             }
-            Self::Currency {
-                fallback_value,
-                code,
-                amount_1000,
-            } => (
-                "currency",
-                json!({ "fallback_value": fallback_value, "code": code, "amount_1000": amount_1000 }),
-            ),
-            Self::DateTime { fallback_value } => {
-                ("date_time", json!({ "fallback_value": fallback_value }))
+            Self::Currency { fallback_value, code, amount_1000 } => {
+                ("currency", json!({ "fallback_value": fallback_value, "code": code, "amount_1000": amount_1000 }))
             }
+            Self::DateTime { fallback_value } => ("date_time", json!({ "fallback_value": fallback_value })),
             Self::Image(source) => ("image", Value::Object(media_object(source))),
             Self::Video(source) => ("video", Value::Object(media_object(source))),
             Self::Document { source, filename } => {
@@ -608,10 +527,7 @@ impl TemplateParameter {
     }
 
     fn is_media(&self) -> bool {
-        matches!(
-            self,
-            Self::Image(_) | Self::Video(_) | Self::Document { .. }
-        )
+        matches!(self, Self::Image(_) | Self::Video(_) | Self::Document { .. })
     }
 }
 
@@ -622,10 +538,7 @@ struct Checker {
 
 impl Checker {
     fn fail(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.errors.push(SendValidationError {
-            field: field.into(),
-            message: message.into(),
-        });
+        self.errors.push(SendValidationError { field: field.into(), message: message.into() });
     }
 
     /// Present, not blank, at most `max` chars.
@@ -636,10 +549,7 @@ impl Checker {
         }
         let len = value.chars().count();
         if len > max {
-            self.fail(
-                field,
-                format!("must be at most {max} characters (is {len})"),
-            );
+            self.fail(field, format!("must be at most {max} characters (is {len})"));
         }
     }
 
@@ -683,10 +593,7 @@ impl Checker {
             self.fail("buttons", "add at least one button");
         }
         for i in BUTTONS_MAX..buttons.len() {
-            self.fail(
-                format!("buttons[{i}]"),
-                format!("at most {BUTTONS_MAX} buttons are allowed"),
-            );
+            self.fail(format!("buttons[{i}]"), format!("at most {BUTTONS_MAX} buttons are allowed"));
         }
         let mut titles: HashMap<&str, usize> = HashMap::new();
         let mut ids: HashMap<&str, usize> = HashMap::new();
@@ -697,18 +604,12 @@ impl Checker {
             if !b.title.trim().is_empty()
                 && let Some(first) = first_seen(&mut titles, b.title.trim(), i)
             {
-                self.fail(
-                    format!("buttons[{i}].title"),
-                    format!("must differ from the title of buttons[{first}]"),
-                );
+                self.fail(format!("buttons[{i}].title"), format!("must differ from the title of buttons[{first}]"));
             }
             if !b.id.trim().is_empty()
                 && let Some(first) = first_seen(&mut ids, b.id.as_str(), i)
             {
-                self.fail(
-                    format!("buttons[{i}].id"),
-                    format!("must differ from the id of buttons[{first}]"),
-                );
+                self.fail(format!("buttons[{i}].id"), format!("must differ from the id of buttons[{first}]"));
             }
         }
     }
@@ -719,10 +620,7 @@ impl Checker {
             return;
         }
         for i in SECTIONS_MAX..sections.len() {
-            self.fail(
-                format!("sections[{i}]"),
-                format!("at most {SECTIONS_MAX} sections are allowed"),
-            );
+            self.fail(format!("sections[{i}]"), format!("at most {SECTIONS_MAX} sections are allowed"));
         }
         let mut seen_rows = 0usize;
         let mut ids: HashMap<&str, (usize, usize)> = HashMap::new();
@@ -741,25 +639,15 @@ impl Checker {
                 let field = |name: &str| format!("sections[{i}].rows[{j}]{name}");
                 seen_rows += 1;
                 if seen_rows > ROWS_MAX {
-                    self.fail(
-                        field(""),
-                        format!("at most {ROWS_MAX} rows in total are allowed"),
-                    );
+                    self.fail(field(""), format!("at most {ROWS_MAX} rows in total are allowed"));
                 }
                 self.required(&field(".id"), &row.id, ROW_ID_MAX);
                 self.required(&field(".title"), &row.title, ROW_TITLE_MAX);
-                self.optional(
-                    &field(".description"),
-                    row.description.as_deref(),
-                    ROW_DESCRIPTION_MAX,
-                );
+                self.optional(&field(".description"), row.description.as_deref(), ROW_DESCRIPTION_MAX);
                 if !row.id.trim().is_empty()
                     && let Some((fi, fj)) = first_seen(&mut ids, row.id.as_str(), (i, j))
                 {
-                    self.fail(
-                        field(".id"),
-                        format!("must differ from the id of sections[{fi}].rows[{fj}]"),
-                    );
+                    self.fail(field(".id"), format!("must differ from the id of sections[{fi}].rows[{fj}]"));
                 }
             }
         }
@@ -774,14 +662,9 @@ impl Checker {
                 self.fail(format!("contacts[{i}]"), "must be a JSON object");
                 continue;
             }
-            let name = contact
-                .pointer("/name/formatted_name")
-                .and_then(Value::as_str);
+            let name = contact.pointer("/name/formatted_name").and_then(Value::as_str);
             if name.is_none_or(|n| n.trim().is_empty()) {
-                self.fail(
-                    format!("contacts[{i}].name.formatted_name"),
-                    "must not be empty",
-                );
+                self.fail(format!("contacts[{i}].name.formatted_name"), "must not be empty");
             }
         }
     }
@@ -789,19 +672,10 @@ impl Checker {
     fn template(&mut self, name: &str, language: &str, components: &[TemplateComponent]) {
         if name.is_empty() {
             self.fail("template.name", "must not be empty");
-        } else if !name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        {
+        } else if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
             self.fail("template.name", "may contain only a-z, 0-9 and _");
         } else if name.len() > TEMPLATE_NAME_MAX {
-            self.fail(
-                "template.name",
-                format!(
-                    "must be at most {TEMPLATE_NAME_MAX} characters (is {})",
-                    name.len()
-                ),
-            );
+            self.fail("template.name", format!("must be at most {TEMPLATE_NAME_MAX} characters (is {})", name.len()));
         }
         self.required("template.language.code", language, usize::MAX);
 
@@ -817,10 +691,7 @@ impl Checker {
                         self.fail(&base, "a template has only one header");
                     }
                     if params.len() != 1 {
-                        self.fail(
-                            format!("{base}.parameters"),
-                            "a header takes exactly one parameter",
-                        );
+                        self.fail(format!("{base}.parameters"), "a header takes exactly one parameter");
                     }
                     for (j, p) in params.iter().enumerate() {
                         self.parameter(&format!("{base}.parameters[{j}]"), p);
@@ -845,19 +716,11 @@ impl Checker {
                 }
                 TemplateComponent::QuickReplyButton { index, payload } => {
                     self.button_index(&base, *index, i, &mut button_indexes);
-                    self.required(
-                        &format!("{base}.parameters[0].payload"),
-                        payload,
-                        usize::MAX,
-                    );
+                    self.required(&format!("{base}.parameters[0].payload"), payload, usize::MAX);
                 }
                 TemplateComponent::UrlButton { index, url_suffix } => {
                     self.button_index(&base, *index, i, &mut button_indexes);
-                    self.required(
-                        &format!("{base}.parameters[0].text"),
-                        url_suffix,
-                        usize::MAX,
-                    );
+                    self.required(&format!("{base}.parameters[0].text"), url_suffix, usize::MAX);
                 }
             }
         }
@@ -865,10 +728,7 @@ impl Checker {
 
     fn button_index(&mut self, base: &str, index: u8, i: usize, seen: &mut HashMap<u8, usize>) {
         if index > TEMPLATE_BUTTON_INDEX_MAX {
-            self.fail(
-                format!("{base}.index"),
-                format!("must be between 0 and {TEMPLATE_BUTTON_INDEX_MAX}"),
-            );
+            self.fail(format!("{base}.index"), format!("must be between 0 and {TEMPLATE_BUTTON_INDEX_MAX}"));
         } else if let Some(first) = first_seen(seen, index, i) {
             self.fail(
                 format!("{base}.index"),
@@ -879,61 +739,31 @@ impl Checker {
 
     fn parameter(&mut self, field: &str, p: &TemplateParameter) {
         match p {
-            TemplateParameter::Text {
-                text,
-                parameter_name,
-            } => {
+            TemplateParameter::Text { text, parameter_name } => {
                 self.required(&format!("{field}.text"), text, usize::MAX);
-                self.optional(
-                    &format!("{field}.parameter_name"),
-                    parameter_name.as_deref(),
-                    usize::MAX,
-                );
+                self.optional(&format!("{field}.parameter_name"), parameter_name.as_deref(), usize::MAX);
             }
-            TemplateParameter::Currency {
-                fallback_value,
-                code,
-                ..
-            } => {
-                self.required(
-                    &format!("{field}.currency.fallback_value"),
-                    fallback_value,
-                    usize::MAX,
-                );
+            TemplateParameter::Currency { fallback_value, code, .. } => {
+                self.required(&format!("{field}.currency.fallback_value"), fallback_value, usize::MAX);
                 if !(code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())) {
-                    self.fail(
-                        format!("{field}.currency.code"),
-                        "must be a three-letter ISO 4217 code, such as USD",
-                    );
+                    self.fail(format!("{field}.currency.code"), "must be a three-letter ISO 4217 code, such as USD");
                 }
             }
             TemplateParameter::DateTime { fallback_value } => {
-                self.required(
-                    &format!("{field}.date_time.fallback_value"),
-                    fallback_value,
-                    usize::MAX,
-                );
+                self.required(&format!("{field}.date_time.fallback_value"), fallback_value, usize::MAX);
             }
             TemplateParameter::Image(source) => self.media(&format!("{field}.image"), source),
             TemplateParameter::Video(source) => self.media(&format!("{field}.video"), source),
             TemplateParameter::Document { source, filename } => {
                 self.media(&format!("{field}.document"), source);
-                self.optional(
-                    &format!("{field}.document.filename"),
-                    filename.as_deref(),
-                    usize::MAX,
-                );
+                self.optional(&format!("{field}.document.filename"), filename.as_deref(), usize::MAX);
             }
         }
     }
 }
 
 /// Records `key` at `at` unless already seen; returns where it was first seen.
-fn first_seen<K: Eq + std::hash::Hash, V: Copy>(
-    seen: &mut HashMap<K, V>,
-    key: K,
-    at: V,
-) -> Option<V> {
+fn first_seen<K: Eq + std::hash::Hash, V: Copy>(seen: &mut HashMap<K, V>, key: K, at: V) -> Option<V> {
     match seen.entry(key) {
         Entry::Occupied(first) => Some(*first.get()),
         Entry::Vacant(slot) => {
@@ -994,19 +824,11 @@ mod tests {
     }
 
     fn text(body: String) -> OutboundBody {
-        OutboundBody::Text {
-            body,
-            preview_url: false,
-        }
+        OutboundBody::Text { body, preview_url: false }
     }
 
     fn media(kind: MediaKind, source: MediaSource, caption: Option<String>) -> OutboundBody {
-        OutboundBody::Media {
-            kind,
-            source,
-            caption,
-            filename: None,
-        }
+        OutboundBody::Media { kind, source, caption, filename: None }
     }
 
     fn link(url: &str) -> MediaSource {
@@ -1014,10 +836,7 @@ mod tests {
     }
 
     fn button(id: &str, title: &str) -> ReplyButton {
-        ReplyButton {
-            id: id.into(),
-            title: title.into(),
-        }
+        ReplyButton { id: id.into(), title: title.into() }
     }
 
     fn buttons(
@@ -1026,12 +845,7 @@ mod tests {
         footer: Option<String>,
         buttons: Vec<ReplyButton>,
     ) -> OutboundBody {
-        OutboundBody::Buttons {
-            header,
-            body,
-            footer,
-            buttons,
-        }
+        OutboundBody::Buttons { header, body, footer, buttons }
     }
 
     fn yes_no() -> Vec<ReplyButton> {
@@ -1039,28 +853,15 @@ mod tests {
     }
 
     fn row(id: &str) -> ListRow {
-        ListRow {
-            id: id.into(),
-            title: format!("Row {id}"),
-            description: None,
-        }
+        ListRow { id: id.into(), title: format!("Row {id}"), description: None }
     }
 
     fn section(title: Option<&str>, rows: Vec<ListRow>) -> ListSection {
-        ListSection {
-            title: title.map(Into::into),
-            rows,
-        }
+        ListSection { title: title.map(Into::into), rows }
     }
 
     fn list(button: &str, sections: Vec<ListSection>) -> OutboundBody {
-        OutboundBody::List {
-            header: None,
-            body: "Pick one".into(),
-            footer: None,
-            button: button.into(),
-            sections,
-        }
+        OutboundBody::List { header: None, body: "Pick one".into(), footer: None, button: button.into(), sections }
     }
 
     fn rows(prefix: &str, n: usize) -> Vec<ListRow> {
@@ -1068,11 +869,7 @@ mod tests {
     }
 
     fn template(name: &str, language: &str, components: Vec<TemplateComponent>) -> OutboundBody {
-        OutboundBody::Template {
-            name: name.into(),
-            language: language.into(),
-            components,
-        }
+        OutboundBody::Template { name: name.into(), language: language.into(), components }
     }
 
     #[test]
@@ -1091,61 +888,17 @@ mod tests {
         let ok = link("https://example.com/a.jpg");
         check(vec![
             ("caption 1024", media(Image, ok.clone(), Some(s(1024))), &[]),
-            (
-                "caption 1025",
-                media(Image, ok.clone(), Some(s(1025))),
-                &["image.caption"],
-            ),
-            (
-                "empty caption",
-                media(Video, ok.clone(), Some(String::new())),
-                &["video.caption"],
-            ),
-            (
-                "audio caption",
-                media(Audio, ok.clone(), Some("x".into())),
-                &["audio.caption"],
-            ),
-            (
-                "sticker caption",
-                media(Sticker, ok.clone(), Some("x".into())),
-                &["sticker.caption"],
-            ),
-            (
-                "http link",
-                media(Document, link("HTTP://example.com/a.pdf"), None),
-                &[],
-            ),
-            (
-                "uploaded id",
-                media(Audio, MediaSource::Id("1234".into()), None),
-                &[],
-            ),
-            (
-                "empty id",
-                media(Audio, MediaSource::Id(String::new()), None),
-                &["audio.id"],
-            ),
-            (
-                "ftp link",
-                media(Image, link("ftp://example.com/a.jpg"), None),
-                &["image.link"],
-            ),
-            (
-                "relative link",
-                media(Image, link("/a.jpg"), None),
-                &["image.link"],
-            ),
-            (
-                "no host",
-                media(Image, link("https://"), None),
-                &["image.link"],
-            ),
-            (
-                "space in link",
-                media(Image, link("https://e.com/a b.jpg"), None),
-                &["image.link"],
-            ),
+            ("caption 1025", media(Image, ok.clone(), Some(s(1025))), &["image.caption"]),
+            ("empty caption", media(Video, ok.clone(), Some(String::new())), &["video.caption"]),
+            ("audio caption", media(Audio, ok.clone(), Some("x".into())), &["audio.caption"]),
+            ("sticker caption", media(Sticker, ok.clone(), Some("x".into())), &["sticker.caption"]),
+            ("http link", media(Document, link("HTTP://example.com/a.pdf"), None), &[]),
+            ("uploaded id", media(Audio, MediaSource::Id("1234".into()), None), &[]),
+            ("empty id", media(Audio, MediaSource::Id(String::new()), None), &["audio.id"]),
+            ("ftp link", media(Image, link("ftp://example.com/a.jpg"), None), &["image.link"]),
+            ("relative link", media(Image, link("/a.jpg"), None), &["image.link"]),
+            ("no host", media(Image, link("https://"), None), &["image.link"]),
+            ("space in link", media(Image, link("https://e.com/a b.jpg"), None), &["image.link"]),
             (
                 "document filename",
                 OutboundBody::Media {
@@ -1158,12 +911,7 @@ mod tests {
             ),
             (
                 "image filename",
-                OutboundBody::Media {
-                    kind: Image,
-                    source: ok.clone(),
-                    caption: None,
-                    filename: Some("a.jpg".into()),
-                },
+                OutboundBody::Media { kind: Image, source: ok.clone(), caption: None, filename: Some("a.jpg".into()) },
                 &["image.filename"],
             ),
         ]);
@@ -1174,110 +922,43 @@ mod tests {
         let body = || "Choose".to_string();
         check(vec![
             ("two buttons", buttons(None, body(), None, yes_no()), &[]),
-            (
-                "no buttons",
-                buttons(None, body(), None, vec![]),
-                &["buttons"],
-            ),
+            ("no buttons", buttons(None, body(), None, vec![]), &["buttons"]),
             (
                 "four buttons",
                 buttons(
                     None,
                     body(),
                     None,
-                    vec![
-                        button("a", "A"),
-                        button("b", "B"),
-                        button("c", "C"),
-                        button("d", "D"),
-                    ],
+                    vec![button("a", "A"), button("b", "B"), button("c", "C"), button("d", "D")],
                 ),
                 &["buttons[3]"],
             ),
-            (
-                "title 20",
-                buttons(None, body(), None, vec![button("a", &s(20))]),
-                &[],
-            ),
-            (
-                "title 21",
-                buttons(None, body(), None, vec![button("a", &s(21))]),
-                &["buttons[0].title"],
-            ),
-            (
-                "empty title",
-                buttons(None, body(), None, vec![button("a", "")]),
-                &["buttons[0].title"],
-            ),
+            ("title 20", buttons(None, body(), None, vec![button("a", &s(20))]), &[]),
+            ("title 21", buttons(None, body(), None, vec![button("a", &s(21))]), &["buttons[0].title"]),
+            ("empty title", buttons(None, body(), None, vec![button("a", "")]), &["buttons[0].title"]),
             (
                 "duplicate titles",
-                buttons(
-                    None,
-                    body(),
-                    None,
-                    vec![button("a", "Yes"), button("b", "Yes ")],
-                ),
+                buttons(None, body(), None, vec![button("a", "Yes"), button("b", "Yes ")]),
                 &["buttons[1].title"],
             ),
-            (
-                "id 256",
-                buttons(None, body(), None, vec![button(&s(256), "A")]),
-                &[],
-            ),
-            (
-                "id 257",
-                buttons(None, body(), None, vec![button(&s(257), "A")]),
-                &["buttons[0].id"],
-            ),
-            (
-                "empty id",
-                buttons(None, body(), None, vec![button("", "A")]),
-                &["buttons[0].id"],
-            ),
+            ("id 256", buttons(None, body(), None, vec![button(&s(256), "A")]), &[]),
+            ("id 257", buttons(None, body(), None, vec![button(&s(257), "A")]), &["buttons[0].id"]),
+            ("empty id", buttons(None, body(), None, vec![button("", "A")]), &["buttons[0].id"]),
             (
                 "duplicate ids",
                 buttons(None, body(), None, vec![button("a", "A"), button("a", "B")]),
                 &["buttons[1].id"],
             ),
             ("body 1024", buttons(None, s(1024), None, yes_no()), &[]),
-            (
-                "body 1025",
-                buttons(None, s(1025), None, yes_no()),
-                &["body"],
-            ),
-            (
-                "empty body",
-                buttons(None, String::new(), None, yes_no()),
-                &["body"],
-            ),
-            (
-                "footer 60",
-                buttons(None, body(), Some(s(60)), yes_no()),
-                &[],
-            ),
-            (
-                "footer 61",
-                buttons(None, body(), Some(s(61)), yes_no()),
-                &["footer"],
-            ),
-            (
-                "text header 60",
-                buttons(Some(InteractiveHeader::Text(s(60))), body(), None, yes_no()),
-                &[],
-            ),
-            (
-                "text header 61",
-                buttons(Some(InteractiveHeader::Text(s(61))), body(), None, yes_no()),
-                &["header.text"],
-            ),
+            ("body 1025", buttons(None, s(1025), None, yes_no()), &["body"]),
+            ("empty body", buttons(None, String::new(), None, yes_no()), &["body"]),
+            ("footer 60", buttons(None, body(), Some(s(60)), yes_no()), &[]),
+            ("footer 61", buttons(None, body(), Some(s(61)), yes_no()), &["footer"]),
+            ("text header 60", buttons(Some(InteractiveHeader::Text(s(60))), body(), None, yes_no()), &[]),
+            ("text header 61", buttons(Some(InteractiveHeader::Text(s(61))), body(), None, yes_no()), &["header.text"]),
             (
                 "image header link",
-                buttons(
-                    Some(InteractiveHeader::Image(link("file:///etc/passwd"))),
-                    body(),
-                    None,
-                    yes_no(),
-                ),
+                buttons(Some(InteractiveHeader::Image(link("file:///etc/passwd"))), body(), None, yes_no()),
                 &["header.image.link"],
             ),
             (
@@ -1295,12 +976,7 @@ mod tests {
             ),
             (
                 "several at once",
-                buttons(
-                    None,
-                    String::new(),
-                    Some(s(61)),
-                    vec![button("a", ""), button("a", "B")],
-                ),
+                buttons(None, String::new(), Some(s(61)), vec![button("a", ""), button("a", "B")]),
                 &["body", "footer", "buttons[0].title", "buttons[1].id"],
             ),
         ]);
@@ -1315,14 +991,7 @@ mod tests {
         };
         let set = |field: &'static str, value: String| {
             with(&move |b| {
-                if let OutboundBody::List {
-                    header,
-                    body,
-                    footer,
-                    button,
-                    ..
-                } = b
-                {
+                if let OutboundBody::List { header, body, footer, button, .. } = b {
                     match field {
                         "header" => *header = Some(value.clone()),
                         "body" => *body = value.clone(),
@@ -1350,88 +1019,38 @@ mod tests {
             ("no sections", list("Options", vec![]), &["sections"]),
             (
                 "ten sections",
-                list(
-                    "Options",
-                    (0..10)
-                        .map(|i| section(Some("S"), rows(&i.to_string(), 1)))
-                        .collect(),
-                ),
+                list("Options", (0..10).map(|i| section(Some("S"), rows(&i.to_string(), 1))).collect()),
                 &[],
             ),
             (
                 "eleven sections",
-                list(
-                    "Options",
-                    (0..11)
-                        .map(|i| section(Some("S"), rows(&i.to_string(), 1)))
-                        .collect(),
-                ),
+                list("Options", (0..11).map(|i| section(Some("S"), rows(&i.to_string(), 1))).collect()),
                 &["sections[10]", "sections[10].rows[0]"],
             ),
-            (
-                "ten rows",
-                list("Options", vec![section(None, rows("r", 10))]),
-                &[],
-            ),
-            (
-                "eleven rows",
-                list("Options", vec![section(None, rows("r", 11))]),
-                &["sections[0].rows[10]"],
-            ),
+            ("ten rows", list("Options", vec![section(None, rows("r", 10))]), &[]),
+            ("eleven rows", list("Options", vec![section(None, rows("r", 11))]), &["sections[0].rows[10]"]),
             (
                 "eleven rows over two sections",
-                list(
-                    "Options",
-                    vec![
-                        section(Some("A"), rows("a", 6)),
-                        section(Some("B"), rows("b", 5)),
-                    ],
-                ),
+                list("Options", vec![section(Some("A"), rows("a", 6)), section(Some("B"), rows("b", 5))]),
                 &["sections[1].rows[4]"],
             ),
             (
                 "empty section",
-                list(
-                    "Options",
-                    vec![section(Some("A"), rows("a", 1)), section(Some("B"), vec![])],
-                ),
+                list("Options", vec![section(Some("A"), rows("a", 1)), section(Some("B"), vec![])]),
                 &["sections[1].rows"],
             ),
             (
                 "untitled sections",
-                list(
-                    "Options",
-                    vec![section(None, rows("a", 1)), section(None, rows("b", 1))],
-                ),
+                list("Options", vec![section(None, rows("a", 1)), section(None, rows("b", 1))]),
                 &["sections[0].title", "sections[1].title"],
             ),
-            (
-                "section title 24",
-                list("O", vec![section(Some(&s(24)), rows("a", 1))]),
-                &[],
-            ),
-            (
-                "section title 25",
-                list("O", vec![section(Some(&s(25)), rows("a", 1))]),
-                &["sections[0].title"],
-            ),
+            ("section title 24", list("O", vec![section(Some(&s(24)), rows("a", 1))]), &[]),
+            ("section title 25", list("O", vec![section(Some(&s(25)), rows("a", 1))]), &["sections[0].title"]),
             ("row id 200", long_row(|r| r.id = "é".repeat(200)), &[]),
-            (
-                "row id 201",
-                long_row(|r| r.id = "é".repeat(201)),
-                &["sections[0].rows[0].id"],
-            ),
+            ("row id 201", long_row(|r| r.id = "é".repeat(201)), &["sections[0].rows[0].id"]),
             ("row title 24", long_row(|r| r.title = "é".repeat(24)), &[]),
-            (
-                "row title 25",
-                long_row(|r| r.title = "é".repeat(25)),
-                &["sections[0].rows[0].title"],
-            ),
-            (
-                "row description 72",
-                long_row(|r| r.description = Some("é".repeat(72))),
-                &[],
-            ),
+            ("row title 25", long_row(|r| r.title = "é".repeat(25)), &["sections[0].rows[0].title"]),
+            ("row description 72", long_row(|r| r.description = Some("é".repeat(72))), &[]),
             (
                 "row description 73",
                 long_row(|r| r.description = Some("é".repeat(73))),
@@ -1439,13 +1058,7 @@ mod tests {
             ),
             (
                 "duplicate row ids across sections",
-                list(
-                    "O",
-                    vec![
-                        section(Some("A"), vec![row("x")]),
-                        section(Some("B"), vec![row("x")]),
-                    ],
-                ),
+                list("O", vec![section(Some("A"), vec![row("x")]), section(Some("B"), vec![row("x")])]),
                 &["sections[1].rows[0].id"],
             ),
         ]);
@@ -1458,27 +1071,11 @@ mod tests {
         check(vec![
             ("bare", template("hello_world", "en_US", vec![]), &[]),
             ("name 512", template(&"a".repeat(512), "en", vec![]), &[]),
-            (
-                "name 513",
-                template(&"a".repeat(513), "en", vec![]),
-                &["template.name"],
-            ),
-            (
-                "uppercase name",
-                template("Hello", "en", vec![]),
-                &["template.name"],
-            ),
-            (
-                "dashed name",
-                template("hello-world", "en", vec![]),
-                &["template.name"],
-            ),
+            ("name 513", template(&"a".repeat(513), "en", vec![]), &["template.name"]),
+            ("uppercase name", template("Hello", "en", vec![]), &["template.name"]),
+            ("dashed name", template("hello-world", "en", vec![]), &["template.name"]),
             ("empty name", template("", "en", vec![]), &["template.name"]),
-            (
-                "empty language",
-                template("x", "", vec![]),
-                &["template.language.code"],
-            ),
+            ("empty language", template("x", "", vec![]), &["template.language.code"]),
             (
                 "every parameter kind",
                 template(
@@ -1488,27 +1085,16 @@ mod tests {
                         Header(vec![image()]),
                         Body(vec![
                             TemplateParameter::text("Ana"),
-                            TemplateParameter::Text {
-                                text: "42".into(),
-                                parameter_name: Some("order".into()),
-                            },
+                            TemplateParameter::Text { text: "42".into(), parameter_name: Some("order".into()) },
                             TemplateParameter::Currency {
                                 fallback_value: "$10.99".into(),
                                 code: "USD".into(),
                                 amount_1000: 10_990,
                             },
-                            TemplateParameter::DateTime {
-                                fallback_value: "May 1, 2026".into(),
-                            },
+                            TemplateParameter::DateTime { fallback_value: "May 1, 2026".into() },
                         ]),
-                        QuickReplyButton {
-                            index: 0,
-                            payload: "stop".into(),
-                        },
-                        UrlButton {
-                            index: 1,
-                            url_suffix: "orders/42".into(),
-                        },
+                        QuickReplyButton { index: 0, payload: "stop".into() },
+                        UrlButton { index: 1, url_suffix: "orders/42".into() },
                     ],
                 ),
                 &[],
@@ -1546,23 +1132,12 @@ mod tests {
             ),
             (
                 "header media link",
-                template(
-                    "x",
-                    "en",
-                    vec![Header(vec![TemplateParameter::Video(link("x"))])],
-                ),
+                template("x", "en", vec![Header(vec![TemplateParameter::Video(link("x"))])]),
                 &["template.components[0].parameters[0].video.link"],
             ),
             (
                 "button index 10",
-                template(
-                    "x",
-                    "en",
-                    vec![QuickReplyButton {
-                        index: 10,
-                        payload: "p".into(),
-                    }],
-                ),
+                template("x", "en", vec![QuickReplyButton { index: 10, payload: "p".into() }]),
                 &["template.components[0].index"],
             ),
             (
@@ -1571,14 +1146,8 @@ mod tests {
                     "x",
                     "en",
                     vec![
-                        QuickReplyButton {
-                            index: 0,
-                            payload: "p".into(),
-                        },
-                        UrlButton {
-                            index: 0,
-                            url_suffix: "s".into(),
-                        },
+                        QuickReplyButton { index: 0, payload: "p".into() },
+                        UrlButton { index: 0, url_suffix: "s".into() },
                     ],
                 ),
                 &["template.components[1].index"],
@@ -1589,20 +1158,11 @@ mod tests {
                     "x",
                     "en",
                     vec![
-                        QuickReplyButton {
-                            index: 0,
-                            payload: String::new(),
-                        },
-                        UrlButton {
-                            index: 1,
-                            url_suffix: String::new(),
-                        },
+                        QuickReplyButton { index: 0, payload: String::new() },
+                        UrlButton { index: 1, url_suffix: String::new() },
                     ],
                 ),
-                &[
-                    "template.components[0].parameters[0].payload",
-                    "template.components[1].parameters[0].text",
-                ],
+                &["template.components[0].parameters[0].payload", "template.components[1].parameters[0].text"],
             ),
         ]);
     }
@@ -1615,23 +1175,12 @@ mod tests {
             name: None,
             address: Some("1 Main St".into()),
         };
-        let reaction = |emoji: &str| OutboundBody::Reaction {
-            message_id: wamid(),
-            emoji: emoji.into(),
-        };
+        let reaction = |emoji: &str| OutboundBody::Reaction { message_id: wamid(), emoji: emoji.into() };
         check(vec![
             ("location", location(-90.0, 180.0), &[]),
             ("latitude 91", location(91.0, 0.0), &["location.latitude"]),
-            (
-                "longitude NaN",
-                location(0.0, f64::NAN),
-                &["location.longitude"],
-            ),
-            (
-                "contacts",
-                OutboundBody::Contacts(vec![json!({"name": {"formatted_name": "Ana"}})]),
-                &[],
-            ),
+            ("longitude NaN", location(0.0, f64::NAN), &["location.longitude"]),
+            ("contacts", OutboundBody::Contacts(vec![json!({"name": {"formatted_name": "Ana"}})]), &[]),
             ("no contacts", OutboundBody::Contacts(vec![]), &["contacts"]),
             (
                 "contact without a name",
@@ -1658,10 +1207,7 @@ mod tests {
         let errors = message(text(String::new())).validate().unwrap_err();
         assert_eq!(errors[0].to_string(), "text.body: must not be empty");
         let errors = message(text(s(4097))).validate().unwrap_err();
-        assert_eq!(
-            errors[0].message,
-            "must be at most 4096 characters (is 4097)"
-        );
+        assert_eq!(errors[0].message, "must be at most 4096 characters (is 4097)");
     }
 
     #[test]

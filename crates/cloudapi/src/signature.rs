@@ -32,15 +32,9 @@ fn mac(key: &[u8]) -> HmacSha256 {
 /// # Errors
 /// [`SignatureError::Missing`] without a header, [`SignatureError::Malformed`] when it is not
 /// `sha256=` followed by 64 hex digits, [`SignatureError::Mismatch`] when the HMAC differs.
-pub fn verify_signature(
-    app_secret: &[u8],
-    header: Option<&[u8]>,
-    body: &[u8],
-) -> Result<(), SignatureError> {
+pub fn verify_signature(app_secret: &[u8], header: Option<&[u8]>, body: &[u8]) -> Result<(), SignatureError> {
     let header = header.ok_or(SignatureError::Missing)?;
-    let hex = header
-        .strip_prefix(PREFIX)
-        .ok_or(SignatureError::Malformed)?;
+    let hex = header.strip_prefix(PREFIX).ok_or(SignatureError::Malformed)?;
     let mut tag = [0u8; 32];
     if hex.len() != 2 * tag.len() {
         return Err(SignatureError::Malformed);
@@ -77,14 +71,8 @@ pub fn verify_subscription<'a>(
     }
     let token = token?;
     // Constant-time equality without a length leak: compare MACs of both under one key.
-    let expected = mac(expected_token)
-        .chain_update(expected_token)
-        .finalize()
-        .into_bytes();
-    mac(expected_token)
-        .chain_update(token)
-        .verify(&expected)
-        .ok()?;
+    let expected = mac(expected_token).chain_update(expected_token).finalize().into_bytes();
+    mac(expected_token).chain_update(token).verify(&expected).ok()?;
     challenge
 }
 
@@ -117,10 +105,7 @@ mod tests {
 
     #[test]
     fn missing_header_is_missing() {
-        assert_eq!(
-            verify_signature(META_SECRET, None, b"test"),
-            Err(SignatureError::Missing)
-        );
+        assert_eq!(verify_signature(META_SECRET, None, b"test"), Err(SignatureError::Missing));
     }
 
     #[test]
@@ -137,35 +122,19 @@ mod tests {
             "sha256=".to_owned(),
         ];
         for h in &cases {
-            assert_eq!(
-                verify_signature(META_SECRET, header(h), b"test"),
-                Err(SignatureError::Malformed),
-                "{h:?}"
-            );
+            assert_eq!(verify_signature(META_SECRET, header(h), b"test"), Err(SignatureError::Malformed), "{h:?}");
         }
         // Not UTF-8 at all.
-        assert_eq!(
-            verify_signature(META_SECRET, Some(b"sha256=\xff\xfe"), b"test"),
-            Err(SignatureError::Malformed)
-        );
+        assert_eq!(verify_signature(META_SECRET, Some(b"sha256=\xff\xfe"), b"test"), Err(SignatureError::Malformed));
     }
 
     #[test]
     fn wrong_value_is_a_mismatch() {
         let flipped = format!("sha256=1{}", &META_HEX[1..]);
-        assert_eq!(
-            verify_signature(META_SECRET, header(&flipped), b"test"),
-            Err(SignatureError::Mismatch)
-        );
+        assert_eq!(verify_signature(META_SECRET, header(&flipped), b"test"), Err(SignatureError::Mismatch));
         let h = format!("sha256={META_HEX}");
-        assert_eq!(
-            verify_signature(META_SECRET, header(&h), b"test "),
-            Err(SignatureError::Mismatch)
-        );
-        assert_eq!(
-            verify_signature(b"other", header(&h), b"test"),
-            Err(SignatureError::Mismatch)
-        );
+        assert_eq!(verify_signature(META_SECRET, header(&h), b"test "), Err(SignatureError::Mismatch));
+        assert_eq!(verify_signature(b"other", header(&h), b"test"), Err(SignatureError::Mismatch));
     }
 
     #[test]
@@ -175,19 +144,12 @@ mod tests {
         let h = sign(META_SECRET, sent);
         assert_eq!(verify_signature(META_SECRET, header(&h), sent), Ok(()));
         let decoded = r#"{"text":{"body":"äöå 😮"}}"#.as_bytes();
-        assert_eq!(
-            verify_signature(META_SECRET, header(&h), decoded),
-            Err(SignatureError::Mismatch)
-        );
+        assert_eq!(verify_signature(META_SECRET, header(&h), decoded), Err(SignatureError::Mismatch));
     }
 
     #[test]
     fn errors_never_show_the_secret() {
-        for e in [
-            SignatureError::Missing,
-            SignatureError::Malformed,
-            SignatureError::Mismatch,
-        ] {
+        for e in [SignatureError::Missing, SignatureError::Malformed, SignatureError::Mismatch] {
             assert!(!e.to_string().contains("TEST_APP_SECRET"));
             assert!(!format!("{e:?}").contains("TEST_APP_SECRET"));
         }
@@ -195,41 +157,15 @@ mod tests {
 
     #[test]
     fn subscription_echoes_the_challenge_only_for_the_right_token() {
-        let ok = verify_subscription(
-            Some("subscribe"),
-            Some("s3cret"),
-            Some("1158201444"),
-            b"s3cret",
-        );
+        let ok = verify_subscription(Some("subscribe"), Some("s3cret"), Some("1158201444"), b"s3cret");
         assert_eq!(ok, Some("1158201444"));
-        assert_eq!(
-            verify_subscription(Some("subscribe"), Some("s3cre"), Some("1"), b"s3cret"),
-            None
-        );
-        assert_eq!(
-            verify_subscription(Some("subscribe"), Some("s3cretx"), Some("1"), b"s3cret"),
-            None
-        );
-        assert_eq!(
-            verify_subscription(Some("subscribe"), None, Some("1"), b"s3cret"),
-            None
-        );
-        assert_eq!(
-            verify_subscription(Some("unsubscribe"), Some("s3cret"), Some("1"), b"s3cret"),
-            None
-        );
-        assert_eq!(
-            verify_subscription(None, Some("s3cret"), Some("1"), b"s3cret"),
-            None
-        );
-        assert_eq!(
-            verify_subscription(Some("subscribe"), Some("s3cret"), None, b"s3cret"),
-            None
-        );
-        assert_eq!(
-            verify_subscription(Some("subscribe"), Some(""), Some("1"), b""),
-            None
-        );
+        assert_eq!(verify_subscription(Some("subscribe"), Some("s3cre"), Some("1"), b"s3cret"), None);
+        assert_eq!(verify_subscription(Some("subscribe"), Some("s3cretx"), Some("1"), b"s3cret"), None);
+        assert_eq!(verify_subscription(Some("subscribe"), None, Some("1"), b"s3cret"), None);
+        assert_eq!(verify_subscription(Some("unsubscribe"), Some("s3cret"), Some("1"), b"s3cret"), None);
+        assert_eq!(verify_subscription(None, Some("s3cret"), Some("1"), b"s3cret"), None);
+        assert_eq!(verify_subscription(Some("subscribe"), Some("s3cret"), None, b"s3cret"), None);
+        assert_eq!(verify_subscription(Some("subscribe"), Some(""), Some("1"), b""), None);
     }
 
     proptest! {

@@ -14,9 +14,7 @@ use switchboard_domain::inbound::{
     Change, InboundContact, InboundMessage, MessagesChange, OtherChange, StatusReport, StatusValue,
 };
 use switchboard_domain::message::{InteractiveReply, Media, OrderItem};
-use switchboard_domain::{
-    MessageContent, MessageContext, PhoneNumberId, Referral, StatusError, WaId, Wamid,
-};
+use switchboard_domain::{MessageContent, MessageContext, PhoneNumberId, Referral, StatusError, WaId, Wamid};
 
 /// Why a delivery body was refused as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -49,10 +47,7 @@ pub fn parse_delivery(body: &[u8]) -> Result<Vec<Change>, ParseError> {
                 Some(Value::Array(changes)) => changes,
                 _ => Vec::new(),
             };
-            changes
-                .into_iter()
-                .filter_map(into_object)
-                .map(move |c| change(waba_id.clone(), c))
+            changes.into_iter().filter_map(into_object).map(move |c| change(waba_id.clone(), c))
         })
         .collect())
 }
@@ -68,19 +63,12 @@ fn change(waba_id: Option<String>, mut change: Map<String, Value>) -> Change {
     let field = Node(change.get("field")).string().unwrap_or_default();
     let value = change.remove("value").unwrap_or(Value::Null);
     if field == "messages" {
-        let id = Node(Some(&value))
-            .get("metadata")
-            .get("phone_number_id")
-            .str();
+        let id = Node(Some(&value)).get("metadata").get("phone_number_id").str();
         if let Some(phone_number_id) = id.and_then(|id| PhoneNumberId::parse(&id).ok()) {
             return Change::Messages(messages_change(phone_number_id, value));
         }
     }
-    Change::Other(OtherChange {
-        waba_id,
-        field,
-        value,
-    })
+    Change::Other(OtherChange { waba_id, field, value })
 }
 
 fn messages_change(phone_number_id: PhoneNumberId, value: Value) -> MessagesChange {
@@ -101,11 +89,7 @@ fn messages_change(phone_number_id: PhoneNumberId, value: Value) -> MessagesChan
 }
 
 /// Types each item of the array `items`; the ones `parse` refuses go to `malformed`, raw.
-fn typed<T>(
-    items: Node<'_>,
-    parse: fn(Node<'_>) -> Option<T>,
-    malformed: &mut Vec<Value>,
-) -> Vec<T> {
+fn typed<T>(items: Node<'_>, parse: fn(Node<'_>) -> Option<T>, malformed: &mut Vec<Value>) -> Vec<T> {
     let mut out = Vec::new();
     for item in items.items() {
         match parse(item) {
@@ -134,9 +118,7 @@ fn wamid(id: Node<'_>) -> Option<Wamid> {
 /// in the domain and this parser reads no clock, so an absent or unreadable timestamp becomes
 /// the Unix epoch; the raw JSON shows what was sent.
 fn timestamp(t: Node<'_>) -> DateTime<Utc> {
-    t.int()
-        .and_then(|secs| DateTime::from_timestamp(secs, 0))
-        .unwrap_or(DateTime::UNIX_EPOCH)
+    t.int().and_then(|secs| DateTime::from_timestamp(secs, 0)).unwrap_or(DateTime::UNIX_EPOCH)
 }
 
 fn errors(list: Node<'_>) -> Vec<StatusError> {
@@ -144,11 +126,7 @@ fn errors(list: Node<'_>) -> Vec<StatusError> {
         .filter_map(|e| {
             Some(StatusError {
                 code: e.get("code").int()?,
-                title: e
-                    .get("title")
-                    .string()
-                    .or_else(|| e.get("message").string())
-                    .unwrap_or_default(),
+                title: e.get("title").string().or_else(|| e.get("message").string()).unwrap_or_default(),
                 details: e.get("error_data").get("details").string(),
                 href: e.get("href").string(),
             })
@@ -191,9 +169,7 @@ fn message(m: Node<'_>) -> Option<InboundMessage> {
 fn content(ty: &str, m: Node<'_>) -> Option<MessageContent> {
     let p = m.get(ty);
     Some(match ty {
-        "text" => MessageContent::Text {
-            body: p.get("body").string()?,
-        },
+        "text" => MessageContent::Text { body: p.get("body").string()? },
         "image" => MessageContent::Image(media(p)),
         "video" => MessageContent::Video(media(p)),
         "audio" => MessageContent::Audio(media(p)),
@@ -206,14 +182,9 @@ fn content(ty: &str, m: Node<'_>) -> Option<MessageContent> {
             address: p.get("address").string(),
             url: p.get("url").string(),
         },
-        "contacts" => MessageContent::Contacts {
-            contacts: p.items().filter_map(Node::raw).collect(),
-        },
+        "contacts" => MessageContent::Contacts { contacts: p.items().filter_map(Node::raw).collect() },
         "interactive" => MessageContent::Interactive(interactive(p)),
-        "button" => MessageContent::Button {
-            payload: p.get("payload").string(),
-            text: p.get("text").string()?,
-        },
+        "button" => MessageContent::Button { payload: p.get("payload").string(), text: p.get("text").string()? },
         "reaction" => MessageContent::Reaction {
             message_id: p.get("message_id").string()?,
             emoji: p.get("emoji").string().filter(|e| !e.is_empty()),
@@ -221,20 +192,13 @@ fn content(ty: &str, m: Node<'_>) -> Option<MessageContent> {
         "order" => MessageContent::Order {
             catalog_id: p.get("catalog_id").string(),
             text: p.get("text").string(),
-            product_items: p
-                .get("product_items")
-                .items()
-                .filter_map(order_item)
-                .collect(),
+            product_items: p.get("product_items").items().filter_map(order_item).collect(),
         },
         "system" => MessageContent::System {
             kind: p.get("type").string()?,
             body: p.get("body").string(),
             // `wa_id` in current payloads, `new_wa_id` in older ones.
-            new_wa_id: p
-                .get("wa_id")
-                .string()
-                .or_else(|| p.get("new_wa_id").string()),
+            new_wa_id: p.get("wa_id").string().or_else(|| p.get("new_wa_id").string()),
             user_id: p.get("user_id").string(),
         },
         "request_welcome" => MessageContent::RequestWelcome,
@@ -274,10 +238,7 @@ fn interactive(p: Node<'_>) -> InteractiveReply {
 
 fn interactive_reply(subtype: &str, r: Node<'_>) -> Option<InteractiveReply> {
     Some(match subtype {
-        "button_reply" => InteractiveReply::ButtonReply {
-            id: r.get("id").string()?,
-            title: r.get("title").string()?,
-        },
+        "button_reply" => InteractiveReply::ButtonReply { id: r.get("id").string()?, title: r.get("title").string()? },
         "list_reply" => InteractiveReply::ListReply {
             id: r.get("id").string()?,
             title: r.get("title").string()?,
@@ -339,11 +300,7 @@ impl<'a> Node<'a> {
 
     /// The elements of an array; nothing for anything else.
     fn items(self) -> impl Iterator<Item = Node<'a>> {
-        self.0
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .map(|v| Self(Some(v)))
+        self.0.and_then(Value::as_array).into_iter().flatten().map(|v| Self(Some(v)))
     }
 
     fn raw(self) -> Option<Value> {

@@ -18,8 +18,7 @@ use switchboard_domain::inbound::{Change, InboundContact, MessagesChange, Status
 use switchboard_domain::message::MessageContent;
 use switchboard_domain::{ChannelId, EventId, PhoneNumberId, window};
 use switchboard_store::{
-    IngestTx, InboundOutcome, NewInbound, PendingEvent, RecordReason, RecordedChange, Store,
-    StoreError,
+    InboundOutcome, IngestTx, NewInbound, PendingEvent, RecordReason, RecordedChange, Store, StoreError,
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -187,7 +186,12 @@ impl IngestWorker {
         Ok(report)
     }
 
-    async fn apply_event(&mut self, tx: &mut dyn IngestTx, event: &PendingEvent, now: DateTime<Utc>) -> Result<IngestReport, StoreError> {
+    async fn apply_event(
+        &mut self,
+        tx: &mut dyn IngestTx,
+        event: &PendingEvent,
+        now: DateTime<Utc>,
+    ) -> Result<IngestReport, StoreError> {
         let mut report = IngestReport::default();
         let changes = match parse_delivery(&event.body) {
             Ok(changes) => changes,
@@ -195,7 +199,15 @@ impl IngestWorker {
                 // Signed by Meta but not a delivery we understand: keep it, do not retry.
                 tracing::warn!(event_id = %event.id, error = %e, "webhook body is not a WhatsApp delivery; recorded raw");
                 let value = serde_json::from_slice(&event.body).unwrap_or(serde_json::Value::Null);
-                let rec = RecordedChange { event_id: event.id, reason: RecordReason::Malformed, field: "", phone_number_id: None, waba_id: None, value: &value, at: now };
+                let rec = RecordedChange {
+                    event_id: event.id,
+                    reason: RecordReason::Malformed,
+                    field: "",
+                    phone_number_id: None,
+                    waba_id: None,
+                    value: &value,
+                    at: now,
+                };
                 tx.record_change(&rec).await?;
                 return Ok(report);
             }
@@ -204,7 +216,15 @@ impl IngestWorker {
             match change {
                 Change::Other(o) => {
                     tracing::info!(event_id = %event.id, field = %o.field, "recorded webhook field");
-                    let rec = RecordedChange { event_id: event.id, reason: RecordReason::Field, field: &o.field, phone_number_id: None, waba_id: o.waba_id.as_deref(), value: &o.value, at: now };
+                    let rec = RecordedChange {
+                        event_id: event.id,
+                        reason: RecordReason::Field,
+                        field: &o.field,
+                        phone_number_id: None,
+                        waba_id: o.waba_id.as_deref(),
+                        value: &o.value,
+                        at: now,
+                    };
                     tx.record_change(&rec).await?;
                 }
                 Change::Messages(m) => self.apply_messages(tx, event, m, now, &mut report).await?,
@@ -213,7 +233,14 @@ impl IngestWorker {
         Ok(report)
     }
 
-    async fn apply_messages(&mut self, tx: &mut dyn IngestTx, event: &PendingEvent, m: &MessagesChange, now: DateTime<Utc>, report: &mut IngestReport) -> Result<(), StoreError> {
+    async fn apply_messages(
+        &mut self,
+        tx: &mut dyn IngestTx,
+        event: &PendingEvent,
+        m: &MessagesChange,
+        now: DateTime<Utc>,
+        report: &mut IngestReport,
+    ) -> Result<(), StoreError> {
         let record = |reason, value| RecordedChange {
             event_id: event.id,
             reason,
@@ -243,17 +270,34 @@ impl IngestWorker {
             let contact = match m.contacts.iter().find(|c| &c.wa_id == from) {
                 Some(c) => c,
                 None => {
-                    fallback = InboundContact { wa_id: from.clone(), profile_name: None, user_id: msg.from_user_id.clone(), parent_user_id: None, username: None };
+                    fallback = InboundContact {
+                        wa_id: from.clone(),
+                        profile_name: None,
+                        user_id: msg.from_user_id.clone(),
+                        parent_user_id: None,
+                        username: None,
+                    };
                     &fallback
                 }
             };
             // Meta's timestamp, unless it is missing (the parser's epoch) or ahead of us.
-            let sent_at = if msg.timestamp == DateTime::UNIX_EPOCH { event.received_at } else { msg.timestamp.min(event.received_at) };
+            let sent_at = if msg.timestamp == DateTime::UNIX_EPOCH {
+                event.received_at
+            } else {
+                msg.timestamp.min(event.received_at)
+            };
             let window_closes_at = match msg.content {
                 MessageContent::System { .. } => None,
                 _ => Some(window::closes_at(sent_at, msg.referral.as_ref().is_some_and(|r| r.is_ad()))),
             };
-            let new = NewInbound { event_id: event.id, channel, contact, message: msg, received_at: event.received_at, window_closes_at };
+            let new = NewInbound {
+                event_id: event.id,
+                channel,
+                contact,
+                message: msg,
+                received_at: event.received_at,
+                window_closes_at,
+            };
             match tx.apply_inbound(&new).await? {
                 InboundOutcome::Duplicate => report.duplicates += 1,
                 InboundOutcome::Stored { message_id, conversation_id, .. } => {

@@ -55,7 +55,13 @@ impl Intake {
     /// dropped) it refuses new deliveries, stores those already queued, and ends: no
     /// accepted delivery is abandoned at shutdown. `appended` is notified after each
     /// commit that stored something new.
-    pub fn start(store: Arc<dyn Store>, opts: IntakeOptions, appended: Arc<Notify>, tracker: &TaskTracker, stop: CancellationToken) -> Self {
+    pub fn start(
+        store: Arc<dyn Store>,
+        opts: IntakeOptions,
+        appended: Arc<Notify>,
+        tracker: &TaskTracker,
+        stop: CancellationToken,
+    ) -> Self {
         let (queue, rx) = mpsc::channel(opts.queue_capacity.max(1));
         tracker.spawn(writer(store, rx, opts.max_batch.max(1), appended, stop));
         Self { queue }
@@ -71,7 +77,13 @@ impl Intake {
     }
 }
 
-async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Waiter>, max_batch: usize, appended: Arc<Notify>, stop: CancellationToken) {
+async fn writer(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::Receiver<Waiter>,
+    max_batch: usize,
+    appended: Arc<Notify>,
+    stop: CancellationToken,
+) {
     let mut events = Vec::with_capacity(max_batch);
     let mut replies = Vec::with_capacity(max_batch);
     loop {

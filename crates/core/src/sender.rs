@@ -46,36 +46,19 @@ impl Transport for GraphClient {
     }
 }
 
-/// Answers like Meta and keeps the last messages, so Switchboard can be tried with no
-/// Meta account (`whatsapp.sandbox`, or no access token).
+/// Answers like Meta without sending anything, so Switchboard can be tried with no Meta
+/// account (`whatsapp.sandbox`, or no access token). The message is recorded as sent,
+/// with a `wamid.sandbox.…` id, in its conversation like any other.
 #[derive(Default)]
-pub struct Sandbox {
-    sent: Mutex<Vec<(PhoneNumberId, Value)>>,
-}
-
-impl Sandbox {
-    const KEEP: usize = 1000;
-
-    /// The messages "sent" most recently, oldest first.
-    #[must_use]
-    pub fn sent(&self) -> Vec<(PhoneNumberId, Value)> {
-        self.sent.lock().map(|v| v.clone()).unwrap_or_default()
-    }
-}
+pub struct Sandbox;
 
 #[async_trait]
 impl Transport for Sandbox {
     async fn send(&self, from: &PhoneNumberId, request: &Value) -> Result<SendResponse, GraphError> {
-        let wamid = Wamid::parse(&format!("wamid.sandbox.{}", uuid_like()))
-            .map_err(|e| GraphError::Decode(e.to_string()))?;
+        let wamid =
+            Wamid::parse(&format!("wamid.sandbox.{}", uuid_like())).map_err(|e| GraphError::Decode(e.to_string()))?;
         let wa_id = request.get("to").and_then(Value::as_str).and_then(|t| WaId::parse(t).ok());
-        if let Ok(mut sent) = self.sent.lock() {
-            if sent.len() >= Self::KEEP {
-                sent.remove(0);
-            }
-            sent.push((from.clone(), request.clone()));
-        }
-        tracing::info!(phone_number_id = %from, %wamid, "sandbox: message recorded instead of sent");
+        tracing::info!(phone_number_id = %from, %wamid, "sandbox: message recorded, not sent to WhatsApp");
         Ok(SendResponse { wamid, wa_id })
     }
 }
@@ -190,7 +173,12 @@ pub struct Sender {
 
 impl Sender {
     #[must_use]
-    pub fn new(store: Arc<dyn Store>, transport: Arc<dyn Transport>, health: Arc<SendHealth>, opts: SenderOptions) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        transport: Arc<dyn Transport>,
+        health: Arc<SendHealth>,
+        opts: SenderOptions,
+    ) -> Self {
         let throughput = NonZeroU32::new(opts.throughput_per_second).map(|n| {
             // A tenth of a second of burst: smooth, and within a few percent of the
             // configured rate over any window longer than a second.
@@ -210,8 +198,11 @@ impl Sender {
             return Ok(SendReport::default());
         }
         let mut report = SendReport { claimed: jobs.len(), ..SendReport::default() };
-        let results: Vec<SendResult> =
-            futures_util::stream::iter(jobs).map(|job| self.send_one(job)).buffer_unordered(self.opts.concurrency.max(1)).collect().await;
+        let results: Vec<SendResult> = futures_util::stream::iter(jobs)
+            .map(|job| self.send_one(job))
+            .buffer_unordered(self.opts.concurrency.max(1))
+            .collect()
+            .await;
         for r in &results {
             match r.outcome {
                 SendOutcome::Sent { .. } => report.sent += 1,
@@ -287,7 +278,10 @@ impl Sender {
             && let Err(not_until) = pair.check_key(&(job.phone_number_id.clone(), job.to.clone()))
         {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
-            return SendOutcome::Retry { run_at: now + to_chrono(wait), error: "pair rate limit: waiting before the next message to this customer".into() };
+            return SendOutcome::Retry {
+                run_at: now + to_chrono(wait),
+                error: "pair rate limit: waiting before the next message to this customer".into(),
+            };
         }
         if let Some(t) = &self.throughput {
             t.until_key_ready(&job.phone_number_id).await;
@@ -312,7 +306,8 @@ impl Sender {
             ErrorClass::FixConfiguration => {
                 let until = now + to_chrono(self.opts.pause_on_config_error);
                 tracing::error!(phone_number_id = %job.phone_number_id, code = status.code, "sending paused until {until}: {}", status.title);
-                self.health.pause(&job.phone_number_id, Pause { reason: e.explanation(), code: Some(status.code), until });
+                self.health
+                    .pause(&job.phone_number_id, Pause { reason: e.explanation(), code: Some(status.code), until });
                 SendOutcome::Retry { run_at: until, error: e.explanation() }
             }
             ErrorClass::RetryLater { after } => {
@@ -321,7 +316,8 @@ impl Sender {
                     tracing::warn!(message_id = %job.message_id, attempts = job.attempts, "retries used up; dead letter");
                     return SendOutcome::Failed { error: status, dead: true };
                 }
-                let delay = backoff(self.opts.backoff_base, self.opts.backoff_cap, job.attempts).max(after.unwrap_or_default());
+                let delay =
+                    backoff(self.opts.backoff_base, self.opts.backoff_cap, job.attempts).max(after.unwrap_or_default());
                 tracing::info!(message_id = %job.message_id, attempts = job.attempts, retry_in = ?delay, "send failed; will retry");
                 SendOutcome::Retry { run_at: now + to_chrono(delay), error: e.explanation() }
             }
@@ -335,7 +331,11 @@ fn status_error(e: &GraphError) -> StatusError {
         GraphError::Api { code, title, details, .. } => StatusError {
             code: code.unwrap_or(-1),
             title: if title.is_empty() { e.explanation() } else { title.clone() },
-            details: Some(e.explanation()).or_else(|| details.clone()),
+            // The plain explanation for agents, with Meta's own details when it gave any.
+            details: Some(match details {
+                Some(d) if !d.is_empty() => format!("{} ({d})", e.explanation()),
+                _ => e.explanation(),
+            }),
             href: None,
         },
         _ => StatusError { code: -1, title: e.explanation(), details: None, href: None },

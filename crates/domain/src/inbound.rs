@@ -90,11 +90,13 @@ impl StatusValue {
     #[must_use]
     pub fn parse(s: &str) -> Self {
         match DeliveryState::parse(s) {
-            Some(st @ (DeliveryState::Sent
-            | DeliveryState::Delivered
-            | DeliveryState::Read
-            | DeliveryState::Played
-            | DeliveryState::Failed)) => Self::Known(st),
+            Some(
+                st @ (DeliveryState::Sent
+                | DeliveryState::Delivered
+                | DeliveryState::Read
+                | DeliveryState::Played
+                | DeliveryState::Failed),
+            ) => Self::Known(st),
             _ => Self::Unknown(s.to_owned()),
         }
     }

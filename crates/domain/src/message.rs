@@ -166,7 +166,10 @@ pub struct Choice {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum InteractiveReply {
-    ButtonReply { id: String, title: String },
+    ButtonReply {
+        id: String,
+        title: String,
+    },
     ListReply {
         id: String,
         title: String,
@@ -183,7 +186,9 @@ pub enum InteractiveReply {
     },
     /// An interactive type we do not know yet, or one Meta sent without its object;
     /// the message's raw JSON keeps everything.
-    Other { subtype: String },
+    Other {
+        subtype: String,
+    },
 }
 
 /// What a message says. Every type of cloudapi.md §3 has a variant; anything else is
@@ -191,7 +196,9 @@ pub enum InteractiveReply {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum MessageContent {
-    Text { body: String },
+    Text {
+        body: String,
+    },
     Image(Media),
     Video(Media),
     Audio(Media),
@@ -208,7 +215,9 @@ pub enum MessageContent {
         url: Option<String>,
     },
     /// Shared contact cards, as Meta's structured vCards.
-    Contacts { contacts: Vec<serde_json::Value> },
+    Contacts {
+        contacts: Vec<serde_json::Value>,
+    },
     Interactive(InteractiveReply),
     /// A quick-reply button of a template.
     Button {
@@ -261,7 +270,9 @@ pub enum MessageContent {
     /// Meta could not show this message (also what a deleted message becomes).
     Unsupported,
     /// A type this version does not know; see the message's raw JSON.
-    Unknown { original_type: String },
+    Unknown {
+        original_type: String,
+    },
 }
 
 /// The short name of a message's type, as stored and filtered on.
@@ -346,9 +357,9 @@ impl MessageContent {
                 m.caption.as_deref()
             }
             Self::Location { name, address, .. } => name.as_deref().or(address.as_deref()),
-            Self::Interactive(InteractiveReply::ButtonReply { title, .. } | InteractiveReply::ListReply { title, .. }) => {
-                Some(title)
-            }
+            Self::Interactive(
+                InteractiveReply::ButtonReply { title, .. } | InteractiveReply::ListReply { title, .. },
+            ) => Some(title),
             Self::Interactive(InteractiveReply::FlowReply { body, .. }) => body.as_deref(),
             Self::Button { text, .. } => Some(text),
             Self::Reaction { emoji, .. } => emoji.as_deref(),

@@ -157,7 +157,10 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict { what } => Self::Conflict { what },
             StoreError::Unavailable(e) => {
                 tracing::error!(error = %e, "database unavailable");
-                Self::Unavailable { code: "database_unavailable", detail: "the database is unavailable; try again shortly".into() }
+                Self::Unavailable {
+                    code: "database_unavailable",
+                    detail: "the database is unavailable; try again shortly".into(),
+                }
             }
             StoreError::Other(e) => Self::Internal(e),
         }

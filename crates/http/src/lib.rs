@@ -19,8 +19,8 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use secrecy::SecretString;
 use switchboard_cloudapi::GraphClient;
 use switchboard_core::{Intake, SendHealth};
-use tokio::sync::Notify;
 use switchboard_store::Store;
+use tokio::sync::Notify;
 use tracing_actix_web::TracingLogger;
 
 pub use auth::hash_token;
@@ -83,9 +83,10 @@ impl Application {
                         .app_data(web::QueryConfig::default().error_handler(|e, _| {
                             ApiError::BadRequest { code: "invalid_query", detail: e.to_string() }.into()
                         }))
-                        .app_data(web::PathConfig::default().error_handler(|_, _| {
-                            ApiError::NotFound { what: "resource" }.into()
-                        }))
+                        .app_data(
+                            web::PathConfig::default()
+                                .error_handler(|_, _| ApiError::NotFound { what: "resource" }.into()),
+                        )
                         .configure(routes::conversations::configure)
                         .configure(routes::read::configure)
                         .configure(routes::media::configure)

@@ -17,20 +17,12 @@ use hyper_util::rt::TokioIo;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let url = args
-        .next()
-        .unwrap_or_else(|| "http://127.0.0.1:9900".to_owned());
+    let url = args.next().unwrap_or_else(|| "http://127.0.0.1:9900".to_owned());
     let connections: u64 = args.next().map_or(64, |c| c.parse().unwrap());
     let seconds: f64 = args.next().map_or(5.0, |s| s.parse().unwrap());
-    let authority = url
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
+    let authority = url.trim_start_matches("http://").trim_end_matches('/').to_owned();
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async move {
         let ok = Arc::new(AtomicU64::new(0));
         let other = Arc::new(AtomicU64::new(0));

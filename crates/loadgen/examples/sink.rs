@@ -28,12 +28,8 @@ fn main() {
             addr = arg;
         }
     }
-    let secret =
-        std::env::var("SWITCHBOARD_APP_SECRET").unwrap_or_else(|_| "test-app-secret".to_owned());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let secret = std::env::var("SWITCHBOARD_APP_SECRET").unwrap_or_else(|_| "test-app-secret".to_owned());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let mut opts = fake_server::Options::new(&secret);
         opts.store = store;

@@ -16,19 +16,13 @@ pub fn parse_duration(input: &str) -> Result<Duration, String> {
     let mut total = Duration::ZERO;
     let mut rest = s;
     while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         if num_len == 0 {
             return Err(format!("invalid duration {input:?}: expected a number"));
         }
         let (num, after) = rest.split_at(num_len);
-        let value: f64 = num
-            .parse()
-            .map_err(|_| format!("invalid duration {input:?}: bad number {num:?}"))?;
-        let unit_len = after
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(after.len());
+        let value: f64 = num.parse().map_err(|_| format!("invalid duration {input:?}: bad number {num:?}"))?;
+        let unit_len = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
         let (unit, next) = after.split_at(unit_len);
         let factor = match unit.trim() {
             "ms" => 0.001,
@@ -36,14 +30,10 @@ pub fn parse_duration(input: &str) -> Result<Duration, String> {
             "m" | "min" | "mins" => 60.0,
             "h" | "hr" | "hrs" => 3600.0,
             "" => {
-                return Err(format!(
-                    "invalid duration {input:?}: missing unit after {num}"
-                ));
+                return Err(format!("invalid duration {input:?}: missing unit after {num}"));
             }
             other => {
-                return Err(format!(
-                    "invalid duration {input:?}: unknown unit {other:?} (use ms, s, m or h)"
-                ));
+                return Err(format!("invalid duration {input:?}: unknown unit {other:?} (use ms, s, m or h)"));
             }
         };
         total += from_secs(value * factor, input)?;
@@ -87,16 +77,7 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for bad in [
-            "",
-            "s",
-            "10x",
-            "10 parsecs",
-            "-1s",
-            "1.2.3s",
-            "ms10",
-            "10s5",
-        ] {
+        for bad in ["", "s", "10x", "10 parsecs", "-1s", "1.2.3s", "ms10", "10s5"] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should be rejected");
         }
     }

@@ -38,16 +38,13 @@ pub enum WebhookSender {
 
 impl WebhookSender {
     pub fn new(base_url: &str, timeout: Duration, kind: ClientKind) -> Result<Self> {
-        let url = reqwest::Url::parse(base_url)
-            .with_context(|| format!("invalid --url {base_url:?}"))?
-            .join(WEBHOOK_PATH)?;
+        let url =
+            reqwest::Url::parse(base_url).with_context(|| format!("invalid --url {base_url:?}"))?.join(WEBHOOK_PATH)?;
         let plain = url.scheme() == "http";
         Ok(match kind {
             ClientKind::Auto if plain => Self::Hyper(HyperSender::new(&url, timeout)?),
             ClientKind::Hyper => Self::Hyper(HyperSender::new(&url, timeout)?),
-            ClientKind::Auto | ClientKind::Reqwest => {
-                Self::Reqwest(ReqwestSender::new(url, timeout)?)
-            }
+            ClientKind::Auto | ClientKind::Reqwest => Self::Reqwest(ReqwestSender::new(url, timeout)?),
         })
     }
 
@@ -83,27 +80,15 @@ impl HyperSender {
         }
         let host = url.host_str().context("the URL has no host")?;
         let port = url.port_or_known_default().unwrap_or(80);
-        let authority = if host.contains(':') {
-            format!("[{host}]:{port}")
-        } else {
-            format!("{host}:{port}")
-        };
-        Ok(Self {
-            host: HeaderValue::try_from(authority.as_str())?,
-            authority,
-            timeout,
-            idle: Mutex::new(Vec::new()),
-        })
+        let authority = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+        Ok(Self { host: HeaderValue::try_from(authority.as_str())?, authority, timeout, idle: Mutex::new(Vec::new()) })
     }
 
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, ErrorKind> {
-        let stream = tokio::net::TcpStream::connect(&self.authority)
-            .await
-            .map_err(|_| ErrorKind::Connect)?;
+        let stream = tokio::net::TcpStream::connect(&self.authority).await.map_err(|_| ErrorKind::Connect)?;
         let _ = stream.set_nodelay(true);
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|_| ErrorKind::Connect)?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|_| ErrorKind::Connect)?;
         tokio::spawn(async move {
             // Ends when the server closes the connection or every sender is dropped.
             let _ = connection.await;
@@ -114,11 +99,7 @@ impl HyperSender {
     /// The most recently used idle connection that can take a request, if any.
     async fn checkout(&self) -> Option<SendRequest<Full<Bytes>>> {
         loop {
-            let mut sender = self
-                .idle
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .pop()?;
+            let mut sender = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop()?;
             // Right after a response the connection task may not have signalled that it
             // wants the next request yet: wait for it rather than opening another one.
             if sender.ready().await.is_ok() {
@@ -128,10 +109,7 @@ impl HyperSender {
     }
 
     fn checkin(&self, sender: SendRequest<Full<Bytes>>) {
-        self.idle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(sender);
+        self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(sender);
     }
 
     async fn send(&self, webhook: SignedWebhook) -> Outcome {
@@ -158,10 +136,7 @@ impl HyperSender {
                 Err(mut e) => match e.take_message() {
                     Some(request) => {
                         let mut sender = self.connect().await?;
-                        let response = sender
-                            .send_request(request)
-                            .await
-                            .map_err(|_| ErrorKind::Other)?;
+                        let response = sender.send_request(request).await.map_err(|_| ErrorKind::Other)?;
                         (sender, response)
                     }
                     None => return Err(ErrorKind::Other),
@@ -169,20 +144,13 @@ impl HyperSender {
             },
             None => {
                 let mut sender = self.connect().await?;
-                let response = sender
-                    .send_request(request)
-                    .await
-                    .map_err(|_| ErrorKind::Other)?;
+                let response = sender.send_request(request).await.map_err(|_| ErrorKind::Other)?;
                 (sender, response)
             }
         };
         let status = response.status().as_u16();
         // Read the (small) body to the end so the connection can carry the next request.
-        response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|_| ErrorKind::Other)?;
+        response.into_body().collect().await.map_err(|_| ErrorKind::Other)?;
         if !sender.is_closed() {
             self.checkin(sender);
         }

@@ -97,10 +97,7 @@ fn build_runtime(threads: usize) -> Result<tokio::runtime::Runtime> {
         b.worker_threads(threads);
         b
     };
-    builder
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
+    builder.enable_all().build().context("cannot start the async runtime")
 }
 
 fn exit_code(code: i32) -> ExitCode {

@@ -59,11 +59,7 @@ pub struct MockGraphArgs {
 
 fn parse_fraction(s: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|e| format!("not a number: {e}"))?;
-    if (0.0..=1.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err("must be between 0.0 and 1.0".to_owned())
-    }
+    if (0.0..=1.0).contains(&v) { Ok(v) } else { Err("must be between 0.0 and 1.0".to_owned()) }
 }
 
 /// `GET /stats`. The `sends` benchmark reads it back with the same type.
@@ -211,10 +207,7 @@ impl OrderTracker {
     }
 
     pub fn by_to(&self) -> BTreeMap<String, u64> {
-        self.recipients
-            .iter()
-            .map(|(to, r)| (to.to_string(), r.received))
-            .collect()
+        self.recipients.iter().map(|(to, r)| (to.to_string(), r.received)).collect()
     }
 
     pub fn out_of_order_by_to(&self) -> BTreeMap<String, u64> {
@@ -235,9 +228,7 @@ struct PerSecond {
 
 impl Default for PerSecond {
     fn default() -> Self {
-        Self {
-            slots: [(0, 0); PER_SECOND_WINDOW],
-        }
+        Self { slots: [(0, 0); PER_SECOND_WINDOW] }
     }
 }
 
@@ -280,10 +271,7 @@ struct State {
 
 impl State {
     fn new(now_us: u64) -> Self {
-        Self {
-            since_us: now_us,
-            ..Self::default()
-        }
+        Self { since_us: now_us, ..Self::default() }
     }
 
     fn stats(&self, now_us: u64, by_to: bool) -> Stats {
@@ -340,19 +328,11 @@ struct TextPart {
 impl Mock {
     pub fn new(latency: Duration, fail_rate: f64, keep: usize) -> Self {
         let now = unix_micros();
-        Self {
-            latency,
-            fail_rate,
-            keep,
-            next_wamid: AtomicU64::new(now),
-            state: Mutex::new(State::new(now)),
-        }
+        Self { latency, fail_rate, keep, next_wamid: AtomicU64::new(now), state: Mutex::new(State::new(now)) }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn stats(&self, by_to: bool) -> Stats {
@@ -384,8 +364,7 @@ impl Mock {
 
     /// Whether send number `n` gets a 500: a fixed pseudo-random pick per number.
     fn fails(&self, n: u64) -> bool {
-        self.fail_rate > 0.0
-            && ((splitmix64(n) >> 11) as f64 / (1u64 << 53) as f64) < self.fail_rate
+        self.fail_rate > 0.0 && ((splitmix64(n) >> 11) as f64 / (1u64 << 53) as f64) < self.fail_rate
     }
 
     /// Handles one `/messages` body received at `at_us`.
@@ -396,10 +375,7 @@ impl Mock {
                 let mut state = self.state();
                 state.requests += 1;
                 state.invalid += 1;
-                return (
-                    StatusCode::BAD_REQUEST,
-                    meta_error(100, &format!("Invalid parameter: {e}")),
-                );
+                return (StatusCode::BAD_REQUEST, meta_error(100, &format!("Invalid parameter: {e}")));
             }
         };
         if request.status.is_some() {
@@ -414,10 +390,7 @@ impl Mock {
                 let mut state = self.state();
                 state.requests += 1;
                 state.invalid += 1;
-                return (
-                    StatusCode::BAD_REQUEST,
-                    meta_error(100, "The parameter to is required."),
-                );
+                return (StatusCode::BAD_REQUEST, meta_error(100, "The parameter to is required."));
             }
         };
         let text = request.text.and_then(|t| t.body);
@@ -438,10 +411,7 @@ impl Mock {
                 },
             );
             drop(state);
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                meta_error(131_000, "Something went wrong"),
-            );
+            return (StatusCode::INTERNAL_SERVER_ERROR, meta_error(131_000, "Something went wrong"));
         }
         state.received += 1;
         state.first_at_us.get_or_insert(at_us);
@@ -506,10 +476,7 @@ fn flag(query: &str, name: &str) -> bool {
 }
 
 fn unix_micros() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)).unwrap_or(0)
 }
 
 fn splitmix64(mut z: u64) -> u64 {
@@ -522,18 +489,14 @@ fn splitmix64(mut z: u64) -> u64 {
 fn respond(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
 }
 
 fn json_response<T: Serialize>(value: &T) -> Response<Full<Bytes>> {
     match serde_json::to_vec(value) {
         Ok(body) => respond(StatusCode::OK, body),
-        Err(e) => respond(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            meta_error(1, &e.to_string()),
-        ),
+        Err(e) => respond(StatusCode::INTERNAL_SERVER_ERROR, meta_error(1, &e.to_string())),
     }
 }
 
@@ -545,10 +508,7 @@ async fn handle(mock: &Mock, req: Request<Incoming>) -> Response<Full<Bytes>> {
             let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
                 Ok(b) => b.to_bytes(),
                 Err(_) => {
-                    return respond(
-                        StatusCode::BAD_REQUEST,
-                        meta_error(100, "The body could not be read."),
-                    );
+                    return respond(StatusCode::BAD_REQUEST, meta_error(100, "The body could not be read."));
                 }
             };
             let (status, body) = mock.on_message(&body, at_us);
@@ -556,9 +516,7 @@ async fn handle(mock: &Mock, req: Request<Incoming>) -> Response<Full<Bytes>> {
         }
         (&Method::GET, "/stats") => json_response(&mock.stats(flag(query, "by_to"))),
         (&Method::GET, "/recent") => {
-            let limit = query_param(query, "limit")
-                .and_then(|l| l.parse().ok())
-                .unwrap_or(100);
+            let limit = query_param(query, "limit").and_then(|l| l.parse().ok()).unwrap_or(100);
             json_response(&mock.recent(limit))
         }
         (&Method::POST, "/reset") => {
@@ -568,10 +526,7 @@ async fn handle(mock: &Mock, req: Request<Incoming>) -> Response<Full<Bytes>> {
         (&Method::GET, "/" | "/healthz") => respond(StatusCode::OK, r#"{"mock":"graph"}"#),
         _ => respond(
             StatusCode::BAD_REQUEST,
-            meta_error(
-                100,
-                "Unsupported request - mock-graph serves POST …/messages only",
-            ),
+            meta_error(100, "Unsupported request - mock-graph serves POST …/messages only"),
         ),
     };
     if !mock.latency.is_zero() {
@@ -599,9 +554,7 @@ pub async fn serve(listener: TcpListener, mock: Arc<Mock>) {
                 let mock = &mock;
                 async move { Ok::<_, Infallible>(handle(mock, req).await) }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });
     }
 }
@@ -610,9 +563,8 @@ pub async fn run(args: MockGraphArgs) -> Result<()> {
     if args.latency > Duration::from_secs(600) {
         bail!("--latency is at most 10m");
     }
-    let listener = TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let listener =
+        TcpListener::bind(&args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     let mock = Arc::new(Mock::new(args.latency, args.fail_rate, args.keep));
     eprintln!(
@@ -655,8 +607,7 @@ async fn terminated() {
 /// One line a second on stderr while requests arrive.
 async fn progress(mock: Arc<Mock>) {
     let start = tokio::time::Instant::now();
-    let mut ticker =
-        tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
+    let mut ticker = tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
     let mut last = (0u64, 0u64, 0u64, 0u64);
     let mut was_busy = false;
     loop {
@@ -667,12 +618,7 @@ async fn progress(mock: Arc<Mock>) {
         };
         // After a reset the counters start again from zero.
         let delta = |n: u64, l: u64| if n >= l { n - l } else { n };
-        let d = (
-            delta(now.0, last.0),
-            delta(now.1, last.1),
-            delta(now.2, last.2),
-            delta(now.3, last.3),
-        );
+        let d = (delta(now.0, last.0), delta(now.1, last.1), delta(now.2, last.2), delta(now.3, last.3));
         last = now;
         let busy = d.0 > 0;
         if busy || was_busy {
@@ -715,8 +661,7 @@ mod tests {
 
     #[test]
     fn meta_error_has_meta_shape() {
-        let v: Value =
-            serde_json::from_str(&meta_error(131_000, "Something \"went\" wrong")).unwrap();
+        let v: Value = serde_json::from_str(&meta_error(131_000, "Something \"went\" wrong")).unwrap();
         assert_eq!(v["error"]["code"], 131_000);
         assert_eq!(v["error"]["message"], "(#131000) Something \"went\" wrong");
         assert_eq!(v["error"]["type"], "OAuthException");
@@ -744,15 +689,10 @@ mod tests {
         send(&mock, text("999002", "load r 3"));
         send(&mock, text("999001", "load r 0"));
         // A template has no text: counted, not ordered.
-        send(
-            &mock,
-            json!({"to": "999003", "type": "template", "template": {"name": "x"}}),
-        );
+        send(&mock, json!({"to": "999003", "type": "template", "template": {"name": "x"}}));
 
-        let (status, r) = send(
-            &mock,
-            json!({"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.X"}),
-        );
+        let (status, r) =
+            send(&mock, json!({"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.X"}));
         assert_eq!((status, r), (StatusCode::OK, json!({"success": true})));
         let (status, e) = send(&mock, json!({"type": "text"}));
         assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -772,17 +712,11 @@ mod tests {
         let by_to = s.by_to.clone().unwrap();
         assert_eq!(by_to.get("999001"), Some(&3));
         assert_eq!(by_to.get("999003"), Some(&1));
-        assert_eq!(
-            s.out_of_order_by_to.clone().unwrap(),
-            BTreeMap::from([("999001".to_owned(), 1)])
-        );
+        assert_eq!(s.out_of_order_by_to.clone().unwrap(), BTreeMap::from([("999001".to_owned(), 1)]));
         assert!(s.first_at_us.unwrap() <= s.last_at_us.unwrap());
         assert_eq!(s.per_second.len(), PER_SECOND_WINDOW);
         assert_eq!(s.per_second.iter().sum::<u64>(), 5);
-        assert_eq!(
-            s.per_second_start + PER_SECOND_WINDOW as u64 - 1,
-            s.now_us / 1_000_000
-        );
+        assert_eq!(s.per_second_start + PER_SECOND_WINDOW as u64 - 1, s.now_us / 1_000_000);
 
         // The ring keeps the last 3 sends, oldest first.
         let recent = mock.recent(10);
@@ -805,17 +739,11 @@ mod tests {
     #[test]
     fn stats_json_has_the_documented_fields_and_round_trips() {
         let mock = Mock::new(Duration::ZERO, 0.0, 10);
-        mock.on_message(
-            br#"{"to":"1","type":"text","text":{"body":"hi"}}"#,
-            unix_micros(),
-        );
+        mock.on_message(br#"{"to":"1","type":"text","text":{"body":"hi"}}"#, unix_micros());
         let cheap = serde_json::to_value(mock.stats(false)).unwrap();
         assert_eq!(cheap["received"], 1);
         assert!(cheap["per_second"].is_array());
-        assert!(
-            cheap.get("by_to").is_none(),
-            "by_to only on request: {cheap}"
-        );
+        assert!(cheap.get("by_to").is_none(), "by_to only on request: {cheap}");
         let full = mock.stats(true);
         let v = serde_json::to_value(&full).unwrap();
         assert_eq!(v["by_to"], json!({"1": 1}));
@@ -865,10 +793,7 @@ mod tests {
         assert_eq!(t.out_of_order(), 1);
         assert_eq!(t.repeated(), 1);
         assert_eq!(t.recipients(), 2);
-        assert_eq!(
-            t.by_to(),
-            BTreeMap::from([("a".into(), 11), ("b".into(), 2)])
-        );
+        assert_eq!(t.by_to(), BTreeMap::from([("a".into(), 11), ("b".into(), 2)]));
         assert_eq!(t.out_of_order_by_to(), BTreeMap::from([("a".into(), 1)]));
     }
 
@@ -876,16 +801,7 @@ mod tests {
     fn load_texts_parse_strictly() {
         assert_eq!(parse_load_text("load 00ab 17"), Some(("00ab", 17)));
         assert_eq!(parse_load_text("load  x   0 "), Some(("x", 0)));
-        for bad in [
-            "",
-            "load",
-            "load r",
-            "load r x",
-            "load r -1",
-            "Load r 1",
-            "load r 1 2",
-            "hi r 1",
-        ] {
+        for bad in ["", "load", "load r", "load r x", "load r -1", "Load r 1", "load r 1 2", "hi r 1"] {
             assert_eq!(parse_load_text(bad), None, "{bad:?}");
         }
     }

@@ -63,23 +63,12 @@ impl RunIdentity {
         let index_width = decimal_digits(contacts - 1);
         let room = MAX_WA_ID_DIGITS - COUNTRY_PREFIX.len();
         if index_width + MIN_RUN_DIGITS > room {
-            bail!(
-                "--contacts {contacts} is too many: wa_ids have at most {MAX_WA_ID_DIGITS} digits"
-            );
+            bail!("--contacts {contacts} is too many: wa_ids have at most {MAX_WA_ID_DIGITS} digits");
         }
         let run_digits = (room - index_width).min(MAX_RUN_DIGITS);
         let modulus = 10u64.pow(u32::try_from(run_digits)?);
-        let wa_prefix = format!(
-            "{COUNTRY_PREFIX}{:0width$}",
-            run_id % modulus,
-            width = run_digits
-        );
-        Ok(Self {
-            contacts,
-            wa_prefix,
-            index_width,
-            wamid_prefix: format!("wamid.LG.{run_id:016x}."),
-        })
+        let wa_prefix = format!("{COUNTRY_PREFIX}{:0width$}", run_id % modulus, width = run_digits);
+        Ok(Self { contacts, wa_prefix, index_width, wamid_prefix: format!("wamid.LG.{run_id:016x}.") })
     }
 
     pub fn contacts(&self) -> u64 {
@@ -191,13 +180,7 @@ impl WebhookBuilder {
             r#""metadata":{{"display_phone_number":"15550100","phone_number_id":{}}}"#,
             serde_json::to_string(phone_number_id)?
         );
-        Ok(Self {
-            identity,
-            messages_per_webhook,
-            mac,
-            head,
-            metadata,
-        })
+        Ok(Self { identity, messages_per_webhook, mac, head, metadata })
     }
 
     #[cfg(test)]
@@ -214,9 +197,8 @@ impl WebhookBuilder {
     /// The body of webhook number `seq`: one entry, one `messages` change per message,
     /// each with its contact and one text message.
     pub fn body(&self, seq: u64, unix_secs: u64) -> String {
-        let mut out = String::with_capacity(
-            self.head.len() + 400 * usize::try_from(self.messages_per_webhook).unwrap_or(1),
-        );
+        let mut out =
+            String::with_capacity(self.head.len() + 400 * usize::try_from(self.messages_per_webhook).unwrap_or(1));
         out.push_str(&self.head);
         for (i, message) in self.messages_of(seq).enumerate() {
             if i > 0 {
@@ -274,24 +256,14 @@ mod tests {
 
     fn builder(per_webhook: u64) -> WebhookBuilder {
         let identity = RunIdentity::new(0x1234_5678_9abc_def0, 1000).unwrap();
-        WebhookBuilder::new(
-            identity,
-            b"test-app-secret",
-            "100000000000001",
-            "100000000000000",
-            per_webhook,
-        )
-        .unwrap()
+        WebhookBuilder::new(identity, b"test-app-secret", "100000000000001", "100000000000000", per_webhook).unwrap()
     }
 
     #[test]
     fn signature_matches_meta_sdk_test_vector() {
         let identity = RunIdentity::new(1, 1).unwrap();
         let b = WebhookBuilder::new(identity, b"TEST_APP_SECRET", "1", "1", 1).unwrap();
-        assert_eq!(
-            b.sign(b"test"),
-            "sha256=0c61947b610d4f45e65f3d680e26027121ec2413e77598bcb6cfc6e0d9888221"
-        );
+        assert_eq!(b.sign(b"test"), "sha256=0c61947b610d4f45e65f3d680e26027121ec2413e77598bcb6cfc6e0d9888221");
     }
 
     #[test]

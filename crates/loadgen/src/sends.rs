@@ -57,11 +57,7 @@ pub struct SendsArgs {
     pub app_secret: String,
 
     /// phone_number_id put in the webhooks' metadata (the server's number).
-    #[arg(
-        long,
-        env = "SWITCHBOARD_PHONE_NUMBER_ID",
-        default_value = "100000000000001"
-    )]
+    #[arg(long, env = "SWITCHBOARD_PHONE_NUMBER_ID", default_value = "100000000000001")]
     pub phone_number_id: String,
 
     /// WhatsApp Business Account id put in entry[].id.
@@ -203,11 +199,7 @@ impl SendsSummary {
     pub fn print_human(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
         let q = &self.queue;
         let d = &self.delivery;
-        writeln!(
-            out,
-            "switchboard-loadgen sends -> {} (mock Graph API {})",
-            self.url, self.mock
-        )?;
+        writeln!(out, "switchboard-loadgen sends -> {} (mock Graph API {})", self.url, self.mock)?;
         writeln!(
             out,
             "  run:         id {} (wa_ids {}…), {} conversations, {} messages, concurrency {}{}",
@@ -216,11 +208,7 @@ impl SendsSummary {
             self.conversations,
             self.messages,
             self.concurrency,
-            if self.interrupted {
-                " (interrupted)"
-            } else {
-                ""
-            }
+            if self.interrupted { " (interrupted)" } else { "" }
         )?;
         writeln!(
             out,
@@ -241,12 +229,7 @@ impl SendsSummary {
                 .map(|(code, n)| format!("{code}: {n}"))
                 .chain(q.errors.iter().map(|(kind, n)| format!("{kind}: {n}")))
                 .collect();
-            writeln!(
-                out,
-                "               {}; first: {}",
-                codes.join(", "),
-                q.first_error.as_deref().unwrap_or("-")
-            )?;
+            writeln!(out, "               {}; first: {}", codes.join(", "), q.first_error.as_deref().unwrap_or("-"))?;
         }
         let l = &q.latency_ms;
         writeln!(
@@ -257,11 +240,7 @@ impl SendsSummary {
         writeln!(
             out,
             "  delivered:   {} — {} received of {} expected, {} missing, {} duplicates, {} out of order{}",
-            if self.exit_code() == 0 {
-                "OK"
-            } else {
-                "FAILED"
-            },
+            if self.exit_code() == 0 { "OK" } else { "FAILED" },
             d.received,
             d.expected,
             d.missing,
@@ -281,23 +260,15 @@ impl SendsSummary {
             "  send rate:   {:.0} sends/s at the mock over {:.2}s; steady-state median {}",
             d.sends_per_s,
             d.first_to_last_s,
-            d.steady_median_per_s
-                .map_or_else(|| "- (under 3 s)".to_owned(), |m| format!("{m:.0}/s"))
+            d.steady_median_per_s.map_or_else(|| "- (under 3 s)".to_owned(), |m| format!("{m:.0}/s"))
         )?;
-        writeln!(
-            out,
-            "  total:       {:.2}s from the first reply queued to the last send received",
-            d.total_s
-        )?;
+        writeln!(out, "  total:       {:.2}s from the first reply queued to the last send received", d.total_s)?;
         Ok(())
     }
 }
 
 fn unix_micros() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)).unwrap_or(0)
 }
 
 /// `to` as the mock saw it, made comparable with a wa_id.
@@ -314,11 +285,7 @@ pub fn steady_median(per_second: &[u64]) -> Option<f64> {
     let mut interior = per_second[1..per_second.len() - 1].to_vec();
     interior.sort_unstable();
     let mid = interior.len() / 2;
-    Some(if interior.len() % 2 == 1 {
-        interior[mid] as f64
-    } else {
-        (interior[mid - 1] + interior[mid]) as f64 / 2.0
-    })
+    Some(if interior.len() % 2 == 1 { interior[mid] as f64 } else { (interior[mid - 1] + interior[mid]) as f64 / 2.0 })
 }
 
 /// Each recipient's received count against what was accepted for it:
@@ -344,25 +311,12 @@ struct MockClient {
 impl MockClient {
     fn new(base: &str) -> Result<Self> {
         let base = Url::parse(base).with_context(|| format!("invalid --mock URL {base:?}"))?;
-        Ok(Self {
-            client: reqwest::Client::builder()
-                .no_proxy()
-                .timeout(Duration::from_secs(10))
-                .build()?,
-            base,
-        })
+        Ok(Self { client: reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(10)).build()?, base })
     }
 
     async fn stats(&self, by_to: bool) -> Result<Stats> {
-        let url = self
-            .base
-            .join(if by_to { "stats?by_to=1" } else { "stats" })?;
-        let response = self
-            .client
-            .get(url.clone())
-            .send()
-            .await
-            .with_context(|| format!("GET {url}"))?;
+        let url = self.base.join(if by_to { "stats?by_to=1" } else { "stats" })?;
+        let response = self.client.get(url.clone()).send().await.with_context(|| format!("GET {url}"))?;
         let status = response.status();
         if !status.is_success() {
             bail!("GET {url}: {status}");
@@ -373,12 +327,7 @@ impl MockClient {
 
     async fn reset(&self) -> Result<()> {
         let url = self.base.join("reset")?;
-        let response = self
-            .client
-            .post(url.clone())
-            .send()
-            .await
-            .with_context(|| format!("POST {url}"))?;
+        let response = self.client.post(url.clone()).send().await.with_context(|| format!("POST {url}"))?;
         if !response.status().is_success() {
             bail!("POST {url}: {}", response.status());
         }
@@ -398,19 +347,11 @@ pub async fn run(args: SendsArgs) -> Result<SendsSummary> {
     }
     let run_id = args.run_id.unwrap_or_else(random_u64);
     let identity = RunIdentity::new(run_id, args.conversations)?;
-    let builder = WebhookBuilder::new(
-        identity.clone(),
-        args.app_secret.as_bytes(),
-        &args.phone_number_id,
-        &args.waba_id,
-        1,
-    )?;
+    let builder =
+        WebhookBuilder::new(identity.clone(), args.app_secret.as_bytes(), &args.phone_number_id, &args.waba_id, 1)?;
     let mock = MockClient::new(&args.mock)?;
     mock.stats(false).await.with_context(|| {
-        format!(
-            "the mock Graph API at {} does not answer; is `switchboard-loadgen mock-graph` running?",
-            args.mock
-        )
+        format!("the mock Graph API at {} does not answer; is `switchboard-loadgen mock-graph` running?", args.mock)
     })?;
     let api = Api::new(&args.url, &args.token)?;
 
@@ -439,8 +380,7 @@ pub async fn run(args: SendsArgs) -> Result<SendsSummary> {
     }
     open_conversations(&args, &builder).await?;
     let webhooks_s = setup_start.elapsed().as_secs_f64();
-    let conversation_ids =
-        wait_for_conversations(&api, &identity, args.timeout, &stop, args.quiet).await?;
+    let conversation_ids = wait_for_conversations(&api, &identity, args.timeout, &stop, args.quiet).await?;
     let conversations_listed_s = setup_start.elapsed().as_secs_f64();
 
     // (b)
@@ -452,8 +392,8 @@ pub async fn run(args: SendsArgs) -> Result<SendsSummary> {
         .iter()
         .map(|id| base.join(&format!("api/v1/conversations/{id}/messages")))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut auth = HeaderValue::try_from(format!("Bearer {}", args.token))
-        .context("the API token is not a valid header value")?;
+    let mut auth =
+        HeaderValue::try_from(format!("Bearer {}", args.token)).context("the API token is not a valid header value")?;
     auth.set_sensitive(true);
     let queue = Arc::new(Queue {
         client: reqwest::Client::builder()
@@ -468,9 +408,7 @@ pub async fn run(args: SendsArgs) -> Result<SendsSummary> {
         run: format!("{run_id:016x}"),
         total: args.messages,
         next: AtomicU64::new(0),
-        answered: (0..args.conversations)
-            .map(|_| watch::channel(0).0)
-            .collect(),
+        answered: (0..args.conversations).map(|_| watch::channel(0).0).collect(),
         rec: Mutex::new(QueueRec::new(args.conversations)?),
         stop: stop.clone(),
     });
@@ -478,8 +416,7 @@ pub async fn run(args: SendsArgs) -> Result<SendsSummary> {
     let queue_start = Instant::now();
     let queue_start_us = unix_micros();
     let poller = tokio::spawn(poll_mock(MockClient::new(&args.mock)?, live.clone()));
-    let progress =
-        (!args.quiet).then(|| tokio::spawn(progress(queue.clone(), live.clone(), queue_start)));
+    let progress = (!args.quiet).then(|| tokio::spawn(progress(queue.clone(), live.clone(), queue_start)));
     if !args.quiet {
         eprintln!(
             "queueing {} replies over {} conversations, {} in flight",
@@ -500,18 +437,11 @@ pub async fn run(args: SendsArgs) -> Result<SendsSummary> {
 
     // (d) Wait for the mock to receive every accepted reply.
     let ours = |stats: &Stats| -> Vec<u64> {
-        let by_to: HashMap<&str, u64> =
-            stats
-                .by_to
-                .iter()
-                .flatten()
-                .fold(HashMap::new(), |mut m, (to, &n)| {
-                    *m.entry(normalise_to(to)).or_default() += n;
-                    m
-                });
-        (0..args.conversations)
-            .map(|c| by_to.get(identity.wa_id(c).as_str()).copied().unwrap_or(0))
-            .collect()
+        let by_to: HashMap<&str, u64> = stats.by_to.iter().flatten().fold(HashMap::new(), |mut m, (to, &n)| {
+            *m.entry(normalise_to(to)).or_default() += n;
+            m
+        });
+        (0..args.conversations).map(|c| by_to.get(identity.wa_id(c).as_str()).copied().unwrap_or(0)).collect()
     };
     let deadline = queue_end + args.timeout;
     let mut timed_out = false;
@@ -546,10 +476,7 @@ pub async fn run(args: SendsArgs) -> Result<SendsSummary> {
     if let Some(p) = progress {
         p.abort();
     }
-    let last = mock
-        .stats(true)
-        .await
-        .context("the final look at the mock's stats")?;
+    let last = mock.stats(true).await.context("the final look at the mock's stats")?;
     live.merge(&last);
 
     let received_by_conv = ours(&last);
@@ -568,9 +495,7 @@ pub async fn run(args: SendsArgs) -> Result<SendsSummary> {
         }
         _ => (0.0, 0.0),
     };
-    let total_s = last
-        .last_at_us
-        .map_or(0.0, |end| end.saturating_sub(queue_start_us) as f64 / 1e6);
+    let total_s = last.last_at_us.map_or(0.0, |end| end.saturating_sub(queue_start_us) as f64 / 1e6);
     let per_second = live.series();
 
     Ok(SendsSummary {
@@ -582,10 +507,7 @@ pub async fn run(args: SendsArgs) -> Result<SendsSummary> {
         messages: args.messages,
         concurrency: args.concurrency,
         interrupted: stop.is_cancelled(),
-        setup: SetupReport {
-            webhooks_s,
-            conversations_listed_s,
-        },
+        setup: SetupReport { webhooks_s, conversations_listed_s },
         queue: queue_report,
         delivery: DeliveryReport {
             expected: args.messages,
@@ -620,10 +542,7 @@ async fn open_conversations(args: &SendsArgs, builder: &WebhookBuilder) -> Resul
         .buffer_unordered(SETUP_CONCURRENCY.min(args.concurrency))
         .collect()
         .await;
-    let failed: Vec<&(u64, Outcome)> = outcomes
-        .iter()
-        .filter(|(_, o)| *o != Outcome::Status(200))
-        .collect();
+    let failed: Vec<&(u64, Outcome)> = outcomes.iter().filter(|(_, o)| *o != Outcome::Status(200)).collect();
     if let Some((contact, outcome)) = failed.first() {
         bail!(
             "{} of {} webhooks were not acknowledged (contact {contact}: {outcome:?}); check --url, --app-secret and --phone-number-id",
@@ -672,12 +591,7 @@ async fn wait_for_conversations(
 
 /// One walk through the list; stops early once everything was found (the run's
 /// conversations are the newest, so usually on the first page).
-async fn list_pass(
-    api: &Api,
-    identity: &RunIdentity,
-    ids: &mut [Option<String>],
-    found: &mut usize,
-) -> Result<()> {
+async fn list_pass(api: &Api, identity: &RunIdentity, ids: &mut [Option<String>], found: &mut usize) -> Result<()> {
     let mut cursor: Option<String> = None;
     loop {
         let page: Page<Conversation> = api.page("api/v1/conversations", cursor.as_deref()).await?;
@@ -748,9 +662,7 @@ impl QueueRec {
 
 impl Queue {
     fn rec(&self) -> MutexGuard<'_, QueueRec> {
-        self.rec
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.rec.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     async fn work(&self) {
@@ -792,10 +704,7 @@ impl Queue {
                     Ok(_) if status == 202 => Ok(()),
                     Ok(bytes) => Err(Failure::Status(
                         status,
-                        format!(
-                            "{status}: {}",
-                            String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
-                        ),
+                        format!("{status}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(300)])),
                     )),
                     Err(e) => Err(Failure::Error(classify(&e).as_str(), format!("{e}"))),
                 }
@@ -806,9 +715,7 @@ impl Queue {
         let mut rec = self.rec();
         match outcome {
             Ok(()) => {
-                let micros = u64::try_from((done - started).as_micros())
-                    .unwrap_or(u64::MAX)
-                    .max(1);
+                let micros = u64::try_from((done - started).as_micros()).unwrap_or(u64::MAX).max(1);
                 rec.latency.saturating_record(micros);
                 rec.interval_latency.saturating_record(micros);
                 rec.accepted += 1;
@@ -828,9 +735,7 @@ impl Queue {
 
     fn report(&self, start: Instant) -> (QueueReport, Vec<u64>) {
         let rec = self.rec();
-        let elapsed_s = rec
-            .last_accept
-            .map_or(0.0, |t| t.saturating_duration_since(start).as_secs_f64());
+        let elapsed_s = rec.last_accept.map_or(0.0, |t| t.saturating_duration_since(start).as_secs_f64());
         (
             QueueReport {
                 accepted: rec.accepted,
@@ -838,11 +743,7 @@ impl Queue {
                 errors: rec.errors.clone(),
                 first_error: rec.first_error.clone(),
                 elapsed_s,
-                accepted_per_s: if elapsed_s > 0.0 {
-                    rec.accepted as f64 / elapsed_s
-                } else {
-                    0.0
-                },
+                accepted_per_s: if elapsed_s > 0.0 { rec.accepted as f64 / elapsed_s } else { 0.0 },
                 latency_ms: LatencySummary::from_histogram(&rec.latency),
             },
             rec.accepted_by_conv.clone(),
@@ -867,10 +768,7 @@ struct Live {
 impl Live {
     fn merge(&self, stats: &Stats) {
         self.mock_received.store(stats.received, Ordering::Relaxed);
-        let mut series = self
-            .per_second
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut series = self.per_second.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         for (second, &count) in (stats.per_second_start..).zip(&stats.per_second) {
             // Seconds before the last reset read 0 and never overwrite a count.
             if count > 0 || series.contains_key(&second) {
@@ -881,19 +779,13 @@ impl Live {
 
     /// From the first second with a send to the last, gaps as 0.
     fn series(&self) -> Vec<u64> {
-        let series = self
-            .per_second
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (Some((&first, _)), Some((&last, _))) = (
-            series.iter().find(|&(_, &c)| c > 0),
-            series.iter().rev().find(|&(_, &c)| c > 0),
-        ) else {
+        let series = self.per_second.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (Some((&first, _)), Some((&last, _))) =
+            (series.iter().find(|&(_, &c)| c > 0), series.iter().rev().find(|&(_, &c)| c > 0))
+        else {
             return Vec::new();
         };
-        (first..=last)
-            .map(|s| series.get(&s).copied().unwrap_or(0))
-            .collect()
+        (first..=last).map(|s| series.get(&s).copied().unwrap_or(0)).collect()
     }
 }
 
@@ -908,10 +800,7 @@ async fn poll_mock(mock: MockClient, live: Arc<Live>) {
 
 /// One line a second on stderr: replies accepted and sends received at the mock.
 async fn progress(queue: Arc<Queue>, live: Arc<Live>, start: Instant) {
-    let mut ticker = tokio::time::interval_at(
-        (start + Duration::from_secs(1)).into(),
-        Duration::from_secs(1),
-    );
+    let mut ticker = tokio::time::interval_at((start + Duration::from_secs(1)).into(), Duration::from_secs(1));
     let mut last_accepted = 0;
     let mut last_received = 0;
     loop {
@@ -920,12 +809,7 @@ async fn progress(queue: Arc<Queue>, live: Arc<Live>, start: Instant) {
             let mut rec = queue.rec();
             let l = LatencySummary::from_histogram(&rec.interval_latency);
             rec.interval_latency.reset();
-            (
-                rec.accepted,
-                rec.rejected.values().sum::<u64>() + rec.errors.values().sum::<u64>(),
-                l.p50_ms,
-                l.p99_ms,
-            )
+            (rec.accepted, rec.rejected.values().sum::<u64>() + rec.errors.values().sum::<u64>(), l.p50_ms, l.p99_ms)
         };
         let received = live.mock_received.load(Ordering::Relaxed);
         let sent_per_s = received.saturating_sub(last_received);
@@ -974,11 +858,8 @@ mod tests {
     #[test]
     fn the_series_spans_first_to_last_send_and_survives_the_window() {
         let live = Live::default();
-        let stats = |start: u64, per_second: Vec<u64>| Stats {
-            per_second_start: start,
-            per_second,
-            ..Stats::default()
-        };
+        let stats =
+            |start: u64, per_second: Vec<u64>| Stats { per_second_start: start, per_second, ..Stats::default() };
         live.merge(&stats(100, vec![0, 0, 5, 9]));
         // A later poll: 103 is complete now (10), 104 and 105 new, 106 is a gap.
         live.merge(&stats(101, vec![0, 5, 10, 0, 7, 0, 3]));

@@ -57,15 +57,7 @@ impl LatencySummary {
     pub fn from_histogram(h: &Histogram<u64>) -> Self {
         let ms = |micros: u64| micros as f64 / 1000.0;
         if h.is_empty() {
-            return Self {
-                count: 0,
-                mean_ms: 0.0,
-                p50_ms: 0.0,
-                p90_ms: 0.0,
-                p99_ms: 0.0,
-                p999_ms: 0.0,
-                max_ms: 0.0,
-            };
+            return Self { count: 0, mean_ms: 0.0, p50_ms: 0.0, p90_ms: 0.0, p99_ms: 0.0, p999_ms: 0.0, max_ms: 0.0 };
         }
         Self {
             count: h.len(),
@@ -162,14 +154,7 @@ impl Recorder {
         self.interval.sent += 1;
     }
 
-    pub fn on_done(
-        &mut self,
-        seq: u64,
-        outcome: Outcome,
-        latency: Duration,
-        measured: bool,
-        now: Instant,
-    ) {
+    pub fn on_done(&mut self, seq: u64, outcome: Outcome, latency: Duration, measured: bool, now: Instant) {
         let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         self.interval.record(outcome);
         if outcome == Outcome::Status(200) {
@@ -189,15 +174,11 @@ impl Recorder {
 
     /// The numbers since the last call, then starts a new interval.
     pub fn take_interval(&mut self) -> Interval {
-        let in_flight = (self.measured.sent + self.warmup.sent)
-            .saturating_sub(self.measured.completed() + self.warmup.completed());
+        let in_flight =
+            (self.measured.sent + self.warmup.sent).saturating_sub(self.measured.completed() + self.warmup.completed());
         let latency = LatencySummary::from_histogram(&self.interval_latency);
         self.interval_latency.reset();
-        Interval {
-            counts: std::mem::take(&mut self.interval),
-            latency,
-            in_flight,
-        }
+        Interval { counts: std::mem::take(&mut self.interval), latency, in_flight }
     }
 
     pub fn latency(&self) -> LatencySummary {

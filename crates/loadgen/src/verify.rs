@@ -104,24 +104,13 @@ impl std::error::Error for Fatal {}
 impl Api {
     pub fn new(api_url: &str, token: &str) -> Result<Self> {
         let base = Url::parse(api_url).with_context(|| format!("invalid API URL {api_url:?}"))?;
-        let mut auth = HeaderValue::try_from(format!("Bearer {token}"))
-            .context("the API token is not a valid header value")?;
+        let mut auth =
+            HeaderValue::try_from(format!("Bearer {token}")).context("the API token is not a valid header value")?;
         auth.set_sensitive(true);
-        Ok(Self {
-            client: reqwest::Client::builder()
-                .no_proxy()
-                .timeout(Duration::from_secs(30))
-                .build()?,
-            base,
-            auth,
-        })
+        Ok(Self { client: reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(30)).build()?, base, auth })
     }
 
-    pub async fn page<T: for<'de> Deserialize<'de>>(
-        &self,
-        path: &str,
-        cursor: Option<&str>,
-    ) -> Result<Page<T>> {
+    pub async fn page<T: for<'de> Deserialize<'de>>(&self, path: &str, cursor: Option<&str>) -> Result<Page<T>> {
         let mut url = self.base.join(path)?;
         {
             let mut q = url.query_pairs_mut();
@@ -139,10 +128,8 @@ impl Api {
             .await
             .with_context(|| format!("GET {url}"))?;
         let status = response.status();
-        if matches!(
-            status,
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND
-        ) && path == "api/v1/conversations"
+        if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND)
+            && path == "api/v1/conversations"
         {
             let body = response.text().await.unwrap_or_default();
             return Err(Fatal(format!("GET {url}: {status}: {}", truncate(&body))).into());
@@ -195,27 +182,17 @@ async fn pass(api: &Api, identity: &RunIdentity) -> Result<Pass> {
         .collect();
     let count = ours.len() as u64;
     let pages: Vec<Vec<Message>> = stream::iter(ours)
-        .map(|id| async move {
-            api.all(&format!("api/v1/conversations/{id}/messages"))
-                .await
-        })
+        .map(|id| async move { api.all(&format!("api/v1/conversations/{id}/messages")).await })
         .buffer_unordered(FETCH_CONCURRENCY)
         .try_collect()
         .await?;
     let mut seen: HashMap<u64, u32> = HashMap::new();
     for message in pages.into_iter().flatten() {
-        if let Some(n) = message
-            .wamid
-            .as_deref()
-            .and_then(|w| identity.message_of_wamid(w))
-        {
+        if let Some(n) = message.wamid.as_deref().and_then(|w| identity.message_of_wamid(w)) {
             *seen.entry(n).or_default() += 1;
         }
     }
-    Ok(Pass {
-        seen,
-        conversations: count,
-    })
+    Ok(Pass { seen, conversations: count })
 }
 
 fn judge(expected: &[u64], pass: &Pass) -> (u64, u64, u64, u64) {
@@ -230,11 +207,7 @@ fn judge(expected: &[u64], pass: &Pass) -> (u64, u64, u64, u64) {
     }
     let duplicated = pass.seen.values().filter(|&&c| c > 1).count() as u64;
     let expected_set: std::collections::HashSet<u64> = expected.iter().copied().collect();
-    let unacknowledged = pass
-        .seen
-        .keys()
-        .filter(|n| !expected_set.contains(n))
-        .count() as u64;
+    let unacknowledged = pass.seen.keys().filter(|n| !expected_set.contains(n)).count() as u64;
     (stored_once, missing, duplicated, unacknowledged)
 }
 
@@ -319,10 +292,7 @@ mod tests {
         seen.insert(0, 1);
         seen.insert(1, 2);
         seen.insert(9, 1); // found but never acknowledged
-        let p = Pass {
-            seen,
-            conversations: 2,
-        };
+        let p = Pass { seen, conversations: 2 };
         assert_eq!(judge(&[0, 1, 2], &p), (1, 1, 1, 1));
     }
 }

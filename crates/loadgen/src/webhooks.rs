@@ -35,11 +35,7 @@ pub struct WebhooksArgs {
     pub app_secret: String,
 
     /// phone_number_id put in every webhook's metadata.
-    #[arg(
-        long,
-        env = "SWITCHBOARD_PHONE_NUMBER_ID",
-        default_value = "100000000000001"
-    )]
+    #[arg(long, env = "SWITCHBOARD_PHONE_NUMBER_ID", default_value = "100000000000001")]
     pub phone_number_id: String,
 
     /// WhatsApp Business Account id put in entry[].id.
@@ -191,10 +187,7 @@ impl Summary {
     pub fn print_human(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
         let load = match (self.concurrency, self.target_rate) {
             (Some(c), _) => format!("closed loop, concurrency {c}"),
-            (_, Some(r)) => format!(
-                "open loop, {r} req/s, max in flight {}",
-                self.max_in_flight.unwrap_or(0)
-            ),
+            (_, Some(r)) => format!("open loop, {r} req/s, max in flight {}", self.max_in_flight.unwrap_or(0)),
             _ => self.mode.to_owned(),
         };
         writeln!(out, "switchboard-loadgen webhooks -> {}", self.url)?;
@@ -210,11 +203,7 @@ impl Summary {
             self.wa_id_prefix,
             self.warmup_s,
             self.elapsed_s,
-            if self.interrupted {
-                " (interrupted)"
-            } else {
-                ""
-            }
+            if self.interrupted { " (interrupted)" } else { "" }
         )?;
         writeln!(
             out,
@@ -222,19 +211,11 @@ impl Summary {
             self.sent, self.acknowledged, self.errors
         )?;
         if !self.other_status.is_empty() {
-            let codes: Vec<String> = self
-                .other_status
-                .iter()
-                .map(|(code, n)| format!("{code}: {n}"))
-                .collect();
+            let codes: Vec<String> = self.other_status.iter().map(|(code, n)| format!("{code}: {n}")).collect();
             writeln!(out, "  other codes: {}", codes.join(", "))?;
         }
         if !self.errors_by_kind.is_empty() {
-            let kinds: Vec<String> = self
-                .errors_by_kind
-                .iter()
-                .map(|(kind, n)| format!("{kind}: {n}"))
-                .collect();
+            let kinds: Vec<String> = self.errors_by_kind.iter().map(|(kind, n)| format!("{kind}: {n}")).collect();
             writeln!(out, "  errors:      {}", kinds.join(", "))?;
         }
         writeln!(
@@ -269,10 +250,7 @@ impl Summary {
                 v.duplicated,
                 v.passes,
                 v.elapsed_s,
-                v.error
-                    .as_ref()
-                    .map(|e| format!("; last error: {e}"))
-                    .unwrap_or_default()
+                v.error.as_ref().map(|e| format!("; last error: {e}")).unwrap_or_default()
             )?;
         }
         Ok(())
@@ -295,9 +273,7 @@ impl Ctx {
     fn recorder(&self) -> MutexGuard<'_, Recorder> {
         // A panic while holding the lock cannot leave the counters inconsistent enough to
         // matter, so a poisoned lock is used as it is.
-        self.recorder
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.recorder.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn should_stop(&self, now: Instant) -> bool {
@@ -313,16 +289,12 @@ impl Ctx {
         self.recorder().on_sent(measured, lag);
         let outcome = self.sender.send(webhook).await;
         let done = Instant::now();
-        self.recorder()
-            .on_done(seq, outcome, done - started, measured, done);
+        self.recorder().on_done(seq, outcome, done - started, measured, done);
     }
 }
 
 pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 pub async fn run(args: WebhooksArgs) -> Result<Summary> {
@@ -334,10 +306,7 @@ pub async fn run(args: WebhooksArgs) -> Result<Summary> {
             if args.max_in_flight == 0 {
                 bail!("--max-in-flight must be at least 1");
             }
-            Mode::Open {
-                rate,
-                max_in_flight: args.max_in_flight,
-            }
+            Mode::Open { rate, max_in_flight: args.max_in_flight }
         }
         (None, concurrency) => {
             let concurrency = concurrency.unwrap_or(32);
@@ -403,10 +372,7 @@ pub async fn run(args: WebhooksArgs) -> Result<Summary> {
 
     match mode {
         Mode::Closed { concurrency } => closed_loop(&ctx, concurrency).await?,
-        Mode::Open {
-            rate,
-            max_in_flight,
-        } => open_loop(&ctx, start, rate, max_in_flight).await?,
+        Mode::Open { rate, max_in_flight } => open_loop(&ctx, start, rate, max_in_flight).await?,
     }
     if let Some(p) = progress {
         p.abort();
@@ -425,24 +391,15 @@ pub async fn run(args: WebhooksArgs) -> Result<Summary> {
             r.take_acked_seqs(),
         )
     };
-    let elapsed_s = last
-        .map(|t| t.saturating_duration_since(measure_start).as_secs_f64())
-        .unwrap_or(0.0);
+    let elapsed_s = last.map(|t| t.saturating_duration_since(measure_start).as_secs_f64()).unwrap_or(0.0);
     let per_s = |n: u64| {
-        if elapsed_s > 0.0 {
-            n as f64 / elapsed_s
-        } else {
-            0.0
-        }
+        if elapsed_s > 0.0 { n as f64 / elapsed_s } else { 0.0 }
     };
 
     let verify = if args.verify && !interrupted {
         let api_url = args.api_url.as_deref().unwrap_or(&args.url);
         let token = args.token.as_deref().unwrap_or_default();
-        let messages: Vec<u64> = acked_seqs
-            .iter()
-            .flat_map(|&seq| ctx.builder.messages_of(seq))
-            .collect();
+        let messages: Vec<u64> = acked_seqs.iter().flat_map(|&seq| ctx.builder.messages_of(seq)).collect();
         if !args.quiet {
             eprintln!(
                 "verifying {} acknowledged messages through {api_url} (timeout {:.0}s)",
@@ -450,42 +407,18 @@ pub async fn run(args: WebhooksArgs) -> Result<Summary> {
                 args.verify_timeout.as_secs_f64()
             );
         }
-        Some(
-            verify::verify(
-                api_url,
-                token,
-                &identity,
-                &messages,
-                args.verify_timeout,
-                &stop,
-                !args.quiet,
-            )
-            .await?,
-        )
+        Some(verify::verify(api_url, token, &identity, &messages, args.verify_timeout, &stop, !args.quiet).await?)
     } else {
         None
     };
 
-    let Counts {
-        sent,
-        acknowledged,
-        other_status,
-        errors,
-        errors_by_kind,
-    } = measured;
+    let Counts { sent, acknowledged, other_status, errors, errors_by_kind } = measured;
     let (concurrency, target_rate, max_in_flight) = match mode {
         Mode::Closed { concurrency } => (Some(concurrency), None, None),
-        Mode::Open {
-            rate,
-            max_in_flight,
-        } => (None, Some(rate), Some(max_in_flight)),
+        Mode::Open { rate, max_in_flight } => (None, Some(rate), Some(max_in_flight)),
     };
     Ok(Summary {
-        mode: if concurrency.is_some() {
-            "closed"
-        } else {
-            "open"
-        },
+        mode: if concurrency.is_some() { "closed" } else { "open" },
         url: ctx.sender.url(),
         concurrency,
         target_rate,
@@ -512,18 +445,10 @@ pub async fn run(args: WebhooksArgs) -> Result<Summary> {
         unsent: target_rate.map(|rate| {
             // Webhooks whose intended time falls in [end of warm-up, end).
             let w = args.warmup.as_secs_f64();
-            let scheduled =
-                ((rate * (w + args.duration.as_secs_f64())).ceil() - (rate * w).ceil()) as u64;
-            if interrupted {
-                0
-            } else {
-                scheduled.saturating_sub(sent)
-            }
+            let scheduled = ((rate * (w + args.duration.as_secs_f64())).ceil() - (rate * w).ceil()) as u64;
+            if interrupted { 0 } else { scheduled.saturating_sub(sent) }
         }),
-        warmup: WarmupCounts {
-            sent: warmup.sent,
-            acknowledged: warmup.acknowledged,
-        },
+        warmup: WarmupCounts { sent: warmup.sent, acknowledged: warmup.acknowledged },
         verify,
     })
 }
@@ -599,10 +524,7 @@ async fn open_loop(ctx: &Arc<Ctx>, start: Instant, rate: f64, max_in_flight: usi
 
 /// One line per second on stderr while the run lasts.
 async fn progress(ctx: Arc<Ctx>, start: Instant) {
-    let mut ticker = tokio::time::interval_at(
-        (start + Duration::from_secs(1)).into(),
-        Duration::from_secs(1),
-    );
+    let mut ticker = tokio::time::interval_at((start + Duration::from_secs(1)).into(), Duration::from_secs(1));
     let mut last = start;
     loop {
         let now = ticker.tick().await.into_std();
@@ -639,12 +561,7 @@ async fn progress(ctx: Arc<Ctx>, start: Instant) {
 pub(crate) fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
+    h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
     h.write_u32(std::process::id());
     h.finish()
 }

@@ -94,7 +94,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store.migrate().await.context("cannot apply database migrations")?;
             let ready = store.readiness().await?;
             store.close().await;
-            anyhow::ensure!(ready.pending_migrations.is_empty(), "migrations still pending: {:?}", ready.pending_migrations);
+            anyhow::ensure!(
+                ready.pending_migrations.is_empty(),
+                "migrations still pending: {:?}",
+                ready.pending_migrations
+            );
             println!("database schema is up to date ({})", store.backend());
             Ok(())
         }
@@ -127,10 +131,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let created = store.create_agent(&agent, &switchboard_http::hash_token(&token), Utc::now()).await;
             store.close().await;
             let created = match created {
-                Err(StoreError::Conflict { .. }) => anyhow::bail!("an agent with email {} already exists", agent.email.as_str()),
+                Err(StoreError::Conflict { .. }) => {
+                    anyhow::bail!("an agent with email {} already exists", agent.email.as_str())
+                }
                 other => other?,
             };
-            eprintln!("created {} {} ({}); its API token is shown once:", created.role, created.id, created.email.as_str());
+            eprintln!(
+                "created {} {} ({}); its API token is shown once:",
+                created.role,
+                created.id,
+                created.email.as_str()
+            );
             println!("{token}");
             Ok(())
         }

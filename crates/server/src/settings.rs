@@ -180,15 +180,19 @@ impl Settings {
     pub fn load_from(file: Option<&Path>, env: HashMap<String, String>) -> Result<Self, SettingsError> {
         let mut b = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|source| SettingsError::File { path: path.to_owned(), source })?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| SettingsError::File { path: path.to_owned(), source })?;
             b = b.add_source(File::from_str(&text, FileFormat::Toml));
         }
         let nested: HashMap<String, String> =
             env.iter().filter(|(k, _)| k.starts_with("SWITCHBOARD__")).map(|(k, v)| (k.clone(), v.clone())).collect();
-        b = b.add_source(Environment::with_prefix("SWITCHBOARD").prefix_separator("__").separator("__").source(Some(nested)));
+        b = b.add_source(
+            Environment::with_prefix("SWITCHBOARD").prefix_separator("__").separator("__").source(Some(nested)),
+        );
         for (var, key) in SECRET_FILES {
             if let Some(path) = env.get(*var).filter(|p| !p.is_empty()) {
-                let text = std::fs::read_to_string(path).map_err(|source| SettingsError::File { path: path.into(), source })?;
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| SettingsError::File { path: path.into(), source })?;
                 b = b.set_override(*key, text.trim_end_matches(['\n', '\r']).to_owned())?;
             }
         }
@@ -213,7 +217,11 @@ impl Settings {
         self.backend()?;
         self.phone_number_id()?;
         let positive = |key: &'static str, v: u64, fix: &'static str| {
-            if v == 0 { Err(SettingsError::Invalid { key, problem: "must be greater than 0".into(), fix }) } else { Ok(()) }
+            if v == 0 {
+                Err(SettingsError::Invalid { key, problem: "must be greater than 0".into(), fix })
+            } else {
+                Ok(())
+            }
         };
         positive("database.max_connections", self.database.max_connections.into(), "Set it to the pool size, e.g. 8.")?;
         positive("webhooks.max_batch", self.webhooks.max_batch as u64, "Set it to e.g. 512.")?;
@@ -361,18 +369,53 @@ impl Settings {
              [ingest]\nenabled = {}\nbatch_size = {}\npoll_interval_ms = {}\n\n\
              [sender]\nenabled = {}\nbatch_size = {}\nconcurrency = {}\nlease_secs = {}\nmax_attempts = {}\nmax_age_hours = {}\nbackoff_base_secs = {}\nbackoff_cap_secs = {}\nthroughput_per_second = {}\npair_per_minute = {}\npause_on_config_error_secs = {}\npoll_interval_ms = {}\n\n\
              [log]\nformat = \"{}\"\nfilter = {:?}\n",
-            h.listen, h.workers, h.webhook_body_limit, h.api_body_limit, h.shutdown_timeout_secs,
-            redact_url(d.url.expose_secret()), d.max_connections, d.migrate_on_start, d.acquire_timeout_secs,
-            match d.sqlite_synchronous { SqliteSynchronous::Normal => "normal", SqliteSynchronous::Full => "full" },
-            w.phone_number_id, w.channel_name, mask(&w.app_secret), mask(&w.verify_token), mask(&w.access_token), w.sandbox,
-            self.graph.base_url, self.graph.api_version, self.graph.connect_timeout_secs, self.graph.timeout_secs,
+            h.listen,
+            h.workers,
+            h.webhook_body_limit,
+            h.api_body_limit,
+            h.shutdown_timeout_secs,
+            redact_url(d.url.expose_secret()),
+            d.max_connections,
+            d.migrate_on_start,
+            d.acquire_timeout_secs,
+            match d.sqlite_synchronous {
+                SqliteSynchronous::Normal => "normal",
+                SqliteSynchronous::Full => "full",
+            },
+            w.phone_number_id,
+            w.channel_name,
+            mask(&w.app_secret),
+            mask(&w.verify_token),
+            mask(&w.access_token),
+            w.sandbox,
+            self.graph.base_url,
+            self.graph.api_version,
+            self.graph.connect_timeout_secs,
+            self.graph.timeout_secs,
             self.media.dir.display().to_string(),
-            self.webhooks.max_batch, self.webhooks.queue_capacity, self.webhooks.body_retention_days,
-            self.ingest.enabled, self.ingest.batch_size, self.ingest.poll_interval_ms,
-            self.sender.enabled, self.sender.batch_size, self.sender.concurrency, self.sender.lease_secs, self.sender.max_attempts,
-            self.sender.max_age_hours, self.sender.backoff_base_secs, self.sender.backoff_cap_secs, self.sender.throughput_per_second,
-            self.sender.pair_per_minute, self.sender.pause_on_config_error_secs, self.sender.poll_interval_ms,
-            match self.log.format { LogFormat::Pretty => "pretty", LogFormat::Json => "json" }, self.log.filter,
+            self.webhooks.max_batch,
+            self.webhooks.queue_capacity,
+            self.webhooks.body_retention_days,
+            self.ingest.enabled,
+            self.ingest.batch_size,
+            self.ingest.poll_interval_ms,
+            self.sender.enabled,
+            self.sender.batch_size,
+            self.sender.concurrency,
+            self.sender.lease_secs,
+            self.sender.max_attempts,
+            self.sender.max_age_hours,
+            self.sender.backoff_base_secs,
+            self.sender.backoff_cap_secs,
+            self.sender.throughput_per_second,
+            self.sender.pair_per_minute,
+            self.sender.pause_on_config_error_secs,
+            self.sender.poll_interval_ms,
+            match self.log.format {
+                LogFormat::Pretty => "pretty",
+                LogFormat::Json => "json",
+            },
+            self.log.filter,
         )
     }
 }
@@ -432,7 +475,10 @@ mod tests {
     fn secrets_never_show_in_debug_or_check_config() {
         let s = Settings::load_from(
             None,
-            env(&[("SWITCHBOARD_APP_SECRET", "s3cret-value"), ("SWITCHBOARD_DATABASE_URL", "postgres://app:hunter2@db/x")]),
+            env(&[
+                ("SWITCHBOARD_APP_SECRET", "s3cret-value"),
+                ("SWITCHBOARD_DATABASE_URL", "postgres://app:hunter2@db/x"),
+            ]),
         )
         .unwrap();
         let shown = format!("{s:?}\n{}", s.to_masked_toml());

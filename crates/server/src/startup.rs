@@ -9,7 +9,7 @@ use anyhow::Context;
 use chrono::Utc;
 use secrecy::ExposeSecret;
 use switchboard_cloudapi::{GraphClient, GraphConfig};
-use switchboard_core::{Intake, IntakeOptions, IngestOptions, IngestWorker, Sandbox, SendHealth, Sender, Transport};
+use switchboard_core::{IngestOptions, IngestWorker, Intake, IntakeOptions, Sandbox, SendHealth, Sender, Transport};
 use switchboard_http::{AppState, Application, HttpOptions};
 use switchboard_store::Store;
 use switchboard_store_postgres::{PgOptions, PgStore};
@@ -61,7 +61,8 @@ fn ensure_sqlite_dir(url: &str) -> anyhow::Result<()> {
         return Ok(());
     }
     if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create the database directory {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the database directory {}", dir.display()))?;
     }
     Ok(())
 }
@@ -132,7 +133,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     };
     let transport: Arc<dyn Transport> = match &graph {
         Some(client) => Arc::new(client.clone()),
-        None => Arc::new(Sandbox::default()),
+        None => Arc::new(Sandbox),
     };
     let send_health = Arc::new(SendHealth::default());
     let outbox = Arc::new(Notify::new());

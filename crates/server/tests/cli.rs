@@ -57,14 +57,18 @@ fn check_config_masks_secrets_and_names_bad_keys() {
 #[test]
 fn agent_create_prints_a_token_once_and_stores_only_its_hash() {
     let (dir, url) = temp_sqlite();
-    let out = switchboard(&url).args(["agent", "create", "--name", "Ana", "--email", "ana@example.com", "--role", "admin"]).output().unwrap();
+    let out = switchboard(&url)
+        .args(["agent", "create", "--name", "Ana", "--email", "ana@example.com", "--role", "admin"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert!(token.starts_with("sbt_") && token.len() == 68, "{token}");
     let db = std::fs::read(dir.join("sb.db")).unwrap();
     assert!(!db.windows(token.len()).any(|w| w == token.as_bytes()), "the token itself is stored");
 
-    let again = switchboard(&url).args(["agent", "create", "--name", "Ana", "--email", "ANA@example.com"]).output().unwrap();
+    let again =
+        switchboard(&url).args(["agent", "create", "--name", "Ana", "--email", "ANA@example.com"]).output().unwrap();
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
     let bad = switchboard(&url).args(["agent", "create", "--name", "Bo", "--email", "nope"]).output().unwrap();
@@ -152,7 +156,8 @@ async fn acknowledged_deliveries_survive_kill_9_on_sqlite() {
 
 #[tokio::test]
 async fn acknowledged_deliveries_survive_kill_9_on_postgres() {
-    let admin = std::env::var("SWITCHBOARD_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin = std::env::var("SWITCHBOARD_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let name = format!("sb_cli_{}", uuid::Uuid::new_v4().simple());
     let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();

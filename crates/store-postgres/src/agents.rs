@@ -23,12 +23,7 @@ struct TokenRow {
 
 #[async_trait]
 impl AgentStore for PgStore {
-    async fn create_agent(
-        &self,
-        agent: &NewAgent,
-        token: &TokenHash,
-        at: DateTime<Utc>,
-    ) -> Result<Agent> {
+    async fn create_agent(&self, agent: &NewAgent, token: &TokenHash, at: DateTime<Utc>) -> Result<Agent> {
         let id = AgentId::new();
         let mut tx = self.pool().begin().await.db()?;
         let row: AgentRow = sqlx::query_as(

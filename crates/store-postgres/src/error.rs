@@ -10,9 +10,7 @@ use switchboard_store::StoreError;
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.kind() == ErrorKind::UniqueViolation => {
-            StoreError::Conflict {
-                what: conflict_what(d.constraint().unwrap_or_default()),
-            }
+            StoreError::Conflict { what: conflict_what(d.constraint().unwrap_or_default()) }
         }
         sqlx::Error::Database(d) if d.code().is_some_and(|c| is_unavailable_code(&c)) => {
             StoreError::Unavailable(e.into())
@@ -29,19 +27,13 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
 /// SQLSTATE classes 08 (connection), 53 (insufficient resources), 57P (shutdown,
 /// crash), 40001/40P01 (serialization failure, deadlock).
 fn is_unavailable_code(code: &str) -> bool {
-    code.starts_with("08")
-        || code.starts_with("53")
-        || code.starts_with("57P")
-        || code == "40001"
-        || code == "40P01"
+    code.starts_with("08") || code.starts_with("53") || code.starts_with("57P") || code == "40001" || code == "40P01"
 }
 
 /// Whether retrying the same transaction at once is sensible (lost a deadlock or a
 /// serialization race).
 pub(crate) fn is_retryable(e: &sqlx::Error) -> bool {
-    e.as_database_error()
-        .and_then(|d| d.code())
-        .is_some_and(|c| c == "40001" || c == "40P01")
+    e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "40001" || c == "40P01")
 }
 
 /// The same, for an error already mapped.

@@ -51,13 +51,8 @@ impl EventLog for PgStore {
         // One statement is its own transaction: the whole batch commits at once.
         let mut attempt = 1;
         let rows: Vec<PgRow> = loop {
-            let result = sqlx::query(APPEND)
-                .bind(&hashes)
-                .bind(&bodies)
-                .bind(&times)
-                .bind(&counts)
-                .fetch_all(self.pool())
-                .await;
+            let result =
+                sqlx::query(APPEND).bind(&hashes).bind(&bodies).bind(&times).bind(&counts).fetch_all(self.pool()).await;
             match result {
                 Err(e) if attempt < ATTEMPTS && is_retryable(&e) => attempt += 1,
                 other => break other.db()?,
@@ -81,21 +76,16 @@ impl EventLog for PgStore {
                 let (id, deliveries) = stored[d];
                 let id = EventId::new(id);
                 // Inserted now iff the stored count is exactly this batch's count.
-                if first[d] == i && deliveries == counts[d] {
-                    Appended::New(id)
-                } else {
-                    Appended::Duplicate(id)
-                }
+                if first[d] == i && deliveries == counts[d] { Appended::New(id) } else { Appended::Duplicate(id) }
             })
             .collect())
     }
 
     async fn event_log_stats(&self) -> Result<EventLogStats> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT state, COUNT(*) FROM webhook_events GROUP BY state")
-                .fetch_all(self.pool())
-                .await
-                .db()?;
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT state, COUNT(*) FROM webhook_events GROUP BY state")
+            .fetch_all(self.pool())
+            .await
+            .db()?;
         let mut stats = EventLogStats::default();
         for (state, n) in rows {
             match state.as_str() {

@@ -10,12 +10,12 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres, Transaction};
 use switchboard_domain::inbound::{StatusReport, StatusValue};
 use switchboard_domain::{
-    ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction, EventId,
-    MessageId, PhoneNumberId, StatusError, Wamid,
+    ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction, EventId, MessageId,
+    PhoneNumberId, StatusError, Wamid,
 };
 use switchboard_store::{
-    ChannelInfo, InboundOutcome, IngestStore, IngestTx, NewInbound, PendingEvent, RecordReason,
-    RecordedChange, Result, StatusOutcome, StoreError,
+    ChannelInfo, InboundOutcome, IngestStore, IngestTx, NewInbound, PendingEvent, RecordReason, RecordedChange, Result,
+    StatusOutcome, StoreError,
 };
 use uuid::Uuid;
 
@@ -38,11 +38,7 @@ static APPLY_INBOUND: LazyLock<String> = LazyLock::new(|| {
         ConversationStatus::Snoozed,
         ConversationStatus::Resolved,
     ] {
-        case.push_str(&format!(
-            " WHEN '{}' THEN '{}'",
-            s.as_str(),
-            s.on_inbound().as_str()
-        ));
+        case.push_str(&format!(" WHEN '{}' THEN '{}'", s.as_str(), s.on_inbound().as_str()));
     }
     case.push_str(" ELSE cv.status END");
     format!(
@@ -106,11 +102,7 @@ pub(crate) struct PgIngestTx {
 }
 
 /// Takes the per-wamid advisory lock (see the crate docs).
-pub(crate) async fn lock_wamid(
-    conn: &mut PgConnection,
-    channel: Uuid,
-    wamid: &Wamid,
-) -> Result<()> {
+pub(crate) async fn lock_wamid(conn: &mut PgConnection, channel: Uuid, wamid: &Wamid) -> Result<()> {
     sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
         .bind(WAMID_LOCK_CLASS)
         .bind(format!("{channel}:{}", wamid.as_str()))
@@ -122,26 +114,17 @@ pub(crate) async fn lock_wamid(
 
 #[async_trait]
 impl IngestStore for PgStore {
-    async fn begin_ingest(
-        &self,
-        limit: u32,
-    ) -> Result<Option<(Box<dyn IngestTx>, Vec<PendingEvent>)>> {
+    async fn begin_ingest(&self, limit: u32) -> Result<Option<(Box<dyn IngestTx>, Vec<PendingEvent>)>> {
         // An idle poll takes neither a transaction nor the lock.
-        let any: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM webhook_events WHERE state = 'pending')",
-        )
-        .fetch_one(self.pool())
-        .await
-        .db()?;
+        let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM webhook_events WHERE state = 'pending')")
+            .fetch_one(self.pool())
+            .await
+            .db()?;
         if !any {
             return Ok(None);
         }
         let mut tx = self.pool().begin().await.db()?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(INGEST_LOCK)
-            .execute(&mut *tx)
-            .await
-            .db()?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(INGEST_LOCK).execute(&mut *tx).await.db()?;
         // READ COMMITTED: this statement's snapshot is taken now, after the lock, so it
         // sees everything the previous holder committed.
         let rows: Vec<PendingEventRow> = sqlx::query_as(
@@ -169,21 +152,15 @@ impl IngestStore for PgStore {
     }
 
     async fn mark_event_failed(&self, id: EventId, error: &str, at: DateTime<Utc>) -> Result<()> {
-        let n = sqlx::query(
-            "UPDATE webhook_events SET state = 'failed', error = $1, applied_at = $2 WHERE id = $3",
-        )
-        .bind(text(error))
-        .bind(at)
-        .bind(id.get())
-        .execute(self.pool())
-        .await
-        .db()?
-        .rows_affected();
-        if n == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        let n = sqlx::query("UPDATE webhook_events SET state = 'failed', error = $1, applied_at = $2 WHERE id = $3")
+            .bind(text(error))
+            .bind(at)
+            .bind(id.get())
+            .execute(self.pool())
+            .await
+            .db()?
+            .rows_affected();
+        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
     async fn upsert_channel(
@@ -208,12 +185,11 @@ impl IngestStore for PgStore {
     }
 
     async fn channels(&self) -> Result<Vec<ChannelInfo>> {
-        let rows: Vec<ChannelRow> = sqlx::query_as(
-            "SELECT id, phone_number_id, name FROM channels ORDER BY created_at, id",
-        )
-        .fetch_all(self.pool())
-        .await
-        .db()?;
+        let rows: Vec<ChannelRow> =
+            sqlx::query_as("SELECT id, phone_number_id, name FROM channels ORDER BY created_at, id")
+                .fetch_all(self.pool())
+                .await
+                .db()?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
@@ -230,10 +206,7 @@ impl IngestStore for PgStore {
         .fetch_all(self.pool())
         .await
         .db()?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, field, value)| (EventId::new(id), field, value.0))
-            .collect())
+        Ok(rows.into_iter().map(|(id, field, value)| (EventId::new(id), field, value.0)).collect())
     }
 }
 
@@ -293,9 +266,7 @@ impl IngestTx for PgIngestTx {
         received_at: DateTime<Utc>,
     ) -> Result<StatusOutcome> {
         let StatusValue::Known(state) = report.state else {
-            return Err(StoreError::Other(anyhow!(
-                "apply_status got an unknown status value"
-            )));
+            return Err(StoreError::Other(anyhow!("apply_status got an unknown status value")));
         };
         let conn = &mut *self.tx;
         if let Some(outcome) = apply_known_status(conn, channel, report, state).await? {
@@ -347,12 +318,14 @@ impl IngestTx for PgIngestTx {
             return Ok(());
         }
         let ids: Vec<i64> = events.iter().map(|e| e.get()).collect();
-        sqlx::query("UPDATE webhook_events SET state = 'applied', applied_at = $1 WHERE id = ANY($2) AND state = 'pending'")
-            .bind(at)
-            .bind(&ids)
-            .execute(&mut *self.tx)
-            .await
-            .db()?;
+        sqlx::query(
+            "UPDATE webhook_events SET state = 'applied', applied_at = $1 WHERE id = ANY($2) AND state = 'pending'",
+        )
+        .bind(at)
+        .bind(&ids)
+        .execute(&mut *self.tx)
+        .await
+        .db()?;
         Ok(())
     }
 
@@ -369,9 +342,7 @@ async fn apply_known_status(
     state: DeliveryState,
 ) -> Result<Option<StatusOutcome>> {
     let [sent, delivered, read, failed] = stamps(state, report.timestamp);
-    let error = (state == DeliveryState::Failed)
-        .then(|| report.errors.first())
-        .flatten();
+    let error = (state == DeliveryState::Failed).then(|| report.errors.first()).flatten();
     let row: Option<StatusRow> = sqlx::query_as(APPLY_STATUS)
         .bind(channel.as_uuid())
         .bind(report.wamid.as_str())
@@ -450,13 +421,7 @@ pub(crate) async fn take_pending_statuses(
     .db()?;
     let mut reports = rows
         .into_iter()
-        .map(|r| {
-            Ok((
-                r.timestamp,
-                delivery_state(&r.status)?,
-                r.errors.map(|j| j.0).unwrap_or_default(),
-            ))
-        })
+        .map(|r| Ok((r.timestamp, delivery_state(&r.status)?, r.errors.map(|j| j.0).unwrap_or_default())))
         .collect::<Result<Vec<(DateTime<Utc>, DeliveryState, Vec<StatusError>)>>>()?;
     reports.sort_by_key(|(at, state, _)| (*at, ladder(*state)));
     for (at, state, errors) in &reports {

@@ -80,11 +80,7 @@ impl PgOptions {
     /// The defaults: 10 connections, a 5 s acquire timeout.
     #[must_use]
     pub fn new(url: impl Into<String>) -> Self {
-        Self {
-            url: url.into(),
-            max_connections: 10,
-            acquire_timeout: Duration::from_secs(5),
-        }
+        Self { url: url.into(), max_connections: 10, acquire_timeout: Duration::from_secs(5) }
     }
 }
 
@@ -117,10 +113,7 @@ impl PgStore {
             .connect_with(connect)
             .await
             .db()?;
-        let version: String = sqlx::query_scalar("SHOW server_version_num")
-            .fetch_one(&pool)
-            .await
-            .db()?;
+        let version: String = sqlx::query_scalar("SHOW server_version_num").fetch_one(&pool).await.db()?;
         let version: i32 = version.trim().parse().unwrap_or(0);
         if version < MIN_SERVER_VERSION {
             pool.close().await;
@@ -152,16 +145,12 @@ impl Store for PgStore {
 
     async fn readiness(&self) -> Result<Readiness, StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await.db()?;
-        let has_table: bool =
-            sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-                .fetch_one(&self.pool)
-                .await
-                .db()?;
+        let has_table: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+            .fetch_one(&self.pool)
+            .await
+            .db()?;
         let applied: Vec<i64> = if has_table {
-            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
-                .fetch_all(&self.pool)
-                .await
-                .db()?
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success").fetch_all(&self.pool).await.db()?
         } else {
             Vec::new()
         };

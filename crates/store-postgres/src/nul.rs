@@ -63,9 +63,6 @@ mod tests {
         let v = json!({"a\u{0}": ["x\u{0}y", {"k": "\u{0}"}], "n": 1, "s": "\\u0000"});
         let out: Value = serde_json::from_str(&Jsonb::new(&v).expect("encodes").0).expect("parses");
         assert_eq!(out, json!({"a": ["xy", {"k": ""}], "n": 1, "s": "\\u0000"}));
-        assert_eq!(
-            Jsonb::new(&json!({"b": "ok"})).expect("encodes").0,
-            r#"{"b":"ok"}"#
-        );
+        assert_eq!(Jsonb::new(&json!({"b": "ok"})).expect("encodes").0, r#"{"b":"ok"}"#);
     }
 }

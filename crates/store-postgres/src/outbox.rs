@@ -29,8 +29,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 use switchboard_domain::{AgentId, DeliveryState, Direction, MessageId, StatusError, Wamid};
 use switchboard_store::{
-    Enqueued, NewOutbound, OutboxEntry, OutboxJob, OutboxState, OutboxStore, Result, SendOutcome,
-    SendResult, StoreError,
+    Enqueued, NewOutbound, OutboxEntry, OutboxJob, OutboxState, OutboxStore, Result, SendOutcome, SendResult,
+    StoreError,
 };
 use uuid::Uuid;
 
@@ -65,27 +65,18 @@ pub(crate) fn describe(e: &StatusError) -> String {
     }
 }
 
-async fn message_by_key<'e>(
-    db: impl PgExecutor<'e>,
-    agent: AgentId,
-    key: &str,
-) -> Result<Option<MessageId>> {
-    let id: Option<Uuid> =
-        sqlx::query_scalar("SELECT id FROM messages WHERE sent_by = $1 AND idempotency_key = $2")
-            .bind(agent.as_uuid())
-            .bind(text(key))
-            .fetch_optional(db)
-            .await
-            .db()?;
+async fn message_by_key<'e>(db: impl PgExecutor<'e>, agent: AgentId, key: &str) -> Result<Option<MessageId>> {
+    let id: Option<Uuid> = sqlx::query_scalar("SELECT id FROM messages WHERE sent_by = $1 AND idempotency_key = $2")
+        .bind(agent.as_uuid())
+        .bind(text(key))
+        .fetch_optional(db)
+        .await
+        .db()?;
     Ok(id.map(MessageId::from_uuid))
 }
 
 async fn notify(conn: &mut PgConnection) -> Result<()> {
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(OUTBOX_CHANNEL)
-        .execute(conn)
-        .await
-        .db()?;
+    sqlx::query("SELECT pg_notify($1, '')").bind(OUTBOX_CHANNEL).execute(conn).await.db()?;
     Ok(())
 }
 
@@ -94,10 +85,7 @@ impl OutboxStore for PgStore {
     async fn enqueue_outbound(&self, m: &NewOutbound<'_>) -> Result<Enqueued> {
         // A key is scoped to an agent; without one it has no scope and is not kept.
         let key = m.sent_by.zip(m.idempotency_key);
-        let replay = |message_id| Enqueued {
-            message_id,
-            created: false,
-        };
+        let replay = |message_id| Enqueued { message_id, created: false };
         if let Some((agent, key)) = key
             && let Some(existing) = message_by_key(self.pool(), agent, key).await?
         {
@@ -107,12 +95,11 @@ impl OutboxStore for PgStore {
         let conn = &mut *tx;
         // The conversation's row lock orders its enqueues: ids are taken below, after it,
         // so they grow in commit order (see the module docs).
-        let channel: Option<Uuid> =
-            sqlx::query_scalar("SELECT channel_id FROM conversations WHERE id = $1 FOR UPDATE")
-                .bind(m.conversation_id.as_uuid())
-                .fetch_optional(&mut *conn)
-                .await
-                .db()?;
+        let channel: Option<Uuid> = sqlx::query_scalar("SELECT channel_id FROM conversations WHERE id = $1 FOR UPDATE")
+            .bind(m.conversation_id.as_uuid())
+            .fetch_optional(&mut *conn)
+            .await
+            .db()?;
         let channel = channel.ok_or(StoreError::NotFound)?;
 
         let id = MessageId::new();
@@ -147,9 +134,7 @@ impl OutboxStore for PgStore {
                 Some((agent, key)) => message_by_key(self.pool(), agent, key).await?,
                 None => None,
             };
-            return existing.map(replay).ok_or(StoreError::Conflict {
-                what: "idempotency key",
-            });
+            return existing.map(replay).ok_or(StoreError::Conflict { what: "idempotency key" });
         }
 
         sqlx::query(
@@ -177,18 +162,10 @@ impl OutboxStore for PgStore {
         .db()?;
         notify(conn).await?;
         tx.commit().await.db()?;
-        Ok(Enqueued {
-            message_id: id,
-            created: true,
-        })
+        Ok(Enqueued { message_id: id, created: true })
     }
 
-    async fn claim_outbox(
-        &self,
-        limit: u32,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-    ) -> Result<Vec<OutboxJob>> {
+    async fn claim_outbox(&self, limit: u32, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Vec<OutboxJob>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -199,10 +176,7 @@ impl OutboxStore for PgStore {
             .fetch_all(self.pool())
             .await
             .db()?;
-        let mut jobs = rows
-            .into_iter()
-            .map(TryInto::try_into)
-            .collect::<Result<Vec<OutboxJob>>>()?;
+        let mut jobs = rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<OutboxJob>>>()?;
         jobs.sort_by_key(|j| j.id);
         Ok(jobs)
     }
@@ -266,25 +240,20 @@ impl PgStore {
         let conn = &mut *tx;
         // The wamid locks of every send first, before any row lock (see the crate docs),
         // in one order so that two batches cannot deadlock on them.
-        let sent: Vec<i64> = results
-            .iter()
-            .filter(|r| matches!(r.outcome, SendOutcome::Sent { .. }))
-            .map(|r| r.job_id)
-            .collect();
+        let sent: Vec<i64> =
+            results.iter().filter(|r| matches!(r.outcome, SendOutcome::Sent { .. })).map(|r| r.job_id).collect();
         if !sent.is_empty() {
-            let channels: Vec<(i64, Uuid)> =
-                sqlx::query_as("SELECT id, channel_id FROM outbox WHERE id = ANY($1)")
-                    .bind(&sent)
-                    .fetch_all(&mut *conn)
-                    .await
-                    .db()?;
+            let channels: Vec<(i64, Uuid)> = sqlx::query_as("SELECT id, channel_id FROM outbox WHERE id = ANY($1)")
+                .bind(&sent)
+                .fetch_all(&mut *conn)
+                .await
+                .db()?;
             let mut locks: Vec<(Uuid, &Wamid)> = results
                 .iter()
                 .filter_map(|r| match &r.outcome {
-                    SendOutcome::Sent { wamid } => channels
-                        .iter()
-                        .find(|(id, _)| *id == r.job_id)
-                        .map(|(_, channel)| (*channel, wamid)),
+                    SendOutcome::Sent { wamid } => {
+                        channels.iter().find(|(id, _)| *id == r.job_id).map(|(_, channel)| (*channel, wamid))
+                    }
                     _ => None,
                 })
                 .collect();
@@ -335,19 +304,12 @@ async fn complete_one(conn: &mut PgConnection, r: &SendResult, at: DateTime<Utc>
             .db()?
             .rows_affected();
             if n == 0 {
-                tracing::debug!(
-                    job = r.job_id,
-                    "retry of a job that is no longer ready; ignored"
-                );
+                tracing::debug!(job = r.job_id, "retry of a job that is no longer ready; ignored");
             }
             Ok(())
         }
         SendOutcome::Failed { error, dead } => {
-            let state = if *dead {
-                OutboxState::Dead
-            } else {
-                OutboxState::Failed
-            };
+            let state = if *dead { OutboxState::Dead } else { OutboxState::Failed };
             let n = sqlx::query(
                 "UPDATE outbox SET state = $1, locked_until = NULL, last_error = $2, updated_at = $3 \
                  WHERE id = $4 AND message_id = $5 AND state = 'ready'",
@@ -362,10 +324,7 @@ async fn complete_one(conn: &mut PgConnection, r: &SendResult, at: DateTime<Utc>
             .db()?
             .rows_affected();
             if n == 0 {
-                tracing::debug!(
-                    job = r.job_id,
-                    "failure of a job that is no longer ready; ignored"
-                );
+                tracing::debug!(job = r.job_id, "failure of a job that is no longer ready; ignored");
                 return Ok(());
             }
             fail_message(conn, r.message_id, error, at).await
@@ -375,12 +334,7 @@ async fn complete_one(conn: &mut PgConnection, r: &SendResult, at: DateTime<Utc>
 
 /// Folds a send failure into the message like a `failed` status report: `failed_at`,
 /// and state `failed` with Meta's error if that moves it forward.
-async fn fail_message(
-    conn: &mut PgConnection,
-    id: MessageId,
-    error: &StatusError,
-    at: DateTime<Utc>,
-) -> Result<()> {
+async fn fail_message(conn: &mut PgConnection, id: MessageId, error: &StatusError, at: DateTime<Utc>) -> Result<()> {
     let row: Option<DeliveryRow> = sqlx::query_as(
         "SELECT id, channel_id, state, sent_at, delivered_at, read_at, failed_at \
          FROM messages WHERE id = $1 FOR UPDATE",
@@ -412,9 +366,6 @@ mod tests {
             href: None,
         };
         assert_eq!(describe(&e(None)), "Message undeliverable (131026)");
-        assert_eq!(
-            describe(&e(Some("Not on WhatsApp"))),
-            "Message undeliverable (131026): Not on WhatsApp"
-        );
+        assert_eq!(describe(&e(Some("Not on WhatsApp"))), "Message undeliverable (131026): Not on WhatsApp");
     }
 }

@@ -5,12 +5,11 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use switchboard_domain::message::{MessageContent, MessageContext, Referral, StatusError};
 use switchboard_domain::{
-    AgentId, AgentName, AgentRole, ChannelId, ContactId, ConversationId, ConversationStatus,
-    DeliveryState, Direction, Email, MessageId, PhoneNumberId, WaId, Wamid,
+    AgentId, AgentName, AgentRole, ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction,
+    Email, MessageId, PhoneNumberId, WaId, Wamid,
 };
 use switchboard_store::{
-    Agent, ChannelInfo, ContactView, ConversationView, MessageView, OutboxEntry, OutboxJob,
-    OutboxState, StoreError,
+    Agent, ChannelInfo, ContactView, ConversationView, MessageView, OutboxEntry, OutboxJob, OutboxState, StoreError,
 };
 use uuid::Uuid;
 
@@ -148,14 +147,8 @@ impl TryFrom<MessageRow> for MessageView {
         Ok(Self {
             id: MessageId::from_uuid(r.id),
             conversation_id: ConversationId::from_uuid(r.conversation_id),
-            direction: Direction::parse(&r.direction)
-                .ok_or_else(|| corrupt(format!("direction {:?}", r.direction)))?,
-            wamid: r
-                .wamid
-                .as_deref()
-                .map(Wamid::parse)
-                .transpose()
-                .map_err(corrupt)?,
+            direction: Direction::parse(&r.direction).ok_or_else(|| corrupt(format!("direction {:?}", r.direction)))?,
+            wamid: r.wamid.as_deref().map(Wamid::parse).transpose().map_err(corrupt)?,
             content: r.content.0,
             context: r.context.map(|j| j.0),
             referral: r.referral.map(|j| j.0),
@@ -270,8 +263,7 @@ impl TryFrom<OutboxEntryRow> for OutboxEntry {
             id: r.id,
             message_id: MessageId::from_uuid(r.message_id),
             conversation_id: ConversationId::from_uuid(r.conversation_id),
-            state: OutboxState::parse(&r.state)
-                .ok_or_else(|| corrupt(format!("outbox state {:?}", r.state)))?,
+            state: OutboxState::parse(&r.state).ok_or_else(|| corrupt(format!("outbox state {:?}", r.state)))?,
             attempts: u32::try_from(r.attempts).map_err(corrupt)?,
             run_at: r.run_at,
             last_error: r.last_error,

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use switchboard_domain::{ConversationId, DeliveryState, Direction, MessageId, Wamid};
 use switchboard_store::{
-    ConversationCursor, ConversationQuery, ConversationStore, ConversationView, MessageCursor,
-    MessageQuery, MessageStore, MessageView, NewOutboundMessage, Page, Result, StoreError,
+    ConversationCursor, ConversationQuery, ConversationStore, ConversationView, MessageCursor, MessageQuery,
+    MessageStore, MessageView, NewOutboundMessage, Page, Result, StoreError,
 };
 use uuid::Uuid;
 
@@ -53,10 +53,7 @@ fn page<T, C>(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> C) -> Page<T
 
 #[async_trait]
 impl ConversationStore for PgStore {
-    async fn list_conversations(
-        &self,
-        q: &ConversationQuery,
-    ) -> Result<Page<ConversationView, ConversationCursor>> {
+    async fn list_conversations(&self, q: &ConversationQuery) -> Result<Page<ConversationView, ConversationCursor>> {
         let limit = page_size(q.limit);
         // $1 status, $2/$3 cursor, $4 limit; four fixed statements so each uses its index.
         let sql = match (q.status.is_some(), q.after.is_some()) {
@@ -85,23 +82,16 @@ impl ConversationStore for PgStore {
             .fetch_all(self.pool())
             .await
             .db()?;
-        let items = rows
-            .into_iter()
-            .map(TryInto::try_into)
-            .collect::<Result<Vec<ConversationView>>>()?;
-        Ok(page(items, limit, |c| ConversationCursor {
-            last_message_at: c.last_message_at,
-            id: c.id,
-        }))
+        let items = rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<ConversationView>>>()?;
+        Ok(page(items, limit, |c| ConversationCursor { last_message_at: c.last_message_at, id: c.id }))
     }
 
     async fn conversation(&self, id: ConversationId) -> Result<Option<ConversationView>> {
-        let row: Option<ConversationRow> =
-            sqlx::query_as(concat!(conversation_select!(), "WHERE c.id = $1"))
-                .bind(id.as_uuid())
-                .fetch_optional(self.pool())
-                .await
-                .db()?;
+        let row: Option<ConversationRow> = sqlx::query_as(concat!(conversation_select!(), "WHERE c.id = $1"))
+            .bind(id.as_uuid())
+            .fetch_optional(self.pool())
+            .await
+            .db()?;
         row.map(TryInto::try_into).transpose()
     }
 }
@@ -115,15 +105,9 @@ impl MessageStore for PgStore {
     ) -> Result<Page<MessageView, MessageCursor>> {
         let limit = page_size(q.limit);
         let sql = if q.after.is_some() {
-            concat!(
-                message_select!(),
-                "WHERE conversation_id = $1 AND id > $2 ORDER BY id LIMIT $3"
-            )
+            concat!(message_select!(), "WHERE conversation_id = $1 AND id > $2 ORDER BY id LIMIT $3")
         } else {
-            concat!(
-                message_select!(),
-                "WHERE conversation_id = $1 AND $2::uuid IS NULL ORDER BY id LIMIT $3"
-            )
+            concat!(message_select!(), "WHERE conversation_id = $1 AND $2::uuid IS NULL ORDER BY id LIMIT $3")
         };
         let rows: Vec<MessageRow> = sqlx::query_as(sql)
             .bind(conversation.as_uuid())
@@ -134,20 +118,16 @@ impl MessageStore for PgStore {
             .db()?;
         if rows.is_empty() {
             // An empty page of a conversation, or no conversation at all?
-            let exists: bool =
-                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM conversations WHERE id = $1)")
-                    .bind(conversation.as_uuid())
-                    .fetch_one(self.pool())
-                    .await
-                    .db()?;
+            let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM conversations WHERE id = $1)")
+                .bind(conversation.as_uuid())
+                .fetch_one(self.pool())
+                .await
+                .db()?;
             if !exists {
                 return Err(StoreError::NotFound);
             }
         }
-        let items = rows
-            .into_iter()
-            .map(TryInto::try_into)
-            .collect::<Result<Vec<MessageView>>>()?;
+        let items = rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<MessageView>>>()?;
         Ok(page(items, limit, |m| MessageCursor { id: m.id }))
     }
 
@@ -186,9 +166,7 @@ impl MessageStore for PgStore {
 /// Runs a transaction again (twice at most) if it lost a deadlock: the per-wamid lock is
 /// taken first here, but an ingest batch may already hold a conversation row and then
 /// wait for that lock.
-pub(crate) async fn retrying<T, F: Future<Output = Result<T>>>(
-    mut attempt: impl FnMut() -> F,
-) -> Result<T> {
+pub(crate) async fn retrying<T, F: Future<Output = Result<T>>>(mut attempt: impl FnMut() -> F) -> Result<T> {
     const ATTEMPTS: usize = 3;
     let mut n = 1;
     loop {
@@ -206,12 +184,11 @@ impl PgStore {
         let mut d = initial_delivery(m.state, m.at);
         if let Some(wamid) = &m.wamid {
             // The wamid lock before any row lock (see the crate docs).
-            let channel: Option<Uuid> =
-                sqlx::query_scalar("SELECT channel_id FROM conversations WHERE id = $1")
-                    .bind(m.conversation_id.as_uuid())
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .db()?;
+            let channel: Option<Uuid> = sqlx::query_scalar("SELECT channel_id FROM conversations WHERE id = $1")
+                .bind(m.conversation_id.as_uuid())
+                .fetch_optional(&mut *conn)
+                .await
+                .db()?;
             let channel = channel.ok_or(StoreError::NotFound)?;
             lock_wamid(conn, channel, wamid).await?;
             take_pending_statuses(conn, channel, wamid, &mut d).await?;
@@ -262,13 +239,12 @@ impl PgStore {
         let mut tx = self.pool().begin().await.db()?;
         let conn = &mut *tx;
         // The wamid lock before the message's row lock (see the crate docs).
-        let channel: Option<Uuid> = sqlx::query_scalar(
-            "SELECT channel_id FROM messages WHERE id = $1 AND direction = 'outbound'",
-        )
-        .bind(id.as_uuid())
-        .fetch_optional(&mut *conn)
-        .await
-        .db()?;
+        let channel: Option<Uuid> =
+            sqlx::query_scalar("SELECT channel_id FROM messages WHERE id = $1 AND direction = 'outbound'")
+                .bind(id.as_uuid())
+                .fetch_optional(&mut *conn)
+                .await
+                .db()?;
         let channel = channel.ok_or(StoreError::NotFound)?;
         lock_wamid(conn, channel, wamid).await?;
         apply_sent(conn, id, wamid, at).await?;
@@ -280,12 +256,7 @@ impl PgStore {
 /// of the outbox): its wamid, state `sent` if that moves it forward, `sent_at`, then the
 /// status reports that arrived before it. The caller holds the wamid lock (taken before
 /// any row lock, see the crate docs). `NotFound` if there is no such message.
-pub(crate) async fn apply_sent(
-    conn: &mut PgConnection,
-    id: MessageId,
-    wamid: &Wamid,
-    at: DateTime<Utc>,
-) -> Result<()> {
+pub(crate) async fn apply_sent(conn: &mut PgConnection, id: MessageId, wamid: &Wamid, at: DateTime<Utc>) -> Result<()> {
     let row: Option<DeliveryRow> = sqlx::query_as(
         "SELECT id, channel_id, state, sent_at, delivered_at, read_at, failed_at \
          FROM messages WHERE id = $1 AND direction = 'outbound' FOR UPDATE",

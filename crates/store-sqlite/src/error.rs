@@ -8,26 +8,22 @@ use switchboard_store::StoreError;
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.kind() == ErrorKind::UniqueViolation => {
-            StoreError::Conflict {
-                what: conflict_what(d.message()),
-            }
+            StoreError::Conflict { what: conflict_what(d.message()) }
         }
         // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with extended codes: the busy timeout
         // ran out. SQLITE_IOERR (10), SQLITE_FULL (13), SQLITE_CANTOPEN (14): the disk.
         sqlx::Error::Database(d) if d.code().is_some_and(|c| is_unavailable_code(&c)) => {
             StoreError::Unavailable(e.into())
         }
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.into()),
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => {
+            StoreError::Unavailable(e.into())
+        }
         _ => StoreError::Other(e.into()),
     }
 }
 
 fn is_unavailable_code(code: &str) -> bool {
-    code.parse::<i32>()
-        .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13 | 14))
+    code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13 | 14))
 }
 
 /// SQLite names the columns, not the index: "UNIQUE constraint failed: agents.email".
@@ -67,14 +63,8 @@ mod tests {
 
     #[test]
     fn conflicts_are_named_by_their_columns() {
-        assert_eq!(
-            conflict_what("UNIQUE constraint failed: agents.email"),
-            "agent email"
-        );
-        assert_eq!(
-            conflict_what("UNIQUE constraint failed: messages.channel_id, messages.wamid"),
-            "message wamid"
-        );
+        assert_eq!(conflict_what("UNIQUE constraint failed: agents.email"), "agent email");
+        assert_eq!(conflict_what("UNIQUE constraint failed: messages.channel_id, messages.wamid"), "message wamid");
         assert_eq!(conflict_what("UNIQUE constraint failed: x.y"), "record");
     }
 

@@ -21,10 +21,7 @@ const MAX_ROWS: usize = 1024;
 /// Statements have exactly 1..=32 rows, or a multiple of 32 up to `MAX_ROWS`: 63 shapes
 /// in all, each prepared once on the one write connection and then cached.
 const STEP: usize = 32;
-const _: () = assert!(
-    MAX_ROWS * PARAMS_PER_ROW <= 32_766,
-    "SQLite's bound-parameter limit"
-);
+const _: () = assert!(MAX_ROWS * PARAMS_PER_ROW <= 32_766, "SQLite's bound-parameter limit");
 const _: () = assert!(MAX_ROWS.is_multiple_of(STEP));
 
 static INSERT_SQL: [OnceLock<String>; MAX_ROWS + 1] = [const { OnceLock::new() }; MAX_ROWS + 1];
@@ -47,11 +44,7 @@ fn insert_sql(rows: usize) -> &'static str {
 /// The statement shape that holds `n` (1..=`MAX_ROWS`) rows: `n` itself up to `STEP`,
 /// else `n` rounded up to a multiple of `STEP`.
 const fn shape(n: usize) -> usize {
-    if n <= STEP {
-        n
-    } else {
-        n.div_ceil(STEP) * STEP
-    }
+    if n <= STEP { n } else { n.div_ceil(STEP) * STEP }
 }
 
 /// One distinct body of a batch: the index of its first occurrence, how many times it
@@ -78,19 +71,11 @@ async fn insert_chunks(
         let mut q = sqlx::query(insert_sql(rows));
         for d in &distinct[start..end] {
             let e = &events[d.first];
-            q = q
-                .bind(&e.body_sha256[..])
-                .bind(&e.body[..])
-                .bind(ms(e.received_at))
-                .bind(d.count);
+            q = q.bind(&e.body_sha256[..]).bind(&e.body[..]).bind(ms(e.received_at)).bind(d.count);
         }
         let last = &events[distinct[end - 1].first];
         for _ in end - start..rows {
-            q = q
-                .bind(&last.body_sha256[..])
-                .bind(&last.body[..])
-                .bind(ms(last.received_at))
-                .bind(0_i64);
+            q = q.bind(&last.body_sha256[..]).bind(&last.body[..]).bind(ms(last.received_at)).bind(0_i64);
         }
         let returned: Vec<SqliteRow> = q.fetch_all(&mut *conn).await.db()?;
         // RETURNING order is unspecified: map rows back by hash.
@@ -120,12 +105,7 @@ impl EventLog for SqliteStore {
         let mut slot: Vec<usize> = Vec::with_capacity(events.len());
         for (i, e) in events.iter().enumerate() {
             let d = *index.entry(&e.body_sha256).or_insert_with(|| {
-                distinct.push(Distinct {
-                    first: i,
-                    count: 0,
-                    id: 0,
-                    deliveries: 0,
-                });
+                distinct.push(Distinct { first: i, count: 0, id: 0, deliveries: 0 });
                 distinct.len() - 1
             });
             distinct[d].count += 1;
@@ -150,21 +130,16 @@ impl EventLog for SqliteStore {
                 let d = &distinct[d];
                 let id = EventId::new(d.id);
                 // Inserted now iff the stored count is exactly this batch's count.
-                if d.first == i && d.deliveries == d.count {
-                    Appended::New(id)
-                } else {
-                    Appended::Duplicate(id)
-                }
+                if d.first == i && d.deliveries == d.count { Appended::New(id) } else { Appended::Duplicate(id) }
             })
             .collect())
     }
 
     async fn event_log_stats(&self) -> Result<EventLogStats> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT state, COUNT(*) FROM webhook_events GROUP BY state")
-                .fetch_all(self.pool())
-                .await
-                .db()?;
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT state, COUNT(*) FROM webhook_events GROUP BY state")
+            .fetch_all(self.pool())
+            .await
+            .db()?;
         let mut stats = EventLogStats::default();
         for (state, n) in rows {
             match state.as_str() {
@@ -214,13 +189,7 @@ mod tests {
         assert_eq!(shape(32), 32);
         assert_eq!(shape(33), 64);
         assert_eq!(shape(1000), 1024);
-        assert_eq!(
-            (1..=MAX_ROWS)
-                .map(shape)
-                .collect::<std::collections::BTreeSet<_>>()
-                .len(),
-            63
-        );
+        assert_eq!((1..=MAX_ROWS).map(shape).collect::<std::collections::BTreeSet<_>>().len(), 63);
     }
 
     #[test]

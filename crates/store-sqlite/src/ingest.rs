@@ -10,20 +10,18 @@ use sqlx::SqliteConnection;
 use sqlx::types::Json;
 use switchboard_domain::inbound::{StatusReport, StatusValue};
 use switchboard_domain::{
-    ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction, EventId,
-    MessageId, PhoneNumberId, StatusError, Wamid,
+    ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction, EventId, MessageId,
+    PhoneNumberId, StatusError, Wamid,
 };
 use switchboard_store::{
-    ChannelInfo, InboundOutcome, IngestStore, IngestTx, NewInbound, PendingEvent, RecordReason,
-    RecordedChange, Result, StatusOutcome, StoreError,
+    ChannelInfo, InboundOutcome, IngestStore, IngestTx, NewInbound, PendingEvent, RecordReason, RecordedChange, Result,
+    StatusOutcome, StoreError,
 };
 use uuid::Uuid;
 
 use crate::error::DbResultExt;
 use crate::nul::{json, opt_json, opt_text, text};
-use crate::rows::{
-    ChannelRow, DeliveryRow, PendingEventRow, PendingStatusRow, delivery_state, ms, time,
-};
+use crate::rows::{ChannelRow, DeliveryRow, PendingEventRow, PendingStatusRow, delivery_state, ms, time};
 use crate::status::{Delivery, ladder};
 use crate::{SqliteStore, WriteTx};
 
@@ -37,11 +35,7 @@ static UPSERT_CONVERSATION: LazyLock<String> = LazyLock::new(|| {
         ConversationStatus::Snoozed,
         ConversationStatus::Resolved,
     ] {
-        case.push_str(&format!(
-            " WHEN '{}' THEN '{}'",
-            s.as_str(),
-            s.on_inbound().as_str()
-        ));
+        case.push_str(&format!(" WHEN '{}' THEN '{}'", s.as_str(), s.on_inbound().as_str()));
     }
     case.push_str(" ELSE status END");
     format!(
@@ -66,17 +60,12 @@ pub(crate) struct SqliteIngestTx {
 
 #[async_trait]
 impl IngestStore for SqliteStore {
-    async fn begin_ingest(
-        &self,
-        limit: u32,
-    ) -> Result<Option<(Box<dyn IngestTx>, Vec<PendingEvent>)>> {
+    async fn begin_ingest(&self, limit: u32) -> Result<Option<(Box<dyn IngestTx>, Vec<PendingEvent>)>> {
         // An idle poll must not take the write lock: look first, without the gate.
-        let any: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM webhook_events WHERE state = 'pending')",
-        )
-        .fetch_one(self.pool())
-        .await
-        .db()?;
+        let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM webhook_events WHERE state = 'pending')")
+            .fetch_one(self.pool())
+            .await
+            .db()?;
         if !any {
             return Ok(None);
         }
@@ -109,21 +98,15 @@ impl IngestStore for SqliteStore {
 
     async fn mark_event_failed(&self, id: EventId, error: &str, at: DateTime<Utc>) -> Result<()> {
         let mut w = self.write_conn().await?;
-        let n = sqlx::query(
-            "UPDATE webhook_events SET state = 'failed', error = ?1, applied_at = ?2 WHERE id = ?3",
-        )
-        .bind(text(error))
-        .bind(ms(at))
-        .bind(id.get())
-        .execute(&mut *w)
-        .await
-        .db()?
-        .rows_affected();
-        if n == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        let n = sqlx::query("UPDATE webhook_events SET state = 'failed', error = ?1, applied_at = ?2 WHERE id = ?3")
+            .bind(text(error))
+            .bind(ms(at))
+            .bind(id.get())
+            .execute(&mut *w)
+            .await
+            .db()?
+            .rows_affected();
+        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
     async fn upsert_channel(
@@ -149,12 +132,11 @@ impl IngestStore for SqliteStore {
     }
 
     async fn channels(&self) -> Result<Vec<ChannelInfo>> {
-        let rows: Vec<ChannelRow> = sqlx::query_as(
-            "SELECT id, phone_number_id, name FROM channels ORDER BY created_at, id",
-        )
-        .fetch_all(self.pool())
-        .await
-        .db()?;
+        let rows: Vec<ChannelRow> =
+            sqlx::query_as("SELECT id, phone_number_id, name FROM channels ORDER BY created_at, id")
+                .fetch_all(self.pool())
+                .await
+                .db()?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
@@ -171,10 +153,7 @@ impl IngestStore for SqliteStore {
         .fetch_all(self.pool())
         .await
         .db()?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, field, value)| (EventId::new(id), field, value.0))
-            .collect())
+        Ok(rows.into_iter().map(|(id, field, value)| (EventId::new(id), field, value.0)).collect())
     }
 }
 
@@ -273,9 +252,7 @@ impl IngestTx for SqliteIngestTx {
         received_at: DateTime<Utc>,
     ) -> Result<StatusOutcome> {
         let StatusValue::Known(state) = report.state else {
-            return Err(StoreError::Other(anyhow!(
-                "apply_status got an unknown status value"
-            )));
+            return Err(StoreError::Other(anyhow!("apply_status got an unknown status value")));
         };
         let conn = self.w.conn();
         let row: Option<DeliveryRow> = sqlx::query_as(
@@ -312,11 +289,7 @@ impl IngestTx for SqliteIngestTx {
         }
         let message_id = MessageId::from_uuid(row.id);
         Ok(if moved {
-            StatusOutcome::Applied {
-                message_id,
-                from: before.state,
-                to: after.state,
-            }
+            StatusOutcome::Applied { message_id, from: before.state, to: after.state }
         } else {
             StatusOutcome::Stale { message_id }
         })
@@ -413,13 +386,7 @@ pub(crate) async fn take_pending_statuses(
     .db()?;
     let mut reports = rows
         .into_iter()
-        .map(|r| {
-            Ok((
-                time(r.timestamp)?,
-                delivery_state(&r.status)?,
-                r.errors.map(|j| j.0).unwrap_or_default(),
-            ))
-        })
+        .map(|r| Ok((time(r.timestamp)?, delivery_state(&r.status)?, r.errors.map(|j| j.0).unwrap_or_default())))
         .collect::<Result<Vec<(DateTime<Utc>, DeliveryState, Vec<StatusError>)>>>()?;
     reports.sort_by_key(|(at, state, _)| (*at, ladder(*state)));
     for (at, state, errors) in &reports {

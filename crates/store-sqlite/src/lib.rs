@@ -43,8 +43,8 @@ use anyhow::anyhow;
 use async_trait::async_trait;
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous, SqliteTransactionManager,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteTransactionManager,
 };
 use sqlx::{ConnectOptions, Connection, TransactionManager};
 use switchboard_store::{Readiness, Store, StoreError};
@@ -136,17 +136,13 @@ impl WriteTx {
     }
 
     pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
-        SqliteTransactionManager::commit(&mut self.conn)
-            .await
-            .db()?;
+        SqliteTransactionManager::commit(&mut self.conn).await.db()?;
         self.open = false;
         Ok(())
     }
 
     pub(crate) async fn rollback(mut self) -> Result<(), StoreError> {
-        SqliteTransactionManager::rollback(&mut self.conn)
-            .await
-            .db()?;
+        SqliteTransactionManager::rollback(&mut self.conn).await.db()?;
         self.open = false;
         Ok(())
     }
@@ -208,12 +204,7 @@ impl SqliteStore {
             .await
             .db()?;
         let checkpointer = Arc::new(Checkpointer(tokio::spawn(checkpoint_in_background(read.clone()))));
-        Ok(Self {
-            read,
-            writer: Arc::new(Mutex::new(Some(writer))),
-            busy_timeout: opts.busy_timeout,
-            checkpointer,
-        })
+        Ok(Self { read, writer: Arc::new(Mutex::new(Some(writer))), busy_timeout: opts.busy_timeout, checkpointer })
     }
 
     /// Takes the write gate and with it the write connection (waiting at most the busy
@@ -227,18 +218,14 @@ impl SqliteStore {
     async fn gate(&self) -> Result<OwnedMutexGuard<Option<SqliteConnection>>, StoreError> {
         tokio::time::timeout(self.busy_timeout, Arc::clone(&self.writer).lock_owned())
             .await
-            .map_err(|_| {
-                StoreError::Unavailable(anyhow!("timed out waiting for the SQLite write gate"))
-            })
+            .map_err(|_| StoreError::Unavailable(anyhow!("timed out waiting for the SQLite write gate")))
     }
 
     /// Takes the write gate, then opens `BEGIN IMMEDIATE` on the write connection (the
     /// write lock up front, so a read-then-write transaction never fails to upgrade).
     pub(crate) async fn begin_write(&self) -> Result<WriteTx, StoreError> {
         let mut conn = self.write_conn().await?;
-        SqliteTransactionManager::begin(&mut conn, Some(Cow::Borrowed("BEGIN IMMEDIATE")))
-            .await
-            .db()?;
+        SqliteTransactionManager::begin(&mut conn, Some(Cow::Borrowed("BEGIN IMMEDIATE"))).await.db()?;
         Ok(WriteTx { conn, open: true })
     }
 
@@ -288,9 +275,7 @@ impl Store for SqliteStore {
         // The write connection too: it is not a pool's, so nothing else would notice it
         // broken. If a writer holds it right now, it evidently works: don't queue.
         if let Ok(mut writer) = self.writer.try_lock() {
-            let conn = writer
-                .as_mut()
-                .ok_or_else(|| StoreError::Unavailable(anyhow!("the SQLite store is closed")))?;
+            let conn = writer.as_mut().ok_or_else(|| StoreError::Unavailable(anyhow!("the SQLite store is closed")))?;
             sqlx::query("SELECT 1").execute(conn).await.db()?;
         }
         let has_table: bool = sqlx::query_scalar(
@@ -300,10 +285,7 @@ impl Store for SqliteStore {
         .await
         .db()?;
         let applied: Vec<i64> = if has_table {
-            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
-                .fetch_all(&self.read)
-                .await
-                .db()?
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success").fetch_all(&self.read).await.db()?
         } else {
             Vec::new()
         };

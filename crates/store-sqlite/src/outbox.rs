@@ -23,8 +23,8 @@ use sqlx::SqliteConnection;
 use sqlx::types::Json;
 use switchboard_domain::{AgentId, DeliveryState, Direction, MessageId, StatusError};
 use switchboard_store::{
-    Enqueued, NewOutbound, OutboxEntry, OutboxJob, OutboxState, OutboxStore, Result, SendOutcome,
-    SendResult, StoreError,
+    Enqueued, NewOutbound, OutboxEntry, OutboxJob, OutboxState, OutboxStore, Result, SendOutcome, SendResult,
+    StoreError,
 };
 use uuid::Uuid;
 
@@ -54,18 +54,13 @@ pub(crate) fn describe(e: &StatusError) -> String {
     }
 }
 
-async fn message_by_key(
-    conn: &mut SqliteConnection,
-    agent: AgentId,
-    key: &str,
-) -> Result<Option<MessageId>> {
-    let id: Option<Uuid> =
-        sqlx::query_scalar("SELECT id FROM messages WHERE sent_by = ?1 AND idempotency_key = ?2")
-            .bind(agent.as_uuid())
-            .bind(text(key))
-            .fetch_optional(conn)
-            .await
-            .db()?;
+async fn message_by_key(conn: &mut SqliteConnection, agent: AgentId, key: &str) -> Result<Option<MessageId>> {
+    let id: Option<Uuid> = sqlx::query_scalar("SELECT id FROM messages WHERE sent_by = ?1 AND idempotency_key = ?2")
+        .bind(agent.as_uuid())
+        .bind(text(key))
+        .fetch_optional(conn)
+        .await
+        .db()?;
     Ok(id.map(MessageId::from_uuid))
 }
 
@@ -76,21 +71,17 @@ impl OutboxStore for SqliteStore {
         let key = m.sent_by.zip(m.idempotency_key);
         let mut w = self.begin_write().await?;
         let conn = w.conn();
-        let channel: Option<Uuid> =
-            sqlx::query_scalar("SELECT channel_id FROM conversations WHERE id = ?1")
-                .bind(m.conversation_id.as_uuid())
-                .fetch_optional(&mut *conn)
-                .await
-                .db()?;
+        let channel: Option<Uuid> = sqlx::query_scalar("SELECT channel_id FROM conversations WHERE id = ?1")
+            .bind(m.conversation_id.as_uuid())
+            .fetch_optional(&mut *conn)
+            .await
+            .db()?;
         let channel = channel.ok_or(StoreError::NotFound)?;
         if let Some((agent, key)) = key
             && let Some(existing) = message_by_key(conn, agent, key).await?
         {
             w.rollback().await?;
-            return Ok(Enqueued {
-                message_id: existing,
-                created: false,
-            });
+            return Ok(Enqueued { message_id: existing, created: false });
         }
 
         let id = MessageId::new();
@@ -122,14 +113,9 @@ impl OutboxStore for SqliteStore {
                 Some((agent, key)) => message_by_key(conn, agent, key).await?,
                 None => None,
             };
-            let existing = existing.ok_or_else(|| StoreError::Conflict {
-                what: "idempotency key",
-            })?;
+            let existing = existing.ok_or_else(|| StoreError::Conflict { what: "idempotency key" })?;
             w.rollback().await?;
-            return Ok(Enqueued {
-                message_id: existing,
-                created: false,
-            });
+            return Ok(Enqueued { message_id: existing, created: false });
         }
 
         sqlx::query(
@@ -155,18 +141,10 @@ impl OutboxStore for SqliteStore {
         .await
         .db()?;
         w.commit().await?;
-        Ok(Enqueued {
-            message_id: id,
-            created: true,
-        })
+        Ok(Enqueued { message_id: id, created: true })
     }
 
-    async fn claim_outbox(
-        &self,
-        limit: u32,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-    ) -> Result<Vec<OutboxJob>> {
+    async fn claim_outbox(&self, limit: u32, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Vec<OutboxJob>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -277,11 +255,7 @@ impl OutboxStore for SqliteStore {
 }
 
 /// Records one outcome (see the module docs for jobs whose lease was lost).
-async fn complete_one(
-    conn: &mut SqliteConnection,
-    r: &SendResult,
-    at: DateTime<Utc>,
-) -> Result<()> {
+async fn complete_one(conn: &mut SqliteConnection, r: &SendResult, at: DateTime<Utc>) -> Result<()> {
     match &r.outcome {
         SendOutcome::Sent { wamid } => {
             let done = sqlx::query("DELETE FROM outbox WHERE id = ?1 AND message_id = ?2")
@@ -313,19 +287,12 @@ async fn complete_one(
             .db()?
             .rows_affected();
             if n == 0 {
-                tracing::debug!(
-                    job = r.job_id,
-                    "retry of a job that is no longer ready; ignored"
-                );
+                tracing::debug!(job = r.job_id, "retry of a job that is no longer ready; ignored");
             }
             Ok(())
         }
         SendOutcome::Failed { error, dead } => {
-            let state = if *dead {
-                OutboxState::Dead
-            } else {
-                OutboxState::Failed
-            };
+            let state = if *dead { OutboxState::Dead } else { OutboxState::Failed };
             let n = sqlx::query(
                 "UPDATE outbox SET state = ?1, locked_until = NULL, last_error = ?2, updated_at = ?3 \
                  WHERE id = ?4 AND message_id = ?5 AND state = 'ready'",
@@ -340,10 +307,7 @@ async fn complete_one(
             .db()?
             .rows_affected();
             if n == 0 {
-                tracing::debug!(
-                    job = r.job_id,
-                    "failure of a job that is no longer ready; ignored"
-                );
+                tracing::debug!(job = r.job_id, "failure of a job that is no longer ready; ignored");
                 return Ok(());
             }
             fail_message(conn, r.message_id, error, at).await
@@ -390,13 +354,7 @@ mod tests {
             href: None,
         };
         assert_eq!(describe(&e(None)), "Message undeliverable (131026)");
-        assert_eq!(
-            describe(&e(Some("Not on WhatsApp"))),
-            "Message undeliverable (131026): Not on WhatsApp"
-        );
-        assert_eq!(
-            describe(&e(Some("Message undeliverable"))),
-            "Message undeliverable (131026)"
-        );
+        assert_eq!(describe(&e(Some("Not on WhatsApp"))), "Message undeliverable (131026): Not on WhatsApp");
+        assert_eq!(describe(&e(Some("Message undeliverable"))), "Message undeliverable (131026)");
     }
 }

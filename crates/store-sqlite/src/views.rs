@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 use switchboard_domain::{ConversationId, DeliveryState, Direction, MessageId, Wamid};
 use switchboard_store::{
-    ConversationCursor, ConversationQuery, ConversationStore, ConversationView, MessageCursor,
-    MessageQuery, MessageStore, MessageView, NewOutboundMessage, Page, Result, StoreError,
+    ConversationCursor, ConversationQuery, ConversationStore, ConversationView, MessageCursor, MessageQuery,
+    MessageStore, MessageView, NewOutboundMessage, Page, Result, StoreError,
 };
 use uuid::Uuid;
 
@@ -53,10 +53,7 @@ fn page<T, C>(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> C) -> Page<T
 
 #[async_trait]
 impl ConversationStore for SqliteStore {
-    async fn list_conversations(
-        &self,
-        q: &ConversationQuery,
-    ) -> Result<Page<ConversationView, ConversationCursor>> {
+    async fn list_conversations(&self, q: &ConversationQuery) -> Result<Page<ConversationView, ConversationCursor>> {
         let limit = page_size(q.limit);
         // ?1 status, ?2/?3 cursor, ?4 limit; four fixed statements so each uses its index.
         let sql = match (q.status.is_some(), q.after.is_some()) {
@@ -85,23 +82,16 @@ impl ConversationStore for SqliteStore {
             .fetch_all(self.pool())
             .await
             .db()?;
-        let items = rows
-            .into_iter()
-            .map(TryInto::try_into)
-            .collect::<Result<Vec<ConversationView>>>()?;
-        Ok(page(items, limit, |c| ConversationCursor {
-            last_message_at: c.last_message_at,
-            id: c.id,
-        }))
+        let items = rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<ConversationView>>>()?;
+        Ok(page(items, limit, |c| ConversationCursor { last_message_at: c.last_message_at, id: c.id }))
     }
 
     async fn conversation(&self, id: ConversationId) -> Result<Option<ConversationView>> {
-        let row: Option<ConversationRow> =
-            sqlx::query_as(concat!(conversation_select!(), "WHERE c.id = ?1"))
-                .bind(id.as_uuid())
-                .fetch_optional(self.pool())
-                .await
-                .db()?;
+        let row: Option<ConversationRow> = sqlx::query_as(concat!(conversation_select!(), "WHERE c.id = ?1"))
+            .bind(id.as_uuid())
+            .fetch_optional(self.pool())
+            .await
+            .db()?;
         row.map(TryInto::try_into).transpose()
     }
 }
@@ -115,15 +105,9 @@ impl MessageStore for SqliteStore {
     ) -> Result<Page<MessageView, MessageCursor>> {
         let limit = page_size(q.limit);
         let sql = if q.after.is_some() {
-            concat!(
-                message_select!(),
-                "WHERE conversation_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
-            )
+            concat!(message_select!(), "WHERE conversation_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3")
         } else {
-            concat!(
-                message_select!(),
-                "WHERE conversation_id = ?1 AND ?2 IS NULL ORDER BY id LIMIT ?3"
-            )
+            concat!(message_select!(), "WHERE conversation_id = ?1 AND ?2 IS NULL ORDER BY id LIMIT ?3")
         };
         let rows: Vec<MessageRow> = sqlx::query_as(sql)
             .bind(conversation.as_uuid())
@@ -134,20 +118,16 @@ impl MessageStore for SqliteStore {
             .db()?;
         if rows.is_empty() {
             // An empty page of a conversation, or no conversation at all?
-            let exists: bool =
-                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM conversations WHERE id = ?1)")
-                    .bind(conversation.as_uuid())
-                    .fetch_one(self.pool())
-                    .await
-                    .db()?;
+            let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM conversations WHERE id = ?1)")
+                .bind(conversation.as_uuid())
+                .fetch_one(self.pool())
+                .await
+                .db()?;
             if !exists {
                 return Err(StoreError::NotFound);
             }
         }
-        let items = rows
-            .into_iter()
-            .map(TryInto::try_into)
-            .collect::<Result<Vec<MessageView>>>()?;
+        let items = rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<MessageView>>>()?;
         Ok(page(items, limit, |m| MessageCursor { id: m.id }))
     }
 

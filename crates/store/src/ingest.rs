@@ -1,9 +1,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use switchboard_domain::inbound::{InboundContact, InboundMessage, StatusReport};
-use switchboard_domain::{
-    ChannelId, ContactId, ConversationId, DeliveryState, EventId, MessageId, PhoneNumberId,
-};
+use switchboard_domain::{ChannelId, ContactId, ConversationId, DeliveryState, EventId, MessageId, PhoneNumberId};
 
 use crate::{PendingEvent, Result};
 
@@ -32,12 +30,21 @@ pub trait IngestStore: Send + Sync {
     async fn mark_event_failed(&self, id: EventId, error: &str, at: DateTime<Utc>) -> Result<()>;
 
     /// Creates the channel for a phone number id, or renames it. Idempotent.
-    async fn upsert_channel(&self, phone_number_id: &PhoneNumberId, name: &str, at: DateTime<Utc>) -> Result<ChannelInfo>;
+    async fn upsert_channel(
+        &self,
+        phone_number_id: &PhoneNumberId,
+        name: &str,
+        at: DateTime<Utc>,
+    ) -> Result<ChannelInfo>;
 
     async fn channels(&self) -> Result<Vec<ChannelInfo>>;
 
     /// Changes recorded for `reason`, oldest first (admin reporting; replay on new channels).
-    async fn recorded_changes(&self, reason: RecordReason, limit: u32) -> Result<Vec<(EventId, String, serde_json::Value)>>;
+    async fn recorded_changes(
+        &self,
+        reason: RecordReason,
+        limit: u32,
+    ) -> Result<Vec<(EventId, String, serde_json::Value)>>;
 }
 
 /// A customer's message, ready to store.
@@ -135,7 +142,12 @@ pub trait IngestTx: Send {
     /// Applies a status report to our outbound message with that wamid, forward only
     /// (`DeliveryState::advances_to`); a failure records Meta's code, title and details.
     /// A report for an unknown wamid is kept as pending.
-    async fn apply_status(&mut self, channel: ChannelId, report: &StatusReport, received_at: DateTime<Utc>) -> Result<StatusOutcome>;
+    async fn apply_status(
+        &mut self,
+        channel: ChannelId,
+        report: &StatusReport,
+        received_at: DateTime<Utc>,
+    ) -> Result<StatusOutcome>;
 
     async fn record_change(&mut self, change: &RecordedChange<'_>) -> Result<()>;
 

@@ -16,15 +16,12 @@ pub use agents::{Agent, AgentStore};
 pub use error::StoreError;
 pub use events::{Appended, EventLog, EventLogStats, NewEvent, PendingEvent};
 pub use ingest::{
-    ChannelInfo, IngestStore, IngestTx, InboundOutcome, NewInbound, RecordReason, RecordedChange,
-    StatusOutcome,
+    ChannelInfo, InboundOutcome, IngestStore, IngestTx, NewInbound, RecordReason, RecordedChange, StatusOutcome,
 };
-pub use outbox::{
-    Enqueued, NewOutbound, OutboxEntry, OutboxJob, OutboxState, OutboxStore, SendOutcome, SendResult,
-};
+pub use outbox::{Enqueued, NewOutbound, OutboxEntry, OutboxJob, OutboxState, OutboxStore, SendOutcome, SendResult};
 pub use views::{
-    ContactView, ConversationCursor, ConversationQuery, ConversationStore, ConversationView,
-    MessageCursor, MessageQuery, MessageStore, MessageView, NewOutboundMessage, Page,
+    ContactView, ConversationCursor, ConversationQuery, ConversationStore, ConversationView, MessageCursor,
+    MessageQuery, MessageStore, MessageView, NewOutboundMessage, Page,
 };
 
 use async_trait::async_trait;
@@ -39,15 +36,7 @@ pub struct Readiness {
 /// The whole store: every port, behind one object.
 #[async_trait]
 pub trait Store:
-    EventLog
-    + IngestStore
-    + ConversationStore
-    + MessageStore
-    + AgentStore
-    + OutboxStore
-    + Send
-    + Sync
-    + 'static
+    EventLog + IngestStore + ConversationStore + MessageStore + AgentStore + OutboxStore + Send + Sync + 'static
 {
     /// Applies the embedded migrations that are not applied yet.
     async fn migrate(&self) -> Result<(), StoreError>;

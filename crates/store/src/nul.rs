@@ -17,11 +17,7 @@ use crate::StoreError;
 
 /// `s` without NUL characters (borrowed when it has none).
 pub fn text(s: &str) -> Cow<'_, str> {
-    if s.contains('\0') {
-        Cow::Owned(s.replace('\0', ""))
-    } else {
-        Cow::Borrowed(s)
-    }
+    if s.contains('\0') { Cow::Owned(s.replace('\0', "")) } else { Cow::Borrowed(s) }
 }
 
 pub fn opt_text(s: Option<&str>) -> Option<Cow<'_, str>> {

@@ -2,8 +2,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use switchboard_domain::message::{MessageContent, MessageContext, Referral, StatusError};
 use switchboard_domain::{
-    AgentId, ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction,
-    MessageId, PhoneNumberId, WaId, Wamid,
+    AgentId, ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction, MessageId,
+    PhoneNumberId, WaId, Wamid,
 };
 
 use crate::Result;
@@ -113,7 +113,11 @@ pub trait ConversationStore: Send + Sync {
 #[async_trait]
 pub trait MessageStore: Send + Sync {
     /// `Err(NotFound)` if the conversation does not exist.
-    async fn list_messages(&self, conversation: ConversationId, q: &MessageQuery) -> Result<Page<MessageView, MessageCursor>>;
+    async fn list_messages(
+        &self,
+        conversation: ConversationId,
+        q: &MessageQuery,
+    ) -> Result<Page<MessageView, MessageCursor>>;
 
     async fn message(&self, id: MessageId) -> Result<Option<MessageView>>;
 

@@ -27,9 +27,7 @@ fn parse_one(message: &str) -> InboundMessage {
     let changes = parse_delivery(delivery(message).as_bytes()).unwrap();
     let change = messages(&changes);
     assert!(change.malformed.is_empty(), "{:?}", change.malformed);
-    let [m] = change.messages.as_slice() else {
-        panic!("expected one message")
-    };
+    let [m] = change.messages.as_slice() else { panic!("expected one message") };
     assert_eq!(m.raw, serde_json::from_str::<Value>(message).unwrap());
     m.clone()
 }
@@ -44,20 +42,9 @@ fn text_message_decodes_escapes_and_keeps_everything() {
         r#"{"from":"16505551234","id":"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA=","timestamp":"1749416383","text":{"body":"Gr\u00fc\u00dfe \ud83d\ude2e siehe https:\/\/example.com\/a"},"type":"text"}"#,
     );
     assert_eq!(m.wamid.as_str(), WAMID);
-    assert_eq!(
-        m.from.map(|f| f.to_string()).as_deref(),
-        Some("16505551234")
-    );
-    assert_eq!(
-        m.timestamp,
-        DateTime::from_timestamp(1_749_416_383, 0).unwrap()
-    );
-    assert_eq!(
-        m.content,
-        MessageContent::Text {
-            body: "Grüße 😮 siehe https://example.com/a".into()
-        }
-    );
+    assert_eq!(m.from.map(|f| f.to_string()).as_deref(), Some("16505551234"));
+    assert_eq!(m.timestamp, DateTime::from_timestamp(1_749_416_383, 0).unwrap());
+    assert_eq!(m.content, MessageContent::Text { body: "Grüße 😮 siehe https://example.com/a".into() });
     assert_eq!(m.context, None);
     assert_eq!(m.referral, None);
     assert!(m.errors.is_empty());
@@ -70,22 +57,14 @@ fn contacts_and_metadata_are_typed() {
     let change = messages(&changes);
     assert_eq!(change.phone_number_id.as_str(), "106540352242922");
     assert_eq!(change.display_phone_number.as_deref(), Some("15550783881"));
-    let [c] = change.contacts.as_slice() else {
-        panic!("the contact without wa_id is skipped")
-    };
+    let [c] = change.contacts.as_slice() else { panic!("the contact without wa_id is skipped") };
     assert_eq!(c.wa_id.as_str(), "16505551234");
     assert_eq!(c.profile_name.as_deref(), Some("Jürgen"));
     assert_eq!(c.username.as_deref(), Some("@juergen"));
     assert_eq!(c.user_id.as_deref(), Some("US.13491208655302741918"));
-    assert_eq!(
-        c.parent_user_id.as_deref(),
-        Some("US.ENT.11815799212886844830")
-    );
+    assert_eq!(c.parent_user_id.as_deref(), Some("US.ENT.11815799212886844830"));
     assert_eq!(change.raw["contacts"][1]["profile"]["name"], "No number");
-    assert_eq!(
-        change.messages[0].from_user_id.as_deref(),
-        Some("US.13491208655302741918")
-    );
+    assert_eq!(change.messages[0].from_user_id.as_deref(), Some("US.13491208655302741918"));
 }
 
 #[test]
@@ -93,15 +72,10 @@ fn image_message() {
     let c = content(
         r#"{"from":"16505551234","id":"wamid.I","timestamp":"1749416383","type":"image","image":{"caption":"Caf\u00e9 receipt","mime_type":"image\/jpeg","sha256":"rRmxL3LrwgyNNl4hvzc6nTCkNP3Iu0XxeCr5Rjdm\/sw=","id":"1003383421387256","url":"https:\/\/lookaside.fbsbx.com\/whatsapp_business\/attachments\/?mid=1003383421387256"}}"#,
     );
-    let MessageContent::Image(media) = c else {
-        panic!("{c:?}")
-    };
+    let MessageContent::Image(media) = c else { panic!("{c:?}") };
     assert_eq!(media.id.as_deref(), Some("1003383421387256"));
     assert_eq!(media.mime_type.as_deref(), Some("image/jpeg"));
-    assert_eq!(
-        media.sha256.as_deref(),
-        Some("rRmxL3LrwgyNNl4hvzc6nTCkNP3Iu0XxeCr5Rjdm/sw=")
-    );
+    assert_eq!(media.sha256.as_deref(), Some("rRmxL3LrwgyNNl4hvzc6nTCkNP3Iu0XxeCr5Rjdm/sw="));
     assert_eq!(media.caption.as_deref(), Some("Café receipt"));
     assert_eq!(media.link, None);
 }
@@ -127,9 +101,7 @@ fn voice_note_is_audio_with_the_voice_flag() {
     let c = content(
         r#"{"from":"16505551234","id":"wamid.Au","timestamp":"1749416383","type":"audio","audio":{"mime_type":"audio\/ogg; codecs=opus","sha256":"x=","id":"1398347574529574","voice":true}}"#,
     );
-    let MessageContent::Audio(media) = c else {
-        panic!("{c:?}")
-    };
+    let MessageContent::Audio(media) = c else { panic!("{c:?}") };
     assert!(media.voice);
     assert_eq!(media.mime_type.as_deref(), Some("audio/ogg; codecs=opus"));
 }
@@ -139,9 +111,7 @@ fn document_message_keeps_the_filename() {
     let c = content(
         r#"{"from":"16505551234","id":"wamid.D","timestamp":"1749416383","type":"document","document":{"caption":"Rechnung","filename":"Rechnung M\u00e4rz.pdf","mime_type":"application\/pdf","sha256":"y=","id":"3959203830983440"}}"#,
     );
-    let MessageContent::Document(media) = c else {
-        panic!("{c:?}")
-    };
+    let MessageContent::Document(media) = c else { panic!("{c:?}") };
     assert_eq!(media.filename.as_deref(), Some("Rechnung März.pdf"));
     assert_eq!(media.caption.as_deref(), Some("Rechnung"));
 }
@@ -151,9 +121,7 @@ fn sticker_message_keeps_the_animated_flag() {
     let c = content(
         r#"{"from":"16505551234","id":"wamid.S","timestamp":"1749416383","type":"sticker","sticker":{"mime_type":"image\/webp","sha256":"z=","id":"1228718078374584","animated":true}}"#,
     );
-    let MessageContent::Sticker(media) = c else {
-        panic!("{c:?}")
-    };
+    let MessageContent::Sticker(media) = c else { panic!("{c:?}") };
     assert!(media.animated);
     assert!(!media.voice);
 }
@@ -178,13 +146,7 @@ fn location_message_takes_numbers_or_numeric_strings() {
     );
     assert_eq!(
         c,
-        MessageContent::Location {
-            latitude: 52.52,
-            longitude: 13.405,
-            name: None,
-            address: None,
-            url: None
-        }
+        MessageContent::Location { latitude: 52.52, longitude: 13.405, name: None, address: None, url: None }
     );
 }
 
@@ -193,12 +155,7 @@ fn location_without_coordinates_is_unknown() {
     let c = content(
         r#"{"from":"16505551234","id":"wamid.L3","timestamp":"1749416383","location":{"latitude":"north"},"type":"location"}"#,
     );
-    assert_eq!(
-        c,
-        MessageContent::Unknown {
-            original_type: "location".into()
-        }
-    );
+    assert_eq!(c, MessageContent::Unknown { original_type: "location".into() });
 }
 
 #[test]
@@ -206,9 +163,7 @@ fn contacts_message_keeps_the_cards_as_json() {
     let c = content(
         r#"{"contacts":[{"name":{"first_name":"Bj\u00f6rn","formatted_name":"Bj\u00f6rn Borg"},"phones":[{"phone":"+46 70 123 45 67","wa_id":"46701234567","type":"CELL"}]}],"from":"16505551234","id":"wamid.C","timestamp":"1749416383","type":"contacts"}"#,
     );
-    let MessageContent::Contacts { contacts } = c else {
-        panic!("{c:?}")
-    };
+    let MessageContent::Contacts { contacts } = c else { panic!("{c:?}") };
     assert_eq!(contacts.len(), 1);
     assert_eq!(contacts[0]["name"]["formatted_name"], "Björn Borg");
     assert_eq!(contacts[0]["phones"][0]["wa_id"], "46701234567");
@@ -228,10 +183,7 @@ fn interactive_button_reply_with_context() {
     );
     let context = m.context.unwrap();
     assert_eq!(context.from.as_deref(), Some("15550783881"));
-    assert_eq!(
-        context.message_id.as_deref(),
-        Some("wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI1RjQyNUE3NEYxMzAzMzQ5MkEA")
-    );
+    assert_eq!(context.message_id.as_deref(), Some("wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI1RjQyNUE3NEYxMzAzMzQ5MkEA"));
     assert!(!context.forwarded);
 }
 
@@ -255,21 +207,13 @@ fn interactive_flow_reply_keeps_the_response_json_string() {
     let c = content(
         r#"{"context":{"from":"15550783881","id":"wamid.F0"},"from":"16505551234","id":"wamid.F","timestamp":"1749416383","type":"interactive","interactive":{"type":"nfm_reply","nfm_reply":{"response_json":"{\"flow_token\":\"unused\",\"rating\":\"5\",\"comment\":\"S\u00fcper\"}","body":"Sent","name":"flow"}}}"#,
     );
-    let MessageContent::Interactive(InteractiveReply::FlowReply {
-        name,
-        body,
-        response_json,
-    }) = c
-    else {
+    let MessageContent::Interactive(InteractiveReply::FlowReply { name, body, response_json }) = c else {
         panic!("{c:?}")
     };
     assert_eq!(name.as_deref(), Some("flow"));
     assert_eq!(body.as_deref(), Some("Sent"));
     let response: Value = serde_json::from_str(&response_json).unwrap();
-    assert_eq!(
-        response,
-        json!({"flow_token": "unused", "rating": "5", "comment": "Süper"})
-    );
+    assert_eq!(response, json!({"flow_token": "unused", "rating": "5", "comment": "Süper"}));
 }
 
 #[test]
@@ -277,22 +221,12 @@ fn interactive_of_an_unknown_subtype_is_other() {
     let c = content(
         r#"{"from":"16505551234","id":"wamid.O","timestamp":"1749416383","type":"interactive","interactive":{"type":"call_permission_reply","call_permission_reply":{"response":"accept"}}}"#,
     );
-    assert_eq!(
-        c,
-        MessageContent::Interactive(InteractiveReply::Other {
-            subtype: "call_permission_reply".into()
-        })
-    );
+    assert_eq!(c, MessageContent::Interactive(InteractiveReply::Other { subtype: "call_permission_reply".into() }));
     // A known subtype without its object is no better.
     let c = content(
         r#"{"from":"16505551234","id":"wamid.O2","timestamp":"1749416383","type":"interactive","interactive":{"type":"button_reply"}}"#,
     );
-    assert_eq!(
-        c,
-        MessageContent::Interactive(InteractiveReply::Other {
-            subtype: "button_reply".into()
-        })
-    );
+    assert_eq!(c, MessageContent::Interactive(InteractiveReply::Other { subtype: "button_reply".into() }));
 }
 
 #[test]
@@ -302,15 +236,9 @@ fn template_quick_reply_button() {
     );
     assert_eq!(
         m.content,
-        MessageContent::Button {
-            payload: Some("STOP_PROMOS".into()),
-            text: "Stop promotions".into()
-        }
+        MessageContent::Button { payload: Some("STOP_PROMOS".into()), text: "Stop promotions".into() }
     );
-    assert_eq!(
-        m.context.unwrap().replied_to().unwrap().as_str(),
-        "wamid.T0"
-    );
+    assert_eq!(m.context.unwrap().replied_to().unwrap().as_str(), "wamid.T0");
 }
 
 #[test]
@@ -318,27 +246,12 @@ fn reaction_and_its_removal() {
     let c = content(
         r#"{"from":"16505551234","id":"wamid.R","timestamp":"1749416383","reaction":{"message_id":"wamid.X","emoji":"\u2764\ufe0f"},"type":"reaction"}"#,
     );
-    assert_eq!(
-        c,
-        MessageContent::Reaction {
-            message_id: "wamid.X".into(),
-            emoji: Some("❤️".into())
-        }
-    );
-    for removal in [
-        r#"{"message_id":"wamid.X","emoji":""}"#,
-        r#"{"message_id":"wamid.X"}"#,
-    ] {
+    assert_eq!(c, MessageContent::Reaction { message_id: "wamid.X".into(), emoji: Some("❤️".into()) });
+    for removal in [r#"{"message_id":"wamid.X","emoji":""}"#, r#"{"message_id":"wamid.X"}"#] {
         let c = content(&format!(
             r#"{{"from":"16505551234","id":"wamid.R2","timestamp":"1749416383","reaction":{removal},"type":"reaction"}}"#
         ));
-        assert_eq!(
-            c,
-            MessageContent::Reaction {
-                message_id: "wamid.X".into(),
-                emoji: None
-            }
-        );
+        assert_eq!(c, MessageContent::Reaction { message_id: "wamid.X".into(), emoji: None });
     }
 }
 
@@ -405,9 +318,7 @@ fn system_user_id_change_has_no_sender() {
 
 #[test]
 fn request_welcome_message() {
-    let c = content(
-        r#"{"from":"16505551234","id":"wamid.W","timestamp":"1749416383","type":"request_welcome"}"#,
-    );
+    let c = content(r#"{"from":"16505551234","id":"wamid.W","timestamp":"1749416383","type":"request_welcome"}"#);
     assert_eq!(c, MessageContent::RequestWelcome);
 }
 
@@ -433,12 +344,7 @@ fn unknown_type_is_kept_as_unknown() {
     let m = parse_one(
         r#"{"from":"16505551234","id":"wamid.H","timestamp":"1749416383","type":"hologram","hologram":{"frames":3}}"#,
     );
-    assert_eq!(
-        m.content,
-        MessageContent::Unknown {
-            original_type: "hologram".into()
-        }
-    );
+    assert_eq!(m.content, MessageContent::Unknown { original_type: "hologram".into() });
     assert_eq!(m.raw["hologram"]["frames"], 3);
 }
 
@@ -448,28 +354,16 @@ fn forwarded_ad_referral_and_numeric_timestamp() {
         r#"{"context":{"forwarded":true,"frequently_forwarded":"true"},"referral":{"source_url":"https:\/\/fb.me\/3cr4Wqqkv","source_id":"120226305854810726","source_type":"ad","headline":"Gro\u00dfe Aktion","body":"Jetzt schreiben","media_type":"image","image_url":"https:\/\/scontent.xx.fbcdn.net\/v\/t45.1600-4\/1.jpg","thumbnail_url":"https:\/\/scontent.xx.fbcdn.net\/t.jpg","ctwa_clid":"Afd2cQ"},"from":16505551234,"id":"wamid.Ad","timestamp":1749416383,"text":{"body":"Hallo"},"type":"text"}"#,
     );
     assert_eq!(m.from.unwrap().as_str(), "16505551234");
-    assert_eq!(
-        m.timestamp,
-        DateTime::from_timestamp(1_749_416_383, 0).unwrap()
-    );
+    assert_eq!(m.timestamp, DateTime::from_timestamp(1_749_416_383, 0).unwrap());
     let context = m.context.unwrap();
     assert!(context.forwarded && context.frequently_forwarded);
     assert_eq!(context.message_id, None);
     let referral = m.referral.unwrap();
     assert!(referral.is_ad());
-    assert_eq!(
-        referral.source_url.as_deref(),
-        Some("https://fb.me/3cr4Wqqkv")
-    );
+    assert_eq!(referral.source_url.as_deref(), Some("https://fb.me/3cr4Wqqkv"));
     assert_eq!(referral.headline.as_deref(), Some("Große Aktion"));
-    assert_eq!(
-        referral.image_url.as_deref(),
-        Some("https://scontent.xx.fbcdn.net/v/t45.1600-4/1.jpg")
-    );
-    assert_eq!(
-        referral.thumbnail_url.as_deref(),
-        Some("https://scontent.xx.fbcdn.net/t.jpg")
-    );
+    assert_eq!(referral.image_url.as_deref(), Some("https://scontent.xx.fbcdn.net/v/t45.1600-4/1.jpg"));
+    assert_eq!(referral.thumbnail_url.as_deref(), Some("https://scontent.xx.fbcdn.net/t.jpg"));
     assert_eq!(referral.ctwa_clid.as_deref(), Some("Afd2cQ"));
     assert_eq!(referral.video_url, None);
 }
@@ -478,9 +372,7 @@ fn forwarded_ad_referral_and_numeric_timestamp() {
 fn missing_or_bad_timestamp_falls_back_to_the_epoch() {
     let m = parse_one(r#"{"from":"16505551234","id":"wamid.E","type":"text","text":{"body":"x"}}"#);
     assert_eq!(m.timestamp, DateTime::UNIX_EPOCH);
-    let m = parse_one(
-        r#"{"from":"16505551234","id":"wamid.E","timestamp":"soon","type":"text","text":{"body":"x"}}"#,
-    );
+    let m = parse_one(r#"{"from":"16505551234","id":"wamid.E","timestamp":"soon","type":"text","text":{"body":"x"}}"#);
     assert_eq!(m.timestamp, DateTime::UNIX_EPOCH);
 }
 
@@ -503,28 +395,19 @@ fn batch_with_many_entries_changes_and_messages_keeps_order() {
             {"value":{"phone_number":"15550783881","event":"VERIFIED_ACCOUNT"},"field":"account_update"}]}]}"#;
     let changes = parse_delivery(body.as_bytes()).unwrap();
     assert_eq!(changes.len(), 3);
-    let Change::Messages(first) = &changes[0] else {
-        panic!("{changes:?}")
-    };
+    let Change::Messages(first) = &changes[0] else { panic!("{changes:?}") };
     let ids: Vec<&str> = first.messages.iter().map(|m| m.wamid.as_str()).collect();
     assert_eq!(ids, ["wamid.1", "wamid.2", "wamid.3"]);
     assert_eq!(first.contacts.len(), 2);
     assert_eq!(
         first.messages[2].content,
-        MessageContent::Reaction {
-            message_id: "wamid.2".into(),
-            emoji: Some("👍".into())
-        }
+        MessageContent::Reaction { message_id: "wamid.2".into(), emoji: Some("👍".into()) }
     );
-    let Change::Messages(second) = &changes[1] else {
-        panic!("{changes:?}")
-    };
+    let Change::Messages(second) = &changes[1] else { panic!("{changes:?}") };
     assert_eq!(second.phone_number_id.as_str(), "106540352242923");
     let states: Vec<&str> = second.statuses.iter().map(|s| s.state.as_str()).collect();
     assert_eq!(states, ["delivered", "read"]);
-    let Change::Other(third) = &changes[2] else {
-        panic!("{changes:?}")
-    };
+    let Change::Other(third) = &changes[2] else { panic!("{changes:?}") };
     assert_eq!(third.waba_id.as_deref(), Some("102290129340399"));
     assert_eq!(third.field, "account_update");
 }
@@ -535,18 +418,10 @@ fn failed_status_carries_its_errors() {
     let changes = parse_delivery(body.as_bytes()).unwrap();
     let change = messages(&changes);
     assert!(change.messages.is_empty() && change.malformed.is_empty());
-    let [failed, played, deleted] = change.statuses.as_slice() else {
-        panic!("{:?}", change.statuses)
-    };
-    assert_eq!(
-        failed.wamid.as_str(),
-        "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI4QzdFNzVGNkMyQ0JBOTg4QkQA"
-    );
+    let [failed, played, deleted] = change.statuses.as_slice() else { panic!("{:?}", change.statuses) };
+    assert_eq!(failed.wamid.as_str(), "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI4QzdFNzVGNkMyQ0JBOTg4QkQA");
     assert_eq!(failed.state, StatusValue::Known(DeliveryState::Failed));
-    assert_eq!(
-        failed.timestamp,
-        DateTime::from_timestamp(1_749_416_390, 0).unwrap()
-    );
+    assert_eq!(failed.timestamp, DateTime::from_timestamp(1_749_416_390, 0).unwrap());
     assert_eq!(failed.recipient_id.as_deref(), Some("16505551234"));
     assert_eq!(
         failed.errors,
@@ -572,15 +447,7 @@ fn error_title_falls_back_to_message() {
         {"title": "no code"},
         "not an object",
     ]))));
-    assert_eq!(
-        errors,
-        vec![StatusError {
-            code: 130_429,
-            title: "Rate limit hit".into(),
-            details: None,
-            href: None
-        }]
-    );
+    assert_eq!(errors, vec![StatusError { code: 130_429, title: "Rate limit hit".into(), details: None, href: None }]);
 }
 
 #[test]
@@ -601,15 +468,10 @@ fn account_update_is_recorded_raw() {
 fn template_status_update_is_recorded_raw() {
     let body = r#"{"entry":[{"id":"102290129340398","time":1739321024,"changes":[{"value":{"event":"REJECTED","message_template_id":1689556908129832,"message_template_name":"r\u00fcckruf","message_template_language":"de","reason":"INCORRECT_CATEGORY"},"field":"message_template_status_update"}]}],"object":"whatsapp_business_account"}"#;
     let changes = parse_delivery(body.as_bytes()).unwrap();
-    let [Change::Other(other)] = changes.as_slice() else {
-        panic!("{changes:?}")
-    };
+    let [Change::Other(other)] = changes.as_slice() else { panic!("{changes:?}") };
     assert_eq!(other.field, "message_template_status_update");
     assert_eq!(other.value["message_template_name"], "rückruf");
-    assert_eq!(
-        other.value["message_template_id"],
-        1_689_556_908_129_832_u64
-    );
+    assert_eq!(other.value["message_template_id"], 1_689_556_908_129_832_u64);
 }
 
 #[test]
@@ -617,15 +479,8 @@ fn interactive_without_its_object_is_tolerated_with_the_change_errors() {
     let body = r#"{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"106540352242922"},"contacts":[{"profile":{"name":"Kerry"},"wa_id":"16505551234"}],"messages":[{"from":"16505551234","id":"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGCA3RDZGRTUzRjEzQTg1QTg4","timestamp":"1749416383","type":"interactive"}],"errors":[{"code":131000,"title":"Something went wrong","message":"Something went wrong","error_data":{"details":"Unsupported webhook payload"}}]},"field":"messages"}]}]}"#;
     let changes = parse_delivery(body.as_bytes()).unwrap();
     let change = messages(&changes);
-    let [m] = change.messages.as_slice() else {
-        panic!("{change:?}")
-    };
-    assert_eq!(
-        m.content,
-        MessageContent::Interactive(InteractiveReply::Other {
-            subtype: String::new()
-        })
-    );
+    let [m] = change.messages.as_slice() else { panic!("{change:?}") };
+    assert_eq!(m.content, MessageContent::Interactive(InteractiveReply::Other { subtype: String::new() }));
     assert_eq!(m.raw["type"], "interactive");
     assert_eq!(
         change.errors,
@@ -649,9 +504,7 @@ fn messages_change_without_metadata_is_other() {
             r#"{{"object":"whatsapp_business_account","entry":[{{"id":"1","changes":[{{"value":{value},"field":"messages"}}]}}]}}"#
         );
         let changes = parse_delivery(body.as_bytes()).unwrap();
-        let [Change::Other(other)] = changes.as_slice() else {
-            panic!("{changes:?}")
-        };
+        let [Change::Other(other)] = changes.as_slice() else { panic!("{changes:?}") };
         assert_eq!(other.field, "messages");
         assert_eq!(other.waba_id.as_deref(), Some("1"));
         assert_eq!(other.value, serde_json::from_str::<Value>(value).unwrap());
@@ -662,10 +515,7 @@ fn messages_change_without_metadata_is_other() {
 fn numeric_phone_number_id_is_accepted() {
     let body = r#"{"entry":[{"id":102290129340398,"changes":[{"field":"messages","value":{"metadata":{"phone_number_id":106540352242922}}}]}]}"#;
     let changes = parse_delivery(body.as_bytes()).unwrap();
-    assert_eq!(
-        messages(&changes).phone_number_id.as_str(),
-        "106540352242922"
-    );
+    assert_eq!(messages(&changes).phone_number_id.as_str(), "106540352242922");
 }
 
 #[test]
@@ -676,13 +526,8 @@ fn broken_items_are_kept_as_malformed() {
     let changes = parse_delivery(body.as_bytes()).unwrap();
     let change = messages(&changes);
     assert_eq!(change.messages.len(), 1);
-    assert_eq!(
-        change.messages[0].content,
-        MessageContent::Text { body: "ok".into() }
-    );
-    let [status] = change.statuses.as_slice() else {
-        panic!("{:?}", change.statuses)
-    };
+    assert_eq!(change.messages[0].content, MessageContent::Text { body: "ok".into() });
+    let [status] = change.statuses.as_slice() else { panic!("{:?}", change.statuses) };
     assert_eq!(status.state, StatusValue::Unknown(String::new()));
     assert_eq!(status.timestamp, DateTime::UNIX_EPOCH);
     assert_eq!(change.malformed.len(), 5);
@@ -693,28 +538,13 @@ fn broken_items_are_kept_as_malformed() {
 #[test]
 fn envelope_errors() {
     assert!(matches!(parse_delivery(b""), Err(ParseError::NotJson(_))));
-    assert!(matches!(
-        parse_delivery(b"{\"entry\":["),
-        Err(ParseError::NotJson(_))
-    ));
-    for body in [
-        &b"[]"[..],
-        b"null",
-        b"{}",
-        b"{\"entry\":{}}",
-        b"{\"entry\":\"x\"}",
-    ] {
-        assert!(
-            matches!(parse_delivery(body), Err(ParseError::NotAnEnvelope)),
-            "{body:?}"
-        );
+    assert!(matches!(parse_delivery(b"{\"entry\":["), Err(ParseError::NotJson(_))));
+    for body in [&b"[]"[..], b"null", b"{}", b"{\"entry\":{}}", b"{\"entry\":\"x\"}"] {
+        assert!(matches!(parse_delivery(body), Err(ParseError::NotAnEnvelope)), "{body:?}");
     }
     assert_eq!(parse_delivery(br#"{"entry":[]}"#).unwrap(), vec![]);
     // Entries and changes that are not objects carry nothing to attribute.
-    assert_eq!(
-        parse_delivery(br#"{"entry":[1,{"changes":"x"},{"changes":[null]}]}"#).unwrap(),
-        vec![]
-    );
+    assert_eq!(parse_delivery(br#"{"entry":[1,{"changes":"x"},{"changes":[null]}]}"#).unwrap(), vec![]);
 }
 
 // ---- never panic, whatever arrives -------------------------------------------------------
@@ -788,9 +618,8 @@ fn arb_json() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(5, 96, 8, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::vec((prop::sample::select(KEYS), inner), 0..8).prop_map(|kv| {
-                Value::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
-            }),
+            prop::collection::vec((prop::sample::select(KEYS), inner), 0..8)
+                .prop_map(|kv| { Value::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()) }),
         ]
     })
 }

@@ -4,9 +4,12 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_domain::message::{MessageContent, MessageContext, Referral, StatusError};
-use switchboard_domain::{AgentId, ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction, MessageId, window};
+use switchboard_domain::{
+    AgentId, ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction, MessageId, window,
+};
 use switchboard_store::{
-    ContactView, ConversationCursor, ConversationQuery, ConversationView, MessageCursor, MessageQuery, MessageView, Page,
+    ContactView, ConversationCursor, ConversationQuery, ConversationView, MessageCursor, MessageQuery, MessageView,
+    Page,
 };
 
 use crate::AppState;
@@ -57,7 +60,11 @@ fn conversation_cursor(raw: &str) -> Option<ConversationCursor> {
     Some(ConversationCursor { last_message_at, id: id.parse().ok()? })
 }
 
-async fn list(_agent: AuthenticatedAgent, params: web::Query<ListParams>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn list(
+    _agent: AuthenticatedAgent,
+    params: web::Query<ListParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let mut errors = Vec::new();
     let status = match params.status.as_deref() {
         None | Some("all") => None,
@@ -90,7 +97,11 @@ fn path_id(raw: &str) -> Result<ConversationId, ApiError> {
     raw.parse().map_err(|_| ApiError::NotFound { what: "conversation" })
 }
 
-async fn get(_agent: AuthenticatedAgent, path: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn get(
+    _agent: AuthenticatedAgent,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     let c = state.store.conversation(id).await?.ok_or(ApiError::NotFound { what: "conversation" })?;
     Ok(HttpResponse::Ok().json(ConversationJson::new(c, Utc::now())))
@@ -102,7 +113,12 @@ struct MessageParams {
     cursor: Option<String>,
 }
 
-async fn messages(_agent: AuthenticatedAgent, path: web::Path<String>, params: web::Query<MessageParams>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn messages(
+    _agent: AuthenticatedAgent,
+    path: web::Path<String>,
+    params: web::Query<MessageParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     let mut errors = Vec::new();
     let limit = parse_limit(params.limit.as_deref(), &mut errors);

@@ -35,7 +35,11 @@ struct CacheMeta {
     content_type: String,
 }
 
-async fn media(_agent: AuthenticatedAgent, path: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn media(
+    _agent: AuthenticatedAgent,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let no_media = || ApiError::NotFound { what: "media" };
     let id: MessageId = path.parse().map_err(|_| ApiError::NotFound { what: "message" })?;
     let message = state.store.message(id).await?.ok_or(ApiError::NotFound { what: "message" })?;
@@ -55,7 +59,9 @@ async fn media(_agent: AuthenticatedAgent, path: web::Path<String>, state: web::
     let Some(graph) = &state.graph else {
         return Err(ApiError::Unavailable {
             code: "media_unavailable",
-            detail: "files are fetched from WhatsApp, which is not connected (sandbox mode), and this one is not cached".into(),
+            detail:
+                "files are fetched from WhatsApp, which is not connected (sandbox mode), and this one is not cached"
+                    .into(),
         });
     };
     let download = fetch(graph, media_id).await?;
@@ -107,7 +113,8 @@ fn lookup_error(e: &GraphError) -> ApiError {
 fn expired() -> ApiError {
     ApiError::Gone {
         code: "media_expired",
-        detail: "WhatsApp no longer has this file (files sent by customers are kept for 7 days) and it was not cached".into(),
+        detail: "WhatsApp no longer has this file (files sent by customers are kept for 7 days) and it was not cached"
+            .into(),
     }
 }
 
@@ -115,10 +122,13 @@ fn expired() -> ApiError {
 /// browser run them as a page on our origin.
 fn response(content_type: &str, filename: Option<&str>) -> HttpResponseBuilder {
     let mut res = HttpResponse::Ok();
-    res.insert_header((header::CONTENT_TYPE, header::HeaderValue::from_str(content_type).unwrap_or(header::HeaderValue::from_static(OCTET_STREAM))))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'"))
-        .insert_header((header::CACHE_CONTROL, "private, max-age=86400"));
+    res.insert_header((
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_str(content_type).unwrap_or(header::HeaderValue::from_static(OCTET_STREAM)),
+    ))
+    .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+    .insert_header((header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'"))
+    .insert_header((header::CACHE_CONTROL, "private, max-age=86400"));
     if let Some(name) = filename.filter(|n| !n.is_empty()) {
         res.insert_header(content_disposition(name));
     }
@@ -127,10 +137,8 @@ fn response(content_type: &str, filename: Option<&str>) -> HttpResponseBuilder {
 
 /// `attachment; filename="…"; filename*=UTF-8''…`, the plain name with only safe characters.
 fn content_disposition(name: &str) -> ContentDisposition {
-    let ascii: String = name
-        .chars()
-        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
-        .collect();
+    let ascii: String =
+        name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect();
     let mut parameters = vec![DispositionParam::Filename(ascii.clone())];
     if ascii != name {
         parameters.push(DispositionParam::FilenameExt(ExtendedValue {
@@ -172,7 +180,8 @@ impl CacheEntry {
         tokio::fs::create_dir_all(&self.dir).await?;
         let tmp = self.dir.join(format!(".{}.{}.part", self.key, uuid::Uuid::new_v4().simple()));
         let file = tokio::fs::File::create(&tmp).await?;
-        let meta = serde_json::to_vec(&CacheMeta { content_type: content_type.to_owned() }).map_err(std::io::Error::other)?;
+        let meta =
+            serde_json::to_vec(&CacheMeta { content_type: content_type.to_owned() }).map_err(std::io::Error::other)?;
         Ok(CacheWriter { file, tmp, entry: Self::new(&self.dir, &self.key), meta, committed: false })
     }
 }
@@ -212,7 +221,10 @@ impl Drop for CacheWriter {
 
 /// Relays the download to the client, copying it into the cache; the copy is kept only
 /// if the download completes. A cache write failure does not interrupt the client.
-fn relay(download: MediaDownload, writer: Option<CacheWriter>) -> impl futures_util::Stream<Item = Result<Bytes, GraphError>> {
+fn relay(
+    download: MediaDownload,
+    writer: Option<CacheWriter>,
+) -> impl futures_util::Stream<Item = Result<Bytes, GraphError>> {
     futures_util::stream::unfold(Some((download, writer)), |state| async move {
         let (mut download, mut writer) = state?;
         match download.chunk().await {

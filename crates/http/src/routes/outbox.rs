@@ -48,11 +48,17 @@ impl From<OutboxEntry> for EntryJson {
     }
 }
 
-async fn list(agent: AuthenticatedAgent, params: web::Query<Params>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn list(
+    agent: AuthenticatedAgent,
+    params: web::Query<Params>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     agent.require_admin()?;
     let which = match params.state.as_deref() {
         None => OutboxState::Dead,
-        Some(s) => OutboxState::parse(s).ok_or_else(|| ApiError::field("state", "must be one of ready, dead, failed"))?,
+        Some(s) => {
+            OutboxState::parse(s).ok_or_else(|| ApiError::field("state", "must be one of ready, dead, failed"))?
+        }
     };
     let limit = params.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
@@ -62,7 +68,11 @@ async fn list(agent: AuthenticatedAgent, params: web::Query<Params>, state: web:
     Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
 }
 
-async fn retry(agent: AuthenticatedAgent, path: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn retry(
+    agent: AuthenticatedAgent,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     agent.require_admin()?;
     let not_found = || ApiError::NotFound { what: "dead or failed outbox entry" };
     let id: i64 = path.parse().map_err(|_| not_found())?;

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 use switchboard_cloudapi::{
-    InteractiveHeader, ListRow, ListSection, MediaKind, MediaSource, OutboundBody, OutboundMessage, ReplyButton, TemplateComponent,
-    TemplateParameter,
+    InteractiveHeader, ListRow, ListSection, MediaKind, MediaSource, OutboundBody, OutboundMessage, ReplyButton,
+    TemplateComponent, TemplateParameter,
 };
 use switchboard_domain::message::{Choice, Media, MessageContent};
 use switchboard_domain::{ConversationId, MessageId, Wamid, window};
@@ -116,9 +116,17 @@ fn build(reply: Reply) -> Result<(OutboundBody, MessageContent, Option<MessageId
             (OutboundBody::Template { name, language, components }, content, None)
         }
         Reply::Buttons { body, buttons, header, footer, reply_to } => {
-            let content = MessageContent::InteractiveMessage { style: "button".into(), body: body.clone(), options: choices(&buttons) };
+            let content = MessageContent::InteractiveMessage {
+                style: "button".into(),
+                body: body.clone(),
+                options: choices(&buttons),
+            };
             let buttons = buttons.into_iter().map(|b| ReplyButton { id: b.id, title: b.title }).collect();
-            (OutboundBody::Buttons { header: header.map(InteractiveHeader::Text), body, footer, buttons }, content, reply_to)
+            (
+                OutboundBody::Buttons { header: header.map(InteractiveHeader::Text), body, footer, buttons },
+                content,
+                reply_to,
+            )
         }
         Reply::List { body, button, sections, header, footer, reply_to } => {
             let options = sections.iter().flat_map(|s| choices(&s.rows)).collect();
@@ -127,7 +135,11 @@ fn build(reply: Reply) -> Result<(OutboundBody, MessageContent, Option<MessageId
                 .into_iter()
                 .map(|s| ListSection {
                     title: s.title,
-                    rows: s.rows.into_iter().map(|r| ListRow { id: r.id, title: r.title, description: r.description }).collect(),
+                    rows: s
+                        .rows
+                        .into_iter()
+                        .map(|r| ListRow { id: r.id, title: r.title, description: r.description })
+                        .collect(),
                 })
                 .collect();
             (OutboundBody::List { header, body, footer, button, sections }, content, reply_to)
@@ -147,9 +159,15 @@ fn media(
     let source = match (m.id.clone(), m.link.clone()) {
         (Some(id), None) => MediaSource::Id(id),
         (None, Some(link)) => MediaSource::Link(link),
-        _ => return Err(ApiError::field("id", "give exactly one of `id` (an uploaded media id) or `link` (an https URL)")),
+        _ => {
+            return Err(ApiError::field(
+                "id",
+                "give exactly one of `id` (an uploaded media id) or `link` (an https URL)",
+            ));
+        }
     };
-    let shown = Media { id: m.id, link: m.link, caption: m.caption.clone(), filename: m.filename.clone(), ..Media::default() };
+    let shown =
+        Media { id: m.id, link: m.link, caption: m.caption.clone(), filename: m.filename.clone(), ..Media::default() };
     Ok((OutboundBody::Media { kind, source, caption: m.caption, filename: m.filename }, content(shown), m.reply_to))
 }
 
@@ -157,7 +175,10 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     let Some(v) = req.headers().get("idempotency-key") else { return Ok(None) };
     match v.to_str() {
         Ok(k) if !k.is_empty() && k.len() <= IDEMPOTENCY_KEY_MAX => Ok(Some(k.to_owned())),
-        _ => Err(ApiError::field("Idempotency-Key", format!("must be 1 to {IDEMPOTENCY_KEY_MAX} visible ASCII characters"))),
+        _ => Err(ApiError::field(
+            "Idempotency-Key",
+            format!("must be 1 to {IDEMPOTENCY_KEY_MAX} visible ASCII characters"),
+        )),
     }
 }
 
@@ -183,7 +204,8 @@ pub(crate) async fn reply(
         None => None,
         Some(mid) => Some(replied_wamid(&state, id, mid).await?),
     };
-    let msg = OutboundMessage { to: conversation.contact.wa_id.clone(), reply_to, body, biz_opaque_callback_data: None };
+    let msg =
+        OutboundMessage { to: conversation.contact.wa_id.clone(), reply_to, body, biz_opaque_callback_data: None };
     msg.validate().map_err(|errors| {
         ApiError::Validation(errors.into_iter().map(|e| FieldError::new(e.field.clone(), e.message.clone())).collect())
     })?;
@@ -214,9 +236,9 @@ pub(crate) async fn reply(
 /// The wamid of the message being replied to, which must be in this conversation.
 async fn replied_wamid(state: &AppState, conversation: ConversationId, id: MessageId) -> Result<Wamid, ApiError> {
     match state.store.message(id).await? {
-        Some(m) if m.conversation_id == conversation => {
-            m.wamid.ok_or_else(|| ApiError::field("reply_to", "that message has not been sent yet, so it cannot be quoted"))
-        }
+        Some(m) if m.conversation_id == conversation => m
+            .wamid
+            .ok_or_else(|| ApiError::field("reply_to", "that message has not been sent yet, so it cannot be quoted")),
         _ => Err(ApiError::field("reply_to", "no such message in this conversation")),
     }
 }

@@ -31,7 +31,12 @@ async fn handshake(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
         return forbidden();
     };
     let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
-    match verify_subscription(get("hub.mode"), get("hub.verify_token"), get("hub.challenge"), expected.expose_secret().as_bytes()) {
+    match verify_subscription(
+        get("hub.mode"),
+        get("hub.verify_token"),
+        get("hub.challenge"),
+        expected.expose_secret().as_bytes(),
+    ) {
         Some(challenge) => {
             tracing::info!("webhook subscription verified");
             HttpResponse::Ok()
@@ -69,7 +74,12 @@ async fn receive(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>)
     }
     match state.intake.append(body, Utc::now()).await {
         Ok(_) => Ok(HttpResponse::Ok().finish()),
-        Err(IntakeError::Busy) => Err(ApiError::Unavailable { code: "busy", detail: "the server is busy; retry".into() }),
-        Err(IntakeError::Store(_)) => Err(ApiError::Unavailable { code: "database_unavailable", detail: "the delivery could not be stored; retry".into() }),
+        Err(IntakeError::Busy) => {
+            Err(ApiError::Unavailable { code: "busy", detail: "the server is busy; retry".into() })
+        }
+        Err(IntakeError::Store(_)) => Err(ApiError::Unavailable {
+            code: "database_unavailable",
+            detail: "the delivery could not be stored; retry".into(),
+        }),
     }
 }

@@ -120,9 +120,8 @@ pub async fn start_on(addr: &str, opts: Options) -> std::io::Result<FakeServer> 
                     let state = state.clone();
                     async move { Ok::<_, Infallible>(handle(state, req).await) }
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                let _ =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
             });
         }
     });
@@ -140,16 +139,11 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Full<Byte
     let query = req.uri().query().unwrap_or("").to_owned();
     match (req.method().clone(), path.as_str()) {
         (Method::POST, "/webhooks/whatsapp") => webhook(state, req).await,
-        (Method::POST, p)
-            if p.starts_with("/api/v1/conversations/") && p.ends_with("/messages") =>
-        {
+        (Method::POST, p) if p.starts_with("/api/v1/conversations/") && p.ends_with("/messages") => {
             reply(state, req).await
         }
         (Method::GET, p) if p.starts_with("/api/v1/conversations") => {
-            let auth = req
-                .headers()
-                .get("authorization")
-                .and_then(|v| v.to_str().ok());
+            let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok());
             if auth != Some(&format!("Bearer {}", state.opts.token)) {
                 return respond(StatusCode::UNAUTHORIZED, "{}");
             }
@@ -167,10 +161,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Full<Byte
                     })
                     .collect();
                 (items, (end < all.len()).then_some(end))
-            } else if let Some(id) = rest
-                .strip_prefix('/')
-                .and_then(|r| r.strip_suffix("/messages"))
-            {
+            } else if let Some(id) = rest.strip_prefix('/').and_then(|r| r.strip_suffix("/messages")) {
                 let Some(index) = inbox.conversations.iter().position(|c| c.0 == id) else {
                     return respond(StatusCode::NOT_FOUND, "{}");
                 };
@@ -202,10 +193,7 @@ fn page_params(query: &str) -> (usize, usize) {
     for pair in query.split('&') {
         match pair.split_once('=') {
             Some(("cursor", c)) => {
-                offset = c
-                    .strip_prefix('o')
-                    .and_then(|h| usize::from_str_radix(h, 16).ok())
-                    .unwrap_or(0)
+                offset = c.strip_prefix('o').and_then(|h| usize::from_str_radix(h, 16).ok()).unwrap_or(0)
             }
             Some(("limit", l)) => limit = l.parse().unwrap_or(50).min(500),
             _ => {}
@@ -257,13 +245,9 @@ fn ingest(state: &State, payload: &Value) {
     for entry in payload["entry"].as_array().into_iter().flatten() {
         for change in entry["changes"].as_array().into_iter().flatten() {
             let value = &change["value"];
-            let name = value["contacts"][0]["profile"]["name"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned();
+            let name = value["contacts"][0]["profile"]["name"].as_str().unwrap_or("").to_owned();
             for message in value["messages"].as_array().into_iter().flatten() {
-                let (Some(from), Some(wamid)) = (message["from"].as_str(), message["id"].as_str())
-                else {
+                let (Some(from), Some(wamid)) = (message["from"].as_str(), message["id"].as_str()) else {
                     continue;
                 };
                 let n = state.messages_seen.fetch_add(1, Ordering::Relaxed) + 1;
@@ -274,22 +258,14 @@ fn ingest(state: &State, payload: &Value) {
                     Some(&i) => i,
                     None => {
                         let i = inbox.conversations.len();
-                        inbox.conversations.push((
-                            format!("conv-{i}"),
-                            from.to_owned(),
-                            name.clone(),
-                        ));
+                        inbox.conversations.push((format!("conv-{i}"), from.to_owned(), name.clone()));
                         inbox.by_wa_id.insert(from.to_owned(), i);
                         inbox.messages.push(Vec::new());
                         i
                     }
                 };
                 inbox.messages[index].push(wamid.to_owned());
-                if state
-                    .opts
-                    .duplicate_every
-                    .is_some_and(|k| n.is_multiple_of(k))
-                {
+                if state.opts.duplicate_every.is_some_and(|k| n.is_multiple_of(k)) {
                     inbox.messages[index].push(wamid.to_owned());
                 }
             }
@@ -298,20 +274,14 @@ fn ingest(state: &State, payload: &Value) {
 }
 
 async fn reply(state: Arc<State>, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let auth = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
     if auth != Some(format!("Bearer {}", state.opts.token)) {
         return respond(StatusCode::UNAUTHORIZED, "{}");
     }
     let Some(outbox) = state.outbox.clone() else {
         return respond(StatusCode::NOT_FOUND, "{}");
     };
-    let id = req.uri().path()["/api/v1/conversations/".len()..]
-        .trim_end_matches("/messages")
-        .to_owned();
+    let id = req.uri().path()["/api/v1/conversations/".len()..].trim_end_matches("/messages").to_owned();
     let Ok(body) = req.into_body().collect().await.map(|b| b.to_bytes()) else {
         return respond(StatusCode::BAD_REQUEST, "{}");
     };
@@ -336,16 +306,9 @@ async fn reply(state: Arc<State>, req: Request<Incoming>) -> Response<Full<Bytes
 
 /// Sends accepted replies to the Graph API one at a time, in order (unless told to
 /// misbehave).
-async fn graph_sender(
-    graph: String,
-    opts: Options,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<(String, String)>,
-) {
+async fn graph_sender(graph: String, opts: Options, mut rx: tokio::sync::mpsc::UnboundedReceiver<(String, String)>) {
     let client = reqwest::Client::new();
-    let url = format!(
-        "{}/v25.0/100000000000001/messages",
-        graph.trim_end_matches('/')
-    );
+    let url = format!("{}/v25.0/100000000000001/messages", graph.trim_end_matches('/'));
     let send = |to: String, text: String| {
         let body = json!({"messaging_product": "whatsapp", "recipient_type": "individual",
                           "to": to, "type": "text", "text": {"preview_url": false, "body": text}});
@@ -364,17 +327,16 @@ async fn graph_sender(
     let mut held: HashMap<String, String> = HashMap::new();
     let mut n = 0u64;
     loop {
-        let next =
-            match tokio::time::timeout(std::time::Duration::from_millis(300), rx.recv()).await {
-                Ok(next) => next,
-                Err(_) => {
-                    // Idle: whatever was held back goes out now.
-                    for (to, text) in held.drain() {
-                        send(to, text).await;
-                    }
-                    continue;
+        let next = match tokio::time::timeout(std::time::Duration::from_millis(300), rx.recv()).await {
+            Ok(next) => next,
+            Err(_) => {
+                // Idle: whatever was held back goes out now.
+                for (to, text) in held.drain() {
+                    send(to, text).await;
                 }
-            };
+                continue;
+            }
+        };
         let Some((to, text)) = next else { return };
         n += 1;
         if let Some(earlier) = held.remove(&to) {
