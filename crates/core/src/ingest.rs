@@ -55,6 +55,15 @@ impl IngestReport {
         self.applied == 0 && self.failed == 0
     }
 
+    fn record_metrics(&self) {
+        metrics::counter!("switchboard_ingest_events_total", "result" => "applied").increment(self.applied as u64);
+        metrics::counter!("switchboard_ingest_events_total", "result" => "failed").increment(self.failed as u64);
+        metrics::counter!("switchboard_ingest_messages_total", "result" => "stored").increment(self.messages as u64);
+        metrics::counter!("switchboard_ingest_messages_total", "result" => "duplicate")
+            .increment(self.duplicates as u64);
+        metrics::counter!("switchboard_ingest_statuses_total").increment(self.statuses as u64);
+    }
+
     fn add(&mut self, other: Self) {
         self.applied += other.applied;
         self.failed += other.failed;
@@ -98,6 +107,7 @@ impl IngestWorker {
         tx.mark_applied(&ids, now).await?;
         tx.commit().await?;
         report.applied = events.len();
+        report.record_metrics();
         Ok(report)
     }
 
@@ -183,6 +193,7 @@ impl IngestWorker {
                 }
             }
         }
+        report.record_metrics();
         Ok(report)
     }
 

@@ -211,6 +211,9 @@ impl Sender {
             }
         }
         self.store.complete_outbox(&results, Utc::now()).await?;
+        metrics::counter!("switchboard_sends_total", "outcome" => "sent").increment(report.sent as u64);
+        metrics::counter!("switchboard_sends_total", "outcome" => "retry").increment(report.retried as u64);
+        metrics::counter!("switchboard_sends_total", "outcome" => "failed").increment(report.failed as u64);
         if let Some(l) = &self.pair {
             l.retain_recent();
         }

@@ -64,6 +64,7 @@ pub struct Application {
 impl Application {
     /// Binds the listener and builds the server; nothing runs until it is awaited.
     pub fn build(opts: &HttpOptions, state: AppState) -> std::io::Result<Self> {
+        routes::metrics::handle();
         let listener = TcpListener::bind(opts.listen)?;
         let addr = listener.local_addr()?;
         let data = web::Data::new(state);
@@ -74,6 +75,7 @@ impl Application {
                 .wrap(TracingLogger::<telemetry::RouteSpan>::new())
                 .app_data(data.clone())
                 .configure(routes::health::configure)
+                .configure(routes::metrics::configure)
                 .configure(|c| routes::webhooks::configure(c, webhook_limit))
                 .service(
                     web::scope("/api/v1")

@@ -6,6 +6,7 @@ use chrono::Utc;
 use secrecy::ExposeSecret;
 use switchboard_cloudapi::signature::{SignatureError, verify_signature, verify_subscription};
 use switchboard_core::IntakeError;
+use switchboard_store::Appended;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -63,6 +64,7 @@ async fn receive(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>)
     let header = req.headers().get("x-hub-signature-256").map(|v| v.as_bytes());
     if let Err(e) = verify_signature(secret.expose_secret().as_bytes(), header, &body) {
         tracing::warn!(reason = %e, bytes = body.len(), "webhook rejected: bad signature");
+        metrics::counter!("switchboard_webhooks_total", "outcome" => "invalid_signature").increment(1);
         return Err(ApiError::InvalidSignature(match e {
             SignatureError::Missing => "the X-Hub-Signature-256 header is missing",
             SignatureError::Malformed => "the X-Hub-Signature-256 header is malformed",
@@ -70,16 +72,24 @@ async fn receive(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>)
         }));
     }
     if serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() {
+        metrics::counter!("switchboard_webhooks_total", "outcome" => "invalid_json").increment(1);
         return Err(ApiError::BadRequest { code: "invalid_json", detail: "the body is not JSON".into() });
     }
     match state.intake.append(body, Utc::now()).await {
-        Ok(_) => Ok(HttpResponse::Ok().finish()),
-        Err(IntakeError::Busy) => {
-            Err(ApiError::Unavailable { code: "busy", detail: "the server is busy; retry".into() })
+        Ok(appended) => {
+            let outcome = if matches!(appended, Appended::New(_)) { "accepted" } else { "duplicate" };
+            metrics::counter!("switchboard_webhooks_total", "outcome" => outcome).increment(1);
+            Ok(HttpResponse::Ok().finish())
         }
-        Err(IntakeError::Store(_)) => Err(ApiError::Unavailable {
-            code: "database_unavailable",
-            detail: "the delivery could not be stored; retry".into(),
-        }),
+        Err(e) => {
+            metrics::counter!("switchboard_webhooks_total", "outcome" => "unavailable").increment(1);
+            Err(match e {
+                IntakeError::Busy => ApiError::Unavailable { code: "busy", detail: "the server is busy; retry".into() },
+                IntakeError::Store(_) => ApiError::Unavailable {
+                    code: "database_unavailable",
+                    detail: "the delivery could not be stored; retry".into(),
+                },
+            })
+        }
     }
 }

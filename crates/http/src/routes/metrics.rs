@@ -1,0 +1,39 @@
+//! `GET /metrics`: Prometheus text format. Counters are recorded where things happen
+//! (webhooks here, ingest and sending in switchboard-core); gauges of the durable queues
+//! are read from the store at scrape time.
+
+use std::sync::OnceLock;
+
+use actix_web::{HttpResponse, web};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/metrics", web::get().to(render));
+}
+
+/// The process-wide recorder, installed on first use.
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed; /metrics shows only this one's");
+        }
+        handle
+    })
+}
+
+async fn render(state: web::Data<AppState>) -> HttpResponse {
+    let handle = handle();
+    match state.store.event_log_stats().await {
+        Ok(s) => {
+            metrics::gauge!("switchboard_event_log_pending").set(s.pending as f64);
+            metrics::gauge!("switchboard_event_log_failed").set(s.failed as f64);
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: event log stats unavailable"),
+    }
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(handle.render())
+}
