@@ -8,7 +8,7 @@ use switchboard_store::{NewOutboundMessage, RecordReason};
 use switchboard_tests::payloads::{
     contact, delivery, delivery_for, failed_status, message, status, text, text_delivery,
 };
-use switchboard_tests::{Backend, TestApp, both_backends, spawn_app};
+use switchboard_tests::{AppOptions, Backend, TestApp, both_backends, spawn_app, start_on};
 
 const FROM: &str = "16505551234";
 
@@ -351,6 +351,40 @@ async fn deliveries_for_an_unknown_number_are_kept_and_reported(backend: Backend
     assert_eq!((stats.pending, stats.applied, stats.failed), (0, 1, 0));
 }
 
+async fn kept_deliveries_are_applied_once_their_number_gets_a_channel(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let stray = delivery_for(
+        "999999999",
+        vec![contact(FROM, "Ana")],
+        vec![text("wamid.early1", FROM, "hi"), text("wamid.early2", FROM, "anyone?")],
+        vec![],
+    );
+    app.post_webhook(serde_json::to_vec(&stray).unwrap()).await;
+    app.ingest().await;
+    assert!(app.conversations().await.is_empty());
+    let db = app.stop().await;
+
+    // The admin configures the number; at start-up the kept deliveries are replayed.
+    let opts = AppOptions { env: vec![("SWITCHBOARD_PHONE_NUMBER_ID", "999999999".into())], ..AppOptions::default() };
+    let mut app = start_on(db, opts).await;
+    app.ingest().await;
+    assert!(app.store.recorded_changes(RecordReason::NoChannel, 10).await.unwrap().is_empty());
+    let messages = app.all_messages().await;
+    let mut wamids: Vec<_> = messages.iter().map(|m| m["wamid"].as_str().unwrap().to_owned()).collect();
+    wamids.sort();
+    assert_eq!(wamids, ["wamid.early1", "wamid.early2"]);
+    assert_eq!(app.conversations().await[0]["phone_number_id"], "999999999");
+    // A second restart replays nothing more.
+    let db = app.stop().await;
+    let mut app = start_on(
+        db,
+        AppOptions { env: vec![("SWITCHBOARD_PHONE_NUMBER_ID", "999999999".into())], ..AppOptions::default() },
+    )
+    .await;
+    app.ingest().await;
+    assert_eq!(app.all_messages().await.len(), 2);
+}
+
 async fn other_fields_and_malformed_items_are_recorded_not_dropped(backend: Backend) {
     let mut app = spawn_app(backend).await;
     let template = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "time": 1_767_225_600, "changes": [
@@ -382,5 +416,6 @@ both_backends!(
     a_failure_records_metas_code_and_title,
     a_status_before_its_message_is_kept_and_applied_later,
     deliveries_for_an_unknown_number_are_kept_and_reported,
+    kept_deliveries_are_applied_once_their_number_gets_a_channel,
     other_fields_and_malformed_items_are_recorded_not_dropped,
 );

@@ -12,13 +12,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
 use switchboard_cloudapi::webhook::parse_delivery;
 use switchboard_domain::inbound::{Change, InboundContact, MessagesChange, StatusValue};
 use switchboard_domain::message::MessageContent;
 use switchboard_domain::{ChannelId, EventId, PhoneNumberId, window};
 use switchboard_store::{
-    InboundOutcome, IngestTx, NewInbound, PendingEvent, RecordReason, RecordedChange, Store, StoreError,
+    InboundOutcome, IngestTx, NewEvent, NewInbound, PendingEvent, RecordReason, RecordedChange, Store, StoreError,
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -70,6 +72,37 @@ impl IngestReport {
         self.messages += other.messages;
         self.duplicates += other.duplicates;
         self.statuses += other.statuses;
+    }
+}
+
+/// Puts deliveries that arrived for `phone_number_id` before it had a channel back into
+/// the event log, one delivery per kept change, so the ingest worker applies them now.
+/// Each becomes a delivery with deterministic bytes: if the process dies between the
+/// append and forgetting the kept changes, the next run appends the same bytes again and
+/// the event log recognises them; redelivered messages are recognised by their wamid.
+pub async fn replay_unrouted(store: &dyn Store, phone_number_id: &PhoneNumberId) -> Result<usize, StoreError> {
+    let mut replayed = 0;
+    loop {
+        let changes = store.unrouted_changes(phone_number_id, 256).await?;
+        if changes.is_empty() {
+            return Ok(replayed);
+        }
+        let now = Utc::now();
+        let events: Vec<NewEvent> = changes
+            .iter()
+            .map(|(_, value)| {
+                let envelope = serde_json::json!({
+                    "object": "whatsapp_business_account",
+                    "entry": [{"id": "", "changes": [{"field": "messages", "value": value}]}],
+                });
+                let body = Bytes::from(serde_json::to_vec(&envelope).unwrap_or_default());
+                NewEvent { body_sha256: Sha256::digest(&body).into(), body, received_at: now }
+            })
+            .collect();
+        store.append_events(&events).await?;
+        let ids: Vec<i64> = changes.iter().map(|(id, _)| *id).collect();
+        store.delete_recorded_changes(&ids).await?;
+        replayed += ids.len();
     }
 }
 

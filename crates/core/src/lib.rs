@@ -7,6 +7,6 @@ pub mod ingest;
 pub mod intake;
 pub mod sender;
 
-pub use ingest::{IngestOptions, IngestReport, IngestWorker};
+pub use ingest::{IngestOptions, IngestReport, IngestWorker, replay_unrouted};
 pub use intake::{Intake, IntakeError, IntakeOptions};
 pub use sender::{Pause, Sandbox, SendHealth, SendReport, Sender, SenderOptions, Transport};

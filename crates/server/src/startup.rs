@@ -9,7 +9,9 @@ use anyhow::Context;
 use chrono::Utc;
 use secrecy::ExposeSecret;
 use switchboard_cloudapi::{GraphClient, GraphConfig};
-use switchboard_core::{IngestOptions, IngestWorker, Intake, IntakeOptions, Sandbox, SendHealth, Sender, Transport};
+use switchboard_core::{
+    IngestOptions, IngestWorker, Intake, IntakeOptions, Sandbox, SendHealth, Sender, Transport, replay_unrouted,
+};
 use switchboard_http::{AppState, Application, HttpOptions};
 use switchboard_store::Store;
 use switchboard_store_postgres::{PgOptions, PgStore};
@@ -91,6 +93,10 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     if let Some(id) = settings.phone_number_id()? {
         let channel = store.upsert_channel(&id, &settings.whatsapp.channel_name, Utc::now()).await?;
         tracing::info!(channel_id = %channel.id, phone_number_id = %id, "channel ready");
+        let replayed = replay_unrouted(store.as_ref(), &id).await?;
+        if replayed > 0 {
+            tracing::info!(phone_number_id = %id, replayed, "deliveries kept for this number before it had a channel will now be applied");
+        }
     }
     for limitation in settings.limitations() {
         tracing::warn!("{limitation}");

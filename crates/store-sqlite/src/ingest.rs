@@ -140,6 +140,37 @@ impl IngestStore for SqliteStore {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
+    async fn unrouted_changes(
+        &self,
+        phone_number_id: &PhoneNumberId,
+        limit: u32,
+    ) -> Result<Vec<(i64, serde_json::Value)>> {
+        let rows: Vec<(i64, Json<serde_json::Value>)> = sqlx::query_as(
+            "SELECT id, value FROM recorded_changes WHERE reason = ?1 AND phone_number_id = ?2 ORDER BY id LIMIT ?3",
+        )
+        .bind(RecordReason::NoChannel.as_str())
+        .bind(phone_number_id.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await
+        .db()?;
+        Ok(rows.into_iter().map(|(id, value)| (id, value.0)).collect())
+    }
+
+    async fn delete_recorded_changes(&self, ids: &[i64]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let ids = serde_json::to_string(ids).map_err(|e| StoreError::Other(anyhow::anyhow!(e)))?;
+        let mut w = self.write_conn().await?;
+        sqlx::query("DELETE FROM recorded_changes WHERE id IN (SELECT value FROM json_each(?1))")
+            .bind(ids)
+            .execute(&mut *w)
+            .await
+            .db()?;
+        Ok(())
+    }
+
     async fn recorded_changes(
         &self,
         reason: RecordReason,

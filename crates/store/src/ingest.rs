@@ -39,7 +39,18 @@ pub trait IngestStore: Send + Sync {
 
     async fn channels(&self) -> Result<Vec<ChannelInfo>>;
 
-    /// Changes recorded for `reason`, oldest first (admin reporting; replay on new channels).
+    /// `no_channel` changes recorded for `phone_number_id`, oldest first, as (row id,
+    /// the change's `value`), to replay them once the channel exists.
+    async fn unrouted_changes(
+        &self,
+        phone_number_id: &PhoneNumberId,
+        limit: u32,
+    ) -> Result<Vec<(i64, serde_json::Value)>>;
+
+    /// Forgets recorded changes (after they were replayed into the event log).
+    async fn delete_recorded_changes(&self, ids: &[i64]) -> Result<()>;
+
+    /// Changes recorded for `reason`, oldest first (admin reporting).
     async fn recorded_changes(
         &self,
         reason: RecordReason,
