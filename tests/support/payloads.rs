@@ -72,7 +72,7 @@ pub fn failed_status(wamid: &str, code: i64, title: &str, timestamp: i64) -> Val
     s
 }
 
-/// Serialises as Meta does: non-ASCII as `\uXXXX` (surrogate pairs beyond the BMP) and
+/// Serialises as Meta does: non-ASCII as `\u00e4`-style escapes (surrogate pairs beyond the BMP) and
 /// `/` as `\/`.
 #[must_use]
 pub fn meta_bytes(v: &Value) -> Vec<u8> {

@@ -193,7 +193,7 @@ impl Sender {
     pub async fn run_once(&self) -> Result<SendReport, StoreError> {
         let now = Utc::now();
         let lease_until = now + chrono::Duration::from_std(self.opts.lease).unwrap_or(chrono::Duration::seconds(60));
-        let jobs = self.store.claim_outbox(self.opts.batch_size, now, lease_until).await?;
+        let jobs = self.store.claim_outbox(self.claim_size(), now, lease_until).await?;
         if jobs.is_empty() {
             return Ok(SendReport::default());
         }
@@ -218,6 +218,18 @@ impl Sender {
             l.retain_recent();
         }
         Ok(report)
+    }
+
+    /// How many jobs to claim: never more than the throughput limit lets us send within
+    /// half a lease, so a claimed job is not leased out again while it waits its turn.
+    fn claim_size(&self) -> u32 {
+        match self.opts.throughput_per_second {
+            0 => self.opts.batch_size,
+            rate => {
+                let half_lease = u32::try_from(self.opts.lease.as_secs() / 2).unwrap_or(u32::MAX).max(1);
+                self.opts.batch_size.min(rate.saturating_mul(half_lease)).max(1)
+            }
+        }
     }
 
     /// Steps until nothing is due. For tests and the benchmark.

@@ -23,7 +23,7 @@ const MIN_RUN_DIGITS: usize = 4;
 const MAX_RUN_DIGITS: usize = 8;
 
 /// Realistic inbound texts, already JSON-escaped the way Meta sends them: ASCII only,
-/// non-ASCII as `\uXXXX` (emoji as surrogate pairs) and `/` as `\/`.
+/// non-ASCII as `\u00e4`-style escapes (emoji as surrogate pairs) and `/` as `\/`.
 const TEXTS: &[&str] = &[
     "Hi, I ordered a blue jacket last week and it still hasn't arrived. Order #A-10293",
     "Can you tell me your opening hours on Saturday?",
