@@ -18,6 +18,7 @@ conformance!(
         a_committed_batch_is_applied_and_a_dropped_one_is_not,
         ingest_transactions_of_one_instance_take_turns,
         changes_are_recorded_by_reason_oldest_first,
+        unrouted_changes_are_listed_per_number_and_can_be_forgotten,
         channels_are_upserted_by_phone_number_id,
     ],
     with_db: [ingest_transactions_of_two_instances_never_overlap],
@@ -181,6 +182,37 @@ async fn changes_are_recorded_by_reason_oldest_first(store: Arc<dyn Store>) {
         vec![(e, "messages".to_owned(), stray)]
     );
     assert!(store.recorded_changes(RecordReason::Malformed, 10).await.unwrap().is_empty());
+}
+
+async fn unrouted_changes_are_listed_per_number_and_can_be_forgotten(store: Arc<dyn Store>) {
+    let (mut tx, events) = crate::fixtures::begin(&*store).await;
+    let e = events[0];
+    let values: Vec<_> = (0..3).map(|i| json!({"metadata": {"phone_number_id": "999"}, "n": i})).collect();
+    let other = json!({"metadata": {"phone_number_id": "777"}});
+    for (pnid, value) in [("999", &values[0]), ("777", &other), ("999", &values[1]), ("999", &values[2])] {
+        tx.record_change(&RecordedChange {
+            event_id: e,
+            reason: RecordReason::NoChannel,
+            field: "messages",
+            phone_number_id: Some(pnid),
+            waba_id: None,
+            value,
+            at: t(5),
+        })
+        .await
+        .unwrap();
+    }
+    crate::fixtures::finish(tx, &events).await;
+
+    let nine = PhoneNumberId::parse("999").unwrap();
+    let kept = store.unrouted_changes(&nine, 10).await.unwrap();
+    assert_eq!(kept.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>(), values, "oldest first, only this number");
+    assert_eq!(store.unrouted_changes(&nine, 2).await.unwrap().len(), 2);
+    store.delete_recorded_changes(&[kept[0].0, kept[1].0]).await.unwrap();
+    store.delete_recorded_changes(&[]).await.unwrap();
+    let left = store.unrouted_changes(&nine, 10).await.unwrap();
+    assert_eq!(left, vec![kept[2].clone()]);
+    assert_eq!(store.unrouted_changes(&PhoneNumberId::parse("777").unwrap(), 10).await.unwrap().len(), 1);
 }
 
 async fn channels_are_upserted_by_phone_number_id(store: Arc<dyn Store>) {
