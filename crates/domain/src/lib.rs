@@ -9,6 +9,7 @@ pub mod agent;
 pub mod conversation;
 pub mod ids;
 pub mod inbound;
+pub mod link;
 pub mod message;
 pub mod phone;
 pub mod window;

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `check-config`, `agent create`.
+//! The command line: `serve`, `migrate`, `check-config`, `simulate`, `link`, `agent create`.
 
 use std::path::PathBuf;
 
@@ -50,6 +50,25 @@ pub enum Command {
         /// The message text.
         #[arg(long, default_value = "Hello! I need help with my order.")]
         text: String,
+    },
+    /// Print a wa.me click-to-chat link (and optionally write it as a QR code). Needs no
+    /// database.
+    Link {
+        /// The business's WhatsApp number, e.g. "+1 555 0100" or, with --region, national format.
+        #[arg(long)]
+        phone: Option<String>,
+        /// ISO 3166 alpha-2 region for numbers written without a country code (e.g. US, GB, IN).
+        #[arg(long)]
+        region: Option<String>,
+        /// Text to prefill in the customer's composer (they still have to send it).
+        #[arg(long)]
+        text: Option<String>,
+        /// Write a QR code of the wa.me link to this file (.png or .svg).
+        #[arg(long, value_name = "FILE")]
+        qr: Option<PathBuf>,
+        /// The QR code's minimum width and height in pixels.
+        #[arg(long, default_value_t = 512)]
+        size: u32,
     },
     /// Manage agents.
     Agent {
@@ -115,6 +134,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Link { phone, region, text, qr, size } => {
+            link(phone.as_deref(), region.as_deref(), text.as_deref(), qr.as_deref(), size)
+        }
         Command::Simulate { url, from, name, text } => simulate(&settings, url, &from, &name, &text).await,
         Command::Agent { command: AgentCommand::Create { name, email, role } } => {
             let agent = NewAgent {
@@ -154,6 +176,49 @@ pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::fill(&mut bytes);
     format!("sbt_{}", hex::encode(bytes))
+}
+
+/// Prints a click-to-chat link and, with `qr`, writes it as a QR code.
+fn link(
+    phone: Option<&str>,
+    region: Option<&str>,
+    text: Option<&str>,
+    qr: Option<&std::path::Path>,
+    size: u32,
+) -> anyhow::Result<()> {
+    use switchboard_domain::link::{ClickToChat, PhoneNumber, PrefilledText};
+    let link = ClickToChat {
+        phone: phone.map(|p| PhoneNumber::parse(p, region)).transpose().context("--phone")?,
+        text: text.map(PrefilledText::parse).transpose().context("--text")?,
+    };
+    anyhow::ensure!(link.phone.is_some() || link.text.is_some(), "give --phone, --text or both");
+    let url = link.wa_me_url();
+    if let Some(path) = qr {
+        write_qr(&url, path, size)?;
+        eprintln!("wrote a QR code of the link to {}", path.display());
+    }
+    println!("{url}");
+    println!("{}", link.api_whatsapp_url());
+    Ok(())
+}
+
+/// Writes `data` as a QR code: SVG or PNG, chosen by the file's extension.
+fn write_qr(data: &str, path: &std::path::Path, size: u32) -> anyhow::Result<()> {
+    use qrcode::QrCode;
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let code = QrCode::new(data.as_bytes()).context("the link is too long for a QR code")?;
+    match ext.as_deref() {
+        Some("svg") => {
+            let svg = code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(size, size).build();
+            std::fs::write(path, svg).with_context(|| format!("cannot write {}", path.display()))
+        }
+        Some("png") => {
+            let img = code.render::<image::Luma<u8>>().min_dimensions(size, size).build();
+            img.save_with_format(path, image::ImageFormat::Png)
+                .with_context(|| format!("cannot write {}", path.display()))
+        }
+        _ => anyhow::bail!("--qr {}: the file must end in .png or .svg", path.display()),
+    }
 }
 
 /// Posts one signed text message, shaped exactly as Meta's deliveries are.

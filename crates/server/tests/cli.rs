@@ -175,3 +175,68 @@ async fn acknowledged_deliveries_survive_kill_9_on_postgres() {
     store.close().await;
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut conn).await.unwrap();
 }
+
+/// The binary with no configuration at all: `link` needs none.
+fn bare() -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    cmd
+}
+
+#[test]
+fn link_prints_wa_me_and_api_urls() {
+    let out = bare()
+        .args(["link", "--phone", "07700 900123", "--region", "GB", "--text", "Hi, I need help with my order"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "https://wa.me/447700900123?text=Hi%2C%20I%20need%20help%20with%20my%20order",
+            "https://api.whatsapp.com/send?phone=447700900123&text=Hi%2C%20I%20need%20help%20with%20my%20order",
+        ]
+    );
+}
+
+#[test]
+fn link_writes_svg_and_png_qr_codes() {
+    let dir = std::env::temp_dir().join(format!("sb-link-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svg = dir.join("out.svg");
+    let png = dir.join("out.png");
+    for (path, size) in [(&svg, "256"), (&png, "512")] {
+        let out = bare()
+            .args(["link", "--phone", "+1 (555) 010-0199", "--text", "Hola 👋"])
+            .arg("--qr")
+            .arg(path)
+            .args(["--size", size])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("https://wa.me/15550100199?text=Hola%20"));
+    }
+    let svg_text = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg_text.starts_with("<?xml") || svg_text.contains("<svg"), "{svg_text:.100}");
+    let png_bytes = std::fs::read(&png).unwrap();
+    assert!(png_bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
+
+    let bad = bare().args(["link", "--phone", "+15550100199", "--qr"]).arg(dir.join("out.jpg")).output().unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains(".png or .svg"));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn link_rejects_a_bad_number_with_its_reason() {
+    let out = bare().args(["link", "--phone", "+44 7700 90"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--phone") && err.contains("too short"), "{err}");
+
+    let out = bare().args(["link", "--phone", "07700 900123"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no country code"));
+}
