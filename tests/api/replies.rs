@@ -268,7 +268,7 @@ async fn a_crash_between_claim_and_send_is_recovered_by_the_lease(backend: Backe
     let queued: Value = reply(&app, &conv, json!({"type": "text", "text": "survives"})).await.json().await.unwrap();
     // A sender claims the job, with a lease that has already run out, and dies.
     let now = Utc::now();
-    let claimed = app.store.claim_outbox(10, now, now).await.unwrap();
+    let claimed = app.store.claim_outbox(10, now, now - Duration::seconds(1)).await.unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(app.send().await.sent, 1);
     assert_eq!(app.graph.sent().await.len(), 1);
@@ -285,7 +285,7 @@ async fn a_crash_after_metas_answer_sends_again_once_the_lease_expires(backend: 
         reply(&app, &conv, json!({"type": "text", "text": "at least once"})).await.json().await.unwrap();
     // A sender claims the job and Meta accepts the message…
     let now = Utc::now();
-    let jobs = app.store.claim_outbox(10, now, now).await.unwrap();
+    let jobs = app.store.claim_outbox(10, now, now - Duration::seconds(1)).await.unwrap();
     let first = reqwest::Client::new()
         .post(format!("{}/v25.0/{PHONE_NUMBER_ID}/messages", app.graph.uri()))
         .json(&jobs[0].request)
