@@ -17,5 +17,7 @@ pub mod window;
 pub use agent::{AgentName, AgentRole, Email, NewAgent, TokenHash};
 pub use conversation::ConversationStatus;
 pub use ids::{AgentId, ChannelId, ContactId, ConversationId, EventId, MessageId};
-pub use message::{DeliveryState, Direction, MessageContent, MessageContext, MessageKind, Referral, StatusError};
+pub use message::{
+    Delivery, DeliveryState, Direction, MessageContent, MessageContext, MessageKind, Referral, StatusError,
+};
 pub use phone::{PhoneNumberId, WaId, Wamid};

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::phone::Wamid;
@@ -106,6 +107,70 @@ impl DeliveryState {
 impl fmt::Display for DeliveryState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl DeliveryState {
+    /// The order in which reports with the same timestamp are applied: along the
+    /// ladder, with a failure last (a message the customer has is not failed).
+    #[must_use]
+    pub const fn report_order(self) -> u8 {
+        self.rank()
+    }
+}
+
+/// A message's delivery columns, folded forward by status reports.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Delivery {
+    pub state: DeliveryState,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub read_at: Option<DateTime<Utc>>,
+    pub failed_at: Option<DateTime<Utc>>,
+    /// Set when a failure moved the message to `failed`: Meta's first error.
+    pub error: Option<StatusError>,
+}
+
+impl Delivery {
+    /// A new outbound message in `state` at `at`: the state's own timestamp is filled
+    /// (a message recorded as sent has `sent_at`).
+    #[must_use]
+    pub fn new(state: DeliveryState, at: DateTime<Utc>) -> Self {
+        let mut d = Self {
+            state: DeliveryState::Queued,
+            sent_at: None,
+            delivered_at: None,
+            read_at: None,
+            failed_at: None,
+            error: None,
+        };
+        d.apply(state, at, &[]);
+        d.state = state;
+        d
+    }
+
+    /// Applies one report: its own timestamp column is filled if empty (`played` counts
+    /// as read), and the state moves only if [`DeliveryState::advances_to`] says so.
+    /// Returns whether the state moved.
+    pub fn apply(&mut self, state: DeliveryState, at: DateTime<Utc>, errors: &[StatusError]) -> bool {
+        let slot = match state {
+            DeliveryState::Sent => &mut self.sent_at,
+            DeliveryState::Delivered => &mut self.delivered_at,
+            DeliveryState::Read | DeliveryState::Played => &mut self.read_at,
+            DeliveryState::Failed => &mut self.failed_at,
+            DeliveryState::Received | DeliveryState::Queued => return false,
+        };
+        if slot.is_none() {
+            *slot = Some(at);
+        }
+        if !self.state.advances_to(state) {
+            return false;
+        }
+        self.state = state;
+        if state == DeliveryState::Failed {
+            self.error = errors.first().cloned();
+        }
+        true
     }
 }
 
@@ -477,5 +542,41 @@ mod tests {
         assert_eq!(json, serde_json::json!({"type": "text", "body": "হ্যালো"}));
         let back: super::MessageContent = serde_json::from_value(json).expect("parses");
         assert_eq!(back, c);
+    }
+}
+
+#[cfg(test)]
+mod delivery_tests {
+    use super::*;
+    use DeliveryState::*;
+    use chrono::TimeZone;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(s, 0).single().expect("valid")
+    }
+
+    fn fresh(state: DeliveryState) -> Delivery {
+        Delivery { state, sent_at: None, delivered_at: None, read_at: None, failed_at: None, error: None }
+    }
+
+    #[test]
+    fn a_stale_report_fills_its_timestamp_but_keeps_the_state() {
+        let mut d = fresh(Read);
+        assert!(!d.apply(Delivered, t(5), &[]));
+        assert_eq!((d.state, d.delivered_at), (Read, Some(t(5))));
+        assert!(!d.apply(Delivered, t(9), &[]));
+        assert_eq!(d.delivered_at, Some(t(5)));
+    }
+
+    #[test]
+    fn played_fills_read_at_and_failure_keeps_the_first_error() {
+        let mut d = fresh(Sent);
+        assert!(d.apply(Played, t(3), &[]));
+        assert_eq!((d.state, d.read_at), (Played, Some(t(3))));
+
+        let mut d = fresh(Sent);
+        let e = |c| StatusError { code: c, title: "x".into(), details: None, href: None };
+        assert!(d.apply(Failed, t(4), &[e(131_047), e(1)]));
+        assert_eq!(d.error.map(|e| e.code), Some(131_047));
     }
 }

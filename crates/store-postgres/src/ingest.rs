@@ -22,8 +22,9 @@ use uuid::Uuid;
 use crate::error::DbResultExt;
 use crate::nul::{Jsonb, opt_text, text};
 use crate::rows::{ChannelRow, PendingEventRow, PendingStatusRow, StatusRow, delivery_state};
-use crate::status::{Delivery, advancing_from, ladder, stamps};
+use crate::status::{advancing_from, stamps};
 use crate::{INGEST_LOCK, PgStore, WAMID_LOCK_CLASS};
+use switchboard_domain::Delivery;
 
 /// `apply_inbound` in one round trip. Each step feeds the next through RETURNING, and
 /// nothing happens when the wamid is already stored (`known`), so a redelivered message
@@ -445,7 +446,7 @@ pub(crate) async fn take_pending_statuses(
         .into_iter()
         .map(|r| Ok((r.timestamp, delivery_state(&r.status)?, r.errors.map(|j| j.0).unwrap_or_default())))
         .collect::<Result<Vec<(DateTime<Utc>, DeliveryState, Vec<StatusError>)>>>()?;
-    reports.sort_by_key(|(at, state, _)| (*at, ladder(*state)));
+    reports.sort_by_key(|(at, state, _)| (*at, state.report_order()));
     for (at, state, errors) in &reports {
         d.apply(*state, *at, errors);
     }

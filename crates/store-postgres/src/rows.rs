@@ -184,8 +184,8 @@ pub(crate) struct DeliveryRow {
 }
 
 impl DeliveryRow {
-    pub(crate) fn delivery(&self) -> Result<crate::status::Delivery, StoreError> {
-        Ok(crate::status::Delivery {
+    pub(crate) fn delivery(&self) -> Result<switchboard_domain::Delivery, StoreError> {
+        Ok(switchboard_domain::Delivery {
             state: delivery_state(&self.state)?,
             sent_at: self.sent_at,
             delivered_at: self.delivered_at,

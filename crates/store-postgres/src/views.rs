@@ -15,7 +15,7 @@ use crate::error::{DbResultExt, is_retryable_store};
 use crate::ingest::{lock_wamid, take_pending_statuses, update_delivery};
 use crate::nul::{Jsonb, opt_text, text};
 use crate::rows::{ConversationRow, DeliveryRow, MessageRow};
-use crate::status::Delivery;
+use switchboard_domain::Delivery;
 
 macro_rules! conversation_select {
     () => {
@@ -181,7 +181,7 @@ impl PgStore {
     async fn try_insert_outbound(&self, m: &NewOutboundMessage, id: MessageId) -> Result<()> {
         let mut tx = self.pool().begin().await.db()?;
         let conn = &mut *tx;
-        let mut d = initial_delivery(m.state, m.at);
+        let mut d = Delivery::new(m.state, m.at);
         if let Some(wamid) = &m.wamid {
             // The wamid lock before any row lock (see the crate docs).
             let channel: Option<Uuid> = sqlx::query_scalar("SELECT channel_id FROM conversations WHERE id = $1")
@@ -270,20 +270,4 @@ pub(crate) async fn apply_sent(conn: &mut PgConnection, id: MessageId, wamid: &W
     d.apply(DeliveryState::Sent, at, &[]);
     take_pending_statuses(conn, row.channel_id, wamid, &mut d).await?;
     update_delivery(conn, row.id, Some(wamid), &d).await
-}
-
-/// The delivery columns of a new outbound message in `state` at `at`: the state's own
-/// timestamp is filled (a message recorded as sent has `sent_at`).
-pub(crate) fn initial_delivery(state: DeliveryState, at: DateTime<Utc>) -> Delivery {
-    let mut d = Delivery {
-        state: DeliveryState::Queued,
-        sent_at: None,
-        delivered_at: None,
-        read_at: None,
-        failed_at: None,
-        error: None,
-    };
-    d.apply(state, at, &[]);
-    d.state = state;
-    d
 }

@@ -22,8 +22,8 @@ use uuid::Uuid;
 use crate::error::DbResultExt;
 use crate::nul::{json, opt_json, opt_text, text};
 use crate::rows::{ChannelRow, DeliveryRow, PendingEventRow, PendingStatusRow, delivery_state, ms, time};
-use crate::status::{Delivery, ladder};
 use crate::{SqliteStore, WriteTx};
+use switchboard_domain::Delivery;
 
 /// The conversation upsert of `apply_inbound`. The status an existing conversation
 /// takes is `ConversationStatus::on_inbound`, spelled out as a CASE from the domain rule.
@@ -419,7 +419,7 @@ pub(crate) async fn take_pending_statuses(
         .into_iter()
         .map(|r| Ok((time(r.timestamp)?, delivery_state(&r.status)?, r.errors.map(|j| j.0).unwrap_or_default())))
         .collect::<Result<Vec<(DateTime<Utc>, DeliveryState, Vec<StatusError>)>>>()?;
-    reports.sort_by_key(|(at, state, _)| (*at, ladder(*state)));
+    reports.sort_by_key(|(at, state, _)| (*at, state.report_order()));
     for (at, state, errors) in &reports {
         d.apply(*state, *at, errors);
     }

@@ -31,7 +31,6 @@ mod ingest;
 mod nul;
 mod outbox;
 mod rows;
-mod status;
 mod views;
 
 use std::borrow::Cow;

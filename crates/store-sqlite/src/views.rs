@@ -15,7 +15,7 @@ use crate::error::DbResultExt;
 use crate::ingest::{take_pending_statuses, update_delivery};
 use crate::nul::{json, opt_text, text};
 use crate::rows::{ConversationRow, DeliveryRow, MessageRow, ms};
-use crate::status::Delivery;
+use switchboard_domain::Delivery;
 
 macro_rules! conversation_select {
     () => {
@@ -166,7 +166,7 @@ impl MessageStore for SqliteStore {
         .db()?;
         let channel = channel.ok_or(StoreError::NotFound)?;
 
-        let mut d = initial_delivery(m.state, m.at);
+        let mut d = Delivery::new(m.state, m.at);
         if let Some(wamid) = &m.wamid {
             take_pending_statuses(conn, channel, wamid, &mut d).await?;
         }
@@ -233,20 +233,4 @@ pub(crate) async fn apply_sent(
     d.apply(DeliveryState::Sent, at, &[]);
     take_pending_statuses(conn, row.channel_id, wamid, &mut d).await?;
     update_delivery(conn, row.id, Some(wamid), &d).await
-}
-
-/// The delivery columns of a new outbound message in `state` at `at`: the state's own
-/// timestamp is filled (a message recorded as sent has `sent_at`).
-pub(crate) fn initial_delivery(state: DeliveryState, at: DateTime<Utc>) -> Delivery {
-    let mut d = Delivery {
-        state: DeliveryState::Queued,
-        sent_at: None,
-        delivered_at: None,
-        read_at: None,
-        failed_at: None,
-        error: None,
-    };
-    d.apply(state, at, &[]);
-    d.state = state;
-    d
 }
