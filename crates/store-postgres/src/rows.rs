@@ -1,6 +1,5 @@
 //! Rows as PostgreSQL returns them, and their conversion to domain types.
 
-use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use switchboard_domain::message::{MessageContent, MessageContext, Referral, StatusError};
@@ -14,7 +13,7 @@ use switchboard_store::{
 use uuid::Uuid;
 
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
-    StoreError::Other(anyhow!("corrupt row: {what}"))
+    StoreError::corrupt(what)
 }
 
 pub(crate) fn delivery_state(s: &str) -> Result<DeliveryState, StoreError> {

@@ -2,7 +2,6 @@
 //!
 //! Times are INTEGER epoch milliseconds, ids 16-byte BLOB UUIDs, JSON is TEXT.
 
-use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use switchboard_domain::message::{MessageContent, MessageContext, Referral, StatusError};
@@ -29,7 +28,7 @@ fn opt_time(ms: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {
 }
 
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
-    StoreError::Other(anyhow!("corrupt row: {what}"))
+    StoreError::corrupt(what)
 }
 
 pub(crate) fn delivery_state(s: &str) -> Result<DeliveryState, StoreError> {

@@ -6,7 +6,7 @@ use sqlx::SqliteConnection;
 use switchboard_domain::{ConversationId, DeliveryState, Direction, MessageId, Wamid};
 use switchboard_store::{
     ConversationCursor, ConversationQuery, ConversationStore, ConversationView, MessageCursor, MessageQuery,
-    MessageStore, MessageView, NewOutboundMessage, Page, Result, StoreError,
+    MessageStore, MessageView, NewOutboundMessage, Page, Result, StoreError, page_size,
 };
 use uuid::Uuid;
 
@@ -38,18 +38,6 @@ macro_rules! message_select {
 }
 
 /// Page sizes are 1..=500.
-fn page_size(limit: u32) -> u32 {
-    limit.clamp(1, 500)
-}
-
-/// Trims a `limit + 1` fetch to `limit` items and says where the next page starts.
-fn page<T, C>(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> C) -> Page<T, C> {
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let more = items.len() > limit;
-    items.truncate(limit);
-    let next = if more { items.last().map(cursor) } else { None };
-    Page { items, next }
-}
 
 #[async_trait]
 impl ConversationStore for SqliteStore {
@@ -83,7 +71,7 @@ impl ConversationStore for SqliteStore {
             .await
             .db()?;
         let items = rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<ConversationView>>>()?;
-        Ok(page(items, limit, |c| ConversationCursor { last_message_at: c.last_message_at, id: c.id }))
+        Ok(Page::from_fetch(items, limit, |c| ConversationCursor { last_message_at: c.last_message_at, id: c.id }))
     }
 
     async fn conversation(&self, id: ConversationId) -> Result<Option<ConversationView>> {
@@ -128,7 +116,7 @@ impl MessageStore for SqliteStore {
             }
         }
         let items = rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<MessageView>>>()?;
-        Ok(page(items, limit, |m| MessageCursor { id: m.id }))
+        Ok(Page::from_fetch(items, limit, |m| MessageCursor { id: m.id }))
     }
 
     async fn message(&self, id: MessageId) -> Result<Option<MessageView>> {

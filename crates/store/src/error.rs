@@ -14,3 +14,10 @@ pub enum StoreError {
     #[error("storage error")]
     Other(#[source] anyhow::Error),
 }
+
+impl StoreError {
+    /// A row the database returned that cannot be a domain value.
+    pub fn corrupt(what: impl std::fmt::Display) -> Self {
+        Self::Other(anyhow::anyhow!("corrupt row: {what}"))
+    }
+}

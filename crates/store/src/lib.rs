@@ -21,7 +21,7 @@ pub use ingest::{
 pub use outbox::{Enqueued, NewOutbound, OutboxEntry, OutboxJob, OutboxState, OutboxStore, SendOutcome, SendResult};
 pub use views::{
     ContactView, ConversationCursor, ConversationQuery, ConversationStore, ConversationView, MessageCursor,
-    MessageQuery, MessageStore, MessageView, NewOutboundMessage, Page,
+    MessageQuery, MessageStore, MessageView, NewOutboundMessage, Page, page_size,
 };
 
 use async_trait::async_trait;

@@ -15,6 +15,23 @@ pub struct Page<T, C> {
     pub next: Option<C>,
 }
 
+/// Page sizes the backends accept: `limit` clamped to 1..=500.
+#[must_use]
+pub fn page_size(limit: u32) -> u32 {
+    limit.clamp(1, 500)
+}
+
+impl<T, C> Page<T, C> {
+    /// Trims a `limit + 1` fetch to `limit` items and says where the next page starts.
+    pub fn from_fetch(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> C) -> Self {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next = if more { items.last().map(cursor) } else { None };
+        Self { items, next }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ContactView {
     pub id: ContactId,
