@@ -73,6 +73,22 @@ uuid_id!(
     /// A support agent or admin.
     AgentId
 );
+uuid_id!(
+    /// A label admins define and agents put on conversations.
+    LabelId
+);
+uuid_id!(
+    /// A click-to-chat link (short link, QR code, attribution).
+    LinkId
+);
+uuid_id!(
+    /// A canned answer agents and rules send.
+    QuickReplyId
+);
+uuid_id!(
+    /// A keyword auto-reply rule.
+    RuleId
+);
 
 /// The position of a webhook delivery in the event log (arrival order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -16,7 +16,7 @@ pub mod window;
 
 pub use agent::{AgentName, AgentRole, Email, NewAgent, TokenHash};
 pub use conversation::ConversationStatus;
-pub use ids::{AgentId, ChannelId, ContactId, ConversationId, EventId, MessageId};
+pub use ids::{AgentId, ChannelId, ContactId, ConversationId, EventId, LabelId, LinkId, MessageId, QuickReplyId, RuleId};
 pub use message::{
     Delivery, DeliveryState, Direction, MessageContent, MessageContext, MessageKind, Referral, StatusError,
 };
