@@ -8,6 +8,7 @@ mod duration;
 mod http;
 mod mock_graph;
 mod payload;
+mod replies;
 mod sends;
 mod stats;
 mod verify;

@@ -183,7 +183,6 @@ impl WebhookBuilder {
         Ok(Self { identity, messages_per_webhook, mac, head, metadata })
     }
 
-    #[cfg(test)]
     pub fn identity(&self) -> &RunIdentity {
         &self.identity
     }

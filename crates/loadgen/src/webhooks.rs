@@ -21,7 +21,8 @@ use tokio_util::sync::CancellationToken;
 use crate::duration::parse_duration;
 use crate::http::{ClientKind, WebhookSender};
 use crate::payload::{RunIdentity, WebhookBuilder};
-use crate::stats::{Counts, LatencySummary, Recorder};
+use crate::replies::{FirstSends, RepliesReport, UnixClock};
+use crate::stats::{Counts, LatencySummary, Outcome, Recorder};
 use crate::verify::{self, VerifyReport};
 
 #[derive(Debug, Args)]
@@ -99,6 +100,16 @@ pub struct WebhooksArgs {
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub verify_timeout: Duration,
 
+    /// Also measure inbound → auto-reply latency: the base URL of the `mock-graph` the
+    /// server sends to. Each contact's first measured message is matched with the first
+    /// reply the mock received for that contact (use `--contacts` ≥ messages sent).
+    #[arg(long, value_name = "URL")]
+    pub replies_from: Option<String>,
+
+    /// With `--replies-from`: how long to wait after the run for the replies.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub replies_timeout: Duration,
+
     /// Print the summary as one JSON object on stdout (progress still goes to stderr).
     #[arg(long)]
     pub json: bool,
@@ -164,6 +175,8 @@ pub struct Summary {
     pub warmup: WarmupCounts,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verify: Option<VerifyReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replies: Option<RepliesReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -175,7 +188,7 @@ pub struct WarmupCounts {
 impl Summary {
     /// The process exit code: 1 if verification failed, 2 if nothing was acknowledged.
     pub fn exit_code(&self) -> i32 {
-        if self.verify.as_ref().is_some_and(|v| !v.ok()) {
+        if self.verify.as_ref().is_some_and(|v| !v.ok()) || self.replies.as_ref().is_some_and(|r| !r.ok()) {
             1
         } else if self.acknowledged + self.warmup.acknowledged == 0 {
             2
@@ -253,6 +266,9 @@ impl Summary {
                 v.error.as_ref().map(|e| format!("; last error: {e}")).unwrap_or_default()
             )?;
         }
+        if let Some(r) = &self.replies {
+            r.print_human(out)?;
+        }
         Ok(())
     }
 }
@@ -267,6 +283,8 @@ struct Ctx {
     end: Instant,
     /// Cancelled by Ctrl-C.
     stop: CancellationToken,
+    /// `--replies-from`: each contact's first acknowledged measured message.
+    first_sends: Option<(UnixClock, FirstSends)>,
 }
 
 impl Ctx {
@@ -289,6 +307,12 @@ impl Ctx {
         self.recorder().on_sent(measured, lag);
         let outcome = self.sender.send(webhook).await;
         let done = Instant::now();
+        if let (true, Outcome::Status(200), Some((clock, sends))) = (measured, outcome, &self.first_sends) {
+            let at = clock.unix_us(started);
+            for message in self.builder.messages_of(seq) {
+                sends.record(self.builder.identity().contact_of(message), at);
+            }
+        }
         self.recorder().on_done(seq, outcome, done - started, measured, done);
     }
 }
@@ -358,6 +382,7 @@ pub async fn run(args: WebhooksArgs) -> Result<Summary> {
         measure_start,
         end: measure_start + args.duration,
         stop: stop.clone(),
+        first_sends: args.replies_from.is_some().then(|| (UnixClock::new(start), FirstSends::default())),
     });
 
     if !args.quiet {
@@ -412,6 +437,16 @@ pub async fn run(args: WebhooksArgs) -> Result<Summary> {
         None
     };
 
+    let replies = match (&args.replies_from, &ctx.first_sends) {
+        (Some(mock), Some((_, sends))) if !interrupted => {
+            if !args.quiet {
+                eprintln!("waiting for the auto-replies at {mock} (timeout {:.0}s)", args.replies_timeout.as_secs_f64());
+            }
+            Some(crate::replies::collect(mock, &identity, sends, args.replies_timeout, &stop).await?)
+        }
+        _ => None,
+    };
+
     let Counts { sent, acknowledged, other_status, errors, errors_by_kind } = measured;
     let (concurrency, target_rate, max_in_flight) = match mode {
         Mode::Closed { concurrency } => (Some(concurrency), None, None),
@@ -450,6 +485,7 @@ pub async fn run(args: WebhooksArgs) -> Result<Summary> {
         }),
         warmup: WarmupCounts { sent: warmup.sent, acknowledged: warmup.acknowledged },
         verify,
+        replies,
     })
 }
 
