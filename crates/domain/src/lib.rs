@@ -6,9 +6,12 @@
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod autoreply;
 pub mod conversation;
+pub mod hours;
 pub mod ids;
 pub mod inbound;
+pub mod label;
 pub mod link;
 pub mod message;
 pub mod phone;
@@ -16,7 +19,9 @@ pub mod window;
 
 pub use agent::{AgentName, AgentRole, Email, NewAgent, TokenHash};
 pub use conversation::ConversationStatus;
-pub use ids::{AgentId, ChannelId, ContactId, ConversationId, EventId, LabelId, LinkId, MessageId, QuickReplyId, RuleId};
+pub use ids::{
+    AgentId, ChannelId, ContactId, ConversationId, EventId, LabelId, LinkId, MessageId, QuickReplyId, RuleId,
+};
 pub use message::{
     Delivery, DeliveryState, Direction, MessageContent, MessageContext, MessageKind, Referral, StatusError,
 };

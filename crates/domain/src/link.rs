@@ -222,6 +222,289 @@ pub fn percent_decode(encoded: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// The alphabet of generated slugs and reference codes: digits and letters without the
+/// look-alikes `0 O 1 I L` (codes are read off screens and typed by people).
+pub const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+
+/// `len` characters of [`CODE_ALPHABET`] drawn from `random` (the caller's randomness:
+/// this crate reads no random source). 16 random bytes give up to 25 characters.
+#[must_use]
+pub fn code_from_random(random: [u8; 16], len: usize) -> String {
+    let mut n = u128::from_le_bytes(random);
+    let base = CODE_ALPHABET.len() as u128;
+    let mut out = String::with_capacity(len);
+    for _ in 0..len {
+        let i = usize::try_from(n % base).unwrap_or(0);
+        out.push(char::from(CODE_ALPHABET[i]));
+        n /= base;
+    }
+    out
+}
+
+/// Why a slug, reference code or reference format is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodeError {
+    #[error("must be {min} to {max} characters long")]
+    Length { min: usize, max: usize },
+    #[error("may contain only letters a-z, digits and '-', and must start and end with a letter or digit")]
+    SlugCharacters,
+    #[error("may contain only letters A-Z and digits")]
+    CodeCharacters,
+    #[error("must contain {{code}} exactly once, with some text before it")]
+    Format,
+}
+
+/// The path segment of a short link, `/l/{slug}`: 2 to 64 characters of `a-z 0-9 -`, not
+/// starting or ending with `-`. Parsing lowercases, so `/l/Summer` and `/l/summer` are
+/// the same link.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Slug(String);
+
+impl Slug {
+    pub const MIN: usize = 2;
+    pub const MAX: usize = 64;
+    /// Length of generated slugs.
+    pub const GENERATED_LEN: usize = 7;
+
+    pub fn parse(input: &str) -> Result<Self, CodeError> {
+        let s = input.trim().to_ascii_lowercase();
+        if !(Self::MIN..=Self::MAX).contains(&s.chars().count()) {
+            return Err(CodeError::Length { min: Self::MIN, max: Self::MAX });
+        }
+        let ok = s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.starts_with('-')
+            && !s.ends_with('-');
+        if !ok {
+            return Err(CodeError::SlugCharacters);
+        }
+        Ok(Self(s))
+    }
+
+    /// A new random slug (lowercase, from [`CODE_ALPHABET`]).
+    #[must_use]
+    pub fn generate(random: [u8; 16]) -> Self {
+        Self(code_from_random(random, Self::GENERATED_LEN).to_ascii_lowercase())
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Slug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The short code a link's prefilled text carries, so the conversation it starts can be
+/// attributed to it: 4 to 16 characters of `A-Z 0-9`, uppercase (parsing uppercases).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RefCode(String);
+
+impl RefCode {
+    pub const MIN: usize = 4;
+    pub const MAX: usize = 16;
+    /// Length of generated codes: 31^6 ≈ 887 million.
+    pub const GENERATED_LEN: usize = 6;
+
+    pub fn parse(input: &str) -> Result<Self, CodeError> {
+        let s = input.trim().to_ascii_uppercase();
+        if !s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+            return Err(CodeError::CodeCharacters);
+        }
+        if !(Self::MIN..=Self::MAX).contains(&s.len()) {
+            return Err(CodeError::Length { min: Self::MIN, max: Self::MAX });
+        }
+        Ok(Self(s))
+    }
+
+    /// A new random code from [`CODE_ALPHABET`].
+    #[must_use]
+    pub fn generate(random: [u8; 16]) -> Self {
+        Self(code_from_random(random, Self::GENERATED_LEN))
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RefCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How a reference code is written into a prefilled text, e.g. `(ref {code})`: a
+/// template with `{code}` exactly once and some text before it (so a code is found only
+/// where the template put it, never in a customer's own words).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefFormat {
+    prefix: String,
+    suffix: String,
+}
+
+impl Default for RefFormat {
+    fn default() -> Self {
+        Self { prefix: "(ref ".into(), suffix: ")".into() }
+    }
+}
+
+impl RefFormat {
+    /// The longest template accepted, in characters.
+    pub const MAX_CHARS: usize = 40;
+
+    pub fn parse(template: &str) -> Result<Self, CodeError> {
+        if template.chars().count() > Self::MAX_CHARS || template.matches("{code}").count() != 1 {
+            return Err(CodeError::Format);
+        }
+        let (prefix, suffix) = template.split_once("{code}").ok_or(CodeError::Format)?;
+        if prefix.trim().is_empty() {
+            return Err(CodeError::Format);
+        }
+        // A suffix starting with a code character would run into the code.
+        if suffix.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return Err(CodeError::Format);
+        }
+        Ok(Self { prefix: prefix.trim_start().to_owned(), suffix: suffix.trim_end().to_owned() })
+    }
+
+    /// The reference as it appears in a text: `(ref K7QX2M)`.
+    #[must_use]
+    pub fn render(&self, code: &RefCode) -> String {
+        format!("{}{}{}", self.prefix, code.as_str(), self.suffix)
+    }
+
+    /// `text` with the reference appended after a space (just the reference when `text`
+    /// is empty).
+    #[must_use]
+    pub fn append(&self, text: &str, code: &RefCode) -> String {
+        let text = text.trim_end();
+        if text.is_empty() { self.render(code) } else { format!("{text} {}", self.render(code)) }
+    }
+
+    /// Finds a reference written in this format (the last one, if several) and returns
+    /// its code with the text without it: the whitespace around the reference is folded
+    /// into one space, and the result trimmed. The prefix and suffix match exactly, the
+    /// code case-insensitively. Works in any script: only the template's own characters
+    /// are looked for.
+    #[must_use]
+    pub fn strip(&self, text: &str) -> Option<(RefCode, String)> {
+        for (start, _) in text.rmatch_indices(self.prefix.as_str()) {
+            let after = &text[start + self.prefix.len()..];
+            let code_len = after.bytes().take_while(u8::is_ascii_alphanumeric).count();
+            if !(RefCode::MIN..=RefCode::MAX).contains(&code_len) {
+                continue;
+            }
+            let Some(rest) = after[code_len..].strip_prefix(self.suffix.as_str()) else { continue };
+            let Ok(code) = RefCode::parse(&after[..code_len]) else { continue };
+            let before = text[..start].trim_end();
+            let rest = rest.trim_start();
+            let stripped = match (before.is_empty(), rest.is_empty()) {
+                (true, _) => rest.to_owned(),
+                (_, true) => before.to_owned(),
+                _ => format!("{before} {rest}"),
+            };
+            return Some((code, stripped.trim().to_owned()));
+        }
+        None
+    }
+}
+
+/// The browser family of a click, from its `User-Agent`: all that is kept of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AgentFamily {
+    Chrome,
+    Safari,
+    Firefox,
+    Edge,
+    /// WhatsApp's own fetcher (link previews) or in-app browser.
+    WhatsApp,
+    /// Crawlers, link-preview bots, scripts.
+    Bot,
+    Other,
+}
+
+impl AgentFamily {
+    /// Classifies a `User-Agent` header value (`None` or empty: `Other`).
+    #[must_use]
+    pub fn from_user_agent(ua: Option<&str>) -> Self {
+        let Some(ua) = ua.map(str::trim).filter(|u| !u.is_empty()) else { return Self::Other };
+        let lower = ua.to_ascii_lowercase();
+        let has = |needle: &str| lower.contains(needle);
+        if has("whatsapp") {
+            Self::WhatsApp
+        } else if ["bot", "crawl", "spider", "slurp", "facebookexternalhit", "preview", "curl/", "wget/", "python-"]
+            .iter()
+            .any(|n| has(n))
+        {
+            Self::Bot
+        } else if has("firefox/") || has("fxios/") {
+            Self::Firefox
+        } else if has("edg/") || has("edga/") || has("edgios/") {
+            Self::Edge
+        } else if has("chrome/") || has("crios/") || has("chromium/") {
+            Self::Chrome
+        } else if has("safari/") && has("version/") {
+            Self::Safari
+        } else {
+            Self::Other
+        }
+    }
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Chrome => "chrome",
+            Self::Safari => "safari",
+            Self::Firefox => "firefox",
+            Self::Edge => "edge",
+            Self::WhatsApp => "whatsapp",
+            Self::Bot => "bot",
+            Self::Other => "other",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Chrome, Self::Safari, Self::Firefox, Self::Edge, Self::WhatsApp, Self::Bot, Self::Other]
+            .into_iter()
+            .find(|f| f.as_str() == s)
+    }
+}
+
+/// The host of a `Referer` header (`https://www.example.com:8443/path?q` →
+/// `www.example.com`), lowercased, without user info, port, path or query: all that is
+/// kept of it. `None` for anything that is not an http(s) URL with a plausible host.
+#[must_use]
+pub fn referrer_host(referer: &str) -> Option<String> {
+    let r = referer.trim();
+    let lower = r.get(..8).map(str::to_ascii_lowercase).unwrap_or_default();
+    let rest = if lower.starts_with("https://") {
+        &r[8..]
+    } else if lower.starts_with("http://") {
+        &r[7..]
+    } else {
+        return None;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        let end = v6.find(']')?;
+        &host_port[..end + 2]
+    } else {
+        host_port.split(':').next().unwrap_or_default()
+    };
+    let host = host.to_ascii_lowercase();
+    let plausible = !host.is_empty()
+        && host.len() <= 253
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'[' | b']' | b':'));
+    plausible.then_some(host)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -325,6 +608,167 @@ mod tests {
             let enc = percent_encode(&text);
             prop_assert!(enc.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~%".contains(&b)));
             prop_assert_eq!(percent_decode(&enc), Some(text));
+        }
+    }
+}
+
+#[cfg(test)]
+mod code_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use proptest::prelude::*;
+
+    fn code(s: &str) -> RefCode {
+        RefCode::parse(s).unwrap()
+    }
+
+    #[test]
+    fn generated_codes_use_the_unambiguous_alphabet() {
+        let c = RefCode::generate([7; 16]);
+        assert_eq!(c.as_str().len(), RefCode::GENERATED_LEN);
+        assert!(c.as_str().bytes().all(|b| CODE_ALPHABET.contains(&b)));
+        assert_eq!(RefCode::parse(c.as_str()), Ok(c));
+        let s = Slug::generate([200; 16]);
+        assert_eq!(s.as_str().len(), Slug::GENERATED_LEN);
+        assert!(!s.as_str().contains(['0', 'o', '1', 'i', 'l']));
+        assert_eq!(Slug::parse(s.as_str()), Ok(s));
+        assert_ne!(code_from_random([1; 16], 6), code_from_random([2; 16], 6));
+    }
+
+    #[test]
+    fn slugs_are_validated_and_lowercased() {
+        assert_eq!(Slug::parse(" Summer-Sale-2026 ").unwrap().as_str(), "summer-sale-2026");
+        for bad in ["a", "-abc", "abc-", "with space", "émoji", "a/b", "a_b", &"x".repeat(65)] {
+            assert!(Slug::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Slug::parse("a").unwrap_err(), CodeError::Length { min: 2, max: 64 });
+    }
+
+    #[test]
+    fn ref_codes_are_validated_and_uppercased() {
+        assert_eq!(code("k7qx2m").as_str(), "K7QX2M");
+        assert_eq!(RefCode::parse("ab"), Err(CodeError::Length { min: 4, max: 16 }));
+        assert_eq!(RefCode::parse("ab-cd"), Err(CodeError::CodeCharacters));
+        assert_eq!(RefCode::parse("কোড১২৩৪"), Err(CodeError::CodeCharacters));
+    }
+
+    #[test]
+    fn formats_need_code_once_with_a_prefix() {
+        assert!(RefFormat::parse("(ref {code})").is_ok());
+        assert!(RefFormat::parse("#{code}").is_ok());
+        assert!(RefFormat::parse("[{code}]").is_ok());
+        for bad in
+            ["{code}", "ref", "{code} {code}", "(ref {code}x)", "  {code})", &format!("{}{{code}}", "x".repeat(40))]
+        {
+            assert_eq!(RefFormat::parse(bad), Err(CodeError::Format), "{bad}");
+        }
+        assert_eq!(RefFormat::default(), RefFormat::parse("(ref {code})").unwrap());
+    }
+
+    #[test]
+    fn append_then_strip_round_trips_in_any_script() {
+        let formats = ["(ref {code})", "#{code}", "[ref: {code}]", "— কোড {code}"];
+        let texts = [
+            "Hi, I need help with my order",
+            "আমার অর্ডার কোথায়?",
+            "मुझे अपने ऑर्डर के बारे में मदद चाहिए",
+            "Help 🙏🏽👨‍👩‍👧 please",
+            "مرحبا، أحتاج إلى مساعدة",
+            "",
+        ];
+        for f in formats {
+            let format = RefFormat::parse(f).unwrap();
+            for text in texts {
+                let c = code("K7QX2M");
+                let full = format.append(text, &c);
+                assert!(full.ends_with(&format.render(&c)), "{full}");
+                let (found, stripped) = format.strip(&full).unwrap_or_else(|| panic!("{f}: {full}"));
+                assert_eq!(found, c);
+                assert_eq!(stripped, text, "{f}");
+                // The customer's composer may survive edits around the reference.
+                let edited = format!("{full} 🙂 thanks");
+                let (found, stripped) = format.strip(&edited).unwrap();
+                assert_eq!(found, c);
+                assert_eq!(stripped, format!("{text} 🙂 thanks").trim());
+            }
+        }
+    }
+
+    #[test]
+    fn strip_finds_only_well_formed_references() {
+        let f = RefFormat::default();
+        assert_eq!(f.strip("hello"), None);
+        assert_eq!(f.strip("(ref AB)"), None); // too short
+        assert_eq!(f.strip("(ref ABCD-12)"), None);
+        assert_eq!(f.strip("(ref ABCDEF"), None); // no suffix
+        assert_eq!(f.strip("(REF ABCDEF)"), None); // the prefix matches exactly
+        let (c, rest) = f.strip("Hi (ref abc123) there").unwrap();
+        assert_eq!((c.as_str(), rest.as_str()), ("ABC123", "Hi there"));
+        // The last reference wins; an earlier one stays in the text.
+        let (c, rest) = f.strip("(ref AAAA1) and (ref BBBB2)").unwrap();
+        assert_eq!((c.as_str(), rest.as_str()), ("BBBB2", "(ref AAAA1) and"));
+        // A broken last one does not hide a good earlier one.
+        let (c, _) = f.strip("(ref GOOD12) then (ref X)").unwrap();
+        assert_eq!(c.as_str(), "GOOD12");
+    }
+
+    #[test]
+    fn user_agents_are_reduced_to_a_family() {
+        let cases = [
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
+                AgentFamily::Chrome,
+            ),
+            (
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+                AgentFamily::Safari,
+            ),
+            ("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0", AgentFamily::Firefox),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0",
+                AgentFamily::Edge,
+            ),
+            ("WhatsApp/2.24.12.78 A", AgentFamily::WhatsApp),
+            ("facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", AgentFamily::Bot),
+            ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", AgentFamily::Bot),
+            ("curl/8.5.0", AgentFamily::Bot),
+            ("SomethingElse/1.0", AgentFamily::Other),
+        ];
+        for (ua, want) in cases {
+            let got = AgentFamily::from_user_agent(Some(ua));
+            assert_eq!(got, want, "{ua}");
+            assert_eq!(AgentFamily::parse(got.as_str()), Some(got));
+        }
+        assert_eq!(AgentFamily::from_user_agent(None), AgentFamily::Other);
+        assert_eq!(AgentFamily::from_user_agent(Some("  ")), AgentFamily::Other);
+    }
+
+    #[test]
+    fn only_the_referrer_host_is_kept() {
+        let cases = [
+            ("https://www.Example.com/path?q=secret#x", Some("www.example.com")),
+            ("http://user:pw@shop.example.org:8443/a", Some("shop.example.org")),
+            ("HTTPS://t.co", Some("t.co")),
+            ("https://[2001:db8::1]:443/x", Some("[2001:db8::1]")),
+            ("android-app://com.google.android.gm/", None),
+            ("not a url", None),
+            ("https:///nohost", None),
+            ("https://bad host/", None),
+        ];
+        for (referer, want) in cases {
+            assert_eq!(referrer_host(referer).as_deref(), want, "{referer}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_round_trips_through_append_and_strip(text in "\\PC{0,200}", raw in any::<[u8; 16]>()) {
+            let f = RefFormat::default();
+            let c = RefCode::generate(raw);
+            let (found, stripped) = f.strip(&f.append(&text, &c)).unwrap();
+            prop_assert_eq!(found, c);
+            // The text comes back trimmed (the composer's whitespace is not meaningful).
+            prop_assert_eq!(stripped, text.trim());
         }
     }
 }
