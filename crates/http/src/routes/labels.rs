@@ -1,0 +1,302 @@
+//! `/api/v1/labels`: labels admins define and every agent reads; and
+//! `/api/v1/conversations/{id}/labels`: the labels on a conversation, which any agent
+//! adds and removes.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use switchboard_domain::label::{LabelColour, LabelName};
+use switchboard_domain::{AgentId, ConversationId, LabelId};
+use switchboard_store::{AppliedLabel, Label, LabelPatch, NewLabel, StoreError};
+
+use crate::AppState;
+use crate::auth::AuthenticatedAgent;
+use crate::error::{ApiError, FieldError};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/labels").route(web::get().to(list)).route(web::post().to(create)))
+        .service(
+            web::resource("/labels/{id}")
+                .route(web::get().to(get))
+                .route(web::patch().to(update))
+                .route(web::delete().to(delete)),
+        )
+        .service(
+            web::resource("/conversations/{id}/labels")
+                .route(web::get().to(conversation_labels))
+                .route(web::post().to(add_to_conversation)),
+        )
+        .service(
+            web::resource("/conversations/{id}/labels/{label_id}").route(web::delete().to(remove_from_conversation)),
+        );
+}
+
+/// The longest label description, in characters.
+const DESCRIPTION_MAX: usize = 500;
+/// Most labels named in one request.
+const LABELS_MAX: usize = 50;
+
+#[derive(Serialize)]
+pub(crate) struct LabelJson {
+    id: LabelId,
+    name: String,
+    colour: String,
+    description: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<Label> for LabelJson {
+    fn from(l: Label) -> Self {
+        Self {
+            id: l.id,
+            name: l.name.as_str().to_owned(),
+            colour: l.colour.as_str().to_owned(),
+            description: l.description,
+            created_at: l.created_at,
+        }
+    }
+}
+
+/// A label as other resources show it (conversations).
+#[derive(Serialize)]
+pub(crate) struct LabelRefJson {
+    id: LabelId,
+    name: String,
+    colour: String,
+}
+
+impl From<Label> for LabelRefJson {
+    fn from(l: Label) -> Self {
+        Self { id: l.id, name: l.name.as_str().to_owned(), colour: l.colour.as_str().to_owned() }
+    }
+}
+
+#[derive(Serialize)]
+struct AppliedLabelJson {
+    #[serde(flatten)]
+    label: LabelJson,
+    /// `null` when the system added it (a click-to-chat link, a rule).
+    added_by: Option<AgentId>,
+    added_at: DateTime<Utc>,
+}
+
+impl From<AppliedLabel> for AppliedLabelJson {
+    fn from(a: AppliedLabel) -> Self {
+        Self { label: a.label.into(), added_by: a.added_by, added_at: a.added_at }
+    }
+}
+
+/// For PATCH bodies: a field that is absent is `None`, a field that is `null` is
+/// `Some(None)`.
+pub(crate) fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateLabel {
+    name: String,
+    colour: Option<String>,
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateLabel {
+    name: Option<String>,
+    colour: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    description: Option<Option<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddLabels {
+    /// Label ids or names.
+    labels: Vec<String>,
+}
+
+fn parse_name(raw: &str, errors: &mut Vec<FieldError>) -> Option<LabelName> {
+    LabelName::parse(raw).map_err(|e| errors.push(FieldError::new("name", e.to_string()))).ok()
+}
+
+fn parse_colour(raw: &str, errors: &mut Vec<FieldError>) -> Option<LabelColour> {
+    LabelColour::parse(raw).map_err(|e| errors.push(FieldError::new("colour", e.to_string()))).ok()
+}
+
+/// A description: trimmed, empty means none, at most [`DESCRIPTION_MAX`] characters.
+fn parse_description(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<String> {
+    let d = raw.map(str::trim).filter(|d| !d.is_empty())?;
+    if d.chars().count() > DESCRIPTION_MAX {
+        errors.push(FieldError::new("description", format!("must be at most {DESCRIPTION_MAX} characters")));
+        return None;
+    }
+    Some(d.to_owned())
+}
+
+fn label_id(raw: &str) -> Result<LabelId, ApiError> {
+    raw.parse().map_err(|_| ApiError::NotFound { what: "label" })
+}
+
+fn conversation_id(raw: &str) -> Result<ConversationId, ApiError> {
+    raw.parse().map_err(|_| ApiError::NotFound { what: "conversation" })
+}
+
+fn label_not_found(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::NotFound { what: "label" },
+        e => e.into(),
+    }
+}
+
+/// Resolves label ids or names (case-insensitively) to labels, naming each entry that
+/// matches none as `{field}[i]`. Duplicates are dropped.
+pub(crate) async fn resolve_labels(
+    state: &AppState,
+    entries: &[String],
+    field: &str,
+) -> Result<Vec<LabelId>, ApiError> {
+    if entries.len() > LABELS_MAX {
+        return Err(ApiError::field(field, format!("at most {LABELS_MAX} labels")));
+    }
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let all = state.store.labels().await?;
+    let mut ids = Vec::new();
+    let mut errors = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let by_id = entry.trim().parse::<LabelId>().ok().and_then(|id| all.iter().find(|l| l.id == id));
+        let by_name = || {
+            let key = LabelName::parse(entry).ok()?.key();
+            all.iter().find(|l| l.name.key() == key)
+        };
+        match by_id.or_else(by_name) {
+            Some(l) if !ids.contains(&l.id) => ids.push(l.id),
+            Some(_) => {}
+            None => errors.push(FieldError::new(format!("{field}[{i}]"), "no label has this id or name")),
+        }
+    }
+    if errors.is_empty() { Ok(ids) } else { Err(ApiError::Validation(errors)) }
+}
+
+async fn list(_agent: AuthenticatedAgent, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let items: Vec<LabelJson> = state.store.labels().await?.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+}
+
+async fn get(
+    _agent: AuthenticatedAgent,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let label = state.store.label(label_id(&path)?).await?.ok_or(ApiError::NotFound { what: "label" })?;
+    Ok(HttpResponse::Ok().json(LabelJson::from(label)))
+}
+
+async fn create(
+    agent: AuthenticatedAgent,
+    body: web::Json<CreateLabel>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    agent.require_admin()?;
+    let mut errors = Vec::new();
+    let name = parse_name(&body.name, &mut errors);
+    let colour = body.colour.as_deref().map_or_else(|| Some(LabelColour::default()), |c| parse_colour(c, &mut errors));
+    let description = parse_description(body.description.as_deref(), &mut errors);
+    let (Some(name), Some(colour), true) = (name, colour, errors.is_empty()) else {
+        return Err(ApiError::Validation(errors));
+    };
+    let label = state.store.create_label(&NewLabel { name, colour, description, at: Utc::now() }).await?;
+    tracing::info!(label_id = %label.id, agent_id = %agent.0.id, "label created");
+    Ok(HttpResponse::Created().json(LabelJson::from(label)))
+}
+
+async fn update(
+    agent: AuthenticatedAgent,
+    path: web::Path<String>,
+    body: web::Json<UpdateLabel>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    agent.require_admin()?;
+    let id = label_id(&path)?;
+    let mut errors = Vec::new();
+    let patch = LabelPatch {
+        name: body.name.as_deref().and_then(|n| parse_name(n, &mut errors)),
+        colour: body.colour.as_deref().and_then(|c| parse_colour(c, &mut errors)),
+        description: body.description.as_ref().map(|d| parse_description(d.as_deref(), &mut errors)),
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let label = state.store.update_label(id, &patch).await.map_err(label_not_found)?;
+    tracing::info!(label_id = %id, agent_id = %agent.0.id, "label updated");
+    Ok(HttpResponse::Ok().json(LabelJson::from(label)))
+}
+
+async fn delete(
+    agent: AuthenticatedAgent,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    agent.require_admin()?;
+    let id = label_id(&path)?;
+    state.store.delete_label(id).await.map_err(label_not_found)?;
+    tracing::info!(label_id = %id, agent_id = %agent.0.id, "label deleted");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn applied(state: &AppState, id: ConversationId) -> Result<HttpResponse, ApiError> {
+    let labels: Vec<AppliedLabelJson> =
+        state.store.conversation_labels(id).await?.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "labels": labels })))
+}
+
+async fn conversation_labels(
+    _agent: AuthenticatedAgent,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = conversation_id(&path)?;
+    state.store.conversation(id).await?.ok_or(ApiError::NotFound { what: "conversation" })?;
+    applied(&state, id).await
+}
+
+async fn add_to_conversation(
+    agent: AuthenticatedAgent,
+    path: web::Path<String>,
+    body: web::Json<AddLabels>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = conversation_id(&path)?;
+    if body.labels.is_empty() {
+        return Err(ApiError::field("labels", "name at least one label (by id or name)"));
+    }
+    state.store.conversation(id).await?.ok_or(ApiError::NotFound { what: "conversation" })?;
+    let labels = resolve_labels(&state, &body.labels, "labels").await?;
+    state.store.add_conversation_labels(id, &labels, Some(agent.0.id), Utc::now()).await.map_err(|e| match e {
+        // A label deleted meanwhile, or the conversation erased.
+        StoreError::NotFound => ApiError::NotFound { what: "conversation or label" },
+        e => e.into(),
+    })?;
+    tracing::debug!(conversation_id = %id, agent_id = %agent.0.id, added = labels.len(), "labels added");
+    applied(&state, id).await
+}
+
+async fn remove_from_conversation(
+    agent: AuthenticatedAgent,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = conversation_id(&path.0)?;
+    let label = label_id(&path.1)?;
+    state.store.conversation(id).await?.ok_or(ApiError::NotFound { what: "conversation" })?;
+    // Idempotent: taking off a label that is not on the conversation is fine.
+    let removed = state.store.remove_conversation_label(id, label).await?;
+    tracing::debug!(conversation_id = %id, label_id = %label, agent_id = %agent.0.id, removed, "label removed");
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,548 @@
+//! `/api/v1/links`: click-to-chat links. Admins create, change and disable them; every
+//! agent may read them and their stats. The short links themselves are served at the
+//! root (`short_links.rs`).
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use switchboard_domain::link::{ClickToChat, PhoneNumber, PrefilledText, RefCode, RefFormat, Slug};
+use switchboard_domain::{AgentId, ChannelId, LinkId};
+use switchboard_store::{Link, LinkCursor, LinkDay, LinkPatch, LinkQuery, NewLink, Page, StoreError};
+
+use crate::AppState;
+use crate::auth::AuthenticatedAgent;
+use crate::error::{ApiError, FieldError};
+use crate::routes::labels::{LabelJson, double_option, resolve_labels};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/links").route(web::get().to(list)).route(web::post().to(create)))
+        .service(web::resource("/links/{id}").route(web::get().to(get)).route(web::patch().to(update)))
+        .service(web::resource("/links/{id}/disable").route(web::post().to(disable)))
+        .service(web::resource("/links/{id}/enable").route(web::post().to(enable)))
+        .service(web::resource("/links/{id}/stats").route(web::get().to(stats)));
+}
+
+/// What the link routes need from the configuration.
+#[derive(Clone, Debug, Default)]
+pub struct LinkOptions {
+    /// `links.public_url` without a trailing slash; `None`: short links are relative.
+    pub public_url: Option<String>,
+    /// `links.ref_format`.
+    pub ref_format: RefFormat,
+}
+
+impl LinkOptions {
+    /// `{public_url}/l/{slug}{suffix}`, or the path alone without a public URL.
+    pub(crate) fn short_url(&self, slug: &Slug, suffix: &str) -> String {
+        format!("{}/l/{slug}{suffix}", self.public_url.as_deref().unwrap_or(""))
+    }
+
+    /// The wa.me link: the link's number, and its text with the reference appended.
+    pub(crate) fn click_to_chat(&self, link: &Link) -> ClickToChat {
+        let text = self.ref_format.append(link.text.as_deref().unwrap_or(""), &link.ref_code);
+        ClickToChat { phone: Some(link.phone.clone()), text: PrefilledText::parse(&text).ok() }
+    }
+
+    /// What a QR code of the link encodes: the absolute short link when there is a public
+    /// URL (so scans are counted), else the wa.me URL.
+    pub(crate) fn qr_target(&self, link: &Link) -> String {
+        if self.public_url.is_some() { self.short_url(&link.slug, "") } else { self.click_to_chat(link).wa_me_url() }
+    }
+}
+
+const DEFAULT_LIMIT: u32 = 50;
+const MAX_LIMIT: u32 = 500;
+/// Longest campaign, source and ad source id, in characters.
+const NAME_MAX: usize = 100;
+const TAG_MAX: usize = 50;
+const TAGS_MAX: usize = 20;
+/// Longest stats range, in days.
+const STATS_MAX_DAYS: i64 = 366;
+/// Attempts at a fresh slug or reference code when a generated one is taken.
+const GENERATE_ATTEMPTS: usize = 8;
+
+#[derive(Serialize)]
+struct UrlsJson {
+    wa_me: String,
+    api_whatsapp: String,
+    short: String,
+    qr_svg: String,
+    qr_png: String,
+}
+
+#[derive(Serialize)]
+struct LinkJson {
+    id: LinkId,
+    channel_id: ChannelId,
+    slug: String,
+    ref_code: String,
+    /// E.164, with `+`.
+    phone: String,
+    /// The prefilled text as the admin wrote it.
+    text: Option<String>,
+    /// What the customer's composer gets: the text with the reference appended.
+    prefilled_text: String,
+    campaign: Option<String>,
+    source: Option<String>,
+    tags: Vec<String>,
+    ad_source_id: Option<String>,
+    labels: Vec<LabelJson>,
+    enabled: bool,
+    created_by: Option<AgentId>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    urls: UrlsJson,
+}
+
+impl LinkJson {
+    fn new(link: Link, opts: &LinkOptions) -> Self {
+        let chat = opts.click_to_chat(&link);
+        let urls = UrlsJson {
+            wa_me: chat.wa_me_url(),
+            api_whatsapp: chat.api_whatsapp_url(),
+            short: opts.short_url(&link.slug, ""),
+            qr_svg: opts.short_url(&link.slug, "/qr.svg"),
+            qr_png: opts.short_url(&link.slug, "/qr.png"),
+        };
+        Self {
+            id: link.id,
+            channel_id: link.channel_id,
+            slug: link.slug.to_string(),
+            ref_code: link.ref_code.to_string(),
+            phone: link.phone.to_string(),
+            prefilled_text: opts.ref_format.append(link.text.as_deref().unwrap_or(""), &link.ref_code),
+            text: link.text,
+            campaign: link.campaign,
+            source: link.source,
+            tags: link.tags,
+            ad_source_id: link.ad_source_id,
+            labels: link.labels.into_iter().map(Into::into).collect(),
+            enabled: link.enabled,
+            created_by: link.created_by,
+            created_at: link.created_at,
+            updated_at: link.updated_at,
+            urls,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateLink {
+    /// Default: the only channel.
+    channel_id: Option<String>,
+    /// Default: the channel's display phone number (`whatsapp.display_phone_number`).
+    phone: Option<String>,
+    /// ISO 3166 region to read a national-format `phone` in.
+    region: Option<String>,
+    text: Option<String>,
+    /// Generated when absent.
+    slug: Option<String>,
+    campaign: Option<String>,
+    source: Option<String>,
+    /// Label ids or names.
+    #[serde(default)]
+    labels: Vec<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    ad_source_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateLink {
+    #[serde(default, deserialize_with = "double_option")]
+    text: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    campaign: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    source: Option<Option<String>>,
+    tags: Option<Vec<String>>,
+    labels: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    ad_source_id: Option<Option<String>>,
+    enabled: Option<bool>,
+    // Printed on posters and QR codes: refused with a clear reason.
+    slug: Option<serde_json::Value>,
+    ref_code: Option<serde_json::Value>,
+    phone: Option<serde_json::Value>,
+    channel_id: Option<serde_json::Value>,
+}
+
+/// A short free-text field: trimmed, empty means none, at most [`NAME_MAX`] characters.
+fn short_text(field: &str, raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<String> {
+    let v = raw.map(str::trim).filter(|v| !v.is_empty())?;
+    if v.chars().count() > NAME_MAX {
+        errors.push(FieldError::new(field, format!("must be at most {NAME_MAX} characters")));
+        return None;
+    }
+    if v.chars().any(char::is_control) {
+        errors.push(FieldError::new(field, "must not contain control characters"));
+        return None;
+    }
+    Some(v.to_owned())
+}
+
+fn parse_tags(raw: &[String], errors: &mut Vec<FieldError>) -> Vec<String> {
+    if raw.len() > TAGS_MAX {
+        errors.push(FieldError::new("tags", format!("at most {TAGS_MAX} tags")));
+        return Vec::new();
+    }
+    let mut tags: Vec<String> = Vec::new();
+    for (i, t) in raw.iter().enumerate() {
+        let t = t.trim();
+        if t.is_empty() || t.chars().count() > TAG_MAX || t.chars().any(char::is_control) {
+            errors.push(FieldError::new(
+                format!("tags[{i}]"),
+                format!("must be 1 to {TAG_MAX} characters, without control characters"),
+            ));
+        } else if !tags.iter().any(|x| x == t) {
+            tags.push(t.to_owned());
+        }
+    }
+    tags
+}
+
+/// The prefilled text (trimmed; empty means none), checked to fit with the reference.
+fn parse_text(raw: Option<&str>, format: &RefFormat, errors: &mut Vec<FieldError>) -> Option<String> {
+    let text = raw.map(str::trim).filter(|t| !t.is_empty())?;
+    // The longest code the reference can carry.
+    let probe = RefCode::parse(&"W".repeat(RefCode::MAX)).ok()?;
+    match PrefilledText::parse(&format.append(text, &probe)) {
+        Ok(_) => Some(text.to_owned()),
+        Err(e) => {
+            errors.push(FieldError::new("text", format!("with its reference: {e}")));
+            None
+        }
+    }
+}
+
+fn link_id(raw: &str) -> Result<LinkId, ApiError> {
+    raw.parse().map_err(|_| ApiError::NotFound { what: "link" })
+}
+
+fn link_not_found(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::NotFound { what: "link" },
+        e => e.into(),
+    }
+}
+
+fn random() -> [u8; 16] {
+    uuid::Uuid::new_v4().into_bytes()
+}
+
+/// The channel a new link is for: the one named, or the only one.
+async fn channel(state: &AppState, raw: Option<&str>) -> Result<ChannelId, ApiError> {
+    let channels = state.store.channels().await?;
+    match raw {
+        Some(raw) => raw
+            .trim()
+            .parse::<ChannelId>()
+            .ok()
+            .filter(|id| channels.iter().any(|c| c.id == *id))
+            .ok_or_else(|| ApiError::field("channel_id", "no channel has this id")),
+        None => match channels.as_slice() {
+            [only] => Ok(only.id),
+            [] => Err(ApiError::field(
+                "channel_id",
+                "no channel is configured yet: set SWITCHBOARD_PHONE_NUMBER_ID and restart",
+            )),
+            _ => Err(ApiError::field("channel_id", "there are several channels: name one")),
+        },
+    }
+}
+
+async fn create(
+    agent: AuthenticatedAgent,
+    body: web::Json<CreateLink>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    agent.require_admin()?;
+    let opts = &state.links;
+    let channel_id = channel(&state, body.channel_id.as_deref()).await?;
+    let mut errors = Vec::new();
+    let phone = match body.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        Some(p) => PhoneNumber::parse(p, body.region.as_deref())
+            .map_err(|e| errors.push(FieldError::new("phone", e.to_string())))
+            .ok(),
+        None => {
+            let known = state.store.display_phone_number(channel_id).await?;
+            if known.is_none() {
+                errors.push(FieldError::new(
+                    "phone",
+                    "the channel's phone number is not configured: give phone, or set whatsapp.display_phone_number",
+                ));
+            }
+            known
+        }
+    };
+    let slug = body
+        .slug
+        .as_deref()
+        .and_then(|s| Slug::parse(s).map_err(|e| errors.push(FieldError::new("slug", e.to_string()))).ok());
+    let text = parse_text(body.text.as_deref(), &opts.ref_format, &mut errors);
+    let campaign = short_text("campaign", body.campaign.as_deref(), &mut errors);
+    let source = short_text("source", body.source.as_deref(), &mut errors);
+    let ad_source_id = short_text("ad_source_id", body.ad_source_id.as_deref(), &mut errors);
+    let tags = parse_tags(&body.tags, &mut errors);
+    let labels = match resolve_labels(&state, &body.labels, "labels").await {
+        Ok(l) => l,
+        Err(ApiError::Validation(e)) => {
+            errors.extend(e);
+            Vec::new()
+        }
+        Err(e) => return Err(e),
+    };
+    let (Some(phone), true) = (phone, errors.is_empty()) else {
+        return Err(ApiError::Validation(errors));
+    };
+    let given_slug = slug.is_some();
+    let mut new = NewLink {
+        channel_id,
+        slug: slug.unwrap_or_else(|| Slug::generate(random())),
+        ref_code: RefCode::generate(random()),
+        phone,
+        text,
+        campaign,
+        source,
+        tags,
+        ad_source_id,
+        labels,
+        created_by: Some(agent.0.id),
+        at: Utc::now(),
+    };
+    let mut attempts = 0;
+    let link = loop {
+        attempts += 1;
+        match state.store.create_link(&new).await {
+            Ok(link) => break link,
+            Err(StoreError::Conflict { what: "link reference code" }) if attempts < GENERATE_ATTEMPTS => {
+                new.ref_code = RefCode::generate(random());
+            }
+            Err(StoreError::Conflict { what: "link slug" }) if !given_slug && attempts < GENERATE_ATTEMPTS => {
+                new.slug = Slug::generate(random());
+            }
+            Err(StoreError::Conflict { what: "link slug" }) => {
+                return Err(ApiError::Conflict { what: "a link with this slug" });
+            }
+            Err(StoreError::Conflict { what: "link ad source id" }) => {
+                return Err(ApiError::Conflict { what: "a link for this ad source id" });
+            }
+            // A label deleted meanwhile.
+            Err(StoreError::NotFound) => return Err(ApiError::field("labels", "a label no longer exists")),
+            Err(e) => return Err(e.into()),
+        }
+    };
+    tracing::info!(link_id = %link.id, agent_id = %agent.0.id, "link created");
+    Ok(HttpResponse::Created().json(LinkJson::new(link, opts)))
+}
+
+#[derive(Deserialize)]
+struct ListParams {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+async fn list(
+    _agent: AuthenticatedAgent,
+    params: web::Query<ListParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = Vec::new();
+    let limit = match params.limit.as_deref().map(str::parse::<u32>) {
+        None => DEFAULT_LIMIT,
+        Some(Ok(n)) if (1..=MAX_LIMIT).contains(&n) => n,
+        Some(_) => {
+            errors.push(FieldError::new("limit", format!("must be a whole number from 1 to {MAX_LIMIT}")));
+            DEFAULT_LIMIT
+        }
+    };
+    let after = match params.cursor.as_deref() {
+        None => None,
+        Some(c) => c.parse::<LinkId>().ok().map(|id| LinkCursor { id }).or_else(|| {
+            errors.push(FieldError::new("cursor", "is not a cursor this API returned"));
+            None
+        }),
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let Page { items, next } = state.store.list_links(&LinkQuery { limit, after }).await?;
+    let items: Vec<LinkJson> = items.into_iter().map(|l| LinkJson::new(l, &state.links)).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "items": items,
+        "next_cursor": next.map(|c| c.id.to_string()),
+    })))
+}
+
+async fn get(
+    _agent: AuthenticatedAgent,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let link = state.store.link(link_id(&path)?).await?.ok_or(ApiError::NotFound { what: "link" })?;
+    Ok(HttpResponse::Ok().json(LinkJson::new(link, &state.links)))
+}
+
+async fn apply_patch(
+    agent: &AuthenticatedAgent,
+    state: &AppState,
+    id: LinkId,
+    patch: &LinkPatch,
+) -> Result<HttpResponse, ApiError> {
+    let link = state.store.update_link(id, patch, Utc::now()).await.map_err(|e| match e {
+        StoreError::Conflict { what: "link ad source id" } => {
+            ApiError::Conflict { what: "a link for this ad source id" }
+        }
+        e => link_not_found(e),
+    })?;
+    tracing::info!(link_id = %id, agent_id = %agent.0.id, enabled = link.enabled, "link updated");
+    Ok(HttpResponse::Ok().json(LinkJson::new(link, &state.links)))
+}
+
+async fn update(
+    agent: AuthenticatedAgent,
+    path: web::Path<String>,
+    body: web::Json<UpdateLink>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    agent.require_admin()?;
+    let id = link_id(&path)?;
+    let mut errors = Vec::new();
+    for (field, given) in
+        [("slug", &body.slug), ("ref_code", &body.ref_code), ("phone", &body.phone), ("channel_id", &body.channel_id)]
+    {
+        if given.is_some() {
+            errors
+                .push(FieldError::new(field, "cannot change: it is printed in QR codes and links; create a new link"));
+        }
+    }
+    let mut patch = LinkPatch {
+        text: body.text.as_ref().map(|t| parse_text(t.as_deref(), &state.links.ref_format, &mut errors)),
+        campaign: body.campaign.as_ref().map(|c| short_text("campaign", c.as_deref(), &mut errors)),
+        source: body.source.as_ref().map(|s| short_text("source", s.as_deref(), &mut errors)),
+        tags: body.tags.as_deref().map(|t| parse_tags(t, &mut errors)),
+        ad_source_id: body.ad_source_id.as_ref().map(|a| short_text("ad_source_id", a.as_deref(), &mut errors)),
+        labels: None,
+        enabled: body.enabled,
+    };
+    if let Some(labels) = &body.labels {
+        match resolve_labels(&state, labels, "labels").await {
+            Ok(l) => patch.labels = Some(l),
+            Err(ApiError::Validation(e)) => errors.extend(e),
+            Err(e) => return Err(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    apply_patch(&agent, &state, id, &patch).await
+}
+
+async fn disable(
+    agent: AuthenticatedAgent,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    agent.require_admin()?;
+    apply_patch(&agent, &state, link_id(&path)?, &LinkPatch { enabled: Some(false), ..LinkPatch::default() }).await
+}
+
+async fn enable(
+    agent: AuthenticatedAgent,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    agent.require_admin()?;
+    apply_patch(&agent, &state, link_id(&path)?, &LinkPatch { enabled: Some(true), ..LinkPatch::default() }).await
+}
+
+#[derive(Deserialize)]
+struct StatsParams {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+#[derive(Default, Serialize)]
+struct Counts {
+    clicks: i64,
+    bot_clicks: i64,
+    conversations_started: i64,
+    conversations_resolved: i64,
+}
+
+impl Counts {
+    fn add(&mut self, d: &LinkDay) {
+        self.clicks += d.clicks;
+        self.bot_clicks += d.bot_clicks;
+        self.conversations_started += d.conversations_started;
+        self.conversations_resolved += d.conversations_resolved;
+    }
+}
+
+#[derive(Serialize)]
+struct DayJson {
+    date: NaiveDate,
+    #[serde(flatten)]
+    counts: Counts,
+}
+
+fn parse_date(field: &str, raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<NaiveDate> {
+    let raw = raw?;
+    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .map_err(|_| errors.push(FieldError::new(field, "must be a date written YYYY-MM-DD (UTC)")))
+        .ok()
+}
+
+/// Per UTC day from `from` to `to` (both included; default: the last 30 days), every day
+/// listed, with totals.
+async fn stats(
+    _agent: AuthenticatedAgent,
+    path: web::Path<String>,
+    params: web::Query<StatsParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = link_id(&path)?;
+    let mut errors = Vec::new();
+    let to = parse_date("to", params.to.as_deref(), &mut errors);
+    let from = parse_date("from", params.from.as_deref(), &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let to = to.unwrap_or_else(|| Utc::now().date_naive());
+    let from = from.unwrap_or(to - Duration::days(29));
+    if from > to {
+        return Err(ApiError::field("from", "must not be after to"));
+    }
+    if (to - from).num_days() >= STATS_MAX_DAYS {
+        return Err(ApiError::field("from", format!("the range may span at most {STATS_MAX_DAYS} days")));
+    }
+    let found = state.store.link_stats(id, from, to).await.map_err(link_not_found)?;
+    let mut totals = Counts::default();
+    let mut days = Vec::new();
+    let mut found = found.into_iter().peekable();
+    for day in from.iter_days().take_while(|d| *d <= to) {
+        let mut counts = Counts::default();
+        while let Some(d) = found.next_if(|d| d.day <= day) {
+            if d.day == day {
+                counts.add(&d);
+            }
+        }
+        totals.add(&LinkDay {
+            day,
+            clicks: counts.clicks,
+            bot_clicks: counts.bot_clicks,
+            conversations_started: counts.conversations_started,
+            conversations_resolved: counts.conversations_resolved,
+        });
+        days.push(DayJson { date: day, counts });
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "link_id": id,
+        "from": from,
+        "to": to,
+        "totals": totals,
+        "days": days,
+    })))
+}
