@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod errors;
+mod reply;
 pub mod send;
 pub mod signature;
 pub mod webhook;

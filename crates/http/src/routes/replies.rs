@@ -1,4 +1,11 @@
 //! `POST /api/v1/conversations/{id}/messages`: an agent's reply, queued in the outbox.
+//!
+//! A quick reply is sent with `{"quick_reply": "hours"}` (a shortcut or a quick reply's
+//! id, optionally with `reply_to`) or with a text that is exactly `/hours`: it is expanded
+//! with its variables filled in (`{{agent.name}}` is the sending agent) and sent as text,
+//! media or buttons. An unknown shortcut is a 422 naming the field (`quick_reply` or
+//! `text`); it is never sent as typed. A quick reply of an audio file and a text sends two
+//! messages; the answer is the first.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -8,9 +15,12 @@ use switchboard_cloudapi::{
     InteractiveHeader, ListRow, ListSection, MediaKind, MediaSource, OutboundBody, OutboundMessage, ReplyButton,
     TemplateComponent, TemplateParameter,
 };
+use switchboard_domain::autoreply::{
+    AgentSend, AutoReplyConfig, CompiledConfig, QuickReplyError, QuickReplyRef, ReplyBody, Shortcut,
+};
 use switchboard_domain::message::{Choice, Media, MessageContent};
 use switchboard_domain::{ConversationId, MessageId, Wamid, window};
-use switchboard_store::{NewOutbound, StoreError};
+use switchboard_store::{ConversationView, NewOutbound, StoreError};
 
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
@@ -186,43 +196,144 @@ pub(crate) async fn reply(
     agent: AuthenticatedAgent,
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Json<Reply>,
+    body: web::Json<serde_json::Value>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let not_found = || ApiError::NotFound { what: "conversation" };
     let id: ConversationId = path.parse().map_err(|_| not_found())?;
     let key = idempotency_key(&req)?;
     let conversation = state.store.conversation(id).await?.ok_or_else(not_found)?;
-    let (body, content, reply_to) = build(body.into_inner())?;
+    let body = body.into_inner();
+    // A quick reply, by name or as a text that is exactly `/shortcut`.
+    let (reference, field, reply_to) = if body.get("quick_reply").is_some() {
+        let q: QuickReplyRequest = serde_json::from_value(body)
+            .map_err(|e| ApiError::BadRequest { code: "invalid_body", detail: e.to_string() })?;
+        let reference =
+            QuickReplyRef::parse(&q.quick_reply).map_err(|e| ApiError::field("quick_reply", e.to_string()))?;
+        (reference, "quick_reply", q.reply_to)
+    } else {
+        let reply: Reply = serde_json::from_value(body)
+            .map_err(|e| ApiError::BadRequest { code: "invalid_body", detail: e.to_string() })?;
+        if let Reply::Text { text, reply_to, .. } = &reply
+            && let Some(shortcut) = Shortcut::from_command(text)
+        {
+            (QuickReplyRef::Shortcut(shortcut), "text", *reply_to)
+        } else {
+            let prepared = prepare(&state, &conversation, build(reply)?).await?;
+            return enqueue(&agent, &state, &conversation, prepared, key.as_deref()).await;
+        }
+    };
+    let replies = expand_quick_reply(&agent, &state, &conversation, &reference, field).await?;
+    // Everything is checked before anything is queued. The first message quotes
+    // `reply_to`; a second one (the text after an audio) gets the key with a suffix, so a
+    // retried request returns both again.
+    let mut prepared = Vec::with_capacity(replies.len());
+    for (i, reply) in replies.iter().enumerate() {
+        let quoted = if i == 0 { reply_to } else { None };
+        prepared.push(prepare(&state, &conversation, (OutboundBody::from(reply), reply.to_content(), quoted)).await?);
+    }
+    let mut first = None;
+    for (i, p) in prepared.into_iter().enumerate() {
+        let key = key.as_ref().map(|k| if i == 0 { k.clone() } else { format!("{k}#{i}") });
+        let res = enqueue(&agent, &state, &conversation, p, key.as_deref()).await?;
+        first.get_or_insert(res);
+    }
+    tracing::info!(conversation_id = %id, agent_id = %agent.0.id, messages = replies.len(), "quick reply expanded");
+    first.ok_or_else(|| ApiError::field(field, "the quick reply has nothing to send"))
+}
 
-    let now = Utc::now();
+/// `{"quick_reply": "hours"}` (a shortcut or a quick reply's id).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuickReplyRequest {
+    quick_reply: String,
+    reply_to: Option<MessageId>,
+}
+
+/// The messages quick reply `reference` sends in this conversation, variables filled in
+/// (`{{agent.name}}` is the sending agent). Unknown: a 422 naming `field`.
+async fn expand_quick_reply(
+    agent: &AuthenticatedAgent,
+    state: &AppState,
+    conversation: &ConversationView,
+    reference: &QuickReplyRef,
+    field: &str,
+) -> Result<Vec<ReplyBody>, ApiError> {
+    let in_force = state.store.auto_reply_config(conversation.channel_id).await?;
+    let unknown = || ApiError::field(field, format!("no quick reply {reference}; list them at /api/v1/quick-replies"));
+    let qr = in_force.quick_replies.into_iter().find(|q| reference.names(q)).ok_or_else(unknown)?;
+    // Only what this quick reply needs: compiling is then cheap, and a problem elsewhere
+    // in the configuration does not stop agents.
+    let config = AutoReplyConfig {
+        business_name: in_force.business_name,
+        locale: in_force.locale,
+        hours: in_force.hours,
+        quick_replies: vec![qr],
+        ..AutoReplyConfig::default()
+    };
+    let compiled = CompiledConfig::new(&config).map_err(|e| ApiError::StateConflict {
+        code: "invalid_configuration",
+        detail: format!("this quick reply cannot be used on this channel until its configuration is fixed: {e}"),
+    })?;
+    let ctx = AgentSend {
+        contact_name: conversation.contact.profile_name.as_deref(),
+        contact_locale: None,
+        agent_name: Some(agent.0.name.as_str()),
+        now: Utc::now(),
+    };
+    compiled.expand_quick_reply(reference, &ctx).map_err(|_: QuickReplyError| unknown())
+}
+
+/// A reply checked against the window and Meta's limits, ready to queue.
+struct Prepared {
+    content: MessageContent,
+    request: serde_json::Value,
+}
+
+/// Checks the window and Meta's limits.
+async fn prepare(
+    state: &AppState,
+    conversation: &ConversationView,
+    (body, content, reply_to): (OutboundBody, MessageContent, Option<MessageId>),
+) -> Result<Prepared, ApiError> {
     let is_template = matches!(body, OutboundBody::Template { .. });
-    if !is_template && !window::is_open(conversation.window_closes_at, now) {
+    if !is_template && !window::is_open(conversation.window_closes_at, Utc::now()) {
         return Err(window_closed(conversation.window_closes_at));
     }
     let reply_to = match reply_to {
         None => None,
-        Some(mid) => Some(replied_wamid(&state, id, mid).await?),
+        Some(mid) => Some(replied_wamid(state, conversation.id, mid).await?),
     };
     let msg =
         OutboundMessage { to: conversation.contact.wa_id.clone(), reply_to, body, biz_opaque_callback_data: None };
     msg.validate().map_err(|errors| {
         ApiError::Validation(errors.into_iter().map(|e| FieldError::new(e.field.clone(), e.message.clone())).collect())
     })?;
-    let request = msg.to_json();
+    Ok(Prepared { content, request: msg.to_json() })
+}
+
+/// Queues a prepared reply in the outbox and answers with the message.
+async fn enqueue(
+    agent: &AuthenticatedAgent,
+    state: &AppState,
+    conversation: &ConversationView,
+    p: Prepared,
+    key: Option<&str>,
+) -> Result<HttpResponse, ApiError> {
+    let id = conversation.id;
     let enqueued = state
         .store
         .enqueue_outbound(&NewOutbound {
             conversation_id: id,
-            content: &content,
-            request: &request,
+            content: &p.content,
+            request: &p.request,
             sent_by: Some(agent.0.id),
-            idempotency_key: key.as_deref(),
-            at: now,
+            idempotency_key: key,
+            at: Utc::now(),
         })
         .await
         .map_err(|e| match e {
-            StoreError::NotFound => not_found(),
+            StoreError::NotFound => ApiError::NotFound { what: "conversation" },
             e => e.into(),
         })?;
     if enqueued.created {

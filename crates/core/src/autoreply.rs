@@ -1,0 +1,180 @@
+//! Auto-replies, decided and queued inside the ingest transaction that stores the
+//! customer's message (DESIGN.md §6).
+//!
+//! Each channel's configuration is compiled once ([`CompiledConfig`]) and kept until the
+//! configuration's version moves (any admin write, on any instance sharing the database;
+//! checked once per ingest batch with one small query). For each stored inbound message
+//! the store answers what the engine needs to know about the conversation's history in
+//! one indexed statement; the pure engine decides; its replies are written to the outbox
+//! in the same transaction, so a crash either stores the message AND its auto-replies or
+//! neither, and a redelivered message (a known wamid) is never answered twice.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use switchboard_cloudapi::{OutboundBody, OutboundMessage};
+use switchboard_domain::autoreply::{AutoReplyConfig, CompiledConfig, Effect, Facts, RuleFiring, RuleRef};
+use switchboard_domain::inbound::{InboundContact, InboundMessage};
+use switchboard_domain::{ChannelId, ContactId, ConversationId, MessageId, window};
+use switchboard_store::{IngestTx, NewOutbound, Store, StoreError};
+
+/// Compiled configurations by channel, valid for one configuration version.
+#[derive(Default)]
+pub(crate) struct AutoReplier {
+    version: Option<i64>,
+    /// `None`: the channel has nothing switched on (or its configuration is invalid).
+    channels: HashMap<ChannelId, Option<Arc<CompiledConfig>>>,
+}
+
+/// The message just stored, and where.
+pub(crate) struct Stored<'a> {
+    pub channel: ChannelId,
+    pub conversation: ConversationId,
+    pub contact_id: ContactId,
+    pub message_id: MessageId,
+    pub new_contact: bool,
+    pub contact: &'a InboundContact,
+    pub message: &'a InboundMessage,
+    /// When the customer sent it (rules are evaluated at that time).
+    pub sent_at: DateTime<Utc>,
+}
+
+/// What the auto-replies of one message did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Outcome {
+    pub replies: usize,
+    pub suppressed: usize,
+}
+
+impl AutoReplier {
+    /// Forgets every compiled configuration if the configuration changed since the last
+    /// call. Once per batch.
+    pub async fn refresh(&mut self, store: &dyn Store) -> Result<(), StoreError> {
+        let version = store.auto_reply_config_version().await?;
+        if self.version != Some(version) {
+            self.channels.clear();
+            self.version = Some(version);
+        }
+        Ok(())
+    }
+
+    async fn config(
+        &mut self,
+        store: &dyn Store,
+        channel: ChannelId,
+    ) -> Result<Option<Arc<CompiledConfig>>, StoreError> {
+        if let Some(c) = self.channels.get(&channel) {
+            return Ok(c.clone());
+        }
+        let config = store.auto_reply_config(channel).await?;
+        let compiled = if is_active(&config) {
+            match CompiledConfig::new(&config) {
+                Ok(c) => Some(Arc::new(c)),
+                Err(e) => {
+                    // Admin writes are validated; this is a configuration written by an
+                    // older version or by hand. Answer nothing rather than something wrong.
+                    tracing::error!(%channel, error = %e, "auto-reply configuration is invalid; auto-replies are off for this channel until it is fixed");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        self.channels.insert(channel, compiled.clone());
+        Ok(compiled)
+    }
+
+    /// Decides and queues the auto-replies (and labels, assignment) for `m`, in `tx`.
+    pub async fn respond(
+        &mut self,
+        store: &dyn Store,
+        tx: &mut dyn IngestTx,
+        m: &Stored<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, StoreError> {
+        let Some(config) = self.config(store, m.channel).await? else { return Ok(Outcome::default()) };
+        // A message read back long after it was sent (ingest was down) may be past its
+        // customer-service window: no free-form reply can be sent any more.
+        if !window::is_open(Some(window::closes_at(m.sent_at, false)), now) {
+            return Ok(Outcome::default());
+        }
+        let history = tx.auto_reply_facts(m.conversation, m.contact_id, m.message_id, now).await?;
+        let facts = Facts {
+            contact_wa_id: m.contact.wa_id.clone(),
+            contact_name: m.contact.profile_name.clone(),
+            contact_locale: None,
+            is_new_contact: m.new_contact,
+            last_contact_activity: history.contact_last_activity,
+            last_agent_reply: history.last_agent_message,
+            assigned_agent_name: None,
+            rule_fired: history
+                .rules_last_fired
+                .iter()
+                .filter_map(|(rule, at)| RuleRef::parse(rule).ok().map(|rule| RuleFiring { rule, at: *at }))
+                .collect(),
+            auto_replies_last_hour: history.auto_replies_last_hour,
+        };
+        let evaluation = config.evaluate(&facts, m.message, m.sent_at);
+        let mut outcome = Outcome::default();
+        for action in &evaluation.actions {
+            match &action.effect {
+                Effect::Reply { reply } => {
+                    let msg = OutboundMessage {
+                        to: m.contact.wa_id.clone(),
+                        reply_to: None,
+                        body: OutboundBody::from(reply),
+                        biz_opaque_callback_data: None,
+                    };
+                    if let Err(errors) = msg.validate() {
+                        // The engine keeps replies within Meta's limits; never send one Meta
+                        // would refuse.
+                        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+                        tracing::warn!(conversation_id = %m.conversation, rule = %action.rule, ?fields, "auto-reply not sent: it breaks Meta's limits");
+                        outcome.suppressed += 1;
+                        continue;
+                    }
+                    let request = msg.to_json();
+                    let content = reply.to_content();
+                    let rule = action.rule.to_string();
+                    let new = NewOutbound {
+                        conversation_id: m.conversation,
+                        content: &content,
+                        request: &request,
+                        sent_by: None,
+                        idempotency_key: None,
+                        at: now,
+                    };
+                    let message_id = tx.enqueue_auto_reply(&new, &rule).await?;
+                    outcome.replies += 1;
+                    metrics::counter!("switchboard_auto_replies_total", "rule" => kind(action.rule)).increment(1);
+                    tracing::debug!(conversation_id = %m.conversation, %message_id, rule = %rule, "auto-reply queued");
+                }
+                Effect::AddLabels { labels } => tx.add_labels(m.conversation, labels, now).await?,
+                Effect::Assign { agent } => {
+                    if !tx.assign_conversation(m.conversation, *agent).await? {
+                        tracing::warn!(conversation_id = %m.conversation, agent_id = %agent, rule = %action.rule, "rule assigns to an agent who is missing or inactive; left unassigned");
+                    }
+                }
+            }
+        }
+        Ok(outcome)
+    }
+}
+
+/// Whether anything in `config` could act: a channel with nothing switched on costs no
+/// query per message.
+fn is_active(config: &AutoReplyConfig) -> bool {
+    config.greeting.as_ref().is_some_and(|g| g.enabled)
+        || config.away.as_ref().is_some_and(|a| a.enabled)
+        || config.rules.iter().any(|r| r.enabled)
+}
+
+const fn kind(rule: RuleRef) -> &'static str {
+    match rule {
+        RuleRef::Greeting => "greeting",
+        RuleRef::Away => "away",
+        RuleRef::Keyword(_) => "keyword",
+        RuleRef::QuickReply(_) => "quick_reply",
+    }
+}

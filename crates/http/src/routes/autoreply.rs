@@ -1,0 +1,1009 @@
+//! Auto-replies, configured by admins: a channel's business hours, greeting, away message,
+//! limits and business name; the quick replies; the keyword rules and their order; and a
+//! preview that explains what a sample message would get. Agents list quick replies.
+//!
+//! ```text
+//! GET    /api/v1/quick-replies                                    any agent
+//! GET    /api/v1/admin/channels/{channel_id}/auto-replies         what is in force
+//! PUT    /api/v1/admin/channels/{channel_id}/auto-replies         the channel's settings, whole
+//! PATCH  /api/v1/admin/channels/{channel_id}/auto-replies         some settings (null clears one)
+//! GET|PUT|DELETE /api/v1/admin/channels/{channel_id}/auto-replies/{hours|greeting|away}
+//! GET|POST       /api/v1/admin/quick-replies
+//! GET|PUT|DELETE /api/v1/admin/quick-replies/{id}
+//! GET|POST       /api/v1/admin/rules
+//! PUT            /api/v1/admin/rules/order                        {"order": [rule ids]}
+//! POST           /api/v1/admin/rules/preview
+//! GET|PUT|DELETE /api/v1/admin/rules/{id}
+//! ```
+//!
+//! Every write is validated against the whole configuration it produces (on every channel
+//! it touches) with the engine's own compiler, before it is stored. Problems in the body
+//! written are a 422 naming the field (relative to the body: `weekly.mon[0].end`,
+//! `matcher.pattern`); a write that breaks another part of the configuration (deleting a
+//! quick reply a rule sends, removing the hours an away message needs) is a 409 that says
+//! which.
+
+use std::collections::HashSet;
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use switchboard_domain::autoreply::{
+    self, Action, AutoReplyConfig, Away, CompiledConfig, Explanation, Facts, Greeting, KeywordRule, Limits, Locale,
+    QuickReply, RuleFiring, RuleRef,
+};
+use switchboard_domain::hours::BusinessHours;
+use switchboard_domain::message::{InteractiveReply, Media, MessageContent};
+use switchboard_domain::{ChannelId, QuickReplyId, RuleId, WaId};
+use switchboard_store::{ChannelAutoReplies, ChannelAutoRepliesPatch, ChannelInfo, StoreError, StoredRule};
+
+use crate::AppState;
+use crate::auth::AuthenticatedAgent;
+use crate::error::{ApiError, FieldError};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/quick-replies").route(web::get().to(agent_quick_replies)))
+        .service(
+            web::resource("/admin/channels/{channel_id}/auto-replies")
+                .route(web::get().to(get_config))
+                .route(web::put().to(put_config))
+                .route(web::patch().to(patch_config)),
+        )
+        .service(
+            web::resource("/admin/channels/{channel_id}/auto-replies/{section}")
+                .route(web::get().to(get_section))
+                .route(web::put().to(put_section))
+                .route(web::delete().to(delete_section)),
+        )
+        .service(
+            web::resource("/admin/quick-replies")
+                .route(web::get().to(list_quick_replies))
+                .route(web::post().to(create_quick_reply)),
+        )
+        .service(
+            web::resource("/admin/quick-replies/{id}")
+                .route(web::get().to(get_quick_reply))
+                .route(web::put().to(update_quick_reply))
+                .route(web::delete().to(delete_quick_reply)),
+        )
+        .service(web::resource("/admin/rules").route(web::get().to(list_rules)).route(web::post().to(create_rule)))
+        // Before `/admin/rules/{id}`, which would take these names as ids.
+        .service(web::resource("/admin/rules/order").route(web::put().to(reorder_rules)))
+        .service(web::resource("/admin/rules/preview").route(web::post().to(preview)))
+        .service(
+            web::resource("/admin/rules/{id}")
+                .route(web::get().to(get_rule))
+                .route(web::put().to(update_rule))
+                .route(web::delete().to(delete_rule)),
+        );
+}
+
+// ---------------------------------------------------------------------------------------
+// Decoding and validation
+
+/// Decodes `value` as `T`; a value of the wrong shape is a 422 naming its field (under
+/// `prefix`, the body's own name for it, if any).
+pub(crate) fn decode<T: DeserializeOwned>(prefix: &str, value: Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = match (prefix.is_empty(), path.as_str()) {
+            (true, ".") => "body".to_owned(),
+            (true, _) => path,
+            (false, ".") => prefix.to_owned(),
+            (false, p) if p.starts_with('[') => format!("{prefix}{p}"),
+            (false, p) => format!("{prefix}.{p}"),
+        };
+        ApiError::field(&field, e.into_inner().to_string())
+    })
+}
+
+/// Everything wrong with `config`, as the engine's compiler sees it.
+fn problems(config: &AutoReplyConfig) -> Vec<autoreply::FieldError> {
+    match CompiledConfig::new(config) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.errors,
+    }
+}
+
+/// `path` relative to `prefix` when it lies under it (`hours.weekly` under `hours` is
+/// `weekly`; `hours` itself is `hours`).
+fn under(path: &str, prefix: &str) -> Option<String> {
+    if prefix.is_empty() {
+        return Some(path.to_owned());
+    }
+    if path == prefix {
+        return Some(path.to_owned());
+    }
+    let rest = path.strip_prefix(prefix)?;
+    if let Some(r) = rest.strip_prefix('.') {
+        Some(r.to_owned())
+    } else if rest.starts_with('[') {
+        Some(rest.to_owned())
+    } else {
+        None
+    }
+}
+
+/// One configuration before and after a write, and where the written body sits in it
+/// (`None`: the write removes something).
+struct Change {
+    before: AutoReplyConfig,
+    after: AutoReplyConfig,
+    body_at: Option<String>,
+}
+
+/// Refuses a write whose configurations have problems they did not have before: those in
+/// the body are a 422 naming the field (relative to the body), any other a 409.
+fn check(changes: &[Change]) -> Result<(), ApiError> {
+    let mut in_body: Vec<FieldError> = Vec::new();
+    let mut elsewhere: Vec<String> = Vec::new();
+    for c in changes {
+        let before = problems(&c.before);
+        for p in problems(&c.after) {
+            if before.contains(&p) {
+                continue;
+            }
+            match c.body_at.as_deref().and_then(|at| under(&p.path, at)) {
+                Some(field) => {
+                    if !in_body.iter().any(|f| f.field == field && f.message == p.message) {
+                        in_body.push(FieldError::new(field, p.message));
+                    }
+                }
+                None => {
+                    let line = format!("{}: {}", p.path, p.message);
+                    if !elsewhere.contains(&line) {
+                        elsewhere.push(line);
+                    }
+                }
+            }
+        }
+    }
+    if !in_body.is_empty() {
+        return Err(ApiError::Validation(in_body));
+    }
+    if !elsewhere.is_empty() {
+        return Err(ApiError::StateConflict {
+            code: "breaks_configuration",
+            detail: format!("this change would break the auto-reply configuration: {}", elsewhere.join("; ")),
+        });
+    }
+    Ok(())
+}
+
+fn channel_not_found(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::NotFound { what: "channel" },
+        e => e.into(),
+    }
+}
+
+fn parse_channel(raw: &str) -> Result<ChannelId, ApiError> {
+    raw.parse().map_err(|_| ApiError::NotFound { what: "channel" })
+}
+
+/// Every channel's configuration in force. The shared quick replies and rules must be
+/// valid on every channel: one that says `{{next_open}}` needs every channel to have
+/// business hours. With no channel yet, one made of the shared quick replies and rules
+/// alone, with hours (so they are still validated, and `{{next_open}}` is allowed until a
+/// channel exists).
+async fn configs_in_force(state: &AppState) -> Result<Vec<(Option<ChannelInfo>, AutoReplyConfig)>, ApiError> {
+    let channels = state.store.channels().await?;
+    if channels.is_empty() {
+        let hours: BusinessHours = serde_json::from_value(json!({"time_zone": "UTC", "weekly": {}}))
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!(e).context("placeholder business hours")))?;
+        let config = AutoReplyConfig {
+            hours: Some(hours),
+            quick_replies: state.store.quick_replies().await?,
+            rules: state.store.keyword_rules().await?.into_iter().map(|r| r.rule).collect(),
+            ..AutoReplyConfig::default()
+        };
+        return Ok(vec![(None, config)]);
+    }
+    let mut out = Vec::with_capacity(channels.len());
+    for ch in channels {
+        let config = state.store.auto_reply_config(ch.id).await?;
+        out.push((Some(ch), config));
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------
+// A channel's settings
+
+/// `GET …/auto-replies`: what is in force, with the configuration version.
+#[derive(Serialize)]
+struct ConfigJson {
+    channel_id: ChannelId,
+    version: i64,
+    #[serde(flatten)]
+    config: AutoReplyConfig,
+}
+
+/// The channel's settings in a PUT: every one optional (absent = not set). The fields a
+/// GET also returns (`channel_id`, `version`, `quick_replies`, `rules`) are accepted so a
+/// GET can be edited and PUT back; quick replies and rules are edited at their own URLs,
+/// so they must be unchanged.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsJson {
+    #[serde(default)]
+    business_name: Option<String>,
+    #[serde(default)]
+    locale: Option<Locale>,
+    #[serde(default)]
+    hours: Option<BusinessHours>,
+    #[serde(default)]
+    greeting: Option<Greeting>,
+    #[serde(default)]
+    away: Option<Away>,
+    #[serde(default)]
+    limits: Option<Limits>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    channel_id: Option<Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    version: Option<Value>,
+    #[serde(default)]
+    quick_replies: Option<Value>,
+    #[serde(default)]
+    rules: Option<Value>,
+}
+
+/// The configuration in force with `settings` instead of the stored ones.
+fn with_settings(mut config: AutoReplyConfig, channel: &ChannelInfo, s: &ChannelAutoReplies) -> AutoReplyConfig {
+    config.business_name = s.business_name.clone().unwrap_or_else(|| channel.name.clone());
+    config.locale = s.locale.clone().unwrap_or_default();
+    config.hours = s.hours.clone();
+    config.greeting = s.greeting.clone();
+    config.away = s.away.clone();
+    config.limits = s.limits.unwrap_or_default();
+    config
+}
+
+async fn channel_info(state: &AppState, id: ChannelId) -> Result<ChannelInfo, ApiError> {
+    state.store.channels().await?.into_iter().find(|c| c.id == id).ok_or(ApiError::NotFound { what: "channel" })
+}
+
+/// Validates and stores a change of the channel's settings; `body_at` is where the body
+/// sits in the configuration (`""` for the whole settings document).
+async fn write_settings(
+    state: &AppState,
+    channel: &ChannelInfo,
+    patch: &ChannelAutoRepliesPatch<'_>,
+    body_at: Option<&str>,
+) -> Result<(), ApiError> {
+    let stored = state.store.channel_auto_replies(channel.id).await.map_err(channel_not_found)?;
+    let before = state.store.auto_reply_config(channel.id).await.map_err(channel_not_found)?;
+    let after = with_settings(before.clone(), channel, &patch.apply(&stored));
+    check(&[Change { before, after, body_at: body_at.map(str::to_owned) }])?;
+    state.store.patch_channel_auto_replies(channel.id, patch, Utc::now()).await.map_err(channel_not_found)?;
+    Ok(())
+}
+
+async fn config_json(state: &AppState, channel: ChannelId) -> Result<HttpResponse, ApiError> {
+    let version = state.store.auto_reply_config_version().await?;
+    let config = state.store.auto_reply_config(channel).await.map_err(channel_not_found)?;
+    Ok(HttpResponse::Ok().json(ConfigJson { channel_id: channel, version, config }))
+}
+
+async fn get_config(
+    agent: AuthenticatedAgent,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    agent.require_admin()?;
+    let channel = parse_channel(&path)?;
+    config_json(&state, channel).await
+}
+
+async fn put_config(
+    agent: AuthenticatedAgent,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    agent.require_admin()?;
+    let channel = channel_info(&state, parse_channel(&path)?).await?;
+    let s: SettingsJson = decode("", body.into_inner())?;
+    let in_force = state.store.auto_reply_config(channel.id).await.map_err(channel_not_found)?;
+    for (field, given, current, url) in [
+        ("quick_replies", &s.quick_replies, json!(in_force.quick_replies), "/api/v1/admin/quick-replies"),
+        ("rules", &s.rules, json!(in_force.rules), "/api/v1/admin/rules"),
+    ] {
+        if given.as_ref().is_some_and(|g| *g != current) {
+            return Err(ApiError::field(field, format!("is shared by all channels and edited at {url}")));
+        }
+    }
+    let settings = ChannelAutoReplies {
+        business_name: s.business_name,
+        locale: s.locale,
+        hours: s.hours,
+        greeting: s.greeting,
+        away: s.away,
+        limits: s.limits,
+    };
+    write_settings(&state, &channel, &ChannelAutoRepliesPatch::replace_all(&settings), Some("")).await?;
+    tracing::info!(channel_id = %channel.id, admin_id = %agent.0.id, "auto-reply settings replaced");
+    config_json(&state, channel.id).await
+}
+
+/// A setting in a PATCH: absent (leave), `null` (clear) or a value (set).
+fn patch_field<T: DeserializeOwned>(body: &mut Map<String, Value>, name: &str) -> Result<Option<Option<T>>, ApiError> {
+    match body.remove(name) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(v) => decode(name, v).map(|v| Some(Some(v))),
+    }
+}
+
+async fn patch_config(
+    agent: AuthenticatedAgent,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    agent.require_admin()?;
+    let channel = channel_info(&state, parse_channel(&path)?).await?;
+    let Value::Object(mut body) = body.into_inner() else {
+        return Err(ApiError::field("body", "must be a JSON object of settings to change"));
+    };
+    let business_name: Option<Option<String>> = patch_field(&mut body, "business_name")?;
+    let locale: Option<Option<Locale>> = patch_field(&mut body, "locale")?;
+    let hours: Option<Option<BusinessHours>> = patch_field(&mut body, "hours")?;
+    let greeting: Option<Option<Greeting>> = patch_field(&mut body, "greeting")?;
+    let away: Option<Option<Away>> = patch_field(&mut body, "away")?;
+    let limits: Option<Option<Limits>> = patch_field(&mut body, "limits")?;
+    if let Some(unknown) = body.keys().next() {
+        return Err(ApiError::field(
+            unknown,
+            "is not a setting (business_name, locale, hours, greeting, away, limits)",
+        ));
+    }
+    let patch = ChannelAutoRepliesPatch {
+        business_name: business_name.as_ref().map(Option::as_deref),
+        locale: locale.as_ref().map(Option::as_ref),
+        hours: hours.as_ref().map(Option::as_ref),
+        greeting: greeting.as_ref().map(Option::as_ref),
+        away: away.as_ref().map(Option::as_ref),
+        limits: limits.as_ref().map(Option::as_ref),
+    };
+    write_settings(&state, &channel, &patch, Some("")).await?;
+    tracing::info!(channel_id = %channel.id, admin_id = %agent.0.id, "auto-reply settings changed");
+    config_json(&state, channel.id).await
+}
+
+/// `…/auto-replies/{section}`: one setting on its own.
+#[derive(Clone, Copy)]
+enum Section {
+    Hours,
+    Greeting,
+    Away,
+}
+
+impl Section {
+    fn parse(s: &str) -> Result<Self, ApiError> {
+        match s {
+            "hours" => Ok(Self::Hours),
+            "greeting" => Ok(Self::Greeting),
+            "away" => Ok(Self::Away),
+            _ => Err(ApiError::NotFound { what: "route" }),
+        }
+    }
+
+    const fn name(self) -> &'static str {
+        match self {
+            Self::Hours => "hours",
+            Self::Greeting => "greeting",
+            Self::Away => "away",
+        }
+    }
+
+    const fn what(self) -> &'static str {
+        match self {
+            Self::Hours => "business hours",
+            Self::Greeting => "greeting",
+            Self::Away => "away message",
+        }
+    }
+}
+
+async fn get_section(
+    agent: AuthenticatedAgent,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    agent.require_admin()?;
+    let (channel, section) = path.into_inner();
+    let section = Section::parse(&section)?;
+    let channel = parse_channel(&channel)?;
+    let s = state.store.channel_auto_replies(channel).await.map_err(channel_not_found)?;
+    let value = match section {
+        Section::Hours => s.hours.map(|v| json!(v)),
+        Section::Greeting => s.greeting.map(|v| json!(v)),
+        Section::Away => s.away.map(|v| json!(v)),
+    };
+    value.map(|v| HttpResponse::Ok().json(v)).ok_or(ApiError::NotFound { what: section.what() })
+}
+
+async fn put_section(
+    agent: AuthenticatedAgent,
+    path: web::Path<(String, String)>,
+    body: web::Json<Value>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    agent.require_admin()?;
+    let (channel, section) = path.into_inner();
+    let section = Section::parse(&section)?;
+    let channel = channel_info(&state, parse_channel(&channel)?).await?;
+    let body = body.into_inner();
+    let (hours, greeting, away): (Option<BusinessHours>, Option<Greeting>, Option<Away>) = match section {
+        Section::Hours => (Some(decode("", body)?), None, None),
+        Section::Greeting => (None, Some(decode("", body)?), None),
+        Section::Away => (None, None, Some(decode("", body)?)),
+    };
+    let patch = ChannelAutoRepliesPatch {
+        hours: hours.as_ref().map(Some),
+        greeting: greeting.as_ref().map(Some),
+        away: away.as_ref().map(Some),
+        ..ChannelAutoRepliesPatch::default()
+    };
+    write_settings(&state, &channel, &patch, Some(section.name())).await?;
+    tracing::info!(channel_id = %channel.id, admin_id = %agent.0.id, section = section.name(), "auto-reply setting set");
+    let value = match section {
+        Section::Hours => json!(hours),
+        Section::Greeting => json!(greeting),
+        Section::Away => json!(away),
+    };
+    Ok(HttpResponse::Ok().json(value))
+}
+
+async fn delete_section(
+    agent: AuthenticatedAgent,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    agent.require_admin()?;
+    let (channel, section) = path.into_inner();
+    let section = Section::parse(&section)?;
+    let channel = channel_info(&state, parse_channel(&channel)?).await?;
+    let patch = match section {
+        Section::Hours => ChannelAutoRepliesPatch { hours: Some(None), ..ChannelAutoRepliesPatch::default() },
+        Section::Greeting => ChannelAutoRepliesPatch { greeting: Some(None), ..ChannelAutoRepliesPatch::default() },
+        Section::Away => ChannelAutoRepliesPatch { away: Some(None), ..ChannelAutoRepliesPatch::default() },
+    };
+    write_settings(&state, &channel, &patch, None).await?;
+    tracing::info!(channel_id = %channel.id, admin_id = %agent.0.id, section = section.name(), "auto-reply setting cleared");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+// ---------------------------------------------------------------------------------------
+// Quick replies
+
+#[derive(Serialize)]
+struct Items<T> {
+    items: Vec<T>,
+}
+
+async fn agent_quick_replies(_agent: AuthenticatedAgent, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(Items { items: state.store.quick_replies().await? }))
+}
+
+async fn list_quick_replies(agent: AuthenticatedAgent, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    agent.require_admin()?;
+    Ok(HttpResponse::Ok().json(Items { items: state.store.quick_replies().await? }))
+}
+
+fn quick_reply_id(raw: &str) -> Result<QuickReplyId, ApiError> {
+    raw.parse().map_err(|_| ApiError::NotFound { what: "quick reply" })
+}
+
+fn quick_reply_not_found(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::NotFound { what: "quick reply" },
+        e => e.into(),
+    }
+}
+
+async fn get_quick_reply(
+    agent: AuthenticatedAgent,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    agent.require_admin()?;
+    let id = quick_reply_id(&path)?;
+    let qr = state.store.quick_reply(id).await?.ok_or(ApiError::NotFound { what: "quick reply" })?;
+    Ok(HttpResponse::Ok().json(qr))
+}
+
+/// The quick replies with `qr` in place of the one with its id (or added, or, for
+/// `None`, `removed` taken out); the index of `qr`, in shortcut order as stored.
+fn replace_quick_reply(
+    list: &[QuickReply],
+    qr: Option<&QuickReply>,
+    removed: Option<QuickReplyId>,
+) -> (Vec<QuickReply>, Option<usize>) {
+    let gone = qr.map(|q| q.id).or(removed);
+    let mut out: Vec<QuickReply> = list.iter().filter(|q| Some(q.id) != gone).cloned().collect();
+    if let Some(q) = qr {
+        out.push(q.clone());
+    }
+    out.sort_by(|a, b| a.shortcut.cmp(&b.shortcut));
+    let at = qr.and_then(|q| out.iter().position(|x| x.id == q.id));
+    (out, at)
+}
+
+async fn check_quick_reply(
+    state: &AppState,
+    qr: Option<&QuickReply>,
+    removed: Option<QuickReplyId>,
+) -> Result<(), ApiError> {
+    let mut changes = Vec::new();
+    for (_, before) in configs_in_force(state).await? {
+        let (quick_replies, at) = replace_quick_reply(&before.quick_replies, qr, removed);
+        let after = AutoReplyConfig { quick_replies, ..before.clone() };
+        changes.push(Change { before, after, body_at: at.map(|i| format!("quick_replies[{i}]")) });
+    }
+    check(&changes)
+}
+
+async fn create_quick_reply(
+    agent: AuthenticatedAgent,
+    body: web::Json<Value>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    agent.require_admin()?;
+    let qr: QuickReply = decode("", body.into_inner())?;
+    if state.store.quick_reply_by_shortcut(&qr.shortcut).await?.is_some() {
+        return Err(ApiError::Conflict { what: "quick reply shortcut" });
+    }
+    check_quick_reply(&state, Some(&qr), None).await?;
+    state.store.create_quick_reply(&qr, Utc::now()).await?;
+    tracing::info!(quick_reply_id = %qr.id, admin_id = %agent.0.id, "quick reply created");
+    Ok(HttpResponse::Created().insert_header(("location", format!("/api/v1/admin/quick-replies/{}", qr.id))).json(qr))
+}
+
+/// A body for `/…/{id}`: its `id`, if any, must be the path's.
+fn body_with_id(mut body: Value, id: &str) -> Result<Value, ApiError> {
+    let Value::Object(map) = &mut body else {
+        return Err(ApiError::field("body", "must be a JSON object"));
+    };
+    match map.get("id") {
+        None => {
+            map.insert("id".into(), Value::String(id.to_owned()));
+        }
+        Some(Value::String(s)) if s == id => {}
+        Some(_) => return Err(ApiError::field("id", "must be the id in the URL (or left out)")),
+    }
+    Ok(body)
+}
+
+async fn update_quick_reply(
+    agent: AuthenticatedAgent,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    agent.require_admin()?;
+    let id = quick_reply_id(&path)?;
+    let qr: QuickReply = decode("", body_with_id(body.into_inner(), &id.to_string())?)?;
+    state.store.quick_reply(id).await?.ok_or(ApiError::NotFound { what: "quick reply" })?;
+    if state.store.quick_reply_by_shortcut(&qr.shortcut).await?.is_some_and(|other| other.id != id) {
+        return Err(ApiError::Conflict { what: "quick reply shortcut" });
+    }
+    check_quick_reply(&state, Some(&qr), None).await?;
+    state.store.update_quick_reply(&qr, Utc::now()).await.map_err(quick_reply_not_found)?;
+    tracing::info!(quick_reply_id = %qr.id, admin_id = %agent.0.id, "quick reply updated");
+    Ok(HttpResponse::Ok().json(qr))
+}
+
+async fn delete_quick_reply(
+    agent: AuthenticatedAgent,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    agent.require_admin()?;
+    let id = quick_reply_id(&path)?;
+    state.store.quick_reply(id).await?.ok_or(ApiError::NotFound { what: "quick reply" })?;
+    check_quick_reply(&state, None, Some(id)).await?;
+    state.store.delete_quick_reply(id, Utc::now()).await.map_err(quick_reply_not_found)?;
+    tracing::info!(quick_reply_id = %id, admin_id = %agent.0.id, "quick reply deleted");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+// ---------------------------------------------------------------------------------------
+// Keyword rules
+
+/// A rule as the API shows it: the rule's fields and `channel_id` (null: every channel).
+fn rule_json(r: &StoredRule) -> Value {
+    let mut v = json!(r.rule);
+    if let Value::Object(map) = &mut v {
+        map.insert("channel_id".into(), json!(r.channel));
+    }
+    v
+}
+
+/// A rule from the API: `channel_id` (optional) and the rule's own fields.
+fn rule_from(mut body: Value) -> Result<StoredRule, ApiError> {
+    let Value::Object(map) = &mut body else {
+        return Err(ApiError::field("body", "must be a JSON object"));
+    };
+    let channel = match map.remove("channel_id") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(decode::<ChannelId>("channel_id", v)?),
+    };
+    Ok(StoredRule { channel, rule: decode("", body)? })
+}
+
+fn rule_id(raw: &str) -> Result<RuleId, ApiError> {
+    raw.parse().map_err(|_| ApiError::NotFound { what: "rule" })
+}
+
+fn rule_not_found(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::NotFound { what: "rule" },
+        e => e.into(),
+    }
+}
+
+/// Validates the rules as they would be after a write, on every channel.
+async fn check_rules(state: &AppState, rules: &[StoredRule], written: Option<RuleId>) -> Result<(), ApiError> {
+    let mut changes = Vec::new();
+    for (channel, before) in configs_in_force(state).await? {
+        let applies = |r: &&StoredRule| match (&channel, r.channel) {
+            (_, None) => true,
+            (Some(ch), Some(c)) => ch.id == c,
+            (None, Some(_)) => false,
+        };
+        let after_rules: Vec<KeywordRule> = rules.iter().filter(applies).map(|r| r.rule.clone()).collect();
+        let at = written.and_then(|id| after_rules.iter().position(|r| r.id == id));
+        let after = AutoReplyConfig { rules: after_rules, ..before.clone() };
+        changes.push(Change { before, after, body_at: at.map(|i| format!("rules[{i}]")) });
+    }
+    check(&changes)
+}
+
+async fn require_rule_channel(state: &AppState, rule: &StoredRule) -> Result<(), ApiError> {
+    if let Some(ch) = rule.channel
+        && !state.store.channels().await?.iter().any(|c| c.id == ch)
+    {
+        return Err(ApiError::field("channel_id", "no such channel"));
+    }
+    Ok(())
+}
+
+async fn list_rules(agent: AuthenticatedAgent, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    agent.require_admin()?;
+    let rules = state.store.keyword_rules().await?;
+    Ok(HttpResponse::Ok().json(Items { items: rules.iter().map(rule_json).collect() }))
+}
+
+async fn get_rule(
+    agent: AuthenticatedAgent,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    agent.require_admin()?;
+    let id = rule_id(&path)?;
+    let rule = state.store.keyword_rule(id).await?.ok_or(ApiError::NotFound { what: "rule" })?;
+    Ok(HttpResponse::Ok().json(rule_json(&rule)))
+}
+
+async fn create_rule(
+    agent: AuthenticatedAgent,
+    body: web::Json<Value>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    agent.require_admin()?;
+    let rule = rule_from(body.into_inner())?;
+    require_rule_channel(&state, &rule).await?;
+    let mut rules = state.store.keyword_rules().await?;
+    if rules.iter().any(|r| r.rule.id == rule.rule.id) {
+        return Err(ApiError::Conflict { what: "rule" });
+    }
+    rules.push(rule.clone());
+    check_rules(&state, &rules, Some(rule.rule.id)).await?;
+    state.store.create_keyword_rule(&rule, Utc::now()).await?;
+    tracing::info!(rule_id = %rule.rule.id, admin_id = %agent.0.id, "keyword rule created");
+    Ok(HttpResponse::Created()
+        .insert_header(("location", format!("/api/v1/admin/rules/{}", rule.rule.id)))
+        .json(rule_json(&rule)))
+}
+
+async fn update_rule(
+    agent: AuthenticatedAgent,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    agent.require_admin()?;
+    let id = rule_id(&path)?;
+    let rule = rule_from(body_with_id(body.into_inner(), &id.to_string())?)?;
+    require_rule_channel(&state, &rule).await?;
+    let mut rules = state.store.keyword_rules().await?;
+    let slot = rules.iter_mut().find(|r| r.rule.id == id).ok_or(ApiError::NotFound { what: "rule" })?;
+    *slot = rule.clone();
+    check_rules(&state, &rules, Some(id)).await?;
+    state.store.update_keyword_rule(&rule, Utc::now()).await.map_err(rule_not_found)?;
+    tracing::info!(rule_id = %id, admin_id = %agent.0.id, "keyword rule updated");
+    Ok(HttpResponse::Ok().json(rule_json(&rule)))
+}
+
+async fn delete_rule(
+    agent: AuthenticatedAgent,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    agent.require_admin()?;
+    let id = rule_id(&path)?;
+    state.store.delete_keyword_rule(id, Utc::now()).await.map_err(rule_not_found)?;
+    tracing::info!(rule_id = %id, admin_id = %agent.0.id, "keyword rule deleted");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrderJson {
+    order: Vec<RuleId>,
+}
+
+async fn reorder_rules(
+    agent: AuthenticatedAgent,
+    body: web::Json<Value>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    agent.require_admin()?;
+    let OrderJson { order } = decode("", body.into_inner())?;
+    let rules = state.store.keyword_rules().await?;
+    let known: HashSet<RuleId> = rules.iter().map(|r| r.rule.id).collect();
+    let mut seen = HashSet::new();
+    let mut errors = Vec::new();
+    for (i, id) in order.iter().enumerate() {
+        if !known.contains(id) {
+            errors.push(FieldError::new(format!("order[{i}]"), format!("no rule {id}")));
+        } else if !seen.insert(*id) {
+            errors.push(FieldError::new(format!("order[{i}]"), format!("rule {id} is listed twice")));
+        }
+    }
+    let missing: Vec<String> =
+        rules.iter().filter(|r| !seen.contains(&r.rule.id)).map(|r| r.rule.id.to_string()).collect();
+    if errors.is_empty() && !missing.is_empty() {
+        errors.push(FieldError::new("order", format!("must list every rule; missing: {}", missing.join(", "))));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    state.store.reorder_keyword_rules(&order, Utc::now()).await.map_err(|e| match e {
+        // A rule was added or removed meanwhile.
+        StoreError::Conflict { .. } | StoreError::NotFound => ApiError::StateConflict {
+            code: "rules_changed",
+            detail: "the rules changed meanwhile; list them again and resend the order".into(),
+        },
+        e => e.into(),
+    })?;
+    tracing::info!(admin_id = %agent.0.id, rules = order.len(), "keyword rules reordered");
+    let rules = state.store.keyword_rules().await?;
+    Ok(HttpResponse::Ok().json(Items { items: rules.iter().map(rule_json).collect() }))
+}
+
+// ---------------------------------------------------------------------------------------
+// Preview
+
+/// A sample inbound message: `{"type": "text", "text": …}`, `{"type": "button_reply",
+/// "id": …}`, `{"type": "list_reply", "id": …}`, `{"type": "template_button", "payload":
+/// …}`, or any other message type by name (`image`, `reaction`, `request_welcome`, …).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SampleMessage {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    payload: Option<String>,
+    #[serde(default)]
+    caption: Option<String>,
+}
+
+impl SampleMessage {
+    fn content(self) -> Result<MessageContent, ApiError> {
+        let need = |v: Option<String>, field: &str| {
+            v.filter(|s| !s.is_empty()).ok_or_else(|| {
+                ApiError::field(&format!("message.{field}"), format!("is required for a {} message", self.kind))
+            })
+        };
+        let media = |caption: Option<String>| Media { caption, ..Media::default() };
+        Ok(match self.kind.as_str() {
+            "text" => MessageContent::Text { body: need(self.text.clone(), "text")? },
+            "button_reply" => {
+                let id = need(self.id.clone(), "id")?;
+                MessageContent::Interactive(InteractiveReply::ButtonReply {
+                    title: self.title.clone().unwrap_or_else(|| id.clone()),
+                    id,
+                })
+            }
+            "list_reply" => {
+                let id = need(self.id.clone(), "id")?;
+                MessageContent::Interactive(InteractiveReply::ListReply {
+                    title: self.title.clone().unwrap_or_else(|| id.clone()),
+                    id,
+                    description: None,
+                })
+            }
+            "template_button" => {
+                let payload = need(self.payload.clone(), "payload")?;
+                MessageContent::Button {
+                    text: self.text.clone().unwrap_or_else(|| payload.clone()),
+                    payload: Some(payload),
+                }
+            }
+            "image" => MessageContent::Image(media(self.caption)),
+            "video" => MessageContent::Video(media(self.caption)),
+            "audio" => MessageContent::Audio(media(None)),
+            "document" => MessageContent::Document(media(self.caption)),
+            "sticker" => MessageContent::Sticker(media(None)),
+            "location" => {
+                MessageContent::Location { latitude: 0.0, longitude: 0.0, name: None, address: None, url: None }
+            }
+            "contacts" => MessageContent::Contacts { contacts: Vec::new() },
+            "reaction" => MessageContent::Reaction { message_id: String::new(), emoji: Some("👍".into()) },
+            "order" => MessageContent::Order { catalog_id: None, text: self.text.clone(), product_items: Vec::new() },
+            "system" => MessageContent::System {
+                kind: "user_changed_number".into(),
+                body: None,
+                new_wa_id: None,
+                user_id: None,
+            },
+            "request_welcome" => MessageContent::RequestWelcome,
+            "unsupported" => MessageContent::Unsupported,
+            other => {
+                return Err(ApiError::field(
+                    "message.type",
+                    format!(
+                        "{other:?} is not a message type (text, button_reply, list_reply, template_button, image, video, \
+                         audio, document, sticker, location, contacts, reaction, order, system, request_welcome, unsupported)"
+                    ),
+                ));
+            }
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SampleContact {
+    wa_id: WaId,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    locale: Option<Locale>,
+    /// Never seen before (the default when `last_seen_at` is not given).
+    #[serde(default)]
+    new: Option<bool>,
+    /// Their last message either way, if not new.
+    #[serde(default)]
+    last_seen_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SampleConversation {
+    #[serde(default)]
+    last_agent_reply_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    assigned_agent_name: Option<String>,
+    /// When rules last fired in it: `[{"rule": "away", "at": …}]`.
+    #[serde(default)]
+    rule_fired: Vec<RuleFiring>,
+    #[serde(default)]
+    auto_replies_last_hour: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreviewJson {
+    channel_id: ChannelId,
+    /// When the message arrives (default: now).
+    #[serde(default)]
+    at: Option<DateTime<Utc>>,
+    message: SampleMessage,
+    contact: SampleContact,
+    #[serde(default)]
+    conversation: SampleConversation,
+}
+
+#[derive(Serialize)]
+struct TraceJson {
+    #[serde(flatten)]
+    explanation: Explanation,
+    /// The rule's name, for keyword rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    /// The outcome in a sentence.
+    explanation_text: String,
+}
+
+#[derive(Serialize)]
+struct ReplyJson {
+    rule: RuleRef,
+    reply: autoreply::ReplyBody,
+    /// The message as the conversation would show it.
+    content: MessageContent,
+}
+
+#[derive(Serialize)]
+struct PreviewResult {
+    channel_id: ChannelId,
+    at: DateTime<Utc>,
+    version: i64,
+    /// The rules that would fire, in order.
+    fired: Vec<RuleRef>,
+    /// Every action, in the order it would be taken.
+    actions: Vec<Action>,
+    /// The messages that would be sent, rendered.
+    replies: Vec<ReplyJson>,
+    /// Why each rule fired or not.
+    trace: Vec<TraceJson>,
+}
+
+/// `POST /admin/rules/preview`: what a sample message would get from the configuration in
+/// force, and why. Nothing is sent or stored.
+async fn preview(
+    agent: AuthenticatedAgent,
+    body: web::Json<Value>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    agent.require_admin()?;
+    let p: PreviewJson = decode("", body.into_inner())?;
+    let at = p.at.unwrap_or_else(Utc::now);
+    let version = state.store.auto_reply_config_version().await?;
+    let config = state.store.auto_reply_config(p.channel_id).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::field("channel_id", "no such channel"),
+        e => e.into(),
+    })?;
+    let compiled = CompiledConfig::new(&config).map_err(|e| ApiError::StateConflict {
+        code: "invalid_configuration",
+        detail: format!("the channel's auto-reply configuration is invalid: {e}"),
+    })?;
+    let is_new = p.contact.new.unwrap_or(p.contact.last_seen_at.is_none());
+    let facts = Facts {
+        contact_wa_id: p.contact.wa_id,
+        contact_name: p.contact.name,
+        contact_locale: p.contact.locale,
+        is_new_contact: is_new,
+        last_contact_activity: if is_new { None } else { p.contact.last_seen_at },
+        last_agent_reply: p.conversation.last_agent_reply_at,
+        assigned_agent_name: p.conversation.assigned_agent_name,
+        rule_fired: p.conversation.rule_fired,
+        auto_replies_last_hour: p.conversation.auto_replies_last_hour,
+    };
+    let content = p.message.content()?;
+    let evaluation = compiled.evaluate_content(&facts, &content, at);
+    let name = |r: RuleRef| match r {
+        RuleRef::Keyword(id) => config.rules.iter().find(|k| k.id == id).map(|k| k.name.clone()),
+        _ => None,
+    };
+    let result = PreviewResult {
+        channel_id: p.channel_id,
+        at,
+        version,
+        fired: evaluation.fired().collect(),
+        replies: evaluation
+            .replies()
+            .map(|(rule, reply)| ReplyJson { rule, content: reply.to_content(), reply: reply.clone() })
+            .collect(),
+        trace: evaluation
+            .trace
+            .iter()
+            .map(|e| TraceJson { explanation: *e, name: name(e.rule), explanation_text: e.outcome.to_string() })
+            .collect(),
+        actions: evaluation.actions,
+    };
+    Ok(HttpResponse::Ok().json(result))
+}

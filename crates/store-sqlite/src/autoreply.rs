@@ -1,0 +1,455 @@
+//! Auto-replies: the configuration admins write, and the ingest transaction's part (the
+//! engine's facts, queueing an auto-reply, a rule's assignment).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use serde::de::DeserializeOwned;
+use sqlx::SqliteConnection;
+use sqlx::types::Json;
+use switchboard_domain::autoreply::{AutoReplyConfig, QuickReply, Shortcut};
+use switchboard_domain::{AgentId, ChannelId, ContactId, ConversationId, MessageId, QuickReplyId, RuleId};
+use switchboard_store::{
+    AutoReplyFacts, AutoReplyStore, ChannelAutoReplies, ChannelAutoRepliesPatch, NewOutbound, Result, StoreError,
+    StoredRule,
+};
+use uuid::Uuid;
+
+use crate::SqliteStore;
+use crate::error::DbResultExt;
+use crate::nul::{json, opt_json, opt_text, text};
+use crate::outbox::{Inserted, insert_outbound};
+use crate::rows::{corrupt, ms, time};
+
+/// `?1` conversation, `?2` contact, `?3` the inbound message, `?4` an hour before now.
+///
+/// - The contact's previous activity: the message stored before this one in this
+///   conversation (ids are time-ordered), and the last activity of their other
+///   conversations (`conversations_contact`).
+/// - An agent's last message: `messages_agent_activity`, a partial index of agents'
+///   messages only.
+/// - The rules' last firing and the hourly count: `auto_replies_conversation_rule` and
+///   `auto_replies_contact`.
+const FACTS: &str = "SELECT \
+      (SELECT MAX(t) FROM ( \
+         SELECT (SELECT timestamp FROM messages WHERE conversation_id = ?1 AND id < ?3 ORDER BY id DESC LIMIT 1) AS t \
+         UNION ALL \
+         SELECT MAX(last_message_at) FROM conversations WHERE contact_id = ?2 AND id <> ?1)) AS last_activity, \
+      (SELECT timestamp FROM messages WHERE conversation_id = ?1 AND sent_by IS NOT NULL \
+         ORDER BY timestamp DESC LIMIT 1) AS last_agent, \
+      (SELECT COUNT(*) FROM auto_replies WHERE contact_id = ?2 AND sent_at > ?4) AS last_hour, \
+      (SELECT json_group_array(json_array(rule, last)) FROM ( \
+         SELECT rule, MAX(sent_at) AS last FROM auto_replies WHERE conversation_id = ?1 GROUP BY rule)) AS fired";
+
+/// The last activity, the agent's last message, the hourly count, and `[[rule, ms]]`.
+type FactsRow = (Option<i64>, Option<i64>, i64, Json<Vec<(String, i64)>>);
+
+pub(crate) async fn facts(
+    conn: &mut SqliteConnection,
+    conversation: ConversationId,
+    contact: ContactId,
+    message: MessageId,
+    now: DateTime<Utc>,
+) -> Result<AutoReplyFacts> {
+    let (last_activity, last_agent, last_hour, fired): FactsRow = sqlx::query_as(FACTS)
+        .bind(conversation.as_uuid())
+        .bind(contact.as_uuid())
+        .bind(message.as_uuid())
+        .bind(ms(now - Duration::hours(1)))
+        .fetch_one(conn)
+        .await
+        .db()?;
+    Ok(AutoReplyFacts {
+        contact_last_activity: last_activity.map(time).transpose()?,
+        last_agent_message: last_agent.map(time).transpose()?,
+        rules_last_fired: fired.0.into_iter().map(|(rule, at)| Ok((rule, time(at)?))).collect::<Result<_>>()?,
+        auto_replies_last_hour: u32::try_from(last_hour).unwrap_or(u32::MAX),
+    })
+}
+
+pub(crate) async fn enqueue_auto_reply(
+    conn: &mut SqliteConnection,
+    m: &NewOutbound<'_>,
+    rule: &str,
+) -> Result<MessageId> {
+    if m.idempotency_key.is_some() {
+        return Err(StoreError::Other(anyhow::anyhow!("an auto-reply has no idempotency key")));
+    }
+    let Inserted::Created(id) = insert_outbound(&mut *conn, m, Some(rule)).await? else {
+        return Err(StoreError::Other(anyhow::anyhow!("an auto-reply matched an earlier message's idempotency key")));
+    };
+    sqlx::query(
+        "INSERT INTO auto_replies (conversation_id, contact_id, rule, message_id, sent_at) \
+         SELECT id, contact_id, ?2, ?3, ?4 FROM conversations WHERE id = ?1",
+    )
+    .bind(m.conversation_id.as_uuid())
+    .bind(text(rule))
+    .bind(id.as_uuid())
+    .bind(ms(m.at))
+    .execute(conn)
+    .await
+    .db()?;
+    Ok(id)
+}
+
+pub(crate) async fn assign_conversation(
+    conn: &mut SqliteConnection,
+    conversation: ConversationId,
+    agent: AgentId,
+) -> Result<bool> {
+    let n = sqlx::query(
+        "UPDATE conversations SET assignee_id = ?2 \
+         WHERE id = ?1 AND EXISTS (SELECT 1 FROM agents WHERE id = ?2 AND active)",
+    )
+    .bind(conversation.as_uuid())
+    .bind(agent.as_uuid())
+    .execute(conn)
+    .await
+    .db()?
+    .rows_affected();
+    Ok(n > 0)
+}
+
+/// A stored JSON document as the domain type it was written from.
+fn decode<T: DeserializeOwned>(what: &str, s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| corrupt(format!("{what}: {e}")))
+}
+
+fn decode_opt<T: DeserializeOwned>(what: &str, s: Option<&str>) -> Result<Option<T>> {
+    s.map(|s| decode(what, s)).transpose()
+}
+
+/// Bumps the configuration version (inside the caller's write transaction).
+async fn bump_version(conn: &mut SqliteConnection) -> Result<i64> {
+    sqlx::query_scalar("UPDATE auto_reply_version SET version = version + 1 WHERE id = 1 RETURNING version")
+        .fetch_one(conn)
+        .await
+        .db()
+}
+
+/// Fails with `NotFound` unless the channel exists.
+async fn require_channel(conn: &mut SqliteConnection, channel: ChannelId) -> Result<String> {
+    let name: Option<String> = sqlx::query_scalar("SELECT name FROM channels WHERE id = ?1")
+        .bind(channel.as_uuid())
+        .fetch_optional(conn)
+        .await
+        .db()?;
+    name.ok_or(StoreError::NotFound)
+}
+
+type SettingsRow = (Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>);
+
+fn settings(row: Option<SettingsRow>) -> Result<ChannelAutoReplies> {
+    let Some((business_name, locale, hours, greeting, away, limits)) = row else {
+        return Ok(ChannelAutoReplies::default());
+    };
+    Ok(ChannelAutoReplies {
+        business_name,
+        locale: decode_opt("locale", locale.as_deref())?,
+        hours: decode_opt("hours", hours.as_deref())?,
+        greeting: decode_opt("greeting", greeting.as_deref())?,
+        away: decode_opt("away", away.as_deref())?,
+        limits: decode_opt("limits", limits.as_deref())?,
+    })
+}
+
+async fn read_settings(conn: &mut SqliteConnection, channel: ChannelId) -> Result<ChannelAutoReplies> {
+    let row: Option<SettingsRow> = sqlx::query_as(
+        "SELECT business_name, locale, hours, greeting, away, limits FROM auto_reply_settings WHERE channel_id = ?1",
+    )
+    .bind(channel.as_uuid())
+    .fetch_optional(conn)
+    .await
+    .db()?;
+    settings(row)
+}
+
+fn rule_row((channel, spec): (Option<Uuid>, String)) -> Result<StoredRule> {
+    Ok(StoredRule { channel: channel.map(ChannelId::from_uuid), rule: decode("keyword rule", &spec)? })
+}
+
+/// A uniqueness conflict on `quick_replies` is the shortcut's (ids are checked first).
+fn shortcut_conflict(e: StoreError) -> StoreError {
+    match e {
+        StoreError::Conflict { .. } => StoreError::Conflict { what: "quick reply shortcut" },
+        e => e,
+    }
+}
+
+#[async_trait]
+impl AutoReplyStore for SqliteStore {
+    async fn channel_auto_replies(&self, channel: ChannelId) -> Result<ChannelAutoReplies> {
+        let mut conn = self.pool().acquire().await.db()?;
+        require_channel(&mut conn, channel).await?;
+        read_settings(&mut conn, channel).await
+    }
+
+    async fn patch_channel_auto_replies(
+        &self,
+        channel: ChannelId,
+        patch: &ChannelAutoRepliesPatch<'_>,
+        at: DateTime<Utc>,
+    ) -> Result<i64> {
+        let mut w = self.begin_write().await?;
+        let conn = w.conn();
+        require_channel(&mut *conn, channel).await?;
+        // Unset fields of a first write are NULL; afterwards each column changes only if
+        // the patch names it (?9..?14).
+        sqlx::query(
+            "INSERT INTO auto_reply_settings \
+               (channel_id, business_name, locale, hours, greeting, away, limits, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             ON CONFLICT (channel_id) DO UPDATE SET \
+               business_name = CASE WHEN ?9 THEN excluded.business_name ELSE business_name END, \
+               locale = CASE WHEN ?10 THEN excluded.locale ELSE locale END, \
+               hours = CASE WHEN ?11 THEN excluded.hours ELSE hours END, \
+               greeting = CASE WHEN ?12 THEN excluded.greeting ELSE greeting END, \
+               away = CASE WHEN ?13 THEN excluded.away ELSE away END, \
+               limits = CASE WHEN ?14 THEN excluded.limits ELSE limits END, \
+               updated_at = excluded.updated_at",
+        )
+        .bind(channel.as_uuid())
+        .bind(opt_text(patch.business_name.flatten()))
+        .bind(opt_json(patch.locale.flatten())?)
+        .bind(opt_json(patch.hours.flatten())?)
+        .bind(opt_json(patch.greeting.flatten())?)
+        .bind(opt_json(patch.away.flatten())?)
+        .bind(opt_json(patch.limits.flatten())?)
+        .bind(ms(at))
+        .bind(patch.business_name.is_some())
+        .bind(patch.locale.is_some())
+        .bind(patch.hours.is_some())
+        .bind(patch.greeting.is_some())
+        .bind(patch.away.is_some())
+        .bind(patch.limits.is_some())
+        .execute(&mut *conn)
+        .await
+        .db()?;
+        let version = bump_version(conn).await?;
+        w.commit().await?;
+        Ok(version)
+    }
+
+    async fn quick_replies(&self) -> Result<Vec<QuickReply>> {
+        let rows: Vec<String> =
+            sqlx::query_scalar("SELECT body FROM quick_replies ORDER BY shortcut").fetch_all(self.pool()).await.db()?;
+        rows.iter().map(|b| decode("quick reply", b)).collect()
+    }
+
+    async fn quick_reply(&self, id: QuickReplyId) -> Result<Option<QuickReply>> {
+        let row: Option<String> = sqlx::query_scalar("SELECT body FROM quick_replies WHERE id = ?1")
+            .bind(id.as_uuid())
+            .fetch_optional(self.pool())
+            .await
+            .db()?;
+        row.map(|b| decode("quick reply", &b)).transpose()
+    }
+
+    async fn quick_reply_by_shortcut(&self, shortcut: &Shortcut) -> Result<Option<QuickReply>> {
+        let row: Option<String> = sqlx::query_scalar("SELECT body FROM quick_replies WHERE shortcut = ?1")
+            .bind(shortcut.as_str())
+            .fetch_optional(self.pool())
+            .await
+            .db()?;
+        row.map(|b| decode("quick reply", &b)).transpose()
+    }
+
+    async fn create_quick_reply(&self, qr: &QuickReply, at: DateTime<Utc>) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        let conn = w.conn();
+        let taken: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM quick_replies WHERE id = ?1)")
+            .bind(qr.id.as_uuid())
+            .fetch_one(&mut *conn)
+            .await
+            .db()?;
+        if taken {
+            return Err(StoreError::Conflict { what: "quick reply" });
+        }
+        sqlx::query(
+            "INSERT INTO quick_replies (id, shortcut, body, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+        )
+        .bind(qr.id.as_uuid())
+        .bind(qr.shortcut.as_str())
+        .bind(json(qr)?)
+        .bind(ms(at))
+        .execute(&mut *conn)
+        .await
+        .db()
+        .map_err(shortcut_conflict)?;
+        bump_version(conn).await?;
+        w.commit().await
+    }
+
+    async fn update_quick_reply(&self, qr: &QuickReply, at: DateTime<Utc>) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        let conn = w.conn();
+        let n = sqlx::query("UPDATE quick_replies SET shortcut = ?2, body = ?3, updated_at = ?4 WHERE id = ?1")
+            .bind(qr.id.as_uuid())
+            .bind(qr.shortcut.as_str())
+            .bind(json(qr)?)
+            .bind(ms(at))
+            .execute(&mut *conn)
+            .await
+            .db()
+            .map_err(shortcut_conflict)?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        bump_version(conn).await?;
+        w.commit().await
+    }
+
+    async fn delete_quick_reply(&self, id: QuickReplyId, _at: DateTime<Utc>) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        let conn = w.conn();
+        let n = sqlx::query("DELETE FROM quick_replies WHERE id = ?1")
+            .bind(id.as_uuid())
+            .execute(&mut *conn)
+            .await
+            .db()?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        bump_version(conn).await?;
+        w.commit().await
+    }
+
+    async fn keyword_rules(&self) -> Result<Vec<StoredRule>> {
+        let rows: Vec<(Option<Uuid>, String)> =
+            sqlx::query_as("SELECT channel_id, spec FROM keyword_rules ORDER BY position, id")
+                .fetch_all(self.pool())
+                .await
+                .db()?;
+        rows.into_iter().map(rule_row).collect()
+    }
+
+    async fn keyword_rule(&self, id: RuleId) -> Result<Option<StoredRule>> {
+        let row: Option<(Option<Uuid>, String)> =
+            sqlx::query_as("SELECT channel_id, spec FROM keyword_rules WHERE id = ?1")
+                .bind(id.as_uuid())
+                .fetch_optional(self.pool())
+                .await
+                .db()?;
+        row.map(rule_row).transpose()
+    }
+
+    async fn create_keyword_rule(&self, rule: &StoredRule, at: DateTime<Utc>) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        let conn = w.conn();
+        if let Some(channel) = rule.channel {
+            require_channel(&mut *conn, channel).await?;
+        }
+        sqlx::query(
+            "INSERT INTO keyword_rules (id, channel_id, position, spec, created_at, updated_at) \
+             VALUES (?1, ?2, (SELECT COALESCE(MAX(position) + 1, 0) FROM keyword_rules), ?3, ?4, ?4)",
+        )
+        .bind(rule.rule.id.as_uuid())
+        .bind(rule.channel.map(|c| *c.as_uuid()))
+        .bind(json(&rule.rule)?)
+        .bind(ms(at))
+        .execute(&mut *conn)
+        .await
+        .db()
+        .map_err(|e| match e {
+            StoreError::Conflict { .. } => StoreError::Conflict { what: "rule" },
+            e => e,
+        })?;
+        bump_version(conn).await?;
+        w.commit().await
+    }
+
+    async fn update_keyword_rule(&self, rule: &StoredRule, at: DateTime<Utc>) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        let conn = w.conn();
+        if let Some(channel) = rule.channel {
+            require_channel(&mut *conn, channel).await?;
+        }
+        let n = sqlx::query("UPDATE keyword_rules SET channel_id = ?2, spec = ?3, updated_at = ?4 WHERE id = ?1")
+            .bind(rule.rule.id.as_uuid())
+            .bind(rule.channel.map(|c| *c.as_uuid()))
+            .bind(json(&rule.rule)?)
+            .bind(ms(at))
+            .execute(&mut *conn)
+            .await
+            .db()?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        bump_version(conn).await?;
+        w.commit().await
+    }
+
+    async fn delete_keyword_rule(&self, id: RuleId, _at: DateTime<Utc>) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        let conn = w.conn();
+        let n = sqlx::query("DELETE FROM keyword_rules WHERE id = ?1")
+            .bind(id.as_uuid())
+            .execute(&mut *conn)
+            .await
+            .db()?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        bump_version(conn).await?;
+        w.commit().await
+    }
+
+    async fn reorder_keyword_rules(&self, order: &[RuleId], at: DateTime<Utc>) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        let conn = w.conn();
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM keyword_rules").fetch_one(&mut *conn).await.db()?;
+        let distinct: std::collections::HashSet<&RuleId> = order.iter().collect();
+        if distinct.len() != order.len() || usize::try_from(total).ok() != Some(order.len()) {
+            return Err(StoreError::Conflict { what: "rule order" });
+        }
+        for (position, id) in order.iter().enumerate() {
+            let n = sqlx::query("UPDATE keyword_rules SET position = ?2, updated_at = ?3 WHERE id = ?1")
+                .bind(id.as_uuid())
+                .bind(i64::try_from(position).unwrap_or(i64::MAX))
+                .bind(ms(at))
+                .execute(&mut *conn)
+                .await
+                .db()?
+                .rows_affected();
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+        }
+        bump_version(conn).await?;
+        w.commit().await
+    }
+
+    async fn auto_reply_config(&self, channel: ChannelId) -> Result<AutoReplyConfig> {
+        // One read transaction: a consistent snapshot of every piece.
+        let mut tx = self.pool().begin().await.db()?;
+        let channel_name = require_channel(&mut tx, channel).await?;
+        let s = read_settings(&mut tx, channel).await?;
+        let quick_replies: Vec<String> =
+            sqlx::query_scalar("SELECT body FROM quick_replies ORDER BY shortcut").fetch_all(&mut *tx).await.db()?;
+        let rules: Vec<String> = sqlx::query_scalar(
+            "SELECT spec FROM keyword_rules WHERE channel_id IS NULL OR channel_id = ?1 ORDER BY position, id",
+        )
+        .bind(channel.as_uuid())
+        .fetch_all(&mut *tx)
+        .await
+        .db()?;
+        tx.commit().await.db()?;
+        Ok(AutoReplyConfig {
+            business_name: s.business_name.unwrap_or(channel_name),
+            locale: s.locale.unwrap_or_default(),
+            hours: s.hours,
+            greeting: s.greeting,
+            away: s.away,
+            quick_replies: quick_replies.iter().map(|b| decode("quick reply", b)).collect::<Result<_>>()?,
+            rules: rules.iter().map(|r| decode("keyword rule", r)).collect::<Result<_>>()?,
+            limits: s.limits.unwrap_or_default(),
+        })
+    }
+
+    async fn auto_reply_config_version(&self) -> Result<i64> {
+        sqlx::query_scalar("SELECT version FROM auto_reply_version WHERE id = 1").fetch_one(self.pool()).await.db()
+    }
+}

@@ -1,0 +1,329 @@
+//! Auto-replies end to end: a signed webhook, the ingest worker deciding in the event's
+//! transaction, the outbox, the sender and the mock Graph API.
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use switchboard_domain::autoreply::{Away, Greeting, KeywordRule, Limits, QuickReply};
+use switchboard_domain::hours::BusinessHours;
+use switchboard_domain::label::{LabelColour, LabelName};
+use switchboard_domain::{AgentName, AgentRole, ChannelId, Email, NewAgent, PhoneNumberId};
+use switchboard_http::hash_token;
+use switchboard_store::{ChannelAutoRepliesPatch, NewLabel, StoredRule};
+use switchboard_tests::payloads::{contact, delivery, message, text, text_delivery};
+use switchboard_tests::{Backend, PHONE_NUMBER_ID, TestApp, both_backends, spawn_app};
+
+const FROM: &str = "4915112345678";
+
+/// Closed all week: every moment is outside business hours.
+fn always_closed() -> BusinessHours {
+    serde_json::from_value(json!({"time_zone": "Europe/Berlin", "weekly": {}})).unwrap()
+}
+
+fn always_open() -> BusinessHours {
+    let day = json!([{"start": "00:00", "end": "24:00"}]);
+    serde_json::from_value(json!({
+        "time_zone": "America/New_York",
+        "weekly": {"mon": day, "tue": day, "wed": day, "thu": day, "fri": day, "sat": day, "sun": day}
+    }))
+    .unwrap()
+}
+
+fn greeting() -> Greeting {
+    serde_json::from_value(
+        json!({"enabled": true, "text": "Hello {{contact.first_name}}, welcome to {{business.name}}!"}),
+    )
+    .unwrap()
+}
+
+fn away() -> Away {
+    serde_json::from_value(json!({
+        "enabled": true,
+        "text": "We are closed right now; an agent will answer when we open.",
+        "schedule": {"type": "outside_business_hours"}
+    }))
+    .unwrap()
+}
+
+async fn channel(app: &TestApp) -> ChannelId {
+    let pnid = PhoneNumberId::parse(PHONE_NUMBER_ID).unwrap();
+    app.store.channels().await.unwrap().into_iter().find(|c| c.phone_number_id == pnid).unwrap().id
+}
+
+async fn configure(app: &TestApp, patch: ChannelAutoRepliesPatch<'_>) {
+    let channel = channel(app).await;
+    app.store.patch_channel_auto_replies(channel, &patch, Utc::now()).await.unwrap();
+}
+
+async fn add_rule(app: &TestApp, rule: Value) {
+    let rule: KeywordRule = serde_json::from_value(rule).unwrap();
+    app.store.create_keyword_rule(&StoredRule { channel: None, rule }, Utc::now()).await.unwrap();
+}
+
+/// Posts a text from `from` and applies it; returns the number of auto-replies queued.
+async fn customer_writes(app: &mut TestApp, wamid: &str, from: &str, body: &str) -> usize {
+    let delivery = delivery(vec![contact(from, "Ana María López")], vec![text(wamid, from, body)], vec![]);
+    assert_eq!(app.post_webhook(serde_json::to_vec(&delivery).unwrap()).await.status(), 200);
+    app.ingest().await.auto_replies
+}
+
+/// The texts the mock Graph API received, in order.
+async fn sent_texts(app: &TestApp) -> Vec<String> {
+    app.graph
+        .sent()
+        .await
+        .iter()
+        .map(|m| {
+            m["text"]["body"]
+                .as_str()
+                .or_else(|| m["interactive"]["body"]["text"].as_str())
+                .or_else(|| m["image"]["caption"].as_str())
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
+async fn conversation_of(app: &TestApp, from: &str) -> Value {
+    app.conversations().await.into_iter().find(|c| c["contact"]["wa_id"] == from).unwrap()
+}
+
+async fn a_first_message_outside_hours_gets_greeting_then_away(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let (hours, greeting, away) = (always_closed(), greeting(), away());
+    configure(
+        &app,
+        ChannelAutoRepliesPatch {
+            business_name: Some(Some("Acme Bikes")),
+            hours: Some(Some(&hours)),
+            greeting: Some(Some(&greeting)),
+            away: Some(Some(&away)),
+            ..ChannelAutoRepliesPatch::default()
+        },
+    )
+    .await;
+
+    assert_eq!(customer_writes(&mut app, "wamid.ar.1", FROM, "hi, is anyone there?").await, 2);
+    assert_eq!(app.send().await.sent, 2);
+    let sent = app.graph.sent().await;
+    assert!(sent.iter().all(|m| m["to"] == FROM && m["type"] == "text"), "{sent:?}");
+    assert_eq!(
+        sent_texts(&app).await,
+        ["Hello Ana, welcome to Acme Bikes!", "We are closed right now; an agent will answer when we open."]
+    );
+
+    // Both are on the conversation, marked with the rule that sent them.
+    let conv = conversation_of(&app, FROM).await;
+    let messages = app.messages(conv["id"].as_str().unwrap()).await;
+    let auto: Vec<(&str, &str)> = messages
+        .iter()
+        .filter(|m| m["direction"] == "outbound")
+        .map(|m| (m["auto_rule"].as_str().unwrap(), m["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(auto, [("greeting", "sent"), ("away", "sent")]);
+
+    // A second message within the cooldown (same closed period) gets nothing.
+    assert_eq!(customer_writes(&mut app, "wamid.ar.2", FROM, "hello??").await, 0);
+    assert_eq!(app.send().await.sent, 0);
+    assert_eq!(app.graph.sent().await.len(), 2);
+}
+
+async fn a_redelivered_message_is_not_answered_twice(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let greeting = greeting();
+    configure(&app, ChannelAutoRepliesPatch { greeting: Some(Some(&greeting)), ..Default::default() }).await;
+    let body = serde_json::to_vec(&text_delivery("wamid.ar.dup", FROM, "hi")).unwrap();
+    assert_eq!(app.post_webhook(body.clone()).await.status(), 200);
+    assert_eq!(app.ingest().await.auto_replies, 1);
+    // Meta retries with different bytes (another entry id): same wamid, no second greeting.
+    let mut again: Value = serde_json::from_slice(&body).unwrap();
+    again["entry"][0]["id"] = json!("another-waba");
+    assert_eq!(app.post_webhook(serde_json::to_vec(&again).unwrap()).await.status(), 200);
+    let report = app.ingest().await;
+    assert_eq!((report.duplicates, report.auto_replies), (1, 0));
+    assert_eq!(app.send().await.sent, 1);
+}
+
+async fn within_hours_only_the_greeting_goes_and_only_to_new_contacts(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let (hours, away) = (always_open(), away());
+    let greeting: Greeting = serde_json::from_value(json!({
+        "enabled": true, "text": "Welcome!", "recipients": {"type": "all_except", "wa_ids": ["15550000001"]}
+    }))
+    .unwrap();
+    configure(
+        &app,
+        ChannelAutoRepliesPatch {
+            hours: Some(Some(&hours)),
+            greeting: Some(Some(&greeting)),
+            away: Some(Some(&away)),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(customer_writes(&mut app, "wamid.ar.open.1", FROM, "hi").await, 1);
+    // Excluded from the greeting by the recipients list.
+    assert_eq!(customer_writes(&mut app, "wamid.ar.open.2", "15550000001", "hi").await, 0);
+    // Not silent for 14 days: no second greeting.
+    assert_eq!(customer_writes(&mut app, "wamid.ar.open.3", FROM, "one more thing").await, 0);
+    app.send().await;
+    assert_eq!(sent_texts(&app).await, ["Welcome!"]);
+}
+
+async fn a_keyword_gets_its_quick_reply_with_variables_filled_in(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let qr: QuickReply = serde_json::from_value(json!({
+        "shortcut": "hours",
+        "text": "Hi {{contact.first_name}}! {{business.name}} opens Monday to Friday.",
+        "buttons": [{"id": "book", "title": "Book a visit"}]
+    }))
+    .unwrap();
+    app.store.create_quick_reply(&qr, Utc::now()).await.unwrap();
+    configure(&app, ChannelAutoRepliesPatch { business_name: Some(Some("Acme Bikes")), ..Default::default() }).await;
+    add_rule(
+        &app,
+        json!({
+            "name": "opening hours",
+            "matcher": {"type": "contains_word", "words": ["horario", "opening hours"]},
+            "actions": [{"type": "send_quick_reply", "quick_reply": "hours"}]
+        }),
+    )
+    .await;
+
+    // Accent- and case-insensitive.
+    assert_eq!(customer_writes(&mut app, "wamid.ar.kw.1", FROM, "¿Cuál es el HORÁRIO?").await, 1);
+    assert_eq!(customer_writes(&mut app, "wamid.ar.kw.2", "15550000002", "thanks, bye").await, 0);
+    app.send().await;
+    let sent = app.graph.sent().await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["to"], FROM);
+    assert_eq!(sent[0]["type"], "interactive");
+    assert_eq!(sent[0]["interactive"]["body"]["text"], "Hi Ana! Acme Bikes opens Monday to Friday.");
+    assert_eq!(sent[0]["interactive"]["action"]["buttons"][0]["reply"]["id"], "book");
+}
+
+async fn a_button_reply_can_label_and_assign(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let label = app
+        .store
+        .create_label(&NewLabel {
+            name: LabelName::parse("sales").unwrap(),
+            colour: LabelColour::parse("#22aa44").unwrap(),
+            description: None,
+            at: Utc::now(),
+        })
+        .await
+        .unwrap();
+    let agent = NewAgent {
+        name: AgentName::parse("Sam Sales").unwrap(),
+        email: Email::parse("sam@example.com").unwrap(),
+        role: AgentRole::Agent,
+    };
+    let agent = app.store.create_agent(&agent, &hash_token("sbt_sam"), Utc::now()).await.unwrap();
+    add_rule(
+        &app,
+        json!({
+            "name": "wants to buy",
+            "matcher": {"type": "button_id", "ids": ["buy"]},
+            "actions": [
+                {"type": "send_text", "text": "A sales agent will be with you shortly."},
+                {"type": "add_labels", "labels": [label.id]},
+                {"type": "assign", "agent": agent.id}
+            ]
+        }),
+    )
+    .await;
+    let button = message(
+        "wamid.ar.btn",
+        FROM,
+        "interactive",
+        json!({"type": "button_reply", "button_reply": {"id": "buy", "title": "Buy now"}}),
+    );
+    let d = delivery(vec![contact(FROM, "Ana")], vec![button], vec![]);
+    assert_eq!(app.post_webhook(serde_json::to_vec(&d).unwrap()).await.status(), 200);
+    assert_eq!(app.ingest().await.auto_replies, 1);
+    let conv = conversation_of(&app, FROM).await;
+    assert_eq!(conv["assignee_id"], json!(agent.id));
+    let id = conv["id"].as_str().unwrap().parse().unwrap();
+    let labels = app.store.conversation_labels(id).await.unwrap();
+    assert_eq!(labels.iter().map(|l| l.label.id).collect::<Vec<_>>(), [label.id]);
+    app.send().await;
+    assert_eq!(sent_texts(&app).await, ["A sales agent will be with you shortly."]);
+}
+
+async fn another_bot_is_capped_per_hour(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let limits: Limits = serde_json::from_value(json!({"max_auto_replies_per_contact_per_hour": 2})).unwrap();
+    configure(&app, ChannelAutoRepliesPatch { limits: Some(Some(&limits)), ..Default::default() }).await;
+    add_rule(
+        &app,
+        json!({"name": "echo", "matcher": {"type": "contains_word", "words": ["ping"]},
+               "actions": [{"type": "send_text", "text": "pong"}]}),
+    )
+    .await;
+    let mut queued = 0;
+    for i in 0..5 {
+        queued += customer_writes(&mut app, &format!("wamid.ar.bot.{i}"), FROM, "ping").await;
+    }
+    assert_eq!(queued, 2);
+    app.send().await;
+    assert_eq!(sent_texts(&app).await, ["pong", "pong"]);
+}
+
+async fn reactions_and_statuses_are_never_answered(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let (hours, greeting, away) = (always_closed(), greeting(), away());
+    configure(
+        &app,
+        ChannelAutoRepliesPatch {
+            hours: Some(Some(&hours)),
+            greeting: Some(Some(&greeting)),
+            away: Some(Some(&away)),
+            ..Default::default()
+        },
+    )
+    .await;
+    let reaction =
+        message("wamid.ar.react", FROM, "reaction", json!({"reaction": {"message_id": "wamid.x", "emoji": "👍"}}));
+    let d = delivery(vec![contact(FROM, "Ana")], vec![reaction], vec![]);
+    assert_eq!(app.post_webhook(serde_json::to_vec(&d).unwrap()).await.status(), 200);
+    let report = app.ingest().await;
+    assert_eq!((report.messages, report.auto_replies), (1, 0));
+}
+
+async fn an_agent_reply_holds_back_the_away_message(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let hours = always_closed();
+    let away: Away = serde_json::from_value(json!({
+        "enabled": true, "text": "We are closed.", "schedule": {"type": "always"},
+        "cooldown": {"once_per_period": false, "min_interval_minutes": 0},
+        "skip_if_agent_replied_within_minutes": 10
+    }))
+    .unwrap();
+    configure(
+        &app,
+        ChannelAutoRepliesPatch { hours: Some(Some(&hours)), away: Some(Some(&away)), ..Default::default() },
+    )
+    .await;
+    assert_eq!(customer_writes(&mut app, "wamid.ar.ag.1", FROM, "hello").await, 1);
+    let conv = conversation_of(&app, FROM).await;
+    let res = app
+        .post_json(
+            &format!("/api/v1/conversations/{}/messages", conv["id"].as_str().unwrap()),
+            &json!({"type": "text", "text": "Hi, I'm here after all"}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    app.send().await;
+    assert_eq!(customer_writes(&mut app, "wamid.ar.ag.2", FROM, "great, thanks").await, 0);
+}
+
+both_backends!(
+    a_first_message_outside_hours_gets_greeting_then_away,
+    a_redelivered_message_is_not_answered_twice,
+    within_hours_only_the_greeting_goes_and_only_to_new_contacts,
+    a_keyword_gets_its_quick_reply_with_variables_filled_in,
+    a_button_reply_can_label_and_assign,
+    another_bot_is_capped_per_hour,
+    reactions_and_statuses_are_never_answered,
+    an_agent_reply_holds_back_the_away_message,
+);
