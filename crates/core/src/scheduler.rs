@@ -1,0 +1,83 @@
+//! Scheduled jobs: for now, reopening snoozed conversations whose time has come.
+//!
+//! The job's state is the conversations themselves (`status = 'snoozed'`,
+//! `snoozed_until`), so there is nothing to lose in a crash and nothing to lease: every
+//! instance may tick, a wake-up is one transaction (PostgreSQL instances skip each
+//! other's locked rows), and a snooze is reopened once. A tick every few seconds means a
+//! conversation reopens at most that late.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use switchboard_store::{Store, StoreError};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone, Debug)]
+pub struct SchedulerOptions {
+    /// How often to look for due jobs.
+    pub interval: Duration,
+    /// Conversations reopened per transaction.
+    pub batch_size: u32,
+}
+
+impl Default for SchedulerOptions {
+    fn default() -> Self {
+        Self { interval: Duration::from_secs(5), batch_size: 100 }
+    }
+}
+
+/// What one run did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SchedulerReport {
+    /// Snoozed conversations reopened.
+    pub woken: usize,
+}
+
+pub struct Scheduler {
+    store: Arc<dyn Store>,
+    opts: SchedulerOptions,
+}
+
+impl Scheduler {
+    #[must_use]
+    pub fn new(store: Arc<dyn Store>, opts: SchedulerOptions) -> Self {
+        Self { store, opts }
+    }
+
+    /// Runs every job that is due at `now`, until none is left.
+    pub async fn run_once(&self, now: DateTime<Utc>) -> Result<SchedulerReport, StoreError> {
+        let mut report = SchedulerReport::default();
+        loop {
+            let woken = self.store.wake_snoozed(now, self.opts.batch_size).await?;
+            report.woken += woken.len();
+            for id in &woken {
+                tracing::debug!(conversation_id = %id, "snooze ended, conversation reopened");
+            }
+            if woken.len() < usize::try_from(self.opts.batch_size).unwrap_or(usize::MAX) {
+                return Ok(report);
+            }
+        }
+    }
+
+    /// Ticks every `interval` until cancelled. Errors are logged and retried at the next
+    /// tick.
+    pub async fn run_until_stopped(self, cancel: CancellationToken) {
+        let mut tick = tokio::time::interval(self.opts.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = cancel.cancelled() => break,
+            }
+            match self.run_once(Utc::now()).await {
+                Ok(r) if r.woken > 0 => tracing::info!(woken = r.woken, "snoozed conversations reopened"),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, source = ?std::error::Error::source(&e), "scheduler tick failed");
+                }
+            }
+        }
+        tracing::debug!("scheduler stopped");
+    }
+}

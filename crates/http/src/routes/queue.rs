@@ -1,0 +1,301 @@
+//! The shared queue: `POST /api/v1/queue/claim` (the longest-waiting conversation the
+//! caller may take, or 204), and a conversation's assignment, status and history:
+//! `POST /conversations/{id}/assign`, `POST /conversations/{id}/status`,
+//! `GET /conversations/{id}/history`.
+//!
+//! Who may do what: admins anything. An agent sees the conversations of channels routed
+//! to one of their teams or to no team, and the ones assigned to them; for any other
+//! conversation they get 404, as if it did not exist. On those they see, an agent may
+//! assign an unassigned conversation to themselves (within their capacity), unassign
+//! themselves, and change the status.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use switchboard_domain::{AgentId, AgentRole, ChannelId, ContactId, ConversationId, ConversationStatus};
+use switchboard_store::{
+    AssignOutcome, AssignRefusal, Assignment, ClaimOutcome, ClaimScope, ConversationState, HistoryCursor, HistoryEntry,
+    HistoryKind, StatusChange, StatusChangeOutcome, StoreError, TeamId,
+};
+
+use crate::AppState;
+use crate::auth::AuthenticatedAgent;
+use crate::error::{ApiError, FieldError};
+use crate::routes::labels::double_option;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/queue/claim").route(web::post().to(claim)))
+        .service(web::resource("/conversations/{id}/assign").route(web::post().to(assign)))
+        .service(web::resource("/conversations/{id}/status").route(web::post().to(set_status)))
+        .service(web::resource("/conversations/{id}/history").route(web::get().to(history)));
+}
+
+const DEFAULT_LIMIT: u32 = 50;
+const MAX_LIMIT: u32 = 500;
+
+#[derive(Serialize)]
+struct StateJson {
+    id: ConversationId,
+    channel_id: ChannelId,
+    team_id: Option<TeamId>,
+    contact_id: ContactId,
+    status: ConversationStatus,
+    assignee_id: Option<AgentId>,
+    /// Since when the customer has been waiting for an agent's answer.
+    waiting_since: Option<DateTime<Utc>>,
+    snoozed_until: Option<DateTime<Utc>>,
+    resolved_at: Option<DateTime<Utc>>,
+    resolved_by: Option<AgentId>,
+    last_message_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<ConversationState> for StateJson {
+    fn from(s: ConversationState) -> Self {
+        Self {
+            id: s.id,
+            channel_id: s.channel_id,
+            team_id: s.team_id,
+            contact_id: s.contact_id,
+            status: s.status,
+            assignee_id: s.assignee_id,
+            waiting_since: s.waiting_since,
+            snoozed_until: s.snoozed_until,
+            resolved_at: s.resolved_at,
+            resolved_by: s.resolved_by,
+            last_message_at: s.last_message_at,
+            created_at: s.created_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct HistoryJson {
+    id: i64,
+    kind: HistoryKind,
+    /// `null`: the system.
+    actor_id: Option<AgentId>,
+    data: serde_json::Value,
+    at: DateTime<Utc>,
+}
+
+impl From<HistoryEntry> for HistoryJson {
+    fn from(e: HistoryEntry) -> Self {
+        Self { id: e.id, kind: e.kind, actor_id: e.actor_id, data: e.data, at: e.at }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssignBody {
+    /// Required; `null` unassigns.
+    #[serde(default, deserialize_with = "double_option")]
+    agent_id: Option<Option<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusBody {
+    status: String,
+    snooze_until: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct HistoryParams {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+fn conversation_id(raw: &str) -> Result<ConversationId, ApiError> {
+    raw.parse().map_err(|_| ApiError::NotFound { what: "conversation" })
+}
+
+fn resolved() -> ApiError {
+    ApiError::StateConflict {
+        code: "conversation_resolved",
+        detail: "the conversation is resolved, which closes it for good; the customer's next message starts a new one"
+            .into(),
+    }
+}
+
+fn at_capacity(capacity: u32, load: u32) -> ApiError {
+    ApiError::StateConflict {
+        code: "at_capacity",
+        detail: format!("the agent holds {load} conversations that are not resolved, and their capacity is {capacity}"),
+    }
+}
+
+/// Whether the caller may know the conversation exists.
+async fn may_see(state: &AppState, caller: &AuthenticatedAgent, c: &ConversationState) -> Result<bool, ApiError> {
+    if caller.0.role == AgentRole::Admin || c.assignee_id == Some(caller.0.id) {
+        return Ok(true);
+    }
+    let Some(team) = c.team_id else { return Ok(true) };
+    Ok(state.store.agent_teams(caller.0.id).await?.contains(&team))
+}
+
+/// The conversation, if the caller may see it; 404 otherwise.
+async fn visible(
+    state: &AppState,
+    caller: &AuthenticatedAgent,
+    id: ConversationId,
+) -> Result<ConversationState, ApiError> {
+    match state.store.conversation_state(id).await? {
+        Some(c) if may_see(state, caller, &c).await? => Ok(c),
+        _ => Err(ApiError::NotFound { what: "conversation" }),
+    }
+}
+
+async fn claim(caller: AuthenticatedAgent, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let scope = if caller.0.role == AgentRole::Admin { ClaimScope::All } else { ClaimScope::Teams };
+    match state.store.claim_next(caller.0.id, scope, Utc::now()).await? {
+        ClaimOutcome::Claimed(c) => {
+            tracing::info!(conversation_id = %c.id, agent_id = %caller.0.id, "conversation claimed");
+            Ok(HttpResponse::Ok().json(serde_json::json!({ "conversation": StateJson::from(c) })))
+        }
+        ClaimOutcome::Empty => Ok(HttpResponse::NoContent().finish()),
+        ClaimOutcome::AtCapacity { capacity, load } => Err(at_capacity(capacity, load)),
+        // Deactivated between authentication and the claim.
+        ClaimOutcome::AgentInactive => Err(ApiError::Unauthorized),
+    }
+}
+
+async fn assign(
+    caller: AuthenticatedAgent,
+    path: web::Path<String>,
+    body: web::Json<AssignBody>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = conversation_id(&path)?;
+    let target = match &body.agent_id {
+        None => return Err(ApiError::field("agent_id", "is required: an agent's id, or null to unassign")),
+        Some(None) => None,
+        Some(Some(raw)) => Some(raw.parse::<AgentId>().map_err(|_| ApiError::field("agent_id", "is not an agent id"))?),
+    };
+    let current = visible(&state, &caller, id).await?;
+    let admin = caller.0.role == AgentRole::Admin;
+    if !admin {
+        let me = Some(caller.0.id);
+        let allowed = match target {
+            // Take an unassigned conversation (or keep one's own).
+            Some(agent) => agent == caller.0.id && (current.assignee_id.is_none() || current.assignee_id == me),
+            // Give back one's own.
+            None => current.assignee_id == me || current.assignee_id.is_none(),
+        };
+        if !allowed {
+            return Err(ApiError::Forbidden);
+        }
+    }
+    let outcome = state
+        .store
+        .assign(&Assignment {
+            conversation: id,
+            agent: target,
+            actor: Some(caller.0.id),
+            respect_capacity: !admin,
+            at: Utc::now(),
+        })
+        .await?;
+    match outcome {
+        AssignOutcome::Done { state: c, changed } => {
+            if changed {
+                tracing::info!(conversation_id = %id, assignee_id = ?c.assignee_id, by = %caller.0.id, "assignment changed");
+            }
+            Ok(HttpResponse::Ok().json(StateJson::from(c)))
+        }
+        AssignOutcome::Refused(AssignRefusal::ConversationNotFound) => Err(ApiError::NotFound { what: "conversation" }),
+        AssignOutcome::Refused(AssignRefusal::Resolved) => Err(resolved()),
+        AssignOutcome::Refused(AssignRefusal::AgentInactive) => {
+            Err(ApiError::field("agent_id", "no active agent has this id"))
+        }
+        AssignOutcome::Refused(AssignRefusal::AtCapacity { capacity, load }) => Err(at_capacity(capacity, load)),
+    }
+}
+
+async fn set_status(
+    caller: AuthenticatedAgent,
+    path: web::Path<String>,
+    body: web::Json<StatusBody>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = conversation_id(&path)?;
+    let now = Utc::now();
+    let mut errors = Vec::new();
+    let status = ConversationStatus::parse(&body.status).or_else(|| {
+        errors.push(FieldError::new("status", "must be one of open, pending, resolved, snoozed"));
+        None
+    });
+    let until = match body.snooze_until.as_deref() {
+        None => None,
+        Some(raw) => DateTime::parse_from_rfc3339(raw).map(|t| t.with_timezone(&Utc)).ok().or_else(|| {
+            errors.push(FieldError::new("snooze_until", "must be an RFC 3339 time, e.g. 2026-01-02T09:00:00Z"));
+            None
+        }),
+    };
+    match (status, until) {
+        (Some(ConversationStatus::Snoozed), None) if body.snooze_until.is_none() => {
+            errors.push(FieldError::new("snooze_until", "is required to snooze"));
+        }
+        (Some(ConversationStatus::Snoozed), Some(t)) if t <= now => {
+            errors.push(FieldError::new("snooze_until", "must be in the future"));
+        }
+        (Some(s), Some(_)) if s != ConversationStatus::Snoozed => {
+            errors.push(FieldError::new("snooze_until", "is only for status snoozed"));
+        }
+        _ => {}
+    }
+    let (Some(status), true) = (status, errors.is_empty()) else {
+        return Err(ApiError::Validation(errors));
+    };
+    visible(&state, &caller, id).await?;
+    let outcome = state
+        .store
+        .set_status(&StatusChange { conversation: id, status, snoozed_until: until, actor: Some(caller.0.id), at: now })
+        .await?;
+    match outcome {
+        StatusChangeOutcome::Done { state: c, changed } => {
+            if changed {
+                tracing::info!(conversation_id = %id, status = %c.status, by = %caller.0.id, "status changed");
+            }
+            Ok(HttpResponse::Ok().json(StateJson::from(c)))
+        }
+        StatusChangeOutcome::NotFound => Err(ApiError::NotFound { what: "conversation" }),
+        StatusChangeOutcome::Resolved => Err(resolved()),
+    }
+}
+
+async fn history(
+    caller: AuthenticatedAgent,
+    path: web::Path<String>,
+    params: web::Query<HistoryParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = conversation_id(&path)?;
+    let mut errors = Vec::new();
+    let limit = match params.limit.as_deref().map(str::parse::<u32>) {
+        None => DEFAULT_LIMIT,
+        Some(Ok(n)) if (1..=MAX_LIMIT).contains(&n) => n,
+        Some(_) => {
+            errors.push(FieldError::new("limit", format!("must be a whole number from 1 to {MAX_LIMIT}")));
+            DEFAULT_LIMIT
+        }
+    };
+    let after = match params.cursor.as_deref() {
+        None => None,
+        Some(c) => c.parse::<i64>().ok().filter(|n| *n >= 0).map(|id| HistoryCursor { id }).or_else(|| {
+            errors.push(FieldError::new("cursor", "is not a cursor this API returned"));
+            None
+        }),
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    visible(&state, &caller, id).await?;
+    let page = state.store.history(id, limit, after).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::NotFound { what: "conversation" },
+        e => e.into(),
+    })?;
+    let items: Vec<HistoryJson> = page.items.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({ "items": items, "next_cursor": page.next.map(|c| c.id.to_string()) })))
+}

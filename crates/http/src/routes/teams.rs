@@ -1,0 +1,195 @@
+//! `/api/v1/teams`: teams of agents, and `/api/v1/channels/{id}/team`: the team a
+//! channel's conversations are routed to. Every agent reads teams; admins change them.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use switchboard_domain::{AgentId, ChannelId};
+use switchboard_store::{StoreError, Team, TeamId, TeamName};
+
+use crate::AppState;
+use crate::auth::AuthenticatedAgent;
+use crate::error::ApiError;
+use crate::routes::labels::double_option;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/teams").route(web::get().to(list)).route(web::post().to(create)))
+        .service(
+            web::resource("/teams/{id}")
+                .route(web::get().to(get))
+                .route(web::patch().to(update))
+                .route(web::delete().to(delete)),
+        )
+        .service(
+            web::resource("/teams/{id}/members/{agent_id}")
+                .route(web::put().to(add_member))
+                .route(web::delete().to(remove_member)),
+        )
+        .service(web::resource("/channels/{id}/team").route(web::put().to(route_channel)));
+}
+
+#[derive(Serialize)]
+struct TeamJson {
+    id: TeamId,
+    name: String,
+    members: Vec<AgentId>,
+    channels: Vec<ChannelId>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<Team> for TeamJson {
+    fn from(t: Team) -> Self {
+        Self {
+            id: t.id,
+            name: t.name.as_str().to_owned(),
+            members: t.members,
+            channels: t.channels,
+            created_at: t.created_at,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TeamBody {
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteBody {
+    /// Required; `null` routes the channel to no team.
+    #[serde(default, deserialize_with = "double_option")]
+    team_id: Option<Option<String>>,
+}
+
+fn team_id(raw: &str) -> Result<TeamId, ApiError> {
+    raw.parse().map_err(|_| ApiError::NotFound { what: "team" })
+}
+
+fn parse_name(raw: &str) -> Result<TeamName, ApiError> {
+    TeamName::parse(raw).map_err(|e| ApiError::field("name", e.to_string()))
+}
+
+fn team_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::NotFound { what: "team" },
+        StoreError::Conflict { .. } => ApiError::field("name", "another team has this name"),
+        e => e.into(),
+    }
+}
+
+async fn list(_agent: AuthenticatedAgent, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let items: Vec<TeamJson> = state.store.teams().await?.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+}
+
+async fn get(
+    _agent: AuthenticatedAgent,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let team = state.store.team(team_id(&path)?).await?.ok_or(ApiError::NotFound { what: "team" })?;
+    Ok(HttpResponse::Ok().json(TeamJson::from(team)))
+}
+
+async fn create(
+    caller: AuthenticatedAgent,
+    body: web::Json<TeamBody>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let name = parse_name(&body.name)?;
+    let team = state.store.create_team(&name, Utc::now()).await.map_err(team_error)?;
+    tracing::info!(team_id = %team.id, by = %caller.0.id, "team created");
+    Ok(HttpResponse::Created().json(TeamJson::from(team)))
+}
+
+async fn update(
+    caller: AuthenticatedAgent,
+    path: web::Path<String>,
+    body: web::Json<TeamBody>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let id = team_id(&path)?;
+    let name = parse_name(&body.name)?;
+    let team = state.store.rename_team(id, &name).await.map_err(team_error)?;
+    tracing::info!(team_id = %id, by = %caller.0.id, "team renamed");
+    Ok(HttpResponse::Ok().json(TeamJson::from(team)))
+}
+
+async fn delete(
+    caller: AuthenticatedAgent,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let id = team_id(&path)?;
+    state.store.delete_team(id).await.map_err(team_error)?;
+    tracing::info!(team_id = %id, by = %caller.0.id, "team deleted");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn member_path(path: &(String, String)) -> Result<(TeamId, AgentId), ApiError> {
+    let team = team_id(&path.0)?;
+    let agent = path.1.parse().map_err(|_| ApiError::NotFound { what: "agent" })?;
+    Ok((team, agent))
+}
+
+async fn add_member(
+    caller: AuthenticatedAgent,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let (team, agent) = member_path(&path)?;
+    let added = state.store.add_team_member(team, agent, Utc::now()).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::NotFound { what: "team or agent" },
+        e => e.into(),
+    })?;
+    if added {
+        tracing::info!(team_id = %team, agent_id = %agent, by = %caller.0.id, "team member added");
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn remove_member(
+    caller: AuthenticatedAgent,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let (team, agent) = member_path(&path)?;
+    let removed = state.store.remove_team_member(team, agent).await.map_err(team_error)?;
+    if removed {
+        tracing::info!(team_id = %team, agent_id = %agent, by = %caller.0.id, "team member removed");
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn route_channel(
+    caller: AuthenticatedAgent,
+    path: web::Path<String>,
+    body: web::Json<RouteBody>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let channel: ChannelId = path.parse().map_err(|_| ApiError::NotFound { what: "channel" })?;
+    let team = match &body.team_id {
+        None => return Err(ApiError::field("team_id", "is required: a team's id, or null for no team")),
+        Some(None) => None,
+        Some(Some(raw)) => Some(raw.parse::<TeamId>().map_err(|_| ApiError::field("team_id", "no team has this id"))?),
+    };
+    if let Some(t) = team
+        && state.store.team(t).await?.is_none()
+    {
+        return Err(ApiError::field("team_id", "no team has this id"));
+    }
+    state.store.route_channel(channel, team).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::NotFound { what: "channel" },
+        e => e.into(),
+    })?;
+    tracing::info!(channel_id = %channel, team_id = ?team, by = %caller.0.id, "channel routed");
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "channel_id": channel, "team_id": team })))
+}

@@ -1,0 +1,196 @@
+//! Teams, their members, and the channels routed to them.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use switchboard_domain::{AgentId, ChannelId};
+use switchboard_store::{Result, StoreError, Team, TeamId, TeamName, TeamStore};
+use uuid::Uuid;
+
+use crate::PgStore;
+use crate::error::DbResultExt;
+use crate::rows::corrupt;
+
+#[derive(sqlx::FromRow)]
+struct TeamRow {
+    id: Uuid,
+    name: String,
+    created_at: DateTime<Utc>,
+}
+
+/// Teams with their members and channels, in the order of `rows`.
+async fn complete(conn: &mut PgConnection, rows: Vec<TeamRow>) -> Result<Vec<Team>> {
+    let members: Vec<(Uuid, Uuid)> =
+        sqlx::query_as("SELECT team_id, agent_id FROM team_members ORDER BY added_at, agent_id")
+            .fetch_all(&mut *conn)
+            .await
+            .db()?;
+    let channels: Vec<(Uuid, Uuid)> =
+        sqlx::query_as("SELECT team_id, id FROM channels WHERE team_id IS NOT NULL ORDER BY created_at, id")
+            .fetch_all(&mut *conn)
+            .await
+            .db()?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(Team {
+                id: TeamId::from_uuid(r.id),
+                name: TeamName::parse(&r.name).map_err(corrupt)?,
+                members: members.iter().filter(|(t, _)| *t == r.id).map(|(_, a)| AgentId::from_uuid(*a)).collect(),
+                channels: channels.iter().filter(|(t, _)| *t == r.id).map(|(_, c)| ChannelId::from_uuid(*c)).collect(),
+                created_at: r.created_at,
+            })
+        })
+        .collect()
+}
+
+async fn one(conn: &mut PgConnection, id: TeamId) -> Result<Option<Team>> {
+    let row: Option<TeamRow> = sqlx::query_as("SELECT id, name, created_at FROM teams WHERE id = $1")
+        .bind(id.as_uuid())
+        .fetch_optional(&mut *conn)
+        .await
+        .db()?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(complete(conn, vec![row]).await?.pop())
+}
+
+fn name_conflict(e: StoreError) -> StoreError {
+    match e {
+        StoreError::Conflict { .. } => StoreError::Conflict { what: "team name" },
+        e => e,
+    }
+}
+
+async fn team_exists(conn: &mut PgConnection, id: TeamId) -> Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM teams WHERE id = $1)")
+        .bind(id.as_uuid())
+        .fetch_one(conn)
+        .await
+        .db()
+}
+
+#[async_trait]
+impl TeamStore for PgStore {
+    async fn teams(&self) -> Result<Vec<Team>> {
+        let mut conn = self.pool().acquire().await.db()?;
+        let rows: Vec<TeamRow> = sqlx::query_as("SELECT id, name, created_at FROM teams ORDER BY name_key, id")
+            .fetch_all(&mut *conn)
+            .await
+            .db()?;
+        complete(&mut conn, rows).await
+    }
+
+    async fn team(&self, id: TeamId) -> Result<Option<Team>> {
+        let mut conn = self.pool().acquire().await.db()?;
+        one(&mut conn, id).await
+    }
+
+    async fn create_team(&self, name: &TeamName, at: DateTime<Utc>) -> Result<Team> {
+        let id = TeamId::new();
+        let mut tx = self.pool().begin().await.db()?;
+        sqlx::query("INSERT INTO teams (id, name, name_key, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(id.as_uuid())
+            .bind(name.as_str())
+            .bind(name.key())
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .db()
+            .map_err(name_conflict)?;
+        let team = one(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.db()?;
+        Ok(team)
+    }
+
+    async fn rename_team(&self, id: TeamId, name: &TeamName) -> Result<Team> {
+        let mut tx = self.pool().begin().await.db()?;
+        let n = sqlx::query("UPDATE teams SET name = $2, name_key = $3 WHERE id = $1")
+            .bind(id.as_uuid())
+            .bind(name.as_str())
+            .bind(name.key())
+            .execute(&mut *tx)
+            .await
+            .db()
+            .map_err(name_conflict)?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let team = one(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.db()?;
+        Ok(team)
+    }
+
+    async fn delete_team(&self, id: TeamId) -> Result<()> {
+        // Foreign keys: members cascade, channels are set to no team.
+        let n = sqlx::query("DELETE FROM teams WHERE id = $1").bind(id.as_uuid()).execute(self.pool()).await.db()?;
+        if n.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    async fn add_team_member(&self, team: TeamId, agent: AgentId, at: DateTime<Utc>) -> Result<bool> {
+        let mut tx = self.pool().begin().await.db()?;
+        let conn = &mut *tx;
+        let agent_known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM agents WHERE id = $1)")
+            .bind(agent.as_uuid())
+            .fetch_one(&mut *conn)
+            .await
+            .db()?;
+        if !agent_known || !team_exists(&mut *conn, team).await? {
+            return Err(StoreError::NotFound);
+        }
+        let n = sqlx::query(
+            "INSERT INTO team_members (team_id, agent_id, added_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(team.as_uuid())
+        .bind(agent.as_uuid())
+        .bind(at)
+        .execute(&mut *conn)
+        .await
+        .db()?;
+        tx.commit().await.db()?;
+        Ok(n.rows_affected() == 1)
+    }
+
+    async fn remove_team_member(&self, team: TeamId, agent: AgentId) -> Result<bool> {
+        let mut tx = self.pool().begin().await.db()?;
+        if !team_exists(&mut tx, team).await? {
+            return Err(StoreError::NotFound);
+        }
+        let n = sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND agent_id = $2")
+            .bind(team.as_uuid())
+            .bind(agent.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .db()?;
+        tx.commit().await.db()?;
+        Ok(n.rows_affected() == 1)
+    }
+
+    async fn route_channel(&self, channel: ChannelId, team: Option<TeamId>) -> Result<()> {
+        let mut tx = self.pool().begin().await.db()?;
+        if let Some(team) = team
+            && !team_exists(&mut tx, team).await?
+        {
+            return Err(StoreError::NotFound);
+        }
+        let n = sqlx::query("UPDATE channels SET team_id = $2 WHERE id = $1")
+            .bind(channel.as_uuid())
+            .bind(team.as_ref().map(TeamId::as_uuid))
+            .execute(&mut *tx)
+            .await
+            .db()?;
+        if n.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await.db()
+    }
+
+    async fn agent_teams(&self, agent: AgentId) -> Result<Vec<TeamId>> {
+        let ids: Vec<Uuid> =
+            sqlx::query_scalar("SELECT team_id FROM team_members WHERE agent_id = $1 ORDER BY team_id")
+                .bind(agent.as_uuid())
+                .fetch_all(self.pool())
+                .await
+                .db()?;
+        Ok(ids.into_iter().map(TeamId::from_uuid).collect())
+    }
+}

@@ -1,0 +1,128 @@
+//! Teams of agents, and the channels routed to them: an agent sees (and claims) the
+//! conversations of channels routed to one of their teams, and of channels routed to no
+//! team; admins see everything.
+
+use std::fmt;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use switchboard_domain::{AgentId, ChannelId};
+use uuid::Uuid;
+
+use crate::Result;
+
+/// A team's id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TeamId(Uuid);
+
+impl TeamId {
+    /// A new, time-ordered id (UUIDv7).
+    #[must_use]
+    pub fn new() -> Self {
+        Self(Uuid::now_v7())
+    }
+
+    #[must_use]
+    pub const fn from_uuid(uuid: Uuid) -> Self {
+        Self(uuid)
+    }
+
+    #[must_use]
+    pub const fn as_uuid(&self) -> &Uuid {
+        &self.0
+    }
+}
+
+impl Default for TeamId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for TeamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl FromStr for TeamId {
+    type Err = uuid::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(s).map(Self)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a team name must be 1 to 100 characters")]
+pub struct InvalidTeamName;
+
+/// A team's name: trimmed, 1–100 characters, unique regardless of case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TeamName(String);
+
+impl TeamName {
+    pub fn parse(s: &str) -> Result<Self, InvalidTeamName> {
+        let s = s.trim();
+        if s.is_empty() || s.chars().count() > 100 || s.chars().any(char::is_control) {
+            return Err(InvalidTeamName);
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// What uniqueness is checked on: the name lowercased.
+    #[must_use]
+    pub fn key(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Team {
+    pub id: TeamId,
+    pub name: TeamName,
+    /// Members, in the order they were added.
+    pub members: Vec<AgentId>,
+    /// Channels routed to the team.
+    pub channels: Vec<ChannelId>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait TeamStore: Send + Sync {
+    /// Every team, by name.
+    async fn teams(&self) -> Result<Vec<Team>>;
+
+    async fn team(&self, id: TeamId) -> Result<Option<Team>>;
+
+    /// `Conflict { what: "team name" }` if the name is taken (in any case).
+    async fn create_team(&self, name: &TeamName, at: DateTime<Utc>) -> Result<Team>;
+
+    /// `NotFound`, or `Conflict { what: "team name" }`.
+    async fn rename_team(&self, id: TeamId, name: &TeamName) -> Result<Team>;
+
+    /// Deletes a team: its channels are routed to no team. `NotFound` if unknown.
+    async fn delete_team(&self, id: TeamId) -> Result<()>;
+
+    /// Adds an agent to a team; true if they were not a member. `NotFound` if the team
+    /// or the agent is unknown.
+    async fn add_team_member(&self, team: TeamId, agent: AgentId, at: DateTime<Utc>) -> Result<bool>;
+
+    /// Removes an agent from a team; true if they were a member. `NotFound` if the team
+    /// is unknown.
+    async fn remove_team_member(&self, team: TeamId, agent: AgentId) -> Result<bool>;
+
+    /// Routes a channel's conversations to a team, or to none. `NotFound` if the channel
+    /// or the team is unknown.
+    async fn route_channel(&self, channel: ChannelId, team: Option<TeamId>) -> Result<()>;
+
+    /// The teams an agent belongs to.
+    async fn agent_teams(&self, agent: AgentId) -> Result<Vec<TeamId>>;
+}
