@@ -2,9 +2,16 @@
 //! SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
+mod agents;
+mod autoreplies;
+mod autoreply_admin;
 mod health;
 mod ingest;
+mod labels;
+mod links;
 mod media;
+mod queue;
+mod quick_replies;
 mod read_api;
 mod replies;
 mod restart;

@@ -42,13 +42,18 @@ macro_rules! conformance {
 }
 
 mod agents;
+mod agents_admin;
+mod autoreply;
 mod events;
 mod fixtures;
 mod inbound;
 mod ingest;
+mod labels;
 mod last_inbound;
+mod links;
 mod lists;
 mod nul;
 mod outbox;
+mod queue;
 mod schema;
 mod statuses;

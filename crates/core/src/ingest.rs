@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use switchboard_cloudapi::webhook::parse_delivery;
 use switchboard_domain::inbound::{Change, InboundContact, MessagesChange, StatusValue};
+use switchboard_domain::link::RefFormat;
 use switchboard_domain::message::MessageContent;
 use switchboard_domain::{ChannelId, EventId, PhoneNumberId, window};
 use switchboard_store::{
@@ -25,7 +26,10 @@ use switchboard_store::{
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-#[derive(Clone, Copy, Debug)]
+use crate::attribution::attribute_first_message;
+use crate::autoreply::{AutoReplier, Stored};
+
+#[derive(Clone, Debug)]
 pub struct IngestOptions {
     /// Most events applied in one transaction.
     pub batch_size: u32,
@@ -33,11 +37,18 @@ pub struct IngestOptions {
     pub poll_interval: Duration,
     /// Applied deliveries keep their bodies this long (then only the hash stays).
     pub body_retention: Duration,
+    /// How click-to-chat links write their reference code (`links.ref_format`).
+    pub ref_format: RefFormat,
 }
 
 impl Default for IngestOptions {
     fn default() -> Self {
-        Self { batch_size: 64, poll_interval: Duration::from_secs(1), body_retention: Duration::from_secs(7 * 86_400) }
+        Self {
+            batch_size: 64,
+            poll_interval: Duration::from_secs(1),
+            body_retention: Duration::from_secs(7 * 86_400),
+            ref_format: RefFormat::default(),
+        }
     }
 }
 
@@ -49,6 +60,8 @@ pub struct IngestReport {
     pub messages: usize,
     pub duplicates: usize,
     pub statuses: usize,
+    /// Auto-replies queued in the outbox.
+    pub auto_replies: usize,
 }
 
 impl IngestReport {
@@ -72,6 +85,7 @@ impl IngestReport {
         self.messages += other.messages;
         self.duplicates += other.duplicates;
         self.statuses += other.statuses;
+        self.auto_replies += other.auto_replies;
     }
 }
 
@@ -110,16 +124,35 @@ pub struct IngestWorker {
     store: Arc<dyn Store>,
     opts: IngestOptions,
     channels: HashMap<PhoneNumberId, ChannelId>,
+    auto_replier: AutoReplier,
+    /// Woken when a batch queued auto-replies.
+    outbox: Option<Arc<Notify>>,
 }
 
 impl IngestWorker {
     #[must_use]
     pub fn new(store: Arc<dyn Store>, opts: IngestOptions) -> Self {
-        Self { store, opts, channels: HashMap::new() }
+        Self { store, opts, channels: HashMap::new(), auto_replier: AutoReplier::default(), outbox: None }
+    }
+
+    /// Wakes the sender through `outbox` after a batch that queued auto-replies.
+    #[must_use]
+    pub fn with_outbox(mut self, outbox: Arc<Notify>) -> Self {
+        self.outbox = Some(outbox);
+        self
+    }
+
+    fn committed(&self, report: &IngestReport) {
+        if report.auto_replies > 0
+            && let Some(outbox) = &self.outbox
+        {
+            outbox.notify_one();
+        }
     }
 
     /// Applies one batch of pending events. An empty report means nothing was pending.
     pub async fn run_once(&mut self) -> Result<IngestReport, StoreError> {
+        self.auto_replier.refresh(self.store.as_ref()).await?;
         let Some((mut tx, events)) = self.store.begin_ingest(self.opts.batch_size).await? else {
             return Ok(IngestReport::default());
         };
@@ -140,6 +173,7 @@ impl IngestWorker {
         tx.mark_applied(&ids, now).await?;
         tx.commit().await?;
         report.applied = events.len();
+        self.committed(&report);
         report.record_metrics();
         Ok(report)
     }
@@ -214,6 +248,7 @@ impl IngestWorker {
                 Ok(r) => {
                     tx.mark_applied(&[event.id], now).await?;
                     tx.commit().await?;
+                    self.committed(&r);
                     report.add(r);
                     report.applied += 1;
                 }
@@ -344,8 +379,23 @@ impl IngestWorker {
             };
             match tx.apply_inbound(&new).await? {
                 InboundOutcome::Duplicate => report.duplicates += 1,
-                InboundOutcome::Stored { message_id, conversation_id, .. } => {
+                InboundOutcome::Stored { message_id, conversation_id, contact_id, new_contact, new_conversation } => {
                     report.messages += 1;
+                    let format = &self.opts.ref_format;
+                    attribute_first_message(tx, format, new_conversation, conversation_id, message_id, msg, now)
+                        .await?;
+                    let stored = Stored {
+                        channel,
+                        conversation: conversation_id,
+                        contact_id,
+                        message_id,
+                        new_contact,
+                        contact,
+                        message: msg,
+                        sent_at,
+                    };
+                    let auto = self.auto_replier.respond(self.store.as_ref(), tx, &stored, now).await?;
+                    report.auto_replies += auto.replies;
                     tracing::debug!(event_id = %event.id, %message_id, %conversation_id, wamid = %msg.wamid, kind = msg.content.kind().as_str(), "stored inbound message");
                 }
             }

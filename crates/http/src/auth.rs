@@ -26,6 +26,15 @@ impl AuthenticatedAgent {
     }
 }
 
+/// A new API token: 256 random bits, hex, with a recognisable prefix (`sbt_`). Shown
+/// once; only [`hash_token`] of it is stored.
+#[must_use]
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes);
+    format!("sbt_{}", hex::encode(bytes))
+}
+
 /// The hash under which a token is stored.
 #[must_use]
 pub fn hash_token(token: &str) -> TokenHash {

@@ -23,8 +23,9 @@ use switchboard_store::Store;
 use tokio::sync::Notify;
 use tracing_actix_web::TracingLogger;
 
-pub use auth::hash_token;
+pub use auth::{hash_token, new_token};
 pub use error::{ApiError, FieldError};
+pub use routes::links::LinkOptions;
 
 /// What every handler may use.
 pub struct AppState {
@@ -44,6 +45,8 @@ pub struct AppState {
     pub graph: Option<GraphClient>,
     /// Where fetched media files are cached (`media.dir`); created when first needed.
     pub media_dir: PathBuf,
+    /// Click-to-chat links: the public base URL and the reference format.
+    pub links: LinkOptions,
 }
 
 #[derive(Clone, Debug)]
@@ -77,6 +80,7 @@ impl Application {
                 .configure(routes::health::configure)
                 .configure(routes::metrics::configure)
                 .configure(|c| routes::webhooks::configure(c, webhook_limit))
+                .configure(routes::short_links::configure)
                 .service(
                     web::scope("/api/v1")
                         .app_data(web::JsonConfig::default().limit(api_limit).error_handler(|e, _| {
@@ -92,7 +96,13 @@ impl Application {
                         .configure(routes::conversations::configure)
                         .configure(routes::read::configure)
                         .configure(routes::media::configure)
-                        .configure(routes::outbox::configure),
+                        .configure(routes::outbox::configure)
+                        .configure(routes::autoreply::configure)
+                        .configure(routes::labels::configure)
+                        .configure(routes::links::configure)
+                        .configure(routes::agents::configure)
+                        .configure(routes::teams::configure)
+                        .configure(routes::queue::configure),
                 )
                 .default_service(web::to(not_found))
         })

@@ -440,7 +440,10 @@ pub async fn run(args: WebhooksArgs) -> Result<Summary> {
     let replies = match (&args.replies_from, &ctx.first_sends) {
         (Some(mock), Some((_, sends))) if !interrupted => {
             if !args.quiet {
-                eprintln!("waiting for the auto-replies at {mock} (timeout {:.0}s)", args.replies_timeout.as_secs_f64());
+                eprintln!(
+                    "waiting for the auto-replies at {mock} (timeout {:.0}s)",
+                    args.replies_timeout.as_secs_f64()
+                );
             }
             Some(crate::replies::collect(mock, &identity, sends, args.replies_timeout, &stop).await?)
         }

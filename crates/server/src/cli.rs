@@ -170,13 +170,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// A new API token: 256 random bits, hex, with a recognisable prefix.
-#[must_use]
-pub fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::fill(&mut bytes);
-    format!("sbt_{}", hex::encode(bytes))
-}
+/// A new API token (shared with the HTTP API, which creates them too).
+pub use switchboard_http::new_token;
 
 /// Prints a click-to-chat link and, with `qr`, writes it as a QR code.
 fn link(

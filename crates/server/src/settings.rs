@@ -56,6 +56,7 @@ pub struct Settings {
     pub ingest: IngestSettings,
     pub sender: SenderSettings,
     pub log: LogSettings,
+    pub links: LinkSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,6 +92,9 @@ pub enum SqliteSynchronous {
 pub struct WhatsAppSettings {
     pub phone_number_id: String,
     pub channel_name: String,
+    /// The default channel's number as customers dial it (wa.me links need it).
+    #[serde(default)]
+    pub display_phone_number: String,
     #[serde(default)]
     pub app_secret: Option<SecretString>,
     #[serde(default)]
@@ -147,6 +151,17 @@ pub struct SenderSettings {
     pub pair_per_minute: u32,
     pub pause_on_config_error_secs: u64,
     pub poll_interval_ms: u64,
+}
+
+/// Click-to-chat links (`[links]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSettings {
+    /// Where this server is reachable from the internet (`https://support.example.com`);
+    /// empty: the API answers with relative short-link paths.
+    pub public_url: String,
+    /// How a link's reference code is written into its prefilled text: `{code}` once.
+    pub ref_format: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -255,6 +270,9 @@ impl Settings {
                 fix: "Set SWITCHBOARD__MEDIA__DIR to a writable directory, e.g. data/media.",
             });
         }
+        self.ref_format()?;
+        self.public_url()?;
+        self.display_phone_number()?;
         let base = &self.graph.base_url;
         if !(base.starts_with("https://") || base.starts_with("http://")) {
             return Err(SettingsError::Invalid {
@@ -299,6 +317,47 @@ impl Settings {
             key: "whatsapp.phone_number_id",
             problem: e.to_string(),
             fix: "Set SWITCHBOARD_PHONE_NUMBER_ID to the numeric Phone number ID shown in Meta's App Dashboard (WhatsApp > API Setup).",
+        })
+    }
+
+    /// How links write their reference code (`links.ref_format`).
+    pub fn ref_format(&self) -> Result<switchboard_domain::link::RefFormat, SettingsError> {
+        switchboard_domain::link::RefFormat::parse(&self.links.ref_format).map_err(|e| SettingsError::Invalid {
+            key: "links.ref_format",
+            problem: format!("{:?} {e}", self.links.ref_format),
+            fix: "Set SWITCHBOARD__LINKS__REF_FORMAT to a template such as \"(ref {code})\".",
+        })
+    }
+
+    /// The public base URL short links are built on, without a trailing slash; `None`
+    /// when unset (relative paths).
+    pub fn public_url(&self) -> Result<Option<String>, SettingsError> {
+        let raw = self.links.public_url.trim().trim_end_matches('/');
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        let ok = url::Url::parse(raw)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.query().is_none());
+        if !ok {
+            return Err(SettingsError::Invalid {
+                key: "links.public_url",
+                problem: format!("`{raw}` is not an http(s) URL"),
+                fix: "Set SWITCHBOARD__LINKS__PUBLIC_URL to the address customers reach this server at, e.g. https://support.example.com, or leave it empty.",
+            });
+        }
+        Ok(Some(raw.to_owned()))
+    }
+
+    /// The default channel's number as customers dial it, if configured.
+    pub fn display_phone_number(&self) -> Result<Option<switchboard_domain::link::PhoneNumber>, SettingsError> {
+        let raw = self.whatsapp.display_phone_number.trim();
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        switchboard_domain::link::PhoneNumber::parse(raw, None).map(Some).map_err(|e| SettingsError::Invalid {
+            key: "whatsapp.display_phone_number",
+            problem: e.to_string(),
+            fix: "Set SWITCHBOARD__WHATSAPP__DISPLAY_PHONE_NUMBER to the business number in international format, e.g. +44 7700 900123.",
         })
     }
 
@@ -362,7 +421,7 @@ impl Settings {
         format!(
             "[http]\nlisten = {:?}\nworkers = {}\nwebhook_body_limit = {}\napi_body_limit = {}\nshutdown_timeout_secs = {}\n\n\
              [database]\nurl = {:?}\nmax_connections = {}\nmigrate_on_start = {}\nacquire_timeout_secs = {}\nsqlite_synchronous = \"{}\"\n\n\
-             [whatsapp]\nphone_number_id = {:?}\nchannel_name = {:?}\napp_secret = {}\nverify_token = {}\naccess_token = {}\nsandbox = {}\n\n\
+             [whatsapp]\nphone_number_id = {:?}\nchannel_name = {:?}\ndisplay_phone_number = {:?}\napp_secret = {}\nverify_token = {}\naccess_token = {}\nsandbox = {}\n\n\
              [graph]\nbase_url = {:?}\napi_version = {:?}\nconnect_timeout_secs = {}\ntimeout_secs = {}\n\n\
              [media]\ndir = {:?}\n\n\
              [webhooks]\nmax_batch = {}\nqueue_capacity = {}\nbody_retention_days = {}\n\n\
@@ -384,6 +443,7 @@ impl Settings {
             },
             w.phone_number_id,
             w.channel_name,
+            w.display_phone_number,
             mask(&w.app_secret),
             mask(&w.verify_token),
             mask(&w.access_token),
@@ -416,7 +476,7 @@ impl Settings {
                 LogFormat::Json => "json",
             },
             self.log.filter,
-        )
+        ) + &format!("\n[links]\npublic_url = {:?}\nref_format = {:?}\n", self.links.public_url, self.links.ref_format,)
     }
 }
 
@@ -511,6 +571,32 @@ mod tests {
         assert!(e.contains("ingest.batch_size"), "{e}");
         let e = err(&[("SWITCHBOARD__HTTP__NO_SUCH_KEY", "1")]);
         assert!(e.contains("no_such_key"), "{e}");
+    }
+
+    #[test]
+    fn link_settings_are_checked_and_normalised() {
+        let s = Settings::load_from(None, HashMap::new()).unwrap();
+        assert_eq!(s.public_url().unwrap(), None);
+        assert_eq!(s.ref_format().unwrap(), switchboard_domain::link::RefFormat::default());
+        assert_eq!(s.display_phone_number().unwrap(), None);
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("SWITCHBOARD__LINKS__PUBLIC_URL", "https://chat.example.com/support/"),
+                ("SWITCHBOARD__LINKS__REF_FORMAT", "#{code}"),
+                ("SWITCHBOARD__WHATSAPP__DISPLAY_PHONE_NUMBER", "+44 7700 900123"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.public_url().unwrap().as_deref(), Some("https://chat.example.com/support"));
+        assert_eq!(s.display_phone_number().unwrap().map(|p| p.digits().to_owned()).as_deref(), Some("447700900123"));
+        assert!(s.to_masked_toml().contains("ref_format = \"#{code}\""));
+        let err = |pairs: &[(&str, &str)]| Settings::load_from(None, env(pairs)).unwrap_err().to_string();
+        assert!(err(&[("SWITCHBOARD__LINKS__REF_FORMAT", "ref")]).contains("links.ref_format"));
+        assert!(err(&[("SWITCHBOARD__LINKS__PUBLIC_URL", "chat.example.com")]).contains("links.public_url"));
+        assert!(
+            err(&[("SWITCHBOARD__WHATSAPP__DISPLAY_PHONE_NUMBER", "12")]).contains("whatsapp.display_phone_number")
+        );
     }
 
     #[test]

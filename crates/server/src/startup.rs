@@ -12,7 +12,7 @@ use switchboard_cloudapi::{GraphClient, GraphConfig};
 use switchboard_core::{
     IngestOptions, IngestWorker, Intake, IntakeOptions, Sandbox, SendHealth, Sender, Transport, replay_unrouted,
 };
-use switchboard_http::{AppState, Application, HttpOptions};
+use switchboard_http::{AppState, Application, HttpOptions, LinkOptions};
 use switchboard_store::Store;
 use switchboard_store_postgres::{PgOptions, PgStore};
 use switchboard_store_sqlite::{SqliteOptions, SqliteStore, Synchronous};
@@ -92,6 +92,9 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     }
     if let Some(id) = settings.phone_number_id()? {
         let channel = store.upsert_channel(&id, &settings.whatsapp.channel_name, Utc::now()).await?;
+        if let Some(phone) = settings.display_phone_number()? {
+            store.set_display_phone_number(channel.id, &phone).await?;
+        }
         tracing::info!(channel_id = %channel.id, phone_number_id = %id, "channel ready");
         let replayed = replay_unrouted(store.as_ref(), &id).await?;
         if replayed > 0 {
@@ -112,6 +115,8 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         &tracker,
         stop.clone(),
     );
+    // Wakes the sender: replies queued by agents, auto-replies queued by the ingest worker.
+    let outbox = Arc::new(Notify::new());
     if settings.ingest.enabled {
         let worker = IngestWorker::new(
             Arc::clone(&store),
@@ -119,8 +124,10 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
                 batch_size: settings.ingest.batch_size,
                 poll_interval: Duration::from_millis(settings.ingest.poll_interval_ms),
                 body_retention: Duration::from_secs(u64::from(settings.webhooks.body_retention_days) * 86_400),
+                ref_format: settings.ref_format()?,
             },
-        );
+        )
+        .with_outbox(Arc::clone(&outbox));
         tracker.spawn(worker.run_until_stopped(appended, stop.clone()));
     }
 
@@ -142,11 +149,15 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         None => Arc::new(Sandbox),
     };
     let send_health = Arc::new(SendHealth::default());
-    let outbox = Arc::new(Notify::new());
     if settings.sender.enabled {
         let sender = Sender::new(Arc::clone(&store), transport, Arc::clone(&send_health), settings.sender_options());
         tracker.spawn(sender.run_until_stopped(Arc::clone(&outbox), stop.clone()));
     }
+    // Scheduled jobs (snooze wake-ups): every instance ticks; a job runs once.
+    tracker.spawn(
+        switchboard_core::Scheduler::new(Arc::clone(&store), switchboard_core::SchedulerOptions::default())
+            .run_until_stopped(stop.clone()),
+    );
 
     let app = Application::build(
         &HttpOptions {
@@ -166,6 +177,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             sandbox: settings.uses_sandbox(),
             graph,
             media_dir: settings.media.dir.clone(),
+            links: LinkOptions { public_url: settings.public_url()?, ref_format: settings.ref_format()? },
         },
     )
     .with_context(|| format!("cannot listen on {} (http.listen)", settings.http.listen))?;

@@ -8,11 +8,13 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres, Transaction};
+use switchboard_domain::AgentId;
 use switchboard_domain::inbound::{StatusReport, StatusValue};
 use switchboard_domain::{
     ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction, EventId, MessageId,
     PhoneNumberId, StatusError, Wamid,
 };
+use switchboard_store::{AutoReplyFacts, NewOutbound};
 use switchboard_store::{
     ChannelInfo, InboundOutcome, IngestStore, IngestTx, NewInbound, PendingEvent, RecordReason, RecordedChange, Result,
     StatusOutcome, StoreError,
@@ -354,6 +356,40 @@ impl IngestTx for PgIngestTx {
 
     async fn commit(self: Box<Self>) -> Result<()> {
         self.tx.commit().await.db()
+    }
+
+    async fn auto_reply_facts(
+        &mut self,
+        conversation: ConversationId,
+        contact: ContactId,
+        message: MessageId,
+        now: DateTime<Utc>,
+    ) -> Result<AutoReplyFacts> {
+        crate::autoreply::facts(&mut self.tx, conversation, contact, message, now).await
+    }
+
+    async fn enqueue_auto_reply(&mut self, m: &NewOutbound<'_>, rule: &str) -> Result<MessageId> {
+        crate::autoreply::enqueue_auto_reply(&mut self.tx, m, rule).await
+    }
+
+    async fn assign_conversation(&mut self, conversation: ConversationId, agent: AgentId) -> Result<bool> {
+        crate::autoreply::assign_conversation(&mut self.tx, conversation, agent).await
+    }
+
+    async fn attribute_conversation(
+        &mut self,
+        a: &switchboard_store::Attribution<'_>,
+    ) -> Result<Option<switchboard_domain::LinkId>> {
+        crate::links::attribute(&mut self.tx, a).await
+    }
+
+    async fn add_labels(
+        &mut self,
+        conversation: ConversationId,
+        labels: &[switchboard_domain::LabelId],
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        crate::labels::add_labels(&mut self.tx, conversation, labels, None, at).await.map(|_| ())
     }
 }
 

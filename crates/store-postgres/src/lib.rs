@@ -26,13 +26,18 @@
 #![forbid(unsafe_code)]
 
 mod agents;
+mod autoreply;
 mod error;
 mod events;
 mod ingest;
+mod labels;
+mod links;
 mod nul;
 mod outbox;
+mod queue;
 mod rows;
 mod status;
+mod teams;
 mod views;
 
 use std::str::FromStr;

@@ -80,6 +80,82 @@ async fn notify(conn: &mut PgConnection) -> Result<()> {
     Ok(())
 }
 
+/// Records an outbound message (state `queued`, `auto_rule` when a rule sent it) and its
+/// outbox job inside the caller's transaction, and `NOTIFY`s the senders on commit.
+/// `NotFound` if the conversation does not exist; `None` if a message with the same
+/// idempotency key exists (ON CONFLICT: the caller rolls back and looks it up). Shared by
+/// agents' replies and the ingest worker's auto-replies.
+pub(crate) async fn insert_outbound(
+    conn: &mut PgConnection,
+    m: &NewOutbound<'_>,
+    auto_rule: Option<&str>,
+) -> Result<Option<MessageId>> {
+    let key = m.sent_by.zip(m.idempotency_key);
+    // The conversation's row lock orders its enqueues: ids are taken below, after it,
+    // so they grow in commit order (see the module docs).
+    let channel: Option<Uuid> = sqlx::query_scalar("SELECT channel_id FROM conversations WHERE id = $1 FOR UPDATE")
+        .bind(m.conversation_id.as_uuid())
+        .fetch_optional(&mut *conn)
+        .await
+        .db()?;
+    let channel = channel.ok_or(StoreError::NotFound)?;
+
+    let id = MessageId::new();
+    // A concurrent request with the same key: this waits for it, then does nothing.
+    let inserted: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO messages (id, conversation_id, channel_id, direction, kind, text, content, \
+           media_id, state, sent_by, idempotency_key, timestamp, created_at, auto_rule) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13) \
+         ON CONFLICT (sent_by, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+         RETURNING id",
+    )
+    .bind(id.as_uuid())
+    .bind(m.conversation_id.as_uuid())
+    .bind(channel)
+    .bind(Direction::Outbound.as_str())
+    .bind(m.content.kind().as_str())
+    .bind(opt_text(m.content.text()))
+    .bind(Jsonb::new(m.content)?)
+    .bind(opt_text(m.content.media().and_then(|m| m.id.as_deref())))
+    .bind(DeliveryState::Queued.as_str())
+    .bind(m.sent_by.map(|a| *a.as_uuid()))
+    .bind(key.map(|(_, k)| text(k)))
+    .bind(m.at)
+    .bind(auto_rule.map(text))
+    .fetch_optional(&mut *conn)
+    .await
+    .db()?;
+    if inserted.is_none() {
+        return Ok(None);
+    }
+
+    sqlx::query(
+        "UPDATE conversations SET last_message_at = GREATEST(last_message_at, $1), \
+           message_count = message_count + 1 \
+         WHERE id = $2",
+    )
+    .bind(m.at)
+    .bind(m.conversation_id.as_uuid())
+    .execute(&mut *conn)
+    .await
+    .db()?;
+    sqlx::query(
+        "INSERT INTO outbox (message_id, conversation_id, channel_id, state, attempts, run_at, \
+           request, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'ready', 0, $4, $5, $4, $4)",
+    )
+    .bind(id.as_uuid())
+    .bind(m.conversation_id.as_uuid())
+    .bind(channel)
+    .bind(m.at)
+    .bind(Jsonb::new(m.request)?)
+    .execute(&mut *conn)
+    .await
+    .db()?;
+    notify(conn).await?;
+    Ok(Some(id))
+}
+
 #[async_trait]
 impl OutboxStore for PgStore {
     async fn enqueue_outbound(&self, m: &NewOutbound<'_>) -> Result<Enqueued> {
@@ -92,41 +168,7 @@ impl OutboxStore for PgStore {
             return Ok(replay(existing));
         }
         let mut tx = self.pool().begin().await.db()?;
-        let conn = &mut *tx;
-        // The conversation's row lock orders its enqueues: ids are taken below, after it,
-        // so they grow in commit order (see the module docs).
-        let channel: Option<Uuid> = sqlx::query_scalar("SELECT channel_id FROM conversations WHERE id = $1 FOR UPDATE")
-            .bind(m.conversation_id.as_uuid())
-            .fetch_optional(&mut *conn)
-            .await
-            .db()?;
-        let channel = channel.ok_or(StoreError::NotFound)?;
-
-        let id = MessageId::new();
-        // A concurrent request with the same key: this waits for it, then does nothing.
-        let inserted: Option<Uuid> = sqlx::query_scalar(
-            "INSERT INTO messages (id, conversation_id, channel_id, direction, kind, text, content, \
-               media_id, state, sent_by, idempotency_key, timestamp, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
-             ON CONFLICT (sent_by, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
-             RETURNING id",
-        )
-        .bind(id.as_uuid())
-        .bind(m.conversation_id.as_uuid())
-        .bind(channel)
-        .bind(Direction::Outbound.as_str())
-        .bind(m.content.kind().as_str())
-        .bind(opt_text(m.content.text()))
-        .bind(Jsonb::new(m.content)?)
-        .bind(opt_text(m.content.media().and_then(|m| m.id.as_deref())))
-        .bind(DeliveryState::Queued.as_str())
-        .bind(m.sent_by.map(|a| *a.as_uuid()))
-        .bind(key.map(|(_, k)| text(k)))
-        .bind(m.at)
-        .fetch_optional(&mut *conn)
-        .await
-        .db()?;
-        if inserted.is_none() {
+        let Some(id) = insert_outbound(&mut tx, m, None).await? else {
             tx.rollback().await.db()?;
             // The winner has committed (or ON CONFLICT would not have fired): a new
             // statement sees it.
@@ -135,32 +177,7 @@ impl OutboxStore for PgStore {
                 None => None,
             };
             return existing.map(replay).ok_or(StoreError::Conflict { what: "idempotency key" });
-        }
-
-        sqlx::query(
-            "UPDATE conversations SET last_message_at = GREATEST(last_message_at, $1), \
-               message_count = message_count + 1 \
-             WHERE id = $2",
-        )
-        .bind(m.at)
-        .bind(m.conversation_id.as_uuid())
-        .execute(&mut *conn)
-        .await
-        .db()?;
-        sqlx::query(
-            "INSERT INTO outbox (message_id, conversation_id, channel_id, state, attempts, run_at, \
-               request, created_at, updated_at) \
-             VALUES ($1, $2, $3, 'ready', 0, $4, $5, $4, $4)",
-        )
-        .bind(id.as_uuid())
-        .bind(m.conversation_id.as_uuid())
-        .bind(channel)
-        .bind(m.at)
-        .bind(Jsonb::new(m.request)?)
-        .execute(&mut *conn)
-        .await
-        .db()?;
-        notify(conn).await?;
+        };
         tx.commit().await.db()?;
         Ok(Enqueued { message_id: id, created: true })
     }

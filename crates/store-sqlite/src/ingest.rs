@@ -8,11 +8,13 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 use sqlx::types::Json;
+use switchboard_domain::AgentId;
 use switchboard_domain::inbound::{StatusReport, StatusValue};
 use switchboard_domain::{
     ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction, EventId, MessageId,
     PhoneNumberId, StatusError, Wamid,
 };
+use switchboard_store::{AutoReplyFacts, NewOutbound};
 use switchboard_store::{
     ChannelInfo, InboundOutcome, IngestStore, IngestTx, NewInbound, PendingEvent, RecordReason, RecordedChange, Result,
     StatusOutcome, StoreError,
@@ -364,6 +366,40 @@ impl IngestTx for SqliteIngestTx {
 
     async fn commit(self: Box<Self>) -> Result<()> {
         self.w.commit().await
+    }
+
+    async fn auto_reply_facts(
+        &mut self,
+        conversation: ConversationId,
+        contact: ContactId,
+        message: MessageId,
+        now: DateTime<Utc>,
+    ) -> Result<AutoReplyFacts> {
+        crate::autoreply::facts(self.w.conn(), conversation, contact, message, now).await
+    }
+
+    async fn enqueue_auto_reply(&mut self, m: &NewOutbound<'_>, rule: &str) -> Result<MessageId> {
+        crate::autoreply::enqueue_auto_reply(self.w.conn(), m, rule).await
+    }
+
+    async fn assign_conversation(&mut self, conversation: ConversationId, agent: AgentId) -> Result<bool> {
+        crate::autoreply::assign_conversation(self.w.conn(), conversation, agent).await
+    }
+
+    async fn attribute_conversation(
+        &mut self,
+        a: &switchboard_store::Attribution<'_>,
+    ) -> Result<Option<switchboard_domain::LinkId>> {
+        crate::links::attribute(self.w.conn(), a).await
+    }
+
+    async fn add_labels(
+        &mut self,
+        conversation: ConversationId,
+        labels: &[switchboard_domain::LabelId],
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        crate::labels::add_labels(self.w.conn(), conversation, labels, None, at).await.map(|_| ())
     }
 }
 

@@ -25,12 +25,17 @@
 #![forbid(unsafe_code)]
 
 mod agents;
+mod autoreply;
 mod error;
 mod events;
 mod ingest;
+mod labels;
+mod links;
 mod nul;
 mod outbox;
+mod queue;
 mod rows;
+mod teams;
 mod views;
 
 use std::borrow::Cow;

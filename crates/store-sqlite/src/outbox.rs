@@ -67,81 +67,17 @@ async fn message_by_key(conn: &mut SqliteConnection, agent: AgentId, key: &str) 
 #[async_trait]
 impl OutboxStore for SqliteStore {
     async fn enqueue_outbound(&self, m: &NewOutbound<'_>) -> Result<Enqueued> {
-        // A key is scoped to an agent; without one it has no scope and is not kept.
-        let key = m.sent_by.zip(m.idempotency_key);
         let mut w = self.begin_write().await?;
-        let conn = w.conn();
-        let channel: Option<Uuid> = sqlx::query_scalar("SELECT channel_id FROM conversations WHERE id = ?1")
-            .bind(m.conversation_id.as_uuid())
-            .fetch_optional(&mut *conn)
-            .await
-            .db()?;
-        let channel = channel.ok_or(StoreError::NotFound)?;
-        if let Some((agent, key)) = key
-            && let Some(existing) = message_by_key(conn, agent, key).await?
-        {
-            w.rollback().await?;
-            return Ok(Enqueued { message_id: existing, created: false });
+        match insert_outbound(w.conn(), m, None).await? {
+            Inserted::Created(message_id) => {
+                w.commit().await?;
+                Ok(Enqueued { message_id, created: true })
+            }
+            Inserted::Existing(message_id) => {
+                w.rollback().await?;
+                Ok(Enqueued { message_id, created: false })
+            }
         }
-
-        let id = MessageId::new();
-        let inserted: Option<Uuid> = sqlx::query_scalar(
-            "INSERT INTO messages (id, conversation_id, channel_id, direction, kind, text, content, \
-               media_id, state, sent_by, idempotency_key, timestamp, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12) \
-             ON CONFLICT (sent_by, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
-             RETURNING id",
-        )
-        .bind(id.as_uuid())
-        .bind(m.conversation_id.as_uuid())
-        .bind(channel)
-        .bind(Direction::Outbound.as_str())
-        .bind(m.content.kind().as_str())
-        .bind(opt_text(m.content.text()))
-        .bind(json(m.content)?)
-        .bind(opt_text(m.content.media().and_then(|m| m.id.as_deref())))
-        .bind(DeliveryState::Queued.as_str())
-        .bind(m.sent_by.map(|a| *a.as_uuid()))
-        .bind(key.map(|(_, k)| text(k)))
-        .bind(ms(m.at))
-        .fetch_optional(&mut *conn)
-        .await
-        .db()?;
-        if inserted.is_none() {
-            // Another writer (another process on this file) stored the key first.
-            let existing = match key {
-                Some((agent, key)) => message_by_key(conn, agent, key).await?,
-                None => None,
-            };
-            let existing = existing.ok_or_else(|| StoreError::Conflict { what: "idempotency key" })?;
-            w.rollback().await?;
-            return Ok(Enqueued { message_id: existing, created: false });
-        }
-
-        sqlx::query(
-            "UPDATE conversations SET last_message_at = MAX(last_message_at, ?1), message_count = message_count + 1 \
-             WHERE id = ?2",
-        )
-        .bind(ms(m.at))
-        .bind(m.conversation_id.as_uuid())
-        .execute(&mut *conn)
-        .await
-        .db()?;
-        sqlx::query(
-            "INSERT INTO outbox (message_id, conversation_id, channel_id, state, attempts, run_at, \
-               request, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, 'ready', 0, ?4, ?5, ?4, ?4)",
-        )
-        .bind(id.as_uuid())
-        .bind(m.conversation_id.as_uuid())
-        .bind(channel)
-        .bind(ms(m.at))
-        .bind(json(m.request)?)
-        .execute(&mut *conn)
-        .await
-        .db()?;
-        w.commit().await?;
-        Ok(Enqueued { message_id: id, created: true })
     }
 
     async fn claim_outbox(&self, limit: u32, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Vec<OutboxJob>> {
@@ -252,6 +188,95 @@ impl OutboxStore for SqliteStore {
         .db()?;
         w.commit().await
     }
+}
+
+/// What [`insert_outbound`] did.
+pub(crate) enum Inserted {
+    Created(MessageId),
+    /// An earlier request with the same idempotency key created this one: nothing was
+    /// written (the caller rolls back).
+    Existing(MessageId),
+}
+
+/// Records an outbound message (state `queued`, `auto_rule` when a rule sent it) and its
+/// outbox job inside the caller's write transaction. `NotFound` if the conversation does
+/// not exist. Shared by agents' replies and the ingest worker's auto-replies.
+pub(crate) async fn insert_outbound(
+    conn: &mut SqliteConnection,
+    m: &NewOutbound<'_>,
+    auto_rule: Option<&str>,
+) -> Result<Inserted> {
+    // A key is scoped to an agent; without one it has no scope and is not kept.
+    let key = m.sent_by.zip(m.idempotency_key);
+    let channel: Option<Uuid> = sqlx::query_scalar("SELECT channel_id FROM conversations WHERE id = ?1")
+        .bind(m.conversation_id.as_uuid())
+        .fetch_optional(&mut *conn)
+        .await
+        .db()?;
+    let channel = channel.ok_or(StoreError::NotFound)?;
+    if let Some((agent, key)) = key
+        && let Some(existing) = message_by_key(conn, agent, key).await?
+    {
+        return Ok(Inserted::Existing(existing));
+    }
+
+    let id = MessageId::new();
+    let inserted: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO messages (id, conversation_id, channel_id, direction, kind, text, content, \
+           media_id, state, sent_by, idempotency_key, timestamp, created_at, auto_rule) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13) \
+         ON CONFLICT (sent_by, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+         RETURNING id",
+    )
+    .bind(id.as_uuid())
+    .bind(m.conversation_id.as_uuid())
+    .bind(channel)
+    .bind(Direction::Outbound.as_str())
+    .bind(m.content.kind().as_str())
+    .bind(opt_text(m.content.text()))
+    .bind(json(m.content)?)
+    .bind(opt_text(m.content.media().and_then(|m| m.id.as_deref())))
+    .bind(DeliveryState::Queued.as_str())
+    .bind(m.sent_by.map(|a| *a.as_uuid()))
+    .bind(key.map(|(_, k)| text(k)))
+    .bind(ms(m.at))
+    .bind(auto_rule.map(text))
+    .fetch_optional(&mut *conn)
+    .await
+    .db()?;
+    if inserted.is_none() {
+        // Another writer (another process on this file) stored the key first.
+        let existing = match key {
+            Some((agent, key)) => message_by_key(conn, agent, key).await?,
+            None => None,
+        };
+        let existing = existing.ok_or_else(|| StoreError::Conflict { what: "idempotency key" })?;
+        return Ok(Inserted::Existing(existing));
+    }
+
+    sqlx::query(
+        "UPDATE conversations SET last_message_at = MAX(last_message_at, ?1), message_count = message_count + 1 \
+         WHERE id = ?2",
+    )
+    .bind(ms(m.at))
+    .bind(m.conversation_id.as_uuid())
+    .execute(&mut *conn)
+    .await
+    .db()?;
+    sqlx::query(
+        "INSERT INTO outbox (message_id, conversation_id, channel_id, state, attempts, run_at, \
+           request, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, 'ready', 0, ?4, ?5, ?4, ?4)",
+    )
+    .bind(id.as_uuid())
+    .bind(m.conversation_id.as_uuid())
+    .bind(channel)
+    .bind(ms(m.at))
+    .bind(json(m.request)?)
+    .execute(&mut *conn)
+    .await
+    .db()?;
+    Ok(Inserted::Created(id))
 }
 
 /// Records one outcome (see the module docs for jobs whose lease was lost).

@@ -68,6 +68,8 @@ pub(crate) struct AgentRow {
     pub role: String,
     pub active: bool,
     pub created_at: i64,
+    pub availability: String,
+    pub capacity: Option<i64>,
 }
 
 impl TryFrom<AgentRow> for Agent {
@@ -80,6 +82,9 @@ impl TryFrom<AgentRow> for Agent {
             role: AgentRole::parse(&r.role).ok_or_else(|| corrupt(format!("role {:?}", r.role)))?,
             active: r.active,
             created_at: time(r.created_at)?,
+            availability: switchboard_store::Availability::parse(&r.availability)
+                .ok_or_else(|| corrupt(format!("availability {:?}", r.availability)))?,
+            capacity: r.capacity.map(u32::try_from).transpose().map_err(|_| corrupt("capacity out of range"))?,
         })
     }
 }
@@ -139,6 +144,7 @@ pub(crate) struct MessageRow {
     pub direction: String,
     pub wamid: Option<String>,
     pub content: Json<MessageContent>,
+    pub text: Option<String>,
     pub context: Option<Json<MessageContext>>,
     pub referral: Option<Json<Referral>>,
     pub errors: Option<Json<Vec<StatusError>>>,
@@ -153,6 +159,7 @@ pub(crate) struct MessageRow {
     pub error_title: Option<String>,
     pub error_details: Option<String>,
     pub sent_by: Option<Uuid>,
+    pub auto_rule: Option<String>,
 }
 
 impl TryFrom<MessageRow> for MessageView {
@@ -164,6 +171,7 @@ impl TryFrom<MessageRow> for MessageView {
             direction: Direction::parse(&r.direction).ok_or_else(|| corrupt(format!("direction {:?}", r.direction)))?,
             wamid: r.wamid.as_deref().map(Wamid::parse).transpose().map_err(corrupt)?,
             content: r.content.0,
+            text: r.text,
             context: r.context.map(|j| j.0),
             referral: r.referral.map(|j| j.0),
             errors: r.errors.map(|j| j.0).unwrap_or_default(),
@@ -181,6 +189,7 @@ impl TryFrom<MessageRow> for MessageView {
                 href: None,
             }),
             sent_by: r.sent_by.map(AgentId::from_uuid),
+            auto_rule: r.auto_rule,
         })
     }
 }

@@ -30,9 +30,9 @@ macro_rules! conversation_select {
 
 macro_rules! message_select {
     () => {
-        "SELECT id, conversation_id, direction, wamid, content, context, referral, errors, state, \
+        "SELECT id, conversation_id, direction, wamid, content, text, context, referral, errors, state, \
            timestamp, created_at, sent_at, delivered_at, read_at, failed_at, error_code, error_title, \
-           error_details, sent_by \
+           error_details, sent_by, auto_rule \
          FROM messages "
     };
 }

@@ -1,9 +1,11 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use switchboard_domain::inbound::{InboundContact, InboundMessage, StatusReport};
-use switchboard_domain::{ChannelId, ContactId, ConversationId, DeliveryState, EventId, MessageId, PhoneNumberId};
+use switchboard_domain::{
+    AgentId, ChannelId, ContactId, ConversationId, DeliveryState, EventId, MessageId, PhoneNumberId,
+};
 
-use crate::{PendingEvent, Result};
+use crate::{AutoReplyFacts, NewOutbound, PendingEvent, Result};
 
 /// One of our WhatsApp business numbers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -166,4 +168,47 @@ pub trait IngestTx: Send {
     async fn mark_applied(&mut self, events: &[EventId], at: DateTime<Utc>) -> Result<()>;
 
     async fn commit(self: Box<Self>) -> Result<()>;
+
+    /// What the auto-reply engine needs to know about the history of `conversation` and
+    /// `contact`, as of just after inbound `message` was stored (see [`AutoReplyFacts`]).
+    /// One indexed statement.
+    async fn auto_reply_facts(
+        &mut self,
+        conversation: ConversationId,
+        contact: ContactId,
+        message: MessageId,
+        now: DateTime<Utc>,
+    ) -> Result<AutoReplyFacts>;
+
+    /// Queues an auto-reply exactly like [`OutboxStore::enqueue_outbound`](crate::OutboxStore::enqueue_outbound)
+    /// (a `queued` message and its outbox job) inside this transaction, marks the message
+    /// with the rule that sent it (`rule`, a `RuleRef` string) and logs it in the
+    /// auto-reply log the facts read. `m.idempotency_key` must be `None`. `NotFound` if the
+    /// conversation does not exist.
+    async fn enqueue_auto_reply(&mut self, m: &NewOutbound<'_>, rule: &str) -> Result<MessageId>;
+
+    /// Assigns the conversation to `agent` (a keyword rule's action). False, and nothing
+    /// changes, if the agent does not exist or is not active, or the conversation does
+    /// not exist.
+    async fn assign_conversation(&mut self, conversation: ConversationId, agent: AgentId) -> Result<bool>;
+
+    /// Attributes a new conversation to the enabled link its first message came from (a
+    /// reference code, or an ad's `source_id`): records the link and how on the
+    /// conversation (unless it is attributed already), puts the link's labels on it, and
+    /// for a reference code sets the message's `text` (what agents see) to the text
+    /// without it; the message's content and raw item keep the original. `None`, and
+    /// nothing changes, when no enabled link has that code or ad.
+    async fn attribute_conversation(
+        &mut self,
+        a: &crate::Attribution<'_>,
+    ) -> Result<Option<switchboard_domain::LinkId>>;
+
+    /// Puts labels on a conversation, by the system (no agent); labels already on it
+    /// stay as they were, unknown label ids are ignored.
+    async fn add_labels(
+        &mut self,
+        conversation: ConversationId,
+        labels: &[switchboard_domain::LabelId],
+        at: DateTime<Utc>,
+    ) -> Result<()>;
 }

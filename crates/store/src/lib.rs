@@ -5,20 +5,35 @@
 #![forbid(unsafe_code)]
 
 mod agents;
+mod autoreply;
 mod error;
 mod events;
 mod ingest;
+mod labels;
+mod links;
 pub mod nul;
 mod outbox;
+mod queue;
+mod teams;
 mod views;
 
-pub use agents::{Agent, AgentStore};
+pub use agents::{Agent, AgentPatch, AgentStore, AgentUpdate, ApiToken, Availability, NewToken, TokenId};
+pub use autoreply::{AutoReplyFacts, AutoReplyStore, ChannelAutoReplies, ChannelAutoRepliesPatch, StoredRule};
 pub use error::StoreError;
 pub use events::{Appended, EventLog, EventLogStats, NewEvent, PendingEvent};
 pub use ingest::{
     ChannelInfo, InboundOutcome, IngestStore, IngestTx, NewInbound, RecordReason, RecordedChange, StatusOutcome,
 };
+pub use labels::{AppliedLabel, Label, LabelPatch, LabelStore, NewLabel};
+pub use links::{
+    Attribution, AttributionSource, Link, LinkCursor, LinkDay, LinkPatch, LinkQuery, LinkStore, NewClick, NewLink,
+};
 pub use outbox::{Enqueued, NewOutbound, OutboxEntry, OutboxJob, OutboxState, OutboxStore, SendOutcome, SendResult};
+pub use queue::{
+    AssignOutcome, AssignRefusal, Assignment, ClaimOutcome, ClaimScope, ConversationState, HistoryCursor, HistoryEntry,
+    HistoryKind, QueueStore, StatusChange, StatusChangeOutcome,
+};
+pub use teams::{InvalidTeamName, Team, TeamId, TeamName, TeamStore};
 pub use views::{
     ContactView, ConversationCursor, ConversationQuery, ConversationStore, ConversationView, MessageCursor,
     MessageQuery, MessageStore, MessageView, NewOutboundMessage, Page, page_size,
@@ -36,7 +51,20 @@ pub struct Readiness {
 /// The whole store: every port, behind one object.
 #[async_trait]
 pub trait Store:
-    EventLog + IngestStore + ConversationStore + MessageStore + AgentStore + OutboxStore + Send + Sync + 'static
+    EventLog
+    + IngestStore
+    + ConversationStore
+    + MessageStore
+    + AgentStore
+    + OutboxStore
+    + LabelStore
+    + LinkStore
+    + AutoReplyStore
+    + QueueStore
+    + TeamStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Applies the embedded migrations that are not applied yet.
     async fn migrate(&self) -> Result<(), StoreError>;

@@ -79,6 +79,9 @@ pub struct MessageView {
     pub direction: Direction,
     pub wamid: Option<Wamid>,
     pub content: MessageContent,
+    /// The text agents see: the content's text, except where the system rewrote it (a
+    /// click-to-chat reference code is taken out; the content keeps the original).
+    pub text: Option<String>,
     pub context: Option<MessageContext>,
     pub referral: Option<Referral>,
     /// Errors Meta attached to an inbound message (unsupported types).
@@ -94,6 +97,8 @@ pub struct MessageView {
     /// Why an outbound message failed.
     pub error: Option<StatusError>,
     pub sent_by: Option<AgentId>,
+    /// The auto-reply rule that sent it (a `RuleRef` string); `None` for everything else.
+    pub auto_rule: Option<String>,
 }
 
 /// Messages are listed in the order they were stored, oldest first.

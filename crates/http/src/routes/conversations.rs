@@ -8,13 +8,14 @@ use switchboard_domain::{
     AgentId, ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction, MessageId, window,
 };
 use switchboard_store::{
-    ContactView, ConversationCursor, ConversationQuery, ConversationView, MessageCursor, MessageQuery, MessageView,
-    Page,
+    ContactView, ConversationCursor, ConversationQuery, ConversationView, Label, MessageCursor, MessageQuery,
+    MessageView, Page,
 };
 
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
+use crate::routes::labels::LabelRefJson;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/conversations").route(web::get().to(list)))
@@ -86,8 +87,16 @@ async fn list(
     }
     let Page { items, next } = state.store.list_conversations(&ConversationQuery { status, limit, after }).await?;
     let now = Utc::now();
+    let ids: Vec<ConversationId> = items.iter().map(|c| c.id).collect();
+    let mut labels = state.store.labels_of_conversations(&ids).await?;
     Ok(HttpResponse::Ok().json(PageJson {
-        items: items.into_iter().map(|c| ConversationJson::new(c, now)).collect(),
+        items: items
+            .into_iter()
+            .map(|c| {
+                let l = labels.remove(&c.id).unwrap_or_default();
+                ConversationJson::new(c, now).with_labels(l)
+            })
+            .collect(),
         next_cursor: next.map(|c| format!("{}.{}", c.last_message_at.timestamp_millis(), c.id)),
     }))
 }
@@ -104,7 +113,8 @@ async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     let c = state.store.conversation(id).await?.ok_or(ApiError::NotFound { what: "conversation" })?;
-    Ok(HttpResponse::Ok().json(ConversationJson::new(c, Utc::now())))
+    let labels = state.store.labels_of_conversations(&[id]).await?.remove(&id).unwrap_or_default();
+    Ok(HttpResponse::Ok().json(ConversationJson::new(c, Utc::now()).with_labels(labels)))
 }
 
 #[derive(Deserialize)]
@@ -174,6 +184,8 @@ struct ConversationJson {
     created_at: DateTime<Utc>,
     resolved_at: Option<DateTime<Utc>>,
     message_count: i64,
+    /// The labels on it, by name.
+    labels: Vec<LabelRefJson>,
 }
 
 impl ConversationJson {
@@ -192,7 +204,13 @@ impl ConversationJson {
             created_at: c.created_at,
             resolved_at: c.resolved_at,
             message_count: c.message_count,
+            labels: Vec::new(),
         }
+    }
+
+    fn with_labels(mut self, labels: Vec<Label>) -> Self {
+        self.labels = labels.into_iter().map(Into::into).collect();
+        self
     }
 }
 
@@ -221,6 +239,8 @@ pub(crate) struct MessageJson {
     failed_at: Option<DateTime<Utc>>,
     error: Option<StatusError>,
     sent_by: Option<AgentId>,
+    /// The auto-reply rule that sent it (`greeting`, `away`, `rule:<id>`…); null otherwise.
+    auto_rule: Option<String>,
 }
 
 impl From<MessageView> for MessageJson {
@@ -231,7 +251,7 @@ impl From<MessageView> for MessageJson {
             direction: m.direction,
             wamid: m.wamid.map(Into::into),
             kind: m.content.kind().as_str(),
-            text: m.content.text().map(ToOwned::to_owned),
+            text: m.text,
             content: m.content,
             context: m.context,
             referral: m.referral,
@@ -245,6 +265,7 @@ impl From<MessageView> for MessageJson {
             failed_at: m.failed_at,
             error: m.error,
             sent_by: m.sent_by,
+            auto_rule: m.auto_rule,
         }
     }
 }

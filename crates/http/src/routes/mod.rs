@@ -1,8 +1,15 @@
+pub mod agents;
+pub mod autoreply;
 pub mod conversations;
 pub mod health;
+pub mod labels;
+pub mod links;
 pub mod media;
 pub mod metrics;
 pub mod outbox;
+pub mod queue;
 pub mod read;
 pub mod replies;
+pub mod short_links;
+pub mod teams;
 pub mod webhooks;
