@@ -56,7 +56,7 @@ CREATE TABLE auto_replies (
     conversation_id  BLOB NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
     contact_id       BLOB NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
     rule             TEXT NOT NULL,
-    message_id       BLOB NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    message_id       BLOB REFERENCES messages (id) ON DELETE CASCADE, -- NULL: a rule that fired without sending (labels, assignment)
     sent_at          INTEGER NOT NULL
 );
 CREATE INDEX auto_replies_contact ON auto_replies (contact_id, sent_at);

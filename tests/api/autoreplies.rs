@@ -317,7 +317,33 @@ async fn an_agent_reply_holds_back_the_away_message(backend: Backend) {
     assert_eq!(customer_writes(&mut app, "wamid.ar.ag.2", FROM, "great, thanks").await, 0);
 }
 
+async fn a_rule_that_only_assigns_keeps_its_cooldown(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let agent = NewAgent {
+        name: AgentName::parse("Sam Sales").unwrap(),
+        email: Email::parse("sam@example.com").unwrap(),
+        role: AgentRole::Agent,
+    };
+    let agent = app.store.create_agent(&agent, &hash_token("sbt_sam"), Utc::now()).await.unwrap();
+    add_rule(
+        &app,
+        json!({"name": "sales", "matcher": {"type": "contains_word", "words": ["buy"]},
+               "actions": [{"type": "assign", "agent": agent.id}], "cooldown_minutes": 60}),
+    )
+    .await;
+    assert_eq!(customer_writes(&mut app, "wamid.ar.cd.1", FROM, "I want to buy").await, 0);
+    let conv = conversation_of(&app, FROM).await;
+    assert_eq!(conv["assignee_id"], json!(agent.id));
+    let id = conv["id"].as_str().unwrap();
+    let res = app.post_json(&format!("/api/v1/conversations/{id}/assign"), &json!({"agent_id": null})).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    // Within the cooldown the rule does not fire again.
+    customer_writes(&mut app, "wamid.ar.cd.2", FROM, "buy buy buy").await;
+    assert!(conversation_of(&app, FROM).await["assignee_id"].is_null());
+}
+
 both_backends!(
+    a_rule_that_only_assigns_keeps_its_cooldown,
     a_first_message_outside_hours_gets_greeting_then_away,
     a_redelivered_message_is_not_answered_twice,
     within_hours_only_the_greeting_goes_and_only_to_new_contacts,

@@ -158,6 +158,13 @@ impl AutoReplier {
                 }
             }
         }
+        // A rule that only labelled or assigned left no message behind: log its firing so
+        // its cooldown holds next time.
+        for rule in evaluation.fired() {
+            if !evaluation.replies().any(|(r, _)| r == rule) {
+                tx.record_rule_fired(m.conversation, &rule.to_string(), now).await?;
+            }
+        }
         Ok(outcome)
     }
 }

@@ -376,6 +376,10 @@ impl IngestTx for PgIngestTx {
         crate::autoreply::assign_conversation(&mut self.tx, conversation, agent).await
     }
 
+    async fn record_rule_fired(&mut self, conversation: ConversationId, rule: &str, at: DateTime<Utc>) -> Result<()> {
+        crate::autoreply::record_rule_fired(&mut self.tx, conversation, rule, at).await
+    }
+
     async fn attribute_conversation(
         &mut self,
         a: &switchboard_store::Attribution<'_>,

@@ -36,7 +36,7 @@ const FACTS: &str = "SELECT \
          SELECT MAX(last_message_at) FROM conversations WHERE contact_id = ?2 AND id <> ?1)) AS last_activity, \
       (SELECT timestamp FROM messages WHERE conversation_id = ?1 AND sent_by IS NOT NULL \
          ORDER BY timestamp DESC LIMIT 1) AS last_agent, \
-      (SELECT COUNT(*) FROM auto_replies WHERE contact_id = ?2 AND sent_at > ?4) AS last_hour, \
+      (SELECT COUNT(*) FROM auto_replies WHERE contact_id = ?2 AND sent_at > ?4 AND message_id IS NOT NULL) AS last_hour, \
       (SELECT json_group_array(json_array(rule, last)) FROM ( \
          SELECT rule, MAX(sent_at) AS last FROM auto_replies WHERE conversation_id = ?1 GROUP BY rule)) AS fired";
 
@@ -89,6 +89,25 @@ pub(crate) async fn enqueue_auto_reply(
     .await
     .db()?;
     Ok(id)
+}
+
+pub(crate) async fn record_rule_fired(
+    conn: &mut SqliteConnection,
+    conversation: ConversationId,
+    rule: &str,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO auto_replies (conversation_id, contact_id, rule, message_id, sent_at) \
+         SELECT id, contact_id, ?2, NULL, ?3 FROM conversations WHERE id = ?1",
+    )
+    .bind(conversation.as_uuid())
+    .bind(text(rule))
+    .bind(ms(at))
+    .execute(conn)
+    .await
+    .db()?;
+    Ok(())
 }
 
 pub(crate) async fn assign_conversation(

@@ -386,6 +386,10 @@ impl IngestTx for SqliteIngestTx {
         crate::autoreply::assign_conversation(self.w.conn(), conversation, agent).await
     }
 
+    async fn record_rule_fired(&mut self, conversation: ConversationId, rule: &str, at: DateTime<Utc>) -> Result<()> {
+        crate::autoreply::record_rule_fired(self.w.conn(), conversation, rule, at).await
+    }
+
     async fn attribute_conversation(
         &mut self,
         a: &switchboard_store::Attribution<'_>,

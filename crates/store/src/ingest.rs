@@ -187,6 +187,11 @@ pub trait IngestTx: Send {
     /// conversation does not exist.
     async fn enqueue_auto_reply(&mut self, m: &NewOutbound<'_>, rule: &str) -> Result<MessageId>;
 
+    /// Logs that `rule` (a `RuleRef` string) fired in `conversation` without sending a
+    /// message (it only labelled or assigned), so its cooldown holds. Such firings do not
+    /// count towards the per-contact hourly cap, which counts messages.
+    async fn record_rule_fired(&mut self, conversation: ConversationId, rule: &str, at: DateTime<Utc>) -> Result<()>;
+
     /// Assigns the conversation to `agent` (a keyword rule's action). False, and nothing
     /// changes, if the agent does not exist or is not active, or the conversation does
     /// not exist.

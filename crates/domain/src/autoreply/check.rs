@@ -99,8 +99,10 @@ impl AutoReplyConfig {
                 );
             }
         }
-        self.validate_quick_replies(&mut errs, has_hours);
-        self.validate_rules(&mut errs, has_hours);
+        // Quick replies and keyword rules are shared by every channel, and a channel
+        // without hours renders `{{next_open}}` as "soon": no hours needed for them.
+        self.validate_quick_replies(&mut errs);
+        self.validate_rules(&mut errs);
         if self.limits.max_auto_replies_per_contact_per_hour > MAX_PER_HOUR {
             errs.push(
                 "limits.max_auto_replies_per_contact_per_hour",
@@ -111,7 +113,7 @@ impl AutoReplyConfig {
         ValidationErrors::check(errs.list)
     }
 
-    fn validate_quick_replies(&self, errs: &mut Errors, has_hours: bool) {
+    fn validate_quick_replies(&self, errs: &mut Errors) {
         if self.quick_replies.len() > MAX_QUICK_REPLIES {
             errs.push("quick_replies", ErrorCode::TooMany, format!("at most {MAX_QUICK_REPLIES} quick replies"));
         }
@@ -129,11 +131,11 @@ impl AutoReplyConfig {
                     format!("another quick reply has shortcut {:?}", qr.shortcut.as_str()),
                 );
             }
-            quick_reply(errs, &p, qr, has_hours);
+            quick_reply(errs, &p, qr);
         }
     }
 
-    fn validate_rules(&self, errs: &mut Errors, has_hours: bool) {
+    fn validate_rules(&self, errs: &mut Errors) {
         if self.rules.len() > MAX_RULES {
             errs.push("rules", ErrorCode::TooMany, format!("at most {MAX_RULES} rules"));
         }
@@ -201,14 +203,14 @@ impl AutoReplyConfig {
                         }
                     }
                     RuleAction::SendText { text } => {
-                        template(errs, &join(&ap, "text"), text, true, MAX_TEXT_CHARS, has_hours);
+                        template(errs, &join(&ap, "text"), text, true, MAX_TEXT_CHARS, true);
                     }
                     RuleAction::SendButtons { body, buttons: bs } => {
-                        template(errs, &join(&ap, "body"), body, true, MAX_BUTTONS_BODY_CHARS, has_hours);
+                        template(errs, &join(&ap, "body"), body, true, MAX_BUTTONS_BODY_CHARS, true);
                         buttons(errs, &join(&ap, "buttons"), bs, true);
                     }
                     RuleAction::SendList { body, button, sections } => {
-                        template(errs, &join(&ap, "body"), body, true, MAX_LIST_BODY_CHARS, has_hours);
+                        template(errs, &join(&ap, "body"), body, true, MAX_LIST_BODY_CHARS, true);
                         errs.text(&join(&ap, "button"), button, true, MAX_LIST_BUTTON_CHARS);
                         list_sections(errs, &join(&ap, "sections"), sections);
                     }
@@ -252,7 +254,7 @@ fn recipients(errs: &mut Errors, path: &str, r: &Recipients) {
     }
 }
 
-fn quick_reply(errs: &mut Errors, p: &str, qr: &QuickReply, has_hours: bool) {
+fn quick_reply(errs: &mut Errors, p: &str, qr: &QuickReply) {
     let with_buttons = !qr.buttons.is_empty();
     let (required, max) = match (&qr.media, with_buttons) {
         (_, true) => (true, MAX_BUTTONS_BODY_CHARS),
@@ -260,7 +262,7 @@ fn quick_reply(errs: &mut Errors, p: &str, qr: &QuickReply, has_hours: bool) {
         (Some(m), false) if m.kind.takes_caption() => (false, MAX_CAPTION_CHARS),
         (Some(_), false) => (false, MAX_TEXT_CHARS),
     };
-    template(errs, &join(p, "text"), &qr.text, required, max, has_hours);
+    template(errs, &join(p, "text"), &qr.text, required, max, true);
     if let Some(m) = &qr.media {
         media(errs, &join(p, "media"), m);
         if with_buttons && m.kind == MediaKind::Audio {
