@@ -4,6 +4,7 @@
 
 mod agents;
 mod autoreplies;
+mod channels;
 mod autoreply_admin;
 mod health;
 mod ingest;

@@ -93,6 +93,7 @@ impl Application {
                             web::PathConfig::default()
                                 .error_handler(|_, _| ApiError::NotFound { what: "resource" }.into()),
                         )
+                        .configure(routes::channels::configure)
                         .configure(routes::conversations::configure)
                         .configure(routes::read::configure)
                         .configure(routes::media::configure)

@@ -1,5 +1,6 @@
 pub mod agents;
 pub mod autoreply;
+pub mod channels;
 pub mod conversations;
 pub mod health;
 pub mod labels;
