@@ -1,0 +1,349 @@
+//! Live updates: one hub per process reads new inbox events once and fans them out to
+//! every connected stream (`GET /api/v1/events`).
+//!
+//! ```text
+//! triggers (same transaction as the change) ──▶ inbox_events
+//!        │ wake-up: SQLite — the write connection handed back (this process);
+//!        │          PostgreSQL — NOTIFY on commit (every instance LISTENs)
+//!        ▼
+//! hub task: reads the events after the last it saw (pages), broadcasts each once
+//!        ▼ tokio broadcast (bounded)
+//! subscriptions: replay from the database after their resume point, then the
+//!        broadcast; skip what they already sent; a subscriber that lags behind the
+//!        broadcast falls back to replaying from the database
+//! ```
+//!
+//! **No gap, no duplicate.** Event ids become visible in increasing order (see the
+//! migrations), so "everything after N" is complete. A subscription subscribes to the
+//! broadcast *before* it reads the database: an event it did not find in its replay was
+//! committed later, so the hub broadcasts it after the subscription started listening.
+//! It tracks the last id it handled and skips anything at or below it (the seam).
+//!
+//! **Permissions** are checked in memory for every event: events carry the channel's
+//! team and the conversation's assignee as of the change; the subscription knows the
+//! agent's role and teams, and reloads them every few seconds (and ends the stream if the
+//! agent was deactivated). The rule is the queue's: admins see everything; agents the
+//! conversations assigned to them and those of channels routed to one of their teams or
+//! to no team. An agent also sees the assignment change that took a conversation away
+//! from them.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard_domain::{AgentId, AgentRole};
+use switchboard_store::{InboxEvent, InboxEventKind, InboxWakeups, Store, StoreError, TeamId};
+use tokio::sync::broadcast;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Events read from the database per query.
+const PAGE: u32 = 500;
+
+#[derive(Clone, Debug)]
+pub struct LiveOptions {
+    /// A comment line is sent on a stream that has been quiet this long.
+    pub keep_alive: Duration,
+    /// The hub looks for new events at least this often, even when not woken (a safety
+    /// net: wake-ups are immediate on both backends).
+    pub poll_interval: Duration,
+    /// Events buffered for subscribers; one that falls further behind replays from the
+    /// database.
+    pub buffer: usize,
+    /// How often a stream reloads its agent's role and teams.
+    pub viewer_refresh: Duration,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        Self {
+            keep_alive: Duration::from_secs(15),
+            poll_interval: Duration::from_secs(1),
+            buffer: 4096,
+            viewer_refresh: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The process's live-updates hub. Cheap to clone.
+#[derive(Clone)]
+pub struct LiveHub {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    tx: broadcast::Sender<Arc<InboxEvent>>,
+    opts: LiveOptions,
+    /// Cancelled on shutdown: the hub task and every stream end.
+    stop: CancellationToken,
+    /// Where the hub is in the feed. Held while the hub reads and broadcasts, and while a
+    /// subscription starts listening.
+    position: tokio::sync::Mutex<Position>,
+}
+
+struct Position {
+    /// The last event broadcast (or skipped for want of listeners).
+    last: i64,
+    /// Nobody was listening at the last wake-up, so the hub did not read: `last` may be
+    /// behind, and the next subscription moves it to the newest event first.
+    stale: bool,
+}
+
+impl LiveHub {
+    /// Starts the hub task on `tracker`. It and every stream end when `stop` is
+    /// cancelled (or [`shutdown`](Self::shutdown) is called).
+    #[must_use]
+    pub fn start(store: Arc<dyn Store>, opts: LiveOptions, tracker: &TaskTracker, stop: CancellationToken) -> Self {
+        let (tx, _) = broadcast::channel(opts.buffer.max(16));
+        let position = tokio::sync::Mutex::new(Position { last: 0, stale: true });
+        let hub = Self { inner: Arc::new(Inner { store, tx, opts, stop, position }) };
+        tracker.spawn(run(Arc::clone(&hub.inner)));
+        hub
+    }
+
+    /// Ends the hub and every stream (graceful shutdown waits for open responses, so
+    /// this comes first).
+    pub fn shutdown(&self) {
+        self.inner.stop.cancel();
+    }
+
+    /// Streams connected right now.
+    #[must_use]
+    pub fn subscribers(&self) -> usize {
+        self.inner.tx.receiver_count()
+    }
+
+    #[must_use]
+    pub fn options(&self) -> &LiveOptions {
+        &self.inner.opts
+    }
+
+    /// Opens a stream for `agent`: the events after `last_event_id` (a reconnecting
+    /// client's resume point), or from now on if `None`.
+    pub async fn subscribe(&self, agent: AgentId, last_event_id: Option<i64>) -> Result<Subscription, StoreError> {
+        // First listen, then look: see the module documentation. Under the hub's lock,
+        // so the hub is not between reading and broadcasting; if it skipped events while
+        // nobody listened, it moves to the newest event first: those before it were
+        // committed before this subscription reads the database.
+        let rx = {
+            let mut position = self.inner.position.lock().await;
+            if position.stale {
+                position.last = position.last.max(self.inner.store.last_inbox_event_id().await?);
+                position.stale = false;
+            }
+            self.inner.tx.subscribe()
+        };
+        let viewer = Viewer::load(self.inner.store.as_ref(), agent).await?.ok_or(StoreError::NotFound)?;
+        let cursor = match last_event_id {
+            Some(id) => id,
+            None => self.inner.store.last_inbox_event_id().await?,
+        };
+        let period = self.inner.opts.keep_alive.max(Duration::from_millis(10));
+        let mut keep_alive = tokio::time::interval_at(Instant::now() + period, period);
+        keep_alive.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        metrics::gauge!("switchboard_live_streams").increment(1.0);
+        Ok(Subscription {
+            inner: Arc::clone(&self.inner),
+            rx,
+            cursor,
+            replaying: last_event_id.is_some(),
+            pending: VecDeque::new(),
+            viewer,
+            keep_alive,
+        })
+    }
+}
+
+/// What a stream sends next.
+#[derive(Debug)]
+pub enum LiveItem {
+    Event(Arc<InboxEvent>),
+    /// Nothing for [`LiveOptions::keep_alive`].
+    KeepAlive,
+}
+
+/// One connected stream.
+pub struct Subscription {
+    inner: Arc<Inner>,
+    rx: broadcast::Receiver<Arc<InboxEvent>>,
+    /// The last event handled (sent or withheld).
+    cursor: i64,
+    /// Reading from the database (a resume, or after lagging) before the broadcast.
+    replaying: bool,
+    /// Read from the database, not handled yet.
+    pending: VecDeque<Arc<InboxEvent>>,
+    viewer: Viewer,
+    keep_alive: Interval,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        metrics::gauge!("switchboard_live_streams").decrement(1.0);
+    }
+}
+
+impl Subscription {
+    /// The next thing to send. `None`: the stream is over (shutdown, or the agent was
+    /// deactivated). An error (the database failed during a replay) also ends it; the
+    /// client reconnects with its `Last-Event-ID`.
+    pub async fn next(&mut self) -> Option<Result<LiveItem, StoreError>> {
+        loop {
+            if self.inner.stop.is_cancelled() {
+                return None;
+            }
+            if let Some(ev) = self.pending.pop_front() {
+                match self.admit(ev).await {
+                    Ok(Some(item)) => return Some(Ok(item)),
+                    Ok(None) => continue,
+                    Err(Stop::Ended) => return None,
+                    Err(Stop::Failed(e)) => return Some(Err(e)),
+                }
+            }
+            if self.replaying {
+                let page = match self.inner.store.inbox_events_after(self.cursor, PAGE).await {
+                    Ok(page) => page,
+                    Err(e) => return Some(Err(e)),
+                };
+                if page.len() < PAGE as usize {
+                    self.replaying = false;
+                }
+                if let Some(last) = page.last() {
+                    self.cursor = last.id;
+                }
+                self.pending.extend(page.into_iter().map(Arc::new));
+                continue;
+            }
+            tokio::select! {
+                biased;
+                () = self.inner.stop.cancelled() => return None,
+                r = self.rx.recv() => match r {
+                    Ok(ev) if ev.id > self.cursor => {
+                        self.cursor = ev.id;
+                        self.pending.push_back(ev);
+                    }
+                    // Already sent from the replay (the seam).
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::debug!(missed, "live stream lagged behind; replaying from the database");
+                        self.replaying = true;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+                _ = self.keep_alive.tick() => return Some(Ok(LiveItem::KeepAlive)),
+            }
+        }
+    }
+
+    /// The event as an item to send, if the agent may see it.
+    async fn admit(&mut self, ev: Arc<InboxEvent>) -> Result<Option<LiveItem>, Stop> {
+        if self.viewer.loaded.elapsed() >= self.inner.opts.viewer_refresh {
+            match Viewer::load(self.inner.store.as_ref(), self.viewer.agent).await {
+                Ok(Some(v)) => self.viewer = v,
+                Ok(None) => return Err(Stop::Ended),
+                Err(e) => return Err(Stop::Failed(e)),
+            }
+        }
+        if !self.viewer.may_see(&ev) {
+            return Ok(None);
+        }
+        self.keep_alive.reset();
+        Ok(Some(LiveItem::Event(ev)))
+    }
+}
+
+enum Stop {
+    Ended,
+    Failed(StoreError),
+}
+
+/// Who is watching: enough to decide in memory whether they may see an event.
+struct Viewer {
+    agent: AgentId,
+    admin: bool,
+    teams: HashSet<TeamId>,
+    loaded: Instant,
+}
+
+impl Viewer {
+    /// `None` if the agent is unknown or deactivated.
+    async fn load(store: &dyn Store, agent: AgentId) -> Result<Option<Self>, StoreError> {
+        let Some(a) = store.agent(agent).await?.filter(|a| a.active) else { return Ok(None) };
+        let admin = a.role == AgentRole::Admin;
+        let teams = if admin { HashSet::new() } else { store.agent_teams(agent).await?.into_iter().collect() };
+        Ok(Some(Self { agent, admin, teams, loaded: Instant::now() }))
+    }
+
+    /// The queue's visibility rule (crates/store/src/queue.rs), on the event's snapshot.
+    fn may_see(&self, ev: &InboxEvent) -> bool {
+        self.admin
+            || ev.assignee_id == Some(self.agent)
+            || (ev.kind == InboxEventKind::AssignmentChanged && ev.agent_id == Some(self.agent))
+            || ev.team_id.is_none_or(|t| self.teams.contains(&t))
+    }
+}
+
+/// The hub task: looks for new events whenever woken (or every `poll_interval`) and
+/// broadcasts them, until stopped.
+async fn run(inner: Arc<Inner>) {
+    let store = inner.store.as_ref();
+    let mut wakeups: Option<Box<dyn InboxWakeups>> = None;
+    loop {
+        if wakeups.is_none() {
+            match store.inbox_wakeups().await {
+                Ok(w) => wakeups = Some(w),
+                Err(e) => tracing::warn!(error = %e, "live updates: cannot listen for new events; polling"),
+            }
+        }
+        if let Err(e) = pump(&inner).await {
+            tracing::warn!(error = %e, "live updates: cannot read new events; retrying");
+        }
+        tokio::select! {
+            () = inner.stop.cancelled() => break,
+            r = wait(&mut wakeups) => {
+                if let Err(e) = r {
+                    tracing::warn!(error = %e, "live updates: lost the wake-up listener");
+                    wakeups = None;
+                }
+            }
+            () = tokio::time::sleep(inner.opts.poll_interval) => {}
+        }
+    }
+    tracing::debug!("live updates hub stopped");
+}
+
+async fn wait(wakeups: &mut Option<Box<dyn InboxWakeups>>) -> Result<(), StoreError> {
+    match wakeups {
+        Some(w) => w.wait().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Broadcasts every event after the hub's position, advancing it. With nobody
+/// listening it reads nothing (a wake-up per commit costs no query) and marks the
+/// position stale instead.
+async fn pump(inner: &Inner) -> Result<(), StoreError> {
+    let mut position = inner.position.lock().await;
+    loop {
+        if inner.tx.receiver_count() == 0 {
+            position.stale = true;
+            return Ok(());
+        }
+        if position.stale {
+            // Not reached: the subscription that ended the quiet refreshed it.
+            position.last = position.last.max(inner.store.last_inbox_event_id().await?);
+            position.stale = false;
+        }
+        let page = inner.store.inbox_events_after(position.last, PAGE).await?;
+        let full = page.len() == PAGE as usize;
+        for ev in page {
+            position.last = ev.id;
+            // No receiver left is fine.
+            let _ = inner.tx.send(Arc::new(ev));
+        }
+        if !full {
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! Live updates: `GET /api/v1/events`, server-sent events (`text/event-stream`).
+//!
+//! Each event is
+//!
+//! ```text
+//! id: 42
+//! event: message_created
+//! data: {"id":42,"kind":"message_created","conversation_id":"…","channel_id":"…",…}
+//! ```
+//!
+//! `data` holds ids, kinds and states, never message text or contact details (fetch
+//! those through the API): `id`, `kind`, `at`, `conversation_id`, `channel_id`,
+//! `team_id`, `assignee_id` (after the change), and by kind
+//! - `message_created`: `message_id`, `direction`, `type`, `state`, `sent_by` (the agent;
+//!   `null` for the customer and auto-replies);
+//! - `message_status`: `message_id`, `state`, `previous_state`, `error_code`;
+//! - `conversation_created`: `status`;
+//! - `conversation_status`: `status`, `previous_status`;
+//! - `assignment_changed`: `previous_assignee_id`;
+//! - `label_added`: `label_id`, `added_by`; `label_removed`: `label_id`.
+//!
+//! A client that reconnects with `Last-Event-ID` (header; or `?last_event_id=` for
+//! clients that cannot set headers) gets every event after it that it may see, then the
+//! live ones, with nothing missed or repeated; without it, the stream starts now.
+//! Events are kept `events.retention_days`. A comment line (`: keep-alive`) is sent when
+//! the stream has been quiet for `events.keep_alive_ms`. Streams end when the server
+//! shuts down (clients reconnect, to this or another instance, with their last id).
+//! An agent receives only the events of conversations they may see (as in the queue).
+
+use std::convert::Infallible;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use switchboard_core::{LiveItem, Subscription};
+use switchboard_store::{InboxEvent, InboxEventKind};
+
+use crate::AppState;
+use crate::auth::AuthenticatedAgent;
+use crate::error::ApiError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/events").route(web::get().to(events)));
+}
+
+#[derive(Deserialize)]
+struct EventsParams {
+    last_event_id: Option<String>,
+}
+
+/// Where a reconnecting client resumes: the header wins over the query parameter.
+fn resume_point(req: &HttpRequest, query: &EventsParams) -> Result<Option<i64>, ApiError> {
+    let raw = match req.headers().get("last-event-id") {
+        Some(v) => Some(v.to_str().map_err(|_| invalid_last_event_id())?.to_owned()),
+        None => query.last_event_id.clone(),
+    };
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => match s.parse::<i64>() {
+            Ok(id) if id >= 0 => Ok(Some(id)),
+            _ => Err(invalid_last_event_id()),
+        },
+    }
+}
+
+fn invalid_last_event_id() -> ApiError {
+    ApiError::BadRequest {
+        code: "invalid_last_event_id",
+        detail: "Last-Event-ID must be the id of an event this stream sent (a non-negative integer)".into(),
+    }
+}
+
+async fn events(
+    caller: AuthenticatedAgent,
+    req: HttpRequest,
+    query: web::Query<EventsParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let resume = resume_point(&req, &query)?;
+    let sub = state.live.subscribe(caller.0.id, resume).await.map_err(|e| match e {
+        // Deactivated in between.
+        switchboard_store::StoreError::NotFound => ApiError::Unauthorized,
+        other => other.into(),
+    })?;
+    tracing::debug!(agent_id = %caller.0.id, resume = ?resume, "live stream opened");
+    let body = futures_util::stream::unfold(sub, |mut sub: Subscription| async move {
+        match sub.next().await {
+            Some(Ok(item)) => Some((Ok::<Bytes, Infallible>(frame(&item)), sub)),
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "live stream ended: the database failed");
+                None
+            }
+            None => None,
+        }
+    });
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/event-stream"))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        // Proxies such as nginx must not buffer the stream.
+        .insert_header(("x-accel-buffering", "no"))
+        .streaming(body))
+}
+
+/// One SSE frame.
+fn frame(item: &LiveItem) -> Bytes {
+    match item {
+        LiveItem::KeepAlive => Bytes::from_static(b": keep-alive\n\n"),
+        LiveItem::Event(ev) => {
+            // JSON has no raw newlines: one `data:` line.
+            let data = event_json(ev);
+            Bytes::from(format!("id: {}\nevent: {}\ndata: {data}\n\n", ev.id, ev.kind))
+        }
+    }
+}
+
+/// The event's `data` (see the module documentation).
+fn event_json(ev: &InboxEvent) -> Value {
+    let mut out: Map<String, Value> = ev.data.clone();
+    let fixed = json!({
+        "id": ev.id,
+        "kind": ev.kind,
+        "at": ev.at,
+        "conversation_id": ev.conversation_id,
+        "channel_id": ev.channel_id,
+        "team_id": ev.team_id,
+        "assignee_id": ev.assignee_id,
+    });
+    if let Value::Object(fixed) = fixed {
+        out.extend(fixed);
+    }
+    if let Some(id) = ev.message_id {
+        out.insert("message_id".into(), json!(id));
+    }
+    if let Some(id) = ev.label_id {
+        out.insert("label_id".into(), json!(id));
+    }
+    let agent_field = match ev.kind {
+        InboxEventKind::MessageCreated => Some("sent_by"),
+        InboxEventKind::AssignmentChanged => Some("previous_assignee_id"),
+        InboxEventKind::LabelAdded => Some("added_by"),
+        _ => None,
+    };
+    if let Some(field) = agent_field {
+        out.insert(field.into(), json!(ev.agent_id));
+    }
+    Value::Object(out)
+}
