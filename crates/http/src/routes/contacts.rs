@@ -1,0 +1,234 @@
+//! `/api/v1/contacts`: the CRM view. A contact's WhatsApp profile, the name agents give
+//! them, custom attributes, and all their conversations.
+//!
+//! Admins see every contact; an agent sees the contacts of the conversations they may
+//! see (404 for the others), and may edit those.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use switchboard_domain::ContactId;
+use switchboard_store::{
+    Contact, ContactPatch, ContactPatchOutcome, ContactQuery, MAX_CONTACT_ATTRIBUTES, ViewCursor, ViewQuery, ViewSort,
+};
+
+use crate::AppState;
+use crate::auth::AuthenticatedAgent;
+use crate::error::{ApiError, FieldError};
+use crate::routes::conversations::{PageJson, conversation_page, decode_cursor, parse_limit, parse_search, viewer};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/contacts").route(web::get().to(list)))
+        .service(web::resource("/contacts/{id}").route(web::get().to(get)).route(web::patch().to(patch)))
+        .service(web::resource("/contacts/{id}/conversations").route(web::get().to(conversations)));
+}
+
+/// The longest attribute key, in characters.
+const MAX_KEY_CHARS: usize = 64;
+/// The longest string attribute value, in characters.
+const MAX_VALUE_CHARS: usize = 1000;
+/// The longest name, in characters.
+const MAX_NAME_CHARS: usize = 200;
+
+#[derive(Serialize)]
+struct ContactJson {
+    id: ContactId,
+    wa_id: String,
+    /// The name agents gave the contact (`null`: none).
+    name: Option<String>,
+    /// The name in their WhatsApp profile.
+    profile_name: Option<String>,
+    /// What to show: the name, else the profile name, else the number.
+    display_name: String,
+    attributes: Map<String, Value>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Contact> for ContactJson {
+    fn from(c: Contact) -> Self {
+        let wa_id: String = c.wa_id.into();
+        Self {
+            display_name: c.name.clone().or_else(|| c.profile_name.clone()).unwrap_or_else(|| wa_id.clone()),
+            id: c.id,
+            wa_id,
+            name: c.name,
+            profile_name: c.profile_name,
+            attributes: c.attributes,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ListParams {
+    q: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+fn contact_id(raw: &str) -> Result<ContactId, ApiError> {
+    raw.parse().map_err(|_| ApiError::NotFound { what: "contact" })
+}
+
+/// The contact's id, if the caller may see it; 404 otherwise.
+async fn visible(state: &AppState, agent: &AuthenticatedAgent, raw: &str) -> Result<ContactId, ApiError> {
+    let id = contact_id(raw)?;
+    if state.store.may_see_contact(viewer(agent), id).await? {
+        Ok(id)
+    } else {
+        Err(ApiError::NotFound { what: "contact" })
+    }
+}
+
+async fn list(
+    agent: AuthenticatedAgent,
+    params: web::Query<ListParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = Vec::new();
+    let search = parse_search(params.q.as_deref(), &mut errors);
+    let limit = parse_limit(params.limit.as_deref(), &mut errors);
+    let after = match params.cursor.as_deref() {
+        None => None,
+        Some(c) => c.parse::<ContactId>().ok().or_else(|| {
+            errors.push(FieldError::new("cursor", "is not a cursor this API returned"));
+            None
+        }),
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let page = state.store.contacts(&ContactQuery { viewer: viewer(&agent), search, limit, after }).await?;
+    Ok(HttpResponse::Ok().json(PageJson {
+        items: page.items.into_iter().map(ContactJson::from).collect(),
+        next_cursor: page.next.map(|c| c.to_string()),
+    }))
+}
+
+async fn get(
+    agent: AuthenticatedAgent,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = visible(&state, &agent, &path).await?;
+    let c = state.store.contact(id).await?.ok_or(ApiError::NotFound { what: "contact" })?;
+    Ok(HttpResponse::Ok().json(ContactJson::from(c)))
+}
+
+/// Validates a PATCH body: `name` (string or null) and `attributes` (a merge patch).
+fn parse_patch(body: &Value) -> Result<ContactPatch, ApiError> {
+    let Value::Object(fields) = body else {
+        return Err(ApiError::BadRequest { code: "invalid_body", detail: "the body must be a JSON object".into() });
+    };
+    let mut errors = Vec::new();
+    let mut patch = ContactPatch::default();
+    for (field, value) in fields {
+        match (field.as_str(), value) {
+            ("name", Value::Null) => patch.name = Some(None),
+            ("name", Value::String(s)) => {
+                let s = s.trim();
+                let n = s.chars().count();
+                if n == 0 || n > MAX_NAME_CHARS || s.chars().any(char::is_control) {
+                    errors.push(FieldError::new(
+                        "name",
+                        format!("must be 1 to {MAX_NAME_CHARS} characters without control characters, or null"),
+                    ));
+                } else {
+                    patch.name = Some(Some(s.to_owned()));
+                }
+            }
+            ("name", _) => errors.push(FieldError::new("name", "must be a string or null")),
+            ("attributes", Value::Object(attrs)) => {
+                for (key, v) in attrs {
+                    let n = key.chars().count();
+                    if n == 0 || n > MAX_KEY_CHARS || key.chars().any(char::is_control) {
+                        errors.push(FieldError::new(
+                            "attributes",
+                            format!("keys must be 1 to {MAX_KEY_CHARS} characters without control characters"),
+                        ));
+                        continue;
+                    }
+                    match v {
+                        Value::String(s) if s.chars().count() > MAX_VALUE_CHARS => errors.push(FieldError::new(
+                            format!("attributes.{key}"),
+                            format!("must be at most {MAX_VALUE_CHARS} characters"),
+                        )),
+                        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {
+                            patch.attributes.insert(key.clone(), v.clone());
+                        }
+                        Value::Array(_) | Value::Object(_) => errors.push(FieldError::new(
+                            format!("attributes.{key}"),
+                            "must be a string, number, boolean, or null (to delete it)",
+                        )),
+                    }
+                }
+            }
+            ("attributes", _) => errors.push(FieldError::new("attributes", "must be an object")),
+            (other, _) => errors.push(FieldError::new(other, "is not a field of a contact that can be changed")),
+        }
+    }
+    if errors.is_empty() { Ok(patch) } else { Err(ApiError::Validation(errors)) }
+}
+
+async fn patch(
+    agent: AuthenticatedAgent,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let patch = parse_patch(&body)?;
+    let id = visible(&state, &agent, &path).await?;
+    match state.store.update_contact(id, &patch, Utc::now()).await? {
+        ContactPatchOutcome::Updated(c) => {
+            tracing::info!(contact_id = %id, by = %agent.0.id, "contact updated");
+            Ok(HttpResponse::Ok().json(ContactJson::from(c)))
+        }
+        ContactPatchOutcome::NotFound => Err(ApiError::NotFound { what: "contact" }),
+        ContactPatchOutcome::TooManyAttributes { count } => Err(ApiError::field(
+            "attributes",
+            format!("a contact has at most {MAX_CONTACT_ATTRIBUTES} attributes; this would make {count}"),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+struct PageParams {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// `GET /contacts/{id}/conversations`: every conversation of the contact the caller may
+/// see, newest first.
+async fn conversations(
+    agent: AuthenticatedAgent,
+    path: web::Path<String>,
+    params: web::Query<PageParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = Vec::new();
+    let limit = parse_limit(params.limit.as_deref(), &mut errors);
+    let after = match params.cursor.as_deref() {
+        None => None,
+        Some(c) => match decode_cursor(c) {
+            Some(c @ ViewCursor::Newest { .. }) => Some(c),
+            _ => {
+                errors.push(FieldError::new("cursor", "is not a cursor this API returned"));
+                None
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let id = visible(&state, &agent, &path).await?;
+    let mut q = ViewQuery::new(viewer(&agent), Utc::now());
+    q.contact = Some(id);
+    q.sort = ViewSort::Newest;
+    q.limit = limit;
+    q.after = after;
+    let page = state.store.view_conversations(&q).await?;
+    Ok(HttpResponse::Ok().json(conversation_page(&state, page).await?))
+}

@@ -1,0 +1,95 @@
+//! Private notes and @mentions.
+
+use std::sync::Arc;
+
+use switchboard_domain::{AgentRole, ConversationId};
+use switchboard_store::{NewNote, NoteId, Store, StoreError, TeamName, Visibility};
+
+use crate::fixtures::{channel, t};
+use crate::views::{agent, conversation};
+
+conformance!(stories: [notes_are_listed_paged_and_deleted, mentions_list_newest_first_what_the_agent_may_see]);
+
+fn note(conversation: ConversationId, author: switchboard_domain::AgentId, text: &str, at: i64) -> NewNote {
+    NewNote { conversation_id: conversation, author_id: author, text: text.to_owned(), mentions: Vec::new(), at: t(at) }
+}
+
+async fn notes_are_listed_paged_and_deleted(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let ana = agent(s, 1, AgentRole::Agent).await;
+    let bo = agent(s, 2, AgentRole::Agent).await;
+    let ch = channel(s, "106540352242922").await.id;
+    let c = conversation(s, ch, "16505550001", "Ana", "hola", t(1)).await;
+    let other = conversation(s, ch, "16505550002", "Bo", "hello", t(1)).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let mut n = note(c, ana, &format!("note {i} नोट"), 10 + i);
+        if i == 2 {
+            n.mentions = vec![bo, ana];
+        }
+        let created = s.create_note(&n).await.unwrap();
+        assert_eq!(created.text, format!("note {i} नोट"));
+        assert_eq!(created.author_id, Some(ana));
+        assert_eq!(created.created_at, t(10 + i));
+        ids.push(created.id);
+    }
+    s.create_note(&note(other, bo, "elsewhere", 20)).await.unwrap();
+    let first = s.notes(c, 2, None).await.unwrap();
+    let second = s.notes(c, 2, first.next).await.unwrap();
+    let third = s.notes(c, 2, second.next).await.unwrap();
+    assert!(third.next.is_none());
+    let listed: Vec<NoteId> = [first.items, second.items, third.items].concat().iter().map(|n| n.id).collect();
+    assert_eq!(listed, ids, "oldest first, no gaps or duplicates");
+    let mentioned = s.note(ids[2]).await.unwrap().unwrap();
+    assert_eq!(mentioned.mentions, [bo, ana], "in the order mentioned");
+    assert_eq!(mentioned.conversation_id, c);
+    // Deleting.
+    assert!(s.delete_note(ids[2]).await.unwrap());
+    assert!(!s.delete_note(ids[2]).await.unwrap());
+    assert!(s.note(ids[2]).await.unwrap().is_none());
+    assert_eq!(s.notes(c, 50, None).await.unwrap().items.len(), 4);
+    assert!(s.mentions(bo, Visibility::All, 50, None).await.unwrap().items.is_empty());
+    // Unknown conversations and agents.
+    let err = s.create_note(&note(ConversationId::new(), ana, "x", 30)).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert!(matches!(s.notes(ConversationId::new(), 10, None).await.unwrap_err(), StoreError::NotFound));
+    let mut ghost = note(c, ana, "to a ghost", 31);
+    ghost.mentions = vec![switchboard_domain::AgentId::new()];
+    assert!(matches!(s.create_note(&ghost).await.unwrap_err(), StoreError::NotFound));
+    assert_eq!(s.notes(c, 50, None).await.unwrap().items.len(), 4, "nothing stored");
+}
+
+async fn mentions_list_newest_first_what_the_agent_may_see(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let ana = agent(s, 1, AgentRole::Agent).await;
+    let bo = agent(s, 2, AgentRole::Agent).await;
+    let a = channel(s, "106540352242922").await.id;
+    let b = channel(s, "106540352242923").await.id;
+    let team = s.create_team(&TeamName::parse("Berlin").unwrap(), t(0)).await.unwrap().id;
+    s.route_channel(b, Some(team)).await.unwrap();
+    let open = conversation(s, a, "16505550001", "Ana", "hola", t(1)).await;
+    let hidden = conversation(s, b, "16505550002", "Bo", "hello", t(1)).await;
+    let mut expected = Vec::new();
+    for i in 0..4 {
+        let mut n = note(open, ana, &format!("@bo {i}"), 10 + i);
+        n.mentions = vec![bo];
+        expected.push(s.create_note(&n).await.unwrap().id);
+        s.create_note(&note(open, ana, "no mention", 10 + i)).await.unwrap();
+    }
+    let mut n = note(hidden, ana, "@bo on a channel bo cannot see", 20);
+    n.mentions = vec![bo];
+    let on_hidden = s.create_note(&n).await.unwrap().id;
+    expected.reverse();
+    // Newest first, paged.
+    let first = s.mentions(bo, Visibility::Agent(bo), 3, None).await.unwrap();
+    let second = s.mentions(bo, Visibility::Agent(bo), 3, first.next).await.unwrap();
+    assert!(second.next.is_none());
+    let got: Vec<NoteId> = [first.items, second.items].concat().iter().map(|n| n.id).collect();
+    assert_eq!(got, expected);
+    // Admins (or once bo joins the team) see the other one too.
+    let all = s.mentions(bo, Visibility::All, 50, None).await.unwrap();
+    assert_eq!(all.items[0].id, on_hidden);
+    s.add_team_member(team, bo, t(30)).await.unwrap();
+    assert_eq!(s.mentions(bo, Visibility::Agent(bo), 50, None).await.unwrap().items.len(), 5);
+    assert!(s.mentions(ana, Visibility::Agent(ana), 50, None).await.unwrap().items.is_empty());
+}
