@@ -3,17 +3,22 @@
 #![allow(clippy::unwrap_used)]
 
 mod agents;
+mod assignment;
 mod autoreplies;
-mod channels;
 mod autoreply_admin;
+mod channels;
+mod contacts;
+mod events;
 mod health;
 mod ingest;
 mod labels;
 mod links;
 mod media;
+mod notes;
 mod queue;
 mod quick_replies;
 mod read_api;
 mod replies;
 mod restart;
+mod views;
 mod webhooks;

@@ -274,11 +274,11 @@ async fn a_rule_assigns_only_to_an_active_agent(db: &TestDb, store: Arc<dyn Stor
     exec(db, &format!("UPDATE agents SET active = FALSE WHERE id = {}", uuid_literal(db, bob.as_uuid()))).await;
 
     let (mut tx, events) = begin(&*store).await;
-    assert!(!tx.assign_conversation(conversation, bob).await.unwrap(), "inactive");
-    assert!(!tx.assign_conversation(conversation, AgentId::new()).await.unwrap(), "unknown agent");
-    assert!(!tx.assign_conversation(ConversationId::new(), ana).await.unwrap(), "unknown conversation");
+    assert!(!tx.assign_conversation(conversation, bob, t(50)).await.unwrap(), "inactive");
+    assert!(!tx.assign_conversation(conversation, AgentId::new(), t(50)).await.unwrap(), "unknown agent");
+    assert!(!tx.assign_conversation(ConversationId::new(), ana, t(50)).await.unwrap(), "unknown conversation");
     assert_eq!(store.conversation(conversation).await.unwrap().unwrap().assignee_id, None);
-    assert!(tx.assign_conversation(conversation, ana).await.unwrap());
+    assert!(tx.assign_conversation(conversation, ana, t(50)).await.unwrap());
     finish(tx, &events).await;
     assert_eq!(store.conversation(conversation).await.unwrap().unwrap().assignee_id, Some(ana));
     assert_eq!(

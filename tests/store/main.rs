@@ -43,17 +43,23 @@ macro_rules! conformance {
 
 mod agents;
 mod agents_admin;
+mod assignment;
 mod autoreply;
+mod contacts;
 mod events;
 mod fixtures;
 mod inbound;
+mod inbox_events;
 mod ingest;
 mod labels;
 mod last_inbound;
 mod links;
 mod lists;
+mod notes;
 mod nul;
 mod outbox;
 mod queue;
 mod schema;
 mod statuses;
+mod views;
+mod views_scale;

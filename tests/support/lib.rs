@@ -6,6 +6,7 @@
 pub mod db;
 pub mod graph;
 pub mod payloads;
+pub mod sse;
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
@@ -143,7 +144,8 @@ pub async fn start_on(db: TestDb, opts: AppOptions) -> TestApp {
         graph,
         media_dir,
         sender,
-        ingest: IngestWorker::new(Arc::clone(&store), IngestOptions { batch_size: 16, ..IngestOptions::default() }),
+        ingest: IngestWorker::new(Arc::clone(&store), IngestOptions { batch_size: 16, ..IngestOptions::default() })
+            .with_assigner(Arc::clone(&running.assigner)),
         store,
         client: reqwest::Client::new(),
         token,
@@ -167,6 +169,8 @@ pub fn test_settings(db: &TestDb, opts: &AppOptions) -> Settings {
         ("SWITCHBOARD__DATABASE__MAX_CONNECTIONS".into(), "4".into()),
         // Tests drive the ingest worker explicitly.
         ("SWITCHBOARD__INGEST__ENABLED".into(), "false".into()),
+        // And the assigner.
+        ("SWITCHBOARD__ASSIGNMENT__ENABLED".into(), "false".into()),
     ]);
     if opts.bare {
         env.remove("SWITCHBOARD_ACCESS_TOKEN");
@@ -227,6 +231,21 @@ impl TestApp {
     /// One sender step.
     pub async fn send_once(&self) -> SendReport {
         self.sender.run_once().await.unwrap()
+    }
+
+    /// Runs the assigner at `now` until it has nothing left to do.
+    pub async fn assign_once(&self, now: chrono::DateTime<Utc>) -> switchboard_store::AutoAssignReport {
+        switchboard_core::Assigner::new(Arc::clone(&self.store), switchboard_core::AssignerOptions::default())
+            .run_once(now)
+            .await
+            .unwrap()
+    }
+
+    /// Whether something woke the assigner since the last look (and forgets it).
+    pub async fn assigner_was_woken(&self) -> bool {
+        let wake = &self.running.as_ref().expect("the app runs").assigner;
+        // A stored wake-up makes `notified` ready at its first poll.
+        tokio::time::timeout(std::time::Duration::ZERO, wake.notified()).await.is_ok()
     }
 
     /// A second sender on the same store and mock (to race the first).

@@ -152,7 +152,7 @@ impl AutoReplier {
                 }
                 Effect::AddLabels { labels } => tx.add_labels(m.conversation, labels, now).await?,
                 Effect::Assign { agent } => {
-                    if !tx.assign_conversation(m.conversation, *agent).await? {
+                    if !tx.assign_conversation(m.conversation, *agent, now).await? {
                         tracing::warn!(conversation_id = %m.conversation, agent_id = %agent, rule = %action.rule, "rule assigns to an agent who is missing or inactive; left unassigned");
                     }
                 }

@@ -127,12 +127,21 @@ pub struct IngestWorker {
     auto_replier: AutoReplier,
     /// Woken when a batch queued auto-replies.
     outbox: Option<Arc<Notify>>,
+    /// Woken when a batch stored messages (the assigner: new waiting conversations).
+    assigner: Option<Arc<Notify>>,
 }
 
 impl IngestWorker {
     #[must_use]
     pub fn new(store: Arc<dyn Store>, opts: IngestOptions) -> Self {
-        Self { store, opts, channels: HashMap::new(), auto_replier: AutoReplier::default(), outbox: None }
+        Self {
+            store,
+            opts,
+            channels: HashMap::new(),
+            auto_replier: AutoReplier::default(),
+            outbox: None,
+            assigner: None,
+        }
     }
 
     /// Wakes the sender through `outbox` after a batch that queued auto-replies.
@@ -142,7 +151,19 @@ impl IngestWorker {
         self
     }
 
+    /// Wakes the assigner through `assigner` after a batch that stored messages.
+    #[must_use]
+    pub fn with_assigner(mut self, assigner: Arc<Notify>) -> Self {
+        self.assigner = Some(assigner);
+        self
+    }
+
     fn committed(&self, report: &IngestReport) {
+        if report.messages > 0
+            && let Some(assigner) = &self.assigner
+        {
+            assigner.notify_one();
+        }
         if report.auto_replies > 0
             && let Some(outbox) = &self.outbox
         {

@@ -3,14 +3,18 @@
 //! arrival order. Each worker exposes a "process one batch" step that tests drive.
 #![forbid(unsafe_code)]
 
+pub mod assigner;
 pub mod attribution;
 mod autoreply;
 pub mod ingest;
 pub mod intake;
+pub mod live;
 pub mod scheduler;
 pub mod sender;
 
+pub use assigner::{Assigner, AssignerOptions};
 pub use ingest::{IngestOptions, IngestReport, IngestWorker, replay_unrouted};
 pub use intake::{Intake, IntakeError, IntakeOptions};
+pub use live::{LiveHub, LiveItem, LiveOptions, Subscription};
 pub use scheduler::{Scheduler, SchedulerOptions, SchedulerReport};
 pub use sender::{Pause, Sandbox, SendHealth, SendReport, Sender, SenderOptions, Transport};

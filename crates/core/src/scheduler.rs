@@ -13,17 +13,26 @@ use chrono::{DateTime, Utc};
 use switchboard_store::{Store, StoreError};
 use tokio_util::sync::CancellationToken;
 
+/// Live-update events deleted per statement.
+const PURGE_BATCH: u32 = 5_000;
+
 #[derive(Clone, Debug)]
 pub struct SchedulerOptions {
     /// How often to look for due jobs.
     pub interval: Duration,
     /// Conversations reopened per transaction.
     pub batch_size: u32,
+    /// Live-update events older than this are purged (`events.retention_days`).
+    pub inbox_event_retention: Duration,
 }
 
 impl Default for SchedulerOptions {
     fn default() -> Self {
-        Self { interval: Duration::from_secs(5), batch_size: 100 }
+        Self {
+            interval: Duration::from_secs(5),
+            batch_size: 100,
+            inbox_event_retention: Duration::from_secs(7 * 86_400),
+        }
     }
 }
 
@@ -32,6 +41,8 @@ impl Default for SchedulerOptions {
 pub struct SchedulerReport {
     /// Snoozed conversations reopened.
     pub woken: usize,
+    /// Live-update events purged (older than the retention).
+    pub purged_events: u64,
 }
 
 pub struct Scheduler {
@@ -55,9 +66,23 @@ impl Scheduler {
                 tracing::debug!(conversation_id = %id, "snooze ended, conversation reopened");
             }
             if woken.len() < usize::try_from(self.opts.batch_size).unwrap_or(usize::MAX) {
-                return Ok(report);
+                break;
             }
         }
+        let retention = chrono::Duration::from_std(self.opts.inbox_event_retention).ok();
+        if let Some(before) = retention.and_then(|r| now.checked_sub_signed(r)) {
+            loop {
+                let purged = self.store.purge_inbox_events(before, PURGE_BATCH).await?;
+                report.purged_events += purged;
+                if purged < u64::from(PURGE_BATCH) {
+                    break;
+                }
+            }
+        }
+        if report.purged_events > 0 {
+            tracing::debug!(purged = report.purged_events, "old live-update events purged");
+        }
+        Ok(report)
     }
 
     /// Ticks every `interval` until cancelled. Errors are logged and retried at the next

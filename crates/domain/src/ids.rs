@@ -89,6 +89,18 @@ uuid_id!(
     /// A keyword auto-reply rule.
     RuleId
 );
+uuid_id!(
+    /// A team of agents; channels route to teams.
+    TeamId
+);
+uuid_id!(
+    /// An agent's API token (never the token itself).
+    TokenId
+);
+uuid_id!(
+    /// A private note on a conversation (time-ordered: notes list in id order).
+    NoteId
+);
 
 /// The position of a webhook delivery in the event log (arrival order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

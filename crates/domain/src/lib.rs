@@ -20,7 +20,8 @@ pub mod window;
 pub use agent::{AgentName, AgentRole, Email, NewAgent, TokenHash};
 pub use conversation::ConversationStatus;
 pub use ids::{
-    AgentId, ChannelId, ContactId, ConversationId, EventId, LabelId, LinkId, MessageId, QuickReplyId, RuleId,
+    AgentId, ChannelId, ContactId, ConversationId, EventId, LabelId, LinkId, MessageId, NoteId, QuickReplyId, RuleId,
+    TeamId, TokenId,
 };
 pub use message::{
     Delivery, DeliveryState, Direction, MessageContent, MessageContext, MessageKind, Referral, StatusError,

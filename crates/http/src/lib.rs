@@ -18,7 +18,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use secrecy::SecretString;
 use switchboard_cloudapi::GraphClient;
-use switchboard_core::{Intake, SendHealth};
+use switchboard_core::{Intake, LiveHub, SendHealth};
 use switchboard_store::Store;
 use tokio::sync::Notify;
 use tracing_actix_web::TracingLogger;
@@ -47,6 +47,10 @@ pub struct AppState {
     pub media_dir: PathBuf,
     /// Click-to-chat links: the public base URL and the reference format.
     pub links: LinkOptions,
+    /// Live updates (`GET /api/v1/events`).
+    pub live: LiveHub,
+    /// Wakes the assigner: an agent came online or freed capacity, a policy changed.
+    pub assigner: Arc<Notify>,
 }
 
 #[derive(Clone, Debug)]
@@ -95,6 +99,8 @@ impl Application {
                         )
                         .configure(routes::channels::configure)
                         .configure(routes::conversations::configure)
+                        .configure(routes::notes::configure)
+                        .configure(routes::contacts::configure)
                         .configure(routes::read::configure)
                         .configure(routes::media::configure)
                         .configure(routes::outbox::configure)
@@ -103,7 +109,9 @@ impl Application {
                         .configure(routes::links::configure)
                         .configure(routes::agents::configure)
                         .configure(routes::teams::configure)
-                        .configure(routes::queue::configure),
+                        .configure(routes::queue::configure)
+                        .configure(routes::assignment::configure)
+                        .configure(routes::events::configure),
                 )
                 .default_service(web::to(not_found))
         })

@@ -10,6 +10,7 @@ mod mock_graph;
 mod payload;
 mod replies;
 mod sends;
+mod sse;
 mod stats;
 mod verify;
 mod webhooks;
@@ -41,6 +42,9 @@ enum Command {
     /// End-to-end send benchmark: open conversations, queue replies through the API,
     /// count what reaches a `mock-graph`.
     Sends(sends::SendsArgs),
+    /// Live-update fan-out: open N event streams, post inbound messages, measure the time
+    /// until each stream has each message.
+    Sse(sse::SseArgs),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +72,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 } else {
                     summary.print_human(&mut out)?;
                 }
+                Ok(exit_code(summary.exit_code()))
+            }
+            Command::Sse(args) => {
+                let json = args.json;
+                let summary = sse::run(args).await?;
+                sse::print(&summary, json)?;
                 Ok(exit_code(summary.exit_code()))
             }
             Command::MockGraph(args) => {

@@ -57,6 +57,8 @@ pub struct Settings {
     pub sender: SenderSettings,
     pub log: LogSettings,
     pub links: LinkSettings,
+    pub events: EventsSettings,
+    pub assignment: AssignmentSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -164,6 +166,32 @@ pub struct LinkSettings {
     pub ref_format: String,
 }
 
+/// Live updates (`[events]`, `GET /api/v1/events`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsSettings {
+    /// A quiet stream gets a comment line this often (milliseconds).
+    pub keep_alive_ms: u64,
+    /// Events older than this are purged (days); a client that reconnects later misses
+    /// them.
+    pub retention_days: u32,
+    /// The hub looks for new events at least this often even when not woken
+    /// (milliseconds; a safety net).
+    pub poll_interval_ms: u64,
+}
+
+/// Auto-assignment (`[assignment]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignmentSettings {
+    /// Run the assigner in this process.
+    pub enabled: bool,
+    /// Seconds between looks when not woken.
+    pub interval_secs: u64,
+    /// Most assignments per transaction.
+    pub batch_size: u32,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
@@ -249,6 +277,11 @@ impl Settings {
         positive("sender.max_attempts", self.sender.max_attempts.into(), "Set it to e.g. 10.")?;
         positive("sender.poll_interval_ms", self.sender.poll_interval_ms, "Set it to e.g. 500.")?;
         positive("graph.timeout_secs", self.graph.timeout_secs, "Set it to e.g. 30.")?;
+        positive("events.keep_alive_ms", self.events.keep_alive_ms, "Set it to e.g. 15000.")?;
+        positive("events.retention_days", self.events.retention_days.into(), "Set it to e.g. 7.")?;
+        positive("events.poll_interval_ms", self.events.poll_interval_ms, "Set it to e.g. 1000.")?;
+        positive("assignment.interval_secs", self.assignment.interval_secs, "Set it to e.g. 5.")?;
+        positive("assignment.batch_size", self.assignment.batch_size.into(), "Set it to e.g. 100.")?;
         if self.sender.throughput_per_second > 1000 {
             return Err(SettingsError::Invalid {
                 key: "sender.throughput_per_second",
@@ -373,6 +406,23 @@ impl Settings {
     }
 
     #[must_use]
+    pub fn assigner_options(&self) -> switchboard_core::AssignerOptions {
+        switchboard_core::AssignerOptions {
+            interval: Duration::from_secs(self.assignment.interval_secs),
+            batch_size: self.assignment.batch_size,
+        }
+    }
+
+    #[must_use]
+    pub fn live_options(&self) -> switchboard_core::LiveOptions {
+        switchboard_core::LiveOptions {
+            keep_alive: Duration::from_millis(self.events.keep_alive_ms),
+            poll_interval: Duration::from_millis(self.events.poll_interval_ms),
+            ..switchboard_core::LiveOptions::default()
+        }
+    }
+
+    #[must_use]
     pub fn sender_options(&self) -> switchboard_core::SenderOptions {
         let s = &self.sender;
         switchboard_core::SenderOptions {
@@ -477,6 +527,14 @@ impl Settings {
             },
             self.log.filter,
         ) + &format!("\n[links]\npublic_url = {:?}\nref_format = {:?}\n", self.links.public_url, self.links.ref_format,)
+            + &format!(
+                "\n[events]\nkeep_alive_ms = {}\nretention_days = {}\npoll_interval_ms = {}\n",
+                self.events.keep_alive_ms, self.events.retention_days, self.events.poll_interval_ms,
+            )
+            + &format!(
+                "\n[assignment]\nenabled = {}\ninterval_secs = {}\nbatch_size = {}\n",
+                self.assignment.enabled, self.assignment.interval_secs, self.assignment.batch_size,
+            )
     }
 }
 

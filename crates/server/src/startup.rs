@@ -10,7 +10,8 @@ use chrono::Utc;
 use secrecy::ExposeSecret;
 use switchboard_cloudapi::{GraphClient, GraphConfig};
 use switchboard_core::{
-    IngestOptions, IngestWorker, Intake, IntakeOptions, Sandbox, SendHealth, Sender, Transport, replay_unrouted,
+    IngestOptions, IngestWorker, Intake, IntakeOptions, LiveHub, Sandbox, SendHealth, Sender, Transport,
+    replay_unrouted,
 };
 use switchboard_http::{AppState, Application, HttpOptions, LinkOptions};
 use switchboard_store::Store;
@@ -77,6 +78,11 @@ pub struct Running {
     pub send_health: Arc<SendHealth>,
     /// Wakes the sender.
     pub outbox: Arc<Notify>,
+    /// Live updates; shut down before the HTTP server, whose graceful stop waits for
+    /// open streams.
+    pub live: LiveHub,
+    /// Wakes the assigner (tests check that the API does).
+    pub assigner: Arc<Notify>,
     server: actix_web::dev::ServerHandle,
     server_task: tokio::task::JoinHandle<std::io::Result<()>>,
     stop: CancellationToken,
@@ -117,6 +123,9 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     );
     // Wakes the sender: replies queued by agents, auto-replies queued by the ingest worker.
     let outbox = Arc::new(Notify::new());
+    // Wakes the assigner: messages stored by the ingest worker, agents coming online or
+    // freeing capacity through the API.
+    let assigner = Arc::new(Notify::new());
     if settings.ingest.enabled {
         let worker = IngestWorker::new(
             Arc::clone(&store),
@@ -127,7 +136,8 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
                 ref_format: settings.ref_format()?,
             },
         )
-        .with_outbox(Arc::clone(&outbox));
+        .with_outbox(Arc::clone(&outbox))
+        .with_assigner(Arc::clone(&assigner));
         tracker.spawn(worker.run_until_stopped(appended, stop.clone()));
     }
 
@@ -155,9 +165,22 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     }
     // Scheduled jobs (snooze wake-ups): every instance ticks; a job runs once.
     tracker.spawn(
-        switchboard_core::Scheduler::new(Arc::clone(&store), switchboard_core::SchedulerOptions::default())
-            .run_until_stopped(stop.clone()),
+        switchboard_core::Scheduler::new(
+            Arc::clone(&store),
+            switchboard_core::SchedulerOptions {
+                inbox_event_retention: Duration::from_secs(u64::from(settings.events.retention_days) * 86_400),
+                ..switchboard_core::SchedulerOptions::default()
+            },
+        )
+        .run_until_stopped(stop.clone()),
     );
+    // Live updates: its own token (a child of `stop`), cancelled first at shutdown.
+    // Auto-assignment: every instance may run it; a step is one transaction.
+    if settings.assignment.enabled {
+        let worker = switchboard_core::Assigner::new(Arc::clone(&store), settings.assigner_options());
+        tracker.spawn(worker.run_until_stopped(Arc::clone(&assigner), stop.clone()));
+    }
+    let live = LiveHub::start(Arc::clone(&store), settings.live_options(), &tracker, stop.child_token());
 
     let app = Application::build(
         &HttpOptions {
@@ -178,6 +201,8 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             graph,
             media_dir: settings.media.dir.clone(),
             links: LinkOptions { public_url: settings.public_url()?, ref_format: settings.ref_format()? },
+            live: live.clone(),
+            assigner: Arc::clone(&assigner),
         },
     )
     .with_context(|| format!("cannot listen on {} (http.listen)", settings.http.listen))?;
@@ -185,7 +210,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let server = app.handle();
     let server_task = tokio::spawn(app.run_until_stopped());
     tracing::info!(%addr, database = store.backend(), "switchboard is listening");
-    Ok(Running { addr, store, send_health, outbox, server, server_task, stop, tracker })
+    Ok(Running { addr, store, send_health, outbox, live, assigner, server, server_task, stop, tracker })
 }
 
 impl Running {
@@ -193,6 +218,8 @@ impl Running {
     /// delivery to be durable), the intake writer stores what is queued, the workers
     /// stop, the pool closes.
     pub async fn shutdown(self) {
+        // Open event streams end first: the server's graceful stop waits for them.
+        self.live.shutdown();
         self.server.stop(true).await;
         match self.server_task.await {
             Ok(Ok(())) => {}

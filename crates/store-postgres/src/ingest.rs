@@ -372,8 +372,13 @@ impl IngestTx for PgIngestTx {
         crate::autoreply::enqueue_auto_reply(&mut self.tx, m, rule).await
     }
 
-    async fn assign_conversation(&mut self, conversation: ConversationId, agent: AgentId) -> Result<bool> {
-        crate::autoreply::assign_conversation(&mut self.tx, conversation, agent).await
+    async fn assign_conversation(
+        &mut self,
+        conversation: ConversationId,
+        agent: AgentId,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        crate::autoreply::assign_conversation(&mut self.tx, conversation, agent, at).await
     }
 
     async fn record_rule_fired(&mut self, conversation: ConversationId, rule: &str, at: DateTime<Utc>) -> Result<()> {

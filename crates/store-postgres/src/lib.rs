@@ -26,12 +26,16 @@
 #![forbid(unsafe_code)]
 
 mod agents;
+mod assignment;
 mod autoreply;
+mod contacts;
 mod error;
 mod events;
+mod inbox_events;
 mod ingest;
 mod labels;
 mod links;
+mod notes;
 mod nul;
 mod outbox;
 mod queue;
@@ -50,6 +54,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use switchboard_store::{Readiness, Store, StoreError};
 
 use crate::error::{DbResultExt, db_err};
+pub use crate::inbox_events::INBOX_EVENTS_CHANNEL;
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
 

@@ -93,6 +93,10 @@ pub(crate) struct ConversationRow {
     pub created_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub message_count: i64,
+    pub contact_name: Option<String>,
+    pub team_id: Option<Uuid>,
+    pub waiting_since: Option<DateTime<Utc>>,
+    pub snoozed_until: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<ConversationRow> for ConversationView {
@@ -106,6 +110,7 @@ impl TryFrom<ConversationRow> for ConversationView {
                 id: ContactId::from_uuid(r.contact_id),
                 wa_id: WaId::parse(&r.wa_id).map_err(corrupt)?,
                 profile_name: r.profile_name,
+                name: r.contact_name,
                 user_id: r.user_id,
                 username: r.username,
             },
@@ -118,6 +123,9 @@ impl TryFrom<ConversationRow> for ConversationView {
             created_at: r.created_at,
             resolved_at: r.resolved_at,
             message_count: r.message_count,
+            team_id: r.team_id.map(switchboard_store::TeamId::from_uuid),
+            waiting_since: r.waiting_since,
+            snoozed_until: r.snoozed_until,
         })
     }
 }

@@ -114,17 +114,30 @@ pub(crate) async fn assign_conversation(
     conn: &mut SqliteConnection,
     conversation: ConversationId,
     agent: AgentId,
+    at: DateTime<Utc>,
 ) -> Result<bool> {
+    // Who had it, for the history.
+    let previous: Option<Uuid> = sqlx::query_scalar("SELECT assignee_id FROM conversations WHERE id = ?1")
+        .bind(conversation.as_uuid())
+        .fetch_optional(&mut *conn)
+        .await
+        .db()?
+        .flatten();
     let n = sqlx::query(
         "UPDATE conversations SET assignee_id = ?2 \
          WHERE id = ?1 AND EXISTS (SELECT 1 FROM agents WHERE id = ?2 AND active)",
     )
     .bind(conversation.as_uuid())
     .bind(agent.as_uuid())
-    .execute(conn)
+    .execute(&mut *conn)
     .await
     .db()?
     .rows_affected();
+    if n > 0 && previous != Some(*agent.as_uuid()) {
+        let data = serde_json::json!({ "agent_id": agent, "previous_agent_id": previous, "via": "rule" });
+        crate::queue::record_history(conn, conversation, switchboard_store::HistoryKind::Assigned, None, &data, at)
+            .await?;
+    }
     Ok(n > 0)
 }
 

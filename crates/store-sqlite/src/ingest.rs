@@ -382,8 +382,13 @@ impl IngestTx for SqliteIngestTx {
         crate::autoreply::enqueue_auto_reply(self.w.conn(), m, rule).await
     }
 
-    async fn assign_conversation(&mut self, conversation: ConversationId, agent: AgentId) -> Result<bool> {
-        crate::autoreply::assign_conversation(self.w.conn(), conversation, agent).await
+    async fn assign_conversation(
+        &mut self,
+        conversation: ConversationId,
+        agent: AgentId,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        crate::autoreply::assign_conversation(self.w.conn(), conversation, agent, at).await
     }
 
     async fn record_rule_fired(&mut self, conversation: ConversationId, rule: &str, at: DateTime<Utc>) -> Result<()> {

@@ -25,12 +25,16 @@
 #![forbid(unsafe_code)]
 
 mod agents;
+mod assignment;
 mod autoreply;
+mod contacts;
 mod error;
 mod events;
+mod inbox_events;
 mod ingest;
 mod labels;
 mod links;
+mod notes;
 mod nul;
 mod outbox;
 mod queue;
@@ -110,6 +114,9 @@ pub struct SqliteStore {
     busy_timeout: Duration,
     /// Copies committed WAL frames into the database file in the background.
     checkpointer: Arc<Checkpointer>,
+    /// Bumped each time the write connection is handed back (after a commit, a
+    /// rollback or a single statement): wakes the live-updates reader (`inbox_events.rs`).
+    written: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// The background checkpoint task; stops when the last handle to the store goes.
@@ -124,7 +131,30 @@ impl Drop for Checkpointer {
 
 /// The write connection, held through the gate, outside a transaction (one statement is
 /// its own transaction).
-pub(crate) type WriteConn = OwnedMappedMutexGuard<Option<SqliteConnection>, SqliteConnection>;
+/// Handing it back signals `written` (the statement or transaction is over by then).
+pub(crate) struct WriteConn {
+    conn: OwnedMappedMutexGuard<Option<SqliteConnection>, SqliteConnection>,
+    written: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl std::ops::Deref for WriteConn {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for WriteConn {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.conn
+    }
+}
+
+impl Drop for WriteConn {
+    fn drop(&mut self) {
+        self.written.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
 
 /// A write transaction on the write connection, holding the gate. Dropping it without
 /// `commit` rolls back: the ROLLBACK is queued on the connection before the gate is
@@ -208,15 +238,22 @@ impl SqliteStore {
             .await
             .db()?;
         let checkpointer = Arc::new(Checkpointer(tokio::spawn(checkpoint_in_background(read.clone()))));
-        Ok(Self { read, writer: Arc::new(Mutex::new(Some(writer))), busy_timeout: opts.busy_timeout, checkpointer })
+        Ok(Self {
+            read,
+            writer: Arc::new(Mutex::new(Some(writer))),
+            busy_timeout: opts.busy_timeout,
+            checkpointer,
+            written: Arc::new(tokio::sync::watch::Sender::new(0)),
+        })
     }
 
     /// Takes the write gate and with it the write connection (waiting at most the busy
     /// timeout), for a single statement.
     pub(crate) async fn write_conn(&self) -> Result<WriteConn, StoreError> {
         let gate = self.gate().await?;
-        OwnedMutexGuard::try_map(gate, Option::as_mut)
-            .map_err(|_| StoreError::Unavailable(anyhow!("the SQLite store is closed")))
+        let conn = OwnedMutexGuard::try_map(gate, Option::as_mut)
+            .map_err(|_| StoreError::Unavailable(anyhow!("the SQLite store is closed")))?;
+        Ok(WriteConn { conn, written: Arc::clone(&self.written) })
     }
 
     async fn gate(&self) -> Result<OwnedMutexGuard<Option<SqliteConnection>>, StoreError> {

@@ -108,6 +108,10 @@ pub(crate) struct ConversationRow {
     pub created_at: i64,
     pub resolved_at: Option<i64>,
     pub message_count: i64,
+    pub contact_name: Option<String>,
+    pub team_id: Option<Uuid>,
+    pub waiting_since: Option<i64>,
+    pub snoozed_until: Option<i64>,
 }
 
 impl TryFrom<ConversationRow> for ConversationView {
@@ -121,6 +125,7 @@ impl TryFrom<ConversationRow> for ConversationView {
                 id: ContactId::from_uuid(r.contact_id),
                 wa_id: WaId::parse(&r.wa_id).map_err(corrupt)?,
                 profile_name: r.profile_name,
+                name: r.contact_name,
                 user_id: r.user_id,
                 username: r.username,
             },
@@ -133,6 +138,9 @@ impl TryFrom<ConversationRow> for ConversationView {
             created_at: time(r.created_at)?,
             resolved_at: opt_time(r.resolved_at)?,
             message_count: r.message_count,
+            team_id: r.team_id.map(switchboard_store::TeamId::from_uuid),
+            waiting_since: opt_time(r.waiting_since)?,
+            snoozed_until: opt_time(r.snoozed_until)?,
         })
     }
 }

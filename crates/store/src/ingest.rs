@@ -195,7 +195,12 @@ pub trait IngestTx: Send {
     /// Assigns the conversation to `agent` (a keyword rule's action). False, and nothing
     /// changes, if the agent does not exist or is not active, or the conversation does
     /// not exist.
-    async fn assign_conversation(&mut self, conversation: ConversationId, agent: AgentId) -> Result<bool>;
+    async fn assign_conversation(
+        &mut self,
+        conversation: ConversationId,
+        agent: AgentId,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
 
     /// Attributes a new conversation to the enabled link its first message came from (a
     /// reference code, or an ad's `source_id`): records the link and how on the

@@ -5,12 +5,16 @@
 #![forbid(unsafe_code)]
 
 mod agents;
+mod assignment;
 mod autoreply;
+mod contacts;
 mod error;
 mod events;
+mod inbox_events;
 mod ingest;
 mod labels;
 mod links;
+mod notes;
 pub mod nul;
 mod outbox;
 mod queue;
@@ -18,9 +22,17 @@ mod teams;
 mod views;
 
 pub use agents::{Agent, AgentPatch, AgentStore, AgentUpdate, ApiToken, Availability, NewToken, TokenId};
+pub use assignment::{
+    AgentPool, AssignmentPolicy, AssignmentStore, AutoAssignReport, AutoAssigned, AutoReason, ChannelPolicy,
+    PolicySettings, PolicySource, PoolAgent,
+};
 pub use autoreply::{AutoReplyFacts, AutoReplyStore, ChannelAutoReplies, ChannelAutoRepliesPatch, StoredRule};
+pub use contacts::{
+    Contact, ContactPatch, ContactPatchOutcome, ContactQuery, ContactStore, MAX_CONTACT_ATTRIBUTES, merge_attributes,
+};
 pub use error::StoreError;
 pub use events::{Appended, EventLog, EventLogStats, NewEvent, PendingEvent};
+pub use inbox_events::{InboxEvent, InboxEventKind, InboxEventStore, InboxWakeups};
 pub use ingest::{
     ChannelInfo, InboundOutcome, IngestStore, IngestTx, NewInbound, RecordReason, RecordedChange, StatusOutcome,
 };
@@ -28,12 +40,16 @@ pub use labels::{AppliedLabel, Label, LabelPatch, LabelStore, NewLabel};
 pub use links::{
     Attribution, AttributionSource, Link, LinkCursor, LinkDay, LinkPatch, LinkQuery, LinkStore, NewClick, NewLink,
 };
+pub use notes::{NewNote, Note, NoteId, NoteStore};
 pub use outbox::{Enqueued, NewOutbound, OutboxEntry, OutboxJob, OutboxState, OutboxStore, SendOutcome, SendResult};
 pub use queue::{
     AssignOutcome, AssignRefusal, Assignment, ClaimOutcome, ClaimScope, ConversationState, HistoryCursor, HistoryEntry,
     HistoryKind, QueueStore, StatusChange, StatusChangeOutcome,
 };
 pub use teams::{InvalidTeamName, Team, TeamId, TeamName, TeamStore};
+pub use views::{
+    AssigneeFilter, MIN_SEARCH_CHARS, ViewCounts, ViewCursor, ViewQuery, ViewSort, Visibility, WindowFilter,
+};
 pub use views::{
     ContactView, ConversationCursor, ConversationQuery, ConversationStore, ConversationView, MessageCursor,
     MessageQuery, MessageStore, MessageView, NewOutboundMessage, Page, page_size,
@@ -62,6 +78,10 @@ pub trait Store:
     + AutoReplyStore
     + QueueStore
     + TeamStore
+    + InboxEventStore
+    + ContactStore
+    + NoteStore
+    + AssignmentStore
     + Send
     + Sync
     + 'static

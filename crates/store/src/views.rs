@@ -2,11 +2,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use switchboard_domain::message::{MessageContent, MessageContext, Referral, StatusError};
 use switchboard_domain::{
-    AgentId, ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction, MessageId,
+    AgentId, ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction, LabelId, MessageId,
     PhoneNumberId, WaId, Wamid,
 };
 
-use crate::Result;
+use crate::{Result, TeamId};
 
 /// One page of a list, and where the next one starts.
 #[derive(Clone, Debug)]
@@ -37,6 +37,8 @@ pub struct ContactView {
     pub id: ContactId,
     pub wa_id: WaId,
     pub profile_name: Option<String>,
+    /// The name agents gave the contact, shown instead of the profile name.
+    pub name: Option<String>,
     pub user_id: Option<String>,
     pub username: Option<String>,
 }
@@ -55,6 +57,12 @@ pub struct ConversationView {
     pub created_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub message_count: i64,
+    /// The team its channel is routed to.
+    pub team_id: Option<TeamId>,
+    /// Since when the customer has been waiting for an agent (see `queue.rs`).
+    pub waiting_since: Option<DateTime<Utc>>,
+    /// Set while snoozed.
+    pub snoozed_until: Option<DateTime<Utc>>,
 }
 
 /// Conversations are listed by last activity, newest first.
@@ -130,6 +138,16 @@ pub struct NewOutboundMessage {
 pub trait ConversationStore: Send + Sync {
     async fn list_conversations(&self, q: &ConversationQuery) -> Result<Page<ConversationView, ConversationCursor>>;
     async fn conversation(&self, id: ConversationId) -> Result<Option<ConversationView>>;
+
+    /// A view of the inbox: filters, sort, and keyset pagination (no gaps or duplicates
+    /// while rows keep their sort keys).
+    async fn view_conversations(&self, q: &ViewQuery) -> Result<Page<ConversationView, ViewCursor>>;
+
+    /// The standard views' sizes, as `viewer` sees them; `me` is whose `mine` is.
+    async fn view_counts(&self, me: AgentId, viewer: Visibility) -> Result<ViewCounts>;
+
+    /// Whether the conversation exists and `viewer` may see it.
+    async fn may_see_conversation(&self, viewer: Visibility, id: ConversationId) -> Result<bool>;
 }
 
 #[async_trait]
@@ -154,4 +172,161 @@ pub trait MessageStore: Send + Sync {
     /// Records that Meta accepted an outbound message: its wamid and state `sent`, then
     /// applies status reports that arrived before it.
     async fn record_sent(&self, id: MessageId, wamid: &Wamid, at: DateTime<Utc>) -> Result<()>;
+}
+
+/// Who is looking: admins see every conversation; an agent sees the ones assigned to
+/// them and those of channels routed to one of their teams or to no team (the rule of
+/// the queue, see `queue.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Visibility {
+    All,
+    Agent(AgentId),
+}
+
+/// Whose conversations a view shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    Unassigned,
+    Agent(AgentId),
+}
+
+/// The 24-hour customer-service window, as of the query's `now`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowFilter {
+    /// Closes after `now`.
+    Open,
+    /// Closed at or before `now`, or never opened.
+    Closed,
+}
+
+/// The order of a view.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ViewSort {
+    /// The queue's order: longest waiting first (`waiting_since`, then id); conversations
+    /// nobody is waiting in come after, by id.
+    Waiting,
+    /// Newest activity first (`last_message_at`, then id, descending).
+    #[default]
+    LastActivity,
+    /// Open windows only, soonest closing first (`window_closes_at`, then id).
+    WindowClosing,
+    /// Newest conversation first (`created_at`, then id, descending).
+    Newest,
+}
+
+/// Where the next page of a view starts: the last item's sort key and id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ViewCursor {
+    /// `waiting_since: None`: among the conversations nobody is waiting in.
+    Waiting {
+        waiting_since: Option<DateTime<Utc>>,
+        id: ConversationId,
+    },
+    LastActivity {
+        last_message_at: DateTime<Utc>,
+        id: ConversationId,
+    },
+    WindowClosing {
+        window_closes_at: DateTime<Utc>,
+        id: ConversationId,
+    },
+    Newest {
+        created_at: DateTime<Utc>,
+        id: ConversationId,
+    },
+}
+
+impl ViewCursor {
+    /// The cursor after `c` in `sort` order.
+    #[must_use]
+    pub fn after(sort: ViewSort, c: &ConversationView) -> Self {
+        match sort {
+            ViewSort::Waiting => Self::Waiting { waiting_since: c.waiting_since, id: c.id },
+            ViewSort::LastActivity => Self::LastActivity { last_message_at: c.last_message_at, id: c.id },
+            // Only open windows are listed, so the time is there; `created_at` is a
+            // harmless stand-in that cannot happen.
+            ViewSort::WindowClosing => {
+                Self::WindowClosing { window_closes_at: c.window_closes_at.unwrap_or(c.created_at), id: c.id }
+            }
+            ViewSort::Newest => Self::Newest { created_at: c.created_at, id: c.id },
+        }
+    }
+
+    /// The sort this cursor belongs to.
+    #[must_use]
+    pub const fn sort(&self) -> ViewSort {
+        match self {
+            Self::Waiting { .. } => ViewSort::Waiting,
+            Self::LastActivity { .. } => ViewSort::LastActivity,
+            Self::WindowClosing { .. } => ViewSort::WindowClosing,
+            Self::Newest { .. } => ViewSort::Newest,
+        }
+    }
+}
+
+/// The shortest text search, in characters: the indexes are of trigrams, and shorter
+/// text could only be found by reading everything.
+pub const MIN_SEARCH_CHARS: usize = 3;
+
+/// A view of the inbox: every filter is optional and they all apply together.
+#[derive(Clone, Debug)]
+pub struct ViewQuery {
+    pub viewer: Visibility,
+    /// Any of these; empty = every status.
+    pub statuses: Vec<ConversationStatus>,
+    pub assignee: Option<AssigneeFilter>,
+    /// Conversations of channels routed to this team.
+    pub team: Option<TeamId>,
+    /// All of these labels.
+    pub labels: Vec<LabelId>,
+    pub channel: Option<ChannelId>,
+    pub contact: Option<ContactId>,
+    pub window: Option<WindowFilter>,
+    /// Case-insensitive substring of the contact's name (override or profile), wa_id, or
+    /// the text of one of the conversation's messages; at least [`MIN_SEARCH_CHARS`].
+    pub search: Option<String>,
+    pub sort: ViewSort,
+    /// The time windows are judged at.
+    pub now: DateTime<Utc>,
+    /// 1..=500
+    pub limit: u32,
+    /// Must belong to `sort` (backends ignore a cursor of another sort).
+    pub after: Option<ViewCursor>,
+}
+
+impl ViewQuery {
+    /// Everything the viewer may see, by last activity.
+    #[must_use]
+    pub const fn new(viewer: Visibility, now: DateTime<Utc>) -> Self {
+        Self {
+            viewer,
+            statuses: Vec::new(),
+            assignee: None,
+            team: None,
+            labels: Vec::new(),
+            channel: None,
+            contact: None,
+            window: None,
+            search: None,
+            sort: ViewSort::LastActivity,
+            now,
+            limit: 50,
+            after: None,
+        }
+    }
+}
+
+/// How many conversations the viewer may see are in each standard view (resolved
+/// conversations are in none).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ViewCounts {
+    /// Open and assigned to the viewer.
+    pub mine: u64,
+    /// Open and assigned to nobody.
+    pub unassigned: u64,
+    /// The queue: open, assigned to nobody, and a customer waiting for an answer.
+    pub queue: u64,
+    pub open: u64,
+    pub pending: u64,
+    pub snoozed: u64,
 }

@@ -278,6 +278,8 @@ async fn update(
     match outcome {
         AgentUpdate::LastAdmin => Err(last_admin()),
         AgentUpdate::Updated { agent, unassigned } => {
+            // Online again, more capacity, or conversations back in the queue.
+            state.assigner.notify_one();
             tracing::info!(
                 agent_id = %id, by = %caller.0.id, active = agent.active, role = %agent.role,
                 unassigned = unassigned.len(), "agent updated"
@@ -299,6 +301,9 @@ async fn set_availability(
     let patch = AgentPatch { availability: Some(availability), ..AgentPatch::default() };
     match state.store.update_agent(caller.0.id, &patch, Some(caller.0.id), Utc::now()).await.map_err(agent_not_found)? {
         AgentUpdate::Updated { agent, .. } => {
+            if availability == Availability::Online {
+                state.assigner.notify_one();
+            }
             tracing::debug!(agent_id = %agent.id, %availability, "availability set");
             Ok(HttpResponse::Ok().json(AgentJson::from(agent)))
         }

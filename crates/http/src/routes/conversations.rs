@@ -5,20 +5,22 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_domain::message::{MessageContent, MessageContext, Referral, StatusError};
 use switchboard_domain::{
-    AgentId, ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction, MessageId, window,
+    AgentId, AgentRole, ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction, MessageId,
+    window,
 };
 use switchboard_store::{
-    ContactView, ConversationCursor, ConversationQuery, ConversationView, Label, MessageCursor, MessageQuery,
-    MessageView, Page,
+    AssigneeFilter, ContactView, ConversationView, Label, MIN_SEARCH_CHARS, MessageCursor, MessageQuery, MessageView,
+    Page, TeamId, ViewCursor, ViewQuery, ViewSort, Visibility, WindowFilter,
 };
 
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
-use crate::routes::labels::LabelRefJson;
+use crate::routes::labels::{LabelRefJson, resolve_labels};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/conversations").route(web::get().to(list)))
+        .service(web::resource("/conversations/counts").route(web::get().to(counts)))
         .service(web::resource("/conversations/{id}").route(web::get().to(get)))
         .service(
             web::resource("/conversations/{id}/messages")
@@ -29,22 +31,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 500;
-
-/// Query parameters arrive as strings so a bad value is reported with its field name.
-#[derive(Deserialize)]
-struct ListParams {
-    status: Option<String>,
-    limit: Option<String>,
-    cursor: Option<String>,
-}
+/// The longest text search, in characters.
+const MAX_SEARCH_CHARS: usize = 200;
 
 #[derive(Serialize)]
-struct PageJson<T> {
-    items: Vec<T>,
-    next_cursor: Option<String>,
+pub(crate) struct PageJson<T> {
+    pub(crate) items: Vec<T>,
+    pub(crate) next_cursor: Option<String>,
 }
 
-fn parse_limit(raw: Option<&str>, errors: &mut Vec<FieldError>) -> u32 {
+pub(crate) fn parse_limit(raw: Option<&str>, errors: &mut Vec<FieldError>) -> u32 {
     match raw.map(str::parse::<u32>) {
         None => DEFAULT_LIMIT,
         Some(Ok(n)) if (1..=MAX_LIMIT).contains(&n) => n,
@@ -55,49 +51,215 @@ fn parse_limit(raw: Option<&str>, errors: &mut Vec<FieldError>) -> u32 {
     }
 }
 
-fn conversation_cursor(raw: &str) -> Option<ConversationCursor> {
-    let (ms, id) = raw.split_once('.')?;
-    let last_message_at = DateTime::from_timestamp_millis(ms.parse().ok()?)?;
-    Some(ConversationCursor { last_message_at, id: id.parse().ok()? })
+/// What the caller may see: admins everything, agents by the queue's rule.
+pub(crate) fn viewer(agent: &AuthenticatedAgent) -> Visibility {
+    if agent.0.role == AgentRole::Admin { Visibility::All } else { Visibility::Agent(agent.0.id) }
 }
 
-async fn list(
-    _agent: AuthenticatedAgent,
-    params: web::Query<ListParams>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let mut errors = Vec::new();
-    let status = match params.status.as_deref() {
-        None | Some("all") => None,
-        Some(s) => ConversationStatus::parse(s).or_else(|| {
-            errors.push(FieldError::new("status", "must be one of open, pending, snoozed, resolved, all"));
-            None
-        }),
-    };
-    let limit = parse_limit(params.limit.as_deref(), &mut errors);
-    let after = match params.cursor.as_deref() {
-        None => None,
-        Some(c) => conversation_cursor(c).or_else(|| {
-            errors.push(FieldError::new("cursor", "is not a cursor this API returned"));
-            None
-        }),
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
+/// 404 unless the conversation exists and the caller may see it.
+pub(crate) async fn ensure_visible(
+    state: &AppState,
+    agent: &AuthenticatedAgent,
+    id: ConversationId,
+) -> Result<(), ApiError> {
+    if state.store.may_see_conversation(viewer(agent), id).await? {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound { what: "conversation" })
     }
-    let Page { items, next } = state.store.list_conversations(&ConversationQuery { status, limit, after }).await?;
+}
+
+/// A text search parameter: trimmed, [`MIN_SEARCH_CHARS`] to [`MAX_SEARCH_CHARS`]
+/// characters; `None` when absent or empty.
+pub(crate) fn parse_search(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<String> {
+    let q = raw.map(str::trim).filter(|q| !q.is_empty())?;
+    let n = q.chars().count();
+    if !(MIN_SEARCH_CHARS..=MAX_SEARCH_CHARS).contains(&n) || q.chars().any(char::is_control) {
+        errors.push(FieldError::new(
+            "q",
+            format!("must be {MIN_SEARCH_CHARS} to {MAX_SEARCH_CHARS} characters, without control characters"),
+        ));
+        return None;
+    }
+    Some(q.to_owned())
+}
+
+/// Cursors are opaque to clients. Last activity keeps the original form (`<ms>.<id>`);
+/// the other sorts are tagged: `w.<ms or ->.<id>`, `c.<ms>.<id>`, `n.<ms>.<id>`.
+fn encode_cursor(c: &ViewCursor) -> String {
+    match *c {
+        ViewCursor::LastActivity { last_message_at, id } => format!("{}.{id}", last_message_at.timestamp_millis()),
+        ViewCursor::Waiting { waiting_since: Some(w), id } => format!("w.{}.{id}", w.timestamp_millis()),
+        ViewCursor::Waiting { waiting_since: None, id } => format!("w.-.{id}"),
+        ViewCursor::WindowClosing { window_closes_at, id } => format!("c.{}.{id}", window_closes_at.timestamp_millis()),
+        ViewCursor::Newest { created_at, id } => format!("n.{}.{id}", created_at.timestamp_millis()),
+    }
+}
+
+pub(crate) fn decode_cursor(raw: &str) -> Option<ViewCursor> {
+    let time = |ms: &str| DateTime::from_timestamp_millis(ms.parse().ok()?);
+    let parts: Vec<&str> = raw.split('.').collect();
+    Some(match parts.as_slice() {
+        [ms, id] => ViewCursor::LastActivity { last_message_at: time(ms)?, id: id.parse().ok()? },
+        ["w", "-", id] => ViewCursor::Waiting { waiting_since: None, id: id.parse().ok()? },
+        ["w", ms, id] => ViewCursor::Waiting { waiting_since: Some(time(ms)?), id: id.parse().ok()? },
+        ["c", ms, id] => ViewCursor::WindowClosing { window_closes_at: time(ms)?, id: id.parse().ok()? },
+        ["n", ms, id] => ViewCursor::Newest { created_at: time(ms)?, id: id.parse().ok()? },
+        _ => return None,
+    })
+}
+
+/// The query string as pairs: filters may repeat (`label=a&label=b`).
+type Params = web::Query<Vec<(String, String)>>;
+
+fn values<'a>(params: &'a [(String, String)], key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    params.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+fn single<'a>(params: &'a [(String, String)], key: &str, errors: &mut Vec<FieldError>) -> Option<&'a str> {
+    let mut found = params.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let first = found.next();
+    if found.next().is_some() {
+        errors.push(FieldError::new(key, "may be given once"));
+    }
+    first
+}
+
+fn parse_id<T: std::str::FromStr>(
+    raw: Option<&str>,
+    field: &str,
+    what: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<T> {
+    let raw = raw?;
+    raw.trim().parse().ok().or_else(|| {
+        errors.push(FieldError::new(field, format!("must be {what} id")));
+        None
+    })
+}
+
+/// Parses the view parameters (everything but `label`, which needs the store).
+fn view_query(agent: &AuthenticatedAgent, params: &[(String, String)], errors: &mut Vec<FieldError>) -> ViewQuery {
+    let mut q = ViewQuery::new(viewer(agent), Utc::now());
+    for raw in values(params, "status").flat_map(|v| v.split(',')) {
+        match raw.trim() {
+            "all" => {}
+            s => match ConversationStatus::parse(s) {
+                Some(s) if !q.statuses.contains(&s) => q.statuses.push(s),
+                Some(_) => {}
+                None => errors.push(FieldError::new(
+                    "status",
+                    "must be open, pending, snoozed, resolved or all (several: open,pending)",
+                )),
+            },
+        }
+    }
+    if values(params, "status").any(|v| v.split(',').any(|s| s.trim() == "all")) {
+        q.statuses.clear();
+    }
+    q.assignee = match single(params, "assignee", errors).map(str::trim) {
+        None => None,
+        Some("me") => Some(AssigneeFilter::Agent(agent.0.id)),
+        Some("unassigned") => Some(AssigneeFilter::Unassigned),
+        Some(raw) => raw.parse().ok().map(AssigneeFilter::Agent).or_else(|| {
+            errors.push(FieldError::new("assignee", "must be me, unassigned or an agent id"));
+            None
+        }),
+    };
+    q.team = parse_id(single(params, "team", errors), "team", "a team", errors);
+    q.channel = parse_id(single(params, "channel", errors), "channel", "a channel", errors);
+    q.contact = parse_id(single(params, "contact", errors), "contact", "a contact", errors);
+    q.window = match single(params, "window", errors).map(str::trim) {
+        None => None,
+        Some("open") => Some(WindowFilter::Open),
+        Some("closed") => Some(WindowFilter::Closed),
+        Some(_) => {
+            errors.push(FieldError::new("window", "must be open or closed"));
+            None
+        }
+    };
+    q.search = parse_search(single(params, "q", errors), errors);
+    q.sort = match single(params, "sort", errors).map(str::trim) {
+        None | Some("last_activity") => ViewSort::LastActivity,
+        Some("waiting") => ViewSort::Waiting,
+        Some("window_closing") => ViewSort::WindowClosing,
+        Some(_) => {
+            errors.push(FieldError::new("sort", "must be waiting, last_activity or window_closing"));
+            ViewSort::LastActivity
+        }
+    };
+    q.limit = parse_limit(single(params, "limit", errors), errors);
+    q.after = match single(params, "cursor", errors) {
+        None => None,
+        Some(c) => match decode_cursor(c) {
+            Some(c) if c.sort() == q.sort => Some(c),
+            Some(_) => {
+                errors.push(FieldError::new("cursor", "belongs to another sort"));
+                None
+            }
+            None => {
+                errors.push(FieldError::new("cursor", "is not a cursor this API returned"));
+                None
+            }
+        },
+    };
+    q
+}
+
+/// A page of conversations as JSON, with their labels (one query for the page).
+pub(crate) async fn conversation_page(
+    state: &AppState,
+    page: Page<ConversationView, ViewCursor>,
+) -> Result<PageJson<ConversationJson>, ApiError> {
     let now = Utc::now();
-    let ids: Vec<ConversationId> = items.iter().map(|c| c.id).collect();
+    let ids: Vec<ConversationId> = page.items.iter().map(|c| c.id).collect();
     let mut labels = state.store.labels_of_conversations(&ids).await?;
-    Ok(HttpResponse::Ok().json(PageJson {
-        items: items
+    Ok(PageJson {
+        items: page
+            .items
             .into_iter()
             .map(|c| {
                 let l = labels.remove(&c.id).unwrap_or_default();
                 ConversationJson::new(c, now).with_labels(l)
             })
             .collect(),
-        next_cursor: next.map(|c| format!("{}.{}", c.last_message_at.timestamp_millis(), c.id)),
+        next_cursor: page.next.as_ref().map(encode_cursor),
+    })
+}
+
+/// `GET /conversations`: a view of the inbox (see `docs/architecture.md`, "Views").
+async fn list(agent: AuthenticatedAgent, params: Params, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let mut errors = Vec::new();
+    let mut q = view_query(&agent, &params, &mut errors);
+    let labels: Vec<String> = values(&params, "label").map(str::to_owned).collect();
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    q.labels = resolve_labels(&state, &labels, "label").await?;
+    let page = state.store.view_conversations(&q).await?;
+    Ok(HttpResponse::Ok().json(conversation_page(&state, page).await?))
+}
+
+#[derive(Serialize)]
+struct CountsJson {
+    mine: u64,
+    unassigned: u64,
+    queue: u64,
+    open: u64,
+    pending: u64,
+    snoozed: u64,
+}
+
+/// `GET /conversations/counts`: the standard views' sizes, as the caller sees them.
+async fn counts(agent: AuthenticatedAgent, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let c = state.store.view_counts(agent.0.id, viewer(&agent)).await?;
+    Ok(HttpResponse::Ok().json(CountsJson {
+        mine: c.mine,
+        unassigned: c.unassigned,
+        queue: c.queue,
+        open: c.open,
+        pending: c.pending,
+        snoozed: c.snoozed,
     }))
 }
 
@@ -107,11 +269,12 @@ fn path_id(raw: &str) -> Result<ConversationId, ApiError> {
 }
 
 async fn get(
-    _agent: AuthenticatedAgent,
+    agent: AuthenticatedAgent,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
+    ensure_visible(&state, &agent, id).await?;
     let c = state.store.conversation(id).await?.ok_or(ApiError::NotFound { what: "conversation" })?;
     let labels = state.store.labels_of_conversations(&[id]).await?.remove(&id).unwrap_or_default();
     Ok(HttpResponse::Ok().json(ConversationJson::new(c, Utc::now()).with_labels(labels)))
@@ -124,7 +287,7 @@ struct MessageParams {
 }
 
 async fn messages(
-    _agent: AuthenticatedAgent,
+    agent: AuthenticatedAgent,
     path: web::Path<String>,
     params: web::Query<MessageParams>,
     state: web::Data<AppState>,
@@ -142,6 +305,7 @@ async fn messages(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
+    ensure_visible(&state, &agent, id).await?;
     let page = state.store.list_messages(id, &MessageQuery { limit, after }).await.map_err(|e| match e {
         switchboard_store::StoreError::NotFound => ApiError::NotFound { what: "conversation" },
         e => e.into(),
@@ -153,10 +317,12 @@ async fn messages(
 }
 
 #[derive(Serialize)]
-struct ContactJson {
+pub(crate) struct ContactJson {
     id: ContactId,
     wa_id: String,
+    /// The name agents gave the contact, else their WhatsApp profile name.
     name: Option<String>,
+    profile_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -165,12 +331,19 @@ struct ContactJson {
 
 impl From<ContactView> for ContactJson {
     fn from(c: ContactView) -> Self {
-        Self { id: c.id, wa_id: c.wa_id.into(), name: c.profile_name, user_id: c.user_id, username: c.username }
+        Self {
+            id: c.id,
+            wa_id: c.wa_id.into(),
+            name: c.name.or_else(|| c.profile_name.clone()),
+            profile_name: c.profile_name,
+            user_id: c.user_id,
+            username: c.username,
+        }
     }
 }
 
 #[derive(Serialize)]
-struct ConversationJson {
+pub(crate) struct ConversationJson {
     id: ConversationId,
     channel_id: ChannelId,
     phone_number_id: String,
@@ -184,6 +357,12 @@ struct ConversationJson {
     created_at: DateTime<Utc>,
     resolved_at: Option<DateTime<Utc>>,
     message_count: i64,
+    /// The team its channel is routed to.
+    team_id: Option<TeamId>,
+    /// Since when the customer has been waiting for an agent's answer.
+    waiting_since: Option<DateTime<Utc>>,
+    /// Set while snoozed.
+    snoozed_until: Option<DateTime<Utc>>,
     /// The labels on it, by name.
     labels: Vec<LabelRefJson>,
 }
@@ -204,6 +383,9 @@ impl ConversationJson {
             created_at: c.created_at,
             resolved_at: c.resolved_at,
             message_count: c.message_count,
+            team_id: c.team_id,
+            waiting_since: c.waiting_since,
+            snoozed_until: c.snoozed_until,
             labels: Vec::new(),
         }
     }

@@ -1,12 +1,16 @@
 pub mod agents;
+pub mod assignment;
 pub mod autoreply;
 pub mod channels;
+pub mod contacts;
 pub mod conversations;
+pub mod events;
 pub mod health;
 pub mod labels;
 pub mod links;
 pub mod media;
 pub mod metrics;
+pub mod notes;
 pub mod outbox;
 pub mod queue;
 pub mod read;

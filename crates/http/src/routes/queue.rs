@@ -199,6 +199,8 @@ async fn assign(
     match outcome {
         AssignOutcome::Done { state: c, changed } => {
             if changed {
+                // Unassigned (back in the queue) or transferred (the previous assignee freed).
+                state.assigner.notify_one();
                 tracing::info!(conversation_id = %id, assignee_id = ?c.assignee_id, by = %caller.0.id, "assignment changed");
             }
             Ok(HttpResponse::Ok().json(StateJson::from(c)))
@@ -255,6 +257,10 @@ async fn set_status(
     match outcome {
         StatusChangeOutcome::Done { state: c, changed } => {
             if changed {
+                if c.status == ConversationStatus::Resolved && c.assignee_id.is_some() {
+                    // The assignee has room for one more.
+                    state.assigner.notify_one();
+                }
                 tracing::info!(conversation_id = %id, status = %c.status, by = %caller.0.id, "status changed");
             }
             Ok(HttpResponse::Ok().json(StateJson::from(c)))

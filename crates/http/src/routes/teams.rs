@@ -149,6 +149,8 @@ async fn add_member(
         e => e.into(),
     })?;
     if added {
+        // The team's waiting conversations may now be theirs.
+        state.assigner.notify_one();
         tracing::info!(team_id = %team, agent_id = %agent, by = %caller.0.id, "team member added");
     }
     Ok(HttpResponse::NoContent().finish())
@@ -190,6 +192,8 @@ async fn route_channel(
         StoreError::NotFound => ApiError::NotFound { what: "channel" },
         e => e.into(),
     })?;
+    // Its policy (and who may take its conversations) may have changed.
+    state.assigner.notify_one();
     tracing::info!(channel_id = %channel, team_id = ?team, by = %caller.0.id, "channel routed");
     Ok(HttpResponse::Ok().json(serde_json::json!({ "channel_id": channel, "team_id": team })))
 }
