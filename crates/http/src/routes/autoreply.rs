@@ -183,18 +183,13 @@ fn parse_channel(raw: &str) -> Result<ChannelId, ApiError> {
     raw.parse().map_err(|_| ApiError::NotFound { what: "channel" })
 }
 
-/// Every channel's configuration in force. The shared quick replies and rules must be
-/// valid on every channel: one that says `{{next_open}}` needs every channel to have
-/// business hours. With no channel yet, one made of the shared quick replies and rules
-/// alone, with hours (so they are still validated, and `{{next_open}}` is allowed until a
-/// channel exists).
+/// Every channel's configuration in force: the shared quick replies and rules must be
+/// valid on every channel. With no channel yet, one made of the shared quick replies and
+/// rules alone, so they are still validated.
 async fn configs_in_force(state: &AppState) -> Result<Vec<(Option<ChannelInfo>, AutoReplyConfig)>, ApiError> {
     let channels = state.store.channels().await?;
     if channels.is_empty() {
-        let hours: BusinessHours = serde_json::from_value(json!({"time_zone": "UTC", "weekly": {}}))
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!(e).context("placeholder business hours")))?;
         let config = AutoReplyConfig {
-            hours: Some(hours),
             quick_replies: state.store.quick_replies().await?,
             rules: state.store.keyword_rules().await?.into_iter().map(|r| r.rule).collect(),
             ..AutoReplyConfig::default()
