@@ -343,7 +343,9 @@ async fn the_first_message_with_a_reference_code_is_attributed_to_its_link(backe
     let prefilled = link["prefilled_text"].as_str().unwrap();
     app.post_webhook(serde_json::to_vec(&text_delivery("wamid.attr1", "16505550123", prefilled)).unwrap()).await;
     app.ingest().await;
-    let conversation = app.conversations().await[0]["id"].as_str().unwrap().to_owned();
+    let listed = app.conversations().await;
+    assert_eq!(listed[0]["link_id"], link["id"], "the conversation names the link that started it");
+    let conversation = listed[0]["id"].as_str().unwrap().to_owned();
     let messages = app.messages(&conversation).await;
     // Agents see the text without the code; the content keeps what the customer sent.
     assert_eq!(messages[0]["text"], "আমার অর্ডার কোথায়?");
@@ -379,7 +381,9 @@ async fn an_ad_referral_is_attributed_to_the_link_naming_the_ad(backend: Backend
     let body = delivery(vec![contact("16505550777", "Ana")], vec![m], vec![]);
     app.post_webhook(serde_json::to_vec(&body).unwrap()).await;
     app.ingest().await;
-    let conversation = app.conversations().await[0]["id"].as_str().unwrap().to_owned();
+    let listed = app.conversations().await;
+    assert_eq!(listed[0]["link_id"], link["id"], "the conversation names the link that started it");
+    let conversation = listed[0]["id"].as_str().unwrap().to_owned();
     let labels = app.get_json(&format!("/api/v1/conversations/{conversation}/labels")).await;
     assert_eq!(labels["labels"][0]["name"], "Ads");
     assert_eq!(app.messages(&conversation).await[0]["text"], "Can I get more info on this?");

@@ -97,6 +97,7 @@ pub(crate) struct ConversationRow {
     pub team_id: Option<Uuid>,
     pub waiting_since: Option<DateTime<Utc>>,
     pub snoozed_until: Option<DateTime<Utc>>,
+    pub link_id: Option<Uuid>,
 }
 
 impl TryFrom<ConversationRow> for ConversationView {
@@ -124,6 +125,7 @@ impl TryFrom<ConversationRow> for ConversationView {
             resolved_at: r.resolved_at,
             message_count: r.message_count,
             team_id: r.team_id.map(switchboard_store::TeamId::from_uuid),
+            link_id: r.link_id.map(switchboard_domain::LinkId::from_uuid),
             waiting_since: r.waiting_since,
             snoozed_until: r.snoozed_until,
         })

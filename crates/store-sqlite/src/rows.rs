@@ -112,6 +112,7 @@ pub(crate) struct ConversationRow {
     pub team_id: Option<Uuid>,
     pub waiting_since: Option<i64>,
     pub snoozed_until: Option<i64>,
+    pub link_id: Option<Uuid>,
 }
 
 impl TryFrom<ConversationRow> for ConversationView {
@@ -139,6 +140,7 @@ impl TryFrom<ConversationRow> for ConversationView {
             resolved_at: opt_time(r.resolved_at)?,
             message_count: r.message_count,
             team_id: r.team_id.map(switchboard_store::TeamId::from_uuid),
+            link_id: r.link_id.map(switchboard_domain::LinkId::from_uuid),
             waiting_since: opt_time(r.waiting_since)?,
             snoozed_until: opt_time(r.snoozed_until)?,
         })

@@ -59,6 +59,8 @@ pub struct ConversationView {
     pub message_count: i64,
     /// The team its channel is routed to.
     pub team_id: Option<TeamId>,
+    /// The click-to-chat link (or ad) that started it, if any.
+    pub link_id: Option<switchboard_domain::LinkId>,
     /// Since when the customer has been waiting for an agent (see `queue.rs`).
     pub waiting_since: Option<DateTime<Utc>>,
     /// Set while snoozed.

@@ -359,6 +359,8 @@ pub(crate) struct ConversationJson {
     message_count: i64,
     /// The team its channel is routed to.
     team_id: Option<TeamId>,
+    /// The click-to-chat link (or ad) that started it, if any.
+    link_id: Option<switchboard_domain::LinkId>,
     /// Since when the customer has been waiting for an agent's answer.
     waiting_since: Option<DateTime<Utc>>,
     /// Set while snoozed.
@@ -384,6 +386,7 @@ impl ConversationJson {
             resolved_at: c.resolved_at,
             message_count: c.message_count,
             team_id: c.team_id,
+            link_id: c.link_id,
             waiting_since: c.waiting_since,
             snoozed_until: c.snoozed_until,
             labels: Vec::new(),
