@@ -29,17 +29,6 @@ use crate::rows::corrupt;
 /// Waiting conversations read per page while assigning.
 const PAGE: i64 = 200;
 
-fn settings(policy: Option<String>, minutes: Option<i64>) -> Result<Option<PolicySettings>> {
-    let Some(policy) = policy else { return Ok(None) };
-    Ok(Some(PolicySettings {
-        policy: AssignmentPolicy::parse(&policy).ok_or_else(|| corrupt(format!("assignment policy {policy:?}")))?,
-        reassign_after_minutes: minutes
-            .map(u32::try_from)
-            .transpose()
-            .map_err(|_| corrupt("reassign_after_minutes out of range"))?,
-    }))
-}
-
 #[derive(sqlx::FromRow)]
 struct PolicyRow {
     id: Uuid,
@@ -56,8 +45,8 @@ impl TryFrom<PolicyRow> for ChannelPolicy {
         Ok(Self::resolve(
             ChannelId::from_uuid(r.id),
             r.team_id.map(TeamId::from_uuid),
-            settings(r.own_policy, r.own_minutes)?,
-            settings(r.team_policy, r.team_minutes)?,
+            PolicySettings::from_columns(r.own_policy, r.own_minutes)?,
+            PolicySettings::from_columns(r.team_policy, r.team_minutes)?,
         ))
     }
 }
@@ -344,7 +333,7 @@ impl AssignmentStore for PgStore {
                 .await
                 .db()?;
         Ok(match row {
-            Some((policy, minutes)) => settings(Some(policy), minutes)?.unwrap_or_default(),
+            Some((policy, minutes)) => PolicySettings::from_columns(Some(policy), minutes)?.unwrap_or_default(),
             None => PolicySettings::default(),
         })
     }

@@ -85,6 +85,22 @@ pub struct PolicySettings {
     pub reassign_after_minutes: Option<u32>,
 }
 
+impl PolicySettings {
+    /// A policy as both backends store it (`policy` text, `reassign_after_minutes`);
+    /// `None` when no policy is set.
+    pub fn from_columns(policy: Option<String>, minutes: Option<i64>) -> crate::Result<Option<Self>> {
+        let Some(policy) = policy else { return Ok(None) };
+        Ok(Some(Self {
+            policy: AssignmentPolicy::parse(&policy)
+                .ok_or_else(|| crate::StoreError::corrupt(format!("assignment policy {policy:?}")))?,
+            reassign_after_minutes: minutes
+                .map(u32::try_from)
+                .transpose()
+                .map_err(|_| crate::StoreError::corrupt("reassign_after_minutes out of range"))?,
+        }))
+    }
+}
+
 /// Where a channel's effective policy comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
