@@ -10,7 +10,7 @@ use switchboard_cloudapi::GraphError;
 use switchboard_store::StoreError;
 
 /// One invalid input field.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,

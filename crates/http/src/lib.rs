@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod openapi;
 mod routes;
 mod telemetry;
 
@@ -22,6 +23,7 @@ use switchboard_core::{Intake, LiveHub, SendHealth};
 use switchboard_store::Store;
 use tokio::sync::Notify;
 use tracing_actix_web::TracingLogger;
+use utoipa_swagger_ui::SwaggerUi;
 
 pub use auth::{hash_token, new_token};
 pub use error::{ApiError, FieldError};
@@ -78,42 +80,36 @@ impl Application {
         let webhook_limit = opts.webhook_body_limit;
         let api_limit = opts.api_body_limit;
         let mut server = HttpServer::new(move || {
-            App::new()
+            let mut api =
+                web::scope(openapi::API_PREFIX)
+                    .app_data(web::PayloadConfig::new(api_limit))
+                    .app_data(web::JsonConfig::default().limit(api_limit).error_handler(|e, _| {
+                        ApiError::BadRequest { code: "invalid_body", detail: e.to_string() }.into()
+                    }))
+                    .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                        ApiError::BadRequest { code: "invalid_query", detail: e.to_string() }.into()
+                    }))
+                    .app_data(
+                        web::PathConfig::default().error_handler(|_, _| ApiError::NotFound { what: "resource" }.into()),
+                    );
+            for m in openapi::API {
+                api = api.configure(m.configure);
+            }
+            let mut app = App::new()
                 .wrap(TracingLogger::<telemetry::RouteSpan>::new())
                 .app_data(data.clone())
-                .configure(routes::health::configure)
-                .configure(routes::metrics::configure)
-                .configure(|c| routes::webhooks::configure(c, webhook_limit))
-                .configure(routes::short_links::configure)
-                .service(
-                    web::scope("/api/v1")
-                        .app_data(web::JsonConfig::default().limit(api_limit).error_handler(|e, _| {
-                            ApiError::BadRequest { code: "invalid_body", detail: e.to_string() }.into()
-                        }))
-                        .app_data(web::QueryConfig::default().error_handler(|e, _| {
-                            ApiError::BadRequest { code: "invalid_query", detail: e.to_string() }.into()
-                        }))
-                        .app_data(
-                            web::PathConfig::default()
-                                .error_handler(|_, _| ApiError::NotFound { what: "resource" }.into()),
-                        )
-                        .configure(routes::channels::configure)
-                        .configure(routes::conversations::configure)
-                        .configure(routes::notes::configure)
-                        .configure(routes::contacts::configure)
-                        .configure(routes::read::configure)
-                        .configure(routes::media::configure)
-                        .configure(routes::outbox::configure)
-                        .configure(routes::autoreply::configure)
-                        .configure(routes::labels::configure)
-                        .configure(routes::links::configure)
-                        .configure(routes::agents::configure)
-                        .configure(routes::teams::configure)
-                        .configure(routes::queue::configure)
-                        .configure(routes::assignment::configure)
-                        .configure(routes::events::configure),
-                )
-                .default_service(web::to(not_found))
+                // The webhook body limit (Meta's maximum); the API scope sets its own.
+                .app_data(web::PayloadConfig::new(webhook_limit));
+            for m in openapi::ROOT {
+                app = app.configure(m.configure);
+            }
+            // Before the API scope, which would otherwise take these paths.
+            app.service(
+                SwaggerUi::new(format!("{}{{_:.*}}", openapi::DOCS_PATH))
+                    .url(openapi::OPENAPI_PATH, openapi::openapi().clone()),
+            )
+            .service(api)
+            .default_service(web::to(not_found))
         })
         .listen(listener)?
         .shutdown_timeout(opts.shutdown_timeout.as_secs())

@@ -18,6 +18,11 @@ use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
 use crate::routes::conversations::{PageJson, conversation_page, decode_cursor, parse_limit, parse_search, viewer};
 
+// Until this module is described: the routes! table replaces these three.
+pub const ROUTES: &[(&str, &str)] = &[];
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    utoipa::openapi::OpenApi::default()
+}
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/contacts").route(web::get().to(list)))
         .service(web::resource("/contacts/{id}").route(web::get().to(get)).route(web::patch().to(patch)))

@@ -8,27 +8,18 @@ use serde::{Deserialize, Deserializer, Serialize};
 use switchboard_domain::label::{LabelColour, LabelName};
 use switchboard_domain::{AgentId, ConversationId, LabelId};
 use switchboard_store::{AppliedLabel, Label, LabelPatch, NewLabel, StoreError};
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
+use crate::openapi::Problem;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/labels").route(web::get().to(list)).route(web::post().to(create)))
-        .service(
-            web::resource("/labels/{id}")
-                .route(web::get().to(get))
-                .route(web::patch().to(update))
-                .route(web::delete().to(delete)),
-        )
-        .service(
-            web::resource("/conversations/{id}/labels")
-                .route(web::get().to(conversation_labels))
-                .route(web::post().to(add_to_conversation)),
-        )
-        .service(
-            web::resource("/conversations/{id}/labels/{label_id}").route(web::delete().to(remove_from_conversation)),
-        );
+routes! {
+    "/labels" => { get: list, post: create },
+    "/labels/{id}" => { get: get, patch: update, delete: delete },
+    "/conversations/{id}/labels" => { get: conversation_labels, post: add_to_conversation },
+    "/conversations/{id}/labels/{label_id}" => { delete: remove_from_conversation },
 }
 
 /// The longest label description, in characters.
@@ -36,7 +27,8 @@ const DESCRIPTION_MAX: usize = 500;
 /// Most labels named in one request.
 const LABELS_MAX: usize = 50;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Label)]
 pub(crate) struct LabelJson {
     id: LabelId,
     name: String,
@@ -58,7 +50,8 @@ impl From<Label> for LabelJson {
 }
 
 /// A label as other resources show it (conversations).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = LabelRef)]
 pub(crate) struct LabelRefJson {
     id: LabelId,
     name: String,
@@ -71,7 +64,9 @@ impl From<Label> for LabelRefJson {
     }
 }
 
-#[derive(Serialize)]
+/// A label on a conversation.
+#[derive(Serialize, ToSchema)]
+#[schema(as = AppliedLabel)]
 struct AppliedLabelJson {
     #[serde(flatten)]
     label: LabelJson,
@@ -96,7 +91,7 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateLabel {
     name: String,
@@ -104,16 +99,18 @@ struct CreateLabel {
     description: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// Only the fields given change; `description: null` removes it.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateLabel {
     name: Option<String>,
     colour: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
     description: Option<Option<String>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AddLabels {
     /// Label ids or names.
@@ -184,11 +181,26 @@ pub(crate) async fn resolve_labels(
     if errors.is_empty() { Ok(ids) } else { Err(ApiError::Validation(errors)) }
 }
 
-async fn list(_agent: AuthenticatedAgent, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let items: Vec<LabelJson> = state.store.labels().await?.into_iter().map(Into::into).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+#[derive(Serialize, ToSchema)]
+struct LabelList {
+    items: Vec<LabelJson>,
 }
 
+#[derive(Serialize, ToSchema)]
+struct AppliedLabels {
+    labels: Vec<AppliedLabelJson>,
+}
+
+/// Every label (any agent).
+#[utoipa::path(get, path = "/labels", responses((status = 200, body = LabelList)))]
+async fn list(_agent: AuthenticatedAgent, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let items = state.store.labels().await?.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(LabelList { items }))
+}
+
+/// One label (any agent).
+#[utoipa::path(get, path = "/labels/{id}", params(("id" = LabelId, Path)),
+    responses((status = 200, body = LabelJson)))]
 async fn get(
     _agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -198,6 +210,9 @@ async fn get(
     Ok(HttpResponse::Ok().json(LabelJson::from(label)))
 }
 
+/// Creates a label (admins). The colour defaults to grey; names are unique regardless of case.
+#[utoipa::path(post, path = "/labels", request_body = CreateLabel,
+    responses((status = 201, body = LabelJson), (status = 403, body = Problem), (status = 409, body = Problem)))]
 async fn create(
     agent: AuthenticatedAgent,
     body: web::Json<CreateLabel>,
@@ -216,6 +231,9 @@ async fn create(
     Ok(HttpResponse::Created().json(LabelJson::from(label)))
 }
 
+/// Renames, recolours or redescribes a label (admins).
+#[utoipa::path(patch, path = "/labels/{id}", params(("id" = LabelId, Path)), request_body = UpdateLabel,
+    responses((status = 200, body = LabelJson), (status = 403, body = Problem), (status = 409, body = Problem)))]
 async fn update(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -238,6 +256,9 @@ async fn update(
     Ok(HttpResponse::Ok().json(LabelJson::from(label)))
 }
 
+/// Deletes a label and takes it off every conversation (admins).
+#[utoipa::path(delete, path = "/labels/{id}", params(("id" = LabelId, Path)),
+    responses((status = 204, description = "Deleted"), (status = 403, body = Problem)))]
 async fn delete(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -251,11 +272,13 @@ async fn delete(
 }
 
 async fn applied(state: &AppState, id: ConversationId) -> Result<HttpResponse, ApiError> {
-    let labels: Vec<AppliedLabelJson> =
-        state.store.conversation_labels(id).await?.into_iter().map(Into::into).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "labels": labels })))
+    let labels = state.store.conversation_labels(id).await?.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(AppliedLabels { labels }))
 }
 
+/// The labels on a conversation, with who added them and when.
+#[utoipa::path(get, path = "/conversations/{id}/labels", params(("id" = ConversationId, Path)),
+    responses((status = 200, body = AppliedLabels)))]
 async fn conversation_labels(
     _agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -266,6 +289,9 @@ async fn conversation_labels(
     applied(&state, id).await
 }
 
+/// Puts labels (by id or name) on a conversation; answers all its labels.
+#[utoipa::path(post, path = "/conversations/{id}/labels", params(("id" = ConversationId, Path)),
+    request_body = AddLabels, responses((status = 200, body = AppliedLabels)))]
 async fn add_to_conversation(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -287,6 +313,10 @@ async fn add_to_conversation(
     applied(&state, id).await
 }
 
+/// Takes a label off a conversation (idempotent).
+#[utoipa::path(delete, path = "/conversations/{id}/labels/{label_id}",
+    params(("id" = ConversationId, Path), ("label_id" = LabelId, Path)),
+    responses((status = 204, description = "Not on the conversation (any more)")))]
 async fn remove_from_conversation(
     agent: AuthenticatedAgent,
     path: web::Path<(String, String)>,

@@ -23,6 +23,11 @@ use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
 use crate::routes::labels::double_option;
 
+// Until this module is described: the routes! table replaces these three.
+pub const ROUTES: &[(&str, &str)] = &[];
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    utoipa::openapi::OpenApi::default()
+}
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/queue/claim").route(web::post().to(claim)))
         .service(web::resource("/conversations/{id}/assign").route(web::post().to(assign)))

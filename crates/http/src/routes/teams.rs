@@ -12,6 +12,11 @@ use crate::auth::AuthenticatedAgent;
 use crate::error::ApiError;
 use crate::routes::labels::double_option;
 
+// Until this module is described: the routes! table replaces these three.
+pub const ROUTES: &[(&str, &str)] = &[];
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    utoipa::openapi::OpenApi::default()
+}
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/teams").route(web::get().to(list)).route(web::post().to(create)))
         .service(

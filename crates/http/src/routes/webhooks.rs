@@ -10,18 +10,20 @@ use switchboard_store::Appended;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::openapi::Problem;
 
-pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
-    cfg.service(
-        web::resource("/webhooks/whatsapp")
-            .app_data(web::PayloadConfig::new(body_limit))
-            .route(web::get().to(handshake))
-            .route(web::post().to(receive)),
-    );
+routes! {
+    "/webhooks/whatsapp" => { get: handshake, post: receive },
 }
 
 /// `GET ?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…`: 200 with the challenge
 /// as plain text when the token matches, 403 otherwise.
+#[utoipa::path(get, path = "/webhooks/whatsapp",
+    params(("hub.mode" = String, Query, description = "`subscribe`"),
+           ("hub.verify_token" = String, Query, description = "The configured verify token"),
+           ("hub.challenge" = String, Query, description = "Echoed back")),
+    responses((status = 200, description = "The challenge", content_type = "text/plain", body = String),
+              (status = 403, description = "Wrong mode or token, or no verify token configured")))]
 async fn handshake(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let forbidden = || HttpResponse::Forbidden().content_type(ContentType::plaintext()).body("verification failed");
     let Some(expected) = &state.verify_token else {
@@ -53,6 +55,14 @@ async fn handshake(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
 }
 
 /// `POST`: verify the signature over the raw bytes, make the delivery durable, then 200.
+#[utoipa::path(post, path = "/webhooks/whatsapp",
+    params(("X-Hub-Signature-256" = String, Header, description = "`sha256=` and the HMAC-SHA256 of the raw body with the app secret")),
+    request_body(content = Object, description = "Meta's webhook notification (`object`, `entry[]`)"),
+    responses((status = 200, description = "Stored durably (or a redelivery already stored)"),
+              (status = 400, description = "Signed, but not JSON", body = Problem, content_type = "application/problem+json"),
+              (status = 401, description = "Missing or wrong signature; nothing stored", body = Problem, content_type = "application/problem+json"),
+              (status = 413, description = "Over the body limit (3 MiB by default)"),
+              (status = 503, description = "No app secret configured, or the store is unavailable: Meta retries", body = Problem, content_type = "application/problem+json")))]
 async fn receive(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let Some(secret) = &state.app_secret else {
         // Not 200: Meta keeps retrying for 7 days, so nothing is lost while we are set up.
