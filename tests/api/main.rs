@@ -15,6 +15,7 @@ mod labels;
 mod links;
 mod media;
 mod notes;
+mod openapi;
 mod queue;
 mod quick_replies;
 mod read_api;

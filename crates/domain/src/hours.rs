@@ -66,6 +66,7 @@ pub const MAX_LABEL_CHARS: usize = 100;
 /// A wall-clock time of day with minute precision, `00:00` to `24:00` (the latter only as an
 /// interval's end). JSON: `"HH:MM"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, examples("09:00", "24:00")))]
 #[serde(try_from = "String", into = "String")]
 pub struct TimeOfDay(u16);
 
@@ -143,6 +144,7 @@ impl From<TimeOfDay> for String {
 
 /// One opening interval `[start, end)` on a day; `end < start` crosses midnight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Interval {
     pub start: TimeOfDay,
@@ -175,6 +177,7 @@ impl Interval {
 /// The weekly pattern: intervals per weekday. A day with none is closed. JSON keys
 /// `mon`..`sun`, each a list (missing keys are closed days).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct WeeklyHours {
     #[serde(default)]
@@ -253,6 +256,7 @@ pub const fn weekday_key(day: Weekday) -> &'static str {
 /// A date or an inclusive date range with its own hours: closed (a holiday) when `hours`
 /// is empty, otherwise special hours that replace the weekly pattern on those dates.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DateOverride {
     /// The first (or only) date, `YYYY-MM-DD` in the channel's time zone.
@@ -296,10 +300,12 @@ impl DateOverride {
 
 /// A channel's opening hours. See the module docs for the exact semantics.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BusinessHours {
     /// The IANA time zone the hours are written in (`"Europe/Berlin"`).
     #[serde(with = "tz_name")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, examples("Europe/Berlin")))]
     pub time_zone: Tz,
     #[serde(default)]
     pub weekly: WeeklyHours,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::phone::Wamid;
 
 /// Which way a message travelled.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
@@ -38,6 +39,7 @@ impl Direction {
 /// marked them read); outbound ones move forward only:
 /// `queued < sent < delivered < read < played`, with `failed` reachable from `queued` or
 /// `sent` (Meta may report an asynchronous failure after `sent`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryState {
@@ -175,6 +177,7 @@ impl Delivery {
 }
 
 /// An error Meta attached to a status, an unsupported message or a whole change.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusError {
     pub code: i64,
@@ -186,6 +189,7 @@ pub struct StatusError {
 }
 
 /// A media attachment as Meta describes it (inbound: by id; outbound: by id or link).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Media {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,6 +214,7 @@ pub struct Media {
 }
 
 /// One product line of an order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OrderItem {
     pub product_retailer_id: String,
@@ -221,6 +226,7 @@ pub struct OrderItem {
 }
 
 /// One choice offered by an interactive message.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Choice {
     pub id: String,
@@ -228,6 +234,7 @@ pub struct Choice {
 }
 
 /// A reply to an interactive message.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum InteractiveReply {
@@ -258,6 +265,7 @@ pub enum InteractiveReply {
 
 /// What a message says. Every type of cloudapi.md §3 has a variant; anything else is
 /// `Unknown` and the raw JSON is kept beside it, never dropped.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum MessageContent {
@@ -341,6 +349,7 @@ pub enum MessageContent {
 }
 
 /// The short name of a message's type, as stored and filtered on.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageKind {
@@ -459,6 +468,7 @@ impl MessageContent {
 }
 
 /// What an inbound message replied to, and whether it was forwarded.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageContext {
     /// The wamid of the message replied to.
@@ -477,6 +487,7 @@ pub struct MessageContext {
 }
 
 /// A Click-to-WhatsApp ad (or post) that started the conversation.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Referral {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -75,6 +75,7 @@ impl From<WaId> for String {
 }
 
 /// The Graph API id of one of our business phone numbers (`metadata.phone_number_id`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct PhoneNumberId(String);

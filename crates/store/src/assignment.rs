@@ -38,6 +38,7 @@ use crate::{Result, TeamId};
 
 /// How a channel's waiting conversations are assigned.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AssignmentPolicy {
     /// Agents claim or are assigned by hand.
@@ -103,6 +104,7 @@ impl PolicySettings {
 
 /// Where a channel's effective policy comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PolicySource {
     /// The channel's own.

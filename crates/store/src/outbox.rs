@@ -65,6 +65,7 @@ pub struct SendResult {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(rename_all = "snake_case"))]
 pub enum OutboxState {
     /// Waiting to be sent (or to be retried).
     Ready,

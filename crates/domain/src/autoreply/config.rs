@@ -41,6 +41,7 @@ const fn default_max_per_hour() -> u32 {
 
 /// One channel's whole auto-reply configuration.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AutoReplyConfig {
     /// `{{business.name}}`.
@@ -69,6 +70,7 @@ pub struct AutoReplyConfig {
 
 /// Who an automatic message may go to.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Recipients {
     /// Every contact.
@@ -77,9 +79,15 @@ pub enum Recipients {
     /// Only contacts writing for the first time (never seen before on this channel).
     NewContacts,
     /// Every contact except those listed.
-    AllExcept { wa_ids: Vec<WaId> },
+    AllExcept {
+        #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+        wa_ids: Vec<WaId>,
+    },
     /// Only the contacts listed.
-    Only { wa_ids: Vec<WaId> },
+    Only {
+        #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+        wa_ids: Vec<WaId>,
+    },
 }
 
 impl Recipients {
@@ -98,6 +106,7 @@ impl Recipients {
 /// The greeting: sent when a contact writes for the first time, or again after
 /// `after_days_of_silence` days without messages either way.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Greeting {
     #[serde(default = "yes")]
@@ -115,6 +124,7 @@ pub struct Greeting {
 
 /// When the away message applies.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AwaySchedule {
     /// At all times (vacation mode); a period is then the whole conversation.
@@ -128,6 +138,7 @@ pub enum AwaySchedule {
 
 /// How often the away message may repeat in one conversation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AwayCooldown {
     /// At most once per away period (closed period, custom-schedule period, or the whole
@@ -147,6 +158,7 @@ impl Default for AwayCooldown {
 
 /// The away message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Away {
     #[serde(default = "yes")]
@@ -167,6 +179,7 @@ pub struct Away {
 /// A quick reply's shortcut: lowercase `[a-z0-9_-]`, 1 to 32 characters. Agents type it
 /// after a slash (`/hours`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct Shortcut(String);
 
@@ -233,6 +246,7 @@ impl FromStr for Shortcut {
 
 /// A media type a reply can carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MediaKind {
     Image,
@@ -261,6 +275,7 @@ impl MediaKind {
 
 /// Media attached to a reply: an uploaded media id or a public HTTPS link (exactly one).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MediaAttachment {
     pub kind: MediaKind,
@@ -276,6 +291,7 @@ pub struct MediaAttachment {
 /// A canned answer. Sent as text; with media, as the media with the text as caption; with
 /// buttons, as an interactive message (the media, if any, as its header).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct QuickReply {
     /// Generated when absent.
@@ -299,6 +315,20 @@ pub enum QuickReplyRef {
     Id(QuickReplyId),
     Shortcut(Shortcut),
 }
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for QuickReplyRef {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .description(Some("A quick reply named by its id (a UUID) or by its shortcut."))
+            .examples(["hours", "0193a5b0-0000-7000-8000-000000000001"])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for QuickReplyRef {}
 
 impl QuickReplyRef {
     pub fn parse(s: &str) -> Result<Self, ShortcutError> {
@@ -343,6 +373,7 @@ impl From<QuickReplyRef> for String {
 /// What a keyword rule matches. Text is compared case- and accent-insensitively, in any
 /// script (see [`super::normalize`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Matcher {
     /// Some word or phrase occurs as whole words (`price` matches "the price?" but not
@@ -365,6 +396,7 @@ pub enum Matcher {
 
 /// A row of a list message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ListRow {
     pub id: String,
@@ -375,6 +407,7 @@ pub struct ListRow {
 
 /// A section of a list message (a title is required when there are several).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ListSection {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -384,6 +417,7 @@ pub struct ListSection {
 
 /// What a keyword rule does when it fires.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RuleAction {
     /// Send a configured quick reply.
@@ -414,6 +448,7 @@ impl RuleAction {
 /// A keyword rule: when `matcher` matches, do `actions`; then stop (default) or go on to the
 /// next rule.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeywordRule {
     /// Generated when absent.
@@ -436,6 +471,7 @@ pub struct KeywordRule {
 
 /// Loop protection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     /// At most this many automatic messages to one contact in any hour (0: none at all).

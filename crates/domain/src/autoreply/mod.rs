@@ -157,6 +157,23 @@ pub enum RuleRef {
     QuickReply(QuickReplyId),
 }
 
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for RuleRef {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .description(Some(
+                "Which part of the configuration: `greeting`, `away`, `keyword:<rule id>` or \
+                 `quick_reply:<quick reply id>` (one an agent sent).",
+            ))
+            .examples(["greeting", "away", "keyword:0193a5b0-0000-7000-8000-000000000002"])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for RuleRef {}
+
 /// A string that is not a [`RuleRef`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{input:?} is not a rule reference (expected greeting, away, keyword:<uuid> or quick_reply:<uuid>)")]
@@ -216,6 +233,7 @@ impl From<RuleRef> for String {
 
 /// When a rule last fired in this conversation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RuleFiring {
     pub rule: RuleRef,
@@ -280,6 +298,7 @@ impl Facts {
 
 /// One thing to do, and which rule wants it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Action {
     pub rule: RuleRef,
     pub effect: Effect,
@@ -287,6 +306,7 @@ pub struct Action {
 
 /// What an action does.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Effect {
     /// Send this message to the contact (through the outbox).
@@ -323,6 +343,7 @@ impl Evaluation {
 
 /// Why a rule did or did not fire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Explanation {
     pub rule: RuleRef,
     #[serde(flatten)]
@@ -331,6 +352,7 @@ pub struct Explanation {
 
 /// A rule's outcome. JSON: `{"outcome": "cooldown", "until": "…"}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     /// It fired: its actions are in the evaluation.

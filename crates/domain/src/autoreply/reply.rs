@@ -33,6 +33,7 @@ pub const MAX_SECTION_TITLE_CHARS: usize = 24;
 
 /// One message to send, as the Graph API needs it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ReplyBody {
     /// A text message.

@@ -30,6 +30,7 @@ use crate::hours::BusinessHours;
 /// A language tag such as `en`, `pt-BR`, `de`: the language `{{next_open}}` is written in.
 /// Normalised to a lowercase language and an uppercase region (`pt_br` → `pt-BR`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct Locale(String);
 

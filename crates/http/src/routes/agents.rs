@@ -11,25 +11,22 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_domain::{AgentId, AgentName, AgentRole, Email, NewAgent};
 use switchboard_store::{Agent, AgentPatch, AgentUpdate, ApiToken, Availability, NewToken, StoreError, TokenId};
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::{AuthenticatedAgent, hash_token, new_token};
 use crate::error::{ApiError, FieldError};
+use crate::openapi::Problem;
 use crate::routes::labels::double_option;
 
-// Until this module is described: the routes! table replaces these three.
-pub const ROUTES: &[(&str, &str)] = &[];
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    utoipa::openapi::OpenApi::default()
-}
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    // `me` before `{id}`: resources match in the order they are registered.
-    cfg.service(web::resource("/agents").route(web::get().to(list)).route(web::post().to(create)))
-        .service(web::resource("/agents/me").route(web::get().to(me)))
-        .service(web::resource("/agents/me/availability").route(web::put().to(set_availability)))
-        .service(web::resource("/agents/{id}").route(web::get().to(get)).route(web::patch().to(update)))
-        .service(web::resource("/agents/{id}/tokens").route(web::get().to(tokens)).route(web::post().to(create_token)))
-        .service(web::resource("/agents/{id}/tokens/{token_id}").route(web::delete().to(revoke_token)));
+// `me` before `{id}`: resources match in the order they are registered.
+routes! {
+    "/agents" => { get: list, post: create },
+    "/agents/me" => { get: me },
+    "/agents/me/availability" => { put: set_availability },
+    "/agents/{id}" => { get: get, patch: update },
+    "/agents/{id}/tokens" => { get: tokens, post: create_token },
+    "/agents/{id}/tokens/{token_id}" => { delete: revoke_token },
 }
 
 /// The largest capacity accepted.
@@ -37,7 +34,8 @@ const CAPACITY_MAX: u32 = 10_000;
 /// The longest token name, in characters.
 const TOKEN_NAME_MAX: usize = 100;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Agent)]
 pub(crate) struct AgentJson {
     id: AgentId,
     name: String,
@@ -46,6 +44,7 @@ pub(crate) struct AgentJson {
     active: bool,
     availability: Availability,
     /// `null`: no limit.
+    #[schema(required = true)]
     capacity: Option<u32>,
     created_at: DateTime<Utc>,
 }
@@ -65,15 +64,21 @@ impl From<Agent> for AgentJson {
     }
 }
 
-#[derive(Serialize)]
+/// An API token; the token itself only in the answer that creates it.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ApiToken)]
 struct TokenJson {
     id: TokenId,
+    #[schema(required = true)]
     name: Option<String>,
     created_at: DateTime<Utc>,
+    #[schema(required = true)]
     last_used_at: Option<DateTime<Utc>>,
+    #[schema(required = true)]
     revoked_at: Option<DateTime<Utc>>,
     /// Only in the answer that creates it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     token: Option<String>,
 }
 
@@ -90,39 +95,69 @@ impl TokenJson {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateAgent {
     name: String,
     email: String,
+    /// Default: `agent`.
+    #[schema(value_type = Option<AgentRole>)]
     role: Option<String>,
+    /// The most open conversations the agent holds at once; absent or `null`: no limit.
+    #[schema(maximum = 10_000)]
     capacity: Option<u64>,
-    /// A name for the first token.
+    /// A name for the first token (at most 100 characters).
     token_name: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// Only the fields given change; `capacity: null` removes the limit. Deactivating an
+/// agent puts their conversations back in the queue.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateAgent {
     name: Option<String>,
     email: Option<String>,
+    #[schema(value_type = Option<AgentRole>)]
     role: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<u64>, maximum = 10_000)]
     capacity: Option<Option<u64>>,
     active: Option<bool>,
+    #[schema(value_type = Option<Availability>)]
     availability: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SetAvailability)]
 struct AvailabilityBody {
+    #[schema(value_type = Availability)]
     availability: String,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateToken {
+    /// At most 100 characters; empty or absent: no name.
     name: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct AgentList {
+    items: Vec<AgentJson>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = ApiTokenList)]
+struct TokenList {
+    items: Vec<TokenJson>,
+}
+
+/// A new agent and their first token (shown only here).
+#[derive(Serialize, ToSchema)]
+struct CreatedAgent {
+    agent: AgentJson,
+    token: TokenJson,
 }
 
 fn parse_name(raw: &str, errors: &mut Vec<FieldError>) -> Option<AgentName> {
@@ -202,15 +237,22 @@ fn last_admin() -> ApiError {
     }
 }
 
+/// Every agent (any agent).
+#[utoipa::path(get, path = "/agents", responses((status = 200, body = AgentList)))]
 async fn list(_agent: AuthenticatedAgent, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let items: Vec<AgentJson> = state.store.agents().await?.into_iter().map(Into::into).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    let items = state.store.agents().await?.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(AgentList { items }))
 }
 
+/// The calling agent's own profile.
+#[utoipa::path(get, path = "/agents/me", responses((status = 200, body = AgentJson)))]
 async fn me(agent: AuthenticatedAgent) -> HttpResponse {
     HttpResponse::Ok().json(AgentJson::from(agent.0))
 }
 
+/// One agent (any agent).
+#[utoipa::path(get, path = "/agents/{id}", params(("id" = String, Path, description = "An agent's id, or `me`")),
+    responses((status = 200, body = AgentJson)))]
 async fn get(
     caller: AuthenticatedAgent,
     path: web::Path<String>,
@@ -221,6 +263,9 @@ async fn get(
     Ok(HttpResponse::Ok().json(AgentJson::from(agent)))
 }
 
+/// Creates an agent and their first API token (admins); the token is shown only here.
+#[utoipa::path(post, path = "/agents", request_body = CreateAgent,
+    responses((status = 201, body = CreatedAgent), (status = 403, description = "Admins only", body = Problem)))]
 async fn create(
     caller: AuthenticatedAgent,
     body: web::Json<CreateAgent>,
@@ -253,9 +298,15 @@ async fn create(
         })?;
     tracing::info!(agent_id = %agent.id, role = %agent.role, by = %caller.0.id, "agent created");
     Ok(HttpResponse::Created()
-        .json(serde_json::json!({ "agent": AgentJson::from(agent), "token": TokenJson::new(api_token, Some(token)) })))
+        .json(CreatedAgent { agent: AgentJson::from(agent), token: TokenJson::new(api_token, Some(token)) }))
 }
 
+/// Edits an agent: name, email, role, capacity, activity, availability (admins).
+#[utoipa::path(patch, path = "/agents/{id}", params(("id" = String, Path, description = "An agent's id, or `me`")),
+    request_body = UpdateAgent,
+    responses((status = 200, body = AgentJson), (status = 403, description = "Admins only", body = Problem),
+              (status = 409, description = "`last_admin`: the last active admin cannot be demoted or deactivated",
+               body = Problem)))]
 async fn update(
     caller: AuthenticatedAgent,
     path: web::Path<String>,
@@ -294,6 +345,9 @@ async fn update(
     }
 }
 
+/// Sets the calling agent's own availability.
+#[utoipa::path(put, path = "/agents/me/availability", request_body = AvailabilityBody,
+    responses((status = 200, body = AgentJson)))]
 async fn set_availability(
     caller: AuthenticatedAgent,
     body: web::Json<AvailabilityBody>,
@@ -317,6 +371,10 @@ async fn set_availability(
     }
 }
 
+/// An agent's API tokens, without the tokens themselves (the agent, or admins).
+#[utoipa::path(get, path = "/agents/{id}/tokens", params(("id" = String, Path, description = "An agent's id, or `me`")),
+    responses((status = 200, body = TokenList),
+              (status = 403, description = "Another agent's tokens, and not an admin", body = Problem)))]
 async fn tokens(
     caller: AuthenticatedAgent,
     path: web::Path<String>,
@@ -324,11 +382,16 @@ async fn tokens(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_agent(&path, &caller)?;
     require_self_or_admin(&caller, id)?;
-    let items: Vec<TokenJson> =
+    let items =
         state.store.tokens(id).await.map_err(agent_not_found)?.into_iter().map(|t| TokenJson::new(t, None)).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(TokenList { items }))
 }
 
+/// Creates an API token for an agent (the agent, or admins); the token is shown only here.
+#[utoipa::path(post, path = "/agents/{id}/tokens", params(("id" = String, Path, description = "An agent's id, or `me`")),
+    request_body(content = Option<CreateToken>, description = "Optional: no body, no name"),
+    responses((status = 201, body = TokenJson),
+              (status = 403, description = "Another agent's token, and not an admin", body = Problem)))]
 async fn create_token(
     caller: AuthenticatedAgent,
     path: web::Path<String>,
@@ -360,6 +423,11 @@ async fn create_token(
     Ok(HttpResponse::Created().json(TokenJson::new(created, Some(token))))
 }
 
+/// Revokes an API token (the agent, or admins).
+#[utoipa::path(delete, path = "/agents/{id}/tokens/{token_id}",
+    params(("id" = String, Path, description = "An agent's id, or `me`"), ("token_id" = TokenId, Path)),
+    responses((status = 204, description = "Revoked"),
+              (status = 403, description = "Another agent's token, and not an admin", body = Problem)))]
 async fn revoke_token(
     caller: AuthenticatedAgent,
     path: web::Path<(String, String)>,

@@ -10,33 +10,27 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use switchboard_domain::ChannelId;
 use switchboard_store::{AssignmentPolicy, ChannelPolicy, PolicySettings, PolicySource, StoreError, TeamId};
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
+use crate::openapi::Problem;
 
-// Until this module is described: the routes! table replaces these three.
-pub const ROUTES: &[(&str, &str)] = &[];
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    utoipa::openapi::OpenApi::default()
-}
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/teams/{id}/assignment").route(web::get().to(get_team)).route(web::put().to(put_team)))
-        .service(
-            web::resource("/channels/{id}/assignment")
-                .route(web::get().to(get_channel))
-                .route(web::put().to(put_channel))
-                .route(web::delete().to(delete_channel)),
-        );
+routes! {
+    "/teams/{id}/assignment" => { get: get_team, put: put_team },
+    "/channels/{id}/assignment" => { get: get_channel, put: put_channel, delete: delete_channel },
 }
 
 /// The longest `reassign_after_minutes` accepted: a week.
 const REASSIGN_MAX_MINUTES: u64 = 7 * 24 * 60;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = AssignmentSettings)]
 struct PolicyJson {
     policy: AssignmentPolicy,
     /// `null`: never reassigned.
+    #[schema(required = true)]
     reassign_after_minutes: Option<u32>,
 }
 
@@ -46,16 +40,21 @@ impl From<PolicySettings> for PolicyJson {
     }
 }
 
-#[derive(Serialize)]
+/// A team's policy (`off` when none is set).
+#[derive(Serialize, ToSchema)]
+#[schema(as = TeamAssignment)]
 struct TeamPolicyJson {
     team_id: TeamId,
     #[serde(flatten)]
     policy: PolicyJson,
 }
 
-#[derive(Serialize)]
+/// A channel's policy: the one in effect, where it comes from, and the channel's own.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ChannelAssignment)]
 struct ChannelPolicyJson {
     channel_id: ChannelId,
+    #[schema(required = true)]
     team_id: Option<TeamId>,
     /// The policy in effect.
     #[serde(flatten)]
@@ -63,6 +62,7 @@ struct ChannelPolicyJson {
     /// Where it comes from: the channel's own, its team's, or the default (off).
     source: PolicySource,
     /// The channel's own policy; `null`: it follows its team's.
+    #[schema(required = true)]
     own: Option<PolicyJson>,
 }
 
@@ -78,14 +78,20 @@ impl From<ChannelPolicy> for ChannelPolicyJson {
     }
 }
 
-/// Fields are JSON values so that a wrong type is a 422 naming the field, like a wrong
-/// value.
-#[derive(Deserialize)]
+// Fields are JSON values so that a wrong type is a 422 naming the field, like a wrong
+// value.
+/// An auto-assignment policy to set.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AssignmentBody)]
 struct PolicyBody {
     #[serde(default)]
+    #[schema(value_type = AssignmentPolicy, required = true)]
     policy: Option<serde_json::Value>,
+    /// Take a conversation back from an assignee who has not answered within this many
+    /// minutes; absent or `null`: never.
     #[serde(default)]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 10080)]
     reassign_after_minutes: Option<serde_json::Value>,
 }
 
@@ -129,6 +135,9 @@ fn not_found(what: &'static str) -> impl Fn(StoreError) -> ApiError {
     }
 }
 
+/// A team's auto-assignment policy (any agent).
+#[utoipa::path(get, path = "/teams/{id}/assignment", params(("id" = TeamId, Path)),
+    responses((status = 200, body = TeamPolicyJson)))]
 async fn get_team(
     _agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -139,6 +148,9 @@ async fn get_team(
     Ok(HttpResponse::Ok().json(TeamPolicyJson { team_id: team, policy: policy.into() }))
 }
 
+/// Sets a team's auto-assignment policy (admins); the waiting backlog is assigned at once.
+#[utoipa::path(put, path = "/teams/{id}/assignment", params(("id" = TeamId, Path)), request_body = PolicyBody,
+    responses((status = 200, body = TeamPolicyJson), (status = 403, description = "Admins only", body = Problem)))]
 async fn put_team(
     caller: AuthenticatedAgent,
     path: web::Path<String>,
@@ -154,6 +166,9 @@ async fn put_team(
     Ok(HttpResponse::Ok().json(TeamPolicyJson { team_id: team, policy: policy.into() }))
 }
 
+/// A channel's auto-assignment policy: in effect, its source, and its own (any agent).
+#[utoipa::path(get, path = "/channels/{id}/assignment", params(("id" = ChannelId, Path)),
+    responses((status = 200, body = ChannelPolicyJson)))]
 async fn get_channel(
     _agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -164,6 +179,9 @@ async fn get_channel(
     Ok(HttpResponse::Ok().json(ChannelPolicyJson::from(policy)))
 }
 
+/// Sets a channel's own auto-assignment policy, which wins over its team's (admins).
+#[utoipa::path(put, path = "/channels/{id}/assignment", params(("id" = ChannelId, Path)), request_body = PolicyBody,
+    responses((status = 200, body = ChannelPolicyJson), (status = 403, description = "Admins only", body = Problem)))]
 async fn put_channel(
     caller: AuthenticatedAgent,
     path: web::Path<String>,
@@ -183,6 +201,9 @@ async fn put_channel(
     Ok(HttpResponse::Ok().json(ChannelPolicyJson::from(after)))
 }
 
+/// Removes a channel's own policy: it follows its team's again (admins).
+#[utoipa::path(delete, path = "/channels/{id}/assignment", params(("id" = ChannelId, Path)),
+    responses((status = 200, description = "The channel's policy now", body = ChannelPolicyJson), (status = 403, description = "Admins only", body = Problem)))]
 async fn delete_channel(
     caller: AuthenticatedAgent,
     path: web::Path<String>,

@@ -23,6 +23,7 @@
 //! quick reply a rule sends, removing the hours an away message needs) is a 409 that says
 //! which.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use actix_web::{HttpResponse, web};
@@ -38,51 +39,30 @@ use switchboard_domain::hours::BusinessHours;
 use switchboard_domain::message::{InteractiveReply, Media, MessageContent};
 use switchboard_domain::{ChannelId, QuickReplyId, RuleId, WaId};
 use switchboard_store::{ChannelAutoReplies, ChannelAutoRepliesPatch, ChannelInfo, StoreError, StoredRule};
+use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
 
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
+use crate::openapi::Problem;
 
-// Until this module is described: the routes! table replaces these three.
-pub const ROUTES: &[(&str, &str)] = &[];
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    utoipa::openapi::OpenApi::default()
-}
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/quick-replies").route(web::get().to(agent_quick_replies)))
-        .service(
-            web::resource("/admin/channels/{channel_id}/auto-replies")
-                .route(web::get().to(get_config))
-                .route(web::put().to(put_config))
-                .route(web::patch().to(patch_config)),
-        )
-        .service(
-            web::resource("/admin/channels/{channel_id}/auto-replies/{section}")
-                .route(web::get().to(get_section))
-                .route(web::put().to(put_section))
-                .route(web::delete().to(delete_section)),
-        )
-        .service(
-            web::resource("/admin/quick-replies")
-                .route(web::get().to(list_quick_replies))
-                .route(web::post().to(create_quick_reply)),
-        )
-        .service(
-            web::resource("/admin/quick-replies/{id}")
-                .route(web::get().to(get_quick_reply))
-                .route(web::put().to(update_quick_reply))
-                .route(web::delete().to(delete_quick_reply)),
-        )
-        .service(web::resource("/admin/rules").route(web::get().to(list_rules)).route(web::post().to(create_rule)))
-        // Before `/admin/rules/{id}`, which would take these names as ids.
-        .service(web::resource("/admin/rules/order").route(web::put().to(reorder_rules)))
-        .service(web::resource("/admin/rules/preview").route(web::post().to(preview)))
-        .service(
-            web::resource("/admin/rules/{id}")
-                .route(web::get().to(get_rule))
-                .route(web::put().to(update_rule))
-                .route(web::delete().to(delete_rule)),
-        );
+routes! {
+    "/quick-replies" => { get: agent_quick_replies },
+    "/admin/channels/{channel_id}/auto-replies" => { get: get_config, put: put_config, patch: patch_config },
+    "/admin/channels/{channel_id}/auto-replies/{section}" => {
+        get: get_section,
+        put: put_section,
+        delete: delete_section,
+    },
+    "/admin/quick-replies" => { get: list_quick_replies, post: create_quick_reply },
+    "/admin/quick-replies/{id}" => { get: get_quick_reply, put: update_quick_reply, delete: delete_quick_reply },
+    "/admin/rules" => { get: list_rules, post: create_rule },
+    // Before `/admin/rules/{id}`, which would take these names as ids.
+    "/admin/rules/order" => { put: reorder_rules },
+    "/admin/rules/preview" => { post: preview },
+    "/admin/rules/{id}" => { get: get_rule, put: update_rule, delete: delete_rule },
 }
 
 // ---------------------------------------------------------------------------------------
@@ -212,22 +192,67 @@ async fn configs_in_force(state: &AppState) -> Result<Vec<(Option<ChannelInfo>, 
 // ---------------------------------------------------------------------------------------
 // A channel's settings
 
+/// The schema of a struct that serialises as `A`'s fields and `B`'s side by side (two
+/// `#[serde(flatten)]` fields): one object with the properties of both. (The `allOf` utoipa
+/// derives for a flattened field would refuse `B`'s fields: `A` denies unknown ones.)
+fn merged<A: PartialSchema, B: PartialSchema>(description: &str) -> RefOr<Schema> {
+    match (A::schema(), B::schema()) {
+        (RefOr::T(Schema::Object(mut a)), RefOr::T(Schema::Object(b))) => {
+            a.properties.extend(b.properties);
+            a.required.extend(b.required);
+            a.description = Some(description.to_owned());
+            RefOr::T(Schema::Object(a))
+        }
+        (a, b) => AllOfBuilder::new().item(a).item(b).description(Some(description)).into(),
+    }
+}
+
 /// `GET …/auto-replies`: what is in force, with the configuration version.
 #[derive(Serialize)]
 struct ConfigJson {
-    channel_id: ChannelId,
-    version: i64,
+    #[serde(flatten)]
+    head: ConfigHead,
     #[serde(flatten)]
     config: AutoReplyConfig,
+}
+
+#[derive(Serialize, ToSchema)]
+struct ConfigHead {
+    channel_id: ChannelId,
+    /// The auto-reply configuration's version: it grows with every change (any channel's
+    /// settings, a quick reply, a rule).
+    version: i64,
+}
+
+impl PartialSchema for ConfigJson {
+    fn schema() -> RefOr<Schema> {
+        merged::<AutoReplyConfig, ConfigHead>(
+            "A channel's auto-reply configuration in force (its settings, the shared quick replies and \
+             the rules that apply to it), with the configuration version.",
+        )
+    }
+}
+
+impl ToSchema for ConfigJson {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("AutoRepliesInForce")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        <AutoReplyConfig as ToSchema>::schemas(schemas);
+        <ConfigHead as ToSchema>::schemas(schemas);
+    }
 }
 
 /// The channel's settings in a PUT: every one optional (absent = not set). The fields a
 /// GET also returns (`channel_id`, `version`, `quick_replies`, `rules`) are accepted so a
 /// GET can be edited and PUT back; quick replies and rules are edited at their own URLs,
 /// so they must be unchanged.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = AutoReplySettings)]
 #[serde(deny_unknown_fields)]
 struct SettingsJson {
+    /// `{{business.name}}` (default: the channel's name).
     #[serde(default)]
     business_name: Option<String>,
     #[serde(default)]
@@ -240,16 +265,38 @@ struct SettingsJson {
     away: Option<Away>,
     #[serde(default)]
     limits: Option<Limits>,
+    /// Ignored (as a GET shows it).
     #[serde(default)]
     #[allow(dead_code)]
+    #[schema(value_type = Option<ChannelId>)]
     channel_id: Option<Value>,
+    /// Ignored (as a GET shows it).
     #[serde(default)]
     #[allow(dead_code)]
+    #[schema(value_type = Option<i64>)]
     version: Option<Value>,
+    /// If given, must be the quick replies in force (edited at `/api/v1/admin/quick-replies`).
     #[serde(default)]
+    #[schema(value_type = Option<Vec<QuickReply>>)]
     quick_replies: Option<Value>,
+    /// If given, must be the rules in force on the channel (edited at `/api/v1/admin/rules`).
     #[serde(default)]
+    #[schema(value_type = Option<Vec<KeywordRule>>)]
     rules: Option<Value>,
+}
+
+/// The settings to change: a setting left out stays as it is, `null` clears it (back to
+/// its default), a value replaces it.
+#[derive(ToSchema)]
+#[schema(as = AutoReplySettingsPatch)]
+#[allow(dead_code)] // Describes what `patch_config` reads; never built.
+struct SettingsPatchJson {
+    business_name: Option<String>,
+    locale: Option<Locale>,
+    hours: Option<BusinessHours>,
+    greeting: Option<Greeting>,
+    away: Option<Away>,
+    limits: Option<Limits>,
 }
 
 /// The configuration in force with `settings` instead of the stored ones.
@@ -286,9 +333,12 @@ async fn write_settings(
 async fn config_json(state: &AppState, channel: ChannelId) -> Result<HttpResponse, ApiError> {
     let version = state.store.auto_reply_config_version().await?;
     let config = state.store.auto_reply_config(channel).await.map_err(channel_not_found)?;
-    Ok(HttpResponse::Ok().json(ConfigJson { channel_id: channel, version, config }))
+    Ok(HttpResponse::Ok().json(ConfigJson { head: ConfigHead { channel_id: channel, version }, config }))
 }
 
+/// A channel's auto-reply configuration in force (admins).
+#[utoipa::path(get, path = "/admin/channels/{channel_id}/auto-replies", params(("channel_id" = ChannelId, Path)),
+    responses((status = 200, body = ConfigJson), (status = 403, description = "Admins only", body = Problem)))]
 async fn get_config(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -299,6 +349,15 @@ async fn get_config(
     config_json(&state, channel).await
 }
 
+/// Replaces a channel's auto-reply settings, whole (admins); answers the configuration in force.
+#[utoipa::path(put, path = "/admin/channels/{channel_id}/auto-replies",
+    params(("channel_id" = ChannelId, Path)),
+    request_body = SettingsJson,
+    responses(
+        (status = 200, body = ConfigJson),
+        (status = 403, description = "Admins only", body = Problem),
+        (status = 409, description = "The change would break another part of the configuration", body = Problem),
+    ))]
 async fn put_config(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -339,6 +398,15 @@ fn patch_field<T: DeserializeOwned>(body: &mut Map<String, Value>, name: &str) -
     }
 }
 
+/// Changes some of a channel's auto-reply settings (admins); answers the configuration in force.
+#[utoipa::path(patch, path = "/admin/channels/{channel_id}/auto-replies",
+    params(("channel_id" = ChannelId, Path)),
+    request_body = SettingsPatchJson,
+    responses(
+        (status = 200, body = ConfigJson),
+        (status = 403, description = "Admins only", body = Problem),
+        (status = 409, description = "The change would break another part of the configuration", body = Problem),
+    ))]
 async fn patch_config(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -376,7 +444,8 @@ async fn patch_config(
 }
 
 /// `…/auto-replies/{section}`: one setting on its own.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, ToSchema)]
+#[schema(rename_all = "lowercase")]
 enum Section {
     Hours,
     Greeting,
@@ -410,6 +479,53 @@ impl Section {
     }
 }
 
+/// One setting, as `…/auto-replies/{section}` reads and writes it: the section's own type.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum SectionJson {
+    Hours(BusinessHours),
+    Greeting(Greeting),
+    Away(Away),
+}
+
+/// `anyOf`, not the `oneOf` utoipa derives for an untagged enum: a greeting can also read
+/// as an away message.
+impl PartialSchema for SectionJson {
+    fn schema() -> RefOr<Schema> {
+        AnyOfBuilder::new()
+            .item(Ref::from_schema_name(BusinessHours::name()))
+            .item(Ref::from_schema_name(Greeting::name()))
+            .item(Ref::from_schema_name(Away::name()))
+            .description(Some(
+                "The setting: `BusinessHours` for `hours`, `Greeting` for `greeting`, `Away` for `away`.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for SectionJson {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("AutoReplySetting")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((BusinessHours::name().into_owned(), BusinessHours::schema()));
+        <BusinessHours as ToSchema>::schemas(schemas);
+        schemas.push((Greeting::name().into_owned(), Greeting::schema()));
+        <Greeting as ToSchema>::schemas(schemas);
+        schemas.push((Away::name().into_owned(), Away::schema()));
+        <Away as ToSchema>::schemas(schemas);
+    }
+}
+
+/// One of a channel's settings: its business hours, greeting or away message (admins).
+#[utoipa::path(get, path = "/admin/channels/{channel_id}/auto-replies/{section}",
+    params(("channel_id" = ChannelId, Path), ("section" = inline(Section), Path, description = "Which setting")),
+    responses(
+        (status = 200, description = "The setting", body = SectionJson),
+        (status = 403, description = "Admins only", body = Problem),
+        (status = 404, description = "No such channel or section, or the setting is not set", body = Problem),
+    ))]
 async fn get_section(
     agent: AuthenticatedAgent,
     path: web::Path<(String, String)>,
@@ -421,13 +537,22 @@ async fn get_section(
     let channel = parse_channel(&channel)?;
     let s = state.store.channel_auto_replies(channel).await.map_err(channel_not_found)?;
     let value = match section {
-        Section::Hours => s.hours.map(|v| json!(v)),
-        Section::Greeting => s.greeting.map(|v| json!(v)),
-        Section::Away => s.away.map(|v| json!(v)),
+        Section::Hours => s.hours.map(SectionJson::Hours),
+        Section::Greeting => s.greeting.map(SectionJson::Greeting),
+        Section::Away => s.away.map(SectionJson::Away),
     };
     value.map(|v| HttpResponse::Ok().json(v)).ok_or(ApiError::NotFound { what: section.what() })
 }
 
+/// Sets a channel's business hours, greeting or away message (admins); answers it.
+#[utoipa::path(put, path = "/admin/channels/{channel_id}/auto-replies/{section}",
+    params(("channel_id" = ChannelId, Path), ("section" = inline(Section), Path, description = "Which setting")),
+    request_body = SectionJson,
+    responses(
+        (status = 200, description = "The setting as stored", body = SectionJson),
+        (status = 403, description = "Admins only", body = Problem),
+        (status = 409, description = "The change would break another part of the configuration", body = Problem),
+    ))]
 async fn put_section(
     agent: AuthenticatedAgent,
     path: web::Path<(String, String)>,
@@ -439,27 +564,32 @@ async fn put_section(
     let section = Section::parse(&section)?;
     let channel = channel_info(&state, parse_channel(&channel)?).await?;
     let body = body.into_inner();
-    let (hours, greeting, away): (Option<BusinessHours>, Option<Greeting>, Option<Away>) = match section {
-        Section::Hours => (Some(decode("", body)?), None, None),
-        Section::Greeting => (None, Some(decode("", body)?), None),
-        Section::Away => (None, None, Some(decode("", body)?)),
+    let value = match section {
+        Section::Hours => SectionJson::Hours(decode("", body)?),
+        Section::Greeting => SectionJson::Greeting(decode("", body)?),
+        Section::Away => SectionJson::Away(decode("", body)?),
     };
-    let patch = ChannelAutoRepliesPatch {
-        hours: hours.as_ref().map(Some),
-        greeting: greeting.as_ref().map(Some),
-        away: away.as_ref().map(Some),
-        ..ChannelAutoRepliesPatch::default()
+    let patch = match &value {
+        SectionJson::Hours(h) => ChannelAutoRepliesPatch { hours: Some(Some(h)), ..ChannelAutoRepliesPatch::default() },
+        SectionJson::Greeting(g) => {
+            ChannelAutoRepliesPatch { greeting: Some(Some(g)), ..ChannelAutoRepliesPatch::default() }
+        }
+        SectionJson::Away(a) => ChannelAutoRepliesPatch { away: Some(Some(a)), ..ChannelAutoRepliesPatch::default() },
     };
     write_settings(&state, &channel, &patch, Some(section.name())).await?;
     tracing::info!(channel_id = %channel.id, admin_id = %agent.0.id, section = section.name(), "auto-reply setting set");
-    let value = match section {
-        Section::Hours => json!(hours),
-        Section::Greeting => json!(greeting),
-        Section::Away => json!(away),
-    };
     Ok(HttpResponse::Ok().json(value))
 }
 
+/// Removes a channel's business hours, greeting or away message (admins).
+#[utoipa::path(delete, path = "/admin/channels/{channel_id}/auto-replies/{section}",
+    params(("channel_id" = ChannelId, Path), ("section" = inline(Section), Path, description = "Which setting")),
+    responses(
+        (status = 204, description = "Removed (or was not set)"),
+        (status = 403, description = "Admins only", body = Problem),
+        (status = 409, description = "Something else needs it (an away message outside business hours needs the hours)",
+            body = Problem),
+    ))]
 async fn delete_section(
     agent: AuthenticatedAgent,
     path: web::Path<(String, String)>,
@@ -482,18 +612,24 @@ async fn delete_section(
 // ---------------------------------------------------------------------------------------
 // Quick replies
 
-#[derive(Serialize)]
-struct Items<T> {
-    items: Vec<T>,
+/// The quick replies, in shortcut order.
+#[derive(Serialize, ToSchema)]
+struct QuickReplyList {
+    items: Vec<QuickReply>,
 }
 
+/// The quick replies, in shortcut order (any agent).
+#[utoipa::path(get, path = "/quick-replies", responses((status = 200, body = QuickReplyList)))]
 async fn agent_quick_replies(_agent: AuthenticatedAgent, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(Items { items: state.store.quick_replies().await? }))
+    Ok(HttpResponse::Ok().json(QuickReplyList { items: state.store.quick_replies().await? }))
 }
 
+/// The quick replies, in shortcut order (admins).
+#[utoipa::path(get, path = "/admin/quick-replies",
+    responses((status = 200, body = QuickReplyList), (status = 403, description = "Admins only", body = Problem)))]
 async fn list_quick_replies(agent: AuthenticatedAgent, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     agent.require_admin()?;
-    Ok(HttpResponse::Ok().json(Items { items: state.store.quick_replies().await? }))
+    Ok(HttpResponse::Ok().json(QuickReplyList { items: state.store.quick_replies().await? }))
 }
 
 fn quick_reply_id(raw: &str) -> Result<QuickReplyId, ApiError> {
@@ -507,6 +643,10 @@ fn quick_reply_not_found(e: StoreError) -> ApiError {
     }
 }
 
+/// One quick reply (admins).
+#[utoipa::path(get, path = "/admin/quick-replies/{id}",
+    params(("id" = QuickReplyId, Path)),
+    responses((status = 200, body = QuickReply), (status = 403, description = "Admins only", body = Problem)))]
 async fn get_quick_reply(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -549,6 +689,14 @@ async fn check_quick_reply(
     check(&changes)
 }
 
+/// Creates a quick reply (admins); its id is generated unless given.
+#[utoipa::path(post, path = "/admin/quick-replies", request_body = QuickReply,
+    responses(
+        (status = 201, body = QuickReply,
+            headers(("location" = String, description = "The new quick reply's URL"))),
+        (status = 403, description = "Admins only", body = Problem),
+        (status = 409, description = "The shortcut or id is taken, or the change would break a rule", body = Problem),
+    ))]
 async fn create_quick_reply(
     agent: AuthenticatedAgent,
     body: web::Json<Value>,
@@ -580,6 +728,13 @@ fn body_with_id(mut body: Value, id: &str) -> Result<Value, ApiError> {
     Ok(body)
 }
 
+/// Replaces a quick reply (admins); the body's `id`, if any, must be the URL's.
+#[utoipa::path(put, path = "/admin/quick-replies/{id}", params(("id" = QuickReplyId, Path)), request_body = QuickReply,
+    responses(
+        (status = 200, body = QuickReply),
+        (status = 403, description = "Admins only", body = Problem),
+        (status = 409, description = "The shortcut is taken, or the change would break a rule", body = Problem),
+    ))]
 async fn update_quick_reply(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -599,6 +754,13 @@ async fn update_quick_reply(
     Ok(HttpResponse::Ok().json(qr))
 }
 
+/// Deletes a quick reply (admins), unless a rule sends it.
+#[utoipa::path(delete, path = "/admin/quick-replies/{id}", params(("id" = QuickReplyId, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Admins only", body = Problem),
+        (status = 409, description = "A rule sends it", body = Problem),
+    ))]
 async fn delete_quick_reply(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -616,13 +778,50 @@ async fn delete_quick_reply(
 // ---------------------------------------------------------------------------------------
 // Keyword rules
 
-/// A rule as the API shows it: the rule's fields and `channel_id` (null: every channel).
-fn rule_json(r: &StoredRule) -> Value {
-    let mut v = json!(r.rule);
-    if let Value::Object(map) = &mut v {
-        map.insert("channel_id".into(), json!(r.channel));
+/// A keyword rule as the API shows and takes it: the rule's own fields and `channel_id`.
+#[derive(Serialize)]
+struct RuleJson {
+    #[serde(flatten)]
+    rule: KeywordRule,
+    #[serde(flatten)]
+    channel: RuleChannel,
+}
+
+#[derive(Serialize, ToSchema)]
+struct RuleChannel {
+    /// The only channel the rule applies to; `null` (or left out, when writing): every channel.
+    channel_id: Option<ChannelId>,
+}
+
+impl PartialSchema for RuleJson {
+    fn schema() -> RefOr<Schema> {
+        merged::<KeywordRule, RuleChannel>(
+            "A keyword rule: when `matcher` matches, do `actions`; then stop (default) or go on to the \
+             next rule. `channel_id` limits it to one channel.",
+        )
     }
-    v
+}
+
+impl ToSchema for RuleJson {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Rule")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        <KeywordRule as ToSchema>::schemas(schemas);
+        <RuleChannel as ToSchema>::schemas(schemas);
+    }
+}
+
+/// A rule as the API shows it: the rule's fields and `channel_id` (null: every channel).
+fn rule_json(r: &StoredRule) -> RuleJson {
+    RuleJson { rule: r.rule.clone(), channel: RuleChannel { channel_id: r.channel } }
+}
+
+/// The keyword rules, in evaluation order.
+#[derive(Serialize, ToSchema)]
+struct RuleList {
+    items: Vec<RuleJson>,
 }
 
 /// A rule from the API: `channel_id` (optional) and the rule's own fields.
@@ -674,12 +873,19 @@ async fn require_rule_channel(state: &AppState, rule: &StoredRule) -> Result<(),
     Ok(())
 }
 
+/// The keyword rules, in evaluation order (admins).
+#[utoipa::path(get, path = "/admin/rules",
+    responses((status = 200, body = RuleList), (status = 403, description = "Admins only", body = Problem)))]
 async fn list_rules(agent: AuthenticatedAgent, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     agent.require_admin()?;
     let rules = state.store.keyword_rules().await?;
-    Ok(HttpResponse::Ok().json(Items { items: rules.iter().map(rule_json).collect() }))
+    Ok(HttpResponse::Ok().json(RuleList { items: rules.iter().map(rule_json).collect() }))
 }
 
+/// One keyword rule (admins).
+#[utoipa::path(get, path = "/admin/rules/{id}",
+    params(("id" = RuleId, Path)),
+    responses((status = 200, body = RuleJson), (status = 403, description = "Admins only", body = Problem)))]
 async fn get_rule(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -691,6 +897,13 @@ async fn get_rule(
     Ok(HttpResponse::Ok().json(rule_json(&rule)))
 }
 
+/// Adds a keyword rule, last in the order (admins); its id is generated unless given.
+#[utoipa::path(post, path = "/admin/rules", request_body = RuleJson,
+    responses(
+        (status = 201, body = RuleJson, headers(("location" = String, description = "The new rule's URL"))),
+        (status = 403, description = "Admins only", body = Problem),
+        (status = 409, description = "The id is taken, or the change would break the configuration", body = Problem),
+    ))]
 async fn create_rule(
     agent: AuthenticatedAgent,
     body: web::Json<Value>,
@@ -712,6 +925,13 @@ async fn create_rule(
         .json(rule_json(&rule)))
 }
 
+/// Replaces a keyword rule, in place (admins); the body's `id`, if any, must be the URL's.
+#[utoipa::path(put, path = "/admin/rules/{id}", params(("id" = RuleId, Path)), request_body = RuleJson,
+    responses(
+        (status = 200, body = RuleJson),
+        (status = 403, description = "Admins only", body = Problem),
+        (status = 409, description = "The change would break the configuration on some channel", body = Problem),
+    ))]
 async fn update_rule(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -731,6 +951,9 @@ async fn update_rule(
     Ok(HttpResponse::Ok().json(rule_json(&rule)))
 }
 
+/// Deletes a keyword rule (admins).
+#[utoipa::path(delete, path = "/admin/rules/{id}", params(("id" = RuleId, Path)),
+    responses((status = 204, description = "Deleted"), (status = 403, description = "Admins only", body = Problem)))]
 async fn delete_rule(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -743,12 +966,22 @@ async fn delete_rule(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+/// The new evaluation order.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = RuleOrder)]
 #[serde(deny_unknown_fields)]
 struct OrderJson {
+    /// Every rule's id, each once, in the new order.
     order: Vec<RuleId>,
 }
 
+/// Sets the order rules are evaluated in (admins); answers the rules in that order.
+#[utoipa::path(put, path = "/admin/rules/order", request_body = OrderJson,
+    responses(
+        (status = 200, body = RuleList),
+        (status = 403, description = "Admins only", body = Problem),
+        (status = 409, description = "The rules changed meanwhile (`rules_changed`); list them again", body = Problem),
+    ))]
 async fn reorder_rules(
     agent: AuthenticatedAgent,
     body: web::Json<Value>,
@@ -785,7 +1018,7 @@ async fn reorder_rules(
     })?;
     tracing::info!(admin_id = %agent.0.id, rules = order.len(), "keyword rules reordered");
     let rules = state.store.keyword_rules().await?;
-    Ok(HttpResponse::Ok().json(Items { items: rules.iter().map(rule_json).collect() }))
+    Ok(HttpResponse::Ok().json(RuleList { items: rules.iter().map(rule_json).collect() }))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -794,19 +1027,27 @@ async fn reorder_rules(
 /// A sample inbound message: `{"type": "text", "text": …}`, `{"type": "button_reply",
 /// "id": …}`, `{"type": "list_reply", "id": …}`, `{"type": "template_button", "payload":
 /// …}`, or any other message type by name (`image`, `reaction`, `request_welcome`, …).
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SampleMessage {
+    /// `text`, `button_reply`, `list_reply`, `template_button`, `image`, `video`, `audio`,
+    /// `document`, `sticker`, `location`, `contacts`, `reaction`, `order`, `system`,
+    /// `request_welcome` or `unsupported`.
     #[serde(rename = "type")]
     kind: String,
+    /// A text's body (required for `text`); a template button's or an order's text.
     #[serde(default)]
     text: Option<String>,
+    /// The button or list row id (required for `button_reply` and `list_reply`).
     #[serde(default)]
     id: Option<String>,
+    /// The button or list row title (default: the id).
     #[serde(default)]
     title: Option<String>,
+    /// The template button's payload (required for `template_button`).
     #[serde(default)]
     payload: Option<String>,
+    /// A media caption (image, video, document).
     #[serde(default)]
     caption: Option<String>,
 }
@@ -875,9 +1116,12 @@ impl SampleMessage {
     }
 }
 
-#[derive(Deserialize)]
+/// Who sends the sample message.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SampleContact {
+    /// Their WhatsApp id: the phone number in international format, digits only.
+    #[schema(value_type = String)]
     wa_id: WaId,
     #[serde(default)]
     name: Option<String>,
@@ -891,7 +1135,8 @@ struct SampleContact {
     last_seen_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Default, Deserialize)]
+/// The conversation the sample message arrives in (default: a new one).
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SampleConversation {
     #[serde(default)]
@@ -905,7 +1150,9 @@ struct SampleConversation {
     auto_replies_last_hour: u32,
 }
 
-#[derive(Deserialize)]
+/// A sample message, who sends it and where, for the preview.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = PreviewRequest)]
 #[serde(deny_unknown_fields)]
 struct PreviewJson {
     channel_id: ChannelId,
@@ -918,7 +1165,10 @@ struct PreviewJson {
     conversation: SampleConversation,
 }
 
-#[derive(Serialize)]
+/// Why a greeting, away message or rule fired or not: `rule`, `outcome` and the outcome's
+/// own fields.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PreviewTrace)]
 struct TraceJson {
     #[serde(flatten)]
     explanation: Explanation,
@@ -929,7 +1179,9 @@ struct TraceJson {
     explanation_text: String,
 }
 
-#[derive(Serialize)]
+/// A message the preview would send.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PreviewReply)]
 struct ReplyJson {
     rule: RuleRef,
     reply: autoreply::ReplyBody,
@@ -937,7 +1189,8 @@ struct ReplyJson {
     content: MessageContent,
 }
 
-#[derive(Serialize)]
+/// What a sample message would get, and why.
+#[derive(Serialize, ToSchema)]
 struct PreviewResult {
     channel_id: ChannelId,
     at: DateTime<Utc>,
@@ -952,8 +1205,16 @@ struct PreviewResult {
     trace: Vec<TraceJson>,
 }
 
-/// `POST /admin/rules/preview`: what a sample message would get from the configuration in
-/// force, and why. Nothing is sent or stored.
+/// Previews what a sample message would get, and why; nothing is sent or stored (admins).
+///
+/// The configuration in force on the channel answers it, as the ingest worker would.
+#[utoipa::path(post, path = "/admin/rules/preview", request_body = PreviewJson,
+    responses(
+        (status = 200, body = PreviewResult),
+        (status = 403, description = "Admins only", body = Problem),
+        (status = 409, description = "The channel's configuration is invalid (`invalid_configuration`)",
+            body = Problem),
+    ))]
 async fn preview(
     agent: AuthenticatedAgent,
     body: web::Json<Value>,

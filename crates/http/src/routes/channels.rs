@@ -4,32 +4,33 @@
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use switchboard_domain::{ChannelId, PhoneNumberId};
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::ApiError;
 
-// Until this module is described: the routes! table replaces these three.
-pub const ROUTES: &[(&str, &str)] = &[];
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    utoipa::openapi::OpenApi::default()
-}
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/channels").route(web::get().to(list)));
+routes! {
+    "/channels" => { get: list },
 }
 
-#[derive(Serialize)]
+/// A connected WhatsApp number.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Channel)]
 struct ChannelJson {
     id: ChannelId,
+    /// The Graph API id of the number (digits).
     phone_number_id: PhoneNumberId,
     name: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ChannelList {
     items: Vec<ChannelJson>,
 }
 
+/// The connected WhatsApp numbers (any agent).
+#[utoipa::path(get, path = "/channels", responses((status = 200, body = ChannelList)))]
 async fn list(_agent: AuthenticatedAgent, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let items = state
         .store

@@ -12,21 +12,19 @@ use switchboard_domain::ContactId;
 use switchboard_store::{
     Contact, ContactPatch, ContactPatchOutcome, ContactQuery, MAX_CONTACT_ATTRIBUTES, ViewCursor, ViewQuery, ViewSort,
 };
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
-use crate::routes::conversations::{PageJson, conversation_page, decode_cursor, parse_limit, parse_search, viewer};
+use crate::routes::conversations::{
+    ConversationJson, PageJson, conversation_page, decode_cursor, parse_limit, parse_search, viewer,
+};
 
-// Until this module is described: the routes! table replaces these three.
-pub const ROUTES: &[(&str, &str)] = &[];
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    utoipa::openapi::OpenApi::default()
-}
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/contacts").route(web::get().to(list)))
-        .service(web::resource("/contacts/{id}").route(web::get().to(get)).route(web::patch().to(patch)))
-        .service(web::resource("/contacts/{id}/conversations").route(web::get().to(conversations)));
+routes! {
+    "/contacts" => { get: list },
+    "/contacts/{id}" => { get: get, patch: patch },
+    "/contacts/{id}/conversations" => { get: conversations },
 }
 
 /// The longest attribute key, in characters.
@@ -36,7 +34,9 @@ const MAX_VALUE_CHARS: usize = 1000;
 /// The longest name, in characters.
 const MAX_NAME_CHARS: usize = 200;
 
-#[derive(Serialize)]
+/// A customer, as the CRM shows them.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Contact)]
 struct ContactJson {
     id: ContactId,
     wa_id: String,
@@ -46,6 +46,8 @@ struct ContactJson {
     profile_name: Option<String>,
     /// What to show: the name, else the profile name, else the number.
     display_name: String,
+    /// Custom attributes: strings, numbers and booleans by key.
+    #[schema(value_type = Object)]
     attributes: Map<String, Value>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -67,11 +69,32 @@ impl From<Contact> for ContactJson {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// A case-insensitive part of the name, profile name or number (3 to 200 characters).
     q: Option<String>,
+    /// 1 to 500 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     limit: Option<String>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+}
+
+/// What a PATCH may change; only the fields given change.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ContactPatch)]
+#[allow(dead_code)] // Describes what `parse_patch` reads; never built.
+struct PatchBody {
+    /// 1 to 200 characters; `null` removes the name agents gave.
+    #[schema(required = false, max_length = 200)]
+    name: Option<String>,
+    /// A merge patch of the attributes: each key is set to its value (a string of at most
+    /// 1000 characters, a number or a boolean), or removed by `null`. Keys are 1 to 64
+    /// characters; a contact has at most 50 attributes.
+    #[schema(value_type = Object, required = false)]
+    attributes: Option<Map<String, Value>>,
 }
 
 fn contact_id(raw: &str) -> Result<ContactId, ApiError> {
@@ -88,6 +111,8 @@ async fn visible(state: &AppState, agent: &AuthenticatedAgent, raw: &str) -> Res
     }
 }
 
+/// The contacts the caller may see, optionally searched.
+#[utoipa::path(get, path = "/contacts", params(ListParams), responses((status = 200, body = PageJson<ContactJson>)))]
 async fn list(
     agent: AuthenticatedAgent,
     params: web::Query<ListParams>,
@@ -113,6 +138,8 @@ async fn list(
     }))
 }
 
+/// One contact.
+#[utoipa::path(get, path = "/contacts/{id}", params(("id" = ContactId, Path)), responses((status = 200, body = ContactJson)))]
 async fn get(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -178,6 +205,9 @@ fn parse_patch(body: &Value) -> Result<ContactPatch, ApiError> {
     if errors.is_empty() { Ok(patch) } else { Err(ApiError::Validation(errors)) }
 }
 
+/// Renames a contact or changes their custom attributes.
+#[utoipa::path(patch, path = "/contacts/{id}", params(("id" = ContactId, Path)), request_body = PatchBody,
+    responses((status = 200, body = ContactJson)))]
 async fn patch(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -199,14 +229,19 @@ async fn patch(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PageParams {
+    /// 1 to 500 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     limit: Option<String>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
-/// `GET /contacts/{id}/conversations`: every conversation of the contact the caller may
-/// see, newest first.
+/// Every conversation of the contact the caller may see, newest first.
+#[utoipa::path(get, path = "/contacts/{id}/conversations", params(("id" = ContactId, Path), PageParams),
+    responses((status = 200, body = PageJson<ConversationJson>)))]
 async fn conversations(
     agent: AuthenticatedAgent,
     path: web::Path<String>,

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use switchboard_domain::message::{MessageContent, MessageContext, Referral, StatusError};
+use switchboard_domain::message::{MessageContent, MessageContext, MessageKind, Referral, StatusError};
 use switchboard_domain::{
     AgentId, AgentRole, ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction, MessageId,
     window,
@@ -12,26 +12,19 @@ use switchboard_store::{
     AssigneeFilter, ContactView, ConversationView, Label, MIN_SEARCH_CHARS, MessageCursor, MessageQuery, MessageView,
     Page, TeamId, ViewCursor, ViewQuery, ViewSort, Visibility, WindowFilter,
 };
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
 use crate::routes::labels::{LabelRefJson, resolve_labels};
+use crate::routes::replies::{__path_reply, reply};
 
-// Until this module is described: the routes! table replaces these three.
-pub const ROUTES: &[(&str, &str)] = &[];
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    utoipa::openapi::OpenApi::default()
-}
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/conversations").route(web::get().to(list)))
-        .service(web::resource("/conversations/counts").route(web::get().to(counts)))
-        .service(web::resource("/conversations/{id}").route(web::get().to(get)))
-        .service(
-            web::resource("/conversations/{id}/messages")
-                .route(web::get().to(messages))
-                .route(web::post().to(super::replies::reply)),
-        );
+routes! {
+    "/conversations" => { get: list },
+    "/conversations/counts" => { get: counts },
+    "/conversations/{id}" => { get: get },
+    "/conversations/{id}/messages" => { get: messages, post: reply },
 }
 
 const DEFAULT_LIMIT: u32 = 50;
@@ -39,9 +32,11 @@ const MAX_LIMIT: u32 = 500;
 /// The longest text search, in characters.
 const MAX_SEARCH_CHARS: usize = 200;
 
-#[derive(Serialize)]
+/// A page of a list; the next page is asked for with `cursor=<next_cursor>`.
+#[derive(Serialize, ToSchema)]
 pub(crate) struct PageJson<T> {
     pub(crate) items: Vec<T>,
+    /// `null` on the last page.
     pub(crate) next_cursor: Option<String>,
 }
 
@@ -116,6 +111,38 @@ pub(crate) fn decode_cursor(raw: &str) -> Option<ViewCursor> {
 
 /// The query string as pairs: filters may repeat (`label=a&label=b`).
 type Params = web::Query<Vec<(String, String)>>;
+
+/// The view parameters of `GET /conversations`, as [`view_query`] and [`list`] read them
+/// from [`Params`]; all optional, and they all apply together.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Describes what `view_query` reads; never built.
+struct ViewParams {
+    /// `open`, `pending`, `snoozed`, `resolved` or `all` (the default); several repeated or
+    /// comma-separated (`open,pending`).
+    status: Option<Vec<String>>,
+    /// `me`, `unassigned` or an agent's id.
+    assignee: Option<String>,
+    /// Conversations of channels routed to this team.
+    team: Option<TeamId>,
+    /// Labels (ids or names) the conversations all have; repeated for several.
+    label: Option<Vec<String>>,
+    channel: Option<ChannelId>,
+    contact: Option<ContactId>,
+    /// `open` or `closed`: whether the customer-service window is open now.
+    window: Option<String>,
+    /// A case-insensitive part of the contact's name or number, or of a message's text
+    /// (3 to 200 characters).
+    q: Option<String>,
+    /// `last_activity` (the default, newest first), `waiting` (longest waiting first) or
+    /// `window_closing` (open windows only, soonest closing first).
+    sort: Option<String>,
+    /// 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u32>,
+    /// The `next_cursor` of the previous page (of the same sort).
+    cursor: Option<String>,
+}
 
 fn values<'a>(params: &'a [(String, String)], key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
     params.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
@@ -232,7 +259,9 @@ pub(crate) async fn conversation_page(
     })
 }
 
-/// `GET /conversations`: a view of the inbox (see `docs/architecture.md`, "Views").
+/// A view of the inbox: the conversations the caller may see, filtered and sorted.
+#[utoipa::path(get, path = "/conversations", params(ViewParams),
+    responses((status = 200, body = PageJson<ConversationJson>)))]
 async fn list(agent: AuthenticatedAgent, params: Params, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let mut errors = Vec::new();
     let mut q = view_query(&agent, &params, &mut errors);
@@ -245,7 +274,9 @@ async fn list(agent: AuthenticatedAgent, params: Params, state: web::Data<AppSta
     Ok(HttpResponse::Ok().json(conversation_page(&state, page).await?))
 }
 
-#[derive(Serialize)]
+/// The sizes of the standard views, as the caller sees them.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ConversationCounts)]
 struct CountsJson {
     mine: u64,
     unassigned: u64,
@@ -255,7 +286,8 @@ struct CountsJson {
     snoozed: u64,
 }
 
-/// `GET /conversations/counts`: the standard views' sizes, as the caller sees them.
+/// The standard views' sizes, as the caller sees them.
+#[utoipa::path(get, path = "/conversations/counts", responses((status = 200, body = CountsJson)))]
 async fn counts(agent: AuthenticatedAgent, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let c = state.store.view_counts(agent.0.id, viewer(&agent)).await?;
     Ok(HttpResponse::Ok().json(CountsJson {
@@ -273,6 +305,9 @@ fn path_id(raw: &str) -> Result<ConversationId, ApiError> {
     raw.parse().map_err(|_| ApiError::NotFound { what: "conversation" })
 }
 
+/// One conversation, with its contact and labels.
+#[utoipa::path(get, path = "/conversations/{id}", params(("id" = ConversationId, Path)),
+    responses((status = 200, body = ConversationJson)))]
 async fn get(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -285,12 +320,19 @@ async fn get(
     Ok(HttpResponse::Ok().json(ConversationJson::new(c, Utc::now()).with_labels(labels)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct MessageParams {
+    /// 1 to 500 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     limit: Option<String>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
+/// A conversation's messages, oldest first.
+#[utoipa::path(get, path = "/conversations/{id}/messages", params(("id" = ConversationId, Path), MessageParams),
+    responses((status = 200, body = PageJson<MessageJson>)))]
 async fn messages(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -321,7 +363,9 @@ async fn messages(
     }))
 }
 
-#[derive(Serialize)]
+/// The customer of a conversation.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ConversationContact)]
 pub(crate) struct ContactJson {
     id: ContactId,
     wa_id: String,
@@ -347,7 +391,9 @@ impl From<ContactView> for ContactJson {
     }
 }
 
-#[derive(Serialize)]
+/// A conversation with one customer on one of our numbers.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Conversation)]
 pub(crate) struct ConversationJson {
     id: ConversationId,
     channel_id: ChannelId,
@@ -404,13 +450,18 @@ impl ConversationJson {
     }
 }
 
-#[derive(Serialize)]
+/// A message, inbound or outbound, with its delivery state.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Message)]
 pub(crate) struct MessageJson {
     id: MessageId,
     conversation_id: ConversationId,
     direction: Direction,
+    /// WhatsApp's id of the message; `null` until an outbound one is sent.
     wamid: Option<String>,
+    /// The type of `content`.
     #[serde(rename = "type")]
+    #[schema(value_type = MessageKind)]
     kind: &'static str,
     text: Option<String>,
     content: MessageContent,

@@ -36,24 +36,37 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use switchboard_core::{LiveItem, Subscription};
 use switchboard_store::{InboxEvent, InboxEventKind};
+use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::ApiError;
 
-// Until this module is described: the routes! table replaces these three.
-pub const ROUTES: &[(&str, &str)] = &[];
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    utoipa::openapi::OpenApi::default()
-}
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/events").route(web::get().to(events)));
+routes! {
+    "/events" => { get: events },
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct EventsParams {
+    /// For clients that cannot set the `Last-Event-ID` header (the header wins).
+    #[param(value_type = Option<i64>, minimum = 0)]
     last_event_id: Option<String>,
 }
+
+/// What the stream's 200 answer says (OpenAPI cannot type the events of a stream).
+const STREAM_DESCRIPTION: &str = "A stream of server-sent events, one per change the caller may see:\n\n\
+```text\nid: 42\nevent: message_created\ndata: {\"id\":42,\"kind\":\"message_created\",…}\n```\n\n\
+`data` is one line of JSON holding ids, kinds and states (never message text or contact details): \
+`id`, `kind`, `at`, `conversation_id`, `channel_id`, `team_id`, `assignee_id` (after the change), and by kind\n\
+- `message_created`: `message_id`, `direction`, `type`, `state`, `sent_by` (the agent; `null` for the customer and auto-replies);\n\
+- `message_status`: `message_id`, `state`, `previous_state`, `error_code`;\n\
+- `conversation_created`: `status`;\n\
+- `conversation_status`: `status`, `previous_status`;\n\
+- `assignment_changed`: `previous_assignee_id`;\n\
+- `label_added`: `label_id`, `added_by`; `label_removed`: `label_id`.\n\n\
+Reconnecting with `Last-Event-ID` resumes after that event with nothing missed or repeated; without it the stream \
+starts now. A comment line (`: keep-alive`) is sent when the stream has been quiet for a while.";
 
 /// Where a reconnecting client resumes: the header wins over the query parameter.
 fn resume_point(req: &HttpRequest, query: &EventsParams) -> Result<Option<i64>, ApiError> {
@@ -77,6 +90,13 @@ fn invalid_last_event_id() -> ApiError {
     }
 }
 
+/// Live updates of the inbox, as server-sent events.
+#[utoipa::path(get, path = "/events",
+    params(
+        ("Last-Event-ID" = Option<i64>, Header, nullable = false, minimum = 0, description = "The id of the last event received, to resume after it."),
+        EventsParams,
+    ),
+    responses((status = 200, description = STREAM_DESCRIPTION, content_type = "text/event-stream", body = String)))]
 async fn events(
     caller: AuthenticatedAgent,
     req: HttpRequest,

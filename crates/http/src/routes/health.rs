@@ -2,60 +2,152 @@
 //! current; plus what this instance can and cannot do).
 
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::AppState;
 
-// Until this module is described: the routes! table replaces these three.
-pub const ROUTES: &[(&str, &str)] = &[];
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    utoipa::openapi::OpenApi::default()
-}
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz)).route("/readyz", web::get().to(readyz));
+routes! {
+    "/healthz" => { get: healthz },
+    "/readyz" => { get: readyz },
 }
 
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum LiveStatus {
+    Ok,
+}
+
+/// The process answers.
+#[derive(Serialize, ToSchema)]
+struct Liveness {
+    status: LiveStatus,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum ReadyStatus {
+    Ready,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum NotReadyStatus {
+    NotReady,
+}
+
+/// What this instance is configured to do.
+#[derive(Serialize, ToSchema)]
+struct ReadyCapabilities {
+    /// An app secret is configured: signed webhooks are accepted.
+    webhooks: bool,
+    /// A verify token is configured: Meta's subscription handshake succeeds.
+    verification: bool,
+}
+
+/// A channel whose sending is paused (for instance after an expired access token).
+#[derive(Serialize, ToSchema)]
+struct PausedChannel {
+    phone_number_id: String,
+    reason: String,
+    /// Meta's error code, when it gave one.
+    #[schema(required = true)]
+    code: Option<i64>,
+    until: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct ReadySending {
+    /// Messages go to the sandbox instead of Meta.
+    sandbox: bool,
+    paused: Vec<PausedChannel>,
+}
+
+/// The webhook deliveries not yet applied, and those that failed.
+#[derive(Serialize, ToSchema)]
+struct EventLogBacklog {
+    pending: i64,
+    failed: i64,
+}
+
+/// Ready to serve.
+#[derive(Serialize, ToSchema)]
+struct Ready {
+    status: ReadyStatus,
+    /// `sqlite` or `postgres`.
+    database: &'static str,
+    capabilities: ReadyCapabilities,
+    sending: ReadySending,
+    /// `null` when the event log could not be read.
+    #[schema(required = true)]
+    event_log: Option<EventLogBacklog>,
+}
+
+/// Not ready: the database is unreachable or its schema is behind.
+#[derive(Serialize, ToSchema)]
+struct NotReady {
+    status: NotReadyStatus,
+    /// `sqlite` or `postgres`.
+    database: &'static str,
+    reason: &'static str,
+    /// Only when migrations are pending: the ones the database has not applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pending_migrations: Option<Vec<i64>>,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "Alive", body = Liveness)))]
 async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+    HttpResponse::Ok().json(Liveness { status: LiveStatus::Ok })
 }
 
+/// Readiness: the database answers and its schema is current; what this instance can do.
+#[utoipa::path(get, path = "/readyz",
+    responses((status = 200, description = "Ready", body = Ready),
+              (status = 503, description = "The database is unreachable or migrations are pending", body = NotReady)))]
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let caps = json!({
-        "webhooks": state.app_secret.is_some(),
-        "verification": state.verify_token.is_some(),
-    });
-    let backend = state.store.backend();
-    let paused: Vec<_> = state
+    let capabilities =
+        ReadyCapabilities { webhooks: state.app_secret.is_some(), verification: state.verify_token.is_some() };
+    let database = state.store.backend();
+    let paused = state
         .send_health
-        .paused(chrono::Utc::now())
+        .paused(Utc::now())
         .into_iter()
-        .map(|(id, p)| json!({"phone_number_id": id.as_str(), "reason": p.reason, "code": p.code, "until": p.until}))
+        .map(|(id, p)| PausedChannel {
+            phone_number_id: id.as_str().to_owned(),
+            reason: p.reason,
+            code: p.code,
+            until: p.until,
+        })
         .collect();
-    let sending = json!({"sandbox": state.sandbox, "paused": paused});
+    let sending = ReadySending { sandbox: state.sandbox, paused };
     match state.store.readiness().await {
         Ok(r) if r.pending_migrations.is_empty() => {
             let log = state.store.event_log_stats().await.ok();
-            HttpResponse::Ok().json(json!({
-                "status": "ready",
-                "database": backend,
-                "capabilities": caps,
-                "sending": sending,
-                "event_log": log.map(|s| json!({"pending": s.pending, "failed": s.failed})),
-            }))
+            HttpResponse::Ok().json(Ready {
+                status: ReadyStatus::Ready,
+                database,
+                capabilities,
+                sending,
+                event_log: log.map(|s| EventLogBacklog { pending: s.pending, failed: s.failed }),
+            })
         }
-        Ok(r) => HttpResponse::ServiceUnavailable().json(json!({
-            "status": "not_ready",
-            "database": backend,
-            "reason": "migrations not applied; run `switchboard migrate`",
-            "pending_migrations": r.pending_migrations,
-        })),
+        Ok(r) => HttpResponse::ServiceUnavailable().json(NotReady {
+            status: NotReadyStatus::NotReady,
+            database,
+            reason: "migrations not applied; run `switchboard migrate`",
+            pending_migrations: Some(r.pending_migrations),
+        }),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            HttpResponse::ServiceUnavailable().json(json!({
-                "status": "not_ready",
-                "database": backend,
-                "reason": "database unreachable",
-            }))
+            HttpResponse::ServiceUnavailable().json(NotReady {
+                status: NotReadyStatus::NotReady,
+                database,
+                reason: "database unreachable",
+                pending_migrations: None,
+            })
         }
     }
 }

@@ -8,23 +8,20 @@ use serde::{Deserialize, Serialize};
 use switchboard_domain::link::{ClickToChat, PhoneNumber, PrefilledText, RefCode, RefFormat, Slug};
 use switchboard_domain::{AgentId, ChannelId, LinkId};
 use switchboard_store::{Link, LinkCursor, LinkDay, LinkPatch, LinkQuery, NewLink, Page, StoreError};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
+use crate::openapi::Problem;
 use crate::routes::labels::{LabelJson, double_option, resolve_labels};
 
-// Until this module is described: the routes! table replaces these three.
-pub const ROUTES: &[(&str, &str)] = &[];
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    utoipa::openapi::OpenApi::default()
-}
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/links").route(web::get().to(list)).route(web::post().to(create)))
-        .service(web::resource("/links/{id}").route(web::get().to(get)).route(web::patch().to(update)))
-        .service(web::resource("/links/{id}/disable").route(web::post().to(disable)))
-        .service(web::resource("/links/{id}/enable").route(web::post().to(enable)))
-        .service(web::resource("/links/{id}/stats").route(web::get().to(stats)));
+routes! {
+    "/links" => { get: list, post: create },
+    "/links/{id}" => { get: get, patch: update },
+    "/links/{id}/disable" => { post: disable },
+    "/links/{id}/enable" => { post: enable },
+    "/links/{id}/stats" => { get: stats },
 }
 
 /// What the link routes need from the configuration.
@@ -66,16 +63,23 @@ const STATS_MAX_DAYS: i64 = 366;
 /// Attempts at a fresh slug or reference code when a generated one is taken.
 const GENERATE_ATTEMPTS: usize = 8;
 
-#[derive(Serialize)]
+/// Where the link can be opened: short links are absolute with `links.public_url`
+/// configured, else paths.
+#[derive(Serialize, ToSchema)]
+#[schema(as = LinkUrls)]
 struct UrlsJson {
+    /// `https://wa.me/…` with the prefilled text.
     wa_me: String,
+    /// `https://api.whatsapp.com/send?…`, the same chat.
     api_whatsapp: String,
+    /// `/l/{slug}`: counts the click, then to wa.me.
     short: String,
     qr_svg: String,
     qr_png: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Link)]
 struct LinkJson {
     id: LinkId,
     channel_id: ChannelId,
@@ -84,15 +88,20 @@ struct LinkJson {
     /// E.164, with `+`.
     phone: String,
     /// The prefilled text as the admin wrote it.
+    #[schema(required = true)]
     text: Option<String>,
     /// What the customer's composer gets: the text with the reference appended.
     prefilled_text: String,
+    #[schema(required = true)]
     campaign: Option<String>,
+    #[schema(required = true)]
     source: Option<String>,
     tags: Vec<String>,
+    #[schema(required = true)]
     ad_source_id: Option<String>,
     labels: Vec<LabelJson>,
     enabled: bool,
+    #[schema(required = true)]
     created_by: Option<AgentId>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -131,10 +140,11 @@ impl LinkJson {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateLink {
     /// Default: the only channel.
+    #[schema(value_type = Option<ChannelId>)]
     channel_id: Option<String>,
     /// Default: the channel's display phone number (`whatsapp.display_phone_number`).
     phone: Option<String>,
@@ -143,34 +153,50 @@ struct CreateLink {
     text: Option<String>,
     /// Generated when absent.
     slug: Option<String>,
+    /// At most 100 characters.
     campaign: Option<String>,
     source: Option<String>,
-    /// Label ids or names.
+    /// Label ids or names: put on conversations the link starts.
     #[serde(default)]
     labels: Vec<String>,
+    /// At most 20, each at most 50 characters.
     #[serde(default)]
     tags: Vec<String>,
+    /// The click-to-WhatsApp ad this link is for (at most one link per ad).
     ad_source_id: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// Only the fields given change; `null` removes a text field. `slug`, `ref_code`,
+/// `phone` and `channel_id` cannot change (they are printed in QR codes and links): giving
+/// one is a 422.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateLink {
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
     text: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
     campaign: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
     source: Option<Option<String>>,
+    /// Replaces the tags.
     tags: Option<Vec<String>>,
+    /// Label ids or names; replaces the labels.
     labels: Option<Vec<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
     ad_source_id: Option<Option<String>>,
     enabled: Option<bool>,
     // Printed on posters and QR codes: refused with a clear reason.
+    #[schema(ignore)]
     slug: Option<serde_json::Value>,
+    #[schema(ignore)]
     ref_code: Option<serde_json::Value>,
+    #[schema(ignore)]
     phone: Option<serde_json::Value>,
+    #[schema(ignore)]
     channel_id: Option<serde_json::Value>,
 }
 
@@ -258,6 +284,10 @@ async fn channel(state: &AppState, raw: Option<&str>) -> Result<ChannelId, ApiEr
     }
 }
 
+/// Creates a click-to-chat link: a short link, QR codes and an attribution reference (admins).
+#[utoipa::path(post, path = "/links", request_body = CreateLink,
+    responses((status = 201, body = LinkJson), (status = 403, description = "Admins only", body = Problem),
+              (status = 409, description = "Another link has this slug or ad source id", body = Problem)))]
 async fn create(
     agent: AuthenticatedAgent,
     body: web::Json<CreateLink>,
@@ -343,12 +373,26 @@ async fn create(
     Ok(HttpResponse::Created().json(LinkJson::new(link, opts)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// Links per page.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500, default = 50)]
     limit: Option<String>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
+#[derive(Serialize, ToSchema)]
+struct LinkList {
+    items: Vec<LinkJson>,
+    /// `null` on the last page.
+    #[schema(required = true)]
+    next_cursor: Option<String>,
+}
+
+/// Links, a page at a time (any agent).
+#[utoipa::path(get, path = "/links", params(ListParams), responses((status = 200, body = LinkList)))]
 async fn list(
     _agent: AuthenticatedAgent,
     params: web::Query<ListParams>,
@@ -374,13 +418,12 @@ async fn list(
         return Err(ApiError::Validation(errors));
     }
     let Page { items, next } = state.store.list_links(&LinkQuery { limit, after }).await?;
-    let items: Vec<LinkJson> = items.into_iter().map(|l| LinkJson::new(l, &state.links)).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "items": items,
-        "next_cursor": next.map(|c| c.id.to_string()),
-    })))
+    let items = items.into_iter().map(|l| LinkJson::new(l, &state.links)).collect();
+    Ok(HttpResponse::Ok().json(LinkList { items, next_cursor: next.map(|c| c.id.to_string()) }))
 }
 
+/// One link (any agent).
+#[utoipa::path(get, path = "/links/{id}", params(("id" = LinkId, Path)), responses((status = 200, body = LinkJson)))]
 async fn get(
     _agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -406,6 +449,10 @@ async fn apply_patch(
     Ok(HttpResponse::Ok().json(LinkJson::new(link, &state.links)))
 }
 
+/// Changes a link's text, campaign, source, tags, labels, ad source id or state (admins).
+#[utoipa::path(patch, path = "/links/{id}", params(("id" = LinkId, Path)), request_body = UpdateLink,
+    responses((status = 200, body = LinkJson), (status = 403, description = "Admins only", body = Problem),
+              (status = 409, description = "Another link has this ad source id", body = Problem)))]
 async fn update(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -445,6 +492,9 @@ async fn update(
     apply_patch(&agent, &state, id, &patch).await
 }
 
+/// Disables a link: its short link and QR codes answer 404 (admins).
+#[utoipa::path(post, path = "/links/{id}/disable", params(("id" = LinkId, Path)),
+    responses((status = 200, body = LinkJson), (status = 403, description = "Admins only", body = Problem)))]
 async fn disable(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -454,6 +504,9 @@ async fn disable(
     apply_patch(&agent, &state, link_id(&path)?, &LinkPatch { enabled: Some(false), ..LinkPatch::default() }).await
 }
 
+/// Enables a link again (admins).
+#[utoipa::path(post, path = "/links/{id}/enable", params(("id" = LinkId, Path)),
+    responses((status = 200, body = LinkJson), (status = 403, description = "Admins only", body = Problem)))]
 async fn enable(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -463,15 +516,23 @@ async fn enable(
     apply_patch(&agent, &state, link_id(&path)?, &LinkPatch { enabled: Some(true), ..LinkPatch::default() }).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct StatsParams {
+    /// The first UTC day (default: 29 days before `to`); at most 366 days before `to`.
+    #[param(value_type = Option<NaiveDate>)]
     from: Option<String>,
+    /// The last UTC day (default: today).
+    #[param(value_type = Option<NaiveDate>)]
     to: Option<String>,
 }
 
-#[derive(Default, Serialize)]
+#[derive(Default, Serialize, ToSchema)]
+#[schema(as = LinkCounts)]
 struct Counts {
+    /// Clicks, bots excluded.
     clicks: i64,
+    /// Clicks by crawlers and link previews.
     bot_clicks: i64,
     conversations_started: i64,
     conversations_resolved: i64,
@@ -486,7 +547,8 @@ impl Counts {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = LinkStatsDay)]
 struct DayJson {
     date: NaiveDate,
     #[serde(flatten)]
@@ -500,8 +562,11 @@ fn parse_date(field: &str, raw: Option<&str>, errors: &mut Vec<FieldError>) -> O
         .ok()
 }
 
-/// Per UTC day from `from` to `to` (both included; default: the last 30 days), every day
-/// listed, with totals.
+/// A link's clicks and conversations per UTC day, with totals (any agent).
+///
+/// From `from` to `to` (both included; default: the last 30 days), every day listed.
+#[utoipa::path(get, path = "/links/{id}/stats", params(("id" = LinkId, Path), StatsParams),
+    responses((status = 200, body = LinkStats)))]
 async fn stats(
     _agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -543,11 +608,14 @@ async fn stats(
         });
         days.push(DayJson { date: day, counts });
     }
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "link_id": id,
-        "from": from,
-        "to": to,
-        "totals": totals,
-        "days": days,
-    })))
+    Ok(HttpResponse::Ok().json(LinkStats { link_id: id, from, to, totals, days }))
+}
+
+#[derive(Serialize, ToSchema)]
+struct LinkStats {
+    link_id: LinkId,
+    from: NaiveDate,
+    to: NaiveDate,
+    totals: Counts,
+    days: Vec<DayJson>,
 }

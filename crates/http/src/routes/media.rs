@@ -20,14 +20,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::ApiError;
+use crate::openapi::Problem;
 
-// Until this module is described: the routes! table replaces these three.
-pub const ROUTES: &[(&str, &str)] = &[];
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    utoipa::openapi::OpenApi::default()
-}
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/messages/{id}/media").route(web::get().to(media)));
+routes! {
+    "/messages/{id}/media" => { get: media },
 }
 
 /// Read size when serving a cached file.
@@ -40,6 +36,17 @@ struct CacheMeta {
     content_type: String,
 }
 
+/// The file a customer sent with a message (image, video, audio, document, sticker).
+#[utoipa::path(get, path = "/messages/{id}/media", params(("id" = MessageId, Path)),
+    responses(
+        (status = 200, description = "The file, served with the type WhatsApp gave it (`application/octet-stream` if none), \
+            `X-Content-Type-Options: nosniff` and a sandboxing `Content-Security-Policy`",
+            content(("application/octet-stream")),
+            headers(("Content-Disposition" = String, description = "`attachment`, with the file's name when it has one"))),
+        (status = 410, description = "WhatsApp no longer has the file and it was not cached (`media_expired`)", body = Problem),
+        (status = 502, description = "WhatsApp refused or could not be reached", body = Problem),
+        (status = 503, description = "The file is not cached and WhatsApp is not connected (`media_unavailable`)", body = Problem),
+    ))]
 async fn media(
     _agent: AuthenticatedAgent,
     path: web::Path<String>,

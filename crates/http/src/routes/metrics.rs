@@ -9,13 +9,8 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::AppState;
 
-// Until this module is described: the routes! table replaces these three.
-pub const ROUTES: &[(&str, &str)] = &[];
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    utoipa::openapi::OpenApi::default()
-}
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/metrics", web::get().to(render));
+routes! {
+    "/metrics" => { get: render },
 }
 
 /// The process-wide recorder, installed on first use.
@@ -31,6 +26,10 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// Prometheus metrics: webhook, ingest, sending and click counters, event log gauges.
+#[utoipa::path(get, path = "/metrics",
+    responses((status = 200, description = "The Prometheus text exposition format (version 0.0.4)",
+               content_type = "text/plain; version=0.0.4", body = String)))]
 async fn render(state: web::Data<AppState>) -> HttpResponse {
     let handle = handle();
     match state.store.event_log_stats().await {

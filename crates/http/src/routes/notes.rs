@@ -14,21 +14,18 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_domain::{AgentId, AgentRole, ConversationId, Email};
 use switchboard_store::{NewNote, Note, NoteId, StoreError};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
+use crate::openapi::Problem;
 use crate::routes::conversations::{PageJson, ensure_visible, parse_limit, viewer};
 
-// Until this module is described: the routes! table replaces these three.
-pub const ROUTES: &[(&str, &str)] = &[];
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    utoipa::openapi::OpenApi::default()
-}
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/conversations/{id}/notes").route(web::get().to(list)).route(web::post().to(create)))
-        .service(web::resource("/conversations/{id}/notes/{note_id}").route(web::delete().to(delete)))
-        .service(web::resource("/mentions").route(web::get().to(mentions)));
+routes! {
+    "/conversations/{id}/notes" => { get: list, post: create },
+    "/conversations/{id}/notes/{note_id}" => { delete: delete },
+    "/mentions" => { get: mentions },
 }
 
 /// The longest note, in characters.
@@ -36,7 +33,9 @@ const MAX_NOTE_CHARS: usize = 10_000;
 /// The most agents one note mentions.
 const MAX_MENTIONS: usize = 50;
 
-#[derive(Serialize)]
+/// A private note on a conversation (agents only; never sent to the customer).
+#[derive(Serialize, ToSchema)]
+#[schema(as = Note)]
 struct NoteJson {
     id: NoteId,
     conversation_id: ConversationId,
@@ -61,15 +60,21 @@ impl From<Note> for NoteJson {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NoteBody {
+    /// Required: 1 to 10 000 characters; `@` and an agent's e-mail address mentions them.
+    #[schema(value_type = String, min_length = 1, max_length = 10000)]
     text: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PageParams {
+    /// 1 to 500 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     limit: Option<String>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
@@ -115,6 +120,9 @@ fn not_found(e: StoreError) -> ApiError {
     }
 }
 
+/// Adds a note to a conversation; `@email` mentions resolve to active agents.
+#[utoipa::path(post, path = "/conversations/{id}/notes", params(("id" = ConversationId, Path)),
+    request_body = NoteBody, responses((status = 201, body = NoteJson)))]
 async fn create(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -178,6 +186,9 @@ fn page_params(params: &PageParams) -> Result<(u32, Option<NoteId>), ApiError> {
     if errors.is_empty() { Ok((limit, cursor)) } else { Err(ApiError::Validation(errors)) }
 }
 
+/// A conversation's notes, oldest first.
+#[utoipa::path(get, path = "/conversations/{id}/notes", params(("id" = ConversationId, Path), PageParams),
+    responses((status = 200, body = PageJson<NoteJson>)))]
 async fn list(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -194,6 +205,13 @@ async fn list(
     }))
 }
 
+/// Deletes a note (its author or an admin).
+#[utoipa::path(delete, path = "/conversations/{id}/notes/{note_id}",
+    params(("id" = ConversationId, Path), ("note_id" = NoteId, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Only the note's author or an admin may delete it", body = Problem),
+    ))]
 async fn delete(
     agent: AuthenticatedAgent,
     path: web::Path<(String, String)>,
@@ -217,8 +235,8 @@ async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `GET /mentions`: notes mentioning the caller on conversations they may see, newest
-/// first.
+/// Notes mentioning the caller on conversations they may see, newest first.
+#[utoipa::path(get, path = "/mentions", params(PageParams), responses((status = 200, body = PageJson<NoteJson>)))]
 async fn mentions(
     agent: AuthenticatedAgent,
     params: web::Query<PageParams>,

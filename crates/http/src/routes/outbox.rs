@@ -5,32 +5,36 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_domain::{ConversationId, MessageId};
 use switchboard_store::{OutboxEntry, OutboxState, StoreError};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::ApiError;
+use crate::openapi::Problem;
 
-// Until this module is described: the routes! table replaces these three.
-pub const ROUTES: &[(&str, &str)] = &[];
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    utoipa::openapi::OpenApi::default()
-}
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/admin/outbox").route(web::get().to(list)))
-        .service(web::resource("/admin/outbox/{id}/retry").route(web::post().to(retry)));
+routes! {
+    "/admin/outbox" => { get: list },
+    "/admin/outbox/{id}/retry" => { post: retry },
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Params {
+    /// Which entries: `dead` (the default), `failed` or `ready`.
+    #[param(value_type = Option<OutboxState>, inline)]
     state: Option<String>,
+    /// 1 to 500 (default 100).
     limit: Option<u32>,
 }
 
-#[derive(Serialize)]
+/// A send in the outbox.
+#[derive(Serialize, ToSchema)]
+#[schema(as = OutboxEntry)]
 struct EntryJson {
     id: i64,
     message_id: MessageId,
     conversation_id: ConversationId,
+    #[schema(value_type = OutboxState)]
     state: &'static str,
     attempts: u32,
     run_at: DateTime<Utc>,
@@ -53,6 +57,23 @@ impl From<OutboxEntry> for EntryJson {
     }
 }
 
+#[derive(Serialize, ToSchema)]
+struct OutboxList {
+    items: Vec<EntryJson>,
+}
+
+/// A requeued outbox entry.
+#[derive(Serialize, ToSchema)]
+struct Requeued {
+    id: i64,
+    /// Always `ready`.
+    #[schema(value_type = OutboxState)]
+    state: &'static str,
+}
+
+/// Outbox entries in one state, dead letters by default (admins).
+#[utoipa::path(get, path = "/admin/outbox", params(Params),
+    responses((status = 200, body = OutboxList), (status = 403, body = Problem)))]
 async fn list(
     agent: AuthenticatedAgent,
     params: web::Query<Params>,
@@ -70,9 +91,12 @@ async fn list(
         return Err(ApiError::field("limit", "must be from 1 to 500"));
     }
     let items: Vec<EntryJson> = state.store.list_outbox(which, limit).await?.into_iter().map(Into::into).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(OutboxList { items }))
 }
 
+/// Requeues a dead or failed outbox entry for another attempt (admins).
+#[utoipa::path(post, path = "/admin/outbox/{id}/retry", params(("id" = i64, Path, description = "The outbox entry's id")),
+    responses((status = 202, body = Requeued), (status = 403, body = Problem)))]
 async fn retry(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -87,5 +111,5 @@ async fn retry(
     })?;
     state.outbox.notify_one();
     tracing::info!(outbox_id = id, agent_id = %agent.0.id, "outbox entry requeued");
-    Ok(HttpResponse::Accepted().json(serde_json::json!({ "id": id, "state": "ready" })))
+    Ok(HttpResponse::Accepted().json(Requeued { id, state: "ready" }))
 }

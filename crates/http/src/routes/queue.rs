@@ -17,28 +17,28 @@ use switchboard_store::{
     AssignOutcome, AssignRefusal, Assignment, ClaimOutcome, ClaimScope, ConversationState, HistoryCursor, HistoryEntry,
     HistoryKind, StatusChange, StatusChangeOutcome, StoreError, TeamId,
 };
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
+use crate::openapi::Problem;
+use crate::routes::conversations::PageJson;
 use crate::routes::labels::double_option;
 
-// Until this module is described: the routes! table replaces these three.
-pub const ROUTES: &[(&str, &str)] = &[];
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    utoipa::openapi::OpenApi::default()
-}
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/queue/claim").route(web::post().to(claim)))
-        .service(web::resource("/conversations/{id}/assign").route(web::post().to(assign)))
-        .service(web::resource("/conversations/{id}/status").route(web::post().to(set_status)))
-        .service(web::resource("/conversations/{id}/history").route(web::get().to(history)));
+routes! {
+    "/queue/claim" => { post: claim },
+    "/conversations/{id}/assign" => { post: assign },
+    "/conversations/{id}/status" => { post: set_status },
+    "/conversations/{id}/history" => { get: history },
 }
 
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 500;
 
-#[derive(Serialize)]
+/// A conversation's routing, assignment and status.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ConversationState)]
 struct StateJson {
     id: ConversationId,
     channel_id: ChannelId,
@@ -74,12 +74,19 @@ impl From<ConversationState> for StateJson {
     }
 }
 
-#[derive(Serialize)]
+/// One entry of a conversation's history.
+#[derive(Serialize, ToSchema)]
+#[schema(as = HistoryEntry)]
 struct HistoryJson {
     id: i64,
     kind: HistoryKind,
     /// `null`: the system.
     actor_id: Option<AgentId>,
+    /// By kind: `assigned`: `agent_id`, `previous_agent_id` (a transfer) or null, `via`
+    /// (`claim`, `manual`); `unassigned`: `agent_id` (who had it), `reason` (`manual`,
+    /// `agent_deactivated`); `status_changed`: `from`, `to`, `snoozed_until` (when
+    /// snoozed), `reason` (`manual`, `snooze_ended`).
+    #[schema(value_type = Object)]
     data: serde_json::Value,
     at: DateTime<Utc>,
 }
@@ -90,25 +97,39 @@ impl From<HistoryEntry> for HistoryJson {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AssignBody {
     /// Required; `null` unassigns.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<AgentId>, required = true)]
     agent_id: Option<Option<String>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StatusBody {
+    #[schema(value_type = ConversationStatus)]
     status: String,
+    /// Required for `snoozed` (a time in the future), and only for it.
+    #[schema(value_type = Option<String>, format = DateTime)]
     snooze_until: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct HistoryParams {
+    /// 1 to 500 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     limit: Option<String>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+}
+
+/// The conversation a claim assigned to the caller.
+#[derive(Serialize, ToSchema)]
+struct Claimed {
+    conversation: StateJson,
 }
 
 fn conversation_id(raw: &str) -> Result<ConversationId, ApiError> {
@@ -151,12 +172,19 @@ async fn visible(
     }
 }
 
+/// Assigns the caller the longest-waiting conversation they may take (204: none).
+#[utoipa::path(post, path = "/queue/claim",
+    responses(
+        (status = 200, body = Claimed),
+        (status = 204, description = "Nothing is waiting that the caller may take"),
+        (status = 409, description = "The caller is at capacity (`at_capacity`)", body = Problem),
+    ))]
 async fn claim(caller: AuthenticatedAgent, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let scope = if caller.0.role == AgentRole::Admin { ClaimScope::All } else { ClaimScope::Teams };
     match state.store.claim_next(caller.0.id, scope, Utc::now()).await? {
         ClaimOutcome::Claimed(c) => {
             tracing::info!(conversation_id = %c.id, agent_id = %caller.0.id, "conversation claimed");
-            Ok(HttpResponse::Ok().json(serde_json::json!({ "conversation": StateJson::from(c) })))
+            Ok(HttpResponse::Ok().json(Claimed { conversation: StateJson::from(c) }))
         }
         ClaimOutcome::Empty => Ok(HttpResponse::NoContent().finish()),
         ClaimOutcome::AtCapacity { capacity, load } => Err(at_capacity(capacity, load)),
@@ -165,6 +193,15 @@ async fn claim(caller: AuthenticatedAgent, state: web::Data<AppState>) -> Result
     }
 }
 
+/// Assigns a conversation to an agent, or unassigns it (`agent_id: null`).
+#[utoipa::path(post, path = "/conversations/{id}/assign", params(("id" = ConversationId, Path)),
+    request_body = AssignBody,
+    responses(
+        (status = 200, body = StateJson),
+        (status = 403, description = "Agents may only take unassigned conversations or give back their own", body = Problem),
+        (status = 409, description = "The conversation is resolved (`conversation_resolved`), or the agent is at capacity \
+            (`at_capacity`)", body = Problem),
+    ))]
 async fn assign(
     caller: AuthenticatedAgent,
     path: web::Path<String>,
@@ -219,6 +256,13 @@ async fn assign(
     }
 }
 
+/// Changes a conversation's status (open, pending, snoozed until a time, resolved).
+#[utoipa::path(post, path = "/conversations/{id}/status", params(("id" = ConversationId, Path)),
+    request_body = StatusBody,
+    responses(
+        (status = 200, body = StateJson),
+        (status = 409, description = "The conversation is resolved, which is final (`conversation_resolved`)", body = Problem),
+    ))]
 async fn set_status(
     caller: AuthenticatedAgent,
     path: web::Path<String>,
@@ -275,6 +319,9 @@ async fn set_status(
     }
 }
 
+/// A conversation's assignment and status changes, oldest first.
+#[utoipa::path(get, path = "/conversations/{id}/history", params(("id" = ConversationId, Path), HistoryParams),
+    responses((status = 200, body = PageJson<HistoryJson>)))]
 async fn history(
     caller: AuthenticatedAgent,
     path: web::Path<String>,
@@ -307,6 +354,5 @@ async fn history(
         e => e.into(),
     })?;
     let items: Vec<HistoryJson> = page.items.into_iter().map(Into::into).collect();
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({ "items": items, "next_cursor": page.next.map(|c| c.id.to_string()) })))
+    Ok(HttpResponse::Ok().json(PageJson { items, next_cursor: page.next.map(|c| c.id.to_string()) }))
 }

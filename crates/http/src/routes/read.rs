@@ -4,22 +4,19 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use switchboard_domain::ConversationId;
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::ApiError;
+use crate::openapi::Problem;
 
-// Until this module is described: the routes! table replaces these three.
-pub const ROUTES: &[(&str, &str)] = &[];
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    utoipa::openapi::OpenApi::default()
-}
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/conversations/{id}/read").route(web::post().to(mark_read)));
+routes! {
+    "/conversations/{id}/read" => { post: mark_read },
 }
 
 /// The body is optional: no body (or `{}`) just marks read.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReadRequest {
     /// Also show the customer a typing indicator (until the reply, at most 25 s).
@@ -34,6 +31,14 @@ fn parse_body(body: &[u8]) -> Result<ReadRequest, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::BadRequest { code: "invalid_body", detail: e.to_string() })
 }
 
+/// Marks the customer's newest message read (blue ticks), optionally with a typing indicator.
+#[utoipa::path(post, path = "/conversations/{id}/read", params(("id" = ConversationId, Path)),
+    request_body(content = Option<ReadRequest>, description = "Optional: no body (or `{}`) just marks read."),
+    responses(
+        (status = 204, description = "Marked read (in sandbox mode, nothing to tell WhatsApp)"),
+        (status = 409, description = "The customer has sent nothing to mark read (`nothing_to_read`)", body = Problem),
+        (status = 502, description = "WhatsApp refused or could not be reached", body = Problem),
+    ))]
 async fn mark_read(
     agent: AuthenticatedAgent,
     path: web::Path<String>,

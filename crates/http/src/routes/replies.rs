@@ -21,27 +21,37 @@ use switchboard_domain::autoreply::{
 use switchboard_domain::message::{Choice, Media, MessageContent};
 use switchboard_domain::{ConversationId, MessageId, Wamid, window};
 use switchboard_store::{ConversationView, NewOutbound, StoreError};
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
+use crate::openapi::Problem;
 use crate::routes::conversations::MessageJson;
 
 const IDEMPOTENCY_KEY_MAX: usize = 200;
 
-#[derive(Deserialize)]
+/// A message to send, by `type`. Only a template may be sent outside the customer-service
+/// window.
+#[derive(Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub(crate) enum Reply {
     Text {
+        /// A text that is exactly `/shortcut` sends that quick reply.
         text: String,
         #[serde(default)]
         preview_url: bool,
         reply_to: Option<MessageId>,
     },
+    #[schema(value_type = MediaReplyFields)]
     Image(MediaReply),
+    #[schema(value_type = MediaReplyFields)]
     Video(MediaReply),
+    #[schema(value_type = MediaReplyFields)]
     Audio(MediaReply),
+    #[schema(value_type = MediaReplyFields)]
     Document(MediaReply),
+    #[schema(value_type = MediaReplyFields)]
     Sticker(MediaReply),
     Template {
         name: String,
@@ -72,7 +82,8 @@ pub(crate) enum Reply {
     },
 }
 
-#[derive(Deserialize)]
+/// A file to send: exactly one of `id` and `link`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct MediaReply {
     /// An uploaded media id…
@@ -84,7 +95,29 @@ pub(crate) struct MediaReply {
     reply_to: Option<MessageId>,
 }
 
-#[derive(Deserialize)]
+/// [`MediaReply`]'s schema where it is part of a [`Reply`], beside the `type` tag: without
+/// the `additionalProperties: false` of `deny_unknown_fields`, which would forbid the tag in
+/// the `allOf` (the `Reply` is still read with `deny_unknown_fields`).
+struct MediaReplyFields;
+
+impl utoipa::PartialSchema for MediaReplyFields {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let mut schema = <MediaReply as utoipa::PartialSchema>::schema();
+        if let utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(o)) = &mut schema {
+            o.additional_properties = None;
+        }
+        schema
+    }
+}
+
+impl ToSchema for MediaReplyFields {
+    fn name() -> std::borrow::Cow<'static, str> {
+        <MediaReply as ToSchema>::name()
+    }
+}
+
+/// A button or a list row.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ChoiceReply {
     id: String,
@@ -92,7 +125,7 @@ pub(crate) struct ChoiceReply {
     description: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SectionReply {
     title: Option<String>,
@@ -192,6 +225,31 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// The body of a reply: a quick reply when it has `quick_reply`, else a message by `type`.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // Describes what `reply` reads; never built.
+enum ReplyRequest {
+    QuickReply(QuickReplyRequest),
+    Message(Reply),
+}
+
+/// Replies in a conversation: queues a message, or the messages of a quick reply, to send.
+#[utoipa::path(post, path = "/conversations/{id}/messages",
+    params(
+        ("id" = ConversationId, Path),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 200,
+            description = "1 to 200 visible ASCII characters; a request repeated with the same key queues nothing new \
+                and answers the message queued the first time."),
+    ),
+    request_body = ReplyRequest,
+    responses(
+        (status = 202, description = "Queued in the outbox (for a quick reply of two messages, the first)", body = MessageJson),
+        (status = 409, description = "The quick reply cannot be used until its channel's configuration is fixed \
+            (`invalid_configuration`)", body = Problem),
+        (status = 422, description = "Invalid fields, each named in `errors`; or the customer-service window is closed \
+            (`window_closed`, with `window_closes_at` and a `hint`) and only a template may be sent", body = Problem),
+    ))]
 pub(crate) async fn reply(
     agent: AuthenticatedAgent,
     req: HttpRequest,
@@ -243,7 +301,7 @@ pub(crate) async fn reply(
 }
 
 /// `{"quick_reply": "hours"}` (a shortcut or a quick reply's id).
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct QuickReplyRequest {
     quick_reply: String,

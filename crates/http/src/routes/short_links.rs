@@ -9,18 +9,14 @@ use chrono::Utc;
 use serde::Deserialize;
 use switchboard_domain::link::{AgentFamily, Slug, referrer_host};
 use switchboard_store::{Link, NewClick};
+use utoipa::IntoParams;
 
 use crate::AppState;
 
-// Until this module is described: the routes! table replaces these three.
-pub const ROUTES: &[(&str, &str)] = &[];
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    utoipa::openapi::OpenApi::default()
-}
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/l/{slug}").route(web::get().to(redirect)).route(web::head().to(redirect_head)))
-        .service(web::resource("/l/{slug}/qr.svg").route(web::get().to(qr_svg)))
-        .service(web::resource("/l/{slug}/qr.png").route(web::get().to(qr_png)));
+routes! {
+    "/l/{slug}" => { get: redirect, head: redirect_head },
+    "/l/{slug}/qr.svg" => { get: qr_svg },
+    "/l/{slug}/qr.png" => { get: qr_png },
 }
 
 /// QR code sizes accepted, in pixels (`?size=`).
@@ -96,6 +92,21 @@ fn found(location: &str) -> HttpResponse {
     }
 }
 
+/// Opens WhatsApp: 302 to the link's wa.me URL, counting the click.
+#[utoipa::path(get, path = "/l/{slug}",
+    params(("slug" = String, Path, description = "The link's slug"),
+           ("User-Agent" = Option<String>, Header, description = "Only its browser family is kept"),
+           ("Referer" = Option<String>, Header, description = "Only its host is kept")),
+    responses(
+        (status = 302, description = "To WhatsApp (wa.me), with the prefilled text and its reference",
+         headers(("Location" = String, description = "The wa.me URL"),
+                 ("Cache-Control" = String, description = "`no-store`"),
+                 ("Referrer-Policy" = String, description = "`no-referrer`"))),
+        (status = 404, description = "No such link, or it is disabled: a plain page",
+         content_type = "text/html; charset=utf-8", body = String),
+        (status = 503, description = "The link cannot be looked up right now",
+         content_type = "text/plain; charset=utf-8", body = String,
+         headers(("Retry-After" = String, description = "Seconds (5)")))))]
 async fn redirect(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
     let link = match enabled_link(&state, &path).await {
         Ok(link) => link,
@@ -117,7 +128,17 @@ async fn redirect(req: HttpRequest, path: web::Path<String>, state: web::Data<Ap
     found(&state.links.click_to_chat(&link).wa_me_url())
 }
 
-/// `HEAD` (link checkers) gets the same answer, and is not counted.
+/// The same answer as `GET`, for link checkers; not counted as a click.
+#[utoipa::path(head, path = "/l/{slug}",
+    params(("slug" = String, Path, description = "The link's slug")),
+    responses(
+        (status = 302, description = "To WhatsApp (wa.me); the click is not counted",
+         headers(("Location" = String, description = "The wa.me URL"),
+                 ("Cache-Control" = String, description = "`no-store`"),
+                 ("Referrer-Policy" = String, description = "`no-referrer`"))),
+        (status = 404, description = "No such link, or it is disabled"),
+        (status = 503, description = "The link cannot be looked up right now",
+         headers(("Retry-After" = String, description = "Seconds (5)")))))]
 async fn redirect_head(path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
     match enabled_link(&state, &path).await {
         Ok(link) => found(&state.links.click_to_chat(&link).wa_me_url()),
@@ -125,8 +146,11 @@ async fn redirect_head(path: web::Path<String>, state: web::Data<AppState>) -> H
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct QrParams {
+    /// The smallest width and height of the image, in pixels.
+    #[param(value_type = Option<u32>, minimum = 64, maximum = 2048, default = 512)]
     size: Option<String>,
 }
 
@@ -141,6 +165,12 @@ fn size(params: &QrParams) -> Result<u32, Refusal> {
         ))),
     }
 }
+
+/// A PNG image (binary).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary, content_media_type = "image/png")]
+#[allow(dead_code)] // Describes the PNG answer; never built.
+struct PngImage(Vec<u8>);
 
 enum QrFormat {
     Svg,
@@ -191,10 +221,38 @@ fn render(data: &str, size: u32, format: &QrFormat) -> anyhow::Result<(&'static 
     }
 }
 
+/// The link as a QR code, in SVG.
+#[utoipa::path(get, path = "/l/{slug}/qr.svg",
+    params(("slug" = String, Path, description = "The link's slug"), QrParams),
+    responses(
+        (status = 200, description = "The QR code (the short link with a public URL configured, else the wa.me URL)",
+         content_type = "image/svg+xml", body = String,
+         headers(("Cache-Control" = String, description = "`public, max-age=300`"))),
+        (status = 400, description = "A size out of range, or a link too long for a QR code",
+         content_type = "text/plain; charset=utf-8", body = String),
+        (status = 404, description = "No such link, or it is disabled: a plain page",
+         content_type = "text/html; charset=utf-8", body = String),
+        (status = 503, description = "The link cannot be looked up or rendered right now",
+         content_type = "text/plain; charset=utf-8", body = String,
+         headers(("Retry-After" = String, description = "Seconds (5)")))))]
 async fn qr_svg(path: web::Path<String>, params: web::Query<QrParams>, state: web::Data<AppState>) -> HttpResponse {
     qr(&path, &params, &state, QrFormat::Svg).await
 }
 
+/// The link as a QR code, in PNG.
+#[utoipa::path(get, path = "/l/{slug}/qr.png",
+    params(("slug" = String, Path, description = "The link's slug"), QrParams),
+    responses(
+        (status = 200, description = "The QR code (the short link with a public URL configured, else the wa.me URL)",
+         content_type = "image/png", body = inline(PngImage),
+         headers(("Cache-Control" = String, description = "`public, max-age=300`"))),
+        (status = 400, description = "A size out of range, or a link too long for a QR code",
+         content_type = "text/plain; charset=utf-8", body = String),
+        (status = 404, description = "No such link, or it is disabled: a plain page",
+         content_type = "text/html; charset=utf-8", body = String),
+        (status = 503, description = "The link cannot be looked up or rendered right now",
+         content_type = "text/plain; charset=utf-8", body = String,
+         headers(("Retry-After" = String, description = "Seconds (5)")))))]
 async fn qr_png(path: web::Path<String>, params: web::Query<QrParams>, state: web::Data<AppState>) -> HttpResponse {
     qr(&path, &params, &state, QrFormat::Png).await
 }

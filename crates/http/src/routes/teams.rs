@@ -6,38 +6,29 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_domain::{AgentId, ChannelId};
 use switchboard_store::{StoreError, Team, TeamId, TeamName};
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::ApiError;
+use crate::openapi::Problem;
 use crate::routes::labels::double_option;
 
-// Until this module is described: the routes! table replaces these three.
-pub const ROUTES: &[(&str, &str)] = &[];
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    utoipa::openapi::OpenApi::default()
-}
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/teams").route(web::get().to(list)).route(web::post().to(create)))
-        .service(
-            web::resource("/teams/{id}")
-                .route(web::get().to(get))
-                .route(web::patch().to(update))
-                .route(web::delete().to(delete)),
-        )
-        .service(
-            web::resource("/teams/{id}/members/{agent_id}")
-                .route(web::put().to(add_member))
-                .route(web::delete().to(remove_member)),
-        )
-        .service(web::resource("/channels/{id}/team").route(web::put().to(route_channel)));
+routes! {
+    "/teams" => { get: list, post: create },
+    "/teams/{id}" => { get: get, patch: update, delete: delete },
+    "/teams/{id}/members/{agent_id}" => { put: add_member, delete: remove_member },
+    "/channels/{id}/team" => { put: route_channel },
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Team)]
 struct TeamJson {
     id: TeamId,
     name: String,
+    /// The agents in the team.
     members: Vec<AgentId>,
+    /// The channels routed to the team.
     channels: Vec<ChannelId>,
     created_at: DateTime<Utc>,
 }
@@ -54,18 +45,35 @@ impl From<Team> for TeamJson {
     }
 }
 
-#[derive(Deserialize)]
+/// A team's name, unique regardless of case.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TeamBody {
     name: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ChannelRouteBody)]
 struct RouteBody {
     /// Required; `null` routes the channel to no team.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<TeamId>, required = true)]
     team_id: Option<Option<String>>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct TeamList {
+    items: Vec<TeamJson>,
+}
+
+/// The team a channel's conversations are routed to.
+#[derive(Serialize, ToSchema)]
+struct ChannelRoute {
+    channel_id: ChannelId,
+    /// `null`: no team.
+    #[schema(required = true)]
+    team_id: Option<TeamId>,
 }
 
 fn team_id(raw: &str) -> Result<TeamId, ApiError> {
@@ -84,11 +92,15 @@ fn team_error(e: StoreError) -> ApiError {
     }
 }
 
+/// Every team, with its members and channels (any agent).
+#[utoipa::path(get, path = "/teams", responses((status = 200, body = TeamList)))]
 async fn list(_agent: AuthenticatedAgent, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let items: Vec<TeamJson> = state.store.teams().await?.into_iter().map(Into::into).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    let items = state.store.teams().await?.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(TeamList { items }))
 }
 
+/// One team (any agent).
+#[utoipa::path(get, path = "/teams/{id}", params(("id" = TeamId, Path)), responses((status = 200, body = TeamJson)))]
 async fn get(
     _agent: AuthenticatedAgent,
     path: web::Path<String>,
@@ -98,6 +110,9 @@ async fn get(
     Ok(HttpResponse::Ok().json(TeamJson::from(team)))
 }
 
+/// Creates a team (admins). Names are unique regardless of case.
+#[utoipa::path(post, path = "/teams", request_body = TeamBody,
+    responses((status = 201, body = TeamJson), (status = 403, description = "Admins only", body = Problem)))]
 async fn create(
     caller: AuthenticatedAgent,
     body: web::Json<TeamBody>,
@@ -110,6 +125,9 @@ async fn create(
     Ok(HttpResponse::Created().json(TeamJson::from(team)))
 }
 
+/// Renames a team (admins).
+#[utoipa::path(patch, path = "/teams/{id}", params(("id" = TeamId, Path)), request_body = TeamBody,
+    responses((status = 200, body = TeamJson), (status = 403, description = "Admins only", body = Problem)))]
 async fn update(
     caller: AuthenticatedAgent,
     path: web::Path<String>,
@@ -124,6 +142,9 @@ async fn update(
     Ok(HttpResponse::Ok().json(TeamJson::from(team)))
 }
 
+/// Deletes a team; its channels are routed to no team (admins).
+#[utoipa::path(delete, path = "/teams/{id}", params(("id" = TeamId, Path)),
+    responses((status = 204, description = "Deleted"), (status = 403, description = "Admins only", body = Problem)))]
 async fn delete(
     caller: AuthenticatedAgent,
     path: web::Path<String>,
@@ -142,6 +163,9 @@ fn member_path(path: &(String, String)) -> Result<(TeamId, AgentId), ApiError> {
     Ok((team, agent))
 }
 
+/// Adds an agent to a team (admins; idempotent).
+#[utoipa::path(put, path = "/teams/{id}/members/{agent_id}", params(("id" = TeamId, Path), ("agent_id" = AgentId, Path)),
+    responses((status = 204, description = "The agent is a member"), (status = 403, description = "Admins only", body = Problem)))]
 async fn add_member(
     caller: AuthenticatedAgent,
     path: web::Path<(String, String)>,
@@ -161,6 +185,10 @@ async fn add_member(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Removes an agent from a team (admins; idempotent).
+#[utoipa::path(delete, path = "/teams/{id}/members/{agent_id}",
+    params(("id" = TeamId, Path), ("agent_id" = AgentId, Path)),
+    responses((status = 204, description = "The agent is not a member (any more)"), (status = 403, description = "Admins only", body = Problem)))]
 async fn remove_member(
     caller: AuthenticatedAgent,
     path: web::Path<(String, String)>,
@@ -175,6 +203,9 @@ async fn remove_member(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Routes a channel's conversations to a team, or to no team (admins).
+#[utoipa::path(put, path = "/channels/{id}/team", params(("id" = ChannelId, Path)), request_body = RouteBody,
+    responses((status = 200, body = ChannelRoute), (status = 403, description = "Admins only", body = Problem)))]
 async fn route_channel(
     caller: AuthenticatedAgent,
     path: web::Path<String>,
@@ -200,5 +231,5 @@ async fn route_channel(
     // Its policy (and who may take its conversations) may have changed.
     state.assigner.notify_one();
     tracing::info!(channel_id = %channel, team_id = ?team, by = %caller.0.id, "channel routed");
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "channel_id": channel, "team_id": team })))
+    Ok(HttpResponse::Ok().json(ChannelRoute { channel_id: channel, team_id: team }))
 }
