@@ -342,7 +342,40 @@ async fn a_rule_that_only_assigns_keeps_its_cooldown(backend: Backend) {
     assert!(conversation_of(&app, FROM).await["assignee_id"].is_null());
 }
 
+/// Search covers what customers and agents wrote; automatic replies are canned text.
+async fn search_finds_what_people_wrote_not_automatic_replies(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let hours = always_closed();
+    let away: Away = serde_json::from_value(json!({
+        "enabled": true, "text": "Our workshop is closed.", "schedule": {"type": "always"}
+    }))
+    .unwrap();
+    configure(
+        &app,
+        ChannelAutoRepliesPatch { hours: Some(Some(&hours)), away: Some(Some(&away)), ..Default::default() },
+    )
+    .await;
+    assert_eq!(customer_writes(&mut app, "wamid.ar.s.1", FROM, "is the bike ready?").await, 1);
+    assert_eq!(app.send().await.sent, 1);
+    let conv = conversation_of(&app, FROM).await;
+    let id = conv["id"].as_str().unwrap().to_owned();
+    let search = |q: &str| format!("/api/v1/conversations?status=all&q={q}");
+    let found = |body: Value| body["items"].as_array().unwrap().iter().map(|c| c["id"].clone()).collect::<Vec<_>>();
+
+    assert_eq!(found(app.get(&search("bike%20ready")).await.json().await.unwrap()), [json!(id)]);
+    assert!(found(app.get(&search("workshop")).await.json().await.unwrap()).is_empty());
+    let res = app
+        .post_json(
+            &format!("/api/v1/conversations/{id}/messages"),
+            &json!({"type": "text", "text": "Your workshop slot is 3pm"}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    assert_eq!(found(app.get(&search("workshop%20slot")).await.json().await.unwrap()), [json!(id)]);
+}
+
 both_backends!(
+    search_finds_what_people_wrote_not_automatic_replies,
     a_rule_that_only_assigns_keeps_its_cooldown,
     a_first_message_outside_hours_gets_greeting_then_away,
     a_redelivered_message_is_not_answered_twice,

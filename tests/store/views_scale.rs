@@ -1,6 +1,7 @@
 //! The queue view at scale: seeds 100,000 conversations and 1,000,000 messages
 //! (`SWITCHBOARD_SCALE_CONVERSATIONS`, ten messages each) with SQL and measures the
-//! views through the store. Ignored by default (minutes of seeding); run with
+//! views through the store, then over HTTP (the queue view and claim-next, one request
+//! at a time and fifty agents at once). Ignored by default (minutes of seeding); run with
 //!
 //! ```text
 //! cargo test --release -p switchboard-tests --test store -- --ignored --nocapture views_scale
@@ -14,9 +15,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sqlx::{Connection, PgConnection, SqliteConnection};
-use switchboard_domain::{AgentRole, ConversationStatus};
+use switchboard_domain::{AgentName, AgentRole, ConversationStatus, Email, NewAgent};
+use switchboard_http::hash_token;
 use switchboard_store::{AssigneeFilter, Store, TeamName, ViewQuery, ViewSort, Visibility};
-use switchboard_tests::{Backend, TestDb};
+use switchboard_tests::{AppOptions, Backend, TestDb, start_on};
 
 use crate::fixtures::{channel, exec, query_i64, t, uuid_literal};
 use crate::views::agent;
@@ -250,4 +252,69 @@ async fn run(backend: Backend) {
         println!("  {who}: counts {counts:?} in {:.2?}", start.elapsed());
     }
     store.close().await;
+    over_http(db).await;
+}
+
+/// The same database behind the real application: the queue view and claim-next as an
+/// agent's client sees them (authentication, the handler, JSON), one request at a time
+/// and with fifty agents claiming at once.
+async fn over_http(db: TestDb) {
+    let app = start_on(db, AppOptions::default()).await;
+    let queue = app.url("/api/v1/conversations?status=open&assignee=unassigned&sort=waiting");
+    let get = || app.client.get(&queue).bearer_auth(&app.token).send();
+    for _ in 0..20 {
+        assert_eq!(get().await.unwrap().status(), 200);
+    }
+    let mut times = Vec::with_capacity(300);
+    for _ in 0..300 {
+        let start = Instant::now();
+        let res = get().await.unwrap();
+        assert_eq!(res.status(), 200);
+        res.bytes().await.unwrap();
+        times.push(start.elapsed());
+    }
+    report("HTTP: GET the queue (50 per page)", &mut times);
+
+    let claim_url = app.url("/api/v1/queue/claim");
+    let claim = |client: reqwest::Client, url: String, token: String| async move {
+        let start = Instant::now();
+        let res = client.post(url).bearer_auth(token).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        res.bytes().await.unwrap();
+        start.elapsed()
+    };
+    let mut times = Vec::with_capacity(300);
+    for _ in 0..300 {
+        times.push(claim(app.client.clone(), claim_url.clone(), app.token.clone()).await);
+    }
+    report("HTTP: claim next, one at a time", &mut times);
+
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let token = format!("sbt_scale_{i}");
+        let agent = NewAgent {
+            name: AgentName::parse(&format!("Claimer {i}")).unwrap(),
+            email: Email::parse(&format!("claimer{i}@example.com")).unwrap(),
+            role: AgentRole::Agent,
+        };
+        app.store.create_agent(&agent, &hash_token(&token), chrono::Utc::now()).await.unwrap();
+        let (client, url) = (app.client.clone(), claim_url.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut times = Vec::with_capacity(10);
+            for _ in 0..10 {
+                times.push(claim(client.clone(), url.clone(), token.clone()).await);
+            }
+            times
+        }));
+    }
+    let mut times = Vec::with_capacity(500);
+    for t in tasks {
+        times.extend(t.await.unwrap());
+    }
+    report("HTTP: claim next, 50 agents at once", &mut times);
+}
+
+fn report(label: &str, times: &mut [Duration]) {
+    times.sort();
+    println!("  {label:<48} n={:<4} p50 {:>8.2?}  p99 {:>8.2?}", times.len(), pct(times, 0.5), pct(times, 0.99));
 }

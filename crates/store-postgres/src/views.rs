@@ -265,7 +265,10 @@ fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, q: &ViewQuery) {
         let pattern = like_pattern(search);
         qb.push(" AND (c.contact_id IN (SELECT sct.id FROM contacts sct WHERE ");
         qb.push(CONTACT_SEARCH_TEXT).push(" ILIKE ").push_bind(pattern.clone());
-        qb.push(") OR c.id IN (SELECT sm.conversation_id FROM messages sm WHERE sm.text ILIKE ");
+        // Automatic replies are not searched (the partial index leaves them out too).
+        qb.push(
+            ") OR c.id IN (SELECT sm.conversation_id FROM messages sm WHERE sm.auto_rule IS NULL AND sm.text ILIKE ",
+        );
         qb.push_bind(pattern).push("))");
     }
 }

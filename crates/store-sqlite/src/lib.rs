@@ -218,6 +218,10 @@ impl SqliteStore {
         let writer = connect
             .clone()
             .pragma("cache_size", "-16000")
+            // Statement journals (every statement that can fail halfway inside a larger
+            // transaction: upserts, inserts that fire triggers) stay in memory instead of
+            // spilling to a temporary file with a write system call per page.
+            .pragma("temp_store", "memory")
             // The writer checkpoints only every 50,000 pages (200 MB of WAL) instead of
             // SQLite's 1,000: a checkpoint runs inside the commit that crosses the
             // threshold and fsyncs the database, and the event log's hash index touches a

@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 use sqlx::types::Json;
-use switchboard_domain::{AgentId, DeliveryState, Direction, MessageId, StatusError};
+use switchboard_domain::{AgentId, DeliveryState, Direction, MessageId, StatusError, Wamid};
 use switchboard_store::{
     Enqueued, NewOutbound, OutboxEntry, OutboxJob, OutboxState, OutboxStore, Result, SendOutcome, SendResult,
     StoreError,
@@ -141,7 +141,15 @@ impl OutboxStore for SqliteStore {
         let mut ordered: Vec<&SendResult> = results.iter().collect();
         ordered.sort_by_key(|r| r.job_id);
         let mut w = self.begin_write().await?;
-        for r in ordered {
+        let sent: Vec<(i64, MessageId, &Wamid)> = ordered
+            .iter()
+            .filter_map(|r| match &r.outcome {
+                SendOutcome::Sent { wamid } => Some((r.job_id, r.message_id, wamid)),
+                _ => None,
+            })
+            .collect();
+        complete_sent(w.conn(), &sent, at).await?;
+        for r in ordered.into_iter().filter(|r| !matches!(r.outcome, SendOutcome::Sent { .. })) {
             complete_one(w.conn(), r, at).await?;
         }
         w.commit().await
@@ -208,29 +216,24 @@ pub(crate) async fn insert_outbound(
 ) -> Result<Inserted> {
     // A key is scoped to an agent; without one it has no scope and is not kept.
     let key = m.sent_by.zip(m.idempotency_key);
-    let channel: Option<Uuid> = sqlx::query_scalar("SELECT channel_id FROM conversations WHERE id = ?1")
-        .bind(m.conversation_id.as_uuid())
-        .fetch_optional(&mut *conn)
-        .await
-        .db()?;
-    let channel = channel.ok_or(StoreError::NotFound)?;
     if let Some((agent, key)) = key
         && let Some(existing) = message_by_key(conn, agent, key).await?
     {
         return Ok(Inserted::Existing(existing));
     }
 
+    // The conversation's channel is read by the insert itself (one statement).
     let id = MessageId::new();
     let inserted: Option<Uuid> = sqlx::query_scalar(
         "INSERT INTO messages (id, conversation_id, channel_id, direction, kind, text, content, \
            media_id, state, sent_by, idempotency_key, timestamp, created_at, auto_rule) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13) \
+         SELECT ?1, c.id, c.channel_id, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12 \
+         FROM conversations c WHERE c.id = ?2 \
          ON CONFLICT (sent_by, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
-         RETURNING id",
+         RETURNING channel_id",
     )
     .bind(id.as_uuid())
     .bind(m.conversation_id.as_uuid())
-    .bind(channel)
     .bind(Direction::Outbound.as_str())
     .bind(m.content.kind().as_str())
     .bind(opt_text(m.content.text()))
@@ -244,15 +247,15 @@ pub(crate) async fn insert_outbound(
     .fetch_optional(&mut *conn)
     .await
     .db()?;
-    if inserted.is_none() {
-        // Another writer (another process on this file) stored the key first.
+    let Some(channel) = inserted else {
+        // Another writer (another process on this file) stored the key first, or the
+        // conversation does not exist.
         let existing = match key {
             Some((agent, key)) => message_by_key(conn, agent, key).await?,
             None => None,
         };
-        let existing = existing.ok_or_else(|| StoreError::Conflict { what: "idempotency key" })?;
-        return Ok(Inserted::Existing(existing));
-    }
+        return existing.map(Inserted::Existing).ok_or(StoreError::NotFound);
+    };
 
     sqlx::query(
         "UPDATE conversations SET last_message_at = MAX(last_message_at, ?1), message_count = message_count + 1 \
@@ -279,24 +282,70 @@ pub(crate) async fn insert_outbound(
     Ok(Inserted::Created(id))
 }
 
-/// Records one outcome (see the module docs for jobs whose lease was lost).
+/// Records the `Sent` outcomes of a batch set-wise: two statements whatever its size,
+/// instead of five per job. Deletes the jobs that still exist (a job already completed
+/// was sent twice: logged, its first wamid kept); marks their messages `sent` with their
+/// wamid when they are simply `queued` with no status report waiting for them (the
+/// common case); and folds everything else in message by message, as a status report
+/// would ([`apply_sent`]).
+async fn complete_sent(
+    conn: &mut SqliteConnection,
+    sent: &[(i64, MessageId, &Wamid)],
+    at: DateTime<Utc>,
+) -> Result<()> {
+    if sent.is_empty() {
+        return Ok(());
+    }
+    // `[job id, message id (hex), wamid]`: uuids are stored as 16-byte blobs.
+    let rows: Vec<(i64, String, &str)> = sent
+        .iter()
+        .map(|(job, message, wamid)| (*job, message.as_uuid().simple().to_string(), wamid.as_str()))
+        .collect();
+    let done: Vec<i64> = sqlx::query_scalar(
+        "DELETE FROM outbox WHERE (id, message_id) IN \
+           (SELECT value ->> '$[0]', unhex(value ->> '$[1]') FROM json_each(?1)) \
+         RETURNING id",
+    )
+    .bind(Json(&rows))
+    .fetch_all(&mut *conn)
+    .await
+    .db()?;
+    let done: Vec<&(i64, String, &str)> = rows.iter().filter(|r| done.contains(&r.0)).collect();
+    for (job, message, wamid) in sent.iter().filter(|s| !done.iter().any(|d| d.0 == s.0)) {
+        tracing::warn!(job, message_id = %message, %wamid,
+            "sent a job that was already completed (its lease had expired): a duplicate send");
+    }
+    if done.is_empty() {
+        return Ok(());
+    }
+    let fast: Vec<Uuid> = sqlx::query_scalar(
+        "UPDATE messages SET wamid = j.value ->> '$[2]', state = 'sent', sent_at = COALESCE(messages.sent_at, ?2) \
+         FROM json_each(?1) AS j \
+         WHERE messages.id = unhex(j.value ->> '$[1]') AND messages.direction = 'outbound' \
+           AND messages.state = 'queued' \
+           AND NOT EXISTS (SELECT 1 FROM pending_statuses p \
+                           WHERE p.channel_id = messages.channel_id AND p.wamid = j.value ->> '$[2]') \
+         RETURNING messages.id",
+    )
+    .bind(Json(&done))
+    .bind(ms(at))
+    .fetch_all(&mut *conn)
+    .await
+    .db()?;
+    for (_, message, wamid) in sent.iter().filter(|s| done.iter().any(|d| d.0 == s.0)) {
+        if !fast.contains(message.as_uuid()) {
+            apply_sent(conn, *message, wamid, at).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Records one `Retry` or `Failed` outcome (see the module docs for jobs whose lease was
+/// lost).
 async fn complete_one(conn: &mut SqliteConnection, r: &SendResult, at: DateTime<Utc>) -> Result<()> {
     match &r.outcome {
-        SendOutcome::Sent { wamid } => {
-            let done = sqlx::query("DELETE FROM outbox WHERE id = ?1 AND message_id = ?2")
-                .bind(r.job_id)
-                .bind(r.message_id.as_uuid())
-                .execute(&mut *conn)
-                .await
-                .db()?
-                .rows_affected();
-            if done == 0 {
-                tracing::warn!(job = r.job_id, message_id = %r.message_id, %wamid,
-                    "sent a job that was already completed (its lease had expired): a duplicate send");
-                return Ok(());
-            }
-            apply_sent(conn, r.message_id, wamid, at).await
-        }
+        // Recorded set-wise, for the whole batch, by `complete_sent`.
+        SendOutcome::Sent { .. } => Ok(()),
         SendOutcome::Retry { run_at, error } => {
             let n = sqlx::query(
                 "UPDATE outbox SET run_at = ?1, locked_until = NULL, last_error = ?2, updated_at = ?3 \
