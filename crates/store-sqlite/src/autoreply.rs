@@ -74,20 +74,10 @@ pub(crate) async fn enqueue_auto_reply(
     if m.idempotency_key.is_some() {
         return Err(StoreError::Other(anyhow::anyhow!("an auto-reply has no idempotency key")));
     }
+    // Logged in `auto_replies` by the insert itself (trigger `messages_auto_reply_log`).
     let Inserted::Created(id) = insert_outbound(&mut *conn, m, Some(rule)).await? else {
         return Err(StoreError::Other(anyhow::anyhow!("an auto-reply matched an earlier message's idempotency key")));
     };
-    sqlx::query(
-        "INSERT INTO auto_replies (conversation_id, contact_id, rule, message_id, sent_at) \
-         SELECT id, contact_id, ?2, ?3, ?4 FROM conversations WHERE id = ?1",
-    )
-    .bind(m.conversation_id.as_uuid())
-    .bind(text(rule))
-    .bind(id.as_uuid())
-    .bind(ms(m.at))
-    .execute(conn)
-    .await
-    .db()?;
     Ok(id)
 }
 

@@ -206,8 +206,9 @@ pub(crate) enum Inserted {
     Existing(MessageId),
 }
 
-/// Records an outbound message (state `queued`, `auto_rule` when a rule sent it) and its
-/// outbox job inside the caller's write transaction. `NotFound` if the conversation does
+/// Records an outbound message (state `queued`, `auto_rule` when a rule sent it: the
+/// auto-reply log follows from the insert) and its outbox job inside the caller's write
+/// transaction. `NotFound` if the conversation does
 /// not exist. Shared by agents' replies and the ingest worker's auto-replies.
 pub(crate) async fn insert_outbound(
     conn: &mut SqliteConnection,
@@ -257,15 +258,9 @@ pub(crate) async fn insert_outbound(
         return existing.map(Inserted::Existing).ok_or(StoreError::NotFound);
     };
 
-    sqlx::query(
-        "UPDATE conversations SET last_message_at = MAX(last_message_at, ?1), message_count = message_count + 1 \
-         WHERE id = ?2",
-    )
-    .bind(ms(m.at))
-    .bind(m.conversation_id.as_uuid())
-    .execute(&mut *conn)
-    .await
-    .db()?;
+    // The conversation's last activity and count (and the auto-reply log for `auto_rule`)
+    // follow from the insert: triggers `messages_outbound_conversation` and
+    // `messages_auto_reply_log`.
     sqlx::query(
         "INSERT INTO outbox (message_id, conversation_id, channel_id, state, attempts, run_at, \
            request, created_at, updated_at) \

@@ -363,12 +363,10 @@ impl MessageStore for SqliteStore {
     async fn insert_outbound(&self, m: &NewOutboundMessage) -> Result<MessageId> {
         let mut w = self.begin_write().await?;
         let conn = w.conn();
-        let channel: Option<Uuid> = sqlx::query_scalar(
-            "UPDATE conversations SET last_message_at = MAX(last_message_at, ?1), message_count = message_count + 1 \
-             WHERE id = ?2 RETURNING channel_id",
-        )
-        .bind(ms(m.at))
-        .bind(m.conversation_id.as_uuid())
+        // The conversation's last activity and count follow from the insert (trigger
+        // `messages_outbound_conversation`).
+        let channel: Option<Uuid> = sqlx::query_scalar("SELECT channel_id FROM conversations WHERE id = ?1")
+            .bind(m.conversation_id.as_uuid())
         .fetch_optional(&mut *conn)
         .await
         .db()?;
