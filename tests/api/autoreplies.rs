@@ -374,7 +374,55 @@ async fn search_finds_what_people_wrote_not_automatic_replies(backend: Backend) 
     assert_eq!(found(app.get(&search("workshop%20slot")).await.json().await.unwrap()), [json!(id)]);
 }
 
+/// "Assign to team": an online member with room, the least loaded; nobody able to take
+/// it leaves it in the queue.
+async fn a_rule_hands_the_conversation_to_a_team_member_with_room(backend: Backend) {
+    use reqwest::Method;
+
+    use crate::agents::{call, create_agent, new_agent};
+    let mut app = spawn_app(backend).await;
+    let team: Value = call(&app, Method::POST, "/api/v1/teams", Some(&app.token), Some(json!({"name": "Sales"})))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let team_id = team["id"].as_str().unwrap().to_owned();
+    let (offline, _) = new_agent(&app, "Olga").await;
+    let email = format!("nia-{}@example.com", uuid::Uuid::new_v4().simple());
+    let (online, token) = create_agent(&app, json!({"name": "Nia", "email": email, "capacity": 1})).await;
+    let (outsider, outsider_token) = new_agent(&app, "Otto").await;
+    for (agent, tok) in [(&offline, None), (&online, Some(&token)), (&outsider, Some(&outsider_token))] {
+        if agent["id"] != outsider["id"] {
+            let path = format!("/api/v1/teams/{team_id}/members/{}", agent["id"].as_str().unwrap());
+            assert!(call(&app, Method::PUT, &path, Some(&app.token), None).await.status().is_success());
+        }
+        if let Some(tok) = tok {
+            let body = json!({"availability": "online"});
+            let res = call(&app, Method::PUT, "/api/v1/agents/me/availability", Some(tok), Some(body)).await;
+            assert_eq!(res.status(), 200);
+        }
+    }
+    add_rule(
+        &app,
+        json!({"name": "sales", "matcher": {"type": "contains_word", "words": ["buy"]},
+               "actions": [{"type": "assign_team", "team": team_id}]}),
+    )
+    .await;
+
+    customer_writes(&mut app, "wamid.ar.team.1", FROM, "I want to buy a bike").await;
+    let conv = conversation_of(&app, FROM).await;
+    assert_eq!(conv["assignee_id"], online["id"], "the online member, not the offline one nor the outsider");
+    let history = app.get(&format!("/api/v1/conversations/{}/history", conv["id"].as_str().unwrap())).await;
+    let history: Value = history.json().await.unwrap();
+    assert!(history.to_string().contains("\"via\":\"rule\""), "{history}");
+
+    // Nia is at her capacity (1): the next one waits in the queue.
+    customer_writes(&mut app, "wamid.ar.team.2", "4915187654321", "buy").await;
+    assert!(conversation_of(&app, "4915187654321").await["assignee_id"].is_null());
+}
+
 both_backends!(
+    a_rule_hands_the_conversation_to_a_team_member_with_room,
     search_finds_what_people_wrote_not_automatic_replies,
     a_rule_that_only_assigns_keeps_its_cooldown,
     a_first_message_outside_hours_gets_greeting_then_away,

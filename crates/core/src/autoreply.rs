@@ -156,6 +156,14 @@ impl AutoReplier {
                         tracing::warn!(conversation_id = %m.conversation, agent_id = %agent, rule = %action.rule, "rule assigns to an agent who is missing or inactive; left unassigned");
                     }
                 }
+                Effect::AssignTeam { team } => match tx.assign_to_team(m.conversation, *team, now).await? {
+                    Some(agent) => {
+                        tracing::debug!(conversation_id = %m.conversation, team_id = %team, agent_id = %agent, rule = %action.rule, "assigned to a team member");
+                    }
+                    None => {
+                        tracing::info!(conversation_id = %m.conversation, team_id = %team, rule = %action.rule, "no member of the team can take it now; it waits in the queue");
+                    }
+                },
             }
         }
         // A rule that only labelled or assigned left no message behind: log its firing so

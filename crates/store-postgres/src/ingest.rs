@@ -8,8 +8,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres, Transaction};
-use switchboard_domain::AgentId;
 use switchboard_domain::inbound::{StatusReport, StatusValue};
+use switchboard_domain::{AgentId, TeamId};
 use switchboard_domain::{
     ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction, EventId, MessageId,
     PhoneNumberId, StatusError, Wamid,
@@ -379,6 +379,15 @@ impl IngestTx for PgIngestTx {
         at: DateTime<Utc>,
     ) -> Result<bool> {
         crate::autoreply::assign_conversation(&mut self.tx, conversation, agent, at).await
+    }
+
+    async fn assign_to_team(
+        &mut self,
+        conversation: ConversationId,
+        team: TeamId,
+        at: DateTime<Utc>,
+    ) -> Result<Option<AgentId>> {
+        crate::autoreply::assign_to_team(&mut self.tx, conversation, team, at).await
     }
 
     async fn record_rule_fired(&mut self, conversation: ConversationId, rule: &str, at: DateTime<Utc>) -> Result<()> {

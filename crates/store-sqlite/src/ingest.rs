@@ -8,8 +8,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 use sqlx::types::Json;
-use switchboard_domain::AgentId;
 use switchboard_domain::inbound::{StatusReport, StatusValue};
+use switchboard_domain::{AgentId, TeamId};
 use switchboard_domain::{
     ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction, EventId, MessageId,
     PhoneNumberId, StatusError, Wamid,
@@ -389,6 +389,15 @@ impl IngestTx for SqliteIngestTx {
         at: DateTime<Utc>,
     ) -> Result<bool> {
         crate::autoreply::assign_conversation(self.w.conn(), conversation, agent, at).await
+    }
+
+    async fn assign_to_team(
+        &mut self,
+        conversation: ConversationId,
+        team: TeamId,
+        at: DateTime<Utc>,
+    ) -> Result<Option<AgentId>> {
+        crate::autoreply::assign_to_team(self.w.conn(), conversation, team, at).await
     }
 
     async fn record_rule_fired(&mut self, conversation: ConversationId, rule: &str, at: DateTime<Utc>) -> Result<()> {

@@ -367,9 +367,9 @@ impl MessageStore for SqliteStore {
         // `messages_outbound_conversation`).
         let channel: Option<Uuid> = sqlx::query_scalar("SELECT channel_id FROM conversations WHERE id = ?1")
             .bind(m.conversation_id.as_uuid())
-        .fetch_optional(&mut *conn)
-        .await
-        .db()?;
+            .fetch_optional(&mut *conn)
+            .await
+            .db()?;
         let channel = channel.ok_or(StoreError::NotFound)?;
 
         let mut d = Delivery::new(m.state, m.at);

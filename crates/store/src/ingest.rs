@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use switchboard_domain::inbound::{InboundContact, InboundMessage, StatusReport};
 use switchboard_domain::{
-    AgentId, ChannelId, ContactId, ConversationId, DeliveryState, EventId, MessageId, PhoneNumberId,
+    AgentId, ChannelId, ContactId, ConversationId, DeliveryState, EventId, MessageId, PhoneNumberId, TeamId,
 };
 
 use crate::{AutoReplyFacts, NewOutbound, PendingEvent, Result};
@@ -201,6 +201,21 @@ pub trait IngestTx: Send {
         agent: AgentId,
         at: DateTime<Utc>,
     ) -> Result<bool>;
+
+    /// Assigns the conversation to a member of `team` (a keyword rule's action): the
+    /// online, active member with room (under their capacity) and the fewest open
+    /// conversations, the least recently assigned first among equals. A current assignee
+    /// who is an active member of the team keeps it. `None`, and nothing changes, when no
+    /// member can take it now: it stays in the queue, for claim-next or the assigner.
+    /// Reads the loads without locking the agents (the auto-assigner locks them, and the
+    /// ingest transaction must not wait on it): two assignments racing may both count
+    /// one conversation less, never more.
+    async fn assign_to_team(
+        &mut self,
+        conversation: ConversationId,
+        team: TeamId,
+        at: DateTime<Utc>,
+    ) -> Result<Option<AgentId>>;
 
     /// Attributes a new conversation to the enabled link its first message came from (a
     /// reference code, or an ad's `source_id`): records the link and how on the

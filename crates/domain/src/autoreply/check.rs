@@ -219,7 +219,7 @@ impl AutoReplyConfig {
                             errs.push(join(&ap, "labels"), ErrorCode::Required, "list at least one label");
                         }
                     }
-                    RuleAction::Assign { .. } => {}
+                    RuleAction::Assign { .. } | RuleAction::AssignTeam { .. } => {}
                 }
             }
         }

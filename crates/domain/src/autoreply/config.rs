@@ -12,7 +12,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::hours::BusinessHours;
-use crate::ids::{AgentId, LabelId, QuickReplyId, RuleId};
+use crate::ids::{AgentId, LabelId, QuickReplyId, RuleId, TeamId};
 use crate::message::Choice;
 use crate::phone::WaId;
 
@@ -432,6 +432,10 @@ pub enum RuleAction {
     AddLabels { labels: Vec<LabelId> },
     /// Assign the conversation to an agent.
     Assign { agent: AgentId },
+    /// Assign the conversation to a member of a team: an online member with room, chosen
+    /// by the team's auto-assignment policy (least loaded when it is off). When nobody can
+    /// take it now, it stays in the queue.
+    AssignTeam { team: TeamId },
 }
 
 impl RuleAction {

@@ -7,7 +7,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use regex::{Regex, RegexBuilder};
 
 use crate::hours::BusinessHours;
-use crate::ids::{AgentId, LabelId};
+use crate::ids::{AgentId, LabelId, TeamId};
 use crate::inbound::InboundMessage;
 use crate::message::{Choice, InteractiveReply, MessageContent};
 use crate::phone::WaId;
@@ -96,6 +96,7 @@ enum CompiledAction {
     List { body: Template, button: String, sections: Vec<ListSection> },
     AddLabels(Vec<LabelId>),
     Assign(AgentId),
+    AssignTeam(TeamId),
 }
 
 /// One distinct normalised keyword of the Aho-Corasick automaton.
@@ -202,6 +203,7 @@ impl CompiledConfig {
                     }
                     RuleAction::AddLabels { labels } => CompiledAction::AddLabels(labels.clone()),
                     RuleAction::Assign { agent } => CompiledAction::Assign(*agent),
+                    RuleAction::AssignTeam { team } => CompiledAction::AssignTeam(*team),
                 };
                 actions.push(compiled);
             }
@@ -399,6 +401,9 @@ impl CompiledConfig {
                 }
                 CompiledAction::Assign(agent) => {
                     out.push(Action { rule: rref, effect: Effect::Assign { agent: *agent } });
+                }
+                CompiledAction::AssignTeam(team) => {
+                    out.push(Action { rule: rref, effect: Effect::AssignTeam { team: *team } });
                 }
             }
         }

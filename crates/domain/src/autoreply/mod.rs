@@ -141,7 +141,7 @@ pub use reply::ReplyBody;
 pub use template::{Lang, Locale, LocaleError, Template, TemplateError, Var, Vars, render};
 pub use validate::{ErrorCode, FieldError, ValidationErrors};
 
-use crate::ids::{AgentId, LabelId, QuickReplyId, RuleId};
+use crate::ids::{AgentId, LabelId, QuickReplyId, RuleId, TeamId};
 use crate::message::MessageKind;
 use crate::phone::WaId;
 
@@ -315,6 +315,8 @@ pub enum Effect {
     AddLabels { labels: Vec<LabelId> },
     /// Assign the conversation to this agent.
     Assign { agent: AgentId },
+    /// Assign the conversation to a member of this team (see [`RuleAction::AssignTeam`]).
+    AssignTeam { team: TeamId },
 }
 
 /// The result of one evaluation.

@@ -525,6 +525,7 @@ fn rule_actions_produce_ready_replies() {
         },
         RuleAction::AddLabels { labels: vec![label(5)] },
         RuleAction::Assign { agent: AgentId::from_uuid(Uuid::from_u128(9)) },
+        RuleAction::AssignTeam { team: TeamId::from_uuid(Uuid::from_u128(10)) },
     ];
     let config = AutoReplyConfig {
         locale: Locale::parse("es").expect("locale"),
@@ -536,7 +537,7 @@ fn rule_actions_produce_ready_replies() {
     let engine = compile(&config);
     let now = at(CLOSED);
     let ev = engine.evaluate_content(&returning(now), &text("¿Horário?"), now);
-    assert_eq!(ev.actions.len(), 5);
+    assert_eq!(ev.actions.len(), 6);
     assert!(ev.actions.iter().all(|a| a.rule == RuleRef::Keyword(rule_id(1))));
     assert_eq!(
         ev.actions[0].effect,
@@ -552,6 +553,7 @@ fn rule_actions_produce_ready_replies() {
     assert!(matches!(&ev.actions[2].effect, Effect::Reply { reply: ReplyBody::List { .. } }));
     assert_eq!(ev.actions[3].effect, Effect::AddLabels { labels: vec![label(5)] });
     assert!(matches!(ev.actions[4].effect, Effect::Assign { .. }));
+    assert_eq!(ev.actions[5].effect, Effect::AssignTeam { team: TeamId::from_uuid(Uuid::from_u128(10)) });
     // The contact's language wins over the channel's.
     let facts = Facts { contact_locale: Some(Locale::parse("de").expect("de")), ..returning(now) };
     let ev = engine.evaluate_content(&facts, &text("horario"), now);
