@@ -421,7 +421,33 @@ async fn a_rule_hands_the_conversation_to_a_team_member_with_room(backend: Backe
     assert!(conversation_of(&app, "4915187654321").await["assignee_id"].is_null());
 }
 
+/// Variables are formatted in the contact's language once agents record it (attribute
+/// `language`), else in the channel's.
+async fn replies_speak_the_contacts_language_once_it_is_known(backend: Backend) {
+    use reqwest::Method;
+
+    use crate::agents::call;
+    let mut app = spawn_app(backend).await;
+    let hours = always_closed();
+    configure(&app, ChannelAutoRepliesPatch { hours: Some(Some(&hours)), ..Default::default() }).await;
+    add_rule(
+        &app,
+        json!({"name": "open", "matcher": {"type": "contains_word", "words": ["open"]},
+               "actions": [{"type": "send_text", "text": "We open {{next_open}}."}], "cooldown_minutes": 0}),
+    )
+    .await;
+    assert_eq!(customer_writes(&mut app, "wamid.ar.lang.1", FROM, "are you open?").await, 1);
+    let contact = conversation_of(&app, FROM).await["contact"]["id"].as_str().unwrap().to_owned();
+    let body = json!({"attributes": {"language": "de"}});
+    let res = call(&app, Method::PATCH, &format!("/api/v1/contacts/{contact}"), Some(&app.token), Some(body)).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(customer_writes(&mut app, "wamid.ar.lang.2", FROM, "open tomorrow?").await, 1);
+    app.send().await;
+    assert_eq!(sent_texts(&app).await, ["We open soon.", "We open bald."]);
+}
+
 both_backends!(
+    replies_speak_the_contacts_language_once_it_is_known,
     a_rule_hands_the_conversation_to_a_team_member_with_room,
     search_finds_what_people_wrote_not_automatic_replies,
     a_rule_that_only_assigns_keeps_its_cooldown,

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use switchboard_cloudapi::{OutboundBody, OutboundMessage};
-use switchboard_domain::autoreply::{AutoReplyConfig, CompiledConfig, Effect, Facts, RuleFiring, RuleRef};
+use switchboard_domain::autoreply::{AutoReplyConfig, CompiledConfig, Effect, Facts, Locale, RuleFiring, RuleRef};
 use switchboard_domain::inbound::{InboundContact, InboundMessage};
 use switchboard_domain::{ChannelId, ContactId, ConversationId, MessageId, window};
 use switchboard_store::{IngestTx, NewOutbound, Store, StoreError};
@@ -103,7 +103,9 @@ impl AutoReplier {
         let facts = Facts {
             contact_wa_id: m.contact.wa_id.clone(),
             contact_name: m.contact.profile_name.clone(),
-            contact_locale: None,
+            // A language agents recorded on the contact; one we cannot format in falls
+            // back to the channel's.
+            contact_locale: history.contact_language.as_deref().and_then(|l| Locale::parse(l).ok()),
             is_new_contact: m.new_contact,
             last_contact_activity: history.contact_last_activity,
             last_agent_reply: history.last_agent_message,

@@ -35,11 +35,20 @@ const FACTS: &str = "SELECT \
       (SELECT timestamp FROM messages WHERE conversation_id = $1 AND sent_by IS NOT NULL \
          ORDER BY timestamp DESC LIMIT 1) AS last_agent, \
       (SELECT COUNT(*) FROM auto_replies WHERE contact_id = $2 AND sent_at > $4 AND message_id IS NOT NULL) AS last_hour, \
-      f.rules, f.fired \
+      f.rules, f.fired, \
+      (SELECT attributes ->> 'language' FROM contacts \
+         WHERE id = $2 AND jsonb_typeof(attributes -> 'language') = 'string') AS language \
     FROM (SELECT array_agg(rule) AS rules, array_agg(last) AS fired FROM ( \
             SELECT rule, MAX(sent_at) AS last FROM auto_replies WHERE conversation_id = $1 GROUP BY rule) g) f";
 
-type FactsRow = (Option<DateTime<Utc>>, Option<DateTime<Utc>>, i64, Option<Vec<String>>, Option<Vec<DateTime<Utc>>>);
+type FactsRow = (
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    i64,
+    Option<Vec<String>>,
+    Option<Vec<DateTime<Utc>>>,
+    Option<String>,
+);
 
 pub(crate) async fn facts(
     conn: &mut PgConnection,
@@ -48,7 +57,7 @@ pub(crate) async fn facts(
     message: MessageId,
     now: DateTime<Utc>,
 ) -> Result<AutoReplyFacts> {
-    let (last_activity, last_agent, last_hour, rules, fired): FactsRow = sqlx::query_as(FACTS)
+    let (last_activity, last_agent, last_hour, rules, fired, language): FactsRow = sqlx::query_as(FACTS)
         .bind(conversation.as_uuid())
         .bind(contact.as_uuid())
         .bind(message.as_uuid())
@@ -61,6 +70,7 @@ pub(crate) async fn facts(
         last_agent_message: last_agent,
         rules_last_fired: rules.unwrap_or_default().into_iter().zip(fired.unwrap_or_default()).collect(),
         auto_replies_last_hour: u32::try_from(last_hour).unwrap_or(u32::MAX),
+        contact_language: language,
     })
 }
 

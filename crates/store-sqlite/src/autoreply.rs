@@ -38,10 +38,13 @@ const FACTS: &str = "SELECT \
          ORDER BY timestamp DESC LIMIT 1) AS last_agent, \
       (SELECT COUNT(*) FROM auto_replies WHERE contact_id = ?2 AND sent_at > ?4 AND message_id IS NOT NULL) AS last_hour, \
       (SELECT json_group_array(json_array(rule, last)) FROM ( \
-         SELECT rule, MAX(sent_at) AS last FROM auto_replies WHERE conversation_id = ?1 GROUP BY rule)) AS fired";
+         SELECT rule, MAX(sent_at) AS last FROM auto_replies WHERE conversation_id = ?1 GROUP BY rule)) AS fired, \
+      (SELECT json_extract(attributes, '$.language') FROM contacts \
+         WHERE id = ?2 AND json_type(attributes, '$.language') = 'text') AS language";
 
-/// The last activity, the agent's last message, the hourly count, and `[[rule, ms]]`.
-type FactsRow = (Option<i64>, Option<i64>, i64, Json<Vec<(String, i64)>>);
+/// The last activity, the agent's last message, the hourly count, `[[rule, ms]]`, and
+/// the contact's language.
+type FactsRow = (Option<i64>, Option<i64>, i64, Json<Vec<(String, i64)>>, Option<String>);
 
 pub(crate) async fn facts(
     conn: &mut SqliteConnection,
@@ -50,7 +53,7 @@ pub(crate) async fn facts(
     message: MessageId,
     now: DateTime<Utc>,
 ) -> Result<AutoReplyFacts> {
-    let (last_activity, last_agent, last_hour, fired): FactsRow = sqlx::query_as(FACTS)
+    let (last_activity, last_agent, last_hour, fired, language): FactsRow = sqlx::query_as(FACTS)
         .bind(conversation.as_uuid())
         .bind(contact.as_uuid())
         .bind(message.as_uuid())
@@ -63,6 +66,7 @@ pub(crate) async fn facts(
         last_agent_message: last_agent.map(time).transpose()?,
         rules_last_fired: fired.0.into_iter().map(|(rule, at)| Ok((rule, time(at)?))).collect::<Result<_>>()?,
         auto_replies_last_hour: u32::try_from(last_hour).unwrap_or(u32::MAX),
+        contact_language: language,
     })
 }
 

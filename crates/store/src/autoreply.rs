@@ -24,6 +24,9 @@ pub struct AutoReplyFacts {
     pub rules_last_fired: Vec<(String, DateTime<Utc>)>,
     /// Auto-replies sent to this contact, in any conversation, in the hour before `now`.
     pub auto_replies_last_hour: u32,
+    /// The contact's `language` attribute (`de`, `pt-BR`…), when it is a string: the
+    /// language replies format their variables in, instead of the channel's.
+    pub contact_language: Option<String>,
 }
 
 impl AutoReplyFacts {

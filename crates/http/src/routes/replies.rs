@@ -16,7 +16,7 @@ use switchboard_cloudapi::{
     TemplateComponent, TemplateParameter,
 };
 use switchboard_domain::autoreply::{
-    AgentSend, AutoReplyConfig, CompiledConfig, QuickReplyError, QuickReplyRef, ReplyBody, Shortcut,
+    AgentSend, AutoReplyConfig, CompiledConfig, Locale, QuickReplyError, QuickReplyRef, ReplyBody, Shortcut,
 };
 use switchboard_domain::message::{Choice, Media, MessageContent};
 use switchboard_domain::{ConversationId, MessageId, Wamid, window};
@@ -333,9 +333,17 @@ async fn expand_quick_reply(
         code: "invalid_configuration",
         detail: format!("this quick reply cannot be used on this channel until its configuration is fixed: {e}"),
     })?;
+    // The language agents recorded on the contact (attribute `language`), when it is one
+    // replies can be formatted in; else the channel's.
+    let contact = state.store.contact(conversation.contact.id).await?;
+    let locale = contact
+        .as_ref()
+        .and_then(|c| c.attributes.get("language"))
+        .and_then(serde_json::Value::as_str)
+        .and_then(|l| Locale::parse(l).ok());
     let ctx = AgentSend {
         contact_name: conversation.contact.profile_name.as_deref(),
-        contact_locale: None,
+        contact_locale: locale.as_ref(),
         agent_name: Some(agent.0.name.as_str()),
         now: Utc::now(),
     };
