@@ -73,6 +73,16 @@ async fn a_quick_reply_is_sent_with_its_variables_filled_in(backend: Backend) {
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["to"], FROM);
     assert_eq!(sent[0]["text"], json!({"body": expected, "preview_url": false}));
+
+    // Once an agent records the contact's language, variables speak it.
+    let contact = app.conversations().await[0]["contact"]["id"].as_str().unwrap().to_owned();
+    let patch = json!({"attributes": {"language": "pt-BR"}});
+    let res = app.client.patch(app.url(&format!("/api/v1/contacts/{contact}"))).bearer_auth(&app.token);
+    assert_eq!(res.json(&patch).send().await.unwrap().status(), 200);
+    let res = reply(&app, &conv, json!({"quick_reply": "hours"})).await;
+    assert_eq!(res.status(), 202);
+    let queued: Value = res.json().await.unwrap();
+    assert_eq!(queued["text"], "Hi Ana, Test Admin from Acme Bikes here: we are open agora. (Ana María López)");
 }
 
 async fn a_text_that_is_exactly_a_shortcut_is_expanded_and_unknown_ones_are_refused(backend: Backend) {
