@@ -121,8 +121,17 @@ async fn replies_assignment_status_and_labels_stream_their_events(backend: Backe
     let removed = stream.next_event().await;
     assert_eq!(removed.event, "label_removed");
     assert_eq!(removed.data["label_id"], label_id);
+
+    let res = app.post_json(&format!("/api/v1/conversations/{conv}/notes"), &json!({"text": "call her at 5"})).await;
+    assert_eq!(res.status(), 201);
+    let note: Value = res.json().await.unwrap();
+    let noted = stream.next_event().await;
+    assert_eq!(noted.event, "note_created");
+    assert_eq!(noted.data["note_id"], note["id"]);
+    assert!(noted.data["author_id"].is_string());
+    assert!(!noted.data.to_string().contains("call her"), "no note text in events");
     assert!(
-        [&created, &sent, &assigned, &status, &added, &removed].windows(2).all(|w| w[0].id < w[1].id),
+        [&created, &sent, &assigned, &status, &added, &removed, &noted].windows(2).all(|w| w[0].id < w[1].id),
         "ids increase"
     );
 }

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgListener;
 use sqlx::types::Json;
-use switchboard_domain::{AgentId, ChannelId, ConversationId, LabelId, MessageId};
+use switchboard_domain::{AgentId, ChannelId, ConversationId, LabelId, MessageId, NoteId};
 use switchboard_store::{InboxEvent, InboxEventKind, InboxEventStore, InboxWakeups, Result, StoreError, TeamId};
 use uuid::Uuid;
 
@@ -33,6 +33,7 @@ struct EventRow {
     assignee_id: Option<Uuid>,
     message_id: Option<Uuid>,
     label_id: Option<Uuid>,
+    note_id: Option<Uuid>,
     agent_id: Option<Uuid>,
     data: Json<serde_json::Value>,
     at: DateTime<Utc>,
@@ -53,6 +54,7 @@ impl TryFrom<EventRow> for InboxEvent {
             assignee_id: r.assignee_id.map(AgentId::from_uuid),
             message_id: r.message_id.map(MessageId::from_uuid),
             label_id: r.label_id.map(LabelId::from_uuid),
+            note_id: r.note_id.map(NoteId::from_uuid),
             agent_id: r.agent_id.map(AgentId::from_uuid),
             data,
             at: r.at,
@@ -75,7 +77,7 @@ impl InboxWakeups for Listener {
 impl InboxEventStore for PgStore {
     async fn inbox_events_after(&self, after: i64, limit: u32) -> Result<Vec<InboxEvent>> {
         let rows: Vec<EventRow> = sqlx::query_as(
-            "SELECT id, kind, conversation_id, channel_id, team_id, assignee_id, message_id, label_id, agent_id, \
+            "SELECT id, kind, conversation_id, channel_id, team_id, assignee_id, message_id, label_id, note_id, agent_id, \
                     data, at \
              FROM inbox_events WHERE id > $1 ORDER BY id LIMIT $2",
         )

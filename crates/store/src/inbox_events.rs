@@ -17,7 +17,7 @@ use std::fmt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use switchboard_domain::{AgentId, ChannelId, ConversationId, LabelId, MessageId};
+use switchboard_domain::{AgentId, ChannelId, ConversationId, LabelId, MessageId, NoteId};
 
 use crate::{Result, TeamId};
 
@@ -36,10 +36,12 @@ pub enum InboxEventKind {
     AssignmentChanged,
     LabelAdded,
     LabelRemoved,
+    /// A private note was written on the conversation.
+    NoteCreated,
 }
 
 impl InboxEventKind {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::MessageCreated,
         Self::MessageStatus,
         Self::ConversationCreated,
@@ -47,6 +49,7 @@ impl InboxEventKind {
         Self::AssignmentChanged,
         Self::LabelAdded,
         Self::LabelRemoved,
+        Self::NoteCreated,
     ];
 
     #[must_use]
@@ -59,6 +62,7 @@ impl InboxEventKind {
             Self::AssignmentChanged => "assignment_changed",
             Self::LabelAdded => "label_added",
             Self::LabelRemoved => "label_removed",
+            Self::NoteCreated => "note_created",
         }
     }
 
@@ -90,8 +94,11 @@ pub struct InboxEvent {
     pub message_id: Option<MessageId>,
     /// `label_added`, `label_removed`.
     pub label_id: Option<LabelId>,
+    /// `note_created`.
+    pub note_id: Option<NoteId>,
     /// By kind: `message_created` → who sent it (`None`: the customer or an auto-reply);
-    /// `assignment_changed` → the previous assignee; `label_added` → who added it.
+    /// `assignment_changed` → the previous assignee; `label_added` → who added it;
+    /// `note_created` → its author.
     pub agent_id: Option<AgentId>,
     /// Small scalar fields by kind: `message_created` → `direction`, `type`, `state`;
     /// `message_status` → `state`, `previous_state`, `error_code`;

@@ -18,6 +18,7 @@
 //! - `conversation_status`: `status`, `previous_status`;
 //! - `assignment_changed`: `previous_assignee_id`;
 //! - `label_added`: `label_id`, `added_by`; `label_removed`: `label_id`.
+//! - `note_created`: `note_id`, `author_id`.
 //!
 //! A client that reconnects with `Last-Event-ID` (header; or `?last_event_id=` for
 //! clients that cannot set headers) gets every event after it that it may see, then the
@@ -64,7 +65,8 @@ const STREAM_DESCRIPTION: &str = "A stream of server-sent events, one per change
 - `conversation_created`: `status`;\n\
 - `conversation_status`: `status`, `previous_status`;\n\
 - `assignment_changed`: `previous_assignee_id`;\n\
-- `label_added`: `label_id`, `added_by`; `label_removed`: `label_id`.\n\n\
+- `label_added`: `label_id`, `added_by`; `label_removed`: `label_id`;\n\
+- `note_created`: `note_id`, `author_id`.\n\n\
 Reconnecting with `Last-Event-ID` resumes after that event with nothing missed or repeated; without it the stream \
 starts now. A comment line (`: keep-alive`) is sent when the stream has been quiet for a while.";
 
@@ -161,10 +163,14 @@ fn event_json(ev: &InboxEvent) -> Value {
     if let Some(id) = ev.label_id {
         out.insert("label_id".into(), json!(id));
     }
+    if let Some(id) = ev.note_id {
+        out.insert("note_id".into(), json!(id));
+    }
     let agent_field = match ev.kind {
         InboxEventKind::MessageCreated => Some("sent_by"),
         InboxEventKind::AssignmentChanged => Some("previous_assignee_id"),
         InboxEventKind::LabelAdded => Some("added_by"),
+        InboxEventKind::NoteCreated => Some("author_id"),
         _ => None,
     };
     if let Some(field) = agent_field {
