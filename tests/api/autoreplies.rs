@@ -143,6 +143,62 @@ async fn a_redelivered_message_is_not_answered_twice(backend: Backend) {
     assert_eq!(app.send().await.sent, 1);
 }
 
+/// Ingest stores a batch's messages together; each contact is still answered as if its
+/// messages had come one at a time: its second message sees the first and its replies.
+async fn a_batch_answers_each_contact_as_if_its_messages_came_alone(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let (hours, greeting, away) = (always_closed(), greeting(), away());
+    configure(
+        &app,
+        ChannelAutoRepliesPatch {
+            business_name: Some(Some("Acme Bikes")),
+            hours: Some(Some(&hours)),
+            greeting: Some(Some(&greeting)),
+            away: Some(Some(&away)),
+            ..ChannelAutoRepliesPatch::default()
+        },
+    )
+    .await;
+    const OTHER: &str = "4915187654321";
+    // Two deliveries, applied in one batch: Ana writes twice (and Meta repeats her first
+    // message inside the second delivery), Bea once, in between.
+    let first = delivery(
+        vec![contact(FROM, "Ana María López"), contact(OTHER, "Bea")],
+        vec![text("wamid.batch.a1", FROM, "hi"), text("wamid.batch.b1", OTHER, "hello")],
+        vec![],
+    );
+    let second = delivery(
+        vec![contact(FROM, "Ana María López")],
+        vec![text("wamid.batch.a2", FROM, "anyone?"), text("wamid.batch.a1", FROM, "hi")],
+        vec![],
+    );
+    for d in [first, second] {
+        assert_eq!(app.post_webhook(serde_json::to_vec(&d).unwrap()).await.status(), 200);
+    }
+    let report = app.ingest().await;
+    assert_eq!((report.applied, report.messages, report.duplicates), (2, 3, 1));
+    // A greeting and an away message each; Ana's second message is within the cooldown.
+    assert_eq!(report.auto_replies, 4);
+    assert_eq!(app.send().await.sent, 4);
+    let sent = app.graph.sent().await;
+    for to in [FROM, OTHER] {
+        let texts: Vec<&str> =
+            sent.iter().filter(|m| m["to"] == to).map(|m| m["text"]["body"].as_str().unwrap()).collect();
+        assert_eq!(texts.len(), 2, "{to}: {texts:?}");
+        assert!(texts[0].starts_with("Hello "), "{to}: {texts:?}");
+        assert!(texts[1].starts_with("We are closed"), "{to}: {texts:?}");
+    }
+    let conv = conversation_of(&app, FROM).await;
+    let inbound: Vec<String> = app
+        .messages(conv["id"].as_str().unwrap())
+        .await
+        .iter()
+        .filter(|m| m["direction"] == "inbound")
+        .map(|m| m["wamid"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(inbound, ["wamid.batch.a1", "wamid.batch.a2"]);
+}
+
 async fn within_hours_only_the_greeting_goes_and_only_to_new_contacts(backend: Backend) {
     let mut app = spawn_app(backend).await;
     let (hours, away) = (always_open(), away());
@@ -453,6 +509,7 @@ both_backends!(
     a_rule_that_only_assigns_keeps_its_cooldown,
     a_first_message_outside_hours_gets_greeting_then_away,
     a_redelivered_message_is_not_answered_twice,
+    a_batch_answers_each_contact_as_if_its_messages_came_alone,
     within_hours_only_the_greeting_goes_and_only_to_new_contacts,
     a_keyword_gets_its_quick_reply_with_variables_filled_in,
     a_button_reply_can_label_and_assign,

@@ -45,6 +45,7 @@ mod agents;
 mod agents_admin;
 mod assignment;
 mod autoreply;
+mod batches;
 mod contacts;
 mod events;
 mod fixtures;

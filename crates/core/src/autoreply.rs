@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use switchboard_cloudapi::{OutboundBody, OutboundMessage};
 use switchboard_domain::autoreply::{AutoReplyConfig, CompiledConfig, Effect, Facts, Locale, RuleFiring, RuleRef};
 use switchboard_domain::inbound::{InboundContact, InboundMessage};
-use switchboard_domain::{ChannelId, ContactId, ConversationId, MessageId, window};
+use switchboard_domain::{ChannelId, ContactId, ConversationId, MessageContent, MessageId, window};
 use switchboard_store::{IngestTx, NewOutbound, Store, StoreError};
 
 /// Compiled configurations by channel, valid for one configuration version.
@@ -85,98 +85,136 @@ impl AutoReplier {
         Ok(compiled)
     }
 
-    /// Decides and queues the auto-replies (and labels, assignment) for `m`, in `tx`.
+    /// Decides and queues the auto-replies (and labels, assignment) for the messages of
+    /// one round (at most one per contact), in `tx`: their facts in one statement, their
+    /// replies queued together.
     pub async fn respond(
         &mut self,
         store: &dyn Store,
         tx: &mut dyn IngestTx,
-        m: &Stored<'_>,
+        batch: &[Stored<'_>],
         now: DateTime<Utc>,
     ) -> Result<Outcome, StoreError> {
-        let Some(config) = self.config(store, m.channel).await? else { return Ok(Outcome::default()) };
-        // A message read back long after it was sent (ingest was down) may be past its
-        // customer-service window: no free-form reply can be sent any more.
-        if !window::is_open(Some(window::closes_at(m.sent_at, false)), now) {
-            return Ok(Outcome::default());
+        let mut judged = Vec::with_capacity(batch.len());
+        for m in batch {
+            let Some(config) = self.config(store, m.channel).await? else { continue };
+            // A message read back long after it was sent (ingest was down) may be past its
+            // customer-service window: no free-form reply can be sent any more.
+            if window::is_open(Some(window::closes_at(m.sent_at, false)), now) {
+                judged.push((m, config));
+            }
         }
-        let history = tx.auto_reply_facts(m.conversation, m.contact_id, m.message_id, now).await?;
-        let facts = Facts {
-            contact_wa_id: m.contact.wa_id.clone(),
-            contact_name: m.contact.profile_name.clone(),
-            // A language agents recorded on the contact; one we cannot format in falls
-            // back to the channel's.
-            contact_locale: history.contact_language.as_deref().and_then(|l| Locale::parse(l).ok()),
-            is_new_contact: m.new_contact,
-            last_contact_activity: history.contact_last_activity,
-            last_agent_reply: history.last_agent_message,
-            assigned_agent_name: None,
-            rule_fired: history
-                .rules_last_fired
-                .iter()
-                .filter_map(|(rule, at)| RuleRef::parse(rule).ok().map(|rule| RuleFiring { rule, at: *at }))
-                .collect(),
-            auto_replies_last_hour: history.auto_replies_last_hour,
-        };
-        let evaluation = config.evaluate(&facts, m.message, m.sent_at);
         let mut outcome = Outcome::default();
-        for action in &evaluation.actions {
-            match &action.effect {
-                Effect::Reply { reply } => {
-                    let msg = OutboundMessage {
-                        to: m.contact.wa_id.clone(),
-                        reply_to: None,
-                        body: OutboundBody::from(reply),
-                        biz_opaque_callback_data: None,
-                    };
-                    if let Err(errors) = msg.validate() {
-                        // The engine keeps replies within Meta's limits; never send one Meta
-                        // would refuse.
-                        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-                        tracing::warn!(conversation_id = %m.conversation, rule = %action.rule, ?fields, "auto-reply not sent: it breaks Meta's limits");
-                        outcome.suppressed += 1;
-                        continue;
+        if judged.is_empty() {
+            return Ok(outcome);
+        }
+        let of: Vec<_> = judged.iter().map(|(m, _)| (m.conversation, m.contact_id, m.message_id)).collect();
+        let histories = tx.auto_reply_facts_batch(&of, now).await?;
+        // The replies of the whole round, queued together once every rule was judged.
+        let mut replies: Vec<Reply> = Vec::new();
+        for ((m, config), history) in judged.iter().zip(histories) {
+            let facts = Facts {
+                contact_wa_id: m.contact.wa_id.clone(),
+                contact_name: m.contact.profile_name.clone(),
+                // A language agents recorded on the contact; one we cannot format in falls
+                // back to the channel's.
+                contact_locale: history.contact_language.as_deref().and_then(|l| Locale::parse(l).ok()),
+                is_new_contact: m.new_contact,
+                last_contact_activity: history.contact_last_activity,
+                last_agent_reply: history.last_agent_message,
+                assigned_agent_name: None,
+                rule_fired: history
+                    .rules_last_fired
+                    .iter()
+                    .filter_map(|(rule, at)| RuleRef::parse(rule).ok().map(|rule| RuleFiring { rule, at: *at }))
+                    .collect(),
+                auto_replies_last_hour: history.auto_replies_last_hour,
+            };
+            let evaluation = config.evaluate(&facts, m.message, m.sent_at);
+            for action in &evaluation.actions {
+                match &action.effect {
+                    Effect::Reply { reply } => {
+                        let msg = OutboundMessage {
+                            to: m.contact.wa_id.clone(),
+                            reply_to: None,
+                            body: OutboundBody::from(reply),
+                            biz_opaque_callback_data: None,
+                        };
+                        if let Err(errors) = msg.validate() {
+                            // The engine keeps replies within Meta's limits; never send one
+                            // Meta would refuse.
+                            let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+                            tracing::warn!(conversation_id = %m.conversation, rule = %action.rule, ?fields, "auto-reply not sent: it breaks Meta's limits");
+                            outcome.suppressed += 1;
+                            continue;
+                        }
+                        replies.push(Reply {
+                            conversation: m.conversation,
+                            content: reply.to_content(),
+                            request: msg.to_json(),
+                            rule: action.rule,
+                            rule_ref: action.rule.to_string(),
+                        });
                     }
-                    let request = msg.to_json();
-                    let content = reply.to_content();
-                    let rule = action.rule.to_string();
-                    let new = NewOutbound {
-                        conversation_id: m.conversation,
-                        content: &content,
-                        request: &request,
-                        sent_by: None,
-                        idempotency_key: None,
-                        at: now,
-                    };
-                    let message_id = tx.enqueue_auto_reply(&new, &rule).await?;
-                    outcome.replies += 1;
-                    metrics::counter!("switchboard_auto_replies_total", "rule" => kind(action.rule)).increment(1);
-                    tracing::debug!(conversation_id = %m.conversation, %message_id, rule = %rule, "auto-reply queued");
+                    Effect::AddLabels { labels } => tx.add_labels(m.conversation, labels, now).await?,
+                    Effect::Assign { agent } => {
+                        if !tx.assign_conversation(m.conversation, *agent, now).await? {
+                            tracing::warn!(conversation_id = %m.conversation, agent_id = %agent, rule = %action.rule, "rule assigns to an agent who is missing or inactive; left unassigned");
+                        }
+                    }
+                    Effect::AssignTeam { team } => match tx.assign_to_team(m.conversation, *team, now).await? {
+                        Some(agent) => {
+                            tracing::debug!(conversation_id = %m.conversation, team_id = %team, agent_id = %agent, rule = %action.rule, "assigned to a team member");
+                        }
+                        None => {
+                            tracing::info!(conversation_id = %m.conversation, team_id = %team, rule = %action.rule, "no member of the team can take it now; it waits in the queue");
+                        }
+                    },
                 }
-                Effect::AddLabels { labels } => tx.add_labels(m.conversation, labels, now).await?,
-                Effect::Assign { agent } => {
-                    if !tx.assign_conversation(m.conversation, *agent, now).await? {
-                        tracing::warn!(conversation_id = %m.conversation, agent_id = %agent, rule = %action.rule, "rule assigns to an agent who is missing or inactive; left unassigned");
-                    }
+            }
+            // A rule that only labelled or assigned left no message behind: log its firing
+            // so its cooldown holds next time.
+            for rule in evaluation.fired() {
+                if !evaluation.replies().any(|(r, _)| r == rule) {
+                    tx.record_rule_fired(m.conversation, &rule.to_string(), now).await?;
                 }
-                Effect::AssignTeam { team } => match tx.assign_to_team(m.conversation, *team, now).await? {
-                    Some(agent) => {
-                        tracing::debug!(conversation_id = %m.conversation, team_id = %team, agent_id = %agent, rule = %action.rule, "assigned to a team member");
-                    }
-                    None => {
-                        tracing::info!(conversation_id = %m.conversation, team_id = %team, rule = %action.rule, "no member of the team can take it now; it waits in the queue");
-                    }
-                },
             }
         }
-        // A rule that only labelled or assigned left no message behind: log its firing so
-        // its cooldown holds next time.
-        for rule in evaluation.fired() {
-            if !evaluation.replies().any(|(r, _)| r == rule) {
-                tx.record_rule_fired(m.conversation, &rule.to_string(), now).await?;
-            }
+        if replies.is_empty() {
+            return Ok(outcome);
+        }
+        let new: Vec<(NewOutbound<'_>, &str)> = replies
+            .iter()
+            .map(|r| {
+                let m = NewOutbound {
+                    conversation_id: r.conversation,
+                    content: &r.content,
+                    request: &r.request,
+                    sent_by: None,
+                    idempotency_key: None,
+                    at: now,
+                };
+                (m, r.rule_ref.as_str())
+            })
+            .collect();
+        let ids = tx.enqueue_auto_replies(&new).await?;
+        outcome.replies += ids.len();
+        for (r, message_id) in replies.iter().zip(&ids) {
+            metrics::counter!("switchboard_auto_replies_total", "rule" => kind(r.rule)).increment(1);
+            tracing::debug!(conversation_id = %r.conversation, %message_id, rule = %r.rule_ref, "auto-reply queued");
         }
         Ok(outcome)
     }
+}
+
+/// An auto-reply decided, to be queued with the rest of its round.
+struct Reply {
+    conversation: ConversationId,
+    content: MessageContent,
+    request: serde_json::Value,
+    rule: RuleRef,
+    /// `rule` as stored.
+    rule_ref: String,
 }
 
 /// Whether anything in `config` could act: a channel with nothing switched on costs no

@@ -8,6 +8,7 @@
 //! unavailable, the batch is rolled back and its events are applied one by one, so a
 //! single poisonous event is marked failed (and kept) instead of blocking the log.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,12 +17,13 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use switchboard_cloudapi::webhook::parse_delivery;
-use switchboard_domain::inbound::{Change, InboundContact, MessagesChange, StatusValue};
+use switchboard_domain::inbound::{Change, InboundContact, InboundMessage, MessagesChange, StatusValue};
 use switchboard_domain::link::RefFormat;
 use switchboard_domain::message::MessageContent;
 use switchboard_domain::{ChannelId, EventId, PhoneNumberId, window};
 use switchboard_store::{
     InboundOutcome, IngestTx, NewEvent, NewInbound, PendingEvent, RecordReason, RecordedChange, Store, StoreError,
+    inbound_rounds,
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -120,6 +122,18 @@ pub async fn replay_unrouted(store: &dyn Store, phone_number_id: &PhoneNumberId)
     }
 }
 
+/// A customer's message of the batch being applied.
+struct Inbound<'a> {
+    event: &'a PendingEvent,
+    channel: ChannelId,
+    /// As `value.contacts[]` describes the sender, or just their wa_id.
+    contact: Cow<'a, InboundContact>,
+    message: &'a InboundMessage,
+    /// When the customer sent it (Meta's timestamp, never ahead of its arrival).
+    sent_at: DateTime<Utc>,
+    window_closes_at: Option<DateTime<Utc>>,
+}
+
 pub struct IngestWorker {
     store: Arc<dyn Store>,
     opts: IngestOptions,
@@ -178,18 +192,15 @@ impl IngestWorker {
             return Ok(IngestReport::default());
         };
         let now = Utc::now();
-        let mut report = IngestReport::default();
-        for event in &events {
-            match self.apply_event(tx.as_mut(), event, now).await {
-                Ok(r) => report.add(r),
-                Err(e @ StoreError::Unavailable(_)) => return Err(e),
-                Err(e) => {
-                    drop(tx);
-                    tracing::warn!(error = %e, event_id = %event.id, batch = events.len(), "batch failed; applying its events one by one");
-                    return self.apply_alone(events.len()).await;
-                }
+        let mut report = match self.apply_events(tx.as_mut(), &events, now).await {
+            Ok(r) => r,
+            Err(e @ StoreError::Unavailable(_)) => return Err(e),
+            Err(e) => {
+                drop(tx);
+                tracing::warn!(error = %e, batch = events.len(), first_event_id = ?events.first().map(|e| e.id), "batch failed; applying its events one by one");
+                return self.apply_alone(events.len()).await;
             }
-        }
+        };
         let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
         tx.mark_applied(&ids, now).await?;
         tx.commit().await?;
@@ -265,7 +276,7 @@ impl IngestWorker {
             let Some((mut tx, events)) = self.store.begin_ingest(1).await? else { break };
             let Some(event) = events.first() else { break };
             let now = Utc::now();
-            match self.apply_event(tx.as_mut(), event, now).await {
+            match self.apply_events(tx.as_mut(), &events, now).await {
                 Ok(r) => {
                     tx.mark_applied(&[event.id], now).await?;
                     tx.commit().await?;
@@ -286,60 +297,73 @@ impl IngestWorker {
         Ok(report)
     }
 
-    async fn apply_event(
+    /// Applies `events` in `tx`: what is recorded or a status at once, in order; the
+    /// customers' messages of all of them together at the end, set-wise
+    /// ([`Self::store_inbound`]).
+    async fn apply_events(
         &mut self,
         tx: &mut dyn IngestTx,
-        event: &PendingEvent,
+        events: &[PendingEvent],
         now: DateTime<Utc>,
     ) -> Result<IngestReport, StoreError> {
         let mut report = IngestReport::default();
-        let changes = match parse_delivery(&event.body) {
-            Ok(changes) => changes,
-            Err(e) => {
-                // Signed by Meta but not a delivery we understand: keep it, do not retry.
-                tracing::warn!(event_id = %event.id, error = %e, "webhook body is not a WhatsApp delivery; recorded raw");
-                let value = serde_json::from_slice(&event.body).unwrap_or(serde_json::Value::Null);
-                let rec = RecordedChange {
-                    event_id: event.id,
-                    reason: RecordReason::Malformed,
-                    field: "",
-                    phone_number_id: None,
-                    waba_id: None,
-                    value: &value,
-                    at: now,
-                };
-                tx.record_change(&rec).await?;
-                return Ok(report);
-            }
-        };
-        for change in &changes {
-            match change {
-                Change::Other(o) => {
-                    tracing::info!(event_id = %event.id, field = %o.field, "recorded webhook field");
+        let parsed: Vec<_> = events.iter().map(|e| parse_delivery(&e.body)).collect();
+        let mut inbound = Vec::new();
+        for (event, changes) in events.iter().zip(&parsed) {
+            let changes = match changes {
+                Ok(changes) => changes,
+                Err(e) => {
+                    // Signed by Meta but not a delivery we understand: keep it, do not retry.
+                    tracing::warn!(event_id = %event.id, error = %e, "webhook body is not a WhatsApp delivery; recorded raw");
+                    let value = serde_json::from_slice(&event.body).unwrap_or(serde_json::Value::Null);
                     let rec = RecordedChange {
                         event_id: event.id,
-                        reason: RecordReason::Field,
-                        field: &o.field,
+                        reason: RecordReason::Malformed,
+                        field: "",
                         phone_number_id: None,
-                        waba_id: o.waba_id.as_deref(),
-                        value: &o.value,
+                        waba_id: None,
+                        value: &value,
                         at: now,
                     };
                     tx.record_change(&rec).await?;
+                    continue;
                 }
-                Change::Messages(m) => self.apply_messages(tx, event, m, now, &mut report).await?,
+            };
+            for change in changes {
+                match change {
+                    Change::Other(o) => {
+                        tracing::info!(event_id = %event.id, field = %o.field, "recorded webhook field");
+                        let rec = RecordedChange {
+                            event_id: event.id,
+                            reason: RecordReason::Field,
+                            field: &o.field,
+                            phone_number_id: None,
+                            waba_id: o.waba_id.as_deref(),
+                            value: &o.value,
+                            at: now,
+                        };
+                        tx.record_change(&rec).await?;
+                    }
+                    Change::Messages(m) => {
+                        self.apply_messages(tx, event, m, now, &mut report, &mut inbound).await?;
+                    }
+                }
             }
         }
+        self.store_inbound(tx, &inbound, now, &mut report).await?;
         Ok(report)
     }
 
-    async fn apply_messages(
+    /// Applies a `messages` change's statuses and records what cannot be applied; its
+    /// customers' messages join `inbound`, to be stored with the rest of the batch.
+    async fn apply_messages<'a>(
         &mut self,
         tx: &mut dyn IngestTx,
-        event: &PendingEvent,
-        m: &MessagesChange,
+        event: &'a PendingEvent,
+        m: &'a MessagesChange,
         now: DateTime<Utc>,
         report: &mut IngestReport,
+        inbound: &mut Vec<Inbound<'a>>,
     ) -> Result<(), StoreError> {
         let record = |reason, value| RecordedChange {
             event_id: event.id,
@@ -366,19 +390,15 @@ impl IngestWorker {
                 tx.record_change(&record(RecordReason::NoSender, &msg.raw)).await?;
                 continue;
             };
-            let fallback;
             let contact = match m.contacts.iter().find(|c| &c.wa_id == from) {
-                Some(c) => c,
-                None => {
-                    fallback = InboundContact {
-                        wa_id: from.clone(),
-                        profile_name: None,
-                        user_id: msg.from_user_id.clone(),
-                        parent_user_id: None,
-                        username: None,
-                    };
-                    &fallback
-                }
+                Some(c) => Cow::Borrowed(c),
+                None => Cow::Owned(InboundContact {
+                    wa_id: from.clone(),
+                    profile_name: None,
+                    user_id: msg.from_user_id.clone(),
+                    parent_user_id: None,
+                    username: None,
+                }),
             };
             // Meta's timestamp, unless it is missing (the parser's epoch) or ahead of us.
             let sent_at = if msg.timestamp == DateTime::UNIX_EPOCH {
@@ -390,36 +410,7 @@ impl IngestWorker {
                 MessageContent::System { .. } => None,
                 _ => Some(window::closes_at(sent_at, msg.referral.as_ref().is_some_and(|r| r.is_ad()))),
             };
-            let new = NewInbound {
-                event_id: event.id,
-                channel,
-                contact,
-                message: msg,
-                received_at: event.received_at,
-                window_closes_at,
-            };
-            match tx.apply_inbound(&new).await? {
-                InboundOutcome::Duplicate => report.duplicates += 1,
-                InboundOutcome::Stored { message_id, conversation_id, contact_id, new_contact, new_conversation } => {
-                    report.messages += 1;
-                    let format = &self.opts.ref_format;
-                    attribute_first_message(tx, format, new_conversation, conversation_id, message_id, msg, now)
-                        .await?;
-                    let stored = Stored {
-                        channel,
-                        conversation: conversation_id,
-                        contact_id,
-                        message_id,
-                        new_contact,
-                        contact,
-                        message: msg,
-                        sent_at,
-                    };
-                    let auto = self.auto_replier.respond(self.store.as_ref(), tx, &stored, now).await?;
-                    report.auto_replies += auto.replies;
-                    tracing::debug!(event_id = %event.id, %message_id, %conversation_id, wamid = %msg.wamid, kind = msg.content.kind().as_str(), "stored inbound message");
-                }
-            }
+            inbound.push(Inbound { event, channel, contact, message: msg, sent_at, window_closes_at });
         }
         for status in &m.statuses {
             if let StatusValue::Unknown(value) = &status.state {
@@ -429,6 +420,65 @@ impl IngestWorker {
             }
             tx.apply_status(channel, status, event.received_at).await?;
             report.statuses += 1;
+        }
+        Ok(())
+    }
+
+    /// Stores the batch's customers' messages set-wise, in rounds ([`inbound_rounds`]):
+    /// each round costs the store a few statements whatever its length, and a contact's
+    /// second message is stored, attributed and answered only after its first, so it sees
+    /// the first's conversation, activity and auto-replies exactly as if it came alone.
+    async fn store_inbound(
+        &mut self,
+        tx: &mut dyn IngestTx,
+        inbound: &[Inbound<'_>],
+        now: DateTime<Utc>,
+        report: &mut IngestReport,
+    ) -> Result<(), StoreError> {
+        let news: Vec<NewInbound<'_>> = inbound
+            .iter()
+            .map(|i| NewInbound {
+                event_id: i.event.id,
+                channel: i.channel,
+                contact: &i.contact,
+                message: i.message,
+                received_at: i.event.received_at,
+                window_closes_at: i.window_closes_at,
+            })
+            .collect();
+        let mut round_batch = Vec::with_capacity(news.len());
+        let mut stored = Vec::with_capacity(news.len());
+        for round in inbound_rounds(&news) {
+            round_batch.clear();
+            round_batch.extend(round.iter().map(|&i| news[i]));
+            let outcomes = tx.apply_inbound_batch(&round_batch).await?;
+            stored.clear();
+            for (&i, outcome) in round.iter().zip(outcomes) {
+                let InboundOutcome::Stored { message_id, conversation_id, contact_id, new_contact, new_conversation } =
+                    outcome
+                else {
+                    report.duplicates += 1;
+                    continue;
+                };
+                let item = &inbound[i];
+                let msg = item.message;
+                report.messages += 1;
+                let format = &self.opts.ref_format;
+                attribute_first_message(tx, format, new_conversation, conversation_id, message_id, msg, now).await?;
+                tracing::debug!(event_id = %item.event.id, %message_id, %conversation_id, wamid = %msg.wamid, kind = msg.content.kind().as_str(), "stored inbound message");
+                stored.push(Stored {
+                    channel: item.channel,
+                    conversation: conversation_id,
+                    contact_id,
+                    message_id,
+                    new_contact,
+                    contact: &item.contact,
+                    message: msg,
+                    sent_at: item.sent_at,
+                });
+            }
+            let auto = self.auto_replier.respond(self.store.as_ref(), tx, &stored, now).await?;
+            report.auto_replies += auto.replies;
         }
         Ok(())
     }

@@ -7,19 +7,22 @@ use serde::de::DeserializeOwned;
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgExecutor};
 use switchboard_domain::autoreply::{AutoReplyConfig, QuickReply, Shortcut};
-use switchboard_domain::{AgentId, ChannelId, ContactId, ConversationId, MessageId, QuickReplyId, RuleId, TeamId};
+use switchboard_domain::{
+    AgentId, ChannelId, ContactId, ConversationId, DeliveryState, Direction, MessageId, QuickReplyId, RuleId, TeamId,
+};
 use switchboard_store::{
     AutoReplyFacts, AutoReplyStore, ChannelAutoReplies, ChannelAutoRepliesPatch, NewOutbound, Result, StoreError,
     StoredRule,
 };
 use uuid::Uuid;
 
-use crate::PgStore;
 use crate::error::DbResultExt;
 use crate::nul::{Jsonb, opt_text, text};
-use crate::outbox::insert_outbound;
+use crate::{OUTBOX_CHANNEL, PgStore};
 
-/// `$1` conversation, `$2` contact, `$3` the inbound message, `$4` an hour before now.
+/// The facts of every `(conversation, contact, inbound message)` of `$1`, `$2`, `$3`
+/// (one array each, unnested in input order), `$4` an hour before now. Each row's
+/// subqueries are correlated to it, so each is the same index probe as for one message:
 ///
 /// - The contact's previous activity: the message stored before this one in this
 ///   conversation (ids are time-ordered), and the last activity of their other
@@ -30,16 +33,22 @@ use crate::outbox::insert_outbound;
 ///   `auto_replies_contact`.
 const FACTS: &str = "SELECT \
       GREATEST( \
-        (SELECT timestamp FROM messages WHERE conversation_id = $1 AND id < $3 ORDER BY id DESC LIMIT 1), \
-        (SELECT MAX(last_message_at) FROM conversations WHERE contact_id = $2 AND id <> $1)) AS last_activity, \
-      (SELECT timestamp FROM messages WHERE conversation_id = $1 AND sent_by IS NOT NULL \
+        (SELECT timestamp FROM messages WHERE conversation_id = i.conversation_id AND id < i.message_id \
+           ORDER BY id DESC LIMIT 1), \
+        (SELECT MAX(last_message_at) FROM conversations \
+           WHERE contact_id = i.contact_id AND id <> i.conversation_id)) AS last_activity, \
+      (SELECT timestamp FROM messages WHERE conversation_id = i.conversation_id AND sent_by IS NOT NULL \
          ORDER BY timestamp DESC LIMIT 1) AS last_agent, \
-      (SELECT COUNT(*) FROM auto_replies WHERE contact_id = $2 AND sent_at > $4 AND message_id IS NOT NULL) AS last_hour, \
+      (SELECT COUNT(*) FROM auto_replies \
+         WHERE contact_id = i.contact_id AND sent_at > $4 AND message_id IS NOT NULL) AS last_hour, \
       f.rules, f.fired, \
       (SELECT attributes ->> 'language' FROM contacts \
-         WHERE id = $2 AND jsonb_typeof(attributes -> 'language') = 'string') AS language \
-    FROM (SELECT array_agg(rule) AS rules, array_agg(last) AS fired FROM ( \
-            SELECT rule, MAX(sent_at) AS last FROM auto_replies WHERE conversation_id = $1 GROUP BY rule) g) f";
+         WHERE id = i.contact_id AND jsonb_typeof(attributes -> 'language') = 'string') AS language \
+    FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) WITH ORDINALITY AS i (conversation_id, contact_id, message_id, n) \
+    CROSS JOIN LATERAL (SELECT array_agg(rule) AS rules, array_agg(last) AS fired FROM ( \
+        SELECT rule, MAX(sent_at) AS last FROM auto_replies WHERE conversation_id = i.conversation_id \
+        GROUP BY rule) g) f \
+    ORDER BY i.n";
 
 type FactsRow = (
     Option<DateTime<Utc>>,
@@ -50,49 +59,154 @@ type FactsRow = (
     Option<String>,
 );
 
+/// See `IngestTx::auto_reply_facts_batch`: one statement for the whole slice.
 pub(crate) async fn facts(
     conn: &mut PgConnection,
-    conversation: ConversationId,
-    contact: ContactId,
-    message: MessageId,
+    of: &[(ConversationId, ContactId, MessageId)],
     now: DateTime<Utc>,
-) -> Result<AutoReplyFacts> {
-    let (last_activity, last_agent, last_hour, rules, fired, language): FactsRow = sqlx::query_as(FACTS)
-        .bind(conversation.as_uuid())
-        .bind(contact.as_uuid())
-        .bind(message.as_uuid())
+) -> Result<Vec<AutoReplyFacts>> {
+    if of.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut conversations = Vec::with_capacity(of.len());
+    let mut contacts = Vec::with_capacity(of.len());
+    let mut messages = Vec::with_capacity(of.len());
+    for (conversation, contact, message) in of {
+        conversations.push(*conversation.as_uuid());
+        contacts.push(*contact.as_uuid());
+        messages.push(*message.as_uuid());
+    }
+    let rows: Vec<FactsRow> = sqlx::query_as(FACTS)
+        .bind(conversations)
+        .bind(contacts)
+        .bind(messages)
         .bind(now - Duration::hours(1))
-        .fetch_one(conn)
+        .fetch_all(conn)
         .await
         .db()?;
-    Ok(AutoReplyFacts {
-        contact_last_activity: last_activity,
-        last_agent_message: last_agent,
-        rules_last_fired: rules.unwrap_or_default().into_iter().zip(fired.unwrap_or_default()).collect(),
-        auto_replies_last_hour: u32::try_from(last_hour).unwrap_or(u32::MAX),
-        contact_language: language,
-    })
+    if rows.len() != of.len() {
+        return Err(StoreError::Other(anyhow::anyhow!("{} facts for {} messages", rows.len(), of.len())));
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(last_activity, last_agent, last_hour, rules, fired, language)| AutoReplyFacts {
+            contact_last_activity: last_activity,
+            last_agent_message: last_agent,
+            rules_last_fired: rules.unwrap_or_default().into_iter().zip(fired.unwrap_or_default()).collect(),
+            auto_replies_last_hour: u32::try_from(last_hour).unwrap_or(u32::MAX),
+            contact_language: language,
+        })
+        .collect())
 }
 
-pub(crate) async fn enqueue_auto_reply(conn: &mut PgConnection, m: &NewOutbound<'_>, rule: &str) -> Result<MessageId> {
-    if m.idempotency_key.is_some() {
+/// Locks the conversations auto-replies go to, in id order so that two transactions
+/// locking several never deadlock, before `ENQUEUE` takes any outbox id (see `outbox.rs`
+/// on why ids must grow in commit order within a conversation). Answers each one's
+/// channel and contact, for the messages, jobs and log rows.
+const LOCK_CONVERSATIONS: &str =
+    "SELECT id, channel_id, contact_id FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE";
+
+/// `insert_outbound` (see `outbox.rs`) for a slice of auto-replies in one round trip,
+/// plus their auto-reply log rows, once `LOCK_CONVERSATIONS` holds their conversations.
+/// One array per column (`$1`..`$12`), unnested in slice order (`n`). The jobs are
+/// inserted `ORDER BY n`, so their ids (taken row by row as the sorted rows arrive) grow
+/// in slice order: two replies to one conversation (greeting, then away) go out in that
+/// order. Each conversation moves forward once, by all of its replies. No idempotency
+/// key, so no conflict to handle; the senders are `NOTIFY`ed on commit.
+const ENQUEUE: &str = "WITH input AS ( \
+      SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], \
+        $7::jsonb[], $8::text[], $9::uuid[], $10::timestamptz[], $11::text[], $12::jsonb[]) WITH ORDINALITY \
+        AS i (message_id, conversation_id, channel_id, contact_id, kind, text, content, media_id, sent_by, at, \
+          rule, request, n) \
+    ), message AS ( \
+      INSERT INTO messages (id, conversation_id, channel_id, direction, kind, text, content, media_id, state, \
+        sent_by, timestamp, created_at, auto_rule) \
+      SELECT message_id, conversation_id, channel_id, $13, kind, text, content, media_id, $14, sent_by, at, at, rule \
+      FROM input \
+    ), bumped AS ( \
+      UPDATE conversations c SET last_message_at = GREATEST(c.last_message_at, g.at), \
+        message_count = c.message_count + g.replies \
+      FROM (SELECT conversation_id, MAX(at) AS at, COUNT(*) AS replies FROM input GROUP BY conversation_id) g \
+      WHERE c.id = g.conversation_id \
+    ), job AS ( \
+      INSERT INTO outbox (message_id, conversation_id, channel_id, state, attempts, run_at, request, \
+        created_at, updated_at) \
+      SELECT message_id, conversation_id, channel_id, 'ready', 0, at, request, at, at FROM input ORDER BY n \
+    ), logged AS ( \
+      INSERT INTO auto_replies (conversation_id, contact_id, rule, message_id, sent_at) \
+      SELECT conversation_id, contact_id, rule, message_id, at FROM input \
+    ) \
+    SELECT pg_notify($15, '')";
+
+/// See `IngestTx::enqueue_auto_replies`: two statements for the whole slice.
+pub(crate) async fn enqueue_auto_replies(
+    conn: &mut PgConnection,
+    replies: &[(NewOutbound<'_>, &str)],
+) -> Result<Vec<MessageId>> {
+    if replies.iter().any(|(m, _)| m.idempotency_key.is_some()) {
         return Err(StoreError::Other(anyhow::anyhow!("an auto-reply has no idempotency key")));
     }
-    let Some(id) = insert_outbound(&mut *conn, m, Some(rule)).await? else {
-        return Err(StoreError::Other(anyhow::anyhow!("an auto-reply matched an earlier message's idempotency key")));
-    };
-    sqlx::query(
-        "INSERT INTO auto_replies (conversation_id, contact_id, rule, message_id, sent_at) \
-         SELECT id, contact_id, $2, $3, $4 FROM conversations WHERE id = $1",
-    )
-    .bind(m.conversation_id.as_uuid())
-    .bind(text(rule))
-    .bind(id.as_uuid())
-    .bind(m.at)
-    .execute(conn)
-    .await
-    .db()?;
-    Ok(id)
+    if replies.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = replies.len();
+    let mut conversation_id = Vec::with_capacity(n);
+    conversation_id.extend(replies.iter().map(|(m, _)| *m.conversation_id.as_uuid()));
+    let mut locked: Vec<(Uuid, Uuid, Uuid)> =
+        sqlx::query_as(LOCK_CONVERSATIONS).bind(&conversation_id).fetch_all(&mut *conn).await.db()?;
+    // Already in this order (uuid compares bytewise on both sides); sorting a sorted
+    // slice is one pass, and keeps the lookup below right whatever the collation.
+    locked.sort_unstable_by_key(|(id, _, _)| *id);
+
+    let mut ids = Vec::with_capacity(n);
+    let mut message_id = Vec::with_capacity(n);
+    let mut channel_id = Vec::with_capacity(n);
+    let mut contact_id = Vec::with_capacity(n);
+    let mut kind = Vec::with_capacity(n);
+    let mut body = Vec::with_capacity(n);
+    let mut content = Vec::with_capacity(n);
+    let mut media_id = Vec::with_capacity(n);
+    let mut sent_by = Vec::with_capacity(n);
+    let mut at = Vec::with_capacity(n);
+    let mut rules = Vec::with_capacity(n);
+    let mut request = Vec::with_capacity(n);
+    for (m, rule) in replies {
+        let i = locked.binary_search_by_key(m.conversation_id.as_uuid(), |(id, _, _)| *id);
+        let (_, channel, contact) = locked[i.map_err(|_| StoreError::NotFound)?];
+        let id = MessageId::new();
+        ids.push(id);
+        message_id.push(*id.as_uuid());
+        channel_id.push(channel);
+        contact_id.push(contact);
+        kind.push(m.content.kind().as_str());
+        body.push(opt_text(m.content.text()));
+        content.push(Jsonb::new(m.content)?);
+        media_id.push(opt_text(m.content.media().and_then(|m| m.id.as_deref())));
+        sent_by.push(m.sent_by.map(|a| *a.as_uuid()));
+        at.push(m.at);
+        rules.push(text(rule));
+        request.push(Jsonb::new(m.request)?);
+    }
+    sqlx::query(ENQUEUE)
+        .bind(message_id) // $1
+        .bind(conversation_id)
+        .bind(channel_id)
+        .bind(contact_id)
+        .bind(kind) // $5
+        .bind(body)
+        .bind(content)
+        .bind(media_id)
+        .bind(sent_by)
+        .bind(at) // $10
+        .bind(rules)
+        .bind(request)
+        .bind(Direction::Outbound.as_str())
+        .bind(DeliveryState::Queued.as_str())
+        .bind(OUTBOX_CHANNEL) // $15
+        .execute(conn)
+        .await
+        .db()?;
+    Ok(ids)
 }
 
 pub(crate) async fn record_rule_fired(

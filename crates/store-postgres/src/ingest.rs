@@ -1,5 +1,6 @@
 //! Claiming pending events and applying them, in one transaction per batch.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use anyhow::anyhow;
@@ -28,11 +29,15 @@ use crate::status::{advancing_from, stamps};
 use crate::{INGEST_LOCK, PgStore, WAMID_LOCK_CLASS};
 use switchboard_domain::Delivery;
 
-/// `apply_inbound` in one round trip. Each step feeds the next through RETURNING, and
-/// nothing happens when the wamid is already stored (`known`), so a redelivered message
-/// touches neither the contact nor the conversation; no row back means `Duplicate`.
-/// The status an existing conversation takes is `ConversationStatus::on_inbound`,
-/// spelled out as a CASE from the domain rule.
+/// `apply_inbound_batch` in one round trip, whatever the batch's length. The messages
+/// arrive as one array per column, unnested in input order (`n`, the ordinality); each
+/// step feeds the next through RETURNING, joined back to its input row by the contact's
+/// wa_id and the channel (unique within a batch, which the caller guarantees: an upsert
+/// cannot touch one row twice in a statement). `fresh` drops the rows whose wamid is
+/// already stored, so a redelivered message touches neither the contact nor the
+/// conversation; a row not returned is a `Duplicate`. The status an existing
+/// conversation takes is `ConversationStatus::on_inbound`, spelled out as a CASE from
+/// the domain rule.
 static APPLY_INBOUND: LazyLock<String> = LazyLock::new(|| {
     let mut case = String::from("CASE cv.status");
     for s in [
@@ -45,40 +50,139 @@ static APPLY_INBOUND: LazyLock<String> = LazyLock::new(|| {
     }
     case.push_str(" ELSE cv.status END");
     format!(
-        "WITH known AS ( \
-           SELECT 1 FROM messages WHERE channel_id = $1 AND wamid = $2 \
+        "WITH fresh AS ( \
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], \
+             $7::text[], $8::text[], $9::timestamptz[], $10::uuid[], $11::timestamptz[], $12::timestamptz[], \
+             $13::jsonb[], $14::uuid[], $15::text[], $16::text[], $17::jsonb[], $18::text[], $19::jsonb[], \
+             $20::jsonb[], $21::jsonb[], $22::bigint[]) WITH ORDINALITY \
+             AS i (channel_id, wamid, contact_id, wa_id, profile_name, user_id, parent_user_id, username, \
+               received_at, conversation_id, window_closes_at, timestamp, referral, message_id, kind, text, \
+               content, media_id, context, errors, raw, event_id, n) \
+           WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.channel_id = i.channel_id AND m.wamid = i.wamid) \
          ), contact AS ( \
            INSERT INTO contacts AS ct (id, wa_id, profile_name, user_id, parent_user_id, username, created_at, updated_at) \
-           SELECT $3, $4, $5, $6, $7, $8, $9, $9 WHERE NOT EXISTS (SELECT 1 FROM known) \
+           SELECT contact_id, wa_id, profile_name, user_id, parent_user_id, username, received_at, received_at \
+           FROM fresh \
            ON CONFLICT (wa_id) DO UPDATE SET \
              profile_name = COALESCE(EXCLUDED.profile_name, ct.profile_name), \
              user_id = COALESCE(EXCLUDED.user_id, ct.user_id), \
              parent_user_id = COALESCE(EXCLUDED.parent_user_id, ct.parent_user_id), \
              username = COALESCE(EXCLUDED.username, ct.username), \
              updated_at = EXCLUDED.updated_at \
-           RETURNING ct.id \
+           RETURNING ct.id, ct.wa_id \
          ), conversation AS ( \
            INSERT INTO conversations AS cv (id, channel_id, contact_id, status, window_closes_at, \
              last_inbound_at, last_message_at, message_count, referral, created_at) \
-           SELECT $10, $1, contact.id, $11, $12, $13, $13, 1, $14, $9 FROM contact \
+           SELECT f.conversation_id, f.channel_id, contact.id, $23, f.window_closes_at, f.timestamp, f.timestamp, \
+             1, f.referral, f.received_at \
+           FROM fresh f JOIN contact ON contact.wa_id = f.wa_id \
            ON CONFLICT (channel_id, contact_id) WHERE status <> 'resolved' DO UPDATE SET \
              status = {case}, \
              window_closes_at = GREATEST(cv.window_closes_at, EXCLUDED.window_closes_at), \
              last_inbound_at = GREATEST(cv.last_inbound_at, EXCLUDED.last_inbound_at), \
              last_message_at = GREATEST(cv.last_message_at, EXCLUDED.last_message_at), \
              message_count = cv.message_count + 1 \
-           RETURNING cv.id \
+           RETURNING cv.id, cv.channel_id, cv.contact_id \
+         ), stored AS ( \
+           SELECT f.*, contact.id AS stored_contact_id, conversation.id AS stored_conversation_id \
+           FROM fresh f JOIN contact ON contact.wa_id = f.wa_id \
+           JOIN conversation ON conversation.contact_id = contact.id AND conversation.channel_id = f.channel_id \
          ), message AS ( \
            INSERT INTO messages (id, conversation_id, channel_id, direction, wamid, kind, text, content, \
              media_id, context, referral, errors, raw, state, timestamp, created_at, event_id) \
-           SELECT $15, conversation.id, $1, $16, $2, $17, $18, $19, $20, $21, $14, $22, $23, $24, $13, $9, $25 \
-           FROM conversation \
+           SELECT message_id, stored_conversation_id, channel_id, $24, wamid, kind, text, content, media_id, \
+             context, referral, errors, raw, $25, timestamp, received_at, event_id \
+           FROM stored \
            RETURNING id \
          ) \
-         SELECT contact.id AS contact_id, conversation.id AS conversation_id \
-         FROM contact, conversation, message"
+         SELECT stored.n, stored.stored_contact_id, stored.stored_conversation_id \
+         FROM stored JOIN message ON message.id = stored.message_id"
     )
 });
+
+/// The columns of `APPLY_INBOUND`'s input, one array per column (`$1`..`$22`), with the
+/// ids generated for each message and for the contact and conversation it starts, if it
+/// does. Text and JSON go through `nul.rs`, borrowed from the batch when they hold no NUL.
+struct InboundColumns<'a> {
+    channel: Vec<Uuid>,
+    wamid: Vec<&'a str>,
+    contact_id: Vec<Uuid>,
+    wa_id: Vec<&'a str>,
+    profile_name: Vec<Option<Cow<'a, str>>>,
+    user_id: Vec<Option<Cow<'a, str>>>,
+    parent_user_id: Vec<Option<Cow<'a, str>>>,
+    username: Vec<Option<Cow<'a, str>>>,
+    received_at: Vec<DateTime<Utc>>,
+    conversation_id: Vec<Uuid>,
+    window_closes_at: Vec<Option<DateTime<Utc>>>,
+    timestamp: Vec<DateTime<Utc>>,
+    referral: Vec<Option<Jsonb>>,
+    message_id: Vec<Uuid>,
+    kind: Vec<&'static str>,
+    text: Vec<Option<Cow<'a, str>>>,
+    content: Vec<Jsonb>,
+    media_id: Vec<Option<Cow<'a, str>>>,
+    context: Vec<Option<Jsonb>>,
+    errors: Vec<Option<Jsonb>>,
+    raw: Vec<Jsonb>,
+    event_id: Vec<i64>,
+}
+
+impl<'a> InboundColumns<'a> {
+    fn new(batch: &'a [NewInbound<'a>]) -> Result<Self> {
+        let n = batch.len();
+        let mut c = Self {
+            channel: Vec::with_capacity(n),
+            wamid: Vec::with_capacity(n),
+            contact_id: Vec::with_capacity(n),
+            wa_id: Vec::with_capacity(n),
+            profile_name: Vec::with_capacity(n),
+            user_id: Vec::with_capacity(n),
+            parent_user_id: Vec::with_capacity(n),
+            username: Vec::with_capacity(n),
+            received_at: Vec::with_capacity(n),
+            conversation_id: Vec::with_capacity(n),
+            window_closes_at: Vec::with_capacity(n),
+            timestamp: Vec::with_capacity(n),
+            referral: Vec::with_capacity(n),
+            message_id: Vec::with_capacity(n),
+            kind: Vec::with_capacity(n),
+            text: Vec::with_capacity(n),
+            content: Vec::with_capacity(n),
+            media_id: Vec::with_capacity(n),
+            context: Vec::with_capacity(n),
+            errors: Vec::with_capacity(n),
+            raw: Vec::with_capacity(n),
+            event_id: Vec::with_capacity(n),
+        };
+        for m in batch {
+            let (msg, ct) = (m.message, m.contact);
+            c.channel.push(*m.channel.as_uuid());
+            c.wamid.push(msg.wamid.as_str());
+            c.contact_id.push(*ContactId::new().as_uuid());
+            c.wa_id.push(ct.wa_id.as_str());
+            c.profile_name.push(opt_text(ct.profile_name.as_deref()));
+            c.user_id.push(opt_text(ct.user_id.as_deref()));
+            c.parent_user_id.push(opt_text(ct.parent_user_id.as_deref()));
+            c.username.push(opt_text(ct.username.as_deref()));
+            c.received_at.push(m.received_at);
+            c.conversation_id.push(*ConversationId::new().as_uuid());
+            c.window_closes_at.push(m.window_closes_at);
+            c.timestamp.push(msg.timestamp);
+            c.referral.push(Jsonb::opt(msg.referral.as_ref())?);
+            c.message_id.push(*MessageId::new().as_uuid());
+            c.kind.push(msg.content.kind().as_str());
+            c.text.push(opt_text(msg.content.text()));
+            c.content.push(Jsonb::new(&msg.content)?);
+            c.media_id.push(opt_text(msg.content.media().and_then(|m| m.id.as_deref())));
+            c.context.push(Jsonb::opt(msg.context.as_ref())?);
+            c.errors.push(Jsonb::opt((!msg.errors.is_empty()).then_some(&msg.errors))?);
+            c.raw.push(Jsonb::new(&msg.raw)?);
+            c.event_id.push(m.event_id.get());
+        }
+        Ok(c)
+    }
+}
 
 /// `apply_status` for a known wamid in one round trip: locks the message, moves the
 /// state if the report advances it (`$3` lists the states it advances from, computed
@@ -237,51 +341,55 @@ impl IngestStore for PgStore {
 
 #[async_trait]
 impl IngestTx for PgIngestTx {
-    async fn apply_inbound(&mut self, m: &NewInbound<'_>) -> Result<InboundOutcome> {
-        let msg = m.message;
-        let c = m.contact;
-        let new_contact_id = ContactId::new();
-        let new_conversation_id = ConversationId::new();
-        let message_id = MessageId::new();
-        let row: Option<(Uuid, Uuid)> = sqlx::query_as(APPLY_INBOUND.as_str())
-            .bind(m.channel.as_uuid()) // $1
-            .bind(msg.wamid.as_str())
-            .bind(new_contact_id.as_uuid())
-            .bind(c.wa_id.as_str())
-            .bind(opt_text(c.profile_name.as_deref())) // $5
-            .bind(opt_text(c.user_id.as_deref()))
-            .bind(opt_text(c.parent_user_id.as_deref()))
-            .bind(opt_text(c.username.as_deref()))
-            .bind(m.received_at)
-            .bind(new_conversation_id.as_uuid()) // $10
+    async fn apply_inbound_batch(&mut self, batch: &[NewInbound<'_>]) -> Result<Vec<InboundOutcome>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let c = InboundColumns::new(batch)?;
+        let rows: Vec<(i64, Uuid, Uuid)> = sqlx::query_as(APPLY_INBOUND.as_str())
+            .bind(&c.channel) // $1
+            .bind(&c.wamid)
+            .bind(&c.contact_id)
+            .bind(&c.wa_id)
+            .bind(&c.profile_name) // $5
+            .bind(&c.user_id)
+            .bind(&c.parent_user_id)
+            .bind(&c.username)
+            .bind(&c.received_at)
+            .bind(&c.conversation_id) // $10
+            .bind(&c.window_closes_at)
+            .bind(&c.timestamp)
+            .bind(&c.referral)
+            .bind(&c.message_id)
+            .bind(&c.kind) // $15
+            .bind(&c.text)
+            .bind(&c.content)
+            .bind(&c.media_id)
+            .bind(&c.context)
+            .bind(&c.errors) // $20
+            .bind(&c.raw)
+            .bind(&c.event_id)
             .bind(ConversationStatus::Open.as_str())
-            .bind(m.window_closes_at)
-            .bind(msg.timestamp)
-            .bind(Jsonb::opt(msg.referral.as_ref())?)
-            .bind(message_id.as_uuid()) // $15
             .bind(Direction::Inbound.as_str())
-            .bind(msg.content.kind().as_str())
-            .bind(opt_text(msg.content.text()))
-            .bind(Jsonb::new(&msg.content)?)
-            .bind(opt_text(msg.content.media().and_then(|m| m.id.as_deref()))) // $20
-            .bind(Jsonb::opt(msg.context.as_ref())?)
-            .bind(Jsonb::opt((!msg.errors.is_empty()).then_some(&msg.errors))?)
-            .bind(Jsonb::new(&msg.raw)?)
-            .bind(DeliveryState::Received.as_str())
-            .bind(m.event_id.get()) // $25
-            .fetch_optional(&mut *self.tx)
+            .bind(DeliveryState::Received.as_str()) // $25
+            .fetch_all(&mut *self.tx)
             .await
             .db()?;
-        let Some((contact, conversation)) = row else {
-            return Ok(InboundOutcome::Duplicate);
-        };
-        Ok(InboundOutcome::Stored {
-            message_id,
-            conversation_id: ConversationId::from_uuid(conversation),
-            contact_id: ContactId::from_uuid(contact),
-            new_contact: contact == *new_contact_id.as_uuid(),
-            new_conversation: conversation == *new_conversation_id.as_uuid(),
-        })
+        let mut outcomes = vec![InboundOutcome::Duplicate; batch.len()];
+        for (n, contact, conversation) in rows {
+            let i = usize::try_from(n - 1)
+                .ok()
+                .filter(|&i| i < batch.len())
+                .ok_or_else(|| StoreError::Other(anyhow!("apply_inbound_batch returned row {n}")))?;
+            outcomes[i] = InboundOutcome::Stored {
+                message_id: MessageId::from_uuid(c.message_id[i]),
+                conversation_id: ConversationId::from_uuid(conversation),
+                contact_id: ContactId::from_uuid(contact),
+                new_contact: contact == c.contact_id[i],
+                new_conversation: conversation == c.conversation_id[i],
+            };
+        }
+        Ok(outcomes)
     }
 
     async fn apply_status(
@@ -358,18 +466,16 @@ impl IngestTx for PgIngestTx {
         self.tx.commit().await.db()
     }
 
-    async fn auto_reply_facts(
+    async fn auto_reply_facts_batch(
         &mut self,
-        conversation: ConversationId,
-        contact: ContactId,
-        message: MessageId,
+        of: &[(ConversationId, ContactId, MessageId)],
         now: DateTime<Utc>,
-    ) -> Result<AutoReplyFacts> {
-        crate::autoreply::facts(&mut self.tx, conversation, contact, message, now).await
+    ) -> Result<Vec<AutoReplyFacts>> {
+        crate::autoreply::facts(&mut self.tx, of, now).await
     }
 
-    async fn enqueue_auto_reply(&mut self, m: &NewOutbound<'_>, rule: &str) -> Result<MessageId> {
-        crate::autoreply::enqueue_auto_reply(&mut self.tx, m, rule).await
+    async fn enqueue_auto_replies(&mut self, replies: &[(NewOutbound<'_>, &str)]) -> Result<Vec<MessageId>> {
+        crate::autoreply::enqueue_auto_replies(&mut self.tx, replies).await
     }
 
     async fn assign_conversation(

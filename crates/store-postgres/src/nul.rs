@@ -10,7 +10,7 @@
 use serde::Serialize;
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
-use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo};
+use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgTypeInfo};
 use sqlx::types::Json;
 use sqlx::{Encode, Postgres, Type};
 use switchboard_store::StoreError;
@@ -50,6 +50,17 @@ impl Encode<'_, Postgres> for Jsonb {
 
     fn size_hint(&self) -> usize {
         self.0.len() + 1
+    }
+}
+
+/// JSONB values bind as arrays too (`jsonb[]`), for the set-wise statements.
+impl PgHasArrayType for Jsonb {
+    fn array_type_info() -> PgTypeInfo {
+        <Json<()> as PgHasArrayType>::array_type_info()
+    }
+
+    fn array_compatible(ty: &PgTypeInfo) -> bool {
+        <Json<()> as PgHasArrayType>::array_compatible(ty)
     }
 }
 

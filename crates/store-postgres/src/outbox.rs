@@ -13,7 +13,8 @@
 //!   sent, so the jobs behind it fail the "nothing older" test in every snapshot until
 //!   its outcome is committed. That needs ids to grow in commit order within a
 //!   conversation, which enqueueing guarantees by locking the conversation row before
-//!   taking an id.
+//!   taking an id (auto-replies lock all of their conversations, in id order, then take
+//!   their ids in the order they are to be sent).
 //! - Enqueueing and requeueing `NOTIFY` [`OUTBOX_CHANNEL`](crate::OUTBOX_CHANNEL) on
 //!   commit, so idle senders of every instance wake up.
 //! - A sender whose lease expired may still report an outcome. Outcomes apply only to a
@@ -80,16 +81,12 @@ async fn notify(conn: &mut PgConnection) -> Result<()> {
     Ok(())
 }
 
-/// Records an outbound message (state `queued`, `auto_rule` when a rule sent it) and its
-/// outbox job inside the caller's transaction, and `NOTIFY`s the senders on commit.
-/// `NotFound` if the conversation does not exist; `None` if a message with the same
-/// idempotency key exists (ON CONFLICT: the caller rolls back and looks it up). Shared by
-/// agents' replies and the ingest worker's auto-replies.
-pub(crate) async fn insert_outbound(
-    conn: &mut PgConnection,
-    m: &NewOutbound<'_>,
-    auto_rule: Option<&str>,
-) -> Result<Option<MessageId>> {
+/// Records an agent's outbound message (state `queued`) and its outbox job inside the
+/// caller's transaction, and `NOTIFY`s the senders on commit. `NotFound` if the
+/// conversation does not exist; `None` if a message with the same idempotency key exists
+/// (ON CONFLICT: the caller rolls back and looks it up). The ingest worker's auto-replies
+/// do the same set-wise, a slice per statement (`autoreply.rs`, `ENQUEUE`).
+pub(crate) async fn insert_outbound(conn: &mut PgConnection, m: &NewOutbound<'_>) -> Result<Option<MessageId>> {
     let key = m.sent_by.zip(m.idempotency_key);
     // The conversation's row lock orders its enqueues: ids are taken below, after it,
     // so they grow in commit order (see the module docs).
@@ -104,8 +101,8 @@ pub(crate) async fn insert_outbound(
     // A concurrent request with the same key: this waits for it, then does nothing.
     let inserted: Option<Uuid> = sqlx::query_scalar(
         "INSERT INTO messages (id, conversation_id, channel_id, direction, kind, text, content, \
-           media_id, state, sent_by, idempotency_key, timestamp, created_at, auto_rule) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13) \
+           media_id, state, sent_by, idempotency_key, timestamp, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
          ON CONFLICT (sent_by, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
          RETURNING id",
     )
@@ -121,7 +118,6 @@ pub(crate) async fn insert_outbound(
     .bind(m.sent_by.map(|a| *a.as_uuid()))
     .bind(key.map(|(_, k)| text(k)))
     .bind(m.at)
-    .bind(auto_rule.map(text))
     .fetch_optional(&mut *conn)
     .await
     .db()?;
@@ -168,7 +164,7 @@ impl OutboxStore for PgStore {
             return Ok(replay(existing));
         }
         let mut tx = self.pool().begin().await.db()?;
-        let Some(id) = insert_outbound(&mut tx, m, None).await? else {
+        let Some(id) = insert_outbound(&mut tx, m).await? else {
             tx.rollback().await.db()?;
             // The winner has committed (or ON CONFLICT would not have fired): a new
             // statement sees it.

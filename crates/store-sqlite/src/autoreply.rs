@@ -1,13 +1,17 @@
 //! Auto-replies: the configuration admins write, and the ingest transaction's part (the
 //! engine's facts, queueing an auto-reply, a rule's assignment).
 
+use std::borrow::Cow;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use serde::de::DeserializeOwned;
 use sqlx::SqliteConnection;
 use sqlx::types::Json;
 use switchboard_domain::autoreply::{AutoReplyConfig, QuickReply, Shortcut};
-use switchboard_domain::{AgentId, ChannelId, ContactId, ConversationId, MessageId, QuickReplyId, RuleId, TeamId};
+use switchboard_domain::{
+    AgentId, ChannelId, ContactId, ConversationId, DeliveryState, Direction, MessageId, QuickReplyId, RuleId, TeamId,
+};
 use switchboard_store::{
     AutoReplyFacts, AutoReplyStore, ChannelAutoReplies, ChannelAutoRepliesPatch, NewOutbound, Result, StoreError,
     StoredRule,
@@ -17,10 +21,10 @@ use uuid::Uuid;
 use crate::SqliteStore;
 use crate::error::DbResultExt;
 use crate::nul::{json, opt_json, opt_text, text};
-use crate::outbox::{Inserted, insert_outbound};
-use crate::rows::{corrupt, ms, time};
+use crate::rows::{Hex, corrupt, ms, rows_param, time};
 
-/// `?1` conversation, `?2` contact, `?3` the inbound message, `?4` an hour before now.
+/// `?1` the messages as a JSON array of `[conversation, contact, inbound message]` (hex
+/// uuids), `?2` an hour before now; one row per message, in order.
 ///
 /// - The contact's previous activity: the message stored before this one in this
 ///   conversation (ids are time-ordered), and the last activity of their other
@@ -29,18 +33,22 @@ use crate::rows::{corrupt, ms, time};
 ///   messages only.
 /// - The rules' last firing and the hourly count: `auto_replies_conversation_rule` and
 ///   `auto_replies_contact`.
-const FACTS: &str = "SELECT \
+const FACTS: &str = "WITH i AS ( \
+      SELECT j.key AS n, unhex(j.value ->> 0) AS cv, unhex(j.value ->> 1) AS ct, unhex(j.value ->> 2) AS msg \
+      FROM json_each(?1) j) \
+    SELECT \
       (SELECT MAX(t) FROM ( \
-         SELECT (SELECT timestamp FROM messages WHERE conversation_id = ?1 AND id < ?3 ORDER BY id DESC LIMIT 1) AS t \
+         SELECT (SELECT timestamp FROM messages WHERE conversation_id = i.cv AND id < i.msg ORDER BY id DESC LIMIT 1) AS t \
          UNION ALL \
-         SELECT MAX(last_message_at) FROM conversations WHERE contact_id = ?2 AND id <> ?1)) AS last_activity, \
-      (SELECT timestamp FROM messages WHERE conversation_id = ?1 AND sent_by IS NOT NULL \
+         SELECT MAX(last_message_at) FROM conversations WHERE contact_id = i.ct AND id <> i.cv)) AS last_activity, \
+      (SELECT timestamp FROM messages WHERE conversation_id = i.cv AND sent_by IS NOT NULL \
          ORDER BY timestamp DESC LIMIT 1) AS last_agent, \
-      (SELECT COUNT(*) FROM auto_replies WHERE contact_id = ?2 AND sent_at > ?4 AND message_id IS NOT NULL) AS last_hour, \
+      (SELECT COUNT(*) FROM auto_replies WHERE contact_id = i.ct AND sent_at > ?2 AND message_id IS NOT NULL) AS last_hour, \
       (SELECT json_group_array(json_array(rule, last)) FROM ( \
-         SELECT rule, MAX(sent_at) AS last FROM auto_replies WHERE conversation_id = ?1 GROUP BY rule)) AS fired, \
+         SELECT rule, MAX(sent_at) AS last FROM auto_replies WHERE conversation_id = i.cv GROUP BY rule)) AS fired, \
       (SELECT json_extract(attributes, '$.language') FROM contacts \
-         WHERE id = ?2 AND json_type(attributes, '$.language') = 'text') AS language";
+         WHERE id = i.ct AND json_type(attributes, '$.language') = 'text') AS language \
+    FROM i ORDER BY i.n";
 
 /// The last activity, the agent's last message, the hourly count, `[[rule, ms]]`, and
 /// the contact's language.
@@ -48,41 +56,96 @@ type FactsRow = (Option<i64>, Option<i64>, i64, Json<Vec<(String, i64)>>, Option
 
 pub(crate) async fn facts(
     conn: &mut SqliteConnection,
-    conversation: ConversationId,
-    contact: ContactId,
-    message: MessageId,
+    of: &[(ConversationId, ContactId, MessageId)],
     now: DateTime<Utc>,
-) -> Result<AutoReplyFacts> {
-    let (last_activity, last_agent, last_hour, fired, language): FactsRow = sqlx::query_as(FACTS)
-        .bind(conversation.as_uuid())
-        .bind(contact.as_uuid())
-        .bind(message.as_uuid())
-        .bind(ms(now - Duration::hours(1)))
-        .fetch_one(conn)
-        .await
-        .db()?;
-    Ok(AutoReplyFacts {
-        contact_last_activity: last_activity.map(time).transpose()?,
-        last_agent_message: last_agent.map(time).transpose()?,
-        rules_last_fired: fired.0.into_iter().map(|(rule, at)| Ok((rule, time(at)?))).collect::<Result<_>>()?,
-        auto_replies_last_hour: u32::try_from(last_hour).unwrap_or(u32::MAX),
-        contact_language: language,
-    })
+) -> Result<Vec<AutoReplyFacts>> {
+    if of.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(Hex, Hex, Hex)> =
+        of.iter().map(|(cv, ct, m)| (Hex(*cv.as_uuid()), Hex(*ct.as_uuid()), Hex(*m.as_uuid()))).collect();
+    let found: Vec<FactsRow> =
+        sqlx::query_as(FACTS).bind(rows_param(&rows)?).bind(ms(now - Duration::hours(1))).fetch_all(conn).await.db()?;
+    found
+        .into_iter()
+        .map(|(last_activity, last_agent, last_hour, fired, language)| {
+            Ok(AutoReplyFacts {
+                contact_last_activity: last_activity.map(time).transpose()?,
+                last_agent_message: last_agent.map(time).transpose()?,
+                rules_last_fired: fired.0.into_iter().map(|(rule, at)| Ok((rule, time(at)?))).collect::<Result<_>>()?,
+                auto_replies_last_hour: u32::try_from(last_hour).unwrap_or(u32::MAX),
+                contact_language: language,
+            })
+        })
+        .collect()
 }
 
-pub(crate) async fn enqueue_auto_reply(
+/// The two statements of `enqueue_auto_replies`, over one JSON array of rows `[message
+/// id, conversation id (hex), kind, text, content, media id, at (ms), rule, request]`, in
+/// order. The conversation's last activity and count and the auto-reply log follow from
+/// the message insert (triggers `messages_outbound_conversation` and
+/// `messages_auto_reply_log`); the conversation's channel is read by the inserts.
+const INSERT_AUTO_REPLIES: &str = "INSERT INTO messages (id, conversation_id, channel_id, direction, kind, text, \
+       content, media_id, state, timestamp, created_at, auto_rule) \
+     SELECT unhex(j.value ->> 0), c.id, c.channel_id, ?2, j.value ->> 2, j.value ->> 3, j.value ->> 4, \
+       j.value ->> 5, ?3, j.value ->> 6, j.value ->> 6, j.value ->> 7 \
+     FROM json_each(?1) j JOIN conversations c ON c.id = unhex(j.value ->> 1) \
+     ORDER BY j.key";
+const INSERT_AUTO_REPLY_JOBS: &str = "INSERT INTO outbox (message_id, conversation_id, channel_id, state, attempts, \
+       run_at, request, created_at, updated_at) \
+     SELECT unhex(j.value ->> 0), c.id, c.channel_id, 'ready', 0, j.value ->> 6, j.value ->> 8, \
+       j.value ->> 6, j.value ->> 6 \
+     FROM json_each(?1) j JOIN conversations c ON c.id = unhex(j.value ->> 1) \
+     ORDER BY j.key";
+
+/// A row of `INSERT_AUTO_REPLIES`.
+type AutoReplyRow<'a> =
+    (Hex, Hex, &'static str, Option<Cow<'a, str>>, String, Option<Cow<'a, str>>, i64, Cow<'a, str>, String);
+
+/// Queues auto-replies set-wise: two statements whatever their number. A missing
+/// conversation is `NotFound` (the caller rolls back).
+pub(crate) async fn enqueue_auto_replies(
     conn: &mut SqliteConnection,
-    m: &NewOutbound<'_>,
-    rule: &str,
-) -> Result<MessageId> {
-    if m.idempotency_key.is_some() {
-        return Err(StoreError::Other(anyhow::anyhow!("an auto-reply has no idempotency key")));
+    replies: &[(NewOutbound<'_>, &str)],
+) -> Result<Vec<MessageId>> {
+    if replies.is_empty() {
+        return Ok(Vec::new());
     }
-    // Logged in `auto_replies` by the insert itself (trigger `messages_auto_reply_log`).
-    let Inserted::Created(id) = insert_outbound(&mut *conn, m, Some(rule)).await? else {
-        return Err(StoreError::Other(anyhow::anyhow!("an auto-reply matched an earlier message's idempotency key")));
-    };
-    Ok(id)
+    if replies.iter().any(|(m, _)| m.idempotency_key.is_some() || m.sent_by.is_some()) {
+        return Err(StoreError::Other(anyhow::anyhow!("an auto-reply has no idempotency key and no agent")));
+    }
+    let ids: Vec<MessageId> = replies.iter().map(|_| MessageId::new()).collect();
+    let rows = replies
+        .iter()
+        .zip(&ids)
+        .map(|((m, rule), id)| {
+            Ok((
+                Hex(*id.as_uuid()),
+                Hex(*m.conversation_id.as_uuid()),
+                m.content.kind().as_str(),
+                opt_text(m.content.text()),
+                json(m.content)?,
+                opt_text(m.content.media().and_then(|m| m.id.as_deref())),
+                ms(m.at),
+                text(rule),
+                json(m.request)?,
+            ))
+        })
+        .collect::<Result<Vec<AutoReplyRow<'_>>>>()?;
+    let rows = rows_param(&rows)?;
+    let inserted = sqlx::query(INSERT_AUTO_REPLIES)
+        .bind(&rows)
+        .bind(Direction::Outbound.as_str())
+        .bind(DeliveryState::Queued.as_str())
+        .execute(&mut *conn)
+        .await
+        .db()?
+        .rows_affected();
+    if inserted != replies.len() as u64 {
+        return Err(StoreError::NotFound);
+    }
+    sqlx::query(INSERT_AUTO_REPLY_JOBS).bind(&rows).execute(&mut *conn).await.db()?;
+    Ok(ids)
 }
 
 pub(crate) async fn record_rule_fired(

@@ -1,5 +1,6 @@
 //! Claiming pending events and applying them, in one write transaction per batch.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use anyhow::anyhow;
@@ -23,13 +24,36 @@ use uuid::Uuid;
 
 use crate::error::DbResultExt;
 use crate::nul::{json, opt_json, opt_text, text};
-use crate::rows::{ChannelRow, DeliveryRow, PendingEventRow, PendingStatusRow, delivery_state, ms, time};
+use crate::rows::{
+    ChannelRow, DeliveryRow, Hex, PendingEventRow, PendingStatusRow, delivery_state, ms, rows_param, time,
+};
 use crate::{SqliteStore, WriteTx};
 use switchboard_domain::Delivery;
 
-/// The conversation upsert of `apply_inbound`. The status an existing conversation
-/// takes is `ConversationStatus::on_inbound`, spelled out as a CASE from the domain rule.
-static UPSERT_CONVERSATION: LazyLock<String> = LazyLock::new(|| {
+/// The three statements of `apply_inbound_batch`. Each takes the batch as one JSON array
+/// of rows (`?1`), so a round costs three statements whatever its length; uuids travel
+/// as hex, JSON columns as their text.
+///
+/// The contact upsert skips messages whose wamid is already stored: no row back for a
+/// contact means its message is a duplicate, and then nothing changes, not even the
+/// contact. (`WHERE` also keeps SQLite from reading `ON CONFLICT` as a join.)
+const UPSERT_CONTACTS: &str = "INSERT INTO contacts (id, wa_id, profile_name, user_id, parent_user_id, username, \
+       created_at, updated_at) \
+     SELECT unhex(j.value ->> 0), j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5, \
+       j.value ->> 6, j.value ->> 6 \
+     FROM json_each(?1) j \
+     WHERE NOT EXISTS (SELECT 1 FROM messages WHERE channel_id = unhex(j.value ->> 7) AND wamid = j.value ->> 8) \
+     ON CONFLICT (wa_id) DO UPDATE SET \
+       profile_name = COALESCE(excluded.profile_name, profile_name), \
+       user_id = COALESCE(excluded.user_id, user_id), \
+       parent_user_id = COALESCE(excluded.parent_user_id, parent_user_id), \
+       username = COALESCE(excluded.username, username), \
+       updated_at = excluded.updated_at \
+     RETURNING id, wa_id";
+
+/// The conversation upsert: the status an existing conversation takes is
+/// `ConversationStatus::on_inbound`, spelled out as a CASE from the domain rule.
+static UPSERT_CONVERSATIONS: LazyLock<String> = LazyLock::new(|| {
     let mut case = String::from("CASE status");
     for s in [
         ConversationStatus::Open,
@@ -43,7 +67,9 @@ static UPSERT_CONVERSATION: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO conversations (id, channel_id, contact_id, status, window_closes_at, \
            last_inbound_at, last_message_at, message_count, referral, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 1, ?7, ?8) \
+         SELECT unhex(j.value ->> 0), unhex(j.value ->> 1), unhex(j.value ->> 2), ?2, j.value ->> 3, \
+           j.value ->> 4, j.value ->> 4, 1, j.value ->> 5, j.value ->> 6 \
+         FROM json_each(?1) j WHERE true \
          ON CONFLICT (channel_id, contact_id) WHERE status <> 'resolved' DO UPDATE SET \
            status = {case}, \
            window_closes_at = MAX(COALESCE(window_closes_at, excluded.window_closes_at), \
@@ -51,9 +77,51 @@ static UPSERT_CONVERSATION: LazyLock<String> = LazyLock::new(|| {
            last_inbound_at = MAX(COALESCE(last_inbound_at, excluded.last_inbound_at), excluded.last_inbound_at), \
            last_message_at = MAX(last_message_at, excluded.last_message_at), \
            message_count = message_count + 1 \
-         RETURNING id"
+         RETURNING id, contact_id"
     )
 });
+
+const INSERT_MESSAGES: &str = "INSERT INTO messages (id, conversation_id, channel_id, direction, wamid, kind, \
+       text, content, media_id, context, referral, errors, raw, state, timestamp, created_at, event_id) \
+     SELECT unhex(j.value ->> 0), unhex(j.value ->> 1), unhex(j.value ->> 2), ?2, j.value ->> 3, j.value ->> 4, \
+       j.value ->> 5, j.value ->> 6, j.value ->> 7, j.value ->> 8, j.value ->> 9, j.value ->> 10, j.value ->> 11, \
+       ?3, j.value ->> 12, j.value ->> 13, j.value ->> 14 \
+     FROM json_each(?1) j ORDER BY j.key";
+
+/// A contact row of `UPSERT_CONTACTS`.
+type ContactRow<'a> = (
+    Hex,
+    &'a str,
+    Option<Cow<'a, str>>,
+    Option<Cow<'a, str>>,
+    Option<Cow<'a, str>>,
+    Option<Cow<'a, str>>,
+    i64,
+    Hex,
+    &'a str,
+);
+
+/// A conversation row of `UPSERT_CONVERSATIONS`.
+type ConversationRow = (Hex, Hex, Hex, Option<i64>, i64, Option<String>, i64);
+
+/// A message row of `INSERT_MESSAGES`.
+type MessageRow<'a> = (
+    Hex,
+    Hex,
+    Hex,
+    &'a str,
+    &'static str,
+    Option<Cow<'a, str>>,
+    String,
+    Option<Cow<'a, str>>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    i64,
+    i64,
+    i64,
+);
 
 /// The write transaction of one ingest batch: it holds the write gate throughout.
 pub(crate) struct SqliteIngestTx {
@@ -192,90 +260,121 @@ impl IngestStore for SqliteStore {
 
 #[async_trait]
 impl IngestTx for SqliteIngestTx {
-    async fn apply_inbound(&mut self, m: &NewInbound<'_>) -> Result<InboundOutcome> {
+    async fn apply_inbound_batch(&mut self, batch: &[NewInbound<'_>]) -> Result<Vec<InboundOutcome>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
         let conn = self.w.conn();
-        let msg = m.message;
-        // The duplicate check and the contact upsert are one statement: no row back
-        // means the wamid is already stored, and then nothing changes, not even the
-        // contact. (`WHERE` also keeps SQLite from reading `ON CONFLICT` as a join.)
-        let c = m.contact;
-        let new_contact_id = ContactId::new();
-        let contact: Option<Uuid> = sqlx::query_scalar(
-            "INSERT INTO contacts (id, wa_id, profile_name, user_id, parent_user_id, username, created_at, updated_at) \
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7 \
-             WHERE NOT EXISTS (SELECT 1 FROM messages WHERE channel_id = ?8 AND wamid = ?9) \
-             ON CONFLICT (wa_id) DO UPDATE SET \
-               profile_name = COALESCE(excluded.profile_name, profile_name), \
-               user_id = COALESCE(excluded.user_id, user_id), \
-               parent_user_id = COALESCE(excluded.parent_user_id, parent_user_id), \
-               username = COALESCE(excluded.username, username), \
-               updated_at = excluded.updated_at \
-             RETURNING id",
-        )
-        .bind(new_contact_id.as_uuid())
-        .bind(c.wa_id.as_str())
-        .bind(opt_text(c.profile_name.as_deref()))
-        .bind(opt_text(c.user_id.as_deref()))
-        .bind(opt_text(c.parent_user_id.as_deref()))
-        .bind(opt_text(c.username.as_deref()))
-        .bind(ms(m.received_at))
-        .bind(m.channel.as_uuid())
-        .bind(msg.wamid.as_str())
-        .fetch_optional(&mut *conn)
-        .await
-        .db()?;
-        let Some(contact) = contact else {
-            return Ok(InboundOutcome::Duplicate);
+        let contact_ids: Vec<ContactId> = batch.iter().map(|_| ContactId::new()).collect();
+        let rows: Vec<ContactRow<'_>> = batch
+            .iter()
+            .zip(&contact_ids)
+            .map(|(m, id)| {
+                let c = m.contact;
+                (
+                    Hex(*id.as_uuid()),
+                    c.wa_id.as_str(),
+                    opt_text(c.profile_name.as_deref()),
+                    opt_text(c.user_id.as_deref()),
+                    opt_text(c.parent_user_id.as_deref()),
+                    opt_text(c.username.as_deref()),
+                    ms(m.received_at),
+                    Hex(*m.channel.as_uuid()),
+                    m.message.wamid.as_str(),
+                )
+            })
+            .collect();
+        let contacts: Vec<(Uuid, String)> =
+            sqlx::query_as(UPSERT_CONTACTS).bind(rows_param(&rows)?).fetch_all(&mut *conn).await.db()?;
+        // Which messages are new, and their contacts (a round has one message per contact).
+        let stored: Vec<(usize, Uuid)> = batch
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| {
+                contacts.iter().find(|(_, wa_id)| *wa_id == m.contact.wa_id.as_str()).map(|(id, _)| (i, *id))
+            })
+            .collect();
+        if stored.is_empty() {
+            return Ok(vec![InboundOutcome::Duplicate; batch.len()]);
+        }
+
+        let conversation_ids: Vec<ConversationId> = stored.iter().map(|_| ConversationId::new()).collect();
+        let rows = stored
+            .iter()
+            .zip(&conversation_ids)
+            .map(|(&(i, contact), id)| {
+                let m = &batch[i];
+                Ok((
+                    Hex(*id.as_uuid()),
+                    Hex(*m.channel.as_uuid()),
+                    Hex(contact),
+                    m.window_closes_at.map(ms),
+                    ms(m.message.timestamp),
+                    opt_json(m.message.referral.as_ref())?,
+                    ms(m.received_at),
+                ))
+            })
+            .collect::<Result<Vec<ConversationRow>>>()?;
+        let conversations: Vec<(Uuid, Uuid)> = sqlx::query_as(UPSERT_CONVERSATIONS.as_str())
+            .bind(rows_param(&rows)?)
+            .bind(ConversationStatus::Open.as_str())
+            .fetch_all(&mut *conn)
+            .await
+            .db()?;
+        let conversation_of = |contact: Uuid| {
+            conversations
+                .iter()
+                .find(|(_, c)| *c == contact)
+                .map(|(id, _)| *id)
+                .ok_or_else(|| StoreError::Other(anyhow!("no conversation upserted for a contact")))
         };
 
-        let new_conversation_id = ConversationId::new();
-        let conversation: Uuid = sqlx::query_scalar(UPSERT_CONVERSATION.as_str())
-            .bind(new_conversation_id.as_uuid())
-            .bind(m.channel.as_uuid())
-            .bind(contact)
-            .bind(ConversationStatus::Open.as_str())
-            .bind(m.window_closes_at.map(ms))
-            .bind(ms(msg.timestamp))
-            .bind(opt_json(msg.referral.as_ref())?)
-            .bind(ms(m.received_at))
-            .fetch_one(&mut *conn)
+        let message_ids: Vec<MessageId> = stored.iter().map(|_| MessageId::new()).collect();
+        let rows = stored
+            .iter()
+            .zip(&message_ids)
+            .map(|(&(i, contact), id)| {
+                let m = &batch[i];
+                let msg = m.message;
+                Ok((
+                    Hex(*id.as_uuid()),
+                    Hex(conversation_of(contact)?),
+                    Hex(*m.channel.as_uuid()),
+                    msg.wamid.as_str(),
+                    msg.content.kind().as_str(),
+                    opt_text(msg.content.text()),
+                    json(&msg.content)?,
+                    opt_text(msg.content.media().and_then(|m| m.id.as_deref())),
+                    opt_json(msg.context.as_ref())?,
+                    opt_json(msg.referral.as_ref())?,
+                    opt_json((!msg.errors.is_empty()).then_some(&msg.errors))?,
+                    json(&msg.raw)?,
+                    ms(msg.timestamp),
+                    ms(m.received_at),
+                    m.event_id.get(),
+                ))
+            })
+            .collect::<Result<Vec<MessageRow<'_>>>>()?;
+        sqlx::query(INSERT_MESSAGES)
+            .bind(rows_param(&rows)?)
+            .bind(Direction::Inbound.as_str())
+            .bind(DeliveryState::Received.as_str())
+            .execute(&mut *conn)
             .await
             .db()?;
 
-        let message_id = MessageId::new();
-        sqlx::query(
-            "INSERT INTO messages (id, conversation_id, channel_id, direction, wamid, kind, text, content, \
-               media_id, context, referral, errors, raw, state, timestamp, created_at, event_id) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-        )
-        .bind(message_id.as_uuid())
-        .bind(conversation)
-        .bind(m.channel.as_uuid())
-        .bind(Direction::Inbound.as_str())
-        .bind(msg.wamid.as_str())
-        .bind(msg.content.kind().as_str())
-        .bind(opt_text(msg.content.text()))
-        .bind(json(&msg.content)?)
-        .bind(opt_text(msg.content.media().and_then(|m| m.id.as_deref())))
-        .bind(opt_json(msg.context.as_ref())?)
-        .bind(opt_json(msg.referral.as_ref())?)
-        .bind(opt_json((!msg.errors.is_empty()).then_some(&msg.errors))?)
-        .bind(json(&msg.raw)?)
-        .bind(DeliveryState::Received.as_str())
-        .bind(ms(msg.timestamp))
-        .bind(ms(m.received_at))
-        .bind(m.event_id.get())
-        .execute(&mut *conn)
-        .await
-        .db()?;
-
-        Ok(InboundOutcome::Stored {
-            message_id,
-            conversation_id: ConversationId::from_uuid(conversation),
-            contact_id: ContactId::from_uuid(contact),
-            new_contact: contact == *new_contact_id.as_uuid(),
-            new_conversation: conversation == *new_conversation_id.as_uuid(),
-        })
+        let mut outcomes = vec![InboundOutcome::Duplicate; batch.len()];
+        for ((&(i, contact), message_id), proposed) in stored.iter().zip(message_ids).zip(&conversation_ids) {
+            let conversation = conversation_of(contact)?;
+            outcomes[i] = InboundOutcome::Stored {
+                message_id,
+                conversation_id: ConversationId::from_uuid(conversation),
+                contact_id: ContactId::from_uuid(contact),
+                new_contact: contact == *contact_ids[i].as_uuid(),
+                new_conversation: conversation == *proposed.as_uuid(),
+            };
+        }
+        Ok(outcomes)
     }
 
     async fn apply_status(
@@ -368,18 +467,16 @@ impl IngestTx for SqliteIngestTx {
         self.w.commit().await
     }
 
-    async fn auto_reply_facts(
+    async fn auto_reply_facts_batch(
         &mut self,
-        conversation: ConversationId,
-        contact: ContactId,
-        message: MessageId,
+        of: &[(ConversationId, ContactId, MessageId)],
         now: DateTime<Utc>,
-    ) -> Result<AutoReplyFacts> {
-        crate::autoreply::facts(self.w.conn(), conversation, contact, message, now).await
+    ) -> Result<Vec<AutoReplyFacts>> {
+        crate::autoreply::facts(self.w.conn(), of, now).await
     }
 
-    async fn enqueue_auto_reply(&mut self, m: &NewOutbound<'_>, rule: &str) -> Result<MessageId> {
-        crate::autoreply::enqueue_auto_reply(self.w.conn(), m, rule).await
+    async fn enqueue_auto_replies(&mut self, replies: &[(NewOutbound<'_>, &str)]) -> Result<Vec<MessageId>> {
+        crate::autoreply::enqueue_auto_replies(self.w.conn(), replies).await
     }
 
     async fn assign_conversation(

@@ -14,6 +14,22 @@ use switchboard_store::{
 };
 use uuid::Uuid;
 
+/// A uuid as 32 hex digits, for rows passed to a statement as one JSON array (uuids are
+/// stored as 16-byte blobs: the statement reads them back with `unhex`).
+#[derive(Clone, Copy)]
+pub(crate) struct Hex(pub(crate) Uuid);
+
+impl serde::Serialize for Hex {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(&self.0.simple())
+    }
+}
+
+/// Rows as one JSON array: one statement parameter for a whole batch (`json_each`).
+pub(crate) fn rows_param<T: serde::Serialize>(rows: &[T]) -> Result<String, StoreError> {
+    serde_json::to_string(rows).map_err(|e| StoreError::Other(anyhow::anyhow!(e)))
+}
+
 /// A time as stored: milliseconds since the Unix epoch.
 pub(crate) const fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()

@@ -5,7 +5,7 @@ use switchboard_domain::{
     AgentId, ChannelId, ContactId, ConversationId, DeliveryState, EventId, MessageId, PhoneNumberId, TeamId,
 };
 
-use crate::{AutoReplyFacts, NewOutbound, PendingEvent, Result};
+use crate::{AutoReplyFacts, NewOutbound, PendingEvent, Result, StoreError};
 
 /// One of our WhatsApp business numbers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,7 +61,7 @@ pub trait IngestStore: Send + Sync {
 }
 
 /// A customer's message, ready to store.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct NewInbound<'a> {
     pub event_id: EventId,
     pub channel: ChannelId,
@@ -74,6 +74,32 @@ pub struct NewInbound<'a> {
     /// message does not open one (system notices). Stored only if later than the
     /// conversation's current close time.
     pub window_closes_at: Option<DateTime<Utc>>,
+}
+
+/// Splits customers' messages into rounds that [`IngestTx::apply_inbound_batch`] can
+/// take: in each round no contact (`wa_id`) and no wamid on a channel appears twice, and
+/// a contact's messages keep their order (its k-th message lands in a later round than
+/// its (k-1)-th). Answers indexes into `batch`. Messages of different contacts share
+/// rounds, so a batch of distinct contacts is one round.
+#[must_use]
+pub fn inbound_rounds(batch: &[NewInbound<'_>]) -> Vec<Vec<usize>> {
+    use std::collections::HashMap;
+    let mut rounds: Vec<Vec<usize>> = Vec::new();
+    // The first round each contact's and each wamid's next message may join.
+    let mut next_contact: HashMap<&str, usize> = HashMap::with_capacity(batch.len());
+    let mut next_wamid: HashMap<(ChannelId, &str), usize> = HashMap::with_capacity(batch.len());
+    for (i, m) in batch.iter().enumerate() {
+        let contact = m.contact.wa_id.as_str();
+        let wamid = (m.channel, m.message.wamid.as_str());
+        let round = next_contact.get(contact).copied().unwrap_or(0).max(next_wamid.get(&wamid).copied().unwrap_or(0));
+        if round == rounds.len() {
+            rounds.push(Vec::new());
+        }
+        rounds[round].push(i);
+        next_contact.insert(contact, round + 1);
+        next_wamid.insert(wamid, round + 1);
+    }
+    rounds
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,11 +172,21 @@ pub struct RecordedChange<'a> {
 /// The write transaction of one ingest batch. Dropping it without `commit` rolls back.
 #[async_trait]
 pub trait IngestTx: Send {
+    /// Stores customers' messages set-wise, each exactly as [`apply_inbound`](Self::apply_inbound)
+    /// would, and answers their outcomes in the same order. No two messages of `batch`
+    /// may share a contact (`wa_id`) or a wamid on a channel ([`inbound_rounds`] splits a
+    /// batch so): a contact's messages are applied one round after another, so each sees
+    /// the one before. A few statements per call, whatever its length.
+    async fn apply_inbound_batch(&mut self, batch: &[NewInbound<'_>]) -> Result<Vec<InboundOutcome>>;
+
     /// Stores a customer's message: upserts the contact (profile name and user ids move
     /// to the latest seen), reuses the contact's conversation that is not resolved or
     /// starts one, inserts the message unless its wamid is known, and moves the
     /// conversation's activity times and window forward.
-    async fn apply_inbound(&mut self, m: &NewInbound<'_>) -> Result<InboundOutcome>;
+    async fn apply_inbound(&mut self, m: &NewInbound<'_>) -> Result<InboundOutcome> {
+        let outcomes = self.apply_inbound_batch(std::slice::from_ref(m)).await?;
+        outcomes.into_iter().next().ok_or_else(|| StoreError::Other(anyhow::anyhow!("no outcome for a message")))
+    }
 
     /// Applies a status report to our outbound message with that wamid, forward only
     /// (`DeliveryState::advances_to`); a failure records Meta's code, title and details.
@@ -169,23 +205,41 @@ pub trait IngestTx: Send {
 
     async fn commit(self: Box<Self>) -> Result<()>;
 
-    /// What the auto-reply engine needs to know about the history of `conversation` and
-    /// `contact`, as of just after inbound `message` was stored (see [`AutoReplyFacts`]).
-    /// One indexed statement.
+    /// What the auto-reply engine needs to know about the history of each
+    /// `(conversation, contact, inbound message)`, as of just after the message was stored
+    /// (see [`AutoReplyFacts`]), in the same order. One statement for the whole slice.
+    async fn auto_reply_facts_batch(
+        &mut self,
+        of: &[(ConversationId, ContactId, MessageId)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<AutoReplyFacts>>;
+
+    /// [`auto_reply_facts_batch`](Self::auto_reply_facts_batch) for one message.
     async fn auto_reply_facts(
         &mut self,
         conversation: ConversationId,
         contact: ContactId,
         message: MessageId,
         now: DateTime<Utc>,
-    ) -> Result<AutoReplyFacts>;
+    ) -> Result<AutoReplyFacts> {
+        let facts = self.auto_reply_facts_batch(&[(conversation, contact, message)], now).await?;
+        facts.into_iter().next().ok_or_else(|| StoreError::Other(anyhow::anyhow!("no facts for a message")))
+    }
 
-    /// Queues an auto-reply exactly like [`OutboxStore::enqueue_outbound`](crate::OutboxStore::enqueue_outbound)
-    /// (a `queued` message and its outbox job) inside this transaction, marks the message
-    /// with the rule that sent it (`rule`, a `RuleRef` string) and logs it in the
-    /// auto-reply log the facts read. `m.idempotency_key` must be `None`. `NotFound` if the
-    /// conversation does not exist.
-    async fn enqueue_auto_reply(&mut self, m: &NewOutbound<'_>, rule: &str) -> Result<MessageId>;
+    /// Queues auto-replies, each `(message, rule)` exactly like
+    /// [`OutboxStore::enqueue_outbound`](crate::OutboxStore::enqueue_outbound) (a `queued`
+    /// message and its outbox job) inside this transaction, marks each message with the
+    /// rule that sent it (`rule`, a `RuleRef` string) and logs it in the auto-reply log the
+    /// facts read. Replies to one conversation are sent in slice order. Every
+    /// `idempotency_key` must be `None`. `NotFound`, and nothing queued, if a
+    /// conversation does not exist. A few statements for the whole slice.
+    async fn enqueue_auto_replies(&mut self, replies: &[(NewOutbound<'_>, &str)]) -> Result<Vec<MessageId>>;
+
+    /// [`enqueue_auto_replies`](Self::enqueue_auto_replies) for one reply.
+    async fn enqueue_auto_reply(&mut self, m: &NewOutbound<'_>, rule: &str) -> Result<MessageId> {
+        let ids = self.enqueue_auto_replies(&[(*m, rule)]).await?;
+        ids.into_iter().next().ok_or_else(|| StoreError::Other(anyhow::anyhow!("no id for an auto-reply")))
+    }
 
     /// Logs that `rule` (a `RuleRef` string) fired in `conversation` without sending a
     /// message (it only labelled or assigned), so its cooldown holds. Such firings do not

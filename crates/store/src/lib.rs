@@ -35,6 +35,7 @@ pub use events::{Appended, EventLog, EventLogStats, NewEvent, PendingEvent};
 pub use inbox_events::{InboxEvent, InboxEventKind, InboxEventStore, InboxWakeups};
 pub use ingest::{
     ChannelInfo, InboundOutcome, IngestStore, IngestTx, NewInbound, RecordReason, RecordedChange, StatusOutcome,
+    inbound_rounds,
 };
 pub use labels::{AppliedLabel, Label, LabelPatch, LabelStore, NewLabel};
 pub use links::{

@@ -6,7 +6,7 @@ use switchboard_domain::{AgentId, ChannelId, ConversationId, MessageId, PhoneNum
 use crate::Result;
 
 /// A message to send, written together with the message record agents see.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct NewOutbound<'a> {
     pub conversation_id: ConversationId,
     /// What agents see in the conversation (state `queued` until sent).

@@ -1,0 +1,230 @@
+//! Set-wise ingest: a round of customers' messages stored together, their auto-reply
+//! facts read together, their auto-replies queued together, each exactly as one at a time.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use serde_json::json;
+use switchboard_domain::{ConversationId, MessageContent};
+use switchboard_store::{ConversationQuery, InboundOutcome, MessageQuery, NewInbound, NewOutbound, Store, StoreError};
+
+use crate::fixtures::{apply, begin, channel, contact, finish, t, text};
+
+conformance!(stories: [
+    a_round_stores_new_and_known_contacts_and_skips_known_wamids,
+    facts_of_a_round_come_back_in_order,
+    auto_replies_of_a_round_are_queued_in_order_with_their_log,
+    a_round_of_auto_replies_to_a_missing_conversation_is_refused,
+]);
+
+fn messages_query() -> MessageQuery {
+    MessageQuery { limit: 100, after: None }
+}
+
+async fn a_round_stores_new_and_known_contacts_and_skips_known_wamids(store: Arc<dyn Store>) {
+    let ch = channel(&*store, "1001").await;
+    let ana = contact("15550001", Some("Ana"));
+    let first = text("wamid.R1", &ana, t(10), "first");
+    let InboundOutcome::Stored { conversation_id: ana_conversation, contact_id: ana_id, .. } =
+        apply(&*store, ch.id, &ana, &first, Some(t(10) + Duration::hours(24))).await
+    else {
+        panic!("stored")
+    };
+    let bea = contact("15550002", Some("Bea"));
+    let cid = contact("15550003", None);
+    let ana2 = contact("15550001", Some("Ana Renamed"));
+    // Bea repeats a wamid already stored (another contact's): a duplicate, nothing changes.
+    let messages = [
+        text("wamid.R2", &ana2, t(20), "second"),
+        text("wamid.R3", &bea, t(21), "bea"),
+        text("wamid.R1", &cid, t(22), "repeated"),
+    ];
+    let senders = [&ana2, &bea, &cid];
+    let (mut tx, events) = begin(&*store).await;
+    let batch: Vec<NewInbound<'_>> = messages
+        .iter()
+        .zip(senders)
+        .map(|(m, c)| NewInbound {
+            event_id: events[0],
+            channel: ch.id,
+            contact: c,
+            message: m,
+            received_at: m.timestamp,
+            window_closes_at: Some(m.timestamp + Duration::hours(24)),
+        })
+        .collect();
+    let outcomes = tx.apply_inbound_batch(&batch).await.unwrap();
+    finish(tx, &events).await;
+    assert_eq!(outcomes.len(), 3);
+    let InboundOutcome::Stored { conversation_id, contact_id, new_contact, new_conversation, .. } = outcomes[0] else {
+        panic!("Ana's second message is stored: {outcomes:?}")
+    };
+    assert_eq!((conversation_id, contact_id, new_contact, new_conversation), (ana_conversation, ana_id, false, false));
+    let InboundOutcome::Stored { conversation_id: bea_conversation, new_contact, new_conversation, .. } = outcomes[1]
+    else {
+        panic!("Bea's message is stored: {outcomes:?}")
+    };
+    assert!(new_contact && new_conversation);
+    assert_ne!(bea_conversation, ana_conversation);
+    assert_eq!(outcomes[2], InboundOutcome::Duplicate);
+
+    // The contact moved to the latest name; the conversation counts both messages.
+    let conv = store.conversation(ana_conversation).await.unwrap().unwrap();
+    assert_eq!(conv.message_count, 2);
+    assert_eq!(conv.contact.profile_name.as_deref(), Some("Ana Renamed"));
+    assert_eq!(conv.last_inbound_at, Some(t(20)));
+    let texts: Vec<Option<String>> = store
+        .list_messages(ana_conversation, &messages_query())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(texts, [Some("first".to_owned()), Some("second".to_owned())]);
+    // The duplicate's sender was not created.
+    let all =
+        store.list_conversations(&ConversationQuery { status: None, limit: 10, after: None }).await.unwrap().items;
+    assert_eq!(all.len(), 2);
+}
+
+async fn facts_of_a_round_come_back_in_order(store: Arc<dyn Store>) {
+    let ch = channel(&*store, "1001").await;
+    let (ana, bea) = (contact("15550001", Some("Ana")), contact("15550002", Some("Bea")));
+    let mut ids = Vec::new();
+    for (c, wamid, at) in [(&ana, "wamid.F1", t(10)), (&bea, "wamid.F2", t(20)), (&ana, "wamid.F3", t(30))] {
+        let m = text(wamid, c, at, "hi");
+        let InboundOutcome::Stored { conversation_id, contact_id, message_id, .. } =
+            apply(&*store, ch.id, c, &m, Some(at + Duration::hours(24))).await
+        else {
+            panic!("stored")
+        };
+        ids.push((conversation_id, contact_id, message_id));
+    }
+    let (mut tx, events) = begin(&*store).await;
+    let content = MessageContent::Text { body: "Welcome".into() };
+    let request =
+        json!({"messaging_product": "whatsapp", "to": "15550002", "type": "text", "text": {"body": "Welcome"}});
+    let reply = NewOutbound {
+        conversation_id: ids[1].0,
+        content: &content,
+        request: &request,
+        sent_by: None,
+        idempotency_key: None,
+        at: t(25),
+    };
+    tx.enqueue_auto_replies(&[(reply, "greeting")]).await.unwrap();
+    // Ana's latest message, then Bea's: each row its own history.
+    let facts = tx.auto_reply_facts_batch(&[ids[2], ids[1]], t(40)).await.unwrap();
+    finish(tx, &events).await;
+    assert_eq!(facts.len(), 2);
+    assert_eq!(facts[0].contact_last_activity, Some(t(10)));
+    assert!(facts[0].rules_last_fired.is_empty());
+    assert_eq!(facts[0].auto_replies_last_hour, 0);
+    assert_eq!(facts[1].contact_last_activity, None);
+    assert_eq!(facts[1].rules_last_fired, [("greeting".to_owned(), t(25))]);
+    assert_eq!(facts[1].auto_replies_last_hour, 1);
+}
+
+async fn auto_replies_of_a_round_are_queued_in_order_with_their_log(store: Arc<dyn Store>) {
+    let ch = channel(&*store, "1001").await;
+    let mut conversations: Vec<ConversationId> = Vec::new();
+    for (wa_id, wamid) in [("15550001", "wamid.Q1"), ("15550002", "wamid.Q2")] {
+        let c = contact(wa_id, None);
+        let m = text(wamid, &c, t(10), "hi");
+        let InboundOutcome::Stored { conversation_id, .. } =
+            apply(&*store, ch.id, &c, &m, Some(t(10) + Duration::hours(24))).await
+        else {
+            panic!("stored")
+        };
+        conversations.push(conversation_id);
+    }
+    let contents: Vec<MessageContent> =
+        ["greeting A", "greeting B", "away A"].map(|b| MessageContent::Text { body: b.into() }).to_vec();
+    let requests: Vec<serde_json::Value> = contents.iter().map(|c| json!({"sent": c.text()})).collect();
+    let targets = [conversations[0], conversations[1], conversations[0]];
+    let rules = ["greeting", "greeting", "away"];
+    let replies: Vec<(NewOutbound<'_>, &str)> = (0..3)
+        .map(|i| {
+            let m = NewOutbound {
+                conversation_id: targets[i],
+                content: &contents[i],
+                request: &requests[i],
+                sent_by: None,
+                idempotency_key: None,
+                at: t(11),
+            };
+            (m, rules[i])
+        })
+        .collect();
+    let (mut tx, events) = begin(&*store).await;
+    let ids = tx.enqueue_auto_replies(&replies).await.unwrap();
+    finish(tx, &events).await;
+    assert_eq!(ids.len(), 3);
+
+    // Jobs go out in the order they were queued, one conversation's one at a time.
+    let jobs = store.claim_outbox(10, t(12), t(60)).await.unwrap();
+    let claimed: Vec<_> = jobs.iter().map(|j| (j.message_id, j.request["sent"].as_str().unwrap())).collect();
+    assert_eq!(claimed, [(ids[0], "greeting A"), (ids[1], "greeting B")]);
+    let a = store.conversation(conversations[0]).await.unwrap().unwrap();
+    assert_eq!((a.message_count, a.last_message_at), (3, t(11)));
+    let texts: Vec<(Option<String>, Option<String>)> = store
+        .list_messages(conversations[0], &messages_query())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|m| (m.text, m.auto_rule))
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            (Some("hi".to_owned()), None),
+            (Some("greeting A".to_owned()), Some("greeting".to_owned())),
+            (Some("away A".to_owned()), Some("away".to_owned())),
+        ]
+    );
+}
+
+async fn a_round_of_auto_replies_to_a_missing_conversation_is_refused(store: Arc<dyn Store>) {
+    let content = MessageContent::Text { body: "hello".into() };
+    let request = json!({});
+    let reply = NewOutbound {
+        conversation_id: ConversationId::new(),
+        content: &content,
+        request: &request,
+        sent_by: None,
+        idempotency_key: None,
+        at: t(1),
+    };
+    let (mut tx, _) = begin(&*store).await;
+    assert!(matches!(tx.enqueue_auto_replies(&[(reply, "greeting")]).await, Err(StoreError::NotFound)));
+}
+
+#[test]
+fn rounds_keep_each_contacts_order_and_never_repeat_a_contact_or_wamid() {
+    let ch = switchboard_domain::ChannelId::new();
+    let (a, b, c) = (contact("1", None), contact("2", None), contact("3", None));
+    let messages = [
+        (text("w1", &a, t(1), "a1"), &a),
+        (text("w2", &b, t(2), "b1"), &b),
+        (text("w3", &a, t(3), "a2"), &a),
+        (text("w4", &c, t(4), "c1"), &c),
+        (text("w1", &a, t(5), "a1 again"), &a),
+        // Another sender repeating b's wamid waits for the round after it.
+        (text("w2", &c, t(6), "odd"), &c),
+    ];
+    let batch: Vec<NewInbound<'_>> = messages
+        .iter()
+        .map(|(m, c)| NewInbound {
+            event_id: switchboard_domain::EventId::new(1),
+            channel: ch,
+            contact: c,
+            message: m,
+            received_at: m.timestamp,
+            window_closes_at: None,
+        })
+        .collect();
+    assert_eq!(switchboard_store::inbound_rounds(&batch), [vec![0, 1, 3], vec![2, 5], vec![4]]);
+    assert!(switchboard_store::inbound_rounds(&[]).is_empty());
+}
