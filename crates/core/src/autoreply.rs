@@ -17,7 +17,7 @@ use switchboard_cloudapi::{OutboundBody, OutboundMessage};
 use switchboard_domain::autoreply::{AutoReplyConfig, CompiledConfig, Effect, Facts, Locale, RuleFiring, RuleRef};
 use switchboard_domain::inbound::{InboundContact, InboundMessage};
 use switchboard_domain::{ChannelId, ContactId, ConversationId, MessageContent, MessageId, window};
-use switchboard_store::{IngestTx, NewOutbound, Store, StoreError};
+use switchboard_store::{AutoReplyFacts, IngestTx, NewOutbound, Store, StoreError};
 
 /// Compiled configurations by channel, valid for one configuration version.
 #[derive(Default)]
@@ -108,11 +108,21 @@ impl AutoReplier {
         if judged.is_empty() {
             return Ok(outcome);
         }
-        let of: Vec<_> = judged.iter().map(|(m, _)| (m.conversation, m.contact_id, m.message_id)).collect();
-        let histories = tx.auto_reply_facts_batch(&of, now).await?;
+        // A contact first seen in this very message has no history: nothing to read.
+        let of: Vec<_> = judged
+            .iter()
+            .filter(|(m, _)| !m.new_contact)
+            .map(|(m, _)| (m.conversation, m.contact_id, m.message_id))
+            .collect();
+        let mut histories = tx.auto_reply_facts_batch(&of, now).await?.into_iter();
         // The replies of the whole round, queued together once every rule was judged.
         let mut replies: Vec<Reply> = Vec::new();
-        for ((m, config), history) in judged.iter().zip(histories) {
+        for (m, config) in &judged {
+            let history = if m.new_contact {
+                AutoReplyFacts::default()
+            } else {
+                histories.next().ok_or_else(|| StoreError::Other(anyhow::anyhow!("no facts for a message")))?
+            };
             let facts = Facts {
                 contact_wa_id: m.contact.wa_id.clone(),
                 contact_name: m.contact.profile_name.clone(),

@@ -148,6 +148,10 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             GraphClient::new(GraphConfig {
                 connect_timeout: Duration::from_secs(settings.graph.connect_timeout_secs),
                 timeout: Duration::from_secs(settings.graph.timeout_secs),
+                // Keep a connection for every send that may be in flight, plus room for
+                // the handlers' calls: a smaller idle pool closes connections after each
+                // burst and the next burst opens them again (measured: docs/BENCHMARKS.md).
+                pool_max_idle_per_host: settings.sender.concurrency + 16,
                 ..GraphConfig::new(settings.graph.base_url.clone(), settings.graph.api_version.clone(), token.clone())
             })
             .context("cannot build the Graph API client (graph.*, SWITCHBOARD_ACCESS_TOKEN)")?,

