@@ -46,7 +46,7 @@ pub struct IngestOptions {
 impl Default for IngestOptions {
     fn default() -> Self {
         Self {
-            batch_size: 64,
+            batch_size: 256,
             poll_interval: Duration::from_secs(1),
             body_retention: Duration::from_secs(7 * 86_400),
             ref_format: RefFormat::default(),

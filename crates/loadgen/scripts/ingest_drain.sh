@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Ingest drain rate (docs/BENCHMARKS.md, issue 2): builds a backlog of signed text
 # webhooks with the ingest worker off, restarts the server with it on, and prints the
-# messages applied per second (the fall of `event_log.pending` on /readyz).
+# messages applied per second (the fall of `event_log.pending` on /readyz); then checks
+# in the database that every acknowledged message was stored exactly once.
 # Run from the repository root after `cargo build --release --bin switchboard --bin switchboard-loadgen`.
 # It stops any running `switchboard serve` first.
 # Usage: crates/loadgen/scripts/ingest_drain.sh sqlite|postgres [seconds of load] [distinct contacts]
@@ -20,8 +21,9 @@ pending() { curl -sf 127.0.0.1:18081/readyz | python3 -c 'import json,sys; print
 
 SWITCHBOARD__INGEST__ENABLED=false taskset -c 0 $B/switchboard serve & server=$!
 ready
-taskset -c 1 $B/switchboard-loadgen webhooks --url http://127.0.0.1:18081 --app-secret benchsecret \
-  --phone-number-id 100000000000001 --concurrency 64 --duration "${secs}s" --warmup 0s --contacts "$contacts" -q
+acked=$(taskset -c 1 $B/switchboard-loadgen webhooks --url http://127.0.0.1:18081 --app-secret benchsecret \
+  --phone-number-id 100000000000001 --concurrency 64 --duration "${secs}s" --warmup 0s --contacts "$contacts" -q --json \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["acknowledged"])')
 kill $server; wait $server || true
 
 taskset -c 0 $B/switchboard serve & server=$!
@@ -30,3 +32,7 @@ start=$(date +%s.%N); first=$(pending); now=$start; left=$first
 while [ "$left" -gt 0 ]; do sleep 0.5; now=$(date +%s.%N); left=$(pending); done
 python3 -c "n=$first; t=$now-$start; print(f'drained {n} deliveries in {t:.2f} s: {n/t:,.0f} messages/s')"
 kill $server; wait $server || true
+count="SELECT COUNT(*) || ' ' || COUNT(DISTINCT wamid) FROM messages WHERE direction = 'inbound'"
+if [ "$backend" = sqlite ]; then stored=$(python3 -c "import sqlite3; print(sqlite3.connect('/tmp/benchdb/a.db').execute(\"$count\").fetchone()[0])")
+else stored=$(psql -qtA -h 127.0.0.1 -U postgres sbbench -c "$count"); fi
+echo "acknowledged $acked; stored (rows, distinct wamids): $stored"

@@ -269,7 +269,7 @@ impl Settings {
         positive("database.max_connections", self.database.max_connections.into(), "Set it to the pool size, e.g. 8.")?;
         positive("webhooks.max_batch", self.webhooks.max_batch as u64, "Set it to e.g. 512.")?;
         positive("webhooks.queue_capacity", self.webhooks.queue_capacity as u64, "Set it to e.g. 16384.")?;
-        positive("ingest.batch_size", self.ingest.batch_size.into(), "Set it to e.g. 64.")?;
+        positive("ingest.batch_size", self.ingest.batch_size.into(), "Set it to e.g. 256.")?;
         positive("ingest.poll_interval_ms", self.ingest.poll_interval_ms, "Set it to e.g. 1000.")?;
         positive("sender.batch_size", self.sender.batch_size.into(), "Set it to e.g. 128.")?;
         positive("sender.concurrency", self.sender.concurrency as u64, "Set it to e.g. 64.")?;
