@@ -87,11 +87,11 @@ async fn conversation_of(app: &TestApp, from: &str) -> Value {
     app.conversations().await.into_iter().find(|c| c["contact"]["wa_id"] == from).unwrap()
 }
 
-async fn a_first_message_outside_hours_gets_greeting_then_away(backend: Backend) {
-    let mut app = spawn_app(backend).await;
+/// Acme Bikes, closed all week, with a greeting and an away message.
+async fn closed_with_greeting_and_away(app: &TestApp) {
     let (hours, greeting, away) = (always_closed(), greeting(), away());
     configure(
-        &app,
+        app,
         ChannelAutoRepliesPatch {
             business_name: Some(Some("Acme Bikes")),
             hours: Some(Some(&hours)),
@@ -101,6 +101,11 @@ async fn a_first_message_outside_hours_gets_greeting_then_away(backend: Backend)
         },
     )
     .await;
+}
+
+async fn a_first_message_outside_hours_gets_greeting_then_away(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    closed_with_greeting_and_away(&app).await;
 
     assert_eq!(customer_writes(&mut app, "wamid.ar.1", FROM, "hi, is anyone there?").await, 2);
     assert_eq!(app.send().await.sent, 2);
@@ -147,18 +152,7 @@ async fn a_redelivered_message_is_not_answered_twice(backend: Backend) {
 /// messages had come one at a time: its second message sees the first and its replies.
 async fn a_batch_answers_each_contact_as_if_its_messages_came_alone(backend: Backend) {
     let mut app = spawn_app(backend).await;
-    let (hours, greeting, away) = (always_closed(), greeting(), away());
-    configure(
-        &app,
-        ChannelAutoRepliesPatch {
-            business_name: Some(Some("Acme Bikes")),
-            hours: Some(Some(&hours)),
-            greeting: Some(Some(&greeting)),
-            away: Some(Some(&away)),
-            ..ChannelAutoRepliesPatch::default()
-        },
-    )
-    .await;
+    closed_with_greeting_and_away(&app).await;
     const OTHER: &str = "4915187654321";
     // Two deliveries, applied in one batch: Ana writes twice (and Meta repeats her first
     // message inside the second delivery), Bea once, in between.
