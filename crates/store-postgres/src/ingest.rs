@@ -208,11 +208,16 @@ pub(crate) struct PgIngestTx {
     tx: Transaction<'static, Postgres>,
 }
 
+/// What the per-wamid advisory lock hashes: `channel:wamid`.
+pub(crate) fn wamid_lock_key(channel: Uuid, wamid: &Wamid) -> String {
+    format!("{channel}:{}", wamid.as_str())
+}
+
 /// Takes the per-wamid advisory lock (see the crate docs).
 pub(crate) async fn lock_wamid(conn: &mut PgConnection, channel: Uuid, wamid: &Wamid) -> Result<()> {
     sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
         .bind(WAMID_LOCK_CLASS)
-        .bind(format!("{channel}:{}", wamid.as_str()))
+        .bind(wamid_lock_key(channel, wamid))
         .execute(conn)
         .await
         .db()?;
