@@ -52,7 +52,9 @@ const UPSERT_CONTACTS: &str = "INSERT INTO contacts (id, wa_id, profile_name, us
      RETURNING id, wa_id";
 
 /// The conversation upsert: the status an existing conversation takes is
-/// `ConversationStatus::on_inbound`, spelled out as a CASE from the domain rule.
+/// `ConversationStatus::on_inbound`, spelled out as a CASE from the domain rule. It also
+/// sets `waiting_since` as the message's insert would (trigger `messages_waiting_inbound`,
+/// which then finds nothing to change): one write of the conversation row instead of two.
 static UPSERT_CONVERSATIONS: LazyLock<String> = LazyLock::new(|| {
     let mut case = String::from("CASE status");
     for s in [
@@ -66,9 +68,9 @@ static UPSERT_CONVERSATIONS: LazyLock<String> = LazyLock::new(|| {
     case.push_str(" ELSE status END");
     format!(
         "INSERT INTO conversations (id, channel_id, contact_id, status, window_closes_at, \
-           last_inbound_at, last_message_at, message_count, referral, created_at) \
+           last_inbound_at, last_message_at, message_count, referral, created_at, waiting_since) \
          SELECT unhex(j.value ->> 0), unhex(j.value ->> 1), unhex(j.value ->> 2), ?2, j.value ->> 3, \
-           j.value ->> 4, j.value ->> 4, 1, j.value ->> 5, j.value ->> 6 \
+           j.value ->> 4, j.value ->> 4, 1, j.value ->> 5, j.value ->> 6, j.value ->> 4 \
          FROM json_each(?1) j WHERE true \
          ON CONFLICT (channel_id, contact_id) WHERE status <> 'resolved' DO UPDATE SET \
            status = {case}, \
@@ -76,7 +78,8 @@ static UPSERT_CONVERSATIONS: LazyLock<String> = LazyLock::new(|| {
                                   COALESCE(excluded.window_closes_at, window_closes_at)), \
            last_inbound_at = MAX(COALESCE(last_inbound_at, excluded.last_inbound_at), excluded.last_inbound_at), \
            last_message_at = MAX(last_message_at, excluded.last_message_at), \
-           message_count = message_count + 1 \
+           message_count = message_count + 1, \
+           waiting_since = MIN(COALESCE(waiting_since, excluded.waiting_since), excluded.waiting_since) \
          RETURNING id, contact_id"
     )
 });
