@@ -7,6 +7,9 @@
 //! their wamid. If anything in a batch fails for a reason other than the database being
 //! unavailable, the batch is rolled back and its events are applied one by one, so a
 //! single poisonous event is marked failed (and kept) instead of blocking the log.
+//!
+//! Inside the transaction the batch's customers' messages are stored set-wise, a few
+//! statements per round of messages rather than per message (see `store_inbound`).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
