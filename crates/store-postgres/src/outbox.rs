@@ -251,13 +251,7 @@ impl PgStore {
     async fn try_complete(&self, results: &[&SendResult], at: DateTime<Utc>) -> Result<()> {
         let mut tx = self.pool().begin().await.db()?;
         let conn = &mut *tx;
-        let sent: Vec<(i64, MessageId, &Wamid)> = results
-            .iter()
-            .filter_map(|r| match &r.outcome {
-                SendOutcome::Sent { wamid } => Some((r.job_id, r.message_id, wamid)),
-                _ => None,
-            })
-            .collect();
+        let sent: Vec<(i64, MessageId, &Wamid)> = results.iter().filter_map(|r| r.sent()).collect();
         complete_sent(conn, &sent, at).await?;
         for r in results.iter().filter(|r| !matches!(r.outcome, SendOutcome::Sent { .. })) {
             complete_one(conn, r, at).await?;

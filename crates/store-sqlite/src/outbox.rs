@@ -141,13 +141,7 @@ impl OutboxStore for SqliteStore {
         let mut ordered: Vec<&SendResult> = results.iter().collect();
         ordered.sort_by_key(|r| r.job_id);
         let mut w = self.begin_write().await?;
-        let sent: Vec<(i64, MessageId, &Wamid)> = ordered
-            .iter()
-            .filter_map(|r| match &r.outcome {
-                SendOutcome::Sent { wamid } => Some((r.job_id, r.message_id, wamid)),
-                _ => None,
-            })
-            .collect();
+        let sent: Vec<(i64, MessageId, &Wamid)> = ordered.iter().filter_map(|r| r.sent()).collect();
         complete_sent(w.conn(), &sent, at).await?;
         for r in ordered.into_iter().filter(|r| !matches!(r.outcome, SendOutcome::Sent { .. })) {
             complete_one(w.conn(), r, at).await?;

@@ -64,6 +64,18 @@ pub struct SendResult {
     pub outcome: SendOutcome,
 }
 
+impl SendResult {
+    /// `(job, message, wamid)` when Meta accepted the message: the outcomes stores record
+    /// set-wise, for a whole batch at once.
+    #[must_use]
+    pub fn sent(&self) -> Option<(i64, MessageId, &Wamid)> {
+        match &self.outcome {
+            SendOutcome::Sent { wamid } => Some((self.job_id, self.message_id, wamid)),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(rename_all = "snake_case"))]
 pub enum OutboxState {
