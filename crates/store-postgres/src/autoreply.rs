@@ -108,20 +108,20 @@ const LOCK_CONVERSATIONS: &str =
 
 /// `insert_outbound` (see `outbox.rs`) for a slice of auto-replies in one round trip,
 /// plus their auto-reply log rows, once `LOCK_CONVERSATIONS` holds their conversations.
-/// One array per column (`$1`..`$12`), unnested in slice order (`n`). The jobs are
+/// One array per column (`$1`..`$11`), unnested in slice order (`n`). The jobs are
 /// inserted `ORDER BY n`, so their ids (taken row by row as the sorted rows arrive) grow
 /// in slice order: two replies to one conversation (greeting, then away) go out in that
 /// order. Each conversation moves forward once, by all of its replies. No idempotency
 /// key, so no conflict to handle; the senders are `NOTIFY`ed on commit.
 const ENQUEUE: &str = "WITH input AS ( \
       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], \
-        $7::jsonb[], $8::text[], $9::uuid[], $10::timestamptz[], $11::text[], $12::jsonb[]) WITH ORDINALITY \
-        AS i (message_id, conversation_id, channel_id, contact_id, kind, text, content, media_id, sent_by, at, \
-          rule, request, n) \
+        $7::jsonb[], $8::text[], $9::timestamptz[], $10::text[], $11::jsonb[]) WITH ORDINALITY \
+        AS i (message_id, conversation_id, channel_id, contact_id, kind, text, content, media_id, at, rule, \
+          request, n) \
     ), message AS ( \
       INSERT INTO messages (id, conversation_id, channel_id, direction, kind, text, content, media_id, state, \
-        sent_by, timestamp, created_at, auto_rule) \
-      SELECT message_id, conversation_id, channel_id, $13, kind, text, content, media_id, $14, sent_by, at, at, rule \
+        timestamp, created_at, auto_rule) \
+      SELECT message_id, conversation_id, channel_id, $12, kind, text, content, media_id, $13, at, at, rule \
       FROM input \
     ), bumped AS ( \
       UPDATE conversations c SET last_message_at = GREATEST(c.last_message_at, g.at), \
@@ -136,15 +136,15 @@ const ENQUEUE: &str = "WITH input AS ( \
       INSERT INTO auto_replies (conversation_id, contact_id, rule, message_id, sent_at) \
       SELECT conversation_id, contact_id, rule, message_id, at FROM input \
     ) \
-    SELECT pg_notify($15, '')";
+    SELECT pg_notify($14, '')";
 
 /// See `IngestTx::enqueue_auto_replies`: two statements for the whole slice.
 pub(crate) async fn enqueue_auto_replies(
     conn: &mut PgConnection,
     replies: &[(NewOutbound<'_>, &str)],
 ) -> Result<Vec<MessageId>> {
-    if replies.iter().any(|(m, _)| m.idempotency_key.is_some()) {
-        return Err(StoreError::Other(anyhow::anyhow!("an auto-reply has no idempotency key")));
+    if replies.iter().any(|(m, _)| m.idempotency_key.is_some() || m.sent_by.is_some()) {
+        return Err(StoreError::Other(anyhow::anyhow!("an auto-reply has no idempotency key and no agent")));
     }
     if replies.is_empty() {
         return Ok(Vec::new());
@@ -166,7 +166,6 @@ pub(crate) async fn enqueue_auto_replies(
     let mut body = Vec::with_capacity(n);
     let mut content = Vec::with_capacity(n);
     let mut media_id = Vec::with_capacity(n);
-    let mut sent_by = Vec::with_capacity(n);
     let mut at = Vec::with_capacity(n);
     let mut rules = Vec::with_capacity(n);
     let mut request = Vec::with_capacity(n);
@@ -182,7 +181,6 @@ pub(crate) async fn enqueue_auto_replies(
         body.push(opt_text(m.content.text()));
         content.push(Jsonb::new(m.content)?);
         media_id.push(opt_text(m.content.media().and_then(|m| m.id.as_deref())));
-        sent_by.push(m.sent_by.map(|a| *a.as_uuid()));
         at.push(m.at);
         rules.push(text(rule));
         request.push(Jsonb::new(m.request)?);
@@ -196,13 +194,12 @@ pub(crate) async fn enqueue_auto_replies(
         .bind(body)
         .bind(content)
         .bind(media_id)
-        .bind(sent_by)
-        .bind(at) // $10
-        .bind(rules)
+        .bind(at)
+        .bind(rules) // $10
         .bind(request)
         .bind(Direction::Outbound.as_str())
         .bind(DeliveryState::Queued.as_str())
-        .bind(OUTBOX_CHANNEL) // $15
+        .bind(OUTBOX_CHANNEL) // $14
         .execute(conn)
         .await
         .db()?;

@@ -231,8 +231,9 @@ pub trait IngestTx: Send {
     /// message and its outbox job) inside this transaction, marks each message with the
     /// rule that sent it (`rule`, a `RuleRef` string) and logs it in the auto-reply log the
     /// facts read. Replies to one conversation are sent in slice order. Every
-    /// `idempotency_key` must be `None`. `NotFound`, and nothing queued, if a
-    /// conversation does not exist. A few statements for the whole slice.
+    /// `idempotency_key` and `sent_by` must be `None` (a rule sends them, not an agent).
+    /// `NotFound` if a conversation does not exist: roll the transaction back. A few
+    /// statements for the whole slice.
     async fn enqueue_auto_replies(&mut self, replies: &[(NewOutbound<'_>, &str)]) -> Result<Vec<MessageId>>;
 
     /// [`enqueue_auto_replies`](Self::enqueue_auto_replies) for one reply.
