@@ -1,6 +1,7 @@
 //! Claiming pending events and applying them, in one write transaction per batch.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use anyhow::anyhow;
@@ -289,13 +290,13 @@ impl IngestTx for SqliteIngestTx {
             .collect();
         let contacts: Vec<(Uuid, String)> =
             sqlx::query_as(UPSERT_CONTACTS).bind(rows_param(&rows)?).fetch_all(&mut *conn).await.db()?;
-        // Which messages are new, and their contacts (a round has one message per contact).
+        // RETURNING comes in no set order: by wa_id (a round has one message per contact).
+        let contacts: HashMap<String, Uuid> = contacts.into_iter().map(|(id, wa_id)| (wa_id, id)).collect();
+        // Which messages are new, and their contacts.
         let stored: Vec<(usize, Uuid)> = batch
             .iter()
             .enumerate()
-            .filter_map(|(i, m)| {
-                contacts.iter().find(|(_, wa_id)| *wa_id == m.contact.wa_id.as_str()).map(|(id, _)| (i, *id))
-            })
+            .filter_map(|(i, m)| contacts.get(m.contact.wa_id.as_str()).map(|id| (i, *id)))
             .collect();
         if stored.is_empty() {
             return Ok(vec![InboundOutcome::Duplicate; batch.len()]);
@@ -324,11 +325,11 @@ impl IngestTx for SqliteIngestTx {
             .fetch_all(&mut *conn)
             .await
             .db()?;
+        let conversations: HashMap<Uuid, Uuid> = conversations.into_iter().map(|(id, contact)| (contact, id)).collect();
         let conversation_of = |contact: Uuid| {
             conversations
-                .iter()
-                .find(|(_, c)| *c == contact)
-                .map(|(id, _)| *id)
+                .get(&contact)
+                .copied()
                 .ok_or_else(|| StoreError::Other(anyhow!("no conversation upserted for a contact")))
         };
 
