@@ -14,7 +14,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use switchboard_cloudapi::{OutboundBody, OutboundMessage};
-use switchboard_domain::autoreply::{AutoReplyConfig, CompiledConfig, Effect, Facts, Locale, RuleFiring, RuleRef};
+use switchboard_domain::autoreply::{
+    AutoReplyConfig, CompiledConfig, Effect, Evaluation, Facts, Locale, RuleFiring, RuleRef,
+};
 use switchboard_domain::inbound::{InboundContact, InboundMessage};
 use switchboard_domain::{ChannelId, ContactId, ConversationId, MessageContent, MessageId, window};
 use switchboard_store::{AutoReplyFacts, IngestTx, NewOutbound, Store, StoreError};
@@ -141,54 +143,7 @@ impl AutoReplier {
                 auto_replies_last_hour: history.auto_replies_last_hour,
             };
             let evaluation = config.evaluate(&facts, m.message, m.sent_at);
-            for action in &evaluation.actions {
-                match &action.effect {
-                    Effect::Reply { reply } => {
-                        let msg = OutboundMessage {
-                            to: m.contact.wa_id.clone(),
-                            reply_to: None,
-                            body: OutboundBody::from(reply),
-                            biz_opaque_callback_data: None,
-                        };
-                        if let Err(errors) = msg.validate() {
-                            // The engine keeps replies within Meta's limits; never send one
-                            // Meta would refuse.
-                            let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-                            tracing::warn!(conversation_id = %m.conversation, rule = %action.rule, ?fields, "auto-reply not sent: it breaks Meta's limits");
-                            outcome.suppressed += 1;
-                            continue;
-                        }
-                        replies.push(Reply {
-                            conversation: m.conversation,
-                            content: reply.to_content(),
-                            request: msg.to_json(),
-                            rule: action.rule,
-                            rule_ref: action.rule.to_string(),
-                        });
-                    }
-                    Effect::AddLabels { labels } => tx.add_labels(m.conversation, labels, now).await?,
-                    Effect::Assign { agent } => {
-                        if !tx.assign_conversation(m.conversation, *agent, now).await? {
-                            tracing::warn!(conversation_id = %m.conversation, agent_id = %agent, rule = %action.rule, "rule assigns to an agent who is missing or inactive; left unassigned");
-                        }
-                    }
-                    Effect::AssignTeam { team } => match tx.assign_to_team(m.conversation, *team, now).await? {
-                        Some(agent) => {
-                            tracing::debug!(conversation_id = %m.conversation, team_id = %team, agent_id = %agent, rule = %action.rule, "assigned to a team member");
-                        }
-                        None => {
-                            tracing::info!(conversation_id = %m.conversation, team_id = %team, rule = %action.rule, "no member of the team can take it now; it waits in the queue");
-                        }
-                    },
-                }
-            }
-            // A rule that only labelled or assigned left no message behind: log its firing
-            // so its cooldown holds next time.
-            for rule in evaluation.fired() {
-                if !evaluation.replies().any(|(r, _)| r == rule) {
-                    tx.record_rule_fired(m.conversation, &rule.to_string(), now).await?;
-                }
-            }
+            act(tx, m, &evaluation, now, &mut replies, &mut outcome).await?;
         }
         if replies.is_empty() {
             return Ok(outcome);
@@ -215,6 +170,67 @@ impl AutoReplier {
         }
         Ok(outcome)
     }
+}
+
+/// Carries out what the rules decided for one message: labels, assignment and firings
+/// at once, its replies into `replies`, to be queued with the rest of the round.
+async fn act(
+    tx: &mut dyn IngestTx,
+    m: &Stored<'_>,
+    evaluation: &Evaluation,
+    now: DateTime<Utc>,
+    replies: &mut Vec<Reply>,
+    outcome: &mut Outcome,
+) -> Result<(), StoreError> {
+    for action in &evaluation.actions {
+        match &action.effect {
+            Effect::Reply { reply } => {
+                let msg = OutboundMessage {
+                    to: m.contact.wa_id.clone(),
+                    reply_to: None,
+                    body: OutboundBody::from(reply),
+                    biz_opaque_callback_data: None,
+                };
+                if let Err(errors) = msg.validate() {
+                    // The engine keeps replies within Meta's limits; never send one
+                    // Meta would refuse.
+                    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+                    tracing::warn!(conversation_id = %m.conversation, rule = %action.rule, ?fields, "auto-reply not sent: it breaks Meta's limits");
+                    outcome.suppressed += 1;
+                    continue;
+                }
+                replies.push(Reply {
+                    conversation: m.conversation,
+                    content: reply.to_content(),
+                    request: msg.to_json(),
+                    rule: action.rule,
+                    rule_ref: action.rule.to_string(),
+                });
+            }
+            Effect::AddLabels { labels } => tx.add_labels(m.conversation, labels, now).await?,
+            Effect::Assign { agent } => {
+                if !tx.assign_conversation(m.conversation, *agent, now).await? {
+                    tracing::warn!(conversation_id = %m.conversation, agent_id = %agent, rule = %action.rule, "rule assigns to an agent who is missing or inactive; left unassigned");
+                }
+            }
+            Effect::AssignTeam { team } => match tx.assign_to_team(m.conversation, *team, now).await? {
+                Some(agent) => {
+                    tracing::debug!(conversation_id = %m.conversation, team_id = %team, agent_id = %agent, rule = %action.rule, "assigned to a team member");
+                }
+                None => {
+                    tracing::info!(conversation_id = %m.conversation, team_id = %team, rule = %action.rule, "no member of the team can take it now; it waits in the queue");
+                }
+            },
+        }
+    }
+    // A rule that only labelled or assigned left no message behind: log its firing
+    // so its cooldown holds next time.
+    for rule in evaluation.fired() {
+        if !evaluation.replies().any(|(r, _)| r == rule) {
+            tx.record_rule_fired(m.conversation, &rule.to_string(), now).await?;
+        }
+    }
+    Ok(())
 }
 
 /// An auto-reply decided, to be queued with the rest of its round.
