@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use switchboard_domain::{EventId, PhoneNumberId};
-use switchboard_store::{Appended, EventLogStats, RecordReason, RecordedChange, Store};
+use switchboard_store::{Appended, EventLogStats, INGEST_BATCH_BYTES, NewEvent, RecordReason, RecordedChange, Store};
 use switchboard_tests::TestDb;
 
 use crate::fixtures::{apply, channel, contact, event, second_instance, t, text};
@@ -14,6 +14,7 @@ use crate::fixtures::{apply, channel, contact, event, second_instance, t, text};
 conformance!(
     stories: [
         pending_events_are_claimed_in_arrival_order_up_to_the_limit,
+        a_batch_reads_a_bounded_amount_of_bodies,
         nothing_pending_claims_nothing,
         a_committed_batch_is_applied_and_a_dropped_one_is_not,
         ingest_transactions_of_one_instance_take_turns,
@@ -51,6 +52,27 @@ async fn pending_events_are_claimed_in_arrival_order_up_to_the_limit(store: Arc<
 
     assert!(store.begin_ingest(3).await.unwrap().is_none());
     assert_eq!(store.event_log_stats().await.unwrap(), EventLogStats { pending: 0, failed: 0, applied: 5 });
+}
+
+/// Large deliveries fill a batch's body budget before its count: of three bodies of 60 %
+/// of the budget each, a batch takes two (the second starts within the budget), then the
+/// third alone.
+async fn a_batch_reads_a_bounded_amount_of_bodies(store: Arc<dyn Store>) {
+    let size = usize::try_from(INGEST_BATCH_BYTES * 3 / 5).unwrap();
+    let big = |c: u8| NewEvent { body_sha256: [c; 32], body: vec![c; size].into(), received_at: t(0) };
+    let all = ids(&store.append_events(&[big(b'a'), big(b'b'), big(b'c')]).await.unwrap());
+
+    let (mut tx, first) = store.begin_ingest(100).await.unwrap().unwrap();
+    assert_eq!(first.iter().map(|e| e.id).collect::<Vec<_>>(), all[..2]);
+    assert_eq!(first[1].body.len(), size);
+    tx.mark_applied(&all[..2], t(10)).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let (mut tx, rest) = store.begin_ingest(100).await.unwrap().unwrap();
+    assert_eq!(rest.iter().map(|e| e.id).collect::<Vec<_>>(), all[2..]);
+    tx.mark_applied(&all[2..], t(10)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(store.begin_ingest(100).await.unwrap().is_none());
 }
 
 async fn nothing_pending_claims_nothing(store: Arc<dyn Store>) {

@@ -18,8 +18,8 @@ use switchboard_domain::{
 };
 use switchboard_store::{AutoReplyFacts, NewOutbound};
 use switchboard_store::{
-    ChannelInfo, InboundOutcome, IngestStore, IngestTx, NewInbound, PendingEvent, RecordReason, RecordedChange, Result,
-    StatusOutcome, StoreError,
+    ChannelInfo, INGEST_BATCH_BYTES, InboundOutcome, IngestStore, IngestTx, NewInbound, PendingEvent, RecordReason,
+    RecordedChange, Result, StatusOutcome, StoreError,
 };
 use uuid::Uuid;
 
@@ -145,9 +145,15 @@ impl IngestStore for SqliteStore {
         }
         let mut w = self.begin_write().await?;
         let rows: Vec<PendingEventRow> = sqlx::query_as(
-            "SELECT id, body, received_at FROM webhook_events WHERE state = 'pending' ORDER BY id LIMIT ?",
+            "WITH claimed AS (SELECT id, length(body) AS size FROM webhook_events \
+               WHERE state = 'pending' ORDER BY id LIMIT ?1), \
+             sized AS (SELECT id, SUM(COALESCE(size, 0)) OVER (ORDER BY id) - COALESCE(size, 0) AS before \
+               FROM claimed) \
+             SELECT e.id, e.body, e.received_at FROM sized s JOIN webhook_events e ON e.id = s.id \
+             WHERE s.before < ?2 ORDER BY e.id",
         )
         .bind(i64::from(limit))
+        .bind(INGEST_BATCH_BYTES)
         .fetch_all(w.conn())
         .await
         .db()?;

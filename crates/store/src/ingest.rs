@@ -15,13 +15,20 @@ pub struct ChannelInfo {
     pub name: String,
 }
 
+/// Roughly the most webhook bodies, in bytes, one ingest batch reads into memory (the
+/// last event claimed may pass it): a batch of Meta's largest deliveries (3 MiB each)
+/// stops at about a dozen instead of `ingest.batch_size` of them.
+pub const INGEST_BATCH_BYTES: i64 = 32 * 1024 * 1024;
+
 /// Applies parsed webhook deliveries.
 #[async_trait]
 pub trait IngestStore: Send + Sync {
     /// Opens a write transaction and claims, inside it, up to `limit` pending events in
-    /// arrival order. `None` when nothing is pending. Everything done through the
-    /// returned transaction, including marking the events applied, commits or rolls back
-    /// together, so a crash applies an event entirely or not at all.
+    /// arrival order, each while the bodies claimed before it total less than
+    /// [`INGEST_BATCH_BYTES`] (so at least one, whatever its size). `None` when nothing is
+    /// pending. Everything done through the returned transaction, including marking the
+    /// events applied, commits or rolls back together, so a crash applies an event
+    /// entirely or not at all.
     ///
     /// Instances sharing one PostgreSQL database take turns (a transaction-scoped
     /// advisory lock), so events are applied one batch at a time, in arrival order.
