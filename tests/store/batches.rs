@@ -15,6 +15,7 @@ conformance!(stories: [
     facts_of_a_round_come_back_in_order,
     auto_replies_of_a_round_are_queued_in_order_with_their_log,
     a_round_of_auto_replies_to_a_missing_conversation_is_refused,
+    a_round_larger_than_one_statement_stores_every_message_in_order,
 ]);
 
 fn messages_query() -> MessageQuery {
@@ -199,6 +200,82 @@ async fn a_round_of_auto_replies_to_a_missing_conversation_is_refused(store: Arc
     };
     let (mut tx, _) = begin(&*store).await;
     assert!(matches!(tx.enqueue_auto_replies(&[(reply, "greeting")]).await, Err(StoreError::NotFound)));
+}
+
+/// 600 contacts in one round: more rows than one statement binds on SQLite (256), so the
+/// round runs as several statements; every message is stored once, outcomes in order.
+async fn a_round_larger_than_one_statement_stores_every_message_in_order(store: Arc<dyn Store>) {
+    let ch = channel(&*store, "1001").await;
+    let contacts: Vec<_> = (0..600).map(|i| contact(&format!("1555100{i:04}"), Some("C"))).collect();
+    let messages: Vec<_> = contacts
+        .iter()
+        .enumerate()
+        .map(|(i, c)| text(&format!("wamid.L{i}"), c, t(10), &format!("hello {i}")))
+        .collect();
+    let (mut tx, events) = begin(&*store).await;
+    let batch: Vec<NewInbound<'_>> = messages
+        .iter()
+        .zip(&contacts)
+        .map(|(m, c)| NewInbound {
+            event_id: events[0],
+            channel: ch.id,
+            contact: c,
+            message: m,
+            received_at: m.timestamp,
+            window_closes_at: Some(m.timestamp + Duration::hours(24)),
+        })
+        .collect();
+    let outcomes = tx.apply_inbound_batch(&batch).await.unwrap();
+    assert_eq!(outcomes.len(), 600);
+    let stored: Vec<_> = outcomes
+        .iter()
+        .enumerate()
+        .map(|(i, outcome)| match *outcome {
+            InboundOutcome::Stored { conversation_id, contact_id, message_id, new_contact: true, .. } => {
+                (conversation_id, contact_id, message_id)
+            }
+            _ => panic!("message {i} is stored for a new contact: {outcome:?}"),
+        })
+        .collect();
+    // Their facts and their replies, each in as many statements as the store needs.
+    let facts = tx.auto_reply_facts_batch(&stored, t(11)).await.unwrap();
+    assert_eq!(facts.len(), 600);
+    assert!(facts.iter().all(|f| f.contact_last_activity.is_none() && f.auto_replies_last_hour == 0));
+    let contents: Vec<MessageContent> =
+        (0..600).map(|i| MessageContent::Text { body: format!("welcome {i}") }).collect();
+    let requests: Vec<serde_json::Value> = (0..600).map(|i| json!({"n": i})).collect();
+    let replies: Vec<(NewOutbound<'_>, &str)> = (0..600)
+        .map(|i| {
+            let m = NewOutbound {
+                conversation_id: stored[i].0,
+                content: &contents[i],
+                request: &requests[i],
+                sent_by: None,
+                idempotency_key: None,
+                at: t(11),
+            };
+            (m, "greeting")
+        })
+        .collect();
+    let reply_ids = tx.enqueue_auto_replies(&replies).await.unwrap();
+    finish(tx, &events).await;
+    assert_eq!(reply_ids.len(), 600);
+    for (i, (conversation, _, _)) in stored.iter().enumerate() {
+        let texts: Vec<Option<String>> = store
+            .list_messages(*conversation, &messages_query())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|m| m.text)
+            .collect();
+        assert_eq!(texts, [Some(format!("hello {i}")), Some(format!("welcome {i}"))], "conversation {i}");
+    }
+    // The jobs come out in the order they were queued.
+    let jobs = store.claim_outbox(1_000, t(12), t(60)).await.unwrap();
+    let order: Vec<_> = jobs.iter().map(|j| j.request["n"].as_i64().unwrap()).collect();
+    assert_eq!(order, (0..600).collect::<Vec<i64>>());
+    assert!(jobs.iter().zip(&reply_ids).all(|(j, id)| j.message_id == *id));
 }
 
 #[test]

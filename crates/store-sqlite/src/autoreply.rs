@@ -21,10 +21,10 @@ use uuid::Uuid;
 use crate::SqliteStore;
 use crate::error::DbResultExt;
 use crate::nul::{json, opt_json, opt_text, text};
-use crate::rows::{Hex, corrupt, ms, rows_param, time};
+use crate::rows::{Values, corrupt, ms, time};
 
-/// `?1` the messages as a JSON array of `[conversation, contact, inbound message]` (hex
-/// uuids), `?2` an hour before now; one row per message, in order.
+/// The messages' `(conversation, contact, inbound message)` as rows ([`Values`]), its parameter an
+/// hour before now; one row per message, in order.
 ///
 /// - The contact's previous activity: the message stored before this one in this
 ///   conversation (ids are time-ordered), and the last activity of their other
@@ -33,22 +33,23 @@ use crate::rows::{Hex, corrupt, ms, rows_param, time};
 ///   messages only.
 /// - The rules' last firing and the hourly count: `auto_replies_conversation_rule` and
 ///   `auto_replies_contact`.
-const FACTS: &str = "WITH i AS ( \
-      SELECT j.key AS n, unhex(j.value ->> 0) AS cv, unhex(j.value ->> 1) AS ct, unhex(j.value ->> 2) AS msg \
-      FROM json_each(?1) j) \
-    SELECT \
+static FACTS: Values = Values::new(
+    3,
+    1,
+    "SELECT \
       (SELECT MAX(t) FROM ( \
-         SELECT (SELECT timestamp FROM messages WHERE conversation_id = i.cv AND id < i.msg ORDER BY id DESC LIMIT 1) AS t \
+         SELECT (SELECT timestamp FROM messages WHERE conversation_id = j.c0 AND id < j.c2 ORDER BY id DESC LIMIT 1) AS t \
          UNION ALL \
-         SELECT MAX(last_message_at) FROM conversations WHERE contact_id = i.ct AND id <> i.cv)) AS last_activity, \
-      (SELECT timestamp FROM messages WHERE conversation_id = i.cv AND sent_by IS NOT NULL \
+         SELECT MAX(last_message_at) FROM conversations WHERE contact_id = j.c1 AND id <> j.c0)) AS last_activity, \
+      (SELECT timestamp FROM messages WHERE conversation_id = j.c0 AND sent_by IS NOT NULL \
          ORDER BY timestamp DESC LIMIT 1) AS last_agent, \
-      (SELECT COUNT(*) FROM auto_replies WHERE contact_id = i.ct AND sent_at > ?2 AND message_id IS NOT NULL) AS last_hour, \
+      (SELECT COUNT(*) FROM auto_replies WHERE contact_id = j.c1 AND sent_at > ? AND message_id IS NOT NULL) AS last_hour, \
       (SELECT json_group_array(json_array(rule, last)) FROM ( \
-         SELECT rule, MAX(sent_at) AS last FROM auto_replies WHERE conversation_id = i.cv GROUP BY rule)) AS fired, \
+         SELECT rule, MAX(sent_at) AS last FROM auto_replies WHERE conversation_id = j.c0 GROUP BY rule)) AS fired, \
       (SELECT json_extract(attributes, '$.language') FROM contacts \
-         WHERE id = i.ct AND json_type(attributes, '$.language') = 'text') AS language \
-    FROM i ORDER BY i.n";
+         WHERE id = j.c1 AND json_type(attributes, '$.language') = 'text') AS language \
+    FROM j WHERE j.c0 IS NOT NULL ORDER BY j.k",
+);
 
 /// The last activity, the agent's last message, the hourly count, `[[rule, ms]]`, and
 /// the contact's language.
@@ -62,10 +63,9 @@ pub(crate) async fn facts(
     if of.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<(Hex, Hex, Hex)> =
-        of.iter().map(|(cv, ct, m)| (Hex(*cv.as_uuid()), Hex(*ct.as_uuid()), Hex(*m.as_uuid()))).collect();
-    let found: Vec<FactsRow> =
-        sqlx::query_as(FACTS).bind(rows_param(&rows)?).bind(ms(now - Duration::hours(1))).fetch_all(conn).await.db()?;
+    let rows: Vec<(Uuid, Uuid, Uuid)> =
+        of.iter().map(|(cv, ct, m)| (*cv.as_uuid(), *ct.as_uuid(), *m.as_uuid())).collect();
+    let found: Vec<FactsRow> = FACTS.fetch_all(conn, (ms(now - Duration::hours(1)),), rows).await?;
     found
         .into_iter()
         .map(|(last_activity, last_agent, last_hour, fired, language)| {
@@ -80,27 +80,33 @@ pub(crate) async fn facts(
         .collect()
 }
 
-/// The two statements of `enqueue_auto_replies`, over one JSON array of rows `[message
-/// id, conversation id (hex), kind, text, content, media id, at (ms), rule, request]`, in
-/// order. The conversation's last activity and count and the auto-reply log follow from
-/// the message insert (triggers `messages_outbound_conversation` and
+/// The two statements of `enqueue_auto_replies`, over the replies as rows ([`Values`]),
+/// in order. The conversation's last activity and count and the auto-reply log follow
+/// from the message insert (triggers `messages_outbound_conversation` and
 /// `messages_auto_reply_log`); the conversation's channel is read by the inserts.
-const INSERT_AUTO_REPLIES: &str = "INSERT INTO messages (id, conversation_id, channel_id, direction, kind, text, \
+static INSERT_AUTO_REPLIES: Values = Values::new(
+    8,
+    2,
+    "INSERT INTO messages (id, conversation_id, channel_id, direction, kind, text, \
        content, media_id, state, timestamp, created_at, auto_rule) \
-     SELECT unhex(j.value ->> 0), c.id, c.channel_id, ?2, j.value ->> 2, j.value ->> 3, j.value ->> 4, \
-       j.value ->> 5, ?3, j.value ->> 6, j.value ->> 6, j.value ->> 7 \
-     FROM json_each(?1) j JOIN conversations c ON c.id = unhex(j.value ->> 1) \
-     ORDER BY j.key";
-const INSERT_AUTO_REPLY_JOBS: &str = "INSERT INTO outbox (message_id, conversation_id, channel_id, state, attempts, \
+     SELECT j.c0, c.id, c.channel_id, ?, j.c2, j.c3, j.c4, j.c5, ?, j.c6, j.c6, j.c7 \
+     FROM j JOIN conversations c ON c.id = j.c1 WHERE j.c0 IS NOT NULL \
+     ORDER BY j.k",
+);
+static INSERT_AUTO_REPLY_JOBS: Values = Values::new(
+    4,
+    0,
+    "INSERT INTO outbox (message_id, conversation_id, channel_id, state, attempts, \
        run_at, request, created_at, updated_at) \
-     SELECT unhex(j.value ->> 0), c.id, c.channel_id, 'ready', 0, j.value ->> 6, j.value ->> 8, \
-       j.value ->> 6, j.value ->> 6 \
-     FROM json_each(?1) j JOIN conversations c ON c.id = unhex(j.value ->> 1) \
-     ORDER BY j.key";
+     SELECT j.c0, c.id, c.channel_id, 'ready', 0, j.c2, j.c3, j.c2, j.c2 \
+     FROM j JOIN conversations c ON c.id = j.c1 WHERE j.c0 IS NOT NULL \
+     ORDER BY j.k",
+);
 
-/// A row of `INSERT_AUTO_REPLIES`.
+/// A row of `INSERT_AUTO_REPLIES`: message id, conversation id, kind, text, content,
+/// media id, at, rule.
 type AutoReplyRow<'a> =
-    (Hex, Hex, &'static str, Option<Cow<'a, str>>, String, Option<Cow<'a, str>>, i64, Cow<'a, str>, String);
+    (Uuid, Uuid, &'static str, Option<Cow<'a, str>>, String, Option<Cow<'a, str>>, i64, Cow<'a, str>);
 
 /// Queues auto-replies set-wise: two statements whatever their number. A missing
 /// conversation is `NotFound` (the caller rolls back).
@@ -120,31 +126,29 @@ pub(crate) async fn enqueue_auto_replies(
         .zip(&ids)
         .map(|((m, rule), id)| {
             Ok((
-                Hex(*id.as_uuid()),
-                Hex(*m.conversation_id.as_uuid()),
+                *id.as_uuid(),
+                *m.conversation_id.as_uuid(),
                 m.content.kind().as_str(),
                 opt_text(m.content.text()),
                 json(m.content)?,
                 opt_text(m.content.media().and_then(|m| m.id.as_deref())),
                 ms(m.at),
                 text(rule),
-                json(m.request)?,
             ))
         })
         .collect::<Result<Vec<AutoReplyRow<'_>>>>()?;
-    let rows = rows_param(&rows)?;
-    let inserted = sqlx::query(INSERT_AUTO_REPLIES)
-        .bind(&rows)
-        .bind(Direction::Outbound.as_str())
-        .bind(DeliveryState::Queued.as_str())
-        .execute(&mut *conn)
-        .await
-        .db()?
-        .rows_affected();
+    let jobs = replies
+        .iter()
+        .zip(&ids)
+        .map(|((m, _), id)| Ok((*id.as_uuid(), *m.conversation_id.as_uuid(), ms(m.at), json(m.request)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let inserted = INSERT_AUTO_REPLIES
+        .execute(&mut *conn, (Direction::Outbound.as_str(), DeliveryState::Queued.as_str()), rows)
+        .await?;
     if inserted != replies.len() as u64 {
         return Err(StoreError::NotFound);
     }
-    sqlx::query(INSERT_AUTO_REPLY_JOBS).bind(&rows).execute(&mut *conn).await.db()?;
+    INSERT_AUTO_REPLY_JOBS.execute(&mut *conn, (), jobs).await?;
     Ok(ids)
 }
 

@@ -25,38 +25,36 @@ use uuid::Uuid;
 
 use crate::error::DbResultExt;
 use crate::nul::{json, opt_json, opt_text, text};
-use crate::rows::{
-    ChannelRow, DeliveryRow, Hex, PendingEventRow, PendingStatusRow, delivery_state, ms, rows_param, time,
-};
+use crate::rows::{ChannelRow, DeliveryRow, PendingEventRow, PendingStatusRow, Values, delivery_state, ms, time};
 use crate::{SqliteStore, WriteTx};
 use switchboard_domain::Delivery;
 
-/// The three statements of `apply_inbound_batch`. Each takes the batch as one JSON array
-/// of rows (`?1`), so a round costs three statements whatever its length; uuids travel
-/// as hex, JSON columns as their text.
+/// The three statements of `apply_inbound_batch`, each over the round's rows bound as
+/// one `VALUES` list ([`Values`]): a round costs three statements whatever its length.
 ///
 /// The contact upsert skips messages whose wamid is already stored: no row back for a
 /// contact means its message is a duplicate, and then nothing changes, not even the
 /// contact. (`WHERE` also keeps SQLite from reading `ON CONFLICT` as a join.)
-const UPSERT_CONTACTS: &str = "INSERT INTO contacts (id, wa_id, profile_name, user_id, parent_user_id, username, \
-       created_at, updated_at) \
-     SELECT unhex(j.value ->> 0), j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5, \
-       j.value ->> 6, j.value ->> 6 \
-     FROM json_each(?1) j \
-     WHERE NOT EXISTS (SELECT 1 FROM messages WHERE channel_id = unhex(j.value ->> 7) AND wamid = j.value ->> 8) \
+static UPSERT_CONTACTS: Values = Values::new(
+    9,
+    0,
+    "INSERT INTO contacts (id, wa_id, profile_name, user_id, parent_user_id, username, created_at, updated_at) \
+     SELECT j.c0, j.c1, j.c2, j.c3, j.c4, j.c5, j.c6, j.c6 FROM j \
+     WHERE j.c0 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM messages WHERE channel_id = j.c7 AND wamid = j.c8) \
      ON CONFLICT (wa_id) DO UPDATE SET \
        profile_name = COALESCE(excluded.profile_name, profile_name), \
        user_id = COALESCE(excluded.user_id, user_id), \
        parent_user_id = COALESCE(excluded.parent_user_id, parent_user_id), \
        username = COALESCE(excluded.username, username), \
        updated_at = excluded.updated_at \
-     RETURNING id, wa_id";
+     RETURNING id, wa_id",
+);
 
 /// The conversation upsert: the status an existing conversation takes is
 /// `ConversationStatus::on_inbound`, spelled out as a CASE from the domain rule. It also
 /// sets `waiting_since` as the message's insert would (trigger `messages_waiting_inbound`,
 /// which then finds nothing to change): one write of the conversation row instead of two.
-static UPSERT_CONVERSATIONS: LazyLock<String> = LazyLock::new(|| {
+static UPSERT_CONVERSATIONS: LazyLock<Values> = LazyLock::new(|| {
     let mut case = String::from("CASE status");
     for s in [
         ConversationStatus::Open,
@@ -67,12 +65,11 @@ static UPSERT_CONVERSATIONS: LazyLock<String> = LazyLock::new(|| {
         case.push_str(&format!(" WHEN '{}' THEN '{}'", s.as_str(), s.on_inbound().as_str()));
     }
     case.push_str(" ELSE status END");
-    format!(
+    let body = format!(
         "INSERT INTO conversations (id, channel_id, contact_id, status, window_closes_at, \
            last_inbound_at, last_message_at, message_count, referral, created_at, waiting_since) \
-         SELECT unhex(j.value ->> 0), unhex(j.value ->> 1), unhex(j.value ->> 2), ?2, j.value ->> 3, \
-           j.value ->> 4, j.value ->> 4, 1, j.value ->> 5, j.value ->> 6, j.value ->> 4 \
-         FROM json_each(?1) j WHERE true \
+         SELECT j.c0, j.c1, j.c2, ?, j.c3, j.c4, j.c4, 1, j.c5, j.c6, j.c4 \
+         FROM j WHERE j.c0 IS NOT NULL \
          ON CONFLICT (channel_id, contact_id) WHERE status <> 'resolved' DO UPDATE SET \
            status = {case}, \
            window_closes_at = MAX(COALESCE(window_closes_at, excluded.window_closes_at), \
@@ -82,37 +79,40 @@ static UPSERT_CONVERSATIONS: LazyLock<String> = LazyLock::new(|| {
            message_count = message_count + 1, \
            waiting_since = MIN(COALESCE(waiting_since, excluded.waiting_since), excluded.waiting_since) \
          RETURNING id, contact_id"
-    )
+    );
+    Values::new(7, 1, body.leak())
 });
 
-const INSERT_MESSAGES: &str = "INSERT INTO messages (id, conversation_id, channel_id, direction, wamid, kind, \
+static INSERT_MESSAGES: Values = Values::new(
+    15,
+    2,
+    "INSERT INTO messages (id, conversation_id, channel_id, direction, wamid, kind, \
        text, content, media_id, context, referral, errors, raw, state, timestamp, created_at, event_id) \
-     SELECT unhex(j.value ->> 0), unhex(j.value ->> 1), unhex(j.value ->> 2), ?2, j.value ->> 3, j.value ->> 4, \
-       j.value ->> 5, j.value ->> 6, j.value ->> 7, j.value ->> 8, j.value ->> 9, j.value ->> 10, j.value ->> 11, \
-       ?3, j.value ->> 12, j.value ->> 13, j.value ->> 14 \
-     FROM json_each(?1) j ORDER BY j.key";
+     SELECT j.c0, j.c1, j.c2, ?, j.c3, j.c4, j.c5, j.c6, j.c7, j.c8, j.c9, j.c10, j.c11, ?, j.c12, j.c13, j.c14 \
+     FROM j WHERE j.c0 IS NOT NULL ORDER BY j.k",
+);
 
 /// A contact row of `UPSERT_CONTACTS`.
 type ContactRow<'a> = (
-    Hex,
+    Uuid,
     &'a str,
     Option<Cow<'a, str>>,
     Option<Cow<'a, str>>,
     Option<Cow<'a, str>>,
     Option<Cow<'a, str>>,
     i64,
-    Hex,
+    Uuid,
     &'a str,
 );
 
 /// A conversation row of `UPSERT_CONVERSATIONS`.
-type ConversationRow = (Hex, Hex, Hex, Option<i64>, i64, Option<String>, i64);
+type ConversationRow = (Uuid, Uuid, Uuid, Option<i64>, i64, Option<String>, i64);
 
 /// A message row of `INSERT_MESSAGES`.
 type MessageRow<'a> = (
-    Hex,
-    Hex,
-    Hex,
+    Uuid,
+    Uuid,
+    Uuid,
     &'a str,
     &'static str,
     Option<Cow<'a, str>>,
@@ -282,20 +282,19 @@ impl IngestTx for SqliteIngestTx {
             .map(|(m, id)| {
                 let c = m.contact;
                 (
-                    Hex(*id.as_uuid()),
+                    *id.as_uuid(),
                     c.wa_id.as_str(),
                     opt_text(c.profile_name.as_deref()),
                     opt_text(c.user_id.as_deref()),
                     opt_text(c.parent_user_id.as_deref()),
                     opt_text(c.username.as_deref()),
                     ms(m.received_at),
-                    Hex(*m.channel.as_uuid()),
+                    *m.channel.as_uuid(),
                     m.message.wamid.as_str(),
                 )
             })
             .collect();
-        let contacts: Vec<(Uuid, String)> =
-            sqlx::query_as(UPSERT_CONTACTS).bind(rows_param(&rows)?).fetch_all(&mut *conn).await.db()?;
+        let contacts: Vec<(Uuid, String)> = UPSERT_CONTACTS.fetch_all(&mut *conn, (), rows).await?;
         // RETURNING comes in no set order: by wa_id (a round has one message per contact).
         let contacts: HashMap<String, Uuid> = contacts.into_iter().map(|(id, wa_id)| (wa_id, id)).collect();
         // Which messages are new, and their contacts.
@@ -315,9 +314,9 @@ impl IngestTx for SqliteIngestTx {
             .map(|(&(i, contact), id)| {
                 let m = &batch[i];
                 Ok((
-                    Hex(*id.as_uuid()),
-                    Hex(*m.channel.as_uuid()),
-                    Hex(contact),
+                    *id.as_uuid(),
+                    *m.channel.as_uuid(),
+                    contact,
                     m.window_closes_at.map(ms),
                     ms(m.message.timestamp),
                     opt_json(m.message.referral.as_ref())?,
@@ -325,12 +324,8 @@ impl IngestTx for SqliteIngestTx {
                 ))
             })
             .collect::<Result<Vec<ConversationRow>>>()?;
-        let conversations: Vec<(Uuid, Uuid)> = sqlx::query_as(UPSERT_CONVERSATIONS.as_str())
-            .bind(rows_param(&rows)?)
-            .bind(ConversationStatus::Open.as_str())
-            .fetch_all(&mut *conn)
-            .await
-            .db()?;
+        let conversations: Vec<(Uuid, Uuid)> =
+            UPSERT_CONVERSATIONS.fetch_all(&mut *conn, (ConversationStatus::Open.as_str(),), rows).await?;
         let conversations: HashMap<Uuid, Uuid> = conversations.into_iter().map(|(id, contact)| (contact, id)).collect();
         let conversation_of = |contact: Uuid| {
             conversations
@@ -347,9 +342,9 @@ impl IngestTx for SqliteIngestTx {
                 let m = &batch[i];
                 let msg = m.message;
                 Ok((
-                    Hex(*id.as_uuid()),
-                    Hex(conversation_of(contact)?),
-                    Hex(*m.channel.as_uuid()),
+                    *id.as_uuid(),
+                    conversation_of(contact)?,
+                    *m.channel.as_uuid(),
                     msg.wamid.as_str(),
                     msg.content.kind().as_str(),
                     opt_text(msg.content.text()),
@@ -365,13 +360,9 @@ impl IngestTx for SqliteIngestTx {
                 ))
             })
             .collect::<Result<Vec<MessageRow<'_>>>>()?;
-        sqlx::query(INSERT_MESSAGES)
-            .bind(rows_param(&rows)?)
-            .bind(Direction::Inbound.as_str())
-            .bind(DeliveryState::Received.as_str())
-            .execute(&mut *conn)
-            .await
-            .db()?;
+        INSERT_MESSAGES
+            .execute(&mut *conn, (Direction::Inbound.as_str(), DeliveryState::Received.as_str()), rows)
+            .await?;
 
         let mut outcomes = vec![InboundOutcome::Duplicate; batch.len()];
         for ((&(i, contact), message_id), proposed) in stored.iter().zip(message_ids).zip(&conversation_ids) {

@@ -209,9 +209,10 @@ impl SqliteStore {
             })
             .busy_timeout(opts.busy_timeout)
             .foreign_keys(true)
-            // The event log inserts come in a few fixed shapes (see events.rs), and the
-            // ingest statements are a dozen: keep them all prepared.
-            .statement_cache_capacity(256)
+            // The event log inserts come in 63 shapes (events.rs), each set-wise statement
+            // in up to 31 (rows.rs `Values`), the rest are a few dozen: keep them all
+            // prepared.
+            .statement_cache_capacity(512)
             // Let a RETURNING of a whole batch stream back without stalling the
             // connection's thread.
             .row_buffer_size(1024);

@@ -32,7 +32,7 @@ use crate::SqliteStore;
 use crate::error::DbResultExt;
 use crate::ingest::update_delivery;
 use crate::nul::{json, opt_text, text};
-use crate::rows::{ClaimedRow, DeliveryRow, OutboxEntryRow, corrupt, ms};
+use crate::rows::{ClaimedRow, DeliveryRow, OutboxEntryRow, Values, corrupt, ms};
 use crate::views::apply_sent;
 
 /// The conditions that make outbox row `o` claimable at `?1` (now): ready, due, not
@@ -277,6 +277,25 @@ pub(crate) async fn insert_outbound(
 /// wamid when they are simply `queued` with no status report waiting for them (the
 /// common case); and folds everything else in message by message, as a status report
 /// would ([`apply_sent`]).
+/// The sent jobs `(job id, message id, wamid)` as rows ([`Values`]): delete the jobs
+/// still there, then mark their messages sent, unless a status report for the wamid is
+/// parked (those go through `apply_sent`, one by one).
+static DELETE_SENT: Values = Values::new(
+    3,
+    0,
+    "DELETE FROM outbox WHERE (id, message_id) IN (SELECT j.c0, j.c1 FROM j WHERE j.c0 IS NOT NULL) RETURNING id",
+);
+static MARK_SENT: Values = Values::new(
+    3,
+    1,
+    "UPDATE messages SET wamid = j.c2, state = 'sent', sent_at = COALESCE(messages.sent_at, ?) \
+     FROM j \
+     WHERE j.c0 IS NOT NULL AND messages.id = j.c1 AND messages.direction = 'outbound' \
+       AND messages.state = 'queued' \
+       AND NOT EXISTS (SELECT 1 FROM pending_statuses p WHERE p.channel_id = messages.channel_id AND p.wamid = j.c2) \
+     RETURNING messages.id",
+);
+
 async fn complete_sent(
     conn: &mut SqliteConnection,
     sent: &[(i64, MessageId, &Wamid)],
@@ -285,44 +304,28 @@ async fn complete_sent(
     if sent.is_empty() {
         return Ok(());
     }
-    // `[job id, message id (hex), wamid]`: uuids are stored as 16-byte blobs.
-    let rows: Vec<(i64, String, &str)> = sent
-        .iter()
-        .map(|(job, message, wamid)| (*job, message.as_uuid().simple().to_string(), wamid.as_str()))
+    let rows = |which: &dyn Fn(i64) -> bool| -> Vec<(i64, Uuid, &str)> {
+        sent.iter()
+            .filter(|s| which(s.0))
+            .map(|(job, message, wamid)| (*job, *message.as_uuid(), wamid.as_str()))
+            .collect()
+    };
+    let done: Vec<i64> = DELETE_SENT
+        .fetch_all::<_, _, (i64,)>(&mut *conn, (), rows(&|_| true))
+        .await?
+        .into_iter()
+        .map(|r| r.0)
         .collect();
-    let done: Vec<i64> = sqlx::query_scalar(
-        "DELETE FROM outbox WHERE (id, message_id) IN \
-           (SELECT value ->> '$[0]', unhex(value ->> '$[1]') FROM json_each(?1)) \
-         RETURNING id",
-    )
-    .bind(Json(&rows))
-    .fetch_all(&mut *conn)
-    .await
-    .db()?;
-    let done: Vec<&(i64, String, &str)> = rows.iter().filter(|r| done.contains(&r.0)).collect();
-    for (job, message, wamid) in sent.iter().filter(|s| !done.iter().any(|d| d.0 == s.0)) {
+    for (job, message, wamid) in sent.iter().filter(|s| !done.contains(&s.0)) {
         tracing::warn!(job, message_id = %message, %wamid,
             "sent a job that was already completed (its lease had expired): a duplicate send");
     }
     if done.is_empty() {
         return Ok(());
     }
-    let fast: Vec<Uuid> = sqlx::query_scalar(
-        "UPDATE messages SET wamid = j.value ->> '$[2]', state = 'sent', sent_at = COALESCE(messages.sent_at, ?2) \
-         FROM json_each(?1) AS j \
-         WHERE messages.id = unhex(j.value ->> '$[1]') AND messages.direction = 'outbound' \
-           AND messages.state = 'queued' \
-           AND NOT EXISTS (SELECT 1 FROM pending_statuses p \
-                           WHERE p.channel_id = messages.channel_id AND p.wamid = j.value ->> '$[2]') \
-         RETURNING messages.id",
-    )
-    .bind(Json(&done))
-    .bind(ms(at))
-    .fetch_all(&mut *conn)
-    .await
-    .db()?;
-    for (_, message, wamid) in sent.iter().filter(|s| done.iter().any(|d| d.0 == s.0)) {
-        if !fast.contains(message.as_uuid()) {
+    let fast: Vec<(Uuid,)> = MARK_SENT.fetch_all(&mut *conn, (ms(at),), rows(&|job| done.contains(&job))).await?;
+    for (_, message, wamid) in sent.iter().filter(|s| done.contains(&s.0)) {
+        if !fast.iter().any(|(id,)| id == message.as_uuid()) {
             apply_sent(conn, *message, wamid, at).await?;
         }
     }
