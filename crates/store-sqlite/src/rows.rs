@@ -463,3 +463,30 @@ impl TryFrom<OutboxEntryRow> for OutboxEntry {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_statements_have_few_shapes_and_anonymous_parameters() {
+        assert_eq!((shape(1), shape(16), shape(17), shape(256)), (1, 16, 32, 256));
+        assert_eq!((1..=MAX_ROWS).map(shape).collect::<std::collections::BTreeSet<_>>().len(), 31);
+        let v = Values::new(2, 1, "SELECT j.c0, j.c1, ? FROM j WHERE j.c0 IS NOT NULL ORDER BY j.k");
+        assert_eq!(
+            v.sql(2),
+            "WITH j(k, c0, c1) AS (VALUES (0, ?, ?), (1, ?, ?)) \
+             SELECT j.c0, j.c1, ? FROM j WHERE j.c0 IS NOT NULL ORDER BY j.k"
+        );
+    }
+
+    #[test]
+    fn rows_are_split_and_padded_to_a_shape_with_the_params_last() {
+        let v = Values::new(1, 1, "SELECT j.c0, ? FROM j WHERE j.c0 IS NOT NULL");
+        let rows: Vec<(i64,)> = (0..300).map(|i| (i,)).collect();
+        let statements = v.statements(&("p",), rows).unwrap();
+        let shapes: Vec<usize> = statements.iter().map(|(sql, _)| sql.matches('?').count() - 1).collect();
+        // 256 rows, then 44 rows padded to 48.
+        assert_eq!(shapes, [256, 48]);
+    }
+}
