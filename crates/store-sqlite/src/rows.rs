@@ -465,6 +465,7 @@ impl TryFrom<OutboxEntryRow> for OutboxEntry {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
