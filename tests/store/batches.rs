@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use serde_json::json;
-use switchboard_domain::{ConversationId, MessageContent};
+use switchboard_domain::inbound::{InboundContact, InboundMessage};
+use switchboard_domain::{ChannelId, ConversationId, EventId, MessageContent};
 use switchboard_store::{ConversationQuery, InboundOutcome, MessageQuery, NewInbound, NewOutbound, Store, StoreError};
 
 use crate::fixtures::{apply, begin, channel, contact, finish, t, text};
@@ -17,6 +18,32 @@ conformance!(stories: [
     a_round_of_auto_replies_to_a_missing_conversation_is_refused,
     a_round_larger_than_one_statement_stores_every_message_in_order,
 ]);
+
+/// `messages` from `senders`, in one round, each with a 24-hour window.
+fn round<'a>(
+    channel: ChannelId,
+    event: EventId,
+    messages: &'a [InboundMessage],
+    senders: impl IntoIterator<Item = &'a InboundContact>,
+) -> Vec<NewInbound<'a>> {
+    messages
+        .iter()
+        .zip(senders)
+        .map(|(m, c)| NewInbound {
+            event_id: event,
+            channel,
+            contact: c,
+            message: m,
+            received_at: m.timestamp,
+            window_closes_at: Some(m.timestamp + Duration::hours(24)),
+        })
+        .collect()
+}
+
+/// The texts of a conversation's messages, oldest first.
+async fn texts(store: &dyn Store, conversation: ConversationId) -> Vec<Option<String>> {
+    store.list_messages(conversation, &messages_query()).await.unwrap().items.into_iter().map(|m| m.text).collect()
+}
 
 fn messages_query() -> MessageQuery {
     MessageQuery { limit: 100, after: None }
@@ -42,18 +69,7 @@ async fn a_round_stores_new_and_known_contacts_and_skips_known_wamids(store: Arc
     ];
     let senders = [&ana2, &bea, &cid];
     let (mut tx, events) = begin(&*store).await;
-    let batch: Vec<NewInbound<'_>> = messages
-        .iter()
-        .zip(senders)
-        .map(|(m, c)| NewInbound {
-            event_id: events[0],
-            channel: ch.id,
-            contact: c,
-            message: m,
-            received_at: m.timestamp,
-            window_closes_at: Some(m.timestamp + Duration::hours(24)),
-        })
-        .collect();
+    let batch = round(ch.id, events[0], &messages, senders);
     let outcomes = tx.apply_inbound_batch(&batch).await.unwrap();
     finish(tx, &events).await;
     assert_eq!(outcomes.len(), 3);
@@ -74,15 +90,7 @@ async fn a_round_stores_new_and_known_contacts_and_skips_known_wamids(store: Arc
     assert_eq!(conv.message_count, 2);
     assert_eq!(conv.contact.profile_name.as_deref(), Some("Ana Renamed"));
     assert_eq!(conv.last_inbound_at, Some(t(20)));
-    let texts: Vec<Option<String>> = store
-        .list_messages(ana_conversation, &messages_query())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|m| m.text)
-        .collect();
-    assert_eq!(texts, [Some("first".to_owned()), Some("second".to_owned())]);
+    assert_eq!(texts(&*store, ana_conversation).await, [Some("first".to_owned()), Some("second".to_owned())]);
     // The duplicate's sender was not created.
     let all =
         store.list_conversations(&ConversationQuery { status: None, limit: 10, after: None }).await.unwrap().items;
@@ -213,18 +221,7 @@ async fn a_round_larger_than_one_statement_stores_every_message_in_order(store: 
         .map(|(i, c)| text(&format!("wamid.L{i}"), c, t(10), &format!("hello {i}")))
         .collect();
     let (mut tx, events) = begin(&*store).await;
-    let batch: Vec<NewInbound<'_>> = messages
-        .iter()
-        .zip(&contacts)
-        .map(|(m, c)| NewInbound {
-            event_id: events[0],
-            channel: ch.id,
-            contact: c,
-            message: m,
-            received_at: m.timestamp,
-            window_closes_at: Some(m.timestamp + Duration::hours(24)),
-        })
-        .collect();
+    let batch = round(ch.id, events[0], &messages, &contacts);
     let outcomes = tx.apply_inbound_batch(&batch).await.unwrap();
     assert_eq!(outcomes.len(), 600);
     let stored: Vec<_> = outcomes
@@ -261,15 +258,11 @@ async fn a_round_larger_than_one_statement_stores_every_message_in_order(store: 
     finish(tx, &events).await;
     assert_eq!(reply_ids.len(), 600);
     for (i, (conversation, _, _)) in stored.iter().enumerate() {
-        let texts: Vec<Option<String>> = store
-            .list_messages(*conversation, &messages_query())
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .map(|m| m.text)
-            .collect();
-        assert_eq!(texts, [Some(format!("hello {i}")), Some(format!("welcome {i}"))], "conversation {i}");
+        assert_eq!(
+            texts(&*store, *conversation).await,
+            [Some(format!("hello {i}")), Some(format!("welcome {i}"))],
+            "conversation {i}"
+        );
     }
     // The jobs come out in the order they were queued.
     let jobs = store.claim_outbox(1_000, t(12), t(60)).await.unwrap();
