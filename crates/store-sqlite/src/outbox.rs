@@ -271,12 +271,6 @@ pub(crate) async fn insert_outbound(
     Ok(Inserted::Created(id))
 }
 
-/// Records the `Sent` outcomes of a batch set-wise: two statements whatever its size,
-/// instead of five per job. Deletes the jobs that still exist (a job already completed
-/// was sent twice: logged, its first wamid kept); marks their messages `sent` with their
-/// wamid when they are simply `queued` with no status report waiting for them (the
-/// common case); and folds everything else in message by message, as a status report
-/// would ([`apply_sent`]).
 /// The sent jobs `(job id, message id, wamid)` as rows ([`Values`]): delete the jobs
 /// still there, then mark their messages sent, unless a status report for the wamid is
 /// parked (those go through `apply_sent`, one by one).
@@ -296,6 +290,12 @@ static MARK_SENT: Values = Values::new(
      RETURNING messages.id",
 );
 
+/// Records the `Sent` outcomes of a batch set-wise: two statements whatever its size,
+/// instead of five per job. Deletes the jobs that still exist (a job already completed
+/// was sent twice: logged, its first wamid kept); marks their messages `sent` with their
+/// wamid when they are simply `queued` with no status report waiting for them (the
+/// common case); and folds everything else in message by message, as a status report
+/// would ([`apply_sent`]).
 async fn complete_sent(
     conn: &mut SqliteConnection,
     sent: &[(i64, MessageId, &Wamid)],
