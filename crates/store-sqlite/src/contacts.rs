@@ -63,6 +63,7 @@ impl ContactStore for SqliteStore {
             qb.push(")");
         }
         if let Some(search) = &q.search {
+            self.index_search().await?;
             qb.push(" AND ct.rowid IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ");
             qb.push_bind(fts_phrase(search)).push(")");
         }

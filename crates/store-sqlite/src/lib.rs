@@ -39,6 +39,7 @@ mod nul;
 mod outbox;
 mod queue;
 mod rows;
+mod search;
 mod teams;
 mod views;
 
@@ -117,6 +118,8 @@ pub struct SqliteStore {
     /// Bumped each time the write connection is handed back (after a commit, a
     /// rollback or a single statement): wakes the live-updates reader (`inbox_events.rs`).
     written: Arc<tokio::sync::watch::Sender<u64>>,
+    /// When the search indexes were last brought up to date (`search.rs`).
+    search_indexed: Arc<std::sync::Mutex<std::time::Instant>>,
 }
 
 /// The background checkpoint task; stops when the last handle to the store goes.
@@ -249,6 +252,7 @@ impl SqliteStore {
             busy_timeout: opts.busy_timeout,
             checkpointer,
             written: Arc::new(tokio::sync::watch::Sender::new(0)),
+            search_indexed: Arc::new(std::sync::Mutex::new(std::time::Instant::now())),
         })
     }
 

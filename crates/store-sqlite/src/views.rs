@@ -95,6 +95,9 @@ impl ConversationStore for SqliteStore {
     }
 
     async fn view_conversations(&self, q: &ViewQuery) -> Result<Page<ConversationView, ViewCursor>> {
+        if q.search.is_some() {
+            self.index_search().await?;
+        }
         let limit = page_size(q.limit);
         let want = i64::from(limit) + 1;
         let after = q.after.filter(|a| a.sort() == q.sort);
