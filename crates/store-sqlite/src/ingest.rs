@@ -135,8 +135,12 @@ pub(crate) struct SqliteIngestTx {
 #[async_trait]
 impl IngestStore for SqliteStore {
     async fn begin_ingest(&self, limit: u32) -> Result<Option<(Box<dyn IngestTx>, Vec<PendingEvent>)>> {
-        // Between batches, the search indexes catch up with what the last ones stored.
-        self.index_search_if_due().await?;
+        // Between batches, the search indexes catch up with what the last ones stored. A
+        // failure there must not hold up messages: logged, retried at the next poll (and a
+        // search catches up before it runs in any case).
+        if let Err(e) = self.index_search_if_due().await {
+            tracing::warn!(error = %e, "could not bring the search indexes up to date; retrying later");
+        }
         // An idle poll must not take the write lock: look first, without the gate.
         let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM webhook_events WHERE state = 'pending')")
             .fetch_one(self.pool())
