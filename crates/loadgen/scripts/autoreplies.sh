@@ -3,10 +3,16 @@
 # Run from the repository root after `cargo build --release --bin switchboard --bin switchboard-loadgen`.
 # It stops any running `switchboard serve` and `switchboard-loadgen mock-graph` first.
 # NOGREET=1 measures the same load with no auto-reply configured.
+# UNPINNED=1 lets the server, the load tool and the mock share both cores.
+# WINDOW=1 also prints the server's CPU time and disk writes per reply over 4 s of the
+# measured phase (starting 5 s after the server: give the load a warm-up of 2 s or more):
+# steadier than throughput on a machine whose speed drifts between runs.
 # Usage: crates/loadgen/scripts/autoreplies.sh sqlite|postgres "<loadgen webhooks load flags>"
 set -euo pipefail
 B=${B:-target/release}
 backend=$1; load=$2
+# Runs "$2…" on core $1, or anywhere with UNPINNED=1.
+pin() { if [ -n "${UNPINNED:-}" ]; then "${@:2}"; else taskset -c "$@"; fi; }
 pkill -f 'switchboard serve' || true; pkill -f 'switchboard-loadgen mock-graph' || true; sleep 0.5
 rm -rf /tmp/benchdb && mkdir -p /tmp/benchdb
 if [ "$backend" = sqlite ]; then DB=sqlite:///tmp/benchdb/a.db; else
@@ -16,15 +22,24 @@ export SWITCHBOARD_APP_SECRET=benchsecret SWITCHBOARD_PHONE_NUMBER_ID=1000000000
   SWITCHBOARD_LISTEN=127.0.0.1:18081 SWITCHBOARD__LOG__FILTER=warn SWITCHBOARD_DATABASE_URL=$DB \
   SWITCHBOARD_ACCESS_TOKEN=benchtoken SWITCHBOARD_GRAPH_BASE_URL=http://127.0.0.1:9900 \
   SWITCHBOARD__SENDER__THROUGHPUT_PER_SECOND=0 SWITCHBOARD__SENDER__PAIR_PER_MINUTE=0
-taskset -c 1 $B/switchboard-loadgen mock-graph --listen 127.0.0.1:9900 -q --keep 2000000 &
+pin 1 $B/switchboard-loadgen mock-graph --listen 127.0.0.1:9900 -q --keep 2000000 &
 $B/switchboard migrate >/dev/null
 TOKEN=$($B/switchboard agent create --name Bench --email bench@example.com --role admin | grep -o 'sbt_[0-9a-f]*')
-taskset -c 0 $B/switchboard serve &
+pin 0 $B/switchboard serve &
+if [ -n "${WINDOW:-}" ]; then (
+  received() { curl -s 127.0.0.1:9900/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["received"])'; }
+  sleep 5; P=$(pgrep -f 'switchboard serve')
+  c1=$(awk '{print $14+$15}' /proc/$P/stat); d1=$(awk '/^write_bytes/{print $2}' /proc/$P/io); n1=$(received)
+  sleep 4
+  c2=$(awk '{print $14+$15}' /proc/$P/stat); d2=$(awk '/^write_bytes/{print $2}' /proc/$P/io); n2=$(received)
+  hz=$(getconf CLK_TCK)
+  echo "  window:      $(( (n2-n1)/4 )) replies/s; server CPU $(( (c2-c1)*1000000000/hz/(n2-n1) )) ns/reply; disk writes $(( (d2-d1)/(n2-n1) )) bytes/reply"
+) & fi
 for i in $(seq 50); do curl -sf 127.0.0.1:18081/readyz >/dev/null && break; sleep 0.1; done
 CH=$(curl -sf -H "Authorization: Bearer $TOKEN" 127.0.0.1:18081/api/v1/channels | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')
 [ -n "${NOGREET:-}" ] || curl -sf -X PUT -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
   -d '{"enabled": true, "text": "Hello {{contact.first_name}}, thanks for writing to {{business.name}}! An agent will be with you shortly."}' \
   127.0.0.1:18081/api/v1/admin/channels/$CH/auto-replies/greeting >/dev/null
-taskset -c 1 $B/switchboard-loadgen webhooks --url http://127.0.0.1:18081 --app-secret benchsecret \
+pin 1 $B/switchboard-loadgen webhooks --url http://127.0.0.1:18081 --app-secret benchsecret \
   --phone-number-id 100000000000001 --contacts 5000000 ${NOGREET:+} $( [ -z "${NOGREET:-}" ] && echo --replies-from http://127.0.0.1:9900 ) -q $load
 pkill -f 'switchboard serve' || true; pkill -f 'switchboard-loadgen mock-graph' || true
