@@ -10,7 +10,7 @@ use switchboard_domain::{AgentName, AgentRole, ChannelId, Email, NewAgent, Phone
 use switchboard_http::hash_token;
 use switchboard_store::{ChannelAutoRepliesPatch, NewLabel, StoredRule};
 use switchboard_tests::payloads::{contact, delivery, message, text, text_delivery};
-use switchboard_tests::{Backend, PHONE_NUMBER_ID, TestApp, both_backends, spawn_app};
+use switchboard_tests::{AppOptions, Backend, PHONE_NUMBER_ID, TestApp, both_backends, spawn_app, spawn_app_with};
 
 const FROM: &str = "4915112345678";
 
@@ -130,6 +130,47 @@ async fn a_first_message_outside_hours_gets_greeting_then_away(backend: Backend)
     assert_eq!(customer_writes(&mut app, "wamid.ar.2", FROM, "hello??").await, 0);
     assert_eq!(app.send().await.sent, 0);
     assert_eq!(app.graph.sent().await.len(), 2);
+}
+
+/// With the ingest worker and the sender running in the server, as in production: the
+/// greeting's job is leased when it is queued and handed straight to the sender (a job
+/// leased and never handed over would wait out its 60 s lease), and the away message
+/// behind it is claimed once the greeting is done, so both arrive at once, in order.
+async fn with_the_workers_running_greeting_and_away_go_out_at_once_in_order(backend: Backend) {
+    let on = |k| (k, "true".to_owned());
+    let app = spawn_app_with(
+        backend,
+        AppOptions {
+            env: vec![
+                on("SWITCHBOARD__INGEST__ENABLED"),
+                on("SWITCHBOARD__SENDER__ENABLED"),
+                ("SWITCHBOARD__SENDER__POLL_INTERVAL_MS", "60000".to_owned()),
+                ("SWITCHBOARD__INGEST__POLL_INTERVAL_MS", "60000".to_owned()),
+            ],
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    closed_with_greeting_and_away(&app).await;
+    for (i, from) in ["4915112345678", "4915112345679"].into_iter().enumerate() {
+        let delivery =
+            delivery(vec![contact(from, "Ana María López")], vec![text(&format!("wamid.run.{i}"), from, "hi")], vec![]);
+        assert_eq!(app.post_webhook(serde_json::to_vec(&delivery).unwrap()).await.status(), 200);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.graph.sent().await.len() < 4 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let sent = app.graph.sent().await;
+    for from in ["4915112345678", "4915112345679"] {
+        let texts: Vec<&str> =
+            sent.iter().filter(|m| m["to"] == from).filter_map(|m| m["text"]["body"].as_str()).collect();
+        assert_eq!(
+            texts,
+            ["Hello Ana, welcome to Acme Bikes!", "We are closed right now; an agent will answer when we open."],
+            "{from}"
+        );
+    }
 }
 
 async fn a_redelivered_message_is_not_answered_twice(backend: Backend) {
@@ -497,6 +538,7 @@ async fn replies_speak_the_contacts_language_once_it_is_known(backend: Backend) 
 }
 
 both_backends!(
+    with_the_workers_running_greeting_and_away_go_out_at_once_in_order,
     replies_speak_the_contacts_language_once_it_is_known,
     a_rule_hands_the_conversation_to_a_team_member_with_room,
     search_finds_what_people_wrote_not_automatic_replies,

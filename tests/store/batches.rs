@@ -7,9 +7,12 @@ use chrono::Duration;
 use serde_json::json;
 use switchboard_domain::inbound::{InboundContact, InboundMessage};
 use switchboard_domain::{ChannelId, ConversationId, EventId, MessageContent};
-use switchboard_store::{ConversationQuery, InboundOutcome, MessageQuery, NewInbound, NewOutbound, Store, StoreError};
+use switchboard_store::{
+    ConversationQuery, InboundOutcome, Lease, MessageQuery, NewInbound, NewOutbound, SendOutcome, SendResult, Store,
+    StoreError,
+};
 
-use crate::fixtures::{apply, begin, channel, contact, finish, t, text};
+use crate::fixtures::{apply, begin, channel, contact, finish, t, text, wamid};
 
 conformance!(stories: [
     a_round_stores_new_and_known_contacts_and_skips_known_wamids,
@@ -17,6 +20,7 @@ conformance!(stories: [
     auto_replies_of_a_round_are_queued_in_order_with_their_log,
     a_round_of_auto_replies_to_a_missing_conversation_is_refused,
     a_round_larger_than_one_statement_stores_every_message_in_order,
+    auto_reply_jobs_are_leased_at_insert_only_at_the_head_of_their_conversation,
 ]);
 
 /// `messages` from `senders`, in one round, each with a 24-hour window.
@@ -297,4 +301,97 @@ fn rounds_keep_each_contacts_order_and_never_repeat_a_contact_or_wamid() {
         .collect();
     assert_eq!(switchboard_store::inbound_rounds(&batch), [vec![0, 1, 3], vec![2, 5], vec![4]]);
     assert!(switchboard_store::inbound_rounds(&[]).is_empty());
+}
+
+/// With a lease, a job is inserted leased (as a claim would leave it) only where a claim
+/// would offer it: the first reply of its conversation, when nothing else of the
+/// conversation is ready, and no more than the lease allows. The claim skips leased jobs
+/// until their lease runs out, and the jobs behind them until they are done.
+async fn auto_reply_jobs_are_leased_at_insert_only_at_the_head_of_their_conversation(store: Arc<dyn Store>) {
+    let ch = channel(&*store, "1001").await;
+    let mut conversations: Vec<ConversationId> = Vec::new();
+    for (wa_id, wamid) in [("15550001", "wamid.L1"), ("15550002", "wamid.L2"), ("15550003", "wamid.L3")] {
+        let c = contact(wa_id, None);
+        let m = text(wamid, &c, t(10), "hi");
+        let InboundOutcome::Stored { conversation_id, .. } =
+            apply(&*store, ch.id, &c, &m, Some(t(10) + Duration::hours(24))).await
+        else {
+            panic!("stored")
+        };
+        conversations.push(conversation_id);
+    }
+    let [a, b, c] = [conversations[0], conversations[1], conversations[2]];
+    let bodies = ["earlier C", "greeting A", "greeting B", "away A", "greeting C"];
+    let contents: Vec<MessageContent> = bodies.map(|b| MessageContent::Text { body: b.into() }).to_vec();
+    let requests: Vec<serde_json::Value> = contents.iter().map(|c| json!({"sent": c.text()})).collect();
+    let reply = |i: usize, conversation_id| NewOutbound {
+        conversation_id,
+        content: &contents[i],
+        request: &requests[i],
+        sent_by: None,
+        idempotency_key: None,
+        at: t(11),
+    };
+
+    // C has a job ready already, queued without a lease.
+    let (mut tx, events) = begin(&*store).await;
+    let earlier = tx.enqueue_auto_replies(&[(reply(0, c), "greeting")]).await.unwrap();
+    finish(tx, &events).await;
+
+    let replies =
+        [(reply(1, a), "greeting"), (reply(2, b), "greeting"), (reply(3, a), "away"), (reply(4, c), "keyword")];
+    let lease = Lease { until: t(60), at_most: 10 };
+    assert_eq!(lease.candidates(&replies), [true, true, false, true]);
+    let (mut tx, events) = begin(&*store).await;
+    let queued = tx.enqueue_auto_replies_leasing(&replies, lease).await.unwrap();
+    finish(tx, &events).await;
+    let leased: Vec<bool> = queued.iter().map(|q| q.leased_job.is_some()).collect();
+    assert_eq!(leased, [true, true, false, false], "only A's and B's first replies are at the head");
+
+    // Leased jobs are not offered, nor what waits behind them; C's earlier job is.
+    let jobs = store.claim_outbox(10, t(12), t(70)).await.unwrap();
+    let claimed: Vec<_> = jobs.iter().map(|j| j.message_id).collect();
+    assert_eq!(claimed, earlier);
+
+    // A's greeting sent: its away is next. B's greeting is never reported on: once its
+    // lease runs out, any sender claims it, as its second attempt.
+    let greeting_a = queued[0].leased_job.unwrap();
+    let sent = SendResult {
+        job_id: greeting_a,
+        message_id: queued[0].message_id,
+        outcome: SendOutcome::Sent { wamid: wamid("wamid.out.A") },
+    };
+    store.complete_outbox(&[sent], t(13)).await.unwrap();
+    let jobs = store.claim_outbox(10, t(14), t(30)).await.unwrap();
+    assert_eq!(jobs.iter().map(|j| j.message_id).collect::<Vec<_>>(), [queued[2].message_id]);
+    let jobs = store.claim_outbox(10, t(61), t(120)).await.unwrap();
+    let b_job = jobs.iter().find(|j| j.message_id == queued[1].message_id).expect("B's greeting, its lease over");
+    assert_eq!(
+        (b_job.id, b_job.attempts, b_job.request["sent"].as_str()),
+        (queued[1].leased_job.unwrap(), 2, Some("greeting B"))
+    );
+
+    // No more than the lease allows.
+    let d = contact("15550004", None);
+    let e = contact("15550005", None);
+    let mut heads = Vec::new();
+    for (who, id) in [(&d, "wamid.L4"), (&e, "wamid.L5")] {
+        let m = text(id, who, t(10), "hi");
+        let InboundOutcome::Stored { conversation_id, .. } =
+            apply(&*store, ch.id, who, &m, Some(t(10) + Duration::hours(24))).await
+        else {
+            panic!("stored")
+        };
+        heads.push(conversation_id);
+    }
+    let (mut tx, events) = begin(&*store).await;
+    let queued = tx
+        .enqueue_auto_replies_leasing(
+            &[(reply(1, heads[0]), "greeting"), (reply(2, heads[1]), "greeting")],
+            Lease { until: t(60), at_most: 1 },
+        )
+        .await
+        .unwrap();
+    finish(tx, &events).await;
+    assert_eq!(queued.iter().filter(|q| q.leased_job.is_some()).count(), 1);
 }

@@ -18,8 +18,12 @@ use switchboard_domain::autoreply::{
     AutoReplyConfig, CompiledConfig, Effect, Evaluation, Facts, Locale, RuleFiring, RuleRef,
 };
 use switchboard_domain::inbound::{InboundContact, InboundMessage};
-use switchboard_domain::{ChannelId, ContactId, ConversationId, MessageContent, MessageId, window};
-use switchboard_store::{AutoReplyFacts, IngestTx, NewOutbound, Store, StoreError};
+use switchboard_domain::{
+    ChannelId, ContactId, ConversationId, MessageContent, MessageId, PhoneNumberId, WaId, window,
+};
+use switchboard_store::{AutoReplyFacts, IngestTx, Lease, NewOutbound, OutboxJob, Store, StoreError};
+
+use crate::sender::Handoff;
 
 /// Compiled configurations by channel, valid for one configuration version.
 #[derive(Default)]
@@ -32,6 +36,7 @@ pub(crate) struct AutoReplier {
 /// The message just stored, and where.
 pub(crate) struct Stored<'a> {
     pub channel: ChannelId,
+    pub phone_number_id: &'a PhoneNumberId,
     pub conversation: ConversationId,
     pub contact_id: ContactId,
     pub message_id: MessageId,
@@ -89,13 +94,16 @@ impl AutoReplier {
 
     /// Decides and queues the auto-replies (and labels, assignment) for the messages of
     /// one round (at most one per contact), in `tx`: their facts in one statement, their
-    /// replies queued together.
-    pub async fn respond(
+    /// replies queued together. With a `handoff`, the jobs it has room for are leased at
+    /// insert and pushed to `handed`, to be given to the sender once `tx` commits.
+    pub async fn respond<'a>(
         &mut self,
         store: &dyn Store,
         tx: &mut dyn IngestTx,
-        batch: &[Stored<'_>],
+        batch: &[Stored<'a>],
         now: DateTime<Utc>,
+        handoff: Option<&Handoff>,
+        handed: &mut Vec<OutboxJob>,
     ) -> Result<Outcome, StoreError> {
         let mut judged = Vec::with_capacity(batch.len());
         for m in batch {
@@ -118,7 +126,7 @@ impl AutoReplier {
             .collect();
         let mut histories = tx.auto_reply_facts_batch(&of, now).await?.into_iter();
         // The replies of the whole round, queued together once every rule was judged.
-        let mut replies: Vec<Reply> = Vec::new();
+        let mut replies: Vec<Reply<'a>> = Vec::new();
         for (m, config) in &judged {
             let history = if m.new_contact {
                 AutoReplyFacts::default()
@@ -148,6 +156,7 @@ impl AutoReplier {
         if replies.is_empty() {
             return Ok(outcome);
         }
+        let lease = handoff.map_or(Lease::NONE, |h| h.lease(now, handed.len()));
         let new: Vec<(NewOutbound<'_>, &str)> = replies
             .iter()
             .map(|r| {
@@ -162,11 +171,25 @@ impl AutoReplier {
                 (m, r.rule_ref.as_str())
             })
             .collect();
-        let ids = tx.enqueue_auto_replies(&new).await?;
-        outcome.replies += ids.len();
-        for (r, message_id) in replies.iter().zip(&ids) {
+        let queued = tx.enqueue_auto_replies_leasing(&new, lease).await?;
+        drop(new);
+        outcome.replies += queued.len();
+        for (r, q) in replies.into_iter().zip(queued) {
             metrics::counter!("switchboard_auto_replies_total", "rule" => kind(r.rule)).increment(1);
-            tracing::debug!(conversation_id = %r.conversation, %message_id, rule = %r.rule_ref, "auto-reply queued");
+            tracing::debug!(conversation_id = %r.conversation, message_id = %q.message_id, rule = %r.rule_ref, leased = q.leased_job.is_some(), "auto-reply queued");
+            if let Some(id) = q.leased_job {
+                handed.push(OutboxJob {
+                    id,
+                    message_id: q.message_id,
+                    conversation_id: r.conversation,
+                    channel_id: r.channel,
+                    phone_number_id: r.phone_number_id.clone(),
+                    to: r.to.clone(),
+                    request: r.request,
+                    attempts: 1,
+                    created_at: now,
+                });
+            }
         }
         Ok(outcome)
     }
@@ -174,12 +197,12 @@ impl AutoReplier {
 
 /// Carries out what the rules decided for one message: labels, assignment and firings
 /// at once, its replies into `replies`, to be queued with the rest of the round.
-async fn act(
+async fn act<'a>(
     tx: &mut dyn IngestTx,
-    m: &Stored<'_>,
+    m: &Stored<'a>,
     evaluation: &Evaluation,
     now: DateTime<Utc>,
-    replies: &mut Vec<Reply>,
+    replies: &mut Vec<Reply<'a>>,
     outcome: &mut Outcome,
 ) -> Result<(), StoreError> {
     for action in &evaluation.actions {
@@ -200,6 +223,9 @@ async fn act(
                     continue;
                 }
                 replies.push(Reply {
+                    channel: m.channel,
+                    phone_number_id: m.phone_number_id,
+                    to: &m.contact.wa_id,
                     conversation: m.conversation,
                     content: reply.to_content(),
                     request: msg.to_json(),
@@ -234,7 +260,10 @@ async fn act(
 }
 
 /// An auto-reply decided, to be queued with the rest of its round.
-struct Reply {
+struct Reply<'a> {
+    channel: ChannelId,
+    phone_number_id: &'a PhoneNumberId,
+    to: &'a WaId,
     conversation: ConversationId,
     content: MessageContent,
     request: serde_json::Value,

@@ -25,14 +25,15 @@ use switchboard_domain::link::RefFormat;
 use switchboard_domain::message::MessageContent;
 use switchboard_domain::{ChannelId, EventId, PhoneNumberId, window};
 use switchboard_store::{
-    InboundOutcome, IngestTx, NewEvent, NewInbound, PendingEvent, RecordReason, RecordedChange, Store, StoreError,
-    inbound_rounds,
+    InboundOutcome, IngestTx, NewEvent, NewInbound, OutboxJob, PendingEvent, RecordReason, RecordedChange, Store,
+    StoreError, inbound_rounds,
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::attribution::attribute_first_message;
 use crate::autoreply::{AutoReplier, Stored};
+use crate::sender::Handoff;
 
 #[derive(Clone, Debug)]
 pub struct IngestOptions {
@@ -129,6 +130,7 @@ pub async fn replay_unrouted(store: &dyn Store, phone_number_id: &PhoneNumberId)
 struct Inbound<'a> {
     event: &'a PendingEvent,
     channel: ChannelId,
+    phone_number_id: &'a PhoneNumberId,
     /// As `value.contacts[]` describes the sender, or just their wa_id.
     contact: Cow<'a, InboundContact>,
     message: &'a InboundMessage,
@@ -142,8 +144,12 @@ pub struct IngestWorker {
     opts: IngestOptions,
     channels: HashMap<PhoneNumberId, ChannelId>,
     auto_replier: AutoReplier,
-    /// Woken when a batch queued auto-replies.
+    /// Woken when a batch queued auto-replies it did not hand over.
     outbox: Option<Arc<Notify>>,
+    /// The local sender, given the auto-replies' jobs leased at insert.
+    handoff: Option<Handoff>,
+    /// The jobs leased by the open transaction, given once it commits.
+    handed: Vec<OutboxJob>,
     /// Woken when a batch stored messages (the assigner: new waiting conversations).
     assigner: Option<Arc<Notify>>,
 }
@@ -157,8 +163,18 @@ impl IngestWorker {
             channels: HashMap::new(),
             auto_replier: AutoReplier::default(),
             outbox: None,
+            handoff: None,
+            handed: Vec::new(),
             assigner: None,
         }
+    }
+
+    /// Queues auto-reply jobs leased to the sender at the other end of `handoff` (that
+    /// sender must run in this process), and gives them to it once committed.
+    #[must_use]
+    pub fn with_handoff(mut self, handoff: Handoff) -> Self {
+        self.handoff = Some(handoff);
+        self
     }
 
     /// Wakes the sender through `outbox` after a batch that queued auto-replies.
@@ -175,13 +191,19 @@ impl IngestWorker {
         self
     }
 
-    fn committed(&self, report: &IngestReport) {
+    fn committed(&mut self, report: &IngestReport) {
         if report.messages > 0
             && let Some(assigner) = &self.assigner
         {
             assigner.notify_one();
         }
-        if report.auto_replies > 0
+        let handed = self.handed.len();
+        if let Some(handoff) = &self.handoff
+            && handed > 0
+        {
+            handoff.give(std::mem::take(&mut self.handed));
+        }
+        if report.auto_replies > handed
             && let Some(outbox) = &self.outbox
         {
             outbox.notify_one();
@@ -191,6 +213,7 @@ impl IngestWorker {
     /// Applies one batch of pending events. An empty report means nothing was pending.
     pub async fn run_once(&mut self) -> Result<IngestReport, StoreError> {
         self.auto_replier.refresh(self.store.as_ref()).await?;
+        self.handed.clear();
         let Some((mut tx, events)) = self.store.begin_ingest(self.opts.batch_size).await? else {
             return Ok(IngestReport::default());
         };
@@ -276,6 +299,7 @@ impl IngestWorker {
     async fn apply_alone(&mut self, n: usize) -> Result<IngestReport, StoreError> {
         let mut report = IngestReport::default();
         for _ in 0..n {
+            self.handed.clear();
             let Some((mut tx, events)) = self.store.begin_ingest(1).await? else { break };
             let Some(event) = events.first() else { break };
             let now = Utc::now();
@@ -413,7 +437,15 @@ impl IngestWorker {
                 MessageContent::System { .. } => None,
                 _ => Some(window::closes_at(sent_at, msg.referral.as_ref().is_some_and(|r| r.is_ad()))),
             };
-            inbound.push(Inbound { event, channel, contact, message: msg, sent_at, window_closes_at });
+            inbound.push(Inbound {
+                event,
+                channel,
+                phone_number_id: &m.phone_number_id,
+                contact,
+                message: msg,
+                sent_at,
+                window_closes_at,
+            });
         }
         for status in &m.statuses {
             if let StatusValue::Unknown(value) = &status.state {
@@ -471,6 +503,7 @@ impl IngestWorker {
                 tracing::debug!(event_id = %item.event.id, %message_id, %conversation_id, wamid = %msg.wamid, kind = msg.content.kind().as_str(), "stored inbound message");
                 stored.push(Stored {
                     channel: item.channel,
+                    phone_number_id: item.phone_number_id,
                     conversation: conversation_id,
                     contact_id,
                     message_id,
@@ -480,7 +513,10 @@ impl IngestWorker {
                     sent_at: item.sent_at,
                 });
             }
-            let auto = self.auto_replier.respond(self.store.as_ref(), tx, &stored, now).await?;
+            let auto = self
+                .auto_replier
+                .respond(self.store.as_ref(), tx, &stored, now, self.handoff.as_ref(), &mut self.handed)
+                .await?;
             report.auto_replies += auto.replies;
         }
         Ok(())

@@ -17,6 +17,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,8 +30,8 @@ use serde_json::Value;
 use switchboard_cloudapi::{ErrorClass, GraphClient, GraphError, SendResponse};
 use switchboard_domain::message::StatusError;
 use switchboard_domain::{PhoneNumberId, WaId, Wamid};
-use switchboard_store::{OutboxJob, SendOutcome, SendResult, Store, StoreError};
-use tokio::sync::Notify;
+use switchboard_store::{Lease, OutboxJob, SendOutcome, SendResult, Store, StoreError};
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 /// Where messages go: Meta's Graph API, or the local sandbox.
@@ -192,8 +193,27 @@ impl Sender {
     /// Claims due jobs, sends them (up to `concurrency` at once) and records the outcomes.
     pub async fn run_once(&self) -> Result<SendReport, StoreError> {
         let now = Utc::now();
-        let lease_until = now + chrono::Duration::from_std(self.opts.lease).unwrap_or(chrono::Duration::seconds(60));
-        let jobs = self.store.claim_outbox(self.claim_size(), now, lease_until).await?;
+        let jobs = self.store.claim_outbox(self.claim_size(), now, now + to_chrono(self.opts.lease)).await?;
+        self.deliver(jobs).await
+    }
+
+    /// A hand-off for this sender's options: the ingest worker leases at most a batch
+    /// ahead of it, so a handed job is sent well within its lease.
+    #[must_use]
+    pub fn handoff(&self) -> (Handoff, Handed) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let handoff = Handoff {
+            jobs: tx,
+            waiting: Arc::clone(&waiting),
+            capacity: self.claim_size() as usize,
+            lease: self.opts.lease,
+        };
+        (handoff, Handed { jobs: rx, waiting, lease: self.opts.lease })
+    }
+
+    /// Sends leased jobs (up to `concurrency` at once) and records the outcomes.
+    async fn deliver(&self, jobs: Vec<OutboxJob>) -> Result<SendReport, StoreError> {
         if jobs.is_empty() {
             return Ok(SendReport::default());
         }
@@ -247,19 +267,37 @@ impl Sender {
         }
     }
 
-    /// Runs until `cancel`: woken by `queued`, else every poll interval.
-    pub async fn run_until_stopped(self, queued: Arc<Notify>, cancel: CancellationToken) {
+    /// Runs until `cancel`: sends the jobs `handed` over as soon as they come, and claims
+    /// when woken by `queued`, after a claim that found jobs, and every poll interval.
+    pub async fn run_until_stopped(self, queued: Arc<Notify>, mut handed: Option<Handed>, cancel: CancellationToken) {
+        let limit = self.claim_size() as usize;
         let mut backoff = Duration::from_millis(100);
+        let mut batch = Vec::with_capacity(limit);
+        let mut claim = true;
         loop {
             if cancel.is_cancelled() {
                 break;
             }
-            match self.run_once().await {
-                Ok(r) if r.claimed > 0 => {
-                    backoff = Duration::from_millis(100);
+            if let Some(h) = &mut handed {
+                h.take(&mut batch, limit);
+            }
+            // Handed jobs first: they are leased already.
+            let step = if batch.is_empty() {
+                if !claim {
+                    tokio::select! {
+                        open = wait_handed(handed.as_mut(), &mut batch, limit) => if !open { handed = None },
+                        () = queued.notified() => claim = true,
+                        () = tokio::time::sleep(self.opts.poll_interval) => claim = true,
+                        () = cancel.cancelled() => break,
+                    }
                     continue;
                 }
-                Ok(_) => {}
+                self.run_once().await.inspect(|r| claim = r.claimed > 0)
+            } else {
+                self.deliver(std::mem::take(&mut batch)).await
+            };
+            match step {
+                Ok(_) => backoff = Duration::from_millis(100),
                 Err(e) => {
                     tracing::error!(error = %e, source = ?std::error::Error::source(&e), retry_in = ?backoff, "sender failed");
                     tokio::select! {
@@ -267,13 +305,8 @@ impl Sender {
                         () = cancel.cancelled() => break,
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(30));
-                    continue;
+                    claim = true;
                 }
-            }
-            tokio::select! {
-                () = queued.notified() => {}
-                () = tokio::time::sleep(self.opts.poll_interval) => {}
-                () = cancel.cancelled() => break,
             }
         }
         tracing::debug!("sender stopped");
@@ -337,6 +370,86 @@ impl Sender {
                 SendOutcome::Retry { run_at: now + to_chrono(delay), error: e.explanation() }
             }
         }
+    }
+}
+
+/// The ingest worker's end of a hand-off: auto-reply jobs it queued already leased to
+/// this process's sender (`IngestTx::enqueue_auto_replies_leasing`), given to the sender
+/// once committed, so that they are sent without being claimed. A job the sender never
+/// reports on (the process died) is claimed by any sender once its lease runs out.
+#[derive(Clone, Debug)]
+pub struct Handoff {
+    jobs: mpsc::UnboundedSender<OutboxJob>,
+    /// Jobs given and not yet taken by the sender.
+    waiting: Arc<AtomicUsize>,
+    /// Most jobs waiting at once: a sender's batch.
+    capacity: usize,
+    lease: Duration,
+}
+
+impl Handoff {
+    /// What may be leased at `now`, with `pending` jobs leased already and not yet given.
+    #[must_use]
+    pub fn lease(&self, now: DateTime<Utc>, pending: usize) -> Lease {
+        let waiting = self.waiting.load(Ordering::Acquire) + pending;
+        Lease { until: now + to_chrono(self.lease), at_most: self.capacity.saturating_sub(waiting) }
+    }
+
+    /// Gives committed, leased jobs to the sender.
+    pub fn give(&self, jobs: Vec<OutboxJob>) {
+        self.waiting.fetch_add(jobs.len(), Ordering::AcqRel);
+        for job in jobs {
+            if self.jobs.send(job).is_err() {
+                tracing::debug!("the sender has stopped; a handed job waits for its lease to run out");
+                return;
+            }
+        }
+    }
+}
+
+/// The sender's end of a [`Handoff`].
+#[derive(Debug)]
+pub struct Handed {
+    jobs: mpsc::UnboundedReceiver<OutboxJob>,
+    waiting: Arc<AtomicUsize>,
+    lease: Duration,
+}
+
+impl Handed {
+    /// Takes what is waiting into `batch`, up to `limit` jobs, without waiting.
+    fn take(&mut self, batch: &mut Vec<OutboxJob>, limit: usize) {
+        while batch.len() < limit {
+            let Ok(job) = self.jobs.try_recv() else { break };
+            self.keep(job, batch);
+        }
+    }
+
+    /// Waits for jobs, then takes them as [`take`](Self::take) does. False once every
+    /// [`Handoff`] is gone.
+    async fn recv(&mut self, batch: &mut Vec<OutboxJob>, limit: usize) -> bool {
+        let Some(job) = self.jobs.recv().await else { return false };
+        self.keep(job, batch);
+        self.take(batch, limit);
+        true
+    }
+
+    /// Keeps a taken job, unless it waited past half its lease (never, unless the
+    /// process stalled): the claim takes it once the lease runs out, rather than risking
+    /// a second send by another sender while this one still holds it.
+    fn keep(&self, job: OutboxJob, batch: &mut Vec<OutboxJob>) {
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        if Utc::now() - job.created_at > to_chrono(self.lease / 2) {
+            tracing::warn!(message_id = %job.message_id, "a handed job waited too long; it is sent once its lease runs out");
+            return;
+        }
+        batch.push(job);
+    }
+}
+
+async fn wait_handed(handed: Option<&mut Handed>, batch: &mut Vec<OutboxJob>, limit: usize) -> bool {
+    match handed {
+        Some(h) => h.recv(batch, limit).await,
+        None => std::future::pending().await,
     }
 }
 

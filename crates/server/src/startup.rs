@@ -126,20 +126,6 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     // Wakes the assigner: messages stored by the ingest worker, agents coming online or
     // freeing capacity through the API.
     let assigner = Arc::new(Notify::new());
-    if settings.ingest.enabled {
-        let worker = IngestWorker::new(
-            Arc::clone(&store),
-            IngestOptions {
-                batch_size: settings.ingest.batch_size,
-                poll_interval: Duration::from_millis(settings.ingest.poll_interval_ms),
-                body_retention: Duration::from_secs(u64::from(settings.webhooks.body_retention_days) * 86_400),
-                ref_format: settings.ref_format()?,
-            },
-        )
-        .with_outbox(Arc::clone(&outbox))
-        .with_assigner(Arc::clone(&assigner));
-        tracker.spawn(worker.run_until_stopped(appended, stop.clone()));
-    }
 
     // One Graph API client, shared by the sender and the HTTP handlers (mark-read, media);
     // none in sandbox mode.
@@ -163,9 +149,35 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         None => Arc::new(Sandbox),
     };
     let send_health = Arc::new(SendHealth::default());
+    // The auto-replies the ingest worker queues go straight to this process's sender,
+    // leased, when both run here.
+    let mut handoff = None;
     if settings.sender.enabled {
         let sender = Sender::new(Arc::clone(&store), transport, Arc::clone(&send_health), settings.sender_options());
-        tracker.spawn(sender.run_until_stopped(Arc::clone(&outbox), stop.clone()));
+        let handed = settings.ingest.enabled.then(|| {
+            let (give, take) = sender.handoff();
+            handoff = Some(give);
+            take
+        });
+        tracker.spawn(sender.run_until_stopped(Arc::clone(&outbox), handed, stop.clone()));
+    }
+    if settings.ingest.enabled {
+        let worker = IngestWorker::new(
+            Arc::clone(&store),
+            IngestOptions {
+                batch_size: settings.ingest.batch_size,
+                poll_interval: Duration::from_millis(settings.ingest.poll_interval_ms),
+                body_retention: Duration::from_secs(u64::from(settings.webhooks.body_retention_days) * 86_400),
+                ref_format: settings.ref_format()?,
+            },
+        )
+        .with_outbox(Arc::clone(&outbox))
+        .with_assigner(Arc::clone(&assigner));
+        let worker = match handoff {
+            Some(h) => worker.with_handoff(h),
+            None => worker,
+        };
+        tracker.spawn(worker.run_until_stopped(appended, stop.clone()));
     }
     // Scheduled jobs (snooze wake-ups): every instance ticks; a job runs once.
     tracker.spawn(

@@ -1,6 +1,8 @@
 //! Auto-replies: the configuration admins write, and the ingest transaction's part (the
 //! engine's facts, queueing an auto-reply, a rule's assignment).
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use serde::de::DeserializeOwned;
@@ -11,8 +13,8 @@ use switchboard_domain::{
     AgentId, ChannelId, ContactId, ConversationId, DeliveryState, Direction, MessageId, QuickReplyId, RuleId, TeamId,
 };
 use switchboard_store::{
-    AutoReplyFacts, AutoReplyStore, ChannelAutoReplies, ChannelAutoRepliesPatch, NewOutbound, Result, StoreError,
-    StoredRule,
+    AutoReplyFacts, AutoReplyStore, ChannelAutoReplies, ChannelAutoRepliesPatch, Lease, NewOutbound, QueuedReply,
+    Result, StoreError, StoredRule,
 };
 use uuid::Uuid;
 
@@ -108,11 +110,17 @@ const LOCK_CONVERSATIONS: &str =
 
 /// `insert_outbound` (see `outbox.rs`) for a slice of auto-replies in one round trip,
 /// plus their auto-reply log rows, once `LOCK_CONVERSATIONS` holds their conversations.
-/// One array per column (`$1`..`$11`), unnested in slice order (`n`). The jobs are
+/// One array per column (`$1`..`$11`, `$15`), unnested in slice order (`n`). The jobs are
 /// inserted `ORDER BY n`, so their ids (taken row by row as the sorted rows arrive) grow
 /// in slice order: two replies to one conversation (greeting, then away) go out in that
 /// order. Each conversation moves forward once, by all of its replies. No idempotency
-/// key, so no conflict to handle; the senders are `NOTIFY`ed on commit.
+/// key, so no conflict to handle.
+///
+/// A lease candidate (`$15`, `Lease::candidates`) is inserted leased until `$16`, as a
+/// claim would lease it (attempt 1), when its conversation has no other job ready: the
+/// statement's snapshot holds every job queued before (the conversation is locked), and
+/// `candidates` takes care of those of the same statement. Answers the leased jobs (one
+/// row of NULLs if none), and `NOTIFY`s the senders on commit if any job is not leased.
 const ENQUEUE: &str = "WITH input AS ( \
       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], \
         $7::jsonb[], $8::text[], $9::timestamptz[], $10::text[], $11::jsonb[]) WITH ORDINALITY \
@@ -130,19 +138,29 @@ const ENQUEUE: &str = "WITH input AS ( \
       WHERE c.id = g.conversation_id \
     ), job AS ( \
       INSERT INTO outbox (message_id, conversation_id, channel_id, state, attempts, run_at, request, \
-        created_at, updated_at) \
-      SELECT message_id, conversation_id, channel_id, 'ready', 0, at, request, at, at FROM input ORDER BY n \
+        created_at, updated_at, locked_until) \
+      SELECT message_id, conversation_id, channel_id, 'ready', CASE WHEN leased THEN 1 ELSE 0 END, at, request, \
+        at, at, CASE WHEN leased THEN $16::timestamptz END \
+      FROM (SELECT i.*, c.candidate AND NOT EXISTS (SELECT 1 FROM outbox p \
+              WHERE p.conversation_id = i.conversation_id AND p.state = 'ready') AS leased \
+            FROM input i JOIN unnest($15::bool[]) WITH ORDINALITY AS c (candidate, n) ON c.n = i.n) x \
+      ORDER BY n \
+      RETURNING message_id, id, attempts \
     ), logged AS ( \
       INSERT INTO auto_replies (conversation_id, contact_id, rule, message_id, sent_at) \
       SELECT conversation_id, contact_id, rule, message_id, at FROM input \
+    ), notified AS ( \
+      SELECT pg_notify($14, '') FROM (SELECT 1 FROM job WHERE attempts = 0 LIMIT 1) unleased \
     ) \
-    SELECT pg_notify($14, '')";
+    SELECT job.message_id, job.id FROM (SELECT count(*) FROM notified) once \
+    LEFT JOIN job ON job.attempts > 0";
 
-/// See `IngestTx::enqueue_auto_replies`: two statements for the whole slice.
+/// See `IngestTx::enqueue_auto_replies_leasing`: two statements for the whole slice.
 pub(crate) async fn enqueue_auto_replies(
     conn: &mut PgConnection,
     replies: &[(NewOutbound<'_>, &str)],
-) -> Result<Vec<MessageId>> {
+    lease: Lease,
+) -> Result<Vec<QueuedReply>> {
     if replies.iter().any(|(m, _)| m.idempotency_key.is_some() || m.sent_by.is_some()) {
         return Err(StoreError::Other(anyhow::anyhow!("an auto-reply has no idempotency key and no agent")));
     }
@@ -185,7 +203,7 @@ pub(crate) async fn enqueue_auto_replies(
         rules.push(text(rule));
         request.push(Jsonb::new(m.request)?);
     }
-    sqlx::query(ENQUEUE)
+    let leased: Vec<(Option<Uuid>, Option<i64>)> = sqlx::query_as(ENQUEUE)
         .bind(message_id) // $1
         .bind(conversation_id)
         .bind(channel_id)
@@ -200,10 +218,16 @@ pub(crate) async fn enqueue_auto_replies(
         .bind(Direction::Outbound.as_str())
         .bind(DeliveryState::Queued.as_str())
         .bind(OUTBOX_CHANNEL) // $14
-        .execute(conn)
+        .bind(lease.candidates(replies))
+        .bind(lease.until)
+        .fetch_all(conn)
         .await
         .db()?;
-    Ok(ids)
+    let leased: HashMap<Uuid, i64> = leased.into_iter().filter_map(|(message, job)| message.zip(job)).collect();
+    Ok(ids
+        .into_iter()
+        .map(|message_id| QueuedReply { message_id, leased_job: leased.get(message_id.as_uuid()).copied() })
+        .collect())
 }
 
 pub(crate) async fn record_rule_fired(

@@ -17,8 +17,8 @@ use switchboard_domain::{
 };
 use switchboard_store::{AutoReplyFacts, NewOutbound};
 use switchboard_store::{
-    ChannelInfo, INGEST_BATCH_BYTES, InboundOutcome, IngestStore, IngestTx, NewInbound, PendingEvent, RecordReason,
-    RecordedChange, Result, StatusOutcome, StoreError,
+    ChannelInfo, INGEST_BATCH_BYTES, InboundOutcome, IngestStore, IngestTx, Lease, NewInbound, PendingEvent,
+    QueuedReply, RecordReason, RecordedChange, Result, StatusOutcome, StoreError,
 };
 use uuid::Uuid;
 
@@ -485,8 +485,12 @@ impl IngestTx for PgIngestTx {
         crate::autoreply::facts(&mut self.tx, of, now).await
     }
 
-    async fn enqueue_auto_replies(&mut self, replies: &[(NewOutbound<'_>, &str)]) -> Result<Vec<MessageId>> {
-        crate::autoreply::enqueue_auto_replies(&mut self.tx, replies).await
+    async fn enqueue_auto_replies_leasing(
+        &mut self,
+        replies: &[(NewOutbound<'_>, &str)],
+        lease: Lease,
+    ) -> Result<Vec<QueuedReply>> {
+        crate::autoreply::enqueue_auto_replies(&mut self.tx, replies, lease).await
     }
 
     async fn assign_conversation(

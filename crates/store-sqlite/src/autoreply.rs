@@ -2,6 +2,7 @@
 //! engine's facts, queueing an auto-reply, a rule's assignment).
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -13,8 +14,8 @@ use switchboard_domain::{
     AgentId, ChannelId, ContactId, ConversationId, DeliveryState, Direction, MessageId, QuickReplyId, RuleId, TeamId,
 };
 use switchboard_store::{
-    AutoReplyFacts, AutoReplyStore, ChannelAutoReplies, ChannelAutoRepliesPatch, NewOutbound, Result, StoreError,
-    StoredRule,
+    AutoReplyFacts, AutoReplyStore, ChannelAutoReplies, ChannelAutoRepliesPatch, Lease, NewOutbound, QueuedReply,
+    Result, StoreError, StoredRule,
 };
 use uuid::Uuid;
 
@@ -93,14 +94,26 @@ static INSERT_AUTO_REPLIES: Values = Values::new(
      FROM j JOIN conversations c ON c.id = j.c1 WHERE j.c0 IS NOT NULL \
      ORDER BY j.k",
 );
+/// The jobs: message id, conversation id, at, request, and whether the job may be
+/// leased at insert (`Lease::candidates`; the parameter is the lease's end). A candidate
+/// is leased, as a claim would lease it (attempt 1), when its conversation has no other
+/// job ready: SQLite reads `outbox` for the whole statement before inserting into it, so
+/// the condition sees the jobs queued before, and `candidates` takes care of those of
+/// the same statement.
 static INSERT_AUTO_REPLY_JOBS: Values = Values::new(
-    4,
-    0,
-    "INSERT INTO outbox (message_id, conversation_id, channel_id, state, attempts, \
-       run_at, request, created_at, updated_at) \
-     SELECT j.c0, c.id, c.channel_id, 'ready', 0, j.c2, j.c3, j.c2, j.c2 \
-     FROM j JOIN conversations c ON c.id = j.c1 WHERE j.c0 IS NOT NULL \
-     ORDER BY j.k",
+    5,
+    1,
+    ", l AS ( \
+       SELECT j.k, j.c0, j.c2, j.c3, c.id AS conversation_id, c.channel_id, \
+         j.c4 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM outbox p \
+           WHERE p.conversation_id = c.id AND p.state = 'ready') AS leased \
+       FROM j JOIN conversations c ON c.id = j.c1 WHERE j.c0 IS NOT NULL) \
+     INSERT INTO outbox (message_id, conversation_id, channel_id, state, attempts, \
+       run_at, request, created_at, updated_at, locked_until) \
+     SELECT l.c0, l.conversation_id, l.channel_id, 'ready', l.leased, l.c2, l.c3, l.c2, l.c2, \
+       CASE WHEN l.leased THEN ? END \
+     FROM l ORDER BY l.k \
+     RETURNING message_id, id, attempts",
 );
 
 /// A row of `INSERT_AUTO_REPLIES`: message id, conversation id, kind, text, content,
@@ -108,12 +121,13 @@ static INSERT_AUTO_REPLY_JOBS: Values = Values::new(
 type AutoReplyRow<'a> =
     (Uuid, Uuid, &'static str, Option<Cow<'a, str>>, String, Option<Cow<'a, str>>, i64, Cow<'a, str>);
 
-/// Queues auto-replies set-wise: two statements whatever their number. A missing
-/// conversation is `NotFound` (the caller rolls back).
+/// Queues auto-replies set-wise, leasing what `lease` allows: two statements whatever
+/// their number. A missing conversation is `NotFound` (the caller rolls back).
 pub(crate) async fn enqueue_auto_replies(
     conn: &mut SqliteConnection,
     replies: &[(NewOutbound<'_>, &str)],
-) -> Result<Vec<MessageId>> {
+    lease: Lease,
+) -> Result<Vec<QueuedReply>> {
     if replies.is_empty() {
         return Ok(Vec::new());
     }
@@ -140,7 +154,10 @@ pub(crate) async fn enqueue_auto_replies(
     let jobs = replies
         .iter()
         .zip(&ids)
-        .map(|((m, _), id)| Ok((*id.as_uuid(), *m.conversation_id.as_uuid(), ms(m.at), json(m.request)?)))
+        .zip(lease.candidates(replies))
+        .map(|(((m, _), id), candidate)| {
+            Ok((*id.as_uuid(), *m.conversation_id.as_uuid(), ms(m.at), json(m.request)?, candidate.then_some(1)))
+        })
         .collect::<Result<Vec<_>>>()?;
     let inserted = INSERT_AUTO_REPLIES
         .execute(&mut *conn, (Direction::Outbound.as_str(), DeliveryState::Queued.as_str()), rows)
@@ -148,8 +165,13 @@ pub(crate) async fn enqueue_auto_replies(
     if inserted != replies.len() as u64 {
         return Err(StoreError::NotFound);
     }
-    INSERT_AUTO_REPLY_JOBS.execute(&mut *conn, (), jobs).await?;
-    Ok(ids)
+    let queued: Vec<(Uuid, i64, i64)> = INSERT_AUTO_REPLY_JOBS.fetch_all(&mut *conn, (ms(lease.until),), jobs).await?;
+    let leased: HashMap<Uuid, i64> =
+        queued.into_iter().filter(|(_, _, attempts)| *attempts > 0).map(|(message, job, _)| (message, job)).collect();
+    Ok(ids
+        .into_iter()
+        .map(|message_id| QueuedReply { message_id, leased_job: leased.get(message_id.as_uuid()).copied() })
+        .collect())
 }
 
 pub(crate) async fn record_rule_fired(

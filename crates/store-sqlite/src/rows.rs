@@ -179,6 +179,7 @@ bind_row!(2; A 0, B 1);
 bind_row!(3; A 0, B 1, C 2);
 bind_row!(9; A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8);
 bind_row!(4; A 0, B 1, C 2, D 3);
+bind_row!(5; A 0, B 1, C 2, D 3, E 4);
 bind_row!(7; A 0, B 1, C 2, D 3, E 4, F 5, G 6);
 bind_row!(8; A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
 bind_row!(15; A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11, M 12, N 13, O 14);

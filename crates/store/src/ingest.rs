@@ -1,3 +1,5 @@
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use switchboard_domain::inbound::{InboundContact, InboundMessage, StatusReport};
@@ -19,6 +21,48 @@ pub struct ChannelInfo {
 /// last event claimed may pass it): a batch of Meta's largest deliveries (3 MiB each)
 /// stops at about a dozen instead of `ingest.batch_size` of them.
 pub const INGEST_BATCH_BYTES: i64 = 32 * 1024 * 1024;
+
+/// How many auto-reply jobs [`IngestTx::enqueue_auto_replies_leasing`] may insert
+/// already leased, and until when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lease {
+    pub until: DateTime<Utc>,
+    pub at_most: usize,
+}
+
+impl Lease {
+    /// Leases nothing: every job waits for a claim.
+    pub const NONE: Self = Self { until: DateTime::<Utc>::UNIX_EPOCH, at_most: 0 };
+}
+
+impl Lease {
+    /// Which of `replies` may be leased: the first reply of each conversation in the
+    /// slice (the ones behind it wait for it), at most `at_most` of them. The store
+    /// leases those whose conversation has no other job ready.
+    #[must_use]
+    pub fn candidates(&self, replies: &[(NewOutbound<'_>, &str)]) -> Vec<bool> {
+        let mut left = self.at_most;
+        let mut seen = HashSet::with_capacity(replies.len().min(self.at_most));
+        replies
+            .iter()
+            .map(|(m, _)| {
+                if left == 0 || !seen.insert(m.conversation_id) {
+                    return false;
+                }
+                left -= 1;
+                true
+            })
+            .collect()
+    }
+}
+
+/// An auto-reply queued by [`IngestTx::enqueue_auto_replies_leasing`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueuedReply {
+    pub message_id: MessageId,
+    /// Its outbox job's id, when the job was inserted leased: the caller sends it.
+    pub leased_job: Option<i64>,
+}
 
 /// Applies parsed webhook deliveries.
 #[async_trait]
@@ -241,7 +285,24 @@ pub trait IngestTx: Send {
     /// `idempotency_key` and `sent_by` must be `None` (a rule sends them, not an agent).
     /// `NotFound` if a conversation does not exist: roll the transaction back. A few
     /// statements for the whole slice.
-    async fn enqueue_auto_replies(&mut self, replies: &[(NewOutbound<'_>, &str)]) -> Result<Vec<MessageId>>;
+    ///
+    /// With a [`Lease`], up to `lease.at_most` jobs are inserted already leased until
+    /// `lease.until` (attempt 1, exactly as a claim leaves them): those a claim would
+    /// offer first, that is the first reply of its conversation in the slice, when its
+    /// conversation has no other job ready to go. The caller hands them to its own sender
+    /// once the transaction is committed, which saves the claim; should that sender never
+    /// report, the lease runs out and any sender claims them as usual.
+    async fn enqueue_auto_replies_leasing(
+        &mut self,
+        replies: &[(NewOutbound<'_>, &str)],
+        lease: Lease,
+    ) -> Result<Vec<QueuedReply>>;
+
+    /// [`enqueue_auto_replies_leasing`](Self::enqueue_auto_replies_leasing) with no lease.
+    async fn enqueue_auto_replies(&mut self, replies: &[(NewOutbound<'_>, &str)]) -> Result<Vec<MessageId>> {
+        let queued = self.enqueue_auto_replies_leasing(replies, Lease::NONE).await?;
+        Ok(queued.into_iter().map(|q| q.message_id).collect())
+    }
 
     /// [`enqueue_auto_replies`](Self::enqueue_auto_replies) for one reply.
     async fn enqueue_auto_reply(&mut self, m: &NewOutbound<'_>, rule: &str) -> Result<MessageId> {

@@ -34,8 +34,8 @@ pub use error::StoreError;
 pub use events::{Appended, EventLog, EventLogStats, NewEvent, PendingEvent};
 pub use inbox_events::{InboxEvent, InboxEventKind, InboxEventStore, InboxWakeups};
 pub use ingest::{
-    ChannelInfo, INGEST_BATCH_BYTES, InboundOutcome, IngestStore, IngestTx, NewInbound, RecordReason, RecordedChange,
-    StatusOutcome, inbound_rounds,
+    ChannelInfo, INGEST_BATCH_BYTES, InboundOutcome, IngestStore, IngestTx, Lease, NewInbound, QueuedReply,
+    RecordReason, RecordedChange, StatusOutcome, inbound_rounds,
 };
 pub use labels::{AppliedLabel, Label, LabelPatch, LabelStore, NewLabel};
 pub use links::{
