@@ -258,9 +258,11 @@ async fn a_round_larger_than_one_statement_stores_every_message_in_order(store: 
             (m, "greeting")
         })
         .collect();
-    let reply_ids = tx.enqueue_auto_replies(&replies).await.unwrap();
+    // The first 500 jobs leased at insert: their ids come back across statements.
+    let queued = tx.enqueue_auto_replies_leasing(&replies, Lease { until: t(60), at_most: 500 }).await.unwrap();
     finish(tx, &events).await;
-    assert_eq!(reply_ids.len(), 600);
+    assert_eq!(queued.len(), 600);
+    let reply_ids: Vec<_> = queued.iter().map(|q| q.message_id).collect();
     for (i, (conversation, _, _)) in stored.iter().enumerate() {
         assert_eq!(
             texts(&*store, *conversation).await,
@@ -268,11 +270,16 @@ async fn a_round_larger_than_one_statement_stores_every_message_in_order(store: 
             "conversation {i}"
         );
     }
-    // The jobs come out in the order they were queued.
-    let jobs = store.claim_outbox(1_000, t(12), t(60)).await.unwrap();
+    // The jobs come out in the order they were queued: the 100 not leased at once, the
+    // others when their lease runs out, each with the id it was leased as.
+    let jobs = store.claim_outbox(1_000, t(12), t(70)).await.unwrap();
     let order: Vec<_> = jobs.iter().map(|j| j.request["n"].as_i64().unwrap()).collect();
-    assert_eq!(order, (0..600).collect::<Vec<i64>>());
-    assert!(jobs.iter().zip(&reply_ids).all(|(j, id)| j.message_id == *id));
+    assert_eq!(order, (500..600).collect::<Vec<i64>>());
+    assert!(jobs.iter().zip(&reply_ids[500..]).all(|(j, id)| j.message_id == *id));
+    let jobs = store.claim_outbox(1_000, t(61), t(120)).await.unwrap();
+    let order: Vec<_> = jobs.iter().map(|j| j.request["n"].as_i64().unwrap()).collect();
+    assert_eq!(order, (0..500).collect::<Vec<i64>>());
+    assert!(jobs.iter().zip(&queued).all(|(j, q)| j.message_id == q.message_id && Some(j.id) == q.leased_job));
 }
 
 #[test]

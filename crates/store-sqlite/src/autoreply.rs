@@ -2,7 +2,6 @@
 //! engine's facts, queueing an auto-reply, a rule's assignment).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -94,26 +93,26 @@ static INSERT_AUTO_REPLIES: Values = Values::new(
      FROM j JOIN conversations c ON c.id = j.c1 WHERE j.c0 IS NOT NULL \
      ORDER BY j.k",
 );
-/// The jobs: message id, conversation id, at, request, and whether the job may be
-/// leased at insert (`Lease::candidates`; the parameter is the lease's end). A candidate
-/// is leased, as a claim would lease it (attempt 1), when its conversation has no other
-/// job ready: SQLite reads `outbox` for the whole statement before inserting into it, so
-/// the condition sees the jobs queued before, and `candidates` takes care of those of
-/// the same statement.
+/// Of the conversations given as rows, those with a job ready to go (queued, retrying
+/// or leased): a job queued for them now waits its turn.
+static BUSY: Values = Values::new(
+    1,
+    0,
+    "SELECT j.c0 FROM j WHERE j.c0 IS NOT NULL \
+       AND EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = j.c0 AND p.state = 'ready')",
+);
+
+/// The jobs: message id, conversation id, at, request, and whether the job is leased
+/// at insert (its parameter: the lease's end), as a claim would lease it (attempt 1).
 static INSERT_AUTO_REPLY_JOBS: Values = Values::new(
     5,
     1,
-    ", l AS ( \
-       SELECT j.k, j.c0, j.c2, j.c3, c.id AS conversation_id, c.channel_id, \
-         j.c4 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM outbox p \
-           WHERE p.conversation_id = c.id AND p.state = 'ready') AS leased \
-       FROM j JOIN conversations c ON c.id = j.c1 WHERE j.c0 IS NOT NULL) \
-     INSERT INTO outbox (message_id, conversation_id, channel_id, state, attempts, \
+    "INSERT INTO outbox (message_id, conversation_id, channel_id, state, attempts, \
        run_at, request, created_at, updated_at, locked_until) \
-     SELECT l.c0, l.conversation_id, l.channel_id, 'ready', l.leased, l.c2, l.c3, l.c2, l.c2, \
-       CASE WHEN l.leased THEN ? END \
-     FROM l ORDER BY l.k \
-     RETURNING message_id, id, attempts",
+     SELECT j.c0, c.id, c.channel_id, 'ready', j.c4 IS NOT NULL, j.c2, j.c3, j.c2, j.c2, \
+       CASE WHEN j.c4 IS NOT NULL THEN ? END \
+     FROM j JOIN conversations c ON c.id = j.c1 WHERE j.c0 IS NOT NULL \
+     ORDER BY j.k",
 );
 
 /// A row of `INSERT_AUTO_REPLIES`: message id, conversation id, kind, text, content,
@@ -151,12 +150,23 @@ pub(crate) async fn enqueue_auto_replies(
             ))
         })
         .collect::<Result<Vec<AutoReplyRow<'_>>>>()?;
+    // Leased: the first reply of its conversation here (`candidates`), when nothing of
+    // the conversation is ready already.
+    let mut leased = lease.candidates(replies);
+    let of: Vec<(Uuid,)> =
+        replies.iter().zip(&leased).filter(|(_, c)| **c).map(|((m, _), _)| (*m.conversation_id.as_uuid(),)).collect();
+    if !of.is_empty() {
+        let busy: Vec<(Uuid,)> = BUSY.fetch_all(&mut *conn, (), of).await?;
+        for ((m, _), leased) in replies.iter().zip(&mut leased) {
+            *leased &= !busy.iter().any(|(c,)| c == m.conversation_id.as_uuid());
+        }
+    }
     let jobs = replies
         .iter()
         .zip(&ids)
-        .zip(lease.candidates(replies))
-        .map(|(((m, _), id), candidate)| {
-            Ok((*id.as_uuid(), *m.conversation_id.as_uuid(), ms(m.at), json(m.request)?, candidate.then_some(1)))
+        .zip(&leased)
+        .map(|(((m, _), id), leased)| {
+            Ok((*id.as_uuid(), *m.conversation_id.as_uuid(), ms(m.at), json(m.request)?, leased.then_some(1)))
         })
         .collect::<Result<Vec<_>>>()?;
     let inserted = INSERT_AUTO_REPLIES
@@ -165,12 +175,12 @@ pub(crate) async fn enqueue_auto_replies(
     if inserted != replies.len() as u64 {
         return Err(StoreError::NotFound);
     }
-    let queued: Vec<(Uuid, i64, i64)> = INSERT_AUTO_REPLY_JOBS.fetch_all(&mut *conn, (ms(lease.until),), jobs).await?;
-    let leased: HashMap<Uuid, i64> =
-        queued.into_iter().filter(|(_, _, attempts)| *attempts > 0).map(|(message, job, _)| (message, job)).collect();
+    let jobs =
+        INSERT_AUTO_REPLY_JOBS.insert_ids(&mut *conn, (ms(lease.until),), jobs).await?.ok_or(StoreError::NotFound)?;
     Ok(ids
         .into_iter()
-        .map(|message_id| QueuedReply { message_id, leased_job: leased.get(message_id.as_uuid()).copied() })
+        .zip(jobs.into_iter().zip(leased))
+        .map(|(message_id, (job, leased))| QueuedReply { message_id, leased_job: leased.then_some(job) })
         .collect())
 }
 

@@ -148,6 +148,35 @@ impl Values {
         }
         Ok(changed)
     }
+
+    /// Runs an `INSERT` of one row per row of `rows`, in order, into a table whose ids are
+    /// `INTEGER PRIMARY KEY AUTOINCREMENT` and that no trigger inserts into: the ids it
+    /// gave them, in order. One statement's rows get consecutive ids (one writer, and
+    /// AUTOINCREMENT takes one more than the largest ever given), the last of which is
+    /// its `last_insert_rowid`. Cheaper than `RETURNING`, which SQLite collects in a
+    /// temporary table first. `None` if a statement inserted fewer rows than it was given.
+    pub(crate) async fn insert_ids<'q, P, R>(
+        &'q self,
+        conn: &mut SqliteConnection,
+        params: P,
+        rows: Vec<R>,
+    ) -> Result<Option<Vec<i64>>, StoreError>
+    where
+        P: BindRow<'q> + Clone,
+        R: BindRow<'q>,
+    {
+        let mut ids = Vec::with_capacity(rows.len());
+        let sizes: Vec<usize> = (0..rows.len()).step_by(MAX_ROWS).map(|i| (rows.len() - i).min(MAX_ROWS)).collect();
+        for ((sql, args), n) in self.statements(&params, rows)?.into_iter().zip(sizes) {
+            let done = sqlx::query_with(sql, args).execute(&mut *conn).await.db()?;
+            if done.rows_affected() != n as u64 {
+                return Ok(None);
+            }
+            let last = done.last_insert_rowid();
+            ids.extend((0..n as i64).rev().map(|back| last - back));
+        }
+        Ok(Some(ids))
+    }
 }
 
 /// A tuple of values bound as consecutive parameters.
