@@ -4,6 +4,7 @@
 # It stops any running `switchboard serve` and `switchboard-loadgen mock-graph` first.
 # NOGREET=1 measures the same load with no auto-reply configured.
 # UNPINNED=1 lets the server, the load tool and the mock share both cores.
+# LOGF sets the server's log filter: LOGF='warn,sqlx::query=debug' logs every statement with its time.
 # WINDOW=1 also prints the server's CPU time and disk writes per reply over 4 s of the
 # measured phase (starting 5 s after the server: give the load a warm-up of 2 s or more):
 # steadier than throughput on a machine whose speed drifts between runs.

@@ -79,10 +79,11 @@ async fn media(
     let download = fetch(graph, media_id).await?;
     let content_type = download.content_type().map_or_else(|| OCTET_STREAM.to_owned(), ToOwned::to_owned);
     let mut res = response(&content_type, filename.as_deref());
-    if let Some(len) = download.content_length() {
+    let length = download.content_length();
+    if let Some(len) = length {
         res.insert_header((header::CONTENT_LENGTH, len));
     }
-    let writer = match entry.writer(&content_type).await {
+    let writer = match entry.writer(&content_type, length).await {
         Ok(w) => Some(w),
         Err(e) => {
             tracing::warn!(error = %e, dir = %state.media_dir.display(), "cannot cache media; serving it uncached");
@@ -187,14 +188,14 @@ impl CacheEntry {
         Some(res.streaming(read_file(file)))
     }
 
-    /// A temporary file to download into.
-    async fn writer(&self, content_type: &str) -> std::io::Result<CacheWriter> {
+    /// A temporary file to download `length` bytes (when known) into.
+    async fn writer(&self, content_type: &str, length: Option<u64>) -> std::io::Result<CacheWriter> {
         tokio::fs::create_dir_all(&self.dir).await?;
         let tmp = self.dir.join(format!(".{}.{}.part", self.key, uuid::Uuid::new_v4().simple()));
         let file = tokio::fs::File::create(&tmp).await?;
         let meta =
             serde_json::to_vec(&CacheMeta { content_type: content_type.to_owned() }).map_err(std::io::Error::other)?;
-        Ok(CacheWriter { file, tmp, entry: Self::new(&self.dir, &self.key), meta, committed: false })
+        Ok(CacheWriter { file, tmp, entry: Self::new(&self.dir, &self.key), meta, left: length, committed: false })
     }
 }
 
@@ -205,10 +206,19 @@ struct CacheWriter {
     tmp: PathBuf,
     entry: CacheEntry,
     meta: Vec<u8>,
+    /// Bytes still to come, when Meta said how many.
+    left: Option<u64>,
     committed: bool,
 }
 
 impl CacheWriter {
+    /// Writes a chunk; true once every announced byte is written.
+    async fn write(&mut self, bytes: &[u8]) -> std::io::Result<bool> {
+        self.file.write_all(bytes).await?;
+        self.left = self.left.map(|n| n.saturating_sub(bytes.len() as u64));
+        Ok(self.left == Some(0))
+    }
+
     async fn commit(mut self) -> std::io::Result<()> {
         self.file.flush().await?;
         self.file.sync_data().await?;
@@ -232,7 +242,9 @@ impl Drop for CacheWriter {
 }
 
 /// Relays the download to the client, copying it into the cache; the copy is kept only
-/// if the download completes. A cache write failure does not interrupt the client.
+/// if the download completes. A cache write failure does not interrupt the client. When
+/// Meta announced the length, the copy is kept before the last chunk goes out, so a
+/// request that follows the client's download finds it cached.
 fn relay(
     download: MediaDownload,
     writer: Option<CacheWriter>,
@@ -241,11 +253,21 @@ fn relay(
         let (mut download, mut writer) = state?;
         match download.chunk().await {
             Ok(Some(bytes)) => {
-                if let Some(w) = writer.as_mut()
-                    && let Err(e) = w.file.write_all(&bytes).await
-                {
-                    tracing::warn!(error = %e, "cannot write the media cache; serving the file uncached");
-                    writer = None;
+                if let Some(w) = writer.as_mut() {
+                    match w.write(&bytes).await {
+                        Ok(false) => {}
+                        Ok(true) => {
+                            if let Some(w) = writer.take()
+                                && let Err(e) = w.commit().await
+                            {
+                                tracing::warn!(error = %e, "cannot store the downloaded media in the cache");
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot write the media cache; serving the file uncached");
+                            writer = None;
+                        }
+                    }
                 }
                 Some((Ok(bytes), Some((download, writer))))
             }
