@@ -44,6 +44,22 @@ fn round<'a>(
         .collect()
 }
 
+/// A conversation for each `(wa_id, wamid)`: its contact's first message, stored alone.
+async fn conversations_of(store: &dyn Store, ch: ChannelId, senders: &[(&str, &str)]) -> Vec<ConversationId> {
+    let mut conversations = Vec::with_capacity(senders.len());
+    for (wa_id, wamid) in senders {
+        let c = contact(wa_id, None);
+        let m = text(wamid, &c, t(10), "hi");
+        let InboundOutcome::Stored { conversation_id, .. } =
+            apply(store, ch, &c, &m, Some(t(10) + Duration::hours(24))).await
+        else {
+            panic!("stored")
+        };
+        conversations.push(conversation_id);
+    }
+    conversations
+}
+
 /// The texts of a conversation's messages, oldest first.
 async fn texts(store: &dyn Store, conversation: ConversationId) -> Vec<Option<String>> {
     store.list_messages(conversation, &messages_query()).await.unwrap().items.into_iter().map(|m| m.text).collect()
@@ -141,17 +157,7 @@ async fn facts_of_a_round_come_back_in_order(store: Arc<dyn Store>) {
 
 async fn auto_replies_of_a_round_are_queued_in_order_with_their_log(store: Arc<dyn Store>) {
     let ch = channel(&*store, "1001").await;
-    let mut conversations: Vec<ConversationId> = Vec::new();
-    for (wa_id, wamid) in [("15550001", "wamid.Q1"), ("15550002", "wamid.Q2")] {
-        let c = contact(wa_id, None);
-        let m = text(wamid, &c, t(10), "hi");
-        let InboundOutcome::Stored { conversation_id, .. } =
-            apply(&*store, ch.id, &c, &m, Some(t(10) + Duration::hours(24))).await
-        else {
-            panic!("stored")
-        };
-        conversations.push(conversation_id);
-    }
+    let conversations = conversations_of(&*store, ch.id, &[("15550001", "wamid.Q1"), ("15550002", "wamid.Q2")]).await;
     let contents: Vec<MessageContent> =
         ["greeting A", "greeting B", "away A"].map(|b| MessageContent::Text { body: b.into() }).to_vec();
     let requests: Vec<serde_json::Value> = contents.iter().map(|c| json!({"sent": c.text()})).collect();
@@ -316,17 +322,8 @@ fn rounds_keep_each_contacts_order_and_never_repeat_a_contact_or_wamid() {
 /// until their lease runs out, and the jobs behind them until they are done.
 async fn auto_reply_jobs_are_leased_at_insert_only_at_the_head_of_their_conversation(store: Arc<dyn Store>) {
     let ch = channel(&*store, "1001").await;
-    let mut conversations: Vec<ConversationId> = Vec::new();
-    for (wa_id, wamid) in [("15550001", "wamid.L1"), ("15550002", "wamid.L2"), ("15550003", "wamid.L3")] {
-        let c = contact(wa_id, None);
-        let m = text(wamid, &c, t(10), "hi");
-        let InboundOutcome::Stored { conversation_id, .. } =
-            apply(&*store, ch.id, &c, &m, Some(t(10) + Duration::hours(24))).await
-        else {
-            panic!("stored")
-        };
-        conversations.push(conversation_id);
-    }
+    let senders = [("15550001", "wamid.L1"), ("15550002", "wamid.L2"), ("15550003", "wamid.L3")];
+    let conversations = conversations_of(&*store, ch.id, &senders).await;
     let [a, b, c] = [conversations[0], conversations[1], conversations[2]];
     let bodies = ["earlier C", "greeting A", "greeting B", "away A", "greeting C"];
     let contents: Vec<MessageContent> = bodies.map(|b| MessageContent::Text { body: b.into() }).to_vec();
@@ -379,18 +376,7 @@ async fn auto_reply_jobs_are_leased_at_insert_only_at_the_head_of_their_conversa
     );
 
     // No more than the lease allows.
-    let d = contact("15550004", None);
-    let e = contact("15550005", None);
-    let mut heads = Vec::new();
-    for (who, id) in [(&d, "wamid.L4"), (&e, "wamid.L5")] {
-        let m = text(id, who, t(10), "hi");
-        let InboundOutcome::Stored { conversation_id, .. } =
-            apply(&*store, ch.id, who, &m, Some(t(10) + Duration::hours(24))).await
-        else {
-            panic!("stored")
-        };
-        heads.push(conversation_id);
-    }
+    let heads = conversations_of(&*store, ch.id, &[("15550004", "wamid.L4"), ("15550005", "wamid.L5")]).await;
     let (mut tx, events) = begin(&*store).await;
     let queued = tx
         .enqueue_auto_replies_leasing(
