@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde_json::Value;
@@ -269,11 +269,14 @@ impl Sender {
 
     /// Runs until `cancel`: sends the jobs `handed` over as soon as they come, and claims
     /// when woken by `queued`, after a claim that found jobs, and every poll interval.
+    /// When both have work they take turns, so neither starves the other.
     pub async fn run_until_stopped(self, queued: Arc<Notify>, mut handed: Option<Handed>, cancel: CancellationToken) {
         let limit = self.claim_size() as usize;
         let mut backoff = Duration::from_millis(100);
         let mut batch = Vec::with_capacity(limit);
         let mut claim = true;
+        let mut claimed_at = tokio::time::Instant::now();
+        let mut claim_next = false;
         loop {
             if cancel.is_cancelled() {
                 break;
@@ -281,20 +284,24 @@ impl Sender {
             if let Some(h) = &mut handed {
                 h.take(&mut batch, limit);
             }
-            // Handed jobs first: they are leased already.
-            let step = if batch.is_empty() {
-                if !claim {
-                    tokio::select! {
-                        open = wait_handed(handed.as_mut(), &mut batch, limit) => if !open { handed = None },
-                        () = queued.notified() => claim = true,
-                        () = tokio::time::sleep(self.opts.poll_interval) => claim = true,
-                        () = cancel.cancelled() => break,
-                    }
-                    continue;
-                }
+            if !claim {
+                claim = claimed_at.elapsed() >= self.opts.poll_interval || queued.notified().now_or_never().is_some();
+            }
+            let step = if claim && (batch.is_empty() || claim_next) {
+                claimed_at = tokio::time::Instant::now();
+                claim_next = false;
                 self.run_once().await.inspect(|r| claim = r.claimed > 0)
-            } else {
+            } else if !batch.is_empty() {
+                claim_next = true;
                 self.deliver(std::mem::take(&mut batch)).await
+            } else {
+                tokio::select! {
+                    open = wait_handed(handed.as_mut(), &mut batch, limit) => if !open { handed = None },
+                    () = queued.notified() => claim = true,
+                    () = tokio::time::sleep_until(claimed_at + self.opts.poll_interval) => claim = true,
+                    () = cancel.cancelled() => break,
+                }
+                continue;
             };
             match step {
                 Ok(_) => backoff = Duration::from_millis(100),
