@@ -1,8 +1,11 @@
 //! Auto-replies end to end: a signed webhook, the ingest worker deciding in the event's
 //! transaction, the outbox, the sender and the mock Graph API.
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use serde_json::{Value, json};
+use switchboard_core::{IngestOptions, IngestWorker};
 use switchboard_domain::autoreply::{Away, Greeting, KeywordRule, Limits, QuickReply};
 use switchboard_domain::hours::BusinessHours;
 use switchboard_domain::label::{LabelColour, LabelName};
@@ -11,6 +14,8 @@ use switchboard_http::hash_token;
 use switchboard_store::{ChannelAutoRepliesPatch, NewLabel, StoredRule};
 use switchboard_tests::payloads::{contact, delivery, message, text, text_delivery};
 use switchboard_tests::{AppOptions, Backend, PHONE_NUMBER_ID, TestApp, both_backends, spawn_app, spawn_app_with};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 const FROM: &str = "4915112345678";
 
@@ -171,6 +176,33 @@ async fn with_the_workers_running_greeting_and_away_go_out_at_once_in_order(back
             "{from}"
         );
     }
+}
+
+/// A handed job the sender did not send before it stopped, or could no longer take, is
+/// released at once (not left until its lease runs out): the next sender claims it.
+async fn handed_jobs_left_at_shutdown_are_released_to_the_claim(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let greeting = greeting();
+    configure(&app, ChannelAutoRepliesPatch { greeting: Some(Some(&greeting)), ..Default::default() }).await;
+    let stopping = app.another_sender();
+    let (give, take) = stopping.handoff();
+    let mut ingest = IngestWorker::new(Arc::clone(&app.store), IngestOptions::default()).with_handoff(give);
+
+    // Queued leased and given; the sender stops before it sends anything.
+    let first = serde_json::to_vec(&text_delivery("wamid.ar.stop.1", FROM, "hi")).unwrap();
+    assert_eq!(app.post_webhook(first).await.status(), 200);
+    assert_eq!(ingest.run_until_idle().await.unwrap().auto_replies, 1);
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    stopping.run_until_stopped(Arc::new(Notify::new()), Some(take), cancel).await;
+    assert_eq!(app.send().await.sent, 1, "released, then claimed");
+
+    // Queued leased after the sender stopped: the ingest worker releases it.
+    let second = serde_json::to_vec(&text_delivery("wamid.ar.stop.2", "4915112345679", "hi")).unwrap();
+    assert_eq!(app.post_webhook(second).await.status(), 200);
+    assert_eq!(ingest.run_until_idle().await.unwrap().auto_replies, 1);
+    assert_eq!(app.send().await.sent, 1, "released, then claimed");
+    assert_eq!(sent_texts(&app).await, ["Hello Ana, welcome to WhatsApp!", "Hello Ana, welcome to WhatsApp!"]);
 }
 
 async fn a_redelivered_message_is_not_answered_twice(backend: Backend) {
@@ -538,6 +570,7 @@ async fn replies_speak_the_contacts_language_once_it_is_known(backend: Backend) 
 }
 
 both_backends!(
+    handed_jobs_left_at_shutdown_are_released_to_the_claim,
     with_the_workers_running_greeting_and_away_go_out_at_once_in_order,
     replies_speak_the_contacts_language_once_it_is_known,
     a_rule_hands_the_conversation_to_a_team_member_with_room,

@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::attribution::attribute_first_message;
 use crate::autoreply::{AutoReplier, Stored};
-use crate::sender::Handoff;
+use crate::sender::{Handoff, release};
 
 #[derive(Clone, Debug)]
 pub struct IngestOptions {
@@ -191,17 +191,20 @@ impl IngestWorker {
         self
     }
 
-    fn committed(&mut self, report: &IngestReport) {
+    async fn committed(&mut self, report: &IngestReport) {
         if report.messages > 0
             && let Some(assigner) = &self.assigner
         {
             assigner.notify_one();
         }
-        let handed = self.handed.len();
+        let mut handed = self.handed.len();
         if let Some(handoff) = &self.handoff
             && handed > 0
         {
-            handoff.give(std::mem::take(&mut self.handed));
+            // The sender has stopped (shutdown): any sender may claim them now.
+            let left = handoff.give(std::mem::take(&mut self.handed));
+            handed -= left.len();
+            release(self.store.as_ref(), &left).await;
         }
         if report.auto_replies > handed
             && let Some(outbox) = &self.outbox
@@ -231,7 +234,7 @@ impl IngestWorker {
         tx.mark_applied(&ids, now).await?;
         tx.commit().await?;
         report.applied = events.len();
-        self.committed(&report);
+        self.committed(&report).await;
         report.record_metrics();
         Ok(report)
     }
@@ -307,7 +310,7 @@ impl IngestWorker {
                 Ok(r) => {
                     tx.mark_applied(&[event.id], now).await?;
                     tx.commit().await?;
-                    self.committed(&r);
+                    self.committed(&r).await;
                     report.add(r);
                     report.applied += 1;
                 }

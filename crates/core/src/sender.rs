@@ -316,6 +316,10 @@ impl Sender {
                 }
             }
         }
+        if let Some(mut h) = handed {
+            batch.extend(h.close());
+        }
+        release(self.store.as_ref(), &batch).await;
         tracing::debug!("sender stopped");
     }
 
@@ -402,15 +406,19 @@ impl Handoff {
         Lease { until: now + to_chrono(self.lease), at_most: self.capacity.saturating_sub(waiting) }
     }
 
-    /// Gives committed, leased jobs to the sender.
-    pub fn give(&self, jobs: Vec<OutboxJob>) {
+    /// Gives committed, leased jobs to the sender. Answers those it could not take: the
+    /// sender has stopped (release them, see [`release`]).
+    #[must_use]
+    pub fn give(&self, jobs: Vec<OutboxJob>) -> Vec<OutboxJob> {
         self.waiting.fetch_add(jobs.len(), Ordering::AcqRel);
+        let mut left = Vec::new();
         for job in jobs {
-            if self.jobs.send(job).is_err() {
-                tracing::debug!("the sender has stopped; a handed job waits for its lease to run out");
-                return;
+            if let Err(mpsc::error::SendError(job)) = self.jobs.send(job) {
+                self.waiting.fetch_sub(1, Ordering::AcqRel);
+                left.push(job);
             }
         }
+        left
     }
 }
 
@@ -440,6 +448,17 @@ impl Handed {
         true
     }
 
+    /// Stops taking jobs and answers those given and not taken yet.
+    fn close(&mut self) -> Vec<OutboxJob> {
+        self.jobs.close();
+        let mut left = Vec::new();
+        while let Ok(job) = self.jobs.try_recv() {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            left.push(job);
+        }
+        left
+    }
+
     /// Keeps a taken job, unless it waited past half its lease (never, unless the
     /// process stalled): the claim takes it once the lease runs out, rather than risking
     /// a second send by another sender while this one still holds it.
@@ -450,6 +469,30 @@ impl Handed {
             return;
         }
         batch.push(job);
+    }
+}
+
+/// Gives leased jobs that were not sent back to the claim at once (the sender stopped
+/// before sending them), rather than leaving them until their lease runs out. A failure
+/// is logged: the leases then run out.
+pub(crate) async fn release(store: &dyn Store, jobs: &[OutboxJob]) {
+    if jobs.is_empty() {
+        return;
+    }
+    let now = Utc::now();
+    let results: Vec<SendResult> = jobs
+        .iter()
+        .map(|job| SendResult {
+            job_id: job.id,
+            message_id: job.message_id,
+            outcome: SendOutcome::Retry { run_at: now, error: "not sent before the sender stopped".into() },
+        })
+        .collect();
+    match store.complete_outbox(&results, now).await {
+        Ok(()) => tracing::info!(jobs = jobs.len(), "released jobs the sender did not send before stopping"),
+        Err(e) => {
+            tracing::warn!(error = %e, jobs = jobs.len(), "could not release unsent jobs; they are sent once their lease runs out");
+        }
     }
 }
 
