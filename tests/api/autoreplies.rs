@@ -181,7 +181,7 @@ async fn with_the_workers_running_greeting_and_away_go_out_at_once_in_order(back
 /// A handed job the sender did not send before it stopped, or could no longer take, is
 /// released at once (not left until its lease runs out): the next sender claims it.
 async fn handed_jobs_left_at_shutdown_are_released_to_the_claim(backend: Backend) {
-    let mut app = spawn_app(backend).await;
+    let app = spawn_app(backend).await;
     let greeting = greeting();
     configure(&app, ChannelAutoRepliesPatch { greeting: Some(Some(&greeting)), ..Default::default() }).await;
     let stopping = app.another_sender();
