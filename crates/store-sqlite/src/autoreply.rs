@@ -80,8 +80,11 @@ pub(crate) async fn facts(
         .collect()
 }
 
-/// The two statements of `enqueue_auto_replies`, over the replies as rows ([`Values`]),
-/// in order. The conversation's last activity and count and the auto-reply log follow
+/// The two statements of `enqueue_auto_replies`, over the replies as rows ([`Values`]).
+/// `CROSS JOIN` keeps the rows the outer loop, read as they are bound: SQLite neither
+/// copies them into a temporary table nor sorts the messages (their order does not
+/// matter: their ids are time-ordered); the jobs are sorted, their ids must follow the
+/// rows. The conversation's last activity and count and the auto-reply log follow
 /// from the message insert (triggers `messages_outbound_conversation` and
 /// `messages_auto_reply_log`); the conversation's channel is read by the inserts.
 static INSERT_AUTO_REPLIES: Values = Values::new(
@@ -90,8 +93,7 @@ static INSERT_AUTO_REPLIES: Values = Values::new(
     "INSERT INTO messages (id, conversation_id, channel_id, direction, kind, text, \
        content, media_id, state, timestamp, created_at, auto_rule) \
      SELECT j.c0, c.id, c.channel_id, ?, j.c2, j.c3, j.c4, j.c5, ?, j.c6, j.c6, j.c7 \
-     FROM j JOIN conversations c ON c.id = j.c1 WHERE j.c0 IS NOT NULL \
-     ORDER BY j.k",
+     FROM j CROSS JOIN conversations c ON c.id = j.c1 WHERE j.c0 IS NOT NULL",
 );
 /// Of the conversations given as rows, those with a job ready to go (queued, retrying
 /// or leased): a job queued for them now waits its turn.
@@ -111,7 +113,7 @@ static INSERT_AUTO_REPLY_JOBS: Values = Values::new(
        run_at, request, created_at, updated_at, locked_until) \
      SELECT j.c0, c.id, c.channel_id, 'ready', j.c4 IS NOT NULL, j.c2, j.c3, j.c2, j.c2, \
        CASE WHEN j.c4 IS NOT NULL THEN ? END \
-     FROM j JOIN conversations c ON c.id = j.c1 WHERE j.c0 IS NOT NULL \
+     FROM j CROSS JOIN conversations c ON c.id = j.c1 WHERE j.c0 IS NOT NULL \
      ORDER BY j.k",
 );
 

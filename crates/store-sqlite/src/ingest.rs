@@ -89,7 +89,7 @@ static INSERT_MESSAGES: Values = Values::new(
     "INSERT INTO messages (id, conversation_id, channel_id, direction, wamid, kind, \
        text, content, media_id, context, referral, errors, raw, state, timestamp, created_at, event_id) \
      SELECT j.c0, j.c1, j.c2, ?, j.c3, j.c4, j.c5, j.c6, j.c7, j.c8, j.c9, j.c10, j.c11, ?, j.c12, j.c13, j.c14 \
-     FROM j WHERE j.c0 IS NOT NULL ORDER BY j.k",
+     FROM j WHERE j.c0 IS NOT NULL",
 );
 
 /// A contact row of `UPSERT_CONTACTS`.
