@@ -150,13 +150,16 @@ impl IngestStore for SqliteStore {
             return Ok(None);
         }
         let mut w = self.begin_write().await?;
+        // The sizes are summed over the claim's ids alone; the bodies are then read in id
+        // order straight from the pending index, never sorted (a sort would copy them).
         let rows: Vec<PendingEventRow> = sqlx::query_as(
             "WITH claimed AS (SELECT id, length(body) AS size FROM webhook_events \
                WHERE state = 'pending' ORDER BY id LIMIT ?1), \
              sized AS (SELECT id, SUM(COALESCE(size, 0)) OVER (ORDER BY id) - COALESCE(size, 0) AS before \
                FROM claimed) \
-             SELECT e.id, e.body, e.received_at FROM sized s JOIN webhook_events e ON e.id = s.id \
-             WHERE s.before < ?2 ORDER BY e.id",
+             SELECT e.id, e.body, e.received_at FROM webhook_events e \
+             WHERE e.state = 'pending' AND e.id <= (SELECT MAX(id) FROM sized WHERE before < ?2) \
+             ORDER BY e.id",
         )
         .bind(i64::from(limit))
         .bind(INGEST_BATCH_BYTES)
