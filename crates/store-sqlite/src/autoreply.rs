@@ -123,7 +123,8 @@ type AutoReplyRow<'a> =
     (Uuid, Uuid, &'static str, Option<Cow<'a, str>>, String, Option<Cow<'a, str>>, i64, Cow<'a, str>);
 
 /// Queues auto-replies set-wise, leasing what `lease` allows: two statements whatever
-/// their number. A missing conversation is `NotFound` (the caller rolls back).
+/// their number (three when some may be leased: `BUSY` first). A missing conversation
+/// is `NotFound` (the caller rolls back).
 pub(crate) async fn enqueue_auto_replies(
     conn: &mut SqliteConnection,
     replies: &[(NewOutbound<'_>, &str)],

@@ -33,9 +33,7 @@ pub struct Lease {
 impl Lease {
     /// Leases nothing: every job waits for a claim.
     pub const NONE: Self = Self { until: DateTime::<Utc>::UNIX_EPOCH, at_most: 0 };
-}
 
-impl Lease {
     /// Which of `replies` may be leased: the first reply of each conversation in the
     /// slice (the ones behind it wait for it), at most `at_most` of them. The store
     /// leases those whose conversation has no other job ready.
