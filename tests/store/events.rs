@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use switchboard_domain::EventId;
 use switchboard_store::{Appended, EventLogStats, Store, StoreError};
-use switchboard_tests::TestDb;
+use switchboard_tests::{Backend, TestDb};
 
-use crate::fixtures::{event, query_i64, t};
+use crate::fixtures::{event, exec, migrate_up_to, query_i64, t, try_exec};
 
 conformance!(
     stories: [
@@ -20,7 +20,11 @@ conformance!(
         failed_events_are_counted_and_not_claimed,
         marking_an_unknown_event_failed_is_not_found,
     ],
-    with_db: [deliveries_count_every_copy, batches_of_every_size_count_each_copy_once],
+    with_db: [
+        deliveries_count_every_copy,
+        batches_of_every_size_count_each_copy_once,
+        deliveries_stored_before_the_time_ordered_key_are_still_recognised,
+    ],
 );
 
 fn id(a: Appended) -> EventId {
@@ -200,4 +204,74 @@ async fn batches_of_every_size_count_each_copy_once(db: &TestDb, store: Arc<dyn 
     assert_eq!(known_deliveries, 1 + sizes.len() as i64);
     let distinct = 1 + sizes.iter().map(|n| 2 * (n - 1) + 1).sum::<usize>();
     assert_eq!(store.event_log_stats().await.unwrap().pending, distinct as i64);
+}
+
+/// The migration to the `(body_time, body_sha256)` key (20261124000012) keeps every row,
+/// id and reference, and computes `body_time` as the intake does: Meta's retry of a
+/// delivery stored before it is still a duplicate.
+async fn deliveries_stored_before_the_time_ordered_key_are_still_recognised(db: &TestDb, _: Arc<dyn Store>) {
+    let old = TestDb::new(db.backend).await;
+    migrate_up_to(&old, 20261124000011).await;
+    let bodies = [
+        r#"{"entry":[{"changes":[{"value":{"messages":[{"id":"wamid.1","timestamp":"1700000001"}]}}]}]}"#,
+        // Characters of several bytes before the timestamp.
+        r#"{"entry":[{"changes":[{"value":{"contacts":[{"profile":{"name":"J\u00fcrgen ☃ 日本"}}],"statuses":[{"timestamp":"1700000002"}]}}]}]}"#,
+        r#"{"entry":[{"changes":[{"value":{"x":{"timestamp":"12.5"}}}]}]}"#,
+        r#"{"entry":[],"timestamp":"soon"}"#,
+        r#"{"entry":[]}"#,
+    ];
+    for (i, body) in bodies.iter().enumerate() {
+        let e = event(body, t(0));
+        let (hash, body) = (hex::encode(e.body_sha256), hex::encode(&e.body));
+        exec(&old, &match old.backend {
+            Backend::Sqlite => format!(
+                "INSERT INTO webhook_events (id, body_sha256, body, received_at) VALUES ({}, X'{hash}', X'{body}', 0)",
+                i + 1
+            ),
+            Backend::Postgres => format!(
+                "INSERT INTO webhook_events (id, body_sha256, body, received_at) OVERRIDING SYSTEM VALUE \
+                 VALUES ({}, '\\x{hash}', '\\x{body}', now())",
+                i + 1
+            ),
+        })
+        .await;
+    }
+    let now = if old.backend == Backend::Sqlite { "0" } else { "now()" };
+    let change = |event: i64| {
+        format!(
+            "INSERT INTO recorded_changes (event_id, reason, field, value, created_at) \
+             VALUES ({event}, 'other_field', 'f', '{{}}', {now})"
+        )
+    };
+    exec(&old, &change(2)).await;
+    // Ids are never reused, even the newest one's once it is deleted.
+    exec(&old, &change(3)).await;
+    exec(&old, "DELETE FROM recorded_changes WHERE id = 2").await;
+
+    let store = old.store().await;
+    let retries: Vec<_> = bodies.iter().map(|b| event(b, t(60))).collect();
+    let got = store.append_events(&retries).await.unwrap();
+    assert_eq!(got, (1..=5).map(|i| Appended::Duplicate(EventId::new(i))).collect::<Vec<_>>());
+    for (i, e) in retries.iter().enumerate() {
+        let sql = format!("SELECT body_time FROM webhook_events WHERE id = {}", i + 1);
+        assert_eq!(query_i64(&old, &sql).await, e.body_time, "{}", bodies[i]);
+    }
+    assert_eq!(retries.iter().map(|e| e.body_time).collect::<Vec<_>>(), [1_700_000_001, 1_700_000_002, 12, 0, 0]);
+    // New deliveries and changes follow the old ids.
+    let got = store.append_events(&[event(r#"{"timestamp":"1700000003"}"#, t(61))]).await.unwrap();
+    let [Appended::New(new)] = got[..] else { panic!("{got:?}") };
+    assert!(new.get() > 5, "{new:?}");
+    exec(&old, &change(new.get())).await;
+    assert_eq!(query_i64(&old, "SELECT MAX(id) FROM recorded_changes").await, 3);
+    // The first change still refers to its event, and references are still enforced.
+    assert_eq!(
+        query_i64(
+            &old,
+            "SELECT e.id FROM recorded_changes r JOIN webhook_events e ON e.id = r.event_id WHERE r.id = 1"
+        )
+        .await,
+        2
+    );
+    assert!(try_exec(&old, &change(999)).await.is_err());
+    store.close().await;
 }

@@ -24,6 +24,7 @@ pub fn t(secs: i64) -> DateTime<Utc> {
 
 pub fn event(body: &str, at: DateTime<Utc>) -> NewEvent {
     NewEvent {
+        body_time: switchboard_cloudapi::delivery_time(body.as_bytes()),
         body_sha256: Sha256::digest(body.as_bytes()).into(),
         body: body.as_bytes().to_vec().into(),
         received_at: at,
@@ -181,16 +182,21 @@ pub fn uuid_literal(db: &TestDb, id: &Uuid) -> String {
 
 /// Runs one statement outside the store (for states no port produces yet).
 pub async fn exec(db: &TestDb, sql: &str) {
+    try_exec(db, sql).await.unwrap();
+}
+
+/// Runs one statement outside the store, which may fail.
+pub async fn try_exec(db: &TestDb, sql: &str) -> Result<(), sqlx::Error> {
     match db.backend {
         Backend::Sqlite => {
-            let mut conn = SqliteConnection::connect(&db.url).await.unwrap();
-            sqlx::query(sql).execute(&mut conn).await.unwrap();
-            conn.close().await.unwrap();
+            let mut conn = SqliteConnection::connect(&db.url).await?;
+            sqlx::query(sql).execute(&mut conn).await?;
+            conn.close().await
         }
         Backend::Postgres => {
-            let mut conn = PgConnection::connect(&db.url).await.unwrap();
-            sqlx::query(sql).execute(&mut conn).await.unwrap();
-            conn.close().await.unwrap();
+            let mut conn = PgConnection::connect(&db.url).await?;
+            sqlx::query(sql).execute(&mut conn).await?;
+            conn.close().await
         }
     }
 }
@@ -228,4 +234,19 @@ pub async fn query_time_ms(db: &TestDb, sql: &str) -> Option<i64> {
 /// A second store on the same database: another instance of the server.
 pub async fn second_instance(db: &TestDb) -> Arc<dyn Store> {
     db.connect().await
+}
+
+/// Applies the migrations in `migrations/<backend>/` up to `version` (included), as a
+/// database last migrated by an older release would be.
+pub async fn migrate_up_to(db: &TestDb, version: i64) {
+    let folder = if db.backend == Backend::Sqlite { "sqlite" } else { "postgres" };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations").join(folder);
+    let mut migrator = sqlx::migrate::Migrator::new(dir).await.unwrap();
+    migrator.migrations = migrator.migrations.iter().filter(|m| m.version <= version).cloned().collect();
+    // Creates the SQLite file.
+    db.connect().await.close().await;
+    match db.backend {
+        Backend::Sqlite => migrator.run(&mut SqliteConnection::connect(&db.url).await.unwrap()).await.unwrap(),
+        Backend::Postgres => migrator.run(&mut PgConnection::connect(&db.url).await.unwrap()).await.unwrap(),
+    }
 }

@@ -59,7 +59,7 @@ async fn pending_events_are_claimed_in_arrival_order_up_to_the_limit(store: Arc<
 /// third alone.
 async fn a_batch_reads_a_bounded_amount_of_bodies(store: Arc<dyn Store>) {
     let size = usize::try_from(INGEST_BATCH_BYTES * 3 / 5).unwrap();
-    let big = |c: u8| NewEvent { body_sha256: [c; 32], body: vec![c; size].into(), received_at: t(0) };
+    let big = |c: u8| NewEvent { body_time: 0, body_sha256: [c; 32], body: vec![c; size].into(), received_at: t(0) };
     let all = ids(&store.append_events(&[big(b'a'), big(b'b'), big(b'c')]).await.unwrap());
 
     let (mut tx, first) = store.begin_ingest(100).await.unwrap().unwrap();

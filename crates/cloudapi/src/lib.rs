@@ -17,4 +17,4 @@ pub use send::{
     SendValidationError, TemplateComponent, TemplateParameter,
 };
 pub use signature::{SignatureError, sign, verify_signature, verify_subscription};
-pub use webhook::{ParseError, parse_delivery};
+pub use webhook::{ParseError, delivery_time, parse_delivery};

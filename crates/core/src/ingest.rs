@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 use switchboard_cloudapi::webhook::parse_delivery;
 use switchboard_domain::inbound::{Change, InboundContact, InboundMessage, MessagesChange, StatusValue};
 use switchboard_domain::link::RefFormat;
@@ -116,7 +115,7 @@ pub async fn replay_unrouted(store: &dyn Store, phone_number_id: &PhoneNumberId)
                     "entry": [{"id": "", "changes": [{"field": "messages", "value": value}]}],
                 });
                 let body = Bytes::from(serde_json::to_vec(&envelope).unwrap_or_default());
-                NewEvent { body_sha256: Sha256::digest(&body).into(), body, received_at: now }
+                crate::intake::new_event(body, now)
             })
             .collect();
         store.append_events(&events).await?;

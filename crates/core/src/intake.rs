@@ -11,6 +11,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
+use switchboard_cloudapi::delivery_time;
 use switchboard_store::{Appended, NewEvent, Store, StoreError};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -69,12 +70,16 @@ impl Intake {
 
     /// Makes one delivery durable. Returns once it is committed (or known).
     pub async fn append(&self, body: Bytes, received_at: DateTime<Utc>) -> Result<Appended, IntakeError> {
-        let body_sha256: [u8; 32] = Sha256::digest(&body).into();
         let (reply, answer) = oneshot::channel();
-        let waiter = Waiter { event: NewEvent { body_sha256, body, received_at }, reply };
+        let waiter = Waiter { event: new_event(body, received_at), reply };
         self.queue.try_send(waiter).map_err(|_| IntakeError::Busy)?;
         answer.await.map_err(|_| IntakeError::Busy)?
     }
+}
+
+/// A delivery with its deduplication key.
+pub(crate) fn new_event(body: Bytes, received_at: DateTime<Utc>) -> NewEvent {
+    NewEvent { body_time: delivery_time(&body), body_sha256: Sha256::digest(&body).into(), body, received_at }
 }
 
 async fn writer(

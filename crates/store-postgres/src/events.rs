@@ -17,9 +17,9 @@ use crate::rows::corrupt;
 /// loser is retried at once (rare: it needs the same retried bodies in two batches).
 const ATTEMPTS: usize = 3;
 
-const APPEND: &str = "INSERT INTO webhook_events (body_sha256, body, received_at, deliveries) \
-    SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::timestamptz[], $4::int4[]) \
-    ON CONFLICT (body_sha256) DO UPDATE SET deliveries = webhook_events.deliveries + EXCLUDED.deliveries \
+const APPEND: &str = "INSERT INTO webhook_events (body_time, body_sha256, body, received_at, deliveries) \
+    SELECT * FROM UNNEST($1::int8[], $2::bytea[], $3::bytea[], $4::timestamptz[], $5::int4[]) \
+    ON CONFLICT (body_time, body_sha256) DO UPDATE SET deliveries = webhook_events.deliveries + EXCLUDED.deliveries \
     RETURNING id, body_sha256, deliveries";
 
 #[async_trait]
@@ -44,6 +44,7 @@ impl EventLog for PgStore {
             counts[d] += 1;
             slot.push(d);
         }
+        let body_times: Vec<i64> = first.iter().map(|&i| events[i].body_time).collect();
         let hashes: Vec<&[u8]> = first.iter().map(|&i| &events[i].body_sha256[..]).collect();
         let bodies: Vec<&[u8]> = first.iter().map(|&i| &events[i].body[..]).collect();
         let times: Vec<DateTime<Utc>> = first.iter().map(|&i| events[i].received_at).collect();
@@ -51,8 +52,14 @@ impl EventLog for PgStore {
         // One statement is its own transaction: the whole batch commits at once.
         let mut attempt = 1;
         let rows: Vec<PgRow> = loop {
-            let result =
-                sqlx::query(APPEND).bind(&hashes).bind(&bodies).bind(&times).bind(&counts).fetch_all(self.pool()).await;
+            let result = sqlx::query(APPEND)
+                .bind(&body_times)
+                .bind(&hashes)
+                .bind(&bodies)
+                .bind(&times)
+                .bind(&counts)
+                .fetch_all(self.pool())
+                .await;
             match result {
                 Err(e) if attempt < ATTEMPTS && is_retryable(&e) => attempt += 1,
                 other => break other.db()?,

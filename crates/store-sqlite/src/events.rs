@@ -15,8 +15,8 @@ use crate::error::DbResultExt;
 use crate::rows::{corrupt, ms};
 
 /// Bound parameters a row of the INSERT takes.
-const PARAMS_PER_ROW: usize = 4;
-/// At most this many rows per statement (4096 parameters, far below SQLite's 32766).
+const PARAMS_PER_ROW: usize = 5;
+/// At most this many rows per statement (5120 parameters, far below SQLite's 32766).
 const MAX_ROWS: usize = 1024;
 /// Statements have exactly 1..=32 rows, or a multiple of 32 up to `MAX_ROWS`: 63 shapes
 /// in all, each prepared once on the one write connection and then cached.
@@ -29,12 +29,12 @@ static INSERT_SQL: [OnceLock<String>; MAX_ROWS + 1] = [const { OnceLock::new() }
 fn insert_sql(rows: usize) -> &'static str {
     INSERT_SQL[rows].get_or_init(|| {
         let mut sql = String::with_capacity(200 + rows * 10);
-        sql.push_str("INSERT INTO webhook_events (body_sha256, body, received_at, deliveries) VALUES ");
+        sql.push_str("INSERT INTO webhook_events (body_time, body_sha256, body, received_at, deliveries) VALUES ");
         for i in 0..rows {
-            sql.push_str(if i == 0 { "(?,?,?,?)" } else { ",(?,?,?,?)" });
+            sql.push_str(if i == 0 { "(?,?,?,?,?)" } else { ",(?,?,?,?,?)" });
         }
         sql.push_str(
-            " ON CONFLICT (body_sha256) DO UPDATE SET deliveries = deliveries + excluded.deliveries \
+            " ON CONFLICT (body_time, body_sha256) DO UPDATE SET deliveries = deliveries + excluded.deliveries \
              RETURNING id, body_sha256, deliveries",
         );
         sql
@@ -71,11 +71,16 @@ async fn insert_chunks(
         let mut q = sqlx::query(insert_sql(rows));
         for d in &distinct[start..end] {
             let e = &events[d.first];
-            q = q.bind(&e.body_sha256[..]).bind(&e.body[..]).bind(ms(e.received_at)).bind(d.count);
+            q = q.bind(e.body_time).bind(&e.body_sha256[..]).bind(&e.body[..]).bind(ms(e.received_at)).bind(d.count);
         }
         let last = &events[distinct[end - 1].first];
         for _ in end - start..rows {
-            q = q.bind(&last.body_sha256[..]).bind(&last.body[..]).bind(ms(last.received_at)).bind(0_i64);
+            q = q
+                .bind(last.body_time)
+                .bind(&last.body_sha256[..])
+                .bind(&last.body[..])
+                .bind(ms(last.received_at))
+                .bind(0_i64);
         }
         let returned: Vec<SqliteRow> = q.fetch_all(&mut *conn).await.db()?;
         // RETURNING order is unspecified: map rows back by hash.
@@ -193,7 +198,7 @@ mod tests {
     }
 
     #[test]
-    fn insert_statements_have_four_parameters_a_row() {
+    fn insert_statements_have_five_parameters_a_row() {
         assert_eq!(insert_sql(8).matches('?').count(), 8 * PARAMS_PER_ROW);
     }
 }

@@ -8,8 +8,12 @@ use crate::Result;
 /// A webhook delivery whose signature was verified, about to be made durable.
 #[derive(Clone, Debug)]
 pub struct NewEvent {
-    /// SHA-256 of the raw body: Meta retries resend identical bytes, so this is the
-    /// delivery's natural key.
+    /// The delivery's natural key is `(body_time, body_sha256)`, both functions of the
+    /// raw bytes, which Meta's retries resend identically. `body_time` (the first
+    /// timestamp in the body, `switchboard_cloudapi::delivery_time`) leads, so the key's
+    /// index grows at its end, like the log.
+    pub body_time: i64,
+    /// SHA-256 of the raw body.
     pub body_sha256: [u8; 32],
     pub body: Bytes,
     pub received_at: DateTime<Utc>,

@@ -698,3 +698,39 @@ proptest! {
         let _ = parse_delivery(&body);
     }
 }
+
+#[test]
+fn the_delivery_time_is_the_first_timestamp_in_the_body() {
+    let body = delivery(
+        r#"{"from":"16505551234","id":"wamid.A","timestamp":"1700000123","type":"text","text":{"body":"hi \"timestamp\":\"5\""}}"#,
+    );
+    assert_eq!(delivery_time(body.as_bytes()), 1_700_000_123);
+    // Statuses carry one too.
+    assert_eq!(
+        delivery_time(br#"{"statuses":[{"id":"wamid.B","status":"sent","timestamp":"1700000200"}]}"#),
+        1_700_000_200
+    );
+    // None, an empty one, or one that is not digits: 0.
+    assert_eq!(delivery_time(br#"{"entry":[]}"#), 0);
+    assert_eq!(delivery_time(br#"{"timestamp":""}"#), 0);
+    assert_eq!(delivery_time(br#"{"timestamp":"soon","x":{"timestamp":"7"}}"#), 0);
+    // Digits up to the first non-digit, at most 18 of them (an i64 holds them all).
+    assert_eq!(delivery_time(br#"{"timestamp":"12.5"}"#), 12);
+    assert_eq!(delivery_time(br#"{"timestamp":"99999999999999999999999"}"#), 999_999_999_999_999_999);
+    // The scan stops at the end of the body.
+    assert_eq!(delivery_time(br#"{"timestamp":"42"#), 42);
+}
+
+proptest! {
+    /// Any bytes at all: a value in range, never a panic.
+    #[test]
+    fn the_delivery_time_of_any_bytes_is_in_range(body in proptest::collection::vec(any::<u8>(), 0..200), n in 0u64..1_000_000_000_000) {
+        let t = delivery_time(&body);
+        prop_assert!((0..1_000_000_000_000_000_000).contains(&t));
+        let with = [&body[..], format!(r#""timestamp":"{n}""#).as_bytes()].concat();
+        // Appended after the body, it is found unless the body already holds a key.
+        if memchr::memmem::find(&with, br#""timestamp":""#) == Some(body.len()) {
+            prop_assert_eq!(delivery_time(&with), i64::try_from(n).unwrap());
+        }
+    }
+}
