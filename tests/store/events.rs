@@ -1,4 +1,5 @@
-//! The event log: group commit, dedupe by body hash, stats, purging.
+//! The event log: group commit, dedupe by the delivery key (body time, body hash), stats,
+//! purging, and the migration to that key.
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -11,7 +11,8 @@ pub struct NewEvent {
     /// The delivery's natural key is `(body_time, body_sha256)`, both functions of the
     /// raw bytes, which Meta's retries resend identically. `body_time` (the first
     /// timestamp in the body, `switchboard_cloudapi::delivery_time`) leads, so the key's
-    /// index grows at its end, like the log.
+    /// index grows at its end, like the log. Equal hashes must come with equal times
+    /// (a batch is deduplicated by hash before it is stored).
     pub body_time: i64,
     /// SHA-256 of the raw body.
     pub body_sha256: [u8; 32],
