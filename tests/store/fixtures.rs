@@ -239,9 +239,7 @@ pub async fn second_instance(db: &TestDb) -> Arc<dyn Store> {
 /// Applies the migrations in `migrations/<backend>/` up to `version` (included), as a
 /// database last migrated by an older release would be.
 pub async fn migrate_up_to(db: &TestDb, version: i64) {
-    let folder = if db.backend == Backend::Sqlite { "sqlite" } else { "postgres" };
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations").join(folder);
-    let mut migrator = sqlx::migrate::Migrator::new(dir).await.unwrap();
+    let mut migrator = sqlx::migrate::Migrator::new(migrations_dir(db.backend)).await.unwrap();
     migrator.migrations = migrator.migrations.iter().filter(|m| m.version <= version).cloned().collect();
     // Creates the SQLite file.
     db.connect().await.close().await;
@@ -249,4 +247,10 @@ pub async fn migrate_up_to(db: &TestDb, version: i64) {
         Backend::Sqlite => migrator.run(&mut SqliteConnection::connect(&db.url).await.unwrap()).await.unwrap(),
         Backend::Postgres => migrator.run(&mut PgConnection::connect(&db.url).await.unwrap()).await.unwrap(),
     }
+}
+
+/// `migrations/<backend>/`.
+pub fn migrations_dir(backend: Backend) -> std::path::PathBuf {
+    let folder = if backend == Backend::Sqlite { "sqlite" } else { "postgres" };
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations").join(folder)
 }

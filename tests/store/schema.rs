@@ -29,9 +29,7 @@ async fn an_unmigrated_database_is_not_ready(db: &TestDb, store: Arc<dyn Store>)
 
 /// The versions in `migrations/<backend>/`, in order: every one is pending on a bare database.
 fn migration_versions(backend: Backend) -> Vec<i64> {
-    let folder = if backend == Backend::Sqlite { "sqlite" } else { "postgres" };
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations").join(folder);
-    let mut versions: Vec<i64> = std::fs::read_dir(dir)
+    let mut versions: Vec<i64> = std::fs::read_dir(crate::fixtures::migrations_dir(backend))
         .unwrap()
         .filter_map(|e| e.unwrap().file_name().to_str()?.split('_').next()?.parse().ok())
         .collect();
