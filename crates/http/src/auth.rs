@@ -15,11 +15,18 @@ use switchboard_store::Agent;
 use crate::AppState;
 use crate::error::ApiError;
 
-/// The agent making the request. Extracting it answers 401 without a valid token.
+/// The agent making the request, and the hash of the token it was made with. Extracting
+/// it answers 401 without a valid token.
 #[derive(Clone, Debug)]
-pub struct AuthenticatedAgent(pub Agent);
+pub struct AuthenticatedAgent(pub Agent, TokenHash);
 
 impl AuthenticatedAgent {
+    /// The hash of the token the request was made with (an event stream re-checks it).
+    #[must_use]
+    pub const fn token(&self) -> &TokenHash {
+        &self.1
+    }
+
     /// Requires the admin role.
     pub fn require_admin(&self) -> Result<(), ApiError> {
         if self.0.role == AgentRole::Admin { Ok(()) } else { Err(ApiError::Forbidden) }
@@ -56,7 +63,7 @@ impl FromRequest for AuthenticatedAgent {
         Box::pin(async move {
             let (Some(hash), Some(state)) = (token, state) else { return Err(ApiError::Unauthorized) };
             match state.store.agent_by_token(&hash, Utc::now()).await? {
-                Some(agent) if agent.active => Ok(Self(agent)),
+                Some(agent) if agent.active => Ok(Self(agent, hash)),
                 _ => Err(ApiError::Unauthorized),
             }
         })

@@ -6,6 +6,8 @@
 
 pub mod auth;
 pub mod error;
+mod guard;
+mod json;
 pub mod openapi;
 mod routes;
 mod telemetry;

@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::{AuthenticatedAgent, hash_token, new_token};
 use crate::error::{ApiError, FieldError};
+use crate::json::{Json, optional_object};
 use crate::openapi::Problem;
 use crate::routes::labels::double_option;
 
@@ -268,7 +269,7 @@ async fn get(
     responses((status = 201, body = CreatedAgent), (status = 403, description = "Admins only", body = Problem)))]
 async fn create(
     caller: AuthenticatedAgent,
-    body: web::Json<CreateAgent>,
+    body: Json<CreateAgent>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
@@ -310,7 +311,7 @@ async fn create(
 async fn update(
     caller: AuthenticatedAgent,
     path: web::Path<String>,
-    body: web::Json<UpdateAgent>,
+    body: Json<UpdateAgent>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
@@ -350,7 +351,7 @@ async fn update(
     responses((status = 200, body = AgentJson)))]
 async fn set_availability(
     caller: AuthenticatedAgent,
-    body: web::Json<AvailabilityBody>,
+    body: Json<AvailabilityBody>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let mut errors = Vec::new();
@@ -401,12 +402,7 @@ async fn create_token(
     let id = path_agent(&path, &caller)?;
     require_self_or_admin(&caller, id)?;
     // The body is optional: no body, no name.
-    let body: CreateToken = if body.iter().all(u8::is_ascii_whitespace) {
-        CreateToken::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::BadRequest { code: "invalid_body", detail: e.to_string() })?
-    };
+    let body: CreateToken = optional_object(&body)?;
     let mut errors = Vec::new();
     let name = parse_token_name(body.name.as_deref(), "name", &mut errors);
     if !errors.is_empty() {

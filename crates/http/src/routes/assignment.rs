@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
+use crate::json::Json;
 use crate::openapi::Problem;
 
 routes! {
@@ -154,7 +155,7 @@ async fn get_team(
 async fn put_team(
     caller: AuthenticatedAgent,
     path: web::Path<String>,
-    body: web::Json<PolicyBody>,
+    body: Json<PolicyBody>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
@@ -185,7 +186,7 @@ async fn get_channel(
 async fn put_channel(
     caller: AuthenticatedAgent,
     path: web::Path<String>,
-    body: web::Json<PolicyBody>,
+    body: Json<PolicyBody>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;

@@ -46,6 +46,7 @@ use utoipa::{PartialSchema, ToSchema};
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
+use crate::json::Json;
 use crate::openapi::Problem;
 
 routes! {
@@ -361,7 +362,7 @@ async fn get_config(
 async fn put_config(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
-    body: web::Json<Value>,
+    body: Json<Value>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     agent.require_admin()?;
@@ -410,7 +411,7 @@ fn patch_field<T: DeserializeOwned>(body: &mut Map<String, Value>, name: &str) -
 async fn patch_config(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
-    body: web::Json<Value>,
+    body: Json<Value>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     agent.require_admin()?;
@@ -556,7 +557,7 @@ async fn get_section(
 async fn put_section(
     agent: AuthenticatedAgent,
     path: web::Path<(String, String)>,
-    body: web::Json<Value>,
+    body: Json<Value>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     agent.require_admin()?;
@@ -699,7 +700,7 @@ async fn check_quick_reply(
     ))]
 async fn create_quick_reply(
     agent: AuthenticatedAgent,
-    body: web::Json<Value>,
+    body: Json<Value>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     agent.require_admin()?;
@@ -738,7 +739,7 @@ fn body_with_id(mut body: Value, id: &str) -> Result<Value, ApiError> {
 async fn update_quick_reply(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
-    body: web::Json<Value>,
+    body: Json<Value>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     agent.require_admin()?;
@@ -906,7 +907,7 @@ async fn get_rule(
     ))]
 async fn create_rule(
     agent: AuthenticatedAgent,
-    body: web::Json<Value>,
+    body: Json<Value>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     agent.require_admin()?;
@@ -935,7 +936,7 @@ async fn create_rule(
 async fn update_rule(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
-    body: web::Json<Value>,
+    body: Json<Value>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     agent.require_admin()?;
@@ -984,7 +985,7 @@ struct OrderJson {
     ))]
 async fn reorder_rules(
     agent: AuthenticatedAgent,
-    body: web::Json<Value>,
+    body: Json<Value>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     agent.require_admin()?;
@@ -1217,7 +1218,7 @@ struct PreviewResult {
     ))]
 async fn preview(
     agent: AuthenticatedAgent,
-    body: web::Json<Value>,
+    body: Json<Value>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     agent.require_admin()?;

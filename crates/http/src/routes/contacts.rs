@@ -17,8 +17,10 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
+use crate::guard::{VisibleContact, viewer};
+use crate::json::Json;
 use crate::routes::conversations::{
-    ConversationJson, PageJson, conversation_page, decode_cursor, parse_limit, parse_search, viewer,
+    ConversationJson, PageJson, conversation_page, decode_cursor, parse_limit, parse_search,
 };
 
 routes! {
@@ -97,20 +99,6 @@ struct PatchBody {
     attributes: Option<Map<String, Value>>,
 }
 
-fn contact_id(raw: &str) -> Result<ContactId, ApiError> {
-    raw.parse().map_err(|_| ApiError::NotFound { what: "contact" })
-}
-
-/// The contact's id, if the caller may see it; 404 otherwise.
-async fn visible(state: &AppState, agent: &AuthenticatedAgent, raw: &str) -> Result<ContactId, ApiError> {
-    let id = contact_id(raw)?;
-    if state.store.may_see_contact(viewer(agent), id).await? {
-        Ok(id)
-    } else {
-        Err(ApiError::NotFound { what: "contact" })
-    }
-}
-
 /// The contacts the caller may see, optionally searched.
 #[utoipa::path(get, path = "/contacts", params(ListParams), responses((status = 200, body = PageJson<ContactJson>)))]
 async fn list(
@@ -140,12 +128,7 @@ async fn list(
 
 /// One contact.
 #[utoipa::path(get, path = "/contacts/{id}", params(("id" = ContactId, Path)), responses((status = 200, body = ContactJson)))]
-async fn get(
-    agent: AuthenticatedAgent,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let id = visible(&state, &agent, &path).await?;
+async fn get(VisibleContact { id, .. }: VisibleContact, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let c = state.store.contact(id).await?.ok_or(ApiError::NotFound { what: "contact" })?;
     Ok(HttpResponse::Ok().json(ContactJson::from(c)))
 }
@@ -209,13 +192,11 @@ fn parse_patch(body: &Value) -> Result<ContactPatch, ApiError> {
 #[utoipa::path(patch, path = "/contacts/{id}", params(("id" = ContactId, Path)), request_body = PatchBody,
     responses((status = 200, body = ContactJson)))]
 async fn patch(
-    agent: AuthenticatedAgent,
-    path: web::Path<String>,
-    body: web::Json<Value>,
+    VisibleContact { id, agent }: VisibleContact,
+    body: Json<Value>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let patch = parse_patch(&body)?;
-    let id = visible(&state, &agent, &path).await?;
     match state.store.update_contact(id, &patch, Utc::now()).await? {
         ContactPatchOutcome::Updated(c) => {
             tracing::info!(contact_id = %id, by = %agent.0.id, "contact updated");
@@ -243,8 +224,7 @@ struct PageParams {
 #[utoipa::path(get, path = "/contacts/{id}/conversations", params(("id" = ContactId, Path), PageParams),
     responses((status = 200, body = PageJson<ConversationJson>)))]
 async fn conversations(
-    agent: AuthenticatedAgent,
-    path: web::Path<String>,
+    VisibleContact { id, agent }: VisibleContact,
     params: web::Query<PageParams>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -263,7 +243,6 @@ async fn conversations(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let id = visible(&state, &agent, &path).await?;
     let mut q = ViewQuery::new(viewer(&agent), Utc::now());
     q.contact = Some(id);
     q.sort = ViewSort::Newest;

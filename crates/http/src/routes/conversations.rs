@@ -5,18 +5,18 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_domain::message::{MessageContent, MessageContext, MessageKind, Referral, StatusError};
 use switchboard_domain::{
-    AgentId, AgentRole, ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction, MessageId,
-    window,
+    AgentId, ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction, MessageId, window,
 };
 use switchboard_store::{
     AssigneeFilter, ContactView, ConversationView, Label, MIN_SEARCH_CHARS, MessageCursor, MessageQuery, MessageView,
-    Page, TeamId, ViewCursor, ViewQuery, ViewSort, Visibility, WindowFilter,
+    Page, TeamId, ViewCursor, ViewQuery, ViewSort, WindowFilter,
 };
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
+use crate::guard::{VisibleConversation, viewer};
 use crate::routes::labels::{LabelRefJson, resolve_labels};
 use crate::routes::replies::{__path_reply, reply};
 
@@ -48,24 +48,6 @@ pub(crate) fn parse_limit(raw: Option<&str>, errors: &mut Vec<FieldError>) -> u3
             errors.push(FieldError::new("limit", format!("must be a whole number from 1 to {MAX_LIMIT}")));
             DEFAULT_LIMIT
         }
-    }
-}
-
-/// What the caller may see: admins everything, agents by the queue's rule.
-pub(crate) fn viewer(agent: &AuthenticatedAgent) -> Visibility {
-    if agent.0.role == AgentRole::Admin { Visibility::All } else { Visibility::Agent(agent.0.id) }
-}
-
-/// 404 unless the conversation exists and the caller may see it.
-pub(crate) async fn ensure_visible(
-    state: &AppState,
-    agent: &AuthenticatedAgent,
-    id: ConversationId,
-) -> Result<(), ApiError> {
-    if state.store.may_see_conversation(viewer(agent), id).await? {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound { what: "conversation" })
     }
 }
 
@@ -300,21 +282,13 @@ async fn counts(agent: AuthenticatedAgent, state: web::Data<AppState>) -> Result
     }))
 }
 
-fn path_id(raw: &str) -> Result<ConversationId, ApiError> {
-    // An id that cannot exist is simply not found.
-    raw.parse().map_err(|_| ApiError::NotFound { what: "conversation" })
-}
-
 /// One conversation, with its contact and labels.
 #[utoipa::path(get, path = "/conversations/{id}", params(("id" = ConversationId, Path)),
     responses((status = 200, body = ConversationJson)))]
 async fn get(
-    agent: AuthenticatedAgent,
-    path: web::Path<String>,
+    VisibleConversation { id, .. }: VisibleConversation,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path_id(&path)?;
-    ensure_visible(&state, &agent, id).await?;
     let c = state.store.conversation(id).await?.ok_or(ApiError::NotFound { what: "conversation" })?;
     let labels = state.store.labels_of_conversations(&[id]).await?.remove(&id).unwrap_or_default();
     Ok(HttpResponse::Ok().json(ConversationJson::new(c, Utc::now()).with_labels(labels)))
@@ -334,12 +308,10 @@ struct MessageParams {
 #[utoipa::path(get, path = "/conversations/{id}/messages", params(("id" = ConversationId, Path), MessageParams),
     responses((status = 200, body = PageJson<MessageJson>)))]
 async fn messages(
-    agent: AuthenticatedAgent,
-    path: web::Path<String>,
+    VisibleConversation { id, .. }: VisibleConversation,
     params: web::Query<MessageParams>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path_id(&path)?;
     let mut errors = Vec::new();
     let limit = parse_limit(params.limit.as_deref(), &mut errors);
     let after = match params.cursor.as_deref() {
@@ -352,7 +324,6 @@ async fn messages(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    ensure_visible(&state, &agent, id).await?;
     let page = state.store.list_messages(id, &MessageQuery { limit, after }).await.map_err(|e| match e {
         switchboard_store::StoreError::NotFound => ApiError::NotFound { what: "conversation" },
         e => e.into(),

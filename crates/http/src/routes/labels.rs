@@ -13,6 +13,8 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
+use crate::guard::VisibleConversation;
+use crate::json::Json;
 use crate::openapi::Problem;
 
 routes! {
@@ -139,10 +141,6 @@ fn label_id(raw: &str) -> Result<LabelId, ApiError> {
     raw.parse().map_err(|_| ApiError::NotFound { what: "label" })
 }
 
-fn conversation_id(raw: &str) -> Result<ConversationId, ApiError> {
-    raw.parse().map_err(|_| ApiError::NotFound { what: "conversation" })
-}
-
 fn label_not_found(e: StoreError) -> ApiError {
     match e {
         StoreError::NotFound => ApiError::NotFound { what: "label" },
@@ -215,7 +213,7 @@ async fn get(
     responses((status = 201, body = LabelJson), (status = 403, body = Problem), (status = 409, body = Problem)))]
 async fn create(
     agent: AuthenticatedAgent,
-    body: web::Json<CreateLabel>,
+    body: Json<CreateLabel>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     agent.require_admin()?;
@@ -237,7 +235,7 @@ async fn create(
 async fn update(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
-    body: web::Json<UpdateLabel>,
+    body: Json<UpdateLabel>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     agent.require_admin()?;
@@ -280,12 +278,9 @@ async fn applied(state: &AppState, id: ConversationId) -> Result<HttpResponse, A
 #[utoipa::path(get, path = "/conversations/{id}/labels", params(("id" = ConversationId, Path)),
     responses((status = 200, body = AppliedLabels)))]
 async fn conversation_labels(
-    _agent: AuthenticatedAgent,
-    path: web::Path<String>,
+    VisibleConversation { id, .. }: VisibleConversation,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = conversation_id(&path)?;
-    state.store.conversation(id).await?.ok_or(ApiError::NotFound { what: "conversation" })?;
     applied(&state, id).await
 }
 
@@ -293,16 +288,13 @@ async fn conversation_labels(
 #[utoipa::path(post, path = "/conversations/{id}/labels", params(("id" = ConversationId, Path)),
     request_body = AddLabels, responses((status = 200, body = AppliedLabels)))]
 async fn add_to_conversation(
-    agent: AuthenticatedAgent,
-    path: web::Path<String>,
-    body: web::Json<AddLabels>,
+    VisibleConversation { id, agent }: VisibleConversation,
+    body: Json<AddLabels>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = conversation_id(&path)?;
     if body.labels.is_empty() {
         return Err(ApiError::field("labels", "name at least one label (by id or name)"));
     }
-    state.store.conversation(id).await?.ok_or(ApiError::NotFound { what: "conversation" })?;
     let labels = resolve_labels(&state, &body.labels, "labels").await?;
     state.store.add_conversation_labels(id, &labels, Some(agent.0.id), Utc::now()).await.map_err(|e| match e {
         // A label deleted meanwhile, or the conversation erased.
@@ -318,13 +310,11 @@ async fn add_to_conversation(
     params(("id" = ConversationId, Path), ("label_id" = LabelId, Path)),
     responses((status = 204, description = "Not on the conversation (any more)")))]
 async fn remove_from_conversation(
-    agent: AuthenticatedAgent,
+    VisibleConversation { id, agent }: VisibleConversation,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = conversation_id(&path.0)?;
     let label = label_id(&path.1)?;
-    state.store.conversation(id).await?.ok_or(ApiError::NotFound { what: "conversation" })?;
     // Idempotent: taking off a label that is not on the conversation is fine.
     let removed = state.store.remove_conversation_label(id, label).await?;
     tracing::debug!(conversation_id = %id, label_id = %label, agent_id = %agent.0.id, removed, "label removed");

@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
+use crate::json::Json;
 use crate::openapi::Problem;
 use crate::routes::labels::{LabelJson, double_option, resolve_labels};
 
@@ -290,7 +291,7 @@ async fn channel(state: &AppState, raw: Option<&str>) -> Result<ChannelId, ApiEr
               (status = 409, description = "Another link has this slug or ad source id", body = Problem)))]
 async fn create(
     agent: AuthenticatedAgent,
-    body: web::Json<CreateLink>,
+    body: Json<CreateLink>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     agent.require_admin()?;
@@ -456,7 +457,7 @@ async fn apply_patch(
 async fn update(
     agent: AuthenticatedAgent,
     path: web::Path<String>,
-    body: web::Json<UpdateLink>,
+    body: Json<UpdateLink>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     agent.require_admin()?;

@@ -18,8 +18,8 @@ use switchboard_domain::{Direction, MessageId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::AppState;
-use crate::auth::AuthenticatedAgent;
 use crate::error::ApiError;
+use crate::guard::VisibleMessage;
 use crate::openapi::Problem;
 
 routes! {
@@ -48,13 +48,10 @@ struct CacheMeta {
         (status = 503, description = "The file is not cached and WhatsApp is not connected (`media_unavailable`)", body = Problem),
     ))]
 async fn media(
-    _agent: AuthenticatedAgent,
-    path: web::Path<String>,
+    VisibleMessage { message }: VisibleMessage,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let no_media = || ApiError::NotFound { what: "media" };
-    let id: MessageId = path.parse().map_err(|_| ApiError::NotFound { what: "message" })?;
-    let message = state.store.message(id).await?.ok_or(ApiError::NotFound { what: "message" })?;
     if message.direction != Direction::Inbound {
         return Err(no_media());
     }

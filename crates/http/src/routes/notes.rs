@@ -19,8 +19,10 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
+use crate::guard::{VisibleConversation, VisibleNote, viewer};
+use crate::json::Json;
 use crate::openapi::Problem;
-use crate::routes::conversations::{PageJson, ensure_visible, parse_limit, viewer};
+use crate::routes::conversations::{PageJson, parse_limit};
 
 routes! {
     "/conversations/{id}/notes" => { get: list, post: create },
@@ -109,10 +111,6 @@ pub fn mentioned_emails(text: &str) -> Vec<Email> {
     out
 }
 
-fn conversation_id(raw: &str) -> Result<ConversationId, ApiError> {
-    raw.parse().map_err(|_| ApiError::NotFound { what: "conversation" })
-}
-
 fn not_found(e: StoreError) -> ApiError {
     match e {
         StoreError::NotFound => ApiError::NotFound { what: "conversation" },
@@ -124,18 +122,15 @@ fn not_found(e: StoreError) -> ApiError {
 #[utoipa::path(post, path = "/conversations/{id}/notes", params(("id" = ConversationId, Path)),
     request_body = NoteBody, responses((status = 201, body = NoteJson)))]
 async fn create(
-    agent: AuthenticatedAgent,
-    path: web::Path<String>,
-    body: web::Json<NoteBody>,
+    VisibleConversation { id, agent }: VisibleConversation,
+    body: Json<NoteBody>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = conversation_id(&path)?;
     let text = body.text.as_deref().map(str::trim).unwrap_or_default();
     let n = text.chars().count();
     if n == 0 || n > MAX_NOTE_CHARS {
         return Err(ApiError::field("text", format!("is required: 1 to {MAX_NOTE_CHARS} characters")));
     }
-    ensure_visible(&state, &agent, id).await?;
     let emails = mentioned_emails(text);
     if emails.len() > MAX_MENTIONS {
         return Err(ApiError::field("text", format!("mentions more than {MAX_MENTIONS} agents")));
@@ -190,14 +185,11 @@ fn page_params(params: &PageParams) -> Result<(u32, Option<NoteId>), ApiError> {
 #[utoipa::path(get, path = "/conversations/{id}/notes", params(("id" = ConversationId, Path), PageParams),
     responses((status = 200, body = PageJson<NoteJson>)))]
 async fn list(
-    agent: AuthenticatedAgent,
-    path: web::Path<String>,
+    VisibleConversation { id, .. }: VisibleConversation,
     params: web::Query<PageParams>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = conversation_id(&path)?;
     let (limit, after) = page_params(&params)?;
-    ensure_visible(&state, &agent, id).await?;
     let page = state.store.notes(id, limit, after).await.map_err(not_found)?;
     Ok(HttpResponse::Ok().json(PageJson {
         items: page.items.into_iter().map(NoteJson::from).collect(),
@@ -213,18 +205,10 @@ async fn list(
         (status = 403, description = "Only the note's author or an admin may delete it", body = Problem),
     ))]
 async fn delete(
-    agent: AuthenticatedAgent,
-    path: web::Path<(String, String)>,
+    VisibleNote { note, agent }: VisibleNote,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (conversation, note) = path.into_inner();
-    let id = conversation_id(&conversation)?;
-    ensure_visible(&state, &agent, id).await?;
-    let note_id: NoteId = note.parse().map_err(|_| ApiError::NotFound { what: "note" })?;
-    let note = match state.store.note(note_id).await? {
-        Some(n) if n.conversation_id == id => n,
-        _ => return Err(ApiError::NotFound { what: "note" }),
-    };
+    let (id, note_id) = (note.conversation_id, note.id);
     if agent.0.role != AgentRole::Admin && note.author_id != Some(agent.0.id) {
         return Err(ApiError::Forbidden);
     }

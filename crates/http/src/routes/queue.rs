@@ -22,6 +22,8 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
+use crate::guard::VisibleConversation;
+use crate::json::Json;
 use crate::openapi::Problem;
 use crate::routes::conversations::PageJson;
 use crate::routes::labels::double_option;
@@ -132,10 +134,6 @@ struct Claimed {
     conversation: StateJson,
 }
 
-fn conversation_id(raw: &str) -> Result<ConversationId, ApiError> {
-    raw.parse().map_err(|_| ApiError::NotFound { what: "conversation" })
-}
-
 fn resolved() -> ApiError {
     ApiError::StateConflict {
         code: "conversation_resolved",
@@ -148,27 +146,6 @@ fn at_capacity(capacity: u32, load: u32) -> ApiError {
     ApiError::StateConflict {
         code: "at_capacity",
         detail: format!("the agent holds {load} conversations that are not resolved, and their capacity is {capacity}"),
-    }
-}
-
-/// Whether the caller may know the conversation exists.
-async fn may_see(state: &AppState, caller: &AuthenticatedAgent, c: &ConversationState) -> Result<bool, ApiError> {
-    if caller.0.role == AgentRole::Admin || c.assignee_id == Some(caller.0.id) {
-        return Ok(true);
-    }
-    let Some(team) = c.team_id else { return Ok(true) };
-    Ok(state.store.agent_teams(caller.0.id).await?.contains(&team))
-}
-
-/// The conversation, if the caller may see it; 404 otherwise.
-async fn visible(
-    state: &AppState,
-    caller: &AuthenticatedAgent,
-    id: ConversationId,
-) -> Result<ConversationState, ApiError> {
-    match state.store.conversation_state(id).await? {
-        Some(c) if may_see(state, caller, &c).await? => Ok(c),
-        _ => Err(ApiError::NotFound { what: "conversation" }),
     }
 }
 
@@ -203,18 +180,16 @@ async fn claim(caller: AuthenticatedAgent, state: web::Data<AppState>) -> Result
             (`at_capacity`)", body = Problem),
     ))]
 async fn assign(
-    caller: AuthenticatedAgent,
-    path: web::Path<String>,
-    body: web::Json<AssignBody>,
+    VisibleConversation { id, agent: caller }: VisibleConversation,
+    body: Json<AssignBody>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = conversation_id(&path)?;
     let target = match &body.agent_id {
         None => return Err(ApiError::field("agent_id", "is required: an agent's id, or null to unassign")),
         Some(None) => None,
         Some(Some(raw)) => Some(raw.parse::<AgentId>().map_err(|_| ApiError::field("agent_id", "is not an agent id"))?),
     };
-    let current = visible(&state, &caller, id).await?;
+    let current = state.store.conversation_state(id).await?.ok_or(ApiError::NotFound { what: "conversation" })?;
     let admin = caller.0.role == AgentRole::Admin;
     if !admin {
         let me = Some(caller.0.id);
@@ -264,12 +239,10 @@ async fn assign(
         (status = 409, description = "The conversation is resolved, which is final (`conversation_resolved`)", body = Problem),
     ))]
 async fn set_status(
-    caller: AuthenticatedAgent,
-    path: web::Path<String>,
-    body: web::Json<StatusBody>,
+    VisibleConversation { id, agent: caller }: VisibleConversation,
+    body: Json<StatusBody>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = conversation_id(&path)?;
     let now = Utc::now();
     let mut errors = Vec::new();
     let status = ConversationStatus::parse(&body.status).or_else(|| {
@@ -298,7 +271,6 @@ async fn set_status(
     let (Some(status), true) = (status, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
-    visible(&state, &caller, id).await?;
     let outcome = state
         .store
         .set_status(&StatusChange { conversation: id, status, snoozed_until: until, actor: Some(caller.0.id), at: now })
@@ -323,12 +295,10 @@ async fn set_status(
 #[utoipa::path(get, path = "/conversations/{id}/history", params(("id" = ConversationId, Path), HistoryParams),
     responses((status = 200, body = PageJson<HistoryJson>)))]
 async fn history(
-    caller: AuthenticatedAgent,
-    path: web::Path<String>,
+    VisibleConversation { id, .. }: VisibleConversation,
     params: web::Query<HistoryParams>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = conversation_id(&path)?;
     let mut errors = Vec::new();
     let limit = match params.limit.as_deref().map(str::parse::<u32>) {
         None => DEFAULT_LIMIT,
@@ -348,7 +318,6 @@ async fn history(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    visible(&state, &caller, id).await?;
     let page = state.store.history(id, limit, after).await.map_err(|e| match e {
         StoreError::NotFound => ApiError::NotFound { what: "conversation" },
         e => e.into(),

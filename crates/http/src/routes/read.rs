@@ -7,8 +7,9 @@ use switchboard_domain::ConversationId;
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::auth::AuthenticatedAgent;
 use crate::error::ApiError;
+use crate::guard::VisibleConversation;
+use crate::json::optional_object;
 use crate::openapi::Problem;
 
 routes! {
@@ -24,13 +25,6 @@ struct ReadRequest {
     typing: bool,
 }
 
-fn parse_body(body: &[u8]) -> Result<ReadRequest, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(ReadRequest::default());
-    }
-    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest { code: "invalid_body", detail: e.to_string() })
-}
-
 /// Marks the customer's newest message read (blue ticks), optionally with a typing indicator.
 #[utoipa::path(post, path = "/conversations/{id}/read", params(("id" = ConversationId, Path)),
     request_body(content = Option<ReadRequest>, description = "Optional: no body (or `{}`) just marks read."),
@@ -40,15 +34,12 @@ fn parse_body(body: &[u8]) -> Result<ReadRequest, ApiError> {
         (status = 502, description = "WhatsApp refused or could not be reached", body = Problem),
     ))]
 async fn mark_read(
-    agent: AuthenticatedAgent,
-    path: web::Path<String>,
+    VisibleConversation { id, agent }: VisibleConversation,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let not_found = || ApiError::NotFound { what: "conversation" };
-    let id: ConversationId = path.parse().map_err(|_| not_found())?;
-    let request = parse_body(&body)?;
-    let conversation = state.store.conversation(id).await?.ok_or_else(not_found)?;
+    let request: ReadRequest = optional_object(&body)?;
+    let conversation = state.store.conversation(id).await?.ok_or(ApiError::NotFound { what: "conversation" })?;
     let wamid = state.store.last_inbound(id).await?.and_then(|m| m.wamid).ok_or_else(|| ApiError::StateConflict {
         code: "nothing_to_read",
         detail: "the customer has not sent a message in this conversation, so there is nothing to mark read".into(),
@@ -67,13 +58,19 @@ async fn mark_read(
 mod tests {
     use super::*;
 
+    fn parse(body: &[u8]) -> Result<ReadRequest, ApiError> {
+        optional_object(body)
+    }
+
     #[test]
-    fn the_body_is_optional() {
-        assert!(!parse_body(b"").unwrap().typing);
-        assert!(!parse_body(b"  \n").unwrap().typing);
-        assert!(!parse_body(b"{}").unwrap().typing);
-        assert!(parse_body(br#"{"typing": true}"#).unwrap().typing);
-        assert!(parse_body(br#"{"typing": "yes"}"#).is_err());
-        assert!(parse_body(br#"{"typo": true}"#).is_err());
+    fn the_body_is_optional_and_an_object() {
+        assert!(!parse(b"").unwrap().typing);
+        assert!(!parse(b"  \n").unwrap().typing);
+        assert!(!parse(b"{}").unwrap().typing);
+        assert!(parse(br#"{"typing": true}"#).unwrap().typing);
+        assert!(parse(br#"{"typing": "yes"}"#).is_err());
+        assert!(parse(br#"{"typo": true}"#).is_err());
+        assert!(parse(b"[]").is_err());
+        assert!(parse(b"[true]").is_err());
     }
 }

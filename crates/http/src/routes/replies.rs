@@ -26,6 +26,8 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
+use crate::guard::VisibleConversation;
+use crate::json::Json;
 use crate::openapi::Problem;
 use crate::routes::conversations::MessageJson;
 
@@ -251,16 +253,13 @@ enum ReplyRequest {
             (`window_closed`, with `window_closes_at` and a `hint`) and only a template may be sent", body = Problem),
     ))]
 pub(crate) async fn reply(
-    agent: AuthenticatedAgent,
+    VisibleConversation { id, agent }: VisibleConversation,
     req: HttpRequest,
-    path: web::Path<String>,
-    body: web::Json<serde_json::Value>,
+    body: Json<serde_json::Value>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let not_found = || ApiError::NotFound { what: "conversation" };
-    let id: ConversationId = path.parse().map_err(|_| not_found())?;
     let key = idempotency_key(&req)?;
-    let conversation = state.store.conversation(id).await?.ok_or_else(not_found)?;
+    let conversation = state.store.conversation(id).await?.ok_or(ApiError::NotFound { what: "conversation" })?;
     let body = body.into_inner();
     // A quick reply, by name or as a text that is exactly `/shortcut`.
     let (reference, field, reply_to) = if body.get("quick_reply").is_some() {

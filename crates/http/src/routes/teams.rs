@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::ApiError;
+use crate::json::Json;
 use crate::openapi::Problem;
 use crate::routes::labels::double_option;
 
@@ -115,7 +116,7 @@ async fn get(
     responses((status = 201, body = TeamJson), (status = 403, description = "Admins only", body = Problem)))]
 async fn create(
     caller: AuthenticatedAgent,
-    body: web::Json<TeamBody>,
+    body: Json<TeamBody>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
@@ -131,7 +132,7 @@ async fn create(
 async fn update(
     caller: AuthenticatedAgent,
     path: web::Path<String>,
-    body: web::Json<TeamBody>,
+    body: Json<TeamBody>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
@@ -209,7 +210,7 @@ async fn remove_member(
 async fn route_channel(
     caller: AuthenticatedAgent,
     path: web::Path<String>,
-    body: web::Json<RouteBody>,
+    body: Json<RouteBody>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
