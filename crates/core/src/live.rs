@@ -21,17 +21,25 @@
 //!
 //! **Permissions** are checked in memory for every event: events carry the channel's
 //! team and the conversation's assignee as of the change; the subscription knows the
-//! agent's role and teams, and reloads them every few seconds (and ends the stream if the
-//! agent was deactivated). The rule is the queue's: admins see everything; agents the
+//! agent's role and teams. The rule is the queue's: admins see everything; agents the
 //! conversations assigned to them and those of channels routed to one of their teams or
 //! to no team. An agent also sees the assignment change that took a conversation away
 //! from them.
+//!
+//! **Access ends the stream.** A stream is opened with a token; every
+//! [`ACCESS_RECHECK`] (on a timer, so quiet streams too, and before an event when the
+//! last check is older) it looks the token up again and reloads the agent's role and
+//! teams. It ends when the token was revoked, the agent deactivated, or the agent lost a
+//! team or the admin role (so they may no longer see what they were sent); the client
+//! reconnects, if it still may, and fetches what it shows afresh. Teams gained only widen
+//! the filter.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_domain::{AgentId, AgentRole};
+use chrono::Utc;
+use switchboard_domain::{AgentId, AgentRole, TokenHash};
 use switchboard_store::{InboxEvent, InboxEventKind, InboxWakeups, Store, StoreError, TeamId};
 use tokio::sync::broadcast;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
@@ -40,6 +48,10 @@ use tokio_util::task::TaskTracker;
 
 /// Events read from the database per query.
 const PAGE: u32 = 500;
+
+/// How often a stream re-checks its token, its agent and their teams: a revoked token, a
+/// deactivated agent or a lost team ends the stream within this (plus a query).
+pub const ACCESS_RECHECK: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Debug)]
 pub struct LiveOptions {
@@ -51,18 +63,11 @@ pub struct LiveOptions {
     /// Events buffered for subscribers; one that falls further behind replays from the
     /// database.
     pub buffer: usize,
-    /// How often a stream reloads its agent's role and teams.
-    pub viewer_refresh: Duration,
 }
 
 impl Default for LiveOptions {
     fn default() -> Self {
-        Self {
-            keep_alive: Duration::from_secs(15),
-            poll_interval: Duration::from_secs(1),
-            buffer: 4096,
-            viewer_refresh: Duration::from_secs(5),
-        }
+        Self { keep_alive: Duration::from_secs(15), poll_interval: Duration::from_secs(1), buffer: 4096 }
     }
 }
 
@@ -120,9 +125,10 @@ impl LiveHub {
         &self.inner.opts
     }
 
-    /// Opens a stream for `agent`: the events after `last_event_id` (a reconnecting
-    /// client's resume point), or from now on if `None`.
-    pub async fn subscribe(&self, agent: AgentId, last_event_id: Option<i64>) -> Result<Subscription, StoreError> {
+    /// Opens a stream for the agent holding `token`: the events after `last_event_id` (a
+    /// reconnecting client's resume point), or from now on if `None`. `NotFound` if the
+    /// token is not an active agent's.
+    pub async fn subscribe(&self, token: TokenHash, last_event_id: Option<i64>) -> Result<Subscription, StoreError> {
         // First listen, then look: see the module documentation. Under the hub's lock,
         // so the hub is not between reading and broadcasting; if it skipped events while
         // nobody listened, it moves to the newest event first: those before it were
@@ -135,7 +141,7 @@ impl LiveHub {
             }
             self.inner.tx.subscribe()
         };
-        let viewer = Viewer::load(self.inner.store.as_ref(), agent).await?.ok_or(StoreError::NotFound)?;
+        let viewer = Viewer::load(self.inner.store.as_ref(), token).await?.ok_or(StoreError::NotFound)?;
         let cursor = match last_event_id {
             Some(id) => id,
             None => self.inner.store.last_inbox_event_id().await?,
@@ -143,6 +149,8 @@ impl LiveHub {
         let period = self.inner.opts.keep_alive.max(Duration::from_millis(10));
         let mut keep_alive = tokio::time::interval_at(Instant::now() + period, period);
         keep_alive.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut recheck = tokio::time::interval_at(Instant::now() + ACCESS_RECHECK, ACCESS_RECHECK);
+        recheck.set_missed_tick_behavior(MissedTickBehavior::Delay);
         metrics::gauge!("switchboard_live_streams").increment(1.0);
         Ok(Subscription {
             inner: Arc::clone(&self.inner),
@@ -152,6 +160,7 @@ impl LiveHub {
             pending: VecDeque::new(),
             viewer,
             keep_alive,
+            recheck,
         })
     }
 }
@@ -176,6 +185,8 @@ pub struct Subscription {
     pending: VecDeque<Arc<InboxEvent>>,
     viewer: Viewer,
     keep_alive: Interval,
+    /// Ticks every [`ACCESS_RECHECK`].
+    recheck: Interval,
 }
 
 impl Drop for Subscription {
@@ -185,8 +196,8 @@ impl Drop for Subscription {
 }
 
 impl Subscription {
-    /// The next thing to send. `None`: the stream is over (shutdown, or the agent was
-    /// deactivated). An error (the database failed during a replay) also ends it; the
+    /// The next thing to send. `None`: the stream is over (shutdown, or access ended: see
+    /// the module documentation). An error (the database failed during a replay) also ends it; the
     /// client reconnects with its `Last-Event-ID`.
     pub async fn next(&mut self) -> Option<Result<LiveItem, StoreError>> {
         loop {
@@ -232,18 +243,35 @@ impl Subscription {
                     Err(broadcast::error::RecvError::Closed) => return None,
                 },
                 _ = self.keep_alive.tick() => return Some(Ok(LiveItem::KeepAlive)),
+                _ = self.recheck.tick() => match self.recheck_access().await {
+                    Ok(()) => {}
+                    Err(Stop::Ended) => return None,
+                    Err(Stop::Failed(e)) => return Some(Err(e)),
+                },
             }
         }
     }
 
+    /// Looks the token up again and reloads the viewer; `Ended` if access ended or
+    /// narrowed.
+    async fn recheck_access(&mut self) -> Result<(), Stop> {
+        self.recheck.reset();
+        let Some(v) = Viewer::load(self.inner.store.as_ref(), self.viewer.token).await.map_err(Stop::Failed)? else {
+            tracing::debug!(agent_id = %self.viewer.agent, "live stream ended: token revoked or agent deactivated");
+            return Err(Stop::Ended);
+        };
+        if !self.viewer.still_sees_everything_with(&v) {
+            tracing::debug!(agent_id = %self.viewer.agent, "live stream ended: the agent may see less than before");
+            return Err(Stop::Ended);
+        }
+        self.viewer = v;
+        Ok(())
+    }
+
     /// The event as an item to send, if the agent may see it.
     async fn admit(&mut self, ev: Arc<InboxEvent>) -> Result<Option<LiveItem>, Stop> {
-        if self.viewer.loaded.elapsed() >= self.inner.opts.viewer_refresh {
-            match Viewer::load(self.inner.store.as_ref(), self.viewer.agent).await {
-                Ok(Some(v)) => self.viewer = v,
-                Ok(None) => return Err(Stop::Ended),
-                Err(e) => return Err(Stop::Failed(e)),
-            }
+        if self.viewer.loaded.elapsed() >= ACCESS_RECHECK {
+            self.recheck_access().await?;
         }
         if !self.viewer.may_see(&ev) {
             return Ok(None);
@@ -260,6 +288,8 @@ enum Stop {
 
 /// Who is watching: enough to decide in memory whether they may see an event.
 struct Viewer {
+    /// What the stream was opened with.
+    token: TokenHash,
     agent: AgentId,
     admin: bool,
     teams: HashSet<TeamId>,
@@ -267,12 +297,17 @@ struct Viewer {
 }
 
 impl Viewer {
-    /// `None` if the agent is unknown or deactivated.
-    async fn load(store: &dyn Store, agent: AgentId) -> Result<Option<Self>, StoreError> {
-        let Some(a) = store.agent(agent).await?.filter(|a| a.active) else { return Ok(None) };
+    /// `None` if the token is revoked or unknown, or its agent deactivated.
+    async fn load(store: &dyn Store, token: TokenHash) -> Result<Option<Self>, StoreError> {
+        let Some(a) = store.agent_by_token(&token, Utc::now()).await?.filter(|a| a.active) else { return Ok(None) };
         let admin = a.role == AgentRole::Admin;
-        let teams = if admin { HashSet::new() } else { store.agent_teams(agent).await?.into_iter().collect() };
-        Ok(Some(Self { agent, admin, teams, loaded: Instant::now() }))
+        let teams = if admin { HashSet::new() } else { store.agent_teams(a.id).await?.into_iter().collect() };
+        Ok(Some(Self { token, agent: a.id, admin, teams, loaded: Instant::now() }))
+    }
+
+    /// Whether `now` (a reload of the same token) may still see all this viewer may.
+    fn still_sees_everything_with(&self, now: &Self) -> bool {
+        now.agent == self.agent && (now.admin || (!self.admin && self.teams.is_subset(&now.teams)))
     }
 
     /// The queue's visibility rule (crates/store/src/queue.rs), on the event's snapshot.

@@ -27,6 +27,9 @@
 //! the stream has been quiet for `events.keep_alive_ms`. Streams end when the server
 //! shuts down (clients reconnect, to this or another instance, with their last id).
 //! An agent receives only the events of conversations they may see (as in the queue).
+//! A stream also ends within seconds (`switchboard_core::live::ACCESS_RECHECK`) of its
+//! token being revoked, its agent deactivated, or the agent losing a team or the admin
+//! role.
 
 use std::convert::Infallible;
 
@@ -106,8 +109,8 @@ async fn events(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let resume = resume_point(&req, &query)?;
-    let sub = state.live.subscribe(caller.0.id, resume).await.map_err(|e| match e {
-        // Deactivated in between.
+    let sub = state.live.subscribe(*caller.token(), resume).await.map_err(|e| match e {
+        // Revoked or deactivated in between.
         switchboard_store::StoreError::NotFound => ApiError::Unauthorized,
         other => other.into(),
     })?;
