@@ -122,6 +122,11 @@ impl MockGraph {
         self.server.received_requests().await.unwrap_or_default().iter().filter(|r| r.url.path() == p).count()
     }
 
+    /// Every request received so far, whatever its path.
+    pub async fn received(&self) -> usize {
+        self.server.received_requests().await.unwrap_or_default().len()
+    }
+
     /// Every message request received so far (bodies), in arrival order.
     pub async fn sent(&self) -> Vec<Value> {
         self.server
