@@ -92,7 +92,7 @@ fn messages(jobs: &[OutboxJob]) -> Vec<MessageId> {
 }
 
 fn result(job: &OutboxJob, outcome: SendOutcome) -> SendResult {
-    SendResult { job_id: job.id, message_id: job.message_id, outcome }
+    SendResult::of(job, outcome)
 }
 
 fn sent(job: &OutboxJob, id: &str) -> SendResult {
@@ -519,6 +519,7 @@ async fn unknown_conversations_and_jobs_are_not_found(store: Arc<dyn Store>) {
             &[SendResult {
                 job_id: 987_654,
                 message_id: e.message_id,
+                leased_until: t(4),
                 outcome: SendOutcome::Sent { wamid: wamid("wamid.ghost") },
             }],
             t(4),
