@@ -20,6 +20,7 @@ mod openapi;
 mod queue;
 mod quick_replies;
 mod read_api;
+mod reconcile;
 mod replies;
 mod restart;
 mod views;

@@ -41,11 +41,13 @@ async fn a_text_reply_is_queued_then_sent_with_metas_wamid(backend: Backend) {
     assert_eq!(report.sent, 1);
     let sent = app.graph.sent().await;
     assert_eq!(sent.len(), 1);
+    // Our message id rides along, for Meta to echo in the message's status webhooks.
     assert_eq!(
         sent[0],
         json!({
             "messaging_product": "whatsapp", "recipient_type": "individual", "to": FROM, "type": "text",
-            "text": {"body": "Hi Ana, how can I help? नमस्ते", "preview_url": false}
+            "text": {"body": "Hi Ana, how can I help? नमस्ते", "preview_url": false},
+            "biz_opaque_callback_data": format!("sb:{}", queued["id"].as_str().unwrap()),
         })
     );
     let m = message(&app, &conv, queued["id"].as_str().unwrap()).await;
@@ -266,9 +268,10 @@ async fn a_crash_between_claim_and_send_is_recovered_by_the_lease(backend: Backe
     let mut app = spawn_app(backend).await;
     let conv = conversation(&mut app, FROM).await;
     let queued: Value = reply(&app, &conv, json!({"type": "text", "text": "survives"})).await.json().await.unwrap();
-    // A sender claims the job, with a lease that has already run out, and dies.
+    // A sender claims the job, with a lease (and the 30 s grace after it) that has
+    // already run out, and dies.
     let now = Utc::now();
-    let claimed = app.store.claim_outbox(10, now, now - Duration::seconds(1)).await.unwrap();
+    let claimed = app.store.claim_outbox(10, now, now - Duration::seconds(31)).await.unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(app.send().await.sent, 1);
     assert_eq!(app.graph.sent().await.len(), 1);
@@ -276,8 +279,9 @@ async fn a_crash_between_claim_and_send_is_recovered_by_the_lease(backend: Backe
 }
 
 /// The Graph API has no idempotency key: if the process dies after Meta accepted a
-/// message but before the outcome was committed, the message is sent again once the
-/// lease expires. At least once, never lost; recorded once.
+/// message but before the outcome was committed, and no status webhook names it before
+/// the lease and the grace after it run out, the message is sent again. At least once,
+/// never lost; recorded once. (`reconcile.rs`: the status that prevents it.)
 async fn a_crash_after_metas_answer_sends_again_once_the_lease_expires(backend: Backend) {
     let mut app = spawn_app(backend).await;
     let conv = conversation(&mut app, FROM).await;
@@ -285,7 +289,7 @@ async fn a_crash_after_metas_answer_sends_again_once_the_lease_expires(backend: 
         reply(&app, &conv, json!({"type": "text", "text": "at least once"})).await.json().await.unwrap();
     // A sender claims the job and Meta accepts the message…
     let now = Utc::now();
-    let jobs = app.store.claim_outbox(10, now, now - Duration::seconds(1)).await.unwrap();
+    let jobs = app.store.claim_outbox(10, now, now - Duration::seconds(31)).await.unwrap();
     let first = reqwest::Client::new()
         .post(format!("{}/v25.0/{PHONE_NUMBER_ID}/messages", app.graph.uri()))
         .json(&jobs[0].request)
@@ -293,7 +297,8 @@ async fn a_crash_after_metas_answer_sends_again_once_the_lease_expires(backend: 
         .await
         .unwrap();
     assert_eq!(first.status(), 200);
-    // …and the process dies before committing. The lease runs out; another sender resends.
+    // …and the process dies before committing. The lease and the grace run out with no
+    // status; another sender resends.
     assert_eq!(app.send().await.sent, 1);
     assert_eq!(app.graph.sent().await.len(), 2, "sent twice: at least once, never lost");
     let m = message(&app, &conv, queued["id"].as_str().unwrap()).await;

@@ -363,6 +363,7 @@ async fn auto_reply_jobs_are_leased_at_insert_only_at_the_head_of_their_conversa
     let sent = SendResult {
         job_id: greeting_a,
         message_id: queued[0].message_id,
+        leased_until: t(60),
         outcome: SendOutcome::Sent { wamid: wamid("wamid.out.A") },
     };
     store.complete_outbox(&[sent], t(13)).await.unwrap();

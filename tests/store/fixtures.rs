@@ -147,7 +147,7 @@ pub async fn inbound_text(
 /// Applies one status report in an ingest transaction of its own.
 pub async fn apply_status(store: &dyn Store, channel: ChannelId, report: &StatusReport) -> StatusOutcome {
     let (mut tx, events) = begin(store).await;
-    let outcome = tx.apply_status(channel, report, report.timestamp).await.unwrap();
+    let outcome = tx.apply_status(channel, report, None, report.timestamp).await.unwrap();
     finish(tx, &events).await;
     outcome
 }

@@ -46,7 +46,7 @@ async fn nul_characters_are_dropped_not_refused(store: Arc<dyn Store>) {
     .unwrap();
     let mut report = failure("wamid.out1", t(12), 131_026, "Un\u{0}deliverable");
     report.errors[0].details = Some("de\u{0}tails".into());
-    assert_eq!(tx.apply_status(ch.id, &report, t(12)).await.unwrap(), StatusOutcome::Pending);
+    assert_eq!(tx.apply_status(ch.id, &report, None, t(12)).await.unwrap(), StatusOutcome::Pending);
     finish(tx, &events).await;
     assert_eq!(
         store.recorded_changes(RecordReason::Field, 10).await.unwrap(),
@@ -83,6 +83,7 @@ async fn nul_characters_are_dropped_not_refused(store: Arc<dyn Store>) {
             &[SendResult {
                 job_id: jobs[0].id,
                 message_id: first,
+                leased_until: jobs[0].leased_until,
                 outcome: SendOutcome::Sent { wamid: wamid("wamid.out1") },
             }],
             t(11),
@@ -101,6 +102,7 @@ async fn nul_characters_are_dropped_not_refused(store: Arc<dyn Store>) {
             &[SendResult {
                 job_id: jobs[0].id,
                 message_id: second,
+                leased_until: jobs[0].leased_until,
                 outcome: SendOutcome::Retry { run_at: t(13), error: "bu\u{0}sy".into() },
             }],
             t(12),
@@ -115,6 +117,7 @@ async fn nul_characters_are_dropped_not_refused(store: Arc<dyn Store>) {
             &[SendResult {
                 job_id: jobs[0].id,
                 message_id: second,
+                leased_until: jobs[0].leased_until,
                 outcome: SendOutcome::Failed {
                     error: StatusError { code: 1, title: "No\u{0}pe".into(), details: None, href: None },
                     dead: true,

@@ -19,7 +19,7 @@ use switchboard_store::{
 };
 use switchboard_tests::TestDb;
 
-use crate::fixtures::{apply_status, channel, inbound_text, second_instance, status, t, wamid};
+use crate::fixtures::{apply_status, begin, channel, finish, inbound_text, second_instance, status, t, wamid};
 
 conformance!(
     stories: [
@@ -29,6 +29,11 @@ conformance!(
         one_conversation_is_sent_in_order,
         an_expired_lease_is_claimed_again,
         outcomes_after_a_lost_lease_are_handled_sanely,
+        an_expired_lease_waits_the_grace_before_another_claim,
+        a_late_outcome_never_undoes_a_later_claim,
+        a_status_naming_an_unrecorded_send_completes_it,
+        a_status_naming_a_message_is_trusted_only_for_a_send_not_recorded,
+        a_wamid_another_message_has_fails_only_its_own_outcome,
         a_refused_message_fails_and_retries_used_up_make_a_dead_letter,
         dead_and_failed_jobs_can_be_requeued,
         a_requeued_job_waits_for_the_one_in_flight,
@@ -92,7 +97,7 @@ fn messages(jobs: &[OutboxJob]) -> Vec<MessageId> {
 }
 
 fn result(job: &OutboxJob, outcome: SendOutcome) -> SendResult {
-    SendResult { job_id: job.id, message_id: job.message_id, outcome }
+    SendResult::of(job, outcome)
 }
 
 fn sent(job: &OutboxJob, id: &str) -> SendResult {
@@ -519,6 +524,7 @@ async fn unknown_conversations_and_jobs_are_not_found(store: Arc<dyn Store>) {
             &[SendResult {
                 job_id: 987_654,
                 message_id: e.message_id,
+                leased_until: t(4),
                 outcome: SendOutcome::Sent { wamid: wamid("wamid.ghost") },
             }],
             t(4),
@@ -616,4 +622,166 @@ async fn concurrent_claimers_never_share_a_job_or_a_conversation(db: &TestDb, st
     }
     assert!(store.list_outbox(OutboxState::Ready, 10).await.unwrap().is_empty());
     other.close().await;
+}
+
+/// Applies `report` as a status webhook whose callback data names `sent_as`.
+async fn apply_status_of(
+    store: &dyn Store,
+    channel: switchboard_domain::ChannelId,
+    report: &switchboard_domain::inbound::StatusReport,
+    sent_as: MessageId,
+) -> StatusOutcome {
+    let (mut tx, events) = begin(store).await;
+    let outcome = tx.apply_status(channel, report, Some(sent_as), report.timestamp).await.unwrap();
+    finish(tx, &events).await;
+    outcome
+}
+
+fn grace(s: i64) -> chrono::Duration {
+    chrono::Duration::seconds(s)
+}
+
+/// A job whose lease ran out may have reached Meta: it is claimed again only a grace
+/// period later, and holds its conversation back meanwhile. A job released by its sender
+/// (a retry: it was not sent) is claimed at its time, with no grace.
+async fn an_expired_lease_waits_the_grace_before_another_claim(store: Arc<dyn Store>) {
+    let (_, conversation) = setup(&*store).await;
+    let id = enqueue(&*store, conversation, "Hi", t(10)).await;
+    let follower = enqueue(&*store, conversation, "Are you there?", t(11)).await;
+
+    let jobs = store.claim_outbox_reconciling(10, t(20), t(30), grace(30)).await.unwrap();
+    assert_eq!((messages(&jobs), jobs[0].leased_until), (vec![id], t(30)));
+    // The lease ran out at t(30); the grace lasts until t(60), inclusive.
+    assert!(store.claim_outbox_reconciling(10, t(31), t(91), grace(30)).await.unwrap().is_empty());
+    assert!(store.claim_outbox_reconciling(10, t(60), t(120), grace(30)).await.unwrap().is_empty());
+    let jobs = store.claim_outbox_reconciling(10, t(61), t(121), grace(30)).await.unwrap();
+    assert_eq!((messages(&jobs), jobs[0].attempts, jobs[0].leased_until), (vec![id], 2, t(121)));
+
+    // Released by its sender (not sent): claimed again at its time, no grace.
+    store.complete_outbox(&[retry(&jobs[0], t(62))], t(61)).await.unwrap();
+    let jobs = store.claim_outbox_reconciling(10, t(62), t(122), grace(30)).await.unwrap();
+    assert_eq!((messages(&jobs), jobs[0].attempts), (vec![id], 3));
+    store.complete_outbox(&[sent(&jobs[0], "wamid.hi")], t(63)).await.unwrap();
+    let jobs = store.claim_outbox_reconciling(10, t(63), t(123), grace(30)).await.unwrap();
+    assert_eq!(messages(&jobs), vec![follower]);
+}
+
+/// The lease is the claim's token: a sender that lost its lease reports too late to
+/// change what the next claim holds.
+async fn a_late_outcome_never_undoes_a_later_claim(store: Arc<dyn Store>) {
+    let (_, conversation) = setup(&*store).await;
+    let id = enqueue(&*store, conversation, "Hi", t(10)).await;
+    let follower = enqueue(&*store, conversation, "Still there?", t(11)).await;
+    let a = store.claim_outbox(10, t(20), t(30)).await.unwrap();
+    let b = store.claim_outbox(10, t(31), t(91)).await.unwrap();
+    assert_eq!((a[0].id, a[0].leased_until, b[0].leased_until), (b[0].id, t(30), t(91)));
+
+    // A's retry would release B's job (a third sender would send it while B does), and
+    // A's failure would fail it: neither applies.
+    store.complete_outbox(&[retry(&a[0], t(32))], t(32)).await.unwrap();
+    store
+        .complete_outbox(&[result(&a[0], SendOutcome::Failed { error: refusal(131_026), dead: false })], t(32))
+        .await
+        .unwrap();
+    assert!(store.claim_outbox(10, t(33), t(93)).await.unwrap().is_empty(), "still B's, and its follower waits");
+    assert_eq!(view(&*store, id).await.state, Queued);
+    let ready = store.list_outbox(OutboxState::Ready, 10).await.unwrap();
+    assert_eq!((messages_of(&ready), ready[0].last_error.as_deref()), (vec![id, follower], None));
+
+    // B's own outcome applies.
+    store.complete_outbox(&[retry(&b[0], t(40))], t(34)).await.unwrap();
+    let jobs = store.claim_outbox(10, t(40), t(100)).await.unwrap();
+    assert_eq!((messages(&jobs), jobs[0].attempts), (vec![id], 3));
+}
+
+/// The sender died after Meta accepted the message: its status webhook, naming the
+/// message in the callback data, records the send (the wamid, `sent`, then the report)
+/// and completes the job, which is then never claimed again.
+async fn a_status_naming_an_unrecorded_send_completes_it(store: Arc<dyn Store>) {
+    let (ch, conversation) = setup(&*store).await;
+    let id = enqueue(&*store, conversation, "Hi", t(10)).await;
+    let follower = enqueue(&*store, conversation, "Anything else?", t(11)).await;
+    let job = store.claim_outbox_reconciling(10, t(20), t(30), grace(30)).await.unwrap().remove(0);
+
+    assert_eq!(
+        apply_status_of(&*store, ch.id, &status("wamid.lost", Sent, t(21)), id).await,
+        StatusOutcome::Applied { message_id: id, from: Queued, to: Sent }
+    );
+    let m = view(&*store, id).await;
+    assert_eq!((m.state, m.wamid, m.sent_at), (Sent, Some(wamid("wamid.lost")), Some(t(21))));
+    // Its job is done: the follower goes next, at once, not after the lease and grace.
+    let jobs = store.claim_outbox_reconciling(10, t(22), t(82), grace(30)).await.unwrap();
+    assert_eq!(messages(&jobs), vec![follower]);
+    // Later reports find the message by its wamid.
+    assert_eq!(
+        apply_status(&*store, ch.id, &status("wamid.lost", Read, t(23))).await,
+        StatusOutcome::Applied { message_id: id, from: Sent, to: Read }
+    );
+    // The sender's own outcome, late (it was only slow), changes nothing.
+    store.complete_outbox(&[sent(&job, "wamid.lost")], t(24)).await.unwrap();
+    let m = view(&*store, id).await;
+    assert_eq!((m.state, m.wamid), (Read, Some(wamid("wamid.lost"))));
+
+    // A first report that is `delivered` (the `sent` one lost) records the send too.
+    store.complete_outbox(&[sent(&jobs[0], "wamid.f")], t(25)).await.unwrap();
+    let third = enqueue(&*store, conversation, "Bye", t(26)).await;
+    store.claim_outbox(10, t(26), t(86)).await.unwrap();
+    assert_eq!(
+        apply_status_of(&*store, ch.id, &status("wamid.bye", Delivered, t(27)), third).await,
+        StatusOutcome::Applied { message_id: third, from: Queued, to: Delivered }
+    );
+    let m = view(&*store, third).await;
+    assert_eq!((m.state, m.wamid, m.sent_at), (Delivered, Some(wamid("wamid.bye")), Some(t(27))));
+    assert!(store.list_outbox(OutboxState::Ready, 10).await.unwrap().is_empty());
+}
+
+/// Callback data is trusted only to record a send that was never recorded: a message
+/// that has a wamid already (the same message sent twice), one on another channel, or an
+/// inbound one keeps what it has, and the report is parked as for any unknown wamid.
+async fn a_status_naming_a_message_is_trusted_only_for_a_send_not_recorded(store: Arc<dyn Store>) {
+    let ch = channel(&*store, "1001").await;
+    let (conversation, inbound_id) = inbound_text(&*store, ch.id, "15550001", "wamid.in", t(0)).await;
+    let other = channel(&*store, "2002").await;
+    let id = enqueue(&*store, conversation, "Hi", t(10)).await;
+    let job = store.claim_outbox(10, t(20), t(80)).await.unwrap().remove(0);
+
+    assert_eq!(apply_status_of(&*store, other.id, &status("wamid.x", Sent, t(21)), id).await, StatusOutcome::Pending);
+    assert_eq!(
+        apply_status_of(&*store, ch.id, &status("wamid.y", Sent, t(21)), inbound_id).await,
+        StatusOutcome::Pending
+    );
+    assert_eq!(view(&*store, id).await.state, Queued);
+    assert_eq!(store.list_outbox(OutboxState::Ready, 10).await.unwrap().len(), 1);
+
+    store.complete_outbox(&[sent(&job, "wamid.first")], t(22)).await.unwrap();
+    assert_eq!(
+        apply_status_of(&*store, ch.id, &status("wamid.second", Delivered, t(23)), id).await,
+        StatusOutcome::Pending
+    );
+    let m = view(&*store, id).await;
+    assert_eq!((m.state, m.wamid), (Sent, Some(wamid("wamid.first"))));
+}
+
+/// Two sends answered with one wamid cannot both be recorded: recorded together they
+/// fail together (the sender then records them one by one), and alone only the second
+/// fails, leaving the first recorded.
+async fn a_wamid_another_message_has_fails_only_its_own_outcome(store: Arc<dyn Store>) {
+    let ch = channel(&*store, "1001").await;
+    let (a, _) = inbound_text(&*store, ch.id, "15550001", "wamid.in.a", t(0)).await;
+    let (b, _) = inbound_text(&*store, ch.id, "15550002", "wamid.in.b", t(0)).await;
+    let first = enqueue(&*store, a, "Hi A", t(10)).await;
+    let second = enqueue(&*store, b, "Hi B", t(10)).await;
+    let jobs = claim(&*store, t(20)).await;
+    assert_eq!(messages(&jobs), vec![first, second]);
+
+    let both = [sent(&jobs[0], "wamid.same"), sent(&jobs[1], "wamid.same")];
+    let err = store.complete_outbox(&both, t(21)).await.unwrap_err();
+    assert!(!matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert_eq!(view(&*store, first).await.state, Queued, "the whole group rolled back");
+
+    store.complete_outbox(&both[..1], t(21)).await.unwrap();
+    let err = store.complete_outbox(&both[1..], t(21)).await.unwrap_err();
+    assert!(!matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert_eq!(view(&*store, first).await.wamid, Some(wamid("wamid.same")));
+    assert_eq!(view(&*store, second).await.state, Queued);
 }

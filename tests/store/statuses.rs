@@ -211,7 +211,7 @@ async fn a_status_parked_while_its_message_is_being_sent_is_not_lost(store: Arc<
     // The ingest worker parks a report for a wamid it does not know yet...
     let (mut tx, events) = crate::fixtures::begin(&*store).await;
     let report = status("wamid.race", Delivered, t(12));
-    assert_eq!(tx.apply_status(ch.id, &report, t(12)).await.unwrap(), StatusOutcome::Pending);
+    assert_eq!(tx.apply_status(ch.id, &report, None, t(12)).await.unwrap(), StatusOutcome::Pending);
 
     // ...while the sender records that wamid. Whichever commits first, the report must
     // reach the message.
@@ -252,7 +252,7 @@ async fn ingest_and_send_crossing_on_one_conversation_lose_nothing(store: Arc<dy
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
     let report = status("wamid.cross", Delivered, t(12));
-    match tx.apply_status(ch.id, &report, t(12)).await {
+    match tx.apply_status(ch.id, &report, None, t(12)).await {
         Ok(StatusOutcome::Pending) => crate::fixtures::finish(tx, &events).await,
         Ok(other) => panic!("the message cannot be visible yet: {other:?}"),
         Err(StoreError::Unavailable(_)) => {
@@ -261,7 +261,7 @@ async fn ingest_and_send_crossing_on_one_conversation_lose_nothing(store: Arc<dy
             let (mut tx, pending) = store.begin_ingest(100).await.unwrap().unwrap();
             let events: Vec<_> = pending.iter().map(|e| e.id).collect();
             tx.apply_inbound(&new_inbound(events[0])).await.unwrap();
-            tx.apply_status(ch.id, &report, t(12)).await.unwrap();
+            tx.apply_status(ch.id, &report, None, t(12)).await.unwrap();
             crate::fixtures::finish(tx, &events).await;
         }
         Err(e) => panic!("{e:?}"),

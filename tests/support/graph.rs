@@ -1,7 +1,9 @@
-//! A mock Graph API: accepts sends like Meta (a fresh wamid each), records them, and can
-//! be told to fail the next requests.
+//! A mock Graph API: accepts sends like Meta (a fresh wamid each), records them, can be
+//! told to fail the next requests, and can post Meta's `sent` status webhooks back.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path, path_regex};
@@ -9,10 +11,21 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 pub struct MockGraph {
     server: MockServer,
+    statuses: Arc<Statuses>,
+}
+
+/// Meta's status webhooks, as the mock emulates them.
+#[derive(Default)]
+struct Statuses {
+    /// Where to post them and how long after accepting the message; `None`: never.
+    to: Mutex<Option<(String, Duration)>>,
+    /// How many were posted (and answered).
+    posted: AtomicUsize,
 }
 
 struct Accept {
     next: AtomicUsize,
+    statuses: Arc<Statuses>,
 }
 
 impl Respond for Accept {
@@ -23,24 +36,92 @@ impl Respond for Accept {
             return ResponseTemplate::new(200).set_body_json(json!({"success": true}));
         }
         let to = body.get("to").and_then(Value::as_str).unwrap_or_default();
+        let wamid = format!("wamid.mock.{n}");
+        self.post_status(req, &body, &wamid);
         ResponseTemplate::new(200).set_body_json(json!({
             "messaging_product": "whatsapp",
             "contacts": [{"input": to, "wa_id": to}],
-            "messages": [{"id": format!("wamid.mock.{n}")}],
+            "messages": [{"id": wamid}],
         }))
+    }
+}
+
+impl Accept {
+    /// Posts the `sent` status of the message accepted as `wamid`, signed, echoing its
+    /// callback data, if statuses are on.
+    fn post_status(&self, req: &Request, body: &Value, wamid: &str) {
+        let Some((url, delay)) = self.statuses.to.lock().unwrap().clone() else { return };
+        let phone_number_id = req.url.path_segments().and_then(|mut s| s.nth(1)).unwrap_or_default().to_owned();
+        let mut status = json!({
+            "id": wamid,
+            "status": "sent",
+            "timestamp": chrono::Utc::now().timestamp().to_string(),
+            "recipient_id": body.get("to").cloned().unwrap_or(Value::Null),
+        });
+        if let Some(data) = body.get("biz_opaque_callback_data") {
+            status["biz_opaque_callback_data"] = data.clone();
+        }
+        let delivery = crate::payloads::delivery_for(&phone_number_id, vec![], vec![], vec![status]);
+        let bytes = serde_json::to_vec(&delivery).unwrap();
+        let statuses = Arc::clone(&self.statuses);
+        tokio::runtime::Handle::current().spawn(async move {
+            tokio::time::sleep(delay).await;
+            let res = reqwest::Client::new()
+                .post(url)
+                .header("content-type", "application/json")
+                .header("x-hub-signature-256", crate::sign(&bytes))
+                .body(bytes)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200, "the status webhook was refused");
+            statuses.posted.fetch_add(1, Ordering::AcqRel);
+        });
     }
 }
 
 impl MockGraph {
     pub async fn start() -> Self {
         let server = MockServer::start().await;
+        let statuses = Arc::new(Statuses::default());
         Mock::given(method("POST"))
             .and(path_regex(r"^/v[0-9.]+/[0-9]+/messages$"))
-            .respond_with(Accept { next: AtomicUsize::new(0) })
+            .respond_with(Accept { next: AtomicUsize::new(0), statuses: Arc::clone(&statuses) })
             .with_priority(10)
             .mount(&server)
             .await;
-        Self { server }
+        Self { server, statuses }
+    }
+
+    /// From now on, posts Meta's signed `sent` status webhook (with the request's
+    /// callback data) to `webhook_url`, `delay` after accepting each message.
+    pub fn post_statuses(&self, webhook_url: String, delay: Duration) {
+        *self.statuses.to.lock().unwrap() = Some((webhook_url, delay));
+    }
+
+    /// From now on, posts no status webhooks (as when Meta never sends them).
+    pub fn post_no_statuses(&self) {
+        *self.statuses.to.lock().unwrap() = None;
+    }
+
+    /// Status webhooks posted so far (and answered with 200).
+    #[must_use]
+    pub fn statuses_posted(&self) -> usize {
+        self.statuses.posted.load(Ordering::Acquire)
+    }
+
+    /// The next `n` sends are accepted with wamid `wamid`, whatever they are.
+    pub async fn answer_with_wamid(&self, n: u64, wamid: &str) {
+        Mock::given(method("POST"))
+            .and(path_regex(r"^/v[0-9.]+/[0-9]+/messages$"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "messaging_product": "whatsapp",
+                "messages": [{"id": wamid}],
+            })))
+            .up_to_n_times(n)
+            .with_priority(1)
+            .mount(&self.server)
+            .await;
     }
 
     #[must_use]

@@ -250,18 +250,27 @@ impl TestApp {
 
     /// A second sender on the same store and mock (to race the first).
     pub fn another_sender(&self) -> Sender {
-        let client = GraphClient::new(GraphConfig::new(self.graph.uri(), "v25.0", ACCESS_TOKEN.into())).unwrap();
+        self.sender_with(switchboard_core::SenderOptions::default())
+    }
+
+    /// Another sender on the same store and mock, with `opts` (no rate limits or backoff).
+    pub fn sender_with(&self, opts: switchboard_core::SenderOptions) -> Sender {
         Sender::new(
             Arc::clone(&self.store),
-            Arc::new(client),
+            Arc::new(self.graph_client()),
             Arc::default(),
             switchboard_core::SenderOptions {
                 throughput_per_second: 0,
                 pair_per_minute: 0,
                 backoff_base: std::time::Duration::ZERO,
-                ..switchboard_core::SenderOptions::default()
+                ..opts
             },
         )
+    }
+
+    /// A Graph API client for the mock.
+    pub fn graph_client(&self) -> GraphClient {
+        GraphClient::new(GraphConfig::new(self.graph.uri(), "v25.0", ACCESS_TOKEN.into())).unwrap()
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {

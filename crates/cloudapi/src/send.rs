@@ -10,7 +10,7 @@ use std::collections::hash_map::Entry;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use switchboard_domain::{WaId, Wamid};
+use switchboard_domain::{MessageId, WaId, Wamid};
 
 const TEXT_BODY_MAX: usize = 4096;
 const CAPTION_MAX: usize = 1024;
@@ -31,6 +31,13 @@ const SECTION_TITLE_MAX: usize = 24;
 const TEMPLATE_NAME_MAX: usize = 512;
 const TEMPLATE_BUTTON_INDEX_MAX: u8 = 9;
 const CALLBACK_DATA_MAX: usize = 512;
+/// What starts our tag in `biz_opaque_callback_data`: `sb:` and the message's id.
+const TAG_PREFIX: &str = "sb:";
+/// Our tag (`sb:` and a hyphenated UUID) and the `|` before a caller's own value.
+const TAG_LEN: usize = TAG_PREFIX.len() + 36 + 1;
+/// The most a caller's own callback data may hold: the rest of Meta's 512 characters
+/// carries our tag ([`tag_request`]).
+pub const CALLER_CALLBACK_DATA_MAX: usize = CALLBACK_DATA_MAX - TAG_LEN;
 
 /// One message to send to one WhatsApp user.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,8 +47,9 @@ pub struct OutboundMessage {
     /// Quote this message (`context.message_id`). Not allowed for reactions.
     pub reply_to: Option<Wamid>,
     pub body: OutboundBody,
-    /// Opaque tracking string (≤ 512 chars) that Meta echoes in this message's status
-    /// webhooks.
+    /// Opaque tracking string that Meta echoes in this message's status webhooks, at
+    /// most [`CALLER_CALLBACK_DATA_MAX`] chars: the sender puts our message id in front
+    /// of it ([`tag_request`]) within Meta's 512.
     pub biz_opaque_callback_data: Option<String>,
 }
 
@@ -251,7 +259,7 @@ impl OutboundMessage {
             c.fail("context.message_id", "a reaction cannot be a reply; its message_id already names the message");
         }
         if let Some(data) = &self.biz_opaque_callback_data {
-            c.optional("biz_opaque_callback_data", Some(data), CALLBACK_DATA_MAX);
+            c.optional("biz_opaque_callback_data", Some(data), CALLER_CALLBACK_DATA_MAX);
         }
         match &self.body {
             OutboundBody::Text { body, .. } => c.required("text.body", body, TEXT_BODY_MAX),
@@ -322,6 +330,33 @@ impl OutboundMessage {
         msg.insert(kind.into(), content);
         Value::Object(msg)
     }
+}
+
+/// Puts `message` (our id for it) in front of the request body's
+/// `biz_opaque_callback_data` (`sb:<id>`, then `|` and the caller's value if it had one),
+/// so the status webhooks of whatever Meta accepted name the message even when its
+/// wamid was never recorded. A body already tagged for `message` is left as it is.
+pub fn tag_request(request: &mut Value, message: MessageId) {
+    let Some(body) = request.as_object_mut() else { return };
+    let tag = format!("{TAG_PREFIX}{message}");
+    let data = match body.get("biz_opaque_callback_data").and_then(Value::as_str) {
+        Some(d) if tagged_message(d) == Some(message) => return,
+        Some(d) if !d.is_empty() => format!("{tag}|{d}"),
+        _ => tag,
+    };
+    body.insert("biz_opaque_callback_data".into(), data.into());
+}
+
+/// The message a status webhook's `biz_opaque_callback_data` names, if [`tag_request`]
+/// wrote it.
+#[must_use]
+pub fn tagged_message(callback_data: &str) -> Option<MessageId> {
+    let rest = callback_data.strip_prefix(TAG_PREFIX)?;
+    let (id, after) = rest.split_at_checked(36)?;
+    if !(after.is_empty() || after.starts_with('|')) {
+        return None;
+    }
+    id.parse().ok()
 }
 
 impl OutboundBody {
@@ -1196,10 +1231,37 @@ mod tests {
         assert_eq!(failures(&reply), ["context.message_id"]);
 
         let mut tagged = message(text("hi".into()));
-        tagged.biz_opaque_callback_data = Some("t".repeat(512));
+        tagged.biz_opaque_callback_data = Some("t".repeat(CALLER_CALLBACK_DATA_MAX));
         assert_eq!(failures(&tagged), Vec::<String>::new());
-        tagged.biz_opaque_callback_data = Some("t".repeat(513));
+        tagged.biz_opaque_callback_data = Some("t".repeat(CALLER_CALLBACK_DATA_MAX + 1));
         assert_eq!(failures(&tagged), ["biz_opaque_callback_data"]);
+    }
+
+    #[test]
+    fn the_tag_names_the_message_within_metas_limit() {
+        let id = MessageId::new();
+        let mut plain = message(text("hi".into())).to_json();
+        tag_request(&mut plain, id);
+        let data = plain["biz_opaque_callback_data"].as_str().unwrap().to_owned();
+        assert_eq!(data, format!("sb:{id}"));
+        assert_eq!(tagged_message(&data), Some(id));
+        // Tagging again (a retry) changes nothing.
+        tag_request(&mut plain, id);
+        assert_eq!(plain["biz_opaque_callback_data"], data.as_str());
+
+        // A caller's value keeps its place behind the tag, and the whole fits Meta's 512.
+        let mut theirs = message(text("hi".into()));
+        theirs.biz_opaque_callback_data = Some("é".repeat(CALLER_CALLBACK_DATA_MAX));
+        let mut body = theirs.to_json();
+        tag_request(&mut body, id);
+        let data = body["biz_opaque_callback_data"].as_str().unwrap();
+        assert_eq!(data.chars().count(), CALLBACK_DATA_MAX);
+        assert!(data.ends_with(&format!("|{}", "é".repeat(CALLER_CALLBACK_DATA_MAX))));
+        assert_eq!(tagged_message(data), Some(id));
+
+        for other in ["", "ticket-42", "sb:", "sb:not-a-uuid-at-all-but-36-chars-lon", &format!("sb:{id}x")] {
+            assert_eq!(tagged_message(other), None, "{other}");
+        }
     }
 
     #[test]

@@ -188,6 +188,7 @@ impl AutoReplier {
                     request: r.request,
                     attempts: 1,
                     created_at: now,
+                    leased_until: lease.until,
                 });
             }
         }

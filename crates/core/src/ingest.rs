@@ -18,6 +18,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use serde_json::Value;
+use switchboard_cloudapi::tagged_message;
 use switchboard_cloudapi::webhook::parse_delivery;
 use switchboard_domain::inbound::{Change, InboundContact, InboundMessage, MessagesChange, StatusValue};
 use switchboard_domain::link::RefFormat;
@@ -455,7 +457,10 @@ impl IngestWorker {
                 tx.record_change(&record(RecordReason::UnknownStatus, &status.raw)).await?;
                 continue;
             }
-            tx.apply_status(channel, status, event.received_at).await?;
+            // Our message id, which the sender put in the send's callback data: how a
+            // send whose outcome was never recorded is recognised.
+            let sent_as = status.raw.get("biz_opaque_callback_data").and_then(Value::as_str).and_then(tagged_message);
+            tx.apply_status(channel, status, sent_as, event.received_at).await?;
             report.statuses += 1;
         }
         Ok(())

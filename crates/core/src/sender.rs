@@ -8,12 +8,21 @@
 //! - One conversation's messages go out in the order they were queued: the claim only
 //!   offers the oldest unsent job of each conversation, and a job waiting to be retried
 //!   holds back the ones behind it.
-//! - The Graph API has no idempotency key. If the process dies after Meta accepted a
-//!   message but before the outcome is committed, the lease expires and the message is
-//!   sent again: delivery is at least once in that window (the time between Meta's
-//!   answer and our commit, milliseconds). Shortening it further would need an
-//!   idempotency key Meta does not offer; we chose a rare duplicate over a lost message.
-//! - Outcomes of a whole batch are committed in one transaction.
+//! - Every request carries the message's id in `biz_opaque_callback_data`, which Meta
+//!   echoes in the message's status webhooks. A send whose outcome was never recorded
+//!   (the process died after the request was written) is recognised by its status and
+//!   recorded from it, by whichever instance applies the status; a job whose lease ran
+//!   out waits `reconcile_grace` more before another sender claims it, for that status.
+//!   Only if Meta accepted the message and sent no status within the lease and the grace
+//!   is it sent again: delivery stays at least once, never at most once.
+//! - A sender holding a job whose lease ran out (it waited too long for the throughput
+//!   limiter) does not send it; an outcome carries its claim's lease, and a late one is
+//!   ignored if the job was claimed again meanwhile.
+//! - Outcomes are committed as they come, the ones that finished while the previous
+//!   commit ran together in one transaction. An outcome that cannot be recorded (a
+//!   poison result: Meta answered with a wamid another message has) is isolated: the
+//!   group is recorded one by one, and the job of the one that fails is marked failed
+//!   with the reason, so it costs that message, not the others.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -23,11 +32,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde_json::Value;
-use switchboard_cloudapi::{ErrorClass, GraphClient, GraphError, SendResponse};
+use switchboard_cloudapi::{ErrorClass, GraphClient, GraphError, SendResponse, TransportKind, tag_request};
 use switchboard_domain::message::StatusError;
 use switchboard_domain::{PhoneNumberId, WaId, Wamid};
 use switchboard_store::{Lease, OutboxJob, SendOutcome, SendResult, Store, StoreError};
@@ -76,8 +86,13 @@ pub struct SenderOptions {
     pub batch_size: u32,
     /// Sends in flight at once.
     pub concurrency: usize,
-    /// How long a claimed job is leased before another sender may take it.
+    /// How long a claimed job is leased: its sender does not start sending it later.
     pub lease: Duration,
+    /// How much longer another sender waits before claiming a job whose lease ran out
+    /// (its sender may have died after Meta accepted it): the time its status webhook
+    /// has to arrive and complete it. Also the least wait before retrying a request
+    /// that may have reached Meta (it timed out).
+    pub reconcile_grace: Duration,
     /// Attempts before a job becomes a dead letter.
     pub max_attempts: u32,
     /// Age after which a job that still fails becomes a dead letter.
@@ -101,6 +116,7 @@ impl Default for SenderOptions {
             batch_size: 128,
             concurrency: 64,
             lease: Duration::from_secs(60),
+            reconcile_grace: Duration::from_secs(30),
             max_attempts: 10,
             max_age: Duration::from_secs(24 * 3600),
             backoff_base: Duration::from_secs(2),
@@ -163,6 +179,18 @@ pub struct SendReport {
     pub failed: usize,
 }
 
+impl SendReport {
+    fn count(&mut self, results: &[SendResult]) {
+        for r in results {
+            match r.outcome {
+                SendOutcome::Sent { .. } => self.sent += 1,
+                SendOutcome::Retry { .. } => self.retried += 1,
+                SendOutcome::Failed { .. } => self.failed += 1,
+            }
+        }
+    }
+}
+
 pub struct Sender {
     store: Arc<dyn Store>,
     transport: Arc<dyn Transport>,
@@ -193,7 +221,9 @@ impl Sender {
     /// Claims due jobs, sends them (up to `concurrency` at once) and records the outcomes.
     pub async fn run_once(&self) -> Result<SendReport, StoreError> {
         let now = Utc::now();
-        let jobs = self.store.claim_outbox(self.claim_size(), now, now + to_chrono(self.opts.lease)).await?;
+        let lease = now + to_chrono(self.opts.lease);
+        let grace = to_chrono(self.opts.reconcile_grace);
+        let jobs = self.store.claim_outbox_reconciling(self.claim_size(), now, lease, grace).await?;
         self.deliver(jobs).await
     }
 
@@ -212,32 +242,104 @@ impl Sender {
         (handoff, Handed { jobs: rx, waiting, lease: self.opts.lease })
     }
 
-    /// Sends leased jobs (up to `concurrency` at once) and records the outcomes.
+    /// Sends leased jobs (up to `concurrency` at once) and records the outcomes as they
+    /// come: those that finish while a commit runs go into the next one. Fails (after
+    /// sending them all) if an outcome could not be recorded for want of the database.
     async fn deliver(&self, jobs: Vec<OutboxJob>) -> Result<SendReport, StoreError> {
         if jobs.is_empty() {
             return Ok(SendReport::default());
         }
         let mut report = SendReport { claimed: jobs.len(), ..SendReport::default() };
-        let results: Vec<SendResult> = futures_util::stream::iter(jobs)
-            .map(|job| self.send_one(job))
-            .buffer_unordered(self.opts.concurrency.max(1))
-            .collect()
-            .await;
-        for r in &results {
-            match r.outcome {
-                SendOutcome::Sent { .. } => report.sent += 1,
-                SendOutcome::Retry { .. } => report.retried += 1,
-                SendOutcome::Failed { .. } => report.failed += 1,
+        let mut sends =
+            futures_util::stream::iter(jobs).map(|job| self.send_one(job)).buffer_unordered(self.opts.concurrency.max(1));
+        let mut sending = true;
+        let mut done: Vec<SendResult> = Vec::new();
+        let mut recording: Option<BoxFuture<'_, Result<(), StoreError>>> = None;
+        let mut failure = None;
+        loop {
+            if recording.is_none() && !done.is_empty() {
+                let results = std::mem::take(&mut done);
+                report.count(&results);
+                recording = Some(Box::pin(self.record(results)));
+            }
+            let recorded = match (sending, recording.as_mut()) {
+                (false, None) => break,
+                (true, None) => None,
+                (false, Some(commit)) => Some(commit.await),
+                (true, Some(commit)) => tokio::select! {
+                    r = commit => Some(r),
+                    next = sends.next() => {
+                        match next {
+                            Some(result) => done.push(result),
+                            None => sending = false,
+                        }
+                        continue;
+                    }
+                },
+            };
+            match recorded {
+                Some(r) => {
+                    recording = None;
+                    if let Err(e) = r {
+                        failure.get_or_insert(e);
+                    }
+                }
+                None => match sends.next().await {
+                    Some(result) => done.push(result),
+                    None => sending = false,
+                },
             }
         }
-        self.store.complete_outbox(&results, Utc::now()).await?;
         metrics::counter!("switchboard_sends_total", "outcome" => "sent").increment(report.sent as u64);
         metrics::counter!("switchboard_sends_total", "outcome" => "retry").increment(report.retried as u64);
         metrics::counter!("switchboard_sends_total", "outcome" => "failed").increment(report.failed as u64);
         if let Some(l) = &self.pair {
             l.retain_recent();
         }
-        Ok(report)
+        failure.map_or(Ok(report), Err)
+    }
+
+    /// Records outcomes in one transaction; if that fails for anything but the database
+    /// being unavailable, one by one, so that a poison result costs only its own
+    /// message ([`quarantine`](Self::quarantine)). Unrecorded outcomes are not lost:
+    /// their leases run out, and a send Meta accepted is recorded from its status.
+    async fn record(&self, results: Vec<SendResult>) -> Result<(), StoreError> {
+        let at = Utc::now();
+        match self.store.complete_outbox(&results, at).await {
+            Ok(()) => return Ok(()),
+            Err(e @ StoreError::Unavailable(_)) => return Err(e),
+            Err(e) if results.len() > 1 => {
+                tracing::warn!(error = %e, outcomes = results.len(), "recording send outcomes failed; recording them one by one");
+            }
+            Err(_) => {}
+        }
+        for r in &results {
+            match self.store.complete_outbox(std::slice::from_ref(r), at).await {
+                Ok(()) => {}
+                Err(e @ StoreError::Unavailable(_)) => return Err(e),
+                Err(e) => self.quarantine(r, &e).await?,
+            }
+        }
+        Ok(())
+    }
+
+    /// An outcome that cannot be recorded: its job fails for good (an admin can requeue
+    /// it), with the reason on the job and the message, so that it is neither retried
+    /// blindly nor holds up anything else; alerts through the log and
+    /// `switchboard_sends_unrecorded_total`.
+    async fn quarantine(&self, r: &SendResult, e: &StoreError) -> Result<(), StoreError> {
+        tracing::error!(job = r.job_id, message_id = %r.message_id, error = %e, source = ?std::error::Error::source(e),
+            "a send outcome cannot be recorded; its job is marked failed");
+        metrics::counter!("switchboard_sends_unrecorded_total").increment(1);
+        let details = match &r.outcome {
+            SendOutcome::Sent { wamid } => {
+                format!("WhatsApp accepted the message as {wamid}, but recording that failed ({e}); it is not sent again.")
+            }
+            SendOutcome::Retry { .. } | SendOutcome::Failed { .. } => format!("Recording the send failed ({e})."),
+        };
+        let error = StatusError { code: -1, title: "The send could not be recorded".into(), details: Some(details), href: None };
+        let failed = SendResult { outcome: SendOutcome::Failed { error, dead: false }, ..r.clone() };
+        self.store.complete_outbox(std::slice::from_ref(&failed), Utc::now()).await
     }
 
     /// How many jobs to claim: never more than the throughput limit lets us send within
@@ -323,12 +425,12 @@ impl Sender {
         tracing::debug!("sender stopped");
     }
 
-    async fn send_one(&self, job: OutboxJob) -> SendResult {
-        let outcome = self.attempt(&job).await;
-        SendResult { job_id: job.id, message_id: job.message_id, outcome }
+    async fn send_one(&self, mut job: OutboxJob) -> SendResult {
+        let outcome = self.attempt(&mut job).await;
+        SendResult::of(&job, outcome)
     }
 
-    async fn attempt(&self, job: &OutboxJob) -> SendOutcome {
+    async fn attempt(&self, job: &mut OutboxJob) -> SendOutcome {
         let now = Utc::now();
         if let Some(p) = self.health.pause_of(&job.phone_number_id, now) {
             return SendOutcome::Retry { run_at: p.until, error: format!("sending paused: {}", p.reason) };
@@ -345,6 +447,13 @@ impl Sender {
         if let Some(t) = &self.throughput {
             t.until_key_ready(&job.phone_number_id).await;
         }
+        let now = Utc::now();
+        if now >= job.leased_until {
+            // Another sender may claim it once the grace runs out too: not sent here.
+            tracing::warn!(message_id = %job.message_id, "lease ran out before sending; released");
+            return SendOutcome::Retry { run_at: now, error: "not sent before its lease ran out".into() };
+        }
+        tag_request(&mut job.request, job.message_id);
         match self.transport.send(&job.phone_number_id, &job.request).await {
             Ok(res) => {
                 tracing::debug!(message_id = %job.message_id, wamid = %res.wamid, "sent");
@@ -375,8 +484,12 @@ impl Sender {
                     tracing::warn!(message_id = %job.message_id, attempts = job.attempts, "retries used up; dead letter");
                     return SendOutcome::Failed { error: status, dead: true };
                 }
-                let delay =
+                let mut delay =
                     backoff(self.opts.backoff_base, self.opts.backoff_cap, job.attempts).max(after.unwrap_or_default());
+                if may_have_reached_meta(e) {
+                    // Its status, if Meta took it, completes the job meanwhile.
+                    delay = delay.max(self.opts.reconcile_grace);
+                }
                 tracing::info!(message_id = %job.message_id, attempts = job.attempts, retry_in = ?delay, "send failed; will retry");
                 SendOutcome::Retry { run_at: now + to_chrono(delay), error: e.explanation() }
             }
@@ -403,7 +516,10 @@ impl Handoff {
     #[must_use]
     pub fn lease(&self, now: DateTime<Utc>, pending: usize) -> Lease {
         let waiting = self.waiting.load(Ordering::Acquire) + pending;
-        Lease { until: now + to_chrono(self.lease), at_most: self.capacity.saturating_sub(waiting) }
+        // Whole milliseconds, as both stores keep it: the lease is the claim's token.
+        let until = now + to_chrono(self.lease);
+        let until = DateTime::from_timestamp_millis(until.timestamp_millis()).unwrap_or(until);
+        Lease { until, at_most: self.capacity.saturating_sub(waiting) }
     }
 
     /// Gives committed, leased jobs to the sender. Answers those it could not take: the
@@ -482,10 +598,8 @@ pub(crate) async fn release(store: &dyn Store, jobs: &[OutboxJob]) {
     let now = Utc::now();
     let results: Vec<SendResult> = jobs
         .iter()
-        .map(|job| SendResult {
-            job_id: job.id,
-            message_id: job.message_id,
-            outcome: SendOutcome::Retry { run_at: now, error: "not sent before the sender stopped".into() },
+        .map(|job| {
+            SendResult::of(job, SendOutcome::Retry { run_at: now, error: "not sent before the sender stopped".into() })
         })
         .collect();
     match store.complete_outbox(&results, now).await {
@@ -501,6 +615,13 @@ async fn wait_handed(handed: Option<&mut Handed>, batch: &mut Vec<OutboxJob>, li
         Some(h) => h.recv(batch, limit).await,
         None => std::future::pending().await,
     }
+}
+
+/// Whether a failed request may still have reached Meta, and the message been sent: it
+/// timed out or broke off once connected. Meta's own error answers, and failing to
+/// connect, mean it was not sent.
+fn may_have_reached_meta(e: &GraphError) -> bool {
+    matches!(e, GraphError::Transport { kind: TransportKind::Timeout | TransportKind::Other, .. })
 }
 
 /// Meta's error as agents see it on the message.

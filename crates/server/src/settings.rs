@@ -145,6 +145,9 @@ pub struct SenderSettings {
     pub batch_size: u32,
     pub concurrency: usize,
     pub lease_secs: u64,
+    /// How much longer a job whose lease ran out waits for its status webhook before
+    /// another sender sends it again.
+    pub reconcile_grace_secs: u64,
     pub max_attempts: u32,
     pub max_age_hours: u64,
     pub backoff_base_secs: u64,
@@ -429,6 +432,7 @@ impl Settings {
             batch_size: s.batch_size,
             concurrency: s.concurrency,
             lease: Duration::from_secs(s.lease_secs),
+            reconcile_grace: Duration::from_secs(s.reconcile_grace_secs),
             max_attempts: s.max_attempts,
             max_age: Duration::from_secs(s.max_age_hours * 3600),
             backoff_base: Duration::from_secs(s.backoff_base_secs),
@@ -476,7 +480,7 @@ impl Settings {
              [media]\ndir = {:?}\n\n\
              [webhooks]\nmax_batch = {}\nqueue_capacity = {}\nbody_retention_days = {}\n\n\
              [ingest]\nenabled = {}\nbatch_size = {}\npoll_interval_ms = {}\n\n\
-             [sender]\nenabled = {}\nbatch_size = {}\nconcurrency = {}\nlease_secs = {}\nmax_attempts = {}\nmax_age_hours = {}\nbackoff_base_secs = {}\nbackoff_cap_secs = {}\nthroughput_per_second = {}\npair_per_minute = {}\npause_on_config_error_secs = {}\npoll_interval_ms = {}\n\n\
+             [sender]\nenabled = {}\nbatch_size = {}\nconcurrency = {}\nlease_secs = {}\nreconcile_grace_secs = {}\nmax_attempts = {}\nmax_age_hours = {}\nbackoff_base_secs = {}\nbackoff_cap_secs = {}\nthroughput_per_second = {}\npair_per_minute = {}\npause_on_config_error_secs = {}\npoll_interval_ms = {}\n\n\
              [log]\nformat = \"{}\"\nfilter = {:?}\n",
             h.listen,
             h.workers,
@@ -513,6 +517,7 @@ impl Settings {
             self.sender.batch_size,
             self.sender.concurrency,
             self.sender.lease_secs,
+            self.sender.reconcile_grace_secs,
             self.sender.max_attempts,
             self.sender.max_age_hours,
             self.sender.backoff_base_secs,

@@ -26,6 +26,7 @@ use crate::error::DbResultExt;
 use crate::nul::{Jsonb, opt_text, text};
 use crate::rows::{ChannelRow, PendingEventRow, PendingStatusRow, StatusRow, delivery_state};
 use crate::status::{advancing_from, stamps};
+use crate::outbox::reconcile_sent;
 use crate::{INGEST_LOCK, PgStore, WAMID_LOCK_CLASS};
 use switchboard_domain::Delivery;
 
@@ -407,6 +408,7 @@ impl IngestTx for PgIngestTx {
         &mut self,
         channel: ChannelId,
         report: &StatusReport,
+        sent_as: Option<MessageId>,
         received_at: DateTime<Utc>,
     ) -> Result<StatusOutcome> {
         let StatusValue::Known(state) = report.state else {
@@ -420,6 +422,11 @@ impl IngestTx for PgIngestTx {
         // committed since), then park the report.
         lock_wamid(conn, *channel.as_uuid(), &report.wamid).await?;
         if let Some(outcome) = apply_known_status(conn, channel, report, state).await? {
+            return Ok(outcome);
+        }
+        if let Some(id) = sent_as
+            && let Some(outcome) = reconcile_sent(conn, channel, id, report, state).await?
+        {
             return Ok(outcome);
         }
         sqlx::query(

@@ -17,38 +17,44 @@
 //!   their ids in the order they are to be sent).
 //! - Enqueueing and requeueing `NOTIFY` [`OUTBOX_CHANNEL`](crate::OUTBOX_CHANNEL) on
 //!   commit, so idle senders of every instance wake up.
-//! - A sender whose lease expired may still report an outcome. Outcomes apply only to a
-//!   job that still exists (`Sent` deletes it, so a second `Sent` for the same job, a
-//!   duplicate send, changes nothing and keeps the first wamid), and `Retry` and `Failed`
-//!   only to a job that is still `ready`. A `Sent` always wins: Meta has the message, so
-//!   the job is deleted even if another sender had marked it failed or dead meanwhile
-//!   (the message then stays `failed`, forward only, but gets its wamid and `sent_at`).
-//!   Without a lease token in the outcome, the last outcome of a still-ready job wins.
+//! - A claim's token is its `locked_until` (a later claim always leases until later). A
+//!   sender whose lease expired may still report an outcome: `Retry` and `Failed` apply
+//!   only to a job still `ready` and leased by the claim they carry, so a late one never
+//!   undoes a later claim. A `Sent` applies to a job that still exists, whoever holds it
+//!   (it is deleted, so a second `Sent`, a duplicate send, changes nothing and keeps the
+//!   first wamid): Meta has the message, so the job is deleted even if another sender
+//!   had marked it failed or dead meanwhile (the message then stays `failed`, forward
+//!   only, but gets its wamid and `sent_at`).
+//! - A job whose lease expired is claimed again only a grace period later: the sender
+//!   may have died after Meta accepted the message, whose status webhook, naming the
+//!   message in its callback data, then completes the job ([`reconcile_sent`]).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
-use switchboard_domain::{AgentId, DeliveryState, Direction, MessageId, StatusError, Wamid};
+use switchboard_domain::inbound::StatusReport;
+use switchboard_domain::{AgentId, ChannelId, DeliveryState, Direction, MessageId, StatusError, Wamid};
 use switchboard_store::{
     Enqueued, NewOutbound, OutboxEntry, OutboxJob, OutboxState, OutboxStore, Result, SendOutcome, SendResult,
-    StoreError,
+    StatusOutcome, StoreError,
 };
 use uuid::Uuid;
 
 use crate::error::DbResultExt;
-use crate::ingest::{update_delivery, wamid_lock_key};
+use crate::ingest::{take_pending_statuses, update_delivery, wamid_lock_key};
 use crate::nul::{Jsonb, opt_text, text};
 use crate::rows::{DeliveryRow, OutboxEntryRow, OutboxJobRow};
 use crate::views::{apply_sent, retrying};
 use crate::{OUTBOX_CHANNEL, PgStore, WAMID_LOCK_CLASS};
 
-/// The claim. `$1` now, `$2` the lease, `$3` the limit.
+/// The claim. `$1` now, `$2` the lease, `$3` the limit, `$4` now less the grace (a lease
+/// that ended before it has run out).
 const CLAIM: &str = "WITH picked AS MATERIALIZED ( \
       SELECT o.id FROM outbox o \
-      WHERE o.state = 'ready' AND o.run_at <= $1 AND (o.locked_until IS NULL OR o.locked_until < $1) \
+      WHERE o.state = 'ready' AND o.run_at <= $1 AND (o.locked_until IS NULL OR o.locked_until < $4) \
         AND NOT EXISTS (SELECT 1 FROM outbox p \
           WHERE p.conversation_id = o.conversation_id AND p.state = 'ready' AND p.id <> o.id \
-            AND (p.id < o.id OR p.locked_until >= $1)) \
+            AND (p.id < o.id OR p.locked_until >= $4)) \
       ORDER BY o.id LIMIT $3 \
       FOR UPDATE OF o SKIP LOCKED \
     ) \
@@ -56,7 +62,7 @@ const CLAIM: &str = "WITH picked AS MATERIALIZED ( \
     FROM picked, channels ch, conversations c, contacts ct \
     WHERE o.id = picked.id AND ch.id = o.channel_id AND c.id = o.conversation_id AND ct.id = c.contact_id \
     RETURNING o.id, o.message_id, o.conversation_id, o.channel_id, ch.phone_number_id, ct.wa_id, \
-      o.request, o.attempts, o.created_at";
+      o.request, o.attempts, o.created_at, o.locked_until";
 
 /// The text kept as a job's `last_error` for Meta's error.
 pub(crate) fn describe(e: &StatusError) -> String {
@@ -178,7 +184,13 @@ impl OutboxStore for PgStore {
         Ok(Enqueued { message_id: id, created: true })
     }
 
-    async fn claim_outbox(&self, limit: u32, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Vec<OutboxJob>> {
+    async fn claim_outbox_reconciling(
+        &self,
+        limit: u32,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        grace: chrono::Duration,
+    ) -> Result<Vec<OutboxJob>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -186,6 +198,7 @@ impl OutboxStore for PgStore {
             .bind(now)
             .bind(lease_until)
             .bind(i64::from(limit))
+            .bind(now - grace)
             .fetch_all(self.pool())
             .await
             .db()?;
@@ -306,8 +319,17 @@ async fn complete_sent(conn: &mut PgConnection, sent: &[(i64, MessageId, &Wamid)
     .await
     .db()?;
     for (job, message, wamid) in sent.iter().filter(|(job, _, _)| !done.contains(job)) {
-        tracing::warn!(job, message_id = %message, %wamid,
-            "sent a job that was already completed (its lease had expired): a duplicate send");
+        let recorded: Option<Option<String>> = sqlx::query_scalar("SELECT wamid FROM messages WHERE id = $1")
+            .bind(message.as_uuid())
+            .fetch_optional(&mut *conn)
+            .await
+            .db()?;
+        if recorded.flatten().as_deref() == Some(wamid.as_str()) {
+            tracing::debug!(job, message_id = %message, %wamid, "send already recorded from its status webhook");
+        } else {
+            tracing::warn!(job, message_id = %message, %wamid,
+                "sent a job that was already completed (its lease had expired): a duplicate send");
+        }
     }
     let done: Vec<&(i64, MessageId, &Wamid)> = sent.iter().filter(|(job, _, _)| done.contains(job)).collect();
     if done.is_empty() {
@@ -345,19 +367,20 @@ async fn complete_one(conn: &mut PgConnection, r: &SendResult, at: DateTime<Utc>
         SendOutcome::Retry { run_at, error } => {
             let n = sqlx::query(
                 "UPDATE outbox SET run_at = $1, locked_until = NULL, last_error = $2, updated_at = $3 \
-                 WHERE id = $4 AND message_id = $5 AND state = 'ready'",
+                 WHERE id = $4 AND message_id = $5 AND state = 'ready' AND locked_until = $6",
             )
             .bind(run_at)
             .bind(text(error))
             .bind(at)
             .bind(r.job_id)
             .bind(r.message_id.as_uuid())
+            .bind(r.leased_until)
             .execute(&mut *conn)
             .await
             .db()?
             .rows_affected();
             if n == 0 {
-                tracing::debug!(job = r.job_id, "retry of a job that is no longer ready; ignored");
+                tracing::debug!(job = r.job_id, "retry of a job no longer leased by this claim; ignored");
             }
             Ok(())
         }
@@ -365,24 +388,72 @@ async fn complete_one(conn: &mut PgConnection, r: &SendResult, at: DateTime<Utc>
             let state = if *dead { OutboxState::Dead } else { OutboxState::Failed };
             let n = sqlx::query(
                 "UPDATE outbox SET state = $1, locked_until = NULL, last_error = $2, updated_at = $3 \
-                 WHERE id = $4 AND message_id = $5 AND state = 'ready'",
+                 WHERE id = $4 AND message_id = $5 AND state = 'ready' AND locked_until = $6",
             )
             .bind(state.as_str())
             .bind(text(&describe(error)))
             .bind(at)
             .bind(r.job_id)
             .bind(r.message_id.as_uuid())
+            .bind(r.leased_until)
             .execute(&mut *conn)
             .await
             .db()?
             .rows_affected();
             if n == 0 {
-                tracing::debug!(job = r.job_id, "failure of a job that is no longer ready; ignored");
+                tracing::debug!(job = r.job_id, "failure of a job no longer leased by this claim; ignored");
                 return Ok(());
             }
             fail_message(conn, r.message_id, error, at).await
         }
     }
+}
+
+/// A status report for wamid `report.wamid`, which no message has, naming message `id`
+/// in its callback data (see `IngestTx::apply_status`): if that message is outbound on
+/// `channel` and has no wamid, Meta accepted a send whose outcome was never recorded.
+/// Records it as a `Sent` outcome would (the job deleted, whatever its state; the
+/// message takes the wamid and `sent`, then the reports of that wamid, this one last).
+/// `None` if the message is not such a message. The caller holds the wamid lock; the
+/// job's row is locked before the message's, in the order `complete_sent` takes them.
+pub(crate) async fn reconcile_sent(
+    conn: &mut PgConnection,
+    channel: ChannelId,
+    id: MessageId,
+    report: &StatusReport,
+    state: DeliveryState,
+) -> Result<Option<StatusOutcome>> {
+    sqlx::query(
+        "DELETE FROM outbox o USING messages m \
+         WHERE o.message_id = $1 AND m.id = o.message_id AND m.channel_id = $2 AND m.wamid IS NULL",
+    )
+    .bind(id.as_uuid())
+    .bind(channel.as_uuid())
+    .execute(&mut *conn)
+    .await
+    .db()?;
+    let row: Option<DeliveryRow> = sqlx::query_as(
+        "SELECT id, channel_id, state, sent_at, delivered_at, read_at, failed_at \
+         FROM messages WHERE id = $1 AND channel_id = $2 AND direction = 'outbound' AND wamid IS NULL FOR UPDATE",
+    )
+    .bind(id.as_uuid())
+    .bind(channel.as_uuid())
+    .fetch_optional(&mut *conn)
+    .await
+    .db()?;
+    let Some(row) = row else { return Ok(None) };
+    let before = row.delivery()?;
+    let mut after = before.clone();
+    after.apply(DeliveryState::Sent, report.timestamp, &[]);
+    take_pending_statuses(conn, row.channel_id, &report.wamid, &mut after).await?;
+    after.apply(state, report.timestamp, &report.errors);
+    update_delivery(conn, row.id, Some(&report.wamid), &after).await?;
+    tracing::info!(message_id = %id, wamid = %report.wamid, "send recorded from its status webhook");
+    Ok(Some(if after.state == before.state {
+        StatusOutcome::Stale { message_id: id }
+    } else {
+        StatusOutcome::Applied { message_id: id, from: before.state, to: after.state }
+    }))
 }
 
 /// Folds a send failure into the message like a `failed` status report: `failed_at`,

@@ -242,6 +242,7 @@ pub(crate) struct OutboxJobRow {
     pub request: Json<serde_json::Value>,
     pub attempts: i32,
     pub created_at: DateTime<Utc>,
+    pub locked_until: DateTime<Utc>,
 }
 
 impl TryFrom<OutboxJobRow> for OutboxJob {
@@ -257,6 +258,7 @@ impl TryFrom<OutboxJobRow> for OutboxJob {
             request: r.request.0,
             attempts: u32::try_from(r.attempts).map_err(corrupt)?,
             created_at: r.created_at,
+            leased_until: r.locked_until,
         })
     }
 }

@@ -26,6 +26,7 @@ use uuid::Uuid;
 use crate::error::DbResultExt;
 use crate::nul::{json, opt_json, opt_text, text};
 use crate::rows::{ChannelRow, DeliveryRow, PendingEventRow, PendingStatusRow, Values, delivery_state, ms, time};
+use crate::outbox::reconcile_sent;
 use crate::{SqliteStore, WriteTx};
 use switchboard_domain::Delivery;
 
@@ -391,6 +392,7 @@ impl IngestTx for SqliteIngestTx {
         &mut self,
         channel: ChannelId,
         report: &StatusReport,
+        sent_as: Option<MessageId>,
         received_at: DateTime<Utc>,
     ) -> Result<StatusOutcome> {
         let StatusValue::Known(state) = report.state else {
@@ -407,6 +409,11 @@ impl IngestTx for SqliteIngestTx {
         .await
         .db()?;
         let Some(row) = row else {
+            if let Some(id) = sent_as
+                && let Some(outcome) = reconcile_sent(conn, channel, id, report, state).await?
+            {
+                return Ok(outcome);
+            }
             sqlx::query(
                 "INSERT INTO pending_statuses (channel_id, wamid, status, timestamp, errors, recipient_id, received_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",

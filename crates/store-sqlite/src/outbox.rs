@@ -9,40 +9,51 @@
 //! - The claim looks for candidates on a reader, without the write gate (an idle poll
 //!   writes nothing), then leases them with one `UPDATE … RETURNING` that checks every
 //!   condition again: that statement is the one that decides.
-//! - A sender whose lease expired may still report an outcome. Outcomes apply only to a
-//!   job that still exists (`Sent` deletes it, so a second `Sent` for the same job, a
-//!   duplicate send, changes nothing and keeps the first wamid), and `Retry` and `Failed`
-//!   only to a job that is still `ready`. A `Sent` always wins: Meta has the message, so
-//!   the job is deleted even if another sender had marked it failed or dead meanwhile
-//!   (the message then stays `failed`, forward only, but gets its wamid and `sent_at`).
-//!   Without a lease token in the outcome, the last outcome of a still-ready job wins.
+//! - A claim's token is its `locked_until` (a later claim always leases until later). A
+//!   sender whose lease expired may still report an outcome: `Retry` and `Failed` apply
+//!   only to a job still `ready` and leased by the claim they carry, so a late one never
+//!   undoes a later claim. A `Sent` applies to a job that still exists, whoever holds it
+//!   (it is deleted, so a second `Sent`, a duplicate send, changes nothing and keeps the
+//!   first wamid): Meta has the message, so the job is deleted even if another sender
+//!   had marked it failed or dead meanwhile (the message then stays `failed`, forward
+//!   only, but gets its wamid and `sent_at`).
+//! - A job whose lease expired is claimed again only a grace period later: the sender
+//!   may have died after Meta accepted the message, whose status webhook, naming the
+//!   message in its callback data, then completes the job ([`reconcile_sent`]).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 use sqlx::types::Json;
-use switchboard_domain::{AgentId, DeliveryState, Direction, MessageId, StatusError, Wamid};
+use switchboard_domain::inbound::StatusReport;
+use switchboard_domain::{AgentId, ChannelId, DeliveryState, Direction, MessageId, StatusError, Wamid};
 use switchboard_store::{
     Enqueued, NewOutbound, OutboxEntry, OutboxJob, OutboxState, OutboxStore, Result, SendOutcome, SendResult,
-    StoreError,
+    StatusOutcome, StoreError,
 };
 use uuid::Uuid;
 
 use crate::SqliteStore;
 use crate::error::DbResultExt;
-use crate::ingest::update_delivery;
+use crate::ingest::{take_pending_statuses, update_delivery};
 use crate::nul::{json, opt_text, text};
 use crate::rows::{ClaimedRow, DeliveryRow, OutboxEntryRow, Values, corrupt, ms};
 use crate::views::apply_sent;
 
-/// The conditions that make outbox row `o` claimable at `?1` (now): ready, due, not
-/// leased, and no other ready job of its conversation older or leased.
+/// The conditions that make outbox row `o` claimable at `?1` (now), the lease ends
+/// before `$expired` counting as run out (now less the grace): ready, due, not leased,
+/// and no other ready job of its conversation older or leased.
 macro_rules! claimable {
-    () => {
-        "o.state = 'ready' AND o.run_at <= ?1 AND (o.locked_until IS NULL OR o.locked_until < ?1) \
-         AND NOT EXISTS (SELECT 1 FROM outbox p \
-           WHERE p.conversation_id = o.conversation_id AND p.state = 'ready' AND p.id <> o.id \
-             AND (p.id < o.id OR p.locked_until >= ?1))"
+    ($expired:literal) => {
+        concat!(
+            "o.state = 'ready' AND o.run_at <= ?1 AND (o.locked_until IS NULL OR o.locked_until < ",
+            $expired,
+            ") AND NOT EXISTS (SELECT 1 FROM outbox p \
+               WHERE p.conversation_id = o.conversation_id AND p.state = 'ready' AND p.id <> o.id \
+                 AND (p.id < o.id OR p.locked_until >= ",
+            $expired,
+            "))"
+        )
     };
 }
 
@@ -80,7 +91,13 @@ impl OutboxStore for SqliteStore {
         }
     }
 
-    async fn claim_outbox(&self, limit: u32, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Vec<OutboxJob>> {
+    async fn claim_outbox_reconciling(
+        &self,
+        limit: u32,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        grace: chrono::Duration,
+    ) -> Result<Vec<OutboxJob>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -93,11 +110,12 @@ impl OutboxStore for SqliteStore {
              JOIN conversations c ON c.id = o.conversation_id \
              JOIN contacts ct ON ct.id = c.contact_id \
              WHERE ",
-            claimable!(),
+            claimable!("?3"),
             " ORDER BY o.id LIMIT ?2"
         ))
         .bind(ms(now))
         .bind(i64::from(limit))
+        .bind(ms(now - grace))
         .fetch_all(self.pool())
         .await
         .db()?;
@@ -110,12 +128,13 @@ impl OutboxStore for SqliteStore {
         let rows: Vec<ClaimedRow> = sqlx::query_as(concat!(
             "UPDATE outbox AS o SET locked_until = ?2, attempts = attempts + 1, updated_at = ?1 \
              WHERE o.id IN (SELECT value FROM json_each(?3)) AND ",
-            claimable!(),
-            " RETURNING id, message_id, conversation_id, channel_id, request, attempts, created_at"
+            claimable!("?4"),
+            " RETURNING id, message_id, conversation_id, channel_id, request, attempts, created_at, locked_until"
         ))
         .bind(ms(now))
         .bind(ms(lease_until))
         .bind(Json(&ids))
+        .bind(ms(now - grace))
         .fetch_all(&mut *w)
         .await
         .db()?;
@@ -317,8 +336,17 @@ async fn complete_sent(
         .map(|r| r.0)
         .collect();
     for (job, message, wamid) in sent.iter().filter(|s| !done.contains(&s.0)) {
-        tracing::warn!(job, message_id = %message, %wamid,
-            "sent a job that was already completed (its lease had expired): a duplicate send");
+        let recorded: Option<Option<String>> = sqlx::query_scalar("SELECT wamid FROM messages WHERE id = ?1")
+            .bind(message.as_uuid())
+            .fetch_optional(&mut *conn)
+            .await
+            .db()?;
+        if recorded.flatten().as_deref() == Some(wamid.as_str()) {
+            tracing::debug!(job, message_id = %message, %wamid, "send already recorded from its status webhook");
+        } else {
+            tracing::warn!(job, message_id = %message, %wamid,
+                "sent a job that was already completed (its lease had expired): a duplicate send");
+        }
     }
     if done.is_empty() {
         return Ok(());
@@ -341,19 +369,20 @@ async fn complete_one(conn: &mut SqliteConnection, r: &SendResult, at: DateTime<
         SendOutcome::Retry { run_at, error } => {
             let n = sqlx::query(
                 "UPDATE outbox SET run_at = ?1, locked_until = NULL, last_error = ?2, updated_at = ?3 \
-                 WHERE id = ?4 AND message_id = ?5 AND state = 'ready'",
+                 WHERE id = ?4 AND message_id = ?5 AND state = 'ready' AND locked_until = ?6",
             )
             .bind(ms(*run_at))
             .bind(text(error))
             .bind(ms(at))
             .bind(r.job_id)
             .bind(r.message_id.as_uuid())
+            .bind(ms(r.leased_until))
             .execute(&mut *conn)
             .await
             .db()?
             .rows_affected();
             if n == 0 {
-                tracing::debug!(job = r.job_id, "retry of a job that is no longer ready; ignored");
+                tracing::debug!(job = r.job_id, "retry of a job no longer leased by this claim; ignored");
             }
             Ok(())
         }
@@ -361,24 +390,67 @@ async fn complete_one(conn: &mut SqliteConnection, r: &SendResult, at: DateTime<
             let state = if *dead { OutboxState::Dead } else { OutboxState::Failed };
             let n = sqlx::query(
                 "UPDATE outbox SET state = ?1, locked_until = NULL, last_error = ?2, updated_at = ?3 \
-                 WHERE id = ?4 AND message_id = ?5 AND state = 'ready'",
+                 WHERE id = ?4 AND message_id = ?5 AND state = 'ready' AND locked_until = ?6",
             )
             .bind(state.as_str())
             .bind(text(&describe(error)))
             .bind(ms(at))
             .bind(r.job_id)
             .bind(r.message_id.as_uuid())
+            .bind(ms(r.leased_until))
             .execute(&mut *conn)
             .await
             .db()?
             .rows_affected();
             if n == 0 {
-                tracing::debug!(job = r.job_id, "failure of a job that is no longer ready; ignored");
+                tracing::debug!(job = r.job_id, "failure of a job no longer leased by this claim; ignored");
                 return Ok(());
             }
             fail_message(conn, r.message_id, error, at).await
         }
     }
+}
+
+/// A status report for wamid `report.wamid`, which no message has, naming message `id`
+/// in its callback data (see `IngestTx::apply_status`): if that message is outbound on
+/// `channel` and has no wamid, Meta accepted a send whose outcome was never recorded.
+/// Records it as a `Sent` outcome would (the job deleted, whatever its state; the
+/// message takes the wamid and `sent`, then the reports of that wamid, this one last).
+/// `None` if the message is not such a message.
+pub(crate) async fn reconcile_sent(
+    conn: &mut SqliteConnection,
+    channel: ChannelId,
+    id: MessageId,
+    report: &StatusReport,
+    state: DeliveryState,
+) -> Result<Option<StatusOutcome>> {
+    let row: Option<DeliveryRow> = sqlx::query_as(
+        "SELECT id, channel_id, state, sent_at, delivered_at, read_at, failed_at \
+         FROM messages WHERE id = ?1 AND channel_id = ?2 AND direction = 'outbound' AND wamid IS NULL",
+    )
+    .bind(id.as_uuid())
+    .bind(channel.as_uuid())
+    .fetch_optional(&mut *conn)
+    .await
+    .db()?;
+    let Some(row) = row else { return Ok(None) };
+    sqlx::query("DELETE FROM outbox WHERE message_id = ?1")
+        .bind(id.as_uuid())
+        .execute(&mut *conn)
+        .await
+        .db()?;
+    let before = row.delivery()?;
+    let mut after = before.clone();
+    after.apply(DeliveryState::Sent, report.timestamp, &[]);
+    take_pending_statuses(conn, row.channel_id, &report.wamid, &mut after).await?;
+    after.apply(state, report.timestamp, &report.errors);
+    update_delivery(conn, row.id, Some(&report.wamid), &after).await?;
+    tracing::info!(message_id = %id, wamid = %report.wamid, "send recorded from its status webhook");
+    Ok(Some(if after.state == before.state {
+        StatusOutcome::Stale { message_id: id }
+    } else {
+        StatusOutcome::Applied { message_id: id, from: before.state, to: after.state }
+    }))
 }
 
 /// Folds a send failure into the message like a `failed` status report: `failed_at`,

@@ -446,6 +446,7 @@ pub(crate) struct ClaimedRow {
     pub request: Json<serde_json::Value>,
     pub attempts: i64,
     pub created_at: i64,
+    pub locked_until: i64,
 }
 
 impl ClaimedRow {
@@ -461,6 +462,7 @@ impl ClaimedRow {
             request: self.request.0,
             attempts: u32::try_from(self.attempts).map_err(corrupt)?,
             created_at: time(self.created_at)?,
+            leased_until: time(self.locked_until)?,
         })
     }
 }

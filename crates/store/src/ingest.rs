@@ -239,11 +239,18 @@ pub trait IngestTx: Send {
 
     /// Applies a status report to our outbound message with that wamid, forward only
     /// (`DeliveryState::advances_to`); a failure records Meta's code, title and details.
-    /// A report for an unknown wamid is kept as pending.
+    ///
+    /// A report for an unknown wamid that names our message `sent_as` (its callback
+    /// data) when that message, on this channel, has no wamid yet: Meta accepted a send
+    /// whose outcome was never recorded (the sender died, or is still recording it). The
+    /// message takes the wamid and state `sent` (then the report), and its outbox job is
+    /// deleted, as a `Sent` outcome would. Any other report for an unknown wamid is kept
+    /// as pending.
     async fn apply_status(
         &mut self,
         channel: ChannelId,
         report: &StatusReport,
+        sent_as: Option<MessageId>,
         received_at: DateTime<Utc>,
     ) -> Result<StatusOutcome>;
 

@@ -41,6 +41,10 @@ pub struct OutboxJob {
     /// Attempts so far, including this one.
     pub attempts: u32,
     pub created_at: DateTime<Utc>,
+    /// The end of this claim's lease, as stored (whole milliseconds). It is the claim's
+    /// token too: a later claim of the job always leases it until later, so an outcome
+    /// carrying it back ([`SendResult::leased_until`]) names the claim it belongs to.
+    pub leased_until: DateTime<Utc>,
 }
 
 /// How a send ended.
@@ -61,10 +65,18 @@ pub enum SendOutcome {
 pub struct SendResult {
     pub job_id: i64,
     pub message_id: MessageId,
+    /// The claim's [`OutboxJob::leased_until`]: `Retry` and `Failed` apply only while
+    /// the job is still leased by that claim.
+    pub leased_until: DateTime<Utc>,
     pub outcome: SendOutcome,
 }
 
 impl SendResult {
+    #[must_use]
+    pub fn of(job: &OutboxJob, outcome: SendOutcome) -> Self {
+        Self { job_id: job.id, message_id: job.message_id, leased_until: job.leased_until, outcome }
+    }
+
     /// `(job, message, wamid)` when Meta accepted the message: the outcomes stores record
     /// set-wise, for a whole batch at once.
     #[must_use]
@@ -128,14 +140,31 @@ pub trait OutboxStore: Send + Sync {
     /// `NotFound` if the conversation does not exist.
     async fn enqueue_outbound(&self, m: &NewOutbound<'_>) -> Result<Enqueued>;
 
-    /// Claims up to `limit` jobs that are due (`run_at <= now`) and not leased (or whose
-    /// lease expired: a crashed sender's jobs are claimed again), leasing them until
-    /// `lease_until` and counting the attempt. Only the oldest unsent job of each
-    /// conversation is eligible, so one conversation's messages go out in the order
-    /// they were queued even with many senders. PostgreSQL: `FOR UPDATE SKIP LOCKED`.
-    async fn claim_outbox(&self, limit: u32, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Vec<OutboxJob>>;
+    /// [`claim_outbox_reconciling`](Self::claim_outbox_reconciling) with no grace: a job
+    /// whose lease expired is claimed again at once.
+    async fn claim_outbox(&self, limit: u32, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Vec<OutboxJob>> {
+        self.claim_outbox_reconciling(limit, now, lease_until, chrono::Duration::zero()).await
+    }
 
-    /// Records a batch of outcomes in one transaction.
+    /// Claims up to `limit` jobs that are due (`run_at <= now`) and not leased, leasing
+    /// them until `lease_until` and counting the attempt. A job whose lease expired (its
+    /// sender died or stalled, maybe after Meta accepted the message) is claimed again
+    /// only `grace` after its lease ended, so that a status webhook naming it can
+    /// complete it first ([`IngestTx::apply_status`](crate::IngestTx::apply_status)).
+    /// Only the oldest unsent job of each conversation is eligible, so one
+    /// conversation's messages go out in the order they were queued even with many
+    /// senders. PostgreSQL: `FOR UPDATE SKIP LOCKED`.
+    async fn claim_outbox_reconciling(
+        &self,
+        limit: u32,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        grace: chrono::Duration,
+    ) -> Result<Vec<OutboxJob>>;
+
+    /// Records outcomes in one transaction. `Sent` applies to a job that still exists,
+    /// whoever holds it (Meta has the message); `Retry` and `Failed` only to a job still
+    /// leased by the claim they carry ([`SendResult::leased_until`]).
     async fn complete_outbox(&self, results: &[SendResult], at: DateTime<Utc>) -> Result<()>;
 
     /// Jobs in `state`, oldest first.
