@@ -285,7 +285,10 @@ async fn deliveries_stored_before_the_time_ordered_key_are_still_recognised(db: 
 async fn old_deliveries_are_deleted_once_meta_cannot_redeliver_them(db: &TestDb, store: Arc<dyn Store>) {
     const DAY: i64 = 86_400;
     let body = |secs: i64, n: &str| {
-        format!(r#"{{"entry":[{{"changes":[{{"value":{{"statuses":[{{"timestamp":"{}","n":"{n}"}}]}}}}]}}]}}"#, t(secs).timestamp())
+        format!(
+            r#"{{"entry":[{{"changes":[{{"value":{{"statuses":[{{"timestamp":"{}","n":"{n}"}}]}}}}]}}]}}"#,
+            t(secs).timestamp()
+        )
     };
     let old: Vec<_> = (0..6_000).map(|i| event(&body(-10 * DAY + i, &format!("old {i}")), t(-10 * DAY + i))).collect();
     store.append_events(&old).await.unwrap();
