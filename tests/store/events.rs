@@ -26,6 +26,7 @@ conformance!(
         batches_of_every_size_count_each_copy_once,
         deliveries_stored_before_the_time_ordered_key_are_still_recognised,
         old_deliveries_are_deleted_once_meta_cannot_redeliver_them,
+        housekeeping_drops_bodies_then_rows,
     ],
 );
 
@@ -319,14 +320,7 @@ async fn old_deliveries_are_deleted_once_meta_cannot_redeliver_them(db: &TestDb,
 
     assert_eq!(store.delete_old_events(t(-8 * DAY)).await.unwrap(), 6_001);
     assert_eq!(store.delete_old_events(t(-8 * DAY)).await.unwrap(), 0, "nothing left to delete");
-    let left: Vec<i64> = {
-        let mut left = Vec::new();
-        for id in &ids {
-            left.push(query_i64(db, &format!("SELECT COUNT(*) FROM webhook_events WHERE id = {id}")).await);
-        }
-        left
-    };
-    assert_eq!(left, [1, 1, 1, 1, 1, 1, 0]);
+    assert_eq!(stored(db, &ids, "true").await, [true, true, true, true, true, true, false]);
     assert_eq!(store.event_log_stats().await.unwrap(), EventLogStats { pending: 1, failed: 1, applied: 4 });
 
     // Retries within the horizon are still recognised.
@@ -342,4 +336,37 @@ async fn old_deliveries_are_deleted_once_meta_cannot_redeliver_them(db: &TestDb,
     exec(db, &format!("UPDATE webhook_events SET state = 'applied' WHERE id = {}", again.get())).await;
     assert_eq!(store.delete_old_events(t(-8 * DAY)).await.unwrap(), 0);
     assert_eq!(store.delete_old_events(t(3)).await.unwrap(), 4, "all but the pending, failed and recorded ones");
+}
+
+/// Housekeeping at its defaults: bodies go after 7 days, rows after 10.
+async fn housekeeping_drops_bodies_then_rows(db: &TestDb, store: Arc<dyn Store>) {
+    use switchboard_core::{Housekeeper, HousekeepingOptions};
+    let now = chrono::Utc::now();
+    let day = chrono::Duration::days(1);
+    let at = |days: i32| now - day * days;
+    let body = |days: i32| format!(r#"{{"statuses":[{{"timestamp":"{}"}}]}}"#, at(days).timestamp());
+    let got =
+        store.append_events(&[event(&body(2), at(2)), event(&body(8), at(8)), event(&body(11), at(11))]).await.unwrap();
+    let ids: Vec<i64> = got.iter().map(|a| id(*a).get()).collect();
+    exec(db, "UPDATE webhook_events SET state = 'applied'").await;
+
+    let report = Housekeeper::new(Arc::clone(&store), HousekeepingOptions::default()).run_once(now).await.unwrap();
+    assert_eq!((report.bodies_purged, report.events_deleted), (2, 1));
+    assert_eq!(stored(db, &ids, "body IS NOT NULL").await, [true, false, false]);
+    assert_eq!(store.event_log_stats().await.unwrap().applied, 2);
+    // A retry of the 8-day-old delivery is still recognised.
+    assert_eq!(
+        store.append_events(&[event(&body(8), now)]).await.unwrap(),
+        vec![Appended::Duplicate(EventId::new(ids[1]))]
+    );
+}
+
+/// Whether each event is stored, and `condition` holds for it.
+async fn stored(db: &TestDb, ids: &[i64], condition: &str) -> Vec<bool> {
+    let mut out = Vec::new();
+    for id in ids {
+        let sql = format!("SELECT COUNT(*) FROM webhook_events WHERE id = {id} AND {condition}");
+        out.push(query_i64(db, &sql).await == 1);
+    }
+    out
 }
