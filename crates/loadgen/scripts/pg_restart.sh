@@ -6,7 +6,8 @@
 # (loadgen --verify) and in the database that every acknowledged message is stored once.
 # WARNING: it restarts the whole local cluster, cutting every other client's connections.
 # Run from the repository root after building both binaries (B= the directory holding
-# them). Usage: crates/loadgen/scripts/pg_restart.sh [seconds of load] [restart after seconds]
+# them). RESTART=0 runs the same without restarting anything (to try the tooling).
+# Usage: crates/loadgen/scripts/pg_restart.sh [seconds of load] [restart after seconds]
 set -euo pipefail
 B=${B:-target/release}
 secs=${1:-12}; at=${2:-4}
@@ -25,9 +26,11 @@ trap 'kill $server 2>/dev/null || true' EXIT
 ready
 (
   sleep "$at"
-  echo "restarting PostgreSQL at $(date +%T.%N)" >&2
-  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main restart
-  echo "PostgreSQL back at $(date +%T.%N)" >&2
+  if [ "${RESTART:-1}" = 1 ]; then
+    echo "restarting PostgreSQL at $(date +%T.%N)" >&2
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main restart
+    echo "PostgreSQL back at $(date +%T.%N)" >&2
+  fi
 ) & restarter=$!
 status=0
 $B/switchboard-loadgen webhooks --url http://127.0.0.1:18082 --app-secret benchsecret \
