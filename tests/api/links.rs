@@ -206,14 +206,15 @@ async fn link_validation_names_the_fields(backend: Backend) {
     }
 }
 
-/// Every row of link_clicks as (referrer_host, agent_family), and the table's columns.
-async fn clicks_table(db: &TestDb) -> (Vec<(Option<String>, String)>, Vec<String>) {
-    let rows_sql = "SELECT referrer_host, agent_family FROM link_clicks ORDER BY id";
+/// Every click count as (referrer_host, agent_family, clicks), and the table's columns.
+async fn clicks_table(db: &TestDb) -> (Vec<(String, String, i64)>, Vec<String>) {
+    let rows_sql =
+        "SELECT referrer_host, agent_family, clicks FROM link_click_counts ORDER BY referrer_host DESC, agent_family";
     match db.backend {
         Backend::Sqlite => {
             let mut c = SqliteConnection::connect(&db.url).await.unwrap();
             let rows = sqlx::query_as(rows_sql).fetch_all(&mut c).await.unwrap();
-            let cols = sqlx::query_scalar("SELECT name FROM pragma_table_info('link_clicks') ORDER BY cid")
+            let cols = sqlx::query_scalar("SELECT name FROM pragma_table_info('link_click_counts') ORDER BY cid")
                 .fetch_all(&mut c)
                 .await
                 .unwrap();
@@ -223,7 +224,7 @@ async fn clicks_table(db: &TestDb) -> (Vec<(Option<String>, String)>, Vec<String
             let mut c = PgConnection::connect(&db.url).await.unwrap();
             let rows = sqlx::query_as(rows_sql).fetch_all(&mut c).await.unwrap();
             let cols = sqlx::query_scalar(
-                "SELECT column_name::text FROM information_schema.columns WHERE table_name = 'link_clicks' ORDER BY ordinal_position",
+                "SELECT column_name::text FROM information_schema.columns WHERE table_name = 'link_click_counts' ORDER BY ordinal_position",
             )
             .fetch_all(&mut c)
             .await
@@ -258,11 +259,12 @@ async fn the_short_link_redirects_to_wa_me_and_counts_the_click(backend: Backend
     let res = client.head(app.url("/l/summer")).send().await.unwrap();
     assert_eq!(res.status(), 302, "HEAD answers but is not counted");
 
-    let (rows, cols) = clicks_table(&app.db).await;
-    assert_eq!(rows, [(Some("www.instagram.com".to_owned()), "chrome".to_owned()), (None, "bot".to_owned())]);
-    // Only the time, the referrer's host and the browser family are kept: no address, no user agent.
-    assert_eq!(cols, ["id", "link_id", "at", "referrer_host", "agent_family"]);
+    // Reading the stats writes the clicks counted so far.
     let s = stats(&app, link["id"].as_str().unwrap()).await;
+    let (rows, cols) = clicks_table(&app.db).await;
+    assert_eq!(rows, [("www.instagram.com".to_owned(), "chrome".to_owned(), 1), (String::new(), "bot".to_owned(), 1)]);
+    // Only the hour, the referrer's host and the browser family are kept: no address, no user agent.
+    assert_eq!(cols, ["link_id", "hour", "agent_family", "referrer_host", "clicks"]);
     assert_eq!(s["totals"]["clicks"], 1);
     assert_eq!(s["totals"]["bot_clicks"], 1);
     let days = s["days"].as_array().unwrap();
@@ -288,6 +290,7 @@ async fn unknown_and_disabled_links_get_a_plain_404_page(backend: Backend) {
         assert_eq!(res.status(), 404, "{path}");
         assert_eq!(res.headers()["cache-control"], "no-store");
     }
+    stats(&app, id).await;
     assert_eq!(clicks_table(&app.db).await.0.len(), 0, "a disabled link counts nothing");
     send(&app, Method::POST, &format!("/api/v1/links/{id}/enable"), &app.token, None).await;
     assert_eq!(client.get(app.url("/l/gone")).send().await.unwrap().status(), 302);
@@ -418,4 +421,47 @@ both_backends!(
     qr_codes_decode_to_the_link,
     the_first_message_with_a_reference_code_is_attributed_to_its_link,
     an_ad_referral_is_attributed_to_the_link_naming_the_ad,
+    a_flood_of_clicks_is_counted_in_a_few_rows,
+    clicks_counted_before_shutdown_are_written,
 );
+
+/// Hundreds of clicks with made-up referrers: every one counted, in a few rows (one per
+/// family and referrer host, at most 100 hosts a link and hour), written in batches.
+async fn a_flood_of_clicks_is_counted_in_a_few_rows(backend: Backend) {
+    let app = app(backend, false).await;
+    let link = create_link(&app, json!({"slug": "flood"})).await;
+    let client = raw_client();
+    let agents = ["Mozilla/5.0 Firefox/128.0", "curl/8.5", ""];
+    let mut requests = tokio::task::JoinSet::new();
+    for i in 0..300 {
+        let req = client
+            .get(app.url("/l/flood"))
+            .header("user-agent", agents[i % 3])
+            .header("referer", format!("https://spam{}.example/x", i % 150));
+        requests.spawn(async move { req.send().await.unwrap().status() });
+    }
+    for status in requests.join_all().await {
+        assert_eq!(status, 302);
+    }
+    let s = stats(&app, link["id"].as_str().unwrap()).await;
+    assert_eq!((s["totals"]["clicks"].as_i64(), s["totals"]["bot_clicks"].as_i64()), (Some(200), Some(100)));
+    let (rows, _) = clicks_table(&app.db).await;
+    assert_eq!(rows.iter().map(|r| r.2).sum::<i64>(), 300);
+    let hosts: std::collections::HashSet<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert!(hosts.len() <= 101, "{} referrer hosts", hosts.len());
+    assert!(hosts.contains(""), "clicks from hosts past the cap count without one");
+    assert!(rows.len() <= 3 * 101, "{} rows", rows.len());
+}
+
+/// Clicks not yet written when the server stops are written at shutdown.
+async fn clicks_counted_before_shutdown_are_written(backend: Backend) {
+    let app = app(backend, false).await;
+    create_link(&app, json!({"slug": "last"})).await;
+    let client = raw_client();
+    for _ in 0..3 {
+        assert_eq!(client.get(app.url("/l/last")).send().await.unwrap().status(), 302);
+    }
+    let db = app.stop().await;
+    let (rows, _) = clicks_table(&db).await;
+    assert_eq!(rows, [(String::new(), "other".to_owned(), 3)]);
+}

@@ -17,6 +17,7 @@ both_backends!(
     mark_read_acknowledges_the_last_inbound_message,
     mark_read_reports_graph_errors_without_secrets,
     a_conversation_without_inbound_messages_has_nothing_to_read,
+    the_cache_is_pruned_by_last_use_and_size,
 );
 
 /// Delivers one inbound message item and returns (conversation id, message id).
@@ -243,4 +244,63 @@ async fn a_conversation_without_inbound_messages_has_nothing_to_read(backend: Ba
     let p = problem(app.post_json(&format!("/api/v1/conversations/{conv}/read"), &json!({})).await, 409).await;
     assert_eq!(p["code"], "nothing_to_read");
     assert!(app.graph.sent().await.is_empty());
+}
+
+/// Sets a cached file's last use `days` ago.
+fn last_used(app: &TestApp, name: &str, days: u64) {
+    let f = std::fs::File::options().write(true).open(app.media_dir.0.join(name)).unwrap();
+    let at = std::time::SystemTime::now() - std::time::Duration::from_secs(days * 86_400);
+    f.set_times(std::fs::FileTimes::new().set_modified(at)).unwrap();
+}
+
+fn cached(app: &TestApp) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(&app.media_dir.0).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    names
+}
+
+/// Housekeeping removes files unused for longer than the age limit (a file served from
+/// the cache counts as used) and, past the size cap, the least recently used; a removed
+/// file is fetched again while Meta has it.
+async fn the_cache_is_pruned_by_last_use_and_size(backend: Backend) {
+    use switchboard_core::{Housekeeper, HousekeepingOptions, MediaCacheLimits};
+    let mut app = spawn_app(backend).await;
+    let bytes = file_bytes(100_000);
+    app.graph.media(MEDIA_ID, &bytes, "image/jpeg", 2).await;
+    app.graph.media("1037543291543637", &bytes, "image/jpeg", 1).await;
+    let (_, id) = receive(&mut app, image("wamid.img.p1", MEDIA_ID)).await;
+    let (_, other) = receive(&mut app, image("wamid.img.p2", "1037543291543637")).await;
+    for id in [&id, &other] {
+        assert_eq!(get_media(&app, id).await.bytes().await.unwrap().len(), 100_000);
+    }
+    let housekeeping = |limits| {
+        Housekeeper::new(
+            std::sync::Arc::clone(&app.store),
+            HousekeepingOptions { media: Some((app.media_dir.0.clone(), limits)), ..HousekeepingOptions::default() },
+        )
+    };
+    let by_age = MediaCacheLimits { max_age: Some(std::time::Duration::from_secs(90 * 86_400)), max_bytes: None };
+
+    // Both unused for 100 days; one is opened again (from the cache) before the pass.
+    for name in [MEDIA_ID, "1037543291543637"] {
+        last_used(&app, name, 100);
+    }
+    assert_eq!(get_media(&app, &other).await.status(), 200);
+    let report = housekeeping(by_age).run_once(chrono::Utc::now()).await.unwrap();
+    assert_eq!((report.media.removed, report.media.kept), (1, 1));
+    assert_eq!(cached(&app), ["1037543291543637", "1037543291543637.meta"]);
+
+    // The removed one is fetched again (Meta's second download) and cached again.
+    let res = get_media(&app, &id).await;
+    assert_eq!(res.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    assert_eq!(cached(&app).len(), 4);
+
+    // Past a cap of 150,000 bytes the least recently used goes.
+    last_used(&app, "1037543291543637", 2);
+    let by_size = MediaCacheLimits { max_age: None, max_bytes: Some(150_000) };
+    let report = housekeeping(by_size).run_once(chrono::Utc::now()).await.unwrap();
+    assert_eq!(report.media.removed, 1);
+    assert_eq!(cached(&app), [MEDIA_ID.to_owned(), format!("{MEDIA_ID}.meta")]);
+    app.graph.verify().await;
 }

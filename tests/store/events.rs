@@ -1,5 +1,5 @@
 //! The event log: group commit, dedupe by the delivery key (body time, body hash), stats,
-//! purging, and the migration to that key.
+//! purging bodies, deleting old rows, and the migration to that key.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -25,6 +25,8 @@ conformance!(
         deliveries_count_every_copy,
         batches_of_every_size_count_each_copy_once,
         deliveries_stored_before_the_time_ordered_key_are_still_recognised,
+        old_deliveries_are_deleted_once_meta_cannot_redeliver_them,
+        housekeeping_drops_bodies_then_rows,
     ],
 );
 
@@ -275,4 +277,96 @@ async fn deliveries_stored_before_the_time_ordered_key_are_still_recognised(db: 
     );
     assert!(try_exec(&old, &change(999)).await.is_err());
     store.close().await;
+}
+
+/// Applied deliveries whose key time and arrival are both past the horizon are deleted,
+/// in slices (more rows than a slice on either backend); pending and failed ones, and
+/// those a recorded change refers to, stay. A delivery without a time in its body (key
+/// time 0) stays until it is old by its arrival, and so does one that arrived late.
+async fn old_deliveries_are_deleted_once_meta_cannot_redeliver_them(db: &TestDb, store: Arc<dyn Store>) {
+    const DAY: i64 = 86_400;
+    let body = |secs: i64, n: &str| {
+        format!(
+            r#"{{"entry":[{{"changes":[{{"value":{{"statuses":[{{"timestamp":"{}","n":"{n}"}}]}}}}]}}]}}"#,
+            t(secs).timestamp()
+        )
+    };
+    let old: Vec<_> = (0..6_000).map(|i| event(&body(-10 * DAY + i, &format!("old {i}")), t(-10 * DAY + i))).collect();
+    store.append_events(&old).await.unwrap();
+    let kept = [
+        event(&body(-10 * DAY, "pending"), t(-10 * DAY)),
+        event(&body(-10 * DAY, "failed"), t(-10 * DAY)),
+        event(&body(-10 * DAY, "recorded"), t(-10 * DAY)),
+        event(&body(-DAY, "recent"), t(-DAY)),
+        event(r#"{"entry":[],"n":"no time, recent"}"#, t(-DAY)),
+        event(&body(-10 * DAY, "arrived late"), t(0)),
+    ];
+    let no_time_old = event(r#"{"entry":[],"n":"no time, old"}"#, t(-10 * DAY));
+    let got = store.append_events(&[&kept[..], &[no_time_old]].concat()).await.unwrap();
+    let ids: Vec<i64> = got.iter().map(|a| id(*a).get()).collect();
+    exec(db, "UPDATE webhook_events SET state = 'applied'").await;
+    exec(db, &format!("UPDATE webhook_events SET state = 'pending' WHERE id = {}", ids[0])).await;
+    store.mark_event_failed(EventId::new(ids[1]), "cannot parse", t(1)).await.unwrap();
+    let now = if db.backend == Backend::Sqlite { "0" } else { "now()" };
+    exec(
+        db,
+        &format!(
+            "INSERT INTO recorded_changes (event_id, reason, field, value, created_at) \
+             VALUES ({}, 'field', 'account_update', '{{}}', {now})",
+            ids[2]
+        ),
+    )
+    .await;
+
+    assert_eq!(store.delete_old_events(t(-8 * DAY)).await.unwrap(), 6_001);
+    assert_eq!(store.delete_old_events(t(-8 * DAY)).await.unwrap(), 0, "nothing left to delete");
+    assert_eq!(stored(db, &ids, "true").await, [true, true, true, true, true, true, false]);
+    assert_eq!(store.event_log_stats().await.unwrap(), EventLogStats { pending: 1, failed: 1, applied: 4 });
+
+    // Retries within the horizon are still recognised.
+    assert_eq!(
+        store.append_events(&[event(&body(-DAY, "recent"), t(1))]).await.unwrap(),
+        vec![Appended::Duplicate(EventId::new(ids[3]))]
+    );
+    // A delivery past the horizon that arrives anyway is stored again, as new (the ingest
+    // recognises its messages by wamid), and stays until it is old by its arrival too.
+    let again = store.append_events(&[event(&body(-10 * DAY, "old 7"), t(2))]).await.unwrap();
+    let [Appended::New(again)] = again[..] else { panic!("{again:?}") };
+    assert!(again.get() > ids[6]);
+    exec(db, &format!("UPDATE webhook_events SET state = 'applied' WHERE id = {}", again.get())).await;
+    assert_eq!(store.delete_old_events(t(-8 * DAY)).await.unwrap(), 0);
+    assert_eq!(store.delete_old_events(t(3)).await.unwrap(), 4, "all but the pending, failed and recorded ones");
+}
+
+/// Housekeeping at its defaults: bodies go after 7 days, rows after 10.
+async fn housekeeping_drops_bodies_then_rows(db: &TestDb, store: Arc<dyn Store>) {
+    use switchboard_core::{Housekeeper, HousekeepingOptions};
+    let now = chrono::Utc::now();
+    let day = chrono::Duration::days(1);
+    let at = |days: i32| now - day * days;
+    let body = |days: i32| format!(r#"{{"statuses":[{{"timestamp":"{}"}}]}}"#, at(days).timestamp());
+    let got =
+        store.append_events(&[event(&body(2), at(2)), event(&body(8), at(8)), event(&body(11), at(11))]).await.unwrap();
+    let ids: Vec<i64> = got.iter().map(|a| id(*a).get()).collect();
+    exec(db, "UPDATE webhook_events SET state = 'applied'").await;
+
+    let report = Housekeeper::new(Arc::clone(&store), HousekeepingOptions::default()).run_once(now).await.unwrap();
+    assert_eq!((report.bodies_purged, report.events_deleted), (2, 1));
+    assert_eq!(stored(db, &ids, "body IS NOT NULL").await, [true, false, false]);
+    assert_eq!(store.event_log_stats().await.unwrap().applied, 2);
+    // A retry of the 8-day-old delivery is still recognised.
+    assert_eq!(
+        store.append_events(&[event(&body(8), now)]).await.unwrap(),
+        vec![Appended::Duplicate(EventId::new(ids[1]))]
+    );
+}
+
+/// Whether each event is stored, and `condition` holds for it.
+async fn stored(db: &TestDb, ids: &[i64], condition: &str) -> Vec<bool> {
+    let mut out = Vec::new();
+    for id in ids {
+        let sql = format!("SELECT COUNT(*) FROM webhook_events WHERE id = {id} AND {condition}");
+        out.push(query_i64(db, &sql).await == 1);
+    }
+    out
 }

@@ -2,17 +2,20 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use switchboard_domain::link::{AgentFamily, PhoneNumber, RefCode, RefFormat, Slug};
 use switchboard_domain::message::Referral;
 use switchboard_domain::{ChannelId, ConversationId, LabelId, LinkId, MessageContent, MessageId};
 use switchboard_store::{
-    Attribution, AttributionSource, InboundOutcome, Link, LinkCursor, LinkPatch, LinkQuery, NewClick, NewLink, Store,
+    Attribution, AttributionSource, ClickCount, InboundOutcome, Link, LinkCursor, LinkPatch, LinkQuery, NewLink, Store,
     StoreError,
 };
 use switchboard_tests::{Backend, TestDb};
 
-use crate::fixtures::{apply, begin, channel, contact, exec, finish, inbound_text, message, t, text, uuid_literal};
+use crate::fixtures::{
+    apply, begin, channel, contact, exec, finish, inbound_text, message, migrate_up_to, query_i64, t, text,
+    uuid_literal,
+};
 use crate::labels::label;
 
 conformance!(
@@ -25,7 +28,11 @@ conformance!(
         an_ad_referral_attributes_a_new_conversation,
         a_channel_knows_its_display_phone_number,
     ],
-    with_db: [stats_count_clicks_and_conversations_per_utc_day],
+    with_db: [
+        stats_count_clicks_and_conversations_per_utc_day,
+        click_counts_add_up_per_hour_referrer_and_family,
+        clicks_logged_one_row_each_become_counts,
+    ],
 );
 
 fn phone() -> PhoneNumber {
@@ -310,16 +317,23 @@ async fn stats_count_clicks_and_conversations_per_utc_day(db: &TestDb, store: Ar
     let link = create(&*store, new_link(ch.id, "stats", "STAT01")).await;
     let day1 = t(0).date_naive(); // 2026-03-01, clicks at 09:00 UTC
     let late = t(0) + Duration::hours(14) + Duration::minutes(59); // 23:59 on day 1
-    let click = |at, family| NewClick { link: link.id, at, referrer_host: Some("t.co".into()), agent_family: family };
-    for c in [
-        click(t(0), AgentFamily::Chrome),
-        click(t(1), AgentFamily::Safari),
-        click(late, AgentFamily::Bot),
-        click(late + Duration::minutes(2), AgentFamily::WhatsApp),
-        click(t(0) - Duration::days(3), AgentFamily::Chrome),
-    ] {
-        store.record_click(&c).await.unwrap();
-    }
+    let click = |at: DateTime<Utc>, family| ClickCount {
+        link: link.id,
+        hour: at.duration_trunc(Duration::hours(1)).unwrap(),
+        referrer_host: Some("t.co".into()),
+        agent_family: family,
+        clicks: 1,
+    };
+    store
+        .record_clicks(&[
+            click(t(0), AgentFamily::Chrome),
+            click(t(1), AgentFamily::Safari),
+            click(late, AgentFamily::Bot),
+            click(late + Duration::minutes(2), AgentFamily::WhatsApp),
+            click(t(0) - Duration::days(3), AgentFamily::Chrome),
+        ])
+        .await
+        .unwrap();
     // Two conversations start on day 2; one is resolved on day 3.
     let code = link.ref_code.clone();
     for (wa_id, secs) in [("15550030", 86_400), ("15550031", 86_500)] {
@@ -375,4 +389,93 @@ async fn stats_count_clicks_and_conversations_per_utc_day(db: &TestDb, store: Ar
     let earlier = store.link_stats(link.id, day1 - Duration::days(3), day1 - Duration::days(3)).await.unwrap();
     assert_eq!(earlier.iter().map(|d| d.clicks).collect::<Vec<_>>(), [1]);
     assert!(matches!(store.link_stats(LinkId::new(), day1, day1).await.unwrap_err(), StoreError::NotFound));
+}
+
+/// Counts with the same link, hour, family and referrer add up, across calls and within
+/// one (more rows than one SQLite statement takes); a missing referrer is a key of its own.
+async fn click_counts_add_up_per_hour_referrer_and_family(db: &TestDb, store: Arc<dyn Store>) {
+    let ch = channel(&*store, "3009").await;
+    let link = create(&*store, new_link(ch.id, "counted", "CNT001")).await;
+    let count = |hour: i64, referrer: Option<&str>, family, clicks| ClickCount {
+        link: link.id,
+        hour: t(0).duration_trunc(Duration::hours(1)).unwrap() + Duration::hours(hour),
+        referrer_host: referrer.map(str::to_owned),
+        agent_family: family,
+        clicks,
+    };
+    store.record_clicks(&[]).await.unwrap();
+    store
+        .record_clicks(&[
+            count(0, Some("t.co"), AgentFamily::Chrome, 3),
+            count(0, None, AgentFamily::Chrome, 2),
+            count(0, None, AgentFamily::Bot, 5),
+        ])
+        .await
+        .unwrap();
+    let mut batch: Vec<_> = (0..300).map(|h| count(h, None, AgentFamily::Chrome, 1)).collect();
+    batch.push(count(0, Some("t.co"), AgentFamily::Chrome, 4));
+    batch.push(count(0, Some("t.co"), AgentFamily::Chrome, 1));
+    store.record_clicks(&batch).await.unwrap();
+
+    let link_sql = uuid_literal(db, link.id.as_uuid());
+    let sum = |filter: &str| {
+        format!("SELECT COALESCE(SUM(clicks), 0) FROM link_click_counts WHERE link_id = {link_sql} AND {filter}")
+    };
+    assert_eq!(query_i64(db, &format!("SELECT COUNT(*) FROM link_click_counts WHERE link_id = {link_sql}")).await, 302);
+    assert_eq!(query_i64(db, &sum("referrer_host = 't.co'")).await, 8);
+    assert_eq!(query_i64(db, &sum("referrer_host = '' AND agent_family = 'chrome'")).await, 302);
+    assert_eq!(query_i64(db, &sum("agent_family = 'bot'")).await, 5);
+    let day = t(0).date_naive();
+    let days = store.link_stats(link.id, day, day + Duration::days(12)).await.unwrap();
+    assert_eq!(days.iter().map(|d| d.clicks).sum::<i64>(), 310);
+    assert_eq!(days.iter().map(|d| d.bot_clicks).sum::<i64>(), 5);
+    // 300 hours from 09:00 on day 1: 15 hours on day 1, then whole days.
+    assert_eq!((days[0].clicks, days[1].clicks), (15 + 3 + 2 + 5, 24));
+}
+
+/// The migration to counts (20261206000022) keeps every click: one count per link, UTC
+/// hour, family and referrer.
+async fn clicks_logged_one_row_each_become_counts(db: &TestDb, _: Arc<dyn Store>) {
+    let old = TestDb::new(db.backend).await;
+    migrate_up_to(&old, 20261206000021).await;
+    let store = old.connect().await;
+    let ch = channel(&*store, "3010").await;
+    let link = create(&*store, new_link(ch.id, "before", "OLD001")).await;
+    store.close().await;
+    let link_sql = uuid_literal(&old, link.id.as_uuid());
+    let at = |secs: i64| match old.backend {
+        Backend::Sqlite => t(secs).timestamp_millis().to_string(),
+        Backend::Postgres => format!("'{}'::timestamptz", t(secs).to_rfc3339()),
+    };
+    for (secs, referrer, family) in [
+        (0, "'t.co'", "chrome"),
+        (59, "'t.co'", "chrome"),
+        (3_599, "NULL", "chrome"),
+        (3_600, "'t.co'", "chrome"),
+        (10, "'t.co'", "bot"),
+    ] {
+        exec(
+            &old,
+            &format!(
+                "INSERT INTO link_clicks (link_id, at, referrer_host, agent_family) \
+                 VALUES ({link_sql}, {}, {referrer}, '{family}')",
+                at(secs)
+            ),
+        )
+        .await;
+    }
+    let store = old.store().await;
+    assert_eq!(query_i64(&old, "SELECT COUNT(*) FROM link_click_counts").await, 4);
+    assert_eq!(
+        query_i64(
+            &old,
+            "SELECT SUM(clicks) FROM link_click_counts WHERE referrer_host = 't.co' AND agent_family = 'chrome'"
+        )
+        .await,
+        3
+    );
+    let day = t(0).date_naive();
+    let days = store.link_stats(link.id, day, day).await.unwrap();
+    assert_eq!((days[0].clicks, days[0].bot_clicks), (4, 1));
+    store.close().await;
 }

@@ -42,20 +42,13 @@ pub struct IngestOptions {
     pub batch_size: u32,
     /// How often to look for events when not woken (other instances' deliveries).
     pub poll_interval: Duration,
-    /// Applied deliveries keep their bodies this long (then only the hash stays).
-    pub body_retention: Duration,
     /// How click-to-chat links write their reference code (`links.ref_format`).
     pub ref_format: RefFormat,
 }
 
 impl Default for IngestOptions {
     fn default() -> Self {
-        Self {
-            batch_size: 256,
-            poll_interval: Duration::from_secs(1),
-            body_retention: Duration::from_secs(7 * 86_400),
-            ref_format: RefFormat::default(),
-        }
+        Self { batch_size: 256, poll_interval: Duration::from_secs(1), ref_format: RefFormat::default() }
     }
 }
 
@@ -252,11 +245,9 @@ impl IngestWorker {
         }
     }
 
-    /// Runs until `cancel`: woken by `appended`, else every poll interval. Purges old
-    /// delivery bodies once an hour.
+    /// Runs until `cancel`: woken by `appended`, else every poll interval.
     pub async fn run_until_stopped(mut self, appended: Arc<Notify>, cancel: CancellationToken) {
         let mut backoff = Duration::from_millis(100);
-        let mut next_purge = tokio::time::Instant::now();
         loop {
             if cancel.is_cancelled() {
                 break;
@@ -277,10 +268,6 @@ impl IngestWorker {
                     continue;
                 }
             }
-            if tokio::time::Instant::now() >= next_purge {
-                next_purge += Duration::from_secs(3600);
-                self.purge().await;
-            }
             tokio::select! {
                 () = appended.notified() => {}
                 () = tokio::time::sleep(self.opts.poll_interval) => {}
@@ -288,15 +275,6 @@ impl IngestWorker {
             }
         }
         tracing::debug!("ingest worker stopped");
-    }
-
-    async fn purge(&self) {
-        let Ok(retention) = chrono::Duration::from_std(self.opts.body_retention) else { return };
-        match self.store.purge_event_bodies(Utc::now() - retention).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(purged = n, "purged old webhook bodies"),
-            Err(e) => tracing::warn!(error = %e, "could not purge old webhook bodies"),
-        }
     }
 
     /// After a failed batch: the first `n` pending events, each in its own transaction.

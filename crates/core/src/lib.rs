@@ -6,15 +6,21 @@
 pub mod assigner;
 pub mod attribution;
 mod autoreply;
+pub mod clicks;
+pub mod housekeeping;
 pub mod ingest;
 pub mod intake;
 pub mod live;
+pub mod media_cache;
 pub mod scheduler;
 pub mod sender;
 
 pub use assigner::{Assigner, AssignerOptions};
+pub use clicks::ClickCounter;
+pub use housekeeping::{Housekeeper, HousekeepingError, HousekeepingOptions, HousekeepingReport};
 pub use ingest::{IngestOptions, IngestReport, IngestWorker, replay_unrouted};
 pub use intake::{Intake, IntakeError, IntakeOptions};
 pub use live::{LiveHub, LiveItem, LiveOptions, Subscription};
+pub use media_cache::{MediaCacheLimits, PruneReport};
 pub use scheduler::{Scheduler, SchedulerOptions, SchedulerReport};
 pub use sender::{Pause, Sandbox, SendHealth, SendReport, Sender, SenderOptions, Transport};

@@ -21,7 +21,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use secrecy::SecretString;
 use switchboard_cloudapi::GraphClient;
-use switchboard_core::{Intake, LiveHub, SendHealth};
+use switchboard_core::{ClickCounter, Intake, LiveHub, SendHealth};
 use switchboard_store::Store;
 use tokio::sync::Notify;
 use tracing_actix_web::TracingLogger;
@@ -51,6 +51,8 @@ pub struct AppState {
     pub media_dir: PathBuf,
     /// Click-to-chat links: the public base URL and the reference format.
     pub links: LinkOptions,
+    /// Counts short-link clicks in memory; written in batches.
+    pub clicks: ClickCounter,
     /// Live updates (`GET /api/v1/events`).
     pub live: LiveHub,
     /// Wakes the assigner: an agent came online or freed capacity, a policy changed.

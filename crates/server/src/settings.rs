@@ -120,6 +120,10 @@ pub struct GraphSettings {
 pub struct MediaSettings {
     /// Where fetched media files are cached.
     pub dir: PathBuf,
+    /// Cached files not used for this many days are removed; 0: no age limit.
+    pub cache_max_age_days: u32,
+    /// Past this size (MiB), the least recently used cached files are removed; 0: no cap.
+    pub cache_max_mb: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,6 +132,9 @@ pub struct WebhookSettings {
     pub max_batch: usize,
     pub queue_capacity: usize,
     pub body_retention_days: u32,
+    /// Days an applied delivery's row (its deduplication key) is kept: longer than Meta
+    /// retries (7 days).
+    pub event_retention_days: u32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,6 +174,8 @@ pub struct LinkSettings {
     pub public_url: String,
     /// How a link's reference code is written into its prefilled text: `{code}` once.
     pub ref_format: String,
+    /// Clicks are counted in memory and written this often (seconds).
+    pub click_flush_secs: u64,
 }
 
 /// Live updates (`[events]`, `GET /api/v1/events`).
@@ -285,6 +294,19 @@ impl Settings {
         positive("events.poll_interval_ms", self.events.poll_interval_ms, "Set it to e.g. 1000.")?;
         positive("assignment.interval_secs", self.assignment.interval_secs, "Set it to e.g. 5.")?;
         positive("assignment.batch_size", self.assignment.batch_size.into(), "Set it to e.g. 100.")?;
+        positive("links.click_flush_secs", self.links.click_flush_secs, "Set it to e.g. 10.")?;
+        if self.webhooks.event_retention_days < 8
+            || self.webhooks.event_retention_days < self.webhooks.body_retention_days
+        {
+            return Err(SettingsError::Invalid {
+                key: "webhooks.event_retention_days",
+                problem: format!(
+                    "{} days is less than Meta's 7 days of retries plus a day, or than webhooks.body_retention_days",
+                    self.webhooks.event_retention_days
+                ),
+                fix: "A retry after the row is deleted would be stored again: keep at least 8, and at least webhooks.body_retention_days (default 10).",
+            });
+        }
         if self.sender.throughput_per_second > 1000 {
             return Err(SettingsError::Invalid {
                 key: "sender.throughput_per_second",
@@ -409,6 +431,24 @@ impl Settings {
     }
 
     #[must_use]
+    pub fn housekeeping_options(&self) -> switchboard_core::HousekeepingOptions {
+        let days = |n: u32| Duration::from_secs(u64::from(n) * 86_400);
+        let m = &self.media;
+        switchboard_core::HousekeepingOptions {
+            body_retention: days(self.webhooks.body_retention_days),
+            event_retention: days(self.webhooks.event_retention_days),
+            media: Some((
+                m.dir.clone(),
+                switchboard_core::MediaCacheLimits {
+                    max_age: (m.cache_max_age_days > 0).then(|| days(m.cache_max_age_days)),
+                    max_bytes: (m.cache_max_mb > 0).then(|| m.cache_max_mb.saturating_mul(1 << 20)),
+                },
+            )),
+            ..switchboard_core::HousekeepingOptions::default()
+        }
+    }
+
+    #[must_use]
     pub fn assigner_options(&self) -> switchboard_core::AssignerOptions {
         switchboard_core::AssignerOptions {
             interval: Duration::from_secs(self.assignment.interval_secs),
@@ -477,8 +517,8 @@ impl Settings {
              [database]\nurl = {:?}\nmax_connections = {}\nmigrate_on_start = {}\nacquire_timeout_secs = {}\nsqlite_synchronous = \"{}\"\n\n\
              [whatsapp]\nphone_number_id = {:?}\nchannel_name = {:?}\ndisplay_phone_number = {:?}\napp_secret = {}\nverify_token = {}\naccess_token = {}\nsandbox = {}\n\n\
              [graph]\nbase_url = {:?}\napi_version = {:?}\nconnect_timeout_secs = {}\ntimeout_secs = {}\n\n\
-             [media]\ndir = {:?}\n\n\
-             [webhooks]\nmax_batch = {}\nqueue_capacity = {}\nbody_retention_days = {}\n\n\
+             [media]\ndir = {:?}\ncache_max_age_days = {}\ncache_max_mb = {}\n\n\
+             [webhooks]\nmax_batch = {}\nqueue_capacity = {}\nbody_retention_days = {}\nevent_retention_days = {}\n\n\
              [ingest]\nenabled = {}\nbatch_size = {}\npoll_interval_ms = {}\n\n\
              [sender]\nenabled = {}\nbatch_size = {}\nconcurrency = {}\nlease_secs = {}\nreconcile_grace_secs = {}\nmax_attempts = {}\nmax_age_hours = {}\nbackoff_base_secs = {}\nbackoff_cap_secs = {}\nthroughput_per_second = {}\npair_per_minute = {}\npause_on_config_error_secs = {}\npoll_interval_ms = {}\n\n\
              [log]\nformat = \"{}\"\nfilter = {:?}\n",
@@ -507,9 +547,12 @@ impl Settings {
             self.graph.connect_timeout_secs,
             self.graph.timeout_secs,
             self.media.dir.display().to_string(),
+            self.media.cache_max_age_days,
+            self.media.cache_max_mb,
             self.webhooks.max_batch,
             self.webhooks.queue_capacity,
             self.webhooks.body_retention_days,
+            self.webhooks.event_retention_days,
             self.ingest.enabled,
             self.ingest.batch_size,
             self.ingest.poll_interval_ms,
@@ -531,15 +574,16 @@ impl Settings {
                 LogFormat::Json => "json",
             },
             self.log.filter,
-        ) + &format!("\n[links]\npublic_url = {:?}\nref_format = {:?}\n", self.links.public_url, self.links.ref_format,)
-            + &format!(
-                "\n[events]\nkeep_alive_ms = {}\nretention_days = {}\npoll_interval_ms = {}\n",
-                self.events.keep_alive_ms, self.events.retention_days, self.events.poll_interval_ms,
-            )
-            + &format!(
-                "\n[assignment]\nenabled = {}\ninterval_secs = {}\nbatch_size = {}\n",
-                self.assignment.enabled, self.assignment.interval_secs, self.assignment.batch_size,
-            )
+        ) + &format!(
+            "\n[links]\npublic_url = {:?}\nref_format = {:?}\nclick_flush_secs = {}\n",
+            self.links.public_url, self.links.ref_format, self.links.click_flush_secs,
+        ) + &format!(
+            "\n[events]\nkeep_alive_ms = {}\nretention_days = {}\npoll_interval_ms = {}\n",
+            self.events.keep_alive_ms, self.events.retention_days, self.events.poll_interval_ms,
+        ) + &format!(
+            "\n[assignment]\nenabled = {}\ninterval_secs = {}\nbatch_size = {}\n",
+            self.assignment.enabled, self.assignment.interval_secs, self.assignment.batch_size,
+        )
     }
 }
 
@@ -632,6 +676,10 @@ mod tests {
         assert!(e.contains("whatsapp.phone_number_id"), "{e}");
         let e = err(&[("SWITCHBOARD__INGEST__BATCH_SIZE", "0")]);
         assert!(e.contains("ingest.batch_size"), "{e}");
+        let e = err(&[("SWITCHBOARD__WEBHOOKS__EVENT_RETENTION_DAYS", "7")]);
+        assert!(e.contains("webhooks.event_retention_days"), "{e}");
+        let e = err(&[("SWITCHBOARD__WEBHOOKS__BODY_RETENTION_DAYS", "30")]);
+        assert!(e.contains("webhooks.event_retention_days"), "{e}");
         let e = err(&[("SWITCHBOARD__HTTP__NO_SUCH_KEY", "1")]);
         assert!(e.contains("no_such_key"), "{e}");
     }

@@ -10,8 +10,8 @@ use chrono::Utc;
 use secrecy::ExposeSecret;
 use switchboard_cloudapi::{GraphClient, GraphConfig};
 use switchboard_core::{
-    IngestOptions, IngestWorker, Intake, IntakeOptions, LiveHub, Sandbox, SendHealth, Sender, Transport,
-    replay_unrouted,
+    ClickCounter, Housekeeper, IngestOptions, IngestWorker, Intake, IntakeOptions, LiveHub, Sandbox, SendHealth,
+    Sender, Transport, replay_unrouted,
 };
 use switchboard_http::{AppState, Application, HttpOptions, LinkOptions};
 use switchboard_store::Store;
@@ -167,7 +167,6 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             IngestOptions {
                 batch_size: settings.ingest.batch_size,
                 poll_interval: Duration::from_millis(settings.ingest.poll_interval_ms),
-                body_retention: Duration::from_secs(u64::from(settings.webhooks.body_retention_days) * 86_400),
                 ref_format: settings.ref_format()?,
             },
         )
@@ -190,6 +189,12 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         )
         .run_until_stopped(stop.clone()),
     );
+    // Event-log retention and media-cache pruning, hourly; every instance may run it.
+    tracker
+        .spawn(Housekeeper::new(Arc::clone(&store), settings.housekeeping_options()).run_until_stopped(stop.clone()));
+    // Short-link clicks, written in batches; the last batch after the HTTP server stops.
+    let clicks = ClickCounter::new(Arc::clone(&store));
+    tracker.spawn(clicks.clone().run_until_stopped(Duration::from_secs(settings.links.click_flush_secs), stop.clone()));
     // Live updates: its own token (a child of `stop`), cancelled first at shutdown.
     // Auto-assignment: every instance may run it; a step is one transaction.
     if settings.assignment.enabled {
@@ -217,6 +222,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             graph,
             media_dir: settings.media.dir.clone(),
             links: LinkOptions { public_url: settings.public_url()?, ref_format: settings.ref_format()? },
+            clicks,
             live: live.clone(),
             assigner: Arc::clone(&assigner),
         },

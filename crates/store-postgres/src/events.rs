@@ -127,4 +127,52 @@ impl EventLog for PgStore {
             }
         }
     }
+
+    async fn delete_old_events(&self, before: DateTime<Utc>) -> Result<u64> {
+        // A slice's end is read off the key's index, then the slice is deleted as a key
+        // range: no statement holds many row locks for long.
+        const SLICE: i64 = 5_000;
+        let cutoff = before.timestamp();
+        let mut low: (i64, Vec<u8>) = (i64::MIN, Vec::new());
+        let mut deleted = 0;
+        loop {
+            let upper: Option<(i64, Vec<u8>)> = sqlx::query_as(
+                "SELECT body_time, body_sha256 FROM webhook_events \
+                 WHERE (body_time, body_sha256) > ($1, $2) AND body_time < $3 \
+                 ORDER BY body_time, body_sha256 LIMIT 1 OFFSET $4",
+            )
+            .bind(low.0)
+            .bind(&low.1)
+            .bind(cutoff)
+            .bind(SLICE - 1)
+            .fetch_optional(self.pool())
+            .await
+            .db()?;
+            let (last, high) = match upper {
+                Some(key) => (false, key),
+                // The greatest key whose time is before the cutoff.
+                None => (true, (cutoff.saturating_sub(1), vec![0xff; 32])),
+            };
+            deleted += sqlx::query(
+                "DELETE FROM webhook_events e \
+                 WHERE (body_time, body_sha256) > ($1, $2) AND (body_time, body_sha256) <= ($3, $4) \
+                   AND body_time < $5 AND state = 'applied' AND received_at < $6 \
+                   AND NOT EXISTS (SELECT 1 FROM recorded_changes r WHERE r.event_id = e.id)",
+            )
+            .bind(low.0)
+            .bind(&low.1)
+            .bind(high.0)
+            .bind(&high.1)
+            .bind(cutoff)
+            .bind(before)
+            .execute(self.pool())
+            .await
+            .db()?
+            .rows_affected();
+            if last {
+                return Ok(deleted);
+            }
+            low = high;
+        }
+    }
 }

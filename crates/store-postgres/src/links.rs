@@ -9,7 +9,7 @@ use sqlx::{PgConnection, Postgres, Transaction};
 use switchboard_domain::link::{PhoneNumber, RefCode, Slug};
 use switchboard_domain::{AgentId, ChannelId, LabelId, LinkId};
 use switchboard_store::{
-    Attribution, AttributionSource, Label, Link, LinkCursor, LinkDay, LinkPatch, LinkQuery, LinkStore, NewClick,
+    Attribution, AttributionSource, ClickCount, Label, Link, LinkCursor, LinkDay, LinkPatch, LinkQuery, LinkStore,
     NewLink, Page, Result, StoreError, page_size,
 };
 use uuid::Uuid;
@@ -298,15 +298,34 @@ impl LinkStore for PgStore {
         commit_link(tx, *id.as_uuid()).await
     }
 
-    async fn record_click(&self, click: &NewClick) -> Result<()> {
-        sqlx::query("INSERT INTO link_clicks (link_id, at, referrer_host, agent_family) VALUES ($1, $2, $3, $4)")
-            .bind(click.link.as_uuid())
-            .bind(click.at)
-            .bind(opt_text(click.referrer_host.as_deref()))
-            .bind(click.agent_family.as_str())
-            .execute(self.pool())
-            .await
-            .db()?;
+    async fn record_clicks(&self, counts: &[ClickCount]) -> Result<()> {
+        if counts.is_empty() {
+            return Ok(());
+        }
+        let links: Vec<Uuid> = counts.iter().map(|c| *c.link.as_uuid()).collect();
+        let hours: Vec<DateTime<Utc>> = counts.iter().map(|c| c.hour).collect();
+        let families: Vec<&str> = counts.iter().map(|c| c.agent_family.as_str()).collect();
+        let referrers: Vec<&str> = counts.iter().map(|c| c.referrer_host.as_deref().unwrap_or("")).collect();
+        let clicks: Vec<i64> = counts.iter().map(|c| c.clicks).collect();
+        // One statement; rows in key order, so instances adding to the same keys lock
+        // them in the same order.
+        sqlx::query(
+            "INSERT INTO link_click_counts (link_id, hour, agent_family, referrer_host, clicks) \
+             SELECT link_id, hour, family, referrer, SUM(clicks)::int8 \
+             FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::int8[]) \
+               AS u(link_id, hour, family, referrer, clicks) \
+             GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 \
+             ON CONFLICT (link_id, hour, agent_family, referrer_host) \
+             DO UPDATE SET clicks = link_click_counts.clicks + EXCLUDED.clicks",
+        )
+        .bind(&links)
+        .bind(&hours)
+        .bind(&families)
+        .bind(&referrers)
+        .bind(&clicks)
+        .execute(self.pool())
+        .await
+        .db()?;
         Ok(())
     }
 
@@ -323,17 +342,17 @@ impl LinkStore for PgStore {
         let end = to.and_time(chrono::NaiveTime::MIN).and_utc() + chrono::Duration::days(1);
         let rows: Vec<(i64, i64, i64, i64, i64)> = sqlx::query_as(
             "SELECT day, \
-               SUM(CASE WHEN k = 'c' THEN 1 ELSE 0 END), SUM(CASE WHEN k = 'b' THEN 1 ELSE 0 END), \
-               SUM(CASE WHEN k = 's' THEN 1 ELSE 0 END), SUM(CASE WHEN k = 'r' THEN 1 ELSE 0 END) \
+               SUM(CASE WHEN k = 'c' THEN n ELSE 0 END)::int8, SUM(CASE WHEN k = 'b' THEN n ELSE 0 END)::int8, \
+               SUM(CASE WHEN k = 's' THEN n ELSE 0 END)::int8, SUM(CASE WHEN k = 'r' THEN n ELSE 0 END)::int8 \
              FROM ( \
-               SELECT floor(extract(epoch FROM at) / 86400)::bigint AS day, \
-                 CASE WHEN agent_family = 'bot' THEN 'b' ELSE 'c' END AS k \
-                 FROM link_clicks WHERE link_id = $1 AND at >= $2 AND at < $3 \
+               SELECT floor(extract(epoch FROM hour) / 86400)::bigint AS day, \
+                 CASE WHEN agent_family = 'bot' THEN 'b' ELSE 'c' END AS k, clicks AS n \
+                 FROM link_click_counts WHERE link_id = $1 AND hour >= $2 AND hour < $3 \
                UNION ALL \
-               SELECT floor(extract(epoch FROM created_at) / 86400)::bigint, 's' \
+               SELECT floor(extract(epoch FROM created_at) / 86400)::bigint, 's', 1 \
                  FROM conversations WHERE link_id = $1 AND created_at >= $2 AND created_at < $3 \
                UNION ALL \
-               SELECT floor(extract(epoch FROM resolved_at) / 86400)::bigint, 'r' \
+               SELECT floor(extract(epoch FROM resolved_at) / 86400)::bigint, 'r', 1 \
                  FROM conversations WHERE link_id = $1 AND resolved_at >= $2 AND resolved_at < $3 \
              ) d GROUP BY day ORDER BY day",
         )

@@ -182,6 +182,57 @@ impl EventLog for SqliteStore {
             }
         }
     }
+
+    async fn delete_old_events(&self, before: DateTime<Utc>) -> Result<u64> {
+        // A slice is read off the key's index (a reader: no writer needed), then deleted
+        // as a key range under the write gate, which is released in between: a webhook
+        // append waits for at most one slice.
+        const SLICE: i64 = 1_000;
+        let (cutoff, before) = (before.timestamp(), ms(before));
+        let mut low: (i64, Vec<u8>) = (i64::MIN, Vec::new());
+        let mut deleted = 0;
+        loop {
+            let upper: Option<(i64, Vec<u8>)> = sqlx::query_as(
+                "SELECT body_time, body_sha256 FROM webhook_events \
+                 WHERE (body_time, body_sha256) > (?1, ?2) AND body_time < ?3 \
+                 ORDER BY body_time, body_sha256 LIMIT 1 OFFSET ?4",
+            )
+            .bind(low.0)
+            .bind(&low.1)
+            .bind(cutoff)
+            .bind(SLICE - 1)
+            .fetch_optional(self.pool())
+            .await
+            .db()?;
+            let (last, high) = match upper {
+                Some(key) => (false, key),
+                // The greatest key whose time is before the cutoff.
+                None => (true, (cutoff.saturating_sub(1), vec![0xff; 32])),
+            };
+            let mut w = self.write_conn().await?;
+            deleted += sqlx::query(
+                "DELETE FROM webhook_events \
+                 WHERE (body_time, body_sha256) > (?1, ?2) AND (body_time, body_sha256) <= (?3, ?4) \
+                   AND body_time < ?5 AND state = 'applied' AND received_at < ?6 \
+                   AND NOT EXISTS (SELECT 1 FROM recorded_changes r WHERE r.event_id = webhook_events.id)",
+            )
+            .bind(low.0)
+            .bind(&low.1)
+            .bind(high.0)
+            .bind(&high.1)
+            .bind(cutoff)
+            .bind(before)
+            .execute(&mut *w)
+            .await
+            .db()?
+            .rows_affected();
+            drop(w);
+            if last {
+                return Ok(deleted);
+            }
+            low = high;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use sqlx::types::Json;
 use switchboard_domain::link::{PhoneNumber, RefCode, Slug};
 use switchboard_domain::{AgentId, ChannelId, LabelId, LinkId};
 use switchboard_store::{
-    Attribution, AttributionSource, Label, Link, LinkCursor, LinkDay, LinkPatch, LinkQuery, LinkStore, NewClick,
+    Attribution, AttributionSource, ClickCount, Label, Link, LinkCursor, LinkDay, LinkPatch, LinkQuery, LinkStore,
     NewLink, Page, Result, StoreError, page_size,
 };
 use uuid::Uuid;
@@ -17,10 +17,20 @@ use uuid::Uuid;
 use crate::error::{DbResultExt, db_err};
 use crate::labels::{LABEL_COLUMNS, LabelRow, add_labels};
 use crate::nul::{json, opt_text, text};
-use crate::rows::{corrupt, ms, time};
+use crate::rows::{Values, corrupt, ms, time};
 use crate::{SqliteStore, WriteTx};
 
 const DAY_MS: i64 = 86_400_000;
+
+/// Click counts `(link, hour, family, referrer host or '', clicks)` as rows ([`Values`]),
+/// added to the totals.
+static ADD_CLICKS: Values = Values::new(
+    5,
+    0,
+    "INSERT INTO link_click_counts (link_id, hour, agent_family, referrer_host, clicks) \
+     SELECT j.c0, j.c1, j.c2, j.c3, j.c4 FROM j WHERE j.c0 IS NOT NULL \
+     ON CONFLICT (link_id, hour, agent_family, referrer_host) DO UPDATE SET clicks = clicks + excluded.clicks",
+);
 
 const LINK_COLUMNS: &str = "id, channel_id, slug, ref_code, phone, text, campaign, source, tags, ad_source_id, \
     enabled, created_by, created_at, updated_at";
@@ -323,17 +333,20 @@ impl LinkStore for SqliteStore {
         commit_link(w, *id.as_uuid()).await
     }
 
-    async fn record_click(&self, click: &NewClick) -> Result<()> {
-        let mut w = self.write_conn().await?;
-        sqlx::query("INSERT INTO link_clicks (link_id, at, referrer_host, agent_family) VALUES (?1, ?2, ?3, ?4)")
-            .bind(click.link.as_uuid())
-            .bind(ms(click.at))
-            .bind(opt_text(click.referrer_host.as_deref()))
-            .bind(click.agent_family.as_str())
-            .execute(&mut *w)
-            .await
-            .db()?;
-        Ok(())
+    async fn record_clicks(&self, counts: &[ClickCount]) -> Result<()> {
+        if counts.is_empty() {
+            return Ok(());
+        }
+        let rows = counts
+            .iter()
+            .map(|c| {
+                let referrer = c.referrer_host.as_deref().unwrap_or("");
+                (*c.link.as_uuid(), ms(c.hour), c.agent_family.as_str(), referrer, c.clicks)
+            })
+            .collect();
+        let mut w = self.begin_write().await?;
+        ADD_CLICKS.execute(w.conn(), (), rows).await?;
+        w.commit().await
     }
 
     async fn link_stats(&self, id: LinkId, from: NaiveDate, to: NaiveDate) -> Result<Vec<LinkDay>> {
@@ -349,15 +362,15 @@ impl LinkStore for SqliteStore {
         let end = to.and_time(chrono::NaiveTime::MIN).and_utc() + chrono::Duration::days(1);
         let rows: Vec<(i64, i64, i64, i64, i64)> = sqlx::query_as(
             "SELECT day, \
-               SUM(CASE WHEN k = 'c' THEN 1 ELSE 0 END), SUM(CASE WHEN k = 'b' THEN 1 ELSE 0 END), \
-               SUM(CASE WHEN k = 's' THEN 1 ELSE 0 END), SUM(CASE WHEN k = 'r' THEN 1 ELSE 0 END) \
+               SUM(CASE WHEN k = 'c' THEN n ELSE 0 END), SUM(CASE WHEN k = 'b' THEN n ELSE 0 END), \
+               SUM(CASE WHEN k = 's' THEN n ELSE 0 END), SUM(CASE WHEN k = 'r' THEN n ELSE 0 END) \
              FROM ( \
-               SELECT at / ?4 AS day, CASE WHEN agent_family = 'bot' THEN 'b' ELSE 'c' END AS k \
-                 FROM link_clicks WHERE link_id = ?1 AND at >= ?2 AND at < ?3 \
+               SELECT hour / ?4 AS day, CASE WHEN agent_family = 'bot' THEN 'b' ELSE 'c' END AS k, clicks AS n \
+                 FROM link_click_counts WHERE link_id = ?1 AND hour >= ?2 AND hour < ?3 \
                UNION ALL \
-               SELECT created_at / ?4, 's' FROM conversations WHERE link_id = ?1 AND created_at >= ?2 AND created_at < ?3 \
+               SELECT created_at / ?4, 's', 1 FROM conversations WHERE link_id = ?1 AND created_at >= ?2 AND created_at < ?3 \
                UNION ALL \
-               SELECT resolved_at / ?4, 'r' FROM conversations WHERE link_id = ?1 AND resolved_at >= ?2 AND resolved_at < ?3 \
+               SELECT resolved_at / ?4, 'r', 1 FROM conversations WHERE link_id = ?1 AND resolved_at >= ?2 AND resolved_at < ?3 \
              ) GROUP BY day ORDER BY day",
         )
         .bind(id.as_uuid())

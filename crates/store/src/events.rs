@@ -58,4 +58,11 @@ pub trait EventLog: Send + Sync {
     /// Drops the bodies of applied deliveries received before `before` (the hash stays,
     /// so a late retry is still recognised). Returns how many were purged.
     async fn purge_event_bodies(&self, before: DateTime<Utc>) -> Result<u64>;
+
+    /// Deletes the rows of applied deliveries whose key time (`body_time`) and arrival are
+    /// both before `before`: Meta no longer redelivers them, so their key no longer needs
+    /// to catch a retry. Pending and failed deliveries, and those a recorded change
+    /// refers to, are kept. Works through the key's index in slices of a bounded size,
+    /// letting appends in between (SQLite's single writer). Returns how many were deleted.
+    async fn delete_old_events(&self, before: DateTime<Utc>) -> Result<u64>;
 }

@@ -39,7 +39,8 @@ pub use ingest::{
 };
 pub use labels::{AppliedLabel, Label, LabelPatch, LabelStore, NewLabel};
 pub use links::{
-    Attribution, AttributionSource, Link, LinkCursor, LinkDay, LinkPatch, LinkQuery, LinkStore, NewClick, NewLink,
+    Attribution, AttributionSource, ClickCount, Link, LinkCursor, LinkDay, LinkPatch, LinkQuery, LinkStore, NewClick,
+    NewLink,
 };
 pub use notes::{NewNote, Note, NoteId, NoteStore};
 pub use outbox::{Enqueued, NewOutbound, OutboxEntry, OutboxJob, OutboxState, OutboxStore, SendOutcome, SendResult};

@@ -82,6 +82,18 @@ pub struct NewClick {
     pub agent_family: AgentFamily,
 }
 
+/// Clicks on one link counted together: in one UTC hour, from one referrer host (or
+/// none), by one browser family.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClickCount {
+    pub link: LinkId,
+    /// The start of the UTC hour.
+    pub hour: DateTime<Utc>,
+    pub referrer_host: Option<String>,
+    pub agent_family: AgentFamily,
+    pub clicks: i64,
+}
+
 /// A link's activity on one UTC day.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LinkDay {
@@ -147,8 +159,9 @@ pub trait LinkStore: Send + Sync {
     /// `NotFound` for an unknown link or label; `Conflict` as in create.
     async fn update_link(&self, id: LinkId, patch: &LinkPatch, at: DateTime<Utc>) -> Result<Link>;
 
-    /// Counts a click (one insert).
-    async fn record_click(&self, click: &NewClick) -> Result<()>;
+    /// Adds counted clicks to their links' totals, in one transaction of a few statements
+    /// whatever their number. Counts that share a key add up.
+    async fn record_clicks(&self, counts: &[ClickCount]) -> Result<()>;
 
     /// The link's activity per UTC day in `from..=to`, days without any left out.
     /// `NotFound` for an unknown link.

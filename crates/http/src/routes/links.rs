@@ -566,6 +566,8 @@ fn parse_date(field: &str, raw: Option<&str>, errors: &mut Vec<FieldError>) -> O
 /// A link's clicks and conversations per UTC day, with totals (any agent).
 ///
 /// From `from` to `to` (both included; default: the last 30 days), every day listed.
+/// Clicks are written in batches: those another instance received in the last
+/// `links.click_flush_secs` may not be counted yet.
 #[utoipa::path(get, path = "/links/{id}/stats", params(("id" = LinkId, Path), StatsParams),
     responses((status = 200, body = LinkStats)))]
 async fn stats(
@@ -588,6 +590,10 @@ async fn stats(
     }
     if (to - from).num_days() >= STATS_MAX_DAYS {
         return Err(ApiError::field("from", format!("the range may span at most {STATS_MAX_DAYS} days")));
+    }
+    // This process's clicks count too, not only those written at the last flush.
+    if let Err(e) = state.clicks.flush().await {
+        tracing::warn!(error = %e, "cannot write the click counts before reading stats");
     }
     let found = state.store.link_stats(id, from, to).await.map_err(link_not_found)?;
     let mut totals = Counts::default();

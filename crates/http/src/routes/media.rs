@@ -5,7 +5,9 @@
 //! `<id>.meta` JSON beside it. A download is streamed to the client while it is written
 //! to a temporary file, which is renamed into place only once complete, so a partial
 //! download is never served from the cache. The `.meta` is renamed first and the data
-//! file last: the data file's presence is what marks an entry complete.
+//! file last: the data file's presence is what marks an entry complete. A file's
+//! modification time is when it was last used; `switchboard_core::media_cache` prunes by
+//! it (`media.cache_max_age_days`, `media.cache_max_mb`).
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +31,8 @@ routes! {
 /// Read size when serving a cached file.
 const CHUNK: usize = 64 * 1024;
 const OCTET_STREAM: &str = "application/octet-stream";
+/// A cached file served again is marked used at most this often.
+const TOUCH_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// What the cache keeps beside a file.
 #[derive(Serialize, Deserialize)]
@@ -178,10 +182,11 @@ impl CacheEntry {
         let file = tokio::fs::File::open(&self.file).await.ok()?;
         let meta = tokio::fs::read(&self.meta).await.ok()?;
         let meta: CacheMeta = serde_json::from_slice(&meta).ok()?;
-        let len = file.metadata().await.ok()?.len();
+        let stat = file.metadata().await.ok()?;
+        let file = touch(file, &stat).await;
         tracing::debug!(media = %self.key, "media served from the cache");
         let mut res = response(&meta.content_type, filename);
-        res.insert_header((header::CONTENT_LENGTH, len));
+        res.insert_header((header::CONTENT_LENGTH, stat.len()));
         Some(res.streaming(read_file(file)))
     }
 
@@ -194,6 +199,20 @@ impl CacheEntry {
             serde_json::to_vec(&CacheMeta { content_type: content_type.to_owned() }).map_err(std::io::Error::other)?;
         Ok(CacheWriter { file, tmp, entry: Self::new(&self.dir, &self.key), meta, left: length, committed: false })
     }
+}
+
+/// Marks a cached file used now (its modification time), at most hourly: the cache is
+/// pruned by how long ago files were last used (`switchboard_core::media_cache`).
+async fn touch(file: tokio::fs::File, stat: &std::fs::Metadata) -> tokio::fs::File {
+    let now = std::time::SystemTime::now();
+    if stat.modified().is_ok_and(|m| now.duration_since(m).is_ok_and(|age| age < TOUCH_EVERY)) {
+        return file;
+    }
+    let file = file.into_std().await;
+    if let Err(e) = file.set_modified(now) {
+        tracing::debug!(error = %e, "cannot mark a cached media file used");
+    }
+    tokio::fs::File::from_std(file)
 }
 
 /// A download being written to the cache. Dropped before [`CacheWriter::commit`] (the

@@ -1,6 +1,6 @@
 //! The public short links, at the root: `GET /l/{slug}` answers 302 to wa.me and counts
-//! the click (its time, the referrer's host and the browser family; never the IP
-//! address or the whole user agent); `/l/{slug}/qr.svg` and `/l/{slug}/qr.png?size=N`
+//! the click (its hour, the referrer's host and the browser family; never the IP
+//! address or the whole user agent; counted in memory, written in batches); `/l/{slug}/qr.svg` and `/l/{slug}/qr.png?size=N`
 //! are the link as a QR code. Unknown and disabled links get a plain 404 page.
 
 use actix_web::http::header::{self, HeaderValue};
@@ -120,10 +120,8 @@ async fn redirect(req: HttpRequest, path: web::Path<String>, state: web::Data<Ap
         referrer_host: header(header::REFERER).and_then(referrer_host),
         agent_family: family,
     };
-    // A click that cannot be counted still gets the customer to WhatsApp.
-    if let Err(e) = state.store.record_click(&click).await {
-        tracing::warn!(link_id = %link.id, error = %e, "could not count a click");
-    }
+    // Counted in memory, written in batches (switchboard_core::clicks).
+    state.clicks.record(click);
     metrics::counter!("switchboard_link_clicks_total", "family" => family.as_str()).increment(1);
     found(&state.links.click_to_chat(&link).wa_me_url())
 }

@@ -1,0 +1,136 @@
+//! Housekeeping: keeps storage from growing without bound. At start and then every
+//! `interval` (an hour), independently of how busy the other workers are:
+//!
+//! - the bodies of applied webhook deliveries are dropped after `body_retention`
+//!   (`webhooks.body_retention_days`; they hold personal data), their key stays;
+//! - their rows are deleted after `event_retention` (`webhooks.event_retention_days`),
+//!   once Meta can no longer redeliver them (it retries for 7 days): the deduplication
+//!   key is only needed while a retry may come;
+//! - the media cache is pruned by age and total size ([`crate::media_cache`]).
+//!
+//! Every step is idempotent and works in bounded slices, so several instances may run it
+//! and a crash loses nothing.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+use switchboard_store::{Store, StoreError};
+use tokio_util::sync::CancellationToken;
+
+use crate::media_cache::{self, MediaCacheLimits, PruneReport};
+
+#[derive(Clone, Debug)]
+pub struct HousekeepingOptions {
+    pub interval: Duration,
+    /// Applied deliveries keep their bodies this long.
+    pub body_retention: Duration,
+    /// Applied deliveries' rows are deleted after this long (longer than Meta retries).
+    pub event_retention: Duration,
+    /// The media cache's directory and limits; `None`: not pruned.
+    pub media: Option<(PathBuf, MediaCacheLimits)>,
+}
+
+impl Default for HousekeepingOptions {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(3600),
+            body_retention: Duration::from_secs(7 * 86_400),
+            event_retention: Duration::from_secs(10 * 86_400),
+            media: None,
+        }
+    }
+}
+
+/// What one pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HousekeepingReport {
+    pub bodies_purged: u64,
+    pub events_deleted: u64,
+    pub media: PruneReport,
+}
+
+pub struct Housekeeper {
+    store: Arc<dyn Store>,
+    opts: HousekeepingOptions,
+}
+
+impl Housekeeper {
+    #[must_use]
+    pub fn new(store: Arc<dyn Store>, opts: HousekeepingOptions) -> Self {
+        Self { store, opts }
+    }
+
+    /// One pass at `now`. The media cache is pruned even when the database is not
+    /// available, and the other way round; the first failure is returned after both.
+    pub async fn run_once(&self, now: DateTime<Utc>) -> Result<HousekeepingReport, HousekeepingError> {
+        let mut report = HousekeepingReport::default();
+        let before = |age: Duration| chrono::Duration::from_std(age).ok().and_then(|a| now.checked_sub_signed(a));
+        let events = async {
+            if let Some(before) = before(self.opts.body_retention) {
+                report.bodies_purged = self.store.purge_event_bodies(before).await?;
+            }
+            if let Some(before) = before(self.opts.event_retention) {
+                report.events_deleted = self.store.delete_old_events(before).await?;
+            }
+            Ok::<_, StoreError>(())
+        }
+        .await;
+        let media = match &self.opts.media {
+            Some((dir, limits)) => {
+                let (dir, limits) = (dir.clone(), *limits);
+                let now = SystemTime::from(now);
+                match tokio::task::spawn_blocking(move || media_cache::prune(&dir, &limits, now)).await {
+                    Ok(Ok(pruned)) => {
+                        report.media = pruned;
+                        Ok(())
+                    }
+                    Ok(Err(e)) => Err(HousekeepingError::MediaCache(e)),
+                    Err(e) => Err(HousekeepingError::MediaCache(std::io::Error::other(e))),
+                }
+            }
+            None => Ok(()),
+        };
+        events?;
+        media?;
+        Ok(report)
+    }
+
+    /// Runs a pass at start and then every interval until cancelled; failures are logged
+    /// and tried again at the next pass.
+    pub async fn run_until_stopped(self, cancel: CancellationToken) {
+        let mut tick = tokio::time::interval(self.opts.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = cancel.cancelled() => break,
+            }
+            match self.run_once(Utc::now()).await {
+                Ok(r) => {
+                    if r.bodies_purged > 0 || r.events_deleted > 0 || r.media.removed > 0 {
+                        tracing::info!(
+                            bodies_purged = r.bodies_purged,
+                            events_deleted = r.events_deleted,
+                            media_removed = r.media.removed,
+                            media_removed_bytes = r.media.removed_bytes,
+                            media_kept_bytes = r.media.kept_bytes,
+                            "housekeeping"
+                        );
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "housekeeping failed; trying again at the next pass"),
+            }
+        }
+        tracing::debug!("housekeeping stopped");
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HousekeepingError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("media cache: {0}")]
+    MediaCache(std::io::Error),
+}
