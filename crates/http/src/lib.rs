@@ -61,6 +61,13 @@ pub struct HttpOptions {
     /// Worker threads; 0 = one per core.
     pub workers: usize,
     pub webhook_body_limit: usize,
+    /// How long a webhook body may take to arrive, from its request head.
+    pub webhook_body_timeout: Duration,
+    /// Most bytes of webhook bodies held at once, across all connections.
+    pub webhook_buffer_limit: usize,
+    /// Most connections open at once (all workers together); past it, new ones wait in
+    /// the listen backlog.
+    pub max_connections: usize,
     pub api_body_limit: usize,
     pub shutdown_timeout: Duration,
 }
@@ -77,7 +84,11 @@ impl Application {
         let listener = TcpListener::bind(opts.listen)?;
         let addr = listener.local_addr()?;
         let data = web::Data::new(state);
-        let webhook_limit = opts.webhook_body_limit;
+        let webhook_bodies = web::Data::new(routes::webhooks::WebhookBodies::new(
+            opts.webhook_body_limit,
+            opts.webhook_body_timeout,
+            opts.webhook_buffer_limit,
+        ));
         let api_limit = opts.api_body_limit;
         let mut server = HttpServer::new(move || {
             let mut api =
@@ -98,8 +109,7 @@ impl Application {
             let mut app = App::new()
                 .wrap(TracingLogger::<telemetry::RouteSpan>::new())
                 .app_data(data.clone())
-                // The webhook body limit (Meta's maximum); the API scope sets its own.
-                .app_data(web::PayloadConfig::new(webhook_limit));
+                .app_data(webhook_bodies.clone());
             for m in openapi::ROOT {
                 app = app.configure(m.configure);
             }
@@ -114,9 +124,12 @@ impl Application {
         .listen(listener)?
         .shutdown_timeout(opts.shutdown_timeout.as_secs())
         .disable_signals();
-        if opts.workers > 0 {
-            server = server.workers(opts.workers);
-        }
+        let workers = match opts.workers {
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            n => n,
+        };
+        // actix counts connections per worker.
+        server = server.workers(workers).max_connections(opts.max_connections.div_ceil(workers));
         Ok(Self { server: server.run(), addr })
     }
 

@@ -67,6 +67,9 @@ pub struct HttpSettings {
     pub listen: String,
     pub workers: usize,
     pub webhook_body_limit: usize,
+    pub webhook_body_timeout_secs: u64,
+    pub webhook_buffer_limit: usize,
+    pub max_connections: usize,
     pub api_body_limit: usize,
     pub shutdown_timeout_secs: u64,
 }
@@ -266,6 +269,8 @@ impl Settings {
                 Ok(())
             }
         };
+        positive("http.max_connections", self.http.max_connections as u64, "Set it to e.g. 1024.")?;
+        positive("http.webhook_body_timeout_secs", self.http.webhook_body_timeout_secs, "Set it to e.g. 10.")?;
         positive("database.max_connections", self.database.max_connections.into(), "Set it to the pool size, e.g. 8.")?;
         positive("webhooks.max_batch", self.webhooks.max_batch as u64, "Set it to e.g. 512.")?;
         positive("webhooks.queue_capacity", self.webhooks.queue_capacity as u64, "Set it to e.g. 16384.")?;
@@ -294,6 +299,16 @@ impl Settings {
                 key: "http.webhook_body_limit",
                 problem: format!("{} bytes is too small for Meta's deliveries", self.http.webhook_body_limit),
                 fix: "Meta sends up to 3 MiB; keep the default 3145728.",
+            });
+        }
+        if self.http.webhook_buffer_limit < self.http.webhook_body_limit {
+            return Err(SettingsError::Invalid {
+                key: "http.webhook_buffer_limit",
+                problem: format!(
+                    "{} bytes is less than http.webhook_body_limit ({})",
+                    self.http.webhook_buffer_limit, self.http.webhook_body_limit
+                ),
+                fix: "A body of the largest size must fit: keep the default 67108864 (64 MiB).",
             });
         }
         if self.media.dir.as_os_str().is_empty() {
@@ -469,7 +484,7 @@ impl Settings {
         let d = &self.database;
         let w = &self.whatsapp;
         format!(
-            "[http]\nlisten = {:?}\nworkers = {}\nwebhook_body_limit = {}\napi_body_limit = {}\nshutdown_timeout_secs = {}\n\n\
+            "[http]\nlisten = {:?}\nworkers = {}\nwebhook_body_limit = {}\nwebhook_body_timeout_secs = {}\nwebhook_buffer_limit = {}\nmax_connections = {}\napi_body_limit = {}\nshutdown_timeout_secs = {}\n\n\
              [database]\nurl = {:?}\nmax_connections = {}\nmigrate_on_start = {}\nacquire_timeout_secs = {}\nsqlite_synchronous = \"{}\"\n\n\
              [whatsapp]\nphone_number_id = {:?}\nchannel_name = {:?}\ndisplay_phone_number = {:?}\napp_secret = {}\nverify_token = {}\naccess_token = {}\nsandbox = {}\n\n\
              [graph]\nbase_url = {:?}\napi_version = {:?}\nconnect_timeout_secs = {}\ntimeout_secs = {}\n\n\
@@ -481,6 +496,9 @@ impl Settings {
             h.listen,
             h.workers,
             h.webhook_body_limit,
+            h.webhook_body_timeout_secs,
+            h.webhook_buffer_limit,
+            h.max_connections,
             h.api_body_limit,
             h.shutdown_timeout_secs,
             redact_url(d.url.expose_secret()),
