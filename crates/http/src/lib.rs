@@ -89,6 +89,7 @@ impl Application {
             opts.webhook_body_timeout,
             opts.webhook_buffer_limit,
         ));
+        let backlog = web::Data::new(routes::health::Backlog::default());
         let api_limit = opts.api_body_limit;
         let mut server = HttpServer::new(move || {
             let mut api =
@@ -109,7 +110,8 @@ impl Application {
             let mut app = App::new()
                 .wrap(TracingLogger::<telemetry::RouteSpan>::new())
                 .app_data(data.clone())
-                .app_data(webhook_bodies.clone());
+                .app_data(webhook_bodies.clone())
+                .app_data(backlog.clone());
             for m in openapi::ROOT {
                 app = app.configure(m.configure);
             }

@@ -556,17 +556,32 @@ impl Settings {
     }
 }
 
-/// A database URL with its password replaced by `***`.
+/// A database URL with its password replaced by `***`: the one after the user name, and
+/// the value of any query parameter that names a password, secret or key
+/// (`?password=…`, `sslpassword=…`).
 #[must_use]
 pub fn redact_url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        Ok(u) => u.to_string(),
-        Err(_) => "<unparsable URL>".into(),
+    let Ok(mut u) = url::Url::parse(raw) else {
+        return "<unparsable URL>".into();
+    };
+    if u.password().is_some() {
+        let _ = u.set_password(Some("***"));
     }
+    let secret = |k: &str| {
+        let k = k.to_ascii_lowercase();
+        ["pass", "pwd", "secret", "token"].iter().any(|w| k.contains(w)) || k == "key"
+    };
+    if u.query_pairs().any(|(k, _)| secret(&k)) {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret(&k) { "***".to_owned() } else { v.into_owned() };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
 }
 
 #[cfg(test)]
@@ -621,6 +636,21 @@ mod tests {
         assert!(!shown.contains("s3cret-value"));
         assert!(!shown.contains("hunter2"));
         assert!(s.to_masked_toml().contains("postgres://app:***@db/x"));
+        // A password given as a query parameter is masked too; other parameters stay.
+        let s = Settings::load_from(
+            None,
+            env(&[(
+                "SWITCHBOARD_DATABASE_URL",
+                "postgres://app@db/x?sslmode=verify-full&password=hunter2&sslpassword=k3y&application_name=sb",
+            )]),
+        )
+        .unwrap();
+        let shown = s.to_masked_toml();
+        assert!(!shown.contains("hunter2") && !shown.contains("k3y"), "{shown}");
+        assert!(
+            shown.contains("postgres://app@db/x?sslmode=verify-full&password=***&sslpassword=***&application_name=sb"),
+            "{shown}"
+        );
         assert!(s.to_masked_toml().contains("[media]\ndir = \"data/media\""));
     }
 
