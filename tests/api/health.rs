@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use switchboard_tests::payloads::text_delivery;
-use switchboard_tests::{Backend, TestApp, both_backends, spawn_app};
+use switchboard_tests::{AppOptions, Backend, TestApp, TestDb, both_backends, spawn_app, test_settings};
 
 async fn health_and_readiness_answer(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -73,7 +73,27 @@ async fn readiness_and_metrics_count_pending_and_failed_deliveries(backend: Back
     assert_eq!((all.pending, all.failed, all.applied), (0, 1, 2));
 }
 
+async fn metrics_can_have_their_own_address(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let opts =
+        AppOptions { env: vec![("SWITCHBOARD__HTTP__METRICS_LISTEN", "127.0.0.1:0".into())], ..AppOptions::default() };
+    let running = switchboard_server::startup::start(&test_settings(&db, &opts)).await.unwrap();
+    let metrics = running.metrics_addr.unwrap();
+    assert_ne!(metrics, running.addr);
+    let client = reqwest::Client::new();
+    let get = |addr: std::net::SocketAddr, path: &str| client.get(format!("http://{addr}{path}")).send();
+    let res = get(metrics, "/metrics").await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("switchboard_event_log_pending"));
+    assert_eq!(get(running.addr, "/metrics").await.unwrap().status(), 404);
+    assert_eq!(get(running.addr, "/readyz").await.unwrap().status(), 200);
+    assert_eq!(get(metrics, "/readyz").await.unwrap().status(), 404);
+    running.shutdown().await;
+    assert!(get(metrics, "/metrics").await.is_err(), "stopped with the server");
+}
+
 both_backends!(
+    metrics_can_have_their_own_address,
     health_and_readiness_answer,
     metrics_count_webhooks_and_show_the_backlog,
     readiness_and_metrics_count_pending_and_failed_deliveries,

@@ -4,9 +4,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use switchboard_tests::payloads::{meta_bytes, text_delivery};
+use switchboard_tests::{AppOptions, Backend, TestApp, VERIFY_TOKEN, both_backends, sign, spawn_app, spawn_app_with};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use switchboard_tests::{AppOptions, Backend, TestApp, VERIFY_TOKEN, both_backends, sign, spawn_app, spawn_app_with};
 
 async fn stored_events(app: &TestApp) -> i64 {
     let s = app.store.event_log_stats().await.unwrap();
@@ -170,7 +170,8 @@ async fn concurrent_deliveries_are_all_acknowledged_and_stored(backend: Backend)
 async fn start_post(app: &TestApp, headers: &str, body: &[u8]) -> TcpStream {
     let addr = app.base.trim_start_matches("http://");
     let mut s = TcpStream::connect(addr).await.unwrap();
-    let head = format!("POST /webhooks/whatsapp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{headers}\r\n");
+    let head =
+        format!("POST /webhooks/whatsapp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{headers}\r\n");
     s.write_all(head.as_bytes()).await.unwrap();
     s.write_all(body).await.unwrap();
     s

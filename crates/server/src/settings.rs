@@ -70,6 +70,8 @@ pub struct HttpSettings {
     pub webhook_body_timeout_secs: u64,
     pub webhook_buffer_limit: usize,
     pub max_connections: usize,
+    /// Serve `/metrics` on this address instead; empty: on `listen`.
+    pub metrics_listen: String,
     pub api_body_limit: usize,
     pub shutdown_timeout_secs: u64,
 }
@@ -260,6 +262,7 @@ impl Settings {
 
     fn validate(&self) -> Result<(), SettingsError> {
         self.listen()?;
+        self.metrics_listen()?;
         self.backend()?;
         self.phone_number_id()?;
         let positive = |key: &'static str, v: u64, fix: &'static str| {
@@ -337,6 +340,19 @@ impl Settings {
             key: "http.listen",
             problem: format!("`{}` is not an address and port", self.http.listen),
             fix: "Set SWITCHBOARD_LISTEN to e.g. 127.0.0.1:8080 or 0.0.0.0:8080.",
+        })
+    }
+
+    /// Where `/metrics` has its own listener, if anywhere.
+    pub fn metrics_listen(&self) -> Result<Option<SocketAddr>, SettingsError> {
+        let raw = self.http.metrics_listen.trim();
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        raw.parse().map(Some).map_err(|_| SettingsError::Invalid {
+            key: "http.metrics_listen",
+            problem: format!("`{raw}` is not an address and port"),
+            fix: "Set SWITCHBOARD__HTTP__METRICS_LISTEN to e.g. 127.0.0.1:9090, or leave it empty to serve /metrics on http.listen.",
         })
     }
 
@@ -484,7 +500,7 @@ impl Settings {
         let d = &self.database;
         let w = &self.whatsapp;
         format!(
-            "[http]\nlisten = {:?}\nworkers = {}\nwebhook_body_limit = {}\nwebhook_body_timeout_secs = {}\nwebhook_buffer_limit = {}\nmax_connections = {}\napi_body_limit = {}\nshutdown_timeout_secs = {}\n\n\
+            "[http]\nlisten = {:?}\nworkers = {}\nwebhook_body_limit = {}\nwebhook_body_timeout_secs = {}\nwebhook_buffer_limit = {}\nmax_connections = {}\nmetrics_listen = {:?}\napi_body_limit = {}\nshutdown_timeout_secs = {}\n\n\
              [database]\nurl = {:?}\nmax_connections = {}\nmigrate_on_start = {}\nacquire_timeout_secs = {}\nsqlite_synchronous = \"{}\"\n\n\
              [whatsapp]\nphone_number_id = {:?}\nchannel_name = {:?}\ndisplay_phone_number = {:?}\napp_secret = {}\nverify_token = {}\naccess_token = {}\nsandbox = {}\n\n\
              [graph]\nbase_url = {:?}\napi_version = {:?}\nconnect_timeout_secs = {}\ntimeout_secs = {}\n\n\
@@ -499,6 +515,7 @@ impl Settings {
             h.webhook_body_timeout_secs,
             h.webhook_buffer_limit,
             h.max_connections,
+            h.metrics_listen,
             h.api_body_limit,
             h.shutdown_timeout_secs,
             redact_url(d.url.expose_secret()),
