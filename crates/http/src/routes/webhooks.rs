@@ -91,7 +91,10 @@ impl WebhookBodies {
             return Err(too_large());
         }
         let read = async {
-            let mut body = BytesMut::new();
+            // Room for a typical delivery up front; a larger one grows as it arrives (an
+            // announced length is not trusted for more).
+            let mut body = BytesMut::with_capacity(content_length(req).unwrap_or(0).min(8 * 1024));
+            // (The semaphore is never closed: these cannot fail.)
             let mut held = self.buffer.acquire_many(0).await.map_err(|_| ApiError::RequestTimeout)?;
             while let Some(chunk) = payload.next().await {
                 let chunk = chunk.map_err(|e| ApiError::BadRequest { code: "invalid_body", detail: e.to_string() })?;
