@@ -1,4 +1,8 @@
-use switchboard_tests::{Backend, both_backends, spawn_app};
+use std::time::Duration;
+
+use chrono::Utc;
+use switchboard_tests::payloads::text_delivery;
+use switchboard_tests::{AppOptions, Backend, TestApp, TestDb, both_backends, spawn_app, test_settings};
 
 async fn health_and_readiness_answer(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -32,4 +36,65 @@ async fn metrics_count_webhooks_and_show_the_backlog(backend: Backend) {
     }
 }
 
-both_backends!(health_and_readiness_answer, metrics_count_webhooks_and_show_the_backlog);
+/// `(pending, failed)` as `/readyz` and `/metrics` report them.
+async fn backlog(app: &TestApp) -> ((i64, i64), (i64, i64)) {
+    let ready: serde_json::Value = app.client.get(app.url("/readyz")).send().await.unwrap().json().await.unwrap();
+    let log = &ready["event_log"];
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let gauge = |name: &str| -> i64 {
+        let line = text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name}"));
+        line[name.len() + 1..].trim().parse::<f64>().unwrap() as i64
+    };
+    (
+        (log["pending"].as_i64().unwrap(), log["failed"].as_i64().unwrap()),
+        (gauge("switchboard_event_log_pending"), gauge("switchboard_event_log_failed")),
+    )
+}
+
+async fn readiness_and_metrics_count_pending_and_failed_deliveries(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    assert_eq!(backlog(&app).await, ((0, 0), (0, 0)));
+    for i in 0..3 {
+        let body = serde_json::to_vec(&text_delivery(&format!("wamid.backlog{i}"), "16505551234", "hi")).unwrap();
+        assert_eq!(app.post_webhook(body).await.status(), 200);
+    }
+    // One of them fails to apply.
+    let (tx, events) = app.store.begin_ingest(1).await.unwrap().unwrap();
+    drop(tx);
+    app.store.mark_event_failed(events[0].id, "test", Utc::now()).await.unwrap();
+    // Counts are at most a second old.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(backlog(&app).await, ((2, 1), (2, 1)));
+
+    app.ingest().await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(backlog(&app).await, ((0, 1), (0, 1)));
+    let all = app.store.event_log_stats().await.unwrap();
+    assert_eq!((all.pending, all.failed, all.applied), (0, 1, 2));
+}
+
+async fn metrics_can_have_their_own_address(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let opts =
+        AppOptions { env: vec![("SWITCHBOARD__HTTP__METRICS_LISTEN", "127.0.0.1:0".into())], ..AppOptions::default() };
+    let running = switchboard_server::startup::start(&test_settings(&db, &opts)).await.unwrap();
+    let metrics = running.metrics_addr.unwrap();
+    assert_ne!(metrics, running.addr);
+    let client = reqwest::Client::new();
+    let get = |addr: std::net::SocketAddr, path: &str| client.get(format!("http://{addr}{path}")).send();
+    let res = get(metrics, "/metrics").await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("switchboard_event_log_pending"));
+    assert_eq!(get(running.addr, "/metrics").await.unwrap().status(), 404);
+    assert_eq!(get(running.addr, "/readyz").await.unwrap().status(), 200);
+    assert_eq!(get(metrics, "/readyz").await.unwrap().status(), 404);
+    running.shutdown().await;
+    assert!(get(metrics, "/metrics").await.is_err(), "stopped with the server");
+}
+
+both_backends!(
+    metrics_can_have_their_own_address,
+    health_and_readiness_answer,
+    metrics_count_webhooks_and_show_the_backlog,
+    readiness_and_metrics_count_pending_and_failed_deliveries,
+);

@@ -1,8 +1,12 @@
 //! The webhook receiver: handshake, signatures, limits, durability and dedup.
 
+use std::time::{Duration, Instant};
+
 use serde_json::json;
 use switchboard_tests::payloads::{meta_bytes, text_delivery};
 use switchboard_tests::{AppOptions, Backend, TestApp, VERIFY_TOKEN, both_backends, sign, spawn_app, spawn_app_with};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 async fn stored_events(app: &TestApp) -> i64 {
     let s = app.store.event_log_stats().await.unwrap();
@@ -161,7 +165,117 @@ async fn concurrent_deliveries_are_all_acknowledged_and_stored(backend: Backend)
     assert_eq!(app.all_messages().await.len(), 200);
 }
 
+/// Opens a connection and sends a webhook's request head (and `body`, if any) without the
+/// rest of the body.
+async fn start_post(app: &TestApp, headers: &str, body: &[u8]) -> TcpStream {
+    let addr = app.base.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let head =
+        format!("POST /webhooks/whatsapp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{headers}\r\n");
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(body).await.unwrap();
+    s
+}
+
+/// Reads until the server closes the connection (or `within` passes): what it answered.
+async fn answer(s: &mut TcpStream, within: Duration) -> String {
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(within, s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Sends `byte` every 500 ms until the server closes the connection: what it answered,
+/// and when it closed (at most 30 s).
+async fn trickle(mut s: TcpStream, byte: &'static [u8], started: Instant) -> (String, Duration) {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while started.elapsed() < Duration::from_secs(30) {
+        tokio::select! {
+            r = s.read(&mut buf) => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            },
+            () = tokio::time::sleep(Duration::from_millis(500)) => {
+                let _ = s.write_all(byte).await;
+            }
+        }
+    }
+    (String::from_utf8_lossy(&got).into_owned(), started.elapsed())
+}
+
+async fn a_missing_or_malformed_signature_is_refused_before_the_body_is_read(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for header in ["", "X-Hub-Signature-256: sha256=00\r\n"] {
+        // The head announces 3 MB; none of it is sent, and the 401 comes anyway.
+        let mut s = start_post(&app, &format!("{header}Content-Length: 3000000\r\n"), b"").await;
+        let got = answer(&mut s, Duration::from_secs(3)).await;
+        assert!(got.starts_with("HTTP/1.1 401"), "{header:?}: {got}");
+        assert!(got.contains("invalid_signature"), "{got}");
+    }
+    // A chunked body that keeps coming: refused, and the connection closed, at once.
+    let started = Instant::now();
+    let s = start_post(&app, "Transfer-Encoding: chunked\r\n", b"1\r\n{\r\n").await;
+    let (got, closed_at) = trickle(s, b"1\r\n \r\n", started).await;
+    assert!(got.starts_with("HTTP/1.1 401"), "{got}");
+    assert!(closed_at < Duration::from_secs(3), "closed after {closed_at:?}");
+    // A well-formed header, then a body over the limit announced: 413 before reading it.
+    let sig = format!("X-Hub-Signature-256: sha256={}\r\n", "0".repeat(64));
+    let mut s = start_post(&app, &format!("{sig}Content-Length: 4000000\r\n"), b"").await;
+    let got = answer(&mut s, Duration::from_secs(3)).await;
+    assert!(got.starts_with("HTTP/1.1 413"), "{got}");
+    assert_eq!(stored_events(&app).await, 0);
+}
+
+/// 200 clients that send a signed head and then trickle their bodies hold no worker: a
+/// real delivery is acknowledged at once meanwhile, and each slow one gets 408 and is
+/// disconnected once `http.webhook_body_timeout_secs` has passed.
+async fn slow_bodies_are_cut_off_and_do_not_hold_up_real_deliveries(backend: Backend) {
+    const SLOW: usize = 200;
+    let timeout = Duration::from_secs(2);
+    let opts = AppOptions {
+        env: vec![("SWITCHBOARD__HTTP__WEBHOOK_BODY_TIMEOUT_SECS", timeout.as_secs().to_string())],
+        ..AppOptions::default()
+    };
+    let mut app = spawn_app_with(backend, opts).await;
+    let sig = format!("X-Hub-Signature-256: sha256={}\r\n", "ab".repeat(32));
+    let started = Instant::now();
+    let mut slow = Vec::new();
+    for i in 0..SLOW {
+        // Every fourth one sends its body chunked.
+        let (headers, first): (String, &[u8]) = if i % 4 == 0 {
+            (format!("{sig}Transfer-Encoding: chunked\r\n"), b"1\r\n{\r\n")
+        } else {
+            (format!("{sig}Content-Length: 3000000\r\n"), b"{")
+        };
+        slow.push(start_post(&app, &headers, first).await);
+    }
+    // Each keeps trickling, one more byte every 500 ms, until the server closes it.
+    let trickles: Vec<_> = slow
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| tokio::spawn(trickle(s, if i % 4 == 0 { &b"1\r\n \r\n"[..] } else { b" " }, started)))
+        .collect();
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let body = serde_json::to_vec(&text_delivery("wamid.amid_slow", "16505551234", "still here")).unwrap();
+    let t = Instant::now();
+    assert_eq!(app.post_webhook(body).await.status(), 200);
+    assert!(t.elapsed() < Duration::from_secs(1), "a real delivery took {:?}", t.elapsed());
+    assert_eq!(app.client.get(app.url("/healthz")).send().await.unwrap().status(), 200);
+
+    for t in trickles {
+        let (got, closed_at) = t.await.unwrap();
+        assert!(got.starts_with("HTTP/1.1 408"), "{got}");
+        assert!(closed_at < timeout + Duration::from_secs(3), "closed after {closed_at:?}");
+    }
+    app.ingest().await;
+    assert_eq!(app.all_messages().await.len(), 1);
+    assert_eq!(stored_events(&app).await, 1);
+}
+
 both_backends!(
+    a_missing_or_malformed_signature_is_refused_before_the_body_is_read,
+    slow_bodies_are_cut_off_and_do_not_hold_up_real_deliveries,
     handshake_echoes_the_challenge_only_for_the_right_token,
     handshake_is_refused_without_a_configured_token,
     bad_signatures_get_401_and_nothing_is_stored,

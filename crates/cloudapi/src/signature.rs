@@ -26,23 +26,49 @@ fn mac(key: &[u8]) -> HmacSha256 {
     HmacSha256::new_from_slice(key).expect("HMAC accepts keys of any length")
 }
 
+/// A well-formed `X-Hub-Signature-256` value (`sha256=` and 64 hex digits), not yet
+/// checked against a body: parsing it first lets a receiver refuse a delivery without
+/// one before reading the body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Signature([u8; 32]);
+
+impl Signature {
+    /// Parses the header's value. Accepts upper- or lowercase hex.
+    ///
+    /// # Errors
+    /// [`SignatureError::Missing`] without a header, [`SignatureError::Malformed`] when it
+    /// is not `sha256=` followed by 64 hex digits.
+    pub fn parse(header: Option<&[u8]>) -> Result<Self, SignatureError> {
+        let header = header.ok_or(SignatureError::Missing)?;
+        let hex = header.strip_prefix(PREFIX).ok_or(SignatureError::Malformed)?;
+        let mut tag = [0u8; 32];
+        if hex.len() != 2 * tag.len() {
+            return Err(SignatureError::Malformed);
+        }
+        hex::decode_to_slice(hex, &mut tag).map_err(|_| SignatureError::Malformed)?;
+        Ok(Self(tag))
+    }
+
+    /// Checks it against HMAC-SHA256(`app_secret`, `body`) in constant time.
+    ///
+    /// # Errors
+    /// [`SignatureError::Mismatch`] when the HMAC differs.
+    pub fn verify(&self, app_secret: &[u8], body: &[u8]) -> Result<(), SignatureError> {
+        let mut mac = mac(app_secret);
+        mac.update(body);
+        mac.verify_slice(&self.0).map_err(|_| SignatureError::Mismatch)
+    }
+}
+
 /// Checks `header` (the `X-Hub-Signature-256` value, `sha256=<hex>`) against
-/// HMAC-SHA256(`app_secret`, `body`) in constant time. Accepts upper- or lowercase hex.
+/// HMAC-SHA256(`app_secret`, `body`) in constant time: [`Signature::parse`], then
+/// [`Signature::verify`].
 ///
 /// # Errors
 /// [`SignatureError::Missing`] without a header, [`SignatureError::Malformed`] when it is not
 /// `sha256=` followed by 64 hex digits, [`SignatureError::Mismatch`] when the HMAC differs.
 pub fn verify_signature(app_secret: &[u8], header: Option<&[u8]>, body: &[u8]) -> Result<(), SignatureError> {
-    let header = header.ok_or(SignatureError::Missing)?;
-    let hex = header.strip_prefix(PREFIX).ok_or(SignatureError::Malformed)?;
-    let mut tag = [0u8; 32];
-    if hex.len() != 2 * tag.len() {
-        return Err(SignatureError::Malformed);
-    }
-    hex::decode_to_slice(hex, &mut tag).map_err(|_| SignatureError::Malformed)?;
-    let mut mac = mac(app_secret);
-    mac.update(body);
-    mac.verify_slice(&tag).map_err(|_| SignatureError::Mismatch)
+    Signature::parse(header)?.verify(app_secret, body)
 }
 
 /// The `X-Hub-Signature-256` value Meta would send for `body`: `sha256=<lowercase hex>`.

@@ -2,6 +2,9 @@
 //! machine-readable `code`. Internal details are logged with their source chain and
 //! never sent to the client.
 
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
@@ -49,6 +52,11 @@ pub enum ApiError {
     Gone { code: &'static str, detail: String },
     #[error("{detail}")]
     Unavailable { code: &'static str, detail: String },
+    #[error("the body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    /// The body did not arrive in time (408; the connection is closed).
+    #[error("the body did not arrive in time")]
+    RequestTimeout,
     /// WhatsApp's Graph API failed (502, code `graph_error`); `detail` is the error's
     /// plain explanation, never its raw text.
     #[error("{detail}")]
@@ -75,6 +83,8 @@ impl ApiError {
             | Self::StateConflict { code, .. }
             | Self::Gone { code, .. } => code,
             Self::Graph { .. } => "graph_error",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::RequestTimeout => "request_timeout",
             Self::Conflict { .. } => "conflict",
             Self::WindowClosed { .. } => "window_closed",
             Self::Internal(_) => "internal_error",
@@ -106,6 +116,8 @@ impl ResponseError for ApiError {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Conflict { .. } | Self::StateConflict { .. } => StatusCode::CONFLICT,
             Self::Gone { .. } => StatusCode::GONE,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Graph { .. } => StatusCode::BAD_GATEWAY,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -138,6 +150,28 @@ impl ResponseError for ApiError {
             res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
         res.body(serde_json::to_vec(&problem).unwrap_or_default())
+    }
+}
+
+/// When a kind of client error was last logged at WARN: anyone can cause client errors,
+/// so the ones worth an operator's attention are logged at WARN at most once a minute,
+/// and at debug otherwise.
+pub(crate) struct LastWarning(Mutex<Option<Instant>>);
+
+impl LastWarning {
+    pub(crate) const fn new() -> Self {
+        Self(Mutex::new(None))
+    }
+
+    /// Whether to log this one at WARN (and start a new minute).
+    pub(crate) fn due(&self) -> bool {
+        let now = Instant::now();
+        let mut last = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.is_some_and(|t| now.duration_since(t) < Duration::from_secs(60)) {
+            return false;
+        }
+        *last = Some(now);
+        true
     }
 }
 

@@ -65,13 +65,40 @@ pub struct HttpOptions {
     /// Worker threads; 0 = one per core.
     pub workers: usize,
     pub webhook_body_limit: usize,
+    /// How long a webhook body may take to arrive, from its request head.
+    pub webhook_body_timeout: Duration,
+    /// Most bytes of webhook bodies held at once, across all connections.
+    pub webhook_buffer_limit: usize,
+    /// Most connections open at once (all workers together); past it, new ones wait in
+    /// the listen backlog.
+    pub max_connections: usize,
     pub api_body_limit: usize,
     pub shutdown_timeout: Duration,
+    /// Serve `/metrics` on this address only (not on `listen`); `None`: on `listen`.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 pub struct Application {
     server: Server,
     addr: SocketAddr,
+    /// `/metrics` on its own listener, when configured.
+    metrics: Option<(Server, SocketAddr)>,
+}
+
+/// Stops the servers: `stop(true)` finishes in-flight requests first.
+#[derive(Clone)]
+pub struct Handle {
+    server: ServerHandle,
+    metrics: Option<ServerHandle>,
+}
+
+impl Handle {
+    pub async fn stop(&self, graceful: bool) {
+        if let Some(m) = &self.metrics {
+            m.stop(graceful).await;
+        }
+        self.server.stop(graceful).await;
+    }
 }
 
 impl Application {
@@ -81,7 +108,17 @@ impl Application {
         let listener = TcpListener::bind(opts.listen)?;
         let addr = listener.local_addr()?;
         let data = web::Data::new(state);
-        let webhook_limit = opts.webhook_body_limit;
+        let webhook_bodies = web::Data::new(routes::webhooks::WebhookBodies::new(
+            opts.webhook_body_limit,
+            opts.webhook_body_timeout,
+            opts.webhook_buffer_limit,
+        ));
+        let backlog = web::Data::new(routes::health::Backlog::default());
+        let metrics = match opts.metrics_listen {
+            Some(listen) => Some(Self::metrics_server(listen, &data, &backlog, opts.shutdown_timeout)?),
+            None => None,
+        };
+        let separate_metrics = metrics.is_some();
         let api_limit = opts.api_body_limit;
         let mut server = HttpServer::new(move || {
             let mut api =
@@ -102,10 +139,12 @@ impl Application {
             let mut app = App::new()
                 .wrap(TracingLogger::<telemetry::RouteSpan>::new())
                 .app_data(data.clone())
-                // The webhook body limit (Meta's maximum); the API scope sets its own.
-                .app_data(web::PayloadConfig::new(webhook_limit));
+                .app_data(webhook_bodies.clone())
+                .app_data(backlog.clone());
             for m in openapi::ROOT {
-                app = app.configure(m.configure);
+                if !(separate_metrics && m.routes == routes::metrics::ROUTES) {
+                    app = app.configure(m.configure);
+                }
             }
             // Before the API scope, which would otherwise take these paths.
             app.service(
@@ -118,10 +157,38 @@ impl Application {
         .listen(listener)?
         .shutdown_timeout(opts.shutdown_timeout.as_secs())
         .disable_signals();
-        if opts.workers > 0 {
-            server = server.workers(opts.workers);
-        }
-        Ok(Self { server: server.run(), addr })
+        let workers = match opts.workers {
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            n => n,
+        };
+        // actix counts connections per worker.
+        server = server.workers(workers).max_connections(opts.max_connections.div_ceil(workers));
+        Ok(Self { server: server.run(), addr, metrics })
+    }
+
+    /// `/metrics` alone, on one worker.
+    fn metrics_server(
+        listen: SocketAddr,
+        data: &web::Data<AppState>,
+        backlog: &web::Data<routes::health::Backlog>,
+        shutdown_timeout: Duration,
+    ) -> std::io::Result<(Server, SocketAddr)> {
+        let listener = TcpListener::bind(listen)?;
+        let addr = listener.local_addr()?;
+        let (data, backlog) = (data.clone(), backlog.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(backlog.clone())
+                .configure(routes::metrics::configure)
+                .default_service(web::to(not_found))
+        })
+        .listen(listener)?
+        .workers(1)
+        .shutdown_timeout(shutdown_timeout.as_secs())
+        .disable_signals()
+        .run();
+        Ok((server, addr))
     }
 
     #[must_use]
@@ -129,14 +196,22 @@ impl Application {
         self.addr
     }
 
-    /// Stops the server: `handle().stop(true)` finishes in-flight requests first.
+    /// Where `/metrics` is served when it has its own listener.
     #[must_use]
-    pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(_, addr)| *addr)
+    }
+
+    #[must_use]
+    pub fn handle(&self) -> Handle {
+        Handle { server: self.server.handle(), metrics: self.metrics.as_ref().map(|(s, _)| s.handle()) }
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        match self.metrics {
+            Some((metrics, _)) => futures_util::future::try_join(self.server, metrics).await.map(|_| ()),
+            None => self.server.await,
+        }
     }
 }
 

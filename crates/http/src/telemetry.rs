@@ -18,16 +18,19 @@ impl RootSpanBuilder for RouteSpan {
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
-        let status = match outcome {
-            Ok(res) => res.response().status().as_u16(),
-            Err(e) => e.as_response_error().status_code().as_u16(),
+        let (status, error) = match outcome {
+            Ok(res) => (res.response().status().as_u16(), res.response().error()),
+            Err(e) => (e.as_response_error().status_code().as_u16(), Some(e)),
         };
         span.record("status", status);
         let _enter = span.enter();
-        if status >= 500 {
-            tracing::warn!(status, "request failed");
-        } else {
-            tracing::debug!(status, "request done");
+        // Client errors are anyone's to cause (and their messages may echo the input):
+        // debug only. Internal errors are logged with their causes where they happen.
+        match error {
+            Some(e) if status >= 500 => tracing::warn!(status, error = %e, "request failed"),
+            _ if status >= 500 => tracing::warn!(status, "request failed"),
+            Some(e) => tracing::debug!(status, error = %e, "request done"),
+            None => tracing::debug!(status, "request done"),
         }
     }
 }

@@ -67,6 +67,11 @@ pub struct HttpSettings {
     pub listen: String,
     pub workers: usize,
     pub webhook_body_limit: usize,
+    pub webhook_body_timeout_secs: u64,
+    pub webhook_buffer_limit: usize,
+    pub max_connections: usize,
+    /// Serve `/metrics` on this address instead; empty: on `listen`.
+    pub metrics_listen: String,
     pub api_body_limit: usize,
     pub shutdown_timeout_secs: u64,
 }
@@ -269,6 +274,7 @@ impl Settings {
 
     fn validate(&self) -> Result<(), SettingsError> {
         self.listen()?;
+        self.metrics_listen()?;
         self.backend()?;
         self.phone_number_id()?;
         let positive = |key: &'static str, v: u64, fix: &'static str| {
@@ -278,6 +284,8 @@ impl Settings {
                 Ok(())
             }
         };
+        positive("http.max_connections", self.http.max_connections as u64, "Set it to e.g. 1024.")?;
+        positive("http.webhook_body_timeout_secs", self.http.webhook_body_timeout_secs, "Set it to e.g. 10.")?;
         positive("database.max_connections", self.database.max_connections.into(), "Set it to the pool size, e.g. 8.")?;
         positive("webhooks.max_batch", self.webhooks.max_batch as u64, "Set it to e.g. 512.")?;
         positive("webhooks.queue_capacity", self.webhooks.queue_capacity as u64, "Set it to e.g. 16384.")?;
@@ -321,6 +329,16 @@ impl Settings {
                 fix: "Meta sends up to 3 MiB; keep the default 3145728.",
             });
         }
+        if self.http.webhook_buffer_limit < self.http.webhook_body_limit {
+            return Err(SettingsError::Invalid {
+                key: "http.webhook_buffer_limit",
+                problem: format!(
+                    "{} bytes is less than http.webhook_body_limit ({})",
+                    self.http.webhook_buffer_limit, self.http.webhook_body_limit
+                ),
+                fix: "A body of the largest size must fit: keep the default 67108864 (64 MiB).",
+            });
+        }
         if self.media.dir.as_os_str().is_empty() {
             return Err(SettingsError::Invalid {
                 key: "media.dir",
@@ -347,6 +365,19 @@ impl Settings {
             key: "http.listen",
             problem: format!("`{}` is not an address and port", self.http.listen),
             fix: "Set SWITCHBOARD_LISTEN to e.g. 127.0.0.1:8080 or 0.0.0.0:8080.",
+        })
+    }
+
+    /// Where `/metrics` has its own listener, if anywhere.
+    pub fn metrics_listen(&self) -> Result<Option<SocketAddr>, SettingsError> {
+        let raw = self.http.metrics_listen.trim();
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        raw.parse().map(Some).map_err(|_| SettingsError::Invalid {
+            key: "http.metrics_listen",
+            problem: format!("`{raw}` is not an address and port"),
+            fix: "Set SWITCHBOARD__HTTP__METRICS_LISTEN to e.g. 127.0.0.1:9090, or leave it empty to serve /metrics on http.listen.",
         })
     }
 
@@ -513,7 +544,7 @@ impl Settings {
         let d = &self.database;
         let w = &self.whatsapp;
         format!(
-            "[http]\nlisten = {:?}\nworkers = {}\nwebhook_body_limit = {}\napi_body_limit = {}\nshutdown_timeout_secs = {}\n\n\
+            "[http]\nlisten = {:?}\nworkers = {}\nwebhook_body_limit = {}\nwebhook_body_timeout_secs = {}\nwebhook_buffer_limit = {}\nmax_connections = {}\nmetrics_listen = {:?}\napi_body_limit = {}\nshutdown_timeout_secs = {}\n\n\
              [database]\nurl = {:?}\nmax_connections = {}\nmigrate_on_start = {}\nacquire_timeout_secs = {}\nsqlite_synchronous = \"{}\"\n\n\
              [whatsapp]\nphone_number_id = {:?}\nchannel_name = {:?}\ndisplay_phone_number = {:?}\napp_secret = {}\nverify_token = {}\naccess_token = {}\nsandbox = {}\n\n\
              [graph]\nbase_url = {:?}\napi_version = {:?}\nconnect_timeout_secs = {}\ntimeout_secs = {}\n\n\
@@ -525,6 +556,10 @@ impl Settings {
             h.listen,
             h.workers,
             h.webhook_body_limit,
+            h.webhook_body_timeout_secs,
+            h.webhook_buffer_limit,
+            h.max_connections,
+            h.metrics_listen,
             h.api_body_limit,
             h.shutdown_timeout_secs,
             redact_url(d.url.expose_secret()),
@@ -587,17 +622,32 @@ impl Settings {
     }
 }
 
-/// A database URL with its password replaced by `***`.
+/// A database URL with its password replaced by `***`: the one after the user name, and
+/// the value of any query parameter that names a password, secret or key
+/// (`?password=…`, `sslpassword=…`).
 #[must_use]
 pub fn redact_url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        Ok(u) => u.to_string(),
-        Err(_) => "<unparsable URL>".into(),
+    let Ok(mut u) = url::Url::parse(raw) else {
+        return "<unparsable URL>".into();
+    };
+    if u.password().is_some() {
+        let _ = u.set_password(Some("***"));
     }
+    let secret = |k: &str| {
+        let k = k.to_ascii_lowercase();
+        ["pass", "pwd", "secret", "token"].iter().any(|w| k.contains(w)) || k == "key"
+    };
+    if u.query_pairs().any(|(k, _)| secret(&k)) {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret(&k) { "***".to_owned() } else { v.into_owned() };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
 }
 
 #[cfg(test)]
@@ -652,6 +702,21 @@ mod tests {
         assert!(!shown.contains("s3cret-value"));
         assert!(!shown.contains("hunter2"));
         assert!(s.to_masked_toml().contains("postgres://app:***@db/x"));
+        // A password given as a query parameter is masked too; other parameters stay.
+        let s = Settings::load_from(
+            None,
+            env(&[(
+                "SWITCHBOARD_DATABASE_URL",
+                "postgres://app@db/x?sslmode=verify-full&password=hunter2&sslpassword=k3y&application_name=sb",
+            )]),
+        )
+        .unwrap();
+        let shown = s.to_masked_toml();
+        assert!(!shown.contains("hunter2") && !shown.contains("k3y"), "{shown}");
+        assert!(
+            shown.contains("postgres://app@db/x?sslmode=verify-full&password=***&sslpassword=***&application_name=sb"),
+            "{shown}"
+        );
         assert!(s.to_masked_toml().contains("[media]\ndir = \"data/media\""));
     }
 

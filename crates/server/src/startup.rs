@@ -83,7 +83,9 @@ pub struct Running {
     pub live: LiveHub,
     /// Wakes the assigner (tests check that the API does).
     pub assigner: Arc<Notify>,
-    server: actix_web::dev::ServerHandle,
+    /// Where `/metrics` is served when `http.metrics_listen` is set.
+    pub metrics_addr: Option<SocketAddr>,
+    server: switchboard_http::Handle,
     server_task: tokio::task::JoinHandle<std::io::Result<()>>,
     stop: CancellationToken,
     tracker: TaskTracker,
@@ -208,6 +210,10 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             listen: settings.listen()?,
             workers: settings.http.workers,
             webhook_body_limit: settings.http.webhook_body_limit,
+            webhook_body_timeout: Duration::from_secs(settings.http.webhook_body_timeout_secs),
+            webhook_buffer_limit: settings.http.webhook_buffer_limit,
+            max_connections: settings.http.max_connections,
+            metrics_listen: settings.metrics_listen()?,
             api_body_limit: settings.http.api_body_limit,
             shutdown_timeout: Duration::from_secs(settings.http.shutdown_timeout_secs),
         },
@@ -227,12 +233,16 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             assigner: Arc::clone(&assigner),
         },
     )
-    .with_context(|| format!("cannot listen on {} (http.listen)", settings.http.listen))?;
+    .with_context(|| format!("cannot listen on {} (http.listen, http.metrics_listen)", settings.http.listen))?;
     let addr = app.addr();
+    let metrics_addr = app.metrics_addr();
+    if let Some(metrics) = metrics_addr {
+        tracing::info!(%metrics, "metrics are served on their own address");
+    }
     let server = app.handle();
     let server_task = tokio::spawn(app.run_until_stopped());
     tracing::info!(%addr, database = store.backend(), "switchboard is listening");
-    Ok(Running { addr, store, send_health, outbox, live, assigner, server, server_task, stop, tracker })
+    Ok(Running { addr, metrics_addr, store, send_health, outbox, live, assigner, server, server_task, stop, tracker })
 }
 
 impl Running {

@@ -48,6 +48,16 @@ fn check_config_masks_secrets_and_names_bad_keys() {
     assert!(all.contains("app_secret = \"********\""), "{all}");
     assert!(all.contains("no access token"), "{all}");
 
+    // A password in the query string is masked too.
+    let out = switchboard("postgres://app@db.example/sb?sslmode=verify-full&password=hunter2")
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!all.contains("hunter2"), "{all}");
+    assert!(all.contains("url = \"postgres://app@db.example/sb?sslmode=verify-full&password=***\""), "{all}");
+
     let out = switchboard("mysql://x").arg("check-config").output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use switchboard_domain::EventId;
-use switchboard_store::{Appended, EventLog, EventLogStats, NewEvent, Result};
+use switchboard_store::{Appended, EventLog, EventLogBacklog, EventLogStats, NewEvent, Result};
 
 use crate::SqliteStore;
 use crate::error::DbResultExt;
@@ -155,6 +155,18 @@ impl EventLog for SqliteStore {
             }
         }
         Ok(stats)
+    }
+
+    async fn event_log_backlog(&self) -> Result<EventLogBacklog> {
+        // Each count reads only its partial index (webhook_events_pending, _failed).
+        let (pending, failed): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM webhook_events WHERE state = 'pending'), \
+                    (SELECT COUNT(*) FROM webhook_events WHERE state = 'failed')",
+        )
+        .fetch_one(self.pool())
+        .await
+        .db()?;
+        Ok(EventLogBacklog { pending, failed })
     }
 
     async fn purge_event_bodies(&self, before: DateTime<Utc>) -> Result<u64> {

@@ -44,6 +44,13 @@ pub struct EventLogStats {
     pub applied: i64,
 }
 
+/// The deliveries not applied yet, and those that failed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventLogBacklog {
+    pub pending: i64,
+    pub failed: i64,
+}
+
 /// The durable, deduplicated log of webhook deliveries.
 #[async_trait]
 pub trait EventLog: Send + Sync {
@@ -52,8 +59,12 @@ pub trait EventLog: Send + Sync {
     /// durable. Duplicates within the batch or against the log are `Duplicate`.
     async fn append_events(&self, events: &[NewEvent]) -> Result<Vec<Appended>>;
 
-    /// Counts by state, for `/readyz` and metrics.
+    /// Counts every delivery by state: a scan of the whole log, for tools and tests.
     async fn event_log_stats(&self) -> Result<EventLogStats>;
+
+    /// Counts the pending and the failed deliveries through their partial indexes: the
+    /// cost grows with the backlog, not with the log (`/readyz`, `/metrics`).
+    async fn event_log_backlog(&self) -> Result<EventLogBacklog>;
 
     /// Drops the bodies of applied deliveries received before `before` (the hash stays,
     /// so a late retry is still recognised). Returns how many were purged.

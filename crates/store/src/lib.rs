@@ -31,7 +31,7 @@ pub use contacts::{
     Contact, ContactPatch, ContactPatchOutcome, ContactQuery, ContactStore, MAX_CONTACT_ATTRIBUTES, merge_attributes,
 };
 pub use error::StoreError;
-pub use events::{Appended, EventLog, EventLogStats, NewEvent, PendingEvent};
+pub use events::{Appended, EventLog, EventLogBacklog, EventLogStats, NewEvent, PendingEvent};
 pub use inbox_events::{InboxEvent, InboxEventKind, InboxEventStore, InboxWakeups};
 pub use ingest::{
     ChannelInfo, INGEST_BATCH_BYTES, InboundOutcome, IngestStore, IngestTx, Lease, NewInbound, QueuedReply,

@@ -1,9 +1,13 @@
 //! `/healthz` (the process answers) and `/readyz` (the database answers, the schema is
 //! current; plus what this instance can and cannot do).
 
+use std::time::{Duration, Instant};
+
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use switchboard_store::{Store, StoreError};
+use tokio::sync::Mutex;
 use utoipa::ToSchema;
 
 use crate::AppState;
@@ -11,6 +15,32 @@ use crate::AppState;
 routes! {
     "/healthz" => { get: healthz },
     "/readyz" => { get: readyz },
+}
+
+/// The event log's backlog for `/readyz` and `/metrics`, counted at most once a second
+/// however many probes and scrapers ask: callers in the same second share one count
+/// (at most a second old), so they never compete for the API's database connections.
+#[derive(Default)]
+pub struct Backlog {
+    last: Mutex<Option<(Instant, switchboard_store::EventLogBacklog)>>,
+}
+
+impl Backlog {
+    const MAX_AGE: Duration = Duration::from_secs(1);
+
+    pub(crate) async fn get(&self, store: &dyn Store) -> Result<switchboard_store::EventLogBacklog, StoreError> {
+        // Held while counting: concurrent callers wait for this count instead of
+        // starting their own.
+        let mut last = self.last.lock().await;
+        if let Some((at, backlog)) = *last
+            && at.elapsed() < Self::MAX_AGE
+        {
+            return Ok(backlog);
+        }
+        let backlog = store.event_log_backlog().await?;
+        *last = Some((Instant::now(), backlog));
+        Ok(backlog)
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -64,7 +94,8 @@ struct ReadySending {
     paused: Vec<PausedChannel>,
 }
 
-/// The webhook deliveries not yet applied, and those that failed.
+/// The webhook deliveries not yet applied, and those that failed (counted at most once
+/// a second).
 #[derive(Serialize, ToSchema)]
 struct EventLogBacklog {
     pending: i64,
@@ -107,7 +138,7 @@ async fn healthz() -> HttpResponse {
 #[utoipa::path(get, path = "/readyz",
     responses((status = 200, description = "Ready", body = Ready),
               (status = 503, description = "The database is unreachable or migrations are pending", body = NotReady)))]
-async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+async fn readyz(state: web::Data<AppState>, backlog: web::Data<Backlog>) -> HttpResponse {
     let capabilities =
         ReadyCapabilities { webhooks: state.app_secret.is_some(), verification: state.verify_token.is_some() };
     let database = state.store.backend();
@@ -125,7 +156,7 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let sending = ReadySending { sandbox: state.sandbox, paused };
     match state.store.readiness().await {
         Ok(r) if r.pending_migrations.is_empty() => {
-            let log = state.store.event_log_stats().await.ok();
+            let log = backlog.get(state.store.as_ref()).await.ok();
             HttpResponse::Ok().json(Ready {
                 status: ReadyStatus::Ready,
                 database,

@@ -1,12 +1,13 @@
 //! `GET /metrics`: Prometheus text format. Counters are recorded where things happen
-//! (webhooks here, ingest and sending in switchboard-core); gauges of the durable queues
-//! are read from the store at scrape time.
+//! (webhooks here, ingest and sending in switchboard-core); the event log's gauges are
+//! its backlog, counted at scrape time at most once a second (shared with `/readyz`).
 
 use std::sync::OnceLock;
 
 use actix_web::{HttpResponse, web};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use super::health::Backlog;
 use crate::AppState;
 
 routes! {
@@ -30,9 +31,9 @@ pub fn handle() -> &'static PrometheusHandle {
 #[utoipa::path(get, path = "/metrics",
     responses((status = 200, description = "The Prometheus text exposition format (version 0.0.4)",
                content_type = "text/plain; version=0.0.4", body = String)))]
-async fn render(state: web::Data<AppState>) -> HttpResponse {
+async fn render(state: web::Data<AppState>, backlog: web::Data<Backlog>) -> HttpResponse {
     let handle = handle();
-    match state.store.event_log_stats().await {
+    match backlog.get(state.store.as_ref()).await {
         Ok(s) => {
             metrics::gauge!("switchboard_event_log_pending").set(s.pending as f64);
             metrics::gauge!("switchboard_event_log_failed").set(s.failed as f64);
