@@ -1,12 +1,13 @@
 //! Sends that may have reached Meta before a crash are reconciled from their status
 //! webhooks, not repeated; a send whose outcome cannot be recorded costs only itself.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde_json::{Value, json};
-use switchboard_cloudapi::tag_request;
-use switchboard_core::SenderOptions;
+use switchboard_cloudapi::{GraphClient, GraphConfig, tag_request};
+use switchboard_core::{Sender, SenderOptions};
 use switchboard_domain::{DeliveryState, MessageId, Wamid};
 use switchboard_store::{OutboxJob, OutboxState};
 use switchboard_tests::payloads::{delivery, text_delivery};
@@ -47,7 +48,7 @@ async fn send_and_crash(app: &TestApp) -> OutboxJob {
 }
 
 /// The sender of the instance that survived (or was restarted).
-fn survivor(app: &TestApp) -> switchboard_core::Sender {
+fn survivor(app: &TestApp) -> Sender {
     app.sender_with(SenderOptions { reconcile_grace: GRACE, ..SenderOptions::default() })
 }
 
@@ -136,6 +137,29 @@ async fn a_restarted_instance_records_the_send_from_its_status(backend: Backend)
     assert!(sends(&app).await.is_empty(), "the restarted instance sent nothing");
 }
 
+/// A request that never left (the connection was refused) cannot have reached Meta: the
+/// job is released and sent at once by the next claim, with no grace.
+async fn a_send_that_never_left_is_retried_without_waiting(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let id = queued_reply(&mut app, "16505550001").await;
+    let unreachable = GraphClient::new(GraphConfig::new("http://127.0.0.1:9", "v25.0", "token".into())).unwrap();
+    let opts = SenderOptions {
+        throughput_per_second: 0,
+        pair_per_minute: 0,
+        backoff_base: Duration::ZERO,
+        reconcile_grace: GRACE,
+        ..SenderOptions::default()
+    };
+    let cut_off = Sender::new(Arc::clone(&app.store), Arc::new(unreachable), Arc::default(), opts);
+    let report = cut_off.run_once().await.unwrap();
+    assert_eq!((report.claimed, report.retried), (1, 1));
+
+    let report = survivor(&app).run_once().await.unwrap();
+    assert_eq!((report.claimed, report.sent), (1, 1), "claimed again at once");
+    assert_eq!(sends(&app).await.len(), 1);
+    assert_eq!(app.store.message(id).await.unwrap().unwrap().state, DeliveryState::Sent);
+}
+
 /// Meta answers two sends with one wamid: the second cannot be recorded. It alone is
 /// marked failed, with the reason, and is not sent again; the others are recorded.
 async fn a_send_that_cannot_be_recorded_costs_only_itself(backend: Backend) {
@@ -170,5 +194,6 @@ both_backends!(
     a_send_whose_status_arrives_within_the_grace_is_not_repeated,
     a_send_with_no_status_is_sent_again_after_the_grace,
     a_restarted_instance_records_the_send_from_its_status,
+    a_send_that_never_left_is_retried_without_waiting,
     a_send_that_cannot_be_recorded_costs_only_itself,
 );

@@ -13,8 +13,9 @@ pub mod webhook;
 pub use client::{GraphClient, GraphConfig, MediaDownload, MediaInfo, SendResponse};
 pub use errors::{ErrorClass, GraphError, TransportKind};
 pub use send::{
-    CALLER_CALLBACK_DATA_MAX, InteractiveHeader, ListRow, ListSection, MediaKind, MediaSource, OutboundBody, OutboundMessage, ReplyButton,
-    SendValidationError, TemplateComponent, TemplateParameter, tag_request, tagged_message,
+    CALLER_CALLBACK_DATA_MAX, InteractiveHeader, ListRow, ListSection, MediaKind, MediaSource, OutboundBody,
+    OutboundMessage, ReplyButton, SendValidationError, TemplateComponent, TemplateParameter, tag_request,
+    tagged_message,
 };
 pub use signature::{Signature, SignatureError, sign, verify_signature, verify_subscription};
 pub use webhook::{ParseError, delivery_time, parse_delivery};

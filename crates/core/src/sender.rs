@@ -250,8 +250,9 @@ impl Sender {
             return Ok(SendReport::default());
         }
         let mut report = SendReport { claimed: jobs.len(), ..SendReport::default() };
-        let mut sends =
-            futures_util::stream::iter(jobs).map(|job| self.send_one(job)).buffer_unordered(self.opts.concurrency.max(1));
+        let mut sends = futures_util::stream::iter(jobs)
+            .map(|job| self.send_one(job))
+            .buffer_unordered(self.opts.concurrency.max(1));
         let mut sending = true;
         let mut done: Vec<SendResult> = Vec::new();
         let mut recording: Option<BoxFuture<'_, Result<(), StoreError>>> = None;
@@ -317,7 +318,12 @@ impl Sender {
             match self.store.complete_outbox(std::slice::from_ref(r), at).await {
                 Ok(()) => {}
                 Err(e @ StoreError::Unavailable(_)) => return Err(e),
-                Err(e) => self.quarantine(r, &e).await?,
+                Err(e) => match self.quarantine(r, &e).await {
+                    Ok(()) => {}
+                    Err(e @ StoreError::Unavailable(_)) => return Err(e),
+                    // Nothing else stops for it: its lease and the grace run out.
+                    Err(e) => tracing::error!(job = r.job_id, error = %e, "the job cannot be marked failed either"),
+                },
             }
         }
         Ok(())
@@ -333,11 +339,18 @@ impl Sender {
         metrics::counter!("switchboard_sends_unrecorded_total").increment(1);
         let details = match &r.outcome {
             SendOutcome::Sent { wamid } => {
-                format!("WhatsApp accepted the message as {wamid}, but recording that failed ({e}); it is not sent again.")
+                format!(
+                    "WhatsApp accepted the message as {wamid}, but recording that failed ({e}); it is not sent again."
+                )
             }
             SendOutcome::Retry { .. } | SendOutcome::Failed { .. } => format!("Recording the send failed ({e})."),
         };
-        let error = StatusError { code: -1, title: "The send could not be recorded".into(), details: Some(details), href: None };
+        let error = StatusError {
+            code: -1,
+            title: "The send could not be recorded".into(),
+            details: Some(details),
+            href: None,
+        };
         let failed = SendResult { outcome: SendOutcome::Failed { error, dead: false }, ..r.clone() };
         self.store.complete_outbox(std::slice::from_ref(&failed), Utc::now()).await
     }

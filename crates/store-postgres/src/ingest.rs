@@ -24,9 +24,9 @@ use uuid::Uuid;
 
 use crate::error::DbResultExt;
 use crate::nul::{Jsonb, opt_text, text};
+use crate::outbox::reconcile_sent;
 use crate::rows::{ChannelRow, PendingEventRow, PendingStatusRow, StatusRow, delivery_state};
 use crate::status::{advancing_from, stamps};
-use crate::outbox::reconcile_sent;
 use crate::{INGEST_LOCK, PgStore, WAMID_LOCK_CLASS};
 use switchboard_domain::Delivery;
 

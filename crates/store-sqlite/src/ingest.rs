@@ -25,8 +25,8 @@ use uuid::Uuid;
 
 use crate::error::DbResultExt;
 use crate::nul::{json, opt_json, opt_text, text};
-use crate::rows::{ChannelRow, DeliveryRow, PendingEventRow, PendingStatusRow, Values, delivery_state, ms, time};
 use crate::outbox::reconcile_sent;
+use crate::rows::{ChannelRow, DeliveryRow, PendingEventRow, PendingStatusRow, Values, delivery_state, ms, time};
 use crate::{SqliteStore, WriteTx};
 use switchboard_domain::Delivery;
 

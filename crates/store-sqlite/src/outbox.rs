@@ -434,11 +434,7 @@ pub(crate) async fn reconcile_sent(
     .await
     .db()?;
     let Some(row) = row else { return Ok(None) };
-    sqlx::query("DELETE FROM outbox WHERE message_id = ?1")
-        .bind(id.as_uuid())
-        .execute(&mut *conn)
-        .await
-        .db()?;
+    sqlx::query("DELETE FROM outbox WHERE message_id = ?1").bind(id.as_uuid()).execute(&mut *conn).await.db()?;
     let before = row.delivery()?;
     let mut after = before.clone();
     after.apply(DeliveryState::Sent, report.timestamp, &[]);

@@ -26,6 +26,8 @@ pub const INGEST_BATCH_BYTES: i64 = 32 * 1024 * 1024;
 /// already leased, and until when.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Lease {
+    /// The lease's end, in whole milliseconds: the leased jobs' claim token
+    /// ([`OutboxJob::leased_until`](crate::OutboxJob::leased_until)).
     pub until: DateTime<Utc>,
     pub at_most: usize,
 }

@@ -41,7 +41,7 @@ pub struct OutboxJob {
     /// Attempts so far, including this one.
     pub attempts: u32,
     pub created_at: DateTime<Utc>,
-    /// The end of this claim's lease, as stored (whole milliseconds). It is the claim's
+    /// The end of this claim's lease, exactly as stored. It is the claim's
     /// token too: a later claim of the job always leases it until later, so an outcome
     /// carrying it back ([`SendResult::leased_until`]) names the claim it belongs to.
     pub leased_until: DateTime<Utc>,
