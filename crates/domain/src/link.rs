@@ -35,7 +35,9 @@ pub enum LinkError {
     InvalidForRegion { input: String },
     /// Read in its region the number has an international form (`+<digits>`) that does not
     /// read back as the same number, so it could not be kept.
-    #[error("{input:?} reads as +{digits}, which is not the same number in international format: write it as +<country code>…")]
+    #[error(
+        "{input:?} reads as +{digits}, which is not the same number in international format: write it as +<country code>…"
+    )]
     NoInternationalForm { input: String, digits: String },
     /// A stored number (E.164 digits) that is not in the form [`PhoneNumber::parse`] keeps.
     #[error("{digits:?} is not a phone number in E.164 form")]
@@ -69,7 +71,8 @@ impl PhoneNumber {
     /// form that would change on the next read.
     pub fn parse(input: &str, default_region: Option<&str>) -> Result<Self, LinkError> {
         let digits = read(input, default_region)?;
-        Self::from_e164_digits(&digits).map_err(|_| LinkError::NoInternationalForm { input: input.trim().to_owned(), digits })
+        Self::from_e164_digits(&digits)
+            .map_err(|_| LinkError::NoInternationalForm { input: input.trim().to_owned(), digits })
     }
 
     /// The stored form back: E.164 digits without `+`, accepted only if they read as exactly
@@ -617,10 +620,7 @@ mod tests {
         assert!(matches!(PhoneNumber::parse("+861227456", None), Err(LinkError::TooShort { .. })));
         // More digits than E.164 allows.
         assert!(matches!(PhoneNumber::parse("+81 7847654322103211", None), Err(LinkError::TooLong { .. })));
-        assert!(matches!(
-            PhoneNumber::from_e164_digits("817847654322103211"),
-            Err(LinkError::NotE164 { .. })
-        ));
+        assert!(matches!(PhoneNumber::from_e164_digits("817847654322103211"), Err(LinkError::NotE164 { .. })));
         // The stored form of a number is the number.
         for (input, region) in [("+44 7700 900123", None), ("030 901820", Some("DE")), ("0812 3456 7890", Some("ID"))] {
             let n = PhoneNumber::parse(input, region).unwrap();
