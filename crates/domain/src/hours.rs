@@ -451,7 +451,8 @@ impl BusinessHours {
     }
 
     /// When the stretch (open or closed) that `at` falls in began; `None` if it has been so
-    /// for [`HORIZON_DAYS`] or more. Cheaper than [`period_at`](Self::period_at) when the end is not needed.
+    /// for [`HORIZON_DAYS`] or more. Cheaper than [`period_at`](Self::period_at) when the end
+    /// is not needed.
     #[must_use]
     pub fn period_since(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.scan(at, true, false, None).since

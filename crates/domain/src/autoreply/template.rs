@@ -512,7 +512,13 @@ impl Template {
                         };
                         let tidy =
                             next.is_none_or(|c| c.is_whitespace() || matches!(c, ',' | '.' | '!' | '?' | ';' | ':'));
-                        if tidy && out.ends_with(' ') {
+                        // Never drop a space after a brace: `{ {{contact.name}}{x}}` must not
+                        // become `{{x}}`.
+                        let after_brace = out
+                            .strip_suffix(' ')
+                            .and_then(|o| o.chars().next_back())
+                            .is_some_and(|c| matches!(c, '{' | '}'));
+                        if tidy && out.ends_with(' ') && !after_brace {
                             out.pop();
                         }
                     } else {

@@ -692,6 +692,9 @@ fn fallbacks_with_braces_are_refused() {
         assert!(matches!(render(t, &vars), Err(TemplateError::BraceInFallback { .. })), "{t}: {:?}", render(t, &vars));
     }
     assert_eq!(render("Hi {{contact.name|friend}}!", &vars), Ok("Hi friend!".into()));
+    // Found by fuzzing: dropping the space before an empty value joined two braces.
+    assert_eq!(render("{ {{contact.name}}{x}}", &vars), Ok("{ {x}}".into()));
+    assert_eq!(render("Hi {{contact.name}}, welcome", &vars), Ok("Hi, welcome".into()));
 }
 
 /// Issue 22.3: times at chrono's limits evaluate without panicking.
