@@ -12,8 +12,8 @@
 //!
 //! A missing value can be given a fallback after a `|`: `Hi {{contact.first_name|there}}!`
 //! renders "Hi there!" for a contact without a name. Without a fallback a missing value is
-//! empty, and the space before it is dropped when punctuation or a space follows, so
-//! `Hi {{contact.name}}, welcome` renders "Hi, welcome".
+//! empty, and the space before it is dropped when punctuation or a space follows (but never
+//! after a brace), so `Hi {{contact.name}}, welcome` renders "Hi, welcome".
 //!
 //! A fallback is plain text: braces in it are refused (no nested variables).
 //!
