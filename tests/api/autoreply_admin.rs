@@ -472,6 +472,60 @@ async fn the_preview_explains_what_would_fire_and_sends_nothing(backend: Backend
     assert!(app.conversations().await.is_empty());
 }
 
+/// Issue 22 (found by fuzzing): times near chrono's limits, far-away overrides and
+/// fallbacks with braces get 422 naming the field, never a panic or a stalled worker.
+async fn fuzzed_inputs_are_refused_naming_the_field(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (ch, _) = channel(&app).await;
+    let url = format!("/api/v1/admin/channels/{ch}/auto-replies");
+    let settings = json!({
+        "hours": never_open(),
+        "greeting": {"text": "Hello!"},
+        "away": {"text": "Back {{next_open}}.", "schedule": {"type": "outside_business_hours"}}
+    });
+    assert_eq!(put(&app, &url, settings).await.status(), 200);
+    let far = "+262142-12-31T00:00:00Z";
+    let sample = |extra: Value| {
+        let mut s =
+            json!({"channel_id": ch, "message": {"type": "text", "text": "hi"}, "contact": {"wa_id": "4915112345678"}});
+        for (k, v) in extra.as_object().unwrap() {
+            s[k] = v.clone();
+        }
+        s
+    };
+    for (body, field) in [
+        (sample(json!({"at": far})), "at"),
+        (sample(json!({"at": "-0001-01-01T00:00:00Z"})), "at"),
+        (
+            sample(
+                json!({"conversation": {"rule_fired": [{"rule": "greeting", "at": "2026-11-24T09:00:00Z"}, {"rule": "away", "at": far}]}}),
+            ),
+            "conversation.rule_fired[1].at",
+        ),
+        (sample(json!({"contact": {"wa_id": "4915112345678", "last_seen_at": far}})), "contact.last_seen_at"),
+        (sample(json!({"conversation": {"last_agent_reply_at": far}})), "conversation.last_agent_reply_at"),
+    ] {
+        assert_field_error(app.post_json("/api/v1/admin/rules/preview", &body).await, field).await;
+    }
+    // The last supported instant still answers.
+    let res = app.post_json("/api/v1/admin/rules/preview", &sample(json!({"at": "9999-12-31T23:59:59Z"}))).await;
+    assert_eq!(res.status(), 200);
+
+    // Overrides far away in time are refused, so they cannot make evaluation slow.
+    let overrides: Vec<Value> = (0..20).map(|i| json!({"date": format!("-200000-01-{:02}", i + 1)})).collect();
+    let hours = json!({"time_zone": "Europe/Berlin", "weekly": {}, "overrides": overrides});
+    assert_field_error(put(&app, &format!("{url}/hours"), hours).await, "overrides[0].date").await;
+    let hours = json!({"time_zone": "Europe/Berlin", "weekly": {}, "overrides": [{"date": "2026-12-24", "until": "+10000-01-01"}]});
+    assert_field_error(put(&app, &format!("{url}/hours"), hours).await, "overrides[0].until").await;
+
+    // A fallback is plain text: a nested variable would be sent raw.
+    assert_field_error(
+        put(&app, &format!("{url}/greeting"), json!({"text": "Hi {{contact.name|{{contact.email}}}}!"})).await,
+        "text",
+    )
+    .await;
+}
+
 both_backends!(
     admin_endpoints_need_an_admin,
     a_channels_settings_are_written_whole_or_in_part_and_served_as_in_force,
@@ -479,4 +533,5 @@ both_backends!(
     quick_replies_are_managed_with_unique_shortcuts,
     rules_are_managed_and_kept_in_order,
     the_preview_explains_what_would_fire_and_sends_nothing,
+    fuzzed_inputs_are_refused_naming_the_field,
 );

@@ -406,6 +406,55 @@ async fn other_fields_and_malformed_items_are_recorded_not_dropped(backend: Back
     assert_eq!((stats.pending, stats.applied, stats.failed), (0, 3, 0));
 }
 
+/// Issue 22.5 (found by fuzzing): Meta's timestamps are believed only up to the arrival;
+/// implausible ones (chrono's extremes) become the arrival, so every time shown is RFC 3339.
+async fn implausible_meta_timestamps_become_the_arrival_time(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let before = Utc::now() - Duration::seconds(1);
+    let mut far = text("wamid.future", FROM, "from the future");
+    far["timestamp"] = json!("8210266876799");
+    let mut past = text("wamid.past", "4915112345678", "from the past");
+    past["timestamp"] = json!("-8210266876799");
+    let body = delivery(vec![contact(FROM, "Ana"), contact("4915112345678", "Ben")], vec![far, past], vec![]);
+    app.post_webhook(serde_json::to_vec(&body).unwrap()).await;
+    app.ingest().await;
+    let id = outbound(&mut app, Some("wamid.out")).await;
+    let post = |statuses: Vec<Value>| serde_json::to_vec(&delivery(vec![], vec![], statuses)).unwrap();
+    app.post_webhook(post(vec![status("wamid.out", "delivered", 8_210_266_876_799)])).await;
+    app.post_webhook(post(vec![status("wamid.out", "read", -8_210_266_876_799)])).await;
+    app.ingest().await;
+    let after = Utc::now() + Duration::seconds(1);
+    let plausible = |v: &Value, what: &str| {
+        let s = v.as_str().unwrap_or_else(|| panic!("{what} missing: {v}"));
+        let t: DateTime<Utc> = DateTime::parse_from_rfc3339(s).unwrap_or_else(|e| panic!("{what} {s}: {e}")).into();
+        assert!(before <= t && t <= after, "{what} = {s}");
+    };
+    let conversations = app.conversations().await;
+    assert_eq!(conversations.len(), 2);
+    for c in &conversations {
+        for field in ["last_message_at", "last_inbound_at", "window_closes_at"] {
+            if field == "window_closes_at" {
+                let closes: DateTime<Utc> = c[field].as_str().unwrap().parse().unwrap();
+                assert!(closes > before && closes <= after + Duration::hours(24), "{c}");
+            } else {
+                plausible(&c[field], field);
+            }
+        }
+        if !c["waiting_since"].is_null() {
+            plausible(&c["waiting_since"], "waiting_since");
+        }
+        for m in app.messages(c["id"].as_str().unwrap()).await {
+            plausible(&m["timestamp"], "timestamp");
+        }
+    }
+    let m = app.store.message(id).await.unwrap().unwrap();
+    assert_eq!(m.state, DeliveryState::Read);
+    for t in [m.delivered_at, m.read_at] {
+        let t = t.expect("stamped");
+        assert!(before <= t && t <= after, "{t}");
+    }
+}
+
 both_backends!(
     every_message_type_is_stored_with_its_content,
     one_delivery_may_carry_many_entries_changes_and_messages,
@@ -418,4 +467,5 @@ both_backends!(
     deliveries_for_an_unknown_number_are_kept_and_reported,
     kept_deliveries_are_applied_once_their_number_gets_a_channel,
     other_fields_and_malformed_items_are_recorded_not_dropped,
+    implausible_meta_timestamps_become_the_arrival_time,
 );

@@ -206,6 +206,44 @@ async fn link_validation_names_the_fields(backend: Backend) {
     }
 }
 
+/// The `phone` column of every link.
+async fn stored_phones(db: &TestDb) -> Vec<String> {
+    let sql = "SELECT phone FROM links ORDER BY created_at, id";
+    match db.backend {
+        Backend::Sqlite => {
+            let mut c = SqliteConnection::connect(&db.url).await.unwrap();
+            sqlx::query_scalar(sql).fetch_all(&mut c).await.unwrap()
+        }
+        Backend::Postgres => {
+            let mut c = PgConnection::connect(&db.url).await.unwrap();
+            sqlx::query_scalar(sql).fetch_all(&mut c).await.unwrap()
+        }
+    }
+}
+
+/// Issue 22.1 and 22.2 (found by fuzzing): a number the API keeps is valid E.164 and reads
+/// back as itself; what it will not keep gets 422 naming `phone`, never a 500.
+async fn phone_numbers_are_kept_as_shown_or_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let refused = [
+        json!({"phone": "01227456", "region": "CN"}),
+        json!({"phone": "00 07700", "region": "KR"}),
+        json!({"phone": "+861227456"}),
+        json!({"phone": "+81 7847654322103211"}),
+        json!({"phone": "0000520984732", "region": "DE"}),
+    ];
+    for body in refused {
+        let p = problem(app.post_json("/api/v1/links", &body).await, 422).await;
+        assert_eq!(fields(&p), ["phone"], "{body}");
+    }
+    let created = create_link(&app, json!({"phone": "030 901820", "region": "DE"})).await;
+    assert_eq!(created["phone"], "+4930901820");
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(app.get_json(&format!("/api/v1/links/{id}")).await["phone"], "+4930901820");
+    assert_eq!(app.get_json("/api/v1/links").await["items"][0]["phone"], "+4930901820");
+    assert_eq!(stored_phones(&app.db).await, ["4930901820"]);
+}
+
 /// Every click count as (referrer_host, agent_family, clicks), and the table's columns.
 async fn clicks_table(db: &TestDb) -> (Vec<(String, String, i64)>, Vec<String>) {
     let rows_sql =
@@ -416,6 +454,7 @@ both_backends!(
     admins_create_links_and_get_their_urls,
     links_are_changed_and_disabled_by_admins,
     link_validation_names_the_fields,
+    phone_numbers_are_kept_as_shown_or_refused,
     the_short_link_redirects_to_wa_me_and_counts_the_click,
     unknown_and_disabled_links_get_a_plain_404_page,
     qr_codes_decode_to_the_link,

@@ -316,7 +316,16 @@ impl IngestWorker {
         now: DateTime<Utc>,
     ) -> Result<IngestReport, StoreError> {
         let mut report = IngestReport::default();
-        let parsed: Vec<_> = events.iter().map(|e| parse_delivery(&e.body)).collect();
+        // Meta's times, believed only up to the arrival (a missing or implausible one is the arrival).
+        let parsed: Vec<_> = events
+            .iter()
+            .map(|e| {
+                parse_delivery(&e.body).map(|mut changes| {
+                    changes.iter_mut().for_each(|c| c.settle_times(e.received_at));
+                    changes
+                })
+            })
+            .collect();
         let mut inbound = Vec::new();
         for (event, changes) in events.iter().zip(&parsed) {
             let changes = match changes {
@@ -409,12 +418,8 @@ impl IngestWorker {
                     username: None,
                 }),
             };
-            // Meta's timestamp, unless it is missing (the parser's epoch) or ahead of us.
-            let sent_at = if msg.timestamp == DateTime::UNIX_EPOCH {
-                event.received_at
-            } else {
-                msg.timestamp.min(event.received_at)
-            };
+            // Settled above: never ahead of the arrival, never implausibly early.
+            let sent_at = msg.timestamp;
             let window_closes_at = match msg.content {
                 MessageContent::System { .. } => None,
                 _ => Some(window::closes_at(sent_at, msg.referral.as_ref().is_some_and(|r| r.is_ad()))),

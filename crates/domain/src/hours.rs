@@ -42,11 +42,19 @@
 //!   for a start and at its *second* occurrence for an end, so an open period is never cut
 //!   short by the repeated hour.
 //!
-//! All functions take the instant as an argument (no clock reads) and never panic.
+//! - **Horizon.** The next opening or closing, and the start of the current stretch, are
+//!   looked for within [`HORIZON_DAYS`] (about three years) of the instant; beyond that the
+//!   answer is "not within the horizon" (`None`). So every query costs a bounded amount of
+//!   work whatever the overrides, and override dates are limited to the years 1970–9999.
+//!
+//! All functions take the instant as an argument (no clock reads) and never panic: instants
+//! outside the years 1970 to 9999 count as closed, with no change.
 
 use std::fmt;
 
-use chrono::{DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveDateTime, TimeDelta, TimeZone, Utc, Weekday};
+use chrono::{
+    DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeDelta, TimeZone, Utc, Weekday,
+};
 use chrono_tz::{GapInfo, Tz};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -62,6 +70,12 @@ pub const MAX_OVERRIDES: usize = 1000;
 pub const MAX_OVERRIDE_DAYS: i64 = 366;
 /// An override's label has at most this many characters.
 pub const MAX_LABEL_CHARS: usize = 100;
+/// Overrides' dates lie in these years.
+pub const OVERRIDE_YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
+/// How far, in days, the next opening or closing (and the start of the current stretch)
+/// is looked for: beyond it the answer is "not within this many days" (`None`). Bounds the
+/// work of every query, whatever the overrides.
+pub const HORIZON_DAYS: i64 = 3 * 366;
 
 /// A wall-clock time of day with minute precision, `00:00` to `24:00` (the latter only as an
 /// interval's end). JSON: `"HH:MM"`.
@@ -342,8 +356,17 @@ impl BusinessHours {
     /// date, otherwise the weekday's.
     #[must_use]
     pub fn intervals_on(&self, date: NaiveDate) -> &[Interval] {
+        self.intervals_among(self.overrides.iter(), date)
+    }
+
+    /// [`intervals_on`](Self::intervals_on) with only `overrides` considered.
+    fn intervals_among<'a>(
+        &'a self,
+        overrides: impl Iterator<Item = &'a DateOverride>,
+        date: NaiveDate,
+    ) -> &'a [Interval] {
         let mut best: Option<&DateOverride> = None;
-        for o in &self.overrides {
+        for o in overrides {
             if o.covers(date) && best.is_none_or(|b| o.days() <= b.days()) {
                 best = Some(o);
             }
@@ -354,11 +377,23 @@ impl BusinessHours {
         }
     }
 
+    /// The wall-clock time at `at` in the channel's time zone; `None` for instants outside
+    /// the years 1970 to 9999 ([`crate::instant`]), at which the business counts as closed
+    /// with no change ahead or behind.
+    #[must_use]
+    pub fn local_time(&self, at: DateTime<Utc>) -> Option<NaiveDateTime> {
+        crate::instant::check(at).ok()?;
+        let offset = self.time_zone.offset_from_utc_datetime(&at.naive_utc()).fix();
+        at.naive_utc().checked_add_offset(offset)
+    }
+
     /// Whether the business is open at `at`.
     #[must_use]
     pub fn is_open(&self, at: DateTime<Utc>) -> bool {
-        let wall = at.with_timezone(&self.time_zone).naive_local();
-        if matches!(self.time_zone.from_local_datetime(&wall), LocalResult::Single(_)) {
+        let Some(wall) = self.local_time(at) else {
+            return false;
+        };
+        if matches!(self.time_zone.offset_from_local_datetime(&wall), LocalResult::Single(_)) {
             // The wall time occurs once, so comparing wall times is exact: the start of a span
             // (first occurrence, or the end of a gap) is at or before `at` exactly when its
             // wall time is at or before `wall`, and likewise for the end (last occurrence).
@@ -378,21 +413,23 @@ impl BusinessHours {
 
     /// [`is_open`](Self::is_open) by computing the spans around `at` as instants.
     fn is_open_by_spans(&self, at: DateTime<Utc>) -> bool {
-        let d0 = self.local_date(at);
+        let Some(d0) = self.local_date(at) else {
+            return false;
+        };
         [shift(d0, -2), shift(d0, -1), Some(d0), shift(d0, 1)].into_iter().flatten().any(|d| {
             self.intervals_on(d).iter().any(|iv| self.span(d, *iv).is_some_and(|s| s.start <= at && at < s.end))
         })
     }
 
     /// The first instant at or after `at` when the business is open: `at` itself if open
-    /// now, `None` if it never opens again.
+    /// now, `None` if it does not open within [`HORIZON_DAYS`].
     #[must_use]
     pub fn next_open(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         if self.is_open(at) { Some(at) } else { self.scan(at, false, true, None).until }
     }
 
     /// The first instant at or after `at` when the business is closed: `at` itself if
-    /// closed now, `None` if it never closes.
+    /// closed now, `None` if it does not close within [`HORIZON_DAYS`].
     #[must_use]
     pub fn next_close(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         if self.is_open(at) { self.scan(at, false, true, None).until } else { Some(at) }
@@ -413,8 +450,9 @@ impl BusinessHours {
         self.scan(at, false, true, Some(i64::from(days.max(2)))).until
     }
 
-    /// When the stretch (open or closed) that `at` falls in began; `None` if it has always
-    /// been so. Cheaper than [`period_at`](Self::period_at) when the end is not needed.
+    /// When the stretch (open or closed) that `at` falls in began; `None` if it has been so
+    /// for [`HORIZON_DAYS`] or more. Cheaper than [`period_at`](Self::period_at) when the end
+    /// is not needed.
     #[must_use]
     pub fn period_since(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.scan(at, true, false, None).since
@@ -439,8 +477,13 @@ impl BusinessHours {
         }
         for (i, o) in self.overrides.iter().enumerate() {
             let p = index(&overrides, i);
+            if !OVERRIDE_YEARS.contains(&o.date.year()) {
+                errs.push(join(&p, "date"), ErrorCode::OutOfRange, "must be in the years 1970 to 9999");
+            }
             if let Some(until) = o.until {
-                if until < o.date {
+                if !OVERRIDE_YEARS.contains(&until.year()) {
+                    errs.push(join(&p, "until"), ErrorCode::OutOfRange, "must be in the years 1970 to 9999");
+                } else if until < o.date {
                     errs.push(join(&p, "until"), ErrorCode::OutOfRange, "must not be before `date`");
                 } else if o.days() > MAX_OVERRIDE_DAYS {
                     errs.push(
@@ -457,8 +500,8 @@ impl BusinessHours {
         }
     }
 
-    fn local_date(&self, at: DateTime<Utc>) -> NaiveDate {
-        at.with_timezone(&self.time_zone).date_naive()
+    fn local_date(&self, at: DateTime<Utc>) -> Option<NaiveDate> {
+        self.local_time(at).map(|t| t.date())
     }
 
     /// The UTC span of `iv` starting on local `date`; `None` if empty (or in a DST gap).
@@ -467,22 +510,24 @@ impl BusinessHours {
             return None;
         }
         let end_date = if iv.crosses_midnight() { shift(date, 1)? } else { date };
-        let start = resolve(&self.time_zone, local(date, iv.start)?, false);
-        let end = resolve(&self.time_zone, local(end_date, iv.end)?, true);
+        let start = resolve(&self.time_zone, local(date, iv.start)?, false)?;
+        let end = resolve(&self.time_zone, local(end_date, iv.end)?, true)?;
         (start < end).then_some(Span { start, end })
     }
 
     /// The first instant of local `date` (its midnight, or the end of a gap at midnight).
     fn day_start(&self, date: NaiveDate) -> Option<DateTime<Utc>> {
-        Some(resolve(&self.time_zone, local(date, TimeOfDay::MIDNIGHT)?, false))
+        resolve(&self.time_zone, local(date, TimeOfDay::MIDNIGHT)?, false)
     }
 
     /// All openings starting on dates `lo..=hi`, sorted and merged into disjoint spans.
     fn merged_spans(&self, lo: NaiveDate, hi: NaiveDate) -> Vec<Span> {
+        let overrides: Vec<&DateOverride> =
+            self.overrides.iter().filter(|o| o.date <= hi && lo <= o.last_date()).collect();
         let mut spans = Vec::new();
         let mut d = lo;
         while d <= hi {
-            for iv in self.intervals_on(d) {
+            for iv in self.intervals_among(overrides.iter().copied(), d) {
                 if let Some(s) = self.span(d, *iv) {
                     spans.push(s);
                 }
@@ -517,12 +562,15 @@ impl BusinessHours {
     /// from the start of `lo + 2` to the start of `hi` (an interval lasts less than two
     /// days, and DST moves days by hours). The window grows until the answer lies within
     /// that range or reaches the horizon, past which nothing changes.
-    /// `fwd_limit` caps how many days ahead to look for the end (then reported as `None`).
+    /// Neither looks further than [`HORIZON_DAYS`]; `fwd_limit` caps how many days ahead to
+    /// look for the end (then reported as `None`).
     fn scan(&self, at: DateTime<Utc>, want_since: bool, want_until: bool, fwd_limit: Option<i64>) -> Period {
-        let d0 = self.local_date(at);
+        let Some(d0) = self.local_date(at) else {
+            return Period { open: false, since: None, until: None };
+        };
         let (hz_lo, hz_hi) = self.horizon(d0);
-        let max_back = (d0 - hz_lo).num_days().max(2);
-        let max_fwd = (hz_hi - d0).num_days().max(2);
+        let max_back = (d0 - hz_lo).num_days().clamp(2, HORIZON_DAYS);
+        let max_fwd = (hz_hi - d0).num_days().clamp(2, HORIZON_DAYS);
         let max_fwd = fwd_limit.map_or(max_fwd, |l| l.min(max_fwd));
         let (mut back, mut fwd) = (2_i64, 2_i64);
         let mut since: Option<Option<DateTime<Utc>>> = if want_since { None } else { Some(None) };
@@ -616,15 +664,16 @@ fn local(date: NaiveDate, time: TimeOfDay) -> Option<NaiveDateTime> {
 }
 
 /// The instant of a local time: first occurrence (or second if `latest`) when it exists
-/// twice, the end of the gap when it does not exist.
-fn resolve(tz: &Tz, local: NaiveDateTime, latest: bool) -> DateTime<Utc> {
-    match tz.from_local_datetime(&local) {
-        LocalResult::Single(t) => t.with_timezone(&Utc),
+/// twice, the end of the gap when it does not exist; `None` beyond chrono's range.
+fn resolve(tz: &Tz, local: NaiveDateTime, latest: bool) -> Option<DateTime<Utc>> {
+    let utc = |offset: <Tz as TimeZone>::Offset| local.checked_sub_offset(offset.fix()).map(|t| t.and_utc());
+    match tz.offset_from_local_datetime(&local) {
+        LocalResult::Single(o) => utc(o),
         LocalResult::Ambiguous(a, b) => {
-            let (a, b) = (a.with_timezone(&Utc), b.with_timezone(&Utc));
-            if latest { a.max(b) } else { a.min(b) }
+            let (a, b) = (utc(a)?, utc(b)?);
+            Some(if latest { a.max(b) } else { a.min(b) })
         }
-        LocalResult::None => gap_end(tz, local),
+        LocalResult::None => Some(gap_end(tz, local)),
     }
 }
 
@@ -1131,5 +1180,58 @@ mod tests {
             });
             prop_assert_eq!(h.is_open(now), today || tail);
         }
+    }
+
+    /// Issue 22.3: instants near chrono's limits neither panic nor open.
+    #[test]
+    fn extreme_instants_are_closed_and_never_panic() {
+        let h = hours("Pacific/Kiritimati", &WEEK, &[iv("00:00", "24:00")]);
+        for t in
+            [DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MIN_UTC, "+262142-12-31T00:00:00Z".parse().expect("instant")]
+        {
+            assert!(!h.is_open(t));
+            assert_eq!(h.next_open(t), None);
+            assert_eq!(h.period_at(t), Period { open: false, since: None, until: None });
+            assert_eq!(h.next_change_within(t, 8), None);
+        }
+        // The last supported instant is 10000-01-01 in Kiritimati (UTC+14): still fine.
+        assert!(h.is_open(at("9999-12-31T23:00:00Z")));
+        let p = h.period_at(crate::instant::LATEST);
+        assert!(p.open && p.until.is_none());
+    }
+
+    /// Issue 22.4: far-away closed overrides and an empty week cost bounded work.
+    #[test]
+    fn far_away_overrides_cost_bounded_work() {
+        let mut h = BusinessHours::closed(tz("Europe/Berlin"));
+        let far = NaiveDate::from_ymd_opt(-200_000, 1, 1).expect("date");
+        h.overrides = (0..MAX_OVERRIDES as u64).map(|i| DateOverride::closed(far + Days::new(i * 400))).collect();
+        let now = at("2026-12-06T12:00:00Z");
+        let started = std::time::Instant::now();
+        assert_eq!(h.next_open(now), None);
+        assert_eq!(h.period_since(now), None);
+        assert_eq!(h.period_at(now).until, None);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "took {:?}", started.elapsed());
+        // Such dates are refused by validation.
+        let errs = h.validate().expect_err("far-away dates");
+        assert!(errs.errors.iter().any(|e| e.path == "overrides[0].date"), "{errs:?}");
+    }
+
+    #[test]
+    fn openings_beyond_the_horizon_are_not_found() {
+        let mut h = hours("UTC", &WEEK, &[iv("09:00", "17:00")]);
+        let now = at("2026-01-01T20:00:00Z");
+        // Closed for four years (four overrides of a year each): no opening within the horizon.
+        h.overrides = (0..4)
+            .map(|y| DateOverride {
+                date: date(&format!("{}-01-01", 2026 + y)),
+                until: Some(date(&format!("{}-12-31", 2026 + y))),
+                label: None,
+                hours: vec![],
+            })
+            .collect();
+        assert_eq!(h.next_open(now), None);
+        h.overrides.truncate(2);
+        assert_eq!(h.next_open(now), Some(at("2028-01-01T09:00:00Z")));
     }
 }

@@ -32,6 +32,36 @@ pub struct MessagesChange {
     pub raw: serde_json::Value,
 }
 
+impl Change {
+    /// Replaces Meta's stated times by ones to believe ([`meta_time`]), given when the
+    /// delivery arrived.
+    pub fn settle_times(&mut self, received_at: DateTime<Utc>) {
+        if let Self::Messages(m) = self {
+            for msg in &mut m.messages {
+                msg.timestamp = meta_time(msg.timestamp, received_at);
+            }
+            for status in &mut m.statuses {
+                status.timestamp = meta_time(status.timestamp, received_at);
+            }
+        }
+    }
+}
+
+/// The earliest timestamp Meta can state: 2009-01-01T00:00:00Z (WhatsApp did not exist before).
+pub const META_EARLIEST: DateTime<Utc> = match DateTime::from_timestamp(1_230_768_000, 0) {
+    Some(t) => t,
+    None => DateTime::UNIX_EPOCH,
+};
+
+/// The time to record for a message or status Meta says happened at `stated` (seconds near
+/// now, or the epoch when missing): `stated`, but never after the delivery arrived and,
+/// when missing or before [`META_EARLIEST`], the arrival itself. So no stored or shown
+/// time lies in the future or outside the years 1970–9999.
+#[must_use]
+pub fn meta_time(stated: DateTime<Utc>, received_at: DateTime<Utc>) -> DateTime<Utc> {
+    if stated < META_EARLIEST { received_at } else { stated.min(received_at) }
+}
+
 /// A change of a field other than `messages`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OtherChange {
@@ -107,5 +137,24 @@ impl StatusValue {
             Self::Known(s) => s.as_str(),
             Self::Unknown(s) => s,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 22.5: implausible timestamps become the arrival time.
+    #[test]
+    fn meta_times_are_clamped_to_the_arrival() {
+        let received = DateTime::from_timestamp(1_765_000_000, 0).expect("time");
+        let stated = DateTime::from_timestamp(1_764_999_000, 0).expect("time");
+        assert_eq!(meta_time(stated, received), stated);
+        assert_eq!(meta_time(DateTime::UNIX_EPOCH, received), received);
+        let far = DateTime::from_timestamp(8_210_266_876_799, 0).expect("chrono's last second");
+        assert_eq!(meta_time(far, received), received);
+        let before = DateTime::from_timestamp(-8_210_266_876_799, 0).expect("far past");
+        assert_eq!(meta_time(before, received), received);
+        assert_eq!(meta_time(DateTime::<Utc>::MIN_UTC, received), received);
     }
 }

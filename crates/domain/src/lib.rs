@@ -11,6 +11,7 @@ pub mod conversation;
 pub mod hours;
 pub mod ids;
 pub mod inbound;
+pub mod instant;
 pub mod label;
 pub mod link;
 pub mod message;

@@ -33,6 +33,15 @@ pub enum LinkError {
     /// The right length, but not a number range in use in its region.
     #[error("{input:?} is not a valid number for its region")]
     InvalidForRegion { input: String },
+    /// Read in its region the number has an international form (`+<digits>`) that does not
+    /// read back as the same number, so it could not be kept.
+    #[error(
+        "{input:?} reads as +{digits}, which is not the same number in international format: write it as +<country code>…"
+    )]
+    NoInternationalForm { input: String, digits: String },
+    /// A stored number (E.164 digits) that is not in the form [`PhoneNumber::parse`] keeps.
+    #[error("{digits:?} is not a phone number in E.164 form")]
+    NotE164 { digits: String },
     /// The prefilled text is empty or only whitespace.
     #[error("the prefilled text is empty")]
     EmptyText,
@@ -42,69 +51,41 @@ pub enum LinkError {
 }
 
 /// A phone number in E.164, held as digits without the leading `+` (e.g. `447700900123`).
+///
+/// Every value is valid E.164 (at most [`Self::MAX_DIGITS`] digits) and its digits read back
+/// as the same number: [`Self::from_e164_digits`] of [`Self::digits`] always succeeds and
+/// gives an equal value, so what is stored is what is shown.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PhoneNumber(String);
 
 impl PhoneNumber {
+    /// E.164 allows at most 15 digits, country code included.
+    pub const MAX_DIGITS: usize = 15;
+
     /// Parses a number written in any common way: `+1 (555) 010-0199`, `00 44 20 7946 0958`,
     /// or national format (`07700 900123`) read in `default_region` (ISO 3166 alpha-2,
     /// e.g. `"GB"`). A number must be valid for its region, or at least have a length its
     /// region allows (so fictitious example ranges such as UK `07700 900xxx` are accepted).
+    /// A national number whose international form does not read back as itself (some
+    /// national prefixes and carrier codes are ambiguous) is refused rather than kept in a
+    /// form that would change on the next read.
     pub fn parse(input: &str, default_region: Option<&str>) -> Result<Self, LinkError> {
-        let owned = || input.trim().to_owned();
-        let region = match default_region.map(str::trim).filter(|r| !r.is_empty()) {
-            None => None,
-            Some(r) => Some(r.to_ascii_uppercase().parse::<Id>().map_err(|_| LinkError::UnknownRegion(r.to_owned()))?),
-        };
-        let trimmed = input.trim();
-        if !trimmed.chars().any(|c| c.is_ascii_digit()) {
-            return Err(LinkError::NotANumber { input: owned() });
+        let digits = read(input, default_region)?;
+        Self::from_e164_digits(&digits)
+            .map_err(|_| LinkError::NoInternationalForm { input: input.trim().to_owned(), digits })
+    }
+
+    /// The stored form back: E.164 digits without `+`, accepted only if they read as exactly
+    /// the same digits (as every [`PhoneNumber::digits`] does).
+    pub fn from_e164_digits(digits: &str) -> Result<Self, LinkError> {
+        let not_e164 = || LinkError::NotE164 { digits: digits.to_owned() };
+        if digits.is_empty() || digits.len() > Self::MAX_DIGITS || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(not_e164());
         }
-        // A leading international prefix `00` means the same as `+` in most of the world;
-        // without a region the parser would not know that.
-        let text = match trimmed.strip_prefix("00") {
-            Some(rest) if region.is_none() => format!("+{rest}"),
-            _ => trimmed.to_owned(),
-        };
-        if region.is_none() && !text.starts_with('+') {
-            return Err(LinkError::MissingRegion { input: owned() });
+        match read(&format!("+{digits}"), None) {
+            Ok(again) if again == digits => Ok(Self(again)),
+            _ => Err(not_e164()),
         }
-        let number = phonenumber::parse(region, &text).map_err(|e| match e {
-            phonenumber::ParseError::NoNumber => LinkError::NotANumber { input: owned() },
-            phonenumber::ParseError::InvalidCountryCode => LinkError::UnknownCountryCode { input: owned() },
-            phonenumber::ParseError::TooLong => LinkError::TooLong { input: owned() },
-            phonenumber::ParseError::TooShortAfterIdd | phonenumber::ParseError::TooShortNsn => {
-                LinkError::TooShort { input: owned() }
-            }
-            _ => LinkError::NotANumber { input: owned() },
-        })?;
-        let code = number.code().value();
-        let Some(meta) = phonenumber::metadata::DATABASE.by_code(&code).and_then(|m| m.into_iter().next()) else {
-            return Err(LinkError::UnknownCountryCode { input: owned() });
-        };
-        // Accept a number the metadata knows as valid, or one whose length is possible for its
-        // region: fictitious ranges used in examples and tests (UK 07700 900xxx, NANP 555-01xx)
-        // and ranges opened after the metadata was cut are not "valid", but still link fine.
-        let national_len = u16::try_from(number.national().to_string().len()).unwrap_or(u16::MAX);
-        let d = meta.descriptors();
-        let lengths: Vec<u16> = [d.fixed_line(), d.mobile(), d.toll_free(), d.premium_rate(), d.shared_cost()]
-            .into_iter()
-            .chain([d.personal_number(), d.voip(), d.pager(), d.uan(), d.voicemail()])
-            .flatten()
-            .chain(std::iter::once(d.general()))
-            .flat_map(|desc| desc.possible_length().iter().copied())
-            .collect();
-        if !number.is_valid() && !lengths.contains(&national_len) {
-            let (min, max) = (lengths.iter().min().copied(), lengths.iter().max().copied());
-            return Err(match (min, max) {
-                (Some(min), _) if national_len < min => LinkError::TooShort { input: owned() },
-                (_, Some(max)) if national_len > max => LinkError::TooLong { input: owned() },
-                _ => LinkError::InvalidForRegion { input: owned() },
-            });
-        }
-        let e164 = number.format().mode(Mode::E164).to_string();
-        let digits: String = e164.chars().filter(char::is_ascii_digit).collect();
-        Ok(Self(digits))
     }
 
     /// The digits, without `+`.
@@ -118,6 +99,68 @@ impl fmt::Display for PhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "+{}", self.0)
     }
+}
+
+/// The E.164 digits of a number as written, in `default_region` when national; at most
+/// [`PhoneNumber::MAX_DIGITS`] of them.
+fn read(input: &str, default_region: Option<&str>) -> Result<String, LinkError> {
+    let owned = || input.trim().to_owned();
+    let region = match default_region.map(str::trim).filter(|r| !r.is_empty()) {
+        None => None,
+        Some(r) => Some(r.to_ascii_uppercase().parse::<Id>().map_err(|_| LinkError::UnknownRegion(r.to_owned()))?),
+    };
+    let trimmed = input.trim();
+    if !trimmed.chars().any(|c| c.is_ascii_digit()) {
+        return Err(LinkError::NotANumber { input: owned() });
+    }
+    // A leading international prefix `00` means the same as `+` in most of the world;
+    // without a region the parser would not know that.
+    let text = match trimmed.strip_prefix("00") {
+        Some(rest) if region.is_none() => format!("+{rest}"),
+        _ => trimmed.to_owned(),
+    };
+    if region.is_none() && !text.starts_with('+') {
+        return Err(LinkError::MissingRegion { input: owned() });
+    }
+    let number = phonenumber::parse(region, &text).map_err(|e| match e {
+        phonenumber::ParseError::NoNumber => LinkError::NotANumber { input: owned() },
+        phonenumber::ParseError::InvalidCountryCode => LinkError::UnknownCountryCode { input: owned() },
+        phonenumber::ParseError::TooLong => LinkError::TooLong { input: owned() },
+        phonenumber::ParseError::TooShortAfterIdd | phonenumber::ParseError::TooShortNsn => {
+            LinkError::TooShort { input: owned() }
+        }
+        _ => LinkError::NotANumber { input: owned() },
+    })?;
+    let code = number.code().value();
+    let Some(meta) = phonenumber::metadata::DATABASE.by_code(&code).and_then(|m| m.into_iter().next()) else {
+        return Err(LinkError::UnknownCountryCode { input: owned() });
+    };
+    // Accept a number the metadata knows as valid, or one whose length is possible for its
+    // region: fictitious ranges used in examples and tests (UK 07700 900xxx, NANP 555-01xx)
+    // and ranges opened after the metadata was cut are not "valid", but still link fine.
+    let national_len = u16::try_from(number.national().to_string().len()).unwrap_or(u16::MAX);
+    let d = meta.descriptors();
+    let lengths: Vec<u16> = [d.fixed_line(), d.mobile(), d.toll_free(), d.premium_rate(), d.shared_cost()]
+        .into_iter()
+        .chain([d.personal_number(), d.voip(), d.pager(), d.uan(), d.voicemail()])
+        .flatten()
+        .chain(std::iter::once(d.general()))
+        .flat_map(|desc| desc.possible_length().iter().copied())
+        .collect();
+    if !number.is_valid() && !lengths.contains(&national_len) {
+        let (min, max) = (lengths.iter().min().copied(), lengths.iter().max().copied());
+        return Err(match (min, max) {
+            (Some(min), _) if national_len < min => LinkError::TooShort { input: owned() },
+            (_, Some(max)) if national_len > max => LinkError::TooLong { input: owned() },
+            _ => LinkError::InvalidForRegion { input: owned() },
+        });
+    }
+    let e164 = number.format().mode(Mode::E164).to_string();
+    let digits: String = e164.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() > PhoneNumber::MAX_DIGITS {
+        return Err(LinkError::TooLong { input: owned() });
+    }
+    Ok(digits)
 }
 
 /// The draft placed in the customer's composer when they open the link.
@@ -561,6 +604,32 @@ mod tests {
             assert!(check(&err), "{input} in {region:?}: {err:?}");
             assert!(!err.to_string().is_empty());
         }
+    }
+
+    /// Issue 22.1 and 22.2: what `parse` accepts is valid E.164 and reads back unchanged.
+    #[test]
+    fn accepted_numbers_read_back_as_themselves() {
+        // National forms whose international form reads differently: refused, not kept.
+        for (input, region) in [("01227456", "CN"), ("00 07700", "KR"), ("0000520984732", "DE")] {
+            let got = PhoneNumber::parse(input, Some(region));
+            assert!(
+                matches!(got, Err(LinkError::NoInternationalForm { .. } | LinkError::TooShort { .. })),
+                "{input} in {region}: {got:?}"
+            );
+        }
+        assert!(matches!(PhoneNumber::parse("+861227456", None), Err(LinkError::TooShort { .. })));
+        // More digits than E.164 allows.
+        assert!(matches!(PhoneNumber::parse("+81 7847654322103211", None), Err(LinkError::TooLong { .. })));
+        assert!(matches!(PhoneNumber::from_e164_digits("817847654322103211"), Err(LinkError::NotE164 { .. })));
+        // The stored form of a number is the number.
+        for (input, region) in [("+44 7700 900123", None), ("030 901820", Some("DE")), ("0812 3456 7890", Some("ID"))] {
+            let n = PhoneNumber::parse(input, region).unwrap();
+            assert_eq!(PhoneNumber::from_e164_digits(n.digits()), Ok(n.clone()));
+            assert!(n.digits().len() <= PhoneNumber::MAX_DIGITS);
+        }
+        assert!(PhoneNumber::from_e164_digits("4900520984732").is_err());
+        assert!(PhoneNumber::from_e164_digits("+447700900123").is_err());
+        assert!(PhoneNumber::from_e164_digits("").is_err());
     }
 
     #[test]

@@ -76,7 +76,7 @@ impl LinkRow {
 }
 
 fn stored_phone(digits: &str) -> Result<PhoneNumber> {
-    PhoneNumber::parse(&format!("+{digits}"), None).map_err(corrupt)
+    PhoneNumber::from_e164_digits(digits).map_err(corrupt)
 }
 
 /// Names the uniqueness rule a link broke ("UNIQUE constraint failed: links.slug").

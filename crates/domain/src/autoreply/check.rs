@@ -231,7 +231,9 @@ fn template(errs: &mut Errors, path: &str, text: &str, required: bool, max: usiz
     errs.text(path, text, required, max);
     match Template::parse(text) {
         Err(e @ TemplateError::UnknownVariable { .. }) => errs.push(path, ErrorCode::UnknownVariable, e.to_string()),
-        Err(e @ TemplateError::Unclosed { .. }) => errs.push(path, ErrorCode::InvalidTemplate, e.to_string()),
+        Err(e @ (TemplateError::Unclosed { .. } | TemplateError::BraceInFallback { .. })) => {
+            errs.push(path, ErrorCode::InvalidTemplate, e.to_string());
+        }
         Ok(t) if t.uses(Var::NextOpen) && !has_hours => {
             errs.push(path, ErrorCode::Unsatisfied, "{{next_open}} needs business hours: set `hours` first");
         }

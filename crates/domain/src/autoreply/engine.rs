@@ -25,6 +25,11 @@ use super::{Action, Effect, Evaluation, Explanation, Facts, Outcome, RuleRef};
 /// How far ahead the trace looks for the start of the next away period.
 const NOT_AWAY_LOOKAHEAD_DAYS: u32 = 8;
 
+/// `at + d`, or the end of time if that is past chrono's range (times come from users).
+fn later(at: DateTime<Utc>, d: TimeDelta) -> DateTime<Utc> {
+    at.checked_add_signed(d).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// Compiled size limit of one regular expression.
 pub(crate) const REGEX_SIZE_LIMIT: usize = 256 * 1024;
 
@@ -254,11 +259,11 @@ impl CompiledConfig {
             } else if !g.recipients.includes(facts) {
                 Outcome::NotRecipient
             } else if let Some(last) =
-                facts.last_contact_activity.filter(|t| !facts.is_new_contact && now - *t < silence)
+                facts.last_contact_activity.filter(|t| !facts.is_new_contact && now < later(*t, silence))
             {
                 Outcome::NotDue { last_activity: last }
             } else if let Some(until) =
-                facts.last_fired(RuleRef::Greeting).map(|l| l + silence).filter(|until| now < *until)
+                facts.last_fired(RuleRef::Greeting).map(|l| later(l, silence)).filter(|until| now < *until)
             {
                 // Already greeted in this conversation within the period (e.g. on the
                 // request_welcome before this first message).
@@ -292,15 +297,15 @@ impl CompiledConfig {
                         let min_gap = TimeDelta::minutes(i64::from(cfg.cooldown.min_interval_minutes));
                         if let Some(at) = facts
                             .last_agent_reply
-                            .filter(|t| cfg.skip_if_agent_replied_within_minutes > 0 && now - *t < agent_window)
+                            .filter(|t| cfg.skip_if_agent_replied_within_minutes > 0 && now < later(*t, agent_window))
                         {
                             Outcome::AgentRecentlyReplied { at }
                         } else if let Some(at) =
                             last.filter(|l| cfg.cooldown.once_per_period && since.is_none_or(|s| *l >= s))
                         {
                             Outcome::AlreadySentThisPeriod { at }
-                        } else if let Some(l) = last.filter(|l| now - *l < min_gap) {
-                            Outcome::Cooldown { until: l + min_gap }
+                        } else if let Some(until) = last.map(|l| later(l, min_gap)).filter(|until| now < *until) {
+                            Outcome::Cooldown { until }
                         } else if budget < 1 {
                             Outcome::CapReached { limit }
                         } else {
@@ -333,7 +338,7 @@ impl CompiledConfig {
             } else if let Some(until) = (cfg.cooldown_minutes > 0)
                 .then(|| facts.last_fired(rref))
                 .flatten()
-                .map(|l| l + TimeDelta::minutes(i64::from(cfg.cooldown_minutes)))
+                .map(|l| later(l, TimeDelta::minutes(i64::from(cfg.cooldown_minutes))))
                 .filter(|until| now < *until)
             {
                 Outcome::Cooldown { until }

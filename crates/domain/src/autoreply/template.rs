@@ -12,8 +12,10 @@
 //!
 //! A missing value can be given a fallback after a `|`: `Hi {{contact.first_name|there}}!`
 //! renders "Hi there!" for a contact without a name. Without a fallback a missing value is
-//! empty, and the space before it is dropped when punctuation or a space follows, so
-//! `Hi {{contact.name}}, welcome` renders "Hi, welcome".
+//! empty, and the space before it is dropped when punctuation or a space follows (but never
+//! after a brace), so `Hi {{contact.name}}, welcome` renders "Hi, welcome".
+//!
+//! A fallback is plain text: braces in it are refused (no nested variables).
 //!
 //! An unknown variable (`{{contact.email}}`) or an unclosed `{{` is an error when the
 //! template is parsed, i.e. when the configuration is validated: a template is never sent
@@ -22,7 +24,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use chrono::{DateTime, Datelike, Timelike, Utc, Weekday};
+use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 
 use crate::hours::BusinessHours;
@@ -284,8 +286,8 @@ impl Lang {
 
     /// Writes `at` (already in local time) relative to `today` (local): "today at 09:00",
     /// "tomorrow at 09:00", "Monday at 09:00" within a week, else with the date.
-    fn when<Tz: chrono::TimeZone>(self, at: &DateTime<Tz>, today: chrono::NaiveDate) -> String {
-        let date = at.date_naive();
+    fn when(self, at: &NaiveDateTime, today: chrono::NaiveDate) -> String {
+        let date = at.date();
         let days = (date - today).num_days();
         let t = self.clock(at.hour(), at.minute());
         let wd = self.weekday(at.weekday());
@@ -329,8 +331,8 @@ pub fn format_next_open(hours: &BusinessHours, now: DateTime<Utc>, lang: Lang) -
     if at <= now {
         return Some(lang.now_word().to_owned());
     }
-    let local = at.with_timezone(&hours.time_zone);
-    let today = now.with_timezone(&hours.time_zone).date_naive();
+    let local = hours.local_time(at)?;
+    let today = hours.local_time(now)?.date();
     Some(lang.when(&local, today))
 }
 
@@ -382,6 +384,8 @@ pub enum TemplateError {
     UnknownVariable { name: String },
     #[error("`{{{{` at character {at} is not closed by `}}}}`")]
     Unclosed { at: usize },
+    #[error("the fallback of {{{{{name}}}}} contains a brace: a fallback is plain text")]
+    BraceInFallback { name: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -457,6 +461,11 @@ impl Template {
                 None => (inner.trim(), None),
             };
             let var = Var::parse(name).ok_or_else(|| TemplateError::UnknownVariable { name: name.to_owned() })?;
+            // `{{contact.name|{{contact.email}}}}` would otherwise end at the first `}}` and
+            // send `{{contact.email}}` raw; a fallback is plain text.
+            if fallback.as_deref().is_some_and(|f| f.contains(['{', '}'])) {
+                return Err(TemplateError::BraceInFallback { name: name.to_owned() });
+            }
             segments.push(Segment::Var { var, fallback });
             let consumed = inner_start + close + 2;
             rest = &rest[consumed..];
@@ -503,7 +512,13 @@ impl Template {
                         };
                         let tidy =
                             next.is_none_or(|c| c.is_whitespace() || matches!(c, ',' | '.' | '!' | '?' | ';' | ':'));
-                        if tidy && out.ends_with(' ') {
+                        // Never drop a space after a brace: `{ {{contact.name}}{x}}` must not
+                        // become `{{x}}`.
+                        let after_brace = out
+                            .strip_suffix(' ')
+                            .and_then(|o| o.chars().next_back())
+                            .is_some_and(|c| matches!(c, '{' | '}'));
+                        if tidy && out.ends_with(' ') && !after_brace {
                             out.pop();
                         }
                     } else {

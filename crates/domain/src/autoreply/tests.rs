@@ -684,6 +684,47 @@ fn template_variables_and_fallbacks() {
     assert!(Template::parse("{{next_open}}").expect("ok").uses(Var::NextOpen));
 }
 
+/// Issue 22.6: a fallback is plain text, so no raw `{{…}}` is ever sent.
+#[test]
+fn fallbacks_with_braces_are_refused() {
+    let vars = Vars::new(at(CLOSED));
+    for t in ["Hi {{contact.name|{{contact.email}}}}!", "Hi {{contact.name|{}}{x}}", "{{agent.name|a}b}}"] {
+        assert!(matches!(render(t, &vars), Err(TemplateError::BraceInFallback { .. })), "{t}: {:?}", render(t, &vars));
+    }
+    assert_eq!(render("Hi {{contact.name|friend}}!", &vars), Ok("Hi friend!".into()));
+    // Found by fuzzing: dropping the space before an empty value joined two braces.
+    assert_eq!(render("{ {{contact.name}}{x}}", &vars), Ok("{ {x}}".into()));
+    assert_eq!(render("Hi {{contact.name}}, welcome", &vars), Ok("Hi, welcome".into()));
+}
+
+/// Issue 22.3: times at chrono's limits evaluate without panicking.
+#[test]
+fn evaluation_at_extreme_times_does_not_panic() {
+    let mut config = base_config();
+    config.rules = vec![KeywordRule { cooldown_minutes: 60, ..rule(1, words(&["price"]), "It costs {{next_open}}") }];
+    if let Some(a) = config.away.as_mut() {
+        a.cooldown.min_interval_minutes = 30;
+        a.skip_if_agent_replied_within_minutes = 10;
+    }
+    let compiled = compile(&config);
+    let max = DateTime::<Utc>::MAX_UTC;
+    for now in [max, DateTime::<Utc>::MIN_UTC, at(CLOSED)] {
+        for fired in [max, DateTime::<Utc>::MIN_UTC] {
+            let facts = Facts {
+                last_contact_activity: Some(fired),
+                last_agent_reply: Some(fired),
+                rule_fired: [RuleRef::Greeting, RuleRef::Away, RuleRef::Keyword(rule_id(1))]
+                    .into_iter()
+                    .map(|rule| RuleFiring { rule, at: fired })
+                    .collect(),
+                ..returning(at(CLOSED))
+            };
+            let ev = compiled.evaluate_content(&facts, &text("price please"), now);
+            assert!(!ev.trace.is_empty());
+        }
+    }
+}
+
 #[test]
 fn next_open_in_several_languages() {
     let hours = office_hours();

@@ -37,7 +37,7 @@ use switchboard_domain::autoreply::{
 };
 use switchboard_domain::hours::BusinessHours;
 use switchboard_domain::message::{InteractiveReply, Media, MessageContent};
-use switchboard_domain::{ChannelId, QuickReplyId, RuleId, WaId};
+use switchboard_domain::{ChannelId, QuickReplyId, RuleId, WaId, instant};
 use switchboard_store::{ChannelAutoReplies, ChannelAutoRepliesPatch, ChannelInfo, StoreError, StoredRule};
 use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, Schema};
 use utoipa::openapi::{Ref, RefOr};
@@ -1223,6 +1223,22 @@ async fn preview(
 ) -> Result<HttpResponse, ApiError> {
     agent.require_admin()?;
     let p: PreviewJson = decode("", body.into_inner())?;
+    let fired = p
+        .conversation
+        .rule_fired
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (format!("conversation.rule_fired[{i}].at"), Some(f.at)));
+    let times = [
+        ("at".to_owned(), p.at),
+        ("contact.last_seen_at".to_owned(), p.contact.last_seen_at),
+        ("conversation.last_agent_reply_at".to_owned(), p.conversation.last_agent_reply_at),
+    ];
+    for (field, t) in times.into_iter().chain(fired) {
+        if let Some(Err(e)) = t.map(instant::check) {
+            return Err(ApiError::field(&field, e.to_string()));
+        }
+    }
     let at = p.at.unwrap_or_else(Utc::now);
     let version = state.store.auto_reply_config_version().await?;
     let config = state.store.auto_reply_config(p.channel_id).await.map_err(|e| match e {
