@@ -10,11 +10,7 @@ use switchboard_tests::{Backend, both_backends};
 use crate::agents::call;
 use crate::visibility::Fixture;
 
-both_backends!(
-    every_body_must_be_an_object,
-    a_token_is_not_named_by_an_array,
-    mark_read_takes_no_body_or_an_object,
-);
+both_backends!(every_body_must_be_an_object, a_token_is_not_named_by_an_array, mark_read_takes_no_body_or_an_object,);
 
 /// `(method, path relative to /api/v1)` of every API operation that takes a body.
 fn operations_with_a_body() -> Vec<(String, String)> {

@@ -7,7 +7,7 @@
 //! And open event streams end when access ends: a revoked token, a deactivated agent.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -178,7 +178,8 @@ impl Fixture {
         crate::labels::create_label(&app, json!({"name": "spare"})).await;
         admin(Method::POST, format!("/conversations/{conversation}/labels"), Some(json!({"labels": ["vip"]}))).await;
         let note =
-            admin(Method::POST, format!("/conversations/{conversation}/notes"), Some(json!({"text": "call at 5"}))).await;
+            admin(Method::POST, format!("/conversations/{conversation}/notes"), Some(json!({"text": "call at 5"})))
+                .await;
         let note = note["id"].as_str().unwrap().to_owned();
         let link = admin(Method::POST, "/links".into(), Some(json!({"text": "hi"}))).await;
         let link = link["id"].as_str().unwrap().to_owned();
@@ -305,7 +306,8 @@ async fn every_route_with_an_id_hides_what_the_caller_may_not_see(backend: Backe
             continue;
         }
         let path = fx.path(template);
-        let body = body.as_ref().map(|b| serde_json::from_str(&b.to_string().replace("{outsider}", &fx.outsider)).unwrap());
+        let body =
+            body.as_ref().map(|b| serde_json::from_str(&b.to_string().replace("{outsider}", &fx.outsider)).unwrap());
         let res = call(app, method(m), &path, Some(&fx.outsider_token), body).await;
         let status = res.status().as_u16();
         let text = res.text().await.unwrap();
@@ -335,14 +337,9 @@ async fn open(app: &TestApp, token: &str) -> SseStream {
 }
 
 /// Waits for the server to end the stream (keep-alives and events may come first).
-async fn ends_within(stream: &mut SseStream, within: Duration) -> Duration {
-    let start = Instant::now();
-    let ended = tokio::time::timeout(within, async {
-        while stream.next_frame().await.is_some() {}
-    })
-    .await;
+async fn ends_within(stream: &mut SseStream, within: Duration) {
+    let ended = tokio::time::timeout(within, async { while stream.next_frame().await.is_some() {} }).await;
     assert!(ended.is_ok(), "the stream is still open after {within:?}");
-    start.elapsed()
 }
 
 async fn a_stream_ends_when_its_token_is_revoked(backend: Backend) {
@@ -362,8 +359,7 @@ async fn a_stream_ends_when_its_token_is_revoked(backend: Backend) {
     assert_eq!(stream.next_event().await.event, "note_created");
     let path = format!("/api/v1/agents/{}/tokens/{}", fx.insider, fx.insider_token_id);
     assert_eq!(call(app, Method::DELETE, &path, Some(&app.token), None).await.status(), 204);
-    let took = ends_within(&mut stream, Duration::from_secs(10)).await;
-    assert!(took < Duration::from_secs(10), "{took:?}");
+    ends_within(&mut stream, Duration::from_secs(10)).await;
     // And it cannot be opened again.
     let res = app.client.get(app.url("/api/v1/events")).bearer_auth(&fx.insider_token).send().await.unwrap();
     assert_eq!(res.status(), 401);
@@ -411,14 +407,8 @@ async fn a_stream_ends_when_its_agent_leaves_the_team_and_widens_when_they_join_
     let members = format!("/api/v1/teams/{}/members/{}", fx.team, fx.insider);
     assert_eq!(call(app, Method::DELETE, &members, Some(&app.token), None).await.status(), 204);
     note("now you don't").await;
-    let start = Instant::now();
-    // Events that come before the re-check are still filtered by the old teams at
-    // worst, never by wider ones; the stream then ends.
-    let ended = tokio::time::timeout(Duration::from_secs(10), async {
-        while insider.next_frame().await.is_some() {}
-    })
-    .await;
-    assert!(ended.is_ok(), "the stream is still open after {:?}", start.elapsed());
+    // An event before the re-check may still come through (the old teams); then it ends.
+    ends_within(&mut insider, Duration::from_secs(10)).await;
     // Reopened, it no longer carries the conversation.
     let mut insider = open(app, &fx.insider_token).await;
     note("hidden").await;

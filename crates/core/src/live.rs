@@ -197,8 +197,8 @@ impl Drop for Subscription {
 
 impl Subscription {
     /// The next thing to send. `None`: the stream is over (shutdown, or access ended: see
-    /// the module documentation). An error (the database failed during a replay) also ends it; the
-    /// client reconnects with its `Last-Event-ID`.
+    /// the module documentation). An error (the database failed during a replay) also
+    /// ends it; the client reconnects with its `Last-Event-ID`.
     pub async fn next(&mut self) -> Option<Result<LiveItem, StoreError>> {
         loop {
             if self.inner.stop.is_cancelled() {
