@@ -273,7 +273,49 @@ async fn slow_bodies_are_cut_off_and_do_not_hold_up_real_deliveries(backend: Bac
     assert_eq!(stored_events(&app).await, 1);
 }
 
+/// Past `http.webhook_buffer_limit`, a large body waits for room (here until its
+/// timeout), while a typical delivery (under 64 KiB) never waits.
+async fn large_bodies_share_a_bounded_buffer_and_small_ones_never_wait(backend: Backend) {
+    let opts = AppOptions {
+        env: vec![
+            ("SWITCHBOARD__HTTP__WEBHOOK_BODY_LIMIT", "200000".into()),
+            ("SWITCHBOARD__HTTP__WEBHOOK_BUFFER_LIMIT", "200000".into()),
+            ("SWITCHBOARD__HTTP__WEBHOOK_BODY_TIMEOUT_SECS", "2".into()),
+        ],
+        ..AppOptions::default()
+    };
+    let app = spawn_app_with(backend, opts).await;
+    let sig = format!("X-Hub-Signature-256: sha256={}\r\n", "ab".repeat(32));
+    let started = Instant::now();
+    // 190,000 bytes sent and stalled: 125,000 of the 200,000 taken.
+    let first = start_post(&app, &format!("{sig}Content-Length: 199999\r\n"), &vec![b' '; 190_000]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A whole body of 150,000 would need 86,000 more: it is not read until the first one
+    // is cut off (without the bound it would be read, and refused with 401, at once).
+    let mut second = start_post(&app, &format!("{sig}Content-Length: 150000\r\n"), &vec![b' '; 150_000]).await;
+    let second = tokio::spawn(async move {
+        let mut buf = [0u8; 64];
+        let n = second.read(&mut buf).await.unwrap();
+        (String::from_utf8_lossy(&buf[..n]).into_owned(), started.elapsed())
+    });
+    // Meanwhile a real delivery goes through at once.
+    let body = serde_json::to_vec(&text_delivery("wamid.small", "16505551234", "hi")).unwrap();
+    let t = Instant::now();
+    assert_eq!(app.post_webhook(body).await.status(), 200);
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    let (got, closed_at) = trickle(first, b"", started).await;
+    assert!(got.starts_with("HTTP/1.1 408"), "{got}");
+    assert!(closed_at < Duration::from_secs(5), "{closed_at:?}");
+    let (got, answered_at) = second.await.unwrap();
+    assert!(got.starts_with("HTTP/1.1 4"), "{got}");
+    assert!(answered_at > Duration::from_millis(1900), "the second body did not wait: {answered_at:?}");
+    // With the room given back, a large signed body is read (and checked) again.
+    let res = app.post_webhook_with(vec![b' '; 150_000], Some(&format!("sha256={}", "ab".repeat(32)))).await;
+    assert_eq!(res.status(), 401);
+}
+
 both_backends!(
+    large_bodies_share_a_bounded_buffer_and_small_ones_never_wait,
     a_missing_or_malformed_signature_is_refused_before_the_body_is_read,
     slow_bodies_are_cut_off_and_do_not_hold_up_real_deliveries,
     handshake_echoes_the_challenge_only_for_the_right_token,

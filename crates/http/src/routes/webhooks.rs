@@ -63,9 +63,10 @@ async fn handshake(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
 }
 
 /// How webhook bodies are read: at most `limit` bytes each, within `timeout` of the
-/// request head, and at most `buffer` bytes of all bodies held at once (a body that would
-/// pass it waits for room, within its timeout). Deliveries without a well-formed signature
-/// header are refused before any of the body is read.
+/// request head, and, beyond the first [`FREE`] bytes of each, at most `buffer` bytes of
+/// all bodies held at once (a body that would pass it waits for room, within its
+/// timeout). Deliveries without a well-formed signature header are refused before any of
+/// the body is read.
 pub struct WebhookBodies {
     limit: usize,
     timeout: Duration,
@@ -91,22 +92,34 @@ impl WebhookBodies {
             return Err(too_large());
         }
         let read = async {
-            // Room for a typical delivery up front; a larger one grows as it arrives (an
-            // announced length is not trusted for more).
-            let mut body = BytesMut::with_capacity(content_length(req).unwrap_or(0).min(8 * 1024));
+            // The chunks as they came (no copy, no growing buffer); joined at the end.
+            let mut chunks: Vec<Bytes> = Vec::new();
+            let mut len = 0;
             // (The semaphore is never closed: these cannot fail.)
             let mut held = self.buffer.acquire_many(0).await.map_err(|_| ApiError::RequestTimeout)?;
             while let Some(chunk) = payload.next().await {
                 let chunk = chunk.map_err(|e| ApiError::BadRequest { code: "invalid_body", detail: e.to_string() })?;
-                if body.len() + chunk.len() > self.limit {
+                if len + chunk.len() > self.limit {
                     return Err(too_large());
                 }
-                // Chunks are at most a few tens of KiB (actix's read buffer), far below u32.
-                let n = u32::try_from(chunk.len()).map_err(|_| too_large())?;
-                held.merge(self.buffer.acquire_many(n).await.map_err(|_| ApiError::RequestTimeout)?);
-                body.extend_from_slice(&chunk);
+                // The first FREE bytes of every body take no room from the shared buffer,
+                // so typical deliveries never wait behind large or stalled ones.
+                let over = u32::try_from((len + chunk.len()).saturating_sub(FREE.max(len))).map_err(|_| too_large())?;
+                if over > 0 {
+                    held.merge(self.buffer.acquire_many(over).await.map_err(|_| ApiError::RequestTimeout)?);
+                }
+                len += chunk.len();
+                chunks.push(chunk);
             }
-            Ok((body.freeze(), held))
+            let body = match chunks.len() {
+                1 => chunks.swap_remove(0),
+                _ => {
+                    let mut body = BytesMut::with_capacity(len);
+                    chunks.iter().for_each(|c| body.extend_from_slice(c));
+                    body.freeze()
+                }
+            };
+            Ok((body, held))
         };
         tokio::time::timeout(self.timeout, read).await.map_err(|_| {
             metrics::counter!("switchboard_webhooks_total", "outcome" => "timeout").increment(1);
@@ -114,6 +127,10 @@ impl WebhookBodies {
         })?
     }
 }
+
+/// The bytes of each body read without taking room from the shared buffer: Meta's
+/// deliveries are a few KiB, larger ones are rare.
+const FREE: usize = 64 * 1024;
 
 fn content_length(req: &HttpRequest) -> Option<usize> {
     req.headers().get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
