@@ -1,7 +1,8 @@
 //! The public short links, at the root: `GET /l/{slug}` answers 302 to wa.me and counts
 //! the click (its hour, the referrer's host and the browser family; never the IP
-//! address or the whole user agent; counted in memory, written in batches); `/l/{slug}/qr.svg` and `/l/{slug}/qr.png?size=N`
-//! are the link as a QR code. Unknown and disabled links get a plain 404 page.
+//! address or the whole user agent; counted in memory, written in batches);
+//! `/l/{slug}/qr.svg` and `/l/{slug}/qr.png?size=N` are the link as a QR code. Unknown
+//! and disabled links get a plain 404 page.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
