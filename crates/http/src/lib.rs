@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod error;
+mod json;
 pub mod openapi;
 mod routes;
 mod telemetry;
@@ -82,6 +83,7 @@ impl Application {
         let mut server = HttpServer::new(move || {
             let mut api =
                 web::scope(openapi::API_PREFIX)
+                    .wrap(actix_web::middleware::from_fn(json::whole_numbers))
                     .app_data(web::PayloadConfig::new(api_limit))
                     .app_data(web::JsonConfig::default().limit(api_limit).error_handler(|e, _| {
                         ApiError::BadRequest { code: "invalid_body", detail: e.to_string() }.into()
@@ -104,12 +106,12 @@ impl Application {
                 app = app.configure(m.configure);
             }
             // Before the API scope, which would otherwise take these paths.
-            app.service(
-                SwaggerUi::new(format!("{}{{_:.*}}", openapi::DOCS_PATH))
-                    .url(openapi::OPENAPI_PATH, openapi::openapi().clone()),
-            )
-            .service(api)
-            .default_service(web::to(not_found))
+            let docs = format!("{}{{_:.*}}", openapi::DOCS_PATH);
+            app.service(SwaggerUi::new(docs.clone()).url(openapi::OPENAPI_PATH, openapi::openapi().clone()))
+                // The documentation answers GET only; other methods get 405, not the API's 404.
+                .service(web::resource(vec![openapi::OPENAPI_PATH.to_owned(), docs]).to(get_only))
+                .service(api)
+                .default_service(web::to(not_found))
         })
         .listen(listener)?
         .shutdown_timeout(opts.shutdown_timeout.as_secs())
@@ -134,6 +136,22 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+async fn get_only() -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header((actix_web::http::header::ALLOW, "GET"))
+        .content_type("application/problem+json")
+        .body(
+            serde_json::json!({
+                "type": "about:blank",
+                "title": "Method Not Allowed",
+                "status": 405,
+                "code": "method_not_allowed",
+                "detail": "only GET is served here",
+            })
+            .to_string(),
+        )
 }
 
 async fn not_found() -> HttpResponse {

@@ -179,7 +179,7 @@ pub struct Away {
 /// A quick reply's shortcut: lowercase `[a-z0-9_-]`, 1 to 32 characters. Agents type it
 /// after a slash (`/hours`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(pattern = r"^[a-z0-9_-]{1,32}$"))]
 #[serde(try_from = "String", into = "String")]
 pub struct Shortcut(String);
 

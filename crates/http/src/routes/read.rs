@@ -24,11 +24,14 @@ struct ReadRequest {
     typing: bool,
 }
 
+/// No body, `null` and `{}` all mean the defaults.
 fn parse_body(body: &[u8]) -> Result<ReadRequest, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(ReadRequest::default());
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest { code: "invalid_body", detail: e.to_string() })
+    serde_json::from_slice::<Option<ReadRequest>>(body)
+        .map(Option::unwrap_or_default)
+        .map_err(|e| ApiError::BadRequest { code: "invalid_body", detail: e.to_string() })
 }
 
 /// Marks the customer's newest message read (blue ticks), optionally with a typing indicator.
@@ -72,6 +75,7 @@ mod tests {
         assert!(!parse_body(b"").unwrap().typing);
         assert!(!parse_body(b"  \n").unwrap().typing);
         assert!(!parse_body(b"{}").unwrap().typing);
+        assert!(!parse_body(b"null").unwrap().typing);
         assert!(parse_body(br#"{"typing": true}"#).unwrap().typing);
         assert!(parse_body(br#"{"typing": "yes"}"#).is_err());
         assert!(parse_body(br#"{"typo": true}"#).is_err());
