@@ -6,7 +6,7 @@
 #
 # BINARY defaults to target/debug/switchboard (built if missing). Exits non-zero when a
 # check fails for either role, when a role's token stops working during its run, or when
-# the server panics. SCHEMATHESIS_MAX_EXAMPLES (default 10) sets the cases per operation
+# the server panics. SCHEMATHESIS_MAX_EXAMPLES (default 5) sets the cases per operation
 # and phase; SCHEMATHESIS_SEED (default 1) fixes the random seed. What the description
 # cannot express is accepted in scripts/schemathesis.toml.
 set -euo pipefail
@@ -52,7 +52,7 @@ for role in agent admin; do
     -H "Authorization: Bearer $token" \
     --checks all \
     --exclude-operation-id agents_revoke_token \
-    --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-10}" \
+    --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-5}" \
     --seed "${SCHEMATHESIS_SEED:-1}" \
     --workers 1 --generation-database none "$@" || status=1
   if [[ $(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" \

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use actix_web::http::StatusCode;
 use actix_web::web::ServiceConfig;
 use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, PathItem};
-use utoipa::openapi::schema::Schema;
+use utoipa::openapi::schema::{AdditionalProperties, Schema};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{PartialSchema, ToSchema};
@@ -146,6 +146,11 @@ fn build() -> OpenApi {
         }
     }
     let components = doc.components.get_or_insert_default();
+    for name in CLOSED {
+        if let Some(RefOr::T(schema)) = components.schemas.get_mut(*name) {
+            close(schema);
+        }
+    }
     components.schemas.insert(Problem::name().into_owned(), Problem::schema());
     // Path parameters refer to the ids by name; bodies bring their own schemas.
     components.schemas.extend(id_schemas![
@@ -170,6 +175,28 @@ fn build() -> OpenApi {
         )),
     );
     doc
+}
+
+/// Request schemas whose types refuse unknown fields where utoipa cannot say so: enums
+/// tagged by `type` with `deny_unknown_fields` (each plain variant is closed; media
+/// variants, composed with `allOf`, stay open), and a PATCH body read by hand.
+const CLOSED: &[&str] = &["AwaySchedule", "Matcher", "Recipients", "RuleAction", "Reply", "AutoReplySettingsPatch"];
+
+/// Sets `additionalProperties: false` on an object schema, or on each object of a `oneOf`.
+fn close(schema: &mut Schema) {
+    match schema {
+        Schema::Object(o) if !o.properties.is_empty() => {
+            o.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+        }
+        Schema::OneOf(one) => {
+            for item in &mut one.items {
+                if let RefOr::T(item) = item {
+                    close(item);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 fn described_get(id: &str, summary: &str) -> PathItem {
@@ -321,6 +348,20 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn request_schemas_refuse_unknown_fields_as_the_server_does() {
+        let json = serde_json::to_value(openapi()).expect("the description serialises");
+        let schemas = &json["components"]["schemas"];
+        assert_eq!(schemas["AutoReplySettingsPatch"]["additionalProperties"], false);
+        for name in ["AwaySchedule", "Matcher", "Recipients", "RuleAction"] {
+            let variants = schemas[name]["oneOf"].as_array().expect("variants");
+            assert!(variants.iter().all(|v| v["additionalProperties"] == false), "{name}");
+        }
+        let reply = schemas["Reply"]["oneOf"].as_array().expect("variants");
+        assert!(reply.iter().any(|v| v["additionalProperties"] == false), "the text reply is closed");
+        assert!(reply.iter().any(|v| v.get("allOf").is_some()), "media replies stay open (allOf)");
     }
 
     #[test]
