@@ -39,6 +39,9 @@ server=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 # A conversation to act on.
 "$bin" simulate --url "http://127.0.0.1:$port" --text "Where is my order?" >/dev/null
+CONTRACT_CONVERSATION_ID=$(curl -fs -H "Authorization: Bearer $admin" "http://127.0.0.1:$port/api/v1/conversations" |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["items"][0]["id"])')
+export CONTRACT_CONVERSATION_ID
 
 status=0
 # The agent first: the admin's run edits agents and may deactivate this one. Neither run
