@@ -3,9 +3,12 @@
 //! serde reads a struct from a JSON array too (its fields in order), so `["x"]` would
 //! pass for `{"name": "x"}`; and a `serde_json::Value` body may be anything. Every JSON
 //! body is therefore read through [`Json`] (or [`optional_object`] where the body may be
-//! left out), which answers 400 `invalid_body` unless the body is an object. No route
-//! takes an array or `null` as its body. `tests/api/bodies.rs` sends an array to every
+//! left out or be `null`), which answers 400 `invalid_body` unless the body is an
+//! object. No route takes an array as its body. `tests/api/bodies.rs` sends an array to every
 //! operation the OpenAPI description gives a body.
+//!
+//! Numbers are read as JSON Schema reads them: `2.0` and `2e0` are the integer 2, so a
+//! field described as an integer takes them (serde alone refuses a float for an integer).
 
 use std::ops::Deref;
 
@@ -14,6 +17,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
+use serde_json::{Number, Value};
 
 use crate::error::ApiError;
 
@@ -54,12 +58,47 @@ pub(crate) fn object<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.trim_ascii_start().first() != Some(&b'{') {
         return Err(ApiError::BadRequest { code: "invalid_body", detail: "the body must be a JSON object".into() });
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest { code: "invalid_body", detail: e.to_string() })
+    let invalid = |e: serde_json::Error| ApiError::BadRequest { code: "invalid_body", detail: e.to_string() };
+    if !may_hold_a_float(body) {
+        return serde_json::from_slice(body).map_err(invalid);
+    }
+    let mut value: Value = serde_json::from_slice(body).map_err(invalid)?;
+    whole_floats_as_integers(&mut value);
+    serde_json::from_value(value).map_err(invalid)
 }
 
-/// An optional body: none (or only whitespace) is `T::default()`, else a JSON object.
+/// Whether a digit is followed by `.`, `e` or `E` anywhere (inside strings too: then the
+/// body just takes the slower path).
+fn may_hold_a_float(body: &[u8]) -> bool {
+    body.windows(2).any(|w| w[0].is_ascii_digit() && matches!(w[1], b'.' | b'e' | b'E'))
+}
+
+/// Rewrites whole floats that an `i64` holds exactly as integers.
+fn whole_floats_as_integers(value: &mut Value) {
+    /// 2^53: every whole float below it is exact.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < EXACT
+            {
+                #[allow(clippy::cast_possible_truncation)] // Whole and below 2^53: exact.
+                let whole = f as i64;
+                *n = Number::from(whole);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_floats_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(whole_floats_as_integers),
+        _ => {}
+    }
+}
+
+/// An optional body: none (only whitespace) or `null` is `T::default()`, else a JSON
+/// object.
 pub(crate) fn optional_object<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
-    if body.trim_ascii().is_empty() { Ok(T::default()) } else { object(body) }
+    let body = body.trim_ascii();
+    if body.is_empty() || body == b"null" { Ok(T::default()) } else { object(body) }
 }
 
 #[cfg(test)]
@@ -88,12 +127,30 @@ mod tests {
         }
     }
 
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Counted {
+        capacity: u32,
+        ratio: Option<f64>,
+        tags: Option<Vec<i64>>,
+    }
+
+    #[test]
+    fn whole_floats_are_integers_and_nothing_else_changes() {
+        let c: Counted = object(br#"{"capacity": 979.0, "ratio": 0.5, "tags": [1e2, -3.0]}"#).unwrap();
+        assert_eq!(c, Counted { capacity: 979, ratio: Some(0.5), tags: Some(vec![100, -3]) });
+        assert!(object::<Counted>(br#"{"capacity": 979.5}"#).is_err());
+        assert!(object::<Counted>(br#"{"capacity": 1e300}"#).is_err());
+        let v: Value = object(br#"{"name": "x.y", "n": 12}"#).unwrap();
+        assert_eq!(v, serde_json::json!({"name": "x.y", "n": 12}));
+    }
+
     #[test]
     fn an_optional_body_may_be_left_out_but_not_be_an_array() {
         assert_eq!(optional_object::<Named>(b"").unwrap(), Named::default());
         assert_eq!(optional_object::<Named>(b" \r\n").unwrap(), Named::default());
         assert_eq!(optional_object::<Named>(b"{}").unwrap(), Named::default());
+        assert_eq!(optional_object::<Named>(b" null ").unwrap(), Named::default());
         assert!(optional_object::<Named>(b"[]").is_err());
-        assert!(optional_object::<Named>(b"null").is_err());
+        assert!(optional_object::<Named>(b"\"null\"").is_err());
     }
 }

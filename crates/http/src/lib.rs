@@ -147,12 +147,12 @@ impl Application {
                 }
             }
             // Before the API scope, which would otherwise take these paths.
-            app.service(
-                SwaggerUi::new(format!("{}{{_:.*}}", openapi::DOCS_PATH))
-                    .url(openapi::OPENAPI_PATH, openapi::openapi().clone()),
-            )
-            .service(api)
-            .default_service(web::to(not_found))
+            let docs = format!("{}{{_:.*}}", openapi::DOCS_PATH);
+            app.service(SwaggerUi::new(docs.clone()).url(openapi::OPENAPI_PATH, openapi::openapi().clone()))
+                // The documentation answers GET only; other methods get 405, not the API's 404.
+                .service(web::resource(vec![openapi::OPENAPI_PATH.to_owned(), docs]).to(get_only))
+                .service(api)
+                .default_service(web::to(not_found))
         })
         .listen(listener)?
         .shutdown_timeout(opts.shutdown_timeout.as_secs())
@@ -213,6 +213,22 @@ impl Application {
             None => self.server.await,
         }
     }
+}
+
+async fn get_only() -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header((actix_web::http::header::ALLOW, "GET"))
+        .content_type("application/problem+json")
+        .body(
+            serde_json::json!({
+                "type": "about:blank",
+                "title": "Method Not Allowed",
+                "status": 405,
+                "code": "method_not_allowed",
+                "detail": "only GET is served here",
+            })
+            .to_string(),
+        )
 }
 
 async fn not_found() -> HttpResponse {

@@ -8,12 +8,13 @@
 //! or query that cannot be read (400), invalid fields (422) and, on paths with an id, an
 //! unknown resource (404).
 
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use actix_web::http::StatusCode;
 use actix_web::web::ServiceConfig;
 use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, PathItem};
-use utoipa::openapi::schema::Schema;
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{PartialSchema, ToSchema};
@@ -146,6 +147,12 @@ fn build() -> OpenApi {
         }
     }
     let components = doc.components.get_or_insert_default();
+    let all = components.schemas.clone();
+    for name in CLOSED {
+        if let Some(RefOr::T(schema)) = components.schemas.get_mut(*name) {
+            close(schema, &all);
+        }
+    }
     components.schemas.insert(Problem::name().into_owned(), Problem::schema());
     // Path parameters refer to the ids by name; bodies bring their own schemas.
     components.schemas.extend(id_schemas![
@@ -170,6 +177,47 @@ fn build() -> OpenApi {
         )),
     );
     doc
+}
+
+/// Request schemas whose types refuse unknown fields where utoipa cannot say so: enums
+/// tagged by `type` with `deny_unknown_fields`, and a PATCH body read by hand.
+const CLOSED: &[&str] = &["AwaySchedule", "Matcher", "Recipients", "RuleAction", "Reply", "AutoReplySettingsPatch"];
+
+/// Sets `additionalProperties: false` on an object schema, or on each variant of a `oneOf`.
+/// A variant composed with `allOf` (a shared struct and its tag) is first merged into one
+/// object: `additionalProperties` does not see the properties of a sibling schema.
+fn close(schema: &mut Schema, all: &BTreeMap<String, RefOr<Schema>>) {
+    match schema {
+        Schema::Object(o) if !o.properties.is_empty() => {
+            o.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+        }
+        Schema::OneOf(one) => {
+            for item in &mut one.items {
+                if let RefOr::T(item) = item {
+                    close(item, all);
+                }
+            }
+        }
+        Schema::AllOf(parts) => {
+            let mut merged = ObjectBuilder::new().schema_type(Type::Object).build();
+            for part in &parts.items {
+                let part = match part {
+                    RefOr::T(s) => Some(s),
+                    RefOr::Ref(r) => match all.get(r.ref_location.trim_start_matches("#/components/schemas/")) {
+                        Some(RefOr::T(s)) => Some(s),
+                        _ => None,
+                    },
+                };
+                let Some(Schema::Object(o)) = part else { return };
+                merged.properties.extend(o.properties.clone());
+                merged.required.extend(o.required.iter().cloned());
+                merged.description = merged.description.or_else(|| o.description.clone());
+            }
+            merged.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+            *schema = Schema::Object(merged);
+        }
+        _ => {}
+    }
 }
 
 fn described_get(id: &str, summary: &str) -> PathItem {
@@ -321,6 +369,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn request_schemas_refuse_unknown_fields_as_the_server_does() {
+        let json = serde_json::to_value(openapi()).expect("the description serialises");
+        let schemas = &json["components"]["schemas"];
+        assert_eq!(schemas["AutoReplySettingsPatch"]["additionalProperties"], false);
+        for name in ["AwaySchedule", "Matcher", "Recipients", "RuleAction"] {
+            let variants = schemas[name]["oneOf"].as_array().expect("variants");
+            assert!(variants.iter().all(|v| v["additionalProperties"] == false), "{name}");
+        }
+        let reply = schemas["Reply"]["oneOf"].as_array().expect("variants");
+        for variant in reply {
+            assert_eq!(variant["additionalProperties"], false, "{variant}");
+            assert!(variant["properties"]["type"].is_object(), "{variant}");
+        }
+        let image = reply.iter().find(|v| v["properties"]["type"]["enum"][0] == "image").expect("image");
+        assert!(image["properties"]["link"].is_object(), "merged from MediaReply: {image}");
     }
 
     #[test]

@@ -179,7 +179,7 @@ pub struct Away {
 /// A quick reply's shortcut: lowercase `[a-z0-9_-]`, 1 to 32 characters. Agents type it
 /// after a slash (`/hours`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(pattern = r"^[a-z0-9_-]{1,32}$"))]
 #[serde(try_from = "String", into = "String")]
 pub struct Shortcut(String);
 
@@ -322,6 +322,9 @@ impl utoipa::PartialSchema for QuickReplyRef {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::Type::String)
             .description(Some("A quick reply named by its id (a UUID) or by its shortcut."))
+            .pattern(Some(
+                r"^(?:[a-z0-9_-]{1,32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$",
+            ))
             .examples(["hours", "0193a5b0-0000-7000-8000-000000000001"])
             .into()
     }

@@ -32,7 +32,11 @@ use crate::hours::BusinessHours;
 /// A language tag such as `en`, `pt-BR`, `de`: the language `{{next_open}}` is written in.
 /// Normalised to a lowercase language and an uppercase region (`pt_br` → `pt-BR`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(pattern = r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}$")
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct Locale(String);
 

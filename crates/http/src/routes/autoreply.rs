@@ -269,13 +269,11 @@ struct SettingsJson {
     /// Ignored (as a GET shows it).
     #[serde(default)]
     #[allow(dead_code)]
-    #[schema(value_type = Option<ChannelId>)]
-    channel_id: Option<Value>,
+    channel_id: Option<ChannelId>,
     /// Ignored (as a GET shows it).
     #[serde(default)]
     #[allow(dead_code)]
-    #[schema(value_type = Option<i64>)]
-    version: Option<Value>,
+    version: Option<i64>,
     /// If given, must be the quick replies in force (edited at `/api/v1/admin/quick-replies`).
     #[serde(default)]
     #[schema(value_type = Option<Vec<QuickReply>>)]
@@ -1122,7 +1120,7 @@ impl SampleMessage {
 #[serde(deny_unknown_fields)]
 struct SampleContact {
     /// Their WhatsApp id: the phone number in international format, digits only.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = r"^\+?[0-9]{1,20}$")]
     wa_id: WaId,
     #[serde(default)]
     name: Option<String>,

@@ -12,6 +12,7 @@ use switchboard_domain::ContactId;
 use switchboard_store::{
     Contact, ContactPatch, ContactPatchOutcome, ContactQuery, MAX_CONTACT_ATTRIBUTES, ViewCursor, ViewQuery, ViewSort,
 };
+use utoipa::openapi::schema::{Object, ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
@@ -74,12 +75,17 @@ impl From<Contact> for ContactJson {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ListParams {
-    /// A case-insensitive part of the name, profile name or number (3 to 200 characters).
+    /// A case-insensitive part of the name, profile name or number (3 to 200 characters,
+    /// after trimming; empty: no search).
+    #[param(
+        pattern = r"^(?:[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]{1,198}[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?$"
+    )]
     q: Option<String>,
     /// 1 to 500 (default 50).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     limit: Option<String>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
     cursor: Option<String>,
 }
 
@@ -90,13 +96,38 @@ struct ListParams {
 #[allow(dead_code)] // Describes what `parse_patch` reads; never built.
 struct PatchBody {
     /// 1 to 200 characters; `null` removes the name agents gave.
-    #[schema(required = false, max_length = 200)]
+    #[schema(
+        required = false,
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     name: Option<String>,
     /// A merge patch of the attributes: each key is set to its value (a string of at most
     /// 1000 characters, a number or a boolean), or removed by `null`. Keys are 1 to 64
     /// characters; a contact has at most 50 attributes.
-    #[schema(value_type = Object, required = false)]
+    #[schema(schema_with = attributes_schema, required = false)]
     attributes: Option<Map<String, Value>>,
+}
+
+/// `attributes` in a PATCH: keys of 1 to 64 characters, values a short string, a number,
+/// a boolean or `null`.
+fn attributes_schema() -> Object {
+    let value = OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::String).max_length(Some(MAX_VALUE_CHARS)))
+        .item(ObjectBuilder::new().schema_type(Type::Number))
+        .item(ObjectBuilder::new().schema_type(Type::Boolean))
+        .item(ObjectBuilder::new().schema_type(Type::Null));
+    let key = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(MAX_KEY_CHARS))
+        .pattern(Some(r"^[^\x00-\x1f\x7f-\x9f]*$"));
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property_names(Some(Schema::Object(key.build())))
+        .additional_properties(Some(Schema::OneOf(value.build())))
+        .build()
 }
 
 /// The contacts the caller may see, optionally searched.
@@ -217,6 +248,9 @@ struct PageParams {
     #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     limit: Option<String>,
     /// The `next_cursor` of the previous page.
+    #[param(
+        pattern = r"^n\.-?[0-9]{1,15}\.[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    )]
     cursor: Option<String>,
 }
 

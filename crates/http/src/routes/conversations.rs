@@ -102,8 +102,12 @@ type Params = web::Query<Vec<(String, String)>>;
 struct ViewParams {
     /// `open`, `pending`, `snoozed`, `resolved` or `all` (the default); several repeated or
     /// comma-separated (`open,pending`).
+    #[param(value_type = Option<Vec<StatusParam>>, inline)]
     status: Option<Vec<String>>,
     /// `me`, `unassigned` or an agent's id.
+    #[param(
+        pattern = r"^(?:me|unassigned|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+    )]
     assignee: Option<String>,
     /// Conversations of channels routed to this team.
     team: Option<TeamId>,
@@ -112,18 +116,55 @@ struct ViewParams {
     channel: Option<ChannelId>,
     contact: Option<ContactId>,
     /// `open` or `closed`: whether the customer-service window is open now.
+    #[param(value_type = Option<WindowParam>, inline)]
     window: Option<String>,
     /// A case-insensitive part of the contact's name or number, or of a message's text
-    /// (3 to 200 characters).
+    /// (3 to 200 characters after trimming; empty: no search).
+    #[param(
+        pattern = r"^(?:[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]{1,198}[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?$"
+    )]
     q: Option<String>,
     /// `last_activity` (the default, newest first), `waiting` (longest waiting first) or
     /// `window_closing` (open windows only, soonest closing first).
+    #[param(value_type = Option<SortParam>, inline)]
     sort: Option<String>,
     /// 1 to 500 (default 50).
     #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     /// The `next_cursor` of the previous page (of the same sort).
+    #[param(
+        pattern = r"^(?:-?[0-9]{1,15}|w\.(?:-?[0-9]{1,15}|-)|c\.-?[0-9]{1,15})\.[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    )]
     cursor: Option<String>,
+}
+
+/// The values of `status` (the comma-separated form is not described).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // Describes what `view_query` reads; never built.
+enum StatusParam {
+    Open,
+    Pending,
+    Snoozed,
+    Resolved,
+    All,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // Describes what `view_query` reads; never built.
+enum WindowParam {
+    Open,
+    Closed,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // Describes what `view_query` reads; never built.
+enum SortParam {
+    LastActivity,
+    Waiting,
+    WindowClosing,
 }
 
 fn values<'a>(params: &'a [(String, String)], key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
@@ -301,6 +342,7 @@ struct MessageParams {
     #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     limit: Option<String>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
     cursor: Option<String>,
 }
 

@@ -40,7 +40,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use switchboard_core::{LiveItem, Subscription};
 use switchboard_store::{InboxEvent, InboxEventKind};
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
@@ -58,7 +58,21 @@ struct EventsParams {
     last_event_id: Option<String>,
 }
 
-/// What the stream's 200 answer says (OpenAPI cannot type the events of a stream).
+/// One event of the stream as an SSE client reads it (in OpenAPI 3.1 the schema of a
+/// `text/event-stream` answer describes each event). Keep-alive comments are not events.
+#[derive(ToSchema)]
+#[allow(dead_code)] // Describes what `frame` writes; never built.
+struct ServerSentEvent {
+    /// The event's id, to resume after it (`Last-Event-ID`).
+    #[schema(pattern = "^[0-9]+$")]
+    id: String,
+    /// The event's kind, as `kind` in `data`.
+    event: String,
+    /// One line of JSON: the event's ids, kind and states.
+    data: String,
+}
+
+/// What the stream's 200 answer says.
 const STREAM_DESCRIPTION: &str = "A stream of server-sent events, one per change the caller may see:\n\n\
 ```text\nid: 42\nevent: message_created\ndata: {\"id\":42,\"kind\":\"message_created\",…}\n```\n\n\
 `data` is one line of JSON holding ids, kinds and states (never message text or contact details): \
@@ -73,13 +87,19 @@ const STREAM_DESCRIPTION: &str = "A stream of server-sent events, one per change
 Reconnecting with `Last-Event-ID` resumes after that event with nothing missed or repeated; without it the stream \
 starts now. A comment line (`: keep-alive`) is sent when the stream has been quiet for a while.";
 
-/// Where a reconnecting client resumes: the header wins over the query parameter.
+/// Where a reconnecting client resumes: the header wins over the query parameter (both
+/// must be valid when given).
 fn resume_point(req: &HttpRequest, query: &EventsParams) -> Result<Option<i64>, ApiError> {
-    let raw = match req.headers().get("last-event-id") {
-        Some(v) => Some(v.to_str().map_err(|_| invalid_last_event_id())?.to_owned()),
-        None => query.last_event_id.clone(),
-    };
-    match raw.as_deref().map(str::trim) {
+    let from_query = event_id(query.last_event_id.as_deref())?;
+    match req.headers().get("last-event-id") {
+        Some(v) => event_id(Some(v.to_str().map_err(|_| invalid_last_event_id())?)),
+        None => Ok(from_query),
+    }
+}
+
+/// An event id (empty: none).
+fn event_id(raw: Option<&str>) -> Result<Option<i64>, ApiError> {
+    match raw.map(str::trim) {
         None | Some("") => Ok(None),
         Some(s) => match s.parse::<i64>() {
             Ok(id) if id >= 0 => Ok(Some(id)),
@@ -101,7 +121,7 @@ fn invalid_last_event_id() -> ApiError {
         ("Last-Event-ID" = Option<i64>, Header, nullable = false, minimum = 0, description = "The id of the last event received, to resume after it."),
         EventsParams,
     ),
-    responses((status = 200, description = STREAM_DESCRIPTION, content_type = "text/event-stream", body = String)))]
+    responses((status = 200, description = STREAM_DESCRIPTION, content_type = "text/event-stream", body = ServerSentEvent)))]
 async fn events(
     caller: AuthenticatedAgent,
     req: HttpRequest,

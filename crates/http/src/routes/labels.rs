@@ -96,8 +96,18 @@ where
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateLabel {
+    /// 1 to 50 characters, without control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     name: String,
+    /// `#rrggbb`.
+    #[schema(pattern = r"^#[0-9a-fA-F]{6}$")]
     colour: Option<String>,
+    /// At most 500 characters; empty: none.
+    #[schema(max_length = 500)]
     description: Option<String>,
 }
 
@@ -105,17 +115,24 @@ struct CreateLabel {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateLabel {
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     name: Option<String>,
+    #[schema(pattern = r"^#[0-9a-fA-F]{6}$")]
     colour: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 500)]
     description: Option<Option<String>>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AddLabels {
-    /// Label ids or names.
+    /// Label ids or names (1 to 50 of them).
+    #[schema(min_items = 1, max_items = 50)]
     labels: Vec<String>,
 }
 

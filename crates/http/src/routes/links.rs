@@ -153,19 +153,34 @@ struct CreateLink {
     region: Option<String>,
     text: Option<String>,
     /// Generated when absent.
+    #[schema(pattern = r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}[A-Za-z0-9]$")]
     slug: Option<String>,
     /// At most 100 characters.
+    #[schema(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     campaign: Option<String>,
+    #[schema(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     source: Option<String>,
     /// Label ids or names: put on conversations the link starts.
     #[serde(default)]
     labels: Vec<String>,
     /// At most 20, each at most 50 characters.
     #[serde(default)]
+    #[schema(value_type = Vec<LinkTag>, max_items = 20)]
     tags: Vec<String>,
     /// The click-to-WhatsApp ad this link is for (at most one link per ad).
+    #[schema(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     ad_source_id: Option<String>,
 }
+
+/// A tag: 1 to 50 characters, without control characters.
+#[derive(ToSchema)]
+#[schema(
+    min_length = 1,
+    max_length = 50,
+    pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+)]
+#[allow(dead_code)] // Describes what `parse_tags` reads; never built.
+struct LinkTag(String);
 
 /// Only the fields given change; `null` removes a text field. `slug`, `ref_code`,
 /// `phone` and `channel_id` cannot change (they are printed in QR codes and links): giving
@@ -177,17 +192,18 @@ struct UpdateLink {
     #[schema(value_type = Option<String>)]
     text: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     campaign: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     source: Option<Option<String>>,
     /// Replaces the tags.
+    #[schema(value_type = Option<Vec<LinkTag>>, max_items = 20)]
     tags: Option<Vec<String>>,
     /// Label ids or names; replaces the labels.
     labels: Option<Vec<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     ad_source_id: Option<Option<String>>,
     enabled: Option<bool>,
     // Printed on posters and QR codes: refused with a clear reason.
@@ -381,6 +397,7 @@ struct ListParams {
     #[param(value_type = Option<u32>, minimum = 1, maximum = 500, default = 50)]
     limit: Option<String>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
     cursor: Option<String>,
 }
 

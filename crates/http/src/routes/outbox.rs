@@ -24,6 +24,7 @@ struct Params {
     #[param(value_type = Option<OutboxState>, inline)]
     state: Option<String>,
     /// 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
 

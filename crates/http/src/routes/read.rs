@@ -70,6 +70,7 @@ mod tests {
         assert!(parse(br#"{"typing": true}"#).unwrap().typing);
         assert!(parse(br#"{"typing": "yes"}"#).is_err());
         assert!(parse(br#"{"typo": true}"#).is_err());
+        assert!(!parse(b"null").unwrap().typing);
         assert!(parse(b"[]").is_err());
         assert!(parse(b"[true]").is_err());
     }

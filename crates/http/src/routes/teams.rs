@@ -50,6 +50,12 @@ impl From<Team> for TeamJson {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TeamBody {
+    /// 1 to 100 characters, without control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     name: String,
 }
 
