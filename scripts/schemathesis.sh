@@ -16,7 +16,7 @@ bin=${1:-target/debug/switchboard}
 [[ $# -gt 0 ]] && shift
 [[ ${1:-} == "--" ]] && shift
 if [[ ! -x $bin ]]; then cargo build --locked --bin switchboard; fi
-command -v schemathesis >/dev/null || python3 -m pip install --quiet 'schemathesis==4.*'
+command -v schemathesis >/dev/null || python3 -m pip install --quiet 'schemathesis==4.32.5'
 
 work=$(mktemp -d)
 server=
