@@ -47,7 +47,7 @@ for run in $(seq "$RUNS"); do
   $B/switchboard-loadgen mock-graph --listen 127.0.0.1:$PM -q --latency "$LATENCY" "${status_flags[@]}" 2>/dev/null &
   PIDS+=($!)
   $B/switchboard migrate >/dev/null
-  TOKEN=$($B/switchboard agent create --name Bench --email bench@example.com --role admin | grep -o 'sbt_[0-9a-f]*')
+  TOKEN=$($B/switchboard agent create --name Bench --email bench@example.com --role admin 2>/dev/null | grep -o 'sbt_[0-9a-f]*')
   SWITCHBOARD_LISTEN=127.0.0.1:$PA $B/switchboard serve & PID_A=$!; PIDS+=($PID_A)
   SWITCHBOARD_LISTEN=127.0.0.1:$PB $B/switchboard serve & PIDS+=($!)
   for url in $A $BB; do
@@ -62,6 +62,7 @@ for run in $(seq "$RUNS"); do
   DELIVER=$!
   sleep "$KILL_AT"
   sent_before_kill=$(stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["received"])')
+  killed_us=$(($(date +%s%N) / 1000))
   kill -9 "$PID_A"; wait "$PID_A" 2>/dev/null || true
   wait "$DELIVER"
   delivered=$(cat /tmp/deliver.$$.json); rm -f /tmp/deliver.$$.json
@@ -79,11 +80,20 @@ for run in $(seq "$RUNS"); do
   result=$(stats | python3 -c '
 import json, sys
 s = json.load(sys.stdin)
-twice = sum(1 for c in s["by_to"].values() if c > 1)
-extra = sum(c - 1 for c in s["by_to"].values() if c > 1)
-print(f"greeted {s[\"recipients\"]}, greeted twice {twice} (extra sends {extra}), sends {s[\"received\"]}, "
-      f"statuses posted {s[\"statuses_posted\"]} refused {s[\"statuses_refused\"]} given up {s[\"statuses_given_up\"]}")')
+counts = s["by_to"].values()
+twice, extra = sum(c > 1 for c in counts), sum(c - 1 for c in counts if c > 1)
+print("greeted %d, greeted twice %d (extra sends %d), sends %d, statuses posted %d refused %d given up %d" % (
+    s["recipients"], twice, extra, s["received"], s["statuses_posted"], s["statuses_refused"], s["statuses_given_up"]))')
+  # When the second sends went out, in seconds after the kill.
+  late=$(curl -sf "$MOCK/recent?limit=100000" | python3 -c '
+import json, sys
+seen, after = set(), []
+for r in json.load(sys.stdin):
+    if r["status"] != 200: continue
+    if r["to"] in seen: after.append((r["at_us"] - int(sys.argv[1])) / 1e6)
+    seen.add(r["to"])
+print("second sends %.1f-%.1f s after the kill" % (min(after), max(after)) if after else "no second sends")' "$killed_us")
   jobs=$(outbox "SELECT coalesce(string_agg(state || ' ' || n, ', '), 'none') FROM (SELECT state, count(*) n FROM outbox GROUP BY state) s")
-  echo "run $run: $result; sends before the kill $sent_before_kill; deliveries $delivered; outbox jobs left: $jobs; settled ${waited}s after the burst"
+  echo "run $run: $result; $late; sends before the kill $sent_before_kill; deliveries $delivered; outbox jobs left: $jobs; settled ${waited}s after the burst"
   stop
 done
