@@ -19,14 +19,14 @@ RUNS=${1:-1} N=${N:-1200} RATE=${RATE:-200} LEASE=${LEASE:-5} GRACE=${GRACE:-5}
 LATENCY=${LATENCY:-50ms} STATUS_DELAY=${STATUS_DELAY:-100ms} STATUSES=${STATUSES:-1}
 KILL_AT=${KILL_AT:-$(python3 -c "print($N / $RATE / 2)")}
 HERE=$(cd "$(dirname "$0")" && pwd)
-PIDS=() DBNAME=
+PIDS=() DBNAME= LOGS=$(mktemp -d /tmp/sb-kill.XXXXXX)
 stop() {
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   PIDS=()
   [ -z "$DBNAME" ] || psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $DBNAME WITH (FORCE)" >/dev/null
   DBNAME=
 }
-trap stop EXIT
+trap 'stop; rm -rf "$LOGS"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 stats() { curl -sf "$MOCK/stats?by_to=1"; }
 outbox() { psql -qtA -h 127.0.0.1 -U postgres -d "$DBNAME" -c "$1"; }
@@ -38,7 +38,7 @@ for run in $(seq "$RUNS"); do
   PA=$(free_port) PB=$(free_port) PM=$(free_port)
   A=http://127.0.0.1:$PA BB=http://127.0.0.1:$PB MOCK=http://127.0.0.1:$PM
   export SWITCHBOARD_APP_SECRET=benchsecret SWITCHBOARD_PHONE_NUMBER_ID=100000000000001 \
-    SWITCHBOARD__LOG__FILTER=${LOGF:-error} SWITCHBOARD_DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DBNAME \
+    SWITCHBOARD__LOG__FILTER=${LOGF:-error,switchboard_store_postgres::outbox=info} SWITCHBOARD_DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DBNAME \
     SWITCHBOARD_ACCESS_TOKEN=benchtoken SWITCHBOARD_GRAPH_BASE_URL=$MOCK \
     SWITCHBOARD__SENDER__THROUGHPUT_PER_SECOND=0 SWITCHBOARD__SENDER__PAIR_PER_MINUTE=0 \
     SWITCHBOARD__SENDER__LEASE_SECS=$LEASE SWITCHBOARD__SENDER__RECONCILE_GRACE_SECS=$GRACE
@@ -48,8 +48,8 @@ for run in $(seq "$RUNS"); do
   PIDS+=($!)
   $B/switchboard migrate >/dev/null
   TOKEN=$($B/switchboard agent create --name Bench --email bench@example.com --role admin 2>/dev/null | grep -o 'sbt_[0-9a-f]*')
-  SWITCHBOARD_LISTEN=127.0.0.1:$PA $B/switchboard serve & PID_A=$!; PIDS+=($PID_A)
-  SWITCHBOARD_LISTEN=127.0.0.1:$PB $B/switchboard serve & PIDS+=($!)
+  SWITCHBOARD_LISTEN=127.0.0.1:$PA $B/switchboard serve >"$LOGS/a.log" 2>&1 & PID_A=$!; PIDS+=($PID_A)
+  SWITCHBOARD_LISTEN=127.0.0.1:$PB $B/switchboard serve >"$LOGS/b.log" 2>&1 & PIDS+=($!)
   for url in $A $BB; do
     for i in $(seq 100); do curl -sf $url/readyz >/dev/null && break; sleep 0.1; done
   done
@@ -94,6 +94,8 @@ for r in json.load(sys.stdin):
     seen.add(r["to"])
 print("second sends %.1f-%.1f s after the kill" % (min(after), max(after)) if after else "no second sends")' "$killed_us")
   jobs=$(outbox "SELECT coalesce(string_agg(state || ' ' || n, ', '), 'none') FROM (SELECT state, count(*) n FROM outbox GROUP BY state) s")
-  echo "run $run: $result; $late; sends before the kill $sent_before_kill; deliveries $delivered; outbox jobs left: $jobs; settled ${waited}s after the burst"
+  # Sends whose outcome was never recorded, recorded from their status (server log, info).
+  reconciled() { grep -c 'send recorded from its status webhook' "$LOGS/$1.log" || true; }
+  echo "run $run: $result; recorded from a status: killed $(reconciled a), survivor $(reconciled b); $late; sends before the kill $sent_before_kill; deliveries $delivered; outbox jobs left: $jobs; settled ${waited}s after the burst"
   stop
 done
