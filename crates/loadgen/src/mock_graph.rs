@@ -21,10 +21,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
+use hmac::{Hmac, KeyInit, Mac};
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{CONTENT_TYPE, HeaderValue};
-use hmac::{Hmac, KeyInit, Mac};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
@@ -375,8 +375,12 @@ impl StatusWebhooks {
             .collect::<Result<_>>()?;
         let mac = Hmac::<Sha256>::new_from_slice(app_secret.as_bytes())
             .map_err(|e| anyhow::anyhow!("app secret unusable as an HMAC key: {e}"))?;
-        let client =
-            reqwest::Client::builder().http1_only().no_proxy().tcp_nodelay(true).timeout(Duration::from_secs(10)).build()?;
+        let client = reqwest::Client::builder()
+            .http1_only()
+            .no_proxy()
+            .tcp_nodelay(true)
+            .timeout(Duration::from_secs(10))
+            .build()?;
         Ok(Self { urls, delay, retry_for, mac, next: AtomicUsize::new(0), client })
     }
 
