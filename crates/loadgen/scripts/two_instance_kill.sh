@@ -58,14 +58,14 @@ for run in $(seq "$RUNS"); do
     -d '{"enabled": true, "text": "Hello {{contact.first_name}}, thanks for writing to {{business.name}}! An agent will be with you shortly."}' \
     $A/api/v1/admin/channels/$CH/auto-replies/greeting >/dev/null
   RUN_DIGITS=$(printf '%06d' $(( (RANDOM << 15 | RANDOM) % 1000000 )))
-  python3 "$HERE/deliver.py" "$N" "$RATE" "$RUN_DIGITS" "$A" "$BB" > /tmp/deliver.$$.json &
+  python3 "$HERE/deliver.py" "$N" "$RATE" "$RUN_DIGITS" "$A" "$BB" > "$LOGS/deliver.json" &
   DELIVER=$!
   sleep "$KILL_AT"
   sent_before_kill=$(stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["received"])')
   killed_us=$(($(date +%s%N) / 1000))
   kill -9 "$PID_A"; wait "$PID_A" 2>/dev/null || true
   wait "$DELIVER"
-  delivered=$(cat /tmp/deliver.$$.json); rm -f /tmp/deliver.$$.json
+  delivered=$(cat "$LOGS/deliver.json")
   # Every contact greeted, and no job left to send (a job of the dead instance comes back
   # after the lease and the grace).
   greeted=0 t0=$(date +%s)
