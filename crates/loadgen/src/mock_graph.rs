@@ -6,6 +6,8 @@
 //! a fraction of 500s. Every send is counted and kept in a bounded ring, and each
 //! recipient's texts of the form `load <run> <n>` are checked for order (`n` must grow).
 //! `GET /stats`, `POST /reset` and `GET /recent` expose what was received.
+//! With `--status-webhook`, each accepted send is followed, like Meta does, by a signed
+//! `sent` status webhook to the server, carrying the send's `biz_opaque_callback_data`.
 //!
 //! Everything recorded sits behind one mutex, taken once per request: uncontended on the
 //! default single thread, and a few hundred nanoseconds against a request's ~10 µs.
@@ -13,18 +15,20 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::convert::Infallible;
 use std::io::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
+use hmac::{Hmac, KeyInit, Mac};
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 use tokio::net::TcpListener;
 
 use crate::duration::parse_duration;
@@ -51,6 +55,25 @@ pub struct MockGraphArgs {
     /// Most recent requests kept for `GET /recent`.
     #[arg(long, default_value_t = 100_000)]
     pub keep: usize,
+
+    /// Post Meta's `sent` status webhook for every accepted send to this server (base
+    /// URL; the status goes to <URL>/webhooks/whatsapp). Repeat for several servers:
+    /// statuses go round-robin, and one not answered 200 is tried on the next URL.
+    #[arg(long = "status-webhook", value_name = "URL")]
+    pub status_webhooks: Vec<String>,
+
+    /// With --status-webhook: how long after answering a send its status is posted.
+    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    pub status_delay: Duration,
+
+    /// With --status-webhook: how long a status not answered 200 is retried before it
+    /// is given up (counted as `statuses_given_up`).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub status_retry_for: Duration,
+
+    /// With --status-webhook: the Meta app secret the statuses are signed with.
+    #[arg(long, env = "SWITCHBOARD_APP_SECRET", hide_env_values = true)]
+    pub app_secret: Option<String>,
 
     /// No per-second lines on stderr.
     #[arg(long, short)]
@@ -98,6 +121,16 @@ pub struct Stats {
     /// With `?by_to=1`: `out_of_order` per `to`, non-zero entries only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub out_of_order_by_to: Option<BTreeMap<String, u64>>,
+    /// With `--status-webhook`: status webhooks answered 200.
+    #[serde(default)]
+    pub statuses_posted: u64,
+    /// With `--status-webhook`: status posts not answered 200 (each tried again on the
+    /// next URL).
+    #[serde(default)]
+    pub statuses_refused: u64,
+    /// With `--status-webhook`: statuses never answered 200 within `--status-retry-for`.
+    #[serde(default)]
+    pub statuses_given_up: u64,
 }
 
 /// One request, as kept for `GET /recent`.
@@ -267,6 +300,9 @@ struct State {
     per_second: PerSecond,
     order: OrderTracker,
     recent: VecDeque<Record>,
+    statuses_posted: u64,
+    statuses_refused: u64,
+    statuses_given_up: u64,
 }
 
 impl State {
@@ -293,6 +329,9 @@ impl State {
             per_second,
             by_to: by_to.then(|| self.order.by_to()),
             out_of_order_by_to: by_to.then(|| self.order.out_of_order_by_to()),
+            statuses_posted: self.statuses_posted,
+            statuses_refused: self.statuses_refused,
+            statuses_given_up: self.statuses_given_up,
         }
     }
 }
@@ -306,6 +345,80 @@ pub struct Mock {
     /// across restarts (the server keeps wamids unique).
     next_wamid: AtomicU64,
     state: Mutex<State>,
+    statuses: Option<StatusWebhooks>,
+}
+
+/// Where and how `sent` statuses are posted (`--status-webhook`).
+pub struct StatusWebhooks {
+    /// `<URL>/webhooks/whatsapp` for each `--status-webhook`.
+    urls: Vec<reqwest::Url>,
+    delay: Duration,
+    retry_for: Duration,
+    mac: Hmac<Sha256>,
+    /// Round-robin position: the URL the next status tries first.
+    next: AtomicUsize,
+    client: reqwest::Client,
+}
+
+impl StatusWebhooks {
+    pub fn new(base_urls: &[String], app_secret: &str, delay: Duration, retry_for: Duration) -> Result<Self> {
+        if base_urls.is_empty() {
+            bail!("--status-webhook needs at least one URL");
+        }
+        let urls = base_urls
+            .iter()
+            .map(|u| {
+                reqwest::Url::parse(u)
+                    .and_then(|u| u.join("/webhooks/whatsapp"))
+                    .with_context(|| format!("invalid --status-webhook {u:?}"))
+            })
+            .collect::<Result<_>>()?;
+        let mac = Hmac::<Sha256>::new_from_slice(app_secret.as_bytes())
+            .map_err(|e| anyhow::anyhow!("app secret unusable as an HMAC key: {e}"))?;
+        let client = reqwest::Client::builder()
+            .http1_only()
+            .no_proxy()
+            .tcp_nodelay(true)
+            .timeout(Duration::from_secs(10))
+            .build()?;
+        Ok(Self { urls, delay, retry_for, mac, next: AtomicUsize::new(0), client })
+    }
+
+    fn sign(&self, body: &[u8]) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(body);
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    }
+}
+
+/// A send answered 200, as its status webhook reports it.
+#[derive(Debug)]
+struct Accepted {
+    to: String,
+    wamid: String,
+    callback_data: Option<String>,
+}
+
+/// Meta's `sent` status webhook for `sent`, from the number `phone_number_id`.
+fn status_body(phone_number_id: &str, sent: &Accepted, unix_secs: u64) -> Vec<u8> {
+    let mut status = serde_json::json!({
+        "id": sent.wamid,
+        "status": "sent",
+        "timestamp": unix_secs.to_string(),
+        "recipient_id": sent.to.strip_prefix('+').unwrap_or(&sent.to),
+    });
+    if let Some(data) = &sent.callback_data {
+        status["biz_opaque_callback_data"] = data.as_str().into();
+    }
+    let body = serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "100000000000000", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550100", "phone_number_id": phone_number_id},
+            "statuses": [status],
+        }}]}],
+    });
+    serde_json::to_vec(&body).unwrap_or_default()
 }
 
 /// What a send request asked for; unknown fields are skipped.
@@ -317,6 +430,8 @@ struct SendRequest {
     status: Option<String>,
     #[serde(default)]
     text: Option<TextPart>,
+    #[serde(default)]
+    biz_opaque_callback_data: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -328,7 +443,56 @@ struct TextPart {
 impl Mock {
     pub fn new(latency: Duration, fail_rate: f64, keep: usize) -> Self {
         let now = unix_micros();
-        Self { latency, fail_rate, keep, next_wamid: AtomicU64::new(now), state: Mutex::new(State::new(now)) }
+        Self {
+            latency,
+            fail_rate,
+            keep,
+            next_wamid: AtomicU64::new(now),
+            state: Mutex::new(State::new(now)),
+            statuses: None,
+        }
+    }
+
+    /// Follows every accepted send with its `sent` status webhook.
+    #[must_use]
+    pub fn with_statuses(mut self, statuses: StatusWebhooks) -> Self {
+        self.statuses = Some(statuses);
+        self
+    }
+
+    /// Posts `sent`'s status after the configured delay, round-robin over the URLs; a
+    /// post not answered 200 goes to the next URL (after a pause once every URL was
+    /// tried), as Meta retries until `--status-retry-for` runs out.
+    async fn post_status(self: Arc<Self>, phone_number_id: String, sent: Accepted) {
+        let Some(statuses) = &self.statuses else { return };
+        tokio::time::sleep(statuses.delay).await;
+        let body = Bytes::from(status_body(&phone_number_id, &sent, unix_micros() / 1_000_000));
+        let signature = statuses.sign(&body);
+        let deadline = tokio::time::Instant::now() + statuses.retry_for;
+        let first = statuses.next.fetch_add(1, Ordering::Relaxed);
+        for attempt in 0.. {
+            let url = &statuses.urls[(first + attempt) % statuses.urls.len()];
+            let answer = statuses
+                .client
+                .post(url.clone())
+                .header(CONTENT_TYPE, "application/json")
+                .header("x-hub-signature-256", &signature)
+                .body(body.clone())
+                .send()
+                .await;
+            if answer.is_ok_and(|r| r.status() == reqwest::StatusCode::OK) {
+                self.state().statuses_posted += 1;
+                return;
+            }
+            self.state().statuses_refused += 1;
+            if tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            if (attempt + 1) % statuses.urls.len() == 0 {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+        self.state().statuses_given_up += 1;
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -368,21 +532,29 @@ impl Mock {
     }
 
     /// Handles one `/messages` body received at `at_us`.
+    #[cfg(test)]
     fn on_message(&self, body: &[u8], at_us: u64) -> (StatusCode, String) {
+        let (status, body, _) = self.accept(body, at_us);
+        (status, body)
+    }
+
+    /// Handles one `/messages` body received at `at_us`; a send answered 200 also
+    /// comes back as `Accepted`.
+    fn accept(&self, body: &[u8], at_us: u64) -> (StatusCode, String, Option<Accepted>) {
         let request: SendRequest = match serde_json::from_slice(body) {
             Ok(r) => r,
             Err(e) => {
                 let mut state = self.state();
                 state.requests += 1;
                 state.invalid += 1;
-                return (StatusCode::BAD_REQUEST, meta_error(100, &format!("Invalid parameter: {e}")));
+                return (StatusCode::BAD_REQUEST, meta_error(100, &format!("Invalid parameter: {e}")), None);
             }
         };
         if request.status.is_some() {
             let mut state = self.state();
             state.requests += 1;
             state.read += 1;
-            return (StatusCode::OK, r#"{"success":true}"#.to_owned());
+            return (StatusCode::OK, r#"{"success":true}"#.to_owned(), None);
         }
         let to = match request.to {
             Some(to) if !to.is_empty() => to,
@@ -390,7 +562,7 @@ impl Mock {
                 let mut state = self.state();
                 state.requests += 1;
                 state.invalid += 1;
-                return (StatusCode::BAD_REQUEST, meta_error(100, "The parameter to is required."));
+                return (StatusCode::BAD_REQUEST, meta_error(100, "The parameter to is required."), None);
             }
         };
         let text = request.text.and_then(|t| t.body);
@@ -411,7 +583,7 @@ impl Mock {
                 },
             );
             drop(state);
-            return (StatusCode::INTERNAL_SERVER_ERROR, meta_error(131_000, "Something went wrong"));
+            return (StatusCode::INTERNAL_SERVER_ERROR, meta_error(131_000, "Something went wrong"), None);
         }
         state.received += 1;
         state.first_at_us.get_or_insert(at_us);
@@ -419,6 +591,12 @@ impl Mock {
         state.per_second.add(at_us / 1_000_000);
         state.order.observe(&to, text.as_deref());
         let response = send_response(&to, n);
+        let wamid = format!("wamid.MOCK.{n}");
+        let accepted = self.statuses.is_some().then(|| Accepted {
+            to: to.clone(),
+            wamid: wamid.clone(),
+            callback_data: request.biz_opaque_callback_data,
+        });
         self.keep(
             &mut state,
             Record {
@@ -426,10 +604,10 @@ impl Mock {
                 status: 200,
                 to: to.into_boxed_str(),
                 text: text.map(String::into_boxed_str),
-                wamid: Some(format!("wamid.MOCK.{n}")),
+                wamid: Some(wamid),
             },
         );
-        (StatusCode::OK, response)
+        (StatusCode::OK, response, accepted)
     }
 }
 
@@ -461,6 +639,11 @@ fn is_messages_path(path: &str) -> bool {
     segments.next() == Some("messages")
         && segments.next().is_some_and(|id| !id.is_empty())
         && segments.next().is_some_and(|v| v.starts_with('v'))
+}
+
+/// The `{phone_number_id}` of a `…/{version}/{phone_number_id}/messages` path.
+fn phone_number_id_of(path: &str) -> &str {
+    path.trim_end_matches('/').rsplit('/').nth(1).unwrap_or_default()
 }
 
 fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
@@ -500,18 +683,22 @@ fn json_response<T: Serialize>(value: &T) -> Response<Full<Bytes>> {
     }
 }
 
-async fn handle(mock: &Mock, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(mock: &Arc<Mock>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let at_us = unix_micros();
     let query = req.uri().query().unwrap_or("");
     let response = match (req.method(), req.uri().path()) {
         (&Method::POST, path) if is_messages_path(path) => {
+            let phone_number_id = phone_number_id_of(path).to_owned();
             let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
                 Ok(b) => b.to_bytes(),
                 Err(_) => {
                     return respond(StatusCode::BAD_REQUEST, meta_error(100, "The body could not be read."));
                 }
             };
-            let (status, body) = mock.on_message(&body, at_us);
+            let (status, body, accepted) = mock.accept(&body, at_us);
+            if let Some(accepted) = accepted {
+                tokio::spawn(mock.clone().post_status(phone_number_id, accepted));
+            }
             respond(status, body)
         }
         (&Method::GET, "/stats") => json_response(&mock.stats(flag(query, "by_to"))),
@@ -566,10 +753,24 @@ pub async fn run(args: MockGraphArgs) -> Result<()> {
     let listener =
         TcpListener::bind(&args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let mock = Arc::new(Mock::new(args.latency, args.fail_rate, args.keep));
+    let mut mock = Mock::new(args.latency, args.fail_rate, args.keep);
+    if !args.status_webhooks.is_empty() {
+        let Some(secret) = &args.app_secret else {
+            bail!("--status-webhook needs --app-secret (or SWITCHBOARD_APP_SECRET)");
+        };
+        mock = mock.with_statuses(StatusWebhooks::new(
+            &args.status_webhooks,
+            secret,
+            args.status_delay,
+            args.status_retry_for,
+        )?);
+    }
+    let mock = Arc::new(mock);
     eprintln!(
-        "mock-graph listening on http://{addr} (latency {:?}, fail rate {}); GET /stats, POST /reset, GET /recent",
-        args.latency, args.fail_rate
+        "mock-graph listening on http://{addr} (latency {:?}, fail rate {}, {} status webhook URLs); GET /stats, POST /reset, GET /recent",
+        args.latency,
+        args.fail_rate,
+        args.status_webhooks.len()
     );
     let progress = (!args.quiet).then(|| tokio::spawn(progress(mock.clone())));
     tokio::select! {
@@ -813,6 +1014,7 @@ mod tests {
         assert!(!is_messages_path("/v25.0/messages"));
         assert!(!is_messages_path("/stats"));
         assert!(!is_messages_path("/v25.0/1/media"));
+        assert_eq!(phone_number_id_of("/graph/v25.0/100000000000001/messages/"), "100000000000001");
         assert!(flag("by_to=1", "by_to"));
         assert!(flag("x=2&by_to", "by_to"));
         assert!(!flag("by_to=0", "by_to"));
