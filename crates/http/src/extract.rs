@@ -1,6 +1,7 @@
 //! Typed edges: the ids a route's path names, and who may call it.
 //!
-//! A handler takes [`Caller<P>`] (any agent) or [`Admin<P>`] (admins only) instead of the
+//! A handler takes [`Caller<P>`] (any agent) or [`Admin<P>`] (admins only; both are
+//! [`Authorized<R, P>`]) instead of the
 //! caller and a raw `web::Path<String>`: `P` is the path's ids, one [`PathId`] or a tuple
 //! of them. Extracting it answers, in this order, 401 without a valid token, 403 for a
 //! caller who is not an admin (`Admin` only), and 404 for a segment that cannot be an
@@ -11,6 +12,7 @@
 //! Ids are parsed by one function, [`parse`], which `crate::guard` uses too.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::str::FromStr;
 
@@ -144,43 +146,69 @@ where
     }
 }
 
-/// Any authenticated agent (401 otherwise), and the path's ids `P` (404 for a malformed one).
-pub struct Caller<P = ()> {
-    pub agent: AuthenticatedAgent,
-    pub path: P,
+/// Who may call a route: checked on the authenticated agent, before the path is.
+pub trait Role {
+    fn check(agent: &AuthenticatedAgent) -> Result<(), ApiError>;
 }
 
-impl<P: FromPath + 'static> FromRequest for Caller<P> {
-    type Error = ApiError;
-    type Future = Extracted<Self>;
+/// Any agent.
+pub struct AnyAgent;
 
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let inner = PathAfter::<AuthenticatedAgent, P>::from_request(req, payload);
-        Box::pin(async move {
-            let PathAfter { first: agent, path } = inner.await?;
-            Ok(Self { agent, path })
-        })
+impl Role for AnyAgent {
+    fn check(_: &AuthenticatedAgent) -> Result<(), ApiError> {
+        Ok(())
     }
 }
 
-/// An authenticated admin (401 without a valid token, then 403 for an agent who is not an
-/// admin), and the path's ids `P` (then 404 for a malformed one).
-pub struct Admin<P = ()> {
-    pub agent: AuthenticatedAgent,
-    pub path: P,
+/// Admins only (403 for any other agent).
+pub struct AdminOnly;
+
+impl Role for AdminOnly {
+    fn check(agent: &AuthenticatedAgent) -> Result<(), ApiError> {
+        agent.require_admin()
+    }
 }
 
-impl<P: FromPath + 'static> FromRequest for Admin<P> {
+/// An authenticated agent in role `R` and the path's ids `P`: 401 without a valid token,
+/// then `R`'s 403, then 404 for a malformed id. Named [`Caller`] and [`Admin`].
+pub struct Authorized<R, P> {
+    pub agent: AuthenticatedAgent,
+    pub path: P,
+    role: PhantomData<R>,
+}
+
+/// Any authenticated agent, and the path's ids `P`.
+pub type Caller<P = ()> = Authorized<AnyAgent, P>;
+
+/// An authenticated admin, and the path's ids `P`.
+pub type Admin<P = ()> = Authorized<AdminOnly, P>;
+
+/// The authenticated agent, if in role `R`.
+struct InRole<R>(AuthenticatedAgent, PhantomData<R>);
+
+impl<R: Role + 'static> FromRequest for InRole<R> {
     type Error = ApiError;
     type Future = Extracted<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let agent = AuthenticatedAgent::from_request(req, payload);
-        let path = segments(req).and_then(|s| P::from_segments(&s));
         Box::pin(async move {
             let agent = agent.await?;
-            agent.require_admin()?;
-            Ok(Self { agent, path: path? })
+            R::check(&agent)?;
+            Ok(Self(agent, PhantomData))
+        })
+    }
+}
+
+impl<R: Role + 'static, P: FromPath + 'static> FromRequest for Authorized<R, P> {
+    type Error = ApiError;
+    type Future = Extracted<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let inner = PathAfter::<InRole<R>, P>::from_request(req, payload);
+        Box::pin(async move {
+            let PathAfter { first: InRole(agent, _), path } = inner.await?;
+            Ok(Self { agent, path, role: PhantomData })
         })
     }
 }

@@ -299,7 +299,7 @@ async fn me(agent: AuthenticatedAgent) -> HttpResponse {
 #[utoipa::path(get, path = "/agents/{id}", params(("id" = String, Path, description = "An agent's id, or `me`")),
     responses((status = 200, body = AgentJson)))]
 async fn get(
-    Caller { agent: caller, path }: Caller<AgentRef>,
+    Caller { agent: caller, path, .. }: Caller<AgentRef>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.of(&caller);
@@ -351,7 +351,7 @@ async fn create(
               (status = 409, description = "`last_admin`: the last active admin cannot be demoted or deactivated",
                body = Problem)))]
 async fn update(
-    Admin { agent: caller, path }: Admin<AgentRef>,
+    Admin { agent: caller, path, .. }: Admin<AgentRef>,
     body: Json<UpdateAgent>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -417,7 +417,7 @@ async fn set_availability(
     responses((status = 200, body = TokenList),
               (status = 403, description = "Another agent's tokens, and not an admin", body = Problem)))]
 async fn tokens(
-    Caller { agent: caller, path }: Caller<AgentRef>,
+    Caller { agent: caller, path, .. }: Caller<AgentRef>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.of(&caller);
@@ -433,7 +433,7 @@ async fn tokens(
     responses((status = 201, body = TokenJson),
               (status = 403, description = "Another agent's token, and not an admin", body = Problem)))]
 async fn create_token(
-    Caller { agent: caller, path }: Caller<AgentRef>,
+    Caller { agent: caller, path, .. }: Caller<AgentRef>,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -463,7 +463,7 @@ async fn create_token(
     responses((status = 204, description = "Revoked"),
               (status = 403, description = "Another agent's token, and not an admin", body = Problem)))]
 async fn revoke_token(
-    Caller { agent: caller, path: (agent, token) }: Caller<(AgentRef, Later<TokenId>)>,
+    Caller { agent: caller, path: (agent, token), .. }: Caller<(AgentRef, Later<TokenId>)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = agent.of(&caller);

@@ -464,7 +464,7 @@ async fn apply_patch(
     responses((status = 200, body = LinkJson), (status = 403, description = "Admins only", body = Problem),
               (status = 409, description = "Another link has this ad source id", body = Problem)))]
 async fn update(
-    Admin { agent, path: id }: Admin<LinkId>,
+    Admin { agent, path: id, .. }: Admin<LinkId>,
     body: Json<UpdateLink>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -503,7 +503,7 @@ async fn update(
 #[utoipa::path(post, path = "/links/{id}/disable", params(("id" = LinkId, Path)),
     responses((status = 200, body = LinkJson), (status = 403, description = "Admins only", body = Problem)))]
 async fn disable(
-    Admin { agent, path: id }: Admin<LinkId>,
+    Admin { agent, path: id, .. }: Admin<LinkId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     apply_patch(&agent, &state, id, &LinkPatch { enabled: Some(false), ..LinkPatch::default() }).await
@@ -513,7 +513,7 @@ async fn disable(
 #[utoipa::path(post, path = "/links/{id}/enable", params(("id" = LinkId, Path)),
     responses((status = 200, body = LinkJson), (status = 403, description = "Admins only", body = Problem)))]
 async fn enable(
-    Admin { agent, path: id }: Admin<LinkId>,
+    Admin { agent, path: id, .. }: Admin<LinkId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     apply_patch(&agent, &state, id, &LinkPatch { enabled: Some(true), ..LinkPatch::default() }).await

@@ -128,7 +128,7 @@ async fn create(
 #[utoipa::path(patch, path = "/teams/{id}", params(("id" = TeamId, Path)), request_body = TeamBody,
     responses((status = 200, body = TeamJson), (status = 403, description = "Admins only", body = Problem)))]
 async fn update(
-    Admin { agent: caller, path: id }: Admin<TeamId>,
+    Admin { agent: caller, path: id, .. }: Admin<TeamId>,
     body: Json<TeamBody>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -142,7 +142,7 @@ async fn update(
 #[utoipa::path(delete, path = "/teams/{id}", params(("id" = TeamId, Path)),
     responses((status = 204, description = "Deleted"), (status = 403, description = "Admins only", body = Problem)))]
 async fn delete(
-    Admin { agent: caller, path: id }: Admin<TeamId>,
+    Admin { agent: caller, path: id, .. }: Admin<TeamId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     state.store.delete_team(id).await.map_err(team_error)?;
@@ -154,7 +154,7 @@ async fn delete(
 #[utoipa::path(put, path = "/teams/{id}/members/{agent_id}", params(("id" = TeamId, Path), ("agent_id" = AgentId, Path)),
     responses((status = 204, description = "The agent is a member"), (status = 403, description = "Admins only", body = Problem)))]
 async fn add_member(
-    Admin { agent: caller, path: (team, agent) }: Admin<(TeamId, AgentId)>,
+    Admin { agent: caller, path: (team, agent), .. }: Admin<(TeamId, AgentId)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let added = state.store.add_team_member(team, agent, Utc::now()).await.map_err(|e| match e {
@@ -174,7 +174,7 @@ async fn add_member(
     params(("id" = TeamId, Path), ("agent_id" = AgentId, Path)),
     responses((status = 204, description = "The agent is not a member (any more)"), (status = 403, description = "Admins only", body = Problem)))]
 async fn remove_member(
-    Admin { agent: caller, path: (team, agent) }: Admin<(TeamId, AgentId)>,
+    Admin { agent: caller, path: (team, agent), .. }: Admin<(TeamId, AgentId)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let removed = state.store.remove_team_member(team, agent).await.map_err(team_error)?;
@@ -188,7 +188,7 @@ async fn remove_member(
 #[utoipa::path(put, path = "/channels/{id}/team", params(("id" = ChannelId, Path)), request_body = RouteBody,
     responses((status = 200, body = ChannelRoute), (status = 403, description = "Admins only", body = Problem)))]
 async fn route_channel(
-    Admin { agent: caller, path: channel }: Admin<ChannelId>,
+    Admin { agent: caller, path: channel, .. }: Admin<ChannelId>,
     body: Json<RouteBody>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {

@@ -119,7 +119,7 @@ pub(super) async fn create_quick_reply(
         (status = 409, description = "The shortcut is taken, or the change would break a rule", body = Problem),
     ))]
 pub(super) async fn update_quick_reply(
-    Admin { agent, path: id }: Admin<QuickReplyId>,
+    Admin { agent, path: id, .. }: Admin<QuickReplyId>,
     body: Body<QuickReply>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -142,7 +142,7 @@ pub(super) async fn update_quick_reply(
         (status = 409, description = "A rule sends it", body = Problem),
     ))]
 pub(super) async fn delete_quick_reply(
-    Admin { agent, path: id }: Admin<QuickReplyId>,
+    Admin { agent, path: id, .. }: Admin<QuickReplyId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     state.store.quick_reply(id).await?.ok_or(ApiError::NotFound { what: "quick reply" })?;

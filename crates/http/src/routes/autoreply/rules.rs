@@ -173,7 +173,7 @@ pub(super) async fn create_rule(
         (status = 409, description = "The change would break the configuration on some channel", body = Problem),
     ))]
 pub(super) async fn update_rule(
-    Admin { agent, path: id }: Admin<RuleId>,
+    Admin { agent, path: id, .. }: Admin<RuleId>,
     body: Body<RuleJson>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -192,7 +192,7 @@ pub(super) async fn update_rule(
 #[utoipa::path(delete, path = "/admin/rules/{id}", params(("id" = RuleId, Path)),
     responses((status = 204, description = "Deleted"), (status = 403, description = "Admins only", body = Problem)))]
 pub(super) async fn delete_rule(
-    Admin { agent, path: id }: Admin<RuleId>,
+    Admin { agent, path: id, .. }: Admin<RuleId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     state.store.delete_keyword_rule(id, Utc::now()).await.map_err(rule_not_found)?;

@@ -204,7 +204,7 @@ pub(super) async fn get_config(
         (status = 409, description = "The change would break another part of the configuration", body = Problem),
     ))]
 pub(super) async fn put_config(
-    Admin { agent, path: channel }: Admin<ChannelId>,
+    Admin { agent, path: channel, .. }: Admin<ChannelId>,
     body: Body<SettingsJson>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -251,7 +251,7 @@ fn patch_field<T: DeserializeOwned>(body: &mut Map<String, Value>, name: &str) -
         (status = 409, description = "The change would break another part of the configuration", body = Problem),
     ))]
 pub(super) async fn patch_config(
-    Admin { agent, path: channel }: Admin<ChannelId>,
+    Admin { agent, path: channel, .. }: Admin<ChannelId>,
     body: Body<SettingsPatchJson>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -411,7 +411,7 @@ pub(super) async fn get_section(
         (status = 409, description = "The change would break another part of the configuration", body = Problem),
     ))]
 pub(super) async fn put_section(
-    Admin { agent, path: SectionPath { channel, section } }: Admin<SectionPath>,
+    Admin { agent, path: SectionPath { channel, section }, .. }: Admin<SectionPath>,
     body: Body<SectionJson>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -439,7 +439,7 @@ pub(super) async fn put_section(
             body = Problem),
     ))]
 pub(super) async fn delete_section(
-    Admin { agent, path: SectionPath { channel, section } }: Admin<SectionPath>,
+    Admin { agent, path: SectionPath { channel, section }, .. }: Admin<SectionPath>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let channel = channel_info(&state, channel).await?;
