@@ -1,13 +1,15 @@
 //! Typed edges: the ids a route's path names, and who may call it.
 //!
-//! A handler takes [`Caller<P>`] (any agent) or [`Admin<P>`] (admins only; both are
-//! [`Authorized<R, P>`]) instead of the
-//! caller and a raw `web::Path<String>`: `P` is the path's ids, one [`PathId`] or a tuple
-//! of them. Extracting it answers, in this order, 401 without a valid token, 403 for a
-//! caller who is not an admin (`Admin` only), and 404 for a segment that cannot be an
-//! id of its type (`"{what} not found"`, [`PathId::WHAT`]), before the handler runs; so
-//! a malformed id never hides a missing token. [`PathAfter<A, P>`] does the same after
-//! any other extractor `A` (a visibility guard, say) for the rest of the path.
+//! A handler takes [`Caller<P>`] (any agent) or [`Admin<P>`] (admins only), both an
+//! [`Authorized<R, P>`], instead of the caller and a raw `web::Path<String>`: `P` is the
+//! path's ids, one [`PathId`] or a pair of them (or a [`FromPath`] of the handler's own).
+//! Extracting it answers, in this order, 401 without a valid token, 403 for a caller who
+//! is not an admin (`Admin` only), and 404 for a segment that cannot be an id of its type
+//! (`"{what} not found"`, [`PathId::WHAT`]), before the handler runs: as the handlers
+//! did when they parsed the path themselves after authenticating, so a malformed id
+//! never hides a missing token or a 403. [`PathAfter<A, P>`] does the same after any
+//! other extractor `A` (a visibility guard, say), and [`Later<T>`] leaves a segment's
+//! 404 to the handler, after checks of its own.
 //!
 //! Ids are parsed by one function, [`parse`], which `crate::guard` uses too.
 
