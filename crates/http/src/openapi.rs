@@ -261,7 +261,7 @@ fn problem(op: &mut Operation, status: &str, description: &str) {
 
 /// What a module's description needs from where it is declared (`routes!` calls this):
 /// operation ids unique across modules (`labels_update`), the module's name as the tag
-/// of operations that name none, and a description on every answer (the reason phrase
+/// of every operation, and a description on every answer (the reason phrase
 /// when the handler gives none).
 pub fn qualify(mut doc: OpenApi, module_path: &str) -> OpenApi {
     let module = module_path.rsplit("::").next().unwrap_or(module_path);
@@ -270,9 +270,9 @@ pub fn qualify(mut doc: OpenApi, module_path: &str) -> OpenApi {
             if let Some(id) = &mut op.operation_id {
                 *id = format!("{module}_{id}");
             }
-            if op.tags.as_ref().is_none_or(Vec::is_empty) {
-                op.tags = Some(vec![module.replace('_', " ")]);
-            }
+            // Replaces the tag utoipa derives for a handler named by its path in a submodule
+            // (`settings::get_config`): the route table's module is the tag.
+            op.tags = Some(vec![module.replace('_', " ")]);
             for (status, response) in &mut op.responses.responses {
                 if let RefOr::T(response) = response
                     && response.description.is_empty()
