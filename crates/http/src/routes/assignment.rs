@@ -161,9 +161,7 @@ async fn put_team(
     caller.require_admin()?;
     let team = team_id(&path)?;
     let policy = parse_body(&body)?;
-    state.store.set_team_policy(team, &policy, chrono::Utc::now()).await.map_err(not_found("team"))?;
-    state.assigner.notify_one();
-    tracing::info!(team_id = %team, policy = %policy.policy, by = %caller.0.id, "team assignment policy set");
+    state.inbox().set_team_policy(&caller.0, team, &policy).await?;
     Ok(HttpResponse::Ok().json(TeamPolicyJson { team_id: team, policy: policy.into() }))
 }
 
@@ -192,13 +190,7 @@ async fn put_channel(
     caller.require_admin()?;
     let channel = channel_id(&path)?;
     let policy = parse_body(&body)?;
-    let after = state
-        .store
-        .set_channel_policy(channel, Some(&policy), chrono::Utc::now())
-        .await
-        .map_err(not_found("channel"))?;
-    state.assigner.notify_one();
-    tracing::info!(channel_id = %channel, policy = %policy.policy, by = %caller.0.id, "channel assignment policy set");
+    let after = state.inbox().set_channel_policy(&caller.0, channel, Some(&policy)).await?;
     Ok(HttpResponse::Ok().json(ChannelPolicyJson::from(after)))
 }
 
@@ -212,9 +204,6 @@ async fn delete_channel(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let channel = channel_id(&path)?;
-    let after =
-        state.store.set_channel_policy(channel, None, chrono::Utc::now()).await.map_err(not_found("channel"))?;
-    state.assigner.notify_one();
-    tracing::info!(channel_id = %channel, by = %caller.0.id, "channel assignment policy removed; follows its team's");
+    let after = state.inbox().set_channel_policy(&caller.0, channel, None).await?;
     Ok(HttpResponse::Ok().json(ChannelPolicyJson::from(after)))
 }

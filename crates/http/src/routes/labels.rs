@@ -1,6 +1,7 @@
 //! `/api/v1/labels`: labels admins define and every agent reads; and
 //! `/api/v1/conversations/{id}/labels`: the labels on a conversation, which any agent
-//! adds and removes.
+//! adds and removes (the use cases: `switchboard_core::Inbox`'s `add_labels`,
+//! `remove_label`).
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -26,8 +27,6 @@ routes! {
 
 /// The longest label description, in characters.
 const DESCRIPTION_MAX: usize = 500;
-/// Most labels named in one request.
-const LABELS_MAX: usize = 50;
 
 #[derive(Serialize, ToSchema)]
 #[schema(as = Label)]
@@ -166,34 +165,13 @@ fn label_not_found(e: StoreError) -> ApiError {
 }
 
 /// Resolves label ids or names (case-insensitively) to labels, naming each entry that
-/// matches none as `{field}[i]`. Duplicates are dropped.
+/// matches none as `{field}[i]` (`switchboard_core::Inbox::resolve_labels`).
 pub(crate) async fn resolve_labels(
     state: &AppState,
     entries: &[String],
     field: &str,
 ) -> Result<Vec<LabelId>, ApiError> {
-    if entries.len() > LABELS_MAX {
-        return Err(ApiError::field(field, format!("at most {LABELS_MAX} labels")));
-    }
-    if entries.is_empty() {
-        return Ok(Vec::new());
-    }
-    let all = state.store.labels().await?;
-    let mut ids = Vec::new();
-    let mut errors = Vec::new();
-    for (i, entry) in entries.iter().enumerate() {
-        let by_id = entry.trim().parse::<LabelId>().ok().and_then(|id| all.iter().find(|l| l.id == id));
-        let by_name = || {
-            let key = LabelName::parse(entry).ok()?.key();
-            all.iter().find(|l| l.name.key() == key)
-        };
-        match by_id.or_else(by_name) {
-            Some(l) if !ids.contains(&l.id) => ids.push(l.id),
-            Some(_) => {}
-            None => errors.push(FieldError::new(format!("{field}[{i}]"), "no label has this id or name")),
-        }
-    }
-    if errors.is_empty() { Ok(ids) } else { Err(ApiError::Validation(errors)) }
+    Ok(state.inbox().resolve_labels(entries, field).await?)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -286,9 +264,8 @@ async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn applied(state: &AppState, id: ConversationId) -> Result<HttpResponse, ApiError> {
-    let labels = state.store.conversation_labels(id).await?.into_iter().map(Into::into).collect();
-    Ok(HttpResponse::Ok().json(AppliedLabels { labels }))
+fn applied(labels: Vec<AppliedLabel>) -> HttpResponse {
+    HttpResponse::Ok().json(AppliedLabels { labels: labels.into_iter().map(Into::into).collect() })
 }
 
 /// The labels on a conversation, with who added them and when.
@@ -298,7 +275,7 @@ async fn conversation_labels(
     VisibleConversation { id, .. }: VisibleConversation,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    applied(&state, id).await
+    Ok(applied(state.store.conversation_labels(id).await?))
 }
 
 /// Puts labels (by id or name) on a conversation; answers all its labels.
@@ -309,17 +286,7 @@ async fn add_to_conversation(
     body: Json<AddLabels>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    if body.labels.is_empty() {
-        return Err(ApiError::field("labels", "name at least one label (by id or name)"));
-    }
-    let labels = resolve_labels(&state, &body.labels, "labels").await?;
-    state.store.add_conversation_labels(id, &labels, Some(agent.0.id), Utc::now()).await.map_err(|e| match e {
-        // A label deleted meanwhile, or the conversation erased.
-        StoreError::NotFound => ApiError::NotFound { what: "conversation or label" },
-        e => e.into(),
-    })?;
-    tracing::debug!(conversation_id = %id, agent_id = %agent.0.id, added = labels.len(), "labels added");
-    applied(&state, id).await
+    Ok(applied(state.inbox().add_labels(&agent.0, id, &body.labels).await?))
 }
 
 /// Takes a label off a conversation (idempotent).
@@ -333,7 +300,6 @@ async fn remove_from_conversation(
 ) -> Result<HttpResponse, ApiError> {
     let label = label_id(&path.1)?;
     // Idempotent: taking off a label that is not on the conversation is fine.
-    let removed = state.store.remove_conversation_label(id, label).await?;
-    tracing::debug!(conversation_id = %id, label_id = %label, agent_id = %agent.0.id, removed, "label removed");
+    state.inbox().remove_label(&agent.0, id, label).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_domain::{ConversationId, MessageId};
-use switchboard_store::{OutboxEntry, OutboxState, StoreError};
+use switchboard_store::{OutboxEntry, OutboxState};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
@@ -104,13 +104,8 @@ async fn retry(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     agent.require_admin()?;
-    let not_found = || ApiError::NotFound { what: "dead or failed outbox entry" };
-    let id: i64 = path.parse().map_err(|_| not_found())?;
-    state.store.requeue_outbox(id, Utc::now()).await.map_err(|e| match e {
-        StoreError::NotFound => not_found(),
-        e => e.into(),
-    })?;
-    state.outbox.notify_one();
+    let id: i64 = path.parse().map_err(|_| ApiError::NotFound { what: "dead or failed outbox entry" })?;
+    state.inbox().requeue_outbox(id).await?;
     tracing::info!(outbox_id = id, agent_id = %agent.0.id, "outbox entry requeued");
     Ok(HttpResponse::Accepted().json(Requeued { id, state: "ready" }))
 }
