@@ -13,7 +13,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::str::FromStr;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
@@ -23,6 +22,7 @@ use switchboard_store::{MessageView, Note, NoteId, Visibility};
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::ApiError;
+use crate::extract::{self, PathId};
 
 type Guarded<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
@@ -54,9 +54,9 @@ pub struct VisibleNote {
     pub agent: AuthenticatedAgent,
 }
 
-/// The path segment `name` as an id; one that cannot be an id names nothing.
-fn path_id<T: FromStr>(req: &HttpRequest, name: &str, what: &'static str) -> Result<T, ApiError> {
-    req.match_info().get(name).and_then(|raw| raw.trim().parse().ok()).ok_or(ApiError::NotFound { what })
+/// The path segment `name` (trimmed) as an id; one that cannot be an id names nothing.
+fn path_id<T: PathId>(req: &HttpRequest, name: &str) -> Result<T, ApiError> {
+    req.match_info().get(name).map_or(Err(ApiError::NotFound { what: T::WHAT }), |raw| extract::parse(raw.trim()))
 }
 
 /// Authenticates, then runs `check` with the state and the caller.
@@ -94,7 +94,7 @@ impl FromRequest for VisibleConversation {
     type Future = Guarded<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let id = path_id(req, "id", "conversation");
+        let id = path_id::<ConversationId>(req, "id");
         guard(req, payload, move |state, agent| async move {
             let id = conversation_visible(&state, &agent, id).await?;
             Ok(Self { id, agent })
@@ -107,7 +107,7 @@ impl FromRequest for VisibleMessage {
     type Future = Guarded<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let id = path_id::<MessageId>(req, "id", "message");
+        let id = path_id::<MessageId>(req, "id");
         guard(req, payload, move |state, agent| async move {
             let not_found = || ApiError::NotFound { what: "message" };
             let message = state.store.message(id?).await?.ok_or_else(not_found)?;
@@ -124,7 +124,7 @@ impl FromRequest for VisibleContact {
     type Future = Guarded<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let id = path_id::<ContactId>(req, "id", "contact");
+        let id = path_id::<ContactId>(req, "id");
         guard(req, payload, move |state, agent| async move {
             let id = id?;
             if state.store.may_see_contact(viewer(&agent), id).await? {
@@ -141,8 +141,8 @@ impl FromRequest for VisibleNote {
     type Future = Guarded<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let conversation = path_id(req, "id", "conversation");
-        let id = path_id::<NoteId>(req, "note_id", "note");
+        let conversation = path_id::<ConversationId>(req, "id");
+        let id = path_id::<NoteId>(req, "note_id");
         guard(req, payload, move |state, agent| async move {
             let conversation = conversation_visible(&state, &agent, conversation).await?;
             match state.store.note(id?).await? {

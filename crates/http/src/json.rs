@@ -10,6 +10,7 @@
 //! Numbers are read as JSON Schema reads them: `2.0` and `2e0` are the integer 2, so a
 //! field described as an integer takes them (serde alone refuses a float for an integer).
 
+use std::marker::PhantomData;
 use std::ops::Deref;
 
 use actix_web::dev::Payload;
@@ -17,7 +18,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
-use serde_json::{Number, Value};
+use serde_json::{Map, Number, Value};
 
 use crate::error::ApiError;
 
@@ -51,6 +52,72 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             Ok(Self(object(raw.get().as_bytes())?))
         })
     }
+}
+
+/// A JSON object body (400 `invalid_body` otherwise, as [`Json`]) read as `T` only when the
+/// handler asks ([`Body::read`]): after what must answer first (401, 403, a 404 for the
+/// path), a field that does not fit `T` is a 422 naming it (`weekly.mon[0].end`).
+#[derive(Debug)]
+pub struct Body<T> {
+    object: Map<String, Value>,
+    read: PhantomData<fn() -> T>,
+}
+
+impl<T> Body<T> {
+    /// The object, to change before it is read.
+    pub fn object_mut(&mut self) -> &mut Map<String, Value> {
+        &mut self.object
+    }
+
+    /// The object itself.
+    pub fn into_object(self) -> Map<String, Value> {
+        self.object
+    }
+}
+
+impl<T: FromBody> Body<T> {
+    /// The body as `T`.
+    pub fn read(self) -> Result<T, ApiError> {
+        T::from_body(self.object)
+    }
+}
+
+impl<T: 'static> FromRequest for Body<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = Json::<Map<String, Value>>::from_request(req, payload);
+        Box::pin(async move { Ok(Self { object: json.await?.into_inner(), read: PhantomData }) })
+    }
+}
+
+/// What a [`Body`] reads: any `Deserialize` type, fields named by their path in a 422; a
+/// type that reads some fields by hand implements it itself.
+pub trait FromBody: Sized {
+    fn from_body(object: Map<String, Value>) -> Result<Self, ApiError>;
+}
+
+impl<T: DeserializeOwned> FromBody for T {
+    fn from_body(object: Map<String, Value>) -> Result<Self, ApiError> {
+        decode("", Value::Object(object))
+    }
+}
+
+/// Decodes `value` as `T`; a value of the wrong shape is a 422 naming its field (under
+/// `prefix`, the body's own name for it, if any).
+pub(crate) fn decode<T: DeserializeOwned>(prefix: &str, value: Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = match (prefix.is_empty(), path.as_str()) {
+            (true, ".") => "body".to_owned(),
+            (true, _) => path,
+            (false, ".") => prefix.to_owned(),
+            (false, p) if p.starts_with('[') => format!("{prefix}{p}"),
+            (false, p) => format!("{prefix}.{p}"),
+        };
+        ApiError::field(&field, e.into_inner().to_string())
+    })
 }
 
 /// The body as `T`, if it is a JSON object.

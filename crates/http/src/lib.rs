@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod error;
+mod extract;
 mod guard;
 mod json;
 pub mod openapi;

@@ -6,6 +6,8 @@
 //! created; lists never show it. The last active admin cannot be demoted or deactivated
 //! (409 `last_admin`).
 
+use std::str::FromStr;
+
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,6 +18,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::{AuthenticatedAgent, hash_token, new_token};
 use crate::error::{ApiError, FieldError};
+use crate::extract::{Admin, Caller, Later, PathId};
 use crate::json::{Json, optional_object};
 use crate::openapi::Problem;
 use crate::routes::labels::double_option;
@@ -240,11 +243,31 @@ fn agent_not_found(e: StoreError) -> ApiError {
 }
 
 /// The agent a path names: an id, or `me`.
-fn path_agent(raw: &str, caller: &AuthenticatedAgent) -> Result<AgentId, ApiError> {
-    if raw == "me" {
-        return Ok(caller.0.id);
+#[derive(Clone, Copy)]
+enum AgentRef {
+    Me,
+    Id(AgentId),
+}
+
+impl AgentRef {
+    const fn of(self, caller: &AuthenticatedAgent) -> AgentId {
+        match self {
+            Self::Me => caller.0.id,
+            Self::Id(id) => id,
+        }
     }
-    raw.parse().map_err(|_| ApiError::NotFound { what: "agent" })
+}
+
+impl FromStr for AgentRef {
+    type Err = <AgentId as FromStr>::Err;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        if raw == "me" { Ok(Self::Me) } else { raw.parse().map(Self::Id) }
+    }
+}
+
+impl PathId for AgentRef {
+    const WHAT: &'static str = "agent";
 }
 
 /// Agents manage their own tokens; admins anyone's.
@@ -276,11 +299,10 @@ async fn me(agent: AuthenticatedAgent) -> HttpResponse {
 #[utoipa::path(get, path = "/agents/{id}", params(("id" = String, Path, description = "An agent's id, or `me`")),
     responses((status = 200, body = AgentJson)))]
 async fn get(
-    caller: AuthenticatedAgent,
-    path: web::Path<String>,
+    Caller { agent: caller, path }: Caller<AgentRef>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path_agent(&path, &caller)?;
+    let id = path.of(&caller);
     let agent = state.store.agent(id).await?.ok_or(ApiError::NotFound { what: "agent" })?;
     Ok(HttpResponse::Ok().json(AgentJson::from(agent)))
 }
@@ -289,11 +311,10 @@ async fn get(
 #[utoipa::path(post, path = "/agents", request_body = CreateAgent,
     responses((status = 201, body = CreatedAgent), (status = 403, description = "Admins only", body = Problem)))]
 async fn create(
-    caller: AuthenticatedAgent,
+    Admin { agent: caller, .. }: Admin,
     body: Json<CreateAgent>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
     let mut errors = Vec::new();
     let name = parse_name(&body.name, &mut errors);
     let email = parse_email(&body.email, &mut errors);
@@ -330,13 +351,11 @@ async fn create(
               (status = 409, description = "`last_admin`: the last active admin cannot be demoted or deactivated",
                body = Problem)))]
 async fn update(
-    caller: AuthenticatedAgent,
-    path: web::Path<String>,
+    Admin { agent: caller, path }: Admin<AgentRef>,
     body: Json<UpdateAgent>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
-    let id = path_agent(&path, &caller)?;
+    let id = path.of(&caller);
     let mut errors = Vec::new();
     let patch = AgentPatch {
         name: body.name.as_deref().and_then(|n| parse_name(n, &mut errors)),
@@ -398,11 +417,10 @@ async fn set_availability(
     responses((status = 200, body = TokenList),
               (status = 403, description = "Another agent's tokens, and not an admin", body = Problem)))]
 async fn tokens(
-    caller: AuthenticatedAgent,
-    path: web::Path<String>,
+    Caller { agent: caller, path }: Caller<AgentRef>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path_agent(&path, &caller)?;
+    let id = path.of(&caller);
     require_self_or_admin(&caller, id)?;
     let items =
         state.store.tokens(id).await.map_err(agent_not_found)?.into_iter().map(|t| TokenJson::new(t, None)).collect();
@@ -415,12 +433,11 @@ async fn tokens(
     responses((status = 201, body = TokenJson),
               (status = 403, description = "Another agent's token, and not an admin", body = Problem)))]
 async fn create_token(
-    caller: AuthenticatedAgent,
-    path: web::Path<String>,
+    Caller { agent: caller, path }: Caller<AgentRef>,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path_agent(&path, &caller)?;
+    let id = path.of(&caller);
     require_self_or_admin(&caller, id)?;
     // The body is optional: no body, no name.
     let body: CreateToken = optional_object(&body)?;
@@ -446,14 +463,12 @@ async fn create_token(
     responses((status = 204, description = "Revoked"),
               (status = 403, description = "Another agent's token, and not an admin", body = Problem)))]
 async fn revoke_token(
-    caller: AuthenticatedAgent,
-    path: web::Path<(String, String)>,
+    Caller { agent: caller, path: (agent, token) }: Caller<(AgentRef, Later<TokenId>)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (agent, token) = path.into_inner();
-    let id = path_agent(&agent, &caller)?;
+    let id = agent.of(&caller);
     require_self_or_admin(&caller, id)?;
-    let token: TokenId = token.parse().map_err(|_| ApiError::NotFound { what: "token" })?;
+    let token = token.get()?;
     state.store.revoke_token(id, token, Utc::now()).await.map_err(|e| match e {
         StoreError::NotFound => ApiError::NotFound { what: "token" },
         e => e.into(),

@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
+use crate::extract::{Admin, Caller};
 use crate::json::Json;
 use crate::openapi::Problem;
 use crate::routes::labels::{LabelJson, double_option, resolve_labels};
@@ -165,21 +166,21 @@ struct CreateLink {
     labels: Vec<String>,
     /// At most 20, each at most 50 characters.
     #[serde(default)]
-    #[schema(value_type = Vec<LinkTag>, max_items = 20)]
-    tags: Vec<String>,
+    #[schema(max_items = 20)]
+    tags: Vec<LinkTag>,
     /// The click-to-WhatsApp ad this link is for (at most one link per ad).
     #[schema(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     ad_source_id: Option<String>,
 }
 
 /// A tag: 1 to 50 characters, without control characters.
-#[derive(ToSchema)]
+#[derive(Deserialize, ToSchema)]
+#[serde(transparent)]
 #[schema(
     min_length = 1,
     max_length = 50,
     pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
 )]
-#[allow(dead_code)] // Describes what `parse_tags` reads; never built.
 struct LinkTag(String);
 
 /// Only the fields given change; `null` removes a text field. `slug`, `ref_code`,
@@ -198,8 +199,8 @@ struct UpdateLink {
     #[schema(value_type = Option<String>, max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     source: Option<Option<String>>,
     /// Replaces the tags.
-    #[schema(value_type = Option<Vec<LinkTag>>, max_items = 20)]
-    tags: Option<Vec<String>>,
+    #[schema(max_items = 20)]
+    tags: Option<Vec<LinkTag>>,
     /// Label ids or names; replaces the labels.
     labels: Option<Vec<String>>,
     #[serde(default, deserialize_with = "double_option")]
@@ -231,13 +232,13 @@ fn short_text(field: &str, raw: Option<&str>, errors: &mut Vec<FieldError>) -> O
     Some(v.to_owned())
 }
 
-fn parse_tags(raw: &[String], errors: &mut Vec<FieldError>) -> Vec<String> {
+fn parse_tags(raw: &[LinkTag], errors: &mut Vec<FieldError>) -> Vec<String> {
     if raw.len() > TAGS_MAX {
         errors.push(FieldError::new("tags", format!("at most {TAGS_MAX} tags")));
         return Vec::new();
     }
     let mut tags: Vec<String> = Vec::new();
-    for (i, t) in raw.iter().enumerate() {
+    for (i, LinkTag(t)) in raw.iter().enumerate() {
         let t = t.trim();
         if t.is_empty() || t.chars().count() > TAG_MAX || t.chars().any(char::is_control) {
             errors.push(FieldError::new(
@@ -263,10 +264,6 @@ fn parse_text(raw: Option<&str>, format: &RefFormat, errors: &mut Vec<FieldError
             None
         }
     }
-}
-
-fn link_id(raw: &str) -> Result<LinkId, ApiError> {
-    raw.parse().map_err(|_| ApiError::NotFound { what: "link" })
 }
 
 fn link_not_found(e: StoreError) -> ApiError {
@@ -306,11 +303,10 @@ async fn channel(state: &AppState, raw: Option<&str>) -> Result<ChannelId, ApiEr
     responses((status = 201, body = LinkJson), (status = 403, description = "Admins only", body = Problem),
               (status = 409, description = "Another link has this slug or ad source id", body = Problem)))]
 async fn create(
-    agent: AuthenticatedAgent,
+    Admin { agent, .. }: Admin,
     body: Json<CreateLink>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    agent.require_admin()?;
     let opts = &state.links;
     let channel_id = channel(&state, body.channel_id.as_deref()).await?;
     let mut errors = Vec::new();
@@ -442,12 +438,8 @@ async fn list(
 
 /// One link (any agent).
 #[utoipa::path(get, path = "/links/{id}", params(("id" = LinkId, Path)), responses((status = 200, body = LinkJson)))]
-async fn get(
-    _agent: AuthenticatedAgent,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let link = state.store.link(link_id(&path)?).await?.ok_or(ApiError::NotFound { what: "link" })?;
+async fn get(Caller { path: id, .. }: Caller<LinkId>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let link = state.store.link(id).await?.ok_or(ApiError::NotFound { what: "link" })?;
     Ok(HttpResponse::Ok().json(LinkJson::new(link, &state.links)))
 }
 
@@ -472,13 +464,10 @@ async fn apply_patch(
     responses((status = 200, body = LinkJson), (status = 403, description = "Admins only", body = Problem),
               (status = 409, description = "Another link has this ad source id", body = Problem)))]
 async fn update(
-    agent: AuthenticatedAgent,
-    path: web::Path<String>,
+    Admin { agent, path: id }: Admin<LinkId>,
     body: Json<UpdateLink>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    agent.require_admin()?;
-    let id = link_id(&path)?;
     let mut errors = Vec::new();
     for (field, given) in
         [("slug", &body.slug), ("ref_code", &body.ref_code), ("phone", &body.phone), ("channel_id", &body.channel_id)]
@@ -514,24 +503,20 @@ async fn update(
 #[utoipa::path(post, path = "/links/{id}/disable", params(("id" = LinkId, Path)),
     responses((status = 200, body = LinkJson), (status = 403, description = "Admins only", body = Problem)))]
 async fn disable(
-    agent: AuthenticatedAgent,
-    path: web::Path<String>,
+    Admin { agent, path: id }: Admin<LinkId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    agent.require_admin()?;
-    apply_patch(&agent, &state, link_id(&path)?, &LinkPatch { enabled: Some(false), ..LinkPatch::default() }).await
+    apply_patch(&agent, &state, id, &LinkPatch { enabled: Some(false), ..LinkPatch::default() }).await
 }
 
 /// Enables a link again (admins).
 #[utoipa::path(post, path = "/links/{id}/enable", params(("id" = LinkId, Path)),
     responses((status = 200, body = LinkJson), (status = 403, description = "Admins only", body = Problem)))]
 async fn enable(
-    agent: AuthenticatedAgent,
-    path: web::Path<String>,
+    Admin { agent, path: id }: Admin<LinkId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    agent.require_admin()?;
-    apply_patch(&agent, &state, link_id(&path)?, &LinkPatch { enabled: Some(true), ..LinkPatch::default() }).await
+    apply_patch(&agent, &state, id, &LinkPatch { enabled: Some(true), ..LinkPatch::default() }).await
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -588,12 +573,10 @@ fn parse_date(field: &str, raw: Option<&str>, errors: &mut Vec<FieldError>) -> O
 #[utoipa::path(get, path = "/links/{id}/stats", params(("id" = LinkId, Path), StatsParams),
     responses((status = 200, body = LinkStats)))]
 async fn stats(
-    _agent: AuthenticatedAgent,
-    path: web::Path<String>,
+    Caller { path: id, .. }: Caller<LinkId>,
     params: web::Query<StatsParams>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = link_id(&path)?;
     let mut errors = Vec::new();
     let to = parse_date("to", params.to.as_deref(), &mut errors);
     let from = parse_date("from", params.from.as_deref(), &mut errors);

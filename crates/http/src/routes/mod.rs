@@ -1,12 +1,13 @@
 /// A module's route table: registers its resources in the order written (a literal path
 /// before a `{param}` one that would take it), lists them as `ROUTES`, and describes
 /// them in `openapi()`, which needs a `#[utoipa::path]` on every handler named here (a
-/// handler without one does not compile). The path each annotation declares is checked
+/// handler without one does not compile; a handler may be named by its path in a
+/// submodule). The path each annotation declares is checked
 /// against the table by `crate::openapi`'s tests.
 macro_rules! routes {
-    ($($path:literal => { $($method:ident: $handler:ident),+ $(,)? }),+ $(,)?) => {
+    ($($path:literal => { $($method:ident: $($handler:ident)::+),+ $(,)? }),+ $(,)?) => {
         pub fn configure(cfg: &mut ::actix_web::web::ServiceConfig) {
-            $(cfg.service(::actix_web::web::resource($path)$(.route(::actix_web::web::$method().to($handler)))+);)+
+            $(cfg.service(::actix_web::web::resource($path)$(.route(::actix_web::web::$method().to($($handler)::+)))+);)+
         }
 
         /// `(method, path)` of every route this module registers, relative to where it is mounted.
@@ -15,7 +16,7 @@ macro_rules! routes {
         /// The OpenAPI description of this module's routes.
         pub fn openapi() -> ::utoipa::openapi::OpenApi {
             #[derive(::utoipa::OpenApi)]
-            #[openapi(paths($($($handler),+),+))]
+            #[openapi(paths($($($($handler)::+),+),+))]
             struct Doc;
             crate::openapi::qualify(<Doc as ::utoipa::OpenApi>::openapi(), module_path!())
         }

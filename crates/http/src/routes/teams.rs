@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::ApiError;
+use crate::extract::{Admin, Caller};
 use crate::json::Json;
 use crate::openapi::Problem;
 use crate::routes::labels::double_option;
@@ -83,10 +84,6 @@ struct ChannelRoute {
     team_id: Option<TeamId>,
 }
 
-fn team_id(raw: &str) -> Result<TeamId, ApiError> {
-    raw.parse().map_err(|_| ApiError::NotFound { what: "team" })
-}
-
 fn parse_name(raw: &str) -> Result<TeamName, ApiError> {
     TeamName::parse(raw).map_err(|e| ApiError::field("name", e.to_string()))
 }
@@ -108,12 +105,8 @@ async fn list(_agent: AuthenticatedAgent, state: web::Data<AppState>) -> Result<
 
 /// One team (any agent).
 #[utoipa::path(get, path = "/teams/{id}", params(("id" = TeamId, Path)), responses((status = 200, body = TeamJson)))]
-async fn get(
-    _agent: AuthenticatedAgent,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let team = state.store.team(team_id(&path)?).await?.ok_or(ApiError::NotFound { what: "team" })?;
+async fn get(Caller { path: id, .. }: Caller<TeamId>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let team = state.store.team(id).await?.ok_or(ApiError::NotFound { what: "team" })?;
     Ok(HttpResponse::Ok().json(TeamJson::from(team)))
 }
 
@@ -121,11 +114,10 @@ async fn get(
 #[utoipa::path(post, path = "/teams", request_body = TeamBody,
     responses((status = 201, body = TeamJson), (status = 403, description = "Admins only", body = Problem)))]
 async fn create(
-    caller: AuthenticatedAgent,
+    Admin { agent: caller, .. }: Admin,
     body: Json<TeamBody>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
     let name = parse_name(&body.name)?;
     let team = state.store.create_team(&name, Utc::now()).await.map_err(team_error)?;
     tracing::info!(team_id = %team.id, by = %caller.0.id, "team created");
@@ -136,13 +128,10 @@ async fn create(
 #[utoipa::path(patch, path = "/teams/{id}", params(("id" = TeamId, Path)), request_body = TeamBody,
     responses((status = 200, body = TeamJson), (status = 403, description = "Admins only", body = Problem)))]
 async fn update(
-    caller: AuthenticatedAgent,
-    path: web::Path<String>,
+    Admin { agent: caller, path: id }: Admin<TeamId>,
     body: Json<TeamBody>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
-    let id = team_id(&path)?;
     let name = parse_name(&body.name)?;
     let team = state.store.rename_team(id, &name).await.map_err(team_error)?;
     tracing::info!(team_id = %id, by = %caller.0.id, "team renamed");
@@ -153,33 +142,21 @@ async fn update(
 #[utoipa::path(delete, path = "/teams/{id}", params(("id" = TeamId, Path)),
     responses((status = 204, description = "Deleted"), (status = 403, description = "Admins only", body = Problem)))]
 async fn delete(
-    caller: AuthenticatedAgent,
-    path: web::Path<String>,
+    Admin { agent: caller, path: id }: Admin<TeamId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
-    let id = team_id(&path)?;
     state.store.delete_team(id).await.map_err(team_error)?;
     tracing::info!(team_id = %id, by = %caller.0.id, "team deleted");
     Ok(HttpResponse::NoContent().finish())
-}
-
-fn member_path(path: &(String, String)) -> Result<(TeamId, AgentId), ApiError> {
-    let team = team_id(&path.0)?;
-    let agent = path.1.parse().map_err(|_| ApiError::NotFound { what: "agent" })?;
-    Ok((team, agent))
 }
 
 /// Adds an agent to a team (admins; idempotent).
 #[utoipa::path(put, path = "/teams/{id}/members/{agent_id}", params(("id" = TeamId, Path), ("agent_id" = AgentId, Path)),
     responses((status = 204, description = "The agent is a member"), (status = 403, description = "Admins only", body = Problem)))]
 async fn add_member(
-    caller: AuthenticatedAgent,
-    path: web::Path<(String, String)>,
+    Admin { agent: caller, path: (team, agent) }: Admin<(TeamId, AgentId)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
-    let (team, agent) = member_path(&path)?;
     let added = state.store.add_team_member(team, agent, Utc::now()).await.map_err(|e| match e {
         StoreError::NotFound => ApiError::NotFound { what: "team or agent" },
         e => e.into(),
@@ -197,12 +174,9 @@ async fn add_member(
     params(("id" = TeamId, Path), ("agent_id" = AgentId, Path)),
     responses((status = 204, description = "The agent is not a member (any more)"), (status = 403, description = "Admins only", body = Problem)))]
 async fn remove_member(
-    caller: AuthenticatedAgent,
-    path: web::Path<(String, String)>,
+    Admin { agent: caller, path: (team, agent) }: Admin<(TeamId, AgentId)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
-    let (team, agent) = member_path(&path)?;
     let removed = state.store.remove_team_member(team, agent).await.map_err(team_error)?;
     if removed {
         tracing::info!(team_id = %team, agent_id = %agent, by = %caller.0.id, "team member removed");
@@ -214,13 +188,10 @@ async fn remove_member(
 #[utoipa::path(put, path = "/channels/{id}/team", params(("id" = ChannelId, Path)), request_body = RouteBody,
     responses((status = 200, body = ChannelRoute), (status = 403, description = "Admins only", body = Problem)))]
 async fn route_channel(
-    caller: AuthenticatedAgent,
-    path: web::Path<String>,
+    Admin { agent: caller, path: channel }: Admin<ChannelId>,
     body: Json<RouteBody>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
-    let channel: ChannelId = path.parse().map_err(|_| ApiError::NotFound { what: "channel" })?;
     let team = match &body.team_id {
         None => return Err(ApiError::field("team_id", "is required: a team's id, or null for no team")),
         Some(None) => None,
