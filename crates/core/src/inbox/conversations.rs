@@ -73,8 +73,7 @@ impl Inbox<'_> {
         target: Option<AgentId>,
     ) -> Result<ConversationState, InboxError> {
         let id = conversation;
-        let current =
-            self.store.conversation_state(id).await?.ok_or(InboxError::NotFound { what: "conversation" })?;
+        let current = self.store.conversation_state(id).await?.ok_or(InboxError::NotFound { what: "conversation" })?;
         if !may_assign(caller, current.assignee_id, target) {
             return Err(InboxError::Forbidden);
         }
@@ -143,7 +142,12 @@ impl Inbox<'_> {
     }
 
     /// Sets a team's auto-assignment policy; the waiting backlog is assigned at once.
-    pub async fn set_team_policy(&self, caller: &Agent, team: TeamId, policy: &PolicySettings) -> Result<(), InboxError> {
+    pub async fn set_team_policy(
+        &self,
+        caller: &Agent,
+        team: TeamId,
+        policy: &PolicySettings,
+    ) -> Result<(), InboxError> {
         self.store.set_team_policy(team, policy, Utc::now()).await.map_err(InboxError::not_found("team"))?;
         self.wake.assigner();
         tracing::info!(team_id = %team, policy = %policy.policy, by = %caller.id, "team assignment policy set");

@@ -74,9 +74,7 @@ pub enum InboxError {
     /// closed; `None`: the customer never wrote).
     #[error("{}", window_closed(*.closed_at))]
     WindowClosed { closed_at: Option<chrono::DateTime<chrono::Utc>> },
-    #[error(
-        "the conversation is resolved, which closes it for good; the customer's next message starts a new one"
-    )]
+    #[error("the conversation is resolved, which closes it for good; the customer's next message starts a new one")]
     Resolved,
     #[error("the agent holds {load} conversations that are not resolved, and their capacity is {capacity}")]
     AtCapacity { capacity: u32, load: u32 },

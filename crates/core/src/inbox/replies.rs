@@ -30,6 +30,7 @@ pub struct Outgoing {
 
 /// What an agent sends.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // One per request, moved once: not worth a box.
 pub enum Compose {
     /// A message; a text that is exactly `/shortcut` sends that quick reply.
     Message(Outgoing),

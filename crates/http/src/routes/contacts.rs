@@ -183,7 +183,8 @@ fn parse_patch(body: PatchBody) -> Result<ContactPatch, ApiError> {
     // (the top-level field, the error)
     let mut errors: Vec<(String, FieldError)> = Vec::new();
     let mut patch = ContactPatch::default();
-    let mut error = |top: &str, field: String, message: String| errors.push((top.to_owned(), FieldError::new(field, message)));
+    let mut error =
+        |top: &str, field: String, message: String| errors.push((top.to_owned(), FieldError::new(field, message)));
     match body.name {
         None => {}
         Some(Value::Null) => patch.name = Some(None),

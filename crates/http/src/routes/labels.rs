@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
+use crate::extract::{Admin, Caller, PathAfter};
 use crate::guard::VisibleConversation;
 use crate::json::Json;
 use crate::openapi::Problem;
@@ -153,10 +154,6 @@ fn parse_description(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<
     Some(d.to_owned())
 }
 
-fn label_id(raw: &str) -> Result<LabelId, ApiError> {
-    raw.parse().map_err(|_| ApiError::NotFound { what: "label" })
-}
-
 fn label_not_found(e: StoreError) -> ApiError {
     match e {
         StoreError::NotFound => ApiError::NotFound { what: "label" },
@@ -194,12 +191,8 @@ async fn list(_agent: AuthenticatedAgent, state: web::Data<AppState>) -> Result<
 /// One label (any agent).
 #[utoipa::path(get, path = "/labels/{id}", params(("id" = LabelId, Path)),
     responses((status = 200, body = LabelJson)))]
-async fn get(
-    _agent: AuthenticatedAgent,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let label = state.store.label(label_id(&path)?).await?.ok_or(ApiError::NotFound { what: "label" })?;
+async fn get(Caller { path: id, .. }: Caller<LabelId>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let label = state.store.label(id).await?.ok_or(ApiError::NotFound { what: "label" })?;
     Ok(HttpResponse::Ok().json(LabelJson::from(label)))
 }
 
@@ -207,11 +200,10 @@ async fn get(
 #[utoipa::path(post, path = "/labels", request_body = CreateLabel,
     responses((status = 201, body = LabelJson), (status = 403, body = Problem), (status = 409, body = Problem)))]
 async fn create(
-    agent: AuthenticatedAgent,
+    Admin { agent, .. }: Admin,
     body: Json<CreateLabel>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    agent.require_admin()?;
     let mut errors = Vec::new();
     let name = parse_name(&body.name, &mut errors);
     let colour = body.colour.as_deref().map_or_else(|| Some(LabelColour::default()), |c| parse_colour(c, &mut errors));
@@ -228,13 +220,10 @@ async fn create(
 #[utoipa::path(patch, path = "/labels/{id}", params(("id" = LabelId, Path)), request_body = UpdateLabel,
     responses((status = 200, body = LabelJson), (status = 403, body = Problem), (status = 409, body = Problem)))]
 async fn update(
-    agent: AuthenticatedAgent,
-    path: web::Path<String>,
+    Admin { agent, path: id }: Admin<LabelId>,
     body: Json<UpdateLabel>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    agent.require_admin()?;
-    let id = label_id(&path)?;
     let mut errors = Vec::new();
     let patch = LabelPatch {
         name: body.name.as_deref().and_then(|n| parse_name(n, &mut errors)),
@@ -253,12 +242,9 @@ async fn update(
 #[utoipa::path(delete, path = "/labels/{id}", params(("id" = LabelId, Path)),
     responses((status = 204, description = "Deleted"), (status = 403, body = Problem)))]
 async fn delete(
-    agent: AuthenticatedAgent,
-    path: web::Path<String>,
+    Admin { agent, path: id }: Admin<LabelId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    agent.require_admin()?;
-    let id = label_id(&path)?;
     state.store.delete_label(id).await.map_err(label_not_found)?;
     tracing::info!(label_id = %id, agent_id = %agent.0.id, "label deleted");
     Ok(HttpResponse::NoContent().finish())
@@ -294,11 +280,9 @@ async fn add_to_conversation(
     params(("id" = ConversationId, Path), ("label_id" = LabelId, Path)),
     responses((status = 204, description = "Not on the conversation (any more)")))]
 async fn remove_from_conversation(
-    VisibleConversation { id, agent }: VisibleConversation,
-    path: web::Path<(String, String)>,
+    PathAfter { first: VisibleConversation { id, agent }, path: label }: PathAfter<VisibleConversation, LabelId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let label = label_id(&path.1)?;
     // Idempotent: taking off a label that is not on the conversation is fine.
     state.inbox().remove_label(&agent.0, id, label).await?;
     Ok(HttpResponse::NoContent().finish())

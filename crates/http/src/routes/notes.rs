@@ -14,7 +14,7 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_domain::{AgentId, ConversationId};
-use switchboard_store::{NewNote, Note, NoteId, StoreError};
+use switchboard_store::{Note, NoteId, StoreError};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
