@@ -14,7 +14,6 @@ use switchboard_http::hash_token;
 use switchboard_store::{ChannelAutoRepliesPatch, NewLabel, StoredRule};
 use switchboard_tests::payloads::{contact, delivery, message, text, text_delivery};
 use switchboard_tests::{AppOptions, Backend, PHONE_NUMBER_ID, TestApp, both_backends, spawn_app, spawn_app_with};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 const FROM: &str = "4915112345678";
@@ -194,7 +193,7 @@ async fn handed_jobs_left_at_shutdown_are_released_to_the_claim(backend: Backend
     assert_eq!(ingest.run_until_idle().await.unwrap().auto_replies, 1);
     let cancel = CancellationToken::new();
     cancel.cancel();
-    stopping.run_until_stopped(Arc::new(Notify::new()), Some(take), cancel).await;
+    stopping.run_until_stopped(switchboard_core::Wake::new(), Some(take), cancel).await;
     assert_eq!(app.send().await.sent, 1, "released, then claimed");
 
     // Queued leased after the sender stopped: the ingest worker releases it.

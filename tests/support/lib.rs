@@ -145,7 +145,7 @@ pub async fn start_on(db: TestDb, opts: AppOptions) -> TestApp {
         media_dir,
         sender,
         ingest: IngestWorker::new(Arc::clone(&store), IngestOptions { batch_size: 16, ..IngestOptions::default() })
-            .with_assigner(Arc::clone(&running.assigner)),
+            .with_wake(running.wake.clone()),
         store,
         client: reqwest::Client::new(),
         token,
@@ -243,9 +243,9 @@ impl TestApp {
 
     /// Whether something woke the assigner since the last look (and forgets it).
     pub async fn assigner_was_woken(&self) -> bool {
-        let wake = &self.running.as_ref().expect("the app runs").assigner;
-        // A stored wake-up makes `notified` ready at its first poll.
-        tokio::time::timeout(std::time::Duration::ZERO, wake.notified()).await.is_ok()
+        let wake = &self.running.as_ref().expect("the app runs").wake;
+        // A stored wake-up makes `assigner_woken` ready at its first poll.
+        tokio::time::timeout(std::time::Duration::ZERO, wake.assigner_woken()).await.is_ok()
     }
 
     /// A second sender on the same store and mock (to race the first).

@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use switchboard_store::{AutoAssignReport, Store, StoreError};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Clone, Debug)]
@@ -60,15 +59,15 @@ impl Assigner {
         }
     }
 
-    /// Runs until `cancel`: a step when woken through `wake`, else every interval.
-    /// Errors are logged and retried at the next tick.
-    pub async fn run_until_stopped(self, wake: Arc<Notify>, cancel: CancellationToken) {
+    /// Runs until `cancel`: a step when woken through `wake` ([`Wake::assigner`]), else
+    /// every interval. Errors are logged and retried at the next tick.
+    pub async fn run_until_stopped(self, wake: crate::Wake, cancel: CancellationToken) {
         let mut tick = tokio::time::interval(self.opts.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                () = wake.notified() => {}
+                () = wake.assigner_woken() => {}
                 () = cancel.cancelled() => break,
             }
             match self.run_once(Utc::now()).await {

@@ -138,7 +138,7 @@ impl AutoReplier {
                 contact_name: m.contact.profile_name.clone(),
                 // A language agents recorded on the contact; one we cannot format in falls
                 // back to the channel's.
-                contact_locale: history.contact_language.as_deref().and_then(|l| Locale::parse(l).ok()),
+                contact_locale: Locale::recorded(history.contact_language.as_deref()),
                 is_new_contact: m.new_contact,
                 last_contact_activity: history.contact_last_activity,
                 last_agent_reply: history.last_agent_message,

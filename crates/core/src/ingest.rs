@@ -29,12 +29,12 @@ use switchboard_store::{
     InboundOutcome, IngestTx, NewEvent, NewInbound, OutboxJob, PendingEvent, RecordReason, RecordedChange, Store,
     StoreError, inbound_rounds,
 };
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::attribution::attribute_first_message;
 use crate::autoreply::{AutoReplier, Stored};
 use crate::sender::{Handoff, release};
+use crate::wake::Wake;
 
 #[derive(Clone, Debug)]
 pub struct IngestOptions {
@@ -138,14 +138,14 @@ pub struct IngestWorker {
     opts: IngestOptions,
     channels: HashMap<PhoneNumberId, ChannelId>,
     auto_replier: AutoReplier,
-    /// Woken when a batch queued auto-replies it did not hand over.
-    outbox: Option<Arc<Notify>>,
+    /// Wakes the sender after a batch that queued auto-replies it did not hand over, and
+    /// the assigner after a batch that stored messages (new waiting conversations); the
+    /// worker itself is woken through it when deliveries are appended.
+    wake: Wake,
     /// The local sender, given the auto-replies' jobs leased at insert.
     handoff: Option<Handoff>,
     /// The jobs leased by the open transaction, given once it commits.
     handed: Vec<OutboxJob>,
-    /// Woken when a batch stored messages (the assigner: new waiting conversations).
-    assigner: Option<Arc<Notify>>,
 }
 
 impl IngestWorker {
@@ -156,10 +156,9 @@ impl IngestWorker {
             opts,
             channels: HashMap::new(),
             auto_replier: AutoReplier::default(),
-            outbox: None,
+            wake: Wake::default(),
             handoff: None,
             handed: Vec::new(),
-            assigner: None,
         }
     }
 
@@ -171,25 +170,17 @@ impl IngestWorker {
         self
     }
 
-    /// Wakes the sender through `outbox` after a batch that queued auto-replies.
+    /// Wakes the sender and the assigner through `wake` (by default a handle no worker
+    /// listens to), and is woken through it when deliveries are appended.
     #[must_use]
-    pub fn with_outbox(mut self, outbox: Arc<Notify>) -> Self {
-        self.outbox = Some(outbox);
-        self
-    }
-
-    /// Wakes the assigner through `assigner` after a batch that stored messages.
-    #[must_use]
-    pub fn with_assigner(mut self, assigner: Arc<Notify>) -> Self {
-        self.assigner = Some(assigner);
+    pub fn with_wake(mut self, wake: Wake) -> Self {
+        self.wake = wake;
         self
     }
 
     async fn committed(&mut self, report: &IngestReport) {
-        if report.messages > 0
-            && let Some(assigner) = &self.assigner
-        {
-            assigner.notify_one();
+        if report.messages > 0 {
+            self.wake.assigner();
         }
         let mut handed = self.handed.len();
         if let Some(handoff) = &self.handoff
@@ -200,10 +191,8 @@ impl IngestWorker {
             handed -= left.len();
             release(self.store.as_ref(), &left).await;
         }
-        if report.auto_replies > handed
-            && let Some(outbox) = &self.outbox
-        {
-            outbox.notify_one();
+        if report.auto_replies > handed {
+            self.wake.outbox();
         }
     }
 
@@ -245,8 +234,10 @@ impl IngestWorker {
         }
     }
 
-    /// Runs until `cancel`: woken by `appended`, else every poll interval.
-    pub async fn run_until_stopped(mut self, appended: Arc<Notify>, cancel: CancellationToken) {
+    /// Runs until `cancel`: woken through its [`Wake`] when deliveries are appended, else
+    /// every poll interval.
+    pub async fn run_until_stopped(mut self, cancel: CancellationToken) {
+        let wake = self.wake.clone();
         let mut backoff = Duration::from_millis(100);
         loop {
             if cancel.is_cancelled() {
@@ -269,7 +260,7 @@ impl IngestWorker {
                 }
             }
             tokio::select! {
-                () = appended.notified() => {}
+                () = wake.ingest_woken() => {}
                 () = tokio::time::sleep(self.opts.poll_interval) => {}
                 () = cancel.cancelled() => break,
             }

@@ -13,7 +13,9 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use switchboard_cloudapi::delivery_time;
 use switchboard_store::{Appended, NewEvent, Store, StoreError};
-use tokio::sync::{Notify, mpsc, oneshot};
+
+use crate::wake::Wake;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -54,17 +56,17 @@ pub struct Intake {
 impl Intake {
     /// Starts the writer on `tracker`. After `stop` is cancelled (or every handle is
     /// dropped) it refuses new deliveries, stores those already queued, and ends: no
-    /// accepted delivery is abandoned at shutdown. `appended` is notified after each
-    /// commit that stored something new.
+    /// accepted delivery is abandoned at shutdown. It wakes the ingest worker through
+    /// `wake` after each commit that stored something new.
     pub fn start(
         store: Arc<dyn Store>,
         opts: IntakeOptions,
-        appended: Arc<Notify>,
+        wake: Wake,
         tracker: &TaskTracker,
         stop: CancellationToken,
     ) -> Self {
         let (queue, rx) = mpsc::channel(opts.queue_capacity.max(1));
-        tracker.spawn(writer(store, rx, opts.max_batch.max(1), appended, stop));
+        tracker.spawn(writer(store, rx, opts.max_batch.max(1), wake, stop));
         Self { queue }
     }
 
@@ -86,7 +88,7 @@ async fn writer(
     store: Arc<dyn Store>,
     mut rx: mpsc::Receiver<Waiter>,
     max_batch: usize,
-    appended: Arc<Notify>,
+    wake: Wake,
     stop: CancellationToken,
 ) {
     let mut events = Vec::with_capacity(max_batch);
@@ -121,7 +123,7 @@ async fn writer(
                     let _ = reply.send(Ok(result));
                 }
                 if any_new {
-                    appended.notify_one();
+                    wake.ingest();
                 }
             }
             Err(e) => {

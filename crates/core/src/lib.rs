@@ -1,6 +1,8 @@
 //! Use cases and workers. The webhook path: [`intake`] makes verified deliveries
 //! durable with group commit; [`ingest`] applies them, one transaction per batch, in
-//! arrival order. Each worker exposes a "process one batch" step that tests drive.
+//! arrival order. Each worker exposes a "process one batch" step that tests drive;
+//! they are woken through one [`Wake`] handle. What agents do (reply, assign, label,
+//! notes...) is in [`inbox`], independent of HTTP.
 #![forbid(unsafe_code)]
 
 pub mod assigner;
@@ -8,19 +10,23 @@ pub mod attribution;
 mod autoreply;
 pub mod clicks;
 pub mod housekeeping;
+pub mod inbox;
 pub mod ingest;
 pub mod intake;
 pub mod live;
 pub mod media_cache;
 pub mod scheduler;
 pub mod sender;
+pub mod wake;
 
 pub use assigner::{Assigner, AssignerOptions};
 pub use clicks::ClickCounter;
 pub use housekeeping::{Housekeeper, HousekeepingError, HousekeepingOptions, HousekeepingReport};
+pub use inbox::{Inbox, InboxError, Invalid};
 pub use ingest::{IngestOptions, IngestReport, IngestWorker, replay_unrouted};
 pub use intake::{Intake, IntakeError, IntakeOptions};
 pub use live::{LiveHub, LiveItem, LiveOptions, Subscription};
 pub use media_cache::{MediaCacheLimits, PruneReport};
 pub use scheduler::{Scheduler, SchedulerOptions, SchedulerReport};
 pub use sender::{Pause, Sandbox, SendHealth, SendReport, Sender, SenderOptions, Transport};
+pub use wake::Wake;

@@ -41,8 +41,10 @@ use switchboard_cloudapi::{ErrorClass, GraphClient, GraphError, SendResponse, Tr
 use switchboard_domain::message::StatusError;
 use switchboard_domain::{PhoneNumberId, WaId, Wamid};
 use switchboard_store::{Lease, OutboxJob, SendOutcome, SendResult, Store, StoreError};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+use crate::wake::Wake;
 
 /// Where messages go: Meta's Graph API, or the local sandbox.
 #[async_trait]
@@ -383,9 +385,9 @@ impl Sender {
     }
 
     /// Runs until `cancel`: sends the jobs `handed` over as soon as they come, and claims
-    /// when woken by `queued`, after a claim that found jobs, and every poll interval.
+    /// when woken through `wake` ([`Wake::outbox`]), after a claim that found jobs, and every poll interval.
     /// When both have work they take turns, so neither starves the other.
-    pub async fn run_until_stopped(self, queued: Arc<Notify>, mut handed: Option<Handed>, cancel: CancellationToken) {
+    pub async fn run_until_stopped(self, wake: Wake, mut handed: Option<Handed>, cancel: CancellationToken) {
         let limit = self.claim_size() as usize;
         let mut backoff = Duration::from_millis(100);
         let mut batch = Vec::with_capacity(limit);
@@ -400,7 +402,7 @@ impl Sender {
                 h.take(&mut batch, limit);
             }
             if !claim {
-                claim = claimed_at.elapsed() >= self.opts.poll_interval || queued.notified().now_or_never().is_some();
+                claim = claimed_at.elapsed() >= self.opts.poll_interval || wake.outbox_woken().now_or_never().is_some();
             }
             let step = if claim && (batch.is_empty() || claim_next) {
                 claimed_at = tokio::time::Instant::now();
@@ -412,7 +414,7 @@ impl Sender {
             } else {
                 tokio::select! {
                     open = wait_handed(handed.as_mut(), &mut batch, limit) => if !open { handed = None },
-                    () = queued.notified() => claim = true,
+                    () = wake.outbox_woken() => claim = true,
                     () = tokio::time::sleep_until(claimed_at + self.opts.poll_interval) => claim = true,
                     () = cancel.cancelled() => break,
                 }

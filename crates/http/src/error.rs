@@ -200,3 +200,29 @@ impl From<StoreError> for ApiError {
         }
     }
 }
+
+impl From<switchboard_core::InboxError> for ApiError {
+    /// The inbox's refusals as the API answers them.
+    fn from(e: switchboard_core::InboxError) -> Self {
+        use switchboard_core::InboxError as E;
+        match e {
+            E::NotFound { what } => Self::NotFound { what },
+            E::Invalid(errors) => {
+                Self::Validation(errors.into_iter().map(|e| FieldError::new(e.field, e.message)).collect())
+            }
+            E::Forbidden => Self::Forbidden,
+            E::AgentInactive => Self::Unauthorized,
+            E::WindowClosed { closed_at } => Self::WindowClosed {
+                detail: e.to_string(),
+                extra: serde_json::json!({
+                    "window_closes_at": closed_at,
+                    "hint": "send a template: {\"type\": \"template\", \"name\": …, \"language\": …}",
+                }),
+            },
+            E::Resolved => Self::StateConflict { code: "conversation_resolved", detail: e.to_string() },
+            E::AtCapacity { .. } => Self::StateConflict { code: "at_capacity", detail: e.to_string() },
+            E::InvalidConfiguration(_) => Self::StateConflict { code: "invalid_configuration", detail: e.to_string() },
+            E::Store(e) => e.into(),
+        }
+    }
+}

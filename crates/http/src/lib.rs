@@ -22,9 +22,8 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use secrecy::SecretString;
 use switchboard_cloudapi::GraphClient;
-use switchboard_core::{ClickCounter, Intake, LiveHub, SendHealth};
+use switchboard_core::{ClickCounter, Inbox, Intake, LiveHub, SendHealth, Wake};
 use switchboard_store::Store;
-use tokio::sync::Notify;
 use tracing_actix_web::TracingLogger;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -40,8 +39,9 @@ pub struct AppState {
     pub app_secret: Option<SecretString>,
     /// Token for the GET handshake: without it, the handshake is refused.
     pub verify_token: Option<SecretString>,
-    /// Wakes the sender when a message is queued.
-    pub outbox: Arc<Notify>,
+    /// Wakes the workers: the sender when a message is queued, the assigner when an agent
+    /// came online or freed capacity, or a policy changed.
+    pub wake: Wake,
     /// Channels whose sending is paused, and why.
     pub send_health: Arc<SendHealth>,
     /// Set when messages go to the sandbox instead of Meta.
@@ -56,8 +56,13 @@ pub struct AppState {
     pub clicks: ClickCounter,
     /// Live updates (`GET /api/v1/events`).
     pub live: LiveHub,
-    /// Wakes the assigner: an agent came online or freed capacity, a policy changed.
-    pub assigner: Arc<Notify>,
+}
+
+impl AppState {
+    /// The inbox's use cases (reply, assign, label, notes...) over this state's store.
+    pub(crate) fn inbox(&self) -> Inbox<'_> {
+        Inbox::new(self.store.as_ref(), &self.wake)
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -11,13 +11,12 @@ use secrecy::ExposeSecret;
 use switchboard_cloudapi::{GraphClient, GraphConfig};
 use switchboard_core::{
     ClickCounter, Housekeeper, IngestOptions, IngestWorker, Intake, IntakeOptions, LiveHub, Sandbox, SendHealth,
-    Sender, Transport, replay_unrouted,
+    Sender, Transport, Wake, replay_unrouted,
 };
 use switchboard_http::{AppState, Application, HttpOptions, LinkOptions};
 use switchboard_store::Store;
 use switchboard_store_postgres::{PgOptions, PgStore};
 use switchboard_store_sqlite::{SqliteOptions, SqliteStore, Synchronous};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -76,13 +75,12 @@ pub struct Running {
     pub store: Arc<dyn Store>,
     /// Shared with the sender: which channels are paused and why.
     pub send_health: Arc<SendHealth>,
-    /// Wakes the sender.
-    pub outbox: Arc<Notify>,
+    /// Wakes the workers: the sender, the assigner (tests check that the API does), the
+    /// ingest worker.
+    pub wake: Wake,
     /// Live updates; shut down before the HTTP server, whose graceful stop waits for
     /// open streams.
     pub live: LiveHub,
-    /// Wakes the assigner (tests check that the API does).
-    pub assigner: Arc<Notify>,
     /// Where `/metrics` is served when `http.metrics_listen` is set.
     pub metrics_addr: Option<SocketAddr>,
     server: switchboard_http::Handle,
@@ -115,19 +113,18 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
 
     let stop = CancellationToken::new();
     let tracker = TaskTracker::new();
-    let appended = Arc::new(Notify::new());
+    // Wakes the ingest worker (deliveries made durable by the intake writer), the sender
+    // (replies queued by agents, auto-replies queued by the ingest worker) and the
+    // assigner (messages stored by the ingest worker, agents coming online or freeing
+    // capacity through the API).
+    let wake = Wake::new();
     let intake = Intake::start(
         Arc::clone(&store),
         IntakeOptions { max_batch: settings.webhooks.max_batch, queue_capacity: settings.webhooks.queue_capacity },
-        Arc::clone(&appended),
+        wake.clone(),
         &tracker,
         stop.clone(),
     );
-    // Wakes the sender: replies queued by agents, auto-replies queued by the ingest worker.
-    let outbox = Arc::new(Notify::new());
-    // Wakes the assigner: messages stored by the ingest worker, agents coming online or
-    // freeing capacity through the API.
-    let assigner = Arc::new(Notify::new());
 
     // One Graph API client, shared by the sender and the HTTP handlers (mark-read, media);
     // none in sandbox mode.
@@ -161,7 +158,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             handoff = Some(give);
             take
         });
-        tracker.spawn(sender.run_until_stopped(Arc::clone(&outbox), handed, stop.clone()));
+        tracker.spawn(sender.run_until_stopped(wake.clone(), handed, stop.clone()));
     }
     if settings.ingest.enabled {
         let worker = IngestWorker::new(
@@ -172,13 +169,12 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
                 ref_format: settings.ref_format()?,
             },
         )
-        .with_outbox(Arc::clone(&outbox))
-        .with_assigner(Arc::clone(&assigner));
+        .with_wake(wake.clone());
         let worker = match handoff {
             Some(h) => worker.with_handoff(h),
             None => worker,
         };
-        tracker.spawn(worker.run_until_stopped(appended, stop.clone()));
+        tracker.spawn(worker.run_until_stopped(stop.clone()));
     }
     // Scheduled jobs (snooze wake-ups): every instance ticks; a job runs once.
     tracker.spawn(
@@ -201,7 +197,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     // Auto-assignment: every instance may run it; a step is one transaction.
     if settings.assignment.enabled {
         let worker = switchboard_core::Assigner::new(Arc::clone(&store), settings.assigner_options());
-        tracker.spawn(worker.run_until_stopped(Arc::clone(&assigner), stop.clone()));
+        tracker.spawn(worker.run_until_stopped(wake.clone(), stop.clone()));
     }
     let live = LiveHub::start(Arc::clone(&store), settings.live_options(), &tracker, stop.child_token());
 
@@ -222,7 +218,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             intake,
             app_secret: settings.whatsapp.app_secret.clone(),
             verify_token: settings.whatsapp.verify_token.clone(),
-            outbox: Arc::clone(&outbox),
+            wake: wake.clone(),
             send_health: Arc::clone(&send_health),
             sandbox: settings.uses_sandbox(),
             graph,
@@ -230,7 +226,6 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             links: LinkOptions { public_url: settings.public_url()?, ref_format: settings.ref_format()? },
             clicks,
             live: live.clone(),
-            assigner: Arc::clone(&assigner),
         },
     )
     .with_context(|| format!("cannot listen on {} (http.listen, http.metrics_listen)", settings.http.listen))?;
@@ -242,7 +237,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let server = app.handle();
     let server_task = tokio::spawn(app.run_until_stopped());
     tracing::info!(%addr, database = store.backend(), "switchboard is listening");
-    Ok(Running { addr, metrics_addr, store, send_health, outbox, live, assigner, server, server_task, stop, tracker })
+    Ok(Running { addr, metrics_addr, store, send_health, wake, live, server, server_task, stop, tracker })
 }
 
 impl Running {

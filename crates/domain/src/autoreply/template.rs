@@ -78,6 +78,25 @@ impl Locale {
         &self.0
     }
 
+    /// The contact attribute in which agents record a contact's language. The stores
+    /// read it in SQL too (`AutoReplyFacts::contact_language`: the attribute when it is
+    /// a string).
+    pub const CONTACT_ATTRIBUTE: &'static str = "language";
+
+    /// The language agents recorded on a contact (its [`Self::CONTACT_ATTRIBUTE`], a
+    /// string), when it is one replies can be formatted in; else `None`, and replies use
+    /// the channel's.
+    #[must_use]
+    pub fn of_contact(attributes: &serde_json::Map<String, serde_json::Value>) -> Option<Self> {
+        Self::recorded(attributes.get(Self::CONTACT_ATTRIBUTE)?.as_str())
+    }
+
+    /// [`Self::of_contact`] from the attribute's text, as the stores read it.
+    #[must_use]
+    pub fn recorded(language: Option<&str>) -> Option<Self> {
+        Self::parse(language?).ok()
+    }
+
     /// The language used for formatting (English for languages not translated).
     #[must_use]
     pub fn lang(&self) -> Lang {

@@ -1043,3 +1043,15 @@ fn the_engine_can_be_shared_between_threads() {
     shareable::<CompiledConfig>();
     shareable::<AutoReplyConfig>();
 }
+
+#[test]
+fn a_contacts_language_is_their_language_attribute_when_it_is_a_language_tag() {
+    let attributes = |v: serde_json::Value| v.as_object().cloned().unwrap_or_default();
+    let pt = Locale::parse("pt-BR").ok();
+    assert_eq!(Locale::of_contact(&attributes(json!({"language": "pt_br", "tier": "gold"}))), pt);
+    assert_eq!(Locale::of_contact(&attributes(json!({"tier": "gold"}))), None);
+    assert_eq!(Locale::of_contact(&attributes(json!({"language": 5}))), None, "not a string");
+    assert_eq!(Locale::of_contact(&attributes(json!({"language": "klingon!"}))), None, "not a tag");
+    assert_eq!(Locale::recorded(Some("pt_br")), pt);
+    assert_eq!(Locale::recorded(None), None);
+}

@@ -376,7 +376,7 @@ async fn update(
         AgentUpdate::LastAdmin => Err(last_admin()),
         AgentUpdate::Updated { agent, unassigned } => {
             // Online again, more capacity, or conversations back in the queue.
-            state.assigner.notify_one();
+            state.wake.assigner();
             tracing::info!(
                 agent_id = %id, by = %caller.0.id, active = agent.active, role = %agent.role,
                 unassigned = unassigned.len(), "agent updated"
@@ -402,7 +402,7 @@ async fn set_availability(
     match state.store.update_agent(caller.0.id, &patch, Some(caller.0.id), Utc::now()).await.map_err(agent_not_found)? {
         AgentUpdate::Updated { agent, .. } => {
             if availability == Availability::Online {
-                state.assigner.notify_one();
+                state.wake.assigner();
             }
             tracing::debug!(agent_id = %agent.id, %availability, "availability set");
             Ok(HttpResponse::Ok().json(AgentJson::from(agent)))

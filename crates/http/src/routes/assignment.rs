@@ -13,8 +13,8 @@ use switchboard_store::{AssignmentPolicy, ChannelPolicy, PolicySettings, PolicyS
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
+use crate::extract::{Admin, Caller};
 use crate::json::Json;
 use crate::openapi::Problem;
 
@@ -121,14 +121,6 @@ fn parse_body(body: &PolicyBody) -> Result<PolicySettings, ApiError> {
     }
 }
 
-fn team_id(raw: &str) -> Result<TeamId, ApiError> {
-    raw.parse().map_err(|_| ApiError::NotFound { what: "team" })
-}
-
-fn channel_id(raw: &str) -> Result<ChannelId, ApiError> {
-    raw.parse().map_err(|_| ApiError::NotFound { what: "channel" })
-}
-
 fn not_found(what: &'static str) -> impl Fn(StoreError) -> ApiError {
     move |e| match e {
         StoreError::NotFound => ApiError::NotFound { what },
@@ -140,11 +132,9 @@ fn not_found(what: &'static str) -> impl Fn(StoreError) -> ApiError {
 #[utoipa::path(get, path = "/teams/{id}/assignment", params(("id" = TeamId, Path)),
     responses((status = 200, body = TeamPolicyJson)))]
 async fn get_team(
-    _agent: AuthenticatedAgent,
-    path: web::Path<String>,
+    Caller { path: team, .. }: Caller<TeamId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let team = team_id(&path)?;
     let policy = state.store.team_policy(team).await.map_err(not_found("team"))?;
     Ok(HttpResponse::Ok().json(TeamPolicyJson { team_id: team, policy: policy.into() }))
 }
@@ -153,17 +143,12 @@ async fn get_team(
 #[utoipa::path(put, path = "/teams/{id}/assignment", params(("id" = TeamId, Path)), request_body = PolicyBody,
     responses((status = 200, body = TeamPolicyJson), (status = 403, description = "Admins only", body = Problem)))]
 async fn put_team(
-    caller: AuthenticatedAgent,
-    path: web::Path<String>,
+    Admin { agent: caller, path: team }: Admin<TeamId>,
     body: Json<PolicyBody>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
-    let team = team_id(&path)?;
     let policy = parse_body(&body)?;
-    state.store.set_team_policy(team, &policy, chrono::Utc::now()).await.map_err(not_found("team"))?;
-    state.assigner.notify_one();
-    tracing::info!(team_id = %team, policy = %policy.policy, by = %caller.0.id, "team assignment policy set");
+    state.inbox().set_team_policy(&caller.0, team, &policy).await?;
     Ok(HttpResponse::Ok().json(TeamPolicyJson { team_id: team, policy: policy.into() }))
 }
 
@@ -171,11 +156,9 @@ async fn put_team(
 #[utoipa::path(get, path = "/channels/{id}/assignment", params(("id" = ChannelId, Path)),
     responses((status = 200, body = ChannelPolicyJson)))]
 async fn get_channel(
-    _agent: AuthenticatedAgent,
-    path: web::Path<String>,
+    Caller { path: channel, .. }: Caller<ChannelId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let channel = channel_id(&path)?;
     let policy = state.store.channel_policy(channel).await.map_err(not_found("channel"))?;
     Ok(HttpResponse::Ok().json(ChannelPolicyJson::from(policy)))
 }
@@ -184,21 +167,12 @@ async fn get_channel(
 #[utoipa::path(put, path = "/channels/{id}/assignment", params(("id" = ChannelId, Path)), request_body = PolicyBody,
     responses((status = 200, body = ChannelPolicyJson), (status = 403, description = "Admins only", body = Problem)))]
 async fn put_channel(
-    caller: AuthenticatedAgent,
-    path: web::Path<String>,
+    Admin { agent: caller, path: channel }: Admin<ChannelId>,
     body: Json<PolicyBody>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
-    let channel = channel_id(&path)?;
     let policy = parse_body(&body)?;
-    let after = state
-        .store
-        .set_channel_policy(channel, Some(&policy), chrono::Utc::now())
-        .await
-        .map_err(not_found("channel"))?;
-    state.assigner.notify_one();
-    tracing::info!(channel_id = %channel, policy = %policy.policy, by = %caller.0.id, "channel assignment policy set");
+    let after = state.inbox().set_channel_policy(&caller.0, channel, Some(&policy)).await?;
     Ok(HttpResponse::Ok().json(ChannelPolicyJson::from(after)))
 }
 
@@ -206,15 +180,9 @@ async fn put_channel(
 #[utoipa::path(delete, path = "/channels/{id}/assignment", params(("id" = ChannelId, Path)),
     responses((status = 200, description = "The channel's policy now", body = ChannelPolicyJson), (status = 403, description = "Admins only", body = Problem)))]
 async fn delete_channel(
-    caller: AuthenticatedAgent,
-    path: web::Path<String>,
+    Admin { agent: caller, path: channel }: Admin<ChannelId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
-    let channel = channel_id(&path)?;
-    let after =
-        state.store.set_channel_policy(channel, None, chrono::Utc::now()).await.map_err(not_found("channel"))?;
-    state.assigner.notify_one();
-    tracing::info!(channel_id = %channel, by = %caller.0.id, "channel assignment policy removed; follows its team's");
+    let after = state.inbox().set_channel_policy(&caller.0, channel, None).await?;
     Ok(HttpResponse::Ok().json(ChannelPolicyJson::from(after)))
 }

@@ -89,25 +89,38 @@ struct ListParams {
     cursor: Option<String>,
 }
 
-/// What a PATCH may change; only the fields given change.
+/// What a PATCH may change; only the fields given change. Read leniently (any JSON value
+/// per field, unknown fields kept) so that a wrong type or an unknown field is a 422
+/// naming it, as a wrong value is; [`parse_patch`] checks it.
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = ContactPatch)]
-#[allow(dead_code)] // Describes what `parse_patch` reads; never built.
 struct PatchBody {
     /// 1 to 200 characters; `null` removes the name agents gave.
     #[schema(
+        value_type = Option<String>,
         required = false,
         min_length = 1,
         max_length = 200,
         pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
     )]
-    name: Option<String>,
+    name: Option<Value>,
     /// A merge patch of the attributes: each key is set to its value (a string of at most
     /// 1000 characters, a number or a boolean), or removed by `null`. Keys are 1 to 64
     /// characters; a contact has at most 50 attributes.
     #[schema(schema_with = attributes_schema, required = false)]
-    attributes: Option<Map<String, Value>>,
+    attributes: Option<Value>,
+    /// Any other field: each is refused, by name.
+    #[schema(ignore)]
+    unknown: Vec<String>,
+}
+
+impl<'de> Deserialize<'de> for PatchBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut fields = Map::<String, Value>::deserialize(d)?;
+        let (name, attributes) = (fields.remove("name"), fields.remove("attributes"));
+        Ok(Self { name, attributes, unknown: fields.into_iter().map(|(k, _)| k).collect() })
+    }
 }
 
 /// `attributes` in a PATCH: keys of 1 to 64 characters, values a short string, a number,
@@ -165,58 +178,71 @@ async fn get(VisibleContact { id, .. }: VisibleContact, state: web::Data<AppStat
 }
 
 /// Validates a PATCH body: `name` (string or null) and `attributes` (a merge patch).
-fn parse_patch(body: &Value) -> Result<ContactPatch, ApiError> {
-    let Value::Object(fields) = body else {
-        return Err(ApiError::BadRequest { code: "invalid_body", detail: "the body must be a JSON object".into() });
-    };
-    let mut errors = Vec::new();
+/// Errors come in the order of the fields' names.
+fn parse_patch(body: PatchBody) -> Result<ContactPatch, ApiError> {
+    // (the top-level field, the error)
+    let mut errors: Vec<(String, FieldError)> = Vec::new();
     let mut patch = ContactPatch::default();
-    for (field, value) in fields {
-        match (field.as_str(), value) {
-            ("name", Value::Null) => patch.name = Some(None),
-            ("name", Value::String(s)) => {
-                let s = s.trim();
-                let n = s.chars().count();
-                if n == 0 || n > MAX_NAME_CHARS || s.chars().any(char::is_control) {
-                    errors.push(FieldError::new(
-                        "name",
-                        format!("must be 1 to {MAX_NAME_CHARS} characters without control characters, or null"),
-                    ));
-                } else {
-                    patch.name = Some(Some(s.to_owned()));
-                }
+    let mut error =
+        |top: &str, field: String, message: String| errors.push((top.to_owned(), FieldError::new(field, message)));
+    match body.name {
+        None => {}
+        Some(Value::Null) => patch.name = Some(None),
+        Some(Value::String(s)) => {
+            let s = s.trim();
+            let n = s.chars().count();
+            if n == 0 || n > MAX_NAME_CHARS || s.chars().any(char::is_control) {
+                error(
+                    "name",
+                    "name".into(),
+                    format!("must be 1 to {MAX_NAME_CHARS} characters without control characters, or null"),
+                );
+            } else {
+                patch.name = Some(Some(s.to_owned()));
             }
-            ("name", _) => errors.push(FieldError::new("name", "must be a string or null")),
-            ("attributes", Value::Object(attrs)) => {
-                for (key, v) in attrs {
-                    let n = key.chars().count();
-                    if n == 0 || n > MAX_KEY_CHARS || key.chars().any(char::is_control) {
-                        errors.push(FieldError::new(
-                            "attributes",
-                            format!("keys must be 1 to {MAX_KEY_CHARS} characters without control characters"),
-                        ));
-                        continue;
-                    }
-                    match v {
-                        Value::String(s) if s.chars().count() > MAX_VALUE_CHARS => errors.push(FieldError::new(
-                            format!("attributes.{key}"),
-                            format!("must be at most {MAX_VALUE_CHARS} characters"),
-                        )),
-                        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {
-                            patch.attributes.insert(key.clone(), v.clone());
-                        }
-                        Value::Array(_) | Value::Object(_) => errors.push(FieldError::new(
-                            format!("attributes.{key}"),
-                            "must be a string, number, boolean, or null (to delete it)",
-                        )),
-                    }
-                }
-            }
-            ("attributes", _) => errors.push(FieldError::new("attributes", "must be an object")),
-            (other, _) => errors.push(FieldError::new(other, "is not a field of a contact that can be changed")),
         }
+        Some(_) => error("name", "name".into(), "must be a string or null".into()),
     }
-    if errors.is_empty() { Ok(patch) } else { Err(ApiError::Validation(errors)) }
+    match body.attributes {
+        None => {}
+        Some(Value::Object(attrs)) => {
+            for (key, v) in attrs {
+                let n = key.chars().count();
+                if n == 0 || n > MAX_KEY_CHARS || key.chars().any(char::is_control) {
+                    error(
+                        "attributes",
+                        "attributes".into(),
+                        format!("keys must be 1 to {MAX_KEY_CHARS} characters without control characters"),
+                    );
+                    continue;
+                }
+                match v {
+                    Value::String(s) if s.chars().count() > MAX_VALUE_CHARS => error(
+                        "attributes",
+                        format!("attributes.{key}"),
+                        format!("must be at most {MAX_VALUE_CHARS} characters"),
+                    ),
+                    Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {
+                        patch.attributes.insert(key, v);
+                    }
+                    Value::Array(_) | Value::Object(_) => error(
+                        "attributes",
+                        format!("attributes.{key}"),
+                        "must be a string, number, boolean, or null (to delete it)".into(),
+                    ),
+                }
+            }
+        }
+        Some(_) => error("attributes", "attributes".into(), "must be an object".into()),
+    }
+    for other in body.unknown {
+        error(&other, other.clone(), "is not a field of a contact that can be changed".into());
+    }
+    if errors.is_empty() {
+        return Ok(patch);
+    }
+    errors.sort_by(|a, b| a.0.cmp(&b.0));
+    Err(ApiError::Validation(errors.into_iter().map(|(_, e)| e).collect()))
 }
 
 /// Renames a contact or changes their custom attributes.
@@ -224,10 +250,10 @@ fn parse_patch(body: &Value) -> Result<ContactPatch, ApiError> {
     responses((status = 200, body = ContactJson)))]
 async fn patch(
     VisibleContact { id, agent }: VisibleContact,
-    body: Json<Value>,
+    body: Json<PatchBody>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let patch = parse_patch(&body)?;
+    let patch = parse_patch(body.into_inner())?;
     match state.store.update_contact(id, &patch, Utc::now()).await? {
         ContactPatchOutcome::Updated(c) => {
             tracing::info!(contact_id = %id, by = %agent.0.id, "contact updated");

@@ -1,6 +1,7 @@
 //! `/api/v1/labels`: labels admins define and every agent reads; and
 //! `/api/v1/conversations/{id}/labels`: the labels on a conversation, which any agent
-//! adds and removes.
+//! adds and removes (the use cases: `switchboard_core::Inbox`'s `add_labels`,
+//! `remove_label`).
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -13,6 +14,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
+use crate::extract::{Admin, Caller, PathAfter};
 use crate::guard::VisibleConversation;
 use crate::json::Json;
 use crate::openapi::Problem;
@@ -26,8 +28,6 @@ routes! {
 
 /// The longest label description, in characters.
 const DESCRIPTION_MAX: usize = 500;
-/// Most labels named in one request.
-const LABELS_MAX: usize = 50;
 
 #[derive(Serialize, ToSchema)]
 #[schema(as = Label)]
@@ -154,10 +154,6 @@ fn parse_description(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<
     Some(d.to_owned())
 }
 
-fn label_id(raw: &str) -> Result<LabelId, ApiError> {
-    raw.parse().map_err(|_| ApiError::NotFound { what: "label" })
-}
-
 fn label_not_found(e: StoreError) -> ApiError {
     match e {
         StoreError::NotFound => ApiError::NotFound { what: "label" },
@@ -166,34 +162,13 @@ fn label_not_found(e: StoreError) -> ApiError {
 }
 
 /// Resolves label ids or names (case-insensitively) to labels, naming each entry that
-/// matches none as `{field}[i]`. Duplicates are dropped.
+/// matches none as `{field}[i]` (`switchboard_core::Inbox::resolve_labels`).
 pub(crate) async fn resolve_labels(
     state: &AppState,
     entries: &[String],
     field: &str,
 ) -> Result<Vec<LabelId>, ApiError> {
-    if entries.len() > LABELS_MAX {
-        return Err(ApiError::field(field, format!("at most {LABELS_MAX} labels")));
-    }
-    if entries.is_empty() {
-        return Ok(Vec::new());
-    }
-    let all = state.store.labels().await?;
-    let mut ids = Vec::new();
-    let mut errors = Vec::new();
-    for (i, entry) in entries.iter().enumerate() {
-        let by_id = entry.trim().parse::<LabelId>().ok().and_then(|id| all.iter().find(|l| l.id == id));
-        let by_name = || {
-            let key = LabelName::parse(entry).ok()?.key();
-            all.iter().find(|l| l.name.key() == key)
-        };
-        match by_id.or_else(by_name) {
-            Some(l) if !ids.contains(&l.id) => ids.push(l.id),
-            Some(_) => {}
-            None => errors.push(FieldError::new(format!("{field}[{i}]"), "no label has this id or name")),
-        }
-    }
-    if errors.is_empty() { Ok(ids) } else { Err(ApiError::Validation(errors)) }
+    Ok(state.inbox().resolve_labels(entries, field).await?)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -216,12 +191,8 @@ async fn list(_agent: AuthenticatedAgent, state: web::Data<AppState>) -> Result<
 /// One label (any agent).
 #[utoipa::path(get, path = "/labels/{id}", params(("id" = LabelId, Path)),
     responses((status = 200, body = LabelJson)))]
-async fn get(
-    _agent: AuthenticatedAgent,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let label = state.store.label(label_id(&path)?).await?.ok_or(ApiError::NotFound { what: "label" })?;
+async fn get(Caller { path: id, .. }: Caller<LabelId>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let label = state.store.label(id).await?.ok_or(ApiError::NotFound { what: "label" })?;
     Ok(HttpResponse::Ok().json(LabelJson::from(label)))
 }
 
@@ -229,11 +200,10 @@ async fn get(
 #[utoipa::path(post, path = "/labels", request_body = CreateLabel,
     responses((status = 201, body = LabelJson), (status = 403, body = Problem), (status = 409, body = Problem)))]
 async fn create(
-    agent: AuthenticatedAgent,
+    Admin { agent, .. }: Admin,
     body: Json<CreateLabel>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    agent.require_admin()?;
     let mut errors = Vec::new();
     let name = parse_name(&body.name, &mut errors);
     let colour = body.colour.as_deref().map_or_else(|| Some(LabelColour::default()), |c| parse_colour(c, &mut errors));
@@ -250,13 +220,10 @@ async fn create(
 #[utoipa::path(patch, path = "/labels/{id}", params(("id" = LabelId, Path)), request_body = UpdateLabel,
     responses((status = 200, body = LabelJson), (status = 403, body = Problem), (status = 409, body = Problem)))]
 async fn update(
-    agent: AuthenticatedAgent,
-    path: web::Path<String>,
+    Admin { agent, path: id }: Admin<LabelId>,
     body: Json<UpdateLabel>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    agent.require_admin()?;
-    let id = label_id(&path)?;
     let mut errors = Vec::new();
     let patch = LabelPatch {
         name: body.name.as_deref().and_then(|n| parse_name(n, &mut errors)),
@@ -275,20 +242,16 @@ async fn update(
 #[utoipa::path(delete, path = "/labels/{id}", params(("id" = LabelId, Path)),
     responses((status = 204, description = "Deleted"), (status = 403, body = Problem)))]
 async fn delete(
-    agent: AuthenticatedAgent,
-    path: web::Path<String>,
+    Admin { agent, path: id }: Admin<LabelId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    agent.require_admin()?;
-    let id = label_id(&path)?;
     state.store.delete_label(id).await.map_err(label_not_found)?;
     tracing::info!(label_id = %id, agent_id = %agent.0.id, "label deleted");
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn applied(state: &AppState, id: ConversationId) -> Result<HttpResponse, ApiError> {
-    let labels = state.store.conversation_labels(id).await?.into_iter().map(Into::into).collect();
-    Ok(HttpResponse::Ok().json(AppliedLabels { labels }))
+fn applied(labels: Vec<AppliedLabel>) -> HttpResponse {
+    HttpResponse::Ok().json(AppliedLabels { labels: labels.into_iter().map(Into::into).collect() })
 }
 
 /// The labels on a conversation, with who added them and when.
@@ -298,7 +261,7 @@ async fn conversation_labels(
     VisibleConversation { id, .. }: VisibleConversation,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    applied(&state, id).await
+    Ok(applied(state.store.conversation_labels(id).await?))
 }
 
 /// Puts labels (by id or name) on a conversation; answers all its labels.
@@ -309,17 +272,7 @@ async fn add_to_conversation(
     body: Json<AddLabels>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    if body.labels.is_empty() {
-        return Err(ApiError::field("labels", "name at least one label (by id or name)"));
-    }
-    let labels = resolve_labels(&state, &body.labels, "labels").await?;
-    state.store.add_conversation_labels(id, &labels, Some(agent.0.id), Utc::now()).await.map_err(|e| match e {
-        // A label deleted meanwhile, or the conversation erased.
-        StoreError::NotFound => ApiError::NotFound { what: "conversation or label" },
-        e => e.into(),
-    })?;
-    tracing::debug!(conversation_id = %id, agent_id = %agent.0.id, added = labels.len(), "labels added");
-    applied(&state, id).await
+    Ok(applied(state.inbox().add_labels(&agent.0, id, &body.labels).await?))
 }
 
 /// Takes a label off a conversation (idempotent).
@@ -327,13 +280,10 @@ async fn add_to_conversation(
     params(("id" = ConversationId, Path), ("label_id" = LabelId, Path)),
     responses((status = 204, description = "Not on the conversation (any more)")))]
 async fn remove_from_conversation(
-    VisibleConversation { id, agent }: VisibleConversation,
-    path: web::Path<(String, String)>,
+    PathAfter { first: VisibleConversation { id, agent }, path: label }: PathAfter<VisibleConversation, LabelId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let label = label_id(&path.1)?;
     // Idempotent: taking off a label that is not on the conversation is fine.
-    let removed = state.store.remove_conversation_label(id, label).await?;
-    tracing::debug!(conversation_id = %id, label_id = %label, agent_id = %agent.0.id, removed, "label removed");
+    state.inbox().remove_label(&agent.0, id, label).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,6 +1,7 @@
 //! Private notes on a conversation, with @mentions: `POST|GET /conversations/{id}/notes`,
 //! `DELETE /conversations/{id}/notes/{note_id}`, and `GET /mentions` (notes that
-//! mention the caller, newest first).
+//! mention the caller, newest first). The use cases: `switchboard_core::Inbox`'s
+//! `add_note` and `delete_note`.
 //!
 //! Notes are for agents only: they have their own table and never reach the outbox or
 //! WhatsApp. A mention is `@` followed by an agent's e-mail address
@@ -12,8 +13,8 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use switchboard_domain::{AgentId, AgentRole, ConversationId, Email};
-use switchboard_store::{NewNote, Note, NoteId, StoreError};
+use switchboard_domain::{AgentId, ConversationId};
+use switchboard_store::{Note, NoteId, StoreError};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
@@ -29,11 +30,6 @@ routes! {
     "/conversations/{id}/notes/{note_id}" => { delete: delete },
     "/mentions" => { get: mentions },
 }
-
-/// The longest note, in characters.
-const MAX_NOTE_CHARS: usize = 10_000;
-/// The most agents one note mentions.
-const MAX_MENTIONS: usize = 50;
 
 /// A private note on a conversation (agents only; never sent to the customer).
 #[derive(Serialize, ToSchema)]
@@ -81,37 +77,6 @@ struct PageParams {
     cursor: Option<String>,
 }
 
-/// The e-mail addresses a note mentions, lower-cased, in order, without duplicates: an
-/// `@` at the start or after a character that cannot be part of an address, followed by
-/// an address (trailing sentence punctuation is not part of it).
-#[must_use]
-pub fn mentioned_emails(text: &str) -> Vec<Email> {
-    let stops = |c: char| {
-        c.is_whitespace() || matches!(c, ',' | ';' | ':' | '!' | '?' | '(' | ')' | '[' | ']' | '<' | '>' | '"' | '\'')
-    };
-    let mut out: Vec<Email> = Vec::new();
-    let mut prev: Option<char> = None;
-    for (i, c) in text.char_indices() {
-        let starts = c == '@' && !prev.is_some_and(|p| p.is_alphanumeric() || matches!(p, '.' | '_' | '-' | '+' | '@'));
-        prev = Some(c);
-        if !starts {
-            continue;
-        }
-        let rest = &text[i + c.len_utf8()..];
-        let end = rest.find(stops).unwrap_or(rest.len());
-        let token = rest[..end].trim_end_matches(['.', '…']);
-        if !token.contains('@') {
-            continue;
-        }
-        if let Ok(email) = Email::parse(token)
-            && !out.contains(&email)
-        {
-            out.push(email);
-        }
-    }
-    out
-}
-
 fn not_found(e: StoreError) -> ApiError {
     match e {
         StoreError::NotFound => ApiError::NotFound { what: "conversation" },
@@ -127,45 +92,7 @@ async fn create(
     body: Json<NoteBody>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let text = body.text.as_deref().map(str::trim).unwrap_or_default();
-    let n = text.chars().count();
-    if n == 0 || n > MAX_NOTE_CHARS {
-        return Err(ApiError::field("text", format!("is required: 1 to {MAX_NOTE_CHARS} characters")));
-    }
-    let emails = mentioned_emails(text);
-    if emails.len() > MAX_MENTIONS {
-        return Err(ApiError::field("text", format!("mentions more than {MAX_MENTIONS} agents")));
-    }
-    let mut mentions = Vec::with_capacity(emails.len());
-    if !emails.is_empty() {
-        let agents = state.store.agents().await?;
-        let mut unknown = Vec::new();
-        for email in &emails {
-            match agents.iter().find(|a| a.active && a.email == *email) {
-                Some(a) if !mentions.contains(&a.id) => mentions.push(a.id),
-                Some(_) => {}
-                None => unknown.push(format!("@{}", email.as_str())),
-            }
-        }
-        if !unknown.is_empty() {
-            return Err(ApiError::Validation(vec![FieldError::new(
-                "text",
-                format!("mentions {} which is no active agent's e-mail address", unknown.join(", ")),
-            )]));
-        }
-    }
-    let note = state
-        .store
-        .create_note(&NewNote {
-            conversation_id: id,
-            author_id: agent.0.id,
-            text: text.to_owned(),
-            mentions,
-            at: Utc::now(),
-        })
-        .await
-        .map_err(not_found)?;
-    tracing::info!(conversation_id = %id, note_id = %note.id, by = %agent.0.id, mentions = note.mentions.len(), "note added");
+    let note = state.inbox().add_note(&agent.0, id, body.text.as_deref()).await?;
     Ok(HttpResponse::Created().json(NoteJson::from(note)))
 }
 
@@ -209,14 +136,7 @@ async fn delete(
     VisibleNote { note, agent }: VisibleNote,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, note_id) = (note.conversation_id, note.id);
-    if agent.0.role != AgentRole::Admin && note.author_id != Some(agent.0.id) {
-        return Err(ApiError::Forbidden);
-    }
-    if !state.store.delete_note(note_id).await? {
-        return Err(ApiError::NotFound { what: "note" });
-    }
-    tracing::info!(conversation_id = %id, note_id = %note_id, by = %agent.0.id, "note deleted");
+    state.inbox().delete_note(&agent.0, &note).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -233,28 +153,4 @@ async fn mentions(
         items: page.items.into_iter().map(NoteJson::from).collect(),
         next_cursor: page.next.map(|c| c.to_string()),
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::mentioned_emails;
-
-    fn emails(text: &str) -> Vec<String> {
-        mentioned_emails(text).iter().map(|e| e.as_str().to_owned()).collect()
-    }
-
-    #[test]
-    fn mentions_are_at_sign_then_an_address() {
-        assert_eq!(emails("@sam@example.com can you look?"), ["sam@example.com"]);
-        assert_eq!(emails("cc @Sam@Example.com, @bo@example.org."), ["sam@example.com", "bo@example.org"]);
-        assert_eq!(emails("(@sam@example.com) and again @sam@example.com!"), ["sam@example.com"]);
-        assert_eq!(emails("नमस्ते @priya@example.in"), ["priya@example.in"]);
-    }
-
-    #[test]
-    fn plain_addresses_and_handles_are_not_mentions() {
-        assert!(emails("write to sam@example.com").is_empty());
-        assert!(emails("@here @sam please").is_empty());
-        assert!(emails("price @ 5 EUR, a@@b").is_empty());
-    }
 }

@@ -4,12 +4,12 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_domain::{ConversationId, MessageId};
-use switchboard_store::{OutboxEntry, OutboxState, StoreError};
+use switchboard_store::{OutboxEntry, OutboxState};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::auth::AuthenticatedAgent;
 use crate::error::ApiError;
+use crate::extract::Admin;
 use crate::openapi::Problem;
 
 routes! {
@@ -75,12 +75,7 @@ struct Requeued {
 /// Outbox entries in one state, dead letters by default (admins).
 #[utoipa::path(get, path = "/admin/outbox", params(Params),
     responses((status = 200, body = OutboxList), (status = 403, body = Problem)))]
-async fn list(
-    agent: AuthenticatedAgent,
-    params: web::Query<Params>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    agent.require_admin()?;
+async fn list(_admin: Admin, params: web::Query<Params>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let which = match params.state.as_deref() {
         None => OutboxState::Dead,
         Some(s) => {
@@ -99,18 +94,12 @@ async fn list(
 #[utoipa::path(post, path = "/admin/outbox/{id}/retry", params(("id" = i64, Path, description = "The outbox entry's id")),
     responses((status = 202, body = Requeued), (status = 403, body = Problem)))]
 async fn retry(
-    agent: AuthenticatedAgent,
+    Admin { agent, .. }: Admin,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    agent.require_admin()?;
-    let not_found = || ApiError::NotFound { what: "dead or failed outbox entry" };
-    let id: i64 = path.parse().map_err(|_| not_found())?;
-    state.store.requeue_outbox(id, Utc::now()).await.map_err(|e| match e {
-        StoreError::NotFound => not_found(),
-        e => e.into(),
-    })?;
-    state.outbox.notify_one();
+    let id: i64 = path.parse().map_err(|_| ApiError::NotFound { what: "dead or failed outbox entry" })?;
+    state.inbox().requeue_outbox(id).await?;
     tracing::info!(outbox_id = id, agent_id = %agent.0.id, "outbox entry requeued");
     Ok(HttpResponse::Accepted().json(Requeued { id, state: "ready" }))
 }

@@ -3,6 +3,7 @@
 //! `POST /conversations/{id}/assign`, `POST /conversations/{id}/status`,
 //! `GET /conversations/{id}/history`.
 //!
+//! The use cases are `switchboard_core::Inbox`'s `claim`, `assign` and `set_status`.
 //! Who may do what: admins anything. An agent sees the conversations of channels routed
 //! to one of their teams or to no team, and the ones assigned to them; for any other
 //! conversation they get 404, as if it did not exist. On those they see, an agent may
@@ -12,11 +13,8 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use switchboard_domain::{AgentId, AgentRole, ChannelId, ContactId, ConversationId, ConversationStatus};
-use switchboard_store::{
-    AssignOutcome, AssignRefusal, Assignment, ClaimOutcome, ClaimScope, ConversationState, HistoryCursor, HistoryEntry,
-    HistoryKind, StatusChange, StatusChangeOutcome, StoreError, TeamId,
-};
+use switchboard_domain::{AgentId, ChannelId, ContactId, ConversationId, ConversationStatus};
+use switchboard_store::{ConversationState, HistoryCursor, HistoryEntry, HistoryKind, StoreError, TeamId};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
@@ -25,7 +23,7 @@ use crate::error::{ApiError, FieldError};
 use crate::guard::VisibleConversation;
 use crate::json::Json;
 use crate::openapi::Problem;
-use crate::routes::conversations::PageJson;
+use crate::routes::conversations::{PageJson, parse_limit};
 use crate::routes::labels::double_option;
 
 routes! {
@@ -34,9 +32,6 @@ routes! {
     "/conversations/{id}/status" => { post: set_status },
     "/conversations/{id}/history" => { get: history },
 }
-
-const DEFAULT_LIMIT: u32 = 50;
-const MAX_LIMIT: u32 = 500;
 
 /// A conversation's routing, assignment and status.
 #[derive(Serialize, ToSchema)]
@@ -135,21 +130,6 @@ struct Claimed {
     conversation: StateJson,
 }
 
-fn resolved() -> ApiError {
-    ApiError::StateConflict {
-        code: "conversation_resolved",
-        detail: "the conversation is resolved, which closes it for good; the customer's next message starts a new one"
-            .into(),
-    }
-}
-
-fn at_capacity(capacity: u32, load: u32) -> ApiError {
-    ApiError::StateConflict {
-        code: "at_capacity",
-        detail: format!("the agent holds {load} conversations that are not resolved, and their capacity is {capacity}"),
-    }
-}
-
 /// Assigns the caller the longest-waiting conversation they may take (204: none).
 #[utoipa::path(post, path = "/queue/claim",
     responses(
@@ -158,17 +138,10 @@ fn at_capacity(capacity: u32, load: u32) -> ApiError {
         (status = 409, description = "The caller is at capacity (`at_capacity`)", body = Problem),
     ))]
 async fn claim(caller: AuthenticatedAgent, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let scope = if caller.0.role == AgentRole::Admin { ClaimScope::All } else { ClaimScope::Teams };
-    match state.store.claim_next(caller.0.id, scope, Utc::now()).await? {
-        ClaimOutcome::Claimed(c) => {
-            tracing::info!(conversation_id = %c.id, agent_id = %caller.0.id, "conversation claimed");
-            Ok(HttpResponse::Ok().json(Claimed { conversation: StateJson::from(c) }))
-        }
-        ClaimOutcome::Empty => Ok(HttpResponse::NoContent().finish()),
-        ClaimOutcome::AtCapacity { capacity, load } => Err(at_capacity(capacity, load)),
-        // Deactivated between authentication and the claim.
-        ClaimOutcome::AgentInactive => Err(ApiError::Unauthorized),
-    }
+    Ok(match state.inbox().claim(&caller.0).await? {
+        Some(c) => HttpResponse::Ok().json(Claimed { conversation: StateJson::from(c) }),
+        None => HttpResponse::NoContent().finish(),
+    })
 }
 
 /// Assigns a conversation to an agent, or unassigns it (`agent_id: null`).
@@ -190,46 +163,8 @@ async fn assign(
         Some(None) => None,
         Some(Some(raw)) => Some(raw.parse::<AgentId>().map_err(|_| ApiError::field("agent_id", "is not an agent id"))?),
     };
-    let current = state.store.conversation_state(id).await?.ok_or(ApiError::NotFound { what: "conversation" })?;
-    let admin = caller.0.role == AgentRole::Admin;
-    if !admin {
-        let me = Some(caller.0.id);
-        let allowed = match target {
-            // Take an unassigned conversation (or keep one's own).
-            Some(agent) => agent == caller.0.id && (current.assignee_id.is_none() || current.assignee_id == me),
-            // Give back one's own.
-            None => current.assignee_id == me || current.assignee_id.is_none(),
-        };
-        if !allowed {
-            return Err(ApiError::Forbidden);
-        }
-    }
-    let outcome = state
-        .store
-        .assign(&Assignment {
-            conversation: id,
-            agent: target,
-            actor: Some(caller.0.id),
-            respect_capacity: !admin,
-            at: Utc::now(),
-        })
-        .await?;
-    match outcome {
-        AssignOutcome::Done { state: c, changed } => {
-            if changed {
-                // Unassigned (back in the queue) or transferred (the previous assignee freed).
-                state.assigner.notify_one();
-                tracing::info!(conversation_id = %id, assignee_id = ?c.assignee_id, by = %caller.0.id, "assignment changed");
-            }
-            Ok(HttpResponse::Ok().json(StateJson::from(c)))
-        }
-        AssignOutcome::Refused(AssignRefusal::ConversationNotFound) => Err(ApiError::NotFound { what: "conversation" }),
-        AssignOutcome::Refused(AssignRefusal::Resolved) => Err(resolved()),
-        AssignOutcome::Refused(AssignRefusal::AgentInactive) => {
-            Err(ApiError::field("agent_id", "no active agent has this id"))
-        }
-        AssignOutcome::Refused(AssignRefusal::AtCapacity { capacity, load }) => Err(at_capacity(capacity, load)),
-    }
+    let c = state.inbox().assign(&caller.0, id, target).await?;
+    Ok(HttpResponse::Ok().json(StateJson::from(c)))
 }
 
 /// Changes a conversation's status (open, pending, snoozed until a time, resolved).
@@ -257,39 +192,11 @@ async fn set_status(
             None
         }),
     };
-    match (status, until) {
-        (Some(ConversationStatus::Snoozed), None) if body.snooze_until.is_none() => {
-            errors.push(FieldError::new("snooze_until", "is required to snooze"));
-        }
-        (Some(ConversationStatus::Snoozed), Some(t)) if t <= now => {
-            errors.push(FieldError::new("snooze_until", "must be in the future"));
-        }
-        (Some(s), Some(_)) if s != ConversationStatus::Snoozed => {
-            errors.push(FieldError::new("snooze_until", "is only for status snoozed"));
-        }
-        _ => {}
-    }
     let (Some(status), true) = (status, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
-    let outcome = state
-        .store
-        .set_status(&StatusChange { conversation: id, status, snoozed_until: until, actor: Some(caller.0.id), at: now })
-        .await?;
-    match outcome {
-        StatusChangeOutcome::Done { state: c, changed } => {
-            if changed {
-                if c.status == ConversationStatus::Resolved && c.assignee_id.is_some() {
-                    // The assignee has room for one more.
-                    state.assigner.notify_one();
-                }
-                tracing::info!(conversation_id = %id, status = %c.status, by = %caller.0.id, "status changed");
-            }
-            Ok(HttpResponse::Ok().json(StateJson::from(c)))
-        }
-        StatusChangeOutcome::NotFound => Err(ApiError::NotFound { what: "conversation" }),
-        StatusChangeOutcome::Resolved => Err(resolved()),
-    }
+    let c = state.inbox().set_status(&caller.0, id, status, until, now).await?;
+    Ok(HttpResponse::Ok().json(StateJson::from(c)))
 }
 
 /// A conversation's assignment and status changes, oldest first.
@@ -301,14 +208,7 @@ async fn history(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let mut errors = Vec::new();
-    let limit = match params.limit.as_deref().map(str::parse::<u32>) {
-        None => DEFAULT_LIMIT,
-        Some(Ok(n)) if (1..=MAX_LIMIT).contains(&n) => n,
-        Some(_) => {
-            errors.push(FieldError::new("limit", format!("must be a whole number from 1 to {MAX_LIMIT}")));
-            DEFAULT_LIMIT
-        }
-    };
+    let limit = parse_limit(params.limit.as_deref(), &mut errors);
     let after = match params.cursor.as_deref() {
         None => None,
         Some(c) => c.parse::<i64>().ok().filter(|n| *n >= 0).map(|id| HistoryCursor { id }).or_else(|| {

@@ -1,4 +1,5 @@
-//! `POST /api/v1/conversations/{id}/messages`: an agent's reply, queued in the outbox.
+//! `POST /api/v1/conversations/{id}/messages`: an agent's reply, queued in the outbox
+//! (the use case: `switchboard_core::inbox`, `Inbox::reply`).
 //!
 //! A quick reply is sent with `{"quick_reply": "hours"}` (a shortcut or a quick reply's
 //! id, optionally with `reply_to`) or with a text that is exactly `/hours`: it is expanded
@@ -8,24 +9,19 @@
 //! messages; the answer is the first.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Deserializer};
 use switchboard_cloudapi::{
-    InteractiveHeader, ListRow, ListSection, MediaKind, MediaSource, OutboundBody, OutboundMessage, ReplyButton,
-    TemplateComponent, TemplateParameter,
+    InteractiveHeader, ListRow, ListSection, MediaKind, MediaSource, OutboundBody, ReplyButton, TemplateComponent,
+    TemplateParameter,
 };
-use switchboard_domain::autoreply::{
-    AgentSend, AutoReplyConfig, CompiledConfig, Locale, QuickReplyError, QuickReplyRef, ReplyBody, Shortcut,
-};
+use switchboard_core::inbox::{Compose, Outgoing};
+use switchboard_domain::autoreply::QuickReplyRef;
 use switchboard_domain::message::{Choice, Media, MessageContent};
-use switchboard_domain::{ConversationId, MessageId, Wamid, window};
-use switchboard_store::{ConversationView, NewOutbound, StoreError};
+use switchboard_domain::{ConversationId, MessageId};
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::auth::AuthenticatedAgent;
-use crate::error::{ApiError, FieldError};
+use crate::error::ApiError;
 use crate::guard::VisibleConversation;
 use crate::json::Json;
 use crate::openapi::Problem;
@@ -134,17 +130,17 @@ pub(crate) struct SectionReply {
     rows: Vec<ChoiceReply>,
 }
 
-/// The Graph API body, what agents will see, and the message replied to.
-fn build(reply: Reply) -> Result<(OutboundBody, MessageContent, Option<MessageId>), ApiError> {
-    Ok(match reply {
+/// What agents see of a reply, and the Graph API body.
+fn build(reply: Reply) -> Result<Outgoing, ApiError> {
+    let (body, content, reply_to) = match reply {
         Reply::Text { text, preview_url, reply_to } => {
             (OutboundBody::Text { body: text.clone(), preview_url }, MessageContent::Text { body: text }, reply_to)
         }
-        Reply::Image(m) => media(MediaKind::Image, m, MessageContent::Image)?,
-        Reply::Video(m) => media(MediaKind::Video, m, MessageContent::Video)?,
-        Reply::Audio(m) => media(MediaKind::Audio, m, MessageContent::Audio)?,
-        Reply::Document(m) => media(MediaKind::Document, m, MessageContent::Document)?,
-        Reply::Sticker(m) => media(MediaKind::Sticker, m, MessageContent::Sticker)?,
+        Reply::Image(m) => return media(MediaKind::Image, m, MessageContent::Image),
+        Reply::Video(m) => return media(MediaKind::Video, m, MessageContent::Video),
+        Reply::Audio(m) => return media(MediaKind::Audio, m, MessageContent::Audio),
+        Reply::Document(m) => return media(MediaKind::Document, m, MessageContent::Document),
+        Reply::Sticker(m) => return media(MediaKind::Sticker, m, MessageContent::Sticker),
         Reply::Template { name, language, parameters, header, button_payloads } => {
             let mut components = Vec::new();
             if let Some(h) = header {
@@ -189,18 +185,15 @@ fn build(reply: Reply) -> Result<(OutboundBody, MessageContent, Option<MessageId
                 .collect();
             (OutboundBody::List { header, body, footer, button, sections }, content, reply_to)
         }
-    })
+    };
+    Ok(Outgoing { body, content, reply_to })
 }
 
 fn choices(c: &[ChoiceReply]) -> Vec<Choice> {
     c.iter().map(|c| Choice { id: c.id.clone(), title: c.title.clone() }).collect()
 }
 
-fn media(
-    kind: MediaKind,
-    m: MediaReply,
-    content: fn(Media) -> MessageContent,
-) -> Result<(OutboundBody, MessageContent, Option<MessageId>), ApiError> {
+fn media(kind: MediaKind, m: MediaReply, content: fn(Media) -> MessageContent) -> Result<Outgoing, ApiError> {
     let source = match (m.id.clone(), m.link.clone()) {
         (Some(id), None) => MediaSource::Id(id),
         (None, Some(link)) => MediaSource::Link(link),
@@ -213,7 +206,11 @@ fn media(
     };
     let shown =
         Media { id: m.id, link: m.link, caption: m.caption.clone(), filename: m.filename.clone(), ..Media::default() };
-    Ok((OutboundBody::Media { kind, source, caption: m.caption, filename: m.filename }, content(shown), m.reply_to))
+    Ok(Outgoing {
+        body: OutboundBody::Media { kind, source, caption: m.caption, filename: m.filename },
+        content: content(shown),
+        reply_to: m.reply_to,
+    })
 }
 
 fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
@@ -230,10 +227,23 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
 /// The body of a reply: a quick reply when it has `quick_reply`, else a message by `type`.
 #[derive(ToSchema)]
 #[serde(untagged)]
-#[allow(dead_code)] // Describes what `reply` reads; never built.
-enum ReplyRequest {
+pub(crate) enum ReplyRequest {
     QuickReply(QuickReplyRequest),
     Message(Reply),
+}
+
+impl<'de> Deserialize<'de> for ReplyRequest {
+    /// By the presence of `quick_reply` (untagged, serde would try each in turn and name
+    /// neither's error).
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let body = serde_json::Value::deserialize(d)?;
+        if body.get("quick_reply").is_some() {
+            serde_json::from_value(body).map(Self::QuickReply).map_err(D::Error::custom)
+        } else {
+            serde_json::from_value(body).map(Self::Message).map_err(D::Error::custom)
+        }
+    }
 }
 
 /// Replies in a conversation: queues a message, or the messages of a quick reply, to send.
@@ -255,176 +265,26 @@ enum ReplyRequest {
 pub(crate) async fn reply(
     VisibleConversation { id, agent }: VisibleConversation,
     req: HttpRequest,
-    body: Json<serde_json::Value>,
+    body: Json<ReplyRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
-    let conversation = state.store.conversation(id).await?.ok_or(ApiError::NotFound { what: "conversation" })?;
-    let body = body.into_inner();
-    // A quick reply, by name or as a text that is exactly `/shortcut`.
-    let (reference, field, reply_to) = if body.get("quick_reply").is_some() {
-        let q: QuickReplyRequest = serde_json::from_value(body)
-            .map_err(|e| ApiError::BadRequest { code: "invalid_body", detail: e.to_string() })?;
-        let reference =
-            QuickReplyRef::parse(&q.quick_reply).map_err(|e| ApiError::field("quick_reply", e.to_string()))?;
-        (reference, "quick_reply", q.reply_to)
-    } else {
-        let reply: Reply = serde_json::from_value(body)
-            .map_err(|e| ApiError::BadRequest { code: "invalid_body", detail: e.to_string() })?;
-        if let Reply::Text { text, reply_to, .. } = &reply
-            && let Some(shortcut) = Shortcut::from_command(text)
-        {
-            (QuickReplyRef::Shortcut(shortcut), "text", *reply_to)
-        } else {
-            let prepared = prepare(&state, &conversation, build(reply)?).await?;
-            return enqueue(&agent, &state, &conversation, prepared, key.as_deref()).await;
-        }
+    let compose = match body.into_inner() {
+        ReplyRequest::QuickReply(q) => Compose::QuickReply {
+            reference: QuickReplyRef::parse(&q.quick_reply)
+                .map_err(|e| ApiError::field("quick_reply", e.to_string()))?,
+            reply_to: q.reply_to,
+        },
+        ReplyRequest::Message(reply) => Compose::Message(build(reply)?),
     };
-    let replies = expand_quick_reply(&agent, &state, &conversation, &reference, field).await?;
-    // Everything is checked before anything is queued. The first message quotes
-    // `reply_to`; a second one (the text after an audio) gets the key with a suffix, so a
-    // retried request returns both again.
-    let mut prepared = Vec::with_capacity(replies.len());
-    for (i, reply) in replies.iter().enumerate() {
-        let quoted = if i == 0 { reply_to } else { None };
-        prepared.push(prepare(&state, &conversation, (OutboundBody::from(reply), reply.to_content(), quoted)).await?);
-    }
-    let mut first = None;
-    for (i, p) in prepared.into_iter().enumerate() {
-        let key = key.as_ref().map(|k| if i == 0 { k.clone() } else { format!("{k}#{i}") });
-        let res = enqueue(&agent, &state, &conversation, p, key.as_deref()).await?;
-        first.get_or_insert(res);
-    }
-    tracing::info!(conversation_id = %id, agent_id = %agent.0.id, messages = replies.len(), "quick reply expanded");
-    first.ok_or_else(|| ApiError::field(field, "the quick reply has nothing to send"))
+    let message = state.inbox().reply(&agent.0, id, compose, key.as_deref()).await?;
+    Ok(HttpResponse::Accepted().json(MessageJson::from(message)))
 }
 
 /// `{"quick_reply": "hours"}` (a shortcut or a quick reply's id).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct QuickReplyRequest {
+pub(crate) struct QuickReplyRequest {
     quick_reply: String,
     reply_to: Option<MessageId>,
-}
-
-/// The messages quick reply `reference` sends in this conversation, variables filled in
-/// (`{{agent.name}}` is the sending agent). Unknown: a 422 naming `field`.
-async fn expand_quick_reply(
-    agent: &AuthenticatedAgent,
-    state: &AppState,
-    conversation: &ConversationView,
-    reference: &QuickReplyRef,
-    field: &str,
-) -> Result<Vec<ReplyBody>, ApiError> {
-    let in_force = state.store.auto_reply_config(conversation.channel_id).await?;
-    let unknown = || ApiError::field(field, format!("no quick reply {reference}; list them at /api/v1/quick-replies"));
-    let qr = in_force.quick_replies.into_iter().find(|q| reference.names(q)).ok_or_else(unknown)?;
-    // Only what this quick reply needs: compiling is then cheap, and a problem elsewhere
-    // in the configuration does not stop agents.
-    let config = AutoReplyConfig {
-        business_name: in_force.business_name,
-        locale: in_force.locale,
-        hours: in_force.hours,
-        quick_replies: vec![qr],
-        ..AutoReplyConfig::default()
-    };
-    let compiled = CompiledConfig::new(&config).map_err(|e| ApiError::StateConflict {
-        code: "invalid_configuration",
-        detail: format!("this quick reply cannot be used on this channel until its configuration is fixed: {e}"),
-    })?;
-    // The language agents recorded on the contact (attribute `language`), when it is one
-    // replies can be formatted in; else the channel's.
-    let contact = state.store.contact(conversation.contact.id).await?;
-    let locale = contact
-        .as_ref()
-        .and_then(|c| c.attributes.get("language"))
-        .and_then(serde_json::Value::as_str)
-        .and_then(|l| Locale::parse(l).ok());
-    let ctx = AgentSend {
-        contact_name: conversation.contact.profile_name.as_deref(),
-        contact_locale: locale.as_ref(),
-        agent_name: Some(agent.0.name.as_str()),
-        now: Utc::now(),
-    };
-    compiled.expand_quick_reply(reference, &ctx).map_err(|_: QuickReplyError| unknown())
-}
-
-/// A reply checked against the window and Meta's limits, ready to queue.
-struct Prepared {
-    content: MessageContent,
-    request: serde_json::Value,
-}
-
-/// Checks the window and Meta's limits.
-async fn prepare(
-    state: &AppState,
-    conversation: &ConversationView,
-    (body, content, reply_to): (OutboundBody, MessageContent, Option<MessageId>),
-) -> Result<Prepared, ApiError> {
-    let is_template = matches!(body, OutboundBody::Template { .. });
-    if !is_template && !window::is_open(conversation.window_closes_at, Utc::now()) {
-        return Err(window_closed(conversation.window_closes_at));
-    }
-    let reply_to = match reply_to {
-        None => None,
-        Some(mid) => Some(replied_wamid(state, conversation.id, mid).await?),
-    };
-    let msg =
-        OutboundMessage { to: conversation.contact.wa_id.clone(), reply_to, body, biz_opaque_callback_data: None };
-    msg.validate().map_err(|errors| {
-        ApiError::Validation(errors.into_iter().map(|e| FieldError::new(e.field.clone(), e.message.clone())).collect())
-    })?;
-    Ok(Prepared { content, request: msg.to_json() })
-}
-
-/// Queues a prepared reply in the outbox and answers with the message.
-async fn enqueue(
-    agent: &AuthenticatedAgent,
-    state: &AppState,
-    conversation: &ConversationView,
-    p: Prepared,
-    key: Option<&str>,
-) -> Result<HttpResponse, ApiError> {
-    let id = conversation.id;
-    let enqueued = state
-        .store
-        .enqueue_outbound(&NewOutbound {
-            conversation_id: id,
-            content: &p.content,
-            request: &p.request,
-            sent_by: Some(agent.0.id),
-            idempotency_key: key,
-            at: Utc::now(),
-        })
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::NotFound { what: "conversation" },
-            e => e.into(),
-        })?;
-    if enqueued.created {
-        state.outbox.notify_one();
-        tracing::info!(conversation_id = %id, message_id = %enqueued.message_id, agent_id = %agent.0.id, "reply queued");
-    }
-    let message = state.store.message(enqueued.message_id).await?.ok_or(ApiError::NotFound { what: "message" })?;
-    Ok(HttpResponse::Accepted().json(MessageJson::from(message)))
-}
-
-/// The wamid of the message being replied to, which must be in this conversation.
-async fn replied_wamid(state: &AppState, conversation: ConversationId, id: MessageId) -> Result<Wamid, ApiError> {
-    match state.store.message(id).await? {
-        Some(m) if m.conversation_id == conversation => m
-            .wamid
-            .ok_or_else(|| ApiError::field("reply_to", "that message has not been sent yet, so it cannot be quoted")),
-        _ => Err(ApiError::field("reply_to", "no such message in this conversation")),
-    }
-}
-
-fn window_closed(closed_at: Option<DateTime<Utc>>) -> ApiError {
-    ApiError::WindowClosed {
-        detail: match closed_at {
-            Some(t) => format!("the customer-service window closed at {}; outside it only an approved template can be sent", t.to_rfc3339()),
-            None => "the customer has not written yet, so there is no customer-service window; only an approved template can be sent".into(),
-        },
-        extra: json!({"window_closes_at": closed_at, "hint": "send a template: {\"type\": \"template\", \"name\": …, \"language\": …}"}),
-    }
 }

@@ -163,7 +163,7 @@ async fn add_member(
     })?;
     if added {
         // The team's waiting conversations may now be theirs.
-        state.assigner.notify_one();
+        state.wake.assigner();
         tracing::info!(team_id = %team, agent_id = %agent, by = %caller.0.id, "team member added");
     }
     Ok(HttpResponse::NoContent().finish())
@@ -207,7 +207,7 @@ async fn route_channel(
         e => e.into(),
     })?;
     // Its policy (and who may take its conversations) may have changed.
-    state.assigner.notify_one();
+    state.wake.assigner();
     tracing::info!(channel_id = %channel, team_id = ?team, by = %caller.0.id, "channel routed");
     Ok(HttpResponse::Ok().json(ChannelRoute { channel_id: channel, team_id: team }))
 }
