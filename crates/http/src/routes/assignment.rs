@@ -143,7 +143,7 @@ async fn get_team(
 #[utoipa::path(put, path = "/teams/{id}/assignment", params(("id" = TeamId, Path)), request_body = PolicyBody,
     responses((status = 200, body = TeamPolicyJson), (status = 403, description = "Admins only", body = Problem)))]
 async fn put_team(
-    Admin { agent: caller, path: team }: Admin<TeamId>,
+    Admin { agent: caller, path: team, .. }: Admin<TeamId>,
     body: Json<PolicyBody>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -167,7 +167,7 @@ async fn get_channel(
 #[utoipa::path(put, path = "/channels/{id}/assignment", params(("id" = ChannelId, Path)), request_body = PolicyBody,
     responses((status = 200, body = ChannelPolicyJson), (status = 403, description = "Admins only", body = Problem)))]
 async fn put_channel(
-    Admin { agent: caller, path: channel }: Admin<ChannelId>,
+    Admin { agent: caller, path: channel, .. }: Admin<ChannelId>,
     body: Json<PolicyBody>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -180,7 +180,7 @@ async fn put_channel(
 #[utoipa::path(delete, path = "/channels/{id}/assignment", params(("id" = ChannelId, Path)),
     responses((status = 200, description = "The channel's policy now", body = ChannelPolicyJson), (status = 403, description = "Admins only", body = Problem)))]
 async fn delete_channel(
-    Admin { agent: caller, path: channel }: Admin<ChannelId>,
+    Admin { agent: caller, path: channel, .. }: Admin<ChannelId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let after = state.inbox().set_channel_policy(&caller.0, channel, None).await?;

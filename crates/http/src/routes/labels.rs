@@ -220,7 +220,7 @@ async fn create(
 #[utoipa::path(patch, path = "/labels/{id}", params(("id" = LabelId, Path)), request_body = UpdateLabel,
     responses((status = 200, body = LabelJson), (status = 403, body = Problem), (status = 409, body = Problem)))]
 async fn update(
-    Admin { agent, path: id }: Admin<LabelId>,
+    Admin { agent, path: id, .. }: Admin<LabelId>,
     body: Json<UpdateLabel>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -242,7 +242,7 @@ async fn update(
 #[utoipa::path(delete, path = "/labels/{id}", params(("id" = LabelId, Path)),
     responses((status = 204, description = "Deleted"), (status = 403, body = Problem)))]
 async fn delete(
-    Admin { agent, path: id }: Admin<LabelId>,
+    Admin { agent, path: id, .. }: Admin<LabelId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     state.store.delete_label(id).await.map_err(label_not_found)?;
