@@ -11,14 +11,15 @@ use sqlx::pool::PoolConnection;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use switchboard_domain::{AgentId, ChannelId, ConversationId};
 use switchboard_store::{
-    AgentPool, AssignmentPolicy, AssignmentStore, AssignmentTx, AutoAssigned, AutoReason, ChannelPolicy, HistoryKind,
+    AgentPool, AssignmentPolicy, AssignmentStore, AssignmentTx, AutoAssigned, ChannelPolicy, HistoryKind,
     PolicySettings, PoolAgent, QueueKey, Result, StoreError, TeamId, Unanswered, WaitingConversation,
+    auto_assigned_data, pool_agent, returned_data,
 };
 use uuid::Uuid;
 
 use crate::error::DbResultExt;
 use crate::queue::record_history;
-use crate::rows::{corrupt, ms, time};
+use crate::rows::{ms, time};
 use crate::{SqliteStore, WriteTx};
 
 #[derive(sqlx::FromRow)]
@@ -70,15 +71,7 @@ struct PoolRow {
 
 impl PoolRow {
     fn agent(self, teams: Vec<TeamId>) -> Result<PoolAgent> {
-        let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
-        Ok(PoolAgent {
-            id: AgentId::from_uuid(self.id),
-            capacity: self.capacity.map(u32::try_from).transpose().map_err(|_| corrupt("capacity out of range"))?,
-            load: count(self.load),
-            open: count(self.open),
-            seq: self.assignment_seq,
-            teams,
-        })
+        pool_agent(AgentId::from_uuid(self.id), self.capacity, self.load, self.open, self.assignment_seq, teams)
     }
 }
 
@@ -291,10 +284,7 @@ impl AssignmentTx for SqliteAssignmentTx<'_> {
             .execute(&mut *conn)
             .await
             .db()?;
-        let data = serde_json::json!({
-            "agent_id": a.agent, "previous_agent_id": a.previous, "via": "auto",
-            "policy": policy, "reason": a.reason.as_str(),
-        });
+        let data = auto_assigned_data(a, policy);
         record_history(conn, a.conversation, HistoryKind::Assigned, None, &data, at).await
     }
 
@@ -305,7 +295,7 @@ impl AssignmentTx for SqliteAssignmentTx<'_> {
             .execute(&mut *conn)
             .await
             .db()?;
-        let data = serde_json::json!({ "agent_id": previous, "reason": AutoReason::ReplyTimeout.as_str() });
+        let data = returned_data(previous);
         record_history(conn, conversation, HistoryKind::Unassigned, None, &data, at).await
     }
 

@@ -31,6 +31,42 @@ impl From<InvalidPolicy> for StoreError {
     }
 }
 
+/// A pool agent from what both backends read: the capacity as stored, the loads as
+/// counted.
+pub fn pool_agent(
+    id: AgentId,
+    capacity: Option<i64>,
+    load: i64,
+    open: i64,
+    seq: Option<i64>,
+    teams: Vec<TeamId>,
+) -> Result<PoolAgent> {
+    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+    Ok(PoolAgent {
+        id,
+        capacity: capacity.map(u32::try_from).transpose().map_err(|_| StoreError::corrupt("capacity out of range"))?,
+        load: count(load),
+        open: count(open),
+        seq,
+        teams,
+    })
+}
+
+/// The history data of an automatic assignment (`assigned`).
+#[must_use]
+pub fn auto_assigned_data(a: &AutoAssigned, policy: AssignmentPolicy) -> serde_json::Value {
+    serde_json::json!({
+        "agent_id": a.agent, "previous_agent_id": a.previous, "via": "auto",
+        "policy": policy, "reason": a.reason.as_str(),
+    })
+}
+
+/// The history data of an unanswered conversation put back in the queue (`unassigned`).
+#[must_use]
+pub fn returned_data(previous: AgentId) -> serde_json::Value {
+    serde_json::json!({ "agent_id": previous, "reason": AutoReason::ReplyTimeout.as_str() })
+}
+
 #[async_trait]
 pub trait AssignmentStore: Send + Sync {
     /// A team's policy (off if never set). `NotFound` for an unknown team.

@@ -25,6 +25,7 @@ pub use agents::{Agent, AgentPatch, AgentStore, AgentUpdate, ApiToken, Availabil
 pub use assignment::{
     AgentPool, AssignmentPolicy, AssignmentStore, AssignmentTx, AutoAssignReport, AutoAssigned, AutoReason,
     ChannelPolicy, InvalidPolicy, PolicySettings, PolicySource, PoolAgent, QueueKey, Unanswered, WaitingConversation,
+    auto_assigned_data, pool_agent, returned_data,
 };
 pub use autoreply::{AutoReplyFacts, AutoReplyStore, ChannelAutoReplies, ChannelAutoRepliesPatch, StoredRule};
 pub use contacts::{
