@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::Duration;
+use switchboard_core::assignment::auto_assign;
 use switchboard_domain::{AgentId, AgentRole, ChannelId, ConversationId, ConversationStatus, MessageContent};
 use switchboard_store::{
     AgentPatch, Assignment, AssignmentPolicy, AutoReason, Availability, ClaimOutcome, ClaimScope, HistoryKind,
@@ -120,10 +121,10 @@ async fn round_robin_spreads_conversations_evenly_and_remembers_the_rotation(sto
     ];
     let first = waiting(s, ch.id, "a", 7, 10).await;
     // No policy: nothing happens.
-    assert!(s.auto_assign(t(100), 100).await.unwrap().assigned.is_empty());
+    assert!(auto_assign(s, t(100), 100).await.unwrap().assigned.is_empty());
     s.set_channel_policy(ch.id, Some(&policy(AssignmentPolicy::RoundRobin, None)), t(1)).await.unwrap();
 
-    let report = s.auto_assign(t(100), 100).await.unwrap();
+    let report = auto_assign(s, t(100), 100).await.unwrap();
     let order: Vec<ConversationId> = report.assigned.iter().map(|a| a.conversation).collect();
     assert_eq!(order, first, "oldest waiting first");
     let by: Vec<AgentId> = report.assigned.iter().map(|a| a.agent).collect();
@@ -150,13 +151,13 @@ async fn round_robin_spreads_conversations_evenly_and_remembers_the_rotation(sto
     // The rotation is kept in the database: a later step (another process) goes on with
     // the agents who got one less, so two more even it out.
     waiting(s, ch.id, "b", 2, 200).await;
-    let more = s.auto_assign(t(300), 100).await.unwrap();
+    let more = auto_assign(s, t(300), 100).await.unwrap();
     assert_eq!(more.assigned.len(), 2);
     let c = counts(by.iter().copied().chain(more.assigned.iter().map(|a| a.agent)));
     for a in agents {
         assert_eq!(c[&a], 3, "{c:?}");
     }
-    assert!(s.auto_assign(t(301), 100).await.unwrap().assigned.is_empty(), "nothing left");
+    assert!(auto_assign(s, t(301), 100).await.unwrap().assigned.is_empty(), "nothing left");
 }
 
 async fn least_loaded_picks_the_agent_with_the_fewest_open_conversations(store: Arc<dyn Store>) {
@@ -183,7 +184,7 @@ async fn least_loaded_picks_the_agent_with_the_fewest_open_conversations(store: 
     s.set_channel_policy(ch.id, Some(&policy(AssignmentPolicy::LeastLoaded, None)), t(7)).await.unwrap();
     waiting(s, ch.id, "w", 4, 10).await;
 
-    let report = s.auto_assign(t(100), 100).await.unwrap();
+    let report = auto_assign(s, t(100), 100).await.unwrap();
     let by: Vec<AgentId> = report.assigned.iter().map(|a| a.agent).collect();
     // idle (0 open); then idle and some have 1: some was never auto-assigned, so it goes
     // first; then idle (1) before busy and some (2); then a three-way tie at 2: busy,
@@ -208,7 +209,7 @@ async fn offline_away_inactive_and_full_agents_get_nothing(store: Arc<dyn Store>
     assert!(matches!(s.claim_next(full, ClaimScope::All, t(5)).await.unwrap(), ClaimOutcome::Claimed(_)));
     s.set_channel_policy(ch.id, Some(&policy(AssignmentPolicy::RoundRobin, None)), t(6)).await.unwrap();
 
-    let report = s.auto_assign(t(100), 100).await.unwrap();
+    let report = auto_assign(s, t(100), 100).await.unwrap();
     assert!(report.assigned.is_empty(), "{report:?}");
     assert_eq!(assignee(s, convs[1]).await, None);
     assert_eq!(assignee(s, convs[2]).await, None);
@@ -220,14 +221,14 @@ async fn the_backlog_drains_when_an_agent_comes_online_or_frees_capacity(store: 
     let bo = agent(s, 1, Some(5), Availability::Offline).await;
     s.set_channel_policy(ch.id, Some(&policy(AssignmentPolicy::RoundRobin, None)), t(1)).await.unwrap();
     let backlog = waiting(s, ch.id, "q", 8, 10).await;
-    assert!(s.auto_assign(t(100), 100).await.unwrap().assigned.is_empty(), "nobody is online");
+    assert!(auto_assign(s, t(100), 100).await.unwrap().assigned.is_empty(), "nobody is online");
 
     set_availability(s, bo, Availability::Online).await;
-    let report = s.auto_assign(t(200), 100).await.unwrap();
+    let report = auto_assign(s, t(200), 100).await.unwrap();
     let got: Vec<ConversationId> = report.assigned.iter().map(|a| a.conversation).collect();
     assert_eq!(got, backlog[..5], "the five longest waiting, at once");
     assert!(report.assigned.iter().all(|a| a.agent == bo));
-    assert!(s.auto_assign(t(201), 100).await.unwrap().assigned.is_empty(), "at capacity");
+    assert!(auto_assign(s, t(201), 100).await.unwrap().assigned.is_empty(), "at capacity");
 
     // Resolving one frees room for the next in line.
     s.set_status(&StatusChange {
@@ -239,16 +240,16 @@ async fn the_backlog_drains_when_an_agent_comes_online_or_frees_capacity(store: 
     })
     .await
     .unwrap();
-    let next = s.auto_assign(t(301), 100).await.unwrap();
+    let next = auto_assign(s, t(301), 100).await.unwrap();
     assert_eq!(next.assigned.iter().map(|a| a.conversation).collect::<Vec<_>>(), [backlog[5]]);
 
     // A small batch limit takes several steps, in order.
-    let first = s.auto_assign(t(302), 1).await.unwrap();
+    let first = auto_assign(s, t(302), 1).await.unwrap();
     assert!(first.assigned.is_empty(), "still at capacity");
     s.update_agent(bo, &AgentPatch { capacity: Some(None), ..AgentPatch::default() }, None, t(303)).await.unwrap();
-    let one = s.auto_assign(t(304), 1).await.unwrap();
+    let one = auto_assign(s, t(304), 1).await.unwrap();
     assert_eq!(one.assigned.iter().map(|a| a.conversation).collect::<Vec<_>>(), [backlog[6]]);
-    let two = s.auto_assign(t(305), 1).await.unwrap();
+    let two = auto_assign(s, t(305), 1).await.unwrap();
     assert_eq!(two.assigned.iter().map(|a| a.conversation).collect::<Vec<_>>(), [backlog[7]]);
 }
 
@@ -266,7 +267,7 @@ async fn a_team_channel_goes_to_its_members_only(store: Arc<dyn Store>) {
 
     let sales_convs = waiting(s, sales.id, "s", 3, 10).await;
     let general_convs = waiting(s, general.id, "g", 2, 20).await;
-    let report = s.auto_assign(t(100), 100).await.unwrap();
+    let report = auto_assign(s, t(100), 100).await.unwrap();
     assert_eq!(report.assigned.len(), 5);
     for c in &sales_convs {
         assert_eq!(assignee(s, *c).await, Some(member), "only the team's members");
@@ -279,7 +280,7 @@ async fn a_team_channel_goes_to_its_members_only(store: Arc<dyn Store>) {
     // The channel's own "off" wins over the team's policy.
     s.set_channel_policy(sales.id, Some(&policy(AssignmentPolicy::Off, None)), t(200)).await.unwrap();
     let later = waiting(s, sales.id, "t", 1, 210).await;
-    assert!(s.auto_assign(t(300), 100).await.unwrap().assigned.is_empty());
+    assert!(auto_assign(s, t(300), 100).await.unwrap().assigned.is_empty());
     assert_eq!(assignee(s, later[0]).await, None);
 }
 
@@ -291,7 +292,7 @@ async fn an_unanswered_conversation_is_reassigned_after_n_minutes(store: Arc<dyn
     let convs = waiting(s, ch.id, "r", 2, 0).await;
     let (c, answered) = (convs[0], convs[1]);
     let start = t(60);
-    let report = s.auto_assign(start, 100).await.unwrap();
+    let report = auto_assign(s, start, 100).await.unwrap();
     assert_eq!(report.assigned.len(), 2);
     assert_eq!(assignee(s, c).await, Some(ana));
     // Ana answers one of them: its customer no longer waits.
@@ -308,13 +309,13 @@ async fn an_unanswered_conversation_is_reassigned_after_n_minutes(store: Arc<dyn
 
     // Ana is the only one online: past the deadline, it stays with her.
     let late = start + Duration::minutes(16);
-    assert_eq!(s.auto_assign(late, 100).await.unwrap().changes(), 0);
+    assert_eq!(auto_assign(s, late, 100).await.unwrap().changes(), 0);
     assert_eq!(assignee(s, c).await, Some(ana));
 
     // Bo comes online: the unanswered conversation moves to him; the answered one stays.
     let bo = agent(s, 2, None, Availability::Online).await;
     let before = late + Duration::minutes(1);
-    let report = s.auto_assign(before, 100).await.unwrap();
+    let report = auto_assign(s, before, 100).await.unwrap();
     assert_eq!(report.assigned.len(), 1, "{report:?}");
     let moved = report.assigned[0];
     assert_eq!((moved.conversation, moved.agent, moved.previous), (c, bo, Some(ana)));
@@ -329,12 +330,12 @@ async fn an_unanswered_conversation_is_reassigned_after_n_minutes(store: Arc<dyn
     assert_eq!(last.at, before);
 
     // Bo gets his full 15 minutes from the moment it became his.
-    assert_eq!(s.auto_assign(before + Duration::minutes(14), 100).await.unwrap().changes(), 0);
+    assert_eq!(auto_assign(s, before + Duration::minutes(14), 100).await.unwrap().changes(), 0);
 
     // Bo goes home without answering, Ana too: it goes back to the queue.
     set_availability(s, bo, Availability::Offline).await;
     set_availability(s, ana, Availability::Away).await;
-    let report = s.auto_assign(before + Duration::minutes(16), 100).await.unwrap();
+    let report = auto_assign(s, before + Duration::minutes(16), 100).await.unwrap();
     assert!(report.assigned.is_empty());
     assert_eq!(report.returned, [(c, bo)]);
     assert_eq!(assignee(s, c).await, None);
@@ -343,7 +344,7 @@ async fn an_unanswered_conversation_is_reassigned_after_n_minutes(store: Arc<dyn
     assert_eq!(last.data["reason"], "reply_timeout");
     // Whoever comes online next gets it.
     set_availability(s, ana, Availability::Online).await;
-    let report = s.auto_assign(before + Duration::minutes(17), 100).await.unwrap();
+    let report = auto_assign(s, before + Duration::minutes(17), 100).await.unwrap();
     assert_eq!(report.assigned.iter().map(|a| (a.conversation, a.agent)).collect::<Vec<_>>(), [(c, ana)]);
 }
 
@@ -383,8 +384,8 @@ async fn two_assigners_racing_never_exceed_capacity_or_assign_twice(db: &TestDb,
     for round in 0..40 {
         let now = t(100 + round);
         let (a, b, claim) = tokio::join!(
-            store.auto_assign(now, 3),
-            other.auto_assign(now, 3),
+            auto_assign(s, now, 3),
+            auto_assign(other.as_ref(), now, 3),
             other.claim_next(agents[0], ClaimScope::All, now)
         );
         let (a, b) = (a.unwrap(), b.unwrap());

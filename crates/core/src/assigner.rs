@@ -1,6 +1,6 @@
 //! The assigner: hands waiting conversations to agents by their channel's policy (round
 //! robin or least loaded), and takes them back from assignees who do not answer in time
-//! (see `switchboard_store::AssignmentStore`).
+//! (see [`crate::assignment`]).
 //!
 //! Its state is the database (conversations, agents' loads and rotation numbers), so
 //! every instance may run one: a step is one store transaction, and concurrent steps
@@ -16,6 +16,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use switchboard_store::{AutoAssignReport, Store, StoreError};
 use tokio_util::sync::CancellationToken;
+
+use crate::assignment::auto_assign;
 
 #[derive(Clone, Debug)]
 pub struct AssignerOptions {
@@ -48,7 +50,7 @@ impl Assigner {
         let batch = self.opts.batch_size.max(1);
         let mut total = AutoAssignReport::default();
         loop {
-            let step = self.store.auto_assign(now, batch).await?;
+            let step = auto_assign(self.store.as_ref(), now, batch).await?;
             record(&step);
             let done = step.changes() < usize::try_from(batch).unwrap_or(usize::MAX);
             total.assigned.extend(step.assigned);

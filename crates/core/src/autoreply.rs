@@ -23,6 +23,7 @@ use switchboard_domain::{
 };
 use switchboard_store::{AutoReplyFacts, IngestTx, Lease, NewOutbound, OutboxJob, Store, StoreError};
 
+use crate::assignment::assign_to_team;
 use crate::sender::Handoff;
 
 /// Compiled configurations by channel, valid for one configuration version.
@@ -240,7 +241,7 @@ async fn act<'a>(
                     tracing::warn!(conversation_id = %m.conversation, agent_id = %agent, rule = %action.rule, "rule assigns to an agent who is missing or inactive; left unassigned");
                 }
             }
-            Effect::AssignTeam { team } => match tx.assign_to_team(m.conversation, *team, now).await? {
+            Effect::AssignTeam { team } => match assign_to_team(tx, m.conversation, *team, now).await? {
                 Some(agent) => {
                     tracing::debug!(conversation_id = %m.conversation, team_id = %team, agent_id = %agent, rule = %action.rule, "assigned to a team member");
                 }

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod assigner;
+pub mod assignment;
 pub mod attribution;
 mod autoreply;
 pub mod clicks;

@@ -6,7 +6,9 @@
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod assignment;
 pub mod autoreply;
+pub mod contact;
 pub mod conversation;
 pub mod hours;
 pub mod ids;
@@ -16,9 +18,15 @@ pub mod label;
 pub mod link;
 pub mod message;
 pub mod phone;
+pub mod team;
 pub mod window;
 
-pub use agent::{AgentName, AgentRole, Email, NewAgent, TokenHash};
+pub use agent::{AgentName, AgentRole, Availability, Email, NewAgent, TokenHash};
+pub use assignment::{
+    AgentPool, AssignmentPolicy, AutoAssignReport, AutoAssigned, AutoReason, ChannelPolicy, InvalidPolicy,
+    PolicySettings, PolicySource, PoolAgent,
+};
+pub use contact::{MAX_CONTACT_ATTRIBUTES, merge_attributes};
 pub use conversation::ConversationStatus;
 pub use ids::{
     AgentId, ChannelId, ContactId, ConversationId, EventId, LabelId, LinkId, MessageId, NoteId, QuickReplyId, RuleId,
@@ -28,3 +36,4 @@ pub use message::{
     Delivery, DeliveryState, Direction, MessageContent, MessageContext, MessageKind, Referral, StatusError,
 };
 pub use phone::{PhoneNumberId, WaId, Wamid};
+pub use team::{InvalidTeamName, TeamName};

@@ -1,33 +1,30 @@
-//! Auto-assignment: team and channel policies, and the assigner's step.
+//! Auto-assignment: team and channel policies, and the SQL of the assigner's step (the
+//! workflow is `switchboard_core::assignment`).
 //!
 //! The step is one transaction, safe with several instances (and claims) at once:
-//! - it first locks the rows of every online, active agent, in id order (the order two
-//!   steps lock in, so they never deadlock; claims and capacity-respecting assignments
-//!   lock their agent's row first too), and only then counts their loads: another step,
-//!   or a claim, that changes an agent's load waits for our commit, and we see theirs;
+//! - `lock_pool` locks the rows of every online, active agent, in id order (the order
+//!   two steps lock in, so they never deadlock; claims and capacity-respecting
+//!   assignments lock their agent's row first too), and only then counts their loads:
+//!   another step, or a claim, that changes an agent's load waits for our commit, and we
+//!   see theirs;
 //! - it takes conversations with `FOR NO KEY UPDATE SKIP LOCKED`, re-checked when
 //!   locked: a conversation claimed or assigned meanwhile is skipped, never assigned
 //!   twice, and nobody waits for a conversation.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, Utc};
-use sqlx::PgConnection;
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, Postgres, Transaction};
 use switchboard_domain::{AgentId, ChannelId, ConversationId};
 use switchboard_store::{
-    AgentPool, AssignmentPolicy, AssignmentStore, AutoAssignReport, AutoAssigned, AutoReason, ChannelPolicy,
-    HistoryKind, PolicySettings, PoolAgent, Result, StoreError, TeamId,
+    AgentPool, AssignmentPolicy, AssignmentStore, AssignmentTx, AutoAssigned, ChannelPolicy, HistoryKind,
+    PolicySettings, PoolAgent, QueueKey, Result, StoreError, TeamId, Unanswered, WaitingConversation,
+    auto_assigned_data, pool_agent, returned_data,
 };
 use uuid::Uuid;
 
 use crate::PgStore;
 use crate::error::DbResultExt;
 use crate::queue::record_history;
-use crate::rows::corrupt;
-
-/// Waiting conversations read per page while assigning.
-const PAGE: i64 = 200;
 
 #[derive(sqlx::FromRow)]
 struct PolicyRow {
@@ -67,16 +64,6 @@ async fn policies(conn: &mut PgConnection, channel: Option<ChannelId>) -> Result
     rows.into_iter().map(TryInto::try_into).collect()
 }
 
-/// The channels whose effective policy assigns.
-async fn active_policies(conn: &mut PgConnection) -> Result<HashMap<ChannelId, ChannelPolicy>> {
-    Ok(policies(conn, None)
-        .await?
-        .into_iter()
-        .filter(|p| p.effective.policy != AssignmentPolicy::Off)
-        .map(|p| (p.channel_id, p))
-        .collect())
-}
-
 #[derive(sqlx::FromRow)]
 struct PoolRow {
     id: Uuid,
@@ -85,6 +72,18 @@ struct PoolRow {
     load: i64,
     open: i64,
 }
+
+impl PoolRow {
+    fn agent(self, teams: Vec<TeamId>) -> Result<PoolAgent> {
+        pool_agent(AgentId::from_uuid(self.id), self.capacity, self.load, self.open, self.assignment_seq, teams)
+    }
+}
+
+/// An agent's id, capacity, place in the rotation, load and open conversations.
+const POOL: &str = "SELECT a.id, a.capacity, a.assignment_seq, \
+       (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = a.id AND c.status <> 'resolved') AS load, \
+       (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = a.id AND c.status = 'open') AS open \
+     FROM agents a";
 
 /// Locks the online, active agents' rows (in id order), then reads their loads and
 /// teams.
@@ -95,12 +94,9 @@ async fn pool(conn: &mut PgConnection) -> Result<AgentPool> {
     .fetch_all(&mut *conn)
     .await
     .db()?;
-    let rows: Vec<PoolRow> = sqlx::query_as(
-        "SELECT a.id, a.capacity, a.assignment_seq, \
-           (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = a.id AND c.status <> 'resolved') AS load, \
-           (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = a.id AND c.status = 'open') AS open \
-         FROM agents a WHERE a.id = ANY($1) AND a.active AND a.availability = 'online' ORDER BY a.id",
-    )
+    let rows: Vec<PoolRow> = sqlx::query_as(&format!(
+        "{POOL} WHERE a.id = ANY($1) AND a.active AND a.availability = 'online' ORDER BY a.id"
+    ))
     .bind(&locked)
     .fetch_all(&mut *conn)
     .await
@@ -113,50 +109,47 @@ async fn pool(conn: &mut PgConnection) -> Result<AgentPool> {
             .db()?;
     let max_seq: Option<i64> =
         sqlx::query_scalar("SELECT MAX(assignment_seq) FROM agents").fetch_one(&mut *conn).await.db()?;
-    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
     let agents = rows
         .into_iter()
         .map(|r| {
-            Ok(PoolAgent {
-                id: AgentId::from_uuid(r.id),
-                capacity: r.capacity.map(u32::try_from).transpose().map_err(|_| corrupt("capacity out of range"))?,
-                load: count(r.load),
-                open: count(r.open),
-                seq: r.assignment_seq,
-                teams: members.iter().filter(|(a, _)| *a == r.id).map(|(_, t)| TeamId::from_uuid(*t)).collect(),
-            })
+            let teams = members.iter().filter(|(a, _)| *a == r.id).map(|(_, t)| TeamId::from_uuid(*t)).collect();
+            r.agent(teams)
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(AgentPool::new(agents, max_seq))
 }
 
-/// Writes one automatic assignment: the conversation, the agent's place in the rotation,
-/// the history.
-async fn write_assignment(
+/// The online, active members of `team`, not locked (see `IngestTx::team_pool`).
+pub(crate) async fn team_pool(conn: &mut PgConnection, team: TeamId) -> Result<Vec<PoolAgent>> {
+    let rows: Vec<PoolRow> = sqlx::query_as(&format!(
+        "{POOL} JOIN team_members tm ON tm.agent_id = a.id AND tm.team_id = $1 \
+         WHERE a.active AND a.availability = 'online' ORDER BY a.id"
+    ))
+    .bind(team.as_uuid())
+    .fetch_all(conn)
+    .await
+    .db()?;
+    rows.into_iter().map(|r| r.agent(vec![team])).collect()
+}
+
+/// The conversation's assignee if an active member of `team` (see
+/// `IngestTx::team_assignee`).
+pub(crate) async fn team_assignee(
     conn: &mut PgConnection,
-    a: &AutoAssigned,
-    policy: AssignmentPolicy,
-    seq: i64,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    sqlx::query("UPDATE conversations SET assignee_id = $2 WHERE id = $1")
-        .bind(a.conversation.as_uuid())
-        .bind(a.agent.as_uuid())
-        .execute(&mut *conn)
-        .await
-        .db()?;
-    sqlx::query("UPDATE agents SET last_assigned_at = $2, assignment_seq = $3 WHERE id = $1")
-        .bind(a.agent.as_uuid())
-        .bind(now)
-        .bind(seq)
-        .execute(&mut *conn)
-        .await
-        .db()?;
-    let data = serde_json::json!({
-        "agent_id": a.agent, "previous_agent_id": a.previous, "via": "auto",
-        "policy": policy, "reason": a.reason.as_str(),
-    });
-    record_history(conn, a.conversation, HistoryKind::Assigned, None, &data, now).await
+    conversation: ConversationId,
+    team: TeamId,
+) -> Result<Option<AgentId>> {
+    let member = "SELECT 1 FROM team_members tm JOIN agents ma ON ma.id = tm.agent_id \
+                  WHERE tm.team_id = $2 AND tm.agent_id = c.assignee_id AND ma.active";
+    let kept: Option<Uuid> =
+        sqlx::query_scalar(&format!("SELECT c.assignee_id FROM conversations c WHERE c.id = $1 AND EXISTS ({member})"))
+            .bind(conversation.as_uuid())
+            .bind(team.as_uuid())
+            .fetch_optional(conn)
+            .await
+            .db()?
+            .flatten();
+    Ok(kept.map(AgentId::from_uuid))
 }
 
 /// The conversations of channel `$1` whose assignee has not answered by the deadline
@@ -168,112 +161,70 @@ const DUE: &str = "FROM conversations c \
        AND NOT EXISTS (SELECT 1 FROM conversation_events e \
          WHERE e.conversation_id = c.id AND e.kind = 'assigned' AND e.at > $2)";
 
-/// The deadline at `now` for a delay of `minutes`.
-fn deadline(now: DateTime<Utc>, minutes: u32) -> DateTime<Utc> {
-    now - Duration::minutes(i64::from(minutes))
+fn uuids(channels: &[ChannelId]) -> Vec<Uuid> {
+    channels.iter().map(|c| *c.as_uuid()).collect()
 }
 
-/// Whether a step could have anything to do: a reassignment is due, or someone online
-/// while a conversation waits. Looked at before locking any agent.
-async fn worth_a_step(
-    conn: &mut PgConnection,
-    policies: &HashMap<ChannelId, ChannelPolicy>,
-    now: DateTime<Utc>,
-) -> Result<bool> {
-    for p in policies.values() {
-        let Some(minutes) = p.effective.reassign_after_minutes else { continue };
-        let due: bool = sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 {DUE})"))
-            .bind(p.channel_id.as_uuid())
-            .bind(deadline(now, minutes))
-            .fetch_one(&mut *conn)
-            .await
-            .db()?;
-        if due {
-            return Ok(true);
-        }
+/// The step's transaction: looks and writes alike.
+struct PgAssignmentTx {
+    tx: Transaction<'static, Postgres>,
+}
+
+#[async_trait]
+impl AssignmentTx for PgAssignmentTx {
+    async fn active_policies(&mut self) -> Result<Vec<ChannelPolicy>> {
+        Ok(policies(&mut self.tx, None).await?.into_iter().filter(ChannelPolicy::assigns).collect())
     }
-    let channels: Vec<Uuid> = policies.keys().map(|c| *c.as_uuid()).collect();
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM agents WHERE active AND availability = 'online') \
-           AND EXISTS (SELECT 1 FROM conversations c \
-             WHERE c.status = 'open' AND c.assignee_id IS NULL AND c.waiting_since IS NOT NULL \
-               AND c.channel_id = ANY($1))",
-    )
-    .bind(&channels)
-    .fetch_one(conn)
-    .await
-    .db()
-}
 
-/// Takes back the conversations whose assignee has not answered in time.
-async fn reassign(
-    conn: &mut PgConnection,
-    policies: &HashMap<ChannelId, ChannelPolicy>,
-    pool: &mut AgentPool,
-    now: DateTime<Utc>,
-    limit: u32,
-    report: &mut AutoAssignReport,
-) -> Result<()> {
-    for p in policies.values() {
-        let Some(minutes) = p.effective.reassign_after_minutes else { continue };
-        let remaining = i64::from(limit).saturating_sub(i64::try_from(report.changes()).unwrap_or(i64::MAX));
-        if remaining <= 0 {
-            return Ok(());
-        }
-        let cut = deadline(now, minutes);
+    async fn any_unanswered(&mut self, channel: ChannelId, deadline: DateTime<Utc>) -> Result<bool> {
+        sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 {DUE})"))
+            .bind(channel.as_uuid())
+            .bind(deadline)
+            .fetch_one(&mut *self.tx)
+            .await
+            .db()
+    }
+
+    async fn any_waiting(&mut self, channels: &[ChannelId]) -> Result<bool> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM agents WHERE active AND availability = 'online') \
+               AND EXISTS (SELECT 1 FROM conversations c \
+                 WHERE c.status = 'open' AND c.assignee_id IS NULL AND c.waiting_since IS NOT NULL \
+                   AND c.channel_id = ANY($1))",
+        )
+        .bind(uuids(channels))
+        .fetch_one(&mut *self.tx)
+        .await
+        .db()
+    }
+
+    async fn lock_pool(&mut self) -> Result<AgentPool> {
+        pool(&mut self.tx).await
+    }
+
+    async fn unanswered(&mut self, channel: ChannelId, deadline: DateTime<Utc>, limit: u32) -> Result<Vec<Unanswered>> {
         let due: Vec<(Uuid, Uuid)> = sqlx::query_as(&format!(
             "SELECT c.id, c.assignee_id {DUE} ORDER BY c.waiting_since, c.id LIMIT $3 \
              FOR NO KEY UPDATE OF c SKIP LOCKED"
         ))
-        .bind(p.channel_id.as_uuid())
-        .bind(cut)
-        .bind(remaining)
-        .fetch_all(&mut *conn)
+        .bind(channel.as_uuid())
+        .bind(deadline)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *self.tx)
         .await
         .db()?;
-        for (conversation, previous) in due {
-            let conversation = ConversationId::from_uuid(conversation);
-            let previous = AgentId::from_uuid(previous);
-            if let Some((agent, seq)) = pool.pick(p.effective.policy, p.team_id, Some(previous)) {
-                pool.release(previous);
-                let a =
-                    AutoAssigned { conversation, agent, previous: Some(previous), reason: AutoReason::ReplyTimeout };
-                write_assignment(conn, &a, p.effective.policy, seq, now).await?;
-                report.assigned.push(a);
-            } else if !pool.contains(previous) {
-                sqlx::query("UPDATE conversations SET assignee_id = NULL WHERE id = $1")
-                    .bind(conversation.as_uuid())
-                    .execute(&mut *conn)
-                    .await
-                    .db()?;
-                let data = serde_json::json!({ "agent_id": previous, "reason": AutoReason::ReplyTimeout.as_str() });
-                record_history(conn, conversation, HistoryKind::Unassigned, None, &data, now).await?;
-                report.returned.push((conversation, previous));
-            }
-            // Otherwise the assignee is the only one online who could have it: it stays.
-        }
+        Ok(due
+            .into_iter()
+            .map(|(c, a)| Unanswered { conversation: ConversationId::from_uuid(c), assignee: AgentId::from_uuid(a) })
+            .collect())
     }
-    Ok(())
-}
 
-/// Assigns waiting conversations, oldest first, while anyone has room.
-async fn assign_waiting(
-    conn: &mut PgConnection,
-    policies: &HashMap<ChannelId, ChannelPolicy>,
-    pool: &mut AgentPool,
-    now: DateTime<Utc>,
-    limit: u32,
-    report: &mut AutoAssignReport,
-) -> Result<()> {
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    // Keyset: `(waiting_since, id)` of the last conversation looked at.
-    let mut after: Option<(DateTime<Utc>, Uuid)> = None;
-    loop {
-        let open: Vec<Uuid> =
-            policies.values().filter(|p| pool.has_room_for(p.team_id)).map(|p| *p.channel_id.as_uuid()).collect();
-        if open.is_empty() || report.changes() >= limit {
-            return Ok(());
-        }
+    async fn waiting(
+        &mut self,
+        channels: &[ChannelId],
+        after: Option<QueueKey>,
+        limit: u32,
+    ) -> Result<Vec<WaitingConversation>> {
         let page: Vec<(Uuid, Uuid, DateTime<Utc>)> = sqlx::query_as(
             "SELECT c.id, c.channel_id, c.waiting_since FROM conversations c \
              WHERE c.status = 'open' AND c.assignee_id IS NULL AND c.waiting_since IS NOT NULL \
@@ -281,33 +232,53 @@ async fn assign_waiting(
              ORDER BY c.waiting_since, c.id LIMIT $4 \
              FOR NO KEY UPDATE OF c SKIP LOCKED",
         )
-        .bind(&open)
-        .bind(after.map(|a| a.0))
-        .bind(after.map(|a| a.1))
-        .bind(PAGE)
-        .fetch_all(&mut *conn)
+        .bind(uuids(channels))
+        .bind(after.map(|k| k.waiting_since))
+        .bind(after.map(|k| *k.id.as_uuid()))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *self.tx)
         .await
         .db()?;
-        let Some(&(last, _, last_since)) = page.last() else { return Ok(()) };
-        for &(conversation, channel, _) in &page {
-            let Some(p) = policies.get(&ChannelId::from_uuid(channel)) else { continue };
-            let Some((agent, seq)) = pool.pick(p.effective.policy, p.team_id, None) else { continue };
-            let a = AutoAssigned {
-                conversation: ConversationId::from_uuid(conversation),
-                agent,
-                previous: None,
-                reason: AutoReason::Waiting,
-            };
-            write_assignment(conn, &a, p.effective.policy, seq, now).await?;
-            report.assigned.push(a);
-            if report.changes() >= limit {
-                return Ok(());
-            }
-        }
-        if i64::try_from(page.len()).unwrap_or(i64::MAX) < PAGE {
-            return Ok(());
-        }
-        after = Some((last_since, last));
+        Ok(page
+            .into_iter()
+            .map(|(id, channel, waiting_since)| WaitingConversation {
+                id: ConversationId::from_uuid(id),
+                channel: ChannelId::from_uuid(channel),
+                waiting_since,
+            })
+            .collect())
+    }
+
+    async fn assign(&mut self, a: &AutoAssigned, policy: AssignmentPolicy, seq: i64, at: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE conversations SET assignee_id = $2 WHERE id = $1")
+            .bind(a.conversation.as_uuid())
+            .bind(a.agent.as_uuid())
+            .execute(&mut *self.tx)
+            .await
+            .db()?;
+        sqlx::query("UPDATE agents SET last_assigned_at = $2, assignment_seq = $3 WHERE id = $1")
+            .bind(a.agent.as_uuid())
+            .bind(at)
+            .bind(seq)
+            .execute(&mut *self.tx)
+            .await
+            .db()?;
+        let data = auto_assigned_data(a, policy);
+        record_history(&mut self.tx, a.conversation, HistoryKind::Assigned, None, &data, at).await
+    }
+
+    async fn unassign(&mut self, conversation: ConversationId, previous: AgentId, at: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE conversations SET assignee_id = NULL WHERE id = $1")
+            .bind(conversation.as_uuid())
+            .execute(&mut *self.tx)
+            .await
+            .db()?;
+        let data = returned_data(previous);
+        record_history(&mut self.tx, conversation, HistoryKind::Unassigned, None, &data, at).await
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        self.tx.commit().await.db()
     }
 }
 
@@ -398,17 +369,7 @@ impl AssignmentStore for PgStore {
         Ok(after)
     }
 
-    async fn auto_assign(&self, now: DateTime<Utc>, limit: u32) -> Result<AutoAssignReport> {
-        let mut report = AutoAssignReport::default();
-        let mut tx = self.pool().begin().await.db()?;
-        let policies = active_policies(&mut tx).await?;
-        if policies.is_empty() || !worth_a_step(&mut tx, &policies, now).await? {
-            return Ok(report);
-        }
-        let mut pool = pool(&mut tx).await?;
-        reassign(&mut tx, &policies, &mut pool, now, limit, &mut report).await?;
-        assign_waiting(&mut tx, &policies, &mut pool, now, limit, &mut report).await?;
-        tx.commit().await.db()?;
-        Ok(report)
+    async fn begin_assignment(&self) -> Result<Box<dyn AssignmentTx + '_>> {
+        Ok(Box::new(PgAssignmentTx { tx: self.pool().begin().await.db()? }))
     }
 }

@@ -509,13 +509,12 @@ impl IngestTx for PgIngestTx {
         crate::autoreply::assign_conversation(&mut self.tx, conversation, agent, at).await
     }
 
-    async fn assign_to_team(
-        &mut self,
-        conversation: ConversationId,
-        team: TeamId,
-        at: DateTime<Utc>,
-    ) -> Result<Option<AgentId>> {
-        crate::autoreply::assign_to_team(&mut self.tx, conversation, team, at).await
+    async fn team_assignee(&mut self, conversation: ConversationId, team: TeamId) -> Result<Option<AgentId>> {
+        crate::assignment::team_assignee(&mut self.tx, conversation, team).await
+    }
+
+    async fn team_pool(&mut self, team: TeamId) -> Result<Vec<switchboard_store::PoolAgent>> {
+        crate::assignment::team_pool(&mut self.tx, team).await
     }
 
     async fn record_rule_fired(&mut self, conversation: ConversationId, rule: &str, at: DateTime<Utc>) -> Result<()> {

@@ -1,29 +1,26 @@
-//! Auto-assignment: team and channel policies, and the assigner's step.
+//! Auto-assignment: team and channel policies, and the SQL of the assigner's step (the
+//! workflow is `switchboard_core::assignment`).
 //!
-//! The step is one write transaction under the write gate: nobody else writes while it
-//! reads the agents' loads and assigns, so capacity holds and a conversation is never
-//! assigned twice. An idle step (no channel with a policy, or nothing waiting and no
-//! reassignment configured) looks on a reader first and never takes the gate.
-
-use std::collections::HashMap;
+//! The step looks on a reader first (an idle step never takes the gate), then is one
+//! write transaction under the write gate: nobody else writes while it reads the agents'
+//! loads and assigns, so capacity holds and a conversation is never assigned twice.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
+use sqlx::pool::PoolConnection;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use switchboard_domain::{AgentId, ChannelId, ConversationId};
 use switchboard_store::{
-    AgentPool, AssignmentPolicy, AssignmentStore, AutoAssignReport, AutoAssigned, AutoReason, ChannelPolicy,
-    HistoryKind, PolicySettings, PoolAgent, Result, StoreError, TeamId,
+    AgentPool, AssignmentPolicy, AssignmentStore, AssignmentTx, AutoAssigned, ChannelPolicy, HistoryKind,
+    PolicySettings, PoolAgent, QueueKey, Result, StoreError, TeamId, Unanswered, WaitingConversation,
+    auto_assigned_data, pool_agent, returned_data,
 };
 use uuid::Uuid;
 
-use crate::SqliteStore;
 use crate::error::DbResultExt;
 use crate::queue::record_history;
-use crate::rows::{corrupt, ms};
-
-/// Waiting conversations read per page while assigning.
-const PAGE: i64 = 200;
+use crate::rows::{ms, time};
+use crate::{SqliteStore, WriteTx};
 
 #[derive(sqlx::FromRow)]
 struct PolicyRow {
@@ -63,16 +60,6 @@ async fn policies(conn: &mut SqliteConnection, channel: Option<ChannelId>) -> Re
     rows.into_iter().map(TryInto::try_into).collect()
 }
 
-/// The channels whose effective policy assigns.
-async fn active_policies(conn: &mut SqliteConnection) -> Result<HashMap<ChannelId, ChannelPolicy>> {
-    Ok(policies(conn, None)
-        .await?
-        .into_iter()
-        .filter(|p| p.effective.policy != AssignmentPolicy::Off)
-        .map(|p| (p.channel_id, p))
-        .collect())
-}
-
 #[derive(sqlx::FromRow)]
 struct PoolRow {
     id: Uuid,
@@ -82,17 +69,25 @@ struct PoolRow {
     open: i64,
 }
 
+impl PoolRow {
+    fn agent(self, teams: Vec<TeamId>) -> Result<PoolAgent> {
+        pool_agent(AgentId::from_uuid(self.id), self.capacity, self.load, self.open, self.assignment_seq, teams)
+    }
+}
+
+/// An agent's id, capacity, place in the rotation, load and open conversations.
+const POOL: &str = "SELECT a.id, a.capacity, a.assignment_seq, \
+       (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = a.id AND c.status <> 'resolved') AS load, \
+       (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = a.id AND c.status = 'open') AS open \
+     FROM agents a";
+
 /// The online, active agents with their loads and teams.
 async fn pool(conn: &mut SqliteConnection) -> Result<AgentPool> {
-    let rows: Vec<PoolRow> = sqlx::query_as(
-        "SELECT a.id, a.capacity, a.assignment_seq, \
-           (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = a.id AND c.status <> 'resolved') AS load, \
-           (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = a.id AND c.status = 'open') AS open \
-         FROM agents a WHERE a.active AND a.availability = 'online' ORDER BY a.id",
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .db()?;
+    let rows: Vec<PoolRow> =
+        sqlx::query_as(&format!("{POOL} WHERE a.active AND a.availability = 'online' ORDER BY a.id"))
+            .fetch_all(&mut *conn)
+            .await
+            .db()?;
     let members: Vec<(Uuid, Uuid)> = sqlx::query_as(
         "SELECT tm.agent_id, tm.team_id FROM team_members tm JOIN agents a ON a.id = tm.agent_id \
          WHERE a.active AND a.availability = 'online'",
@@ -102,84 +97,47 @@ async fn pool(conn: &mut SqliteConnection) -> Result<AgentPool> {
     .db()?;
     let max_seq: Option<i64> =
         sqlx::query_scalar("SELECT MAX(assignment_seq) FROM agents").fetch_one(&mut *conn).await.db()?;
-    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
     let agents = rows
         .into_iter()
         .map(|r| {
-            Ok(PoolAgent {
-                id: AgentId::from_uuid(r.id),
-                capacity: r.capacity.map(u32::try_from).transpose().map_err(|_| corrupt("capacity out of range"))?,
-                load: count(r.load),
-                open: count(r.open),
-                seq: r.assignment_seq,
-                teams: members.iter().filter(|(a, _)| *a == r.id).map(|(_, t)| TeamId::from_uuid(*t)).collect(),
-            })
+            let teams = members.iter().filter(|(a, _)| *a == r.id).map(|(_, t)| TeamId::from_uuid(*t)).collect();
+            r.agent(teams)
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(AgentPool::new(agents, max_seq))
 }
 
-/// Writes one automatic assignment: the conversation, the agent's place in the rotation,
-/// the history.
-async fn write_assignment(
-    conn: &mut SqliteConnection,
-    a: &AutoAssigned,
-    policy: AssignmentPolicy,
-    seq: i64,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    sqlx::query("UPDATE conversations SET assignee_id = ?2 WHERE id = ?1")
-        .bind(a.conversation.as_uuid())
-        .bind(a.agent.as_uuid())
-        .execute(&mut *conn)
-        .await
-        .db()?;
-    sqlx::query("UPDATE agents SET last_assigned_at = ?2, assignment_seq = ?3 WHERE id = ?1")
-        .bind(a.agent.as_uuid())
-        .bind(ms(now))
-        .bind(seq)
-        .execute(&mut *conn)
-        .await
-        .db()?;
-    let data = serde_json::json!({
-        "agent_id": a.agent, "previous_agent_id": a.previous, "via": "auto",
-        "policy": policy, "reason": a.reason.as_str(),
-    });
-    record_history(conn, a.conversation, HistoryKind::Assigned, None, &data, now).await
+/// The online, active members of `team` (see `IngestTx::team_pool`).
+pub(crate) async fn team_pool(conn: &mut SqliteConnection, team: TeamId) -> Result<Vec<PoolAgent>> {
+    let rows: Vec<PoolRow> = sqlx::query_as(&format!(
+        "{POOL} JOIN team_members tm ON tm.agent_id = a.id AND tm.team_id = ?1 \
+         WHERE a.active AND a.availability = 'online' ORDER BY a.id"
+    ))
+    .bind(team.as_uuid())
+    .fetch_all(conn)
+    .await
+    .db()?;
+    rows.into_iter().map(|r| r.agent(vec![team])).collect()
 }
 
-/// Whether a step could have anything to do (read on a reader, before taking the gate).
-async fn worth_a_step(
+/// The conversation's assignee if an active member of `team` (see
+/// `IngestTx::team_assignee`).
+pub(crate) async fn team_assignee(
     conn: &mut SqliteConnection,
-    policies: &HashMap<ChannelId, ChannelPolicy>,
-    now: DateTime<Utc>,
-) -> Result<bool> {
-    if policies.is_empty() {
-        return Ok(false);
-    }
-    for p in policies.values() {
-        let Some(minutes) = p.effective.reassign_after_minutes else { continue };
-        let due: bool = sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 {DUE})"))
-            .bind(p.channel_id.as_uuid())
-            .bind(ms(deadline(now, minutes)))
-            .fetch_one(&mut *conn)
+    conversation: ConversationId,
+    team: TeamId,
+) -> Result<Option<AgentId>> {
+    let member = "SELECT 1 FROM team_members tm JOIN agents ma ON ma.id = tm.agent_id \
+                  WHERE tm.team_id = ?2 AND tm.agent_id = c.assignee_id AND ma.active";
+    let kept: Option<Uuid> =
+        sqlx::query_scalar(&format!("SELECT c.assignee_id FROM conversations c WHERE c.id = ?1 AND EXISTS ({member})"))
+            .bind(conversation.as_uuid())
+            .bind(team.as_uuid())
+            .fetch_optional(conn)
             .await
-            .db()?;
-        if due {
-            return Ok(true);
-        }
-    }
-    let mut q = QueryBuilder::<Sqlite>::new(
-        "SELECT EXISTS (SELECT 1 FROM agents WHERE active AND availability = 'online') \
-           AND EXISTS (SELECT 1 FROM conversations c INDEXED BY conversations_queue \
-             WHERE c.status = 'open' AND c.assignee_id IS NULL AND c.waiting_since IS NOT NULL AND c.channel_id IN (",
-    );
-    let mut ids = q.separated(", ");
-    for id in policies.keys() {
-        ids.push_bind(*id.as_uuid());
-    }
-    q.push("))");
-    q.build_query_scalar().fetch_one(conn).await.db()
+            .db()?
+            .flatten();
+    Ok(kept.map(AgentId::from_uuid))
 }
 
 /// The conversations of channel `?1` whose assignee has not answered by the deadline
@@ -191,110 +149,162 @@ const DUE: &str = "FROM conversations c INDEXED BY conversations_unanswered \
        AND NOT EXISTS (SELECT 1 FROM conversation_events e \
          WHERE e.conversation_id = c.id AND e.kind = 'assigned' AND e.at > ?2)";
 
-/// The deadline at `now` for a delay of `minutes`.
-fn deadline(now: DateTime<Utc>, minutes: u32) -> DateTime<Utc> {
-    now - Duration::minutes(i64::from(minutes))
+/// `c.channel_id IN (…)`, bound.
+fn in_channels(q: &mut QueryBuilder<'_, Sqlite>, channels: &[ChannelId]) {
+    q.push("c.channel_id IN (");
+    let mut ids = q.separated(", ");
+    for id in channels {
+        ids.push_bind(*id.as_uuid());
+    }
+    q.push(")");
 }
 
-/// Takes back the conversations whose assignee has not answered in time.
-async fn reassign(
-    conn: &mut SqliteConnection,
-    policies: &HashMap<ChannelId, ChannelPolicy>,
-    pool: &mut AgentPool,
-    now: DateTime<Utc>,
-    limit: u32,
-    report: &mut AutoAssignReport,
-) -> Result<()> {
-    for p in policies.values() {
-        let Some(minutes) = p.effective.reassign_after_minutes else { continue };
-        let remaining = i64::from(limit).saturating_sub(i64::try_from(report.changes()).unwrap_or(i64::MAX));
-        if remaining <= 0 {
-            return Ok(());
-        }
-        let cut = ms(deadline(now, minutes));
-        let due: Vec<(Uuid, Uuid)> =
-            sqlx::query_as(&format!("SELECT c.id, c.assignee_id {DUE} ORDER BY c.waiting_since, c.id LIMIT ?3"))
-                .bind(p.channel_id.as_uuid())
-                .bind(cut)
-                .bind(remaining)
-                .fetch_all(&mut *conn)
-                .await
-                .db()?;
-        for (conversation, previous) in due {
-            let conversation = ConversationId::from_uuid(conversation);
-            let previous = AgentId::from_uuid(previous);
-            if let Some((agent, seq)) = pool.pick(p.effective.policy, p.team_id, Some(previous)) {
-                pool.release(previous);
-                let a =
-                    AutoAssigned { conversation, agent, previous: Some(previous), reason: AutoReason::ReplyTimeout };
-                write_assignment(conn, &a, p.effective.policy, seq, now).await?;
-                report.assigned.push(a);
-            } else if !pool.contains(previous) {
-                sqlx::query("UPDATE conversations SET assignee_id = NULL WHERE id = ?1")
-                    .bind(conversation.as_uuid())
-                    .execute(&mut *conn)
-                    .await
-                    .db()?;
-                let data = serde_json::json!({ "agent_id": previous, "reason": AutoReason::ReplyTimeout.as_str() });
-                record_history(conn, conversation, HistoryKind::Unassigned, None, &data, now).await?;
-                report.returned.push((conversation, previous));
-            }
-            // Otherwise the assignee is the only one online who could have it: it stays.
+/// Where the step is: looking on a reader, or writing under the gate.
+enum Conn {
+    Reader(PoolConnection<Sqlite>),
+    Writer(WriteTx),
+    /// Between the two, waiting for the gate.
+    None,
+}
+
+struct SqliteAssignmentTx<'a> {
+    store: &'a SqliteStore,
+    conn: Conn,
+}
+
+impl SqliteAssignmentTx<'_> {
+    fn conn(&mut self) -> Result<&mut SqliteConnection> {
+        match &mut self.conn {
+            Conn::Reader(c) => Ok(c),
+            Conn::Writer(w) => Ok(w.conn()),
+            Conn::None => Err(StoreError::Other(anyhow::anyhow!("the assignment step has no connection"))),
         }
     }
-    Ok(())
+
+    /// The write transaction: a change before `lock_pool` is a bug.
+    fn writer(&mut self) -> Result<&mut SqliteConnection> {
+        match &mut self.conn {
+            Conn::Writer(w) => Ok(w.conn()),
+            _ => Err(StoreError::Other(anyhow::anyhow!("an assignment written before lock_pool"))),
+        }
+    }
 }
 
-/// Assigns waiting conversations, oldest first, while anyone has room.
-async fn assign_waiting(
-    conn: &mut SqliteConnection,
-    policies: &HashMap<ChannelId, ChannelPolicy>,
-    pool: &mut AgentPool,
-    now: DateTime<Utc>,
-    limit: u32,
-    report: &mut AutoAssignReport,
-) -> Result<()> {
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let mut after: Option<(i64, Uuid)> = None;
-    loop {
-        let open: Vec<&ChannelPolicy> = policies.values().filter(|p| pool.has_room_for(p.team_id)).collect();
-        if open.is_empty() || report.changes() >= limit {
-            return Ok(());
-        }
+#[async_trait]
+impl AssignmentTx for SqliteAssignmentTx<'_> {
+    async fn active_policies(&mut self) -> Result<Vec<ChannelPolicy>> {
+        Ok(policies(self.conn()?, None).await?.into_iter().filter(ChannelPolicy::assigns).collect())
+    }
+
+    async fn any_unanswered(&mut self, channel: ChannelId, deadline: DateTime<Utc>) -> Result<bool> {
+        sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 {DUE})"))
+            .bind(channel.as_uuid())
+            .bind(ms(deadline))
+            .fetch_one(self.conn()?)
+            .await
+            .db()
+    }
+
+    async fn any_waiting(&mut self, channels: &[ChannelId]) -> Result<bool> {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT EXISTS (SELECT 1 FROM agents WHERE active AND availability = 'online') \
+               AND EXISTS (SELECT 1 FROM conversations c INDEXED BY conversations_queue \
+                 WHERE c.status = 'open' AND c.assignee_id IS NULL AND c.waiting_since IS NOT NULL AND ",
+        );
+        in_channels(&mut q, channels);
+        q.push(")");
+        q.build_query_scalar().fetch_one(self.conn()?).await.db()
+    }
+
+    async fn lock_pool(&mut self) -> Result<AgentPool> {
+        // Give the reader back before queueing for the gate.
+        self.conn = Conn::None;
+        self.conn = Conn::Writer(self.store.begin_write().await?);
+        pool(self.writer()?).await
+    }
+
+    async fn unanswered(&mut self, channel: ChannelId, deadline: DateTime<Utc>, limit: u32) -> Result<Vec<Unanswered>> {
+        let due: Vec<(Uuid, Uuid)> =
+            sqlx::query_as(&format!("SELECT c.id, c.assignee_id {DUE} ORDER BY c.waiting_since, c.id LIMIT ?3"))
+                .bind(channel.as_uuid())
+                .bind(ms(deadline))
+                .bind(i64::from(limit))
+                .fetch_all(self.conn()?)
+                .await
+                .db()?;
+        Ok(due
+            .into_iter()
+            .map(|(c, a)| Unanswered { conversation: ConversationId::from_uuid(c), assignee: AgentId::from_uuid(a) })
+            .collect())
+    }
+
+    async fn waiting(
+        &mut self,
+        channels: &[ChannelId],
+        after: Option<QueueKey>,
+        limit: u32,
+    ) -> Result<Vec<WaitingConversation>> {
         let mut q = QueryBuilder::<Sqlite>::new(
             "SELECT c.id, c.channel_id, c.waiting_since FROM conversations c INDEXED BY conversations_queue \
-             WHERE c.status = 'open' AND c.assignee_id IS NULL AND c.waiting_since IS NOT NULL AND c.channel_id IN (",
+             WHERE c.status = 'open' AND c.assignee_id IS NULL AND c.waiting_since IS NOT NULL AND ",
         );
-        let mut ids = q.separated(", ");
-        for p in &open {
-            ids.push_bind(*p.channel_id.as_uuid());
+        in_channels(&mut q, channels);
+        if let Some(k) = after {
+            q.push(" AND (c.waiting_since, c.id) > (")
+                .push_bind(ms(k.waiting_since))
+                .push(", ")
+                .push_bind(*k.id.as_uuid())
+                .push(")");
         }
-        q.push(")");
-        if let Some((since, id)) = after {
-            q.push(" AND (c.waiting_since, c.id) > (").push_bind(since).push(", ").push_bind(id).push(")");
+        q.push(" ORDER BY c.waiting_since, c.id LIMIT ").push_bind(i64::from(limit));
+        let page: Vec<(Uuid, Uuid, i64)> = q.build_query_as().fetch_all(self.conn()?).await.db()?;
+        page.into_iter()
+            .map(|(id, channel, since)| {
+                Ok(WaitingConversation {
+                    id: ConversationId::from_uuid(id),
+                    channel: ChannelId::from_uuid(channel),
+                    waiting_since: time(since)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn assign(&mut self, a: &AutoAssigned, policy: AssignmentPolicy, seq: i64, at: DateTime<Utc>) -> Result<()> {
+        let conn = self.writer()?;
+        sqlx::query("UPDATE conversations SET assignee_id = ?2 WHERE id = ?1")
+            .bind(a.conversation.as_uuid())
+            .bind(a.agent.as_uuid())
+            .execute(&mut *conn)
+            .await
+            .db()?;
+        sqlx::query("UPDATE agents SET last_assigned_at = ?2, assignment_seq = ?3 WHERE id = ?1")
+            .bind(a.agent.as_uuid())
+            .bind(ms(at))
+            .bind(seq)
+            .execute(&mut *conn)
+            .await
+            .db()?;
+        let data = auto_assigned_data(a, policy);
+        record_history(conn, a.conversation, HistoryKind::Assigned, None, &data, at).await
+    }
+
+    async fn unassign(&mut self, conversation: ConversationId, previous: AgentId, at: DateTime<Utc>) -> Result<()> {
+        let conn = self.writer()?;
+        sqlx::query("UPDATE conversations SET assignee_id = NULL WHERE id = ?1")
+            .bind(conversation.as_uuid())
+            .execute(&mut *conn)
+            .await
+            .db()?;
+        let data = returned_data(previous);
+        record_history(conn, conversation, HistoryKind::Unassigned, None, &data, at).await
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        match self.conn {
+            Conn::Writer(w) => w.commit().await,
+            // Only looked: nothing to commit.
+            Conn::Reader(_) | Conn::None => Ok(()),
         }
-        q.push(" ORDER BY c.waiting_since, c.id LIMIT ").push_bind(PAGE);
-        let page: Vec<(Uuid, Uuid, i64)> = q.build_query_as().fetch_all(&mut *conn).await.db()?;
-        let Some(&(last, _, last_since)) = page.last() else { return Ok(()) };
-        for &(conversation, channel, _) in &page {
-            let Some(p) = policies.get(&ChannelId::from_uuid(channel)) else { continue };
-            let Some((agent, seq)) = pool.pick(p.effective.policy, p.team_id, None) else { continue };
-            let a = AutoAssigned {
-                conversation: ConversationId::from_uuid(conversation),
-                agent,
-                previous: None,
-                reason: AutoReason::Waiting,
-            };
-            write_assignment(conn, &a, p.effective.policy, seq, now).await?;
-            report.assigned.push(a);
-            if report.changes() >= limit {
-                return Ok(());
-            }
-        }
-        if i64::try_from(page.len()).unwrap_or(i64::MAX) < PAGE {
-            return Ok(());
-        }
-        after = Some((last_since, last));
     }
 }
 
@@ -386,23 +396,8 @@ impl AssignmentStore for SqliteStore {
         Ok(after)
     }
 
-    async fn auto_assign(&self, now: DateTime<Utc>, limit: u32) -> Result<AutoAssignReport> {
-        let mut report = AutoAssignReport::default();
-        {
-            let mut conn = self.pool().acquire().await.db()?;
-            let policies = active_policies(&mut conn).await?;
-            if !worth_a_step(&mut conn, &policies, now).await? {
-                return Ok(report);
-            }
-        }
-        let mut w = self.begin_write().await?;
-        let conn = w.conn();
-        // Read again under the gate: the look above was only a hint.
-        let policies = active_policies(&mut *conn).await?;
-        let mut pool = pool(&mut *conn).await?;
-        reassign(&mut *conn, &policies, &mut pool, now, limit, &mut report).await?;
-        assign_waiting(&mut *conn, &policies, &mut pool, now, limit, &mut report).await?;
-        w.commit().await?;
-        Ok(report)
+    async fn begin_assignment(&self) -> Result<Box<dyn AssignmentTx + '_>> {
+        let reader = self.pool().acquire().await.db()?;
+        Ok(Box::new(SqliteAssignmentTx { store: self, conn: Conn::Reader(reader) }))
     }
 }

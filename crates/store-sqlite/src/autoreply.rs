@@ -10,7 +10,7 @@ use sqlx::SqliteConnection;
 use sqlx::types::Json;
 use switchboard_domain::autoreply::{AutoReplyConfig, QuickReply, Shortcut};
 use switchboard_domain::{
-    AgentId, ChannelId, ContactId, ConversationId, DeliveryState, Direction, MessageId, QuickReplyId, RuleId, TeamId,
+    AgentId, ChannelId, ContactId, ConversationId, DeliveryState, Direction, MessageId, QuickReplyId, RuleId,
 };
 use switchboard_store::{
     AutoReplyFacts, AutoReplyStore, ChannelAutoReplies, ChannelAutoRepliesPatch, Lease, NewOutbound, QueuedReply,
@@ -235,43 +235,6 @@ pub(crate) async fn assign_conversation(
             .await?;
     }
     Ok(n > 0)
-}
-
-/// A keyword rule's "assign to team" (see `IngestTx::assign_to_team`).
-pub(crate) async fn assign_to_team(
-    conn: &mut SqliteConnection,
-    conversation: ConversationId,
-    team: TeamId,
-    at: DateTime<Utc>,
-) -> Result<Option<AgentId>> {
-    let member = "SELECT 1 FROM team_members tm JOIN agents ma ON ma.id = tm.agent_id \
-                  WHERE tm.team_id = ?2 AND tm.agent_id = c.assignee_id AND ma.active";
-    let kept: Option<Uuid> =
-        sqlx::query_scalar(&format!("SELECT c.assignee_id FROM conversations c WHERE c.id = ?1 AND EXISTS ({member})"))
-            .bind(conversation.as_uuid())
-            .bind(team.as_uuid())
-            .fetch_optional(&mut *conn)
-            .await
-            .db()?
-            .flatten();
-    if let Some(agent) = kept {
-        return Ok(Some(AgentId::from_uuid(agent)));
-    }
-    let chosen: Option<Uuid> = sqlx::query_scalar(
-        "SELECT a.id FROM agents a JOIN team_members tm ON tm.agent_id = a.id AND tm.team_id = ?1 \
-         WHERE a.active AND a.availability = 'online' \
-           AND (a.capacity IS NULL OR a.capacity > \
-                (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = a.id AND c.status <> 'resolved')) \
-         ORDER BY (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = a.id AND c.status = 'open'), \
-           a.assignment_seq, a.id \
-         LIMIT 1",
-    )
-    .bind(team.as_uuid())
-    .fetch_optional(&mut *conn)
-    .await
-    .db()?;
-    let Some(agent) = chosen.map(AgentId::from_uuid) else { return Ok(None) };
-    Ok(assign_conversation(conn, conversation, agent, at).await?.then_some(agent))
 }
 
 /// A stored JSON document as the domain type it was written from.

@@ -509,13 +509,12 @@ impl IngestTx for SqliteIngestTx {
         crate::autoreply::assign_conversation(self.w.conn(), conversation, agent, at).await
     }
 
-    async fn assign_to_team(
-        &mut self,
-        conversation: ConversationId,
-        team: TeamId,
-        at: DateTime<Utc>,
-    ) -> Result<Option<AgentId>> {
-        crate::autoreply::assign_to_team(self.w.conn(), conversation, team, at).await
+    async fn team_assignee(&mut self, conversation: ConversationId, team: TeamId) -> Result<Option<AgentId>> {
+        crate::assignment::team_assignee(self.w.conn(), conversation, team).await
+    }
+
+    async fn team_pool(&mut self, team: TeamId) -> Result<Vec<switchboard_store::PoolAgent>> {
+        crate::assignment::team_pool(self.w.conn(), team).await
     }
 
     async fn record_rule_fired(&mut self, conversation: ConversationId, rule: &str, at: DateTime<Utc>) -> Result<()> {

@@ -1,11 +1,8 @@
-use std::fmt;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use switchboard_domain::{AgentId, AgentName, AgentRole, ConversationId, Email, NewAgent, TokenHash};
 
-pub use switchboard_domain::TokenId;
+pub use switchboard_domain::{Availability, TokenId};
 
 use crate::Result;
 
@@ -22,44 +19,6 @@ pub struct Agent {
     /// The most conversations that are not resolved the agent holds at once (claiming
     /// stops there); `None` = no limit.
     pub capacity: Option<u32>,
-}
-
-/// Whether an agent is at work.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum Availability {
-    Online,
-    Away,
-    #[default]
-    Offline,
-}
-
-impl Availability {
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Online => "online",
-            Self::Away => "away",
-            Self::Offline => "offline",
-        }
-    }
-
-    #[must_use]
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "online" => Self::Online,
-            "away" => Self::Away,
-            "offline" => Self::Offline,
-            _ => return None,
-        })
-    }
-}
-
-impl fmt::Display for Availability {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// An API token as its owner sees it later: never the token itself.

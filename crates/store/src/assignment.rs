@@ -1,20 +1,7 @@
-//! Auto-assignment: a policy per team and per channel, and the store step that hands
-//! waiting conversations to agents.
-//!
-//! **Policy.** A channel's own policy wins; a channel without one follows its team's; a
-//! channel with neither (or without a team) is `off`. `reassign_after_minutes` takes a
-//! conversation back from an assignee who has not answered the waiting customer in
-//! time.
-//!
-//! **Eligible agents.** Active, `online`, members of the channel's team (any agent when
-//! the channel has no team), and below their capacity (the queue's load: conversations
-//! assigned to them that are not resolved; no capacity = no limit).
-//!
-//! **Choice.** `round_robin`: the eligible agent the assigner served least recently (a
-//! persisted rotation number per agent, so the order survives restarts and is shared by
-//! instances). `least_loaded`: the fewest *open* conversations, ties by least recently
-//! assigned. The choice itself is [`AgentPool`], a pure function both backends use inside
-//! their transaction.
+//! Auto-assignment's ports: policies per team and per channel, and the transaction the
+//! assigner (switchboard-core) works in. The rules — policy resolution, who is eligible,
+//! who is chosen — are in `switchboard_domain::assignment`; the workflow is in
+//! `switchboard_core::assignment`; the backends only run the primitives' SQL.
 //!
 //! **Reassignment.** An open, assigned conversation whose customer has waited
 //! (`waiting_since`) at least N minutes, and that was not (re)assigned in the last N
@@ -27,169 +14,57 @@
 //! `previous_agent_id`), and `unassigned` with `reason: "reply_timeout"`. A keyword
 //! rule's assignment is recorded as `assigned` with `via: "rule"`.
 
-use std::fmt;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use switchboard_domain::{AgentId, ChannelId, ConversationId};
 
-use crate::{Result, TeamId};
+pub use switchboard_domain::{
+    AgentPool, AssignmentPolicy, AutoAssignReport, AutoAssigned, AutoReason, ChannelPolicy, InvalidPolicy,
+    PolicySettings, PolicySource, PoolAgent,
+};
 
-/// How a channel's waiting conversations are assigned.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum AssignmentPolicy {
-    /// Agents claim or are assigned by hand.
-    #[default]
-    Off,
-    /// The eligible agent assigned least recently.
-    RoundRobin,
-    /// The eligible agent with the fewest open conversations.
-    LeastLoaded,
-}
+use crate::{Result, StoreError, TeamId};
 
-impl AssignmentPolicy {
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Off => "off",
-            Self::RoundRobin => "round_robin",
-            Self::LeastLoaded => "least_loaded",
-        }
-    }
-
-    #[must_use]
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "off" => Self::Off,
-            "round_robin" => Self::RoundRobin,
-            "least_loaded" => Self::LeastLoaded,
-            _ => return None,
-        })
+impl From<InvalidPolicy> for StoreError {
+    fn from(e: InvalidPolicy) -> Self {
+        Self::corrupt(e)
     }
 }
 
-impl fmt::Display for AssignmentPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// A pool agent from what both backends read: the capacity as stored, the loads as
+/// counted.
+pub fn pool_agent(
+    id: AgentId,
+    capacity: Option<i64>,
+    load: i64,
+    open: i64,
+    seq: Option<i64>,
+    teams: Vec<TeamId>,
+) -> Result<PoolAgent> {
+    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+    Ok(PoolAgent {
+        id,
+        capacity: capacity.map(u32::try_from).transpose().map_err(|_| StoreError::corrupt("capacity out of range"))?,
+        load: count(load),
+        open: count(open),
+        seq,
+        teams,
+    })
 }
 
-/// A policy as set on a team or a channel.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PolicySettings {
-    pub policy: AssignmentPolicy,
-    /// Take a conversation back from an assignee who has not answered within this many
-    /// minutes (at least 1); `None`: never.
-    pub reassign_after_minutes: Option<u32>,
+/// The history data of an automatic assignment (`assigned`).
+#[must_use]
+pub fn auto_assigned_data(a: &AutoAssigned, policy: AssignmentPolicy) -> serde_json::Value {
+    serde_json::json!({
+        "agent_id": a.agent, "previous_agent_id": a.previous, "via": "auto",
+        "policy": policy, "reason": a.reason.as_str(),
+    })
 }
 
-impl PolicySettings {
-    /// A policy as both backends store it (`policy` text, `reassign_after_minutes`);
-    /// `None` when no policy is set.
-    pub fn from_columns(policy: Option<String>, minutes: Option<i64>) -> crate::Result<Option<Self>> {
-        let Some(policy) = policy else { return Ok(None) };
-        Ok(Some(Self {
-            policy: AssignmentPolicy::parse(&policy)
-                .ok_or_else(|| crate::StoreError::corrupt(format!("assignment policy {policy:?}")))?,
-            reassign_after_minutes: minutes
-                .map(u32::try_from)
-                .transpose()
-                .map_err(|_| crate::StoreError::corrupt("reassign_after_minutes out of range"))?,
-        }))
-    }
-}
-
-/// Where a channel's effective policy comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum PolicySource {
-    /// The channel's own.
-    Channel,
-    /// Its team's.
-    Team,
-    /// Neither is set: off.
-    Default,
-}
-
-/// A channel's policy: its own, and the one in effect.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ChannelPolicy {
-    pub channel_id: ChannelId,
-    pub team_id: Option<TeamId>,
-    /// The channel's own policy, if set.
-    pub own: Option<PolicySettings>,
-    pub effective: PolicySettings,
-    pub source: PolicySource,
-}
-
-impl ChannelPolicy {
-    /// Resolves the effective policy: the channel's own, else its team's, else off.
-    #[must_use]
-    pub fn resolve(
-        channel_id: ChannelId,
-        team_id: Option<TeamId>,
-        own: Option<PolicySettings>,
-        team: Option<PolicySettings>,
-    ) -> Self {
-        let (effective, source) = match (own, team.filter(|_| team_id.is_some())) {
-            (Some(p), _) => (p, PolicySource::Channel),
-            (None, Some(p)) => (p, PolicySource::Team),
-            (None, None) => (PolicySettings::default(), PolicySource::Default),
-        };
-        Self { channel_id, team_id, own, effective, source }
-    }
-}
-
-/// Why the assigner changed a conversation's assignee.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AutoReason {
-    /// It was waiting in the queue.
-    Waiting,
-    /// The assignee did not answer within the channel's `reassign_after_minutes`.
-    ReplyTimeout,
-}
-
-impl AutoReason {
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Waiting => "waiting",
-            Self::ReplyTimeout => "reply_timeout",
-        }
-    }
-}
-
-/// One automatic assignment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AutoAssigned {
-    pub conversation: ConversationId,
-    pub agent: AgentId,
-    /// Who had it (a reassignment).
-    pub previous: Option<AgentId>,
-    pub reason: AutoReason,
-}
-
-/// What one assigner step did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AutoAssignReport {
-    /// In the order they were made (oldest waiting first).
-    pub assigned: Vec<AutoAssigned>,
-    /// Taken back from an assignee who did not answer and is no longer online, with
-    /// nobody else to give them to: back in the queue.
-    pub returned: Vec<(ConversationId, AgentId)>,
-}
-
-impl AutoAssignReport {
-    /// Changes made.
-    #[must_use]
-    pub fn changes(&self) -> usize {
-        self.assigned.len() + self.returned.len()
-    }
+/// The history data of an unanswered conversation put back in the queue (`unassigned`).
+#[must_use]
+pub fn returned_data(previous: AgentId) -> serde_json::Value {
+    serde_json::json!({ "agent_id": previous, "reason": AutoReason::ReplyTimeout.as_str() })
 }
 
 #[async_trait]
@@ -212,158 +87,82 @@ pub trait AssignmentStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<ChannelPolicy>;
 
-    /// One assigner step at `now`, in ONE transaction: first the reassignments that are
-    /// due, then up to `limit` waiting, unassigned conversations of channels with a
-    /// policy, oldest `waiting_since` first, each to an eligible agent chosen by its
-    /// channel's policy; every change recorded in the history. Concurrent steps (other
-    /// instances) never put an agent over capacity nor assign a conversation twice.
-    async fn auto_assign(&self, now: DateTime<Utc>, limit: u32) -> Result<AutoAssignReport>;
+    /// Opens an assigner step's transaction (see [`AssignmentTx`]).
+    async fn begin_assignment(&self) -> Result<Box<dyn AssignmentTx + '_>>;
 }
 
-/// An online, active agent as the assigner sees them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PoolAgent {
-    pub id: AgentId,
-    /// `None`: no limit.
-    pub capacity: Option<u32>,
-    /// Conversations assigned that are not resolved.
-    pub load: u32,
-    /// Conversations assigned that are open.
-    pub open: u32,
-    /// Place in the rotation: the last automatic assignment's number (`None`: never).
-    pub seq: Option<i64>,
-    pub teams: Vec<TeamId>,
+/// A conversation waiting in the queue: open, unassigned, its customer waiting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitingConversation {
+    pub id: ConversationId,
+    pub channel: ChannelId,
+    pub waiting_since: DateTime<Utc>,
 }
 
-impl PoolAgent {
-    fn has_room(&self) -> bool {
-        self.capacity.is_none_or(|c| self.load < c)
-    }
-
-    fn serves(&self, team: Option<TeamId>) -> bool {
-        team.is_none_or(|t| self.teams.contains(&t))
-    }
+/// Where a page of [`AssignmentTx::waiting`] starts: after this conversation, in queue
+/// order (`waiting_since`, then id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueKey {
+    pub waiting_since: DateTime<Utc>,
+    pub id: ConversationId,
 }
 
-/// The eligible agents of one step, and the choice between them. Pure: both backends
-/// fill it from their transaction and write back what it chose.
-#[derive(Clone, Debug)]
-pub struct AgentPool {
-    agents: Vec<PoolAgent>,
-    next_seq: i64,
+/// An assigned, open conversation whose customer has waited since before a deadline
+/// and that nobody was (re)assigned after it: the assignee has not answered in time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unanswered {
+    pub conversation: ConversationId,
+    pub assignee: AgentId,
 }
 
-impl AgentPool {
-    /// `agents`: the online, active agents; `max_seq`: the highest rotation number any
-    /// agent holds.
-    #[must_use]
-    pub fn new(agents: Vec<PoolAgent>, max_seq: Option<i64>) -> Self {
-        Self { agents, next_seq: max_seq.unwrap_or(0).saturating_add(1) }
-    }
+/// One assigner step's transaction: the primitives `switchboard_core::assignment`
+/// runs the step with. A step first *looks* (policies, whether anything is to do), and
+/// only then [`lock_pool`](Self::lock_pool)s, from which on it may change assignments:
+/// - SQLite looks on a reader and takes the write gate in `lock_pool` (nobody else
+///   writes until commit, so loads hold and nothing is assigned twice); an idle step
+///   never takes the gate;
+/// - PostgreSQL runs the whole step in one transaction; `lock_pool` locks the online,
+///   active agents' rows in id order before counting their loads, and `unanswered` and
+///   `waiting` take their conversations `FOR NO KEY UPDATE SKIP LOCKED`.
+///
+/// Dropping it without [`commit`](Self::commit) rolls back.
+#[async_trait]
+pub trait AssignmentTx: Send {
+    /// The channels whose effective policy assigns (not `off`). Read again after
+    /// `lock_pool`: what was read before is only a hint.
+    async fn active_policies(&mut self) -> Result<Vec<ChannelPolicy>>;
 
-    /// Whether the agent is in the pool (online and active).
-    #[must_use]
-    pub fn contains(&self, agent: AgentId) -> bool {
-        self.agents.iter().any(|a| a.id == agent)
-    }
+    /// Whether a conversation of `channel` is [`Unanswered`] at `deadline` (a look; locks
+    /// nothing).
+    async fn any_unanswered(&mut self, channel: ChannelId, deadline: DateTime<Utc>) -> Result<bool>;
 
-    /// Whether anyone could take a conversation of a channel routed to `team`.
-    #[must_use]
-    pub fn has_room_for(&self, team: Option<TeamId>) -> bool {
-        self.agents.iter().any(|a| a.has_room() && a.serves(team))
-    }
+    /// Whether any active agent is online while a conversation of `channels` waits (a
+    /// look; locks nothing).
+    async fn any_waiting(&mut self, channels: &[ChannelId]) -> Result<bool>;
 
-    /// Chooses an eligible agent for a conversation of a channel routed to `team`
-    /// (other than `except`), counts the conversation in their load, and moves them to
-    /// the end of the rotation. Returns the agent and their new rotation number.
-    pub fn pick(
+    /// Starts the step's writing part (see above) and reads the pool: the online,
+    /// active agents with their loads, teams and places in the rotation.
+    async fn lock_pool(&mut self) -> Result<AgentPool>;
+
+    /// Up to `limit` [`Unanswered`] conversations of `channel` at `deadline`, longest
+    /// waiting first.
+    async fn unanswered(&mut self, channel: ChannelId, deadline: DateTime<Utc>, limit: u32) -> Result<Vec<Unanswered>>;
+
+    /// Up to `limit` conversations waiting in `channels`, in queue order, after `after`.
+    async fn waiting(
         &mut self,
-        policy: AssignmentPolicy,
-        team: Option<TeamId>,
-        except: Option<AgentId>,
-    ) -> Option<(AgentId, i64)> {
-        let eligible = self.agents.iter_mut().filter(|a| a.has_room() && a.serves(team) && Some(a.id) != except);
-        // `None` (never assigned) sorts first.
-        let chosen = match policy {
-            AssignmentPolicy::Off => None,
-            AssignmentPolicy::RoundRobin => eligible.min_by_key(|a| (a.seq, a.id)),
-            AssignmentPolicy::LeastLoaded => eligible.min_by_key(|a| (a.open, a.seq, a.id)),
-        }?;
-        chosen.load = chosen.load.saturating_add(1);
-        chosen.open = chosen.open.saturating_add(1);
-        let seq = self.next_seq;
-        chosen.seq = Some(seq);
-        self.next_seq = seq.saturating_add(1);
-        Some((chosen.id, seq))
-    }
+        channels: &[ChannelId],
+        after: Option<QueueKey>,
+        limit: u32,
+    ) -> Result<Vec<WaitingConversation>>;
 
-    /// A conversation of the agent's left them (an open one).
-    pub fn release(&mut self, agent: AgentId) {
-        if let Some(a) = self.agents.iter_mut().find(|a| a.id == agent) {
-            a.load = a.load.saturating_sub(1);
-            a.open = a.open.saturating_sub(1);
-        }
-    }
-}
+    /// Writes one automatic assignment: the conversation's assignee, the agent's place in
+    /// the rotation (`seq`, at `at`), and the history (`assigned`, `via: "auto"`).
+    async fn assign(&mut self, a: &AutoAssigned, policy: AssignmentPolicy, seq: i64, at: DateTime<Utc>) -> Result<()>;
 
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use uuid::Uuid;
+    /// Puts an unanswered conversation back in the queue, recorded in the history
+    /// (`unassigned`, `reason: "reply_timeout"`).
+    async fn unassign(&mut self, conversation: ConversationId, previous: AgentId, at: DateTime<Utc>) -> Result<()>;
 
-    use super::*;
-
-    fn agent(n: u128, capacity: Option<u32>, open: u32, seq: Option<i64>) -> PoolAgent {
-        PoolAgent { id: AgentId::from_uuid(Uuid::from_u128(n)), capacity, load: open, open, seq, teams: Vec::new() }
-    }
-
-    fn id(n: u128) -> AgentId {
-        AgentId::from_uuid(Uuid::from_u128(n))
-    }
-
-    #[test]
-    fn round_robin_serves_the_least_recently_assigned_first_and_rotates() {
-        let mut pool = AgentPool::new(
-            vec![agent(1, None, 0, Some(7)), agent(2, None, 0, None), agent(3, None, 0, Some(3))],
-            Some(7),
-        );
-        let order: Vec<AgentId> =
-            (0..6).map(|_| pool.pick(AssignmentPolicy::RoundRobin, None, None).unwrap().0).collect();
-        assert_eq!(order, [id(2), id(3), id(1), id(2), id(3), id(1)]);
-    }
-
-    #[test]
-    fn least_loaded_fills_the_emptiest_and_respects_capacity() {
-        let mut pool = AgentPool::new(vec![agent(1, Some(3), 2, None), agent(2, Some(2), 0, Some(1))], Some(1));
-        let picks: Vec<AgentId> =
-            std::iter::from_fn(|| pool.pick(AssignmentPolicy::LeastLoaded, None, None).map(|p| p.0)).collect();
-        // 2 has fewer open twice (0, then 1 against 2) and is then full; 1 takes the last.
-        assert_eq!(picks, [id(2), id(2), id(1)]);
-        assert!(!pool.has_room_for(None));
-    }
-
-    #[test]
-    fn teams_exclusions_and_off_are_honoured() {
-        let team = TeamId::new();
-        let mut member = agent(1, None, 0, None);
-        member.teams.push(team);
-        let mut pool = AgentPool::new(vec![member, agent(2, None, 0, None)], None);
-        assert_eq!(pool.pick(AssignmentPolicy::RoundRobin, Some(team), None).unwrap().0, id(1));
-        assert_eq!(pool.pick(AssignmentPolicy::RoundRobin, Some(team), Some(id(1))), None);
-        assert_eq!(pool.pick(AssignmentPolicy::Off, None, None), None);
-        assert!(!pool.has_room_for(Some(TeamId::new())));
-    }
-
-    #[test]
-    fn a_channels_own_policy_wins_over_its_teams() {
-        let ch = ChannelId::from_uuid(Uuid::from_u128(9));
-        let team = Some(TeamId::new());
-        let rr = PolicySettings { policy: AssignmentPolicy::RoundRobin, reassign_after_minutes: Some(5) };
-        let off = PolicySettings::default();
-        assert_eq!(ChannelPolicy::resolve(ch, team, Some(off), Some(rr)).effective, off);
-        assert_eq!(ChannelPolicy::resolve(ch, team, None, Some(rr)).source, PolicySource::Team);
-        assert_eq!(ChannelPolicy::resolve(ch, None, None, Some(rr)).source, PolicySource::Default);
-        assert_eq!(AssignmentPolicy::parse("least_loaded"), Some(AssignmentPolicy::LeastLoaded));
-        assert_eq!(AssignmentPolicy::parse("random"), None);
-    }
+    async fn commit(self: Box<Self>) -> Result<()>;
 }

@@ -8,8 +8,7 @@ use switchboard_domain::{ContactId, WaId};
 
 use crate::{Page, Result, Visibility};
 
-/// The most custom attributes a contact has.
-pub const MAX_CONTACT_ATTRIBUTES: usize = 50;
+pub use switchboard_domain::{MAX_CONTACT_ATTRIBUTES, merge_attributes};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Contact {
@@ -75,18 +74,4 @@ pub trait ContactStore: Send + Sync {
         patch: &ContactPatch,
         at: DateTime<Utc>,
     ) -> Result<ContactPatchOutcome>;
-}
-
-/// `attributes` with the merge patch applied: `null` deletes, anything else sets.
-#[must_use]
-pub fn merge_attributes(attributes: &Map<String, Value>, patch: &Map<String, Value>) -> Map<String, Value> {
-    let mut out = attributes.clone();
-    for (k, v) in patch {
-        if v.is_null() {
-            out.remove(k);
-        } else {
-            out.insert(k.clone(), v.clone());
-        }
-    }
-    out
 }

@@ -332,20 +332,16 @@ pub trait IngestTx: Send {
         at: DateTime<Utc>,
     ) -> Result<bool>;
 
-    /// Assigns the conversation to a member of `team` (a keyword rule's action): the
-    /// online, active member with room (under their capacity) and the fewest open
-    /// conversations, the least recently assigned first among equals. A current assignee
-    /// who is an active member of the team keeps it. `None`, and nothing changes, when no
-    /// member can take it now: it stays in the queue, for claim-next or the assigner.
-    /// Reads the loads without locking the agents (the auto-assigner locks them, and the
-    /// ingest transaction must not wait on it): two assignments racing may both count
-    /// one conversation less, never more.
-    async fn assign_to_team(
-        &mut self,
-        conversation: ConversationId,
-        team: TeamId,
-        at: DateTime<Utc>,
-    ) -> Result<Option<AgentId>>;
+    /// The conversation's assignee, if they are an active member of `team` (a keyword
+    /// rule's "assign to team" leaves it with them; see
+    /// `switchboard_core::assignment::assign_to_team`).
+    async fn team_assignee(&mut self, conversation: ConversationId, team: TeamId) -> Result<Option<AgentId>>;
+
+    /// The online, active members of `team` with their loads and places in the rotation
+    /// (their `teams` is just `team`). Reads without locking the agents (the assigner
+    /// locks them, and the ingest transaction must not wait on it): two assignments
+    /// racing may both count one conversation less, never more.
+    async fn team_pool(&mut self, team: TeamId) -> Result<Vec<crate::PoolAgent>>;
 
     /// Attributes a new conversation to the enabled link its first message came from (a
     /// reference code, or an ad's `source_id`): records the link and how on the

@@ -23,8 +23,9 @@ mod views;
 
 pub use agents::{Agent, AgentPatch, AgentStore, AgentUpdate, ApiToken, Availability, NewToken, TokenId};
 pub use assignment::{
-    AgentPool, AssignmentPolicy, AssignmentStore, AutoAssignReport, AutoAssigned, AutoReason, ChannelPolicy,
-    PolicySettings, PolicySource, PoolAgent,
+    AgentPool, AssignmentPolicy, AssignmentStore, AssignmentTx, AutoAssignReport, AutoAssigned, AutoReason,
+    ChannelPolicy, InvalidPolicy, PolicySettings, PolicySource, PoolAgent, QueueKey, Unanswered, WaitingConversation,
+    auto_assigned_data, pool_agent, returned_data,
 };
 pub use autoreply::{AutoReplyFacts, AutoReplyStore, ChannelAutoReplies, ChannelAutoRepliesPatch, StoredRule};
 pub use contacts::{

@@ -6,38 +6,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use switchboard_domain::{AgentId, ChannelId};
 
-pub use switchboard_domain::TeamId;
+pub use switchboard_domain::{InvalidTeamName, TeamId, TeamName};
 
 use crate::Result;
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a team name must be 1 to 100 characters")]
-pub struct InvalidTeamName;
-
-/// A team's name: trimmed, 1–100 characters, unique regardless of case.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TeamName(String);
-
-impl TeamName {
-    pub fn parse(s: &str) -> Result<Self, InvalidTeamName> {
-        let s = s.trim();
-        if s.is_empty() || s.chars().count() > 100 || s.chars().any(char::is_control) {
-            return Err(InvalidTeamName);
-        }
-        Ok(Self(s.to_owned()))
-    }
-
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// What uniqueness is checked on: the name lowercased.
-    #[must_use]
-    pub fn key(&self) -> String {
-        self.0.to_lowercase()
-    }
-}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Team {
