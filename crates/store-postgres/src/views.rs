@@ -480,3 +480,14 @@ pub(crate) async fn apply_sent(conn: &mut PgConnection, id: MessageId, wamid: &W
     take_pending_statuses(conn, row.channel_id, wamid, &mut d).await?;
     update_delivery(conn, row.id, Some(wamid), &d).await
 }
+
+/// Whether the conversation exists, locking it against a concurrent delete until the
+/// transaction ends.
+pub(crate) async fn hold_conversation(conn: &mut PgConnection, id: ConversationId) -> Result<bool> {
+    let row: Option<Uuid> = sqlx::query_scalar("SELECT id FROM conversations WHERE id = $1 FOR SHARE")
+        .bind(id.as_uuid())
+        .fetch_optional(conn)
+        .await
+        .db()?;
+    Ok(row.is_some())
+}

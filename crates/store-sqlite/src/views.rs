@@ -443,3 +443,13 @@ pub(crate) async fn apply_sent(
     take_pending_statuses(conn, row.channel_id, wamid, &mut d).await?;
     update_delivery(conn, row.id, Some(wamid), &d).await
 }
+
+/// Whether the conversation exists, inside a write transaction (the write gate keeps it
+/// from being deleted until the transaction ends).
+pub(crate) async fn hold_conversation(conn: &mut SqliteConnection, id: ConversationId) -> Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM conversations WHERE id = $1)")
+        .bind(id.as_uuid())
+        .fetch_one(conn)
+        .await
+        .db()
+}
