@@ -5,8 +5,7 @@ use sqlx::types::Json;
 use switchboard_domain::{ChannelId, ConversationId, MessageId, PhoneNumberId, WaId};
 use switchboard_store::{OutboxJob, StoreError};
 pub(crate) use switchboard_store_sql::rows::{
-    AgentRow, ChannelRow, ConversationRow, DeliveryRow, MessageRow, OutboxEntryRow, PendingEventRow, PendingStatusRow,
-    corrupt, delivery_state,
+    AgentRow, ChannelRow, DeliveryRow, OutboxEntryRow, PendingEventRow, PendingStatusRow, corrupt, delivery_state,
 };
 use uuid::Uuid;
 

@@ -64,7 +64,9 @@ impl<'q> Encode<'q, Sqlite> for Ts {
 impl<'r> Decode<'r, Sqlite> for Ts {
     fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
         let ms = <i64 as Decode<'r, Sqlite>>::decode(value)?;
-        DateTime::from_timestamp_millis(ms).map(Self).ok_or_else(|| format!("corrupt row: time {ms} out of range").into())
+        DateTime::from_timestamp_millis(ms)
+            .map(Self)
+            .ok_or_else(|| format!("corrupt row: time {ms} out of range").into())
     }
 }
 
@@ -138,4 +140,41 @@ impl<'r> Decode<'r, Postgres> for Int {
             <i64 as Decode<'r, Postgres>>::decode(value).map(Self)
         }
     }
+}
+
+/// The columns of a `ConversationRow`, from conversations `c`, contacts `ct` and channels
+/// `ch` (a literal, for `concat!`).
+#[macro_export]
+macro_rules! conversation_columns {
+    () => {
+        "SELECT c.id, c.channel_id, ch.phone_number_id, c.contact_id, ct.wa_id, ct.profile_name, \
+           ct.user_id, ct.username, c.status, c.assignee_id, c.window_closes_at, c.last_inbound_at, \
+           c.last_message_at, c.created_at, c.resolved_at, c.message_count, ct.name AS contact_name, \
+           ch.team_id, c.waiting_since, CASE WHEN c.status = 'snoozed' THEN c.snoozed_until END AS snoozed_until, \
+           c.link_id "
+    };
+}
+
+/// `conversation_columns!()` with its joins, up to the `WHERE`.
+#[macro_export]
+macro_rules! conversation_select {
+    () => {
+        concat!(
+            $crate::conversation_columns!(),
+            "FROM conversations c \
+             JOIN contacts ct ON ct.id = c.contact_id \
+             JOIN channels ch ON ch.id = c.channel_id "
+        )
+    };
+}
+
+/// The columns of a `MessageRow`, from `messages`, up to the `WHERE`.
+#[macro_export]
+macro_rules! message_select {
+    () => {
+        "SELECT id, conversation_id, direction, wamid, content, text, context, referral, errors, state, \
+           timestamp, created_at, sent_at, delivered_at, read_at, failed_at, error_code, error_title, \
+           error_details, sent_by, auto_rule \
+         FROM messages "
+    };
 }

@@ -10,7 +10,9 @@ use switchboard_store::StoreError;
 /// anything else is `Other`.
 pub fn db_err(e: sqlx::Error) -> StoreError {
     match &e {
-        sqlx::Error::Database(d) if d.kind() == ErrorKind::UniqueViolation => StoreError::Conflict { what: conflict(&**d) },
+        sqlx::Error::Database(d) if d.kind() == ErrorKind::UniqueViolation => {
+            StoreError::Conflict { what: conflict(&**d) }
+        }
         sqlx::Error::Database(d) if is_unavailable(&**d) => StoreError::Unavailable(e.into()),
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed

@@ -16,13 +16,18 @@
 //! backends.
 #![forbid(unsafe_code)]
 
-pub mod columns;
-pub mod error;
-pub mod rows;
 mod agents;
+pub mod columns;
 mod contacts;
+mod conversations;
+pub mod error;
 mod labels;
+mod links;
+mod messages;
 mod notes;
+pub mod outbox;
+mod queue;
+pub mod rows;
 mod teams;
 
 pub use columns::{Int, Ts, opt_time, opt_ts};

@@ -10,7 +10,9 @@ use switchboard_domain::{
     AgentId, AgentName, AgentRole, ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction,
     Email, LabelId, MessageId, PhoneNumberId, WaId, Wamid,
 };
-use switchboard_store::{Label, Agent, ChannelInfo, ContactView, ConversationView, MessageView, OutboxEntry, OutboxState, StoreError};
+use switchboard_store::{
+    Agent, ChannelInfo, ContactView, ConversationView, Label, MessageView, OutboxEntry, OutboxState, StoreError,
+};
 use uuid::Uuid;
 
 use crate::columns::{Int, Ts, opt_time};

@@ -37,8 +37,16 @@ macro_rules! team_store {
                     Ok(Team {
                         id: TeamId::from_uuid(r.id),
                         name: TeamName::parse(&r.name).map_err(corrupt)?,
-                        members: members.iter().filter(|(t, _)| *t == r.id).map(|(_, a)| AgentId::from_uuid(*a)).collect(),
-                        channels: channels.iter().filter(|(t, _)| *t == r.id).map(|(_, c)| ChannelId::from_uuid(*c)).collect(),
+                        members: members
+                            .iter()
+                            .filter(|(t, _)| *t == r.id)
+                            .map(|(_, a)| AgentId::from_uuid(*a))
+                            .collect(),
+                        channels: channels
+                            .iter()
+                            .filter(|(t, _)| *t == r.id)
+                            .map(|(_, c)| ChannelId::from_uuid(*c))
+                            .collect(),
                         created_at: r.created_at.0,
                     })
                 })
@@ -125,7 +133,8 @@ macro_rules! team_store {
             async fn delete_team(&self, id: TeamId) -> Result<()> {
                 let mut w = self.write_conn().await?;
                 // Foreign keys: members cascade, channels are set to no team.
-                let n = sqlx::query("DELETE FROM teams WHERE id = $1").bind(id.as_uuid()).execute(&mut *w).await.db()?;
+                let n =
+                    sqlx::query("DELETE FROM teams WHERE id = $1").bind(id.as_uuid()).execute(&mut *w).await.db()?;
                 if n.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
             }
 

@@ -34,13 +34,15 @@ async fn insert_mentions(conn: &mut SqliteConnection, note: NoteId, agents: &[Ag
         if !known {
             return Err(StoreError::NotFound);
         }
-        sqlx::query("INSERT INTO note_mentions (note_id, agent_id, position) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")
-            .bind(note.as_uuid())
-            .bind(agent.as_uuid())
-            .bind(position)
-            .execute(&mut *conn)
-            .await
-            .db()?;
+        sqlx::query(
+            "INSERT INTO note_mentions (note_id, agent_id, position) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        )
+        .bind(note.as_uuid())
+        .bind(agent.as_uuid())
+        .bind(position)
+        .execute(&mut *conn)
+        .await
+        .db()?;
     }
     Ok(())
 }

@@ -12,8 +12,7 @@ use sqlx::{Arguments, Encode, Sqlite, SqliteConnection, Type};
 use switchboard_domain::{ChannelId, ConversationId, MessageId, PhoneNumberId, WaId};
 use switchboard_store::{OutboxJob, StoreError};
 pub(crate) use switchboard_store_sql::rows::{
-    AgentRow, ChannelRow, ConversationRow, DeliveryRow, MessageRow, OutboxEntryRow, PendingEventRow, PendingStatusRow,
-    corrupt, delivery_state,
+    AgentRow, ChannelRow, DeliveryRow, OutboxEntryRow, PendingEventRow, PendingStatusRow, corrupt, delivery_state,
 };
 use uuid::Uuid;
 
