@@ -8,6 +8,7 @@ use switchboard_domain::LabelId;
 use switchboard_store::{Label, Result, StoreError};
 use uuid::Uuid;
 
+use crate::WriteTx;
 use crate::error::DbResultExt;
 use crate::labels::{LABEL_COLUMNS, LabelRow, add_labels};
 use crate::nul::{json, opt_text, text};

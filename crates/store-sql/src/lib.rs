@@ -7,13 +7,26 @@
 //!
 //! # Shared statements
 //!
-//! SQL is shared as macros that expand, in each backend, into code over that backend's
-//! concrete types (its store, connection and database). Both backends give the expansion
-//! the same few methods on their store: `pool()` (readers), `write_conn()` (one
-//! statement that writes) and `begin_write()` (a write transaction with `conn()` and
-//! `commit()`). Parameters are written `$1`, `$2`…: PostgreSQL numbers them that way and
-//! SQLite reads `$NNN` as parameter NNN. Statements where the dialects differ stay in the
-//! backends.
+//! SQL is shared as macros (one per port: `team_store!`, `label_store!`, …) that expand,
+//! in a backend's module, into the port's implementation over that backend's concrete
+//! types (its store, connection and database), so no generic sqlx bounds and no boxed
+//! executors are involved: the expansion compiles to the same code a hand-written
+//! implementation would. Methods a backend words its own way (row locks, set-wise
+//! statements, search) are written in that backend and passed to the macro after a `;`;
+//! smaller differences are named items the backend's module provides (each macro's
+//! documentation lists them), such as a lock clause (`" FOR UPDATE"` or `""`).
+//!
+//! Both backends give the expansion the same methods on their store: `pool()` (readers),
+//! `write_conn()` (one statement that writes) and `begin_write()` (a write transaction
+//! with `conn()` and `commit()`). Parameters are written `$1`, `$2`…: PostgreSQL numbers
+//! them that way and sqlx-sqlite reads `$NNN` as parameter NNN. (PostgreSQL types the
+//! parameters from the values bound, so a lone `$1 IS NULL` needs no cast.) Times bind
+//! as [`Ts`].
+//!
+//! The hot path's statements (webhook appends, ingest batches, auto-replies, the sender's
+//! claim and sent batch) stay in the backends as they were; the few shared ones it runs
+//! (link attribution, recording a retried or failed send) differ from before only in
+//! how their parameters are spelled.
 #![forbid(unsafe_code)]
 
 mod agents;
@@ -21,6 +34,7 @@ pub mod columns;
 mod contacts;
 mod conversations;
 pub mod error;
+mod inbox_events;
 mod labels;
 mod links;
 mod messages;

@@ -4,7 +4,8 @@
 /// Expands, in a backend's `links` module, to `LinkStore` for `$store` (whose connection
 /// is `$conn`), with the backend's own `record_clicks` and `link_stats` after the `;`,
 /// and to `attribute` (the ingest transaction's `attribute_conversation`). The module
-/// provides `labels_of_links(conn, link ids)`, `set_link_labels(conn, link, labels)`,
+/// provides `WriteTx` (its store's write transaction), `labels_of_links(conn, link ids)`,
+/// `set_link_labels(conn, link, labels)`,
 /// `add_labels`, and `nul`'s `text`, `opt_text` and `json`.
 #[macro_export]
 macro_rules! link_store {
@@ -116,7 +117,7 @@ macro_rules! link_store {
                 Ok(with_labels(conn, row.into_iter().collect()).await?.pop())
             }
 
-            async fn commit_link(mut w: crate::WriteTx, id: Uuid) -> Result<Link> {
+            async fn commit_link(mut w: WriteTx, id: Uuid) -> Result<Link> {
                 let link = fetch_link(w.conn(), id).await?.ok_or(StoreError::NotFound)?;
                 w.commit().await?;
                 Ok(link)
