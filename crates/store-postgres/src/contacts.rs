@@ -1,132 +1,23 @@
-//! Contacts for the CRM view: the name agents give them and custom attributes.
+//! Contacts for the CRM view (`switchboard_store_sql::contacts`); here, the search.
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
-use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
-use switchboard_domain::{ContactId, WaId};
-use switchboard_store::{
-    Contact, ContactPatch, ContactPatchOutcome, ContactQuery, ContactStore, MAX_CONTACT_ATTRIBUTES, Page, Result,
-    StoreError, Visibility, merge_attributes, page_size,
-};
-use uuid::Uuid;
+use switchboard_store::Result;
 
 use crate::PgStore;
-use crate::error::DbResultExt;
-use crate::nul::{Jsonb, text};
-use crate::rows::corrupt;
+use crate::nul::{json, text};
 use crate::views::{CONTACT_SEARCH_TEXT, like_pattern, push_visibility};
 
-/// Aliased `sct` so the search expression matches the index's.
-const CONTACT: &str = "SELECT sct.id, sct.wa_id, sct.profile_name, sct.name, sct.attributes, sct.created_at, \
-       sct.updated_at FROM contacts sct ";
+switchboard_store_sql::contact_store!(crate::PgStore, PgConnection, Postgres);
 
-#[derive(sqlx::FromRow)]
-struct ContactRow {
-    id: Uuid,
-    wa_id: String,
-    profile_name: Option<String>,
-    name: Option<String>,
-    attributes: Json<Value>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
+/// A contact read before an update is locked until the update commits.
+const FOR_UPDATE: &str = " FOR UPDATE";
 
-impl TryFrom<ContactRow> for Contact {
-    type Error = StoreError;
-    fn try_from(r: ContactRow) -> Result<Self> {
-        let Value::Object(attributes) = r.attributes.0 else {
-            return Err(corrupt("contact attributes are not an object"));
-        };
-        Ok(Self {
-            id: ContactId::from_uuid(r.id),
-            wa_id: WaId::parse(&r.wa_id).map_err(corrupt)?,
-            profile_name: r.profile_name,
-            name: r.name,
-            attributes,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        })
-    }
-}
-
-async fn contact_row(conn: &mut PgConnection, id: ContactId, lock: bool) -> Result<Option<ContactRow>> {
-    let sql = format!("{CONTACT}WHERE sct.id = $1{}", if lock { " FOR UPDATE" } else { "" });
-    sqlx::query_as(&sql).bind(id.as_uuid()).fetch_optional(conn).await.db()
-}
-
-#[async_trait]
-impl ContactStore for PgStore {
-    async fn contacts(&self, q: &ContactQuery) -> Result<Page<Contact, ContactId>> {
-        let limit = page_size(q.limit);
-        let mut qb = QueryBuilder::<Postgres>::new(CONTACT);
-        qb.push("WHERE 1 = 1");
-        if let Visibility::Agent(_) = q.viewer {
-            qb.push(" AND EXISTS (SELECT 1 FROM conversations c WHERE c.contact_id = sct.id");
-            push_visibility(&mut qb, q.viewer);
-            qb.push(")");
-        }
-        if let Some(search) = &q.search {
-            qb.push(" AND ").push(CONTACT_SEARCH_TEXT).push(" ILIKE ").push_bind(like_pattern(search));
-        }
-        if let Some(after) = q.after {
-            qb.push(" AND sct.id < ").push_bind(*after.as_uuid());
-        }
-        qb.push(" ORDER BY sct.id DESC LIMIT ").push_bind(i64::from(limit) + 1);
-        let rows: Vec<ContactRow> = qb.build_query_as().fetch_all(self.pool()).await.db()?;
-        let items = rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<Contact>>>()?;
-        Ok(Page::from_fetch(items, limit, |c| c.id))
-    }
-
-    async fn contact(&self, id: ContactId) -> Result<Option<Contact>> {
-        let mut conn = self.pool().acquire().await.db()?;
-        contact_row(&mut conn, id, false).await?.map(TryInto::try_into).transpose()
-    }
-
-    async fn may_see_contact(&self, viewer: Visibility, id: ContactId) -> Result<bool> {
-        let mut qb = QueryBuilder::<Postgres>::new("SELECT EXISTS (");
-        match viewer {
-            Visibility::All => {
-                qb.push("SELECT 1 FROM contacts WHERE id = ").push_bind(*id.as_uuid());
-            }
-            Visibility::Agent(_) => {
-                qb.push("SELECT 1 FROM conversations c WHERE c.contact_id = ").push_bind(*id.as_uuid());
-                push_visibility(&mut qb, viewer);
-            }
-        }
-        qb.push(")");
-        qb.build_query_scalar().fetch_one(self.pool()).await.db()
-    }
-
-    async fn update_contact(
-        &self,
-        id: ContactId,
-        patch: &ContactPatch,
-        at: DateTime<Utc>,
-    ) -> Result<ContactPatchOutcome> {
-        let mut tx = self.pool().begin().await.db()?;
-        let Some(before) = contact_row(&mut tx, id, true).await?.map(Contact::try_from).transpose()? else {
-            return Ok(ContactPatchOutcome::NotFound);
-        };
-        let attributes: Map<String, Value> = merge_attributes(&before.attributes, &patch.attributes);
-        if attributes.len() > MAX_CONTACT_ATTRIBUTES {
-            return Ok(ContactPatchOutcome::TooManyAttributes { count: attributes.len() });
-        }
-        let name = match &patch.name {
-            None => before.name.clone(),
-            Some(n) => n.as_deref().map(|n| text(n).into_owned()),
-        };
-        sqlx::query("UPDATE contacts SET name = $2, attributes = $3, updated_at = $4 WHERE id = $1")
-            .bind(id.as_uuid())
-            .bind(name)
-            .bind(Jsonb::new(&attributes)?)
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .db()?;
-        let after = contact_row(&mut tx, id, false).await?.ok_or(StoreError::NotFound)?.try_into()?;
-        tx.commit().await.db()?;
-        Ok(ContactPatchOutcome::Updated(after))
+impl PgStore {
+    /// Contacts (`sct`) whose number, profile name or name contains `search` (served by
+    /// the `contacts_search_trgm` index).
+    #[allow(clippy::unused_async)]
+    async fn push_contact_search(&self, qb: &mut QueryBuilder<'_, Postgres>, search: &str) -> Result<()> {
+        qb.push(" AND ").push(CONTACT_SEARCH_TEXT).push(" ILIKE ").push_bind(like_pattern(search));
+        Ok(())
     }
 }

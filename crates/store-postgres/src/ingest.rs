@@ -264,7 +264,7 @@ impl IngestStore for PgStore {
                 // Bodies are purged only once applied; an empty body fails to parse and
                 // is then marked failed instead of blocking the log.
                 body: r.body.map(Bytes::from).unwrap_or_default(),
-                received_at: r.received_at,
+                received_at: r.received_at.0,
             })
             .collect();
         Ok(Some((Box::new(PgIngestTx { tx }), events)))
@@ -625,7 +625,7 @@ pub(crate) async fn take_pending_statuses(
     .db()?;
     let mut reports = rows
         .into_iter()
-        .map(|r| Ok((r.timestamp, delivery_state(&r.status)?, r.errors.map(|j| j.0).unwrap_or_default())))
+        .map(|r| Ok((r.timestamp.0, delivery_state(&r.status)?, r.errors.map(|j| j.0).unwrap_or_default())))
         .collect::<Result<Vec<(DateTime<Utc>, DeliveryState, Vec<StatusError>)>>>()?;
     reports.sort_by_key(|(at, state, _)| (*at, state.report_order()));
     for (at, state, errors) in &reports {

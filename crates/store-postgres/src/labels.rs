@@ -1,52 +1,49 @@
-//! Labels, and labels on conversations.
+//! Labels, and labels on conversations (`switchboard_store_sql::labels`); here, adding
+//! labels to a conversation and the labels of many conversations.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
-use switchboard_domain::label::{LabelColour, LabelName};
 use switchboard_domain::{AgentId, ConversationId, LabelId};
-use switchboard_store::{AppliedLabel, Label, LabelPatch, LabelStore, NewLabel, Result, StoreError};
+use switchboard_store::Result;
+pub(crate) use switchboard_store_sql::rows::{LABEL_COLUMNS, LabelRow};
 use uuid::Uuid;
 
-use crate::PgStore;
-use crate::error::{DbResultExt, db_err};
+use crate::error::DbResultExt;
 use crate::nul::{opt_text, text};
-use crate::rows::corrupt;
+use crate::views::hold_conversation;
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct LabelRow {
-    pub id: Uuid,
-    pub name: String,
-    pub colour: String,
-    pub description: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl TryFrom<LabelRow> for Label {
-    type Error = StoreError;
-    fn try_from(r: LabelRow) -> Result<Self> {
-        Ok(Self {
-            id: LabelId::from_uuid(r.id),
-            name: LabelName::parse(&r.name).map_err(corrupt)?,
-            colour: LabelColour::parse(&r.colour).map_err(corrupt)?,
-            description: r.description,
-            created_at: r.created_at,
-        })
+switchboard_store_sql::label_store!(crate::PgStore, PgConnection;
+    async fn labels_of_conversations(
+        &self,
+        conversations: &[ConversationId],
+    ) -> Result<HashMap<ConversationId, Vec<Label>>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            conversation_id: Uuid,
+            #[sqlx(flatten)]
+            label: LabelRow,
+        }
+        let mut out: HashMap<ConversationId, Vec<Label>> = HashMap::new();
+        if conversations.is_empty() {
+            return Ok(out);
+        }
+        let ids: Vec<Uuid> = conversations.iter().map(|c| *c.as_uuid()).collect();
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT cl.conversation_id, {LABEL_COLUMNS} FROM conversation_labels cl \
+             JOIN labels l ON l.id = cl.label_id WHERE cl.conversation_id = ANY($1) ORDER BY l.name_key, l.id"
+        ))
+        .bind(&ids)
+        .fetch_all(self.pool())
+        .await
+        .db()?;
+        for r in rows {
+            out.entry(ConversationId::from_uuid(r.conversation_id)).or_default().push(r.label.try_into()?);
+        }
+        Ok(out)
     }
-}
-
-/// The columns of a label, prefixed with `l.`.
-pub(crate) const LABEL_COLUMNS: &str = "l.id, l.name, l.colour, l.description, l.created_at";
-
-/// A broken uniqueness rule on `labels` is always its name.
-fn label_err(e: sqlx::Error) -> StoreError {
-    match db_err(e) {
-        StoreError::Conflict { .. } => StoreError::Conflict { what: "label name" },
-        other => other,
-    }
-}
+);
 
 fn dedup(labels: &[LabelId]) -> Vec<Uuid> {
     let mut seen = HashSet::new();
@@ -82,157 +79,4 @@ pub(crate) async fn add_labels(
     .await
     .db()?;
     Ok(usize::try_from(found).unwrap_or(0))
-}
-
-#[async_trait]
-impl LabelStore for PgStore {
-    async fn create_label(&self, label: &NewLabel) -> Result<Label> {
-        let row: LabelRow = sqlx::query_as(
-            "INSERT INTO labels (id, name, name_key, colour, description, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
-             RETURNING id, name, colour, description, created_at",
-        )
-        .bind(LabelId::new().as_uuid())
-        .bind(text(label.name.as_str()))
-        .bind(text(&label.name.key()))
-        .bind(label.colour.as_str())
-        .bind(opt_text(label.description.as_deref()))
-        .bind(label.at)
-        .fetch_one(self.pool())
-        .await
-        .map_err(label_err)?;
-        row.try_into()
-    }
-
-    async fn labels(&self) -> Result<Vec<Label>> {
-        let rows: Vec<LabelRow> =
-            sqlx::query_as(&format!("SELECT {LABEL_COLUMNS} FROM labels l ORDER BY l.name_key, l.id"))
-                .fetch_all(self.pool())
-                .await
-                .db()?;
-        rows.into_iter().map(TryInto::try_into).collect()
-    }
-
-    async fn label(&self, id: LabelId) -> Result<Option<Label>> {
-        let row: Option<LabelRow> = sqlx::query_as(&format!("SELECT {LABEL_COLUMNS} FROM labels l WHERE l.id = $1"))
-            .bind(id.as_uuid())
-            .fetch_optional(self.pool())
-            .await
-            .db()?;
-        row.map(TryInto::try_into).transpose()
-    }
-
-    async fn update_label(&self, id: LabelId, patch: &LabelPatch) -> Result<Label> {
-        let row: Option<LabelRow> = sqlx::query_as(
-            "UPDATE labels SET \
-               name = COALESCE($1, name), name_key = COALESCE($2, name_key), colour = COALESCE($3, colour), \
-               description = CASE WHEN $4 THEN $5 ELSE description END \
-             WHERE id = $6 RETURNING id, name, colour, description, created_at",
-        )
-        .bind(patch.name.as_ref().map(|n| text(n.as_str()).into_owned()))
-        .bind(patch.name.as_ref().map(|n| text(&n.key()).into_owned()))
-        .bind(patch.colour.as_ref().map(LabelColour::as_str))
-        .bind(patch.description.is_some())
-        .bind(opt_text(patch.description.as_ref().and_then(Option::as_deref)))
-        .bind(id.as_uuid())
-        .fetch_optional(self.pool())
-        .await
-        .map_err(label_err)?;
-        row.ok_or(StoreError::NotFound)?.try_into()
-    }
-
-    async fn delete_label(&self, id: LabelId) -> Result<()> {
-        let n = sqlx::query("DELETE FROM labels WHERE id = $1").bind(id.as_uuid()).execute(self.pool()).await.db()?;
-        if n.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
-    }
-
-    async fn add_conversation_labels(
-        &self,
-        conversation: ConversationId,
-        labels: &[LabelId],
-        by: Option<AgentId>,
-        at: DateTime<Utc>,
-    ) -> Result<()> {
-        let mut tx = self.pool().begin().await.db()?;
-        // Locks the conversation against a concurrent delete.
-        let exists: Option<Uuid> = sqlx::query_scalar("SELECT id FROM conversations WHERE id = $1 FOR SHARE")
-            .bind(conversation.as_uuid())
-            .fetch_optional(&mut *tx)
-            .await
-            .db()?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound);
-        }
-        let found = add_labels(&mut tx, conversation, labels, by, at).await?;
-        if found != dedup(labels).len() {
-            // Dropping the transaction rolls it back.
-            return Err(StoreError::NotFound);
-        }
-        tx.commit().await.db()
-    }
-
-    async fn remove_conversation_label(&self, conversation: ConversationId, label: LabelId) -> Result<bool> {
-        let n = sqlx::query("DELETE FROM conversation_labels WHERE conversation_id = $1 AND label_id = $2")
-            .bind(conversation.as_uuid())
-            .bind(label.as_uuid())
-            .execute(self.pool())
-            .await
-            .db()?;
-        Ok(n.rows_affected() > 0)
-    }
-
-    async fn conversation_labels(&self, conversation: ConversationId) -> Result<Vec<AppliedLabel>> {
-        #[derive(sqlx::FromRow)]
-        struct Row {
-            #[sqlx(flatten)]
-            label: LabelRow,
-            added_by: Option<Uuid>,
-            added_at: DateTime<Utc>,
-        }
-        let rows: Vec<Row> = sqlx::query_as(&format!(
-            "SELECT {LABEL_COLUMNS}, cl.added_by, cl.added_at FROM conversation_labels cl \
-             JOIN labels l ON l.id = cl.label_id WHERE cl.conversation_id = $1 ORDER BY l.name_key, l.id"
-        ))
-        .bind(conversation.as_uuid())
-        .fetch_all(self.pool())
-        .await
-        .db()?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(AppliedLabel {
-                    label: r.label.try_into()?,
-                    added_by: r.added_by.map(AgentId::from_uuid),
-                    added_at: r.added_at,
-                })
-            })
-            .collect()
-    }
-
-    async fn labels_of_conversations(
-        &self,
-        conversations: &[ConversationId],
-    ) -> Result<HashMap<ConversationId, Vec<Label>>> {
-        #[derive(sqlx::FromRow)]
-        struct Row {
-            conversation_id: Uuid,
-            #[sqlx(flatten)]
-            label: LabelRow,
-        }
-        let mut out: HashMap<ConversationId, Vec<Label>> = HashMap::new();
-        if conversations.is_empty() {
-            return Ok(out);
-        }
-        let ids: Vec<Uuid> = conversations.iter().map(|c| *c.as_uuid()).collect();
-        let rows: Vec<Row> = sqlx::query_as(&format!(
-            "SELECT cl.conversation_id, {LABEL_COLUMNS} FROM conversation_labels cl \
-             JOIN labels l ON l.id = cl.label_id WHERE cl.conversation_id = ANY($1) ORDER BY l.name_key, l.id"
-        ))
-        .bind(&ids)
-        .fetch_all(self.pool())
-        .await
-        .db()?;
-        for r in rows {
-            out.entry(ConversationId::from_uuid(r.conversation_id)).or_default().push(r.label.try_into()?);
-        }
-        Ok(out)
-    }
 }

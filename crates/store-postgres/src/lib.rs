@@ -50,7 +50,9 @@ use std::time::Duration;
 use anyhow::anyhow;
 use async_trait::async_trait;
 use sqlx::migrate::{MigrateError, Migrator};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
 use switchboard_store::{Readiness, Store, StoreError};
 
 use crate::error::{DbResultExt, db_err};
@@ -136,6 +138,30 @@ impl PgStore {
 
     pub(crate) const fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// A pool connection for a single statement that writes (the shared statements of
+    /// `switchboard_store_sql` ask for one; SQLite's goes through its write gate).
+    pub(crate) async fn write_conn(&self) -> Result<PoolConnection<Postgres>, StoreError> {
+        self.pool.acquire().await.db()
+    }
+
+    /// A transaction on a pool connection (rolled back if dropped without `commit`).
+    pub(crate) async fn begin_write(&self) -> Result<WriteTx, StoreError> {
+        Ok(WriteTx(self.pool.begin().await.db()?))
+    }
+}
+
+/// A write transaction, with the same methods as SQLite's, for the shared statements.
+pub(crate) struct WriteTx(Transaction<'static, Postgres>);
+
+impl WriteTx {
+    pub(crate) fn conn(&mut self) -> &mut PgConnection {
+        &mut self.0
+    }
+
+    pub(crate) async fn commit(self) -> Result<(), StoreError> {
+        self.0.commit().await.db()
     }
 }
 

@@ -30,6 +30,11 @@ impl Jsonb {
     }
 }
 
+/// A JSON parameter, as SQLite's `nul::json` (so shared statements bind either).
+pub(crate) fn json<T: Serialize + ?Sized>(v: &T) -> Result<Jsonb, StoreError> {
+    Jsonb::new(v)
+}
+
 impl Type<Postgres> for Jsonb {
     fn type_info() -> PgTypeInfo {
         <Json<()> as Type<Postgres>>::type_info()

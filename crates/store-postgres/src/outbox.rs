@@ -33,7 +33,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 use switchboard_domain::inbound::StatusReport;
-use switchboard_domain::{AgentId, ChannelId, DeliveryState, Direction, MessageId, StatusError, Wamid};
+use switchboard_domain::{AgentId, ChannelId, DeliveryState, Direction, MessageId, Wamid};
 use switchboard_store::{
     Enqueued, NewOutbound, OutboxEntry, OutboxJob, OutboxState, OutboxStore, Result, SendOutcome, SendResult,
     StatusOutcome, StoreError,
@@ -63,14 +63,6 @@ const CLAIM: &str = "WITH picked AS MATERIALIZED ( \
     WHERE o.id = picked.id AND ch.id = o.channel_id AND c.id = o.conversation_id AND ct.id = c.contact_id \
     RETURNING o.id, o.message_id, o.conversation_id, o.channel_id, ch.phone_number_id, ct.wa_id, \
       o.request, o.attempts, o.created_at, o.locked_until";
-
-/// The text kept as a job's `last_error` for Meta's error.
-pub(crate) fn describe(e: &StatusError) -> String {
-    match &e.details {
-        Some(d) if !d.is_empty() && *d != e.title => format!("{} ({}): {d}", e.title, e.code),
-        _ => format!("{} ({})", e.title, e.code),
-    }
-}
 
 async fn message_by_key<'e>(db: impl PgExecutor<'e>, agent: AgentId, key: &str) -> Result<Option<MessageId>> {
     let id: Option<Uuid> = sqlx::query_scalar("SELECT id FROM messages WHERE sent_by = $1 AND idempotency_key = $2")
@@ -358,57 +350,6 @@ async fn complete_sent(conn: &mut PgConnection, sent: &[(i64, MessageId, &Wamid)
     Ok(())
 }
 
-/// Records one `Retry` or `Failed` outcome (see the module docs for jobs whose lease was
-/// lost).
-async fn complete_one(conn: &mut PgConnection, r: &SendResult, at: DateTime<Utc>) -> Result<()> {
-    match &r.outcome {
-        // Recorded set-wise, for the whole batch, by `complete_sent`.
-        SendOutcome::Sent { .. } => Ok(()),
-        SendOutcome::Retry { run_at, error } => {
-            let n = sqlx::query(
-                "UPDATE outbox SET run_at = $1, locked_until = NULL, last_error = $2, updated_at = $3 \
-                 WHERE id = $4 AND message_id = $5 AND state = 'ready' AND locked_until = $6",
-            )
-            .bind(run_at)
-            .bind(text(error))
-            .bind(at)
-            .bind(r.job_id)
-            .bind(r.message_id.as_uuid())
-            .bind(r.leased_until)
-            .execute(&mut *conn)
-            .await
-            .db()?
-            .rows_affected();
-            if n == 0 {
-                tracing::debug!(job = r.job_id, "retry of a job no longer leased by this claim; ignored");
-            }
-            Ok(())
-        }
-        SendOutcome::Failed { error, dead } => {
-            let state = if *dead { OutboxState::Dead } else { OutboxState::Failed };
-            let n = sqlx::query(
-                "UPDATE outbox SET state = $1, locked_until = NULL, last_error = $2, updated_at = $3 \
-                 WHERE id = $4 AND message_id = $5 AND state = 'ready' AND locked_until = $6",
-            )
-            .bind(state.as_str())
-            .bind(text(&describe(error)))
-            .bind(at)
-            .bind(r.job_id)
-            .bind(r.message_id.as_uuid())
-            .bind(r.leased_until)
-            .execute(&mut *conn)
-            .await
-            .db()?
-            .rows_affected();
-            if n == 0 {
-                tracing::debug!(job = r.job_id, "failure of a job no longer leased by this claim; ignored");
-                return Ok(());
-            }
-            fail_message(conn, r.message_id, error, at).await
-        }
-    }
-}
-
 /// A status report for wamid `report.wamid`, which no message has, naming message `id`
 /// in its callback data (see `IngestTx::apply_status`): if that message is outbound on
 /// `channel` and has no wamid, Meta accepted a send whose outcome was never recorded.
@@ -456,40 +397,7 @@ pub(crate) async fn reconcile_sent(
     }))
 }
 
-/// Folds a send failure into the message like a `failed` status report: `failed_at`,
-/// and state `failed` with Meta's error if that moves it forward.
-async fn fail_message(conn: &mut PgConnection, id: MessageId, error: &StatusError, at: DateTime<Utc>) -> Result<()> {
-    let row: Option<DeliveryRow> = sqlx::query_as(
-        "SELECT id, channel_id, state, sent_at, delivered_at, read_at, failed_at \
-         FROM messages WHERE id = $1 FOR UPDATE",
-    )
-    .bind(id.as_uuid())
-    .fetch_optional(&mut *conn)
-    .await
-    .db()?;
-    let Some(row) = row else { return Ok(()) };
-    let before = row.delivery()?;
-    let mut after = before.clone();
-    after.apply(DeliveryState::Failed, at, std::slice::from_ref(error));
-    if after != before {
-        update_delivery(conn, row.id, None, &after).await?;
-    }
-    Ok(())
-}
+switchboard_store_sql::outbox_failures!(PgConnection);
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn errors_are_described_with_their_code() {
-        let e = |details: Option<&str>| StatusError {
-            code: 131_026,
-            title: "Message undeliverable".into(),
-            details: details.map(str::to_owned),
-            href: None,
-        };
-        assert_eq!(describe(&e(None)), "Message undeliverable (131026)");
-        assert_eq!(describe(&e(Some("Not on WhatsApp"))), "Message undeliverable (131026): Not on WhatsApp");
-    }
-}
+/// A message read before its delivery is updated is locked until the transaction ends.
+const MESSAGE_LOCK: &str = " FOR UPDATE";

@@ -26,7 +26,7 @@ use uuid::Uuid;
 use crate::error::DbResultExt;
 use crate::nul::{json, opt_json, opt_text, text};
 use crate::outbox::reconcile_sent;
-use crate::rows::{ChannelRow, DeliveryRow, PendingEventRow, PendingStatusRow, Values, delivery_state, ms, time};
+use crate::rows::{ChannelRow, DeliveryRow, PendingEventRow, PendingStatusRow, Values, delivery_state, ms};
 use crate::{SqliteStore, WriteTx};
 use switchboard_domain::Delivery;
 
@@ -179,7 +179,7 @@ impl IngestStore for SqliteStore {
                     // Bodies are purged only once applied; an empty body fails to parse
                     // and is then marked failed instead of blocking the log.
                     body: r.body.map(Bytes::from).unwrap_or_default(),
-                    received_at: time(r.received_at)?,
+                    received_at: r.received_at.0,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -588,7 +588,7 @@ pub(crate) async fn take_pending_statuses(
     .db()?;
     let mut reports = rows
         .into_iter()
-        .map(|r| Ok((time(r.timestamp)?, delivery_state(&r.status)?, r.errors.map(|j| j.0).unwrap_or_default())))
+        .map(|r| Ok((r.timestamp.0, delivery_state(&r.status)?, r.errors.map(|j| j.0).unwrap_or_default())))
         .collect::<Result<Vec<(DateTime<Utc>, DeliveryState, Vec<StatusError>)>>>()?;
     reports.sort_by_key(|(at, state, _)| (*at, state.report_order()));
     for (at, state, errors) in &reports {

@@ -1,167 +1,48 @@
-//! Private notes on conversations and their @mentions.
+//! Private notes on conversations and their @mentions (`switchboard_store_sql::notes`);
+//! here, reading and writing the mentions.
 
-use std::collections::HashMap;
-
-use async_trait::async_trait;
-use sqlx::{QueryBuilder, Sqlite};
-use switchboard_domain::{AgentId, ConversationId};
-use switchboard_store::{NewNote, Note, NoteId, NoteStore, Page, Result, StoreError, Visibility, page_size};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use switchboard_domain::AgentId;
+use switchboard_store::{NoteId, Result, StoreError};
 use uuid::Uuid;
 
-use crate::SqliteStore;
 use crate::error::DbResultExt;
 use crate::nul::text;
-use crate::rows::{ms, time};
-use crate::views::push_visibility;
+use crate::views::{hold_conversation, push_visibility};
 
-#[derive(sqlx::FromRow)]
-struct NoteRow {
-    id: Uuid,
-    conversation_id: Uuid,
-    author_id: Option<Uuid>,
-    text: String,
-    created_at: i64,
-}
+switchboard_store_sql::note_store!(crate::SqliteStore, SqliteConnection, Sqlite);
 
-const NOTE: &str = "SELECT n.id, n.conversation_id, n.author_id, n.text, n.created_at FROM notes n ";
-
-impl SqliteStore {
-    /// The notes with their mentions (one query for the page).
-    async fn with_mentions(&self, rows: Vec<NoteRow>) -> Result<Vec<Note>> {
-        let mut mentions: HashMap<Uuid, Vec<AgentId>> = HashMap::new();
-        if !rows.is_empty() {
-            let mut qb = QueryBuilder::<Sqlite>::new("SELECT note_id, agent_id FROM note_mentions WHERE note_id IN (");
-            let mut list = qb.separated(", ");
-            for r in &rows {
-                list.push_bind(r.id);
-            }
-            qb.push(") ORDER BY note_id, position");
-            let pairs: Vec<(Uuid, Uuid)> = qb.build_query_as().fetch_all(self.pool()).await.db()?;
-            for (note, agent) in pairs {
-                mentions.entry(note).or_default().push(AgentId::from_uuid(agent));
-            }
-        }
-        rows.into_iter()
-            .map(|r| {
-                Ok(Note {
-                    id: NoteId::from_uuid(r.id),
-                    conversation_id: ConversationId::from_uuid(r.conversation_id),
-                    author_id: r.author_id.map(AgentId::from_uuid),
-                    mentions: mentions.remove(&r.id).unwrap_or_default(),
-                    text: r.text,
-                    created_at: time(r.created_at)?,
-                })
-            })
-            .collect()
+/// The (note, agent) mentions of `notes`, by note, in mention order.
+async fn note_mentions(pool: &SqlitePool, notes: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>> {
+    let mut qb = QueryBuilder::<Sqlite>::new("SELECT note_id, agent_id FROM note_mentions WHERE note_id IN (");
+    let mut list = qb.separated(", ");
+    for id in notes {
+        list.push_bind(*id);
     }
+    qb.push(") ORDER BY note_id, position");
+    qb.build_query_as().fetch_all(pool).await.db()
 }
 
-#[async_trait]
-impl NoteStore for SqliteStore {
-    async fn create_note(&self, note: &NewNote) -> Result<Note> {
-        let id = NoteId::new();
-        let mut w = self.begin_write().await?;
-        let conn = w.conn();
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM conversations WHERE id = ?1)")
-            .bind(note.conversation_id.as_uuid())
+/// Records `note`'s mentions of `agents`, in order; `NotFound` if one is unknown.
+async fn insert_mentions(conn: &mut SqliteConnection, note: NoteId, agents: &[AgentId]) -> Result<()> {
+    for (position, agent) in (0_i64..).zip(agents) {
+        let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM agents WHERE id = ?1)")
+            .bind(agent.as_uuid())
             .fetch_one(&mut *conn)
             .await
             .db()?;
-        if !exists {
+        if !known {
             return Err(StoreError::NotFound);
         }
-        sqlx::query("INSERT INTO notes (id, conversation_id, author_id, text, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")
-            .bind(id.as_uuid())
-            .bind(note.conversation_id.as_uuid())
-            .bind(note.author_id.as_uuid())
-            .bind(text(&note.text))
-            .bind(ms(note.at))
-            .execute(&mut *conn)
-            .await
-            .db()?;
-        for (position, agent) in (0_i64..).zip(&note.mentions) {
-            let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM agents WHERE id = ?1)")
-                .bind(agent.as_uuid())
-                .fetch_one(&mut *conn)
-                .await
-                .db()?;
-            if !known {
-                return Err(StoreError::NotFound);
-            }
-            sqlx::query(
-                "INSERT INTO note_mentions (note_id, agent_id, position) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-            )
-            .bind(id.as_uuid())
-            .bind(agent.as_uuid())
-            .bind(position)
-            .execute(&mut *conn)
-            .await
-            .db()?;
-        }
-        w.commit().await?;
-        self.note(id).await?.ok_or(StoreError::NotFound)
+        sqlx::query(
+            "INSERT INTO note_mentions (note_id, agent_id, position) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        )
+        .bind(note.as_uuid())
+        .bind(agent.as_uuid())
+        .bind(position)
+        .execute(&mut *conn)
+        .await
+        .db()?;
     }
-
-    async fn notes(
-        &self,
-        conversation: ConversationId,
-        limit: u32,
-        after: Option<NoteId>,
-    ) -> Result<Page<Note, NoteId>> {
-        let limit = page_size(limit);
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM conversations WHERE id = ?1)")
-            .bind(conversation.as_uuid())
-            .fetch_one(self.pool())
-            .await
-            .db()?;
-        if !exists {
-            return Err(StoreError::NotFound);
-        }
-        let mut qb = QueryBuilder::<Sqlite>::new(NOTE);
-        qb.push("WHERE n.conversation_id = ").push_bind(*conversation.as_uuid());
-        if let Some(after) = after {
-            qb.push(" AND n.id > ").push_bind(*after.as_uuid());
-        }
-        qb.push(" ORDER BY n.id LIMIT ").push_bind(i64::from(limit) + 1);
-        let rows: Vec<NoteRow> = qb.build_query_as().fetch_all(self.pool()).await.db()?;
-        let items = self.with_mentions(rows).await?;
-        Ok(Page::from_fetch(items, limit, |n| n.id))
-    }
-
-    async fn note(&self, id: NoteId) -> Result<Option<Note>> {
-        let rows: Vec<NoteRow> =
-            sqlx::query_as(&format!("{NOTE}WHERE n.id = ?1")).bind(id.as_uuid()).fetch_all(self.pool()).await.db()?;
-        Ok(self.with_mentions(rows).await?.pop())
-    }
-
-    async fn delete_note(&self, id: NoteId) -> Result<bool> {
-        let mut w = self.begin_write().await?;
-        let done = sqlx::query("DELETE FROM notes WHERE id = ?1").bind(id.as_uuid()).execute(w.conn()).await.db()?;
-        w.commit().await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn mentions(
-        &self,
-        agent: AgentId,
-        viewer: Visibility,
-        limit: u32,
-        before: Option<NoteId>,
-    ) -> Result<Page<Note, NoteId>> {
-        let limit = page_size(limit);
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "SELECT n.id, n.conversation_id, n.author_id, n.text, n.created_at FROM note_mentions nm \
-             JOIN notes n ON n.id = nm.note_id JOIN conversations c ON c.id = n.conversation_id \
-             WHERE nm.agent_id = ",
-        );
-        qb.push_bind(*agent.as_uuid());
-        if let Some(before) = before {
-            qb.push(" AND nm.note_id < ").push_bind(*before.as_uuid());
-        }
-        push_visibility(&mut qb, viewer);
-        qb.push(" ORDER BY nm.note_id DESC LIMIT ").push_bind(i64::from(limit) + 1);
-        let rows: Vec<NoteRow> = qb.build_query_as().fetch_all(self.pool()).await.db()?;
-        let items = self.with_mentions(rows).await?;
-        Ok(Page::from_fetch(items, limit, |n| n.id))
-    }
+    Ok(())
 }

@@ -1,4 +1,5 @@
-//! Rows as SQLite returns them, and their conversion to domain types.
+//! Rows only SQLite reads this way (the shared ones are `switchboard_store_sql::rows`),
+//! and the set-wise `VALUES` statements of the hot path.
 //!
 //! Times are INTEGER epoch milliseconds, ids 16-byte BLOB UUIDs, JSON is TEXT.
 
@@ -8,13 +9,10 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::types::Json;
 use sqlx::{Arguments, Encode, Sqlite, SqliteConnection, Type};
-use switchboard_domain::message::{MessageContent, MessageContext, Referral, StatusError};
-use switchboard_domain::{
-    AgentId, AgentName, AgentRole, ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction,
-    Email, MessageId, PhoneNumberId, WaId, Wamid,
-};
-use switchboard_store::{
-    Agent, ChannelInfo, ContactView, ConversationView, MessageView, OutboxEntry, OutboxJob, OutboxState, StoreError,
+use switchboard_domain::{ChannelId, ConversationId, MessageId, PhoneNumberId, WaId};
+use switchboard_store::{OutboxJob, StoreError};
+pub(crate) use switchboard_store_sql::rows::{
+    AgentRow, ChannelRow, DeliveryRow, OutboxEntryRow, PendingEventRow, PendingStatusRow, corrupt, delivery_state,
 };
 use uuid::Uuid;
 
@@ -222,220 +220,6 @@ pub(crate) fn time(ms: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_millis(ms).ok_or_else(|| corrupt(format!("time {ms} out of range")))
 }
 
-fn opt_time(ms: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {
-    ms.map(time).transpose()
-}
-
-pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
-    StoreError::corrupt(what)
-}
-
-pub(crate) fn delivery_state(s: &str) -> Result<DeliveryState, StoreError> {
-    DeliveryState::parse(s).ok_or_else(|| corrupt(format!("delivery state {s:?}")))
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct ChannelRow {
-    pub id: Uuid,
-    pub phone_number_id: String,
-    pub name: String,
-}
-
-impl TryFrom<ChannelRow> for ChannelInfo {
-    type Error = StoreError;
-    fn try_from(r: ChannelRow) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: ChannelId::from_uuid(r.id),
-            phone_number_id: PhoneNumberId::parse(&r.phone_number_id).map_err(corrupt)?,
-            name: r.name,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct PendingEventRow {
-    pub id: i64,
-    pub body: Option<Vec<u8>>,
-    pub received_at: i64,
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct AgentRow {
-    pub id: Uuid,
-    pub name: String,
-    pub email: String,
-    pub role: String,
-    pub active: bool,
-    pub created_at: i64,
-    pub availability: String,
-    pub capacity: Option<i64>,
-}
-
-impl TryFrom<AgentRow> for Agent {
-    type Error = StoreError;
-    fn try_from(r: AgentRow) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: AgentId::from_uuid(r.id),
-            name: AgentName::parse(&r.name).map_err(corrupt)?,
-            email: Email::parse(&r.email).map_err(corrupt)?,
-            role: AgentRole::parse(&r.role).ok_or_else(|| corrupt(format!("role {:?}", r.role)))?,
-            active: r.active,
-            created_at: time(r.created_at)?,
-            availability: switchboard_store::Availability::parse(&r.availability)
-                .ok_or_else(|| corrupt(format!("availability {:?}", r.availability)))?,
-            capacity: r.capacity.map(u32::try_from).transpose().map_err(|_| corrupt("capacity out of range"))?,
-        })
-    }
-}
-
-/// The columns of `conversation_view` queries (conversations ⋈ contacts ⋈ channels).
-#[derive(sqlx::FromRow)]
-pub(crate) struct ConversationRow {
-    pub id: Uuid,
-    pub channel_id: Uuid,
-    pub phone_number_id: String,
-    pub contact_id: Uuid,
-    pub wa_id: String,
-    pub profile_name: Option<String>,
-    pub user_id: Option<String>,
-    pub username: Option<String>,
-    pub status: String,
-    pub assignee_id: Option<Uuid>,
-    pub window_closes_at: Option<i64>,
-    pub last_inbound_at: Option<i64>,
-    pub last_message_at: i64,
-    pub created_at: i64,
-    pub resolved_at: Option<i64>,
-    pub message_count: i64,
-    pub contact_name: Option<String>,
-    pub team_id: Option<Uuid>,
-    pub waiting_since: Option<i64>,
-    pub snoozed_until: Option<i64>,
-    pub link_id: Option<Uuid>,
-}
-
-impl TryFrom<ConversationRow> for ConversationView {
-    type Error = StoreError;
-    fn try_from(r: ConversationRow) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: ConversationId::from_uuid(r.id),
-            channel_id: ChannelId::from_uuid(r.channel_id),
-            phone_number_id: PhoneNumberId::parse(&r.phone_number_id).map_err(corrupt)?,
-            contact: ContactView {
-                id: ContactId::from_uuid(r.contact_id),
-                wa_id: WaId::parse(&r.wa_id).map_err(corrupt)?,
-                profile_name: r.profile_name,
-                name: r.contact_name,
-                user_id: r.user_id,
-                username: r.username,
-            },
-            status: ConversationStatus::parse(&r.status)
-                .ok_or_else(|| corrupt(format!("conversation status {:?}", r.status)))?,
-            assignee_id: r.assignee_id.map(AgentId::from_uuid),
-            window_closes_at: opt_time(r.window_closes_at)?,
-            last_inbound_at: opt_time(r.last_inbound_at)?,
-            last_message_at: time(r.last_message_at)?,
-            created_at: time(r.created_at)?,
-            resolved_at: opt_time(r.resolved_at)?,
-            message_count: r.message_count,
-            team_id: r.team_id.map(switchboard_store::TeamId::from_uuid),
-            link_id: r.link_id.map(switchboard_domain::LinkId::from_uuid),
-            waiting_since: opt_time(r.waiting_since)?,
-            snoozed_until: opt_time(r.snoozed_until)?,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct MessageRow {
-    pub id: Uuid,
-    pub conversation_id: Uuid,
-    pub direction: String,
-    pub wamid: Option<String>,
-    pub content: Json<MessageContent>,
-    pub text: Option<String>,
-    pub context: Option<Json<MessageContext>>,
-    pub referral: Option<Json<Referral>>,
-    pub errors: Option<Json<Vec<StatusError>>>,
-    pub state: String,
-    pub timestamp: i64,
-    pub created_at: i64,
-    pub sent_at: Option<i64>,
-    pub delivered_at: Option<i64>,
-    pub read_at: Option<i64>,
-    pub failed_at: Option<i64>,
-    pub error_code: Option<i64>,
-    pub error_title: Option<String>,
-    pub error_details: Option<String>,
-    pub sent_by: Option<Uuid>,
-    pub auto_rule: Option<String>,
-}
-
-impl TryFrom<MessageRow> for MessageView {
-    type Error = StoreError;
-    fn try_from(r: MessageRow) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: MessageId::from_uuid(r.id),
-            conversation_id: ConversationId::from_uuid(r.conversation_id),
-            direction: Direction::parse(&r.direction).ok_or_else(|| corrupt(format!("direction {:?}", r.direction)))?,
-            wamid: r.wamid.as_deref().map(Wamid::parse).transpose().map_err(corrupt)?,
-            content: r.content.0,
-            text: r.text,
-            context: r.context.map(|j| j.0),
-            referral: r.referral.map(|j| j.0),
-            errors: r.errors.map(|j| j.0).unwrap_or_default(),
-            state: delivery_state(&r.state)?,
-            timestamp: time(r.timestamp)?,
-            created_at: time(r.created_at)?,
-            sent_at: opt_time(r.sent_at)?,
-            delivered_at: opt_time(r.delivered_at)?,
-            read_at: opt_time(r.read_at)?,
-            failed_at: opt_time(r.failed_at)?,
-            error: r.error_code.map(|code| StatusError {
-                code,
-                title: r.error_title.unwrap_or_default(),
-                details: r.error_details,
-                href: None,
-            }),
-            sent_by: r.sent_by.map(AgentId::from_uuid),
-            auto_rule: r.auto_rule,
-        })
-    }
-}
-
-/// The delivery columns of one message, to fold status reports into.
-#[derive(sqlx::FromRow)]
-pub(crate) struct DeliveryRow {
-    pub id: Uuid,
-    pub channel_id: Uuid,
-    pub state: String,
-    pub sent_at: Option<i64>,
-    pub delivered_at: Option<i64>,
-    pub read_at: Option<i64>,
-    pub failed_at: Option<i64>,
-}
-
-impl DeliveryRow {
-    pub(crate) fn delivery(&self) -> Result<switchboard_domain::Delivery, StoreError> {
-        Ok(switchboard_domain::Delivery {
-            state: delivery_state(&self.state)?,
-            sent_at: opt_time(self.sent_at)?,
-            delivered_at: opt_time(self.delivered_at)?,
-            read_at: opt_time(self.read_at)?,
-            failed_at: opt_time(self.failed_at)?,
-            error: None,
-        })
-    }
-}
-
-/// A status report that arrived before its message.
-#[derive(sqlx::FromRow)]
-pub(crate) struct PendingStatusRow {
-    pub status: String,
-    pub timestamp: i64,
-    pub errors: Option<Json<Vec<StatusError>>>,
-}
-
 /// A job as the claim's `UPDATE … RETURNING` gives it back.
 #[derive(sqlx::FromRow)]
 pub(crate) struct ClaimedRow {
@@ -463,35 +247,6 @@ impl ClaimedRow {
             attempts: u32::try_from(self.attempts).map_err(corrupt)?,
             created_at: time(self.created_at)?,
             leased_until: time(self.locked_until)?,
-        })
-    }
-}
-
-/// An outbox row, for admins.
-#[derive(sqlx::FromRow)]
-pub(crate) struct OutboxEntryRow {
-    pub id: i64,
-    pub message_id: Uuid,
-    pub conversation_id: Uuid,
-    pub state: String,
-    pub attempts: i64,
-    pub run_at: i64,
-    pub last_error: Option<String>,
-    pub created_at: i64,
-}
-
-impl TryFrom<OutboxEntryRow> for OutboxEntry {
-    type Error = StoreError;
-    fn try_from(r: OutboxEntryRow) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: r.id,
-            message_id: MessageId::from_uuid(r.message_id),
-            conversation_id: ConversationId::from_uuid(r.conversation_id),
-            state: OutboxState::parse(&r.state).ok_or_else(|| corrupt(format!("outbox state {:?}", r.state)))?,
-            attempts: u32::try_from(r.attempts).map_err(corrupt)?,
-            run_at: time(r.run_at)?,
-            last_error: r.last_error,
-            created_at: time(r.created_at)?,
         })
     }
 }

@@ -1,0 +1,239 @@
+//! Conversations as the inbox shows them: the same SQL in both dialects but the fixed
+//! list statements, the view counts, the search and how the queue view is read.
+
+/// Expands, in a backend's `views` module, to `ConversationStore` for `$store` (whose
+/// database is `$db`), and to `push_visibility`. The module provides
+/// `LIST_CONVERSATIONS` (the list statements by status filter + 2 × cursor),
+/// `VIEW_COUNTS` (the counts statement around the agent's id), `view_from(queue_view)`
+/// (the `FROM` of a view), `push_search(qb, search)` and an inherent `index_search`.
+#[macro_export]
+macro_rules! conversation_store {
+    ($store:ty, $db:ty) => {
+        pub(crate) use shared_conversations::push_visibility;
+
+        mod shared_conversations {
+            #![allow(unused_imports)]
+            use super::*;
+            use switchboard_domain::{AgentId, ConversationId, ConversationStatus};
+            use switchboard_store::{
+                AssigneeFilter, ConversationCursor, ConversationQuery, ConversationStore, ConversationView, Page, Result,
+                ViewCounts, ViewCursor, ViewQuery, ViewSort, Visibility, WindowFilter, page_size,
+            };
+            use sqlx::QueryBuilder;
+
+            use $crate::rows::ConversationRow;
+            use $crate::{DbResultExt, Ts};
+
+            #[$crate::reexport::async_trait]
+            impl ConversationStore for $store {
+                async fn list_conversations(&self, q: &ConversationQuery) -> Result<Page<ConversationView, ConversationCursor>> {
+                    let limit = page_size(q.limit);
+                    // $1 status, $2/$3 cursor, $4 limit; four fixed statements so each uses its index.
+                    let sql = LIST_CONVERSATIONS[usize::from(q.status.is_some()) + 2 * usize::from(q.after.is_some())];
+                    let rows: Vec<ConversationRow> = sqlx::query_as(sql)
+                        .bind(q.status.map(|s| s.as_str()))
+                        .bind(q.after.map(|a| Ts(a.last_message_at)))
+                        .bind(q.after.map(|a| *a.id.as_uuid()))
+                        .bind(i64::from(limit) + 1)
+                        .fetch_all(self.pool())
+                        .await
+                        .db()?;
+                    let items = rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<ConversationView>>>()?;
+                    Ok(Page::from_fetch(items, limit, |c| ConversationCursor { last_message_at: c.last_message_at, id: c.id }))
+                }
+
+                async fn conversation(&self, id: ConversationId) -> Result<Option<ConversationView>> {
+                    let row: Option<ConversationRow> = sqlx::query_as(concat!($crate::conversation_select!(), "WHERE c.id = $1"))
+                        .bind(id.as_uuid())
+                        .fetch_optional(self.pool())
+                        .await
+                        .db()?;
+                    row.map(TryInto::try_into).transpose()
+                }
+
+                async fn view_conversations(&self, q: &ViewQuery) -> Result<Page<ConversationView, ViewCursor>> {
+                    if q.search.is_some() {
+                        self.index_search().await?;
+                    }
+                    let limit = page_size(q.limit);
+                    let want = i64::from(limit) + 1;
+                    let after = q.after.filter(|a| a.sort() == q.sort);
+                    let mut rows = Vec::new();
+                    if q.sort == ViewSort::Waiting {
+                        // Waiting conversations first (the queue's order), then the others by id.
+                        let in_waiting = !matches!(after, Some(ViewCursor::Waiting { waiting_since: None, .. }));
+                        if in_waiting {
+                            rows = fetch_view(self, q, after, Phase::Waiting, want).await?;
+                        }
+                        let got = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+                        if got < want {
+                            let after_idle = if in_waiting { None } else { after };
+                            rows.extend(fetch_view(self, q, after_idle, Phase::Idle, want - got).await?);
+                        }
+                    } else {
+                        rows = fetch_view(self, q, after, Phase::Idle, want).await?;
+                    }
+                    let items = rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<ConversationView>>>()?;
+                    Ok(Page::from_fetch(items, limit, |c| ViewCursor::after(q.sort, c)))
+                }
+
+                async fn view_counts(&self, me: AgentId, viewer: Visibility) -> Result<ViewCounts> {
+                    let mut qb = QueryBuilder::<$db>::new(VIEW_COUNTS[0]);
+                    qb.push_bind(*me.as_uuid());
+                    qb.push(VIEW_COUNTS[1]);
+                    push_visibility(&mut qb, viewer);
+                    let (mine, unassigned, queue, open, pending, snoozed): (i64, i64, i64, i64, i64, i64) =
+                        qb.build_query_as().fetch_one(self.pool()).await.db()?;
+                    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+                    Ok(ViewCounts {
+                        mine: n(mine),
+                        unassigned: n(unassigned),
+                        queue: n(queue),
+                        open: n(open),
+                        pending: n(pending),
+                        snoozed: n(snoozed),
+                    })
+                }
+
+                async fn may_see_conversation(&self, viewer: Visibility, id: ConversationId) -> Result<bool> {
+                    let mut qb = QueryBuilder::<$db>::new("SELECT EXISTS (SELECT 1 FROM conversations c WHERE c.id = ");
+                    qb.push_bind(*id.as_uuid());
+                    push_visibility(&mut qb, viewer);
+                    qb.push(")");
+                    qb.build_query_scalar().fetch_one(self.pool()).await.db()
+                }
+            }
+
+            /// Which part of the waiting sort a query reads (the other sorts read one part).
+            #[derive(Clone, Copy, PartialEq, Eq)]
+            enum Phase {
+                /// `waiting_since IS NOT NULL`, oldest first.
+                Waiting,
+                /// Everything else: for the waiting sort, `waiting_since IS NULL` by id.
+                Idle,
+            }
+
+            async fn fetch_view(
+                store: &$store,
+                q: &ViewQuery,
+                after: Option<ViewCursor>,
+                phase: Phase,
+                limit: i64,
+            ) -> Result<Vec<ConversationRow>> {
+                let queue_view = q.sort == ViewSort::Waiting
+                    && phase == Phase::Waiting
+                    && q.statuses == [ConversationStatus::Open]
+                    && q.assignee == Some(AssigneeFilter::Unassigned);
+                let mut qb = QueryBuilder::<$db>::new($crate::conversation_columns!());
+                qb.push(view_from(queue_view));
+                qb.push("JOIN contacts ct ON ct.id = c.contact_id JOIN channels ch ON ch.id = c.channel_id WHERE 1 = 1");
+                push_filters(&mut qb, q);
+                push_visibility(&mut qb, q.viewer);
+                match (q.sort, phase) {
+                    (ViewSort::Waiting, Phase::Waiting) => {
+                        qb.push(" AND c.waiting_since IS NOT NULL");
+                        if let Some(ViewCursor::Waiting { waiting_since: Some(w), id }) = after {
+                            qb.push(" AND (c.waiting_since, c.id) > (").push_bind(Ts(w)).push(", ");
+                            qb.push_bind(*id.as_uuid()).push(")");
+                        }
+                        qb.push(" ORDER BY c.waiting_since, c.id");
+                    }
+                    (ViewSort::Waiting, Phase::Idle) => {
+                        qb.push(" AND c.waiting_since IS NULL");
+                        if let Some(ViewCursor::Waiting { id, .. }) = after {
+                            qb.push(" AND c.id > ").push_bind(*id.as_uuid());
+                        }
+                        qb.push(" ORDER BY c.id");
+                    }
+                    (ViewSort::LastActivity, _) => {
+                        if let Some(ViewCursor::LastActivity { last_message_at, id }) = after {
+                            qb.push(" AND (c.last_message_at, c.id) < (").push_bind(Ts(last_message_at)).push(", ");
+                            qb.push_bind(*id.as_uuid()).push(")");
+                        }
+                        qb.push(" ORDER BY c.last_message_at DESC, c.id DESC");
+                    }
+                    (ViewSort::Newest, _) => {
+                        if let Some(ViewCursor::Newest { created_at, id }) = after {
+                            qb.push(" AND (c.created_at, c.id) < (").push_bind(Ts(created_at)).push(", ");
+                            qb.push_bind(*id.as_uuid()).push(")");
+                        }
+                        qb.push(" ORDER BY c.created_at DESC, c.id DESC");
+                    }
+                    (ViewSort::WindowClosing, _) => {
+                        qb.push(" AND c.window_closes_at > ").push_bind(Ts(q.now));
+                        if let Some(ViewCursor::WindowClosing { window_closes_at, id }) = after {
+                            qb.push(" AND (c.window_closes_at, c.id) > (").push_bind(Ts(window_closes_at)).push(", ");
+                            qb.push_bind(*id.as_uuid()).push(")");
+                        }
+                        qb.push(" ORDER BY c.window_closes_at, c.id");
+                    }
+                }
+                qb.push(" LIMIT ").push_bind(limit);
+                qb.build_query_as().fetch_all(store.pool()).await.db()
+            }
+
+            /// The view's filters, as ` AND …` terms on `c` (conversations).
+            fn push_filters(qb: &mut QueryBuilder<'_, $db>, q: &ViewQuery) {
+                // Statuses are literals (a closed set) so the planner can match partial indexes.
+                match q.statuses.as_slice() {
+                    [] => {}
+                    [one] => {
+                        qb.push(format_args!(" AND c.status = '{}'", one.as_str()));
+                    }
+                    many => {
+                        let list: Vec<String> = many.iter().map(|s| format!("'{}'", s.as_str())).collect();
+                        qb.push(format_args!(" AND c.status IN ({})", list.join(", ")));
+                    }
+                }
+                match q.assignee {
+                    None => {}
+                    Some(AssigneeFilter::Unassigned) => {
+                        qb.push(" AND c.assignee_id IS NULL");
+                    }
+                    Some(AssigneeFilter::Agent(a)) => {
+                        qb.push(" AND c.assignee_id = ").push_bind(*a.as_uuid());
+                    }
+                }
+                if let Some(team) = q.team {
+                    qb.push(" AND c.channel_id IN (SELECT tch.id FROM channels tch WHERE tch.team_id = ");
+                    qb.push_bind(*team.as_uuid()).push(")");
+                }
+                for label in &q.labels {
+                    qb.push(" AND EXISTS (SELECT 1 FROM conversation_labels cl WHERE cl.conversation_id = c.id AND cl.label_id = ");
+                    qb.push_bind(*label.as_uuid()).push(")");
+                }
+                if let Some(channel) = q.channel {
+                    qb.push(" AND c.channel_id = ").push_bind(*channel.as_uuid());
+                }
+                if let Some(contact) = q.contact {
+                    qb.push(" AND c.contact_id = ").push_bind(*contact.as_uuid());
+                }
+                match q.window {
+                    None => {}
+                    Some(WindowFilter::Open) => {
+                        qb.push(" AND c.window_closes_at > ").push_bind(Ts(q.now));
+                    }
+                    Some(WindowFilter::Closed) => {
+                        qb.push(" AND (c.window_closes_at IS NULL OR c.window_closes_at <= ").push_bind(Ts(q.now)).push(")");
+                    }
+                }
+                if let Some(search) = &q.search {
+                    push_search(qb, search);
+                }
+            }
+
+            /// Restricts `c` (conversations) to what `viewer` may see: admins everything; an agent
+            /// what is assigned to them, or on a channel routed to one of their teams or to none.
+            pub(crate) fn push_visibility(qb: &mut QueryBuilder<'_, $db>, viewer: Visibility) {
+                if let Visibility::Agent(agent) = viewer {
+                    qb.push(" AND (c.assignee_id = ").push_bind(*agent.as_uuid());
+                    qb.push(
+                        " OR c.channel_id IN (SELECT vch.id FROM channels vch WHERE vch.team_id IS NULL \
+                           OR vch.team_id IN (SELECT vtm.team_id FROM team_members vtm WHERE vtm.agent_id = ",
+                    );
+                    qb.push_bind(*agent.as_uuid()).push(")))");
+                }
+            }
+        }
+    };
+}
