@@ -29,8 +29,8 @@ pub use assignment::{
 pub use contact::{MAX_CONTACT_ATTRIBUTES, merge_attributes};
 pub use conversation::ConversationStatus;
 pub use ids::{
-    AgentId, ChannelId, ContactId, ConversationId, EventId, LabelId, LinkId, MessageId, NoteId, QuickReplyId, RuleId,
-    TeamId, TokenId,
+    AgentId, ChannelId, ContactId, ConversationId, EventId, JobId, LabelId, LinkId, MessageId, NoteId, QuickReplyId,
+    RuleId, TeamId, TokenId,
 };
 pub use message::{
     Delivery, DeliveryState, Direction, MessageContent, MessageContext, MessageKind, Referral, StatusError,
