@@ -27,7 +27,7 @@ use switchboard_domain::message::MessageContent;
 use switchboard_domain::{ChannelId, EventId, PhoneNumberId, window};
 use switchboard_store::{
     InboundOutcome, IngestTx, NewEvent, NewInbound, OutboxJob, PendingEvent, RecordReason, RecordedChange, Store,
-    StoreError, inbound_rounds,
+    StoreError, UnroutedChange, inbound_rounds,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -104,7 +104,7 @@ pub async fn replay_unrouted(store: &dyn Store, phone_number_id: &PhoneNumberId)
         let now = Utc::now();
         let events: Vec<NewEvent> = changes
             .iter()
-            .map(|(_, value)| {
+            .map(|UnroutedChange { value, .. }| {
                 let envelope = serde_json::json!({
                     "object": "whatsapp_business_account",
                     "entry": [{"id": "", "changes": [{"field": "messages", "value": value}]}],
@@ -114,7 +114,7 @@ pub async fn replay_unrouted(store: &dyn Store, phone_number_id: &PhoneNumberId)
             })
             .collect();
         store.append_events(&events).await?;
-        let ids: Vec<i64> = changes.iter().map(|(id, _)| *id).collect();
+        let ids: Vec<i64> = changes.iter().map(|c| c.id).collect();
         store.delete_recorded_changes(&ids).await?;
         replayed += ids.len();
     }

@@ -229,7 +229,8 @@ pub(crate) async fn enqueue_auto_replies(
         .fetch_all(conn)
         .await
         .db()?;
-    let leased: HashMap<Uuid, JobId> = leased.into_iter().filter_map(|(message, job)| message.zip(job.map(JobId::new))).collect();
+    let leased: HashMap<Uuid, JobId> =
+        leased.into_iter().filter_map(|(message, job)| message.zip(job.map(JobId::new))).collect();
     Ok(ids
         .into_iter()
         .map(|message_id| QueuedReply { message_id, leased_job: leased.get(message_id.as_uuid()).copied() })

@@ -127,8 +127,7 @@ static INSERT_AUTO_REPLY_JOBS: Values = Values::new(
 
 /// A row of `INSERT_AUTO_REPLIES`: message id, conversation id, kind, text, content,
 /// media id, at, rule.
-type AutoReplyRow<'a> =
-    (Uuid, Uuid, &'static str, Option<Cow<'a, str>>, String, Option<Cow<'a, str>>, i64, String);
+type AutoReplyRow<'a> = (Uuid, Uuid, &'static str, Option<Cow<'a, str>>, String, Option<Cow<'a, str>>, i64, String);
 
 /// Queues auto-replies set-wise, leasing what `lease` allows: two statements whatever
 /// their number (three when some may be leased: `BUSY` first). A missing conversation
@@ -164,8 +163,12 @@ pub(crate) async fn enqueue_auto_replies(
     // Leased: the first reply of its conversation here (`candidates`), when nothing of
     // the conversation is ready already.
     let mut leased = lease.candidates(replies);
-    let of: Vec<(Uuid,)> =
-        replies.iter().zip(&leased).filter(|(_, c)| **c).map(|(r, _)| (*r.message.conversation_id.as_uuid(),)).collect();
+    let of: Vec<(Uuid,)> = replies
+        .iter()
+        .zip(&leased)
+        .filter(|(_, c)| **c)
+        .map(|(r, _)| (*r.message.conversation_id.as_uuid(),))
+        .collect();
     if !of.is_empty() {
         let busy: Vec<(Uuid,)> = BUSY.fetch_all(&mut *conn, (), of).await?;
         for (r, leased) in replies.iter().zip(&mut leased) {

@@ -10,13 +10,13 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 use sqlx::types::Json;
+use switchboard_domain::autoreply::RuleRef;
 use switchboard_domain::inbound::{StatusReport, StatusValue};
 use switchboard_domain::{AgentId, TeamId};
 use switchboard_domain::{
     ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction, EventId, MessageId,
     PhoneNumberId, StatusError, Wamid,
 };
-use switchboard_domain::autoreply::RuleRef;
 use switchboard_store::{AutoReplyFacts, NewAutoReply, StoredChange, UnroutedChange};
 use switchboard_store::{
     ChannelInfo, INGEST_BATCH_BYTES, InboundOutcome, IngestStore, IngestTx, Lease, NewInbound, PendingEvent,
@@ -513,7 +513,12 @@ impl IngestTx for SqliteIngestTx {
         crate::assignment::team_pool(self.w.conn(), team).await
     }
 
-    async fn record_rule_fired(&mut self, conversation: ConversationId, rule: RuleRef, at: DateTime<Utc>) -> Result<()> {
+    async fn record_rule_fired(
+        &mut self,
+        conversation: ConversationId,
+        rule: RuleRef,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
         crate::autoreply::record_rule_fired(self.w.conn(), conversation, rule, at).await
     }
 
