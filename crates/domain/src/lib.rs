@@ -24,7 +24,7 @@ pub mod window;
 pub use agent::{AgentName, AgentRole, Availability, Email, NewAgent, TokenHash};
 pub use assignment::{
     AgentPool, AssignmentPolicy, AutoAssignReport, AutoAssigned, AutoReason, ChannelPolicy, InvalidPolicy,
-    PolicySettings, PolicySource, PoolAgent,
+    PolicySettings, PolicySource, PoolAgent, Returned,
 };
 pub use contact::{MAX_CONTACT_ATTRIBUTES, merge_attributes};
 pub use conversation::ConversationStatus;

@@ -24,8 +24,8 @@ mod views;
 pub use agents::{Agent, AgentPatch, AgentStore, AgentUpdate, ApiToken, Availability, NewToken, TokenId};
 pub use assignment::{
     AgentPool, AssignmentPolicy, AssignmentStore, AssignmentTx, AutoAssignReport, AutoAssigned, AutoReason,
-    ChannelPolicy, InvalidPolicy, PolicySettings, PolicySource, PoolAgent, QueueKey, Unanswered, WaitingConversation,
-    auto_assigned_data, pool_agent, returned_data,
+    ChannelPolicy, InvalidPolicy, PolicySettings, PolicySource, PoolAgent, QueueKey, Returned, Unanswered,
+    WaitingConversation, auto_assigned_data, pool_agent, returned_data,
 };
 pub use autoreply::{AutoReplyFacts, AutoReplyStore, ChannelAutoReplies, ChannelAutoRepliesPatch, StoredRule};
 pub use contacts::{
