@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde_json::json;
 use switchboard_domain::{EventId, PhoneNumberId};
-use switchboard_store::{Appended, EventLogStats, INGEST_BATCH_BYTES, NewEvent, RecordReason, RecordedChange, Store};
+use switchboard_store::{
+    Appended, EventLogStats, INGEST_BATCH_BYTES, NewEvent, RecordReason, RecordedChange, Store, StoredChange,
+};
 use switchboard_tests::TestDb;
 
 use crate::fixtures::{apply, channel, contact, event, second_instance, t, text};
@@ -194,14 +196,14 @@ async fn changes_are_recorded_by_reason_oldest_first(store: Arc<dyn Store>) {
     assert_eq!(
         fields,
         vec![
-            (e, "message_template_status_update".to_owned(), template.clone()),
-            (e, "phone_number_quality_update".to_owned(), quality),
+            StoredChange { event_id: e, field: "message_template_status_update".to_owned(), value: template.clone() },
+            StoredChange { event_id: e, field: "phone_number_quality_update".to_owned(), value: quality },
         ]
     );
     assert_eq!(store.recorded_changes(RecordReason::Field, 1).await.unwrap().len(), 1);
     assert_eq!(
         store.recorded_changes(RecordReason::NoChannel, 10).await.unwrap(),
-        vec![(e, "messages".to_owned(), stray)]
+        vec![StoredChange { event_id: e, field: "messages".to_owned(), value: stray }]
     );
     assert!(store.recorded_changes(RecordReason::Malformed, 10).await.unwrap().is_empty());
 }
@@ -228,9 +230,9 @@ async fn unrouted_changes_are_listed_per_number_and_can_be_forgotten(store: Arc<
 
     let nine = PhoneNumberId::parse("999").unwrap();
     let kept = store.unrouted_changes(&nine, 10).await.unwrap();
-    assert_eq!(kept.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>(), values, "oldest first, only this number");
+    assert_eq!(kept.iter().map(|c| c.value.clone()).collect::<Vec<_>>(), values, "oldest first, only this number");
     assert_eq!(store.unrouted_changes(&nine, 2).await.unwrap().len(), 2);
-    store.delete_recorded_changes(&[kept[0].0, kept[1].0]).await.unwrap();
+    store.delete_recorded_changes(&[kept[0].id, kept[1].id]).await.unwrap();
     store.delete_recorded_changes(&[]).await.unwrap();
     let left = store.unrouted_changes(&nine, 10).await.unwrap();
     assert_eq!(left, vec![kept[2].clone()]);
