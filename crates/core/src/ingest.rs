@@ -26,8 +26,8 @@ use switchboard_domain::link::RefFormat;
 use switchboard_domain::message::MessageContent;
 use switchboard_domain::{ChannelId, EventId, PhoneNumberId, window};
 use switchboard_store::{
-    InboundOutcome, IngestTx, NewEvent, NewInbound, OutboxJob, PendingEvent, RecordReason, RecordedChange, Store,
-    StoreError, UnroutedChange, inbound_rounds,
+    InboundOutcome, IngestBatch, IngestTx, NewEvent, NewInbound, OutboxJob, PendingEvent, RecordReason, RecordedChange,
+    Store, StoreError, UnroutedChange, inbound_rounds,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -200,7 +200,7 @@ impl IngestWorker {
     pub async fn run_once(&mut self) -> Result<IngestReport, StoreError> {
         self.auto_replier.refresh(self.store.as_ref()).await?;
         self.handed.clear();
-        let Some((mut tx, events)) = self.store.begin_ingest(self.opts.batch_size).await? else {
+        let Some(IngestBatch { mut tx, events }) = self.store.begin_ingest(self.opts.batch_size).await? else {
             return Ok(IngestReport::default());
         };
         let now = Utc::now();
@@ -273,7 +273,7 @@ impl IngestWorker {
         let mut report = IngestReport::default();
         for _ in 0..n {
             self.handed.clear();
-            let Some((mut tx, events)) = self.store.begin_ingest(1).await? else { break };
+            let Some(IngestBatch { mut tx, events }) = self.store.begin_ingest(1).await? else { break };
             let Some(event) = events.first() else { break };
             let now = Utc::now();
             match self.apply_events(tx.as_mut(), &events, now).await {

@@ -16,7 +16,7 @@ use switchboard_domain::{
     ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction, EventId, MessageId,
     PhoneNumberId, StatusError, Wamid,
 };
-use switchboard_store::{AutoReplyFacts, NewAutoReply, StoredChange, UnroutedChange};
+use switchboard_store::{AutoReplyFacts, IngestBatch, NewAutoReply, StoredChange, UnroutedChange};
 use switchboard_store::{
     ChannelInfo, INGEST_BATCH_BYTES, InboundOutcome, IngestStore, IngestTx, Lease, NewInbound, PendingEvent,
     QueuedReply, RecordReason, RecordedChange, Result, StatusOutcome, StoreError,
@@ -228,7 +228,7 @@ pub(crate) async fn lock_wamid(conn: &mut PgConnection, channel: Uuid, wamid: &W
 
 #[async_trait]
 impl IngestStore for PgStore {
-    async fn begin_ingest(&self, limit: u32) -> Result<Option<(Box<dyn IngestTx>, Vec<PendingEvent>)>> {
+    async fn begin_ingest(&self, limit: u32) -> Result<Option<IngestBatch>> {
         // An idle poll takes neither a transaction nor the lock.
         let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM webhook_events WHERE state = 'pending')")
             .fetch_one(self.pool())
@@ -268,7 +268,7 @@ impl IngestStore for PgStore {
                 received_at: r.received_at.0,
             })
             .collect();
-        Ok(Some((Box::new(PgIngestTx { tx }), events)))
+        Ok(Some(IngestBatch { tx: Box::new(PgIngestTx { tx }), events }))
     }
 
     async fn mark_event_failed(&self, id: EventId, error: &str, at: DateTime<Utc>) -> Result<()> {

@@ -17,7 +17,7 @@ use switchboard_domain::{
     ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction, EventId, MessageId,
     PhoneNumberId, StatusError, Wamid,
 };
-use switchboard_store::{AutoReplyFacts, NewAutoReply, StoredChange, UnroutedChange};
+use switchboard_store::{AutoReplyFacts, IngestBatch, NewAutoReply, StoredChange, UnroutedChange};
 use switchboard_store::{
     ChannelInfo, INGEST_BATCH_BYTES, InboundOutcome, IngestStore, IngestTx, Lease, NewInbound, PendingEvent,
     QueuedReply, RecordReason, RecordedChange, Result, StatusOutcome, StoreError,
@@ -136,7 +136,7 @@ pub(crate) struct SqliteIngestTx {
 
 #[async_trait]
 impl IngestStore for SqliteStore {
-    async fn begin_ingest(&self, limit: u32) -> Result<Option<(Box<dyn IngestTx>, Vec<PendingEvent>)>> {
+    async fn begin_ingest(&self, limit: u32) -> Result<Option<IngestBatch>> {
         // Between batches, the search indexes catch up with what the last ones stored. A
         // failure there must not hold up messages: logged, retried at the next poll (and a
         // search catches up before it runs in any case).
@@ -184,7 +184,7 @@ impl IngestStore for SqliteStore {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Some((Box::new(SqliteIngestTx { w }), events)))
+        Ok(Some(IngestBatch { tx: Box::new(SqliteIngestTx { w }), events }))
     }
 
     async fn mark_event_failed(&self, id: EventId, error: &str, at: DateTime<Utc>) -> Result<()> {

@@ -85,7 +85,7 @@ pub trait IngestStore: Send + Sync {
     ///
     /// Instances sharing one PostgreSQL database take turns (a transaction-scoped
     /// advisory lock), so events are applied one batch at a time, in arrival order.
-    async fn begin_ingest(&self, limit: u32) -> Result<Option<(Box<dyn IngestTx>, Vec<PendingEvent>)>>;
+    async fn begin_ingest(&self, limit: u32) -> Result<Option<IngestBatch>>;
 
     /// Marks an event that cannot be applied, even alone, as failed (in its own
     /// transaction), so it stops blocking the log. Its body stays for inspection.
@@ -129,6 +129,13 @@ pub struct StoredChange {
     pub field: String,
     /// The change's `value`.
     pub value: serde_json::Value,
+}
+
+/// An ingest batch begun ([`IngestStore::begin_ingest`]): its write transaction, and the
+/// events claimed inside it.
+pub struct IngestBatch {
+    pub tx: Box<dyn IngestTx>,
+    pub events: Vec<PendingEvent>,
 }
 
 /// A customer's message, ready to store.

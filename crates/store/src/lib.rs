@@ -35,8 +35,8 @@ pub use error::StoreError;
 pub use events::{Appended, EventLog, EventLogBacklog, EventLogStats, NewEvent, PendingEvent};
 pub use inbox_events::{InboxEvent, InboxEventKind, InboxEventStore, InboxWakeups};
 pub use ingest::{
-    ChannelInfo, INGEST_BATCH_BYTES, InboundOutcome, IngestStore, IngestTx, Lease, NewAutoReply, NewInbound,
-    QueuedReply, RecordReason, RecordedChange, StatusOutcome, StoredChange, UnroutedChange, inbound_rounds,
+    ChannelInfo, INGEST_BATCH_BYTES, InboundOutcome, IngestBatch, IngestStore, IngestTx, Lease, NewAutoReply,
+    NewInbound, QueuedReply, RecordReason, RecordedChange, StatusOutcome, StoredChange, UnroutedChange, inbound_rounds,
 };
 pub use labels::{AppliedLabel, Label, LabelPatch, LabelStore, NewLabel};
 pub use links::{
