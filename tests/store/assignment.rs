@@ -37,7 +37,7 @@ const OTHER_PHONE: &str = "106540352242923";
 /// An agent with a capacity, online or not.
 async fn agent(s: &dyn Store, n: u8, capacity: Option<u32>, availability: Availability) -> AgentId {
     let new = new_agent(&format!("Agent {n}"), &format!("agent{n}@example.com"), AgentRole::Agent);
-    let (a, _) = s.create_agent_with(&new, capacity, &NewToken { hash: &token(n), name: None }, t(0)).await.unwrap();
+    let a = s.create_agent_with(&new, capacity, &NewToken { hash: &token(n), name: None }, t(0)).await.unwrap().agent;
     set_availability(s, a.id, availability).await;
     a.id
 }

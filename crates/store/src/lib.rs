@@ -21,7 +21,9 @@ mod queue;
 mod teams;
 mod views;
 
-pub use agents::{Agent, AgentPatch, AgentStore, AgentUpdate, ApiToken, Availability, NewToken, TokenId};
+pub use agents::{
+    Agent, AgentPatch, AgentStore, AgentUpdate, AgentWithToken, ApiToken, Availability, NewToken, TokenId,
+};
 pub use assignment::{
     AgentPool, AssignmentPolicy, AssignmentStore, AssignmentTx, AutoAssignReport, AutoAssigned, AutoReason,
     ChannelPolicy, InvalidPolicy, PolicySettings, PolicySource, PoolAgent, QueueKey, Returned, Unanswered,
