@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use switchboard_store::IngestBatch;
 use switchboard_tests::payloads::text_delivery;
 use switchboard_tests::{AppOptions, Backend, TestApp, TestDb, both_backends, spawn_app, test_settings};
 
@@ -59,7 +60,7 @@ async fn readiness_and_metrics_count_pending_and_failed_deliveries(backend: Back
         assert_eq!(app.post_webhook(body).await.status(), 200);
     }
     // One of them fails to apply.
-    let (tx, events) = app.store.begin_ingest(1).await.unwrap().unwrap();
+    let IngestBatch { tx, events } = app.store.begin_ingest(1).await.unwrap().unwrap();
     drop(tx);
     app.store.mark_event_failed(events[0].id, "test", Utc::now()).await.unwrap();
     // Counts are at most a second old.

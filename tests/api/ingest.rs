@@ -201,7 +201,7 @@ async fn one_delivery_may_carry_many_entries_changes_and_messages(backend: Backe
     assert_eq!(all.len(), 75);
     let recorded = app.store.recorded_changes(RecordReason::Field, 10).await.unwrap();
     assert_eq!(recorded.len(), 1);
-    assert_eq!(recorded[0].1, "account_update");
+    assert_eq!(recorded[0].field, "account_update");
 
     // Within a conversation, messages keep arrival order.
     let first = conversations.iter().find(|c| c["contact"]["wa_id"] == "16505550001").unwrap();
@@ -346,7 +346,7 @@ async fn deliveries_for_an_unknown_number_are_kept_and_reported(backend: Backend
     assert!(app.conversations().await.is_empty());
     let kept = app.store.recorded_changes(RecordReason::NoChannel, 10).await.unwrap();
     assert_eq!(kept.len(), 1);
-    assert_eq!(kept[0].2["messages"][0]["id"], "wamid.stray");
+    assert_eq!(kept[0].value["messages"][0]["id"], "wamid.stray");
     let stats = app.store.event_log_stats().await.unwrap();
     assert_eq!((stats.pending, stats.applied, stats.failed), (0, 1, 0));
 }
@@ -399,7 +399,7 @@ async fn other_fields_and_malformed_items_are_recorded_not_dropped(backend: Back
     app.post_webhook(serde_json::to_vec(&json!({"hello": "world"})).unwrap()).await;
     app.ingest().await;
     let fields = app.store.recorded_changes(RecordReason::Field, 10).await.unwrap();
-    assert_eq!(fields[0].1, "message_template_status_update");
+    assert_eq!(fields[0].field, "message_template_status_update");
     assert_eq!(app.store.recorded_changes(RecordReason::Malformed, 10).await.unwrap().len(), 2);
     assert_eq!(app.store.recorded_changes(RecordReason::ChangeErrors, 10).await.unwrap().len(), 1);
     let stats = app.store.event_log_stats().await.unwrap();

@@ -1,5 +1,6 @@
 //! A restart in the middle of a stream loses nothing and applies nothing twice.
 
+use switchboard_store::IngestBatch;
 use switchboard_tests::payloads::text_delivery;
 use switchboard_tests::{AppOptions, Backend, both_backends, spawn_app, start_on};
 
@@ -46,7 +47,7 @@ async fn a_batch_rolled_back_mid_way_is_applied_again_exactly_once(backend: Back
     }
     // Claim a batch, apply nothing, and "crash" (drop the transaction).
     {
-        let (tx, events) = app.store.begin_ingest(10).await.unwrap().unwrap();
+        let IngestBatch { tx, events } = app.store.begin_ingest(10).await.unwrap().unwrap();
         assert_eq!(events.len(), 10);
         drop(tx);
     }

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use switchboard_domain::{AgentName, AgentRole, ConversationStatus, Email, NewAgent, TokenHash};
 use switchboard_store::{
-    AgentPatch, AgentUpdate, AssignOutcome, Assignment, Availability, HistoryKind, NewToken, StatusChange, Store,
-    StoreError, TeamName,
+    AgentPatch, AgentUpdate, AgentWithToken, AssignOutcome, Assignment, Availability, HistoryKind, NewToken,
+    StatusChange, Store, StoreError, TeamName,
 };
 
 use crate::fixtures::{channel, inbound_text, t};
@@ -35,7 +35,7 @@ fn updated(u: AgentUpdate) -> switchboard_store::Agent {
 }
 
 async fn agents_are_listed_and_patched(store: Arc<dyn Store>) {
-    let (bo, first) = store
+    let AgentWithToken { agent: bo, token: first } = store
         .create_agent_with(
             &new_agent("Bo", "bo@example.com", AgentRole::Agent),
             Some(3),

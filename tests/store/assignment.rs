@@ -10,7 +10,7 @@ use switchboard_core::assignment::auto_assign;
 use switchboard_domain::{AgentId, AgentRole, ChannelId, ConversationId, ConversationStatus, MessageContent};
 use switchboard_store::{
     AgentPatch, Assignment, AssignmentPolicy, AutoReason, Availability, ClaimOutcome, ClaimScope, HistoryKind,
-    NewOutboundMessage, NewToken, PolicySettings, PolicySource, StatusChange, Store, StoreError, TeamName,
+    NewOutboundMessage, NewToken, PolicySettings, PolicySource, Returned, StatusChange, Store, StoreError, TeamName,
 };
 use switchboard_tests::TestDb;
 
@@ -37,7 +37,7 @@ const OTHER_PHONE: &str = "106540352242923";
 /// An agent with a capacity, online or not.
 async fn agent(s: &dyn Store, n: u8, capacity: Option<u32>, availability: Availability) -> AgentId {
     let new = new_agent(&format!("Agent {n}"), &format!("agent{n}@example.com"), AgentRole::Agent);
-    let (a, _) = s.create_agent_with(&new, capacity, &NewToken { hash: &token(n), name: None }, t(0)).await.unwrap();
+    let a = s.create_agent_with(&new, capacity, &NewToken { hash: &token(n), name: None }, t(0)).await.unwrap().agent;
     set_availability(s, a.id, availability).await;
     a.id
 }
@@ -337,7 +337,7 @@ async fn an_unanswered_conversation_is_reassigned_after_n_minutes(store: Arc<dyn
     set_availability(s, ana, Availability::Away).await;
     let report = auto_assign(s, before + Duration::minutes(16), 100).await.unwrap();
     assert!(report.assigned.is_empty());
-    assert_eq!(report.returned, [(c, bo)]);
+    assert_eq!(report.returned, [Returned { conversation: c, agent: bo }]);
     assert_eq!(assignee(s, c).await, None);
     let last = s.history(c, 50, None).await.unwrap().items.pop().unwrap();
     assert_eq!(last.kind, HistoryKind::Unassigned);

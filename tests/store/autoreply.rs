@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use switchboard_domain::RuleId;
 use switchboard_domain::autoreply::{
-    AutoReplyConfig, Away, Greeting, KeywordRule, Limits, Locale, QuickReply, Shortcut,
+    AutoReplyConfig, Away, Greeting, KeywordRule, Limits, Locale, QuickReply, RuleFiring, RuleRef, Shortcut,
 };
 use switchboard_domain::hours::BusinessHours;
 use switchboard_domain::message::Choice;
@@ -104,7 +104,7 @@ async fn auto_reply(store: &dyn Store, conversation: ConversationId, rule: &str,
                 idempotency_key: None,
                 at,
             },
-            rule,
+            RuleRef::parse(rule).unwrap(),
         )
         .await
         .unwrap();
@@ -166,10 +166,13 @@ async fn facts_see_earlier_messages_agents_and_auto_replies(store: Arc<dyn Store
     assert_eq!(facts.contact_last_activity, Some(t(20)), "the latest message before this one");
     assert_eq!(facts.last_agent_message, Some(t(10)));
     let mut fired = facts.rules_last_fired.clone();
-    fired.sort();
-    assert_eq!(fired, vec![("away".to_owned(), t(20)), ("greeting".to_owned(), t(5))]);
-    assert_eq!(facts.last_fired("greeting"), Some(t(5)));
-    assert_eq!(facts.last_fired("keyword:unknown"), None);
+    fired.sort_by_key(|f| f.rule);
+    assert_eq!(
+        fired,
+        vec![RuleFiring { rule: RuleRef::Greeting, at: t(5) }, RuleFiring { rule: RuleRef::Away, at: t(20) }]
+    );
+    assert_eq!(facts.last_fired(RuleRef::Greeting), Some(t(5)));
+    assert_eq!(facts.last_fired(RuleRef::Keyword(RuleId::new())), None);
     assert_eq!(facts.auto_replies_last_hour, 4);
 
     // An hour later, the early ones no longer count; the inbound messages never do.
@@ -232,7 +235,7 @@ async fn an_auto_reply_rolled_back_leaves_nothing(store: Arc<dyn Store>) {
                 idempotency_key: None,
                 at: t(0),
             },
-            "greeting",
+            RuleRef::Greeting,
         )
         .await
         .unwrap();
@@ -260,7 +263,7 @@ async fn an_auto_reply_rolled_back_leaves_nothing(store: Arc<dyn Store>) {
                 idempotency_key: None,
                 at: t(0),
             },
-            "greeting",
+            RuleRef::Greeting,
         )
         .await;
     assert!(matches!(missing, Err(switchboard_store::StoreError::NotFound)), "{missing:?}");

@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use serde_json::json;
+use switchboard_domain::autoreply::{RuleFiring, RuleRef};
 use switchboard_domain::inbound::{InboundContact, InboundMessage};
 use switchboard_domain::{ChannelId, ConversationId, EventId, MessageContent};
 use switchboard_store::{
-    ConversationQuery, InboundOutcome, Lease, MessageQuery, NewInbound, NewOutbound, SendOutcome, SendResult, Store,
-    StoreError,
+    ConversationQuery, InboundOutcome, Lease, MessageQuery, NewAutoReply, NewInbound, NewOutbound, SendOutcome,
+    SendResult, Store, StoreError,
 };
 
 use crate::fixtures::{apply, begin, channel, contact, finish, t, text, wamid};
@@ -45,6 +46,11 @@ fn round<'a>(
 }
 
 /// A conversation for each `(wa_id, wamid)`: its contact's first message, stored alone.
+/// An auto-reply from the rule `rule` names.
+fn auto<'a>(message: NewOutbound<'a>, rule: &str) -> NewAutoReply<'a> {
+    NewAutoReply { message, rule: RuleRef::parse(rule).unwrap() }
+}
+
 async fn conversations_of(store: &dyn Store, ch: ChannelId, senders: &[(&str, &str)]) -> Vec<ConversationId> {
     let mut conversations = Vec::with_capacity(senders.len());
     for (wa_id, wamid) in senders {
@@ -142,7 +148,7 @@ async fn facts_of_a_round_come_back_in_order(store: Arc<dyn Store>) {
         idempotency_key: None,
         at: t(25),
     };
-    tx.enqueue_auto_replies(&[(reply, "greeting")]).await.unwrap();
+    tx.enqueue_auto_replies(&[auto(reply, "greeting")]).await.unwrap();
     // Ana's latest message, then Bea's: each row its own history.
     let facts = tx.auto_reply_facts_batch(&[ids[2], ids[1]], t(40)).await.unwrap();
     finish(tx, &events).await;
@@ -151,7 +157,7 @@ async fn facts_of_a_round_come_back_in_order(store: Arc<dyn Store>) {
     assert!(facts[0].rules_last_fired.is_empty());
     assert_eq!(facts[0].auto_replies_last_hour, 0);
     assert_eq!(facts[1].contact_last_activity, None);
-    assert_eq!(facts[1].rules_last_fired, [("greeting".to_owned(), t(25))]);
+    assert_eq!(facts[1].rules_last_fired, [RuleFiring { rule: RuleRef::Greeting, at: t(25) }]);
     assert_eq!(facts[1].auto_replies_last_hour, 1);
 }
 
@@ -163,7 +169,7 @@ async fn auto_replies_of_a_round_are_queued_in_order_with_their_log(store: Arc<d
     let requests: Vec<serde_json::Value> = contents.iter().map(|c| json!({"sent": c.text()})).collect();
     let targets = [conversations[0], conversations[1], conversations[0]];
     let rules = ["greeting", "greeting", "away"];
-    let replies: Vec<(NewOutbound<'_>, &str)> = (0..3)
+    let replies: Vec<NewAutoReply<'_>> = (0..3)
         .map(|i| {
             let m = NewOutbound {
                 conversation_id: targets[i],
@@ -173,7 +179,7 @@ async fn auto_replies_of_a_round_are_queued_in_order_with_their_log(store: Arc<d
                 idempotency_key: None,
                 at: t(11),
             };
-            (m, rules[i])
+            auto(m, rules[i])
         })
         .collect();
     let (mut tx, events) = begin(&*store).await;
@@ -217,7 +223,7 @@ async fn a_round_of_auto_replies_to_a_missing_conversation_is_refused(store: Arc
         at: t(1),
     };
     let (mut tx, _) = begin(&*store).await;
-    assert!(matches!(tx.enqueue_auto_replies(&[(reply, "greeting")]).await, Err(StoreError::NotFound)));
+    assert!(matches!(tx.enqueue_auto_replies(&[auto(reply, "greeting")]).await, Err(StoreError::NotFound)));
 }
 
 /// 600 contacts in one round: more rows than one statement binds on SQLite (256), so the
@@ -251,7 +257,7 @@ async fn a_round_larger_than_one_statement_stores_every_message_in_order(store: 
     let contents: Vec<MessageContent> =
         (0..600).map(|i| MessageContent::Text { body: format!("welcome {i}") }).collect();
     let requests: Vec<serde_json::Value> = (0..600).map(|i| json!({"n": i})).collect();
-    let replies: Vec<(NewOutbound<'_>, &str)> = (0..600)
+    let replies: Vec<NewAutoReply<'_>> = (0..600)
         .map(|i| {
             let m = NewOutbound {
                 conversation_id: stored[i].0,
@@ -261,7 +267,7 @@ async fn a_round_larger_than_one_statement_stores_every_message_in_order(store: 
                 idempotency_key: None,
                 at: t(11),
             };
-            (m, "greeting")
+            auto(m, "greeting")
         })
         .collect();
     // The first 500 jobs leased at insert: their ids come back across statements.
@@ -339,11 +345,15 @@ async fn auto_reply_jobs_are_leased_at_insert_only_at_the_head_of_their_conversa
 
     // C has a job ready already, queued without a lease.
     let (mut tx, events) = begin(&*store).await;
-    let earlier = tx.enqueue_auto_replies(&[(reply(0, c), "greeting")]).await.unwrap();
+    let earlier = tx.enqueue_auto_replies(&[auto(reply(0, c), "greeting")]).await.unwrap();
     finish(tx, &events).await;
 
-    let replies =
-        [(reply(1, a), "greeting"), (reply(2, b), "greeting"), (reply(3, a), "away"), (reply(4, c), "keyword")];
+    let replies = [
+        auto(reply(1, a), "greeting"),
+        auto(reply(2, b), "greeting"),
+        auto(reply(3, a), "away"),
+        auto(reply(4, c), "keyword:0190b7a6-1f5e-7cc0-8000-000000000001"),
+    ];
     let lease = Lease { until: t(60), at_most: 10 };
     assert_eq!(lease.candidates(&replies), [true, true, false, true]);
     let (mut tx, events) = begin(&*store).await;
@@ -381,7 +391,7 @@ async fn auto_reply_jobs_are_leased_at_insert_only_at_the_head_of_their_conversa
     let (mut tx, events) = begin(&*store).await;
     let queued = tx
         .enqueue_auto_replies_leasing(
-            &[(reply(1, heads[0]), "greeting"), (reply(2, heads[1]), "greeting")],
+            &[auto(reply(1, heads[0]), "greeting"), auto(reply(2, heads[1]), "greeting")],
             Lease { until: t(60), at_most: 1 },
         )
         .await

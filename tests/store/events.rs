@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use switchboard_domain::EventId;
-use switchboard_store::{Appended, EventLogStats, Store, StoreError};
+use switchboard_store::{Appended, EventLogStats, IngestBatch, Store, StoreError};
 use switchboard_tests::{Backend, TestDb};
 
 use crate::fixtures::{event, exec, migrate_up_to, query_i64, t, try_exec};
@@ -61,7 +61,7 @@ async fn duplicates_within_one_batch_are_stored_once(store: Arc<dyn Store>) {
     assert_eq!(store.event_log_stats().await.unwrap().pending, 3);
 
     // Stored once each, with their first body.
-    let (tx, pending) = store.begin_ingest(10).await.unwrap().unwrap();
+    let IngestBatch { tx, events: pending } = store.begin_ingest(10).await.unwrap().unwrap();
     assert_eq!(pending.iter().map(|e| e.id).collect::<Vec<_>>(), vec![a, b, c]);
     assert_eq!(pending.iter().map(|e| &e.body[..]).collect::<Vec<_>>(), vec![&b"a"[..], b"b", b"c"]);
     assert_eq!(pending[0].received_at, t(0));
@@ -150,7 +150,7 @@ async fn bodies_are_purged_only_from_applied_events(store: Arc<dyn Store>) {
     let got = store.append_events(&[event("old applied", t(0)), event("old pending", t(0))]).await.unwrap();
     let (applied, pending) = (id(got[0]), id(got[1]));
     let recent = id(store.append_events(&[event("recent applied", t(100))]).await.unwrap()[0]);
-    let (mut tx, _) = store.begin_ingest(10).await.unwrap().unwrap();
+    let IngestBatch { mut tx, events: _ } = store.begin_ingest(10).await.unwrap().unwrap();
     tx.mark_applied(&[applied, recent], t(200)).await.unwrap();
     tx.commit().await.unwrap();
 
@@ -158,7 +158,7 @@ async fn bodies_are_purged_only_from_applied_events(store: Arc<dyn Store>) {
     assert_eq!(store.purge_event_bodies(t(50)).await.unwrap(), 0, "already purged");
 
     // The pending body is intact; the purged event's hash still catches a late retry.
-    let (tx, events) = store.begin_ingest(10).await.unwrap().unwrap();
+    let IngestBatch { tx, events } = store.begin_ingest(10).await.unwrap().unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!((events[0].id, &events[0].body[..]), (pending, &b"old pending"[..]));
     drop(tx);
@@ -169,7 +169,7 @@ async fn bodies_are_purged_only_from_applied_events(store: Arc<dyn Store>) {
 async fn failed_events_are_counted_and_not_claimed(store: Arc<dyn Store>) {
     let got = store.append_events(&[event("poison", t(0)), event("fine", t(0))]).await.unwrap();
     store.mark_event_failed(id(got[0]), "cannot parse", t(1)).await.unwrap();
-    let (tx, events) = store.begin_ingest(10).await.unwrap().unwrap();
+    let IngestBatch { tx, events } = store.begin_ingest(10).await.unwrap().unwrap();
     assert_eq!(events.iter().map(|e| e.id).collect::<Vec<_>>(), vec![id(got[1])]);
     drop(tx);
     assert_eq!(store.event_log_stats().await.unwrap(), EventLogStats { pending: 1, failed: 1, applied: 0 });

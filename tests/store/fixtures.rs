@@ -12,7 +12,7 @@ use switchboard_domain::{
     Wamid,
 };
 use switchboard_store::{
-    ChannelInfo, InboundOutcome, IngestTx, NewEvent, NewInbound, NewOutboundMessage, StatusOutcome, Store,
+    ChannelInfo, InboundOutcome, IngestBatch, IngestTx, NewEvent, NewInbound, NewOutboundMessage, StatusOutcome, Store,
 };
 use switchboard_tests::{Backend, TestDb};
 use uuid::Uuid;
@@ -95,7 +95,7 @@ pub fn failure(id: &str, at: DateTime<Utc>, code: i64, title: &str) -> StatusRep
 pub async fn begin(store: &dyn Store) -> (Box<dyn IngestTx>, Vec<EventId>) {
     let appended = store.append_events(&[event(&Uuid::new_v4().to_string(), t(0))]).await.unwrap();
     assert!(matches!(appended[0], switchboard_store::Appended::New(_)));
-    let (tx, events) = store.begin_ingest(1_000).await.unwrap().expect("the new event is pending");
+    let IngestBatch { tx, events } = store.begin_ingest(1_000).await.unwrap().expect("the new event is pending");
     (tx, events.iter().map(|e| e.id).collect())
 }
 

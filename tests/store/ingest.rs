@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use serde_json::json;
 use switchboard_domain::{EventId, PhoneNumberId};
-use switchboard_store::{Appended, EventLogStats, INGEST_BATCH_BYTES, NewEvent, RecordReason, RecordedChange, Store};
+use switchboard_store::{
+    Appended, EventLogStats, INGEST_BATCH_BYTES, IngestBatch, NewEvent, RecordReason, RecordedChange, Store,
+    StoredChange,
+};
 use switchboard_tests::TestDb;
 
 use crate::fixtures::{apply, channel, contact, event, second_instance, t, text};
@@ -38,14 +41,14 @@ async fn pending_events_are_claimed_in_arrival_order_up_to_the_limit(store: Arc<
     let mut all = ids(&store.append_events(&[event("1", t(0)), event("2", t(0))]).await.unwrap());
     all.extend(ids(&store.append_events(&[event("3", t(1)), event("4", t(1)), event("5", t(2))]).await.unwrap()));
 
-    let (mut tx, first) = store.begin_ingest(3).await.unwrap().unwrap();
+    let IngestBatch { mut tx, events: first } = store.begin_ingest(3).await.unwrap().unwrap();
     assert_eq!(first.iter().map(|e| e.id).collect::<Vec<_>>(), all[..3]);
     assert_eq!(first.iter().map(|e| &e.body[..]).collect::<Vec<_>>(), vec![&b"1"[..], b"2", b"3"]);
     assert_eq!(first[2].received_at, t(1));
     tx.mark_applied(&all[..3], t(10)).await.unwrap();
     tx.commit().await.unwrap();
 
-    let (mut tx, rest) = store.begin_ingest(3).await.unwrap().unwrap();
+    let IngestBatch { mut tx, events: rest } = store.begin_ingest(3).await.unwrap().unwrap();
     assert_eq!(rest.iter().map(|e| e.id).collect::<Vec<_>>(), all[3..]);
     tx.mark_applied(&all[3..], t(10)).await.unwrap();
     tx.commit().await.unwrap();
@@ -62,13 +65,13 @@ async fn a_batch_reads_a_bounded_amount_of_bodies(store: Arc<dyn Store>) {
     let big = |c: u8| NewEvent { body_time: 0, body_sha256: [c; 32], body: vec![c; size].into(), received_at: t(0) };
     let all = ids(&store.append_events(&[big(b'a'), big(b'b'), big(b'c')]).await.unwrap());
 
-    let (mut tx, first) = store.begin_ingest(100).await.unwrap().unwrap();
+    let IngestBatch { mut tx, events: first } = store.begin_ingest(100).await.unwrap().unwrap();
     assert_eq!(first.iter().map(|e| e.id).collect::<Vec<_>>(), all[..2]);
     assert_eq!(first[1].body.len(), size);
     tx.mark_applied(&all[..2], t(10)).await.unwrap();
     tx.commit().await.unwrap();
 
-    let (mut tx, rest) = store.begin_ingest(100).await.unwrap().unwrap();
+    let IngestBatch { mut tx, events: rest } = store.begin_ingest(100).await.unwrap().unwrap();
     assert_eq!(rest.iter().map(|e| e.id).collect::<Vec<_>>(), all[2..]);
     tx.mark_applied(&all[2..], t(10)).await.unwrap();
     tx.commit().await.unwrap();
@@ -89,7 +92,7 @@ async fn a_committed_batch_is_applied_and_a_dropped_one_is_not(store: Arc<dyn St
     let msg = text("wamid.crash", &ana, t(1), "hi");
 
     // A worker applies the event, then "crashes" before committing.
-    let (mut tx, events) = store.begin_ingest(10).await.unwrap().unwrap();
+    let IngestBatch { mut tx, events } = store.begin_ingest(10).await.unwrap().unwrap();
     assert_eq!(events[0].id, e);
     let outcome = tx
         .apply_inbound(&switchboard_store::NewInbound {
@@ -112,7 +115,7 @@ async fn a_committed_batch_is_applied_and_a_dropped_one_is_not(store: Arc<dyn St
     assert_eq!(store.event_log_stats().await.unwrap().pending, 1);
 
     // The next worker gets the same event and commits.
-    let (mut tx, again) = store.begin_ingest(10).await.unwrap().unwrap();
+    let IngestBatch { mut tx, events: again } = store.begin_ingest(10).await.unwrap().unwrap();
     assert_eq!(again.iter().map(|e| e.id).collect::<Vec<_>>(), vec![e]);
     tx.apply_inbound(&switchboard_store::NewInbound {
         event_id: e,
@@ -134,11 +137,11 @@ async fn a_committed_batch_is_applied_and_a_dropped_one_is_not(store: Arc<dyn St
 /// waits until `first` commits, then sees only what `first` did not apply.
 async fn assert_turns(first: Arc<dyn Store>, second: Arc<dyn Store>) {
     let all = ids(&first.append_events(&[event("1", t(0)), event("2", t(0)), event("3", t(0))]).await.unwrap());
-    let (mut tx, claimed) = first.begin_ingest(2).await.unwrap().unwrap();
+    let IngestBatch { mut tx, events: claimed } = first.begin_ingest(2).await.unwrap().unwrap();
     assert_eq!(claimed.iter().map(|e| e.id).collect::<Vec<_>>(), all[..2]);
 
     let waiting = tokio::spawn(async move {
-        let (mut tx, claimed) = second.begin_ingest(10).await.unwrap().unwrap();
+        let IngestBatch { mut tx, events: claimed } = second.begin_ingest(10).await.unwrap().unwrap();
         let got: Vec<EventId> = claimed.iter().map(|e| e.id).collect();
         tx.mark_applied(&got, t(2)).await.unwrap();
         tx.commit().await.unwrap();
@@ -194,14 +197,14 @@ async fn changes_are_recorded_by_reason_oldest_first(store: Arc<dyn Store>) {
     assert_eq!(
         fields,
         vec![
-            (e, "message_template_status_update".to_owned(), template.clone()),
-            (e, "phone_number_quality_update".to_owned(), quality),
+            StoredChange { event_id: e, field: "message_template_status_update".to_owned(), value: template.clone() },
+            StoredChange { event_id: e, field: "phone_number_quality_update".to_owned(), value: quality },
         ]
     );
     assert_eq!(store.recorded_changes(RecordReason::Field, 1).await.unwrap().len(), 1);
     assert_eq!(
         store.recorded_changes(RecordReason::NoChannel, 10).await.unwrap(),
-        vec![(e, "messages".to_owned(), stray)]
+        vec![StoredChange { event_id: e, field: "messages".to_owned(), value: stray }]
     );
     assert!(store.recorded_changes(RecordReason::Malformed, 10).await.unwrap().is_empty());
 }
@@ -228,9 +231,9 @@ async fn unrouted_changes_are_listed_per_number_and_can_be_forgotten(store: Arc<
 
     let nine = PhoneNumberId::parse("999").unwrap();
     let kept = store.unrouted_changes(&nine, 10).await.unwrap();
-    assert_eq!(kept.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>(), values, "oldest first, only this number");
+    assert_eq!(kept.iter().map(|c| c.value.clone()).collect::<Vec<_>>(), values, "oldest first, only this number");
     assert_eq!(store.unrouted_changes(&nine, 2).await.unwrap().len(), 2);
-    store.delete_recorded_changes(&[kept[0].0, kept[1].0]).await.unwrap();
+    store.delete_recorded_changes(&[kept[0].id, kept[1].id]).await.unwrap();
     store.delete_recorded_changes(&[]).await.unwrap();
     let left = store.unrouted_changes(&nine, 10).await.unwrap();
     assert_eq!(left, vec![kept[2].clone()]);

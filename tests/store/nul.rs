@@ -8,7 +8,7 @@ use switchboard_domain::DeliveryState::Failed;
 use switchboard_domain::{MessageContent, StatusError};
 use switchboard_store::{
     InboundOutcome, NewOutbound, OutboxState, RecordReason, RecordedChange, SendOutcome, SendResult, StatusOutcome,
-    Store,
+    Store, StoredChange,
 };
 
 use crate::fixtures::{apply, begin, channel, contact, failure, finish, t, text, wamid};
@@ -50,7 +50,7 @@ async fn nul_characters_are_dropped_not_refused(store: Arc<dyn Store>) {
     finish(tx, &events).await;
     assert_eq!(
         store.recorded_changes(RecordReason::Field, 10).await.unwrap(),
-        vec![(events[0], "account_update".to_owned(), json!({"note": "ab"}))]
+        vec![StoredChange { event_id: events[0], field: "account_update".to_owned(), value: json!({"note": "ab"}) }]
     );
 
     // Outbound messages: content, request, outcomes.

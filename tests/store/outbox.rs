@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use switchboard_domain::DeliveryState::{Delivered, Failed, Queued, Read, Sent};
 use switchboard_domain::{
-    AgentId, AgentName, AgentRole, ConversationId, Direction, Email, MessageContent, MessageId, NewAgent,
+    AgentId, AgentName, AgentRole, ConversationId, Direction, Email, JobId, MessageContent, MessageId, NewAgent,
     PhoneNumberId, StatusError, TokenHash, WaId,
 };
 use switchboard_store::{
@@ -515,14 +515,14 @@ async fn unknown_conversations_and_jobs_are_not_found(store: Arc<dyn Store>) {
     let e = enqueue_as(&*store, conversation, "Hi", Some(ana), Some("k"), t(2)).await.unwrap();
     assert!(e.created);
 
-    let err = store.requeue_outbox(987_654, t(3)).await.unwrap_err();
+    let err = store.requeue_outbox(JobId::new(987_654), t(3)).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
 
     // Outcomes for jobs that do not exist (any more) are ignored.
     store
         .complete_outbox(
             &[SendResult {
-                job_id: 987_654,
+                job_id: JobId::new(987_654),
                 message_id: e.message_id,
                 leased_until: t(4),
                 outcome: SendOutcome::Sent { wamid: wamid("wamid.ghost") },
@@ -564,7 +564,7 @@ async fn concurrent_claimers_never_share_a_job_or_a_conversation(db: &TestDb, st
     // Eight senders on two instances, sharing nothing but the database.
     let other = second_instance(db).await;
     let in_flight: Arc<Mutex<HashSet<ConversationId>>> = Arc::default();
-    let claimed: Arc<Mutex<Vec<(ConversationId, i64, MessageId)>>> = Arc::default();
+    let claimed: Arc<Mutex<Vec<(ConversationId, JobId, MessageId)>>> = Arc::default();
     let done = Arc::new(AtomicUsize::new(0));
     let senders: Vec<_> = (0..8)
         .map(|n| {
@@ -607,7 +607,7 @@ async fn concurrent_claimers_never_share_a_job_or_a_conversation(db: &TestDb, st
 
     let claimed = claimed.lock().unwrap().clone();
     assert_eq!(claimed.len(), JOBS);
-    let ids: HashSet<i64> = claimed.iter().map(|(_, id, _)| *id).collect();
+    let ids: HashSet<JobId> = claimed.iter().map(|(_, id, _)| *id).collect();
     assert_eq!(ids.len(), JOBS, "every job claimed exactly once");
     // Each conversation's messages went out in the order they were queued.
     let mut sent_order: HashMap<ConversationId, Vec<MessageId>> = HashMap::new();

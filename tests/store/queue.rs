@@ -31,8 +31,8 @@ conformance!(
 
 async fn agent(store: &dyn Store, n: u8, role: AgentRole, capacity: Option<u32>) -> AgentId {
     let new: NewAgent = new_agent(&format!("Agent {n}"), &format!("agent{n}@example.com"), role);
-    let (a, _) =
-        store.create_agent_with(&new, capacity, &NewToken { hash: &token(n), name: None }, t(0)).await.unwrap();
+    let a =
+        store.create_agent_with(&new, capacity, &NewToken { hash: &token(n), name: None }, t(0)).await.unwrap().agent;
     a.id
 }
 

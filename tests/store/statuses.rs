@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use switchboard_domain::DeliveryState::{Delivered, Failed, Played, Queued, Read, Sent};
 use switchboard_domain::{ConversationId, DeliveryState, Direction, MessageId};
-use switchboard_store::{ChannelInfo, MessageView, StatusOutcome, Store, StoreError};
+use switchboard_store::{ChannelInfo, IngestBatch, MessageView, StatusOutcome, Store, StoreError};
 
 use crate::fixtures::{apply_status, channel, failure, inbound_text, outbound, status, t, wamid};
 
@@ -258,7 +258,7 @@ async fn ingest_and_send_crossing_on_one_conversation_lose_nothing(store: Arc<dy
         Err(StoreError::Unavailable(_)) => {
             // This batch lost: it is claimed and applied again.
             drop(tx);
-            let (mut tx, pending) = store.begin_ingest(100).await.unwrap().unwrap();
+            let IngestBatch { mut tx, events: pending } = store.begin_ingest(100).await.unwrap().unwrap();
             let events: Vec<_> = pending.iter().map(|e| e.id).collect();
             tx.apply_inbound(&new_inbound(events[0])).await.unwrap();
             tx.apply_status(ch.id, &report, None, t(12)).await.unwrap();

@@ -30,7 +30,7 @@ conformance!(
 
 pub async fn agent(store: &dyn Store, n: u8, role: AgentRole) -> AgentId {
     let new = new_agent(&format!("Agent {n}"), &format!("agent{n}@example.com"), role);
-    let (a, _) = store.create_agent_with(&new, None, &NewToken { hash: &token(n), name: None }, t(0)).await.unwrap();
+    let a = store.create_agent_with(&new, None, &NewToken { hash: &token(n), name: None }, t(0)).await.unwrap().agent;
     a.id
 }
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use switchboard_store::{AutoAssignReport, Store, StoreError};
+use switchboard_store::{AutoAssignReport, Returned, Store, StoreError};
 use tokio_util::sync::CancellationToken;
 
 use crate::assignment::auto_assign;
@@ -96,7 +96,7 @@ fn record(step: &AutoAssignReport) {
         );
         metrics::counter!("switchboard_auto_assignments_total", "reason" => a.reason.as_str()).increment(1);
     }
-    for (conversation, agent) in &step.returned {
+    for Returned { conversation, agent } in &step.returned {
         tracing::debug!(conversation_id = %conversation, agent_id = %agent, "unanswered conversation back in the queue");
         metrics::counter!("switchboard_auto_assignments_total", "reason" => "returned_to_queue").increment(1);
     }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use switchboard_domain::{AgentId, AgentPool, ChannelId, ConversationId, TeamId};
 use switchboard_store::{
     AssignmentPolicy, AssignmentStore, AssignmentTx, AutoAssignReport, AutoAssigned, AutoReason, ChannelPolicy,
-    IngestTx, QueueKey, StoreError,
+    IngestTx, QueueKey, Returned, StoreError,
 };
 
 /// Waiting conversations read per page while assigning.
@@ -121,7 +121,7 @@ async fn reassign(
                 report.assigned.push(a);
             } else if !pool.contains(previous) {
                 tx.unassign(due.conversation, previous, now).await?;
-                report.returned.push((due.conversation, previous));
+                report.returned.push(Returned { conversation: due.conversation, agent: previous });
             }
             // Otherwise the assignee is the only one online who could have it: it stays.
         }
@@ -443,6 +443,6 @@ mod tests {
         let back = auto_assign(&fake, t(10 * 60), 10).await.unwrap();
         assert_eq!(back.assigned, []);
         assert_eq!(back.returned.len(), 1);
-        assert_eq!(back.returned[0].1, ana);
+        assert_eq!(back.returned[0].agent, ana);
     }
 }

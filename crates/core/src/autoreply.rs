@@ -14,14 +14,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use switchboard_cloudapi::{OutboundBody, OutboundMessage};
-use switchboard_domain::autoreply::{
-    AutoReplyConfig, CompiledConfig, Effect, Evaluation, Facts, Locale, RuleFiring, RuleRef,
-};
+use switchboard_domain::autoreply::{AutoReplyConfig, CompiledConfig, Effect, Evaluation, Facts, Locale, RuleRef};
 use switchboard_domain::inbound::{InboundContact, InboundMessage};
 use switchboard_domain::{
     ChannelId, ContactId, ConversationId, MessageContent, MessageId, PhoneNumberId, WaId, window,
 };
-use switchboard_store::{AutoReplyFacts, IngestTx, Lease, NewOutbound, OutboxJob, Store, StoreError};
+use switchboard_store::{AutoReplyFacts, IngestTx, Lease, NewAutoReply, NewOutbound, OutboxJob, Store, StoreError};
 
 use crate::assignment::assign_to_team;
 use crate::sender::Handoff;
@@ -144,11 +142,7 @@ impl AutoReplier {
                 last_contact_activity: history.contact_last_activity,
                 last_agent_reply: history.last_agent_message,
                 assigned_agent_name: None,
-                rule_fired: history
-                    .rules_last_fired
-                    .iter()
-                    .filter_map(|(rule, at)| RuleRef::parse(rule).ok().map(|rule| RuleFiring { rule, at: *at }))
-                    .collect(),
+                rule_fired: history.rules_last_fired,
                 auto_replies_last_hour: history.auto_replies_last_hour,
             };
             let evaluation = config.evaluate(&facts, m.message, m.sent_at);
@@ -158,18 +152,18 @@ impl AutoReplier {
             return Ok(outcome);
         }
         let lease = handoff.map_or(Lease::NONE, |h| h.lease(now, handed.len()));
-        let new: Vec<(NewOutbound<'_>, &str)> = replies
+        let new: Vec<NewAutoReply<'_>> = replies
             .iter()
-            .map(|r| {
-                let m = NewOutbound {
+            .map(|r| NewAutoReply {
+                message: NewOutbound {
                     conversation_id: r.conversation,
                     content: &r.content,
                     request: &r.request,
                     sent_by: None,
                     idempotency_key: None,
                     at: now,
-                };
-                (m, r.rule_ref.as_str())
+                },
+                rule: r.rule,
             })
             .collect();
         let queued = tx.enqueue_auto_replies_leasing(&new, lease).await?;
@@ -177,7 +171,7 @@ impl AutoReplier {
         outcome.replies += queued.len();
         for (r, q) in replies.into_iter().zip(queued) {
             metrics::counter!("switchboard_auto_replies_total", "rule" => kind(r.rule)).increment(1);
-            tracing::debug!(conversation_id = %r.conversation, message_id = %q.message_id, rule = %r.rule_ref, leased = q.leased_job.is_some(), "auto-reply queued");
+            tracing::debug!(conversation_id = %r.conversation, message_id = %q.message_id, rule = %r.rule, leased = q.leased_job.is_some(), "auto-reply queued");
             if let Some(id) = q.leased_job {
                 handed.push(OutboxJob {
                     id,
@@ -232,7 +226,6 @@ async fn act<'a>(
                     content: reply.to_content(),
                     request: msg.to_json(),
                     rule: action.rule,
-                    rule_ref: action.rule.to_string(),
                 });
             }
             Effect::AddLabels { labels } => tx.add_labels(m.conversation, labels, now).await?,
@@ -255,7 +248,7 @@ async fn act<'a>(
     // so its cooldown holds next time.
     for rule in evaluation.fired() {
         if !evaluation.replies().any(|(r, _)| r == rule) {
-            tx.record_rule_fired(m.conversation, &rule.to_string(), now).await?;
+            tx.record_rule_fired(m.conversation, rule, now).await?;
         }
     }
     Ok(())
@@ -270,8 +263,6 @@ struct Reply<'a> {
     content: MessageContent,
     request: serde_json::Value,
     rule: RuleRef,
-    /// `rule` as stored.
-    rule_ref: String,
 }
 
 /// Whether anything in `config` could act: a channel with nothing switched on costs no

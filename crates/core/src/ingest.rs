@@ -26,8 +26,8 @@ use switchboard_domain::link::RefFormat;
 use switchboard_domain::message::MessageContent;
 use switchboard_domain::{ChannelId, EventId, PhoneNumberId, window};
 use switchboard_store::{
-    InboundOutcome, IngestTx, NewEvent, NewInbound, OutboxJob, PendingEvent, RecordReason, RecordedChange, Store,
-    StoreError, inbound_rounds,
+    InboundOutcome, IngestBatch, IngestTx, NewEvent, NewInbound, OutboxJob, PendingEvent, RecordReason, RecordedChange,
+    Store, StoreError, UnroutedChange, inbound_rounds,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -104,7 +104,7 @@ pub async fn replay_unrouted(store: &dyn Store, phone_number_id: &PhoneNumberId)
         let now = Utc::now();
         let events: Vec<NewEvent> = changes
             .iter()
-            .map(|(_, value)| {
+            .map(|UnroutedChange { value, .. }| {
                 let envelope = serde_json::json!({
                     "object": "whatsapp_business_account",
                     "entry": [{"id": "", "changes": [{"field": "messages", "value": value}]}],
@@ -114,7 +114,7 @@ pub async fn replay_unrouted(store: &dyn Store, phone_number_id: &PhoneNumberId)
             })
             .collect();
         store.append_events(&events).await?;
-        let ids: Vec<i64> = changes.iter().map(|(id, _)| *id).collect();
+        let ids: Vec<i64> = changes.iter().map(|c| c.id).collect();
         store.delete_recorded_changes(&ids).await?;
         replayed += ids.len();
     }
@@ -200,7 +200,7 @@ impl IngestWorker {
     pub async fn run_once(&mut self) -> Result<IngestReport, StoreError> {
         self.auto_replier.refresh(self.store.as_ref()).await?;
         self.handed.clear();
-        let Some((mut tx, events)) = self.store.begin_ingest(self.opts.batch_size).await? else {
+        let Some(IngestBatch { mut tx, events }) = self.store.begin_ingest(self.opts.batch_size).await? else {
             return Ok(IngestReport::default());
         };
         let now = Utc::now();
@@ -273,7 +273,7 @@ impl IngestWorker {
         let mut report = IngestReport::default();
         for _ in 0..n {
             self.handed.clear();
-            let Some((mut tx, events)) = self.store.begin_ingest(1).await? else { break };
+            let Some(IngestBatch { mut tx, events }) = self.store.begin_ingest(1).await? else { break };
             let Some(event) = events.first() else { break };
             let now = Utc::now();
             match self.apply_events(tx.as_mut(), &events, now).await {

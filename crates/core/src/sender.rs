@@ -324,7 +324,9 @@ impl Sender {
                     Ok(()) => {}
                     Err(e @ StoreError::Unavailable(_)) => return Err(e),
                     // Nothing else stops for it: its lease and the grace run out.
-                    Err(e) => tracing::error!(job = r.job_id, error = %e, "the job cannot be marked failed either"),
+                    Err(e) => {
+                        tracing::error!(job = r.job_id.get(), error = %e, "the job cannot be marked failed either")
+                    }
                 },
             }
         }
@@ -336,7 +338,7 @@ impl Sender {
     /// blindly nor holds up anything else; alerts through the log and
     /// `switchboard_sends_unrecorded_total`.
     async fn quarantine(&self, r: &SendResult, e: &StoreError) -> Result<(), StoreError> {
-        tracing::error!(job = r.job_id, message_id = %r.message_id, error = %e, source = ?std::error::Error::source(e),
+        tracing::error!(job = r.job_id.get(), message_id = %r.message_id, error = %e, source = ?std::error::Error::source(e),
             "a send outcome cannot be recorded; its job is marked failed");
         metrics::counter!("switchboard_sends_unrecorded_total").increment(1);
         let details = match &r.outcome {

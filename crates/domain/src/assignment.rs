@@ -178,7 +178,15 @@ pub struct AutoAssignReport {
     pub assigned: Vec<AutoAssigned>,
     /// Taken back from an assignee who did not answer and is no longer online, with
     /// nobody else to give them to: back in the queue.
-    pub returned: Vec<(ConversationId, AgentId)>,
+    pub returned: Vec<Returned>,
+}
+
+/// A conversation the assigner took back from its assignee ([`AutoAssignReport::returned`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Returned {
+    pub conversation: ConversationId,
+    /// Who had it.
+    pub agent: AgentId,
 }
 
 impl AutoAssignReport {

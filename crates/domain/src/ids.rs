@@ -103,26 +103,46 @@ uuid_id!(
     NoteId
 );
 
-/// The position of a webhook delivery in the event log (arrival order).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(transparent)]
-pub struct EventId(i64);
+macro_rules! seq_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[serde(transparent)]
+        pub struct $name(i64);
 
-impl EventId {
-    #[must_use]
-    pub const fn new(seq: i64) -> Self {
-        Self(seq)
-    }
+        impl $name {
+            #[must_use]
+            pub const fn new(seq: i64) -> Self {
+                Self(seq)
+            }
 
-    #[must_use]
-    pub const fn get(self) -> i64 {
-        self.0
-    }
+            #[must_use]
+            pub const fn get(self) -> i64 {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
 }
 
-impl fmt::Display for EventId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
+seq_id!(
+    /// The position of a webhook delivery in the event log (arrival order).
+    EventId
+);
+seq_id!(
+    /// An outbox job: the outbox's own increasing sequence number.
+    JobId
+);
+
+impl FromStr for JobId {
+    type Err = std::num::ParseIntError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse().map(Self)
     }
 }

@@ -24,13 +24,13 @@ pub mod window;
 pub use agent::{AgentName, AgentRole, Availability, Email, NewAgent, TokenHash};
 pub use assignment::{
     AgentPool, AssignmentPolicy, AutoAssignReport, AutoAssigned, AutoReason, ChannelPolicy, InvalidPolicy,
-    PolicySettings, PolicySource, PoolAgent,
+    PolicySettings, PolicySource, PoolAgent, Returned,
 };
 pub use contact::{MAX_CONTACT_ATTRIBUTES, merge_attributes};
 pub use conversation::ConversationStatus;
 pub use ids::{
-    AgentId, ChannelId, ContactId, ConversationId, EventId, LabelId, LinkId, MessageId, NoteId, QuickReplyId, RuleId,
-    TeamId, TokenId,
+    AgentId, ChannelId, ContactId, ConversationId, EventId, JobId, LabelId, LinkId, MessageId, NoteId, QuickReplyId,
+    RuleId, TeamId, TokenId,
 };
 pub use message::{
     Delivery, DeliveryState, Direction, MessageContent, MessageContext, MessageKind, Referral, StatusError,

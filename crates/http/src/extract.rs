@@ -21,8 +21,8 @@ use std::str::FromStr;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 use switchboard_domain::{
-    AgentId, ChannelId, ContactId, ConversationId, LabelId, LinkId, MessageId, NoteId, QuickReplyId, RuleId, TeamId,
-    TokenId,
+    AgentId, ChannelId, ContactId, ConversationId, JobId, LabelId, LinkId, MessageId, NoteId, QuickReplyId, RuleId,
+    TeamId, TokenId,
 };
 
 use crate::auth::AuthenticatedAgent;
@@ -48,6 +48,7 @@ path_ids! {
     ChannelId => "channel",
     ContactId => "contact",
     ConversationId => "conversation",
+    JobId => "dead or failed outbox entry",
     LabelId => "label",
     LinkId => "link",
     MessageId => "message",

@@ -8,18 +8,18 @@ use chrono::{DateTime, Duration, Utc};
 use serde::de::DeserializeOwned;
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgExecutor};
-use switchboard_domain::autoreply::{AutoReplyConfig, QuickReply, Shortcut};
+use switchboard_domain::autoreply::{AutoReplyConfig, QuickReply, RuleFiring, RuleRef, Shortcut};
 use switchboard_domain::{
-    AgentId, ChannelId, ContactId, ConversationId, DeliveryState, Direction, MessageId, QuickReplyId, RuleId,
+    AgentId, ChannelId, ContactId, ConversationId, DeliveryState, Direction, JobId, MessageId, QuickReplyId, RuleId,
 };
 use switchboard_store::{
-    AutoReplyFacts, AutoReplyStore, ChannelAutoReplies, ChannelAutoRepliesPatch, Lease, NewOutbound, QueuedReply,
+    AutoReplyFacts, AutoReplyStore, ChannelAutoReplies, ChannelAutoRepliesPatch, Lease, NewAutoReply, QueuedReply,
     Result, StoreError, StoredRule,
 };
 use uuid::Uuid;
 
 use crate::error::DbResultExt;
-use crate::nul::{Jsonb, opt_text, text};
+use crate::nul::{Jsonb, opt_text};
 use crate::{OUTBOX_CHANNEL, PgStore};
 
 /// The facts of every `(conversation, contact, inbound message)` of `$1`, `$2`, `$3`
@@ -94,7 +94,13 @@ pub(crate) async fn facts(
         .map(|(last_activity, last_agent, last_hour, rules, fired, language)| AutoReplyFacts {
             contact_last_activity: last_activity,
             last_agent_message: last_agent,
-            rules_last_fired: rules.unwrap_or_default().into_iter().zip(fired.unwrap_or_default()).collect(),
+            // A rule string that is no `RuleRef` (written by a newer version?) is skipped.
+            rules_last_fired: rules
+                .unwrap_or_default()
+                .into_iter()
+                .zip(fired.unwrap_or_default())
+                .filter_map(|(rule, at)| RuleRef::parse(&rule).ok().map(|rule| RuleFiring { rule, at }))
+                .collect(),
             auto_replies_last_hour: u32::try_from(last_hour).unwrap_or(u32::MAX),
             contact_language: language,
         })
@@ -158,10 +164,10 @@ const ENQUEUE: &str = "WITH input AS ( \
 /// See `IngestTx::enqueue_auto_replies_leasing`: two statements for the whole slice.
 pub(crate) async fn enqueue_auto_replies(
     conn: &mut PgConnection,
-    replies: &[(NewOutbound<'_>, &str)],
+    replies: &[NewAutoReply<'_>],
     lease: Lease,
 ) -> Result<Vec<QueuedReply>> {
-    if replies.iter().any(|(m, _)| m.idempotency_key.is_some() || m.sent_by.is_some()) {
+    if replies.iter().any(|r| r.message.idempotency_key.is_some() || r.message.sent_by.is_some()) {
         return Err(StoreError::Other(anyhow::anyhow!("an auto-reply has no idempotency key and no agent")));
     }
     if replies.is_empty() {
@@ -169,7 +175,7 @@ pub(crate) async fn enqueue_auto_replies(
     }
     let n = replies.len();
     let mut conversation_id = Vec::with_capacity(n);
-    conversation_id.extend(replies.iter().map(|(m, _)| *m.conversation_id.as_uuid()));
+    conversation_id.extend(replies.iter().map(|r| *r.message.conversation_id.as_uuid()));
     let mut locked: Vec<(Uuid, Uuid, Uuid)> =
         sqlx::query_as(LOCK_CONVERSATIONS).bind(&conversation_id).fetch_all(&mut *conn).await.db()?;
     // Already in this order (uuid compares bytewise on both sides); sorting a sorted
@@ -187,7 +193,7 @@ pub(crate) async fn enqueue_auto_replies(
     let mut at = Vec::with_capacity(n);
     let mut rules = Vec::with_capacity(n);
     let mut request = Vec::with_capacity(n);
-    for (m, rule) in replies {
+    for NewAutoReply { message: m, rule } in replies {
         let i = locked.binary_search_by_key(m.conversation_id.as_uuid(), |(id, _, _)| *id);
         let (_, channel, contact) = locked[i.map_err(|_| StoreError::NotFound)?];
         let id = MessageId::new();
@@ -200,7 +206,7 @@ pub(crate) async fn enqueue_auto_replies(
         content.push(Jsonb::new(m.content)?);
         media_id.push(opt_text(m.content.media().and_then(|m| m.id.as_deref())));
         at.push(m.at);
-        rules.push(text(rule));
+        rules.push(rule.to_string());
         request.push(Jsonb::new(m.request)?);
     }
     let leased: Vec<(Option<Uuid>, Option<i64>)> = sqlx::query_as(ENQUEUE)
@@ -223,7 +229,8 @@ pub(crate) async fn enqueue_auto_replies(
         .fetch_all(conn)
         .await
         .db()?;
-    let leased: HashMap<Uuid, i64> = leased.into_iter().filter_map(|(message, job)| message.zip(job)).collect();
+    let leased: HashMap<Uuid, JobId> =
+        leased.into_iter().filter_map(|(message, job)| message.zip(job.map(JobId::new))).collect();
     Ok(ids
         .into_iter()
         .map(|message_id| QueuedReply { message_id, leased_job: leased.get(message_id.as_uuid()).copied() })
@@ -233,7 +240,7 @@ pub(crate) async fn enqueue_auto_replies(
 pub(crate) async fn record_rule_fired(
     conn: &mut PgConnection,
     conversation: ConversationId,
-    rule: &str,
+    rule: RuleRef,
     at: DateTime<Utc>,
 ) -> Result<()> {
     sqlx::query(
@@ -241,7 +248,7 @@ pub(crate) async fn record_rule_fired(
          SELECT id, contact_id, $2, NULL, $3 FROM conversations WHERE id = $1",
     )
     .bind(conversation.as_uuid())
-    .bind(text(rule))
+    .bind(rule.to_string())
     .bind(at)
     .execute(conn)
     .await

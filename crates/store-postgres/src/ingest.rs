@@ -9,13 +9,14 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres, Transaction};
+use switchboard_domain::autoreply::RuleRef;
 use switchboard_domain::inbound::{StatusReport, StatusValue};
 use switchboard_domain::{AgentId, TeamId};
 use switchboard_domain::{
     ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction, EventId, MessageId,
     PhoneNumberId, StatusError, Wamid,
 };
-use switchboard_store::{AutoReplyFacts, NewOutbound};
+use switchboard_store::{AutoReplyFacts, IngestBatch, NewAutoReply, StoredChange, UnroutedChange};
 use switchboard_store::{
     ChannelInfo, INGEST_BATCH_BYTES, InboundOutcome, IngestStore, IngestTx, Lease, NewInbound, PendingEvent,
     QueuedReply, RecordReason, RecordedChange, Result, StatusOutcome, StoreError,
@@ -227,7 +228,7 @@ pub(crate) async fn lock_wamid(conn: &mut PgConnection, channel: Uuid, wamid: &W
 
 #[async_trait]
 impl IngestStore for PgStore {
-    async fn begin_ingest(&self, limit: u32) -> Result<Option<(Box<dyn IngestTx>, Vec<PendingEvent>)>> {
+    async fn begin_ingest(&self, limit: u32) -> Result<Option<IngestBatch>> {
         // An idle poll takes neither a transaction nor the lock.
         let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM webhook_events WHERE state = 'pending')")
             .fetch_one(self.pool())
@@ -267,7 +268,7 @@ impl IngestStore for PgStore {
                 received_at: r.received_at.0,
             })
             .collect();
-        Ok(Some((Box::new(PgIngestTx { tx }), events)))
+        Ok(Some(IngestBatch { tx: Box::new(PgIngestTx { tx }), events }))
     }
 
     async fn mark_event_failed(&self, id: EventId, error: &str, at: DateTime<Utc>) -> Result<()> {
@@ -312,11 +313,7 @@ impl IngestStore for PgStore {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
-    async fn unrouted_changes(
-        &self,
-        phone_number_id: &PhoneNumberId,
-        limit: u32,
-    ) -> Result<Vec<(i64, serde_json::Value)>> {
+    async fn unrouted_changes(&self, phone_number_id: &PhoneNumberId, limit: u32) -> Result<Vec<UnroutedChange>> {
         let rows: Vec<(i64, Json<serde_json::Value>)> = sqlx::query_as(
             "SELECT id, value FROM recorded_changes WHERE reason = $1 AND phone_number_id = $2 ORDER BY id LIMIT $3",
         )
@@ -326,7 +323,7 @@ impl IngestStore for PgStore {
         .fetch_all(self.pool())
         .await
         .db()?;
-        Ok(rows.into_iter().map(|(id, value)| (id, value.0)).collect())
+        Ok(rows.into_iter().map(|(id, value)| UnroutedChange { id, value: value.0 }).collect())
     }
 
     async fn delete_recorded_changes(&self, ids: &[i64]) -> Result<()> {
@@ -334,11 +331,7 @@ impl IngestStore for PgStore {
         Ok(())
     }
 
-    async fn recorded_changes(
-        &self,
-        reason: RecordReason,
-        limit: u32,
-    ) -> Result<Vec<(EventId, String, serde_json::Value)>> {
+    async fn recorded_changes(&self, reason: RecordReason, limit: u32) -> Result<Vec<StoredChange>> {
         let rows: Vec<(i64, String, Json<serde_json::Value>)> = sqlx::query_as(
             "SELECT event_id, field, value FROM recorded_changes WHERE reason = $1 ORDER BY id LIMIT $2",
         )
@@ -347,7 +340,10 @@ impl IngestStore for PgStore {
         .fetch_all(self.pool())
         .await
         .db()?;
-        Ok(rows.into_iter().map(|(id, field, value)| (EventId::new(id), field, value.0)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(id, field, value)| StoredChange { event_id: EventId::new(id), field, value: value.0 })
+            .collect())
     }
 }
 
@@ -494,7 +490,7 @@ impl IngestTx for PgIngestTx {
 
     async fn enqueue_auto_replies_leasing(
         &mut self,
-        replies: &[(NewOutbound<'_>, &str)],
+        replies: &[NewAutoReply<'_>],
         lease: Lease,
     ) -> Result<Vec<QueuedReply>> {
         crate::autoreply::enqueue_auto_replies(&mut self.tx, replies, lease).await
@@ -517,7 +513,12 @@ impl IngestTx for PgIngestTx {
         crate::assignment::team_pool(&mut self.tx, team).await
     }
 
-    async fn record_rule_fired(&mut self, conversation: ConversationId, rule: &str, at: DateTime<Utc>) -> Result<()> {
+    async fn record_rule_fired(
+        &mut self,
+        conversation: ConversationId,
+        rule: RuleRef,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
         crate::autoreply::record_rule_fired(&mut self.tx, conversation, rule, at).await
     }
 

@@ -33,7 +33,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 use switchboard_domain::inbound::StatusReport;
-use switchboard_domain::{AgentId, ChannelId, DeliveryState, Direction, MessageId, Wamid};
+use switchboard_domain::{AgentId, ChannelId, DeliveryState, Direction, JobId, MessageId, Wamid};
 use switchboard_store::{
     Enqueued, NewOutbound, OutboxEntry, OutboxJob, OutboxState, OutboxStore, Result, SendOutcome, SendResult,
     StatusOutcome, StoreError,
@@ -221,7 +221,7 @@ impl OutboxStore for PgStore {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
-    async fn requeue_outbox(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
+    async fn requeue_outbox(&self, id: JobId, now: DateTime<Utc>) -> Result<()> {
         let mut tx = self.pool().begin().await.db()?;
         let conn = &mut *tx;
         // A fresh job: attempts and age start again (the sender's age limit counts from
@@ -232,7 +232,7 @@ impl OutboxStore for PgStore {
              WHERE id = $2 AND state IN ('dead', 'failed') RETURNING message_id",
         )
         .bind(now)
-        .bind(id)
+        .bind(id.get())
         .fetch_optional(&mut *conn)
         .await
         .db()?;
@@ -256,7 +256,8 @@ impl PgStore {
     async fn try_complete(&self, results: &[&SendResult], at: DateTime<Utc>) -> Result<()> {
         let mut tx = self.pool().begin().await.db()?;
         let conn = &mut *tx;
-        let sent: Vec<(i64, MessageId, &Wamid)> = results.iter().filter_map(|r| r.sent()).collect();
+        let sent: Vec<(i64, MessageId, &Wamid)> =
+            results.iter().filter_map(|r| r.sent()).map(|(job, message, wamid)| (job.get(), message, wamid)).collect();
         complete_sent(conn, &sent, at).await?;
         for r in results.iter().filter(|r| !matches!(r.outcome, SendOutcome::Sent { .. })) {
             complete_one(conn, r, at).await?;

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
-use switchboard_domain::{ChannelId, ConversationId, MessageId, PhoneNumberId, WaId};
+use switchboard_domain::{ChannelId, ConversationId, JobId, MessageId, PhoneNumberId, WaId};
 use switchboard_store::{OutboxJob, StoreError};
 pub(crate) use switchboard_store_sql::rows::{
     AgentRow, ChannelRow, DeliveryRow, OutboxEntryRow, PendingEventRow, PendingStatusRow, corrupt, delivery_state,
@@ -36,7 +36,7 @@ impl TryFrom<OutboxJobRow> for OutboxJob {
     type Error = StoreError;
     fn try_from(r: OutboxJobRow) -> Result<Self, StoreError> {
         Ok(Self {
-            id: r.id,
+            id: JobId::new(r.id),
             message_id: MessageId::from_uuid(r.message_id),
             conversation_id: ConversationId::from_uuid(r.conversation_id),
             channel_id: ChannelId::from_uuid(r.channel_id),

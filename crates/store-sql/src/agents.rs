@@ -19,7 +19,7 @@ macro_rules! agent_store {
             use chrono::{DateTime, Duration, Utc};
             use switchboard_domain::{AgentId, AgentRole, ConversationId, NewAgent, TokenHash};
             use switchboard_store::{
-                Agent, AgentPatch, AgentStore, AgentUpdate, ApiToken, HistoryKind, NewToken, Result, StoreError, TokenId,
+                Agent, AgentPatch, AgentStore, AgentWithToken, AgentUpdate, ApiToken, HistoryKind, NewToken, Result, StoreError, TokenId,
             };
             use uuid::Uuid;
 
@@ -99,7 +99,7 @@ macro_rules! agent_store {
             #[$crate::reexport::async_trait]
             impl AgentStore for $store {
                 async fn create_agent(&self, agent: &NewAgent, token: &TokenHash, at: DateTime<Utc>) -> Result<Agent> {
-                    self.create_agent_with(agent, None, &NewToken { hash: token, name: None }, at).await.map(|(a, _)| a)
+                    self.create_agent_with(agent, None, &NewToken { hash: token, name: None }, at).await.map(|a| a.agent)
                 }
 
                 async fn create_agent_with(
@@ -108,7 +108,7 @@ macro_rules! agent_store {
                     capacity: Option<u32>,
                     token: &NewToken<'_>,
                     at: DateTime<Utc>,
-                ) -> Result<(Agent, ApiToken)> {
+                ) -> Result<AgentWithToken> {
                     let id = AgentId::new();
                     let mut w = self.begin_write().await?;
                     let row: AgentRow = sqlx::query_as(&format!(
@@ -126,7 +126,7 @@ macro_rules! agent_store {
                     .db()?;
                     let token = insert_token(w.conn(), id, token, at).await?;
                     w.commit().await?;
-                    Ok((row.try_into()?, token))
+                    Ok(AgentWithToken { agent: row.try_into()?, token })
                 }
 
                 async fn agent_by_token(&self, token: &TokenHash, at: DateTime<Utc>) -> Result<Option<Agent>> {

@@ -42,7 +42,7 @@ macro_rules! outbox_failures {
                         .bind(Ts(*run_at))
                         .bind(text(error))
                         .bind(Ts(at))
-                        .bind(r.job_id)
+                        .bind(r.job_id.get())
                         .bind(r.message_id.as_uuid())
                         .bind(Ts(r.leased_until))
                         .execute(&mut *conn)
@@ -50,7 +50,7 @@ macro_rules! outbox_failures {
                         .db()?
                         .rows_affected();
                         if n == 0 {
-                            tracing::debug!(job = r.job_id, "retry of a job no longer leased by this claim; ignored");
+                            tracing::debug!(job = r.job_id.get(), "retry of a job no longer leased by this claim; ignored");
                         }
                         Ok(())
                     }
@@ -63,7 +63,7 @@ macro_rules! outbox_failures {
                         .bind(state.as_str())
                         .bind(text(&describe(error)))
                         .bind(Ts(at))
-                        .bind(r.job_id)
+                        .bind(r.job_id.get())
                         .bind(r.message_id.as_uuid())
                         .bind(Ts(r.leased_until))
                         .execute(&mut *conn)
@@ -71,7 +71,7 @@ macro_rules! outbox_failures {
                         .db()?
                         .rows_affected();
                         if n == 0 {
-                            tracing::debug!(job = r.job_id, "failure of a job no longer leased by this claim; ignored");
+                            tracing::debug!(job = r.job_id.get(), "failure of a job no longer leased by this claim; ignored");
                             return Ok(());
                         }
                         fail_message(conn, r.message_id, error, at).await

@@ -8,7 +8,7 @@ use switchboard_domain::label::{LabelColour, LabelName};
 use switchboard_domain::message::{MessageContent, MessageContext, Referral, StatusError};
 use switchboard_domain::{
     AgentId, AgentName, AgentRole, ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction,
-    Email, LabelId, MessageId, PhoneNumberId, WaId, Wamid,
+    Email, JobId, LabelId, MessageId, PhoneNumberId, WaId, Wamid,
 };
 use switchboard_store::{
     Agent, ChannelInfo, ContactView, ConversationView, Label, MessageView, OutboxEntry, OutboxState, StoreError,
@@ -244,7 +244,7 @@ impl TryFrom<OutboxEntryRow> for OutboxEntry {
     type Error = StoreError;
     fn try_from(r: OutboxEntryRow) -> Result<Self, StoreError> {
         Ok(Self {
-            id: r.id,
+            id: JobId::new(r.id),
             message_id: MessageId::from_uuid(r.message_id),
             conversation_id: ConversationId::from_uuid(r.conversation_id),
             state: OutboxState::parse(&r.state).ok_or_else(|| corrupt(format!("outbox state {:?}", r.state)))?,

@@ -8,19 +8,19 @@ use chrono::{DateTime, Duration, Utc};
 use serde::de::DeserializeOwned;
 use sqlx::SqliteConnection;
 use sqlx::types::Json;
-use switchboard_domain::autoreply::{AutoReplyConfig, QuickReply, Shortcut};
+use switchboard_domain::autoreply::{AutoReplyConfig, QuickReply, RuleFiring, RuleRef, Shortcut};
 use switchboard_domain::{
-    AgentId, ChannelId, ContactId, ConversationId, DeliveryState, Direction, MessageId, QuickReplyId, RuleId,
+    AgentId, ChannelId, ContactId, ConversationId, DeliveryState, Direction, JobId, MessageId, QuickReplyId, RuleId,
 };
 use switchboard_store::{
-    AutoReplyFacts, AutoReplyStore, ChannelAutoReplies, ChannelAutoRepliesPatch, Lease, NewOutbound, QueuedReply,
+    AutoReplyFacts, AutoReplyStore, ChannelAutoReplies, ChannelAutoRepliesPatch, Lease, NewAutoReply, QueuedReply,
     Result, StoreError, StoredRule,
 };
 use uuid::Uuid;
 
 use crate::SqliteStore;
 use crate::error::DbResultExt;
-use crate::nul::{json, opt_json, opt_text, text};
+use crate::nul::{json, opt_json, opt_text};
 use crate::rows::{Values, corrupt, ms, time};
 
 /// The messages' `(conversation, contact, inbound message)` as rows ([`Values`]), its parameter an
@@ -72,7 +72,15 @@ pub(crate) async fn facts(
             Ok(AutoReplyFacts {
                 contact_last_activity: last_activity.map(time).transpose()?,
                 last_agent_message: last_agent.map(time).transpose()?,
-                rules_last_fired: fired.0.into_iter().map(|(rule, at)| Ok((rule, time(at)?))).collect::<Result<_>>()?,
+                // A rule string that is no `RuleRef` (written by a newer version?) is skipped.
+                rules_last_fired: fired
+                    .0
+                    .into_iter()
+                    .filter_map(|(rule, at)| match time(at) {
+                        Ok(at) => RuleRef::parse(&rule).ok().map(|rule| Ok(RuleFiring { rule, at })),
+                        Err(e) => Some(Err(e)),
+                    })
+                    .collect::<Result<_>>()?,
                 auto_replies_last_hour: u32::try_from(last_hour).unwrap_or(u32::MAX),
                 contact_language: language,
             })
@@ -119,28 +127,27 @@ static INSERT_AUTO_REPLY_JOBS: Values = Values::new(
 
 /// A row of `INSERT_AUTO_REPLIES`: message id, conversation id, kind, text, content,
 /// media id, at, rule.
-type AutoReplyRow<'a> =
-    (Uuid, Uuid, &'static str, Option<Cow<'a, str>>, String, Option<Cow<'a, str>>, i64, Cow<'a, str>);
+type AutoReplyRow<'a> = (Uuid, Uuid, &'static str, Option<Cow<'a, str>>, String, Option<Cow<'a, str>>, i64, String);
 
 /// Queues auto-replies set-wise, leasing what `lease` allows: two statements whatever
 /// their number (three when some may be leased: `BUSY` first). A missing conversation
 /// is `NotFound` (the caller rolls back).
 pub(crate) async fn enqueue_auto_replies(
     conn: &mut SqliteConnection,
-    replies: &[(NewOutbound<'_>, &str)],
+    replies: &[NewAutoReply<'_>],
     lease: Lease,
 ) -> Result<Vec<QueuedReply>> {
     if replies.is_empty() {
         return Ok(Vec::new());
     }
-    if replies.iter().any(|(m, _)| m.idempotency_key.is_some() || m.sent_by.is_some()) {
+    if replies.iter().any(|r| r.message.idempotency_key.is_some() || r.message.sent_by.is_some()) {
         return Err(StoreError::Other(anyhow::anyhow!("an auto-reply has no idempotency key and no agent")));
     }
     let ids: Vec<MessageId> = replies.iter().map(|_| MessageId::new()).collect();
     let rows = replies
         .iter()
         .zip(&ids)
-        .map(|((m, rule), id)| {
+        .map(|(NewAutoReply { message: m, rule }, id)| {
             Ok((
                 *id.as_uuid(),
                 *m.conversation_id.as_uuid(),
@@ -149,26 +156,30 @@ pub(crate) async fn enqueue_auto_replies(
                 json(m.content)?,
                 opt_text(m.content.media().and_then(|m| m.id.as_deref())),
                 ms(m.at),
-                text(rule),
+                rule.to_string(),
             ))
         })
         .collect::<Result<Vec<AutoReplyRow<'_>>>>()?;
     // Leased: the first reply of its conversation here (`candidates`), when nothing of
     // the conversation is ready already.
     let mut leased = lease.candidates(replies);
-    let of: Vec<(Uuid,)> =
-        replies.iter().zip(&leased).filter(|(_, c)| **c).map(|((m, _), _)| (*m.conversation_id.as_uuid(),)).collect();
+    let of: Vec<(Uuid,)> = replies
+        .iter()
+        .zip(&leased)
+        .filter(|(_, c)| **c)
+        .map(|(r, _)| (*r.message.conversation_id.as_uuid(),))
+        .collect();
     if !of.is_empty() {
         let busy: Vec<(Uuid,)> = BUSY.fetch_all(&mut *conn, (), of).await?;
-        for ((m, _), leased) in replies.iter().zip(&mut leased) {
-            *leased &= !busy.iter().any(|(c,)| c == m.conversation_id.as_uuid());
+        for (r, leased) in replies.iter().zip(&mut leased) {
+            *leased &= !busy.iter().any(|(c,)| c == r.message.conversation_id.as_uuid());
         }
     }
     let jobs = replies
         .iter()
         .zip(&ids)
         .zip(&leased)
-        .map(|(((m, _), id), leased)| {
+        .map(|((NewAutoReply { message: m, .. }, id), leased)| {
             Ok((*id.as_uuid(), *m.conversation_id.as_uuid(), ms(m.at), json(m.request)?, leased.then_some(1)))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -183,14 +194,14 @@ pub(crate) async fn enqueue_auto_replies(
     Ok(ids
         .into_iter()
         .zip(jobs.into_iter().zip(leased))
-        .map(|(message_id, (job, leased))| QueuedReply { message_id, leased_job: leased.then_some(job) })
+        .map(|(message_id, (job, leased))| QueuedReply { message_id, leased_job: leased.then_some(JobId::new(job)) })
         .collect())
 }
 
 pub(crate) async fn record_rule_fired(
     conn: &mut SqliteConnection,
     conversation: ConversationId,
-    rule: &str,
+    rule: RuleRef,
     at: DateTime<Utc>,
 ) -> Result<()> {
     sqlx::query(
@@ -198,7 +209,7 @@ pub(crate) async fn record_rule_fired(
          SELECT id, contact_id, ?2, NULL, ?3 FROM conversations WHERE id = ?1",
     )
     .bind(conversation.as_uuid())
-    .bind(text(rule))
+    .bind(rule.to_string())
     .bind(ms(at))
     .execute(conn)
     .await

@@ -26,7 +26,7 @@ use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 use sqlx::types::Json;
 use switchboard_domain::inbound::StatusReport;
-use switchboard_domain::{AgentId, ChannelId, DeliveryState, Direction, MessageId, Wamid};
+use switchboard_domain::{AgentId, ChannelId, DeliveryState, Direction, JobId, MessageId, Wamid};
 use switchboard_store::{
     Enqueued, NewOutbound, OutboxEntry, OutboxJob, OutboxState, OutboxStore, Result, SendOutcome, SendResult,
     StatusOutcome, StoreError,
@@ -152,7 +152,8 @@ impl OutboxStore for SqliteStore {
         let mut ordered: Vec<&SendResult> = results.iter().collect();
         ordered.sort_by_key(|r| r.job_id);
         let mut w = self.begin_write().await?;
-        let sent: Vec<(i64, MessageId, &Wamid)> = ordered.iter().filter_map(|r| r.sent()).collect();
+        let sent: Vec<(i64, MessageId, &Wamid)> =
+            ordered.iter().filter_map(|r| r.sent()).map(|(job, message, wamid)| (job.get(), message, wamid)).collect();
         complete_sent(w.conn(), &sent, at).await?;
         for r in ordered.into_iter().filter(|r| !matches!(r.outcome, SendOutcome::Sent { .. })) {
             complete_one(w.conn(), r, at).await?;
@@ -173,7 +174,7 @@ impl OutboxStore for SqliteStore {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
-    async fn requeue_outbox(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
+    async fn requeue_outbox(&self, id: JobId, now: DateTime<Utc>) -> Result<()> {
         let mut w = self.begin_write().await?;
         let conn = w.conn();
         // A fresh job: attempts and age start again (the sender's age limit counts from
@@ -184,7 +185,7 @@ impl OutboxStore for SqliteStore {
              WHERE id = ?2 AND state IN ('dead', 'failed') RETURNING message_id",
         )
         .bind(ms(now))
-        .bind(id)
+        .bind(id.get())
         .fetch_optional(&mut *conn)
         .await
         .db()?;

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::types::Json;
 use sqlx::{Arguments, Encode, Sqlite, SqliteConnection, Type};
-use switchboard_domain::{ChannelId, ConversationId, MessageId, PhoneNumberId, WaId};
+use switchboard_domain::{ChannelId, ConversationId, JobId, MessageId, PhoneNumberId, WaId};
 use switchboard_store::{OutboxJob, StoreError};
 pub(crate) use switchboard_store_sql::rows::{
     AgentRow, ChannelRow, DeliveryRow, OutboxEntryRow, PendingEventRow, PendingStatusRow, corrupt, delivery_state,
@@ -237,7 +237,7 @@ impl ClaimedRow {
     /// The job, with its channel's number and its recipient (looked up separately).
     pub(crate) fn job(self, phone_number_id: &str, wa_id: &str) -> Result<OutboxJob, StoreError> {
         Ok(OutboxJob {
-            id: self.id,
+            id: JobId::new(self.id),
             message_id: MessageId::from_uuid(self.message_id),
             conversation_id: ConversationId::from_uuid(self.conversation_id),
             channel_id: ChannelId::from_uuid(self.channel_id),

@@ -66,6 +66,13 @@ pub enum AgentUpdate {
     LastAdmin,
 }
 
+/// An agent just created, and their first API token ([`AgentStore::create_agent_with`]).
+#[derive(Clone, Debug)]
+pub struct AgentWithToken {
+    pub agent: Agent,
+    pub token: ApiToken,
+}
+
 #[async_trait]
 pub trait AgentStore: Send + Sync {
     /// Creates an agent with its first API token. `Conflict { what: "agent email" }` if
@@ -80,7 +87,7 @@ pub trait AgentStore: Send + Sync {
         capacity: Option<u32>,
         token: &NewToken<'_>,
         at: DateTime<Utc>,
-    ) -> Result<(Agent, ApiToken)>;
+    ) -> Result<AgentWithToken>;
 
     /// The active agent holding this unrevoked token. Records the token's last use (at
     /// most once a minute, to keep reads cheap).

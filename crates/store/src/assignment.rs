@@ -20,7 +20,7 @@ use switchboard_domain::{AgentId, ChannelId, ConversationId};
 
 pub use switchboard_domain::{
     AgentPool, AssignmentPolicy, AutoAssignReport, AutoAssigned, AutoReason, ChannelPolicy, InvalidPolicy,
-    PolicySettings, PolicySource, PoolAgent,
+    PolicySettings, PolicySource, PoolAgent, Returned,
 };
 
 use crate::{Result, StoreError, TeamId};

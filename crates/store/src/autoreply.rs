@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use switchboard_domain::autoreply::{
-    AutoReplyConfig, Away, Greeting, KeywordRule, Limits, Locale, QuickReply, Shortcut,
+    AutoReplyConfig, Away, Greeting, KeywordRule, Limits, Locale, QuickReply, RuleFiring, RuleRef, Shortcut,
 };
 use switchboard_domain::hours::BusinessHours;
 use switchboard_domain::{ChannelId, QuickReplyId, RuleId};
@@ -20,8 +20,9 @@ pub struct AutoReplyFacts {
     pub contact_last_activity: Option<DateTime<Utc>>,
     /// When an agent last sent a message in this conversation (auto-replies do not count).
     pub last_agent_message: Option<DateTime<Utc>>,
-    /// When each rule (by its `RuleRef` string) last sent something in this conversation.
-    pub rules_last_fired: Vec<(String, DateTime<Utc>)>,
+    /// When each rule last sent something in this conversation (a stored rule string
+    /// that is not a [`RuleRef`] is skipped).
+    pub rules_last_fired: Vec<RuleFiring>,
     /// Auto-replies sent to this contact, in any conversation, in the hour before `now`.
     pub auto_replies_last_hour: u32,
     /// The contact's `language` attribute (`de`, `pt-BR`…), when it is a string: the
@@ -32,8 +33,8 @@ pub struct AutoReplyFacts {
 impl AutoReplyFacts {
     /// When `rule` last sent something in this conversation.
     #[must_use]
-    pub fn last_fired(&self, rule: &str) -> Option<DateTime<Utc>> {
-        self.rules_last_fired.iter().find(|(r, _)| r == rule).map(|(_, at)| *at)
+    pub fn last_fired(&self, rule: RuleRef) -> Option<DateTime<Utc>> {
+        self.rules_last_fired.iter().find(|f| f.rule == rule).map(|f| f.at)
     }
 }
 

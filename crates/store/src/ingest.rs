@@ -2,9 +2,10 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use switchboard_domain::autoreply::RuleRef;
 use switchboard_domain::inbound::{InboundContact, InboundMessage, StatusReport};
 use switchboard_domain::{
-    AgentId, ChannelId, ContactId, ConversationId, DeliveryState, EventId, MessageId, PhoneNumberId, TeamId,
+    AgentId, ChannelId, ContactId, ConversationId, DeliveryState, EventId, JobId, MessageId, PhoneNumberId, TeamId,
 };
 
 use crate::{AutoReplyFacts, NewOutbound, PendingEvent, Result, StoreError};
@@ -40,13 +41,13 @@ impl Lease {
     /// slice (the ones behind it wait for it), at most `at_most` of them. The store
     /// leases those whose conversation has no other job ready.
     #[must_use]
-    pub fn candidates(&self, replies: &[(NewOutbound<'_>, &str)]) -> Vec<bool> {
+    pub fn candidates(&self, replies: &[NewAutoReply<'_>]) -> Vec<bool> {
         let mut left = self.at_most;
         let mut seen = HashSet::with_capacity(replies.len().min(self.at_most));
         replies
             .iter()
-            .map(|(m, _)| {
-                if left == 0 || !seen.insert(m.conversation_id) {
+            .map(|r| {
+                if left == 0 || !seen.insert(r.message.conversation_id) {
                     return false;
                 }
                 left -= 1;
@@ -56,12 +57,20 @@ impl Lease {
     }
 }
 
+/// An auto-reply to queue ([`IngestTx::enqueue_auto_replies_leasing`]): the message, and
+/// the rule that sends it.
+#[derive(Clone, Copy, Debug)]
+pub struct NewAutoReply<'a> {
+    pub message: NewOutbound<'a>,
+    pub rule: RuleRef,
+}
+
 /// An auto-reply queued by [`IngestTx::enqueue_auto_replies_leasing`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct QueuedReply {
     pub message_id: MessageId,
     /// Its outbox job's id, when the job was inserted leased: the caller sends it.
-    pub leased_job: Option<i64>,
+    pub leased_job: Option<JobId>,
 }
 
 /// Applies parsed webhook deliveries.
@@ -76,7 +85,7 @@ pub trait IngestStore: Send + Sync {
     ///
     /// Instances sharing one PostgreSQL database take turns (a transaction-scoped
     /// advisory lock), so events are applied one batch at a time, in arrival order.
-    async fn begin_ingest(&self, limit: u32) -> Result<Option<(Box<dyn IngestTx>, Vec<PendingEvent>)>>;
+    async fn begin_ingest(&self, limit: u32) -> Result<Option<IngestBatch>>;
 
     /// Marks an event that cannot be applied, even alone, as failed (in its own
     /// transaction), so it stops blocking the log. Its body stays for inspection.
@@ -92,23 +101,41 @@ pub trait IngestStore: Send + Sync {
 
     async fn channels(&self) -> Result<Vec<ChannelInfo>>;
 
-    /// `no_channel` changes recorded for `phone_number_id`, oldest first, as (row id,
-    /// the change's `value`), to replay them once the channel exists.
-    async fn unrouted_changes(
-        &self,
-        phone_number_id: &PhoneNumberId,
-        limit: u32,
-    ) -> Result<Vec<(i64, serde_json::Value)>>;
+    /// `no_channel` changes recorded for `phone_number_id`, oldest first, to replay them
+    /// once the channel exists.
+    async fn unrouted_changes(&self, phone_number_id: &PhoneNumberId, limit: u32) -> Result<Vec<UnroutedChange>>;
 
     /// Forgets recorded changes (after they were replayed into the event log).
     async fn delete_recorded_changes(&self, ids: &[i64]) -> Result<()>;
 
     /// Changes recorded for `reason`, oldest first (admin reporting).
-    async fn recorded_changes(
-        &self,
-        reason: RecordReason,
-        limit: u32,
-    ) -> Result<Vec<(EventId, String, serde_json::Value)>>;
+    async fn recorded_changes(&self, reason: RecordReason, limit: u32) -> Result<Vec<StoredChange>>;
+}
+
+/// A `no_channel` change kept for replay ([`IngestStore::unrouted_changes`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct UnroutedChange {
+    /// Its row, for [`IngestStore::delete_recorded_changes`].
+    pub id: i64,
+    /// The change's `value`.
+    pub value: serde_json::Value,
+}
+
+/// A change as recorded ([`IngestStore::recorded_changes`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredChange {
+    pub event_id: EventId,
+    /// The webhook field it came in.
+    pub field: String,
+    /// The change's `value`.
+    pub value: serde_json::Value,
+}
+
+/// An ingest batch begun ([`IngestStore::begin_ingest`]): its write transaction, and the
+/// events claimed inside it.
+pub struct IngestBatch {
+    pub tx: Box<dyn IngestTx>,
+    pub events: Vec<PendingEvent>,
 }
 
 /// A customer's message, ready to store.
@@ -284,10 +311,10 @@ pub trait IngestTx: Send {
         facts.into_iter().next().ok_or_else(|| StoreError::Other(anyhow::anyhow!("no facts for a message")))
     }
 
-    /// Queues auto-replies, each `(message, rule)` exactly like
+    /// Queues auto-replies, each message exactly like
     /// [`OutboxStore::enqueue_outbound`](crate::OutboxStore::enqueue_outbound) (a `queued`
     /// message and its outbox job) inside this transaction, marks each message with the
-    /// rule that sent it (`rule`, a `RuleRef` string) and logs it in the auto-reply log the
+    /// rule that sent it (its [`RuleRef`] string) and logs it in the auto-reply log the
     /// facts read. Replies to one conversation are sent in slice order. Every
     /// `idempotency_key` and `sent_by` must be `None` (a rule sends them, not an agent).
     /// `NotFound` if a conversation does not exist: roll the transaction back. A few
@@ -301,26 +328,27 @@ pub trait IngestTx: Send {
     /// report, the lease runs out and any sender claims them as usual.
     async fn enqueue_auto_replies_leasing(
         &mut self,
-        replies: &[(NewOutbound<'_>, &str)],
+        replies: &[NewAutoReply<'_>],
         lease: Lease,
     ) -> Result<Vec<QueuedReply>>;
 
     /// [`enqueue_auto_replies_leasing`](Self::enqueue_auto_replies_leasing) with no lease.
-    async fn enqueue_auto_replies(&mut self, replies: &[(NewOutbound<'_>, &str)]) -> Result<Vec<MessageId>> {
+    async fn enqueue_auto_replies(&mut self, replies: &[NewAutoReply<'_>]) -> Result<Vec<MessageId>> {
         let queued = self.enqueue_auto_replies_leasing(replies, Lease::NONE).await?;
         Ok(queued.into_iter().map(|q| q.message_id).collect())
     }
 
     /// [`enqueue_auto_replies`](Self::enqueue_auto_replies) for one reply.
-    async fn enqueue_auto_reply(&mut self, m: &NewOutbound<'_>, rule: &str) -> Result<MessageId> {
-        let ids = self.enqueue_auto_replies(&[(*m, rule)]).await?;
+    async fn enqueue_auto_reply(&mut self, m: &NewOutbound<'_>, rule: RuleRef) -> Result<MessageId> {
+        let ids = self.enqueue_auto_replies(&[NewAutoReply { message: *m, rule }]).await?;
         ids.into_iter().next().ok_or_else(|| StoreError::Other(anyhow::anyhow!("no id for an auto-reply")))
     }
 
-    /// Logs that `rule` (a `RuleRef` string) fired in `conversation` without sending a
+    /// Logs that `rule` fired in `conversation` without sending a
     /// message (it only labelled or assigned), so its cooldown holds. Such firings do not
     /// count towards the per-contact hourly cap, which counts messages.
-    async fn record_rule_fired(&mut self, conversation: ConversationId, rule: &str, at: DateTime<Utc>) -> Result<()>;
+    async fn record_rule_fired(&mut self, conversation: ConversationId, rule: RuleRef, at: DateTime<Utc>)
+    -> Result<()>;
 
     /// Assigns the conversation to `agent` (a keyword rule's action). False, and nothing
     /// changes, if the agent does not exist or is not active, or the conversation does

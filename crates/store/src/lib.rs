@@ -21,11 +21,13 @@ mod queue;
 mod teams;
 mod views;
 
-pub use agents::{Agent, AgentPatch, AgentStore, AgentUpdate, ApiToken, Availability, NewToken, TokenId};
+pub use agents::{
+    Agent, AgentPatch, AgentStore, AgentUpdate, AgentWithToken, ApiToken, Availability, NewToken, TokenId,
+};
 pub use assignment::{
     AgentPool, AssignmentPolicy, AssignmentStore, AssignmentTx, AutoAssignReport, AutoAssigned, AutoReason,
-    ChannelPolicy, InvalidPolicy, PolicySettings, PolicySource, PoolAgent, QueueKey, Unanswered, WaitingConversation,
-    auto_assigned_data, pool_agent, returned_data,
+    ChannelPolicy, InvalidPolicy, PolicySettings, PolicySource, PoolAgent, QueueKey, Returned, Unanswered,
+    WaitingConversation, auto_assigned_data, pool_agent, returned_data,
 };
 pub use autoreply::{AutoReplyFacts, AutoReplyStore, ChannelAutoReplies, ChannelAutoRepliesPatch, StoredRule};
 pub use contacts::{
@@ -35,8 +37,8 @@ pub use error::StoreError;
 pub use events::{Appended, EventLog, EventLogBacklog, EventLogStats, NewEvent, PendingEvent};
 pub use inbox_events::{InboxEvent, InboxEventKind, InboxEventStore, InboxWakeups};
 pub use ingest::{
-    ChannelInfo, INGEST_BATCH_BYTES, InboundOutcome, IngestStore, IngestTx, Lease, NewInbound, QueuedReply,
-    RecordReason, RecordedChange, StatusOutcome, inbound_rounds,
+    ChannelInfo, INGEST_BATCH_BYTES, InboundOutcome, IngestBatch, IngestStore, IngestTx, Lease, NewAutoReply,
+    NewInbound, QueuedReply, RecordReason, RecordedChange, StatusOutcome, StoredChange, UnroutedChange, inbound_rounds,
 };
 pub use labels::{AppliedLabel, Label, LabelPatch, LabelStore, NewLabel};
 pub use links::{

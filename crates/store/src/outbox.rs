@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use switchboard_domain::message::{MessageContent, StatusError};
-use switchboard_domain::{AgentId, ChannelId, ConversationId, MessageId, PhoneNumberId, WaId, Wamid};
+use switchboard_domain::{AgentId, ChannelId, ConversationId, JobId, MessageId, PhoneNumberId, WaId, Wamid};
 
 use crate::Result;
 
@@ -30,7 +30,7 @@ pub struct Enqueued {
 /// A claimed send, leased to one sender until its lease expires.
 #[derive(Clone, Debug)]
 pub struct OutboxJob {
-    pub id: i64,
+    pub id: JobId,
     pub message_id: MessageId,
     pub conversation_id: ConversationId,
     pub channel_id: ChannelId,
@@ -63,7 +63,7 @@ pub enum SendOutcome {
 
 #[derive(Clone, Debug)]
 pub struct SendResult {
-    pub job_id: i64,
+    pub job_id: JobId,
     pub message_id: MessageId,
     /// The claim's [`OutboxJob::leased_until`]: `Retry` and `Failed` apply only while
     /// the job is still leased by that claim.
@@ -80,7 +80,7 @@ impl SendResult {
     /// `(job, message, wamid)` when Meta accepted the message: the outcomes stores record
     /// set-wise, for a whole batch at once.
     #[must_use]
-    pub fn sent(&self) -> Option<(i64, MessageId, &Wamid)> {
+    pub fn sent(&self) -> Option<(JobId, MessageId, &Wamid)> {
         match &self.outcome {
             SendOutcome::Sent { wamid } => Some((self.job_id, self.message_id, wamid)),
             _ => None,
@@ -123,7 +123,7 @@ impl OutboxState {
 /// An outbox row, for admins.
 #[derive(Clone, Debug)]
 pub struct OutboxEntry {
-    pub id: i64,
+    pub id: JobId,
     pub message_id: MessageId,
     pub conversation_id: ConversationId,
     pub state: OutboxState,
@@ -172,5 +172,5 @@ pub trait OutboxStore: Send + Sync {
 
     /// Puts a dead (or failed) job back to ready with a fresh attempt count, and its
     /// message back to `queued`. `NotFound` if no such job in those states.
-    async fn requeue_outbox(&self, id: i64, now: DateTime<Utc>) -> Result<()>;
+    async fn requeue_outbox(&self, id: JobId, now: DateTime<Utc>) -> Result<()>;
 }

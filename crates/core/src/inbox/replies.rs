@@ -14,7 +14,7 @@ use switchboard_domain::autoreply::{
     AgentSend, AutoReplyConfig, CompiledConfig, Locale, QuickReplyError, QuickReplyRef, ReplyBody, Shortcut,
 };
 use switchboard_domain::message::MessageContent;
-use switchboard_domain::{ConversationId, MessageId, Wamid, window};
+use switchboard_domain::{ConversationId, JobId, MessageId, Wamid, window};
 use switchboard_store::{Agent, ConversationView, MessageView, NewOutbound, StoreError};
 
 use super::{Inbox, InboxError, Invalid};
@@ -183,7 +183,7 @@ impl Inbox<'_> {
     }
 
     /// Requeues a dead or failed send for another attempt and wakes the sender.
-    pub async fn requeue_outbox(&self, id: i64) -> Result<(), InboxError> {
+    pub async fn requeue_outbox(&self, id: JobId) -> Result<(), InboxError> {
         self.store.requeue_outbox(id, Utc::now()).await.map_err(|e| match e {
             StoreError::NotFound => InboxError::NotFound { what: "dead or failed outbox entry" },
             e => e.into(),

@@ -12,7 +12,9 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_domain::{AgentId, AgentName, AgentRole, Email, NewAgent};
-use switchboard_store::{Agent, AgentPatch, AgentUpdate, ApiToken, Availability, NewToken, StoreError, TokenId};
+use switchboard_store::{
+    Agent, AgentPatch, AgentUpdate, AgentWithToken, ApiToken, Availability, NewToken, StoreError, TokenId,
+};
 use utoipa::ToSchema;
 
 use crate::AppState;
@@ -326,7 +328,7 @@ async fn create(
     };
     let token = new_token();
     let hash = hash_token(&token);
-    let (agent, api_token) = state
+    let AgentWithToken { agent, token: api_token } = state
         .store
         .create_agent_with(
             &NewAgent { name, email, role },

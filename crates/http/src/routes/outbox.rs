@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use switchboard_domain::{ConversationId, MessageId};
+use switchboard_domain::{ConversationId, JobId, MessageId};
 use switchboard_store::{OutboxEntry, OutboxState};
 use utoipa::{IntoParams, ToSchema};
 
@@ -32,7 +32,8 @@ struct Params {
 #[derive(Serialize, ToSchema)]
 #[schema(as = OutboxEntry)]
 struct EntryJson {
-    id: i64,
+    #[schema(value_type = i64)]
+    id: JobId,
     message_id: MessageId,
     conversation_id: ConversationId,
     #[schema(value_type = OutboxState)]
@@ -66,7 +67,8 @@ struct OutboxList {
 /// A requeued outbox entry.
 #[derive(Serialize, ToSchema)]
 struct Requeued {
-    id: i64,
+    #[schema(value_type = i64)]
+    id: JobId,
     /// Always `ready`.
     #[schema(value_type = OutboxState)]
     state: &'static str,
@@ -94,12 +96,10 @@ async fn list(_admin: Admin, params: web::Query<Params>, state: web::Data<AppSta
 #[utoipa::path(post, path = "/admin/outbox/{id}/retry", params(("id" = i64, Path, description = "The outbox entry's id")),
     responses((status = 202, body = Requeued), (status = 403, body = Problem)))]
 async fn retry(
-    Admin { agent, .. }: Admin,
-    path: web::Path<String>,
+    Admin { agent, path: id, .. }: Admin<JobId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: i64 = path.parse().map_err(|_| ApiError::NotFound { what: "dead or failed outbox entry" })?;
     state.inbox().requeue_outbox(id).await?;
-    tracing::info!(outbox_id = id, agent_id = %agent.0.id, "outbox entry requeued");
+    tracing::info!(outbox_id = id.get(), agent_id = %agent.0.id, "outbox entry requeued");
     Ok(HttpResponse::Accepted().json(Requeued { id, state: "ready" }))
 }
