@@ -64,9 +64,9 @@ impl AppState {
         Inbox::new(self.store.as_ref(), &self.wake)
     }
 
-    /// The admins' configuration use cases (auto-replies) over this state's store.
+    /// The admins' configuration use cases (auto-replies, agents, tokens) over this state's store.
     pub(crate) fn config(&self) -> switchboard_core::admin::Config<'_> {
-        switchboard_core::admin::Config::new(self.store.as_ref())
+        switchboard_core::admin::Config::new(self.store.as_ref(), &self.wake)
     }
 }
 

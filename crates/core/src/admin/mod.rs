@@ -1,5 +1,5 @@
 //! What admins configure: the auto-replies (a channel's settings, the shared quick replies,
-//! the keyword rules and their order). Independent of HTTP: the API's handlers parse a
+//! the keyword rules and their order); agents and their API tokens; teams and routing; click-to-chat links. Independent of HTTP: the API's handlers parse a
 //! request, call one of these and map the answer; the console will call the same.
 //!
 //! Every auto-reply write is validated against the whole configuration it produces (on
@@ -9,24 +9,32 @@
 //! configuration (deleting a quick reply a rule sends, removing the hours an away message
 //! needs) is [`AdminError::BreaksConfiguration`], which says which.
 
+mod agents;
 mod autoreply;
+mod links;
+mod teams;
 
 use switchboard_store::{Store, StoreError};
 
 use crate::inbox::Invalid;
+use crate::wake::Wake;
 
+pub use agents::{CreatedToken, UpdatedAgent, hash_token, new_token};
 pub use autoreply::SettingsInForce;
+pub use links::random_bytes;
 
-/// The admins' configuration use cases over a store. Borrowed: build one per call, for free.
+/// The admins' configuration use cases over a store, waking workers through `wake`.
+/// Borrowed: build one per call, for free.
 #[derive(Clone, Copy)]
 pub struct Config<'a> {
     store: &'a dyn Store,
+    wake: &'a Wake,
 }
 
 impl<'a> Config<'a> {
     #[must_use]
-    pub fn new(store: &'a dyn Store) -> Self {
-        Self { store }
+    pub fn new(store: &'a dyn Store, wake: &'a Wake) -> Self {
+        Self { store, wake }
     }
 }
 
@@ -49,6 +57,9 @@ pub enum AdminError {
     /// The keyword rules changed (one added or removed) while they were being reordered.
     #[error("the rules changed meanwhile; list them again and resend the order")]
     RulesChanged,
+    /// Refused: it would leave no active admin.
+    #[error("this is the last active admin: make another agent an admin first")]
+    LastAdmin,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
