@@ -1,5 +1,5 @@
 //! What admins configure: the auto-replies (a channel's settings, the shared quick replies,
-//! the keyword rules and their order); agents and their API tokens; teams and routing; click-to-chat links. Independent of HTTP: the API's handlers parse a
+//! the keyword rules and their order); agents and their API tokens; teams and routing; click-to-chat links; labels and contacts' details. Independent of HTTP: the API's handlers parse a
 //! request, call one of these and map the answer; the console will call the same.
 //!
 //! Every auto-reply write is validated against the whole configuration it produces (on
@@ -11,6 +11,7 @@
 
 mod agents;
 mod autoreply;
+mod directory;
 mod links;
 mod teams;
 
