@@ -2,9 +2,10 @@
 //! durable with group commit; [`ingest`] applies them, one transaction per batch, in
 //! arrival order. Each worker exposes a "process one batch" step that tests drive;
 //! they are woken through one [`Wake`] handle. What agents do (reply, assign, label,
-//! notes...) is in [`inbox`], independent of HTTP.
+//! notes...) is in [`inbox`], what admins configure in [`admin`], independent of HTTP.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod assigner;
 pub mod assignment;
 pub mod attribution;
@@ -20,6 +21,7 @@ pub mod scheduler;
 pub mod sender;
 pub mod wake;
 
+pub use admin::AdminError;
 pub use assigner::{Assigner, AssignerOptions};
 pub use clicks::ClickCounter;
 pub use housekeeping::{Housekeeper, HousekeepingError, HousekeepingOptions, HousekeepingReport};

@@ -8,7 +8,6 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use chrono::Utc;
-use sha2::{Digest, Sha256};
 use switchboard_domain::{AgentRole, TokenHash};
 use switchboard_store::Agent;
 
@@ -33,20 +32,8 @@ impl AuthenticatedAgent {
     }
 }
 
-/// A new API token: 256 random bits, hex, with a recognisable prefix (`sbt_`). Shown
-/// once; only [`hash_token`] of it is stored.
-#[must_use]
-pub fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::fill(&mut bytes);
-    format!("sbt_{}", hex::encode(bytes))
-}
-
-/// The hash under which a token is stored.
-#[must_use]
-pub fn hash_token(token: &str) -> TokenHash {
-    TokenHash::from_bytes(Sha256::digest(token.as_bytes()).into())
-}
+/// Token generation and hashing are the core's (the console creates tokens too).
+pub use switchboard_core::admin::{hash_token, new_token};
 
 impl FromRequest for AuthenticatedAgent {
     type Error = ApiError;

@@ -226,3 +226,21 @@ impl From<switchboard_core::InboxError> for ApiError {
         }
     }
 }
+
+impl From<switchboard_core::AdminError> for ApiError {
+    /// The admins' refused changes as the API answers them.
+    fn from(e: switchboard_core::AdminError) -> Self {
+        use switchboard_core::AdminError as E;
+        match e {
+            E::NotFound { what } => Self::NotFound { what },
+            E::Invalid(errors) => {
+                Self::Validation(errors.into_iter().map(|e| FieldError::new(e.field, e.message)).collect())
+            }
+            E::Conflict { what } => Self::Conflict { what },
+            E::BreaksConfiguration(_) => Self::StateConflict { code: "breaks_configuration", detail: e.to_string() },
+            E::RulesChanged => Self::StateConflict { code: "rules_changed", detail: e.to_string() },
+            E::LastAdmin => Self::StateConflict { code: "last_admin", detail: e.to_string() },
+            E::Store(e) => e.into(),
+        }
+    }
+}

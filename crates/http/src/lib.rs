@@ -63,6 +63,11 @@ impl AppState {
     pub(crate) fn inbox(&self) -> Inbox<'_> {
         Inbox::new(self.store.as_ref(), &self.wake)
     }
+
+    /// The admins' configuration use cases (auto-replies, agents, tokens) over this state's store.
+    pub(crate) fn config(&self) -> switchboard_core::admin::Config<'_> {
+        switchboard_core::admin::Config::new(self.store.as_ref(), &self.wake)
+    }
 }
 
 #[derive(Clone, Debug)]

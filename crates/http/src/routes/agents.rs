@@ -11,14 +11,13 @@ use std::str::FromStr;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use switchboard_core::admin::UpdatedAgent;
 use switchboard_domain::{AgentId, AgentName, AgentRole, Email, NewAgent};
-use switchboard_store::{
-    Agent, AgentPatch, AgentUpdate, AgentWithToken, ApiToken, Availability, NewToken, StoreError, TokenId,
-};
+use switchboard_store::{Agent, AgentPatch, ApiToken, Availability, StoreError, TokenId};
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::auth::{AuthenticatedAgent, hash_token, new_token};
+use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
 use crate::extract::{Admin, Caller, Later, PathId};
 use crate::json::{Json, optional_object};
@@ -277,13 +276,6 @@ fn require_self_or_admin(caller: &AuthenticatedAgent, agent: AgentId) -> Result<
     if caller.0.id == agent { Ok(()) } else { caller.require_admin() }
 }
 
-fn last_admin() -> ApiError {
-    ApiError::StateConflict {
-        code: "last_admin",
-        detail: "this is the last active admin: make another agent an admin first".into(),
-    }
-}
-
 /// Every agent (any agent).
 #[utoipa::path(get, path = "/agents", responses((status = 200, body = AgentList)))]
 async fn list(_agent: AuthenticatedAgent, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -326,24 +318,11 @@ async fn create(
     let (Some(name), Some(email), Some(role), true) = (name, email, role, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
-    let token = new_token();
-    let hash = hash_token(&token);
-    let AgentWithToken { agent, token: api_token } = state
-        .store
-        .create_agent_with(
-            &NewAgent { name, email, role },
-            capacity,
-            &NewToken { hash: &hash, name: token_name.as_deref() },
-            Utc::now(),
-        )
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict { .. } => ApiError::field("email", "another agent has this email"),
-            e => e.into(),
-        })?;
+    let (agent, token) =
+        state.config().create_agent(&NewAgent { name, email, role }, capacity, token_name.as_deref()).await?;
     tracing::info!(agent_id = %agent.id, role = %agent.role, by = %caller.0.id, "agent created");
     Ok(HttpResponse::Created()
-        .json(CreatedAgent { agent: AgentJson::from(agent), token: TokenJson::new(api_token, Some(token)) }))
+        .json(CreatedAgent { agent: AgentJson::from(agent), token: TokenJson::new(token.stored, Some(token.token)) }))
 }
 
 /// Edits an agent: name, email, role, capacity, activity, availability (admins).
@@ -370,22 +349,11 @@ async fn update(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let outcome = state.store.update_agent(id, &patch, Some(caller.0.id), Utc::now()).await.map_err(|e| match e {
-        StoreError::Conflict { .. } => ApiError::field("email", "another agent has this email"),
-        e => agent_not_found(e),
-    })?;
-    match outcome {
-        AgentUpdate::LastAdmin => Err(last_admin()),
-        AgentUpdate::Updated { agent, unassigned } => {
-            // Online again, more capacity, or conversations back in the queue.
-            state.wake.assigner();
-            tracing::info!(
-                agent_id = %id, by = %caller.0.id, active = agent.active, role = %agent.role,
-                unassigned = unassigned.len(), "agent updated"
-            );
-            Ok(HttpResponse::Ok().json(AgentJson::from(agent)))
-        }
-    }
+    let UpdatedAgent { agent, unassigned } = state.config().update_agent(id, &patch, caller.0.id).await?;
+    tracing::info!(
+        agent_id = %id, by = %caller.0.id, active = agent.active, role = %agent.role, unassigned, "agent updated"
+    );
+    Ok(HttpResponse::Ok().json(AgentJson::from(agent)))
 }
 
 /// Sets the calling agent's own availability.
@@ -400,18 +368,9 @@ async fn set_availability(
     let Some(availability) = parse_availability(&body.availability, &mut errors) else {
         return Err(ApiError::Validation(errors));
     };
-    let patch = AgentPatch { availability: Some(availability), ..AgentPatch::default() };
-    match state.store.update_agent(caller.0.id, &patch, Some(caller.0.id), Utc::now()).await.map_err(agent_not_found)? {
-        AgentUpdate::Updated { agent, .. } => {
-            if availability == Availability::Online {
-                state.wake.assigner();
-            }
-            tracing::debug!(agent_id = %agent.id, %availability, "availability set");
-            Ok(HttpResponse::Ok().json(AgentJson::from(agent)))
-        }
-        // A patch of the availability alone never touches the role or activity.
-        AgentUpdate::LastAdmin => Err(last_admin()),
-    }
+    let agent = state.config().set_availability(caller.0.id, availability).await?;
+    tracing::debug!(agent_id = %agent.id, %availability, "availability set");
+    Ok(HttpResponse::Ok().json(AgentJson::from(agent)))
 }
 
 /// An agent's API tokens, without the tokens themselves (the agent, or admins).
@@ -448,15 +407,9 @@ async fn create_token(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let token = new_token();
-    let hash = hash_token(&token);
-    let created = state
-        .store
-        .create_token(id, &NewToken { hash: &hash, name: name.as_deref() }, Utc::now())
-        .await
-        .map_err(agent_not_found)?;
-    tracing::info!(agent_id = %id, token_id = %created.id, by = %caller.0.id, "API token created");
-    Ok(HttpResponse::Created().json(TokenJson::new(created, Some(token))))
+    let created = state.config().create_token(id, name.as_deref()).await?;
+    tracing::info!(agent_id = %id, token_id = %created.stored.id, by = %caller.0.id, "API token created");
+    Ok(HttpResponse::Created().json(TokenJson::new(created.stored, Some(created.token))))
 }
 
 /// Revokes an API token (the agent, or admins).
@@ -471,10 +424,7 @@ async fn revoke_token(
     let id = agent.of(&caller);
     require_self_or_admin(&caller, id)?;
     let token = token.get()?;
-    state.store.revoke_token(id, token, Utc::now()).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::NotFound { what: "token" },
-        e => e.into(),
-    })?;
+    state.config().revoke_token(id, token).await?;
     tracing::info!(agent_id = %id, token_id = %token, by = %caller.0.id, "API token revoked");
     Ok(HttpResponse::NoContent().finish())
 }

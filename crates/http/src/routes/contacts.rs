@@ -9,9 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use switchboard_domain::ContactId;
-use switchboard_store::{
-    Contact, ContactPatch, ContactPatchOutcome, ContactQuery, MAX_CONTACT_ATTRIBUTES, ViewCursor, ViewQuery, ViewSort,
-};
+use switchboard_store::{Contact, ContactPatch, ContactQuery, ViewCursor, ViewQuery, ViewSort};
 use utoipa::openapi::schema::{Object, ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::{IntoParams, ToSchema};
 
@@ -254,17 +252,9 @@ async fn patch(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let patch = parse_patch(body.into_inner())?;
-    match state.store.update_contact(id, &patch, Utc::now()).await? {
-        ContactPatchOutcome::Updated(c) => {
-            tracing::info!(contact_id = %id, by = %agent.0.id, "contact updated");
-            Ok(HttpResponse::Ok().json(ContactJson::from(c)))
-        }
-        ContactPatchOutcome::NotFound => Err(ApiError::NotFound { what: "contact" }),
-        ContactPatchOutcome::TooManyAttributes { count } => Err(ApiError::field(
-            "attributes",
-            format!("a contact has at most {MAX_CONTACT_ATTRIBUTES} attributes; this would make {count}"),
-        )),
-    }
+    let c = state.config().update_contact(id, &patch).await?;
+    tracing::info!(contact_id = %id, by = %agent.0.id, "contact updated");
+    Ok(HttpResponse::Ok().json(ContactJson::from(c)))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use switchboard_domain::label::{LabelColour, LabelName};
 use switchboard_domain::{AgentId, ConversationId, LabelId};
-use switchboard_store::{AppliedLabel, Label, LabelPatch, NewLabel, StoreError};
+use switchboard_store::{AppliedLabel, Label, LabelPatch, NewLabel};
 use utoipa::ToSchema;
 
 use crate::AppState;
@@ -154,13 +154,6 @@ fn parse_description(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<
     Some(d.to_owned())
 }
 
-fn label_not_found(e: StoreError) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::NotFound { what: "label" },
-        e => e.into(),
-    }
-}
-
 /// Resolves label ids or names (case-insensitively) to labels, naming each entry that
 /// matches none as `{field}[i]` (`switchboard_core::Inbox::resolve_labels`).
 pub(crate) async fn resolve_labels(
@@ -211,7 +204,7 @@ async fn create(
     let (Some(name), Some(colour), true) = (name, colour, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
-    let label = state.store.create_label(&NewLabel { name, colour, description, at: Utc::now() }).await?;
+    let label = state.config().create_label(&NewLabel { name, colour, description, at: Utc::now() }).await?;
     tracing::info!(label_id = %label.id, agent_id = %agent.0.id, "label created");
     Ok(HttpResponse::Created().json(LabelJson::from(label)))
 }
@@ -233,7 +226,7 @@ async fn update(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let label = state.store.update_label(id, &patch).await.map_err(label_not_found)?;
+    let label = state.config().update_label(id, &patch).await?;
     tracing::info!(label_id = %id, agent_id = %agent.0.id, "label updated");
     Ok(HttpResponse::Ok().json(LabelJson::from(label)))
 }
@@ -245,7 +238,7 @@ async fn delete(
     Admin { agent, path: id, .. }: Admin<LabelId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    state.store.delete_label(id).await.map_err(label_not_found)?;
+    state.config().delete_label(id).await?;
     tracing::info!(label_id = %id, agent_id = %agent.0.id, "label deleted");
     Ok(HttpResponse::NoContent().finish())
 }

@@ -10,6 +10,8 @@ use switchboard_domain::{AgentId, ChannelId, LinkId};
 use switchboard_store::{Link, LinkCursor, LinkDay, LinkPatch, LinkQuery, NewLink, Page, StoreError};
 use utoipa::{IntoParams, ToSchema};
 
+use switchboard_core::admin::random_bytes;
+
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
@@ -62,8 +64,6 @@ const TAG_MAX: usize = 50;
 const TAGS_MAX: usize = 20;
 /// Longest stats range, in days.
 const STATS_MAX_DAYS: i64 = 366;
-/// Attempts at a fresh slug or reference code when a generated one is taken.
-const GENERATE_ATTEMPTS: usize = 8;
 
 /// Where the link can be opened: short links are absolute with `links.public_url`
 /// configured, else paths.
@@ -273,31 +273,6 @@ fn link_not_found(e: StoreError) -> ApiError {
     }
 }
 
-fn random() -> [u8; 16] {
-    uuid::Uuid::new_v4().into_bytes()
-}
-
-/// The channel a new link is for: the one named, or the only one.
-async fn channel(state: &AppState, raw: Option<&str>) -> Result<ChannelId, ApiError> {
-    let channels = state.store.channels().await?;
-    match raw {
-        Some(raw) => raw
-            .trim()
-            .parse::<ChannelId>()
-            .ok()
-            .filter(|id| channels.iter().any(|c| c.id == *id))
-            .ok_or_else(|| ApiError::field("channel_id", "no channel has this id")),
-        None => match channels.as_slice() {
-            [only] => Ok(only.id),
-            [] => Err(ApiError::field(
-                "channel_id",
-                "no channel is configured yet: set SWITCHBOARD_PHONE_NUMBER_ID and restart",
-            )),
-            _ => Err(ApiError::field("channel_id", "there are several channels: name one")),
-        },
-    }
-}
-
 /// Creates a click-to-chat link: a short link, QR codes and an attribution reference (admins).
 #[utoipa::path(post, path = "/links", request_body = CreateLink,
     responses((status = 201, body = LinkJson), (status = 403, description = "Admins only", body = Problem),
@@ -308,7 +283,7 @@ async fn create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let opts = &state.links;
-    let channel_id = channel(&state, body.channel_id.as_deref()).await?;
+    let channel_id = state.config().link_channel(body.channel_id.as_deref()).await?;
     let mut errors = Vec::new();
     let phone = match body.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
         Some(p) => PhoneNumber::parse(p, body.region.as_deref())
@@ -346,10 +321,10 @@ async fn create(
         return Err(ApiError::Validation(errors));
     };
     let given_slug = slug.is_some();
-    let mut new = NewLink {
+    let new = NewLink {
         channel_id,
-        slug: slug.unwrap_or_else(|| Slug::generate(random())),
-        ref_code: RefCode::generate(random()),
+        slug: slug.unwrap_or_else(|| Slug::generate(random_bytes())),
+        ref_code: RefCode::generate(random_bytes()),
         phone,
         text,
         campaign,
@@ -360,28 +335,7 @@ async fn create(
         created_by: Some(agent.0.id),
         at: Utc::now(),
     };
-    let mut attempts = 0;
-    let link = loop {
-        attempts += 1;
-        match state.store.create_link(&new).await {
-            Ok(link) => break link,
-            Err(StoreError::Conflict { what: "link reference code" }) if attempts < GENERATE_ATTEMPTS => {
-                new.ref_code = RefCode::generate(random());
-            }
-            Err(StoreError::Conflict { what: "link slug" }) if !given_slug && attempts < GENERATE_ATTEMPTS => {
-                new.slug = Slug::generate(random());
-            }
-            Err(StoreError::Conflict { what: "link slug" }) => {
-                return Err(ApiError::Conflict { what: "a link with this slug" });
-            }
-            Err(StoreError::Conflict { what: "link ad source id" }) => {
-                return Err(ApiError::Conflict { what: "a link for this ad source id" });
-            }
-            // A label deleted meanwhile.
-            Err(StoreError::NotFound) => return Err(ApiError::field("labels", "a label no longer exists")),
-            Err(e) => return Err(e.into()),
-        }
-    };
+    let link = state.config().create_link(new, given_slug).await?;
     tracing::info!(link_id = %link.id, agent_id = %agent.0.id, "link created");
     Ok(HttpResponse::Created().json(LinkJson::new(link, opts)))
 }
@@ -449,12 +403,7 @@ async fn apply_patch(
     id: LinkId,
     patch: &LinkPatch,
 ) -> Result<HttpResponse, ApiError> {
-    let link = state.store.update_link(id, patch, Utc::now()).await.map_err(|e| match e {
-        StoreError::Conflict { what: "link ad source id" } => {
-            ApiError::Conflict { what: "a link for this ad source id" }
-        }
-        e => link_not_found(e),
-    })?;
+    let link = state.config().update_link(id, patch).await?;
     tracing::info!(link_id = %id, agent_id = %agent.0.id, enabled = link.enabled, "link updated");
     Ok(HttpResponse::Ok().json(LinkJson::new(link, &state.links)))
 }

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_domain::{AgentId, ChannelId};
-use switchboard_store::{StoreError, Team, TeamId, TeamName};
+use switchboard_store::{Team, TeamId, TeamName};
 use utoipa::ToSchema;
 
 use crate::AppState;
@@ -88,14 +88,6 @@ fn parse_name(raw: &str) -> Result<TeamName, ApiError> {
     TeamName::parse(raw).map_err(|e| ApiError::field("name", e.to_string()))
 }
 
-fn team_error(e: StoreError) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::NotFound { what: "team" },
-        StoreError::Conflict { .. } => ApiError::field("name", "another team has this name"),
-        e => e.into(),
-    }
-}
-
 /// Every team, with its members and channels (any agent).
 #[utoipa::path(get, path = "/teams", responses((status = 200, body = TeamList)))]
 async fn list(_agent: AuthenticatedAgent, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -119,7 +111,7 @@ async fn create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let name = parse_name(&body.name)?;
-    let team = state.store.create_team(&name, Utc::now()).await.map_err(team_error)?;
+    let team = state.config().create_team(&name).await?;
     tracing::info!(team_id = %team.id, by = %caller.0.id, "team created");
     Ok(HttpResponse::Created().json(TeamJson::from(team)))
 }
@@ -133,7 +125,7 @@ async fn update(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let name = parse_name(&body.name)?;
-    let team = state.store.rename_team(id, &name).await.map_err(team_error)?;
+    let team = state.config().rename_team(id, &name).await?;
     tracing::info!(team_id = %id, by = %caller.0.id, "team renamed");
     Ok(HttpResponse::Ok().json(TeamJson::from(team)))
 }
@@ -145,7 +137,7 @@ async fn delete(
     Admin { agent: caller, path: id, .. }: Admin<TeamId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    state.store.delete_team(id).await.map_err(team_error)?;
+    state.config().delete_team(id).await?;
     tracing::info!(team_id = %id, by = %caller.0.id, "team deleted");
     Ok(HttpResponse::NoContent().finish())
 }
@@ -157,13 +149,7 @@ async fn add_member(
     Admin { agent: caller, path: (team, agent), .. }: Admin<(TeamId, AgentId)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let added = state.store.add_team_member(team, agent, Utc::now()).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::NotFound { what: "team or agent" },
-        e => e.into(),
-    })?;
-    if added {
-        // The team's waiting conversations may now be theirs.
-        state.wake.assigner();
+    if state.config().add_team_member(team, agent).await? {
         tracing::info!(team_id = %team, agent_id = %agent, by = %caller.0.id, "team member added");
     }
     Ok(HttpResponse::NoContent().finish())
@@ -177,8 +163,7 @@ async fn remove_member(
     Admin { agent: caller, path: (team, agent), .. }: Admin<(TeamId, AgentId)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let removed = state.store.remove_team_member(team, agent).await.map_err(team_error)?;
-    if removed {
+    if state.config().remove_team_member(team, agent).await? {
         tracing::info!(team_id = %team, agent_id = %agent, by = %caller.0.id, "team member removed");
     }
     Ok(HttpResponse::NoContent().finish())
@@ -197,17 +182,7 @@ async fn route_channel(
         Some(None) => None,
         Some(Some(raw)) => Some(raw.parse::<TeamId>().map_err(|_| ApiError::field("team_id", "no team has this id"))?),
     };
-    if let Some(t) = team
-        && state.store.team(t).await?.is_none()
-    {
-        return Err(ApiError::field("team_id", "no team has this id"));
-    }
-    state.store.route_channel(channel, team).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::NotFound { what: "channel" },
-        e => e.into(),
-    })?;
-    // Its policy (and who may take its conversations) may have changed.
-    state.wake.assigner();
+    state.config().route_channel(channel, team).await?;
     tracing::info!(channel_id = %channel, team_id = ?team, by = %caller.0.id, "channel routed");
     Ok(HttpResponse::Ok().json(ChannelRoute { channel_id: channel, team_id: team }))
 }

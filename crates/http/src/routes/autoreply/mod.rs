@@ -17,21 +17,18 @@
 //! ```
 //!
 //! Every write is validated against the whole configuration it produces (on every channel
-//! it touches) with the engine's own compiler, before it is stored. Problems in the body
-//! written are a 422 naming the field (relative to the body: `weekly.mon[0].end`,
+//! it touches) by `switchboard_core::admin::Config`, before it is stored. Problems in the
+//! body written are a 422 naming the field (relative to the body: `weekly.mon[0].end`,
 //! `matcher.pattern`); a write that breaks another part of the configuration (deleting a
 //! quick reply a rule sends, removing the hours an away message needs) is a 409 that says
-//! which.
+//! which (`breaks_configuration`).
 
 use serde_json::Value;
-use switchboard_domain::autoreply::{self, AutoReplyConfig, CompiledConfig};
-use switchboard_store::ChannelInfo;
 use utoipa::PartialSchema;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{AllOfBuilder, Schema};
 
-use crate::AppState;
-use crate::error::{ApiError, FieldError};
+use crate::error::ApiError;
 use crate::json::Body;
 
 mod preview;
@@ -54,100 +51,6 @@ routes! {
     "/admin/rules/order" => { put: rules::reorder_rules },
     "/admin/rules/preview" => { post: preview::preview },
     "/admin/rules/{id}" => { get: rules::get_rule, put: rules::update_rule, delete: rules::delete_rule },
-}
-
-/// Everything wrong with `config`, as the engine's compiler sees it.
-fn problems(config: &AutoReplyConfig) -> Vec<autoreply::FieldError> {
-    match CompiledConfig::new(config) {
-        Ok(_) => Vec::new(),
-        Err(e) => e.errors,
-    }
-}
-
-/// `path` relative to `prefix` when it lies under it (`hours.weekly` under `hours` is
-/// `weekly`; `hours` itself is `hours`).
-fn under(path: &str, prefix: &str) -> Option<String> {
-    if prefix.is_empty() {
-        return Some(path.to_owned());
-    }
-    if path == prefix {
-        return Some(path.to_owned());
-    }
-    let rest = path.strip_prefix(prefix)?;
-    if let Some(r) = rest.strip_prefix('.') {
-        Some(r.to_owned())
-    } else if rest.starts_with('[') {
-        Some(rest.to_owned())
-    } else {
-        None
-    }
-}
-
-/// One configuration before and after a write, and where the written body sits in it
-/// (`None`: the write removes something).
-struct Change {
-    before: AutoReplyConfig,
-    after: AutoReplyConfig,
-    body_at: Option<String>,
-}
-
-/// Refuses a write whose configurations have problems they did not have before: those in
-/// the body are a 422 naming the field (relative to the body), any other a 409.
-fn check(changes: &[Change]) -> Result<(), ApiError> {
-    let mut in_body: Vec<FieldError> = Vec::new();
-    let mut elsewhere: Vec<String> = Vec::new();
-    for c in changes {
-        let before = problems(&c.before);
-        for p in problems(&c.after) {
-            if before.contains(&p) {
-                continue;
-            }
-            match c.body_at.as_deref().and_then(|at| under(&p.path, at)) {
-                Some(field) => {
-                    if !in_body.iter().any(|f| f.field == field && f.message == p.message) {
-                        in_body.push(FieldError::new(field, p.message));
-                    }
-                }
-                None => {
-                    let line = format!("{}: {}", p.path, p.message);
-                    if !elsewhere.contains(&line) {
-                        elsewhere.push(line);
-                    }
-                }
-            }
-        }
-    }
-    if !in_body.is_empty() {
-        return Err(ApiError::Validation(in_body));
-    }
-    if !elsewhere.is_empty() {
-        return Err(ApiError::StateConflict {
-            code: "breaks_configuration",
-            detail: format!("this change would break the auto-reply configuration: {}", elsewhere.join("; ")),
-        });
-    }
-    Ok(())
-}
-
-/// Every channel's configuration in force: the shared quick replies and rules must be
-/// valid on every channel. With no channel yet, one made of the shared quick replies and
-/// rules alone, so they are still validated.
-async fn configs_in_force(state: &AppState) -> Result<Vec<(Option<ChannelInfo>, AutoReplyConfig)>, ApiError> {
-    let channels = state.store.channels().await?;
-    if channels.is_empty() {
-        let config = AutoReplyConfig {
-            quick_replies: state.store.quick_replies().await?,
-            rules: state.store.keyword_rules().await?.into_iter().map(|r| r.rule).collect(),
-            ..AutoReplyConfig::default()
-        };
-        return Ok(vec![(None, config)]);
-    }
-    let mut out = Vec::with_capacity(channels.len());
-    for ch in channels {
-        let config = state.store.auto_reply_config(ch.id).await?;
-        out.push((Some(ch), config));
-    }
-    Ok(out)
 }
 
 /// The schema of a struct that serialises as `A`'s fields and `B`'s side by side (two

@@ -1,14 +1,12 @@
 //! The quick replies: agents list them, admins edit them.
 
 use actix_web::{HttpResponse, web};
-use chrono::Utc;
 use serde::Serialize;
 use switchboard_domain::QuickReplyId;
-use switchboard_domain::autoreply::{AutoReplyConfig, QuickReply};
-use switchboard_store::StoreError;
+use switchboard_domain::autoreply::QuickReply;
 use utoipa::ToSchema;
 
-use super::{Change, body_with_id, check, configs_in_force};
+use super::body_with_id;
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::ApiError;
@@ -38,13 +36,6 @@ pub(super) async fn list_quick_replies(_: Admin, state: web::Data<AppState>) -> 
     Ok(HttpResponse::Ok().json(QuickReplyList { items: state.store.quick_replies().await? }))
 }
 
-fn quick_reply_not_found(e: StoreError) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::NotFound { what: "quick reply" },
-        e => e.into(),
-    }
-}
-
 /// One quick reply (admins).
 #[utoipa::path(get, path = "/admin/quick-replies/{id}",
     params(("id" = QuickReplyId, Path)),
@@ -55,37 +46,6 @@ pub(super) async fn get_quick_reply(
 ) -> Result<HttpResponse, ApiError> {
     let qr = state.store.quick_reply(id).await?.ok_or(ApiError::NotFound { what: "quick reply" })?;
     Ok(HttpResponse::Ok().json(qr))
-}
-
-/// The quick replies with `qr` in place of the one with its id (or added, or, for
-/// `None`, `removed` taken out); the index of `qr`, in shortcut order as stored.
-fn replace_quick_reply(
-    list: &[QuickReply],
-    qr: Option<&QuickReply>,
-    removed: Option<QuickReplyId>,
-) -> (Vec<QuickReply>, Option<usize>) {
-    let gone = qr.map(|q| q.id).or(removed);
-    let mut out: Vec<QuickReply> = list.iter().filter(|q| Some(q.id) != gone).cloned().collect();
-    if let Some(q) = qr {
-        out.push(q.clone());
-    }
-    out.sort_by(|a, b| a.shortcut.cmp(&b.shortcut));
-    let at = qr.and_then(|q| out.iter().position(|x| x.id == q.id));
-    (out, at)
-}
-
-async fn check_quick_reply(
-    state: &AppState,
-    qr: Option<&QuickReply>,
-    removed: Option<QuickReplyId>,
-) -> Result<(), ApiError> {
-    let mut changes = Vec::new();
-    for (_, before) in configs_in_force(state).await? {
-        let (quick_replies, at) = replace_quick_reply(&before.quick_replies, qr, removed);
-        let after = AutoReplyConfig { quick_replies, ..before.clone() };
-        changes.push(Change { before, after, body_at: at.map(|i| format!("quick_replies[{i}]")) });
-    }
-    check(&changes)
 }
 
 /// Creates a quick reply (admins); its id is generated unless given.
@@ -102,11 +62,7 @@ pub(super) async fn create_quick_reply(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let qr = body.read()?;
-    if state.store.quick_reply_by_shortcut(&qr.shortcut).await?.is_some() {
-        return Err(ApiError::Conflict { what: "quick reply shortcut" });
-    }
-    check_quick_reply(&state, Some(&qr), None).await?;
-    state.store.create_quick_reply(&qr, Utc::now()).await?;
+    state.config().create_quick_reply(&qr).await?;
     tracing::info!(quick_reply_id = %qr.id, admin_id = %agent.0.id, "quick reply created");
     Ok(HttpResponse::Created().insert_header(("location", format!("/api/v1/admin/quick-replies/{}", qr.id))).json(qr))
 }
@@ -124,12 +80,7 @@ pub(super) async fn update_quick_reply(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let qr = body_with_id(body, &id.to_string())?.read()?;
-    state.store.quick_reply(id).await?.ok_or(ApiError::NotFound { what: "quick reply" })?;
-    if state.store.quick_reply_by_shortcut(&qr.shortcut).await?.is_some_and(|other| other.id != id) {
-        return Err(ApiError::Conflict { what: "quick reply shortcut" });
-    }
-    check_quick_reply(&state, Some(&qr), None).await?;
-    state.store.update_quick_reply(&qr, Utc::now()).await.map_err(quick_reply_not_found)?;
+    state.config().update_quick_reply(&qr).await?;
     tracing::info!(quick_reply_id = %qr.id, admin_id = %agent.0.id, "quick reply updated");
     Ok(HttpResponse::Ok().json(qr))
 }
@@ -145,9 +96,7 @@ pub(super) async fn delete_quick_reply(
     Admin { agent, path: id, .. }: Admin<QuickReplyId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    state.store.quick_reply(id).await?.ok_or(ApiError::NotFound { what: "quick reply" })?;
-    check_quick_reply(&state, None, Some(id)).await?;
-    state.store.delete_quick_reply(id, Utc::now()).await.map_err(quick_reply_not_found)?;
+    state.config().delete_quick_reply(id).await?;
     tracing::info!(quick_reply_id = %id, admin_id = %agent.0.id, "quick reply deleted");
     Ok(HttpResponse::NoContent().finish())
 }

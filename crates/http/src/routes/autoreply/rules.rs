@@ -1,22 +1,20 @@
 //! The keyword rules, their order, and the channel each applies to.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 
 use actix_web::{HttpResponse, web};
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use switchboard_domain::autoreply::{AutoReplyConfig, KeywordRule};
+use switchboard_domain::autoreply::KeywordRule;
 use switchboard_domain::{ChannelId, RuleId};
-use switchboard_store::{StoreError, StoredRule};
+use switchboard_store::StoredRule;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
 use utoipa::{PartialSchema, ToSchema};
 
-use super::{Change, body_with_id, check, configs_in_force, merged};
+use super::{body_with_id, merged};
 use crate::AppState;
-use crate::error::{ApiError, FieldError};
+use crate::error::ApiError;
 use crate::extract::Admin;
 use crate::json::{Body, FromBody, decode};
 use crate::openapi::Problem;
@@ -85,39 +83,6 @@ impl From<RuleJson> for StoredRule {
     }
 }
 
-fn rule_not_found(e: StoreError) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::NotFound { what: "rule" },
-        e => e.into(),
-    }
-}
-
-/// Validates the rules as they would be after a write, on every channel.
-async fn check_rules(state: &AppState, rules: &[StoredRule], written: Option<RuleId>) -> Result<(), ApiError> {
-    let mut changes = Vec::new();
-    for (channel, before) in configs_in_force(state).await? {
-        let applies = |r: &&StoredRule| match (&channel, r.channel) {
-            (_, None) => true,
-            (Some(ch), Some(c)) => ch.id == c,
-            (None, Some(_)) => false,
-        };
-        let after_rules: Vec<KeywordRule> = rules.iter().filter(applies).map(|r| r.rule.clone()).collect();
-        let at = written.and_then(|id| after_rules.iter().position(|r| r.id == id));
-        let after = AutoReplyConfig { rules: after_rules, ..before.clone() };
-        changes.push(Change { before, after, body_at: at.map(|i| format!("rules[{i}]")) });
-    }
-    check(&changes)
-}
-
-async fn require_rule_channel(state: &AppState, rule: &StoredRule) -> Result<(), ApiError> {
-    if let Some(ch) = rule.channel
-        && !state.store.channels().await?.iter().any(|c| c.id == ch)
-    {
-        return Err(ApiError::field("channel_id", "no such channel"));
-    }
-    Ok(())
-}
-
 /// The keyword rules, in evaluation order (admins).
 #[utoipa::path(get, path = "/admin/rules",
     responses((status = 200, body = RuleList), (status = 403, description = "Admins only", body = Problem)))]
@@ -151,14 +116,7 @@ pub(super) async fn create_rule(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let rule = StoredRule::from(body.read()?);
-    require_rule_channel(&state, &rule).await?;
-    let mut rules = state.store.keyword_rules().await?;
-    if rules.iter().any(|r| r.rule.id == rule.rule.id) {
-        return Err(ApiError::Conflict { what: "rule" });
-    }
-    rules.push(rule.clone());
-    check_rules(&state, &rules, Some(rule.rule.id)).await?;
-    state.store.create_keyword_rule(&rule, Utc::now()).await?;
+    state.config().create_rule(&rule).await?;
     tracing::info!(rule_id = %rule.rule.id, admin_id = %agent.0.id, "keyword rule created");
     Ok(HttpResponse::Created()
         .insert_header(("location", format!("/api/v1/admin/rules/{}", rule.rule.id)))
@@ -178,12 +136,7 @@ pub(super) async fn update_rule(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let rule = StoredRule::from(body_with_id(body, &id.to_string())?.read()?);
-    require_rule_channel(&state, &rule).await?;
-    let mut rules = state.store.keyword_rules().await?;
-    let slot = rules.iter_mut().find(|r| r.rule.id == id).ok_or(ApiError::NotFound { what: "rule" })?;
-    *slot = rule.clone();
-    check_rules(&state, &rules, Some(id)).await?;
-    state.store.update_keyword_rule(&rule, Utc::now()).await.map_err(rule_not_found)?;
+    state.config().update_rule(&rule).await?;
     tracing::info!(rule_id = %id, admin_id = %agent.0.id, "keyword rule updated");
     Ok(HttpResponse::Ok().json(rule_json(&rule)))
 }
@@ -195,7 +148,7 @@ pub(super) async fn delete_rule(
     Admin { agent, path: id, .. }: Admin<RuleId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    state.store.delete_keyword_rule(id, Utc::now()).await.map_err(rule_not_found)?;
+    state.config().delete_rule(id).await?;
     tracing::info!(rule_id = %id, admin_id = %agent.0.id, "keyword rule deleted");
     Ok(HttpResponse::NoContent().finish())
 }
@@ -222,34 +175,7 @@ pub(super) async fn reorder_rules(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let OrderJson { order } = body.read()?;
-    let rules = state.store.keyword_rules().await?;
-    let known: HashSet<RuleId> = rules.iter().map(|r| r.rule.id).collect();
-    let mut seen = HashSet::new();
-    let mut errors = Vec::new();
-    for (i, id) in order.iter().enumerate() {
-        if !known.contains(id) {
-            errors.push(FieldError::new(format!("order[{i}]"), format!("no rule {id}")));
-        } else if !seen.insert(*id) {
-            errors.push(FieldError::new(format!("order[{i}]"), format!("rule {id} is listed twice")));
-        }
-    }
-    let missing: Vec<String> =
-        rules.iter().filter(|r| !seen.contains(&r.rule.id)).map(|r| r.rule.id.to_string()).collect();
-    if errors.is_empty() && !missing.is_empty() {
-        errors.push(FieldError::new("order", format!("must list every rule; missing: {}", missing.join(", "))));
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
-    state.store.reorder_keyword_rules(&order, Utc::now()).await.map_err(|e| match e {
-        // A rule was added or removed meanwhile.
-        StoreError::Conflict { .. } | StoreError::NotFound => ApiError::StateConflict {
-            code: "rules_changed",
-            detail: "the rules changed meanwhile; list them again and resend the order".into(),
-        },
-        e => e.into(),
-    })?;
+    let rules = state.config().reorder_rules(&order).await?;
     tracing::info!(admin_id = %agent.0.id, rules = order.len(), "keyword rules reordered");
-    let rules = state.store.keyword_rules().await?;
     Ok(HttpResponse::Ok().json(RuleList { items: rules.iter().map(rule_json).collect() }))
 }

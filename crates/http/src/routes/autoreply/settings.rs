@@ -4,31 +4,24 @@ use std::borrow::Cow;
 use std::str::FromStr;
 
 use actix_web::{HttpResponse, web};
-use chrono::Utc;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
+use switchboard_core::admin::SettingsInForce;
 use switchboard_domain::ChannelId;
 use switchboard_domain::autoreply::{AutoReplyConfig, Away, Greeting, KeywordRule, Limits, Locale, QuickReply};
 use switchboard_domain::hours::BusinessHours;
-use switchboard_store::{ChannelAutoReplies, ChannelAutoRepliesPatch, ChannelInfo, StoreError};
+use switchboard_store::{ChannelAutoReplies, ChannelAutoRepliesPatch};
 use utoipa::openapi::schema::{AnyOfBuilder, Schema};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
-use super::{Change, check, merged};
+use super::merged;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{self, Admin, FromPath, PathId};
 use crate::json::{Body, FromBody, decode};
 use crate::openapi::Problem;
-
-fn channel_not_found(e: StoreError) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::NotFound { what: "channel" },
-        e => e.into(),
-    }
-}
 
 /// `GET …/auto-replies`: what is in force, with the configuration version.
 #[derive(Serialize)]
@@ -147,40 +140,8 @@ impl FromBody for SettingsPatchJson {
     }
 }
 
-/// The configuration in force with `settings` instead of the stored ones.
-fn with_settings(mut config: AutoReplyConfig, channel: &ChannelInfo, s: &ChannelAutoReplies) -> AutoReplyConfig {
-    config.business_name = s.business_name.clone().unwrap_or_else(|| channel.name.clone());
-    config.locale = s.locale.clone().unwrap_or_default();
-    config.hours = s.hours.clone();
-    config.greeting = s.greeting.clone();
-    config.away = s.away.clone();
-    config.limits = s.limits.unwrap_or_default();
-    config
-}
-
-async fn channel_info(state: &AppState, id: ChannelId) -> Result<ChannelInfo, ApiError> {
-    state.store.channels().await?.into_iter().find(|c| c.id == id).ok_or(ApiError::NotFound { what: "channel" })
-}
-
-/// Validates and stores a change of the channel's settings; `body_at` is where the body
-/// sits in the configuration (`""` for the whole settings document).
-async fn write_settings(
-    state: &AppState,
-    channel: &ChannelInfo,
-    patch: &ChannelAutoRepliesPatch<'_>,
-    body_at: Option<&str>,
-) -> Result<(), ApiError> {
-    let stored = state.store.channel_auto_replies(channel.id).await.map_err(channel_not_found)?;
-    let before = state.store.auto_reply_config(channel.id).await.map_err(channel_not_found)?;
-    let after = with_settings(before.clone(), channel, &patch.apply(&stored));
-    check(&[Change { before, after, body_at: body_at.map(str::to_owned) }])?;
-    state.store.patch_channel_auto_replies(channel.id, patch, Utc::now()).await.map_err(channel_not_found)?;
-    Ok(())
-}
-
 async fn config_json(state: &AppState, channel: ChannelId) -> Result<HttpResponse, ApiError> {
-    let version = state.store.auto_reply_config_version().await?;
-    let config = state.store.auto_reply_config(channel).await.map_err(channel_not_found)?;
+    let SettingsInForce { version, config } = state.config().settings_in_force(channel).await?;
     Ok(HttpResponse::Ok().json(ConfigJson { head: ConfigHead { channel_id: channel, version }, config }))
 }
 
@@ -208,17 +169,9 @@ pub(super) async fn put_config(
     body: Body<SettingsJson>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let channel = channel_info(&state, channel).await?;
+    let config = state.config();
+    let channel = config.channel(channel).await?;
     let s = body.read()?;
-    let in_force = state.store.auto_reply_config(channel.id).await.map_err(channel_not_found)?;
-    for (field, given, current, url) in [
-        ("quick_replies", &s.quick_replies, json!(in_force.quick_replies), "/api/v1/admin/quick-replies"),
-        ("rules", &s.rules, json!(in_force.rules), "/api/v1/admin/rules"),
-    ] {
-        if given.as_ref().is_some_and(|g| *g != current) {
-            return Err(ApiError::field(field, format!("is shared by all channels and edited at {url}")));
-        }
-    }
     let settings = ChannelAutoReplies {
         business_name: s.business_name,
         locale: s.locale,
@@ -227,7 +180,7 @@ pub(super) async fn put_config(
         away: s.away,
         limits: s.limits,
     };
-    write_settings(&state, &channel, &ChannelAutoRepliesPatch::replace_all(&settings), Some("")).await?;
+    config.replace_settings(&channel, &settings, s.quick_replies.as_ref(), s.rules.as_ref()).await?;
     tracing::info!(channel_id = %channel.id, admin_id = %agent.0.id, "auto-reply settings replaced");
     config_json(&state, channel.id).await
 }
@@ -255,7 +208,8 @@ pub(super) async fn patch_config(
     body: Body<SettingsPatchJson>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let channel = channel_info(&state, channel).await?;
+    let config = state.config();
+    let channel = config.channel(channel).await?;
     let SettingsPatchJson { business_name, locale, hours, greeting, away, limits } = body.read()?;
     let patch = ChannelAutoRepliesPatch {
         business_name: business_name.as_ref().map(Option::as_deref),
@@ -265,7 +219,7 @@ pub(super) async fn patch_config(
         away: away.as_ref().map(Option::as_ref),
         limits: limits.as_ref().map(Option::as_ref),
     };
-    write_settings(&state, &channel, &patch, Some("")).await?;
+    config.write_settings(&channel, &patch, Some("")).await?;
     tracing::info!(channel_id = %channel.id, admin_id = %agent.0.id, "auto-reply settings changed");
     config_json(&state, channel.id).await
 }
@@ -392,7 +346,7 @@ pub(super) async fn get_section(
     Admin { path: SectionPath { channel, section }, .. }: Admin<SectionPath>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let s = state.store.channel_auto_replies(channel).await.map_err(channel_not_found)?;
+    let s = state.config().channel_settings(channel).await?;
     let value = match section {
         Section::Hours => s.hours.map(SectionJson::Hours),
         Section::Greeting => s.greeting.map(SectionJson::Greeting),
@@ -415,7 +369,8 @@ pub(super) async fn put_section(
     body: Body<SectionJson>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let channel = channel_info(&state, channel).await?;
+    let config = state.config();
+    let channel = config.channel(channel).await?;
     let value = SectionJson::read(section, body)?;
     let patch = match &value {
         SectionJson::Hours(h) => ChannelAutoRepliesPatch { hours: Some(Some(h)), ..ChannelAutoRepliesPatch::default() },
@@ -424,7 +379,7 @@ pub(super) async fn put_section(
         }
         SectionJson::Away(a) => ChannelAutoRepliesPatch { away: Some(Some(a)), ..ChannelAutoRepliesPatch::default() },
     };
-    write_settings(&state, &channel, &patch, Some(section.name())).await?;
+    config.write_settings(&channel, &patch, Some(section.name())).await?;
     tracing::info!(channel_id = %channel.id, admin_id = %agent.0.id, section = section.name(), "auto-reply setting set");
     Ok(HttpResponse::Ok().json(value))
 }
@@ -442,13 +397,14 @@ pub(super) async fn delete_section(
     Admin { agent, path: SectionPath { channel, section }, .. }: Admin<SectionPath>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let channel = channel_info(&state, channel).await?;
+    let config = state.config();
+    let channel = config.channel(channel).await?;
     let patch = match section {
         Section::Hours => ChannelAutoRepliesPatch { hours: Some(None), ..ChannelAutoRepliesPatch::default() },
         Section::Greeting => ChannelAutoRepliesPatch { greeting: Some(None), ..ChannelAutoRepliesPatch::default() },
         Section::Away => ChannelAutoRepliesPatch { away: Some(None), ..ChannelAutoRepliesPatch::default() },
     };
-    write_settings(&state, &channel, &patch, None).await?;
+    config.write_settings(&channel, &patch, None).await?;
     tracing::info!(channel_id = %channel.id, admin_id = %agent.0.id, section = section.name(), "auto-reply setting cleared");
     Ok(HttpResponse::NoContent().finish())
 }
