@@ -1,6 +1,8 @@
 //! What admins configure: the auto-replies (a channel's settings, the shared quick replies,
-//! the keyword rules and their order); agents and their API tokens; teams and routing; click-to-chat links; labels and contacts' details. Independent of HTTP: the API's handlers parse a
-//! request, call one of these and map the answer; the console will call the same.
+//! the keyword rules and their order); agents and their API tokens; teams and routing;
+//! click-to-chat links; labels and contacts' details. Independent of HTTP: the API's
+//! handlers parse a request, call one of these and map the answer; the console will call
+//! the same.
 //!
 //! Every auto-reply write is validated against the whole configuration it produces (on
 //! every channel it touches) with the engine's own compiler, before it is stored. Problems
