@@ -219,13 +219,13 @@ mod tests {
     #[async_trait]
     impl AssignmentStore for Fake {
         async fn team_policy(&self, _: TeamId) -> Result<PolicySettings> {
-            unimplemented!()
+            unreachable!("the assigner's step never calls this")
         }
         async fn set_team_policy(&self, _: TeamId, _: &PolicySettings, _: DateTime<Utc>) -> Result<()> {
-            unimplemented!()
+            unreachable!("the assigner's step never calls this")
         }
         async fn channel_policy(&self, _: ChannelId) -> Result<ChannelPolicy> {
-            unimplemented!()
+            unreachable!("the assigner's step never calls this")
         }
         async fn set_channel_policy(
             &self,
@@ -233,7 +233,7 @@ mod tests {
             _: Option<&PolicySettings>,
             _: DateTime<Utc>,
         ) -> Result<ChannelPolicy> {
-            unimplemented!()
+            unreachable!("the assigner's step never calls this")
         }
         async fn begin_assignment(&self) -> Result<Box<dyn AssignmentTx + '_>> {
             let world = self.world.lock().unwrap().clone();
