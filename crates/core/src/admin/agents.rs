@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 use switchboard_domain::{AgentId, NewAgent, TokenHash};
-use switchboard_store::{Agent, AgentPatch, AgentUpdate, AgentWithToken, ApiToken, Availability, NewToken, StoreError, TokenId};
+use switchboard_store::{
+    Agent, AgentPatch, AgentUpdate, AgentWithToken, ApiToken, Availability, NewToken, StoreError, TokenId,
+};
 
 use super::{AdminError, Config};
 
