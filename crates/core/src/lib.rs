@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod assigner;
 pub mod assignment;
+pub mod auth;
 pub mod attribution;
 mod autoreply;
 pub mod clicks;
@@ -23,6 +24,7 @@ pub mod wake;
 
 pub use admin::AdminError;
 pub use assigner::{Assigner, AssignerOptions};
+pub use auth::{Auth, AuthConfig, AuthError, AuthOptions};
 pub use clicks::ClickCounter;
 pub use housekeeping::{Housekeeper, HousekeepingError, HousekeepingOptions, HousekeepingReport};
 pub use inbox::{Inbox, InboxError, Invalid};

@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 
 mod agents;
+mod auth;
 mod assignment;
 mod autoreply;
 mod contacts;

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod agents;
+mod auth;
 mod assignment;
 mod autoreply;
 mod contacts;
@@ -23,6 +24,10 @@ mod views;
 
 pub use agents::{
     Agent, AgentPatch, AgentStore, AgentUpdate, AgentWithToken, ApiToken, Availability, NewToken, TokenId,
+};
+pub use auth::{
+    AgentCredentials, AuthStore, FailureKey, Invitation, InvitationOutcome, InvitationPurpose, NewInvitation,
+    NewSession, NewSignInFailure, SealedSecret, SecuritySettings, Session, StoredTotp,
 };
 pub use assignment::{
     AgentPool, AssignmentPolicy, AssignmentStore, AssignmentTx, AutoAssignReport, AutoAssigned, AutoReason,
@@ -77,6 +82,7 @@ pub trait Store:
     + ConversationStore
     + MessageStore
     + AgentStore
+    + AuthStore
     + OutboxStore
     + LabelStore
     + LinkStore
