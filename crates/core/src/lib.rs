@@ -30,7 +30,7 @@ pub use housekeeping::{Housekeeper, HousekeepingError, HousekeepingOptions, Hous
 pub use inbox::{Inbox, InboxError, Invalid};
 pub use ingest::{IngestOptions, IngestReport, IngestWorker, replay_unrouted};
 pub use intake::{Intake, IntakeError, IntakeOptions};
-pub use live::{LiveHub, LiveItem, LiveOptions, Subscription};
+pub use live::{Credential, LiveHub, LiveItem, LiveOptions, Subscription};
 pub use media_cache::{MediaCacheLimits, PruneReport};
 pub use scheduler::{Scheduler, SchedulerOptions, SchedulerReport};
 pub use sender::{Pause, Sandbox, SendHealth, SendReport, Sender, SenderOptions, Transport};
