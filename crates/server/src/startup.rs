@@ -57,7 +57,7 @@ pub async fn connect_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>
 
 /// The key secrets at rest are sealed with: `secrets.key`, else the key file (generated
 /// once, mode 0600, when missing).
-fn secrets_key(settings: &Settings) -> anyhow::Result<switchboard_core::auth::SecretKey> {
+pub fn secrets_key(settings: &Settings) -> anyhow::Result<switchboard_core::auth::SecretKey> {
     use switchboard_core::auth::SecretKey;
     if let Some(key) = &settings.secrets.key {
         return SecretKey::from_hex(key.expose_secret()).context("secrets.key");
