@@ -8,6 +8,7 @@ mod autoreplies;
 mod autoreply_admin;
 mod bodies;
 mod channels;
+mod console;
 mod contacts;
 mod events;
 mod health;

@@ -1,10 +1,11 @@
-//! The HTTP surface: Meta's webhooks, the agent and admin API, health.
+//! The HTTP surface: Meta's webhooks, the agent and admin API, health, the web console.
 //!
 //! Each resource module owns its `configure`; [`Application`] binds the listener first
 //! (so tests can use port 0 and never sleep for readiness) and wires the modules.
 #![forbid(unsafe_code)]
 
 pub mod auth;
+mod console;
 pub mod error;
 mod extract;
 mod guard;
@@ -172,7 +173,8 @@ impl Application {
                 // The documentation answers GET only; other methods get 405, not the API's 404.
                 .service(web::resource(vec![openapi::OPENAPI_PATH.to_owned(), docs]).to(get_only))
                 .service(api)
-                .default_service(web::to(not_found))
+                // Last: it takes every path not taken before it.
+                .service(console::scope())
         })
         .listen(listener)?
         .shutdown_timeout(opts.shutdown_timeout.as_secs())

@@ -506,8 +506,7 @@ async fn account_page(
             client_addr: s.client_addr.unwrap_or_default(),
         })
         .collect();
-    let mut layout = Layout::signed_in("Your account", agent);
-    layout.csrf = agent.csrf_token();
+    let layout = Layout::signed_in("Your account", agent);
     html(
         status,
         &AccountPage {

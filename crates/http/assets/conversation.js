@@ -1,0 +1,2 @@
+// The conversation page (crates/http/templates/console/conversation*.html): wired by data attributes, no inline script.
+"use strict";
