@@ -85,10 +85,18 @@ macro_rules! auth_store {
             const SESSION_RETURNING: &str = "id, agent_id, created_at, last_seen_at, expires_at, user_agent, \
                                              client_addr, revoked_at, second_factor_pending";
 
+            /// A session joined with its agent: the session's `id` and `created_at` are
+            /// renamed, the agent's keep their names.
             #[derive(sqlx::FromRow)]
             struct SessionAgentRow {
-                #[sqlx(flatten)]
-                session: SessionRow,
+                session_id: Uuid,
+                session_created_at: Ts,
+                last_seen_at: Ts,
+                expires_at: Ts,
+                user_agent: Option<String>,
+                client_addr: Option<String>,
+                revoked_at: Option<Ts>,
+                second_factor_pending: bool,
                 #[sqlx(flatten)]
                 agent: AgentRow,
             }
@@ -207,15 +215,29 @@ macro_rules! auth_store {
 
                 async fn session_by_token(&self, token: &TokenHash) -> Result<Option<(Session, Agent)>> {
                     let row: Option<SessionAgentRow> = sqlx::query_as(&format!(
-                        "SELECT {SESSION_COLS}, {AGENT_COLS} FROM sessions s JOIN agents a ON a.id = s.agent_id \
+                        "SELECT s.id AS session_id, s.created_at AS session_created_at, s.last_seen_at, s.expires_at, \
+                           s.user_agent, s.client_addr, s.revoked_at, s.second_factor_pending, {AGENT_COLS} \
+                         FROM sessions s JOIN agents a ON a.id = s.agent_id \
                          WHERE s.token_sha256 = $1 AND s.revoked_at IS NULL AND a.active"
                     ))
                     .bind(&token.as_bytes()[..])
                     .fetch_optional(self.pool())
                     .await
                     .db()?;
-                    let Some(row) = row else { return Ok(None) };
-                    Ok(Some((row.session.into(), row.agent.try_into()?)))
+                    let Some(r) = row else { return Ok(None) };
+                    let agent: Agent = r.agent.try_into()?;
+                    let session = Session {
+                        id: SessionId::from_uuid(r.session_id),
+                        agent_id: agent.id,
+                        created_at: r.session_created_at.0,
+                        last_seen_at: r.last_seen_at.0,
+                        expires_at: r.expires_at.0,
+                        user_agent: r.user_agent,
+                        client_addr: r.client_addr,
+                        revoked_at: opt_time(r.revoked_at),
+                        second_factor_pending: r.second_factor_pending,
+                    };
+                    Ok(Some((session, agent)))
                 }
 
                 async fn touch_session(&self, id: SessionId, stale: DateTime<Utc>, at: DateTime<Utc>) -> Result<()> {
