@@ -43,6 +43,7 @@ macro_rules! conformance {
 
 mod agents;
 mod agents_admin;
+mod auth;
 mod assignment;
 mod autoreply;
 mod batches;
