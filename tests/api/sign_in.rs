@@ -151,7 +151,9 @@ async fn a_right_password_signs_in_and_a_wrong_one_does_not_say_which_was_wrong(
     assert_eq!(unknown.status(), 401);
     assert!(session_cookie(&unknown).is_none());
     let unknown_text = unknown.text().await.unwrap();
-    assert!(wrong_text.contains("The email or password is wrong") || wrong_text.contains("the email or password is wrong"));
+    assert!(
+        wrong_text.contains("The email or password is wrong") || wrong_text.contains("the email or password is wrong")
+    );
     assert_eq!(wrong_text, unknown_text.replace("nobody@example.com", &ana.email));
     assert!(!wrong_text.contains("not the password"), "the password is never echoed");
 
@@ -186,7 +188,14 @@ async fn the_cookie_works_on_the_api_and_bearer_tokens_are_unchanged(backend: Ba
     // A garbage cookie is no session.
     assert_eq!(me_status(&app, "sbs_nothing").await, 401);
     // Bearer tokens work as before, with no CSRF token, cookie or not.
-    let res = call(&app, Method::PUT, "/api/v1/agents/me/availability", Some(&ana.token), Some(json!({"availability": "away"}))).await;
+    let res = call(
+        &app,
+        Method::PUT,
+        "/api/v1/agents/me/availability",
+        Some(&ana.token),
+        Some(json!({"availability": "away"})),
+    )
+    .await;
     assert_eq!(res.status(), 200);
     let res = browser()
         .put(app.url("/api/v1/agents/me/availability"))
@@ -335,13 +344,20 @@ async fn an_invitation_works_once_and_not_after_it_expired(backend: Backend) {
     let res = browser().post(&url).form(&[("password", "short"), ("confirm", "short")]).send().await.unwrap();
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("at least 10 characters"));
-    let res = browser().post(&url).form(&[("password", "long enough 1"), ("confirm", "long enough 2")]).send().await.unwrap();
+    let res =
+        browser().post(&url).form(&[("password", "long enough 1"), ("confirm", "long enough 2")]).send().await.unwrap();
     assert_eq!(res.status(), 422);
-    let res = browser().post(&url).form(&[("password", "long enough 1"), ("confirm", "long enough 1")]).send().await.unwrap();
+    let res =
+        browser().post(&url).form(&[("password", "long enough 1"), ("confirm", "long enough 1")]).send().await.unwrap();
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()[LOCATION], "/sign-in?done=password_set");
     // Used: a clear page, 410, and the password is not changed again.
-    let again = browser().post(&url).form(&[("password", "another one 22"), ("confirm", "another one 22")]).send().await.unwrap();
+    let again = browser()
+        .post(&url)
+        .form(&[("password", "another one 22"), ("confirm", "another one 22")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), 410);
     assert!(again.text().await.unwrap().contains("already used"));
     assert_eq!(browser().get(&url).send().await.unwrap().status(), 410);
@@ -368,12 +384,19 @@ async fn an_invitation_works_once_and_not_after_it_expired(backend: Backend) {
     let page = browser().get(&url).send().await.unwrap();
     assert_eq!(page.status(), 410);
     assert!(page.text().await.unwrap().contains("expired"));
-    let res = browser().post(&url).form(&[("password", "expired but long"), ("confirm", "expired but long")]).send().await.unwrap();
+    let res = browser()
+        .post(&url)
+        .form(&[("password", "expired but long"), ("confirm", "expired but long")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 410);
     assert_eq!(sign_in_as(&app, email, "expired but long").await.status(), 401);
     // An unknown link, and one for an agent who does not exist.
     assert_eq!(browser().get(app.url("/invitation/sbi_nope")).send().await.unwrap().status(), 404);
-    let res = call(&app, Method::POST, &format!("/api/v1/agents/{}/invitation", AgentId::new()), Some(&app.token), None).await;
+    let res =
+        call(&app, Method::POST, &format!("/api/v1/agents/{}/invitation", AgentId::new()), Some(&app.token), None)
+            .await;
     assert_eq!(res.status(), 404);
     // Agents may not make links.
     let bo = person(&app, "Bo").await;
@@ -463,15 +486,26 @@ async fn sign_out_and_revocation_end_the_cookie(backend: Backend) {
     let b = signed_in(&app, &ana).await;
     let res = with_cookie(&app, Method::GET, "/api/v1/agents/me/sessions", &a, None, None).await;
     let list: Value = res.json().await.unwrap();
-    let ids: Vec<String> = list["items"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect();
+    let ids: Vec<String> =
+        list["items"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(ids.len(), 2);
     assert!(list.to_string().find("sbs_").is_none(), "tokens are never listed");
     // Newest first: b, then a.
-    let res = call(&app, Method::DELETE, &format!("/api/v1/agents/{}/sessions/{}", ana.id, ids[0]), Some(&app.token), None).await;
+    let res =
+        call(&app, Method::DELETE, &format!("/api/v1/agents/{}/sessions/{}", ana.id, ids[0]), Some(&app.token), None)
+            .await;
     assert_eq!(res.status(), 204);
     assert_eq!(me_status(&app, &b).await, 401);
     assert_eq!(me_status(&app, &a).await, 200);
-    let res = with_cookie(&app, Method::DELETE, &format!("/api/v1/agents/me/sessions/{}", ids[1]), &a, Some(&csrf_token(&a)), None).await;
+    let res = with_cookie(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/agents/me/sessions/{}", ids[1]),
+        &a,
+        Some(&csrf_token(&a)),
+        None,
+    )
+    .await;
     assert_eq!(res.status(), 204);
     assert_eq!(me_status(&app, &a).await, 401);
     // Another agent may neither list nor revoke them.
@@ -484,10 +518,24 @@ async fn deactivating_an_agent_ends_their_sessions(backend: Backend) {
     let app = spawn_app(backend).await;
     let ana = person(&app, "Ana").await;
     let cookie = signed_in(&app, &ana).await;
-    let res = call(&app, Method::PATCH, &format!("/api/v1/agents/{}", ana.id), Some(&app.token), Some(json!({"active": false}))).await;
+    let res = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/agents/{}", ana.id),
+        Some(&app.token),
+        Some(json!({"active": false})),
+    )
+    .await;
     assert_eq!(res.status(), 200);
     assert_eq!(me_status(&app, &cookie).await, 401);
-    let res = call(&app, Method::PATCH, &format!("/api/v1/agents/{}", ana.id), Some(&app.token), Some(json!({"active": true}))).await;
+    let res = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/agents/{}", ana.id),
+        Some(&app.token),
+        Some(json!({"active": true})),
+    )
+    .await;
     assert_eq!(res.status(), 200);
     assert_eq!(me_status(&app, &cookie).await, 401, "a revoked session stays revoked");
     assert_eq!(sign_in_as(&app, &ana.email, &ana.password).await.status(), 303);
@@ -582,9 +630,13 @@ async fn mandatory_totp_makes_agents_enrol_at_sign_in(backend: Backend) {
     let ana = person(&app, "Ana").await;
     let bo = person(&app, "Bo").await;
     // Only admins see and change the setting.
-    let res = call(&app, Method::PUT, "/api/v1/settings/security", Some(&ana.token), Some(json!({"totp_mandatory": true}))).await;
+    let res =
+        call(&app, Method::PUT, "/api/v1/settings/security", Some(&ana.token), Some(json!({"totp_mandatory": true})))
+            .await;
     assert_eq!(res.status(), 403);
-    let res = call(&app, Method::PUT, "/api/v1/settings/security", Some(&app.token), Some(json!({"totp_mandatory": true}))).await;
+    let res =
+        call(&app, Method::PUT, "/api/v1/settings/security", Some(&app.token), Some(json!({"totp_mandatory": true})))
+            .await;
     assert_eq!(res.status(), 200);
     assert_eq!(app.get_json("/api/v1/settings/security").await["totp_mandatory"], true);
 
@@ -593,7 +645,8 @@ async fn mandatory_totp_makes_agents_enrol_at_sign_in(backend: Backend) {
     assert!(res.headers()[LOCATION].to_str().unwrap().starts_with("/sign-in/code"));
     let pending = session_cookie(&res).unwrap();
     assert_eq!(me_status(&app, &pending).await, 401, "not signed in until enrolled");
-    let page = browser().get(app.url("/sign-in/code")).header(COOKIE, format!("sb_session={pending}")).send().await.unwrap();
+    let page =
+        browser().get(app.url("/sign-in/code")).header(COOKIE, format!("sb_session={pending}")).send().await.unwrap();
     assert!(page.text().await.unwrap().contains("/sign-in/enrol"));
     let res = browser()
         .post(app.url("/sign-in/enrol"))
@@ -619,9 +672,18 @@ async fn mandatory_totp_makes_agents_enrol_at_sign_in(backend: Backend) {
     assert!(res.text().await.unwrap().contains("required"));
 
     // Per agent: required for Bo alone once the global setting is off.
-    let res = call(&app, Method::PUT, "/api/v1/settings/security", Some(&app.token), Some(json!({"totp_mandatory": false}))).await;
+    let res =
+        call(&app, Method::PUT, "/api/v1/settings/security", Some(&app.token), Some(json!({"totp_mandatory": false})))
+            .await;
     assert_eq!(res.status(), 200);
-    let res = call(&app, Method::PATCH, &format!("/api/v1/agents/{}", bo.id), Some(&app.token), Some(json!({"totp_required": true}))).await;
+    let res = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/agents/{}", bo.id),
+        Some(&app.token),
+        Some(json!({"totp_required": true})),
+    )
+    .await;
     assert_eq!(res.json::<Value>().await.unwrap()["totp_required"], true);
     let res = sign_in_as(&app, &bo.email, &bo.password).await;
     assert!(res.headers()[LOCATION].to_str().unwrap().starts_with("/sign-in/code"));

@@ -22,9 +22,8 @@ conformance!(stories: [
 ]);
 
 async fn failures_are_counted_per_account_and_per_client_within_the_window(store: Arc<dyn Store>) {
-    for (i, (account, client)) in [("ana@x.com", "10.0.0.1"), ("ana@x.com", "10.0.0.2"), ("bo@x.com", "10.0.0.1")]
-        .into_iter()
-        .enumerate()
+    for (i, (account, client)) in
+        [("ana@x.com", "10.0.0.1"), ("ana@x.com", "10.0.0.2"), ("bo@x.com", "10.0.0.1")].into_iter().enumerate()
     {
         let f = NewSignInFailure { account, agent: None, client_addr: client };
         store.record_sign_in_failure(&f, t(10 + i64::try_from(i).unwrap())).await.unwrap();
@@ -41,7 +40,8 @@ async fn failures_are_counted_per_account_and_per_client_within_the_window(store
 }
 
 async fn sessions_are_found_by_token_touched_completed_and_revoked(store: Arc<dyn Store>) {
-    let ana = store.create_agent(&new_agent("Ana", "ana@example.com", AgentRole::Agent), &token(1), t(0)).await.unwrap();
+    let ana =
+        store.create_agent(&new_agent("Ana", "ana@example.com", AgentRole::Agent), &token(1), t(0)).await.unwrap();
     let hash = TokenHash::from_bytes([7; 32]);
     let new = NewSession {
         hash: &hash,
@@ -83,7 +83,8 @@ async fn sessions_are_found_by_token_touched_completed_and_revoked(store: Arc<dy
 }
 
 async fn an_invitation_is_used_once_and_not_after_it_expires(store: Arc<dyn Store>) {
-    let ana = store.create_agent(&new_agent("Ana", "ana@example.com", AgentRole::Agent), &token(1), t(0)).await.unwrap();
+    let ana =
+        store.create_agent(&new_agent("Ana", "ana@example.com", AgentRole::Agent), &token(1), t(0)).await.unwrap();
     let (h1, h2) = (TokenHash::from_bytes([1; 32]), TokenHash::from_bytes([2; 32]));
     let inv = |hash, purpose| NewInvitation { hash, agent: ana.id, purpose, created_by: None, expires_at: t(100) };
     store.create_invitation(&inv(&h1, InvitationPurpose::Invite), t(0)).await.unwrap();
@@ -122,12 +123,14 @@ async fn an_invitation_is_used_once_and_not_after_it_expires(store: Arc<dyn Stor
     }
     assert!(store.session_by_token(&session).await.unwrap().is_none());
     let nobody = switchboard_domain::AgentId::new();
-    let err = store.create_invitation(&NewInvitation { agent: nobody, ..inv(&h5, InvitationPurpose::Invite) }, t(0)).await;
+    let err =
+        store.create_invitation(&NewInvitation { agent: nobody, ..inv(&h5, InvitationPurpose::Invite) }, t(0)).await;
     assert!(matches!(err, Err(StoreError::NotFound)));
 }
 
 async fn a_totp_step_is_accepted_once_and_only_forward(store: Arc<dyn Store>) {
-    let ana = store.create_agent(&new_agent("Ana", "ana@example.com", AgentRole::Agent), &token(1), t(0)).await.unwrap();
+    let ana =
+        store.create_agent(&new_agent("Ana", "ana@example.com", AgentRole::Agent), &token(1), t(0)).await.unwrap();
     assert!(!store.use_totp_step(ana.id, 100, true).await.unwrap(), "no secret, no code");
     let sealed = SealedSecret { key_id: "k1".into(), sealed: vec![1, 2, 3] };
     store.set_totp(ana.id, Some(&sealed)).await.unwrap();
@@ -141,14 +144,12 @@ async fn a_totp_step_is_accepted_once_and_only_forward(store: Arc<dyn Store>) {
     assert!(store.use_totp_step(ana.id, 101, false).await.unwrap());
     store.set_totp(ana.id, None).await.unwrap();
     assert!(store.credentials(ana.id).await.unwrap().totp.is_none());
-    assert!(matches!(
-        store.set_totp(switchboard_domain::AgentId::new(), None).await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(store.set_totp(switchboard_domain::AgentId::new(), None).await, Err(StoreError::NotFound)));
 }
 
 async fn security_settings_are_stored(store: Arc<dyn Store>) {
-    let ana = store.create_agent(&new_agent("Ana", "ana@example.com", AgentRole::Admin), &token(1), t(0)).await.unwrap();
+    let ana =
+        store.create_agent(&new_agent("Ana", "ana@example.com", AgentRole::Admin), &token(1), t(0)).await.unwrap();
     assert!(!store.security_settings().await.unwrap().totp_mandatory);
     store.set_security_settings(&SecuritySettings { totp_mandatory: true }, ana.id, t(1)).await.unwrap();
     assert!(store.security_settings().await.unwrap().totp_mandatory);

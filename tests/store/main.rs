@@ -43,8 +43,8 @@ macro_rules! conformance {
 
 mod agents;
 mod agents_admin;
-mod auth;
 mod assignment;
+mod auth;
 mod autoreply;
 mod batches;
 mod contacts;

@@ -8,8 +8,8 @@
 pub mod admin;
 pub mod assigner;
 pub mod assignment;
-pub mod auth;
 pub mod attribution;
+pub mod auth;
 mod autoreply;
 pub mod clicks;
 pub mod housekeeping;

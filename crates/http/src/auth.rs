@@ -115,7 +115,10 @@ const fn is_safe(method: &Method) -> bool {
 /// Whether the browser says the request comes from another site.
 #[must_use]
 pub fn cross_site(req: &HttpRequest) -> bool {
-    req.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("cross-site"))
+    req.headers()
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"))
 }
 
 /// The CSRF check of a cookie-authenticated request (see the module documentation).
@@ -131,7 +134,10 @@ fn check_csrf(req: &HttpRequest, cookie_token: &str) -> Result<(), ApiError> {
 }
 
 /// A session, complete or not, from the request's cookie (no CSRF check).
-pub(crate) async fn cookie_session(req: &HttpRequest, state: &AppState) -> Result<Option<(Session, Agent, String)>, ApiError> {
+pub(crate) async fn cookie_session(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<Option<(Session, Agent, String)>, ApiError> {
     let Some(token) = session_cookie(req) else { return Ok(None) };
     let found = Auth::new(state.store.as_ref(), &state.auth).session(&token).await?;
     Ok(found.map(|(s, a)| (s, a, token)))
@@ -161,7 +167,10 @@ impl FromRequest for AuthenticatedAgent {
                 return Err(ApiError::Unauthorized);
             }
             check_csrf(&req, &token)?;
-            Ok(Self(agent, How::Session { csrf: csrf_token(&token), hash: hash_secret_token(&token), session: Box::new(session) }))
+            Ok(Self(
+                agent,
+                How::Session { csrf: csrf_token(&token), hash: hash_secret_token(&token), session: Box::new(session) },
+            ))
         })
     }
 }

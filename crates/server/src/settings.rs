@@ -293,12 +293,9 @@ impl Settings {
         }
         let mut s: Self = b.build()?.try_deserialize()?;
         // An empty secret is no secret.
-        for secret in [
-            &mut s.whatsapp.app_secret,
-            &mut s.whatsapp.verify_token,
-            &mut s.whatsapp.access_token,
-            &mut s.secrets.key,
-        ] {
+        for secret in
+            [&mut s.whatsapp.app_secret, &mut s.whatsapp.verify_token, &mut s.whatsapp.access_token, &mut s.secrets.key]
+        {
             if secret.as_ref().is_some_and(|v| v.expose_secret().is_empty()) {
                 *secret = None;
             }
@@ -341,8 +338,15 @@ impl Settings {
         positive("console.session_idle_minutes", self.console.session_idle_minutes, "Set it to e.g. 720.")?;
         positive("console.session_max_days", self.console.session_max_days, "Set it to e.g. 30.")?;
         positive("console.invitation_hours", self.console.invitation_hours, "Set it to e.g. 72.")?;
-        positive("console.sign_in_failure_window_secs", self.console.sign_in_failure_window_secs, "Set it to e.g. 900.")?;
-        if self.console.session_idle_minutes > 525_600 || self.console.session_max_days > 3650 || self.console.invitation_hours > 8760 {
+        positive(
+            "console.sign_in_failure_window_secs",
+            self.console.sign_in_failure_window_secs,
+            "Set it to e.g. 900.",
+        )?;
+        if self.console.session_idle_minutes > 525_600
+            || self.console.session_max_days > 3650
+            || self.console.invitation_hours > 8760
+        {
             return Err(SettingsError::Invalid {
                 key: "console",
                 problem: "a session or invitation lifetime is longer than allowed (idle: a year, absolute: ten years, invitation: a year)".into(),

@@ -26,8 +26,8 @@
 #![forbid(unsafe_code)]
 
 mod agents;
-mod auth;
 mod assignment;
+mod auth;
 mod autoreply;
 mod contacts;
 mod error;

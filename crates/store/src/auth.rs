@@ -178,8 +178,12 @@ pub trait AuthStore: Send + Sync {
 
     /// The time of the `n`-th most recent failure (1 = the newest) after `since` for
     /// `key`, if there are that many.
-    async fn nth_recent_failure(&self, key: FailureKey<'_>, since: DateTime<Utc>, n: u32)
-    -> Result<Option<DateTime<Utc>>>;
+    async fn nth_recent_failure(
+        &self,
+        key: FailureKey<'_>,
+        since: DateTime<Utc>,
+        n: u32,
+    ) -> Result<Option<DateTime<Utc>>>;
 
     /// Stores a new session.
     async fn create_session(&self, session: &NewSession<'_>, at: DateTime<Utc>) -> Result<Session>;

@@ -5,8 +5,8 @@
 #![forbid(unsafe_code)]
 
 mod agents;
-mod auth;
 mod assignment;
+mod auth;
 mod autoreply;
 mod contacts;
 mod error;
@@ -25,14 +25,14 @@ mod views;
 pub use agents::{
     Agent, AgentPatch, AgentStore, AgentUpdate, AgentWithToken, ApiToken, Availability, NewToken, TokenId,
 };
-pub use auth::{
-    AgentCredentials, AuthStore, FailureKey, Invitation, InvitationOutcome, InvitationPurpose, NewInvitation,
-    NewSession, NewSignInFailure, SealedSecret, SecuritySettings, Session, StoredTotp,
-};
 pub use assignment::{
     AgentPool, AssignmentPolicy, AssignmentStore, AssignmentTx, AutoAssignReport, AutoAssigned, AutoReason,
     ChannelPolicy, InvalidPolicy, PolicySettings, PolicySource, PoolAgent, QueueKey, Returned, Unanswered,
     WaitingConversation, auto_assigned_data, pool_agent, returned_data,
+};
+pub use auth::{
+    AgentCredentials, AuthStore, FailureKey, Invitation, InvitationOutcome, InvitationPurpose, NewInvitation,
+    NewSession, NewSignInFailure, SealedSecret, SecuritySettings, Session, StoredTotp,
 };
 pub use autoreply::{AutoReplyFacts, AutoReplyStore, ChannelAutoReplies, ChannelAutoRepliesPatch, StoredRule};
 pub use contacts::{

@@ -18,8 +18,8 @@ use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
 use switchboard_domain::{AgentId, Email, Password, SessionId, TokenHash};
 use switchboard_store::{
-    Agent, FailureKey, Invitation, InvitationOutcome, InvitationPurpose, NewInvitation, NewSession,
-    NewSignInFailure, SecuritySettings, Session, Store, StoreError,
+    Agent, FailureKey, Invitation, InvitationOutcome, InvitationPurpose, NewInvitation, NewSession, NewSignInFailure,
+    SecuritySettings, Session, Store, StoreError,
 };
 
 use crate::inbox::Invalid;
@@ -325,7 +325,13 @@ impl<'a> Auth<'a> {
 
     /// The second step of a sign-in: a TOTP code for a session whose second factor is
     /// pending. A wrong code counts as a failed sign-in (the same rate limit).
-    pub async fn verify_code(&self, session: &Session, agent: &Agent, code: &str, client: &Client) -> Result<(), AuthError> {
+    pub async fn verify_code(
+        &self,
+        session: &Session,
+        agent: &Agent,
+        code: &str,
+        client: &Client,
+    ) -> Result<(), AuthError> {
         let now = Utc::now();
         let account = account_key(agent.email.as_str());
         self.check_limits(&account, &client.addr, now).await?;
@@ -436,8 +442,8 @@ impl<'a> Auth<'a> {
     pub async fn accept_invitation(&self, token: &str, password: &str) -> Result<Agent, AuthError> {
         // The link first: a used or expired link says so whatever the password.
         self.invitation(token).await?;
-        let password = Password::parse(password)
-            .map_err(|e| AuthError::Invalid(vec![Invalid::new("password", e.to_string())]))?;
+        let password =
+            Password::parse(password).map_err(|e| AuthError::Invalid(vec![Invalid::new("password", e.to_string())]))?;
         let phc = blocking(move || password::hash(&password)).await?.map_err(AuthError::Internal)?;
         match self.store.accept_invitation(&hash_secret_token(token), &phc, Utc::now()).await? {
             InvitationOutcome::Accepted { agent, purpose, revoked } => {
@@ -514,7 +520,11 @@ impl<'a> Auth<'a> {
         Ok(self.store.security_settings().await?)
     }
 
-    pub async fn set_security_settings(&self, s: &SecuritySettings, by: AgentId) -> Result<SecuritySettings, AuthError> {
+    pub async fn set_security_settings(
+        &self,
+        s: &SecuritySettings,
+        by: AgentId,
+    ) -> Result<SecuritySettings, AuthError> {
         let s = self.store.set_security_settings(s, by, Utc::now()).await?;
         tracing::info!(by = %by, totp_mandatory = s.totp_mandatory, "security settings changed");
         Ok(s)

@@ -73,9 +73,8 @@ impl SecretKey {
         let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(self.key));
         let mut nonce = [0u8; NONCE_LEN];
         rand::fill(&mut nonce);
-        let ct = cipher
-                .encrypt(&nonce.into(), Payload { msg: plain, aad: context })
-            .map_err(|_| SecretError::Corrupt)?;
+        let ct =
+            cipher.encrypt(&nonce.into(), Payload { msg: plain, aad: context }).map_err(|_| SecretError::Corrupt)?;
         let mut sealed = Vec::with_capacity(NONCE_LEN + ct.len());
         sealed.extend_from_slice(&nonce);
         sealed.extend_from_slice(&ct);

@@ -13,8 +13,8 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
-use switchboard_core::auth::{Client, Enrolment, NextStep};
 use switchboard_core::AuthError;
+use switchboard_core::auth::{Client, Enrolment, NextStep};
 use switchboard_domain::{Password, SessionId};
 use switchboard_store::Session;
 
@@ -359,7 +359,8 @@ async fn sign_out(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     }
     let mut res = see_other("/sign-in").cookie(clear_session_cookie(secure)).finish();
     if req.headers().contains_key("HX-Request") {
-        res.headers_mut().insert(header::HeaderName::from_static("hx-redirect"), header::HeaderValue::from_static("/sign-in"));
+        res.headers_mut()
+            .insert(header::HeaderName::from_static("hx-redirect"), header::HeaderValue::from_static("/sign-in"));
     }
     Ok(res)
 }
@@ -386,7 +387,12 @@ fn invitation_refused(e: &AuthError) -> Option<(StatusCode, String)> {
     }
 }
 
-fn invitation_page_for(status: StatusCode, email: Option<String>, reset: bool, error: Option<String>) -> Result<HttpResponse, ConsoleError> {
+fn invitation_page_for(
+    status: StatusCode,
+    email: Option<String>,
+    reset: bool,
+    error: Option<String>,
+) -> Result<HttpResponse, ConsoleError> {
     html(
         status,
         &InvitationPage {
@@ -444,7 +450,12 @@ async fn accept_invitation(
     let reset = inv.purpose == switchboard_store::InvitationPurpose::Reset;
     let email = Some(agent.email.as_str().to_owned());
     if form.password != form.confirm {
-        return invitation_page_for(StatusCode::UNPROCESSABLE_ENTITY, email, reset, Some("The two passwords differ.".into()));
+        return invitation_page_for(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            email,
+            reset,
+            Some("The two passwords differ.".into()),
+        );
     }
     match state.auth().accept_invitation(&token, &form.password).await {
         Ok(_) => Ok(see_other("/sign-in?done=password_set").finish()),
@@ -522,7 +533,10 @@ async fn account_page(
     )
 }
 
-async fn account(Page(agent): Page<AuthenticatedAgent>, state: web::Data<AppState>) -> Result<HttpResponse, ConsoleError> {
+async fn account(
+    Page(agent): Page<AuthenticatedAgent>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ConsoleError> {
     account_page(&state, &agent, StatusCode::OK, None, None, None).await
 }
 
@@ -536,13 +550,17 @@ async fn revoke_session(
     if agent.session_id() == Some(session) {
         let secure = is_https(&req, state.cookies);
         let mut res = see_other("/sign-in").cookie(clear_session_cookie(secure)).finish();
-        res.headers_mut().insert(header::HeaderName::from_static("hx-redirect"), header::HeaderValue::from_static("/sign-in"));
+        res.headers_mut()
+            .insert(header::HeaderName::from_static("hx-redirect"), header::HeaderValue::from_static("/sign-in"));
         return Ok(res);
     }
     account_page(&state, &agent, StatusCode::OK, None, None, Some("The session was ended.")).await
 }
 
-async fn enrol(Page(agent): Page<AuthenticatedAgent>, state: web::Data<AppState>) -> Result<HttpResponse, ConsoleError> {
+async fn enrol(
+    Page(agent): Page<AuthenticatedAgent>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ConsoleError> {
     match state.auth().enrol_totp(&agent.0).await {
         Ok(e) => account_page(&state, &agent, StatusCode::OK, Some(EnrolmentView::new(e)), None, None).await,
         Err(e @ AuthError::TotpAlreadyOn) => {
@@ -564,7 +582,9 @@ async fn confirm(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
     match state.auth().confirm_totp(&agent.0, &form.code, agent.session()).await {
-        Ok(()) => account_page(&state, &agent, StatusCode::OK, None, None, Some("Two-factor authentication is on.")).await,
+        Ok(()) => {
+            account_page(&state, &agent, StatusCode::OK, None, None, Some("Two-factor authentication is on.")).await
+        }
         Err(e @ (AuthError::WrongCode | AuthError::TotpNotEnrolled | AuthError::TotpAlreadyOn)) => {
             account_page(&state, &agent, StatusCode::UNPROCESSABLE_ENTITY, None, Some(e.to_string()), None).await
         }
@@ -572,9 +592,14 @@ async fn confirm(
     }
 }
 
-async fn disable(Page(agent): Page<AuthenticatedAgent>, state: web::Data<AppState>) -> Result<HttpResponse, ConsoleError> {
+async fn disable(
+    Page(agent): Page<AuthenticatedAgent>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ConsoleError> {
     match state.auth().disable_totp(&agent.0).await {
-        Ok(()) => account_page(&state, &agent, StatusCode::OK, None, None, Some("Two-factor authentication is off.")).await,
+        Ok(()) => {
+            account_page(&state, &agent, StatusCode::OK, None, None, Some("Two-factor authentication is off.")).await
+        }
         Err(e @ AuthError::TotpRequired) => {
             account_page(&state, &agent, StatusCode::CONFLICT, None, Some(e.to_string()), None).await
         }
