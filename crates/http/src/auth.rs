@@ -40,10 +40,19 @@ pub struct CookieOptions {
 }
 
 /// What a request authenticated with.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 enum How {
     Token(TokenHash),
     Session { session: Box<Session>, csrf: String, hash: TokenHash },
+}
+
+impl std::fmt::Debug for How {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Token(_) => f.write_str("Token(…)"),
+            Self::Session { session, .. } => write!(f, "Session({})", session.id),
+        }
+    }
 }
 
 /// The agent making the request. Extracting it answers 401 without a valid token or
