@@ -25,6 +25,7 @@ mod read_api;
 mod reconcile;
 mod replies;
 mod restart;
+mod sign_in;
 mod views;
 mod visibility;
 mod webhooks;
