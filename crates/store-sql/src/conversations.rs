@@ -102,6 +102,48 @@ macro_rules! conversation_store {
                     qb.push(")");
                     qb.build_query_scalar().fetch_one(self.pool()).await.db()
                 }
+
+                async fn last_messages(
+                    &self,
+                    conversations: &[ConversationId],
+                ) -> Result<std::collections::HashMap<ConversationId, switchboard_store::LastMessage>> {
+                    #[derive(sqlx::FromRow)]
+                    struct Row {
+                        conversation_id: uuid::Uuid,
+                        direction: String,
+                        kind: String,
+                        text: Option<String>,
+                    }
+                    let mut out = std::collections::HashMap::new();
+                    // One statement per page; each conversation's newest message is one
+                    // step down the `messages_conversation (conversation_id, id)` index.
+                    for chunk in conversations.chunks(500) {
+                        let mut qb = QueryBuilder::<$db>::new(format!(
+                            "SELECT m.conversation_id, m.direction, m.kind, substr(m.text, 1, {}) AS text                              FROM messages m WHERE m.id IN (SELECT (SELECT lm.id FROM messages lm                                WHERE lm.conversation_id = c.id ORDER BY lm.id DESC LIMIT 1)                              FROM conversations c WHERE c.id IN (",
+                            switchboard_store::PREVIEW_CHARS
+                        ));
+                        let mut ids = qb.separated(", ");
+                        for id in chunk {
+                            ids.push_bind(*id.as_uuid());
+                        }
+                        qb.push("))");
+                        let rows: Vec<Row> = qb.build_query_as().fetch_all(self.pool()).await.db()?;
+                        for r in rows {
+                            let corrupt = $crate::rows::corrupt;
+                            out.insert(
+                                ConversationId::from_uuid(r.conversation_id),
+                                switchboard_store::LastMessage {
+                                    direction: switchboard_domain::Direction::parse(&r.direction)
+                                        .ok_or_else(|| corrupt(format!("direction {:?}", r.direction)))?,
+                                    kind: switchboard_domain::MessageKind::parse(&r.kind)
+                                        .ok_or_else(|| corrupt(format!("kind {:?}", r.kind)))?,
+                                    text: r.text,
+                                },
+                            );
+                        }
+                    }
+                    Ok(out)
+                }
             }
 
             /// Which part of the waiting sort a query reads (the other sorts read one part).
