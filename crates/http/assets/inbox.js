@@ -76,12 +76,52 @@
     }
   });
 
-  // A live refresh of the list (the section asks for itself on `sse:inbox`) re-reads as
-  // many rows as are shown, so the rows the agent loaded stay.
-  document.addEventListener("htmx:configRequest", (evt) => {
-    const elt = evt.detail.elt;
-    if (elt && elt.id === "inbox-list" && evt.detail.verb === "get") {
-      evt.detail.parameters.loaded = String(document.querySelectorAll("#rows > li.row").length);
+  // Runs `fn` at once, then at most every `ms` while calls keep coming, and once more
+  // after the last (so the final state is always fetched).
+  function throttle(fn, ms) {
+    let last = 0;
+    let timer = null;
+    return () => {
+      if (timer) return;
+      const wait = Math.max(0, last + ms - Date.now());
+      timer = setTimeout(() => {
+        timer = null;
+        last = Date.now();
+        fn();
+      }, wait);
+    };
+  }
+
+  const list = () => document.getElementById("inbox-list");
+
+  // The list's first rows again, as many as the agent has loaded.
+  const refreshList = throttle(() => {
+    const l = list();
+    if (!l) return;
+    const loaded = document.querySelectorAll("#rows > li.row").length;
+    htmx.ajax("GET", `${l.getAttribute("data-view-url")}&loaded=${loaded}`, { source: l, target: "#inbox-list", swap: "outerHTML" });
+  }, 300);
+
+  // The nav with every view's count (a heavier query: at most every 5 s).
+  function countNow() {
+    const l = list();
+    if (!l || !document.getElementById("views")) return;
+    htmx.ajax("GET", l.getAttribute("data-view-url"), { source: "#views", target: "#views", swap: "outerHTML" });
+  }
+  const refreshCounts = throttle(countNow, 5000);
+
+  // A page whose nav has no counts yet asks for them.
+  htmx.onLoad((elt) => {
+    if (elt instanceof Element && (elt.matches("#views[data-counts-pending]") || elt.querySelector("#views[data-counts-pending]"))) {
+      countNow();
+    }
+  });
+
+  // A view change or new filters: the nav follows (current view, links, counts).
+  document.addEventListener("htmx:afterSwap", (evt) => {
+    const src = evt.detail.elt;
+    if (evt.detail.target && evt.detail.target.id === "inbox-list" && src instanceof Element && src.closest("#views, #filters")) {
+      countNow();
     }
   });
 
@@ -89,7 +129,8 @@
   let focused = null;
   document.addEventListener("htmx:beforeSwap", (evt) => {
     if (evt.detail.target && evt.detail.target.id === "inbox-list") {
-      const row = document.activeElement && document.activeElement.closest && document.activeElement.closest("#rows > li.row");
+      const a = document.activeElement;
+      const row = a && a.closest ? a.closest("#rows > li.row") : null;
       focused = row ? row.getAttribute("data-id") : null;
     }
   });
@@ -100,14 +141,19 @@
     if (link && document.activeElement !== link) link.focus({ preventScroll: true });
   });
 
-  // New customer messages while the tab is hidden: "(3) Inbox · Switchboard".
+  // The stream's events (base.html's #live-events): the list and counts follow changes;
+  // new customer messages while the tab is hidden show in its title: "(3) Inbox · Switchboard".
   let unseen = 0;
   const plainTitle = () => document.title.replace(/^\(\d+\) /, "");
   document.addEventListener("htmx:sseMessage", (evt) => {
-    if (!(evt.target instanceof Element) || evt.target.id !== "inbound-events") return;
-    if (!document.hidden && document.hasFocus()) return;
-    unseen += 1;
-    document.title = `(${unseen}) ${plainTitle()}`;
+    if (!(evt.target instanceof Element) || evt.target.id !== "live-events") return;
+    if (evt.detail.type === "inbox") {
+      refreshList();
+      refreshCounts();
+    } else if (evt.detail.type === "inbound" && (document.hidden || !document.hasFocus())) {
+      unseen += 1;
+      document.title = `(${unseen}) ${plainTitle()}`;
+    }
   });
   const reset = () => {
     if (document.hidden) return;

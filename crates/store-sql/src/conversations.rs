@@ -103,6 +103,28 @@ macro_rules! conversation_store {
                     qb.build_query_scalar().fetch_one(self.pool()).await.db()
                 }
 
+                async fn open_counts_by_team_and_label(&self, viewer: Visibility) -> Result<switchboard_store::GroupCounts> {
+                    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "SELECT ch.team_id, COUNT(*) FROM conversations c JOIN channels ch ON ch.id = c.channel_id \
+                         WHERE c.status = 'open' AND ch.team_id IS NOT NULL",
+                    );
+                    push_visibility(&mut qb, viewer);
+                    qb.push(" GROUP BY ch.team_id");
+                    let teams: Vec<(uuid::Uuid, i64)> = qb.build_query_as().fetch_all(self.pool()).await.db()?;
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "SELECT cl.label_id, COUNT(*) FROM conversations c \
+                         JOIN conversation_labels cl ON cl.conversation_id = c.id WHERE c.status = 'open'",
+                    );
+                    push_visibility(&mut qb, viewer);
+                    qb.push(" GROUP BY cl.label_id");
+                    let labels: Vec<(uuid::Uuid, i64)> = qb.build_query_as().fetch_all(self.pool()).await.db()?;
+                    Ok(switchboard_store::GroupCounts {
+                        teams: teams.into_iter().map(|(t, c)| (switchboard_store::TeamId::from_uuid(t), n(c))).collect(),
+                        labels: labels.into_iter().map(|(l, c)| (switchboard_domain::LabelId::from_uuid(l), n(c))).collect(),
+                    })
+                }
+
                 async fn last_messages(
                     &self,
                     conversations: &[ConversationId],

@@ -153,9 +153,20 @@ pub trait ConversationStore: Send + Sync {
     /// Whether the conversation exists and `viewer` may see it.
     async fn may_see_conversation(&self, viewer: Visibility, id: ConversationId) -> Result<bool>;
 
+    /// How many open conversations `viewer` may see are routed to each team and carry
+    /// each label (teams and labels with none are absent).
+    async fn open_counts_by_team_and_label(&self, viewer: Visibility) -> Result<GroupCounts>;
+
     /// The newest message of each of `conversations` (at most 500; one query), for the
     /// inbox's previews. Conversations without messages are absent.
     async fn last_messages(&self, conversations: &[ConversationId]) -> Result<HashMap<ConversationId, LastMessage>>;
+}
+
+/// Open conversations per team and per label ([`ConversationStore::open_counts_by_team_and_label`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupCounts {
+    pub teams: HashMap<TeamId, u64>,
+    pub labels: HashMap<LabelId, u64>,
 }
 
 /// How long a [`LastMessage`]'s text is at most, in characters.

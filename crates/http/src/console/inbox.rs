@@ -11,10 +11,17 @@
 //! with the caller's visibility, so a view shows exactly what the API would list.
 //!
 //! htmx asks for parts of the page, named by the element it swaps (`HX-Target`):
-//! `inbox-list` (the list region, with the nav's counts swapped out of band: a view
-//! change, a live refresh on `sse:inbox`) and `inbox-more` (the next page's rows and a
-//! new "load more" button, which replace the button: the rows append). Any other request
-//! gets the whole page.
+//! `inbox-list` (the list region: a view change, a live refresh), `inbox-more` (the next
+//! page's rows and a new "load more" button, which replace the button: the rows append)
+//! and `views` (the nav with every view's count). Any other request gets the whole page,
+//! whose nav has no counts yet: counting every view reads every conversation that is not
+//! resolved (tens of milliseconds at 100,000), so the page answers without it and
+//! inbox.js asks for the counts at once, and again after changes (`sse:inbox`), at most
+//! every few seconds.
+//!
+//! Live: inbox.js hears the `inbox` events of `/live` and refreshes the list's first
+//! rows (as many as the agent has loaded, `loaded=`), at once and then at most every
+//! 300 ms while events keep coming, keeping focus on the same conversation.
 
 mod live;
 
@@ -225,11 +232,13 @@ struct NavItem {
 }
 
 struct Nav {
+    /// Whether the counts are in (else inbox.js asks for them).
+    counted: bool,
     views: Vec<NavItem>,
     teams: Vec<NavItem>,
     labels: Vec<NavItem>,
-    /// Conversations waiting in the queue (the claim button says it).
-    queue: u64,
+    /// Conversations waiting in the queue.
+    queue: Option<u64>,
 }
 
 /// The filter form's view fields (swapped with the list, so the form follows the view).
@@ -256,10 +265,16 @@ struct Inbox {
 #[derive(Template)]
 #[template(path = "console/inbox_list_part.html")]
 struct ListPart {
-    nav: Nav,
     list: List,
     filters: Filters,
     oob: bool,
+}
+
+/// `HX-Target: views`.
+#[derive(Template)]
+#[template(path = "console/inbox_nav.html")]
+struct NavPart {
+    nav: Nav,
 }
 
 /// `HX-Target: inbox-more`.
@@ -275,6 +290,7 @@ enum Part {
     Whole,
     List,
     More,
+    Nav,
 }
 
 fn part(req: &HttpRequest) -> Part {
@@ -284,6 +300,7 @@ fn part(req: &HttpRequest) -> Part {
     match req.headers().get("HX-Target").and_then(|v| v.to_str().ok()) {
         Some("inbox-list") => Part::List,
         Some("inbox-more") => Part::More,
+        Some("views") => Part::Nav,
         _ => Part::Whole,
     }
 }
@@ -305,6 +322,12 @@ async fn inbox(
         _ => PAGE_ROWS,
     };
     let cursor = param(&params, "cursor");
+    if part == Part::Nav {
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors).into());
+        }
+        return render(&NavPart { nav: nav(&state, agent, &sel, true).await? });
+    }
     let list = if sel.view == View::Mentions {
         let before = match cursor.map(str::parse::<NoteId>) {
             None => None,
@@ -323,12 +346,10 @@ async fn inbox(
     };
     match part {
         Part::More => render(&MorePart { list }),
-        Part::List => {
-            render(&ListPart { nav: nav(&state, agent, &sel).await?, list, filters: filters(&sel), oob: true })
-        }
-        Part::Whole => render(&Inbox {
+        Part::List => render(&ListPart { list, filters: filters(&sel), oob: true }),
+        Part::Nav | Part::Whole => render(&Inbox {
             layout: Layout::signed_in("Inbox", agent),
-            nav: nav(&state, agent, &sel).await?,
+            nav: nav(&state, agent, &sel, false).await?,
             list,
             filters: filters(&sel),
             oob: false,
@@ -536,11 +557,20 @@ async fn mentions(
     Ok(List { view_url: sel.url(), heading: heading(sel), mentions: true, rows: Vec::new(), notes, more })
 }
 
-/// The views nav, with the caller's counts.
-async fn nav(state: &AppState, agent: &AuthenticatedAgent, sel: &Selection) -> Result<Nav, ConsoleError> {
+/// The views nav, with the caller's counts if `counted`.
+async fn nav(state: &AppState, agent: &AuthenticatedAgent, sel: &Selection, counted: bool) -> Result<Nav, ConsoleError> {
     let admin = agent.0.role == AgentRole::Admin;
-    let (counts, teams, labels, mine) = futures_util::try_join!(
-        state.store.view_counts(agent.0.id, viewer(agent)),
+    let (counts, groups, teams, labels, mine) = futures_util::try_join!(
+        async {
+            if counted { state.store.view_counts(agent.0.id, viewer(agent)).await.map(Some) } else { Ok(None) }
+        },
+        async {
+            if counted {
+                state.store.open_counts_by_team_and_label(viewer(agent)).await
+            } else {
+                Ok(switchboard_store::GroupCounts::default())
+            }
+        },
         state.store.teams(),
         state.store.labels(),
         async { if admin { Ok(Vec::new()) } else { state.store.agent_teams(agent.0.id).await } },
@@ -553,18 +583,20 @@ async fn nav(state: &AppState, agent: &AuthenticatedAgent, sel: &Selection) -> R
         current: sel.view == view,
     };
     let views = vec![
-        item("Mine", View::Mine, Some(counts.mine)),
-        item("Unassigned", View::Unassigned, Some(counts.unassigned)),
-        item("All", View::All, Some(counts.open)),
+        item("Mine", View::Mine, counts.map(|c| c.mine)),
+        item("Unassigned", View::Unassigned, counts.map(|c| c.unassigned)),
+        item("All", View::All, counts.map(|c| c.open)),
         item("Mentions", View::Mentions, None),
     ];
+    let count = |n: Option<&u64>| counted.then(|| n.copied().unwrap_or(0));
     let teams = teams
         .into_iter()
         .filter(|t| admin || mine.contains(&t.id))
-        .map(|t| item(t.name.as_str(), View::Team(t.id), None))
+        .map(|t| item(t.name.as_str(), View::Team(t.id), count(groups.teams.get(&t.id))))
         .collect();
-    let labels = labels.into_iter().map(|l| item(l.name.as_str(), View::Label(l.id), None)).collect();
-    Ok(Nav { views, teams, labels, queue: counts.queue })
+    let labels =
+        labels.into_iter().map(|l| item(l.name.as_str(), View::Label(l.id), count(groups.labels.get(&l.id)))).collect();
+    Ok(Nav { counted, views, teams, labels, queue: counts.map(|c| c.queue) })
 }
 
 /// `POST /next`: claims the longest-waiting conversation the caller may take (the core's
