@@ -76,7 +76,8 @@ async fn counted_nav(app: &TestApp, token: &str, path: &str) -> String {
 
 /// The count the nav shows for `label`.
 fn count(html: &str, label: &str) -> u64 {
-    let at = html.find(&format!(">{label} <span class=\"count\" data-view-count>")).unwrap_or_else(|| panic!("{label}"));
+    let at =
+        html.find(&format!(">{label} <span class=\"count\" data-view-count>")).unwrap_or_else(|| panic!("{label}"));
     let rest = &html[at..];
     let start = rest.find("data-view-count>").unwrap() + "data-view-count>".len();
     rest[start..].split('<').next().unwrap().parse().unwrap()
@@ -96,7 +97,7 @@ async fn the_inbox_lists_the_views_with_previews_and_counts(backend: Backend) {
 
     // Mine by default: the one assigned to me.
     let html = page(&app, &app.token, "/").await;
-    assert_eq!(row_ids(&html), [a.clone()]);
+    assert_eq!(row_ids(&html), [a.as_str()]);
     assert!(html.contains("where is my parcel"), "the last message is previewed");
     assert!(html.contains("+16505550101"), "the contact's number");
     assert!(html.contains("Window open"), "the window's state");
@@ -112,13 +113,15 @@ async fn the_inbox_lists_the_views_with_previews_and_counts(backend: Backend) {
     assert!(!html.contains(" style="), "no inline style");
 
     let html = page(&app, &app.token, "/?view=unassigned").await;
-    assert_eq!(row_ids(&html), [b.clone()]);
+    assert_eq!(row_ids(&html), [b.as_str()]);
     assert!(html.contains("Unassigned"));
     let html = page(&app, &app.token, "/?view=all").await;
     assert_eq!(row_ids(&html), [b.clone(), a.clone()], "newest activity first");
 
     // A reply is previewed as ours and answers the customer.
-    let res = app.post_json(&format!("/api/v1/conversations/{a}/messages"), &json!({"type": "text", "text": "On its way"})).await;
+    let res = app
+        .post_json(&format!("/api/v1/conversations/{a}/messages"), &json!({"type": "text", "text": "On its way"}))
+        .await;
     assert_eq!(res.status(), 202);
     assert_eq!(app.send().await.sent, 1);
     let html = page(&app, &app.token, "/?view=mine").await;
@@ -130,7 +133,7 @@ async fn the_inbox_lists_the_views_with_previews_and_counts(backend: Backend) {
     let res = app.post_json(&format!("/api/v1/conversations/{b}/labels"), &json!({"labels": ["vip"]})).await;
     assert!(res.status().is_success());
     let html = page(&app, &app.token, &format!("/?view=label&label={}", label["id"].as_str().unwrap())).await;
-    assert_eq!(row_ids(&html), [b.clone()]);
+    assert_eq!(row_ids(&html), [b.as_str()]);
     assert!(html.contains("<span class=\"label\">vip</span>"));
     assert!(page(&app, &app.token, "/?view=all").await.contains("/?view=label&#38;label="), "the nav lists labels");
     let nav = counted_nav(&app, &app.token, "/?view=all").await;
@@ -138,10 +141,11 @@ async fn the_inbox_lists_the_views_with_previews_and_counts(backend: Backend) {
 
     // Mentions: the notes that mention me.
     let email = me(&app, &app.token).await["email"].as_str().unwrap().to_owned();
-    let res = app.post_json(&format!("/api/v1/conversations/{b}/notes"), &json!({"text": format!("@{email} look")})).await;
+    let res =
+        app.post_json(&format!("/api/v1/conversations/{b}/notes"), &json!({"text": format!("@{email} look")})).await;
     assert_eq!(res.status(), 201);
     let html = page(&app, &app.token, "/?view=mentions").await;
-    assert_eq!(row_ids(&html), [b.clone()]);
+    assert_eq!(row_ids(&html), [b.as_str()]);
     assert!(html.contains("mentioned you") && html.contains(" look"));
 }
 
@@ -152,7 +156,8 @@ async fn views_sort_search_and_pages_follow_the_query(backend: Backend) {
         ids.push(inbound(&mut app, &format!("wamid.cs{i}"), &format!("165055502{i:02}"), &format!("order {i}")).await);
     }
     // An image: previewed with its type.
-    let image = message("wamid.csimg", "16505550299", "image", json!({"mime_type": "image/jpeg", "sha256": "x", "id": "1"}));
+    let image =
+        message("wamid.csimg", "16505550299", "image", json!({"mime_type": "image/jpeg", "sha256": "x", "id": "1"}));
     let body = serde_json::to_vec(&delivery(vec![contact("16505550299", "Ivy")], vec![image], vec![])).unwrap();
     assert_eq!(app.post_webhook(body).await.status(), 200);
     app.ingest().await;
@@ -257,7 +262,7 @@ async fn an_agent_outside_a_team_sees_none_of_its_conversations_in_any_view_or_c
         assert!(row_ids(&html).is_empty(), "{view}");
         let html = page(app, &f.insider_token, &format!("/?view={view}&status=all")).await;
         if view == "unassigned" || view == "all" {
-            assert_eq!(row_ids(&html), [f.conversation.clone()], "{view}");
+            assert_eq!(row_ids(&html), [f.conversation.as_str()], "{view}");
             assert!(html.contains("Photo"), "the image is previewed by its type");
         }
     }
@@ -271,7 +276,10 @@ async fn an_agent_outside_a_team_sees_none_of_its_conversations_in_any_view_or_c
     assert!(html.contains("<span id=\"queue-count\">0</span>"));
     assert_eq!(count(&html, "vip"), 0);
     let html = counted_nav(app, &f.insider_token, "/?view=all").await;
-    assert_eq!((count(&html, "Unassigned"), count(&html, "All"), count(&html, "Billing"), count(&html, "vip")), (1, 1, 1, 1));
+    assert_eq!(
+        (count(&html, "Unassigned"), count(&html, "All"), count(&html, "Billing"), count(&html, "vip")),
+        (1, 1, 1, 1)
+    );
     // Search does not find it either.
     let html = page(app, &f.outsider_token, "/?view=all&status=all&q=6505550142").await;
     assert!(row_ids(&html).is_empty());
@@ -455,7 +463,8 @@ async fn live_sends_both_events_for_a_new_inbound_message_and_nothing_the_agent_
     let status = insider.events(2).await;
     assert_eq!(status[1].2, "message_status");
     // Resuming after the first event replays the rest, as the API's stream does.
-    let res = f.app.client.get(f.app.url("/live")).bearer_auth(&f.insider_token).header("last-event-id", id.to_string());
+    let res =
+        f.app.client.get(f.app.url("/live")).bearer_auth(&f.insider_token).header("last-event-id", id.to_string());
     let mut resumed = Live { res: res.send().await.unwrap(), buf: String::new() };
     let replayed = resumed.events(4).await;
     assert_eq!(replayed[0].1, "inbox");

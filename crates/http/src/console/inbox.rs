@@ -366,14 +366,7 @@ fn filters(sel: &Selection) -> Filters {
         View::Team(t) => ("team", Some(t.to_string()), None),
         View::Label(l) => ("label", None, Some(l.to_string())),
     };
-    Filters {
-        view,
-        team,
-        label,
-        status: sel.status.clone(),
-        sort: sel.sort_name(),
-        q: sel.q.clone(),
-    }
+    Filters { view, team, label, status: sel.status.clone(), sort: sel.sort_name(), q: sel.q.clone() }
 }
 
 /// A page of the conversations of the selected view, read as `GET /api/v1/conversations`
@@ -431,7 +424,8 @@ async fn conversations(
             row(c, last, &names, channel, labels.collect(), now)
         })
         .collect::<Vec<_>>();
-    let more = page.next.as_ref().map(|c: &ViewCursor| format!("{}&cursor={}", sel.url(), urlencode(&encode_cursor(c))));
+    let more =
+        page.next.as_ref().map(|c: &ViewCursor| format!("{}&cursor={}", sel.url(), urlencode(&encode_cursor(c))));
     Ok(List { view_url: sel.url(), heading: heading(sel), mentions: false, rows, notes: Vec::new(), more })
 }
 
@@ -490,7 +484,10 @@ fn row(
         assignee: c.assignee_id.map(|a| names.get(&a).cloned().unwrap_or_else(|| "another agent".into())),
         labels,
         status: c.status.as_str(),
-        waiting: c.waiting_since.filter(|_| open).map(|w| span(now - w)),
+        waiting: c.waiting_since.filter(|_| open).map(|w| match now - w {
+            d if d < Duration::minutes(1) => "under a minute".to_owned(),
+            d => span(d),
+        }),
         waiting_since: c.waiting_since.map(|w| w.to_rfc3339()).unwrap_or_default(),
         window,
         window_text,
@@ -558,12 +555,15 @@ async fn mentions(
 }
 
 /// The views nav, with the caller's counts if `counted`.
-async fn nav(state: &AppState, agent: &AuthenticatedAgent, sel: &Selection, counted: bool) -> Result<Nav, ConsoleError> {
+async fn nav(
+    state: &AppState,
+    agent: &AuthenticatedAgent,
+    sel: &Selection,
+    counted: bool,
+) -> Result<Nav, ConsoleError> {
     let admin = agent.0.role == AgentRole::Admin;
     let (counts, groups, teams, labels, mine) = futures_util::try_join!(
-        async {
-            if counted { state.store.view_counts(agent.0.id, viewer(agent)).await.map(Some) } else { Ok(None) }
-        },
+        async { if counted { state.store.view_counts(agent.0.id, viewer(agent)).await.map(Some) } else { Ok(None) } },
         async {
             if counted {
                 state.store.open_counts_by_team_and_label(viewer(agent)).await
@@ -601,7 +601,11 @@ async fn nav(state: &AppState, agent: &AuthenticatedAgent, sel: &Selection, coun
 
 /// `POST /next`: claims the longest-waiting conversation the caller may take (the core's
 /// claim, as `POST /api/v1/queue/claim`) and opens it; "nothing to claim" otherwise.
-async fn claim_next(Page(caller): Page<Caller>, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ConsoleError> {
+async fn claim_next(
+    Page(caller): Page<Caller>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ConsoleError> {
     let htmx = req.headers().contains_key("HX-Request");
     match state.inbox().claim(&caller.agent.0).await.map_err(ApiError::from)? {
         Some(c) => {
@@ -641,8 +645,8 @@ async fn set_availability(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
     let raw = param(&form, "availability").unwrap_or_default();
-    let availability = Availability::parse(raw)
-        .ok_or_else(|| ApiError::field("availability", "must be online, away or offline"))?;
+    let availability =
+        Availability::parse(raw).ok_or_else(|| ApiError::field("availability", "must be online, away or offline"))?;
     let agent = state.config().set_availability(caller.agent.0.id, availability).await.map_err(ApiError::from)?;
     tracing::debug!(agent_id = %agent.id, %availability, "availability set from the console");
     if req.headers().contains_key("HX-Request") {

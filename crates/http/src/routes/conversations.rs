@@ -194,7 +194,11 @@ fn parse_id<T: std::str::FromStr>(
 }
 
 /// Parses the view parameters (everything but `label`, which needs the store).
-pub(crate) fn view_query(agent: &AuthenticatedAgent, params: &[(String, String)], errors: &mut Vec<FieldError>) -> ViewQuery {
+pub(crate) fn view_query(
+    agent: &AuthenticatedAgent,
+    params: &[(String, String)],
+    errors: &mut Vec<FieldError>,
+) -> ViewQuery {
     let mut q = ViewQuery::new(viewer(agent), Utc::now());
     for raw in values(params, "status").flat_map(|v| v.split(',')) {
         match raw.trim() {
