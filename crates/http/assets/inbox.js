@@ -144,12 +144,17 @@
   // The stream's events (base.html's #live-events): the list and counts follow changes;
   // new customer messages while the tab is hidden show in its title: "(3) Inbox · Switchboard".
   let unseen = 0;
+  let stale = false;
   const plainTitle = () => document.title.replace(/^\(\d+\) /, "");
   document.addEventListener("htmx:sseMessage", (evt) => {
     if (!(evt.target instanceof Element) || evt.target.id !== "live-events") return;
     if (evt.detail.type === "inbox") {
-      refreshList();
-      refreshCounts();
+      // A hidden tab catches up when shown, instead of asking on every change.
+      if (document.hidden) stale = true;
+      else {
+        refreshList();
+        refreshCounts();
+      }
     } else if (evt.detail.type === "inbound" && (document.hidden || !document.hasFocus())) {
       unseen += 1;
       document.title = `(${unseen}) ${plainTitle()}`;
@@ -159,6 +164,11 @@
     if (document.hidden) return;
     unseen = 0;
     document.title = plainTitle();
+    if (stale) {
+      stale = false;
+      refreshList();
+      refreshCounts();
+    }
   };
   document.addEventListener("visibilitychange", reset);
   window.addEventListener("focus", reset);
