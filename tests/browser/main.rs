@@ -5,4 +5,5 @@
 
 pub mod harness;
 
+mod console_inbox;
 mod selftest;
