@@ -275,12 +275,13 @@ enum Arrival {
 
 async fn live(client: &reqwest::Client, base: &reqwest::Url, args: &ConsoleArgs) -> Result<LiveSummary> {
     let Some(secret) = &args.app_secret else { bail!("the live part needs --app-secret (or SWITCHBOARD_APP_SECRET)") };
-    if !(args.rate > 0.0) {
+    if !args.rate.is_finite() || args.rate <= 0.0 {
         bail!("--rate must be positive");
     }
     let run_id = args.run_id.unwrap_or_else(random_u64);
     let identity = RunIdentity::new(run_id, args.messages)?;
-    let builder = WebhookBuilder::new(identity.clone(), secret.as_bytes(), &args.phone_number_id, "100000000000000", 1)?;
+    let builder =
+        WebhookBuilder::new(identity.clone(), secret.as_bytes(), &args.phone_number_id, "100000000000000", 1)?;
     let sender = Arc::new(WebhookSender::new(&args.base, Duration::from_secs(30), ClientKind::Auto)?);
     let events_url = base.join(&args.events).with_context(|| format!("--events {:?}", args.events))?;
 
