@@ -1,10 +1,7 @@
 //! The inbox in a real browser: a new customer message appears in the open inbox
 //! without a reload, claim next (the `n` key and the button), availability from the
 //! header, and an agent outside a team sees none of its conversations.
-//!
-//! Until sign-in lands, the browser is given the agent's API token as an
-//! `Authorization` header on every request (Chrome DevTools' `Network.setExtraHTTPHeaders`,
-//! through chromedriver): the console accepts it as the API does.
+//! Agents sign in through the form, with a password set from an invitation link.
 
 use anyhow::{Context as _, Result, ensure};
 use serde_json::{Value, json};
@@ -12,32 +9,7 @@ use switchboard_tests::TestApp;
 use switchboard_tests::payloads::text_delivery;
 
 use crate::browser_tests;
-use crate::harness::{Browser, BrowserTest};
-
-/// A Chrome DevTools command, sent through chromedriver.
-#[derive(Debug)]
-struct Cdp {
-    cmd: &'static str,
-    params: Value,
-}
-
-impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
-    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
-        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or_default()))
-    }
-
-    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(json!({"cmd": self.cmd, "params": self.params}).to_string()))
-    }
-}
-
-/// Every request of the browser carries `token`.
-async fn authorize(browser: &Browser, token: &str) -> Result<()> {
-    browser.client().issue_cmd(Cdp { cmd: "Network.enable", params: json!({}) }).await?;
-    let headers = json!({"headers": {"Authorization": format!("Bearer {token}")}});
-    browser.client().issue_cmd(Cdp { cmd: "Network.setExtraHTTPHeaders", params: headers }).await?;
-    Ok(())
-}
+use crate::harness::BrowserTest;
 
 /// A customer writes; the ingest worker runs.
 async fn customer_writes(app: &mut TestApp, wamid: &str, from: &str, text: &str) -> Result<()> {
@@ -59,7 +31,7 @@ async fn api(app: &TestApp, method: reqwest::Method, path: &str, body: Option<Va
 
 async fn a_new_inbound_message_appears_in_the_open_inbox_without_reload(t: &mut BrowserTest) -> Result<()> {
     customer_writes(&mut t.app, "wamid.b.in1", "16505550701", "first customer").await?;
-    authorize(&t.browser, &t.app.token).await?;
+    t.sign_in().await?;
     t.browser.goto("/?view=all").await?;
     t.browser.wait_for_text("#rows", "first customer").await?;
     t.browser.wait_for("#views [data-view-count]").await?;
@@ -89,7 +61,7 @@ async fn claim_next_opens_the_oldest_waiting_and_says_when_there_is_none(t: &mut
     customer_writes(&mut t.app, "wamid.b.cl2", "16505550712", "newer").await?;
     let first = t.app.conversations().await.into_iter().find(|c| c["contact"]["wa_id"] == "16505550711");
     let first = first.context("the first conversation")?["id"].as_str().unwrap_or_default().to_owned();
-    authorize(&t.browser, &t.app.token).await?;
+    t.sign_in().await?;
     t.browser.goto("/?view=unassigned").await?;
     t.browser.wait_for_text("#rows", "oldest").await?;
     // `n`, outside any field.
@@ -110,7 +82,7 @@ async fn claim_next_opens_the_oldest_waiting_and_says_when_there_is_none(t: &mut
 }
 
 async fn availability_is_set_from_the_header(t: &mut BrowserTest) -> Result<()> {
-    authorize(&t.browser, &t.app.token).await?;
+    t.sign_in().await?;
     t.browser.goto("/").await?;
     t.browser.wait_for("#availability select").await?;
     t.browser
@@ -160,7 +132,7 @@ async fn an_agent_outside_the_team_sees_none_of_its_conversations(t: &mut Browse
         None,
     )
     .await?;
-    authorize(&t.browser, &token).await?;
+    t.sign_in_agent(&token).await?;
     t.browser.goto("/?view=all&status=all").await?;
     t.browser.wait_for_text("#rows", "No conversations here.").await?;
     t.browser.wait_for_text("#views a[aria-current] .count", "0").await?;
@@ -178,7 +150,7 @@ async fn an_agent_outside_the_team_sees_none_of_its_conversations(t: &mut Browse
 async fn the_inbox_works_at_phone_width_with_the_keyboard(t: &mut BrowserTest) -> Result<()> {
     customer_writes(&mut t.app, "wamid.b.ph1", "16505550731", "one").await?;
     customer_writes(&mut t.app, "wamid.b.ph2", "16505550732", "two").await?;
-    authorize(&t.browser, &t.app.token).await?;
+    t.sign_in().await?;
     t.browser.phone_width().await?;
     t.browser.goto("/?view=all").await?;
     t.browser.wait_for_text("#rows", "two").await?;

@@ -291,6 +291,56 @@ pub struct Browser {
     wait: Duration,
 }
 
+/// The password [`BrowserTest::sign_in_agent`] sets.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+impl BrowserTest {
+    /// The agent holding API token `token` sets a password through an invitation link
+    /// (made by the admin whose token is `app.token`), as a new agent would, then signs in
+    /// through the form with it ([`PASSWORD`]).
+    ///
+    /// # Errors
+    /// The API refused, or a page was not as expected.
+    pub async fn sign_in_agent(&self, token: &str) -> Result<()> {
+        let app = &self.app;
+        let me: Value = app
+            .client
+            .get(app.url("/api/v1/agents/me"))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let (id, email) = (me["id"].as_str().unwrap_or_default(), me["email"].as_str().unwrap_or_default());
+        let invitation: Value = app
+            .client
+            .post(app.url(&format!("/api/v1/agents/{id}/invitation")))
+            .bearer_auth(&app.token)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let url = invitation["url"].as_str().context("the invitation's url")?;
+        let path = url.strip_prefix(self.browser.base()).with_context(|| format!("{url} is not on this server"))?;
+        self.browser.goto(path).await?;
+        self.browser.fill("#password", PASSWORD).await?;
+        self.browser.fill("#confirm", PASSWORD).await?;
+        self.browser.click("form button[type=submit]").await?;
+        self.browser.wait_for_path("the password to be set", |p| p.starts_with("/sign-in")).await?;
+        self.browser.sign_in(email, PASSWORD).await
+    }
+
+    /// The admin (`app.token`'s agent) signs in: [`BrowserTest::sign_in_agent`].
+    ///
+    /// # Errors
+    /// As [`BrowserTest::sign_in_agent`].
+    pub async fn sign_in(&self) -> Result<()> {
+        self.sign_in_agent(&self.app.token).await
+    }
+}
+
 impl Browser {
     async fn open(driver: &DriverLease, base: &str) -> Result<Self> {
         let (w, h) = DESKTOP;
@@ -501,14 +551,14 @@ impl Browser {
     ///
     /// # Errors
     /// The form is not there, or the sign-in was refused (the message carries the page's
-    /// alert, if it shows one).
+    /// error message, if it shows one).
     pub async fn sign_in(&self, email: &str, password: &str) -> Result<()> {
         self.submit_sign_in(email, password).await?;
         let left = self.wait_for_path("the browser to leave /sign-in", |p| !p.starts_with("/sign-in")).await;
         match left {
             Ok(_) => Ok(()),
             Err(e) => {
-                let alert = match self.client.find(Locator::Css("[role=alert]")).await {
+                let alert = match self.client.find(Locator::Css("#error-message")).await {
                     Ok(el) => el.text().await.unwrap_or_default(),
                     Err(_) => String::new(),
                 };
@@ -522,20 +572,30 @@ impl Browser {
     /// # Errors
     /// A WebDriver error, or the browser would not take that size.
     pub async fn viewport(&self, width: u32, height: u32) -> Result<()> {
-        self.client.set_window_size(width, height).await?;
         // The window includes the browser's chrome (none in headless mode, but do not count
-        // on it): correct by the difference once.
-        let inner = self.inner_size().await?;
-        if inner != (width, height) {
-            let w = (2 * width).saturating_sub(inner.0).max(1);
-            let h = (2 * height).saturating_sub(inner.1).max(1);
+        // on it), and Chromium applies a resize when it gets to it: look until the viewport
+        // has its size, correcting the window by the difference each time.
+        let mut window = (i64::from(width), i64::from(height));
+        let mut inner = (0, 0);
+        for _ in 0..5 {
+            let w = u32::try_from(window.0.max(1)).unwrap_or(width);
+            let h = u32::try_from(window.1.max(1)).unwrap_or(height);
             self.client.set_window_size(w, h).await?;
-            let inner = self.inner_size().await?;
-            if inner != (width, height) {
-                bail!("asked for a {width}x{height} viewport, got {}x{}", inner.0, inner.1);
+            let deadline = Instant::now() + Duration::from_millis(500);
+            loop {
+                inner = self.inner_size().await?;
+                if inner == (width, height) {
+                    return Ok(());
+                }
+                if Instant::now() >= deadline {
+                    break;
+                }
+                tokio::time::sleep(POLL).await;
             }
+            window =
+                (window.0 + i64::from(width) - i64::from(inner.0), window.1 + i64::from(height) - i64::from(inner.1));
         }
-        Ok(())
+        bail!("asked for a {width}x{height} viewport, got {}x{}", inner.0, inner.1)
     }
 
     async fn inner_size(&self) -> Result<(u32, u32)> {

@@ -7,3 +7,4 @@ pub mod harness;
 
 mod console_inbox;
 mod selftest;
+mod sign_in;
