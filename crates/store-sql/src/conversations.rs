@@ -4,8 +4,8 @@
 /// Expands, in a backend's `views` module, to `ConversationStore` for `$store` (whose
 /// database is `$db`), and to `push_visibility`. The module provides
 /// `LIST_CONVERSATIONS` (the list statements by status filter + 2 × cursor),
-/// `VIEW_COUNTS` (the counts statement around the agent's id), `view_from(queue_view)`
-/// (the `FROM` of a view), `push_search(qb, search)` and an inherent `index_search`.
+/// `VIEW_COUNTS` (the counts statement around the agent's id), `view_from(query,
+/// queue_view)` (the `FROM` of a view), `push_search(qb, search)` and an inherent `index_search`.
 #[macro_export]
 macro_rules! conversation_store {
     ($store:ty, $db:ty) => {
@@ -189,7 +189,7 @@ macro_rules! conversation_store {
                     && q.statuses == [ConversationStatus::Open]
                     && q.assignee == Some(AssigneeFilter::Unassigned);
                 let mut qb = QueryBuilder::<$db>::new($crate::conversation_columns!());
-                qb.push(view_from(queue_view));
+                qb.push(view_from(q, queue_view));
                 qb.push("JOIN contacts ct ON ct.id = c.contact_id JOIN channels ch ON ch.id = c.channel_id WHERE 1 = 1");
                 push_filters(&mut qb, q);
                 push_visibility(&mut qb, q.viewer);

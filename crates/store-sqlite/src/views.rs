@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use switchboard_domain::{ConversationId, DeliveryState, Direction, MessageId, Wamid};
-use switchboard_store::{NewOutboundMessage, Result, StoreError};
+use switchboard_store::{AssigneeFilter, NewOutboundMessage, Result, StoreError, ViewQuery, ViewSort};
 use uuid::Uuid;
 
 use crate::error::DbResultExt;
@@ -110,10 +110,26 @@ const VIEW_COUNTS: [&str; 2] = [
 ];
 
 /// The `FROM` of a view query. Without statistics SQLite would rather take the status
-/// index and sort; the queue view walks the queue's own index in order (as claim-next
-/// does).
-const fn view_from(queue_view: bool) -> &'static str {
-    if queue_view { "FROM conversations c INDEXED BY conversations_queue " } else { "FROM conversations c " }
+/// index and sort:
+/// - the queue view walks the queue's own index in order (as claim-next does);
+/// - a view of several statuses by last activity, narrowed by nothing more selective
+///   (an agent, labels, a contact, a search), walks the activity index in order and stops
+///   at the page's end, instead of reading every conversation of those statuses and
+///   sorting them (open and pending: 55,000 of 100,000, 210 ms).
+fn view_from(q: &ViewQuery, queue_view: bool) -> &'static str {
+    let walk_activity = q.sort == ViewSort::LastActivity
+        && q.statuses.len() > 1
+        && !matches!(q.assignee, Some(AssigneeFilter::Agent(_)))
+        && q.labels.is_empty()
+        && q.contact.is_none()
+        && q.search.is_none();
+    if queue_view {
+        "FROM conversations c INDEXED BY conversations_queue "
+    } else if walk_activity {
+        "FROM conversations c INDEXED BY conversations_activity "
+    } else {
+        "FROM conversations c "
+    }
 }
 
 /// Conversations whose contact or messages contain `search` (the FTS indexes are brought
