@@ -9,6 +9,7 @@ mod autoreply_admin;
 mod bodies;
 mod channels;
 mod console;
+mod console_conversation;
 mod contacts;
 mod events;
 mod health;

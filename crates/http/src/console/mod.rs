@@ -153,18 +153,19 @@ where
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let inner = web::Form::<T>::from_request(req, payload);
         Box::pin(async move {
-            inner.await.map(|f| Self(f.into_inner())).map_err(|e| {
-                ConsoleError::Api(ApiError::BadRequest { code: "invalid_form", detail: e.to_string() })
-            })
+            inner
+                .await
+                .map(|f| Self(f.into_inner()))
+                .map_err(|e| ConsoleError::Api(ApiError::BadRequest { code: "invalid_form", detail: e.to_string() }))
         })
     }
 }
 
 /// The query string as pairs (keys may repeat); one that cannot be read is a 400 page.
 pub(crate) fn query_pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, ConsoleError> {
-    web::Query::<Vec<(String, String)>>::from_query(req.query_string()).map(web::Query::into_inner).map_err(|e| {
-        ConsoleError::Api(ApiError::BadRequest { code: "invalid_query", detail: e.to_string() })
-    })
+    web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|e| ConsoleError::Api(ApiError::BadRequest { code: "invalid_query", detail: e.to_string() }))
 }
 
 /// Every console route with an id in its path, `(method, path)`, for the visibility

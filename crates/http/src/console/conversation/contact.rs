@@ -159,9 +159,8 @@ pub(super) async fn update(
         } else if let Some(key) = k.strip_prefix("attr:") {
             let typed = match (contact.attributes.get(key), value.trim()) {
                 (_, "") => Value::Null,
-                (Some(Value::Number(_)), v) => {
-                    serde_json::from_str::<serde_json::Number>(v).map_or_else(|_| Value::String(v.into()), Value::Number)
-                }
+                (Some(Value::Number(_)), v) => serde_json::from_str::<serde_json::Number>(v)
+                    .map_or_else(|_| Value::String(v.into()), Value::Number),
                 (Some(Value::Bool(_)), "true") => Value::Bool(true),
                 (Some(Value::Bool(_)), "false") => Value::Bool(false),
                 (_, v) => Value::String(v.to_owned()),

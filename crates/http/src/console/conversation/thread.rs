@@ -167,7 +167,8 @@ pub(crate) async fn page(
     let notes = state.store.notes_between(id, lower, upper, TAIL_MAX).await.map_err(not_found)?;
     let mut entries = entries(page.items, notes, names);
     if let Some(first) = from {
-        entries.insert(0, Entry { message: None, note: None, earlier: Some(format!("/c/{id}/messages?before={first}")) });
+        entries
+            .insert(0, Entry { message: None, note: None, earlier: Some(format!("/c/{id}/messages?before={first}")) });
     }
     Ok(Thread { entries, from, overflow: false })
 }
@@ -278,7 +279,8 @@ fn message_item(
     let forwarded = m.context.as_ref().is_some_and(|c| c.forwarded || c.frequently_forwarded);
     let own_reaction = m.wamid.as_ref().and_then(|w| reactions.get(w.as_str())).cloned().flatten();
     let mark = (!inbound).then(|| mark(&m));
-    let problem = (inbound && !m.errors.is_empty()).then(|| m.errors.iter().map(plain_reason).collect::<Vec<_>>().join(" "));
+    let problem =
+        (inbound && !m.errors.is_empty()).then(|| m.errors.iter().map(plain_reason).collect::<Vec<_>>().join(" "));
     let mut item = MessageItem {
         id: format!("m-{}", m.id),
         inbound,
@@ -296,11 +298,7 @@ fn message_item(
         problem,
     };
     let media_url = |media: &switchboard_domain::message::Media| {
-        if inbound {
-            media.id.as_ref().map(|_| format!("/api/v1/messages/{}/media", m.id))
-        } else {
-            media.link.clone()
-        }
+        if inbound { media.id.as_ref().map(|_| format!("/api/v1/messages/{}/media", m.id)) } else { media.link.clone() }
     };
     match &m.content {
         MessageContent::Text { .. } => item.text = m.text.clone(),
@@ -410,9 +408,8 @@ fn mark(m: &MessageView) -> Mark {
         DeliveryState::Played => ("read", "Played", "✓✓", m.read_at),
         DeliveryState::Failed => ("failed", "Failed", "⚠", m.failed_at),
     };
-    let reason = (m.state == DeliveryState::Failed).then(|| {
-        m.error.as_ref().map_or_else(|| "WhatsApp did not say why.".into(), plain_reason)
-    });
+    let reason = (m.state == DeliveryState::Failed)
+        .then(|| m.error.as_ref().map_or_else(|| "WhatsApp did not say why.".into(), plain_reason));
     Mark { state, label, symbol, at, reason }
 }
 
