@@ -18,6 +18,7 @@ both_backends!(
     once_the_window_closed_free_text_is_refused_and_the_template_form_shows,
     queue_actions_claim_assign_label_snooze_and_resolve_and_open_next,
     the_contact_panel_edits_the_name_and_attributes_and_lists_earlier_conversations,
+    previous_and_next_follow_the_list_the_agent_came_from,
 );
 
 const FROM: &str = "16505550101";
@@ -147,7 +148,11 @@ async fn the_thread_shows_messages_in_order_with_marks_media_quotes_reactions_an
     );
     assert!(html.contains(&format!(r#"href="/api/v1/messages/{}/media" download>"#, mid("wamid.t.4"))));
     let map = pos(&html, "openstreetmap.org");
-    assert!(html[map..map + 60].contains("52.52") && html[map..map + 60].contains("13.405"), "{}", &html[map - 30..map + 80]);
+    assert!(
+        html[map..map + 60].contains("52.52") && html[map..map + 60].contains("13.405"),
+        "{}",
+        &html[map - 30..map + 80]
+    );
     // The quote links to the message quoted; the reaction shows on it.
     assert!(html.contains(&format!(r##"<a href="#m-{}">Replying to: hola, my bike is broken</a>"##, mid("wamid.t.1"))));
     let first = pos(&html, &format!(r#"id="m-{}""#, mid("wamid.t.1")));
@@ -412,4 +417,32 @@ async fn the_contact_panel_edits_the_name_and_attributes_and_lists_earlier_conve
     assert_eq!(res.status(), 422);
     let res = call(&app, Method::GET, &format!("/api/v1/contacts/{contact_id}"), Some(&app.token), None).await;
     assert_eq!(res.json::<Value>().await.unwrap()["attributes"], json!({}));
+}
+
+async fn previous_and_next_follow_the_list_the_agent_came_from(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    // By last activity, newest first: c, b, a.
+    let a = customer_writes(&mut app, "16505550201", "A", "one", 30).await;
+    let b = customer_writes(&mut app, "16505550202", "B", "two", 20).await;
+    let c = customer_writes(&mut app, "16505550203", "C", "three", 10).await;
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let go = |from: String, dir: &'static str| {
+        let (app, client) = (&app, &no_redirects);
+        async move {
+            let url = app.url(&format!("/c/{from}/next?view=all&dir={dir}"));
+            let res = client.get(url).bearer_auth(&app.token).send().await.unwrap();
+            assert_eq!(res.status(), 303);
+            res.headers()["location"].to_str().unwrap().to_owned()
+        }
+    };
+    assert_eq!(go(c.clone(), "next").await, format!("/c/{b}?view=all"));
+    assert_eq!(go(b.clone(), "next").await, format!("/c/{a}?view=all"));
+    assert_eq!(go(a.clone(), "next").await, "/?view=all", "past the end: back to the list");
+    assert_eq!(go(a.clone(), "prev").await, format!("/c/{b}?view=all"));
+    assert_eq!(go(c.clone(), "prev").await, "/?view=all");
+    // The page links them, keeping the list.
+    let (_, html) = page(&app, &app.token, &format!("/c/{b}?view=mine")).await;
+    assert!(html.contains(&format!("/c/{b}/next?view=mine&amp;dir=next")));
+    let (code, _) = page(&app, &app.token, &format!("/c/{b}/next?view=nowhere")).await;
+    assert_eq!(code, 422);
 }
