@@ -270,6 +270,14 @@ async fn a_quick_reply_typed_as_its_shortcut_is_filled_in_for_this_contact(backe
     assert_eq!(app.post_json("/api/v1/admin/quick-replies", &qr).await.status(), 201);
     let (_, html) = page(&app, &app.token, &format!("/c/{id}")).await;
     assert!(html.contains(r#"data-insert="/bye""#), "the composer lists it");
+    // Previewed filled in for this contact and this agent, before it is sent.
+    let (code, preview) = page(&app, &app.token, &format!("/c/{id}/quick-reply?shortcut=bye")).await;
+    assert_eq!(code, 200);
+    assert!(preview.contains("Bye Ana, Test Admin here."), "{preview}");
+    let (code, preview) = page(&app, &app.token, &format!("/c/{id}/quick-reply?shortcut=nope")).await;
+    assert_eq!(code, 422);
+    assert!(preview.contains(r#"data-field="quick_reply""#), "{preview}");
+    assert_eq!(app.messages(&id).await.len(), 1, "a preview sends nothing");
     let res = post_form(&app, &app.token, &format!("/c/{id}/compose"), &[("text", "/bye")]).await;
     assert_eq!(res.status(), 204);
     let out = app.messages(&id).await.into_iter().find(|m| m["direction"] == "outbound").unwrap();

@@ -342,6 +342,7 @@ fn console_matrix() -> Vec<(&'static str, &'static str, Vec<(&'static str, &'sta
         ("get", "/c/{id}/panel", vec![]),
         ("get", "/c/{id}/history", vec![]),
         ("get", "/c/{id}/next", vec![]),
+        ("get", "/c/{id}/quick-reply", vec![]),
         ("post", "/c/{id}/compose", vec![("text", "sent as the business")]),
         ("post", "/c/{id}/template", vec![("name", "hello_world"), ("language", "en_US")]),
         ("post", "/c/{id}/claim", vec![]),

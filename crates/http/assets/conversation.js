@@ -99,6 +99,7 @@
       newKey(form);
       setReplyTo(null);
       setMode();
+      preview();
       if (form.id === "composer") textarea().focus();
     }
   });
@@ -163,6 +164,29 @@
     t.setAttribute("aria-expanded", "true");
     t.setAttribute("aria-activedescendant", suggest.items[suggest.index].id);
   }
+  // A quick reply's text as it will be sent, filled in for this contact by the server.
+  let previewFor = "";
+  async function preview() {
+    const box = document.getElementById("qr-preview");
+    const t = textarea();
+    if (!box || !t) return;
+    const m = /^\/([^\s]+)\s*$/.exec(t.value);
+    const form = composer();
+    if (!m || noteMode() || !form.querySelector("#quick-replies [data-insert='/" + CSS.escape(m[1]) + "']")) {
+      box.hidden = true; box.replaceChildren(); previewFor = ""; return;
+    }
+    if (previewFor === m[1]) return;
+    previewFor = m[1];
+    const id = conv().dataset.conversation;
+    try {
+      const res = await fetch(`/c/${id}/quick-reply?shortcut=${encodeURIComponent(m[1])}`, { headers: { "HX-Request": "true" } });
+      if (!res.ok || previewFor !== m[1]) return;
+      const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+      box.replaceChildren(...Array.from(doc.body.childNodes).map((n) => document.importNode(n, true)));
+      box.hidden = false;
+    } catch (_) { /* the preview is a convenience */ }
+  }
+
   function choose(li) {
     const t = textarea();
     const s = suggest;
@@ -175,10 +199,12 @@
     t.setSelectionRange(pos, pos);
     hideSuggest();
     t.focus();
+    preview();
   }
   document.addEventListener("input", (evt) => {
     const t = evt.target;
     if (t.id !== "composer-text") return;
+    preview();
     const upto = t.value.slice(0, t.selectionStart);
     if (!noteMode()) {
       const m = /^\/(\S*)$/.exec(upto);

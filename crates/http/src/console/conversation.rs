@@ -11,6 +11,7 @@
 //! - `GET /c/{id}/messages` the thread's tail (`?from=<message>`; what the live stream
 //!   re-reads) or the page before a message (`?before=<message>`).
 //! - `GET /c/{id}/panel` status, assignee and labels (re-read on every live event).
+//! - `GET /c/{id}/quick-reply?shortcut=…` what a quick reply would send here, filled in.
 //! - `POST /c/{id}/compose` a reply or (`mode=note`) a private note;
 //!   `POST /c/{id}/template` a template, by hand.
 //! - `POST /c/{id}/claim|assign|status|resolve-next|labels`,
@@ -45,6 +46,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/c/{id}/panel"),
     ("get", "/c/{id}/history"),
     ("get", "/c/{id}/next"),
+    ("get", "/c/{id}/quick-reply"),
     ("post", "/c/{id}/compose"),
     ("post", "/c/{id}/template"),
     ("post", "/c/{id}/claim"),
@@ -62,6 +64,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/c/{id}/panel", web::get().to(actions::panel))
         .route("/c/{id}/history", web::get().to(actions::history))
         .route("/c/{id}/next", web::get().to(actions::neighbour))
+        .route("/c/{id}/quick-reply", web::get().to(compose::quick_reply_preview))
         .route("/c/{id}/compose", web::post().to(compose::compose))
         .route("/c/{id}/template", web::post().to(compose::template))
         .route("/c/{id}/claim", web::post().to(actions::claim))

@@ -8,13 +8,15 @@
 //! `console.js` shows, and the typed text stays where it was.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
 use serde::Deserialize;
 use switchboard_cloudapi::{OutboundBody, TemplateComponent, TemplateParameter};
 use switchboard_core::inbox::{Compose, Outgoing};
+use switchboard_domain::autoreply::QuickReplyRef;
 use switchboard_domain::message::MessageContent;
 use switchboard_domain::{ConversationId, MessageId};
 
-use super::super::{ConsoleError, Form, Page};
+use super::super::{ConsoleError, Form, Page, query_pairs};
 use crate::AppState;
 use crate::error::{ApiError, FieldError};
 use crate::guard::VisibleConversation;
@@ -133,4 +135,48 @@ pub(super) async fn template(
     let outgoing = Outgoing { body: OutboundBody::Template { name, language, components }, content, reply_to: None };
     state.inbox().reply(&v.agent.0, v.id, Compose::Message(outgoing), key.as_deref()).await?;
     Ok(sent(&req, v.id))
+}
+
+/// One message of a quick reply's preview.
+struct PreviewItem {
+    text: String,
+    note: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/conversation_quick_reply.html")]
+struct Preview {
+    shortcut: String,
+    items: Vec<PreviewItem>,
+}
+
+/// `GET /c/{id}/quick-reply?shortcut=bye`: what the quick reply would send in this
+/// conversation, its variables filled in for this contact by the same core path as the
+/// send (`Inbox::preview_quick_reply`).
+pub(super) async fn quick_reply_preview(
+    Page(v): Page<VisibleConversation>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ConsoleError> {
+    let params = query_pairs(&req)?;
+    let raw = params.iter().find(|(k, _)| k == "shortcut").map(|(_, s)| s.trim().trim_start_matches('/')).unwrap_or("");
+    let reference = QuickReplyRef::parse(raw).map_err(|e| ApiError::field("shortcut", e.to_string()))?;
+    let contents = state.inbox().preview_quick_reply(&v.agent.0, v.id, &reference).await?;
+    let items = contents
+        .into_iter()
+        .map(|c| match c {
+            MessageContent::Text { body } => PreviewItem { text: body, note: None },
+            MessageContent::InteractiveMessage { body, options, .. } => {
+                let titles: Vec<String> = options.into_iter().map(|o| o.title).collect();
+                PreviewItem { text: body, note: Some(format!("Buttons: {}", titles.join(" · "))) }
+            }
+            other => {
+                let kind = other.kind().as_str();
+                let caption = other.media().and_then(|m| m.caption.clone()).unwrap_or_default();
+                PreviewItem { text: caption, note: Some(format!("A file ({kind})")) }
+            }
+        })
+        .collect();
+    let html = super::rendered(&Preview { shortcut: raw.to_owned(), items })?;
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html))
 }
