@@ -401,7 +401,7 @@ fn message_item(
 /// The delivery mark of an outbound message.
 fn mark(m: &MessageView) -> Mark {
     let (state, label, symbol, at) = match m.state {
-        DeliveryState::Queued | DeliveryState::Received => ("queued", "Queued", "🕓", Some(m.created_at)),
+        DeliveryState::Queued | DeliveryState::Received => ("queued", "Queued", "○", Some(m.created_at)),
         DeliveryState::Sent => ("sent", "Sent", "✓", m.sent_at),
         DeliveryState::Delivered => ("delivered", "Delivered", "✓✓", m.delivered_at),
         DeliveryState::Read => ("read", "Read", "✓✓", m.read_at),
