@@ -110,20 +110,20 @@ pub(super) async fn panel_html(
 
 /// The link the conversation is attributed to, or the ad in its first message.
 async fn origin(state: &AppState, c: &ConversationView) -> Result<Option<Origin>, ConsoleError> {
-    if let Some(link) = c.link_id {
-        if let Some(l) = state.store.link(link).await? {
-            let mut what = format!("Click-to-chat link “{}”", l.slug.as_str());
-            if let Some(campaign) = &l.campaign {
-                what.push_str(&format!(", campaign “{campaign}”"));
-            }
-            if let Some(source) = &l.source {
-                what.push_str(&format!(", source “{source}”"));
-            }
-            if l.ad_source_id.is_some() {
-                what.push_str(" (an ad)");
-            }
-            return Ok(Some(Origin { what, url: None }));
+    if let Some(link) = c.link_id
+        && let Some(l) = state.store.link(link).await?
+    {
+        let mut what = format!("Click-to-chat link “{}”", l.slug.as_str());
+        if let Some(campaign) = &l.campaign {
+            what.push_str(&format!(", campaign “{campaign}”"));
         }
+        if let Some(source) = &l.source {
+            what.push_str(&format!(", source “{source}”"));
+        }
+        if l.ad_source_id.is_some() {
+            what.push_str(" (an ad)");
+        }
+        return Ok(Some(Origin { what, url: None }));
     }
     let first = state.store.list_messages(c.id, &MessageQuery { limit: 1, after: None }).await?;
     let referral = first.items.into_iter().next().and_then(|m| m.referral);

@@ -123,6 +123,9 @@ impl Mark {
     pub fn at_iso(&self) -> String {
         self.at.as_ref().map(iso).unwrap_or_default()
     }
+    pub fn at_short(&self) -> String {
+        self.at.as_ref().map(short).unwrap_or_default()
+    }
 }
 
 /// A page of the thread as rendered entries, and where it starts.
