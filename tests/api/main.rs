@@ -4,6 +4,7 @@
 
 mod agents;
 mod assignment;
+mod attachments;
 mod autoreplies;
 mod autoreply_admin;
 mod bodies;

@@ -51,6 +51,8 @@ pub fn matrix() -> Vec<(&'static str, &'static str, Expect, Option<Value>)> {
         ("get", "/conversations/{id}", Hidden, None),
         ("get", "/conversations/{id}/messages", Hidden, None),
         ("post", "/conversations/{id}/messages", Hidden, Some(json!({"type": "text", "text": "sent as the business"}))),
+        // The body is the file; a JSON one is refused after the visibility check.
+        ("post", "/conversations/{id}/attachments", Hidden, Some(json!({}))),
         ("get", "/conversations/{id}/notes", Hidden, None),
         ("post", "/conversations/{id}/notes", Hidden, Some(json!({"text": "a note from outside"}))),
         ("delete", "/conversations/{id}/notes/{note_id}", Hidden, None),

@@ -178,6 +178,29 @@ impl MockGraph {
             .await;
     }
 
+    /// Uploads to `/{phone-number-id}/media` are answered with media id `id`.
+    pub async fn accept_uploads(&self, id: &str) {
+        Mock::given(method("POST"))
+            .and(path_regex(r"^/v[0-9.]+/[0-9]+/media$"))
+            .and(header("authorization", format!("Bearer {}", crate::ACCESS_TOKEN).as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": id})))
+            .named("media upload")
+            .mount(&self.server)
+            .await;
+    }
+
+    /// The bodies of the media uploads received so far (multipart), in arrival order.
+    pub async fn uploads(&self) -> Vec<Vec<u8>> {
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.url.path().ends_with("/media") && r.method.as_str() == "POST")
+            .map(|r| r.body)
+            .collect()
+    }
+
     /// Meta no longer knows media id `id` (it expired after 7 days): error code 100.
     pub async fn media_gone(&self, id: &str) {
         Mock::given(method("GET"))

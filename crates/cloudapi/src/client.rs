@@ -158,6 +158,9 @@ impl MediaDownload {
     }
 }
 
+/// The longest a media upload may take (files go up to 100 MB).
+pub const UPLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
 impl GraphClient {
     /// Builds the client and its connection pool (rustls).
     ///
@@ -310,6 +313,43 @@ impl GraphClient {
             return Err(error_response(response).await);
         }
         Ok(MediaDownload { response })
+    }
+
+    /// Uploads the file at `path` (`media_type`, shown as `filename`) for our number
+    /// `phone_number_id`, to send it by the returned media id (valid 30 days; cloudapi.md
+    /// §7). The file is streamed from disk; the upload may take up to [`UPLOAD_TIMEOUT`].
+    ///
+    /// # Errors
+    /// [`GraphError::Invalid`] when the file cannot be read or the media type is not one;
+    /// Meta's error (131053: Meta could not use the file), a transport error, or
+    /// [`GraphError::Decode`] when the answer has no id.
+    pub async fn upload_media(
+        &self,
+        phone_number_id: &PhoneNumberId,
+        path: &std::path::Path,
+        media_type: &str,
+        filename: Option<&str>,
+    ) -> Result<String, GraphError> {
+        let part = reqwest::multipart::Part::file(path)
+            .await
+            .map_err(|_| invalid("file", "cannot be read"))?
+            .mime_str(media_type)
+            .map_err(|_| invalid("type", "is not a media type"))?
+            .file_name(filename.unwrap_or("file").to_owned());
+        let form = reqwest::multipart::Form::new()
+            .text("messaging_product", "whatsapp")
+            .text("type", media_type.to_owned())
+            .part("file", part);
+        let url = format!("{}/{phone_number_id}/media", self.inner.api_root);
+        let request = self.api_request(Method::POST, &url).timeout(UPLOAD_TIMEOUT.max(self.inner.timeout));
+        let body = json_response(request.multipart(form).send().await).await?;
+        let id = body
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| GraphError::Decode("no id in the media upload response".into()))?;
+        tracing::debug!(%phone_number_id, media_id = id, "media uploaded to Meta");
+        Ok(id.to_owned())
     }
 
     async fn post_messages(&self, phone_number_id: &PhoneNumberId, body: &Value) -> Result<Value, GraphError> {
@@ -845,6 +885,36 @@ mod tests {
         assert!(matches!(e, GraphError::Transport { kind: TransportKind::Connect, .. }), "{e:?}");
         assert_eq!(e.class(), ErrorClass::RetryLater { after: None });
         assert_no_secrets(&format!("{e} {e:?}"));
+    }
+
+    #[tokio::test]
+    async fn a_file_is_uploaded_as_multipart_and_sent_by_the_id_meta_gives() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v25.0/106540352242922/media"))
+            .and(bearer_token(TOKEN))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": "1037543291543636"})))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let file = std::env::temp_dir().join(format!("upload-{}.pdf", std::process::id()));
+        std::fs::write(&file, b"%PDF-1.4 invoice").unwrap();
+        let id = client(&server).upload_media(&phone(), &file, "application/pdf", Some("invoice.pdf")).await.unwrap();
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(id, "1037543291543636");
+        let request = &server.received_requests().await.unwrap()[0];
+        let content_type = request.headers.get("content-type").unwrap().to_str().unwrap().to_owned();
+        assert!(content_type.starts_with("multipart/form-data; boundary="), "{content_type}");
+        let body = String::from_utf8_lossy(&request.body);
+        for needle in [
+            "name=\"messaging_product\"\r\n\r\nwhatsapp",
+            "name=\"type\"\r\n\r\napplication/pdf",
+            "name=\"file\"; filename=\"invoice.pdf\"",
+            "Content-Type: application/pdf",
+            "%PDF-1.4 invoice",
+        ] {
+            assert!(body.contains(needle), "{needle:?} missing from {body}");
+        }
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@
 
 pub mod agent;
 pub mod assignment;
+pub mod attachment;
 pub mod autoreply;
 pub mod contact;
 pub mod conversation;
@@ -26,6 +27,7 @@ pub use assignment::{
     AgentPool, AssignmentPolicy, AutoAssignReport, AutoAssigned, AutoReason, ChannelPolicy, InvalidPolicy,
     PolicySettings, PolicySource, PoolAgent, Returned,
 };
+pub use attachment::{Attachment, AttachmentError, AttachmentKind};
 pub use contact::{MAX_CONTACT_ATTRIBUTES, merge_attributes};
 pub use conversation::ConversationStatus;
 pub use ids::{

@@ -9,6 +9,7 @@ mod http;
 mod mock_graph;
 mod payload;
 mod replies;
+mod seed;
 mod sends;
 mod sse;
 mod stats;
@@ -45,6 +46,9 @@ enum Command {
     /// Live-update fan-out: open N event streams, post inbound messages, measure the time
     /// until each stream has each message.
     Sse(sse::SseArgs),
+    /// Fill a migrated, empty database with an inbox to measure the console against
+    /// (100,000 conversations and 1,000,000 messages by default); prints the agents' tokens.
+    SeedConsole(seed::SeedArgs),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +83,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let summary = sse::run(args).await?;
                 sse::print(&summary, json)?;
                 Ok(exit_code(summary.exit_code()))
+            }
+            Command::SeedConsole(args) => {
+                let seeded = seed::run(args).await?;
+                seeded.print(&mut std::io::stdout().lock())?;
+                Ok(ExitCode::SUCCESS)
             }
             Command::MockGraph(args) => {
                 mock_graph::run(args).await?;

@@ -6,6 +6,7 @@
 //! Visibility is checked before (the API's extractors do it); these check what the
 //! caller may do to what they see, and apply it.
 
+mod attachments;
 mod conversations;
 mod labels;
 mod notes;
@@ -17,6 +18,7 @@ use switchboard_store::{Store, StoreError};
 
 use crate::wake::Wake;
 
+pub use attachments::{SentAttachment, Upload};
 pub use labels::LABELS_MAX;
 pub use notes::{MAX_MENTIONS, MAX_NOTE_CHARS, mentioned_emails};
 pub use replies::{Compose, Outgoing};
@@ -81,6 +83,12 @@ pub enum InboxError {
     /// The channel's auto-reply configuration does not compile (the reason).
     #[error("this quick reply cannot be used on this channel until its configuration is fixed: {0}")]
     InvalidConfiguration(String),
+    /// What this needs is not connected (why).
+    #[error("{0}")]
+    Unavailable(&'static str),
+    /// Meta refused or could not take an upload.
+    #[error("WhatsApp did not take the file: {}", .0.explanation())]
+    Upload(switchboard_cloudapi::GraphError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

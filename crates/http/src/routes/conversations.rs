@@ -17,6 +17,7 @@ use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
 use crate::guard::{VisibleConversation, viewer};
+use crate::routes::attachments;
 use crate::routes::labels::{LabelRefJson, resolve_labels};
 use crate::routes::replies::{__path_reply, reply};
 
@@ -25,6 +26,7 @@ routes! {
     "/conversations/counts" => { get: counts },
     "/conversations/{id}" => { get: get },
     "/conversations/{id}/messages" => { get: messages, post: reply },
+    "/conversations/{id}/attachments" => { post: attachments::upload },
 }
 
 const DEFAULT_LIMIT: u32 = 50;

@@ -1,5 +1,7 @@
-//! `GET /api/v1/messages/{id}/media`: the file a customer sent, from the local cache or
-//! fetched from Meta (cloudapi.md §7) and cached on the way through.
+//! `GET /api/v1/messages/{id}/media`: the file of a message, from the local cache or
+//! fetched from Meta (cloudapi.md §7) and cached on the way through. A file an agent
+//! uploaded ([`Spool`]) is cached under the id Meta gave it, so it is served without
+//! asking Meta.
 //!
 //! The cache is `media.dir`: one file per media id (`[A-Za-z0-9_-]` only) and a
 //! `<id>.meta` JSON beside it. A download is streamed to the client while it is written
@@ -16,7 +18,7 @@ use actix_web::{HttpResponse, HttpResponseBuilder, web};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use switchboard_cloudapi::{GraphClient, GraphError, MediaDownload};
-use switchboard_domain::{Direction, MessageId};
+use switchboard_domain::MessageId;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::AppState;
@@ -40,7 +42,8 @@ struct CacheMeta {
     content_type: String,
 }
 
-/// The file a customer sent with a message (image, video, audio, document, sticker).
+/// The file of a message (image, video, audio, document, sticker): one a customer sent,
+/// or one an agent sent by media id.
 #[utoipa::path(get, path = "/messages/{id}/media", params(("id" = MessageId, Path)),
     responses(
         (status = 200, description = "The file, served with the type WhatsApp gave it (`application/octet-stream` if none), \
@@ -56,9 +59,6 @@ async fn media(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let no_media = || ApiError::NotFound { what: "media" };
-    if message.direction != Direction::Inbound {
-        return Err(no_media());
-    }
     let media = message.content.media().ok_or_else(no_media)?;
     let media_id = media.id.as_deref().ok_or_else(no_media)?;
     // Graph media ids are digits; anything else cannot be fetched, nor used as a file name.
@@ -198,6 +198,64 @@ impl CacheEntry {
         let meta =
             serde_json::to_vec(&CacheMeta { content_type: content_type.to_owned() }).map_err(std::io::Error::other)?;
         Ok(CacheWriter { file, tmp, entry: Self::new(&self.dir, &self.key), meta, left: length, committed: false })
+    }
+}
+
+/// A file received from an agent, spooled in the cache's directory until Meta names it
+/// ([`Spool::keep`]); dropped before that, it is removed.
+pub(crate) struct Spool {
+    file: tokio::fs::File,
+    path: PathBuf,
+    dir: PathBuf,
+    len: u64,
+    kept: bool,
+}
+
+impl Spool {
+    pub(crate) async fn create(dir: &Path) -> std::io::Result<Self> {
+        tokio::fs::create_dir_all(dir).await?;
+        let path = dir.join(format!(".upload.{}.part", uuid::Uuid::new_v4().simple()));
+        let file = tokio::fs::File::create(&path).await?;
+        Ok(Self { file, path, dir: dir.to_owned(), len: 0, kept: false })
+    }
+
+    pub(crate) async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.file.write_all(bytes).await?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// The file, complete on disk (to upload it).
+    pub(crate) async fn finish(&mut self) -> std::io::Result<&Path> {
+        self.file.flush().await?;
+        Ok(&self.path)
+    }
+
+    pub(crate) const fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Keeps the file in the cache as media `media_id`'s.
+    pub(crate) async fn keep(mut self, media_id: &str, content_type: &str) -> std::io::Result<()> {
+        let key = cache_key(media_id).ok_or_else(|| std::io::Error::other("not a media id"))?;
+        let entry = CacheEntry::new(&self.dir, &key);
+        let meta =
+            serde_json::to_vec(&CacheMeta { content_type: content_type.to_owned() }).map_err(std::io::Error::other)?;
+        let meta_tmp = self.path.with_extension("meta");
+        tokio::fs::write(&meta_tmp, meta).await?;
+        tokio::fs::rename(&meta_tmp, &entry.meta).await?;
+        tokio::fs::rename(&self.path, &entry.file).await?;
+        self.kept = true;
+        Ok(())
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = std::fs::remove_file(&self.path);
+            let _ = std::fs::remove_file(self.path.with_extension("meta"));
+        }
     }
 }
 

@@ -1,0 +1,8 @@
+//! Browser tests: Debian's headless Chromium, driven through chromedriver, against the
+//! real server on a fresh database (SQLite and PostgreSQL). `harness` is the toolkit;
+//! docs/testing.md says how to run them and where failures leave their screenshots.
+#![allow(clippy::unwrap_used)]
+
+pub mod harness;
+
+mod selftest;
