@@ -335,7 +335,9 @@ pub async fn run(args: SeedArgs) -> Result<Seeded> {
         &TEAMS
             .iter()
             .zip(&teams)
-            .map(|(name, id)| vec![Val::Id(*id), Val::Text((*name).into()), Val::Text(name.to_lowercase()), Val::Ts(t0)])
+            .map(|(name, id)| {
+                vec![Val::Id(*id), Val::Text((*name).into()), Val::Text(name.to_lowercase()), Val::Ts(t0)]
+            })
             .collect::<Vec<_>>(),
     )
     .await?;
@@ -459,11 +461,8 @@ pub async fn run(args: SeedArgs) -> Result<Seeded> {
             }
         };
         let team = &members[channel];
-        let assignee = if team.is_empty() || (status != "resolved" && rng.below(3) == 0) {
-            None
-        } else {
-            Some(*rng.pick(team))
-        };
+        let assignee =
+            if team.is_empty() || (status != "resolved" && rng.below(3) == 0) { None } else { Some(*rng.pick(team)) };
         // Long threads start long ago; the rest spread over 90 days, ending by now.
         let span = i64::try_from(count)? * 30 * MINUTE_MS;
         let created = if i == 0 {
@@ -515,7 +514,9 @@ pub async fn run(args: SeedArgs) -> Result<Seeded> {
             Val::Int(0),
             Val::Ts(c.created),
             Val::OptTs(resolved.then_some(last + 10 * MINUTE_MS)),
-            Val::OptTs((c.status == "snoozed").then(|| now + i64::try_from(1 + (i as u64 % 48)).unwrap_or(1) * 3_600_000)),
+            Val::OptTs(
+                (c.status == "snoozed").then(|| now + i64::try_from(1 + (i as u64 % 48)).unwrap_or(1) * 3_600_000),
+            ),
             Val::OptId(if resolved { c.assignee.map(|a| agent_ids[a]) } else { None }),
         ]);
         if rng.below(10) < 3 {
@@ -577,11 +578,7 @@ pub async fn run(args: SeedArgs) -> Result<Seeded> {
     for (i, (c, times)) in convs.iter().zip(&thread_messages).enumerate() {
         let replier = c.assignee.or_else(|| members[c.channel].first().copied()).unwrap_or(0);
         for (k, &(inbound, t)) in times.iter().enumerate() {
-            let text = if inbound {
-                format!("{} #{i}", rng.pick(&INBOUND))
-            } else {
-                (*rng.pick(&OUTBOUND)).to_owned()
-            };
+            let text = if inbound { format!("{} #{i}", rng.pick(&INBOUND)) } else { (*rng.pick(&OUTBOUND)).to_owned() };
             let content = serde_json::json!({ "type": "text", "body": text }).to_string();
             let old = now - t > DAY_MS;
             batch.push(vec![
@@ -593,7 +590,16 @@ pub async fn run(args: SeedArgs) -> Result<Seeded> {
                 Val::Text("text".into()),
                 Val::OptText(Some(text)),
                 Val::Json(content),
-                Val::Text(if inbound { "received" } else if old { "read" } else { "delivered" }.into()),
+                Val::Text(
+                    if inbound {
+                        "received"
+                    } else if old {
+                        "read"
+                    } else {
+                        "delivered"
+                    }
+                    .into(),
+                ),
                 Val::OptId((!inbound).then(|| agent_ids[replier])),
                 Val::Ts(t),
                 Val::Ts(t),

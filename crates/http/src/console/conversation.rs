@@ -6,8 +6,9 @@
 //! cases as the REST routes doing the same thing (`Inbox::reply`, `add_note`, `assign`,
 //! `set_status`, `claim`, `add_labels`, `remove_label`; `Config::update_contact`).
 //!
-//! - `GET /c/{id}` the page; `?view=` names the inbox list the agent came from, for
-//!   `[`/`]` (`GET /c/{id}/next?view=…&dir=prev|next`).
+//! - `GET /c/{id}` the page; the inbox's query (`?view=mine&status=open&sort=…`) names
+//!   the list the agent came from, for `[`/`]` (`GET /c/{id}/next?…&dir=prev|next`) and
+//!   "resolve and next".
 //! - `GET /c/{id}/messages` the thread's tail (`?from=<message>`; what the live stream
 //!   re-reads) or the page before a message (`?before=<message>`).
 //! - `GET /c/{id}/panel` status, assignee and labels (re-read on every live event).
@@ -138,7 +139,8 @@ struct ConversationPage {
     layout: Layout,
     id: ConversationId,
     contact_name: String,
-    /// The inbox list the agent came from (`mine`, `unassigned`…), passed on.
+    /// The inbox list the agent came from, as the inbox's query (`view=mine&status=open`),
+    /// passed on to `[`/`]` and "resolve and next"; empty for none.
     view: String,
     thread: String,
     /// Where the live tail starts (`?from=`; empty: the whole conversation).
@@ -169,9 +171,7 @@ async fn page(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let params = query_pairs(&req)?;
-    let view = params.iter().find(|(k, _)| k == "view").map(|(_, v)| v.clone()).unwrap_or_default();
-    let view = if actions::View::parse(&view).is_some() { view } else { String::new() };
+    let view = actions::list_param(&req)?.query();
     let c = conversation(&state, v.id).await?;
     let agents = agents(&state).await?;
     let names = names(&agents, &c);

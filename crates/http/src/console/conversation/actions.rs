@@ -8,6 +8,7 @@ use askama::Template;
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use serde::Deserialize;
 use switchboard_domain::{AgentId, ConversationId, ConversationStatus, LabelId};
+use switchboard_store::Visibility;
 use switchboard_store::{Agent, AssigneeFilter, ConversationView, StoreError, ViewCursor, ViewQuery, ViewSort};
 
 use super::super::{ConsoleError, Form, Page, query_pairs};
@@ -18,88 +19,121 @@ use crate::error::{ApiError, FieldError};
 use crate::extract::PathAfter;
 use crate::guard::{VisibleConversation, viewer};
 
-/// An inbox list, as `?view=` names it: `mine`, `unassigned`, `all`, `queue`, `pending`,
-/// `snoozed`, `resolved`, `team:<id>`, `label:<id>`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) enum View {
-    Mine,
-    Unassigned,
-    All,
-    Queue,
-    Status(ConversationStatus),
-    Team(switchboard_store::TeamId),
-    Label(LabelId),
+/// The inbox list the agent came from, as the inbox's own query names it: `view`
+/// (`mine`, `unassigned`, `all`, `mentions`, `team` with `team=<id>`, `label` with
+/// `label=<id>`), `status` (`open` by default; several comma-separated, or `all`), `sort`
+/// (`last_activity`, `waiting`, `window_closing`) and `q`. Carried from page to page as
+/// that query string, for `[`/`]` and "resolve and next".
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct List {
+    pairs: Vec<(String, String)>,
 }
 
-impl View {
-    pub(super) fn parse(raw: &str) -> Option<Self> {
-        Some(match raw {
-            "mine" => Self::Mine,
-            "unassigned" => Self::Unassigned,
-            "all" => Self::All,
-            "queue" => Self::Queue,
-            "pending" => Self::Status(ConversationStatus::Pending),
-            "snoozed" => Self::Status(ConversationStatus::Snoozed),
-            "resolved" => Self::Status(ConversationStatus::Resolved),
-            other => match other.split_once(':') {
-                Some(("team", id)) => Self::Team(id.parse().ok()?),
-                Some(("label", id)) => Self::Label(id.parse().ok()?),
-                _ => return None,
-            },
-        })
+/// The parameters a list is made of.
+const LIST_KEYS: [&str; 6] = ["view", "team", "label", "status", "sort", "q"];
+
+impl List {
+    /// The list named by the request's query (none without `view`); an unreadable one is
+    /// refused, naming the field.
+    pub(super) fn from_params(params: &[(String, String)]) -> Result<Self, ApiError> {
+        let get = |key: &str| params.iter().find(|(k, _)| k == key).map(|(_, v)| v.trim()).filter(|v| !v.is_empty());
+        let Some(view) = get("view") else { return Ok(Self::default()) };
+        if !matches!(view, "mine" | "unassigned" | "all" | "mentions" | "team" | "label") {
+            return Err(ApiError::field("view", "must be mine, unassigned, all, mentions, team or label"));
+        }
+        let list = Self {
+            pairs: LIST_KEYS
+                .iter()
+                .filter_map(|k| get(k).map(|v| ((*k).to_owned(), v.to_owned())))
+                .filter(|(k, _)| match k.as_str() {
+                    "team" => view == "team",
+                    "label" => view == "label",
+                    _ => true,
+                })
+                .collect(),
+        };
+        // Checked now, so that links never carry a list that cannot be read.
+        list.view_query_for(Visibility::All, AgentId::new())?;
+        Ok(list)
     }
 
-    /// The list as a view query of `agent`'s.
-    fn query(&self, agent: &AuthenticatedAgent) -> ViewQuery {
-        let mut q = ViewQuery::new(viewer(agent), Utc::now());
-        let active = vec![ConversationStatus::Open, ConversationStatus::Pending, ConversationStatus::Snoozed];
-        match self {
-            Self::Mine => {
-                q.assignee = Some(AssigneeFilter::Agent(agent.0.id));
-                q.statuses = active;
-            }
-            Self::Unassigned => {
-                q.assignee = Some(AssigneeFilter::Unassigned);
-                q.statuses = vec![ConversationStatus::Open];
-            }
-            Self::All => q.statuses = active,
-            Self::Queue => {
-                q.assignee = Some(AssigneeFilter::Unassigned);
-                q.statuses = vec![ConversationStatus::Open];
-                q.sort = ViewSort::Waiting;
-            }
-            Self::Status(s) => q.statuses = vec![*s],
-            Self::Team(t) => {
-                q.team = Some(*t);
-                q.statuses = active;
-            }
-            Self::Label(l) => {
-                q.labels = vec![*l];
-                q.statuses = active;
+    fn get(&self, key: &str) -> Option<&str> {
+        self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// `view=mine&status=open…`, empty for none.
+    pub(super) fn query(&self) -> String {
+        self.pairs.iter().map(|(k, v)| format!("{k}={}", super::super::urlencode(v))).collect::<Vec<_>>().join("&")
+    }
+
+    /// The list as a view query of `agent`'s (the agent's own, by default).
+    fn view_query(&self, agent: &AuthenticatedAgent) -> Result<Option<ViewQuery>, ApiError> {
+        if self.get("view") == Some("mentions") {
+            // Notes, not conversations: nothing to step through.
+            return Ok(None);
+        }
+        self.view_query_for(viewer(agent), agent.0.id).map(Some)
+    }
+
+    fn view_query_for(&self, viewer: Visibility, me: AgentId) -> Result<ViewQuery, ApiError> {
+        let mut q = ViewQuery::new(viewer, Utc::now());
+        let mut errors = Vec::new();
+        match self.get("view").unwrap_or("mine") {
+            "mine" => q.assignee = Some(AssigneeFilter::Agent(me)),
+            "unassigned" => q.assignee = Some(AssigneeFilter::Unassigned),
+            "team" => match self.get("team").and_then(|t| t.parse().ok()) {
+                Some(t) => q.team = Some(t),
+                None => errors.push(FieldError::new("team", "must be a team id for view=team")),
+            },
+            "label" => match self.get("label").and_then(|l| l.parse().ok()) {
+                Some(l) => q.labels = vec![l],
+                None => errors.push(FieldError::new("label", "must be a label id for view=label")),
+            },
+            _ => {}
+        }
+        for raw in self.get("status").unwrap_or("open").split(',').map(str::trim) {
+            match raw {
+                "all" => {}
+                s => match ConversationStatus::parse(s) {
+                    Some(s) if !q.statuses.contains(&s) => q.statuses.push(s),
+                    Some(_) => {}
+                    None => errors.push(FieldError::new("status", "must be open, pending, snoozed, resolved or all")),
+                },
             }
         }
-        q
+        if self.get("status").is_some_and(|s| s.split(',').any(|s| s.trim() == "all")) {
+            q.statuses.clear();
+        }
+        q.sort = match self.get("sort") {
+            None | Some("last_activity") => ViewSort::LastActivity,
+            Some("waiting") => ViewSort::Waiting,
+            Some("window_closing") => ViewSort::WindowClosing,
+            Some(_) => {
+                errors.push(FieldError::new("sort", "must be waiting, last_activity or window_closing"));
+                ViewSort::LastActivity
+            }
+        };
+        q.search = crate::routes::conversations::parse_search(self.get("q"), &mut errors);
+        if errors.is_empty() { Ok(q) } else { Err(ApiError::Validation(errors)) }
     }
 }
 
-fn view_param(req: &HttpRequest) -> Result<String, ConsoleError> {
-    let params = query_pairs(req)?;
-    Ok(params
-        .into_iter()
-        .find(|(k, _)| k == "view")
-        .map(|(_, v)| v)
-        .filter(|v| View::parse(v).is_some())
-        .unwrap_or_default())
+/// The list in the request's query (none if it names none or one that cannot be read:
+/// the page still shows).
+pub(super) fn list_param(req: &HttpRequest) -> Result<List, ConsoleError> {
+    Ok(List::from_params(&query_pairs(req)?).unwrap_or_default())
 }
 
 /// Where a conversation's page is, keeping the list the agent came from.
-fn page_url(id: ConversationId, view: &str) -> String {
-    if view.is_empty() { format!("/c/{id}") } else { format!("/c/{id}?view={}", super::super::urlencode(view)) }
+fn page_url(id: ConversationId, list: &List) -> String {
+    let q = list.query();
+    if q.is_empty() { format!("/c/{id}") } else { format!("/c/{id}?{q}") }
 }
 
 /// The inbox, on the list the agent came from.
-fn inbox_url(view: &str) -> String {
-    if view.is_empty() { "/".into() } else { format!("/?view={}", super::super::urlencode(view)) }
+fn inbox_url(list: &List) -> String {
+    let q = list.query();
+    if q.is_empty() { "/".into() } else { format!("/?{q}") }
 }
 
 /// Goes to `url`: htmx loads it as a page, a browser follows the redirect.
@@ -194,7 +228,7 @@ pub(super) async fn panel(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let view = view_param(&req)?;
+    let view = list_param(&req)?.query();
     let html = fresh_panel(&state, &v, &view).await?;
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html))
 }
@@ -206,7 +240,7 @@ pub(super) async fn claim(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
     state.inbox().assign(&v.agent.0, v.id, Some(v.agent.0.id)).await?;
-    let view = view_param(&req)?;
+    let view = list_param(&req)?.query();
     Ok(done(&req, v.id, Some(fresh_panel(&state, &v, &view).await?)))
 }
 
@@ -230,7 +264,7 @@ pub(super) async fn assign(
         Some(raw) => Some(raw.parse::<AgentId>().map_err(|_| ApiError::field("agent_id", "is not an agent id"))?),
     };
     state.inbox().assign(&v.agent.0, v.id, target).await?;
-    let view = view_param(&req)?;
+    let view = list_param(&req)?.query();
     Ok(done(&req, v.id, Some(fresh_panel(&state, &v, &view).await?)))
 }
 
@@ -289,7 +323,7 @@ pub(super) async fn status(
 ) -> Result<HttpResponse, ConsoleError> {
     let (status, until) = parse_status(&form)?;
     state.inbox().set_status(&v.agent.0, v.id, status, until, Utc::now()).await?;
-    let view = view_param(&req)?;
+    let view = list_param(&req)?.query();
     Ok(done(&req, v.id, Some(fresh_panel(&state, &v, &view).await?)))
 }
 
@@ -300,15 +334,15 @@ pub(super) async fn resolve_next(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let view = view_param(&req)?;
+    let list = list_param(&req)?;
     state.inbox().set_status(&v.agent.0, v.id, ConversationStatus::Resolved, None, Utc::now()).await?;
     let url = match state.inbox().claim(&v.agent.0).await {
-        Ok(Some(next)) => page_url(next.id, &view),
-        Ok(None) => inbox_url(&view),
+        Ok(Some(next)) => page_url(next.id, &list),
+        Ok(None) => inbox_url(&list),
         // Resolved, but at capacity (or deactivated meanwhile): to the inbox, which says why.
         Err(e) => {
             tracing::debug!(conversation_id = %v.id, error = %e, "resolved; nothing claimed");
-            inbox_url(&view)
+            inbox_url(&list)
         }
     };
     Ok(go(&req, &url))
@@ -332,7 +366,7 @@ pub(super) async fn add_label(
         return Err(ApiError::field("label", "choose a label").into());
     }
     state.inbox().add_labels(&v.agent.0, v.id, &[label.to_owned()]).await?;
-    let view = view_param(&req)?;
+    let view = list_param(&req)?.query();
     Ok(done(&req, v.id, Some(fresh_panel(&state, &v, &view).await?)))
 }
 
@@ -343,7 +377,7 @@ pub(super) async fn remove_label(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
     state.inbox().remove_label(&v.agent.0, v.id, label).await?;
-    let view = view_param(&req)?;
+    let view = list_param(&req)?.query();
     Ok(done(&req, v.id, Some(fresh_panel(&state, &v, &view).await?)))
 }
 
@@ -414,24 +448,28 @@ pub(super) async fn history(
 /// How far back `[` looks for the conversation before this one (pages of 500).
 const PREVIOUS_SCAN_PAGES: usize = 4;
 
-/// `GET /c/{id}/next?view=…&dir=next|prev`: to the next (or previous) conversation of the
-/// list the agent came from; back to that list at either end.
+/// `GET /c/{id}/next?<the list's query>&dir=next|prev`: to the next (or previous)
+/// conversation of the list the agent came from (`view=mine` when none is named); back
+/// to that list at either end.
 pub(super) async fn neighbour(
     Page(v): Page<VisibleConversation>,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
     let params = query_pairs(&req)?;
-    let raw = params.iter().find(|(k, _)| k == "view").map_or("all", |(_, v)| v.as_str());
-    let view = View::parse(raw).ok_or_else(|| ApiError::field("view", "is not a list of the inbox"))?;
-    let view_name = if raw.is_empty() { "all" } else { raw };
+    let mut list = List::from_params(&params)?;
+    if list.pairs.is_empty() {
+        list.pairs.push(("view".into(), "mine".into()));
+    }
     let backwards = match params.iter().find(|(k, _)| k == "dir").map(|(_, d)| d.as_str()) {
         None | Some("next") => false,
         Some("prev") => true,
         Some(_) => return Err(ApiError::field("dir", "must be next or prev").into()),
     };
+    let Some(mut q) = list.view_query(&v.agent)? else {
+        return Ok(HttpResponse::SeeOther().insert_header(("Location", inbox_url(&list))).finish());
+    };
     let current = conversation(&state, v.id).await?;
-    let mut q = view.query(&v.agent);
     let target = if backwards {
         // The store reads views forwards only: scan from the top, a bounded way.
         q.limit = 500;
@@ -460,7 +498,7 @@ pub(super) async fn neighbour(
         q.after = Some(ViewCursor::after(q.sort, &current));
         state.store.view_conversations(&q).await?.items.first().map(|c| c.id)
     };
-    let url = target.map_or_else(|| inbox_url(view_name), |id| page_url(id, view_name));
+    let url = target.map_or_else(|| inbox_url(&list), |id| page_url(id, &list));
     Ok(HttpResponse::SeeOther().insert_header(("Location", url)).finish())
 }
 
@@ -481,10 +519,29 @@ mod tests {
     }
 
     #[test]
-    fn views_are_named_as_the_inbox_names_them() {
-        assert_eq!(View::parse("mine"), Some(View::Mine));
-        assert_eq!(View::parse("pending"), Some(View::Status(ConversationStatus::Pending)));
-        assert!(View::parse("team:x").is_none());
-        assert!(View::parse("elsewhere").is_none());
+    fn a_list_is_read_as_the_inbox_names_it_and_carried_as_its_query() {
+        let p =
+            |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<Vec<_>>();
+        let team = switchboard_store::TeamId::new();
+        let list = List::from_params(&p(&[
+            ("view", "team"),
+            ("team", &team.to_string()),
+            ("label", "x"),
+            ("sort", "waiting"),
+            ("other", "y"),
+        ]))
+        .unwrap();
+        assert_eq!(list.query(), format!("view=team&team={team}&sort=waiting"));
+        let q = list.view_query_for(Visibility::All, AgentId::new()).unwrap();
+        assert_eq!(
+            (q.team, q.sort, q.statuses.clone()),
+            (Some(team), ViewSort::Waiting, vec![ConversationStatus::Open])
+        );
+        assert_eq!(List::from_params(&p(&[("q", "x")])).unwrap(), List::default(), "no view, no list");
+        assert!(List::from_params(&p(&[("view", "elsewhere")])).is_err());
+        assert!(List::from_params(&p(&[("view", "team")])).is_err());
+        assert!(List::from_params(&p(&[("view", "all"), ("status", "gone")])).is_err());
+        let all = List::from_params(&p(&[("view", "all"), ("status", "all"), ("q", "a b&c")])).unwrap();
+        assert_eq!(all.query(), "view=all&status=all&q=a%20b%26c");
     }
 }
