@@ -337,7 +337,9 @@ async fn every_route_with_an_id_hides_what_the_caller_may_not_see(backend: Backe
 /// Every console route with an id in its path, as `(method, path as registered, a
 /// plausible form)`: an agent who may not see the conversation gets 404 and nothing
 /// changes.
-fn console_matrix() -> Vec<(&'static str, &'static str, Vec<(&'static str, &'static str)>)> {
+type ConsoleCase = (&'static str, &'static str, Vec<(&'static str, &'static str)>);
+
+fn console_matrix() -> Vec<ConsoleCase> {
     vec![
         ("get", "/c/{id}", vec![]),
         ("get", "/c/{id}/messages", vec![]),
