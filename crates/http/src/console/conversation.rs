@@ -178,7 +178,8 @@ async fn page(
     let t = thread::page(&state, v.id, None, &names).await?;
     let thread_html = rendered(&ThreadHtml { entries: &t.entries })?;
     let panel = actions::panel_html(&state, &v.agent.0, &c, &agents, &view).await?;
-    let contact = contact::panel_html(&state, &v.agent, &c).await?;
+    let person = contact::contact_of(&state, &c).await?;
+    let contact = contact::panel_html(&state, &v.agent, &c, &person).await?;
     let now = Utc::now();
     let window_open = window::is_open(c.window_closes_at, now);
     let closed_reason = if window_open {
@@ -198,7 +199,7 @@ async fn page(
         .filter(|a| a.active)
         .map(|a| Mentionable { name: a.name.as_str().to_owned(), email: a.email.as_str().to_owned() })
         .collect();
-    let language = contact::language(&state, &c).await?.unwrap_or_else(|| "en".into());
+    let language = contact::language(&person).unwrap_or_else(|| "en".into());
     let contact_name = names.contact.clone();
     render(&ConversationPage {
         layout: Layout::signed_in(contact_name.clone(), &v.agent),

@@ -7,7 +7,7 @@ use askama::Template;
 use chrono::Utc;
 use serde_json::{Map, Value};
 use switchboard_domain::ConversationId;
-use switchboard_store::{ConversationView, MessageQuery, ViewQuery, ViewSort};
+use switchboard_store::{Contact, ConversationView, MessageQuery, ViewQuery, ViewSort};
 
 use super::super::{ConsoleError, Form, Page};
 use super::{done, rendered, status_label, thread};
@@ -63,18 +63,22 @@ fn text_of(v: &Value) -> String {
     }
 }
 
+/// The conversation's contact.
+pub(super) async fn contact_of(state: &AppState, c: &ConversationView) -> Result<Contact, ConsoleError> {
+    Ok(state.store.contact(c.contact.id).await?.ok_or(ApiError::NotFound { what: "contact" })?)
+}
+
 /// The contact's recorded language, if any.
-pub(super) async fn language(state: &AppState, c: &ConversationView) -> Result<Option<String>, ConsoleError> {
-    let contact = state.store.contact(c.contact.id).await?;
-    Ok(contact.and_then(|k| k.attributes.get(LANGUAGE).and_then(Value::as_str).map(str::to_owned)))
+pub(super) fn language(contact: &Contact) -> Option<String> {
+    contact.attributes.get(LANGUAGE).and_then(Value::as_str).map(str::to_owned)
 }
 
 pub(super) async fn panel_html(
     state: &AppState,
     agent: &AuthenticatedAgent,
     c: &ConversationView,
+    contact: &Contact,
 ) -> Result<String, ConsoleError> {
-    let contact = state.store.contact(c.contact.id).await?.ok_or(ApiError::NotFound { what: "contact" })?;
     let mut q = ViewQuery::new(viewer(agent), Utc::now());
     q.contact = Some(contact.id);
     q.sort = ViewSort::Newest;
@@ -99,7 +103,7 @@ pub(super) async fn panel_html(
         display_name: thread::contact_name(c),
         name: contact.name.clone().unwrap_or_default(),
         profile_name: contact.profile_name.clone(),
-        language: contact.attributes.get(LANGUAGE).and_then(Value::as_str).map(str::to_owned),
+        language: language(contact),
         attributes: contact.attributes.iter().map(|(k, v)| Attribute { key: k.clone(), value: text_of(v) }).collect(),
         number,
         previous,
@@ -147,7 +151,7 @@ pub(super) async fn update(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
     let c = super::conversation(&state, v.id).await?;
-    let contact = state.store.contact(c.contact.id).await?.ok_or(ApiError::NotFound { what: "contact" })?;
+    let contact = contact_of(&state, &c).await?;
     let mut body = Map::new();
     let mut attributes = Map::new();
     let mut new_key = None;
@@ -191,8 +195,8 @@ pub(super) async fn update(
     let patch: PatchBody = serde_json::from_value(Value::Object(body))
         .map_err(|e| ApiError::BadRequest { code: "invalid_form", detail: e.to_string() })?;
     let patch = parse_patch(patch)?;
-    state.config().update_contact(contact.id, &patch).await?;
+    let updated = state.config().update_contact(contact.id, &patch).await?;
     tracing::info!(contact_id = %contact.id, by = %v.agent.0.id, "contact updated");
-    let html = panel_html(&state, &v.agent, &c).await?;
+    let html = panel_html(&state, &v.agent, &c, &updated).await?;
     Ok(done(&req, v.id, Some(html)))
 }
