@@ -306,7 +306,7 @@ async fn a_lagging_subscriber_catches_up_from_the_database(backend: Backend) {
     let conv: switchboard_domain::ConversationId = conv.parse().unwrap();
     let label = crate::labels::create_label(&app, json!({"name": "vip"})).await;
     let label: switchboard_domain::LabelId = label["id"].as_str().unwrap().parse().unwrap();
-    let admin = switchboard_http::hash_token(&app.token);
+    let admin = switchboard_core::Credential::Token(switchboard_http::hash_token(&app.token));
 
     let tracker = tokio_util::task::TaskTracker::new();
     let stop = tokio_util::sync::CancellationToken::new();

@@ -26,6 +26,7 @@ mod read_api;
 mod reconcile;
 mod replies;
 mod restart;
+mod sign_in;
 mod views;
 mod visibility;
 mod webhooks;

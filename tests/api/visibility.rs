@@ -90,6 +90,9 @@ pub fn matrix() -> Vec<(&'static str, &'static str, Expect, Option<Value>)> {
         ("get", "/agents/{id}/tokens", Forbidden, None),
         ("post", "/agents/{id}/tokens", Forbidden, Some(json!({"name": "mine now"}))),
         ("delete", "/agents/{id}/tokens/{token_id}", Forbidden, None),
+        ("post", "/agents/{id}/invitation", Forbidden, None),
+        ("get", "/agents/{id}/sessions", Forbidden, None),
+        ("delete", "/agents/{id}/sessions/{session_id}", Forbidden, None),
         ("patch", "/teams/{id}", Forbidden, Some(json!({"name": "Renamed"}))),
         ("delete", "/teams/{id}", Forbidden, None),
         ("put", "/teams/{id}/members/{agent_id}", Forbidden, None),
@@ -224,6 +227,8 @@ impl Fixture {
             .replace("{note_id}", &self.note)
             .replace("{label_id}", &self.label)
             .replace("{token_id}", &self.insider_token_id)
+            // Another agent's session: refused before the id is looked at.
+            .replace("{session_id}", &uuid::Uuid::now_v7().to_string())
             .replace("{agent_id}", &self.outsider)
             .replace("{channel_id}", &self.channel)
             .replace("{section}", "hours");
@@ -249,6 +254,7 @@ impl Fixture {
             format!("/api/v1/teams/{}", self.team),
             "/api/v1/agents".to_owned(),
             format!("/api/v1/agents/{}/tokens", self.insider),
+            format!("/api/v1/agents/{}/sessions", self.insider),
             format!("/api/v1/channels/{}/assignment", self.channel),
             format!("/api/v1/teams/{}/assignment", self.team),
             format!("/api/v1/admin/channels/{}/auto-replies", self.channel),

@@ -63,6 +63,7 @@ async fn agents_are_listed_and_patched(store: Arc<dyn Store>) {
         capacity: Some(None),
         active: None,
         availability: Some(Availability::Online),
+        totp_required: Some(true),
     };
     let bo2 = updated(store.update_agent(bo.id, &patch, Some(ana.id), t(2)).await.unwrap());
     assert_eq!(bo2.name.as_str(), "Bo B.");
@@ -70,6 +71,7 @@ async fn agents_are_listed_and_patched(store: Arc<dyn Store>) {
     assert_eq!(bo2.role, AgentRole::Admin);
     assert_eq!(bo2.capacity, None);
     assert_eq!(bo2.availability, Availability::Online);
+    assert!(bo2.totp_required);
     assert!(bo2.active);
     // An empty patch changes nothing; a capacity can be set again.
     assert_eq!(updated(store.update_agent(bo.id, &AgentPatch::default(), None, t(3)).await.unwrap()), bo2);

@@ -26,6 +26,7 @@ pub const APP_SECRET: &str = "test-app-secret";
 pub const VERIFY_TOKEN: &str = "test-verify-token";
 pub const PHONE_NUMBER_ID: &str = "106540352242922";
 pub const ACCESS_TOKEN: &str = "test-access-token";
+pub const TEST_SECRETS_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
 /// Logs are silent unless `TEST_LOG` is set.
 static TRACING: LazyLock<()> = LazyLock::new(|| {
@@ -171,6 +172,8 @@ pub fn test_settings(db: &TestDb, opts: &AppOptions) -> Settings {
         ("SWITCHBOARD__INGEST__ENABLED".into(), "false".into()),
         // And the assigner.
         ("SWITCHBOARD__ASSIGNMENT__ENABLED".into(), "false".into()),
+        // A fixed key for sealed secrets (none is written to a data directory).
+        ("SWITCHBOARD__SECRETS__KEY".into(), TEST_SECRETS_KEY.into()),
     ]);
     if opts.bare {
         env.remove("SWITCHBOARD_ACCESS_TOKEN");

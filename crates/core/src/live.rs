@@ -40,6 +40,16 @@ use std::time::Duration;
 
 use chrono::Utc;
 use switchboard_domain::{AgentId, AgentRole, TokenHash};
+
+/// What a stream was opened with, looked up again at every re-check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// An API token's hash.
+    Token(TokenHash),
+    /// A console session's token hash: the stream ends with the session (revoked,
+    /// signed out, or past its absolute expiry).
+    Session(TokenHash),
+}
 use switchboard_store::{InboxEvent, InboxEventKind, InboxWakeups, Store, StoreError, TeamId};
 use tokio::sync::broadcast;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
@@ -128,7 +138,7 @@ impl LiveHub {
     /// Opens a stream for the agent holding `token`: the events after `last_event_id` (a
     /// reconnecting client's resume point), or from now on if `None`. `NotFound` if the
     /// token is not an active agent's.
-    pub async fn subscribe(&self, token: TokenHash, last_event_id: Option<i64>) -> Result<Subscription, StoreError> {
+    pub async fn subscribe(&self, token: Credential, last_event_id: Option<i64>) -> Result<Subscription, StoreError> {
         // First listen, then look: see the module documentation. Under the hub's lock,
         // so the hub is not between reading and broadcasting; if it skipped events while
         // nobody listened, it moves to the newest event first: those before it were
@@ -289,7 +299,7 @@ enum Stop {
 /// Who is watching: enough to decide in memory whether they may see an event.
 struct Viewer {
     /// What the stream was opened with.
-    token: TokenHash,
+    token: Credential,
     agent: AgentId,
     admin: bool,
     teams: HashSet<TeamId>,
@@ -298,8 +308,17 @@ struct Viewer {
 
 impl Viewer {
     /// `None` if the token is revoked or unknown, or its agent deactivated.
-    async fn load(store: &dyn Store, token: TokenHash) -> Result<Option<Self>, StoreError> {
-        let Some(a) = store.agent_by_token(&token, Utc::now()).await?.filter(|a| a.active) else { return Ok(None) };
+    async fn load(store: &dyn Store, token: Credential) -> Result<Option<Self>, StoreError> {
+        let now = Utc::now();
+        let agent = match token {
+            Credential::Token(hash) => store.agent_by_token(&hash, now).await?,
+            Credential::Session(hash) => store
+                .session_by_token(&hash)
+                .await?
+                .filter(|(s, _)| !s.second_factor_pending && s.expires_at > now)
+                .map(|(_, a)| a),
+        };
+        let Some(a) = agent.filter(|a| a.active) else { return Ok(None) };
         let admin = a.role == AgentRole::Admin;
         let teams = if admin { HashSet::new() } else { store.agent_teams(a.id).await?.into_iter().collect() };
         Ok(Some(Self { token, agent: a.id, admin, teams, loaded: Instant::now() }))

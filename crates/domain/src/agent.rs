@@ -203,3 +203,61 @@ mod tests {
         }
     }
 }
+
+/// A password an agent chose: 10 to 1024 characters (any, spaces included; counted as
+/// characters, not bytes). Its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+/// Why a password is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidPassword {
+    #[error("must be at least {} characters", Password::MIN_CHARS)]
+    TooShort,
+    #[error("must be at most {} characters", Password::MAX_CHARS)]
+    TooLong,
+}
+
+impl Password {
+    pub const MIN_CHARS: usize = 10;
+    pub const MAX_CHARS: usize = 1024;
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidPassword> {
+        let n = raw.chars().count();
+        if n < Self::MIN_CHARS {
+            Err(InvalidPassword::TooShort)
+        } else if n > Self::MAX_CHARS {
+            Err(InvalidPassword::TooLong)
+        } else {
+            Ok(Self(raw.to_owned()))
+        }
+    }
+
+    /// The password itself, to hash.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(…)")
+    }
+}
+
+#[cfg(test)]
+mod password_tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_10_to_1024_characters_and_never_shown() {
+        assert_eq!(Password::parse("short"), Err(InvalidPassword::TooShort));
+        assert_eq!(Password::parse(&"é".repeat(9)), Err(InvalidPassword::TooShort));
+        assert!(Password::parse(&"é".repeat(10)).is_ok());
+        assert!(Password::parse(&"x".repeat(1024)).is_ok());
+        assert_eq!(Password::parse(&"x".repeat(1025)), Err(InvalidPassword::TooLong));
+        let p = Password::parse("correct horse battery").map(|p| format!("{p:?}"));
+        assert_eq!(p.as_deref(), Ok("Password(…)"));
+    }
+}

@@ -99,6 +99,14 @@ uuid_id!(
     TokenId
 );
 uuid_id!(
+    /// A console sign-in session (never its cookie token).
+    SessionId
+);
+uuid_id!(
+    /// A one-time link to set a password (never its token).
+    InvitationId
+);
+uuid_id!(
     /// A private note on a conversation (time-ordered: notes list in id order).
     NoteId
 );

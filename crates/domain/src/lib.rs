@@ -22,7 +22,7 @@ pub mod phone;
 pub mod team;
 pub mod window;
 
-pub use agent::{AgentName, AgentRole, Availability, Email, NewAgent, TokenHash};
+pub use agent::{AgentName, AgentRole, Availability, Email, InvalidPassword, NewAgent, Password, TokenHash};
 pub use assignment::{
     AgentPool, AssignmentPolicy, AutoAssignReport, AutoAssigned, AutoReason, ChannelPolicy, InvalidPolicy,
     PolicySettings, PolicySource, PoolAgent, Returned,
@@ -31,8 +31,8 @@ pub use attachment::{Attachment, AttachmentError, AttachmentKind};
 pub use contact::{MAX_CONTACT_ATTRIBUTES, merge_attributes};
 pub use conversation::ConversationStatus;
 pub use ids::{
-    AgentId, ChannelId, ContactId, ConversationId, EventId, JobId, LabelId, LinkId, MessageId, NoteId, QuickReplyId,
-    RuleId, TeamId, TokenId,
+    AgentId, ChannelId, ContactId, ConversationId, EventId, InvitationId, JobId, LabelId, LinkId, MessageId, NoteId,
+    QuickReplyId, RuleId, SessionId, TeamId, TokenId,
 };
 pub use message::{
     Delivery, DeliveryState, Direction, MessageContent, MessageContext, MessageKind, Referral, StatusError,

@@ -33,6 +33,13 @@ pub enum ApiError {
     InvalidSignature(&'static str),
     #[error("you are not allowed to do this")]
     Forbidden,
+    /// A cookie-authenticated unsafe request without the session's CSRF token, or sent
+    /// cross-site (or a sign-in form posted from another origin).
+    #[error("the request was refused: it did not come from this site's pages (CSRF check)")]
+    CsrfFailed,
+    /// Too many attempts: try again after `retry_after_secs`.
+    #[error("{detail}")]
+    TooManyRequests { detail: String, retry_after_secs: u64 },
     #[error("{what} not found")]
     NotFound { what: &'static str },
     #[error("the request is invalid")]
@@ -76,6 +83,8 @@ impl ApiError {
             Self::Unauthorized => "unauthorized",
             Self::InvalidSignature(_) => "invalid_signature",
             Self::Forbidden => "forbidden",
+            Self::CsrfFailed => "csrf_failed",
+            Self::TooManyRequests { .. } => "rate_limited",
             Self::NotFound { .. } => "not_found",
             Self::Validation(_) => "validation_failed",
             Self::BadRequest { code, .. }
@@ -110,7 +119,8 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Unauthorized | Self::InvalidSignature(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::CsrfFailed => StatusCode::FORBIDDEN,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Validation(_) | Self::WindowClosed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
@@ -146,6 +156,9 @@ impl ResponseError for ApiError {
         };
         let mut res = HttpResponse::build(status);
         res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json")));
+        if let Self::TooManyRequests { retry_after_secs, .. } = self {
+            res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        }
         if matches!(self, Self::Unauthorized) {
             res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
@@ -243,6 +256,32 @@ impl From<switchboard_core::AdminError> for ApiError {
             E::RulesChanged => Self::StateConflict { code: "rules_changed", detail: e.to_string() },
             E::LastAdmin => Self::StateConflict { code: "last_admin", detail: e.to_string() },
             E::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<switchboard_core::AuthError> for ApiError {
+    /// Sign-in's refusals as the API answers them (the console renders its own pages).
+    fn from(e: switchboard_core::AuthError) -> Self {
+        use switchboard_core::AuthError as E;
+        match e {
+            E::WrongCredentials => Self::BadRequest { code: "wrong_credentials", detail: e.to_string() },
+            E::RateLimited { retry_after } => Self::TooManyRequests {
+                detail: e.to_string(),
+                retry_after_secs: u64::try_from(retry_after.num_seconds()).unwrap_or(1).max(1),
+            },
+            E::WrongCode => Self::field("code", e.to_string()),
+            E::TotpNotEnrolled => Self::StateConflict { code: "totp_not_enrolled", detail: e.to_string() },
+            E::TotpAlreadyOn => Self::StateConflict { code: "totp_already_on", detail: e.to_string() },
+            E::TotpRequired => Self::StateConflict { code: "totp_required", detail: e.to_string() },
+            E::InvitationUsed => Self::Gone { code: "invitation_used", detail: e.to_string() },
+            E::InvitationExpired => Self::Gone { code: "invitation_expired", detail: e.to_string() },
+            E::NotFound { what } => Self::NotFound { what },
+            E::Invalid(errors) => {
+                Self::Validation(errors.into_iter().map(|e| FieldError::new(e.field, e.message)).collect())
+            }
+            E::Store(e) => e.into(),
+            E::Internal(e) => Self::Internal(e),
         }
     }
 }

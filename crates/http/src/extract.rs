@@ -22,7 +22,7 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 use switchboard_domain::{
     AgentId, ChannelId, ContactId, ConversationId, JobId, LabelId, LinkId, MessageId, NoteId, QuickReplyId, RuleId,
-    TeamId, TokenId,
+    SessionId, TeamId, TokenId,
 };
 
 use crate::auth::AuthenticatedAgent;
@@ -55,6 +55,7 @@ path_ids! {
     NoteId => "note",
     QuickReplyId => "quick reply",
     RuleId => "rule",
+    SessionId => "session",
     TeamId => "team",
     TokenId => "token",
 }

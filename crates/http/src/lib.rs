@@ -58,12 +58,21 @@ pub struct AppState {
     pub clicks: ClickCounter,
     /// Live updates (`GET /api/v1/events`).
     pub live: LiveHub,
+    /// Sign-in: session lifetimes, the rate limit, the key TOTP secrets are sealed with.
+    pub auth: switchboard_core::AuthConfig,
+    /// How the console's cookies are set, and whether a proxy is trusted.
+    pub cookies: auth::CookieOptions,
 }
 
 impl AppState {
     /// The inbox's use cases (reply, assign, label, notes...) over this state's store.
     pub(crate) fn inbox(&self) -> Inbox<'_> {
         Inbox::new(self.store.as_ref(), &self.wake)
+    }
+
+    /// Sign-in's use cases (sessions, invitations, TOTP) over this state's store.
+    pub(crate) fn auth(&self) -> switchboard_core::Auth<'_> {
+        switchboard_core::Auth::new(self.store.as_ref(), &self.auth)
     }
 
     /// The admins' configuration use cases (auto-replies, agents, tokens) over this state's store.

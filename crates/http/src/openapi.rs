@@ -68,6 +68,7 @@ pub const API: &[Module] = &[
     module!(labels),
     module!(links),
     module!(agents),
+    module!(sessions),
     module!(teams),
     module!(queue),
     module!(assignment),

@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate`, `check-config`, `simulate`, `link`, `agent create`.
+//! The command line: `serve`, `migrate`, `check-config`, `simulate`, `link`, `agent create`,
+//! `agent invite`.
 
 use std::path::PathBuf;
 
@@ -79,7 +80,9 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {
-    /// Create an agent and print their API token (shown once, only its hash is kept).
+    /// Create an agent and print their API token (shown once, only its hash is kept) on
+    /// standard output, and a one-time link to set their console password on standard
+    /// error.
     Create {
         #[arg(long)]
         name: String,
@@ -87,6 +90,13 @@ pub enum AgentCommand {
         email: String,
         #[arg(long, value_enum, default_value_t = Role::Agent)]
         role: Role,
+    },
+    /// Print a new one-time link for an agent to set their console password (an
+    /// invitation, or a reset if they have one: accepting a reset signs them out
+    /// everywhere). It expires after console.invitation_hours.
+    Invite {
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -151,13 +161,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store.migrate().await.context("cannot apply database migrations")?;
             let token = new_token();
             let created = store.create_agent(&agent, &switchboard_http::hash_token(&token), Utc::now()).await;
-            store.close().await;
+            if created.is_err() {
+                store.close().await;
+            }
             let created = match created {
                 Err(StoreError::Conflict { .. }) => {
                     anyhow::bail!("an agent with email {} already exists", agent.email.as_str())
                 }
                 other => other?,
             };
+            let link = invitation_link(&settings, &*store, created.id).await;
+            store.close().await;
             eprintln!(
                 "created {} {} ({}); its API token is shown once:",
                 created.role,
@@ -165,9 +179,56 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 created.email.as_str()
             );
             println!("{token}");
+            match link {
+                Ok((url, expires_at)) => {
+                    eprintln!("to set a console password, open (once, before {expires_at}): {url}");
+                }
+                Err(e) => eprintln!("no invitation link could be made ({e:#}); use `switchboard agent invite`"),
+            }
+            Ok(())
+        }
+        Command::Agent { command: AgentCommand::Invite { email } } => {
+            let email = Email::parse(&email).context("--email")?;
+            let store = startup::connect_store(&settings).await?;
+            store.migrate().await.context("cannot apply database migrations")?;
+            let result = async {
+                let creds = store
+                    .credentials_by_email(&email)
+                    .await?
+                    .with_context(|| format!("no agent has the email {}", email.as_str()))?;
+                anyhow::ensure!(creds.agent.active, "agent {} is deactivated", email.as_str());
+                invitation_link(&settings, &*store, creds.agent.id).await
+            }
+            .await;
+            store.close().await;
+            let (url, expires_at) = result?;
+            eprintln!("a one-time link to set the console password, valid until {expires_at}:");
+            println!("{url}");
             Ok(())
         }
     }
+}
+
+/// A one-time link for the agent to set a console password (an invitation, or a reset if
+/// they have one), built on links.public_url or the listen address; and its expiry.
+async fn invitation_link(
+    settings: &Settings,
+    store: &dyn switchboard_store::Store,
+    agent: switchboard_domain::AgentId,
+) -> anyhow::Result<(String, chrono::DateTime<Utc>)> {
+    use switchboard_store::InvitationPurpose;
+    let config = switchboard_core::AuthConfig {
+        options: std::sync::Arc::new(settings.auth_options()),
+        key: std::sync::Arc::new(startup::secrets_key(settings)?),
+    };
+    let creds = store.credentials(agent).await?;
+    let purpose = if creds.password_hash.is_some() { InvitationPurpose::Reset } else { InvitationPurpose::Invite };
+    let created = switchboard_core::Auth::new(store, &config)
+        .create_invitation(agent, purpose, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let base = settings.public_url()?.unwrap_or_else(|| format!("http://{}", settings.http.listen));
+    Ok((format!("{base}/invitation/{}", created.token), created.invitation.expires_at))
 }
 
 /// A new API token (shared with the HTTP API, which creates them too).

@@ -32,6 +32,7 @@ const SECRET_FILES: &[(&str, &str)] = &[
     ("SWITCHBOARD_VERIFY_TOKEN_FILE", "whatsapp.verify_token"),
     ("SWITCHBOARD_ACCESS_TOKEN_FILE", "whatsapp.access_token"),
     ("SWITCHBOARD_DATABASE_URL_FILE", "database.url"),
+    ("SWITCHBOARD_SECRETS__KEY_FILE", "secrets.key"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,8 @@ pub struct Settings {
     pub links: LinkSettings,
     pub events: EventsSettings,
     pub assignment: AssignmentSettings,
+    pub console: ConsoleSettings,
+    pub secrets: SecretsSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -216,6 +219,33 @@ pub struct LogSettings {
     pub filter: String,
 }
 
+/// Sign-in to the console: sessions, invitations, the rate limit, cookies.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleSettings {
+    pub session_idle_minutes: u64,
+    pub session_max_days: u64,
+    pub invitation_hours: u64,
+    pub sign_in_failures_per_account: u32,
+    pub sign_in_failures_per_client: u32,
+    pub sign_in_failure_window_secs: u64,
+    /// Always mark the session cookie `Secure`.
+    pub secure_cookies: bool,
+    /// Trust `X-Forwarded-Proto` and `X-Forwarded-For` from a reverse proxy.
+    pub trust_proxy: bool,
+}
+
+/// The key secrets at rest (TOTP secrets) are sealed with.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsSettings {
+    /// 64 hexadecimal digits; empty: read or create `key_file`.
+    pub key: Option<SecretString>,
+    /// Where a generated key is kept; empty: `secrets.key` beside the SQLite database
+    /// (or under `./data/` with PostgreSQL).
+    pub key_file: PathBuf,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -263,7 +293,9 @@ impl Settings {
         }
         let mut s: Self = b.build()?.try_deserialize()?;
         // An empty secret is no secret.
-        for secret in [&mut s.whatsapp.app_secret, &mut s.whatsapp.verify_token, &mut s.whatsapp.access_token] {
+        for secret in
+            [&mut s.whatsapp.app_secret, &mut s.whatsapp.verify_token, &mut s.whatsapp.access_token, &mut s.secrets.key]
+        {
             if secret.as_ref().is_some_and(|v| v.expose_secret().is_empty()) {
                 *secret = None;
             }
@@ -303,6 +335,33 @@ impl Settings {
         positive("assignment.interval_secs", self.assignment.interval_secs, "Set it to e.g. 5.")?;
         positive("assignment.batch_size", self.assignment.batch_size.into(), "Set it to e.g. 100.")?;
         positive("links.click_flush_secs", self.links.click_flush_secs, "Set it to e.g. 10.")?;
+        positive("console.session_idle_minutes", self.console.session_idle_minutes, "Set it to e.g. 720.")?;
+        positive("console.session_max_days", self.console.session_max_days, "Set it to e.g. 30.")?;
+        positive("console.invitation_hours", self.console.invitation_hours, "Set it to e.g. 72.")?;
+        positive(
+            "console.sign_in_failure_window_secs",
+            self.console.sign_in_failure_window_secs,
+            "Set it to e.g. 900.",
+        )?;
+        if self.console.session_idle_minutes > 525_600
+            || self.console.session_max_days > 3650
+            || self.console.invitation_hours > 8760
+        {
+            return Err(SettingsError::Invalid {
+                key: "console",
+                problem: "a session or invitation lifetime is longer than allowed (idle: a year, absolute: ten years, invitation: a year)".into(),
+                fix: "Keep the defaults (720 minutes, 30 days, 72 hours) or something close.",
+            });
+        }
+        if let Some(key) = &self.secrets.key
+            && switchboard_core::auth::SecretKey::from_hex(key.expose_secret()).is_err()
+        {
+            return Err(SettingsError::Invalid {
+                key: "secrets.key",
+                problem: "is not 64 hexadecimal digits".into(),
+                fix: "Generate one with `openssl rand -hex 32` (SWITCHBOARD__SECRETS__KEY or SWITCHBOARD_SECRETS__KEY_FILE), or leave it empty to have one generated in the data directory.",
+            });
+        }
         if self.webhooks.event_retention_days < 8
             || self.webhooks.event_retention_days < self.webhooks.body_retention_days
         {
@@ -480,6 +539,39 @@ impl Settings {
     }
 
     #[must_use]
+    pub fn auth_options(&self) -> switchboard_core::AuthOptions {
+        let c = &self.console;
+        let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        switchboard_core::AuthOptions {
+            session_idle: chrono::Duration::minutes(clamp(c.session_idle_minutes)),
+            session_max: chrono::Duration::days(clamp(c.session_max_days)),
+            invitation_ttl: chrono::Duration::hours(clamp(c.invitation_hours)),
+            failures_per_account: c.sign_in_failures_per_account,
+            failures_per_client: c.sign_in_failures_per_client,
+            failure_window: chrono::Duration::seconds(clamp(c.sign_in_failure_window_secs.min(86_400 * 366))),
+        }
+    }
+
+    /// Where a generated secrets key is kept: `secrets.key_file`, else `secrets.key`
+    /// beside the SQLite database file, else `data/secrets.key`.
+    #[must_use]
+    pub fn secrets_key_file(&self) -> PathBuf {
+        if !self.secrets.key_file.as_os_str().is_empty() {
+            return self.secrets.key_file.clone();
+        }
+        let url = self.database.url.expose_secret();
+        if matches!(self.backend(), Ok(Backend::Sqlite)) {
+            let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+            let path = path.split('?').next().unwrap_or(path);
+            if !path.is_empty() && !path.starts_with(":memory:") {
+                let dir = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                return dir.join("secrets.key");
+            }
+        }
+        PathBuf::from("data/secrets.key")
+    }
+
+    #[must_use]
     pub fn assigner_options(&self) -> switchboard_core::AssignerOptions {
         switchboard_core::AssignerOptions {
             interval: Duration::from_secs(self.assignment.interval_secs),
@@ -618,6 +710,20 @@ impl Settings {
         ) + &format!(
             "\n[assignment]\nenabled = {}\ninterval_secs = {}\nbatch_size = {}\n",
             self.assignment.enabled, self.assignment.interval_secs, self.assignment.batch_size,
+        ) + &format!(
+            "\n[console]\nsession_idle_minutes = {}\nsession_max_days = {}\ninvitation_hours = {}\nsign_in_failures_per_account = {}\nsign_in_failures_per_client = {}\nsign_in_failure_window_secs = {}\nsecure_cookies = {}\ntrust_proxy = {}\n",
+            self.console.session_idle_minutes,
+            self.console.session_max_days,
+            self.console.invitation_hours,
+            self.console.sign_in_failures_per_account,
+            self.console.sign_in_failures_per_client,
+            self.console.sign_in_failure_window_secs,
+            self.console.secure_cookies,
+            self.console.trust_proxy,
+        ) + &format!(
+            "\n[secrets]\nkey = {}\nkey_file = {:?}\n",
+            if self.secrets.key.is_some() { "\"********\" # set" } else { "\"\" # not set" },
+            self.secrets.key_file.display().to_string(),
         )
     }
 }

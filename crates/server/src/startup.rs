@@ -55,6 +55,54 @@ pub async fn connect_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>
     Ok(store)
 }
 
+/// The key secrets at rest are sealed with: `secrets.key`, else the key file (generated
+/// once, mode 0600, when missing).
+pub fn secrets_key(settings: &Settings) -> anyhow::Result<switchboard_core::auth::SecretKey> {
+    use switchboard_core::auth::SecretKey;
+    if let Some(key) = &settings.secrets.key {
+        return SecretKey::from_hex(key.expose_secret()).context("secrets.key");
+    }
+    let path = settings.secrets_key_file();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            return SecretKey::from_hex(&text).with_context(|| format!("the secrets key file {}", path.display()));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read the secrets key file {}", path.display())),
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let hex = SecretKey::generate_hex();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = options.open(&path).and_then(|mut f| {
+        use std::io::Write as _;
+        f.write_all(hex.as_bytes())?;
+        f.write_all(b"\n")?;
+        f.sync_all()
+    });
+    match written {
+        Ok(()) => {
+            tracing::warn!(
+                path = %path.display(),
+                "no secrets key was configured (secrets.key, SWITCHBOARD_SECRETS__KEY_FILE): generated one into this \
+                 file (mode 0600); keep it with the database's backups, and give every instance the same key"
+            );
+            SecretKey::from_hex(&hex).context("generated secrets key")
+        }
+        // Another instance wrote it first.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read the secrets key file {}", path.display()))?;
+            SecretKey::from_hex(&text).with_context(|| format!("the secrets key file {}", path.display()))
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot write the secrets key file {}", path.display())),
+    }
+}
+
 /// SQLite creates the file but not its directory (the default is under `./data/`).
 fn ensure_sqlite_dir(url: &str) -> anyhow::Result<()> {
     let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
@@ -200,6 +248,13 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         tracker.spawn(worker.run_until_stopped(wake.clone(), stop.clone()));
     }
     let live = LiveHub::start(Arc::clone(&store), settings.live_options(), &tracker, stop.child_token());
+    let auth = switchboard_core::AuthConfig {
+        options: Arc::new(settings.auth_options()),
+        key: Arc::new(secrets_key(settings)?),
+    };
+    // The dummy password hash unknown emails are checked against, computed before the
+    // first sign-in so that one is not faster.
+    tokio::task::spawn_blocking(switchboard_core::auth::warm_up);
 
     let app = Application::build(
         &HttpOptions {
@@ -226,6 +281,11 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             links: LinkOptions { public_url: settings.public_url()?, ref_format: settings.ref_format()? },
             clicks,
             live: live.clone(),
+            auth,
+            cookies: switchboard_http::auth::CookieOptions {
+                secure: settings.console.secure_cookies,
+                trust_proxy: settings.console.trust_proxy,
+            },
         },
     )
     .with_context(|| format!("cannot listen on {} (http.listen, http.metrics_listen)", settings.http.listen))?;

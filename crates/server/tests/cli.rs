@@ -76,6 +76,26 @@ fn agent_create_prints_a_token_once_and_stores_only_its_hash() {
     assert!(token.starts_with("sbt_") && token.len() == 68, "{token}");
     let db = std::fs::read(dir.join("sb.db")).unwrap();
     assert!(!db.windows(token.len()).any(|w| w == token.as_bytes()), "the token itself is stored");
+    // A one-time link to set a console password, on standard error.
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let link = err.split_whitespace().find(|w| w.contains("/invitation/sbi_")).unwrap_or_else(|| panic!("{err}"));
+    assert!(link.starts_with("http://127.0.0.1:8080/invitation/sbi_"), "{link}");
+    // No key was configured: one was generated beside the database, readable by its owner only.
+    let key = dir.join("secrets.key");
+    assert_eq!(std::fs::read_to_string(&key).unwrap().trim().len(), 64);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    // A new link (a reset, or another invitation) on standard output.
+    let out = switchboard(&url).args(["agent", "invite", "--email", "ANA@example.com"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let again = String::from_utf8(out.stdout).unwrap();
+    assert!(again.trim().starts_with("http://127.0.0.1:8080/invitation/sbi_") && again.trim() != link, "{again}");
+    let out = switchboard(&url).args(["agent", "invite", "--email", "nobody@example.com"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no agent has the email"));
 
     let again =
         switchboard(&url).args(["agent", "create", "--name", "Ana", "--email", "ANA@example.com"]).output().unwrap();

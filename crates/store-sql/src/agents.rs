@@ -1,4 +1,4 @@
-//! Agents and their API tokens: the same SQL in both dialects but `update_agent` (how
+//! Agents and their API tokens (deactivating revokes their console sessions too): the same SQL in both dialects but `update_agent` (how
 //! two admins demoting each other at once are kept apart differs: `agent_before_update`).
 
 /// Expands, in a backend's `agents` module, to `AgentStore` for `$store` (whose
@@ -30,9 +30,9 @@ macro_rules! agent_store {
             const TOUCH_EVERY: Duration = Duration::seconds(60);
 
             /// The columns of an `AgentRow`, from `agents` as `a`.
-            pub(crate) const AGENT_COLS: &str = "a.id, a.name, a.email, a.role, a.active, a.created_at, a.availability, a.capacity";
+            pub(crate) const AGENT_COLS: &str = "a.id, a.name, a.email, a.role, a.active, a.created_at, a.availability, a.capacity, a.totp_required";
             /// The same, for `RETURNING`.
-            pub(crate) const AGENT_RETURNING: &str = "id, name, email, role, active, created_at, availability, capacity";
+            pub(crate) const AGENT_RETURNING: &str = "id, name, email, role, active, created_at, availability, capacity, totp_required";
 
             #[derive(sqlx::FromRow)]
             struct TokenRow {
@@ -192,7 +192,7 @@ macro_rules! agent_store {
                         "UPDATE agents SET \
                            name = COALESCE($2, name), email = COALESCE($3, email), role = COALESCE($4, role), \
                            capacity = CASE WHEN $5 THEN $6 ELSE capacity END, active = COALESCE($7, active), \
-                           availability = COALESCE($8, availability) \
+                           availability = COALESCE($8, availability), totp_required = COALESCE($9, totp_required) \
                          WHERE id = $1 RETURNING {AGENT_RETURNING}"
                     ))
                     .bind(id.as_uuid())
@@ -203,12 +203,19 @@ macro_rules! agent_store {
                     .bind(patch.capacity.flatten().map(i64::from))
                     .bind(patch.active)
                     .bind(patch.availability.map(|a| a.as_str()))
+                    .bind(patch.totp_required)
                     .fetch_one(&mut *conn)
                     .await
                     .db()?;
                     let mut unassigned = Vec::new();
                     if deactivating {
                         sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE agent_id = $1 AND revoked_at IS NULL")
+                            .bind(id.as_uuid())
+                            .bind(Ts(at))
+                            .execute(&mut *conn)
+                            .await
+                            .db()?;
+                        sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE agent_id = $1 AND revoked_at IS NULL")
                             .bind(id.as_uuid())
                             .bind(Ts(at))
                             .execute(&mut *conn)

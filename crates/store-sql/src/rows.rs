@@ -60,6 +60,7 @@ pub struct AgentRow {
     pub created_at: Ts,
     pub availability: String,
     pub capacity: Option<i64>,
+    pub totp_required: bool,
 }
 
 impl TryFrom<AgentRow> for Agent {
@@ -75,6 +76,7 @@ impl TryFrom<AgentRow> for Agent {
             availability: switchboard_store::Availability::parse(&r.availability)
                 .ok_or_else(|| corrupt(format!("availability {:?}", r.availability)))?,
             capacity: r.capacity.map(u32::try_from).transpose().map_err(|_| corrupt("capacity out of range"))?,
+            totp_required: r.totp_required,
         })
     }
 }

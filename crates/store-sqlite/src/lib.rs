@@ -26,6 +26,7 @@
 
 mod agents;
 mod assignment;
+mod auth;
 mod autoreply;
 mod contacts;
 mod error;

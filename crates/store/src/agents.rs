@@ -19,6 +19,8 @@ pub struct Agent {
     /// The most conversations that are not resolved the agent holds at once (claiming
     /// stops there); `None` = no limit.
     pub capacity: Option<u32>,
+    /// The agent must use a second factor (TOTP) to sign in to the console.
+    pub totp_required: bool,
 }
 
 /// An API token as its owner sees it later: never the token itself.
@@ -49,9 +51,10 @@ pub struct AgentPatch {
     pub capacity: Option<Option<u32>>,
     /// `Some(false)` deactivates: the agent's tokens are revoked and their conversations
     /// that are not resolved are unassigned (back to the queue), each recorded in its
-    /// history.
+    /// history, and their console sessions are revoked.
     pub active: Option<bool>,
     pub availability: Option<Availability>,
+    pub totp_required: Option<bool>,
 }
 
 /// What [`AgentStore::update_agent`] did.

@@ -6,6 +6,7 @@
 
 mod agents;
 mod assignment;
+mod auth;
 mod autoreply;
 mod contacts;
 mod error;
@@ -28,6 +29,10 @@ pub use assignment::{
     AgentPool, AssignmentPolicy, AssignmentStore, AssignmentTx, AutoAssignReport, AutoAssigned, AutoReason,
     ChannelPolicy, InvalidPolicy, PolicySettings, PolicySource, PoolAgent, QueueKey, Returned, Unanswered,
     WaitingConversation, auto_assigned_data, pool_agent, returned_data,
+};
+pub use auth::{
+    AgentCredentials, AuthStore, FailureKey, Invitation, InvitationOutcome, InvitationPurpose, NewInvitation,
+    NewSession, NewSignInFailure, SealedSecret, SecuritySettings, Session, StoredTotp,
 };
 pub use autoreply::{AutoReplyFacts, AutoReplyStore, ChannelAutoReplies, ChannelAutoRepliesPatch, StoredRule};
 pub use contacts::{
@@ -77,6 +82,7 @@ pub trait Store:
     + ConversationStore
     + MessageStore
     + AgentStore
+    + AuthStore
     + OutboxStore
     + LabelStore
     + LinkStore

@@ -201,6 +201,7 @@ mod tests {
             created_at: Utc::now(),
             availability: Availability::default(),
             capacity: None,
+            totp_required: false,
         }
     }
 

@@ -12,6 +12,7 @@
 //! style, nothing from another host), `X-Frame-Options: DENY` and `Referrer-Policy`.
 
 mod assets;
+mod auth;
 mod conversation;
 mod inbox;
 
@@ -48,6 +49,7 @@ pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
                 .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
         )
         .route("/assets/{file}", web::get().to(assets::serve))
+        .configure(auth::configure)
         .configure(inbox::configure)
         .configure(conversation::configure)
         .default_service(web::to(crate::not_found))
@@ -80,7 +82,7 @@ impl Layout {
         Self {
             title: title.into(),
             agent: Some(Viewer { name: agent.0.name.as_str().to_owned(), admin: agent.0.role == AgentRole::Admin }),
-            csrf: None,
+            csrf: agent.csrf_token(),
             assets: &assets::URLS,
         }
     }

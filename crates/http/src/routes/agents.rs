@@ -51,6 +51,8 @@ pub(crate) struct AgentJson {
     /// `null`: no limit.
     #[schema(required = true)]
     capacity: Option<u32>,
+    /// The agent must use a second factor (TOTP) to sign in to the console.
+    totp_required: bool,
     created_at: DateTime<Utc>,
 }
 
@@ -64,6 +66,7 @@ impl From<Agent> for AgentJson {
             active: a.active,
             availability: a.availability,
             capacity: a.capacity,
+            totp_required: a.totp_required,
             created_at: a.created_at,
         }
     }
@@ -150,6 +153,8 @@ struct UpdateAgent {
     active: Option<bool>,
     #[schema(value_type = Option<Availability>)]
     availability: Option<String>,
+    /// Require a second factor (TOTP) for this agent's console sign-in.
+    totp_required: Option<bool>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -245,13 +250,13 @@ fn agent_not_found(e: StoreError) -> ApiError {
 
 /// The agent a path names: an id, or `me`.
 #[derive(Clone, Copy)]
-enum AgentRef {
+pub(crate) enum AgentRef {
     Me,
     Id(AgentId),
 }
 
 impl AgentRef {
-    const fn of(self, caller: &AuthenticatedAgent) -> AgentId {
+    pub(crate) const fn of(self, caller: &AuthenticatedAgent) -> AgentId {
         match self {
             Self::Me => caller.0.id,
             Self::Id(id) => id,
@@ -272,7 +277,7 @@ impl PathId for AgentRef {
 }
 
 /// Agents manage their own tokens; admins anyone's.
-fn require_self_or_admin(caller: &AuthenticatedAgent, agent: AgentId) -> Result<(), ApiError> {
+pub(crate) fn require_self_or_admin(caller: &AuthenticatedAgent, agent: AgentId) -> Result<(), ApiError> {
     if caller.0.id == agent { Ok(()) } else { caller.require_admin() }
 }
 
@@ -325,7 +330,8 @@ async fn create(
         .json(CreatedAgent { agent: AgentJson::from(agent), token: TokenJson::new(token.stored, Some(token.token)) }))
 }
 
-/// Edits an agent: name, email, role, capacity, activity, availability (admins).
+/// Edits an agent: name, email, role, capacity, activity, availability, whether TOTP is
+/// required (admins). Deactivating an agent revokes their tokens and console sessions.
 #[utoipa::path(patch, path = "/agents/{id}", params(("id" = String, Path, description = "An agent's id, or `me`")),
     request_body = UpdateAgent,
     responses((status = 200, body = AgentJson), (status = 403, description = "Admins only", body = Problem),
@@ -345,6 +351,7 @@ async fn update(
         capacity: body.capacity.map(|c| c.and_then(|c| parse_capacity(c, &mut errors))),
         active: body.active,
         availability: body.availability.as_deref().and_then(|a| parse_availability(a, &mut errors)),
+        totp_required: body.totp_required,
     };
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));

@@ -129,7 +129,7 @@ async fn events(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let resume = resume_point(&req, &query)?;
-    let sub = state.live.subscribe(*caller.token(), resume).await.map_err(|e| match e {
+    let sub = state.live.subscribe(caller.credential(), resume).await.map_err(|e| match e {
         // Revoked or deactivated in between.
         switchboard_store::StoreError::NotFound => ApiError::Unauthorized,
         other => other.into(),

@@ -41,6 +41,7 @@ pub mod outbox;
 pub mod queue;
 pub mod read;
 pub mod replies;
+pub mod sessions;
 pub mod short_links;
 pub mod teams;
 pub mod webhooks;
