@@ -5,4 +5,5 @@
 
 pub mod harness;
 
+mod conversation;
 mod selftest;
