@@ -9,7 +9,7 @@ use anyhow::{Context, Result, ensure};
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use switchboard_tests::TestApp;
-use switchboard_tests::payloads::{contact, delivery, meta_bytes, status, text};
+use switchboard_tests::payloads::{contact, delivery, message, meta_bytes, status, text};
 
 use crate::browser_tests;
 use crate::harness::BrowserTest;
@@ -67,6 +67,24 @@ async fn a_reply_shows_its_mark_moving_to_sent_and_delivered(t: &mut BrowserTest
     ensure!(res.status() == 200);
     t.app.ingest().await;
     t.browser.wait_for("#thread li.out .mark-delivered").await?;
+    Ok(())
+}
+
+async fn a_customers_image_shows_in_the_thread_through_the_session(t: &mut BrowserTest) -> Result<()> {
+    sign_in_as_new_agent(t, "Sam", true).await?;
+    let image =
+        message("wamid.b.img", FROM, "image", json!({"id": "4455", "mime_type": "image/jpeg", "caption": "the wheel"}));
+    let res = t.app.post_webhook(meta_bytes(&delivery(vec![contact(FROM, "Ana")], vec![image], vec![]))).await;
+    ensure!(res.status() == 200);
+    t.app.ingest().await;
+    t.app.graph.media("4455", b"\xff\xd8 a photo", "image/jpeg", 1).await;
+    let id = t.app.conversations().await[0]["id"].as_str().context("id")?.to_owned();
+    t.browser.goto(&format!("/c/{id}")).await?;
+    let img = t.browser.wait_for("#thread li.in .media-image img").await?;
+    let src = img.attr("src").await?.context("src")?;
+    // The file is served to the signed-in browser (its session cookie, no token).
+    let status = t.browser.eval(&format!("return fetch({src:?}).then(r => r.status);")).await?;
+    ensure!(status == 200, "GET {src}: {status}");
     Ok(())
 }
 
@@ -133,6 +151,7 @@ async fn resolve_and_next_opens_the_next_waiting_conversation(t: &mut BrowserTes
 }
 
 browser_tests! {
+    a_customers_image_shows_in_the_thread_through_the_session,
     a_quick_reply_is_filled_in_for_the_contact,
     the_composer_is_locked_with_the_template_form_once_the_window_closed,
     a_note_mentions_an_agent,
