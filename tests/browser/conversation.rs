@@ -2,8 +2,7 @@
 //! without a reload, a quick reply filled in for the contact, the composer locked with the
 //! template form once the window closed, a note with a mention, resolve-and-next.
 //!
-//! The mark's test needs the console's live stream `/live` (branch `inbox`), not on main
-//! when it was written: add it to the list below once it is.
+//! The marks move through the console's live stream (`/live`), with no reload.
 
 use anyhow::{Context, Result, ensure};
 use chrono::{Duration, Utc};
@@ -48,7 +47,6 @@ async fn customer_writes(app: &mut TestApp, wa_id: &str, body: &str, minutes_ago
     Ok(c["id"].as_str().context("id")?.to_owned())
 }
 
-#[allow(dead_code)] // Listed once `/live` is on main (see the module documentation).
 async fn a_reply_shows_its_mark_moving_to_sent_and_delivered(t: &mut BrowserTest) -> Result<()> {
     sign_in_as_new_agent(t, "Sam", true).await?;
     let id = customer_writes(&mut t.app, FROM, "my bike is broken", 5).await?;
@@ -151,6 +149,7 @@ async fn resolve_and_next_opens_the_next_waiting_conversation(t: &mut BrowserTes
 }
 
 browser_tests! {
+    a_reply_shows_its_mark_moving_to_sent_and_delivered,
     a_customers_image_shows_in_the_thread_through_the_session,
     a_quick_reply_is_filled_in_for_the_contact,
     the_composer_is_locked_with_the_template_form_once_the_window_closed,

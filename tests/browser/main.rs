@@ -5,5 +5,6 @@
 
 pub mod harness;
 
+mod console_inbox;
 mod conversation;
 mod selftest;

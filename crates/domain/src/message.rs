@@ -373,6 +373,33 @@ pub enum MessageKind {
 }
 
 impl MessageKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [Self; 17] = [
+        Self::Text,
+        Self::Image,
+        Self::Video,
+        Self::Audio,
+        Self::Document,
+        Self::Sticker,
+        Self::Location,
+        Self::Contacts,
+        Self::Interactive,
+        Self::Button,
+        Self::Reaction,
+        Self::Order,
+        Self::System,
+        Self::RequestWelcome,
+        Self::Template,
+        Self::Unsupported,
+        Self::Unknown,
+    ];
+
+    /// The kind named `s` (as [`as_str`](Self::as_str) writes it).
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {

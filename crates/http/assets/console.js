@@ -16,8 +16,9 @@ document.addEventListener("htmx:responseError", (evt) => {
   if (fields) flash.append(document.importNode(fields, true));
 });
 
-// A request that succeeded clears an earlier error.
+// A request that succeeded clears an earlier error (not one whose answer is for #flash,
+// such as claim next's "nothing to claim").
 document.addEventListener("htmx:afterRequest", (evt) => {
   const flash = document.getElementById("flash");
-  if (flash && evt.detail.successful) flash.replaceChildren();
+  if (flash && evt.detail.successful && evt.detail.target !== flash) flash.replaceChildren();
 });

@@ -4,6 +4,7 @@
 //! the runtime and turns the outcome into an exit code.
 #![forbid(unsafe_code)]
 
+mod console;
 mod duration;
 mod http;
 mod mock_graph;
@@ -49,6 +50,9 @@ enum Command {
     /// Fill a migrated, empty database with an inbox to measure the console against
     /// (100,000 conversations and 1,000,000 messages by default); prints the agents' tokens.
     SeedConsole(seed::SeedArgs),
+    /// The console's targets: page latency (inbox, filtered view, conversation) and
+    /// webhook acknowledgement -> live update on N open streams.
+    Console(console::ConsoleArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +86,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let json = args.json;
                 let summary = sse::run(args).await?;
                 sse::print(&summary, json)?;
+                Ok(exit_code(summary.exit_code()))
+            }
+            Command::Console(args) => {
+                let json = args.json;
+                let summary = console::run(args).await?;
+                console::print(&summary, json)?;
                 Ok(exit_code(summary.exit_code()))
             }
             Command::SeedConsole(args) => {

@@ -102,6 +102,70 @@ macro_rules! conversation_store {
                     qb.push(")");
                     qb.build_query_scalar().fetch_one(self.pool()).await.db()
                 }
+
+                async fn open_counts_by_team_and_label(&self, viewer: Visibility) -> Result<switchboard_store::GroupCounts> {
+                    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "SELECT ch.team_id, COUNT(*) FROM conversations c JOIN channels ch ON ch.id = c.channel_id \
+                         WHERE c.status = 'open' AND ch.team_id IS NOT NULL",
+                    );
+                    push_visibility(&mut qb, viewer);
+                    qb.push(" GROUP BY ch.team_id");
+                    let teams: Vec<(uuid::Uuid, i64)> = qb.build_query_as().fetch_all(self.pool()).await.db()?;
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "SELECT cl.label_id, COUNT(*) FROM conversations c \
+                         JOIN conversation_labels cl ON cl.conversation_id = c.id WHERE c.status = 'open'",
+                    );
+                    push_visibility(&mut qb, viewer);
+                    qb.push(" GROUP BY cl.label_id");
+                    let labels: Vec<(uuid::Uuid, i64)> = qb.build_query_as().fetch_all(self.pool()).await.db()?;
+                    Ok(switchboard_store::GroupCounts {
+                        teams: teams.into_iter().map(|(t, c)| (switchboard_store::TeamId::from_uuid(t), n(c))).collect(),
+                        labels: labels.into_iter().map(|(l, c)| (switchboard_domain::LabelId::from_uuid(l), n(c))).collect(),
+                    })
+                }
+
+                async fn last_messages(
+                    &self,
+                    conversations: &[ConversationId],
+                ) -> Result<std::collections::HashMap<ConversationId, switchboard_store::LastMessage>> {
+                    #[derive(sqlx::FromRow)]
+                    struct Row {
+                        conversation_id: uuid::Uuid,
+                        direction: String,
+                        kind: String,
+                        text: Option<String>,
+                    }
+                    let mut out = std::collections::HashMap::new();
+                    // One statement per page; each conversation's newest message is one
+                    // step down the `messages_conversation (conversation_id, id)` index.
+                    for chunk in conversations.chunks(500) {
+                        let mut qb = QueryBuilder::<$db>::new(format!(
+                            "SELECT m.conversation_id, m.direction, m.kind, substr(m.text, 1, {}) AS text                              FROM messages m WHERE m.id IN (SELECT (SELECT lm.id FROM messages lm                                WHERE lm.conversation_id = c.id ORDER BY lm.id DESC LIMIT 1)                              FROM conversations c WHERE c.id IN (",
+                            switchboard_store::PREVIEW_CHARS
+                        ));
+                        let mut ids = qb.separated(", ");
+                        for id in chunk {
+                            ids.push_bind(*id.as_uuid());
+                        }
+                        qb.push("))");
+                        let rows: Vec<Row> = qb.build_query_as().fetch_all(self.pool()).await.db()?;
+                        for r in rows {
+                            let corrupt = $crate::rows::corrupt;
+                            out.insert(
+                                ConversationId::from_uuid(r.conversation_id),
+                                switchboard_store::LastMessage {
+                                    direction: switchboard_domain::Direction::parse(&r.direction)
+                                        .ok_or_else(|| corrupt(format!("direction {:?}", r.direction)))?,
+                                    kind: switchboard_domain::MessageKind::parse(&r.kind)
+                                        .ok_or_else(|| corrupt(format!("kind {:?}", r.kind)))?,
+                                    text: r.text,
+                                },
+                            );
+                        }
+                    }
+                    Ok(out)
+                }
             }
 
             /// Which part of the waiting sort a query reads (the other sorts read one part).

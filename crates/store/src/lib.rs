@@ -58,7 +58,8 @@ pub use queue::{
 };
 pub use teams::{InvalidTeamName, Team, TeamId, TeamName, TeamStore};
 pub use views::{
-    AssigneeFilter, MIN_SEARCH_CHARS, ViewCounts, ViewCursor, ViewQuery, ViewSort, Visibility, WindowFilter,
+    AssigneeFilter, GroupCounts, LastMessage, MIN_SEARCH_CHARS, PREVIEW_CHARS, ViewCounts, ViewCursor, ViewQuery,
+    ViewSort, Visibility, WindowFilter,
 };
 pub use views::{
     ContactView, ConversationCursor, ConversationQuery, ConversationStore, ConversationView, MessageCursor,

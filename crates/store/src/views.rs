@@ -1,9 +1,11 @@
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use switchboard_domain::message::{MessageContent, MessageContext, Referral, StatusError};
 use switchboard_domain::{
     AgentId, ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction, LabelId, MessageId,
-    PhoneNumberId, WaId, Wamid,
+    MessageKind, PhoneNumberId, WaId, Wamid,
 };
 
 use crate::{Result, TeamId};
@@ -150,6 +152,33 @@ pub trait ConversationStore: Send + Sync {
 
     /// Whether the conversation exists and `viewer` may see it.
     async fn may_see_conversation(&self, viewer: Visibility, id: ConversationId) -> Result<bool>;
+
+    /// How many open conversations `viewer` may see are routed to each team and carry
+    /// each label (teams and labels with none are absent).
+    async fn open_counts_by_team_and_label(&self, viewer: Visibility) -> Result<GroupCounts>;
+
+    /// The newest message of each of `conversations` (at most 500; one query), for the
+    /// inbox's previews. Conversations without messages are absent.
+    async fn last_messages(&self, conversations: &[ConversationId]) -> Result<HashMap<ConversationId, LastMessage>>;
+}
+
+/// Open conversations per team and per label ([`ConversationStore::open_counts_by_team_and_label`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupCounts {
+    pub teams: HashMap<TeamId, u64>,
+    pub labels: HashMap<LabelId, u64>,
+}
+
+/// How long a [`LastMessage`]'s text is at most, in characters.
+pub const PREVIEW_CHARS: usize = 140;
+
+/// A conversation's newest message, as the inbox previews it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LastMessage {
+    pub direction: Direction,
+    pub kind: MessageKind,
+    /// The first [`PREVIEW_CHARS`] characters of its text, if it has any.
+    pub text: Option<String>,
 }
 
 #[async_trait]

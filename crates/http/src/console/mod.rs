@@ -69,6 +69,8 @@ pub struct Layout {
 pub struct Viewer {
     pub name: String,
     pub admin: bool,
+    /// Online, away or offline: the header's availability control (`POST /availability`).
+    pub availability: switchboard_domain::Availability,
 }
 
 impl Layout {
@@ -81,7 +83,11 @@ impl Layout {
     pub fn signed_in(title: impl Into<String>, agent: &AuthenticatedAgent) -> Self {
         Self {
             title: title.into(),
-            agent: Some(Viewer { name: agent.0.name.as_str().to_owned(), admin: agent.0.role == AgentRole::Admin }),
+            agent: Some(Viewer {
+                name: agent.0.name.as_str().to_owned(),
+                admin: agent.0.role == AgentRole::Admin,
+                availability: agent.0.availability,
+            }),
             csrf: agent.csrf_token(),
             assets: &assets::URLS,
         }

@@ -70,7 +70,7 @@ pub(crate) fn parse_search(raw: Option<&str>, errors: &mut Vec<FieldError>) -> O
 
 /// Cursors are opaque to clients. Last activity keeps the original form (`<ms>.<id>`);
 /// the other sorts are tagged: `w.<ms or ->.<id>`, `c.<ms>.<id>`, `n.<ms>.<id>`.
-fn encode_cursor(c: &ViewCursor) -> String {
+pub(crate) fn encode_cursor(c: &ViewCursor) -> String {
     match *c {
         ViewCursor::LastActivity { last_message_at, id } => format!("{}.{id}", last_message_at.timestamp_millis()),
         ViewCursor::Waiting { waiting_since: Some(w), id } => format!("w.{}.{id}", w.timestamp_millis()),
@@ -196,7 +196,11 @@ fn parse_id<T: std::str::FromStr>(
 }
 
 /// Parses the view parameters (everything but `label`, which needs the store).
-fn view_query(agent: &AuthenticatedAgent, params: &[(String, String)], errors: &mut Vec<FieldError>) -> ViewQuery {
+pub(crate) fn view_query(
+    agent: &AuthenticatedAgent,
+    params: &[(String, String)],
+    errors: &mut Vec<FieldError>,
+) -> ViewQuery {
     let mut q = ViewQuery::new(viewer(agent), Utc::now());
     for raw in values(params, "status").flat_map(|v| v.split(',')) {
         match raw.trim() {

@@ -87,10 +87,10 @@ const STREAM_DESCRIPTION: &str = "A stream of server-sent events, one per change
 Reconnecting with `Last-Event-ID` resumes after that event with nothing missed or repeated; without it the stream \
 starts now. A comment line (`: keep-alive`) is sent when the stream has been quiet for a while.";
 
-/// Where a reconnecting client resumes: the header wins over the query parameter (both
-/// must be valid when given).
-fn resume_point(req: &HttpRequest, query: &EventsParams) -> Result<Option<i64>, ApiError> {
-    let from_query = event_id(query.last_event_id.as_deref())?;
+/// Where a reconnecting client resumes: the `Last-Event-ID` header wins over the query
+/// parameter `query` (both must be valid when given). Shared with the console's `/live`.
+pub(crate) fn resume_point(req: &HttpRequest, query: Option<&str>) -> Result<Option<i64>, ApiError> {
+    let from_query = event_id(query)?;
     match req.headers().get("last-event-id") {
         Some(v) => event_id(Some(v.to_str().map_err(|_| invalid_last_event_id())?)),
         None => Ok(from_query),
@@ -128,14 +128,26 @@ async fn events(
     query: web::Query<EventsParams>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let resume = resume_point(&req, &query)?;
+    let resume = resume_point(&req, query.last_event_id.as_deref())?;
+    stream(&state, &caller, resume, frame).await
+}
+
+/// An open event stream for `caller` from `resume` (`None`: from now on), each item
+/// written by `frame`: the API's (`frame`) and the console's (`/live`) share the same
+/// subscription, visibility and access re-checks, and differ only in what they write.
+pub(crate) async fn stream(
+    state: &AppState,
+    caller: &AuthenticatedAgent,
+    resume: Option<i64>,
+    frame: fn(&LiveItem) -> Bytes,
+) -> Result<HttpResponse, ApiError> {
     let sub = state.live.subscribe(caller.credential(), resume).await.map_err(|e| match e {
         // Revoked or deactivated in between.
         switchboard_store::StoreError::NotFound => ApiError::Unauthorized,
         other => other.into(),
     })?;
     tracing::debug!(agent_id = %caller.0.id, resume = ?resume, "live stream opened");
-    let body = futures_util::stream::unfold(sub, |mut sub: Subscription| async move {
+    let body = futures_util::stream::unfold(sub, move |mut sub: Subscription| async move {
         match sub.next().await {
             Some(Ok(item)) => Some((Ok::<Bytes, Infallible>(frame(&item)), sub)),
             Some(Err(e)) => {
