@@ -20,6 +20,7 @@ use crate::agents::{call, new_agent};
 
 both_backends!(
     every_route_with_an_id_hides_what_the_caller_may_not_see,
+    every_console_route_with_an_id_hides_what_the_caller_may_not_see,
     a_stream_ends_when_its_token_is_revoked,
     a_quiet_stream_ends_when_its_agent_is_deactivated,
     a_stream_ends_when_its_agent_leaves_the_team_and_widens_when_they_join_one,
@@ -337,6 +338,65 @@ async fn every_route_with_an_id_hides_what_the_caller_may_not_see(backend: Backe
     let res = call(app, Method::GET, &fx.path("/messages/{id}/media"), Some(&fx.insider_token), None).await;
     assert_eq!(res.status(), 200);
     app.graph.verify().await;
+}
+
+/// Every console route with an id in its path, as `(method, path as registered, a
+/// plausible form)`: an agent who may not see the conversation gets 404 and nothing
+/// changes.
+type ConsoleCase = (&'static str, &'static str, Vec<(&'static str, &'static str)>);
+
+fn console_matrix() -> Vec<ConsoleCase> {
+    vec![
+        ("get", "/c/{id}", vec![]),
+        ("get", "/c/{id}/messages", vec![]),
+        ("get", "/c/{id}/panel", vec![]),
+        ("get", "/c/{id}/history", vec![]),
+        ("get", "/c/{id}/next", vec![]),
+        ("get", "/c/{id}/quick-reply", vec![]),
+        ("post", "/c/{id}/compose", vec![("text", "sent as the business")]),
+        ("post", "/c/{id}/template", vec![("name", "hello_world"), ("language", "en_US")]),
+        ("post", "/c/{id}/claim", vec![]),
+        ("post", "/c/{id}/assign", vec![("agent_id", "me")]),
+        ("post", "/c/{id}/status", vec![("status", "resolved")]),
+        ("post", "/c/{id}/resolve-next", vec![]),
+        ("post", "/c/{id}/labels", vec![("label", "spare")]),
+        ("post", "/c/{id}/labels/{label_id}/remove", vec![]),
+        ("post", "/c/{id}/contact", vec![("name", "Renamed from outside")]),
+    ]
+}
+
+async fn every_console_route_with_an_id_hides_what_the_caller_may_not_see(backend: Backend) {
+    let matrix = console_matrix();
+    let listed: BTreeSet<(String, String)> =
+        matrix.iter().map(|(m, p, _)| ((*m).to_owned(), (*p).to_owned())).collect();
+    let registered: BTreeSet<(String, String)> = switchboard_http::CONSOLE_ROUTES_WITH_IDS
+        .iter()
+        .flat_map(|r| r.iter())
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    assert_eq!(listed, registered, "every console route with an id is listed here, and only those");
+    let fx = Fixture::new(backend).await;
+    let app = &fx.app;
+    let path = |template: &str| template.replace("{id}", &fx.conversation).replace("{label_id}", &fx.label);
+    // The agent in the team sees the page.
+    let res = app.client.get(app.url(&path("/c/{id}"))).bearer_auth(&fx.insider_token).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let before = fx.snapshot().await;
+    for (m, template, form) in &matrix {
+        let req = app.client.request(method(m), app.url(&path(template))).bearer_auth(&fx.outsider_token);
+        let req = if *m == "get" {
+            req
+        } else {
+            req.header("HX-Request", "true")
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(crate::console_conversation::form_body(form))
+        };
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 404, "{m} {template}");
+        assert!(res.text().await.unwrap().contains("conversation not found"), "{m} {template}");
+        assert_eq!(fx.snapshot().await, before, "{m} {template} changed something");
+    }
+    assert_eq!(app.send().await.sent, 0);
 }
 
 async fn open(app: &TestApp, token: &str) -> SseStream {

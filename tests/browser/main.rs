@@ -6,5 +6,6 @@
 pub mod harness;
 
 mod console_inbox;
+mod conversation;
 mod selftest;
 mod sign_in;

@@ -12,6 +12,7 @@ conformance!(
     stories: [
         conversations_are_listed_by_latest_activity_page_by_page,
         messages_are_listed_oldest_first_page_by_page,
+        the_newest_messages_come_first_in_pages_going_back,
         unknown_ids_are_absent,
     ],
     with_db: [conversations_can_be_filtered_by_status],
@@ -120,6 +121,37 @@ async fn messages_are_listed_oldest_first_page_by_page(store: Arc<dyn Store>) {
     let last = switchboard_store::MessageCursor { id: expected[5] };
     let page = store.list_messages(conversation, &MessageQuery { limit: 2, after: Some(last) }).await.unwrap();
     assert!(page.items.is_empty() && page.next.is_none());
+}
+
+async fn the_newest_messages_come_first_in_pages_going_back(store: Arc<dyn Store>) {
+    let ch = channel(&*store, "1001").await;
+    let (conversation, first) = inbound_text(&*store, ch.id, "15550001", "wamid.0", t(0)).await;
+    let mut expected: Vec<MessageId> = vec![first];
+    let ana = contact("15550001", None);
+    for i in 1..5 {
+        let outcome =
+            crate::fixtures::apply(&*store, ch.id, &ana, &text(&format!("wamid.{i}"), &ana, t(i), "more"), None).await;
+        let switchboard_store::InboundOutcome::Stored { message_id, .. } = outcome else { panic!() };
+        expected.push(message_id);
+    }
+    // The last page first, each oldest first; then the pages before it.
+    let mut pages = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store.messages_before(conversation, before, 2).await.unwrap();
+        pages.push(page.items.iter().map(|m| m.id).collect::<Vec<_>>());
+        match page.next {
+            Some(next) => before = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(pages, vec![expected[3..].to_vec(), expected[1..3].to_vec(), expected[..1].to_vec()]);
+    // Before the first: an empty page of an existing conversation.
+    let page =
+        store.messages_before(conversation, Some(switchboard_store::MessageCursor { id: first }), 2).await.unwrap();
+    assert!(page.items.is_empty() && page.next.is_none());
+    let err = store.messages_before(ConversationId::new(), None, 2).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
 }
 
 async fn unknown_ids_are_absent(store: Arc<dyn Store>) {

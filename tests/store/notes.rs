@@ -8,10 +8,38 @@ use switchboard_store::{NewNote, NoteId, Store, StoreError, TeamName, Visibility
 use crate::fixtures::{channel, t};
 use crate::views::{agent, conversation};
 
-conformance!(stories: [notes_are_listed_paged_and_deleted, mentions_list_newest_first_what_the_agent_may_see]);
+conformance!(stories: [
+    notes_are_listed_paged_and_deleted,
+    notes_are_read_between_two_times,
+    mentions_list_newest_first_what_the_agent_may_see,
+]);
 
 fn note(conversation: ConversationId, author: switchboard_domain::AgentId, text: &str, at: i64) -> NewNote {
     NewNote { conversation_id: conversation, author_id: author, text: text.to_owned(), mentions: Vec::new(), at: t(at) }
+}
+
+async fn notes_are_read_between_two_times(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let ana = agent(s, 1, AgentRole::Agent).await;
+    let ch = channel(s, "106540352242922").await.id;
+    let c = conversation(s, ch, "16505550001", "Ana", "hola", t(1)).await;
+    let other = conversation(s, ch, "16505550002", "Bo", "hello", t(1)).await;
+    let mut ids = Vec::new();
+    for at in [10, 20, 30, 40] {
+        ids.push(s.create_note(&note(c, ana, &format!("at {at}"), at)).await.unwrap().id);
+    }
+    s.create_note(&note(other, ana, "elsewhere", 25)).await.unwrap();
+    let between = |from: Option<i64>, to: Option<i64>, limit: u32| async move {
+        let notes = s.notes_between(c, from.map(t), to.map(t), limit).await.unwrap();
+        notes.iter().map(|n| n.id).collect::<Vec<NoteId>>()
+    };
+    assert_eq!(between(None, None, 50).await, ids);
+    assert_eq!(between(Some(20), Some(40), 50).await, ids[1..3], "from inclusive, to exclusive");
+    assert_eq!(between(Some(21), None, 50).await, ids[2..]);
+    assert_eq!(between(None, Some(20), 50).await, ids[..1]);
+    assert_eq!(between(None, None, 2).await, ids[..2], "the first ones");
+    let err = s.notes_between(ConversationId::new(), None, None, 10).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
 }
 
 async fn notes_are_listed_paged_and_deleted(store: Arc<dyn Store>) {

@@ -6,6 +6,7 @@
 
 pub mod auth;
 mod console;
+pub use console::ROUTES_WITH_IDS as CONSOLE_ROUTES_WITH_IDS;
 pub mod error;
 mod extract;
 mod guard;

@@ -50,6 +50,42 @@ macro_rules! message_store {
                     Ok(Page::from_fetch(items, limit, |m| MessageCursor { id: m.id }))
                 }
 
+                async fn messages_before(
+                    &self,
+                    conversation: ConversationId,
+                    before: Option<MessageCursor>,
+                    limit: u32,
+                ) -> Result<Page<MessageView, MessageCursor>> {
+                    let limit = page_size(limit);
+                    // Newest first through the (conversation_id, id) index, then turned round.
+                    let sql = if before.is_some() {
+                        concat!($crate::message_select!(), "WHERE conversation_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3")
+                    } else {
+                        concat!($crate::message_select!(), "WHERE conversation_id = $1 AND $2 IS NULL ORDER BY id DESC LIMIT $3")
+                    };
+                    let rows: Vec<MessageRow> = sqlx::query_as(sql)
+                        .bind(conversation.as_uuid())
+                        .bind(before.map(|b| *b.id.as_uuid()))
+                        .bind(i64::from(limit) + 1)
+                        .fetch_all(self.pool())
+                        .await
+                        .db()?;
+                    if rows.is_empty() {
+                        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM conversations WHERE id = $1)")
+                            .bind(conversation.as_uuid())
+                            .fetch_one(self.pool())
+                            .await
+                            .db()?;
+                        if !exists {
+                            return Err(StoreError::NotFound);
+                        }
+                    }
+                    let items = rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<MessageView>>>()?;
+                    let mut page = Page::from_fetch(items, limit, |m| MessageCursor { id: m.id });
+                    page.items.reverse();
+                    Ok(page)
+                }
+
                 async fn message(&self, id: MessageId) -> Result<Option<MessageView>> {
                     let row: Option<MessageRow> = sqlx::query_as(concat!($crate::message_select!(), "WHERE id = $1"))
                         .bind(id.as_uuid())

@@ -107,6 +107,35 @@ macro_rules! note_store {
                     Ok(Page::from_fetch(items, limit, |n| n.id))
                 }
 
+                async fn notes_between(
+                    &self,
+                    conversation: ConversationId,
+                    from: Option<chrono::DateTime<chrono::Utc>>,
+                    to: Option<chrono::DateTime<chrono::Utc>>,
+                    limit: u32,
+                ) -> Result<Vec<Note>> {
+                    let limit = page_size(limit);
+                    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM conversations WHERE id = $1)")
+                        .bind(conversation.as_uuid())
+                        .fetch_one(self.pool())
+                        .await
+                        .db()?;
+                    if !exists {
+                        return Err(StoreError::NotFound);
+                    }
+                    let mut qb = QueryBuilder::<$db>::new(NOTE);
+                    qb.push("WHERE n.conversation_id = ").push_bind(*conversation.as_uuid());
+                    if let Some(from) = from {
+                        qb.push(" AND n.created_at >= ").push_bind(Ts(from));
+                    }
+                    if let Some(to) = to {
+                        qb.push(" AND n.created_at < ").push_bind(Ts(to));
+                    }
+                    qb.push(" ORDER BY n.id LIMIT ").push_bind(i64::from(limit));
+                    let rows: Vec<NoteRow> = qb.build_query_as().fetch_all(self.pool()).await.db()?;
+                    self.with_mentions(rows).await
+                }
+
                 async fn note(&self, id: NoteId) -> Result<Option<Note>> {
                     let rows: Vec<NoteRow> =
                         sqlx::query_as(&format!("{NOTE}WHERE n.id = $1")).bind(id.as_uuid()).fetch_all(self.pool()).await.db()?;

@@ -43,6 +43,17 @@ pub trait NoteStore: Send + Sync {
         after: Option<NoteId>,
     ) -> Result<Page<Note, NoteId>>;
 
+    /// A conversation's notes written at or after `from` and before `to` (either end
+    /// open when `None`), oldest first, at most `limit` (the first ones). For showing
+    /// notes among a page of messages. `NotFound` for an unknown conversation.
+    async fn notes_between(
+        &self,
+        conversation: ConversationId,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<Vec<Note>>;
+
     async fn note(&self, id: NoteId) -> Result<Option<Note>>;
 
     /// `false` if there was no such note.

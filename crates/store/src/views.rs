@@ -190,6 +190,17 @@ pub trait MessageStore: Send + Sync {
         q: &MessageQuery,
     ) -> Result<Page<MessageView, MessageCursor>>;
 
+    /// The conversation's messages stored before `before` (its newest when `None`), at
+    /// most `limit`, oldest first: the last page of a thread, then the pages before it.
+    /// `next` is the cursor of the page before this one (its first message) when older
+    /// messages remain. `Err(NotFound)` if the conversation does not exist.
+    async fn messages_before(
+        &self,
+        conversation: ConversationId,
+        before: Option<MessageCursor>,
+        limit: u32,
+    ) -> Result<Page<MessageView, MessageCursor>>;
+
     async fn message(&self, id: MessageId) -> Result<Option<MessageView>>;
 
     /// The conversation's newest inbound message (by id, i.e. in the order stored), if

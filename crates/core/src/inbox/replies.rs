@@ -88,6 +88,21 @@ impl Inbox<'_> {
         first.ok_or_else(|| InboxError::invalid(field, "the quick reply has nothing to send"))
     }
 
+    /// What quick reply `reference` would send in `conversation` if `agent` sent it now:
+    /// the messages [`Inbox::reply`] would queue, variables filled in for this contact
+    /// (the console shows it before sending). Unknown: invalid, naming `quick_reply`.
+    pub async fn preview_quick_reply(
+        &self,
+        agent: &Agent,
+        conversation: ConversationId,
+        reference: &QuickReplyRef,
+    ) -> Result<Vec<MessageContent>, InboxError> {
+        let conversation =
+            self.store.conversation(conversation).await?.ok_or(InboxError::NotFound { what: "conversation" })?;
+        let replies = self.expand_quick_reply(agent, &conversation, reference, "quick_reply").await?;
+        Ok(replies.iter().map(ReplyBody::to_content).collect())
+    }
+
     /// The messages quick reply `reference` sends in this conversation, variables filled
     /// in (`{{agent.name}}` is the sending agent). Unknown: invalid, naming `field`.
     async fn expand_quick_reply(

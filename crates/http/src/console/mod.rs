@@ -129,6 +129,57 @@ pub enum ConsoleError {
     Api(#[from] ApiError),
 }
 
+impl From<switchboard_core::InboxError> for ConsoleError {
+    fn from(e: switchboard_core::InboxError) -> Self {
+        Self::Api(e.into())
+    }
+}
+
+impl From<switchboard_core::AdminError> for ConsoleError {
+    fn from(e: switchboard_core::AdminError) -> Self {
+        Self::Api(e.into())
+    }
+}
+
+impl From<switchboard_store::StoreError> for ConsoleError {
+    fn from(e: switchboard_store::StoreError) -> Self {
+        Self::Api(e.into())
+    }
+}
+
+/// A form body (`application/x-www-form-urlencoded`, as htmx and browsers send it); one
+/// that cannot be read is a 400 page, like any other console error.
+pub struct Form<T>(pub T);
+
+impl<T> FromRequest for Form<T>
+where
+    T: serde::de::DeserializeOwned + 'static,
+{
+    type Error = ConsoleError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ConsoleError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let inner = web::Form::<T>::from_request(req, payload);
+        Box::pin(async move {
+            inner
+                .await
+                .map(|f| Self(f.into_inner()))
+                .map_err(|e| ConsoleError::Api(ApiError::BadRequest { code: "invalid_form", detail: e.to_string() }))
+        })
+    }
+}
+
+/// The query string as pairs (keys may repeat); one that cannot be read is a 400 page.
+pub(crate) fn query_pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, ConsoleError> {
+    web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|e| ConsoleError::Api(ApiError::BadRequest { code: "invalid_query", detail: e.to_string() }))
+}
+
+/// Every console route with an id in its path, `(method, path)`, for the visibility
+/// test (`tests/api/visibility.rs`).
+pub const ROUTES_WITH_IDS: &[&[(&str, &str)]] = &[conversation::ROUTES];
+
 #[derive(Template)]
 #[template(path = "console/error.html")]
 struct ErrorPage<'a> {

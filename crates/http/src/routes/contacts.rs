@@ -93,7 +93,7 @@ struct ListParams {
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = ContactPatch)]
-struct PatchBody {
+pub(crate) struct PatchBody {
     /// 1 to 200 characters; `null` removes the name agents gave.
     #[schema(
         value_type = Option<String>,
@@ -177,7 +177,7 @@ async fn get(VisibleContact { id, .. }: VisibleContact, state: web::Data<AppStat
 
 /// Validates a PATCH body: `name` (string or null) and `attributes` (a merge patch).
 /// Errors come in the order of the fields' names.
-fn parse_patch(body: PatchBody) -> Result<ContactPatch, ApiError> {
+pub(crate) fn parse_patch(body: PatchBody) -> Result<ContactPatch, ApiError> {
     // (the top-level field, the error)
     let mut errors: Vec<(String, FieldError)> = Vec::new();
     let mut patch = ContactPatch::default();

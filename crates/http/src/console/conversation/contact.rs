@@ -1,0 +1,202 @@
+//! The contact panel: name (the agents' override, editable), number, language, custom
+//! attributes (editable: the same use case and checks as `PATCH /api/v1/contacts/{id}`),
+//! previous conversations, and the click-to-chat link or ad that started this one.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::Utc;
+use serde_json::{Map, Value};
+use switchboard_domain::ConversationId;
+use switchboard_store::{Contact, ConversationView, MessageQuery, ViewQuery, ViewSort};
+
+use super::super::{ConsoleError, Form, Page};
+use super::{done, rendered, status_label, thread};
+use crate::AppState;
+use crate::auth::AuthenticatedAgent;
+use crate::error::ApiError;
+use crate::guard::{VisibleConversation, viewer};
+use crate::routes::contacts::{PatchBody, parse_patch};
+
+/// Previous conversations listed.
+const PREVIOUS: u32 = 10;
+/// The attribute that records the contact's language.
+const LANGUAGE: &str = "language";
+
+struct Attribute {
+    key: String,
+    value: String,
+}
+
+struct Previous {
+    id: ConversationId,
+    status: &'static str,
+    at_iso: String,
+    at_short: String,
+}
+
+/// What started the conversation.
+struct Origin {
+    what: String,
+    url: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/conversation_contact.html")]
+struct ContactPanel {
+    id: ConversationId,
+    display_name: String,
+    name: String,
+    profile_name: Option<String>,
+    number: String,
+    language: Option<String>,
+    attributes: Vec<Attribute>,
+    previous: Vec<Previous>,
+    more_previous: bool,
+    origin: Option<Origin>,
+}
+
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// The conversation's contact.
+pub(super) async fn contact_of(state: &AppState, c: &ConversationView) -> Result<Contact, ConsoleError> {
+    Ok(state.store.contact(c.contact.id).await?.ok_or(ApiError::NotFound { what: "contact" })?)
+}
+
+/// The contact's recorded language, if any.
+pub(super) fn language(contact: &Contact) -> Option<String> {
+    contact.attributes.get(LANGUAGE).and_then(Value::as_str).map(str::to_owned)
+}
+
+pub(super) async fn panel_html(
+    state: &AppState,
+    agent: &AuthenticatedAgent,
+    c: &ConversationView,
+    contact: &Contact,
+) -> Result<String, ConsoleError> {
+    let mut q = ViewQuery::new(viewer(agent), Utc::now());
+    q.contact = Some(contact.id);
+    q.sort = ViewSort::Newest;
+    q.limit = PREVIOUS + 1;
+    let page = state.store.view_conversations(&q).await?;
+    let others: Vec<&ConversationView> = page.items.iter().filter(|p| p.id != c.id).collect();
+    let more_previous = page.next.is_some() || others.len() > PREVIOUS as usize;
+    let previous = others
+        .into_iter()
+        .take(PREVIOUS as usize)
+        .map(|p| Previous {
+            id: p.id,
+            status: status_label(p.status),
+            at_iso: thread::iso(&p.created_at),
+            at_short: thread::short(&p.created_at),
+        })
+        .collect();
+    let origin = origin(state, c).await?;
+    let number: String = contact.wa_id.to_string();
+    rendered(&ContactPanel {
+        id: c.id,
+        display_name: thread::contact_name(c),
+        name: contact.name.clone().unwrap_or_default(),
+        profile_name: contact.profile_name.clone(),
+        language: language(contact),
+        attributes: contact.attributes.iter().map(|(k, v)| Attribute { key: k.clone(), value: text_of(v) }).collect(),
+        number,
+        previous,
+        more_previous,
+        origin,
+    })
+}
+
+/// The link the conversation is attributed to, or the ad in its first message.
+async fn origin(state: &AppState, c: &ConversationView) -> Result<Option<Origin>, ConsoleError> {
+    if let Some(link) = c.link_id
+        && let Some(l) = state.store.link(link).await?
+    {
+        let mut what = format!("Click-to-chat link “{}”", l.slug.as_str());
+        if let Some(campaign) = &l.campaign {
+            what.push_str(&format!(", campaign “{campaign}”"));
+        }
+        if let Some(source) = &l.source {
+            what.push_str(&format!(", source “{source}”"));
+        }
+        if l.ad_source_id.is_some() {
+            what.push_str(" (an ad)");
+        }
+        return Ok(Some(Origin { what, url: None }));
+    }
+    let first = state.store.list_messages(c.id, &MessageQuery { limit: 1, after: None }).await?;
+    let referral = first.items.into_iter().next().and_then(|m| m.referral);
+    Ok(referral.map(|r| {
+        let kind = r.source_type.as_deref().unwrap_or("ad");
+        let what = match &r.headline {
+            Some(h) => format!("A Click-to-WhatsApp {kind}: “{h}”"),
+            None => format!("A Click-to-WhatsApp {kind}"),
+        };
+        Origin { what, url: r.source_url.filter(|u| u.starts_with("https://")) }
+    }))
+}
+
+/// `POST /c/{id}/contact`: `name` (empty: the profile name shows again), `attr:<key>`
+/// for each attribute (empty: removed), `new_key` and `new_value` to add one. A value
+/// keeps its type when it still reads as one (a number, `true`/`false`).
+pub(super) async fn update(
+    Page(v): Page<VisibleConversation>,
+    req: HttpRequest,
+    Form(fields): Form<Vec<(String, String)>>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ConsoleError> {
+    let c = super::conversation(&state, v.id).await?;
+    let contact = contact_of(&state, &c).await?;
+    let mut body = Map::new();
+    let mut attributes = Map::new();
+    let mut new_key = None;
+    let mut new_value = None;
+    for (k, value) in fields {
+        if k == "name" {
+            let n = value.trim();
+            body.insert("name".into(), if n.is_empty() { Value::Null } else { Value::String(n.to_owned()) });
+        } else if let Some(key) = k.strip_prefix("attr:") {
+            let typed = match (contact.attributes.get(key), value.trim()) {
+                (_, "") => Value::Null,
+                (Some(Value::Number(_)), v) => serde_json::from_str::<serde_json::Number>(v)
+                    .map_or_else(|_| Value::String(v.into()), Value::Number),
+                (Some(Value::Bool(_)), "true") => Value::Bool(true),
+                (Some(Value::Bool(_)), "false") => Value::Bool(false),
+                (_, v) => Value::String(v.to_owned()),
+            };
+            if contact.attributes.get(key) != Some(&typed) {
+                attributes.insert(key.to_owned(), typed);
+            }
+        } else if k == "new_key" {
+            new_key = Some(value.trim().to_owned()).filter(|k| !k.is_empty());
+        } else if k == "new_value" {
+            new_value = Some(value);
+        }
+    }
+    match (new_key, new_value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())) {
+        (Some(k), Some(v)) => {
+            attributes.insert(k, Value::String(v));
+        }
+        (Some(_), None) => return Err(ApiError::field("new_value", "give the new attribute a value").into()),
+        (None, Some(_)) => return Err(ApiError::field("new_key", "name the new attribute").into()),
+        (None, None) => {}
+    }
+    if body.get("name") == Some(&contact.name.clone().map_or(Value::Null, Value::String)) {
+        body.remove("name");
+    }
+    if !attributes.is_empty() {
+        body.insert("attributes".into(), Value::Object(attributes));
+    }
+    let patch: PatchBody = serde_json::from_value(Value::Object(body))
+        .map_err(|e| ApiError::BadRequest { code: "invalid_form", detail: e.to_string() })?;
+    let patch = parse_patch(patch)?;
+    let updated = state.config().update_contact(contact.id, &patch).await?;
+    tracing::info!(contact_id = %contact.id, by = %v.agent.0.id, "contact updated");
+    let html = panel_html(&state, &v.agent, &c, &updated).await?;
+    Ok(done(&req, v.id, Some(html)))
+}

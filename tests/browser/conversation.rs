@@ -1,0 +1,158 @@
+//! The conversation page in a real browser: a reply whose mark moves to sent and delivered
+//! without a reload, a quick reply filled in for the contact, the composer locked with the
+//! template form once the window closed, a note with a mention, resolve-and-next.
+//!
+//! The marks move through the console's live stream (`/live`), with no reload.
+
+use anyhow::{Context, Result, ensure};
+use chrono::{Duration, Utc};
+use serde_json::{Value, json};
+use switchboard_tests::TestApp;
+use switchboard_tests::payloads::{contact, delivery, message, meta_bytes, status, text};
+
+use crate::browser_tests;
+use crate::harness::BrowserTest;
+
+const FROM: &str = "16505550401";
+
+/// Signs the browser in as an agent with a password set through an invitation link.
+async fn sign_in_as_new_agent(t: &mut BrowserTest, name: &str, admin: bool) -> Result<Value> {
+    let email = format!("{}@example.com", name.to_lowercase());
+    let role = if admin { "admin" } else { "agent" };
+    let res = t.app.post_json("/api/v1/agents", &json!({"name": name, "email": email, "role": role})).await;
+    ensure!(res.status() == 201, "create agent: {}", res.status());
+    let agent: Value = res.json().await?;
+    let id = agent["agent"]["id"].as_str().context("id")?.to_owned();
+    let res = t.app.post_json(&format!("/api/v1/agents/{id}/invitation"), &json!({})).await;
+    let url = res.json::<Value>().await?["url"].as_str().context("invitation url")?.to_owned();
+    let path = url.strip_prefix(&t.app.base).context("same host")?.to_owned();
+    let password = format!("{name} has a long password");
+    t.browser.goto(&path).await?;
+    t.browser.fill("#password", &password).await?;
+    t.browser.fill("#confirm", &password).await?;
+    t.browser.click("form button[type=submit]").await?;
+    t.browser.wait_for_path("the invitation to be used", |p| !p.starts_with("/invitation")).await?;
+    t.browser.sign_in(&email, &password).await?;
+    Ok(agent["agent"].clone())
+}
+
+async fn customer_writes(app: &mut TestApp, wa_id: &str, body: &str, minutes_ago: i64) -> Result<String> {
+    let mut m = text(&format!("wamid.b.{wa_id}.{minutes_ago}"), wa_id, body);
+    m["timestamp"] = json!((Utc::now() - Duration::minutes(minutes_ago)).timestamp().to_string());
+    let res = app.post_webhook(meta_bytes(&delivery(vec![contact(wa_id, "Ana López")], vec![m], vec![]))).await;
+    ensure!(res.status() == 200);
+    app.ingest().await;
+    let all = app.conversations().await;
+    let c = all.iter().find(|c| c["contact"]["wa_id"] == wa_id && c["status"] != "resolved").context("conversation")?;
+    Ok(c["id"].as_str().context("id")?.to_owned())
+}
+
+async fn a_reply_shows_its_mark_moving_to_sent_and_delivered(t: &mut BrowserTest) -> Result<()> {
+    sign_in_as_new_agent(t, "Sam", true).await?;
+    let id = customer_writes(&mut t.app, FROM, "my bike is broken", 5).await?;
+    t.browser.goto(&format!("/c/{id}")).await?;
+    t.browser.wait_for_text("#thread", "my bike is broken").await?;
+    t.browser.click("#composer-text").await?;
+    t.browser.keys("We will fix it today\u{e007}").await?; // Enter sends.
+    t.browser.wait_for_text("#thread li.out .mark-queued", "Queued").await?;
+    ensure!(t.browser.eval("return document.getElementById('composer-text').value").await? == "", "field cleared");
+    t.app.graph.answer_with_wamid(1, "wamid.out.b1").await;
+    t.app.send().await;
+    t.browser.wait_for("#thread li.out .mark-sent").await?;
+    let ts = Utc::now().timestamp();
+    let res =
+        t.app.post_webhook(meta_bytes(&delivery(vec![], vec![], vec![status("wamid.out.b1", "delivered", ts)]))).await;
+    ensure!(res.status() == 200);
+    t.app.ingest().await;
+    t.browser.wait_for("#thread li.out .mark-delivered").await?;
+    Ok(())
+}
+
+async fn a_customers_image_shows_in_the_thread_through_the_session(t: &mut BrowserTest) -> Result<()> {
+    sign_in_as_new_agent(t, "Sam", true).await?;
+    let image =
+        message("wamid.b.img", FROM, "image", json!({"id": "4455", "mime_type": "image/jpeg", "caption": "the wheel"}));
+    let res = t.app.post_webhook(meta_bytes(&delivery(vec![contact(FROM, "Ana")], vec![image], vec![]))).await;
+    ensure!(res.status() == 200);
+    t.app.ingest().await;
+    t.app.graph.media("4455", b"\xff\xd8 a photo", "image/jpeg", 1).await;
+    let id = t.app.conversations().await[0]["id"].as_str().context("id")?.to_owned();
+    t.browser.goto(&format!("/c/{id}")).await?;
+    let img = t.browser.wait_for("#thread li.in .media-image img").await?;
+    let src = img.attr("src").await?.context("src")?;
+    // The file is served to the signed-in browser (its session cookie, no token).
+    let status = t.browser.eval(&format!("return fetch({src:?}).then(r => r.status);")).await?;
+    ensure!(status == 200, "GET {src}: {status}");
+    Ok(())
+}
+
+async fn a_quick_reply_is_filled_in_for_the_contact(t: &mut BrowserTest) -> Result<()> {
+    sign_in_as_new_agent(t, "Sam", true).await?;
+    let qr = json!({"shortcut": "bye", "text": "Bye {{contact.first_name}}, {{agent.name}} here."});
+    ensure!(t.app.post_json("/api/v1/admin/quick-replies", &qr).await.status() == 201);
+    let id = customer_writes(&mut t.app, FROM, "thanks!", 5).await?;
+    t.browser.goto(&format!("/c/{id}")).await?;
+    t.browser.click("#composer-text").await?;
+    t.browser.keys("/by").await?;
+    t.browser.wait_for("#quick-replies:not([hidden])").await?;
+    t.browser.keys("\u{e004}").await?; // Tab chooses.
+    t.browser.wait_for_text("#qr-preview", "Bye Ana, Sam here.").await?;
+    t.browser.keys("\u{e007}").await?;
+    t.browser.wait_for_text("#thread li.out", "Bye Ana, Sam here.").await?;
+    Ok(())
+}
+
+async fn the_composer_is_locked_with_the_template_form_once_the_window_closed(t: &mut BrowserTest) -> Result<()> {
+    sign_in_as_new_agent(t, "Sam", true).await?;
+    let id = customer_writes(&mut t.app, FROM, "hello?", 30 * 60).await?;
+    t.browser.goto(&format!("/c/{id}")).await?;
+    t.browser.wait_for("#composer-text[disabled]").await?;
+    t.browser.wait_for_text("#window-state", "window closed").await?;
+    t.browser.wait_for("#template-form:not([hidden])").await?;
+    t.browser.fill("#template-name", "order_update").await?;
+    t.browser.fill("#template-parameters", "Ana").await?;
+    t.browser.click("#template-form button[type=submit]").await?;
+    t.browser.wait_for_text("#thread li.out", "order_update").await?;
+    Ok(())
+}
+
+async fn a_note_mentions_an_agent(t: &mut BrowserTest) -> Result<()> {
+    sign_in_as_new_agent(t, "Sam", true).await?;
+    let res = t.app.post_json("/api/v1/agents", &json!({"name": "Kim", "email": "kim@example.com"})).await;
+    ensure!(res.status() == 201);
+    let id = customer_writes(&mut t.app, FROM, "call me", 5).await?;
+    t.browser.goto(&format!("/c/{id}")).await?;
+    t.browser.wait_for("#thread").await?;
+    t.browser.keys("p").await?;
+    t.browser.wait_for("#composer.note-mode").await?;
+    t.browser.keys("please call her @Ki").await?;
+    t.browser.wait_for("#mentions:not([hidden])").await?;
+    t.browser.keys("\u{e004}\u{e007}").await?;
+    t.browser.wait_for_text("#thread li.note", "@kim@example.com").await?;
+    let notes = t.app.get_json(&format!("/api/v1/conversations/{id}/notes")).await;
+    ensure!(notes["items"][0]["mentions"].as_array().is_some_and(|m| m.len() == 1), "{notes}");
+    Ok(())
+}
+
+async fn resolve_and_next_opens_the_next_waiting_conversation(t: &mut BrowserTest) -> Result<()> {
+    sign_in_as_new_agent(t, "Sam", false).await?;
+    let first = customer_writes(&mut t.app, FROM, "first", 10).await?;
+    let second = customer_writes(&mut t.app, "16505550402", "second", 5).await?;
+    t.browser.goto(&format!("/c/{first}?view=mine")).await?;
+    t.browser.wait_for("#panel").await?;
+    t.browser.keys("c").await?;
+    t.browser.wait_for_text("#conv-assignee", "Sam").await?;
+    t.browser.keys("E").await?;
+    t.browser.wait_for_path("the next conversation", |p| p.starts_with(&format!("/c/{second}"))).await?;
+    ensure!(t.app.get_json(&format!("/api/v1/conversations/{first}")).await["status"] == "resolved");
+    Ok(())
+}
+
+browser_tests! {
+    a_reply_shows_its_mark_moving_to_sent_and_delivered,
+    a_customers_image_shows_in_the_thread_through_the_session,
+    a_quick_reply_is_filled_in_for_the_contact,
+    the_composer_is_locked_with_the_template_form_once_the_window_closed,
+    a_note_mentions_an_agent,
+    resolve_and_next_opens_the_next_waiting_conversation,
+}
