@@ -86,6 +86,36 @@ async fn a_customers_image_shows_in_the_thread_through_the_session(t: &mut Brows
     Ok(())
 }
 
+async fn a_file_is_uploaded_to_meta_and_shows_in_the_thread(t: &mut BrowserTest) -> Result<()> {
+    sign_in_as_new_agent(t, "Sam", true).await?;
+    t.app.graph.accept_uploads("7788").await;
+    let id = customer_writes(&mut t.app, FROM, "send me the invoice", 5).await?;
+    t.browser.goto(&format!("/c/{id}")).await?;
+    t.browser.wait_for_text("#thread", "send me the invoice").await?;
+    // Too big for an image: refused with Meta's limit, nothing uploaded.
+    let dir = std::env::temp_dir().join(format!("sb-attach-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    let big = dir.join("photo.png");
+    std::fs::write(&big, vec![0u8; 5 * 1024 * 1024 + 1])?;
+    t.browser.client().find(fantoccini::Locator::Css("#attach-file")).await?.send_keys(&big.to_string_lossy()).await?;
+    t.browser.click("[data-attach-send]").await?;
+    t.browser.wait_for_text("#flash", "larger than").await?;
+    ensure!(t.app.graph.uploads().await.is_empty(), "nothing uploaded");
+    // A PDF goes: uploaded to Meta, then shown in the thread as a document.
+    let pdf = dir.join("invoice.pdf");
+    std::fs::write(&pdf, b"%PDF-1.4 invoice")?;
+    t.browser.client().find(fantoccini::Locator::Css("#attach-file")).await?.send_keys(&pdf.to_string_lossy()).await?;
+    t.browser.fill("#attach-caption", "Your invoice").await?;
+    t.browser.click("[data-attach-send]").await?;
+    t.browser.wait_for_text("#thread li.out", "invoice.pdf").await?;
+    std::fs::remove_dir_all(&dir)?;
+    ensure!(t.app.graph.uploads().await.len() == 1, "uploaded once");
+    t.app.send().await;
+    let sent = t.app.graph.sent().await;
+    ensure!(sent.last().is_some_and(|m| m["document"]["id"] == "7788"), "sent by the id Meta gave: {sent:?}");
+    Ok(())
+}
+
 async fn a_quick_reply_is_filled_in_for_the_contact(t: &mut BrowserTest) -> Result<()> {
     sign_in_as_new_agent(t, "Sam", true).await?;
     let qr = json!({"shortcut": "bye", "text": "Bye {{contact.first_name}}, {{agent.name}} here."});
@@ -149,6 +179,7 @@ async fn resolve_and_next_opens_the_next_waiting_conversation(t: &mut BrowserTes
 }
 
 browser_tests! {
+    a_file_is_uploaded_to_meta_and_shows_in_the_thread,
     a_reply_shows_its_mark_moving_to_sent_and_delivered,
     a_customers_image_shows_in_the_thread_through_the_session,
     a_quick_reply_is_filled_in_for_the_contact,

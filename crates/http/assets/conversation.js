@@ -259,6 +259,71 @@
   }
   setInterval(tick, 1000);
 
+  // ---- Files: posted as they are to the API's attachments route (the session's cookie
+  // and CSRF token), which checks them, uploads them to Meta and queues the message. ----
+  function csrfToken() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRF-Token"] || ""; }
+    catch (_) { return ""; }
+  }
+  function showProblem(problem, status) {
+    const flash = document.getElementById("flash");
+    if (!flash) return;
+    const p = document.createElement("p");
+    p.textContent = (problem && problem.detail) || `The file was not sent (${status || "no answer"}).`;
+    flash.replaceChildren(p);
+    if (problem && Array.isArray(problem.errors)) {
+      const ul = document.createElement("ul");
+      for (const e of problem.errors) {
+        const li = document.createElement("li");
+        li.textContent = `${e.field}: ${e.message}`;
+        ul.append(li);
+      }
+      flash.append(ul);
+    }
+  }
+  document.addEventListener("submit", async (evt) => {
+    const form = evt.target;
+    if (!(form instanceof HTMLFormElement) || form.id !== "attach-form") return;
+    evt.preventDefault();
+    const input = form.querySelector("input[type=file]");
+    const file = input && input.files && input.files[0];
+    if (!file) return;
+    const button = form.querySelector("[data-attach-send]");
+    const url = new URL(form.dataset.attachUrl, window.location.origin);
+    url.searchParams.set("filename", file.name);
+    const caption = form.querySelector("[name=caption]").value.trim();
+    if (caption) url.searchParams.set("caption", caption);
+    button.disabled = true;
+    button.textContent = "Sending…";
+    try {
+      const res = await fetch(url, {
+        method: "POST",
+        body: file,
+        credentials: "same-origin",
+        headers: {
+          "Content-Type": file.type || "application/octet-stream",
+          "X-CSRF-Token": csrfToken(),
+          "Idempotency-Key": crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random(),
+        },
+      });
+      if (res.ok) {
+        form.reset();
+        const flash = document.getElementById("flash");
+        if (flash) flash.replaceChildren();
+        refreshThread();
+      } else {
+        let problem = null;
+        try { problem = await res.json(); } catch (_) { /* not JSON */ }
+        showProblem(problem, res.status);
+      }
+    } catch (_) {
+      showProblem(null, 0);
+    } finally {
+      button.disabled = false;
+      button.textContent = "Send file";
+    }
+  });
+
   // ---- Keyboard. ----
   document.addEventListener("keydown", (evt) => {
     const t = evt.target;

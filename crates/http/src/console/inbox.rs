@@ -162,6 +162,13 @@ impl Selection {
     }
 }
 
+/// The view's address, and its query alone (`?view=…`) for the rows' links.
+fn view_urls(sel: &Selection) -> (String, String) {
+    let url = sel.url();
+    let query = url.trim_start_matches('/').to_owned();
+    (url, query)
+}
+
 /// Percent-encodes a query value.
 fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -215,6 +222,9 @@ struct MentionRow {
 /// The list region.
 struct List {
     view_url: String,
+    /// What a row's link carries after `/c/{id}`: this view's query, so the conversation
+    /// page's previous and next (`[`, `]`) walk this list.
+    row_query: String,
     heading: String,
     mentions: bool,
     rows: Vec<Row>,
@@ -426,7 +436,8 @@ async fn conversations(
         .collect::<Vec<_>>();
     let more =
         page.next.as_ref().map(|c: &ViewCursor| format!("{}&cursor={}", sel.url(), urlencode(&encode_cursor(c))));
-    Ok(List { view_url: sel.url(), heading: heading(sel), mentions: false, rows, notes: Vec::new(), more })
+    let (view_url, row_query) = view_urls(sel);
+    Ok(List { view_url, row_query, heading: heading(sel), mentions: false, rows, notes: Vec::new(), more })
 }
 
 /// Agents' names by id (one query; a team's agents are few).
@@ -551,7 +562,8 @@ async fn mentions(
         })
         .collect();
     let more = page.next.map(|id| format!("{}&cursor={id}", sel.url()));
-    Ok(List { view_url: sel.url(), heading: heading(sel), mentions: true, rows: Vec::new(), notes, more })
+    let (view_url, row_query) = view_urls(sel);
+    Ok(List { view_url, row_query, heading: heading(sel), mentions: true, rows: Vec::new(), notes, more })
 }
 
 /// The views nav, with the caller's counts if `counted`.

@@ -56,7 +56,7 @@ pub(crate) struct MessageItem {
 pub(crate) struct MediaItem {
     /// `image`, `video`, `audio`, `document` or `sticker`.
     pub kind: &'static str,
-    /// Where the file is served (inbound: our media route; outbound: its link, if any).
+    /// Where the file is served: our media route for a file with a media id, else its link.
     pub url: Option<String>,
     pub caption: Option<String>,
     /// A document's file name, or what the file is.
@@ -300,8 +300,10 @@ fn message_item(
         mark,
         problem,
     };
+    // A file with a media id (a customer's, or one an agent uploaded) is served by our media
+    // route; one sent by link is Meta's to fetch from there.
     let media_url = |media: &switchboard_domain::message::Media| {
-        if inbound { media.id.as_ref().map(|_| format!("/api/v1/messages/{}/media", m.id)) } else { media.link.clone() }
+        media.id.as_ref().map(|_| format!("/api/v1/messages/{}/media", m.id)).or_else(|| media.link.clone())
     };
     match &m.content {
         MessageContent::Text { .. } => item.text = m.text.clone(),
