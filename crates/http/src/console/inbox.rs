@@ -120,15 +120,7 @@ impl Selection {
                 View::Mine
             }
         };
-        let sort = match param(params, "sort") {
-            None | Some("last_activity") => ViewSort::LastActivity,
-            Some("waiting") => ViewSort::Waiting,
-            Some("window_closing") => ViewSort::WindowClosing,
-            Some(_) => {
-                errors.push(FieldError::new("sort", "must be waiting, last_activity or window_closing"));
-                ViewSort::LastActivity
-            }
-        };
+        let sort = crate::routes::conversations::parse_sort(param(params, "sort"), errors);
         Self {
             view,
             status: param(params, "status").unwrap_or("open").to_owned(),

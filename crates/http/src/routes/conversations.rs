@@ -53,6 +53,19 @@ pub(crate) fn parse_limit(raw: Option<&str>, errors: &mut Vec<FieldError>) -> u3
     }
 }
 
+/// A view's `sort` (absent: last activity).
+pub(crate) fn parse_sort(raw: Option<&str>, errors: &mut Vec<FieldError>) -> ViewSort {
+    match raw {
+        None | Some("last_activity") => ViewSort::LastActivity,
+        Some("waiting") => ViewSort::Waiting,
+        Some("window_closing") => ViewSort::WindowClosing,
+        Some(_) => {
+            errors.push(FieldError::new("sort", "must be waiting, last_activity or window_closing"));
+            ViewSort::LastActivity
+        }
+    }
+}
+
 /// A text search parameter: trimmed, [`MIN_SEARCH_CHARS`] to [`MAX_SEARCH_CHARS`]
 /// characters; `None` when absent or empty.
 pub(crate) fn parse_search(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<String> {
@@ -240,15 +253,7 @@ pub(crate) fn view_query(
         }
     };
     q.search = parse_search(single(params, "q", errors), errors);
-    q.sort = match single(params, "sort", errors).map(str::trim) {
-        None | Some("last_activity") => ViewSort::LastActivity,
-        Some("waiting") => ViewSort::Waiting,
-        Some("window_closing") => ViewSort::WindowClosing,
-        Some(_) => {
-            errors.push(FieldError::new("sort", "must be waiting, last_activity or window_closing"));
-            ViewSort::LastActivity
-        }
-    };
+    q.sort = parse_sort(single(params, "sort", errors).map(str::trim), errors);
     q.limit = parse_limit(single(params, "limit", errors), errors);
     q.after = match single(params, "cursor", errors) {
         None => None,

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use serde::Deserialize;
 use switchboard_domain::{AgentId, ConversationId, ConversationStatus, LabelId};
 use switchboard_store::Visibility;
-use switchboard_store::{Agent, AssigneeFilter, ConversationView, StoreError, ViewCursor, ViewQuery, ViewSort};
+use switchboard_store::{Agent, AssigneeFilter, ConversationView, StoreError, ViewCursor, ViewQuery};
 
 use super::super::{ConsoleError, Form, Page, query_pairs};
 use super::{conversation, done, is_admin, rendered, status_label, thread};
@@ -104,15 +104,7 @@ impl List {
         if self.get("status").is_some_and(|s| s.split(',').any(|s| s.trim() == "all")) {
             q.statuses.clear();
         }
-        q.sort = match self.get("sort") {
-            None | Some("last_activity") => ViewSort::LastActivity,
-            Some("waiting") => ViewSort::Waiting,
-            Some("window_closing") => ViewSort::WindowClosing,
-            Some(_) => {
-                errors.push(FieldError::new("sort", "must be waiting, last_activity or window_closing"));
-                ViewSort::LastActivity
-            }
-        };
+        q.sort = crate::routes::conversations::parse_sort(self.get("sort"), &mut errors);
         q.search = crate::routes::conversations::parse_search(self.get("q"), &mut errors);
         if errors.is_empty() { Ok(q) } else { Err(ApiError::Validation(errors)) }
     }
@@ -505,6 +497,8 @@ pub(super) async fn neighbour(
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use switchboard_store::ViewSort;
+
     use super::*;
 
     #[test]
