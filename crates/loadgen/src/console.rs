@@ -13,7 +13,8 @@
 //! Which webhook a frame is about: a frame that names the customer (`Load <n>`, or the
 //! run's wa_id) is matched by it, the first such frame per stream and webhook counting (an
 //! HTML fragment of the console); otherwise inbound `message_created` events (the JSON
-//! API stream) are matched in order to the acknowledgements in order, which is exact
+//! API stream) or `inbound` events (the console's `/live`) are matched in order to the
+//! acknowledgements in order, which is exact
 //! while webhooks do not overlap (the rate leaves room between them) and otherwise off
 //! by at most the spread of one group commit's acknowledgements.
 
@@ -414,8 +415,12 @@ async fn read_stream(stream: usize, mut res: reqwest::Response, id: RunIdentity,
             let arrival = match named(&frame, &id) {
                 Some(seq) => Some(Arrival::Named { stream, seq, at }),
                 None => {
+                    // The API's stream: an inbound `message_created`; the console's (`/live`):
+                    // its `inbound` event, one per customer message.
                     let created = frame.lines().any(|l| l == "event: message_created");
-                    (created && frame.contains(r#""direction":"inbound""#)).then_some(Arrival::InOrder { stream, at })
+                    let api_inbound = created && frame.contains(r#""direction":"inbound""#);
+                    let console_inbound = frame.lines().any(|l| l == "event: inbound");
+                    (api_inbound || console_inbound).then_some(Arrival::InOrder { stream, at })
                 }
             };
             if let Some(a) = arrival
