@@ -176,6 +176,8 @@ impl Application {
                 .service(api)
                 // Last: it takes every path not taken before it.
                 .service(console::scope())
+                // What the API's scope answers for a path it does not have.
+                .default_service(web::to(not_found))
         })
         .listen(listener)?
         .shutdown_timeout(opts.shutdown_timeout.as_secs())
