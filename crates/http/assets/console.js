@@ -16,9 +16,12 @@ document.addEventListener("htmx:responseError", (evt) => {
   if (fields) flash.append(document.importNode(fields, true));
 });
 
-// A request that succeeded clears an earlier error (not one whose answer is for #flash,
-// such as claim next's "nothing to claim").
+// An action of the agent's (a form or a button) that succeeded clears an earlier message;
+// background refreshes (the live list, the counts) and answers meant for #flash itself
+// (claim next's "nothing to claim") leave it.
 document.addEventListener("htmx:afterRequest", (evt) => {
   const flash = document.getElementById("flash");
-  if (flash && evt.detail.successful && evt.detail.target !== flash) flash.replaceChildren();
+  const elt = evt.detail.elt;
+  const action = elt instanceof Element && elt.closest("form, button") !== null;
+  if (flash && action && evt.detail.successful && evt.detail.target !== flash) flash.replaceChildren();
 });

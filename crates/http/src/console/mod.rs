@@ -46,7 +46,11 @@ pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
                 .add((header::CONTENT_SECURITY_POLICY, CSP))
                 .add((header::X_FRAME_OPTIONS, "DENY"))
                 .add((header::REFERRER_POLICY, "same-origin"))
-                .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
+                .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                // Pages hold personal data and an open event stream: never stored, nor kept
+                // alive in the browser's back/forward cache with their connection (assets
+                // set their own).
+                .add((header::CACHE_CONTROL, "no-store")),
         )
         .route("/assets/{file}", web::get().to(assets::serve))
         .configure(auth::configure)
