@@ -2,7 +2,7 @@
 
 use switchboard_tests::{Backend, both_backends, spawn_app};
 
-fn no_redirects() -> reqwest::Client {
+pub fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 

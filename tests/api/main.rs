@@ -10,6 +10,7 @@ mod autoreply_admin;
 mod bodies;
 mod channels;
 mod console;
+mod console_admin;
 mod console_conversation;
 mod console_inbox;
 mod contacts;

@@ -6,7 +6,7 @@
 
 pub mod auth;
 mod console;
-pub use console::ROUTES_WITH_IDS as CONSOLE_ROUTES_WITH_IDS;
+pub use console::{ADMIN_ROUTES as CONSOLE_ADMIN_ROUTES, ROUTES_WITH_IDS as CONSOLE_ROUTES_WITH_IDS};
 pub mod error;
 mod extract;
 mod guard;

@@ -33,6 +33,11 @@ const FILES: &[Asset] = &[
         bytes: include_bytes!("../../assets/conversation.css"),
     },
     Asset {
+        name: "admin.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../../assets/admin.css"),
+    },
+    Asset {
         name: "console.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../assets/console.js"),
@@ -46,6 +51,11 @@ const FILES: &[Asset] = &[
         name: "conversation.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../assets/conversation.js"),
+    },
+    Asset {
+        name: "admin.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/admin.js"),
     },
     // htmx 2.0.11 and its SSE extension 2.2.4 (npm `htmx.org`, `htmx-ext-sse`), 0BSD:
     // assets/vendor/LICENSE-*.
@@ -80,9 +90,12 @@ pub struct AssetUrls {
     pub css: String,
     pub inbox_css: String,
     pub conversation_css: String,
+    /// The admin pages' own (`admin_base.html`).
+    pub admin_css: String,
     pub js: String,
     pub inbox_js: String,
     pub conversation_js: String,
+    pub admin_js: String,
     pub htmx: String,
     pub htmx_sse: String,
 }
@@ -91,9 +104,11 @@ pub static URLS: LazyLock<AssetUrls> = LazyLock::new(|| AssetUrls {
     css: url("console.css"),
     inbox_css: url("inbox.css"),
     conversation_css: url("conversation.css"),
+    admin_css: url("admin.css"),
     js: url("console.js"),
     inbox_js: url("inbox.js"),
     conversation_js: url("conversation.js"),
+    admin_js: url("admin.js"),
     htmx: url("htmx.js"),
     htmx_sse: url("htmx-sse.js"),
 });
@@ -129,6 +144,8 @@ mod tests {
             &urls.js,
             &urls.inbox_js,
             &urls.conversation_js,
+            &urls.admin_css,
+            &urls.admin_js,
             &urls.htmx,
             &urls.htmx_sse,
         ] {

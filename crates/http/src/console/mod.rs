@@ -11,6 +11,7 @@
 //! Every console response carries a strict Content-Security-Policy (no inline script or
 //! style, nothing from another host), `X-Frame-Options: DENY` and `Referrer-Policy`.
 
+mod admin;
 mod assets;
 mod auth;
 mod conversation;
@@ -56,6 +57,7 @@ pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
         .configure(auth::configure)
         .configure(inbox::configure)
         .configure(conversation::configure)
+        .service(admin::scope())
         .default_service(web::to(crate::not_found))
 }
 
@@ -183,6 +185,9 @@ pub(crate) fn query_pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, Co
 /// Every console route with an id in its path, `(method, path)`, for the visibility
 /// test (`tests/api/visibility.rs`).
 pub const ROUTES_WITH_IDS: &[&[(&str, &str)]] = &[conversation::ROUTES];
+
+/// Every admin route, `(method, path)`, for the test that agents get 403 on each.
+pub const ADMIN_ROUTES: &[(&str, &str)] = admin::ROUTES;
 
 #[derive(Template)]
 #[template(path = "console/error.html")]

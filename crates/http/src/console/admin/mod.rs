@@ -1,0 +1,91 @@
+//! The admins' console, under `/admin`: screens that show the configuration and save it
+//! through the REST API itself.
+//!
+//! **Who.** The whole scope is wrapped in [`admins_only`], so no page or action under
+//! `/admin` can run for anyone but a signed-in admin, whatever its handler takes: an
+//! agent gets the 403 page, a browser without a session the sign-in page.
+//!
+//! **Saving.** Pages render the current configuration; their forms carry
+//! `data-api="METHOD /api/v1/…"` and `assets/admin.js` sends them as that API call's
+//! JSON body (with the session's CSRF token). Validation, field errors (shown next to
+//! the field they name) and all-or-nothing saving are therefore the API's own, and
+//! the console cannot save anything the API would refuse. Previews (the open/closed
+//! line, a rendered greeting, the rules' "try it") are console routes here that take the
+//! same JSON body and answer an HTML fragment computed by the engine's code.
+
+mod labels;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+use super::{ConsoleError, Layout, Page, render};
+use crate::extract::Admin;
+
+/// The screens, in the order the navigation lists them: `(path, name, what it is for)`.
+const SECTIONS: &[Section] = &[Section {
+    path: "/admin/labels",
+    name: "Labels",
+    about: "Names and colours agents and rules put on conversations.",
+}];
+
+/// One screen of the navigation.
+pub struct Section {
+    pub path: &'static str,
+    pub name: &'static str,
+    pub about: &'static str,
+}
+
+/// `(method, path)` of every admin route, for the test that an agent gets 403 on each and
+/// changes nothing (`tests/api/console_admin.rs`); a path's `{id}` stands for a real one.
+pub const ROUTES: &[(&str, &str)] = &[("get", "/admin"), ("get", "/admin/labels")];
+
+pub(super) fn scope() -> actix_web::Scope<
+    impl actix_web::dev::ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    web::scope("/admin").wrap(from_fn(admins_only)).route("", web::get().to(overview)).configure(labels::configure)
+}
+
+/// Lets only a signed-in admin through; anyone else gets the console's refusal (the
+/// sign-in page, or 403), with the console's headers.
+async fn admins_only(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    match req.extract::<Page<Admin>>().await {
+        Ok(_) => next.call(req).await.map(ServiceResponse::map_into_left_body),
+        Err(refusal) => Ok(req.into_response(HttpResponse::from_error(refusal)).map_into_right_body()),
+    }
+}
+
+/// What every admin page shows around its own part: the screens, the current one marked.
+pub struct Nav {
+    pub sections: &'static [Section],
+    pub current: &'static str,
+}
+
+impl Nav {
+    pub fn at(current: &'static str) -> Self {
+        Self { sections: SECTIONS, current }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/admin.html")]
+struct Overview {
+    layout: Layout,
+    nav: Nav,
+}
+
+/// `GET /admin`: the screens, each with what it is for.
+async fn overview(Page(admin): Page<Admin>) -> Result<HttpResponse, ConsoleError> {
+    render(&Overview { layout: Layout::signed_in("Settings", &admin.agent), nav: Nav::at("/admin") })
+}
