@@ -37,6 +37,38 @@ async fn metrics_count_webhooks_and_show_the_backlog(backend: Backend) {
     }
 }
 
+async fn metrics_time_acknowledgements_requests_ingest_and_sends_without_personal_data(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let body = serde_json::to_vec(&text_delivery("wamid.timed", "16505557788", "secret phrase")).unwrap();
+    assert_eq!(app.post_webhook(body).await.status(), 200);
+    app.ingest().await;
+    let conversation = app.conversations().await[0]["id"].as_str().unwrap().to_owned();
+    let res = app
+        .post_json(
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            &serde_json::json!({"type": "text", "text": "hello"}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    assert_eq!(app.send().await.sent, 1);
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    for needle in [
+        "switchboard_webhook_ack_seconds_bucket{status=\"200\",le=\"0.0005\"}",
+        "switchboard_http_request_duration_seconds_bucket{method=\"POST\",route=\"/api/v1/conversations/{id}/messages\",status=\"202\",le=\"0.001\"}",
+        "switchboard_http_request_duration_seconds_count{method=\"POST\",route=\"/webhooks/whatsapp\",status=\"200\"}",
+        "switchboard_ingest_lag_seconds_bucket{le=\"60\"}",
+        "switchboard_send_latency_seconds_count",
+        "switchboard_outbox_jobs{state=\"ready\"}",
+        "switchboard_outbox_jobs{state=\"dead\"}",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from:\n{text}");
+    }
+    // Routes are patterns: no id, number or text of anyone's in a label.
+    for personal in [conversation.as_str(), "16505557788", "secret phrase"] {
+        assert!(!text.contains(personal), "{personal} in /metrics");
+    }
+}
+
 /// `(pending, failed)` as `/readyz` and `/metrics` report them.
 async fn backlog(app: &TestApp) -> ((i64, i64), (i64, i64)) {
     let ready: serde_json::Value = app.client.get(app.url("/readyz")).send().await.unwrap().json().await.unwrap();
@@ -97,5 +129,6 @@ both_backends!(
     metrics_can_have_their_own_address,
     health_and_readiness_answer,
     metrics_count_webhooks_and_show_the_backlog,
+    metrics_time_acknowledgements_requests_ingest_and_sends_without_personal_data,
     readiness_and_metrics_count_pending_and_failed_deliveries,
 );

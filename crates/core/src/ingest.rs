@@ -89,6 +89,16 @@ impl IngestReport {
     }
 }
 
+/// `switchboard_ingest_lag_seconds`: from each applied event's acknowledgement (when it
+/// was stored) to its commit.
+fn record_lag(events: &[PendingEvent]) {
+    let now = Utc::now();
+    let lag = metrics::histogram!("switchboard_ingest_lag_seconds");
+    for e in events {
+        lag.record((now - e.received_at).as_seconds_f64().max(0.0));
+    }
+}
+
 /// Puts deliveries that arrived for `phone_number_id` before it had a channel back into
 /// the event log, one delivery per kept change, so the ingest worker applies them now.
 /// Each becomes a delivery with deterministic bytes: if the process dies between the
@@ -217,6 +227,7 @@ impl IngestWorker {
         tx.mark_applied(&ids, now).await?;
         tx.commit().await?;
         report.applied = events.len();
+        record_lag(&events);
         self.committed(&report).await;
         report.record_metrics();
         Ok(report)
@@ -280,6 +291,7 @@ impl IngestWorker {
                 Ok(r) => {
                     tx.mark_applied(&[event.id], now).await?;
                     tx.commit().await?;
+                    record_lag(&events);
                     self.committed(&r).await;
                     report.add(r);
                     report.applied += 1;

@@ -474,6 +474,8 @@ impl Sender {
         match self.transport.send(&job.phone_number_id, &job.request).await {
             Ok(res) => {
                 tracing::debug!(message_id = %job.message_id, wamid = %res.wamid, "sent");
+                metrics::histogram!("switchboard_send_latency_seconds")
+                    .record((Utc::now() - job.created_at).as_seconds_f64().max(0.0));
                 self.health.resume(&job.phone_number_id);
                 SendOutcome::Sent { wamid: res.wamid }
             }

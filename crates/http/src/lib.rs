@@ -159,6 +159,7 @@ impl Application {
                 api = api.configure(m.configure);
             }
             let mut app = App::new()
+                .wrap(actix_web::middleware::from_fn(routes::metrics::time_requests))
                 .wrap(TracingLogger::<telemetry::RouteSpan>::new())
                 .app_data(data.clone())
                 .app_data(webhook_bodies.clone())

@@ -35,8 +35,8 @@ use sqlx::{PgConnection, PgExecutor};
 use switchboard_domain::inbound::StatusReport;
 use switchboard_domain::{AgentId, ChannelId, DeliveryState, Direction, JobId, MessageId, Wamid};
 use switchboard_store::{
-    Enqueued, NewOutbound, OutboxEntry, OutboxJob, OutboxState, OutboxStore, Result, SendOutcome, SendResult,
-    StatusOutcome, StoreError,
+    Enqueued, NewOutbound, OutboxDepth, OutboxEntry, OutboxJob, OutboxState, OutboxStore, Result, SendOutcome,
+    SendResult, StatusOutcome, StoreError,
 };
 use uuid::Uuid;
 
@@ -219,6 +219,12 @@ impl OutboxStore for PgStore {
         .await
         .db()?;
         rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    async fn outbox_depth(&self) -> Result<OutboxDepth> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetch_all(self.pool()).await.db()?;
+        Ok(OutboxDepth::from_counts(rows))
     }
 
     async fn requeue_outbox(&self, id: JobId, now: DateTime<Utc>) -> Result<()> {

@@ -51,7 +51,9 @@ pub use links::{
     NewLink,
 };
 pub use notes::{NewNote, Note, NoteId, NoteStore};
-pub use outbox::{Enqueued, NewOutbound, OutboxEntry, OutboxJob, OutboxState, OutboxStore, SendOutcome, SendResult};
+pub use outbox::{
+    Enqueued, NewOutbound, OutboxDepth, OutboxEntry, OutboxJob, OutboxState, OutboxStore, SendOutcome, SendResult,
+};
 pub use queue::{
     AssignOutcome, AssignRefusal, Assignment, ClaimOutcome, ClaimScope, ConversationState, HistoryCursor, HistoryEntry,
     HistoryKind, QueueStore, StatusChange, StatusChangeOutcome,

@@ -173,4 +173,33 @@ pub trait OutboxStore: Send + Sync {
     /// Puts a dead (or failed) job back to ready with a fresh attempt count, and its
     /// message back to `queued`. `NotFound` if no such job in those states.
     async fn requeue_outbox(&self, id: JobId, now: DateTime<Utc>) -> Result<()>;
+
+    /// How many jobs are in each state (for `/metrics`).
+    async fn outbox_depth(&self) -> Result<OutboxDepth>;
+}
+
+/// Jobs per state: the outbox's depth.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutboxDepth {
+    pub ready: u64,
+    pub dead: u64,
+    pub failed: u64,
+}
+
+impl OutboxDepth {
+    /// From `(state, count)` rows; an unknown state is ignored.
+    #[must_use]
+    pub fn from_counts(rows: impl IntoIterator<Item = (String, i64)>) -> Self {
+        let mut depth = Self::default();
+        for (state, n) in rows {
+            let n = u64::try_from(n).unwrap_or(0);
+            match OutboxState::parse(&state) {
+                Some(OutboxState::Ready) => depth.ready = n,
+                Some(OutboxState::Dead) => depth.dead = n,
+                Some(OutboxState::Failed) => depth.failed = n,
+                None => {}
+            }
+        }
+        depth
+    }
 }

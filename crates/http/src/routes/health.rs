@@ -17,29 +17,54 @@ routes! {
     "/readyz" => { get: readyz },
 }
 
-/// The event log's backlog for `/readyz` and `/metrics`, counted at most once a second
-/// however many probes and scrapers ask: callers in the same second share one count
-/// (at most a second old), so they never compete for the API's database connections.
-#[derive(Default)]
-pub struct Backlog {
-    last: Mutex<Option<(Instant, switchboard_store::EventLogBacklog)>>,
+/// The event log's backlog for `/readyz` and `/metrics`, counted at most once a second.
+pub type Backlog = Recent<switchboard_store::EventLogBacklog>;
+
+/// A count for probes and scrapers, made at most once a second however many ask:
+/// callers in the same second share one count (at most a second old), so they never
+/// compete for the API's database connections.
+pub struct Recent<T> {
+    last: Mutex<Option<(Instant, T)>>,
 }
 
-impl Backlog {
+/// What [`Recent`] counts.
+pub(crate) trait Counted: Copy + Sized {
+    async fn count(store: &dyn Store) -> Result<Self, StoreError>;
+}
+
+impl Counted for switchboard_store::EventLogBacklog {
+    async fn count(store: &dyn Store) -> Result<Self, StoreError> {
+        store.event_log_backlog().await
+    }
+}
+
+impl<T> Recent<T> {
     const MAX_AGE: Duration = Duration::from_secs(1);
 
-    pub(crate) async fn get(&self, store: &dyn Store) -> Result<switchboard_store::EventLogBacklog, StoreError> {
+    pub const fn new() -> Self {
+        Self { last: Mutex::const_new(None) }
+    }
+}
+
+impl<T> Default for Recent<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Counted> Recent<T> {
+    pub(crate) async fn get(&self, store: &dyn Store) -> Result<T, StoreError> {
         // Held while counting: concurrent callers wait for this count instead of
         // starting their own.
         let mut last = self.last.lock().await;
-        if let Some((at, backlog)) = *last
+        if let Some((at, value)) = *last
             && at.elapsed() < Self::MAX_AGE
         {
-            return Ok(backlog);
+            return Ok(value);
         }
-        let backlog = store.event_log_backlog().await?;
-        *last = Some((Instant::now(), backlog));
-        Ok(backlog)
+        let value = T::count(store).await?;
+        *last = Some((Instant::now(), value));
+        Ok(value)
     }
 }
 

@@ -153,7 +153,12 @@ async fn receive(
     state: web::Data<AppState>,
     bodies: web::Data<WebhookBodies>,
 ) -> HttpResponse {
-    match accept(&req, &mut payload, &state, &bodies).await {
+    let start = std::time::Instant::now();
+    let res = accept(&req, &mut payload, &state, &bodies).await;
+    let status = res.as_ref().map_or_else(actix_web::ResponseError::status_code, HttpResponse::status);
+    metrics::histogram!("switchboard_webhook_ack_seconds", "status" => status.as_str().to_owned())
+        .record(start.elapsed().as_secs_f64());
+    match res {
         Ok(res) => res,
         Err(e) => {
             // Until the answer is sent, the payload stays alive: a body left unread then
