@@ -458,6 +458,30 @@ impl BusinessHours {
         self.scan(at, true, false, None).since
     }
 
+    /// The seconds of `[from, to)` during which the business is open: the length of the
+    /// overlap with every opening (overrides and holidays included, as [`is_open`]
+    /// sees them). Zero when `to <= from`. What "business time" KPIs measure.
+    ///
+    /// [`is_open`]: Self::is_open
+    #[must_use]
+    pub fn business_seconds(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+        if to <= from {
+            return 0;
+        }
+        let (Some(lo), Some(hi)) = (self.local_date(from), self.local_date(to)) else {
+            return 0;
+        };
+        // Openings starting up to two local days before `from` can still run into it
+        // (an overnight interval, a repeated hour), as in `is_open_by_spans`.
+        let (Some(lo), Some(hi)) = (shift(lo, -2), shift(hi, 1)) else {
+            return 0;
+        };
+        self.merged_spans(lo, hi)
+            .iter()
+            .map(|s| (s.end.min(to) - s.start.max(from)).num_seconds().max(0))
+            .sum()
+    }
+
     /// Checks the hours; paths are relative to the hours object (`weekly.mon[0].end`).
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errs = Errors::default();
@@ -1058,6 +1082,60 @@ mod tests {
             t = next;
         }
         out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Business seconds are the open minutes, counted one by one with `is_open`
+        /// (openings start and end on whole minutes, and every zone's offset here is a
+        /// whole number of minutes): across overnight intervals, holidays and clock changes.
+        #[test]
+        fn business_seconds_count_the_open_minutes(h in business_hours(), from in instant(), minutes in 0i64..4_320) {
+            let from = from - TimeDelta::seconds(from.timestamp().rem_euclid(60));
+            let to = from + TimeDelta::minutes(minutes);
+            let open = (0..minutes).filter(|m| h.is_open(from + TimeDelta::minutes(*m))).count();
+            prop_assert_eq!(h.business_seconds(from, to), 60 * i64::try_from(open).unwrap_or(i64::MAX));
+        }
+
+        /// Additive over adjacent ranges, never more than the wall-clock time, zero for an
+        /// empty or reversed range.
+        #[test]
+        fn business_seconds_add_up(h in business_hours(), a in instant(), ab in 0i64..2_000_000, bc in 0i64..2_000_000) {
+            let b = a + TimeDelta::seconds(ab);
+            let c = b + TimeDelta::seconds(bc);
+            let whole = h.business_seconds(a, c);
+            prop_assert_eq!(whole, h.business_seconds(a, b) + h.business_seconds(b, c));
+            prop_assert!(whole <= ab + bc);
+            prop_assert_eq!(h.business_seconds(c, a), 0);
+        }
+
+        /// Around clock changes, too.
+        #[test]
+        fn business_seconds_count_the_open_minutes_near_clock_changes((h, at) in near_a_clock_change(), minutes in 0i64..2_000) {
+            let from = at - TimeDelta::seconds(at.timestamp().rem_euclid(60));
+            let to = from + TimeDelta::minutes(minutes);
+            let open = (0..minutes).filter(|m| h.is_open(from + TimeDelta::minutes(*m))).count();
+            prop_assert_eq!(h.business_seconds(from, to), 60 * i64::try_from(open).unwrap_or(i64::MAX));
+        }
+    }
+
+    #[test]
+    fn business_seconds_of_a_split_day_with_a_holiday() {
+        let mut h = BusinessHours::closed(tz("Europe/Berlin"));
+        h.weekly.mon = vec![
+            Interval { start: TimeOfDay(9 * 60), end: TimeOfDay(12 * 60) },
+            Interval { start: TimeOfDay(13 * 60), end: TimeOfDay(17 * 60) },
+        ];
+        h.weekly.tue = h.weekly.mon.clone();
+        // Monday 2026-12-07 09:30 Berlin (08:30 UTC) to Tuesday 10:00 Berlin: 2.5 h + 4 h + 1 h.
+        let from = at("2026-12-07T08:30:00Z");
+        let to = at("2026-12-08T09:00:00Z");
+        assert_eq!(h.business_seconds(from, to), (150 + 240 + 60) * 60);
+        // Tuesday a holiday: only Monday's 6.5 h.
+        h.overrides.push(DateOverride::closed(NaiveDate::from_ymd_opt(2026, 12, 8).expect("valid")));
+        assert_eq!(h.business_seconds(from, to), (150 + 240) * 60);
+        assert_eq!(h.business_seconds(to, from), 0);
     }
 
     /// Hours in a zone with daylight saving time, and an instant within a day and a half of
