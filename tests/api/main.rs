@@ -17,6 +17,7 @@ mod contacts;
 mod events;
 mod health;
 mod ingest;
+mod kpis;
 mod labels;
 mod links;
 mod media;

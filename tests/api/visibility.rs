@@ -68,6 +68,7 @@ pub fn matrix() -> Vec<(&'static str, &'static str, Expect, Option<Value>)> {
         ("patch", "/contacts/{id}", Hidden, Some(json!({"name": "Renamed from outside"}))),
         ("get", "/contacts/{id}/conversations", Hidden, None),
         // Admin routes.
+        ("get", "/conversations/{id}/kpis", Hidden, None),
         ("post", "/admin/outbox/{id}/retry", Forbidden, None),
         ("get", "/admin/channels/{channel_id}/auto-replies", Forbidden, None),
         ("put", "/admin/channels/{channel_id}/auto-replies", Forbidden, Some(json!({}))),

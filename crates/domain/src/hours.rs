@@ -476,10 +476,7 @@ impl BusinessHours {
         let (Some(lo), Some(hi)) = (shift(lo, -2), shift(hi, 1)) else {
             return 0;
         };
-        self.merged_spans(lo, hi)
-            .iter()
-            .map(|s| (s.end.min(to) - s.start.max(from)).num_seconds().max(0))
-            .sum()
+        self.merged_spans(lo, hi).iter().map(|s| (s.end.min(to) - s.start.max(from)).num_seconds().max(0)).sum()
     }
 
     /// Checks the hours; paths are relative to the hours object (`weekly.mon[0].end`).

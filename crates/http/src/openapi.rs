@@ -71,6 +71,7 @@ pub const API: &[Module] = &[
     module!(sessions),
     module!(teams),
     module!(queue),
+    module!(kpis),
     module!(assignment),
     module!(events),
 ];

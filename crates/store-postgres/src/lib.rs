@@ -34,6 +34,7 @@ mod error;
 mod events;
 mod inbox_events;
 mod ingest;
+mod kpis;
 mod labels;
 mod links;
 mod notes;

@@ -94,6 +94,11 @@ pub(crate) async fn insert_outbound(conn: &mut PgConnection, m: &NewOutbound<'_>
         .await
         .db()?;
     let channel = channel.ok_or(StoreError::NotFound)?;
+    // A person's message: what it answers, read before its insert clears `waiting_since`.
+    let facts = match m.sent_by {
+        Some(_) => crate::kpis::reply_facts(conn, m.conversation_id).await?,
+        None => None,
+    };
 
     let id = MessageId::new();
     // A concurrent request with the same key: this waits for it, then does nothing.
@@ -146,6 +151,9 @@ pub(crate) async fn insert_outbound(conn: &mut PgConnection, m: &NewOutbound<'_>
     .execute(&mut *conn)
     .await
     .db()?;
+    if let (Some(agent), Some(facts)) = (m.sent_by, &facts) {
+        crate::kpis::record_reply(conn, m.conversation_id, facts, id, agent, m.at).await?;
+    }
     notify(conn).await?;
     Ok(Some(id))
 }

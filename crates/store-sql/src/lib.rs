@@ -36,6 +36,7 @@ mod contacts;
 mod conversations;
 pub mod error;
 mod inbox_events;
+pub mod kpis;
 mod labels;
 mod links;
 mod messages;

@@ -192,6 +192,9 @@ macro_rules! queue_store {
                         "from": before.status, "to": s.status, "snoozed_until": snoozed_until, "reason": "manual",
                     });
                     record_history(&mut *conn, s.conversation, HistoryKind::StatusChanged, s.actor, &data, s.at).await?;
+                    if resolving {
+                        crate::kpis::record_resolution(&mut *conn, s.conversation, s.at).await?;
+                    }
                     let after = state(&mut *conn, s.conversation, false).await?.ok_or(StoreError::NotFound)?;
                     w.commit().await?;
                     Ok(StatusChangeOutcome::Done { state: after, changed: true })

@@ -33,6 +33,7 @@ mod error;
 mod events;
 mod inbox_events;
 mod ingest;
+mod kpis;
 mod labels;
 mod links;
 mod notes;

@@ -235,6 +235,12 @@ pub(crate) async fn insert_outbound(
         return Ok(Inserted::Existing(existing));
     }
 
+    // A person's message: what it answers, read before its insert clears `waiting_since`.
+    let facts = match m.sent_by {
+        Some(_) => crate::kpis::reply_facts(conn, m.conversation_id).await?,
+        None => None,
+    };
+
     // The conversation's channel is read by the insert itself (one statement).
     let id = MessageId::new();
     let inserted: Option<Uuid> = sqlx::query_scalar(
@@ -286,6 +292,9 @@ pub(crate) async fn insert_outbound(
     .execute(&mut *conn)
     .await
     .db()?;
+    if let (Some(agent), Some(facts)) = (m.sent_by, &facts) {
+        crate::kpis::record_reply(conn, m.conversation_id, facts, id, agent, m.at).await?;
+    }
     Ok(Inserted::Created(id))
 }
 

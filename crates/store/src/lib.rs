@@ -13,6 +13,7 @@ mod error;
 mod events;
 mod inbox_events;
 mod ingest;
+mod kpis;
 mod labels;
 mod links;
 mod notes;
@@ -45,6 +46,7 @@ pub use ingest::{
     ChannelInfo, INGEST_BATCH_BYTES, InboundOutcome, IngestBatch, IngestStore, IngestTx, Lease, NewAutoReply,
     NewInbound, QueuedReply, RecordReason, RecordedChange, StatusOutcome, StoredChange, UnroutedChange, inbound_rounds,
 };
+pub use kpis::{ConversationKpis, FirstResponse, KpiStore, ReplyTime, Took};
 pub use labels::{AppliedLabel, Label, LabelPatch, LabelStore, NewLabel};
 pub use links::{
     Attribution, AttributionSource, ClickCount, Link, LinkCursor, LinkDay, LinkPatch, LinkQuery, LinkStore, NewClick,
@@ -96,6 +98,7 @@ pub trait Store:
     + ContactStore
     + NoteStore
     + AssignmentStore
+    + KpiStore
     + Send
     + Sync
     + 'static

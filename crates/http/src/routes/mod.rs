@@ -32,6 +32,7 @@ pub mod contacts;
 pub mod conversations;
 pub mod events;
 pub mod health;
+pub mod kpis;
 pub mod labels;
 pub mod links;
 pub mod media;

@@ -1,0 +1,3 @@
+//! KPI facts (`switchboard_store_sql::kpis`).
+
+switchboard_store_sql::kpi_store!(crate::SqliteStore, sqlx::SqliteConnection);
