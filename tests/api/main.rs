@@ -30,6 +30,7 @@ mod reconcile;
 mod replies;
 mod restart;
 mod sign_in;
+mod transfer;
 mod views;
 mod visibility;
 mod webhooks;

@@ -1,6 +1,7 @@
 //! The conversation page in a real browser: a reply whose mark moves to sent and delivered
 //! without a reload, a quick reply filled in for the contact, the composer locked with the
-//! template form once the window closed, a note with a mention, resolve-and-next.
+//! template form once the window closed, a note with a mention, resolve-and-next, a
+//! transfer to a team.
 //!
 //! The marks move through the console's live stream (`/live`), with no reload.
 
@@ -178,6 +179,52 @@ async fn resolve_and_next_opens_the_next_waiting_conversation(t: &mut BrowserTes
     Ok(())
 }
 
+async fn a_transfer_to_a_team_shows_and_one_away_leaves_the_agents_view(t: &mut BrowserTest) -> Result<()> {
+    let sam = sign_in_as_new_agent(t, "Sam", false).await?;
+    let sam_id = sam["id"].as_str().context("id")?.to_owned();
+    let id = customer_writes(&mut t.app, FROM, "about my invoice", 5).await?;
+    let channel = t.app.get_json(&format!("/api/v1/conversations/{id}")).await["channel_id"].clone();
+    let mut teams = Vec::new();
+    for name in ["Billing", "Support", "Sales"] {
+        let res = t.app.post_json("/api/v1/teams", &json!({ "name": name })).await;
+        ensure!(res.status() == 201, "create team: {}", res.status());
+        teams.push(res.json::<Value>().await?["id"].as_str().context("team id")?.to_owned());
+    }
+    let (billing, support, sales) = (&teams[0], &teams[1], &teams[2]);
+    for team in [billing, support] {
+        let url = t.app.url(&format!("/api/v1/teams/{team}/members/{sam_id}"));
+        let res = t.app.client.put(url).bearer_auth(&t.app.token).send().await?;
+        ensure!(res.status() == 204, "join: {}", res.status());
+    }
+    let url = t.app.url(&format!("/api/v1/channels/{}/team", channel.as_str().context("channel")?));
+    let res = t.app.client.put(url).bearer_auth(&t.app.token).json(&json!({ "team_id": billing })).send().await?;
+    ensure!(res.status() == 200, "route the channel: {}", res.status());
+
+    t.browser.goto(&format!("/c/{id}")).await?;
+    t.browser.wait_for_text("#conv-team", "Billing").await?;
+    t.browser.keys("c").await?;
+    t.browser.wait_for_text("#conv-assignee", "Sam").await?;
+    // To Support, which Sam is in: he keeps it, and the page says where it is now.
+    t.browser.eval(&format!("document.getElementById('transfer-team').value = {support:?};")).await?;
+    t.browser.click("#transfer-team + button").await?;
+    t.browser.wait_for_text("#conv-team", "Support").await?;
+    t.browser.wait_for_text("#panel .state", "(transferred)").await?;
+    t.browser.wait_for_text("#conv-assignee", "Sam").await?;
+    t.browser.click(".history-box summary").await?;
+    t.browser.wait_for_text(".history-body", "Sam transferred it from Billing to Support").await?;
+    // To Sales, which he is not in: back to the inbox, where it no longer shows.
+    t.browser.eval(&format!("document.getElementById('transfer-team').value = {sales:?};")).await?;
+    t.browser.click("#transfer-team + button").await?;
+    t.browser.wait_for_path("the inbox", |p| p == "/" || p.starts_with("/?")).await?;
+    t.browser.goto("/?view=all&status=all").await?;
+    t.browser.wait_for_text("#rows", "No conversations here.").await?;
+    let c = t.app.get_json(&format!("/api/v1/conversations/{id}")).await;
+    ensure!(c["team_id"] == sales.as_str() && c["assignee_id"].is_null(), "{c}");
+    let history = t.app.get_json(&format!("/api/v1/conversations/{id}/history")).await;
+    ensure!(history.to_string().contains("\"reason\":\"team_changed\""), "{history}");
+    Ok(())
+}
+
 browser_tests! {
     a_file_is_uploaded_to_meta_and_shows_in_the_thread,
     a_reply_shows_its_mark_moving_to_sent_and_delivered,
@@ -186,4 +233,5 @@ browser_tests! {
     the_composer_is_locked_with_the_template_form_once_the_window_closed,
     a_note_mentions_an_agent,
     resolve_and_next_opens_the_next_waiting_conversation,
+    a_transfer_to_a_team_shows_and_one_away_leaves_the_agents_view,
 }

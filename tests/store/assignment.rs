@@ -11,6 +11,7 @@ use switchboard_domain::{AgentId, AgentRole, ChannelId, ConversationId, Conversa
 use switchboard_store::{
     AgentPatch, Assignment, AssignmentPolicy, AutoReason, Availability, ClaimOutcome, ClaimScope, HistoryKind,
     NewOutboundMessage, NewToken, PolicySettings, PolicySource, Returned, StatusChange, Store, StoreError, TeamName,
+    TeamTransfer, TransferOutcome,
 };
 use switchboard_tests::TestDb;
 
@@ -25,6 +26,7 @@ conformance!(
         offline_away_inactive_and_full_agents_get_nothing,
         the_backlog_drains_when_an_agent_comes_online_or_frees_capacity,
         a_team_channel_goes_to_its_members_only,
+        a_transferred_conversation_follows_its_new_teams_policy,
         an_unanswered_conversation_is_reassigned_after_n_minutes,
         a_keyword_rules_assignment_is_recorded_in_the_history,
     ],
@@ -282,6 +284,41 @@ async fn a_team_channel_goes_to_its_members_only(store: Arc<dyn Store>) {
     let later = waiting(s, sales.id, "t", 1, 210).await;
     assert!(auto_assign(s, t(300), 100).await.unwrap().assigned.is_empty());
     assert_eq!(assignee(s, later[0]).await, None);
+}
+
+async fn a_transferred_conversation_follows_its_new_teams_policy(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let ch = channel(s, PHONE).await;
+    let ana = agent(s, 1, None, Availability::Online).await;
+    let bo = agent(s, 2, None, Availability::Online).await;
+    let cy = agent(s, 3, None, Availability::Online).await;
+    let sales = s.create_team(&TeamName::parse("Sales").unwrap(), t(0)).await.unwrap().id;
+    s.add_team_member(sales, bo, t(0)).await.unwrap();
+    s.add_team_member(sales, cy, t(0)).await.unwrap();
+    // The channel (no team) assigns to anyone; Sales round robin, reassigning after 15 minutes.
+    s.set_channel_policy(ch.id, Some(&policy(AssignmentPolicy::LeastLoaded, None)), t(1)).await.unwrap();
+    s.set_team_policy(sales, &policy(AssignmentPolicy::RoundRobin, Some(15)), t(1)).await.unwrap();
+    let convs = waiting(s, ch.id, "x", 2, 10).await;
+    let (moved, stays) = (convs[0], convs[1]);
+    let transfer = TeamTransfer { conversation: moved, team: Some(sales), actor: None, at: t(20) };
+    assert!(matches!(s.transfer_team(&transfer).await.unwrap(), TransferOutcome::Done { changed: true, .. }));
+
+    let start = t(60);
+    let report = auto_assign(s, start, 100).await.unwrap();
+    assert_eq!(report.assigned.len(), 2, "{report:?}");
+    let first = assignee(s, moved).await.unwrap();
+    assert!([bo, cy].contains(&first), "a Sales member");
+    assert!(assignee(s, stays).await.is_some());
+    let h = s.history(moved, 50, None).await.unwrap().items;
+    assert_eq!(h.last().unwrap().data["policy"], "round_robin", "the team's policy, not the channel's");
+
+    // Unanswered after Sales' 15 minutes: to the other member, never to Ana.
+    set_availability(s, ana, Availability::Online).await;
+    let report = auto_assign(s, start + Duration::minutes(16), 100).await.unwrap();
+    assert_eq!(report.assigned.len(), 1, "only the transferred one has a deadline: {report:?}");
+    let a = report.assigned[0];
+    assert_eq!((a.conversation, a.previous, a.reason), (moved, Some(first), AutoReason::ReplyTimeout));
+    assert!([bo, cy].contains(&a.agent) && a.agent != first);
 }
 
 async fn an_unanswered_conversation_is_reassigned_after_n_minutes(store: Arc<dyn Store>) {

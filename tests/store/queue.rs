@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use switchboard_domain::{AgentId, AgentRole, ConversationId, ConversationStatus, MessageContent, NewAgent};
 use switchboard_store::{
-    AssignOutcome, AssignRefusal, Assignment, ClaimOutcome, ClaimScope, HistoryKind, NewOutboundMessage, NewToken,
-    StatusChange, StatusChangeOutcome, Store, TeamName,
+    AssignOutcome, AssignRefusal, Assignment, ClaimOutcome, ClaimScope, HistoryKind, InboxEventKind,
+    NewOutboundMessage, NewToken, StatusChange, StatusChangeOutcome, Store, TeamName, TeamTransfer, TransferOutcome,
+    ViewQuery, Visibility,
 };
 use switchboard_tests::TestDb;
 
@@ -20,6 +21,7 @@ conformance!(
         an_agents_reply_ends_the_wait_and_an_auto_reply_does_not,
         capacity_stops_claims_until_a_conversation_is_resolved,
         agents_claim_from_their_teams_channels_and_unrouted_ones,
+        a_transfer_moves_the_conversation_to_its_new_teams_agents,
         assignments_transfers_and_unassignments_are_recorded,
         status_changes_are_recorded_and_resolved_is_final,
         snoozed_conversations_reopen_when_their_time_comes,
@@ -168,6 +170,70 @@ async fn agents_claim_from_their_teams_channels_and_unrouted_ones(store: Arc<dyn
     assert_eq!(claimed(s.claim_next(ana, ClaimScope::Teams, t(6)).await.unwrap()), sales_old);
     // Admins claim from every channel.
     assert_eq!(claimed(s.claim_next(admin, ClaimScope::All, t(7)).await.unwrap()), sales_new);
+}
+
+async fn a_transfer_moves_the_conversation_to_its_new_teams_agents(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let admin = agent(s, 1, AgentRole::Admin, None).await;
+    let ana = agent(s, 2, AgentRole::Agent, None).await;
+    let bo = agent(s, 3, AgentRole::Agent, None).await;
+    let ch = channel(s, "106540352242922").await;
+    let billing = s.create_team(&TeamName::parse("Billing").unwrap(), t(0)).await.unwrap().id;
+    let sales = s.create_team(&TeamName::parse("Sales").unwrap(), t(0)).await.unwrap().id;
+    s.route_channel(ch.id, Some(billing)).await.unwrap();
+    s.add_team_member(billing, ana, t(0)).await.unwrap();
+    s.add_team_member(sales, bo, t(0)).await.unwrap();
+    let (c, _) = inbound_text(s, ch.id, "16505550001", "wamid.1", t(1)).await;
+    assert_eq!(claimed(s.claim_next(ana, ClaimScope::Teams, t(2)).await.unwrap()), c);
+    let before = s.last_inbox_event_id().await.unwrap();
+    let transfer = |team, at| TeamTransfer { conversation: c, team, actor: Some(admin), at: t(at) };
+
+    let TransferOutcome::Done { state, changed: true, unassigned } =
+        s.transfer_team(&transfer(Some(sales), 3)).await.unwrap()
+    else {
+        panic!("not transferred")
+    };
+    assert_eq!((state.team_id, state.transferred_to, state.assignee_id), (Some(sales), Some(sales), None));
+    assert_eq!(unassigned, Some(ana), "Ana is not in Sales");
+    // Who sees it, the team views and claims follow the new team.
+    assert!(!s.may_see_conversation(Visibility::Agent(ana), c).await.unwrap());
+    assert!(s.may_see_conversation(Visibility::Agent(bo), c).await.unwrap());
+    let mut q = ViewQuery::new(Visibility::All, t(4));
+    q.team = Some(sales);
+    assert_eq!(s.view_conversations(&q).await.unwrap().items.len(), 1);
+    q.team = Some(billing);
+    assert!(s.view_conversations(&q).await.unwrap().items.is_empty());
+    let counts = s.open_counts_by_team_and_label(Visibility::All).await.unwrap();
+    assert_eq!((counts.teams.get(&sales), counts.teams.get(&billing)), (Some(&1), None));
+    assert_eq!(s.claim_next(ana, ClaimScope::Teams, t(4)).await.unwrap(), ClaimOutcome::Empty);
+    // The events carry the new team; the transfer's names the one it left.
+    let events = s.inbox_events_after(before, 50).await.unwrap();
+    let moved = events.iter().find(|e| e.kind == InboxEventKind::TeamChanged).expect("team_changed");
+    assert_eq!(moved.team_id, Some(sales));
+    assert_eq!(moved.data["previous_team_id"], billing.to_string());
+    assert!(events.iter().all(|e| e.team_id == Some(sales)), "{events:?}");
+    assert_eq!(claimed(s.claim_next(bo, ClaimScope::Teams, t(5)).await.unwrap()), c);
+
+    // Again: nothing; back to the channel's routing: Billing, and Bo (not in it) loses it.
+    assert!(matches!(
+        s.transfer_team(&transfer(Some(sales), 6)).await.unwrap(),
+        TransferOutcome::Done { changed: false, unassigned: None, .. }
+    ));
+    let TransferOutcome::Done { state, unassigned, .. } = s.transfer_team(&transfer(None, 7)).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!((state.team_id, state.transferred_to, unassigned), (Some(billing), None, Some(bo)));
+    let history = s.history(c, 50, None).await.unwrap().items;
+    let changes: Vec<_> = history.iter().filter(|h| h.kind == HistoryKind::TeamChanged).collect();
+    assert_eq!(changes.len(), 2);
+    assert_eq!(changes[1].data, serde_json::json!({ "from": sales, "to": billing, "transferred_to": null }));
+    // Refusals.
+    let unknown = TeamTransfer { team: Some(switchboard_store::TeamId::new()), ..transfer(None, 8) };
+    assert_eq!(s.transfer_team(&unknown).await.unwrap(), TransferOutcome::TeamNotFound);
+    let gone = TeamTransfer { conversation: ConversationId::new(), ..transfer(Some(sales), 8) };
+    assert_eq!(s.transfer_team(&gone).await.unwrap(), TransferOutcome::ConversationNotFound);
+    s.set_status(&status(c, ConversationStatus::Resolved, Some(admin), 9)).await.unwrap();
+    assert_eq!(s.transfer_team(&transfer(Some(sales), 10)).await.unwrap(), TransferOutcome::Resolved);
 }
 
 async fn assignments_transfers_and_unassignments_are_recorded(store: Arc<dyn Store>) {

@@ -10,18 +10,19 @@ use chrono::{DateTime, Duration, Utc};
 use switchboard_domain::{AgentId, AgentPool, ChannelId, ConversationId, TeamId};
 use switchboard_store::{
     AssignmentPolicy, AssignmentStore, AssignmentTx, AutoAssignReport, AutoAssigned, AutoReason, ChannelPolicy,
-    IngestTx, QueueKey, Returned, StoreError,
+    IngestTx, PolicySettings, QueueKey, Returned, Route, StoreError,
 };
 
 /// Waiting conversations read per page while assigning.
 const PAGE: u32 = 200;
 
 /// One assigner step at `now`, in ONE transaction: first the reassignments that are
-/// due, then up to `limit` changes in all: waiting, unassigned conversations of channels
-/// with a policy, oldest `waiting_since` first, each to an eligible agent chosen by its
-/// channel's policy; every change recorded in the history. Concurrent steps (other
-/// instances) never put an agent over capacity nor assign a conversation twice (see
-/// [`AssignmentTx`]). An idle step only looks.
+/// due, then up to `limit` changes in all: waiting, unassigned conversations that follow
+/// a policy, oldest `waiting_since` first, each to an eligible agent chosen by its
+/// policy (a conversation transferred to a team follows that team's own policy and goes
+/// to its members; the others their channel's); every change recorded in the history.
+/// Concurrent steps (other instances) never put an agent over capacity nor assign a
+/// conversation twice (see [`AssignmentTx`]). An idle step only looks.
 pub async fn auto_assign<S: AssignmentStore + ?Sized>(
     store: &S,
     now: DateTime<Utc>,
@@ -29,15 +30,15 @@ pub async fn auto_assign<S: AssignmentStore + ?Sized>(
 ) -> Result<AutoAssignReport, StoreError> {
     let mut report = AutoAssignReport::default();
     let mut tx = store.begin_assignment().await?;
-    let policies = active(tx.active_policies().await?);
-    if !worth_a_step(&mut *tx, &policies, now).await? {
+    let routes = active(&mut *tx).await?;
+    if !worth_a_step(&mut *tx, &routes, now).await? {
         return Ok(report);
     }
     let mut pool = tx.lock_pool().await?;
     // Read again now that the step holds the agents: the look above was only a hint.
-    let policies = active(tx.active_policies().await?);
-    reassign(&mut *tx, &policies, &mut pool, now, limit, &mut report).await?;
-    assign_waiting(&mut *tx, &policies, &mut pool, now, limit, &mut report).await?;
+    let routes = active(&mut *tx).await?;
+    reassign(&mut *tx, &routes, &mut pool, now, limit, &mut report).await?;
+    assign_waiting(&mut *tx, &routes, &mut pool, now, limit, &mut report).await?;
     tx.commit().await?;
     Ok(report)
 }
@@ -62,9 +63,45 @@ pub async fn assign_to_team(
     Ok(tx.assign_conversation(conversation, agent, at).await?.then_some(agent))
 }
 
-/// The channels whose effective policy assigns, by id.
-fn active(policies: Vec<ChannelPolicy>) -> HashMap<ChannelId, ChannelPolicy> {
-    policies.into_iter().filter(ChannelPolicy::assigns).map(|p| (p.channel_id, p)).collect()
+/// The policy a route's conversations follow, and the team whose members take them
+/// (`None`: any agent).
+#[derive(Clone, Copy, Debug)]
+struct RoutePolicy {
+    settings: PolicySettings,
+    team: Option<TeamId>,
+}
+
+/// The routes whose policy assigns: the channels' (their conversations not transferred)
+/// and the teams' own (the conversations transferred to them).
+async fn active(tx: &mut dyn AssignmentTx) -> Result<HashMap<Route, RoutePolicy>, StoreError> {
+    let channels = tx
+        .active_policies()
+        .await?
+        .into_iter()
+        .filter(ChannelPolicy::assigns)
+        .map(|p| (Route::Channel(p.channel_id), RoutePolicy { settings: p.effective, team: p.team_id }));
+    let teams = tx
+        .active_team_policies()
+        .await?
+        .into_iter()
+        .filter(|t| t.settings.policy != AssignmentPolicy::Off)
+        .map(|t| (Route::Team(t.team_id), RoutePolicy { settings: t.settings, team: Some(t.team_id) }));
+    Ok(channels.chain(teams).collect())
+}
+
+/// The channels and the teams of `routes` for which `keep` holds.
+fn split(routes: &HashMap<Route, RoutePolicy>, keep: impl Fn(&RoutePolicy) -> bool) -> (Vec<ChannelId>, Vec<TeamId>) {
+    let (mut channels, mut teams) = (Vec::new(), Vec::new());
+    for (route, p) in routes {
+        if !keep(p) {
+            continue;
+        }
+        match *route {
+            Route::Channel(c) => channels.push(c),
+            Route::Team(t) => teams.push(t),
+        }
+    }
+    (channels, teams)
 }
 
 /// The deadline at `now` for a delay of `minutes`.
@@ -76,40 +113,40 @@ fn deadline(now: DateTime<Utc>, minutes: u32) -> DateTime<Utc> {
 /// online while a conversation waits.
 async fn worth_a_step(
     tx: &mut dyn AssignmentTx,
-    policies: &HashMap<ChannelId, ChannelPolicy>,
+    routes: &HashMap<Route, RoutePolicy>,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    if policies.is_empty() {
+    if routes.is_empty() {
         return Ok(false);
     }
-    for p in policies.values() {
-        let Some(minutes) = p.effective.reassign_after_minutes else { continue };
-        if tx.any_unanswered(p.channel_id, deadline(now, minutes)).await? {
+    for (route, p) in routes {
+        let Some(minutes) = p.settings.reassign_after_minutes else { continue };
+        if tx.any_unanswered(*route, deadline(now, minutes)).await? {
             return Ok(true);
         }
     }
-    let channels: Vec<ChannelId> = policies.keys().copied().collect();
-    tx.any_waiting(&channels).await
+    let (channels, teams) = split(routes, |_| true);
+    tx.any_waiting(&channels, &teams).await
 }
 
 /// Takes back the conversations whose assignee has not answered in time.
 async fn reassign(
     tx: &mut dyn AssignmentTx,
-    policies: &HashMap<ChannelId, ChannelPolicy>,
+    routes: &HashMap<Route, RoutePolicy>,
     pool: &mut AgentPool,
     now: DateTime<Utc>,
     limit: u32,
     report: &mut AutoAssignReport,
 ) -> Result<(), StoreError> {
-    for p in policies.values() {
-        let Some(minutes) = p.effective.reassign_after_minutes else { continue };
+    for (route, p) in routes {
+        let Some(minutes) = p.settings.reassign_after_minutes else { continue };
         let remaining = u32::try_from(report.changes()).map_or(0, |done| limit.saturating_sub(done));
         if remaining == 0 {
             return Ok(());
         }
-        for due in tx.unanswered(p.channel_id, deadline(now, minutes), remaining).await? {
+        for due in tx.unanswered(*route, deadline(now, minutes), remaining).await? {
             let previous = due.assignee;
-            if let Some((agent, seq)) = pool.pick(p.effective.policy, p.team_id, Some(previous)) {
+            if let Some((agent, seq)) = pool.pick(p.settings.policy, p.team, Some(previous)) {
                 pool.release(previous);
                 let a = AutoAssigned {
                     conversation: due.conversation,
@@ -117,7 +154,7 @@ async fn reassign(
                     previous: Some(previous),
                     reason: AutoReason::ReplyTimeout,
                 };
-                tx.assign(&a, p.effective.policy, seq, now).await?;
+                tx.assign(&a, p.settings.policy, seq, now).await?;
                 report.assigned.push(a);
             } else if !pool.contains(previous) {
                 tx.unassign(due.conversation, previous, now).await?;
@@ -132,7 +169,7 @@ async fn reassign(
 /// Assigns waiting conversations, oldest first, while anyone has room.
 async fn assign_waiting(
     tx: &mut dyn AssignmentTx,
-    policies: &HashMap<ChannelId, ChannelPolicy>,
+    routes: &HashMap<Route, RoutePolicy>,
     pool: &mut AgentPool,
     now: DateTime<Utc>,
     limit: u32,
@@ -141,18 +178,18 @@ async fn assign_waiting(
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let mut after: Option<QueueKey> = None;
     loop {
-        let open: Vec<ChannelId> =
-            policies.values().filter(|p| pool.has_room_for(p.team_id)).map(|p| p.channel_id).collect();
-        if open.is_empty() || report.changes() >= limit {
+        let (channels, teams) = split(routes, |p| pool.has_room_for(p.team));
+        if (channels.is_empty() && teams.is_empty()) || report.changes() >= limit {
             return Ok(());
         }
-        let page = tx.waiting(&open, after, PAGE).await?;
+        let page = tx.waiting(&channels, &teams, after, PAGE).await?;
         let Some(last) = page.last() else { return Ok(()) };
         for w in &page {
-            let Some(p) = policies.get(&w.channel) else { continue };
-            let Some((agent, seq)) = pool.pick(p.effective.policy, p.team_id, None) else { continue };
+            let route = w.transferred_to.map_or(Route::Channel(w.channel), Route::Team);
+            let Some(p) = routes.get(&route) else { continue };
+            let Some((agent, seq)) = pool.pick(p.settings.policy, p.team, None) else { continue };
             let a = AutoAssigned { conversation: w.id, agent, previous: None, reason: AutoReason::Waiting };
-            tx.assign(&a, p.effective.policy, seq, now).await?;
+            tx.assign(&a, p.settings.policy, seq, now).await?;
             report.assigned.push(a);
             if report.changes() >= limit {
                 return Ok(());
@@ -172,7 +209,7 @@ mod tests {
 
     use async_trait::async_trait;
     use switchboard_domain::{PolicySettings, PoolAgent};
-    use switchboard_store::{Unanswered, WaitingConversation};
+    use switchboard_store::{TeamPolicy, Unanswered, WaitingConversation};
 
     use super::*;
 
@@ -248,12 +285,17 @@ mod tests {
             Ok(self.world.policies.clone())
         }
 
-        async fn any_unanswered(&mut self, channel: ChannelId, deadline: DateTime<Utc>) -> Result<bool> {
+        async fn active_team_policies(&mut self) -> Result<Vec<TeamPolicy>> {
+            Ok(Vec::new())
+        }
+
+        async fn any_unanswered(&mut self, route: Route, deadline: DateTime<Utc>) -> Result<bool> {
             self.call("any_unanswered");
+            let Route::Channel(channel) = route else { return Ok(false) };
             Ok(!self.unanswered_now(channel, deadline).is_empty())
         }
 
-        async fn any_waiting(&mut self, channels: &[ChannelId]) -> Result<bool> {
+        async fn any_waiting(&mut self, channels: &[ChannelId], _: &[TeamId]) -> Result<bool> {
             self.call("any_waiting");
             Ok(!self.world.online.is_empty() && !self.waiting_now(channels, None).is_empty())
         }
@@ -273,13 +315,9 @@ mod tests {
             Ok(AgentPool::new(agents, w.seq.values().max().copied()))
         }
 
-        async fn unanswered(
-            &mut self,
-            channel: ChannelId,
-            deadline: DateTime<Utc>,
-            limit: u32,
-        ) -> Result<Vec<Unanswered>> {
+        async fn unanswered(&mut self, route: Route, deadline: DateTime<Utc>, limit: u32) -> Result<Vec<Unanswered>> {
             assert!(self.locked);
+            let Route::Channel(channel) = route else { return Ok(Vec::new()) };
             let mut due = self.unanswered_now(channel, deadline);
             due.truncate(usize::try_from(limit).unwrap());
             Ok(due)
@@ -288,6 +326,7 @@ mod tests {
         async fn waiting(
             &mut self,
             channels: &[ChannelId],
+            _: &[TeamId],
             after: Option<QueueKey>,
             limit: u32,
         ) -> Result<Vec<WaitingConversation>> {
@@ -340,7 +379,12 @@ mod tests {
                 .iter()
                 .filter(|c| c.assignee.is_none() && channels.contains(&c.channel))
                 .filter(|c| after.is_none_or(|k| (c.waiting_since, c.id) > (k.waiting_since, k.id)))
-                .map(|c| WaitingConversation { id: c.id, channel: c.channel, waiting_since: c.waiting_since })
+                .map(|c| WaitingConversation {
+                    id: c.id,
+                    channel: c.channel,
+                    transferred_to: None,
+                    waiting_since: c.waiting_since,
+                })
                 .collect();
             page.sort_by_key(|w| (w.waiting_since, w.id));
             page

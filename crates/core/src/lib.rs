@@ -27,7 +27,7 @@ pub use assigner::{Assigner, AssignerOptions};
 pub use auth::{Auth, AuthConfig, AuthError, AuthOptions};
 pub use clicks::ClickCounter;
 pub use housekeeping::{Housekeeper, HousekeepingError, HousekeepingOptions, HousekeepingReport};
-pub use inbox::{Inbox, InboxError, Invalid};
+pub use inbox::{Inbox, InboxError, Invalid, may_transfer};
 pub use ingest::{IngestOptions, IngestReport, IngestWorker, replay_unrouted};
 pub use intake::{Intake, IntakeError, IntakeOptions};
 pub use live::{Credential, LiveHub, LiveItem, LiveOptions, Subscription};

@@ -23,8 +23,9 @@
 //! team and the conversation's assignee as of the change; the subscription knows the
 //! agent's role and teams. The rule is the queue's: admins see everything; agents the
 //! conversations assigned to them and those of channels routed to one of their teams or
-//! to no team. An agent also sees the assignment change that took a conversation away
-//! from them.
+//! to no team (the team a conversation was transferred to counts instead of its
+//! channel's). An agent also sees the assignment change that took a conversation away
+//! from them, and the transfer that took it away from their team.
 //!
 //! **Access ends the stream.** A stream is opened with a token; every
 //! [`ACCESS_RECHECK`] (on a timer, so quiet streams too, and before an event when the
@@ -335,6 +336,16 @@ impl Viewer {
             || ev.assignee_id == Some(self.agent)
             || (ev.kind == InboxEventKind::AssignmentChanged && ev.agent_id == Some(self.agent))
             || ev.team_id.is_none_or(|t| self.teams.contains(&t))
+            || (ev.kind == InboxEventKind::TeamChanged && self.saw_before(ev))
+    }
+
+    /// Whether the viewer could see a transferred conversation by its previous team
+    /// (they hear that it left).
+    fn saw_before(&self, ev: &InboxEvent) -> bool {
+        match ev.data.get("previous_team_id") {
+            None | Some(serde_json::Value::Null) => true,
+            Some(t) => serde_json::from_value::<TeamId>(t.clone()).is_ok_and(|t| self.teams.contains(&t)),
+        }
     }
 }
 

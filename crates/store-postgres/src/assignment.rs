@@ -17,8 +17,8 @@ use sqlx::{PgConnection, Postgres, Transaction};
 use switchboard_domain::{AgentId, ChannelId, ConversationId};
 use switchboard_store::{
     AgentPool, AssignmentPolicy, AssignmentStore, AssignmentTx, AutoAssigned, ChannelPolicy, HistoryKind,
-    PolicySettings, PoolAgent, QueueKey, Result, StoreError, TeamId, Unanswered, WaitingConversation,
-    auto_assigned_data, pool_agent, returned_data,
+    PolicySettings, PoolAgent, QueueKey, Result, Route, StoreError, TeamId, TeamPolicy, Unanswered,
+    WaitingConversation, auto_assigned_data, pool_agent, returned_data,
 };
 use uuid::Uuid;
 
@@ -152,18 +152,42 @@ pub(crate) async fn team_assignee(
     Ok(kept.map(AgentId::from_uuid))
 }
 
-/// The conversations of channel `$1` whose assignee has not answered by the deadline
-/// `$2`: their customer has waited since before it, and nobody was (re)assigned them
-/// after it (a new assignee gets the whole delay).
-const DUE: &str = "FROM conversations c \
-     WHERE c.channel_id = $1 AND c.status = 'open' AND c.assignee_id IS NOT NULL \
-       AND c.waiting_since IS NOT NULL AND c.waiting_since <= $2 \
-       AND NOT EXISTS (SELECT 1 FROM conversation_events e \
-         WHERE e.conversation_id = c.id AND e.kind = 'assigned' AND e.at > $2)";
+/// The conversations of a route (`$1`: a channel's not transferred, or those
+/// transferred to a team) whose assignee has not answered by the deadline `$2`: their
+/// customer has waited since before it, and nobody was (re)assigned them after it (a new
+/// assignee gets the whole delay).
+fn due(route: Route) -> String {
+    let of = match route {
+        Route::Channel(_) => "c.channel_id = $1 AND c.team_id IS NULL",
+        Route::Team(_) => "c.team_id = $1",
+    };
+    format!(
+        "FROM conversations c \
+         WHERE {of} AND c.status = 'open' AND c.assignee_id IS NOT NULL \
+           AND c.waiting_since IS NOT NULL AND c.waiting_since <= $2 \
+           AND NOT EXISTS (SELECT 1 FROM conversation_events e \
+             WHERE e.conversation_id = c.id AND e.kind = 'assigned' AND e.at > $2)"
+    )
+}
+
+fn route_id(route: Route) -> Uuid {
+    match route {
+        Route::Channel(c) => *c.as_uuid(),
+        Route::Team(t) => *t.as_uuid(),
+    }
+}
 
 fn uuids(channels: &[ChannelId]) -> Vec<Uuid> {
     channels.iter().map(|c| *c.as_uuid()).collect()
 }
+
+fn team_uuids(teams: &[TeamId]) -> Vec<Uuid> {
+    teams.iter().map(|t| *t.as_uuid()).collect()
+}
+
+/// The waiting conversations that follow one of the channels `$1` (not transferred) or
+/// were transferred to one of the teams `$2`.
+const ROUTED: &str = "((c.team_id IS NULL AND c.channel_id = ANY($1)) OR c.team_id = ANY($2))";
 
 /// The step's transaction: looks and writes alike.
 struct PgAssignmentTx {
@@ -176,23 +200,28 @@ impl AssignmentTx for PgAssignmentTx {
         Ok(policies(&mut self.tx, None).await?.into_iter().filter(ChannelPolicy::assigns).collect())
     }
 
-    async fn any_unanswered(&mut self, channel: ChannelId, deadline: DateTime<Utc>) -> Result<bool> {
-        sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 {DUE})"))
-            .bind(channel.as_uuid())
+    async fn active_team_policies(&mut self) -> Result<Vec<TeamPolicy>> {
+        team_policies(&mut self.tx).await
+    }
+
+    async fn any_unanswered(&mut self, route: Route, deadline: DateTime<Utc>) -> Result<bool> {
+        sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 {})", due(route)))
+            .bind(route_id(route))
             .bind(deadline)
             .fetch_one(&mut *self.tx)
             .await
             .db()
     }
 
-    async fn any_waiting(&mut self, channels: &[ChannelId]) -> Result<bool> {
-        sqlx::query_scalar(
+    async fn any_waiting(&mut self, channels: &[ChannelId], teams: &[TeamId]) -> Result<bool> {
+        sqlx::query_scalar(&format!(
             "SELECT EXISTS (SELECT 1 FROM agents WHERE active AND availability = 'online') \
                AND EXISTS (SELECT 1 FROM conversations c \
                  WHERE c.status = 'open' AND c.assignee_id IS NULL AND c.waiting_since IS NOT NULL \
-                   AND c.channel_id = ANY($1))",
-        )
+                   AND {ROUTED})"
+        ))
         .bind(uuids(channels))
+        .bind(team_uuids(teams))
         .fetch_one(&mut *self.tx)
         .await
         .db()
@@ -202,12 +231,13 @@ impl AssignmentTx for PgAssignmentTx {
         pool(&mut self.tx).await
     }
 
-    async fn unanswered(&mut self, channel: ChannelId, deadline: DateTime<Utc>, limit: u32) -> Result<Vec<Unanswered>> {
+    async fn unanswered(&mut self, route: Route, deadline: DateTime<Utc>, limit: u32) -> Result<Vec<Unanswered>> {
         let due: Vec<(Uuid, Uuid)> = sqlx::query_as(&format!(
-            "SELECT c.id, c.assignee_id {DUE} ORDER BY c.waiting_since, c.id LIMIT $3 \
-             FOR NO KEY UPDATE OF c SKIP LOCKED"
+            "SELECT c.id, c.assignee_id {} ORDER BY c.waiting_since, c.id LIMIT $3 \
+             FOR NO KEY UPDATE OF c SKIP LOCKED",
+            due(route)
         ))
-        .bind(channel.as_uuid())
+        .bind(route_id(route))
         .bind(deadline)
         .bind(i64::from(limit))
         .fetch_all(&mut *self.tx)
@@ -222,17 +252,19 @@ impl AssignmentTx for PgAssignmentTx {
     async fn waiting(
         &mut self,
         channels: &[ChannelId],
+        teams: &[TeamId],
         after: Option<QueueKey>,
         limit: u32,
     ) -> Result<Vec<WaitingConversation>> {
-        let page: Vec<(Uuid, Uuid, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT c.id, c.channel_id, c.waiting_since FROM conversations c \
+        let page: Vec<(Uuid, Uuid, Option<Uuid>, DateTime<Utc>)> = sqlx::query_as(&format!(
+            "SELECT c.id, c.channel_id, c.team_id, c.waiting_since FROM conversations c \
              WHERE c.status = 'open' AND c.assignee_id IS NULL AND c.waiting_since IS NOT NULL \
-               AND c.channel_id = ANY($1) AND ($2::timestamptz IS NULL OR (c.waiting_since, c.id) > ($2, $3)) \
-             ORDER BY c.waiting_since, c.id LIMIT $4 \
-             FOR NO KEY UPDATE OF c SKIP LOCKED",
-        )
+               AND {ROUTED} AND ($3::timestamptz IS NULL OR (c.waiting_since, c.id) > ($3, $4)) \
+             ORDER BY c.waiting_since, c.id LIMIT $5 \
+             FOR NO KEY UPDATE OF c SKIP LOCKED"
+        ))
         .bind(uuids(channels))
+        .bind(team_uuids(teams))
         .bind(after.map(|k| k.waiting_since))
         .bind(after.map(|k| *k.id.as_uuid()))
         .bind(i64::from(limit))
@@ -241,9 +273,10 @@ impl AssignmentTx for PgAssignmentTx {
         .db()?;
         Ok(page
             .into_iter()
-            .map(|(id, channel, waiting_since)| WaitingConversation {
+            .map(|(id, channel, team, waiting_since)| WaitingConversation {
                 id: ConversationId::from_uuid(id),
                 channel: ChannelId::from_uuid(channel),
+                transferred_to: team.map(TeamId::from_uuid),
                 waiting_since,
             })
             .collect())
@@ -280,6 +313,22 @@ impl AssignmentTx for PgAssignmentTx {
     async fn commit(self: Box<Self>) -> Result<()> {
         self.tx.commit().await.db()
     }
+}
+
+/// The teams whose own policy assigns.
+async fn team_policies(conn: &mut PgConnection) -> Result<Vec<TeamPolicy>> {
+    let rows: Vec<(Uuid, String, Option<i64>)> =
+        sqlx::query_as("SELECT team_id, policy, reassign_after_minutes FROM team_assignment WHERE policy <> 'off'")
+            .fetch_all(conn)
+            .await
+            .db()?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (team, policy, minutes) in rows {
+        if let Some(settings) = PolicySettings::from_columns(Some(policy), minutes)? {
+            out.push(TeamPolicy { team_id: TeamId::from_uuid(team), settings });
+        }
+    }
+    Ok(out)
 }
 
 async fn team_exists(conn: &mut PgConnection, team: TeamId) -> Result<bool> {

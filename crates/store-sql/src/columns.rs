@@ -150,7 +150,7 @@ macro_rules! conversation_columns {
         "SELECT c.id, c.channel_id, ch.phone_number_id, c.contact_id, ct.wa_id, ct.profile_name, \
            ct.user_id, ct.username, c.status, c.assignee_id, c.window_closes_at, c.last_inbound_at, \
            c.last_message_at, c.created_at, c.resolved_at, c.message_count, ct.name AS contact_name, \
-           ch.team_id, c.waiting_since, CASE WHEN c.status = 'snoozed' THEN c.snoozed_until END AS snoozed_until, \
+           COALESCE(c.team_id, ch.team_id) AS team_id, c.waiting_since, CASE WHEN c.status = 'snoozed' THEN c.snoozed_until END AS snoozed_until, \
            c.link_id "
     };
 }

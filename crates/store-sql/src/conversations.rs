@@ -106,11 +106,12 @@ macro_rules! conversation_store {
                 async fn open_counts_by_team_and_label(&self, viewer: Visibility) -> Result<switchboard_store::GroupCounts> {
                     let n = |v: i64| u64::try_from(v).unwrap_or(0);
                     let mut qb = QueryBuilder::<$db>::new(
-                        "SELECT ch.team_id, COUNT(*) FROM conversations c JOIN channels ch ON ch.id = c.channel_id \
-                         WHERE c.status = 'open' AND ch.team_id IS NOT NULL",
+                        "SELECT COALESCE(c.team_id, ch.team_id), COUNT(*) FROM conversations c \
+                         JOIN channels ch ON ch.id = c.channel_id \
+                         WHERE c.status = 'open' AND COALESCE(c.team_id, ch.team_id) IS NOT NULL",
                     );
                     push_visibility(&mut qb, viewer);
-                    qb.push(" GROUP BY ch.team_id");
+                    qb.push(" GROUP BY COALESCE(c.team_id, ch.team_id)");
                     let teams: Vec<(uuid::Uuid, i64)> = qb.build_query_as().fetch_all(self.pool()).await.db()?;
                     let mut qb = QueryBuilder::<$db>::new(
                         "SELECT cl.label_id, COUNT(*) FROM conversations c \
@@ -259,8 +260,10 @@ macro_rules! conversation_store {
                     }
                 }
                 if let Some(team) = q.team {
-                    qb.push(" AND c.channel_id IN (SELECT tch.id FROM channels tch WHERE tch.team_id = ");
-                    qb.push_bind(*team.as_uuid()).push(")");
+                    // Its effective team: transferred to it, or following a channel routed to it.
+                    qb.push(" AND (c.team_id = ").push_bind(*team.as_uuid());
+                    qb.push(" OR (c.team_id IS NULL AND c.channel_id IN (SELECT tch.id FROM channels tch WHERE tch.team_id = ");
+                    qb.push_bind(*team.as_uuid()).push(")))");
                 }
                 for label in &q.labels {
                     qb.push(" AND EXISTS (SELECT 1 FROM conversation_labels cl WHERE cl.conversation_id = c.id AND cl.label_id = ");
@@ -287,15 +290,18 @@ macro_rules! conversation_store {
             }
 
             /// Restricts `c` (conversations) to what `viewer` may see: admins everything; an agent
-            /// what is assigned to them, or on a channel routed to one of their teams or to none.
+            /// what is assigned to them, or whose effective team (the team it was transferred
+            /// to, else its channel's) is one of theirs or none.
             pub(crate) fn push_visibility(qb: &mut QueryBuilder<'_, $db>, viewer: Visibility) {
                 if let Visibility::Agent(agent) = viewer {
                     qb.push(" AND (c.assignee_id = ").push_bind(*agent.as_uuid());
+                    qb.push(" OR c.team_id IN (SELECT vtm.team_id FROM team_members vtm WHERE vtm.agent_id = ");
+                    qb.push_bind(*agent.as_uuid());
                     qb.push(
-                        " OR c.channel_id IN (SELECT vch.id FROM channels vch WHERE vch.team_id IS NULL \
+                        ") OR (c.team_id IS NULL AND c.channel_id IN (SELECT vch.id FROM channels vch WHERE vch.team_id IS NULL \
                            OR vch.team_id IN (SELECT vtm.team_id FROM team_members vtm WHERE vtm.agent_id = ",
                     );
-                    qb.push_bind(*agent.as_uuid()).push(")))");
+                    qb.push_bind(*agent.as_uuid()).push("))))");
                 }
             }
         }

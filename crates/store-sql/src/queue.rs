@@ -20,7 +20,8 @@ macro_rules! queue_store {
             use switchboard_domain::{AgentId, ChannelId, ContactId, ConversationId, ConversationStatus};
             use switchboard_store::{
                 AssignOutcome, AssignRefusal, Assignment, ClaimOutcome, ClaimScope, ConversationState, HistoryCursor, HistoryEntry,
-                HistoryKind, Page, QueueStore, Result, StatusChange, StatusChangeOutcome, StoreError, TeamId, page_size,
+                HistoryKind, Page, QueueStore, Result, StatusChange, StatusChangeOutcome, StoreError, TeamId, TeamTransfer,
+                TransferOutcome, page_size,
             };
             use uuid::Uuid;
 
@@ -32,6 +33,7 @@ macro_rules! queue_store {
                 id: Uuid,
                 channel_id: Uuid,
                 team_id: Option<Uuid>,
+                transferred_to: Option<Uuid>,
                 contact_id: Uuid,
                 status: String,
                 assignee_id: Option<Uuid>,
@@ -50,6 +52,7 @@ macro_rules! queue_store {
                         id: ConversationId::from_uuid(r.id),
                         channel_id: ChannelId::from_uuid(r.channel_id),
                         team_id: r.team_id.map(TeamId::from_uuid),
+                        transferred_to: r.transferred_to.map(TeamId::from_uuid),
                         contact_id: ContactId::from_uuid(r.contact_id),
                         status: ConversationStatus::parse(&r.status)
                             .ok_or_else(|| corrupt(format!("conversation status {:?}", r.status)))?,
@@ -64,7 +67,8 @@ macro_rules! queue_store {
                 }
             }
 
-            const STATE: &str = "SELECT c.id, c.channel_id, ch.team_id, c.contact_id, c.status, c.assignee_id, c.waiting_since, \
+            const STATE: &str = "SELECT c.id, c.channel_id, COALESCE(c.team_id, ch.team_id) AS team_id, \
+                   c.team_id AS transferred_to, c.contact_id, c.status, c.assignee_id, c.waiting_since, \
                    CASE WHEN c.status = 'snoozed' THEN c.snoozed_until END AS snoozed_until, \
                    c.resolved_at, c.resolved_by, c.last_message_at, c.created_at \
                  FROM conversations c JOIN channels ch ON ch.id = c.channel_id WHERE c.id = $1";
@@ -157,6 +161,64 @@ macro_rules! queue_store {
                 async fn conversation_state(&self, id: ConversationId) -> Result<Option<ConversationState>> {
                     let mut conn = self.pool().acquire().await.db()?;
                     state(&mut conn, id, false).await
+                }
+
+                async fn transfer_team(&self, t: &TeamTransfer) -> Result<TransferOutcome> {
+                    let mut w = self.begin_write().await?;
+                    let conn = w.conn();
+                    let Some(before) = state(&mut *conn, t.conversation, true).await? else {
+                        return Ok(TransferOutcome::ConversationNotFound);
+                    };
+                    if before.status == ConversationStatus::Resolved {
+                        return Ok(TransferOutcome::Resolved);
+                    }
+                    if let Some(team) = t.team {
+                        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM teams WHERE id = $1)")
+                            .bind(team.as_uuid())
+                            .fetch_one(&mut *conn)
+                            .await
+                            .db()?;
+                        if !exists {
+                            return Ok(TransferOutcome::TeamNotFound);
+                        }
+                    }
+                    if before.transferred_to == t.team {
+                        return Ok(TransferOutcome::Done { state: before, changed: false, unassigned: None });
+                    }
+                    sqlx::query("UPDATE conversations SET team_id = $2 WHERE id = $1")
+                        .bind(t.conversation.as_uuid())
+                        .bind(t.team.as_ref().map(TeamId::as_uuid))
+                        .execute(&mut *conn)
+                        .await
+                        .db()?;
+                    let moved = state(&mut *conn, t.conversation, false).await?.ok_or(StoreError::NotFound)?;
+                    let data = serde_json::json!({ "from": before.team_id, "to": moved.team_id, "transferred_to": t.team });
+                    record_history(&mut *conn, t.conversation, HistoryKind::TeamChanged, t.actor, &data, t.at).await?;
+                    // An assignee outside the new team gives it back to that team's queue.
+                    let mut unassigned = None;
+                    if let (Some(assignee), Some(team)) = (moved.assignee_id, moved.team_id) {
+                        let member: bool = sqlx::query_scalar(
+                            "SELECT EXISTS (SELECT 1 FROM team_members WHERE team_id = $1 AND agent_id = $2)",
+                        )
+                        .bind(team.as_uuid())
+                        .bind(assignee.as_uuid())
+                        .fetch_one(&mut *conn)
+                        .await
+                        .db()?;
+                        if !member {
+                            sqlx::query("UPDATE conversations SET assignee_id = NULL WHERE id = $1")
+                                .bind(t.conversation.as_uuid())
+                                .execute(&mut *conn)
+                                .await
+                                .db()?;
+                            let data = serde_json::json!({ "agent_id": assignee, "reason": "team_changed" });
+                            record_history(&mut *conn, t.conversation, HistoryKind::Unassigned, t.actor, &data, t.at).await?;
+                            unassigned = Some(assignee);
+                        }
+                    }
+                    let after = state(&mut *conn, t.conversation, false).await?.ok_or(StoreError::NotFound)?;
+                    w.commit().await?;
+                    Ok(TransferOutcome::Done { state: after, changed: true, unassigned })
                 }
 
                 async fn set_status(&self, s: &StatusChange) -> Result<StatusChangeOutcome> {

@@ -12,8 +12,8 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use switchboard_domain::{AgentId, ChannelId, ConversationId};
 use switchboard_store::{
     AgentPool, AssignmentPolicy, AssignmentStore, AssignmentTx, AutoAssigned, ChannelPolicy, HistoryKind,
-    PolicySettings, PoolAgent, QueueKey, Result, StoreError, TeamId, Unanswered, WaitingConversation,
-    auto_assigned_data, pool_agent, returned_data,
+    PolicySettings, PoolAgent, QueueKey, Result, Route, StoreError, TeamId, TeamPolicy, Unanswered,
+    WaitingConversation, auto_assigned_data, pool_agent, returned_data,
 };
 use uuid::Uuid;
 
@@ -140,23 +140,60 @@ pub(crate) async fn team_assignee(
     Ok(kept.map(AgentId::from_uuid))
 }
 
-/// The conversations of channel `?1` whose assignee has not answered by the deadline
-/// `?2`: their customer has waited since before it, and nobody was (re)assigned them
-/// after it (a new assignee gets the whole delay).
-const DUE: &str = "FROM conversations c INDEXED BY conversations_unanswered \
-     WHERE c.channel_id = ?1 AND c.status = 'open' AND c.assignee_id IS NOT NULL \
-       AND c.waiting_since IS NOT NULL AND c.waiting_since <= ?2 \
-       AND NOT EXISTS (SELECT 1 FROM conversation_events e \
-         WHERE e.conversation_id = c.id AND e.kind = 'assigned' AND e.at > ?2)";
+/// The conversations of a route (`?1`: a channel's not transferred, or those
+/// transferred to a team) whose assignee has not answered by the deadline `?2`: their
+/// customer has waited since before it, and nobody was (re)assigned them after it (a new
+/// assignee gets the whole delay).
+fn due(route: Route) -> String {
+    let of = match route {
+        Route::Channel(_) => "conversations_unanswered WHERE c.channel_id = ?1 AND c.team_id IS NULL",
+        Route::Team(_) => "conversations_team_unanswered WHERE c.team_id = ?1",
+    };
+    format!(
+        "FROM conversations c INDEXED BY {of} AND c.status = 'open' AND c.assignee_id IS NOT NULL \
+           AND c.waiting_since IS NOT NULL AND c.waiting_since <= ?2 \
+           AND NOT EXISTS (SELECT 1 FROM conversation_events e \
+             WHERE e.conversation_id = c.id AND e.kind = 'assigned' AND e.at > ?2)"
+    )
+}
 
-/// `c.channel_id IN (…)`, bound.
-fn in_channels(q: &mut QueryBuilder<'_, Sqlite>, channels: &[ChannelId]) {
-    q.push("c.channel_id IN (");
+fn route_id(route: Route) -> Uuid {
+    match route {
+        Route::Channel(c) => *c.as_uuid(),
+        Route::Team(t) => *t.as_uuid(),
+    }
+}
+
+/// The waiting conversations that follow one of `channels` (not transferred) or were
+/// transferred to one of `teams`, bound.
+fn routed(q: &mut QueryBuilder<'_, Sqlite>, channels: &[ChannelId], teams: &[TeamId]) {
+    q.push("((c.team_id IS NULL AND c.channel_id IN (");
     let mut ids = q.separated(", ");
     for id in channels {
         ids.push_bind(*id.as_uuid());
     }
-    q.push(")");
+    q.push(")) OR c.team_id IN (");
+    let mut ids = q.separated(", ");
+    for id in teams {
+        ids.push_bind(*id.as_uuid());
+    }
+    q.push("))");
+}
+
+/// The teams whose own policy assigns.
+async fn team_policies(conn: &mut SqliteConnection) -> Result<Vec<TeamPolicy>> {
+    let rows: Vec<(Uuid, String, Option<i64>)> =
+        sqlx::query_as("SELECT team_id, policy, reassign_after_minutes FROM team_assignment WHERE policy <> 'off'")
+            .fetch_all(conn)
+            .await
+            .db()?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (team, policy, minutes) in rows {
+        if let Some(settings) = PolicySettings::from_columns(Some(policy), minutes)? {
+            out.push(TeamPolicy { team_id: TeamId::from_uuid(team), settings });
+        }
+    }
+    Ok(out)
 }
 
 /// Where the step is: looking on a reader, or writing under the gate.
@@ -196,22 +233,26 @@ impl AssignmentTx for SqliteAssignmentTx<'_> {
         Ok(policies(self.conn()?, None).await?.into_iter().filter(ChannelPolicy::assigns).collect())
     }
 
-    async fn any_unanswered(&mut self, channel: ChannelId, deadline: DateTime<Utc>) -> Result<bool> {
-        sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 {DUE})"))
-            .bind(channel.as_uuid())
+    async fn active_team_policies(&mut self) -> Result<Vec<TeamPolicy>> {
+        team_policies(self.conn()?).await
+    }
+
+    async fn any_unanswered(&mut self, route: Route, deadline: DateTime<Utc>) -> Result<bool> {
+        sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 {})", due(route)))
+            .bind(route_id(route))
             .bind(ms(deadline))
             .fetch_one(self.conn()?)
             .await
             .db()
     }
 
-    async fn any_waiting(&mut self, channels: &[ChannelId]) -> Result<bool> {
+    async fn any_waiting(&mut self, channels: &[ChannelId], teams: &[TeamId]) -> Result<bool> {
         let mut q = QueryBuilder::<Sqlite>::new(
             "SELECT EXISTS (SELECT 1 FROM agents WHERE active AND availability = 'online') \
                AND EXISTS (SELECT 1 FROM conversations c INDEXED BY conversations_queue \
                  WHERE c.status = 'open' AND c.assignee_id IS NULL AND c.waiting_since IS NOT NULL AND ",
         );
-        in_channels(&mut q, channels);
+        routed(&mut q, channels, teams);
         q.push(")");
         q.build_query_scalar().fetch_one(self.conn()?).await.db()
     }
@@ -223,15 +264,17 @@ impl AssignmentTx for SqliteAssignmentTx<'_> {
         pool(self.writer()?).await
     }
 
-    async fn unanswered(&mut self, channel: ChannelId, deadline: DateTime<Utc>, limit: u32) -> Result<Vec<Unanswered>> {
-        let due: Vec<(Uuid, Uuid)> =
-            sqlx::query_as(&format!("SELECT c.id, c.assignee_id {DUE} ORDER BY c.waiting_since, c.id LIMIT ?3"))
-                .bind(channel.as_uuid())
-                .bind(ms(deadline))
-                .bind(i64::from(limit))
-                .fetch_all(self.conn()?)
-                .await
-                .db()?;
+    async fn unanswered(&mut self, route: Route, deadline: DateTime<Utc>, limit: u32) -> Result<Vec<Unanswered>> {
+        let due: Vec<(Uuid, Uuid)> = sqlx::query_as(&format!(
+            "SELECT c.id, c.assignee_id {} ORDER BY c.waiting_since, c.id LIMIT ?3",
+            due(route)
+        ))
+        .bind(route_id(route))
+        .bind(ms(deadline))
+        .bind(i64::from(limit))
+        .fetch_all(self.conn()?)
+        .await
+        .db()?;
         Ok(due
             .into_iter()
             .map(|(c, a)| Unanswered { conversation: ConversationId::from_uuid(c), assignee: AgentId::from_uuid(a) })
@@ -241,14 +284,15 @@ impl AssignmentTx for SqliteAssignmentTx<'_> {
     async fn waiting(
         &mut self,
         channels: &[ChannelId],
+        teams: &[TeamId],
         after: Option<QueueKey>,
         limit: u32,
     ) -> Result<Vec<WaitingConversation>> {
         let mut q = QueryBuilder::<Sqlite>::new(
-            "SELECT c.id, c.channel_id, c.waiting_since FROM conversations c INDEXED BY conversations_queue \
+            "SELECT c.id, c.channel_id, c.team_id, c.waiting_since FROM conversations c INDEXED BY conversations_queue \
              WHERE c.status = 'open' AND c.assignee_id IS NULL AND c.waiting_since IS NOT NULL AND ",
         );
-        in_channels(&mut q, channels);
+        routed(&mut q, channels, teams);
         if let Some(k) = after {
             q.push(" AND (c.waiting_since, c.id) > (")
                 .push_bind(ms(k.waiting_since))
@@ -257,12 +301,13 @@ impl AssignmentTx for SqliteAssignmentTx<'_> {
                 .push(")");
         }
         q.push(" ORDER BY c.waiting_since, c.id LIMIT ").push_bind(i64::from(limit));
-        let page: Vec<(Uuid, Uuid, i64)> = q.build_query_as().fetch_all(self.conn()?).await.db()?;
+        let page: Vec<(Uuid, Uuid, Option<Uuid>, i64)> = q.build_query_as().fetch_all(self.conn()?).await.db()?;
         page.into_iter()
-            .map(|(id, channel, since)| {
+            .map(|(id, channel, team, since)| {
                 Ok(WaitingConversation {
                     id: ConversationId::from_uuid(id),
                     channel: ChannelId::from_uuid(channel),
+                    transferred_to: team.map(TeamId::from_uuid),
                     waiting_since: time(since)?,
                 })
             })

@@ -133,8 +133,10 @@ fn claim_sql(scope: ClaimScope) -> String {
     let filter = match scope {
         ClaimScope::All => "",
         ClaimScope::Teams => {
-            "AND c.channel_id IN (SELECT ch.id FROM channels ch WHERE ch.team_id IS NULL \
-               OR ch.team_id IN (SELECT tm.team_id FROM team_members tm WHERE tm.agent_id = ?1))"
+            // Its effective team is one of the agent's, or none.
+            "AND (c.team_id IN (SELECT tm.team_id FROM team_members tm WHERE tm.agent_id = ?1) \
+               OR (c.team_id IS NULL AND c.channel_id IN (SELECT ch.id FROM channels ch WHERE ch.team_id IS NULL \
+               OR ch.team_id IN (SELECT tm.team_id FROM team_members tm WHERE tm.agent_id = ?1))))"
         }
     };
     format!(

@@ -9,6 +9,10 @@
 //! agent; if there is none and the assignee is no longer online, it goes back to the
 //! queue; if the assignee is the only one online, it stays.
 //!
+//! **Routes.** A conversation follows its channel's policy (the channel's own, else its
+//! team's); once transferred to a team (`conversations.team_id`) it follows that team's
+//! policy instead, and that team's members take it.
+//!
 //! **History.** Every automatic change is recorded in the conversation's history:
 //! `assigned` with `via: "auto"`, `policy`, `reason` (`waiting`, or `reply_timeout` with
 //! `previous_agent_id`), and `unassigned` with `reason: "reply_timeout"`. A keyword
@@ -96,7 +100,24 @@ pub trait AssignmentStore: Send + Sync {
 pub struct WaitingConversation {
     pub id: ConversationId,
     pub channel: ChannelId,
+    /// The team it was transferred to (`None`: it follows its channel's routing).
+    pub transferred_to: Option<TeamId>,
     pub waiting_since: DateTime<Utc>,
+}
+
+/// Whose policy a set of conversations follows: a channel's (its conversations that
+/// were not transferred) or a team's (the conversations transferred to it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Route {
+    Channel(ChannelId),
+    Team(TeamId),
+}
+
+/// A team's own policy, for the conversations transferred to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TeamPolicy {
+    pub team_id: TeamId,
+    pub settings: PolicySettings,
 }
 
 /// Where a page of [`AssignmentTx::waiting`] starts: after this conversation, in queue
@@ -132,26 +153,33 @@ pub trait AssignmentTx: Send {
     /// `lock_pool`: what was read before is only a hint.
     async fn active_policies(&mut self) -> Result<Vec<ChannelPolicy>>;
 
-    /// Whether a conversation of `channel` is [`Unanswered`] at `deadline` (a look; locks
-    /// nothing).
-    async fn any_unanswered(&mut self, channel: ChannelId, deadline: DateTime<Utc>) -> Result<bool>;
+    /// The teams whose own policy assigns (for the conversations transferred to them).
+    /// Read again after `lock_pool`, like `active_policies`.
+    async fn active_team_policies(&mut self) -> Result<Vec<TeamPolicy>>;
 
-    /// Whether any active agent is online while a conversation of `channels` waits (a
-    /// look; locks nothing).
-    async fn any_waiting(&mut self, channels: &[ChannelId]) -> Result<bool>;
+    /// Whether a conversation of `route` is [`Unanswered`] at `deadline` (a look; locks
+    /// nothing).
+    async fn any_unanswered(&mut self, route: Route, deadline: DateTime<Utc>) -> Result<bool>;
+
+    /// Whether any active agent is online while a conversation waits that follows one of
+    /// `channels` (not transferred) or was transferred to one of `teams` (a look; locks
+    /// nothing).
+    async fn any_waiting(&mut self, channels: &[ChannelId], teams: &[TeamId]) -> Result<bool>;
 
     /// Starts the step's writing part (see above) and reads the pool: the online,
     /// active agents with their loads, teams and places in the rotation.
     async fn lock_pool(&mut self) -> Result<AgentPool>;
 
-    /// Up to `limit` [`Unanswered`] conversations of `channel` at `deadline`, longest
+    /// Up to `limit` [`Unanswered`] conversations of `route` at `deadline`, longest
     /// waiting first.
-    async fn unanswered(&mut self, channel: ChannelId, deadline: DateTime<Utc>, limit: u32) -> Result<Vec<Unanswered>>;
+    async fn unanswered(&mut self, route: Route, deadline: DateTime<Utc>, limit: u32) -> Result<Vec<Unanswered>>;
 
-    /// Up to `limit` conversations waiting in `channels`, in queue order, after `after`.
+    /// Up to `limit` conversations waiting that follow one of `channels` (not
+    /// transferred) or were transferred to one of `teams`, in queue order, after `after`.
     async fn waiting(
         &mut self,
         channels: &[ChannelId],
+        teams: &[TeamId],
         after: Option<QueueKey>,
         limit: u32,
     ) -> Result<Vec<WaitingConversation>>;

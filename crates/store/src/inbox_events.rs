@@ -38,10 +38,12 @@ pub enum InboxEventKind {
     LabelRemoved,
     /// A private note was written on the conversation.
     NoteCreated,
+    /// It was transferred to another team (or back to its channel's).
+    TeamChanged,
 }
 
 impl InboxEventKind {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::MessageCreated,
         Self::MessageStatus,
         Self::ConversationCreated,
@@ -50,6 +52,7 @@ impl InboxEventKind {
         Self::LabelAdded,
         Self::LabelRemoved,
         Self::NoteCreated,
+        Self::TeamChanged,
     ];
 
     #[must_use]
@@ -63,6 +66,7 @@ impl InboxEventKind {
             Self::LabelAdded => "label_added",
             Self::LabelRemoved => "label_removed",
             Self::NoteCreated => "note_created",
+            Self::TeamChanged => "team_changed",
         }
     }
 
@@ -86,7 +90,8 @@ pub struct InboxEvent {
     pub kind: InboxEventKind,
     pub conversation_id: ConversationId,
     pub channel_id: ChannelId,
-    /// The team the channel was routed to (`None`: every agent sees the channel).
+    /// The conversation's effective team: the one it was transferred to, else its
+    /// channel's (`None`: every agent sees it).
     pub team_id: Option<TeamId>,
     /// The conversation's assignee (after the change, for `assignment_changed`).
     pub assignee_id: Option<AgentId>,
@@ -103,7 +108,7 @@ pub struct InboxEvent {
     /// Small scalar fields by kind: `message_created` → `direction`, `type`, `state`;
     /// `message_status` → `state`, `previous_state`, `error_code`;
     /// `conversation_created` → `status`; `conversation_status` → `status`,
-    /// `previous_status`.
+    /// `previous_status`; `team_changed` → `previous_team_id`.
     pub data: serde_json::Map<String, serde_json::Value>,
     pub at: DateTime<Utc>,
 }

@@ -28,8 +28,8 @@ pub use agents::{
 };
 pub use assignment::{
     AgentPool, AssignmentPolicy, AssignmentStore, AssignmentTx, AutoAssignReport, AutoAssigned, AutoReason,
-    ChannelPolicy, InvalidPolicy, PolicySettings, PolicySource, PoolAgent, QueueKey, Returned, Unanswered,
-    WaitingConversation, auto_assigned_data, pool_agent, returned_data,
+    ChannelPolicy, InvalidPolicy, PolicySettings, PolicySource, PoolAgent, QueueKey, Returned, Route, TeamPolicy,
+    Unanswered, WaitingConversation, auto_assigned_data, pool_agent, returned_data,
 };
 pub use auth::{
     AgentCredentials, AuthStore, FailureKey, Invitation, InvitationOutcome, InvitationPurpose, NewInvitation,
@@ -58,7 +58,7 @@ pub use outbox::{
 };
 pub use queue::{
     AssignOutcome, AssignRefusal, Assignment, ClaimOutcome, ClaimScope, ConversationState, HistoryCursor, HistoryEntry,
-    HistoryKind, QueueStore, StatusChange, StatusChangeOutcome,
+    HistoryKind, QueueStore, StatusChange, StatusChangeOutcome, TeamTransfer, TransferOutcome,
 };
 pub use teams::{InvalidTeamName, Team, TeamId, TeamName, TeamStore};
 pub use views::{

@@ -24,8 +24,10 @@ use crate::{Page, Result, TeamId};
 pub struct ConversationState {
     pub id: ConversationId,
     pub channel_id: ChannelId,
-    /// The team its channel is routed to.
+    /// Its effective team: the one it was transferred to, else its channel's.
     pub team_id: Option<TeamId>,
+    /// The team it was transferred to (`None`: it follows its channel's routing).
+    pub transferred_to: Option<TeamId>,
     pub contact_id: ContactId,
     pub status: ConversationStatus,
     pub assignee_id: Option<AgentId>,
@@ -44,7 +46,7 @@ pub struct ConversationState {
 pub enum ClaimScope {
     /// Every conversation (admins).
     All,
-    /// Conversations of channels routed to one of the agent's teams, or to no team.
+    /// Conversations whose effective team is one of the agent's, or none.
     Teams,
 }
 
@@ -122,6 +124,32 @@ pub enum StatusChangeOutcome {
     Resolved,
 }
 
+/// A transfer to a team, or back to the channel's routing.
+#[derive(Clone, Copy, Debug)]
+pub struct TeamTransfer {
+    pub conversation: ConversationId,
+    /// `None`: back to its channel's routing.
+    pub team: Option<TeamId>,
+    /// Who did it (`None`: the system).
+    pub actor: Option<AgentId>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TransferOutcome {
+    /// The state after; `changed` is false if it was so already (nothing recorded);
+    /// `unassigned`: the assignee who was not a member of the new team and lost it.
+    Done {
+        state: ConversationState,
+        changed: bool,
+        unassigned: Option<AgentId>,
+    },
+    ConversationNotFound,
+    TeamNotFound,
+    /// Resolved conversations are closed for good.
+    Resolved,
+}
+
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -129,6 +157,7 @@ pub enum HistoryKind {
     Assigned,
     Unassigned,
     StatusChanged,
+    TeamChanged,
 }
 
 impl HistoryKind {
@@ -138,6 +167,7 @@ impl HistoryKind {
             Self::Assigned => "assigned",
             Self::Unassigned => "unassigned",
             Self::StatusChanged => "status_changed",
+            Self::TeamChanged => "team_changed",
         }
     }
 
@@ -147,6 +177,7 @@ impl HistoryKind {
             "assigned" => Self::Assigned,
             "unassigned" => Self::Unassigned,
             "status_changed" => Self::StatusChanged,
+            "team_changed" => Self::TeamChanged,
             _ => return None,
         })
     }
@@ -161,9 +192,12 @@ impl fmt::Display for HistoryKind {
 /// One entry of a conversation's history. `data` by kind:
 /// - `assigned`: `agent_id`, `previous_agent_id` (a transfer) or null, `via` (`claim`,
 ///   `manual`);
-/// - `unassigned`: `agent_id` (who had it), `reason` (`manual`, `agent_deactivated`);
+/// - `unassigned`: `agent_id` (who had it), `reason` (`manual`, `agent_deactivated`,
+///   `team_changed`: not a member of the team it was transferred to);
 /// - `status_changed`: `from`, `to`, `snoozed_until` (when snoozed), `reason`
-///   (`manual`, `snooze_ended`).
+///   (`manual`, `snooze_ended`);
+/// - `team_changed`: `from`, `to` (the effective teams; null: no team), `transferred_to`
+///   (the team chosen; null: back to the channel's routing).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HistoryEntry {
     pub id: i64,
@@ -192,6 +226,12 @@ pub trait QueueStore: Send + Sync {
 
     /// Assigns, transfers or unassigns, recording the change in the history.
     async fn assign(&self, a: &Assignment) -> Result<AssignOutcome>;
+
+    /// Transfers the conversation to a team (`None`: back to its channel's routing),
+    /// recording `team_changed` in the history. If its effective team changes to a team
+    /// its assignee is not a member of, it is unassigned too (history: `unassigned`,
+    /// `reason: "team_changed"`), back in the queue for that team.
+    async fn transfer_team(&self, t: &TeamTransfer) -> Result<TransferOutcome>;
 
     /// Sets the status, recording the change in the history: resolving records who and
     /// when; snoozing keeps `snoozed_until`.

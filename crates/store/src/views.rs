@@ -59,7 +59,7 @@ pub struct ConversationView {
     pub created_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub message_count: i64,
-    /// The team its channel is routed to.
+    /// Its effective team: the one it was transferred to, else its channel's.
     pub team_id: Option<TeamId>,
     /// The click-to-chat link (or ad) that started it, if any.
     pub link_id: Option<switchboard_domain::LinkId>,
@@ -217,8 +217,8 @@ pub trait MessageStore: Send + Sync {
 }
 
 /// Who is looking: admins see every conversation; an agent sees the ones assigned to
-/// them and those of channels routed to one of their teams or to no team (the rule of
-/// the queue, see `queue.rs`).
+/// them and those whose effective team (the team it was transferred to, else its
+/// channel's) is one of theirs or none (the rule of the queue, see `queue.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Visibility {
     All,
@@ -317,7 +317,7 @@ pub struct ViewQuery {
     /// Any of these; empty = every status.
     pub statuses: Vec<ConversationStatus>,
     pub assignee: Option<AssigneeFilter>,
-    /// Conversations of channels routed to this team.
+    /// Conversations whose effective team this is.
     pub team: Option<TeamId>,
     /// All of these labels.
     pub labels: Vec<LabelId>,

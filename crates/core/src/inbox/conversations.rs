@@ -2,14 +2,14 @@
 //!
 //! Who may do what: admins anything. On a conversation they see, an agent may assign it
 //! to themselves when it is unassigned (within their capacity), give back their own, and
-//! change the status. Whatever frees an agent or puts a conversation back in the queue
-//! wakes the assigner.
+//! change the status, and transfer it to a team when it is unassigned or theirs. Whatever
+//! frees an agent or puts a conversation back in the queue wakes the assigner.
 
 use chrono::{DateTime, Utc};
 use switchboard_domain::{AgentId, AgentRole, ChannelId, ConversationId, ConversationStatus};
 use switchboard_store::{
     Agent, AssignOutcome, AssignRefusal, Assignment, ChannelPolicy, ClaimOutcome, ClaimScope, ConversationState,
-    PolicySettings, StatusChange, StatusChangeOutcome, TeamId,
+    PolicySettings, StatusChange, StatusChangeOutcome, TeamId, TeamTransfer, TransferOutcome,
 };
 
 use super::{Inbox, InboxError};
@@ -27,6 +27,14 @@ pub fn may_assign(agent: &Agent, current: Option<AgentId>, target: Option<AgentI
         Some(target) => target == agent.id && (current.is_none() || current == me),
         None => current == me || current.is_none(),
     }
+}
+
+/// Whether `agent` may transfer a conversation assigned to `current` to another team
+/// (it may cost the assignee the conversation): admins always; an agent when it is
+/// unassigned or theirs.
+#[must_use]
+pub fn may_transfer(agent: &Agent, current: Option<AgentId>) -> bool {
+    agent.role == AgentRole::Admin || current.is_none() || current == Some(agent.id)
 }
 
 /// The snooze rules: a time is required to snooze, must be in the future, and is only for
@@ -110,6 +118,44 @@ impl Inbox<'_> {
         }
     }
 
+    /// Transfers `conversation` to `team` (`None`: back to its channel's routing), as
+    /// `caller`. The team must exist (else `team_id` is invalid). An assignee who is not a
+    /// member of the conversation's new team loses it (the history says why), and the
+    /// assigner is woken so the team's policy, if any, hands it to a member. The caller
+    /// may no longer see it afterwards; the state after is answered all the same.
+    pub async fn transfer(
+        &self,
+        caller: &Agent,
+        conversation: ConversationId,
+        team: Option<TeamId>,
+    ) -> Result<ConversationState, InboxError> {
+        let id = conversation;
+        let current = self.store.conversation_state(id).await?.ok_or(InboxError::NotFound { what: "conversation" })?;
+        if !may_transfer(caller, current.assignee_id) {
+            return Err(InboxError::Forbidden);
+        }
+        let outcome = self
+            .store
+            .transfer_team(&TeamTransfer { conversation: id, team, actor: Some(caller.id), at: Utc::now() })
+            .await?;
+        match outcome {
+            TransferOutcome::Done { state: c, changed, unassigned } => {
+                if changed {
+                    // Its new team's policy may hand it out; a freed assignee has room.
+                    self.wake.assigner();
+                    tracing::info!(
+                        conversation_id = %id, team_id = ?c.team_id, transferred_to = ?c.transferred_to,
+                        unassigned = ?unassigned, by = %caller.id, "conversation transferred"
+                    );
+                }
+                Ok(c)
+            }
+            TransferOutcome::ConversationNotFound => Err(InboxError::NotFound { what: "conversation" }),
+            TransferOutcome::TeamNotFound => Err(InboxError::invalid("team_id", "no team has this id")),
+            TransferOutcome::Resolved => Err(InboxError::Resolved),
+        }
+    }
+
     /// Changes `conversation`'s status (snoozed: until `snoozed_until`), as `caller`.
     pub async fn set_status(
         &self,
@@ -188,7 +234,7 @@ mod tests {
     use switchboard_domain::{AgentId, AgentName, AgentRole, ConversationStatus, Email};
     use switchboard_store::{Agent, Availability};
 
-    use super::{check_snooze, may_assign};
+    use super::{check_snooze, may_assign, may_transfer};
     use crate::inbox::{InboxError, Invalid};
 
     fn agent(role: AgentRole) -> Agent {
@@ -219,6 +265,15 @@ mod tests {
         let admin = agent(AgentRole::Admin);
         assert!(may_assign(&admin, Some(other), Some(AgentId::new())));
         assert!(may_assign(&admin, Some(other), None));
+    }
+
+    #[test]
+    fn agents_transfer_what_is_unassigned_or_theirs() {
+        let me = agent(AgentRole::Agent);
+        assert!(may_transfer(&me, None));
+        assert!(may_transfer(&me, Some(me.id)));
+        assert!(!may_transfer(&me, Some(AgentId::new())), "another's conversation");
+        assert!(may_transfer(&agent(AgentRole::Admin), Some(AgentId::new())));
     }
 
     fn field(r: Result<(), InboxError>) -> Option<Invalid> {

@@ -19,6 +19,7 @@ use switchboard_store::{Store, StoreError};
 use crate::wake::Wake;
 
 pub use attachments::{SentAttachment, Upload};
+pub use conversations::may_transfer;
 pub use labels::LABELS_MAX;
 pub use notes::{MAX_MENTIONS, MAX_NOTE_CHARS, mentioned_emails};
 pub use replies::{Compose, Outgoing};

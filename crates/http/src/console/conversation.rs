@@ -4,7 +4,7 @@
 //! `Page<VisibleConversation>`: authentication and visibility are the API's (an agent who
 //! may not see it gets the 404 page, and nothing changes). Writes call the same core use
 //! cases as the REST routes doing the same thing (`Inbox::reply`, `add_note`, `assign`,
-//! `set_status`, `claim`, `add_labels`, `remove_label`; `Config::update_contact`).
+//! `transfer`, `set_status`, `claim`, `add_labels`, `remove_label`; `Config::update_contact`).
 //!
 //! - `GET /c/{id}` the page; the inbox's query (`?view=mine&status=open&sort=…`) names
 //!   the list the agent came from, for `[`/`]` (`GET /c/{id}/next?…&dir=prev|next`) and
@@ -15,7 +15,7 @@
 //! - `GET /c/{id}/quick-reply?shortcut=…` what a quick reply would send here, filled in.
 //! - `POST /c/{id}/compose` a reply or (`mode=note`) a private note;
 //!   `POST /c/{id}/template` a template, by hand.
-//! - `POST /c/{id}/claim|assign|status|resolve-next|labels`,
+//! - `POST /c/{id}/claim|assign|team|status|resolve-next|labels`,
 //!   `POST /c/{id}/labels/{label_id}/remove`, `GET /c/{id}/history`.
 //! - `POST /c/{id}/contact` the contact's name and custom attributes.
 //!
@@ -52,6 +52,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/c/{id}/template"),
     ("post", "/c/{id}/claim"),
     ("post", "/c/{id}/assign"),
+    ("post", "/c/{id}/team"),
     ("post", "/c/{id}/status"),
     ("post", "/c/{id}/resolve-next"),
     ("post", "/c/{id}/labels"),
@@ -70,6 +71,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/c/{id}/template", web::post().to(compose::template))
         .route("/c/{id}/claim", web::post().to(actions::claim))
         .route("/c/{id}/assign", web::post().to(actions::assign))
+        .route("/c/{id}/team", web::post().to(actions::transfer))
         .route("/c/{id}/status", web::post().to(actions::status))
         .route("/c/{id}/resolve-next", web::post().to(actions::resolve_next))
         .route("/c/{id}/labels", web::post().to(actions::add_label))

@@ -432,7 +432,7 @@ pub(crate) struct ConversationJson {
     created_at: DateTime<Utc>,
     resolved_at: Option<DateTime<Utc>>,
     message_count: i64,
-    /// The team its channel is routed to.
+    /// Its effective team: the one it was transferred to, else its channel's.
     team_id: Option<TeamId>,
     /// The click-to-chat link (or ad) that started it, if any.
     link_id: Option<switchboard_domain::LinkId>,

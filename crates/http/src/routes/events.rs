@@ -18,7 +18,9 @@
 //! - `conversation_status`: `status`, `previous_status`;
 //! - `assignment_changed`: `previous_assignee_id`;
 //! - `label_added`: `label_id`, `added_by`; `label_removed`: `label_id`.
-//! - `note_created`: `note_id`, `author_id`.
+//! - `note_created`: `note_id`, `author_id`;
+//! - `team_changed`: `previous_team_id` (the conversation was transferred; `team_id` is
+//!   its new effective team).
 //!
 //! A client that reconnects with `Last-Event-ID` (header; or `?last_event_id=` for
 //! clients that cannot set headers) gets every event after it that it may see, then the
@@ -26,7 +28,8 @@
 //! Events are kept `events.retention_days`. A comment line (`: keep-alive`) is sent when
 //! the stream has been quiet for `events.keep_alive_ms`. Streams end when the server
 //! shuts down (clients reconnect, to this or another instance, with their last id).
-//! An agent receives only the events of conversations they may see (as in the queue).
+//! An agent receives only the events of conversations they may see (as in the queue),
+//! and the `team_changed` that took a conversation away from their team.
 //! A stream also ends within seconds (`switchboard_core::live::ACCESS_RECHECK`) of its
 //! token being revoked, its agent deactivated, or the agent losing a team or the admin
 //! role.
@@ -83,7 +86,8 @@ const STREAM_DESCRIPTION: &str = "A stream of server-sent events, one per change
 - `conversation_status`: `status`, `previous_status`;\n\
 - `assignment_changed`: `previous_assignee_id`;\n\
 - `label_added`: `label_id`, `added_by`; `label_removed`: `label_id`;\n\
-- `note_created`: `note_id`, `author_id`.\n\n\
+- `note_created`: `note_id`, `author_id`;\n\
+- `team_changed`: `previous_team_id` (the conversation was transferred; `team_id` is its new effective team).\n\n\
 Reconnecting with `Last-Event-ID` resumes after that event with nothing missed or repeated; without it the stream \
 starts now. A comment line (`: keep-alive`) is sent when the stream has been quiet for a while.";
 

@@ -1,14 +1,16 @@
 //! The shared queue: `POST /api/v1/queue/claim` (the longest-waiting conversation the
 //! caller may take, or 204), and a conversation's assignment, status and history:
 //! `POST /conversations/{id}/assign`, `POST /conversations/{id}/status`,
-//! `GET /conversations/{id}/history`.
+//! `POST /conversations/{id}/team`, `GET /conversations/{id}/history`.
 //!
-//! The use cases are `switchboard_core::Inbox`'s `claim`, `assign` and `set_status`.
-//! Who may do what: admins anything. An agent sees the conversations of channels routed
-//! to one of their teams or to no team, and the ones assigned to them; for any other
-//! conversation they get 404, as if it did not exist. On those they see, an agent may
-//! assign an unassigned conversation to themselves (within their capacity), unassign
-//! themselves, and change the status.
+//! The use cases are `switchboard_core::Inbox`'s `claim`, `assign`, `set_status` and
+//! `transfer`. Who may do what: admins anything. An agent sees the conversations whose
+//! effective team (the team a conversation was transferred to, else its channel's) is
+//! one of theirs or none, and the ones assigned to them; for any other conversation they
+//! get 404, as if it did not exist. On those they see, an agent may assign an unassigned
+//! conversation to themselves (within their capacity), unassign themselves, change the
+//! status, and transfer an unassigned conversation or their own to a team (after which
+//! they may no longer see it).
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -30,6 +32,7 @@ routes! {
     "/queue/claim" => { post: claim },
     "/conversations/{id}/assign" => { post: assign },
     "/conversations/{id}/status" => { post: set_status },
+    "/conversations/{id}/team" => { post: transfer },
     "/conversations/{id}/history" => { get: history },
 }
 
@@ -39,7 +42,11 @@ routes! {
 struct StateJson {
     id: ConversationId,
     channel_id: ChannelId,
+    /// Its effective team: the one it was transferred to, else its channel's (`null`:
+    /// every agent sees it).
     team_id: Option<TeamId>,
+    /// The team it was transferred to (`null`: it follows its channel's routing).
+    transferred_to: Option<TeamId>,
     contact_id: ContactId,
     status: ConversationStatus,
     assignee_id: Option<AgentId>,
@@ -58,6 +65,7 @@ impl From<ConversationState> for StateJson {
             id: s.id,
             channel_id: s.channel_id,
             team_id: s.team_id,
+            transferred_to: s.transferred_to,
             contact_id: s.contact_id,
             status: s.status,
             assignee_id: s.assignee_id,
@@ -81,8 +89,10 @@ struct HistoryJson {
     actor_id: Option<AgentId>,
     /// By kind: `assigned`: `agent_id`, `previous_agent_id` (a transfer) or null, `via`
     /// (`claim`, `manual`); `unassigned`: `agent_id` (who had it), `reason` (`manual`,
-    /// `agent_deactivated`); `status_changed`: `from`, `to`, `snoozed_until` (when
-    /// snoozed), `reason` (`manual`, `snooze_ended`).
+    /// `agent_deactivated`, `team_changed`: not a member of the team it was transferred
+    /// to); `status_changed`: `from`, `to`, `snoozed_until` (when snoozed), `reason`
+    /// (`manual`, `snooze_ended`); `team_changed`: `from`, `to` (the effective teams, null:
+    /// none), `transferred_to` (the team chosen; null: back to the channel's routing).
     #[schema(value_type = Object)]
     data: serde_json::Value,
     at: DateTime<Utc>,
@@ -111,6 +121,16 @@ struct StatusBody {
     /// Required for `snoozed` (a time in the future), and only for it.
     #[schema(value_type = Option<String>, format = DateTime)]
     snooze_until: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct TeamBody {
+    /// Required: the team to transfer it to; `null` sends it back to its channel's
+    /// routing.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<TeamId>, required = true)]
+    team_id: Option<Option<String>>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -199,7 +219,33 @@ async fn set_status(
     Ok(HttpResponse::Ok().json(StateJson::from(c)))
 }
 
-/// A conversation's assignment and status changes, oldest first.
+/// Transfers a conversation to a team (`team_id: null`: back to its channel's routing).
+/// An assignee who is not a member of its new team loses it, and the team's
+/// auto-assignment policy, if any, hands it to a member. The caller may no longer see it
+/// afterwards (then 404 on it), but this answers its state after the transfer.
+#[utoipa::path(post, path = "/conversations/{id}/team", params(("id" = ConversationId, Path)),
+    request_body = TeamBody,
+    responses(
+        (status = 200, body = StateJson),
+        (status = 403, description = "Agents may only transfer unassigned conversations or their own", body = Problem),
+        (status = 409, description = "The conversation is resolved, which is final (`conversation_resolved`)", body = Problem),
+        (status = 422, description = "`team_id` is missing, not an id, or no team has it", body = Problem),
+    ))]
+async fn transfer(
+    VisibleConversation { id, agent: caller }: VisibleConversation,
+    body: Json<TeamBody>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let team = match &body.team_id {
+        None => return Err(ApiError::field("team_id", "is required: a team's id, or null for the channel's routing")),
+        Some(None) => None,
+        Some(Some(raw)) => Some(raw.parse::<TeamId>().map_err(|_| ApiError::field("team_id", "is not a team id"))?),
+    };
+    let c = state.inbox().transfer(&caller.0, id, team).await?;
+    Ok(HttpResponse::Ok().json(StateJson::from(c)))
+}
+
+/// A conversation's assignment, status and team changes, oldest first.
 #[utoipa::path(get, path = "/conversations/{id}/history", params(("id" = ConversationId, Path), HistoryParams),
     responses((status = 200, body = PageJson<HistoryJson>)))]
 async fn history(

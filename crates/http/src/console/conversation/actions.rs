@@ -1,13 +1,14 @@
-//! Working the queue from the page: claim, assign and unassign, status (snooze until a
-//! time), resolve and open the next, labels, the history, and the previous and next
-//! conversation of the list the agent came from. The use cases are `Inbox`'s `claim`,
-//! `assign`, `set_status`, `add_labels` and `remove_label`, as the REST routes call them.
+//! Working the queue from the page: claim, assign and unassign, transfer to a team,
+//! status (snooze until a time), resolve and open the next, labels, the history, and the
+//! previous and next conversation of the list the agent came from. The use cases are
+//! `Inbox`'s `claim`, `assign`, `transfer`, `set_status`, `add_labels` and
+//! `remove_label`, as the REST routes call them.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use serde::Deserialize;
-use switchboard_domain::{AgentId, ConversationId, ConversationStatus, LabelId};
+use switchboard_domain::{AgentId, ConversationId, ConversationStatus, LabelId, TeamId};
 use switchboard_store::Visibility;
 use switchboard_store::{Agent, AssigneeFilter, ConversationView, StoreError, ViewCursor, ViewQuery};
 
@@ -149,6 +150,13 @@ struct AgentOption {
     current: bool,
 }
 
+struct TeamOption {
+    id: TeamId,
+    name: String,
+    /// The team it was transferred to.
+    current: bool,
+}
+
 #[derive(Template)]
 #[template(path = "console/conversation_panel.html")]
 struct Panel {
@@ -163,6 +171,13 @@ struct Panel {
     resolved: bool,
     admin: bool,
     agents: Vec<AgentOption>,
+    /// Its effective team's name (`None`: no team, every agent sees it).
+    team: Option<String>,
+    /// Whether it follows its channel's routing (not transferred).
+    follows_channel: bool,
+    /// Whether the caller may transfer it (admins; agents when unassigned or theirs).
+    may_transfer: bool,
+    teams: Vec<TeamOption>,
     labels: Vec<LabelChip>,
     other_labels: Vec<LabelChip>,
 }
@@ -186,6 +201,11 @@ pub(super) async fn panel_html(
     let assignee = c.assignee_id.map(|a| {
         agents.iter().find(|x| x.id == a).map_or_else(|| "an agent".to_owned(), |x| x.name.as_str().to_owned())
     });
+    let transferred_to = state.store.conversation_state(c.id).await?.and_then(|s| s.transferred_to);
+    let teams = state.store.teams().await?;
+    let team = c
+        .team_id
+        .map(|t| teams.iter().find(|x| x.id == t).map_or_else(|| "a team".to_owned(), |x| x.name.as_str().to_owned()));
     rendered(&Panel {
         id: c.id,
         view: view.to_owned(),
@@ -201,6 +221,13 @@ pub(super) async fn panel_html(
             .iter()
             .filter(|a| a.active)
             .map(|a| AgentOption { id: a.id, name: a.name.as_str().to_owned(), current: c.assignee_id == Some(a.id) })
+            .collect(),
+        team,
+        follows_channel: transferred_to.is_none(),
+        may_transfer: switchboard_core::may_transfer(me, c.assignee_id),
+        teams: teams
+            .iter()
+            .map(|t| TeamOption { id: t.id, name: t.name.as_str().to_owned(), current: transferred_to == Some(t.id) })
             .collect(),
         labels,
         other_labels,
@@ -258,6 +285,36 @@ pub(super) async fn assign(
     state.inbox().assign(&v.agent.0, v.id, target).await?;
     let view = list_param(&req)?.query();
     Ok(done(&req, v.id, Some(fresh_panel(&state, &v, &view).await?)))
+}
+
+#[derive(Deserialize)]
+pub(super) struct TeamForm {
+    /// A team's id, or empty for the channel's routing.
+    team_id: Option<String>,
+}
+
+/// `POST /c/{id}/team`: transfers it to a team, or back to its channel's routing
+/// (`team_id` empty). If the caller may no longer see it afterwards, to the inbox.
+pub(super) async fn transfer(
+    Page(v): Page<VisibleConversation>,
+    req: HttpRequest,
+    Form(form): Form<TeamForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ConsoleError> {
+    let team = match form.team_id.as_deref().map(str::trim) {
+        None => {
+            return Err(ApiError::field("team_id", "is required: a team, or empty for the channel's routing").into());
+        }
+        Some("") => None,
+        Some(raw) => Some(raw.parse::<TeamId>().map_err(|_| ApiError::field("team_id", "is not a team id"))?),
+    };
+    state.inbox().transfer(&v.agent.0, v.id, team).await?;
+    let list = list_param(&req)?;
+    if !state.store.may_see_conversation(viewer(&v.agent), v.id).await? {
+        // Gone to a team the caller is not in.
+        return Ok(go(&req, &inbox_url(&list)));
+    }
+    Ok(done(&req, v.id, Some(fresh_panel(&state, &v, &list.query()).await?)))
 }
 
 #[derive(Deserialize)]
@@ -397,6 +454,7 @@ pub(super) async fn history(
         e => e.into(),
     })?;
     let agents = super::agents(&state).await?;
+    let teams = state.store.teams().await?;
     let name = |raw: Option<&serde_json::Value>| {
         raw.and_then(serde_json::Value::as_str)
             .and_then(|s| s.parse::<AgentId>().ok())
@@ -420,7 +478,34 @@ pub(super) async fn history(
                 }
                 switchboard_store::HistoryKind::Unassigned => {
                     let from = name(e.data.get("agent_id")).unwrap_or_else(|| "its agent".into());
-                    format!("{actor} unassigned it from {from}")
+                    match e.data.get("reason").and_then(serde_json::Value::as_str) {
+                        Some("team_changed") => {
+                            format!("{actor} unassigned it from {from}, who is not in its new team")
+                        }
+                        Some("agent_deactivated") => format!("{actor} unassigned it from {from}, who was deactivated"),
+                        Some("reply_timeout") => {
+                            format!("{actor} unassigned it from {from}, who did not answer in time")
+                        }
+                        _ => format!("{actor} unassigned it from {from}"),
+                    }
+                }
+                switchboard_store::HistoryKind::TeamChanged => {
+                    let team = |raw: Option<&serde_json::Value>| {
+                        raw.and_then(serde_json::Value::as_str).and_then(|s| s.parse::<TeamId>().ok()).map(|id| {
+                            teams
+                                .iter()
+                                .find(|t| t.id == id)
+                                .map_or("a team that was deleted", |t| t.name.as_str())
+                                .to_owned()
+                        })
+                    };
+                    let to = team(e.data.get("to")).unwrap_or_else(|| "no team".into());
+                    let from = team(e.data.get("from")).unwrap_or_else(|| "no team".into());
+                    if e.data.get("transferred_to").is_some_and(serde_json::Value::is_null) {
+                        format!("{actor} sent it back to its channel's routing ({to}; it was with {from})")
+                    } else {
+                        format!("{actor} transferred it from {from} to {to}")
+                    }
                 }
                 switchboard_store::HistoryKind::StatusChanged => {
                     let to = e.data.get("to").and_then(serde_json::Value::as_str).unwrap_or("?");
