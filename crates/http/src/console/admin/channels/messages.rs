@@ -65,7 +65,7 @@ const fn meaning(var: Var) -> &'static str {
         Var::ContactFirstName => "its first word",
         Var::AgentName => "the assigned agent's name (empty while nobody is assigned)",
         Var::BusinessName => "the business name (the channel's name unless set)",
-        Var::NextOpen => "when you open next, in the contact's language (\"now\" while open, \"soon\" without hours)",
+        Var::NextOpen => "when you open next, in the contact's language (\"now\" while open); needs business hours",
     }
 }
 
@@ -160,7 +160,12 @@ impl AwayForm {
     fn suggestion(hours: Option<&BusinessHours>) -> Self {
         Self {
             enabled: true,
-            text: "Thanks for your message! We are closed right now and will answer {{next_open}}.".into(),
+            // `{{next_open}}` needs hours in an automatic message.
+            text: if hours.is_some() {
+                "Thanks for your message! We are closed right now and will answer {{next_open}}.".into()
+            } else {
+                "Thanks for your message! We are away right now and will answer as soon as we are back.".into()
+            },
             schedule: if hours.is_some() { "outside_business_hours" } else { "always" },
             custom: hours.map_or_else(HoursForm::suggestion, HoursForm::of),
             recipients: RecipientsForm::of(&Recipients::Everyone),
