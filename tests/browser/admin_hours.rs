@@ -140,6 +140,12 @@ async fn split_and_overnight_hours_and_a_holiday_show_the_engines_open_closed_li
     let (status, saved) = api(&t.app, Method::GET, &format!("/api/v1/admin/channels/{id}/auto-replies/hours")).await?;
     ensure!(status == 200, "saved: {status}");
     ensure!(serde_json::from_value::<BusinessHours>(saved.clone())? == hours, "saved as entered: {saved}");
+    // At a phone's width the editor fits without scrolling sideways.
+    t.browser.phone_width().await?;
+    t.browser.wait_for("#h-mon .interval").await?;
+    let overflow = t.browser.eval("return document.documentElement.scrollWidth - window.innerWidth;").await?;
+    ensure!(overflow.as_i64().is_some_and(|o| o <= 0), "scrolls sideways by {overflow}px");
+    t.browser.desktop_width().await?;
     // The channels list shows the same line.
     t.browser.goto("/admin/channels").await?;
     let shown = t.browser.text(&format!("#channel-{id} .hours-line")).await?;
