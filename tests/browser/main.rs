@@ -5,6 +5,7 @@
 
 pub mod harness;
 
+mod admin_hours;
 mod admin_labels;
 mod console_inbox;
 mod conversation;

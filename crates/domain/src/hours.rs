@@ -365,16 +365,18 @@ impl BusinessHours {
         overrides: impl Iterator<Item = &'a DateOverride>,
         date: NaiveDate,
     ) -> &'a [Interval] {
-        let mut best: Option<&DateOverride> = None;
-        for o in overrides {
-            if o.covers(date) && best.is_none_or(|b| o.days() <= b.days()) {
-                best = Some(o);
-            }
-        }
-        match best {
+        match override_among(overrides, date) {
             Some(o) => &o.hours,
             None => self.weekly.day(date.weekday()),
         }
+    }
+
+    /// The override that decides `date`'s intervals, if any (the shortest covering it,
+    /// the later in the list among equally long ones): what a person is told ("closed:
+    /// Christmas").
+    #[must_use]
+    pub fn override_on(&self, date: NaiveDate) -> Option<&DateOverride> {
+        override_among(self.overrides.iter(), date)
     }
 
     /// The wall-clock time at `at` in the channel's time zone; `None` for instants outside
@@ -636,6 +638,25 @@ impl BusinessHours {
             }
         }
     }
+}
+
+/// Among `overrides`, the one that decides `date` (see [`BusinessHours::override_on`]).
+fn override_among<'a>(overrides: impl Iterator<Item = &'a DateOverride>, date: NaiveDate) -> Option<&'a DateOverride> {
+    let mut best: Option<&DateOverride> = None;
+    for o in overrides {
+        if o.covers(date) && best.is_none_or(|b| o.days() <= b.days()) {
+            best = Some(o);
+        }
+    }
+    best
+}
+
+/// The IANA time zone names hours may be written in, sorted (for a picker).
+#[must_use]
+pub fn time_zone_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
+    names.sort_unstable();
+    names
 }
 
 /// Days of pure weekly pattern scanned beyond the last override (more than a week).
@@ -936,6 +957,38 @@ mod tests {
         let open = h.next_open(at("2026-10-03T00:00:00Z")).expect("opens");
         assert!(h.is_open(open));
         assert_eq!(open.with_timezone(&h.time_zone).format("%H:%M").to_string(), "02:30");
+    }
+
+    #[test]
+    fn the_override_deciding_a_date_is_the_shortest() {
+        let mut h = hours("UTC", &WEEK, &[iv("09:00", "17:00")]);
+        let fortnight = DateOverride {
+            date: date("2026-08-01"),
+            until: Some(date("2026-08-14")),
+            label: Some("Summer break".into()),
+            hours: vec![],
+        };
+        let open_day = DateOverride {
+            date: date("2026-08-07"),
+            until: None,
+            label: Some("Stocktaking".into()),
+            hours: vec![iv("10:00", "12:00")],
+        };
+        h.overrides = vec![open_day, fortnight];
+        assert_eq!(h.override_on(date("2026-08-03")).and_then(|o| o.label.as_deref()), Some("Summer break"));
+        assert_eq!(h.override_on(date("2026-08-07")).and_then(|o| o.label.as_deref()), Some("Stocktaking"));
+        assert_eq!(h.override_on(date("2026-08-15")), None);
+        assert_eq!(h.intervals_on(date("2026-08-07")), &[iv("10:00", "12:00")]);
+    }
+
+    #[test]
+    fn time_zone_names_are_the_iana_names_serde_reads() {
+        let names = time_zone_names();
+        assert!(names.len() > 400, "{}", names.len());
+        for n in ["Europe/Berlin", "America/Sao_Paulo", "UTC", "Pacific/Apia"] {
+            assert!(names.contains(&n), "{n}");
+        }
+        assert!(names.iter().all(|n| n.parse::<Tz>().is_ok()));
     }
 
     #[test]

@@ -14,7 +14,8 @@
 // sends "" as null, `data-empty="omit"` leaves the key out), `number`, `bool` (checkbox),
 // `lines` (a textarea: one string per non-empty line), `csv`, `json`. A checkbox is a bool
 // unless typed; a `select multiple` is a list. Fields that are disabled or inside a hidden
-// or disabled part are left out, so a choice can show the part that belongs to it.
+// or disabled part are left out, so a choice can show the part that belongs to it
+// (`data-show-when="type=custom"`: the nearest `type` field of the part's object decides).
 //
 // A 422 names the invalid fields as the API writes them (`weekly.mon[0].end`); each
 // message is shown next to the field with that path (or the nearest part that has one),
@@ -318,11 +319,22 @@
 
   // `data-show-when="NAME=VALUE"` on a part: shown (and its fields sent) only while the
   // form's field NAME (a select or the checked radio) has VALUE (`|` separates several).
+  // NAME is looked for in the part's nearest enclosing object (`data-key`), item or form
+  // that has such a field, so two objects in one form may each have a `type`.
+  function controlling(part, name) {
+    const selector = `[name="${CSS.escape(name)}"]`;
+    for (let n = part.parentElement; n; n = n.parentElement) {
+      if (!n.matches("[data-key], [data-item], form, body")) continue;
+      const fields = [...n.querySelectorAll(selector)];
+      if (fields.length) return fields.find((f) => f.type !== "radio" || f.checked) || null;
+    }
+    return null;
+  }
+
   function syncConditional(root) {
     root.querySelectorAll("[data-show-when]").forEach((part) => {
       const [name, values] = part.dataset.showWhen.split("=", 2);
-      const scope = part.closest("[data-item]") || part.closest("form") || document;
-      const field = [...scope.querySelectorAll(`[name="${CSS.escape(name)}"]`)].find((f) => f.type !== "radio" || f.checked);
+      const field = controlling(part, name);
       part.hidden = !field || !values.split("|").includes(field.value);
     });
   }

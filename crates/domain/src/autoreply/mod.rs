@@ -138,7 +138,9 @@ pub use config::{
 };
 pub use engine::{AgentSend, CompiledConfig, QuickReplyError};
 pub use reply::ReplyBody;
-pub use template::{Lang, Locale, LocaleError, Template, TemplateError, Var, Vars, render};
+pub use template::{
+    Lang, Locale, LocaleError, Template, TemplateError, Var, Vars, format_next_open, format_when, render,
+};
 pub use validate::{ErrorCode, FieldError, ValidationErrors};
 
 use crate::ids::{AgentId, LabelId, QuickReplyId, RuleId, TeamId};

@@ -354,6 +354,15 @@ pub fn format_next_open(hours: &BusinessHours, now: DateTime<Utc>, lang: Lang) -
     if at <= now {
         return Some(lang.now_word().to_owned());
     }
+    format_when(hours, at, now, lang)
+}
+
+/// Writes `at` as `{{next_open}}` writes an opening: in the hours' time zone, relative to
+/// `now` ("today at 18:00", "tomorrow at 02:00", "Monday at 09:00", then with the date).
+/// For other moments than the next opening (the next closing, in the admin's preview).
+/// `None` for instants outside the years 1970 to 9999.
+#[must_use]
+pub fn format_when(hours: &BusinessHours, at: DateTime<Utc>, now: DateTime<Utc>, lang: Lang) -> Option<String> {
     let local = hours.local_time(at)?;
     let today = hours.local_time(now)?.date();
     Some(lang.when(&local, today))

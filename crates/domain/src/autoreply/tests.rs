@@ -761,6 +761,14 @@ fn next_open_in_several_languages() {
     assert_eq!(render("{{next_open}}", &vars(Lang::Es)).expect("ok"), "el lunes 7 de diciembre a las 09:00");
     assert_eq!(render("{{next_open}}", &vars(Lang::De)).expect("ok"), "Montag, 7. Dezember um 09:00 Uhr");
     assert_eq!(render("{{next_open}}", &vars(Lang::Pt)).expect("ok"), "segunda-feira, 7 de dezembro às 09:00");
+    // Any moment, as the admin's preview writes the next closing.
+    let friday_evening = at("2026-11-27T15:00:00Z"); // Friday 16:00 in Berlin
+    let close = hours.next_close(friday_evening).expect("closes");
+    assert_eq!(template::format_when(&hours, close, friday_evening, Lang::En).as_deref(), Some("today at 17:00"));
+    assert_eq!(
+        template::format_when(&hours, close, at("2026-11-26T15:00:00Z"), Lang::En).as_deref(),
+        Some("tomorrow at 17:00")
+    );
     assert_eq!(Lang::from_tag("pt-BR"), Lang::Pt);
     assert_eq!(Lang::from_tag("en_us"), Lang::EnUs);
     assert_eq!(Lang::from_tag("ja"), Lang::En);

@@ -13,6 +13,7 @@
 //! line, a rendered greeting, the rules' "try it") are console routes here that take the
 //! same JSON body and answer an HTML fragment computed by the engine's code.
 
+mod channels;
 mod labels;
 
 use actix_web::body::MessageBody;
@@ -25,11 +26,18 @@ use super::{ConsoleError, Layout, Page, render};
 use crate::extract::Admin;
 
 /// The screens, in the order the navigation lists them: `(path, name, what it is for)`.
-const SECTIONS: &[Section] = &[Section {
-    path: "/admin/labels",
-    name: "Labels",
-    about: "Names and colours agents and rules put on conversations.",
-}];
+const SECTIONS: &[Section] = &[
+    Section {
+        path: "/admin/channels",
+        name: "Channels & hours",
+        about: "Each number's business hours, holidays, greeting and away message.",
+    },
+    Section {
+        path: "/admin/labels",
+        name: "Labels",
+        about: "Names and colours agents and rules put on conversations.",
+    },
+];
 
 /// One screen of the navigation.
 pub struct Section {
@@ -40,7 +48,17 @@ pub struct Section {
 
 /// `(method, path)` of every admin route, for the test that an agent gets 403 on each and
 /// changes nothing (`tests/api/console_admin.rs`); a path's `{id}` stands for a real one.
-pub const ROUTES: &[(&str, &str)] = &[("get", "/admin"), ("get", "/admin/labels")];
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/admin"),
+    ("get", "/admin/labels"),
+    ("get", "/admin/channels"),
+    ("get", "/admin/channels/{channel_id}/hours"),
+    ("post", "/admin/channels/{channel_id}/hours/preview"),
+    ("get", "/admin/channels/{channel_id}/greeting"),
+    ("post", "/admin/channels/{channel_id}/greeting/preview"),
+    ("get", "/admin/channels/{channel_id}/away"),
+    ("post", "/admin/channels/{channel_id}/away/preview"),
+];
 
 pub(super) fn scope() -> actix_web::Scope<
     impl actix_web::dev::ServiceFactory<
@@ -51,7 +69,11 @@ pub(super) fn scope() -> actix_web::Scope<
         InitError = (),
     >,
 > {
-    web::scope("/admin").wrap(from_fn(admins_only)).route("", web::get().to(overview)).configure(labels::configure)
+    web::scope("/admin")
+        .wrap(from_fn(admins_only))
+        .route("", web::get().to(overview))
+        .configure(channels::configure)
+        .configure(labels::configure)
 }
 
 /// Lets only a signed-in admin through; anyone else gets the console's refusal (the

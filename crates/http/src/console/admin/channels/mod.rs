@@ -1,0 +1,136 @@
+//! `/admin/channels`: each connected number with what it answers on its own — its
+//! business hours, greeting and away message — each on its own screen, saved through
+//! `/api/v1/admin/channels/{channel_id}/auto-replies/{hours|greeting|away}`.
+//!
+//! The lines and previews these screens show ("Now: open, closes today at 18:00", a
+//! rendered greeting, whether the away message would go out now) are computed by the
+//! engine's own code: `BusinessHours::period_at` and the template formatter for hours,
+//! `CompiledConfig::evaluate_content` for the greeting and away message.
+
+mod hours;
+mod messages;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use switchboard_domain::autoreply::ValidationErrors;
+use switchboard_domain::instant;
+
+use super::Nav;
+use crate::AppState;
+use crate::console::{ConsoleError, Layout, Page, query_pairs, render};
+use crate::error::{ApiError, FieldError};
+use crate::extract::Admin;
+use crate::json::Body;
+
+/// Where these screens sit in the navigation.
+const SECTION: &str = "/admin/channels";
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/channels", web::get().to(list))
+        .route("/channels/{channel_id}/hours", web::get().to(hours::page))
+        .route("/channels/{channel_id}/hours/preview", web::post().to(hours::preview))
+        .route("/channels/{channel_id}/greeting", web::get().to(messages::greeting_page))
+        .route("/channels/{channel_id}/greeting/preview", web::post().to(messages::greeting_preview))
+        .route("/channels/{channel_id}/away", web::get().to(messages::away_page))
+        .route("/channels/{channel_id}/away/preview", web::post().to(messages::away_preview));
+}
+
+/// Whether an automatic message is set, and on.
+enum Switch {
+    NotSet,
+    On,
+    Off,
+}
+
+impl Switch {
+    fn of(enabled: Option<bool>) -> Self {
+        match enabled {
+            None => Self::NotSet,
+            Some(true) => Self::On,
+            Some(false) => Self::Off,
+        }
+    }
+
+    const fn word(&self) -> &'static str {
+        match self {
+            Self::NotSet => "not set",
+            Self::On => "on",
+            Self::Off => "off",
+        }
+    }
+}
+
+struct Row {
+    id: String,
+    name: String,
+    phone_number_id: String,
+    /// "Now: open, closes today at 18:00", or `None` without hours.
+    hours: Option<hours::Status>,
+    greeting: Switch,
+    away: Switch,
+}
+
+#[derive(Template)]
+#[template(path = "console/admin_channels.html")]
+struct Channels {
+    layout: Layout,
+    nav: Nav,
+    channels: Vec<Row>,
+}
+
+/// `GET /admin/channels`: the channels, each with its open/closed line and its messages.
+async fn list(Page(admin): Page<Admin>, state: web::Data<AppState>) -> Result<HttpResponse, ConsoleError> {
+    let now = Utc::now();
+    let config = state.config();
+    let mut channels = Vec::new();
+    for c in state.store.channels().await? {
+        let s = config.channel_settings(c.id).await?;
+        channels.push(Row {
+            id: c.id.to_string(),
+            name: c.name,
+            phone_number_id: c.phone_number_id.to_string(),
+            hours: s.hours.as_ref().map(|h| hours::Status::at(h, now)),
+            greeting: Switch::of(s.greeting.as_ref().map(|g| g.enabled)),
+            away: Switch::of(s.away.as_ref().map(|a| a.enabled)),
+        });
+    }
+    render(&Channels { layout: Layout::signed_in("Channels & hours", &admin.agent), nav: Nav::at(SECTION), channels })
+}
+
+/// `?at=` (RFC 3339): the moment a preview is computed for (what will the line say at
+/// Christmas?); now by default.
+fn preview_at(req: &HttpRequest) -> Result<DateTime<Utc>, ConsoleError> {
+    let pairs = query_pairs(req)?;
+    let Some((_, raw)) = pairs.iter().find(|(k, _)| k == "at") else {
+        return Ok(Utc::now());
+    };
+    let at = DateTime::parse_from_rfc3339(raw)
+        .map_err(|e| ApiError::field("at", format!("is not an RFC 3339 instant: {e}")))?
+        .with_timezone(&Utc);
+    Ok(instant::check(at).map_err(|_| ApiError::field("at", "must be in the years 1970 to 9999"))?)
+}
+
+/// A preview's draft, read as the API reads the body: `Err` lists the fields it would
+/// refuse (a 422's fields); other errors are the route's own.
+fn read_draft<T: DeserializeOwned>(body: Body<T>) -> Result<Result<T, Vec<FieldError>>, ConsoleError> {
+    match body.read() {
+        Ok(t) => Ok(Ok(t)),
+        Err(ApiError::Validation(errors)) => Ok(Err(errors)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The domain's validation errors as the API names them.
+fn field_errors(e: ValidationErrors) -> Vec<FieldError> {
+    e.errors.into_iter().map(|e| FieldError::new(e.path, e.message)).collect()
+}
+
+/// A preview's HTML fragment: 200, or 422 when it lists what is wrong with the draft.
+fn fragment(t: &impl Template, ok: bool) -> Result<HttpResponse, ConsoleError> {
+    let html = t.render().map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("render")))?;
+    let status = if ok { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(html))
+}
