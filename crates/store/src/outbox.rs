@@ -173,4 +173,8 @@ pub trait OutboxStore: Send + Sync {
     /// Puts a dead (or failed) job back to ready with a fresh attempt count, and its
     /// message back to `queued`. `NotFound` if no such job in those states.
     async fn requeue_outbox(&self, id: JobId, now: DateTime<Utc>) -> Result<()>;
+
+    /// [`requeue_outbox`](Self::requeue_outbox) for every job in `state` (dead or
+    /// failed; `None`: both) in one transaction; how many. Jobs in `Ready` are not touched.
+    async fn requeue_all_outbox(&self, state: Option<OutboxState>, now: DateTime<Utc>) -> Result<u64>;
 }

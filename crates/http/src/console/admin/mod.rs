@@ -13,7 +13,11 @@
 //! line, a rendered greeting, the rules' "try it") are console routes here that take the
 //! same JSON body and answer an HTML fragment computed by the engine's code.
 
+mod agents;
 mod labels;
+mod links;
+mod outbox;
+mod teams;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -25,11 +29,33 @@ use super::{ConsoleError, Layout, Page, render};
 use crate::extract::Admin;
 
 /// The screens, in the order the navigation lists them: `(path, name, what it is for)`.
-const SECTIONS: &[Section] = &[Section {
-    path: "/admin/labels",
-    name: "Labels",
-    about: "Names and colours agents and rules put on conversations.",
-}];
+const SECTIONS: &[Section] = &[
+    Section {
+        path: "/admin/labels",
+        name: "Labels",
+        about: "Names and colours agents and rules put on conversations.",
+    },
+    Section {
+        path: "/admin/agents",
+        name: "Agents",
+        about: "Invite agents, set their role and capacity, reset passwords, deactivate.",
+    },
+    Section {
+        path: "/admin/teams",
+        name: "Teams and routing",
+        about: "Teams and their members, which team gets each channel, auto-assignment.",
+    },
+    Section {
+        path: "/admin/links",
+        name: "Click-to-chat links",
+        about: "wa.me links and QR codes with prefilled text; their clicks and conversations per day.",
+    },
+    Section {
+        path: "/admin/outbox",
+        name: "Outbox",
+        about: "Messages that could not be sent, and why; send them again.",
+    },
+];
 
 /// One screen of the navigation.
 pub struct Section {
@@ -40,7 +66,15 @@ pub struct Section {
 
 /// `(method, path)` of every admin route, for the test that an agent gets 403 on each and
 /// changes nothing (`tests/api/console_admin.rs`); a path's `{id}` stands for a real one.
-pub const ROUTES: &[(&str, &str)] = &[("get", "/admin"), ("get", "/admin/labels")];
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/admin"),
+    ("get", "/admin/labels"),
+    ("get", "/admin/agents"),
+    ("get", "/admin/teams"),
+    ("get", "/admin/links"),
+    ("get", "/admin/links/{id}"),
+    ("get", "/admin/outbox"),
+];
 
 pub(super) fn scope() -> actix_web::Scope<
     impl actix_web::dev::ServiceFactory<
@@ -51,7 +85,14 @@ pub(super) fn scope() -> actix_web::Scope<
         InitError = (),
     >,
 > {
-    web::scope("/admin").wrap(from_fn(admins_only)).route("", web::get().to(overview)).configure(labels::configure)
+    web::scope("/admin")
+        .wrap(from_fn(admins_only))
+        .route("", web::get().to(overview))
+        .configure(labels::configure)
+        .configure(agents::configure)
+        .configure(teams::configure)
+        .configure(links::configure)
+        .configure(outbox::configure)
 }
 
 /// Lets only a signed-in admin through; anyone else gets the console's refusal (the
