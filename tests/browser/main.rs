@@ -5,6 +5,7 @@
 
 pub mod harness;
 
+mod admin_people;
 mod console_inbox;
 mod conversation;
 mod selftest;
