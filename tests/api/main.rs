@@ -12,6 +12,7 @@ mod channels;
 mod console;
 mod console_admin;
 mod console_admin_hours;
+mod console_admin_people;
 mod console_conversation;
 mod console_inbox;
 mod contacts;

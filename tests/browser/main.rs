@@ -7,6 +7,7 @@ pub mod harness;
 
 mod admin_hours;
 mod admin_labels;
+mod admin_people;
 mod console_inbox;
 mod conversation;
 mod selftest;

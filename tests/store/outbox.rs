@@ -36,6 +36,7 @@ conformance!(
         a_wamid_another_message_has_fails_only_its_own_outcome,
         a_refused_message_fails_and_retries_used_up_make_a_dead_letter,
         dead_and_failed_jobs_can_be_requeued,
+        every_dead_or_failed_job_is_requeued_at_once,
         a_requeued_job_waits_for_the_one_in_flight,
         unknown_conversations_and_jobs_are_not_found,
     ],
@@ -483,6 +484,53 @@ async fn dead_and_failed_jobs_can_be_requeued(store: Arc<dyn Store>) {
     store.complete_outbox(&[sent(&jobs[0], "wamid.one"), sent(&jobs[1], "wamid.two")], t(103)).await.unwrap();
     let m = view(&*store, dead).await;
     assert_eq!((m.state, m.sent_at, m.error), (Sent, Some(t(103)), None));
+}
+
+async fn every_dead_or_failed_job_is_requeued_at_once(store: Arc<dyn Store>) {
+    let ch = channel(&*store, "1001").await;
+    let (a, _) = inbound_text(&*store, ch.id, "15550001", "wamid.a", t(0)).await;
+    let (b, _) = inbound_text(&*store, ch.id, "15550002", "wamid.b", t(0)).await;
+    let (c, _) = inbound_text(&*store, ch.id, "15550003", "wamid.c", t(0)).await;
+    let dead = enqueue(&*store, a, "one", t(10)).await;
+    let refused = enqueue(&*store, b, "two", t(11)).await;
+    let waiting = enqueue(&*store, c, "three", t(12)).await;
+    let jobs = claim(&*store, t(20)).await;
+    assert_eq!(messages(&jobs), vec![dead, refused, waiting]);
+    store
+        .complete_outbox(
+            &[
+                result(&jobs[0], SendOutcome::Failed { error: refusal(131_000), dead: true }),
+                result(&jobs[1], SendOutcome::Failed { error: refusal(131_026), dead: false }),
+                retry(&jobs[2], t(500)),
+            ],
+            t(21),
+        )
+        .await
+        .unwrap();
+
+    // One kind: only the refused one; the job waiting for its retry is not touched.
+    assert_eq!(store.requeue_all_outbox(Some(OutboxState::Failed), t(30)).await.unwrap(), 1);
+    assert_eq!(view(&*store, refused).await.state, Queued);
+    assert_eq!(view(&*store, dead).await.state, Failed);
+    assert_eq!(messages_of(&store.list_outbox(OutboxState::Dead, 10).await.unwrap()), vec![dead]);
+    // `Ready` names no unsent job: nothing.
+    assert_eq!(store.requeue_all_outbox(Some(OutboxState::Ready), t(31)).await.unwrap(), 0);
+    // Both kinds: the rest, afresh.
+    assert_eq!(store.requeue_all_outbox(None, t(40)).await.unwrap(), 1);
+    let ready = store.list_outbox(OutboxState::Ready, 10).await.unwrap();
+    assert_eq!(messages_of(&ready), vec![dead, refused, waiting]);
+    let of = |m: MessageId| ready.iter().find(|e| e.message_id == m).unwrap().clone();
+    assert_eq!((of(dead).attempts, of(dead).run_at, of(dead).created_at), (0, t(40), t(40)));
+    assert_eq!((of(refused).attempts, of(refused).run_at), (0, t(30)));
+    assert_eq!((of(waiting).attempts, of(waiting).run_at), (1, t(500)), "a retry still waiting is left alone");
+    let m = view(&*store, dead).await;
+    assert_eq!((m.state, m.failed_at, m.error), (Queued, None, None));
+    assert_eq!(store.requeue_all_outbox(None, t(41)).await.unwrap(), 0, "nothing left");
+    // They are claimed and sent like any other job.
+    let jobs = claim(&*store, t(41)).await;
+    assert_eq!(messages(&jobs), vec![dead, refused]);
+    store.complete_outbox(&[sent(&jobs[0], "wamid.one"), sent(&jobs[1], "wamid.two")], t(42)).await.unwrap();
+    assert_eq!(view(&*store, refused).await.state, Sent);
 }
 
 async fn a_requeued_job_waits_for_the_one_in_flight(store: Arc<dyn Store>) {

@@ -22,9 +22,18 @@
 // and all of them in the form's summary. On success the page's main region is reloaded
 // and `data-done` (or "Saved.") is announced.
 //
-// Buttons with `data-api` (deletes, retries) do the same with no body, after
-// `data-confirm` is confirmed. A form with `data-preview="/admin/…"` also posts its body
-// there as the user types and puts the HTML answer in `data-preview-target`.
+// Buttons with `data-api` (deletes, retries) do the same with no body (or `data-body`),
+// after `data-confirm` is confirmed. A form with `data-preview="/admin/…"` also posts its
+// body there as the user types and puts the HTML answer in `data-preview-target`.
+//
+// A `{name}` in a form's `data-api` path is filled from the form's field `name`, which is
+// then left out of the body (`PUT /api/v1/teams/1/members/{agent_id}` with a select).
+// After success, `data-then-api="METHOD /path/{agent.id}"` makes a second call (no body),
+// its path filled from the first answer's fields (dotted paths); `data-then` (a URL) is
+// filled the same way. `data-answer="#part"` shows the (last) answer once the main region
+// is reloaded: each `[data-answer-field="url"]` inside `#part` gets that field (an input
+// its value, anything else its text), and `#part` is unhidden and focused: for what the
+// API shows only once, such as an invitation link.
 "use strict";
 (() => {
   function csrfToken() {
@@ -228,23 +237,78 @@
   }
 
   // Reloads the main region (the lists, the saved values) in place; then `after`.
-  function reloadMain(url, message) {
+  function reloadMain(url, message, after) {
     const go = url || window.location.pathname + window.location.search;
     if (window.htmx) {
       htmx.ajax("GET", go, { target: "#main", select: "#main", swap: "outerHTML" }).then(() => {
         if (url) history.replaceState(null, "", url);
         if (message) announce(message);
+        if (after) after();
       });
     } else {
       window.location.assign(go);
     }
   }
 
+  // A field of a JSON answer by dotted path (`agent.id`).
+  const pick = (json, path) => path.split(".").reduce((v, k) => (v != null && typeof v === "object" ? v[k] : undefined), json);
+
+  // `template` with each `{path}` replaced by that field of `json`, URL-encoded.
+  const fillIn = (template, json) =>
+    template.replace(/\{([\w.]+)\}/g, (_, k) => { const v = pick(json, k); return encodeURIComponent(v != null ? v : ""); });
+
   // Where to go after success: `data-then` may name the answer's fields (`/admin/rules/{id}`).
   function nextUrl(el, json) {
     const then = el.dataset.then;
-    if (!then) return null;
-    return then.replace(/\{(\w+)\}/g, (_, k) => encodeURIComponent(json && json[k] != null ? json[k] : ""));
+    return then ? fillIn(then, json) : null;
+  }
+
+  // `data-then-api`: the second call, its path filled from the first answer.
+  async function thenCall(el, json) {
+    const spec = el.dataset.thenApi;
+    if (!spec) return { res: null, json };
+    const [method, url] = spec.trim().split(/\s+/, 2);
+    return call(`${method} ${fillIn(url, json)}`);
+  }
+
+  // `data-answer`: shows the answer's fields in that part (once the main region is new).
+  function showAnswer(el, json) {
+    const selector = el.dataset.answer;
+    if (!selector) return null;
+    return () => {
+      const part = document.querySelector(selector);
+      if (!part) return;
+      part.querySelectorAll("[data-answer-field]").forEach((f) => {
+        const v = pick(json, f.dataset.answerField);
+        const text = v == null ? "" : String(v);
+        if ("value" in f && f.tagName !== "BUTTON") f.value = text; else f.textContent = text;
+      });
+      part.hidden = false;
+      if (!part.hasAttribute("tabindex")) part.tabIndex = -1;
+      part.focus();
+    };
+  }
+
+  // After a successful call: the chained call if any, then the reload and the answer.
+  async function succeeded(el, json, done) {
+    const next = await thenCall(el, json);
+    if (next.res && !next.res.ok) {
+      reloadMain(null, null);
+      flash((next.json && next.json.detail) || `The second step failed (${next.res.status}).`);
+      return;
+    }
+    reloadMain(nextUrl(el, next.json), done, showAnswer(el, next.json));
+  }
+
+  // A form's `data-api` with each `{field}` filled from (and taken out of) the body.
+  function target(spec, body) {
+    const [method, url] = spec.trim().split(/\s+/, 2);
+    const filled = url.replace(/\{(\w+)\}/g, (_, k) => {
+      const v = body[k];
+      delete body[k];
+      return encodeURIComponent(v != null ? v : "");
+    });
+    return `${method} ${filled}`;
   }
 
   document.addEventListener("submit", async (evt) => {
@@ -256,9 +320,9 @@
     const submit = form.querySelector("[type=submit]");
     if (submit) submit.disabled = true;
     try {
-      const { res, json } = await call(form.dataset.api, body);
+      const { res, json } = await call(target(form.dataset.api, body), body);
       if (res.ok) {
-        reloadMain(nextUrl(form, json), form.dataset.done || "Saved.");
+        await succeeded(form, json, form.dataset.done || "Saved.");
       } else if (res.status === 401) {
         window.location.assign(`/sign-in?next=${encodeURIComponent(window.location.pathname + window.location.search)}`);
       } else {
@@ -279,7 +343,7 @@
     button.disabled = true;
     try {
       const { res, json } = await call(button.dataset.api, button.dataset.body ? JSON.parse(button.dataset.body) : undefined);
-      if (res.ok) reloadMain(nextUrl(button, json), button.dataset.done || "Done.");
+      if (res.ok) await succeeded(button, json, button.dataset.done || "Done.");
       else flash((json && json.detail) || `The request failed (${res.status}).`);
     } catch {
       flash("The server could not be reached; nothing changed.");

@@ -264,6 +264,38 @@ impl OutboxStore for PgStore {
         notify(conn).await?;
         tx.commit().await.db()
     }
+
+    async fn requeue_all_outbox(&self, state: Option<OutboxState>, now: DateTime<Utc>) -> Result<u64> {
+        let mut tx = self.pool().begin().await.db()?;
+        let conn = &mut *tx;
+        // The jobs first (their rows locked by the update), then exactly their messages.
+        let messages: Vec<Uuid> = sqlx::query_scalar(
+            "UPDATE outbox SET state = 'ready', attempts = 0, run_at = $1, locked_until = NULL, \
+               created_at = $1, updated_at = $1 \
+             WHERE state IN ('dead', 'failed') AND ($2::text IS NULL OR state = $2) RETURNING message_id",
+        )
+        .bind(now)
+        .bind(state.map(OutboxState::as_str))
+        .fetch_all(&mut *conn)
+        .await
+        .db()?;
+        if messages.is_empty() {
+            return Ok(0);
+        }
+        sqlx::query(
+            "UPDATE messages SET state = $1, failed_at = NULL, error_code = NULL, error_title = NULL, \
+               error_details = NULL \
+             WHERE id = ANY($2)",
+        )
+        .bind(DeliveryState::Queued.as_str())
+        .bind(&messages)
+        .execute(&mut *conn)
+        .await
+        .db()?;
+        notify(conn).await?;
+        tx.commit().await.db()?;
+        Ok(messages.len() as u64)
+    }
 }
 
 impl PgStore {

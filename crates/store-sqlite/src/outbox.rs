@@ -208,6 +208,38 @@ impl OutboxStore for SqliteStore {
         .db()?;
         w.commit().await
     }
+
+    async fn requeue_all_outbox(&self, state: Option<OutboxState>, now: DateTime<Utc>) -> Result<u64> {
+        let mut w = self.begin_write().await?;
+        let conn = w.conn();
+        let state = state.map(OutboxState::as_str);
+        // The messages first, while their jobs are still dead or failed (one writer: the
+        // set cannot change in between).
+        sqlx::query(
+            "UPDATE messages SET state = ?1, failed_at = NULL, error_code = NULL, error_title = NULL, \
+               error_details = NULL \
+             WHERE id IN (SELECT message_id FROM outbox \
+                          WHERE state IN ('dead', 'failed') AND (?2 IS NULL OR state = ?2))",
+        )
+        .bind(DeliveryState::Queued.as_str())
+        .bind(state)
+        .execute(&mut *conn)
+        .await
+        .db()?;
+        let n = sqlx::query(
+            "UPDATE outbox SET state = 'ready', attempts = 0, run_at = ?1, locked_until = NULL, \
+               created_at = ?1, updated_at = ?1 \
+             WHERE state IN ('dead', 'failed') AND (?2 IS NULL OR state = ?2)",
+        )
+        .bind(ms(now))
+        .bind(state)
+        .execute(&mut *conn)
+        .await
+        .db()?
+        .rows_affected();
+        w.commit().await?;
+        Ok(n)
+    }
 }
 
 /// What [`insert_outbound`] did.

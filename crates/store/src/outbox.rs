@@ -174,6 +174,9 @@ pub trait OutboxStore: Send + Sync {
     /// message back to `queued`. `NotFound` if no such job in those states.
     async fn requeue_outbox(&self, id: JobId, now: DateTime<Utc>) -> Result<()>;
 
+    /// [`requeue_outbox`](Self::requeue_outbox) for every job in `state` (dead or
+    /// failed; `None`: both) in one transaction; how many. Jobs in `Ready` are not touched.
+    async fn requeue_all_outbox(&self, state: Option<OutboxState>, now: DateTime<Utc>) -> Result<u64>;
     /// How many jobs are in each state (for `/metrics`).
     async fn outbox_depth(&self) -> Result<OutboxDepth>;
 }

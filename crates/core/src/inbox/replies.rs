@@ -15,7 +15,7 @@ use switchboard_domain::autoreply::{
 };
 use switchboard_domain::message::MessageContent;
 use switchboard_domain::{ConversationId, JobId, MessageId, Wamid, window};
-use switchboard_store::{Agent, ConversationView, MessageView, NewOutbound, StoreError};
+use switchboard_store::{Agent, ConversationView, MessageView, NewOutbound, OutboxState, StoreError};
 
 use super::{Inbox, InboxError, Invalid};
 
@@ -205,6 +205,16 @@ impl Inbox<'_> {
         })?;
         self.wake.outbox();
         Ok(())
+    }
+
+    /// Requeues every dead or failed send (`state`: only those) and wakes the sender;
+    /// how many.
+    pub async fn requeue_all_outbox(&self, state: Option<OutboxState>) -> Result<u64, InboxError> {
+        let n = self.store.requeue_all_outbox(state, Utc::now()).await?;
+        if n > 0 {
+            self.wake.outbox();
+        }
+        Ok(n)
     }
 }
 

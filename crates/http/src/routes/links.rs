@@ -481,13 +481,13 @@ struct StatsParams {
 
 #[derive(Default, Serialize, ToSchema)]
 #[schema(as = LinkCounts)]
-struct Counts {
+pub(crate) struct Counts {
     /// Clicks, bots excluded.
-    clicks: i64,
+    pub(crate) clicks: i64,
     /// Clicks by crawlers and link previews.
-    bot_clicks: i64,
-    conversations_started: i64,
-    conversations_resolved: i64,
+    pub(crate) bot_clicks: i64,
+    pub(crate) conversations_started: i64,
+    pub(crate) conversations_resolved: i64,
 }
 
 impl Counts {
@@ -501,10 +501,10 @@ impl Counts {
 
 #[derive(Serialize, ToSchema)]
 #[schema(as = LinkStatsDay)]
-struct DayJson {
-    date: NaiveDate,
+pub(crate) struct DayJson {
+    pub(crate) date: NaiveDate,
     #[serde(flatten)]
-    counts: Counts,
+    pub(crate) counts: Counts,
 }
 
 fn parse_date(field: &str, raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<NaiveDate> {
@@ -540,6 +540,17 @@ async fn stats(
     if (to - from).num_days() >= STATS_MAX_DAYS {
         return Err(ApiError::field("from", format!("the range may span at most {STATS_MAX_DAYS} days")));
     }
+    Ok(HttpResponse::Ok().json(daily_stats(&state, id, from, to).await?))
+}
+
+/// A link's counts for every UTC day from `from` to `to` (both included), with totals:
+/// what `GET /links/{id}/stats` answers, and what the console's chart draws.
+pub(crate) async fn daily_stats(
+    state: &AppState,
+    id: LinkId,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<LinkStats, ApiError> {
     // This process's clicks count too, not only those written at the last flush.
     if let Err(e) = state.clicks.flush().await {
         tracing::warn!(error = %e, "cannot write the click counts before reading stats");
@@ -564,14 +575,14 @@ async fn stats(
         });
         days.push(DayJson { date: day, counts });
     }
-    Ok(HttpResponse::Ok().json(LinkStats { link_id: id, from, to, totals, days }))
+    Ok(LinkStats { link_id: id, from, to, totals, days })
 }
 
 #[derive(Serialize, ToSchema)]
-struct LinkStats {
+pub(crate) struct LinkStats {
     link_id: LinkId,
     from: NaiveDate,
     to: NaiveDate,
-    totals: Counts,
-    days: Vec<DayJson>,
+    pub(crate) totals: Counts,
+    pub(crate) days: Vec<DayJson>,
 }

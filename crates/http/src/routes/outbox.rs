@@ -1,4 +1,5 @@
-//! `/api/v1/admin/outbox`: dead letters and failed sends, and requeueing them (admins).
+//! `/api/v1/admin/outbox`: dead letters and failed sends, and requeueing them, one or all
+//! (admins).
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -10,10 +11,12 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::Admin;
+use crate::json::optional_object;
 use crate::openapi::Problem;
 
 routes! {
     "/admin/outbox" => { get: list },
+    "/admin/outbox/retry" => { post: retry_all },
     "/admin/outbox/{id}/retry" => { post: retry },
 }
 
@@ -102,4 +105,43 @@ async fn retry(
     state.inbox().requeue_outbox(id).await?;
     tracing::info!(outbox_id = id.get(), agent_id = %agent.0.id, "outbox entry requeued");
     Ok(HttpResponse::Accepted().json(Requeued { id, state: "ready" }))
+}
+
+/// Which entries to requeue.
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct RetryAll {
+    /// `dead` or `failed`; absent: both.
+    #[schema(value_type = Option<String>, pattern = "^(dead|failed)$")]
+    state: Option<String>,
+}
+
+/// How many entries were requeued.
+#[derive(Serialize, ToSchema)]
+struct RequeuedAll {
+    requeued: u64,
+}
+
+/// Requeues every dead and failed outbox entry (or only those in `state`) for another
+/// attempt, in one transaction (admins).
+#[utoipa::path(post, path = "/admin/outbox/retry",
+    request_body(content = Option<RetryAll>, description = "Optional: no body, both states"),
+    responses((status = 202, body = RequeuedAll), (status = 403, body = Problem)))]
+async fn retry_all(
+    Admin { agent, .. }: Admin,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let body: RetryAll = optional_object(&body)?;
+    let which = match body.state.as_deref() {
+        None => None,
+        Some(s) => Some(
+            OutboxState::parse(s)
+                .filter(|s| *s != OutboxState::Ready)
+                .ok_or_else(|| ApiError::field("state", "must be dead or failed"))?,
+        ),
+    };
+    let requeued = state.inbox().requeue_all_outbox(which).await?;
+    tracing::info!(requeued, agent_id = %agent.0.id, "outbox entries requeued");
+    Ok(HttpResponse::Accepted().json(RequeuedAll { requeued }))
 }

@@ -13,8 +13,12 @@
 //! line, a rendered greeting, the rules' "try it") are console routes here that take the
 //! same JSON body and answer an HTML fragment computed by the engine's code.
 
+mod agents;
 mod channels;
 mod labels;
+mod links;
+mod outbox;
+mod teams;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -37,6 +41,26 @@ const SECTIONS: &[Section] = &[
         name: "Labels",
         about: "Names and colours agents and rules put on conversations.",
     },
+    Section {
+        path: "/admin/agents",
+        name: "Agents",
+        about: "Invite agents, set their role and capacity, reset passwords, deactivate.",
+    },
+    Section {
+        path: "/admin/teams",
+        name: "Teams and routing",
+        about: "Teams and their members, which team gets each channel, auto-assignment.",
+    },
+    Section {
+        path: "/admin/links",
+        name: "Click-to-chat links",
+        about: "wa.me links and QR codes with prefilled text; their clicks and conversations per day.",
+    },
+    Section {
+        path: "/admin/outbox",
+        name: "Outbox",
+        about: "Messages that could not be sent, and why; send them again.",
+    },
 ];
 
 /// One screen of the navigation.
@@ -58,6 +82,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/admin/channels/{channel_id}/greeting/preview"),
     ("get", "/admin/channels/{channel_id}/away"),
     ("post", "/admin/channels/{channel_id}/away/preview"),
+    ("get", "/admin/agents"),
+    ("get", "/admin/teams"),
+    ("get", "/admin/links"),
+    ("get", "/admin/links/{id}"),
+    ("get", "/admin/outbox"),
 ];
 
 pub(super) fn scope() -> actix_web::Scope<
@@ -74,6 +103,10 @@ pub(super) fn scope() -> actix_web::Scope<
         .route("", web::get().to(overview))
         .configure(channels::configure)
         .configure(labels::configure)
+        .configure(agents::configure)
+        .configure(teams::configure)
+        .configure(links::configure)
+        .configure(outbox::configure)
 }
 
 /// Lets only a signed-in admin through; anyone else gets the console's refusal (the
