@@ -6,6 +6,7 @@
 //
 //   <input name="timezone">                      → {"timezone": "…"}
 //   <div data-key="limits"><input name="per_day">  → {"limits": {"per_day": …}}
+//   <div data-key="media" data-omit-without="kind">  → no "media" key while its `kind` is ""
 //   <div data-list="mon">                        → {"mon": [ …one value per data-item… ]}
 //     <div data-item><input name="start"></div>    → {"start": "…"}
 //     <div data-item data-scalar><input></div>     → the field's value itself
@@ -21,9 +22,11 @@
 // and all of them in the form's summary. On success the page's main region is reloaded
 // and `data-done` (or "Saved.") is announced.
 //
-// Buttons with `data-api` (deletes, retries) do the same with no body, after
+// Buttons with `data-api` (deletes, retries) do the same with no body (or `data-body`,
+// JSON, given by the page: a whole new order, a rule switched off), after
 // `data-confirm` is confirmed. A form with `data-preview="/admin/…"` also posts its body
-// there as the user types and puts the HTML answer in `data-preview-target`.
+// there as the user types and puts the HTML answer in `data-preview-target`; submitting a
+// form that has a preview and no `data-api` (a "try it" box) previews it at once.
 "use strict";
 (() => {
   function csrfToken() {
@@ -76,6 +79,8 @@
         paths.set(p, el);
         const inner = {};
         fill(el, inner, p, paths, root);
+        const needs = el.dataset.omitWithout;
+        if (needs && (inner[needs] === undefined || inner[needs] === "" || inner[needs] === null)) continue;
         obj[el.dataset.key] = inner;
       } else if (isField(el) && el.name) {
         if (skipped(el, root) || (el.type === "radio" && !el.checked)) continue;
@@ -248,6 +253,11 @@
 
   document.addEventListener("submit", async (evt) => {
     const form = evt.target;
+    if (form instanceof HTMLFormElement && form.dataset.preview && !form.dataset.api) {
+      evt.preventDefault();
+      preview(form);
+      return;
+    }
     if (!(form instanceof HTMLFormElement) || !form.dataset.api) return;
     evt.preventDefault();
     clearErrors(form);
@@ -303,6 +313,7 @@
       const first = copy.querySelector("input, select, textarea");
       list.append(copy);
       if (first) list.lastElementChild?.querySelector("input, select, textarea")?.focus();
+      list.closest("form")?.dispatchEvent(new Event("input", { bubbles: true }));
     } else if (el.dataset.remove !== undefined && item) {
       const form = item.closest("form");
       item.remove();

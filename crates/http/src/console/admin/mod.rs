@@ -14,6 +14,9 @@
 //! same JSON body and answer an HTML fragment computed by the engine's code.
 
 mod labels;
+mod preview;
+mod quick_replies;
+mod rules;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -25,11 +28,23 @@ use super::{ConsoleError, Layout, Page, render};
 use crate::extract::Admin;
 
 /// The screens, in the order the navigation lists them: `(path, name, what it is for)`.
-const SECTIONS: &[Section] = &[Section {
-    path: "/admin/labels",
-    name: "Labels",
-    about: "Names and colours agents and rules put on conversations.",
-}];
+const SECTIONS: &[Section] = &[
+    Section {
+        path: "/admin/labels",
+        name: "Labels",
+        about: "Names and colours agents and rules put on conversations.",
+    },
+    Section {
+        path: "/admin/quick-replies",
+        name: "Quick replies",
+        about: "Canned answers agents send with /shortcut, with variables filled in for each contact.",
+    },
+    Section {
+        path: "/admin/rules",
+        name: "Keyword rules",
+        about: "Automatic answers, labels and assignments for messages that match, in order; try any message on them.",
+    },
+];
 
 /// One screen of the navigation.
 pub struct Section {
@@ -40,7 +55,16 @@ pub struct Section {
 
 /// `(method, path)` of every admin route, for the test that an agent gets 403 on each and
 /// changes nothing (`tests/api/console_admin.rs`); a path's `{id}` stands for a real one.
-pub const ROUTES: &[(&str, &str)] = &[("get", "/admin"), ("get", "/admin/labels")];
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/admin"),
+    ("get", "/admin/labels"),
+    ("get", "/admin/quick-replies"),
+    ("post", "/admin/quick-replies/preview"),
+    ("get", "/admin/rules"),
+    ("get", "/admin/rules/new"),
+    ("post", "/admin/rules/preview"),
+    ("get", "/admin/rules/{id}"),
+];
 
 pub(super) fn scope() -> actix_web::Scope<
     impl actix_web::dev::ServiceFactory<
@@ -51,7 +75,12 @@ pub(super) fn scope() -> actix_web::Scope<
         InitError = (),
     >,
 > {
-    web::scope("/admin").wrap(from_fn(admins_only)).route("", web::get().to(overview)).configure(labels::configure)
+    web::scope("/admin")
+        .wrap(from_fn(admins_only))
+        .route("", web::get().to(overview))
+        .configure(labels::configure)
+        .configure(quick_replies::configure)
+        .configure(rules::configure)
 }
 
 /// Lets only a signed-in admin through; anyone else gets the console's refusal (the
