@@ -11,6 +11,7 @@ mod bodies;
 mod channels;
 mod console;
 mod console_admin;
+mod console_admin_rules;
 mod console_conversation;
 mod console_inbox;
 mod contacts;
