@@ -95,10 +95,19 @@ async fn the_quick_reply_preview_fills_the_variables_and_names_bad_fields(backen
         preview(&app, "/admin/quick-replies/preview", json!({"shortcut": "hi", "text": "Hi {{contact.email}}"})).await;
     assert_eq!(status, 422);
     assert!(html.contains("<strong>text</strong>"), "{html}");
-    let (status, html) =
-        preview(&app, "/admin/quick-replies/preview", json!({"shortcut": "Not Valid", "text": "x"})).await;
+    let (status, html) = preview(
+        &app,
+        "/admin/quick-replies/preview",
+        json!({"shortcut": "hi", "text": "x", "buttons": [{"id": "a", "title": "This title is far too long"}]}),
+    )
+    .await;
     assert_eq!(status, 422);
-    assert!(html.contains("id=\"error-message\"") && html.contains("<strong>shortcut</strong>"), "{html}");
+    assert!(html.contains("id=\"error-message\"") && html.contains("<strong>buttons[0].title</strong>"), "{html}");
+    // A shortcut still being typed does not stop the preview (saving names it).
+    let (status, html) =
+        preview(&app, "/admin/quick-replies/preview", json!({"shortcut": "Not Val", "text": "So far"})).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("So far"), "{html}");
     // Nothing was stored.
     assert!(app.store.quick_replies().await.unwrap().is_empty());
 }

@@ -5,6 +5,7 @@
 
 pub mod harness;
 
+mod admin_rules;
 mod console_inbox;
 mod conversation;
 mod selftest;

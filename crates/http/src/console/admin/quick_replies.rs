@@ -5,8 +5,9 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
+use serde_json::Value;
 use switchboard_core::admin::QuickReplySample;
-use switchboard_domain::autoreply::QuickReply;
+use switchboard_domain::autoreply::{QuickReply, Shortcut};
 
 use super::Nav;
 use super::preview::{ReplyView, problems};
@@ -121,9 +122,15 @@ struct Preview {
 /// a name, with the first channel's business name and hours, sent by this admin.
 async fn preview(
     Page(admin): Page<Admin>,
-    body: Body<QuickReply>,
+    mut body: Body<QuickReply>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
+    // The shortcut changes nothing in what is sent: the text is previewed while the
+    // shortcut is still being typed (saving names it if it is not one).
+    let object = body.object_mut();
+    if !object.get("shortcut").and_then(Value::as_str).is_some_and(|s| Shortcut::parse(s).is_ok()) {
+        object.insert("shortcut".into(), Value::String("preview".into()));
+    }
     let qr = match body.read() {
         Ok(qr) => qr,
         Err(e) => return problems(e),
