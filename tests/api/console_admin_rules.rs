@@ -158,6 +158,20 @@ async fn the_rules_pages_show_the_rules_in_order_with_their_forms(backend: Backe
     assert!(html.contains(r#"<option value="send_list" selected>"#));
     assert!(html.contains(r#"value="Options""#) && html.contains(r#"value="first""#));
     assert!(html.contains(r#"value="30""#));
+    // A quick reply named by its shortcut is chosen by id (and saved so).
+    let qr =
+        api(&app, Method::POST, "/api/v1/admin/quick-replies", json!({"shortcut": "hours", "text": "9 to 5"})).await;
+    let qr_id = qr["id"].as_str().unwrap();
+    let by_shortcut = api(
+        &app,
+        Method::POST,
+        "/api/v1/admin/rules",
+        json!({"matcher": {"type": "exact", "texts": ["hours"]}, "actions": [{"type": "send_quick_reply", "quick_reply": "hours"}]}),
+    )
+    .await;
+    assert!(page(&app, "/admin/rules").await.contains("sends /hours"));
+    let html = page(&app, &format!("/admin/rules/{}", by_shortcut["id"].as_str().unwrap())).await;
+    assert!(html.contains(&format!(r#"<option value="{qr_id}" selected>/hours</option>"#)), "{html}");
     let html = page(&app, "/admin/rules/new").await;
     assert!(html.contains(r#"data-api="POST /api/v1/admin/rules""#));
     assert!(html.contains(r#"<template id="action-template">"#));

@@ -122,8 +122,59 @@ async fn a_quick_reply_made_on_screen_is_listed_and_a_422_shows_next_to_its_fiel
     Ok(())
 }
 
+async fn every_matcher_and_action_survives_an_edit_on_screen(t: &mut BrowserTest) -> Result<()> {
+    let app = &t.app;
+    let post = reqwest::Method::POST;
+    let label = api(app, post.clone(), "/api/v1/labels", Some(json!({"name": "VIP", "colour": "#aa3300"}))).await?;
+    let team = api(app, post.clone(), "/api/v1/teams", Some(json!({"name": "Sales"}))).await?;
+    let me = api(app, reqwest::Method::GET, "/api/v1/agents/me", None).await?;
+    let qr = json!({"shortcut": "hours", "text": "9 to 5"});
+    let qr = api(app, post.clone(), "/api/v1/admin/quick-replies", Some(qr)).await?;
+    let body = json!({
+        "name": "Everything",
+        "enabled": true,
+        "matcher": {"type": "regex", "pattern": "^pre(c|z)io"},
+        "actions": [
+            {"type": "send_quick_reply", "quick_reply": qr["id"]},
+            {"type": "send_buttons", "body": "Which?", "buttons": [{"id": "a", "title": "A"}, {"id": "b", "title": "B"}]},
+            {"type": "send_list", "body": "Pick", "button": "Options", "sections": [
+                {"title": "One", "rows": [{"id": "r1", "title": "Row 1", "description": "first"}]},
+                {"title": "Two", "rows": [{"id": "r2", "title": "Row 2"}]}]},
+            {"type": "add_labels", "labels": [label["id"]]},
+            {"type": "assign", "agent": me["id"]},
+            {"type": "assign_team", "team": team["id"]},
+            {"type": "send_text", "text": "Bye {{contact.name}}"}
+        ],
+        "stop": false,
+        "cooldown_minutes": 15
+    });
+    let created = api(app, post, "/api/v1/admin/rules", Some(body)).await?;
+    let id = created["id"].as_str().unwrap_or_default().to_owned();
+    t.sign_in().await?;
+    t.browser.goto(&format!("/admin/rules/{id}")).await?;
+    t.browser.click("#rule-form button[type=submit]").await?;
+    t.browser.wait_for_path("the list of rules", |p| p == "/admin/rules").await?;
+    let saved = api(&t.app, reqwest::Method::GET, &format!("/api/v1/admin/rules/{id}"), None).await?;
+    ensure!(saved == created, "saved unchanged:\n{saved}\nwas\n{created}");
+    // Changing the matcher's type shows its own field and sends only it.
+    t.browser.goto(&format!("/admin/rules/{id}")).await?;
+    t.browser
+        .eval(
+            "const s = document.getElementById('matcher-type'); s.value = 'exact'; \
+             s.dispatchEvent(new Event('change', {bubbles: true})); return true;",
+        )
+        .await?;
+    t.browser.fill("#matcher-texts", "precio").await?;
+    t.browser.click("#rule-form button[type=submit]").await?;
+    t.browser.wait_for_path("the list of rules", |p| p == "/admin/rules").await?;
+    let saved = api(&t.app, reqwest::Method::GET, &format!("/api/v1/admin/rules/{id}"), None).await?;
+    ensure!(saved["matcher"] == json!({"type": "exact", "texts": ["precio"]}), "{saved}");
+    Ok(())
+}
+
 browser_tests! {
     a_rule_made_on_screen_fires_in_the_try_it_box_and_answers_a_real_webhook,
     moving_a_rule_up_saves_the_order,
     a_quick_reply_made_on_screen_is_listed_and_a_422_shows_next_to_its_field,
+    every_matcher_and_action_survives_an_edit_on_screen,
 }

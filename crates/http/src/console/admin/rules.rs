@@ -9,7 +9,7 @@ use askama::Template;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde_json::{Map, Value, json};
 use switchboard_core::admin::RulesPreview;
-use switchboard_domain::autoreply::{Effect, KeywordRule, Matcher, Outcome, RuleAction, RuleRef};
+use switchboard_domain::autoreply::{Effect, KeywordRule, Matcher, Outcome, QuickReplyRef, RuleAction, RuleRef};
 use switchboard_domain::{ChannelId, RuleId};
 use switchboard_store::{ContactQuery, StoredRule, Visibility};
 
@@ -51,7 +51,7 @@ impl Names {
                 .quick_replies()
                 .await?
                 .into_iter()
-                .map(|q| (q.shortcut.as_str().to_owned(), format!("/{}", q.shortcut)))
+                .map(|q| (q.id.to_string(), format!("/{}", q.shortcut)))
                 .collect(),
             labels: store.labels().await?.into_iter().map(|l| (l.id.to_string(), l.name.as_str().to_owned())).collect(),
             agents: store
@@ -87,7 +87,10 @@ fn matcher_summary(m: &Matcher) -> String {
 /// What an action does, in a few words.
 fn action_summary(a: &RuleAction, names: &Names) -> String {
     match a {
-        RuleAction::SendQuickReply { quick_reply } => format!("sends /{quick_reply}"),
+        RuleAction::SendQuickReply { quick_reply } => match quick_reply {
+            QuickReplyRef::Id(id) => format!("sends {}", Names::name(&names.quick_replies, &id.to_string())),
+            QuickReplyRef::Shortcut(s) => format!("sends /{s}"),
+        },
         RuleAction::SendText { text } => format!("sends “{}”", text.chars().take(60).collect::<String>()),
         RuleAction::SendButtons { buttons, .. } => format!("sends {} buttons", buttons.len()),
         RuleAction::SendList { button, .. } => format!("sends the list “{button}”"),
@@ -227,12 +230,23 @@ impl ActionForm {
         Self { kind: "send_text", ..Self::default() }
     }
 
-    fn new(a: &RuleAction) -> Self {
+    /// `a`'s form; a quick reply is chosen by id (named by its shortcut, it is saved by id).
+    fn new(a: &RuleAction, names: &Names) -> Self {
         let choices =
             |b: &[switchboard_domain::message::Choice]| b.iter().map(|c| (c.id.clone(), c.title.clone())).collect();
         match a {
             RuleAction::SendQuickReply { quick_reply } => {
-                let quick_reply = quick_reply.to_string();
+                let quick_reply = match quick_reply {
+                    QuickReplyRef::Id(id) => id.to_string(),
+                    QuickReplyRef::Shortcut(s) => {
+                        let label = format!("/{s}");
+                        names
+                            .quick_replies
+                            .iter()
+                            .find(|(_, l)| *l == label)
+                            .map_or_else(|| s.to_string(), |(id, _)| id.clone())
+                    }
+                };
                 Self { kind: "send_quick_reply", quick_reply, ..Self::default() }
             }
             RuleAction::SendText { text } => Self { kind: "send_text", text: text.clone(), ..Self::default() },
@@ -297,7 +311,7 @@ impl RuleForm {
         }
     }
 
-    fn new(r: &StoredRule) -> Self {
+    fn new(r: &StoredRule, names: &Names) -> Self {
         let rule: &KeywordRule = &r.rule;
         let (matcher_kind, lines, pattern) = match &rule.matcher {
             Matcher::ContainsWord { words } => ("contains_word", words.join("\n"), String::new()),
@@ -315,7 +329,7 @@ impl RuleForm {
             matcher_kind,
             matcher_lines: lines,
             pattern,
-            actions: rule.actions.iter().map(ActionForm::new).collect(),
+            actions: rule.actions.iter().map(|a| ActionForm::new(a, names)).collect(),
             stop: rule.stop,
             cooldown_minutes: rule.cooldown_minutes,
         }
@@ -347,11 +361,12 @@ async fn new_rule(Page(admin): Page<Admin>, state: web::Data<AppState>) -> Resul
 async fn edit_rule(Page(admin): Page<Admin<RuleId>>, state: web::Data<AppState>) -> Result<HttpResponse, ConsoleError> {
     let rule = state.store.keyword_rule(admin.path).await?.ok_or(ApiError::NotFound { what: "rule" })?;
     let title = if rule.rule.name.is_empty() { "Keyword rule".to_owned() } else { rule.rule.name.clone() };
+    let names = Names::load(&state).await?;
     render(&RulePage {
         layout: Layout::signed_in(title, &admin.agent),
         nav: Nav::at("/admin/rules"),
-        rule: RuleForm::new(&rule),
-        names: Names::load(&state).await?,
+        rule: RuleForm::new(&rule, &names),
+        names,
         blank_action: ActionForm::blank(),
     })
 }
