@@ -128,7 +128,7 @@ async fn preview(
     // The shortcut changes nothing in what is sent: the text is previewed while the
     // shortcut is still being typed (saving names it if it is not one).
     let object = body.object_mut();
-    if !object.get("shortcut").and_then(Value::as_str).is_some_and(|s| Shortcut::parse(s).is_ok()) {
+    if object.get("shortcut").and_then(Value::as_str).is_none_or(|s| Shortcut::parse(s).is_err()) {
         object.insert("shortcut".into(), Value::String("preview".into()));
     }
     let qr = match body.read() {
