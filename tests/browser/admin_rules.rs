@@ -156,6 +156,15 @@ async fn every_matcher_and_action_survives_an_edit_on_screen(t: &mut BrowserTest
     t.browser.wait_for_path("the list of rules", |p| p == "/admin/rules").await?;
     let saved = api(&t.app, reqwest::Method::GET, &format!("/api/v1/admin/rules/{id}"), None).await?;
     ensure!(saved == created, "saved unchanged:\n{saved}\nwas\n{created}");
+    // Both screens fit a phone's width.
+    t.browser.phone_width().await?;
+    for path in [format!("/admin/rules/{id}"), "/admin/rules".to_owned()] {
+        t.browser.goto(&path).await?;
+        t.browser.wait_for("#main form").await?;
+        let fits = t.browser.eval("return document.documentElement.scrollWidth <= window.innerWidth;").await?;
+        ensure!(fits == json!(true), "{path}: no sideways scrolling at phone width");
+    }
+    t.browser.desktop_width().await?;
     // Changing the matcher's type shows its own field and sends only it.
     t.browser.goto(&format!("/admin/rules/{id}")).await?;
     t.browser
