@@ -13,6 +13,7 @@ mod console;
 mod console_admin;
 mod console_admin_hours;
 mod console_admin_people;
+mod console_admin_rules;
 mod console_conversation;
 mod console_inbox;
 mod contacts;

@@ -8,6 +8,7 @@ pub mod harness;
 mod admin_hours;
 mod admin_labels;
 mod admin_people;
+mod admin_rules;
 mod console_inbox;
 mod conversation;
 mod selftest;

@@ -6,6 +6,7 @@
 //
 //   <input name="timezone">                      → {"timezone": "…"}
 //   <div data-key="limits"><input name="per_day">  → {"limits": {"per_day": …}}
+//   <div data-key="media" data-omit-without="kind">  → no "media" key while its `kind` is ""
 //   <div data-list="mon">                        → {"mon": [ …one value per data-item… ]}
 //     <div data-item><input name="start"></div>    → {"start": "…"}
 //     <div data-item data-scalar><input></div>     → the field's value itself
@@ -22,9 +23,11 @@
 // and all of them in the form's summary. On success the page's main region is reloaded
 // and `data-done` (or "Saved.") is announced.
 //
-// Buttons with `data-api` (deletes, retries) do the same with no body (or `data-body`),
-// after `data-confirm` is confirmed. A form with `data-preview="/admin/…"` also posts its
-// body there as the user types and puts the HTML answer in `data-preview-target`.
+// Buttons with `data-api` (deletes, retries) do the same with no body (or `data-body`,
+// JSON, given by the page: a whole new order, a rule switched off), after
+// `data-confirm` is confirmed. A form with `data-preview="/admin/…"` also posts its body
+// there as the user types and puts the HTML answer in `data-preview-target`; submitting a
+// form that has a preview and no `data-api` (a "try it" box) previews it at once.
 //
 // A `{name}` in a form's `data-api` path is filled from the form's field `name`, which is
 // then left out of the body (`PUT /api/v1/teams/1/members/{agent_id}` with a select).
@@ -86,6 +89,8 @@
         paths.set(p, el);
         const inner = {};
         fill(el, inner, p, paths, root);
+        const needs = el.dataset.omitWithout;
+        if (needs && (inner[needs] === undefined || inner[needs] === "" || inner[needs] === null)) continue;
         obj[el.dataset.key] = inner;
       } else if (isField(el) && el.name) {
         if (skipped(el, root) || (el.type === "radio" && !el.checked)) continue;
@@ -313,6 +318,11 @@
 
   document.addEventListener("submit", async (evt) => {
     const form = evt.target;
+    if (form instanceof HTMLFormElement && form.dataset.preview && !form.dataset.api) {
+      evt.preventDefault();
+      preview(form);
+      return;
+    }
     if (!(form instanceof HTMLFormElement) || !form.dataset.api) return;
     evt.preventDefault();
     clearErrors(form);
@@ -368,6 +378,7 @@
       const first = copy.querySelector("input, select, textarea");
       list.append(copy);
       if (first) list.lastElementChild?.querySelector("input, select, textarea")?.focus();
+      list.closest("form")?.dispatchEvent(new Event("input", { bubbles: true }));
     } else if (el.dataset.remove !== undefined && item) {
       const form = item.closest("form");
       item.remove();

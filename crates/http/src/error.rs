@@ -255,6 +255,7 @@ impl From<switchboard_core::AdminError> for ApiError {
             E::BreaksConfiguration(_) => Self::StateConflict { code: "breaks_configuration", detail: e.to_string() },
             E::RulesChanged => Self::StateConflict { code: "rules_changed", detail: e.to_string() },
             E::LastAdmin => Self::StateConflict { code: "last_admin", detail: e.to_string() },
+            E::InvalidConfiguration(_) => Self::StateConflict { code: "invalid_configuration", detail: e.to_string() },
             E::Store(e) => e.into(),
         }
     }

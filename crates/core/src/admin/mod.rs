@@ -15,6 +15,7 @@ mod agents;
 mod autoreply;
 mod directory;
 mod links;
+mod preview;
 mod teams;
 
 use switchboard_store::{Store, StoreError};
@@ -25,6 +26,7 @@ use crate::wake::Wake;
 pub use agents::{CreatedToken, UpdatedAgent, hash_token, new_token};
 pub use autoreply::SettingsInForce;
 pub use links::random_bytes;
+pub use preview::{QuickReplyPreview, QuickReplySample, RulesPreview, RulesSample};
 
 /// The admins' configuration use cases over a store, waking workers through `wake`.
 /// Borrowed: build one per call, for free.
@@ -60,6 +62,10 @@ pub enum AdminError {
     /// The keyword rules changed (one added or removed) while they were being reordered.
     #[error("the rules changed meanwhile; list them again and resend the order")]
     RulesChanged,
+    /// A channel's auto-reply configuration in force is one the engine cannot compile (it
+    /// was stored before a rule changed): the problems.
+    #[error("the channel's auto-reply configuration is invalid: {0}")]
+    InvalidConfiguration(String),
     /// Refused: it would leave no active admin.
     #[error("this is the last active admin: make another agent an admin first")]
     LastAdmin,

@@ -18,6 +18,9 @@ mod channels;
 mod labels;
 mod links;
 mod outbox;
+mod preview;
+mod quick_replies;
+mod rules;
 mod teams;
 
 use actix_web::body::MessageBody;
@@ -35,6 +38,16 @@ const SECTIONS: &[Section] = &[
         path: "/admin/channels",
         name: "Channels & hours",
         about: "Each number's business hours, holidays, greeting and away message.",
+    },
+    Section {
+        path: "/admin/quick-replies",
+        name: "Quick replies",
+        about: "Canned answers agents send with /shortcut, with variables filled in for each contact.",
+    },
+    Section {
+        path: "/admin/rules",
+        name: "Keyword rules",
+        about: "Automatic answers, labels and assignments for messages that match, in order; try any message on them.",
     },
     Section {
         path: "/admin/labels",
@@ -87,6 +100,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/admin/links"),
     ("get", "/admin/links/{id}"),
     ("get", "/admin/outbox"),
+    ("get", "/admin/quick-replies"),
+    ("post", "/admin/quick-replies/preview"),
+    ("get", "/admin/rules"),
+    ("get", "/admin/rules/new"),
+    ("post", "/admin/rules/preview"),
+    ("get", "/admin/rules/{id}"),
 ];
 
 pub(super) fn scope() -> actix_web::Scope<
@@ -107,6 +126,8 @@ pub(super) fn scope() -> actix_web::Scope<
         .configure(teams::configure)
         .configure(links::configure)
         .configure(outbox::configure)
+        .configure(quick_replies::configure)
+        .configure(rules::configure)
 }
 
 /// Lets only a signed-in admin through; anyone else gets the console's refusal (the

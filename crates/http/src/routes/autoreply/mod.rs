@@ -36,6 +36,8 @@ mod quick_replies;
 mod rules;
 mod settings;
 
+pub(crate) use preview::PreviewJson;
+
 routes! {
     "/quick-replies" => { get: quick_replies::agent_quick_replies },
     "/admin/channels/{channel_id}/auto-replies" => { get: settings::get_config, put: settings::put_config, patch: settings::patch_config },

@@ -3,10 +3,10 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use switchboard_domain::autoreply::{self, Action, CompiledConfig, Explanation, Facts, Locale, RuleFiring, RuleRef};
+use switchboard_core::admin::{RulesPreview, RulesSample};
+use switchboard_domain::autoreply::{self, Action, Explanation, Facts, Locale, RuleFiring, RuleRef};
 use switchboard_domain::message::{InteractiveReply, Media, MessageContent};
 use switchboard_domain::{ChannelId, WaId, instant};
-use switchboard_store::StoreError;
 use utoipa::ToSchema;
 
 use crate::AppState;
@@ -145,7 +145,7 @@ struct SampleConversation {
 #[derive(Deserialize, ToSchema)]
 #[schema(as = PreviewRequest)]
 #[serde(deny_unknown_fields)]
-pub(super) struct PreviewJson {
+pub(crate) struct PreviewJson {
     channel_id: ChannelId,
     /// When the message arrives (default: now).
     #[serde(default)]
@@ -211,66 +211,75 @@ pub(super) async fn preview(
     body: Body<PreviewJson>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = body.read()?;
-    let fired = p
-        .conversation
-        .rule_fired
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (format!("conversation.rule_fired[{i}].at"), Some(f.at)));
-    let times = [
-        ("at".to_owned(), p.at),
-        ("contact.last_seen_at".to_owned(), p.contact.last_seen_at),
-        ("conversation.last_agent_reply_at".to_owned(), p.conversation.last_agent_reply_at),
-    ];
-    for (field, t) in times.into_iter().chain(fired) {
-        if let Some(Err(e)) = t.map(instant::check) {
-            return Err(ApiError::field(&field, e.to_string()));
+    let sample = body.read()?.sample()?;
+    let preview = state.config().preview_rules(sample).await?;
+    Ok(HttpResponse::Ok().json(PreviewResult::from(&preview)))
+}
+
+impl PreviewJson {
+    /// The sample as the engine takes it: times checked (`at` defaults to now), the
+    /// message's content built, the contact's facts (new unless `last_seen_at` is given).
+    pub(crate) fn sample(self) -> Result<RulesSample, ApiError> {
+        let p = self;
+        let fired = p
+            .conversation
+            .rule_fired
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (format!("conversation.rule_fired[{i}].at"), Some(f.at)));
+        let times = [
+            ("at".to_owned(), p.at),
+            ("contact.last_seen_at".to_owned(), p.contact.last_seen_at),
+            ("conversation.last_agent_reply_at".to_owned(), p.conversation.last_agent_reply_at),
+        ];
+        for (field, t) in times.into_iter().chain(fired) {
+            if let Some(Err(e)) = t.map(instant::check) {
+                return Err(ApiError::field(&field, e.to_string()));
+            }
+        }
+        let is_new = p.contact.new.unwrap_or(p.contact.last_seen_at.is_none());
+        let facts = Facts {
+            contact_wa_id: p.contact.wa_id,
+            contact_name: p.contact.name,
+            contact_locale: p.contact.locale,
+            is_new_contact: is_new,
+            last_contact_activity: if is_new { None } else { p.contact.last_seen_at },
+            last_agent_reply: p.conversation.last_agent_reply_at,
+            assigned_agent_name: p.conversation.assigned_agent_name,
+            rule_fired: p.conversation.rule_fired,
+            auto_replies_last_hour: p.conversation.auto_replies_last_hour,
+        };
+        Ok(RulesSample {
+            channel: p.channel_id,
+            at: p.at.unwrap_or_else(Utc::now),
+            facts,
+            content: p.message.content()?,
+        })
+    }
+}
+
+impl From<&RulesPreview> for PreviewResult {
+    fn from(p: &RulesPreview) -> Self {
+        let evaluation = &p.evaluation;
+        Self {
+            channel_id: p.channel,
+            at: p.at,
+            version: p.version,
+            fired: evaluation.fired().collect(),
+            replies: evaluation
+                .replies()
+                .map(|(rule, reply)| ReplyJson { rule, content: reply.to_content(), reply: reply.clone() })
+                .collect(),
+            trace: evaluation
+                .trace
+                .iter()
+                .map(|e| TraceJson {
+                    explanation: *e,
+                    name: p.rule_name(e.rule).map(str::to_owned),
+                    explanation_text: e.outcome.to_string(),
+                })
+                .collect(),
+            actions: evaluation.actions.clone(),
         }
     }
-    let at = p.at.unwrap_or_else(Utc::now);
-    let version = state.store.auto_reply_config_version().await?;
-    let config = state.store.auto_reply_config(p.channel_id).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::field("channel_id", "no such channel"),
-        e => e.into(),
-    })?;
-    let compiled = CompiledConfig::new(&config).map_err(|e| ApiError::StateConflict {
-        code: "invalid_configuration",
-        detail: format!("the channel's auto-reply configuration is invalid: {e}"),
-    })?;
-    let is_new = p.contact.new.unwrap_or(p.contact.last_seen_at.is_none());
-    let facts = Facts {
-        contact_wa_id: p.contact.wa_id,
-        contact_name: p.contact.name,
-        contact_locale: p.contact.locale,
-        is_new_contact: is_new,
-        last_contact_activity: if is_new { None } else { p.contact.last_seen_at },
-        last_agent_reply: p.conversation.last_agent_reply_at,
-        assigned_agent_name: p.conversation.assigned_agent_name,
-        rule_fired: p.conversation.rule_fired,
-        auto_replies_last_hour: p.conversation.auto_replies_last_hour,
-    };
-    let content = p.message.content()?;
-    let evaluation = compiled.evaluate_content(&facts, &content, at);
-    let name = |r: RuleRef| match r {
-        RuleRef::Keyword(id) => config.rules.iter().find(|k| k.id == id).map(|k| k.name.clone()),
-        _ => None,
-    };
-    let result = PreviewResult {
-        channel_id: p.channel_id,
-        at,
-        version,
-        fired: evaluation.fired().collect(),
-        replies: evaluation
-            .replies()
-            .map(|(rule, reply)| ReplyJson { rule, content: reply.to_content(), reply: reply.clone() })
-            .collect(),
-        trace: evaluation
-            .trace
-            .iter()
-            .map(|e| TraceJson { explanation: *e, name: name(e.rule), explanation_text: e.outcome.to_string() })
-            .collect(),
-        actions: evaluation.actions,
-    };
-    Ok(HttpResponse::Ok().json(result))
 }
