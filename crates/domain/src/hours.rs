@@ -481,6 +481,41 @@ impl BusinessHours {
         self.merged_spans(lo, hi).iter().map(|s| (s.end.min(to) - s.start.max(from)).num_seconds().max(0)).sum()
     }
 
+    /// The first instant `t >= from` with `business_seconds(from, t) == seconds`: when
+    /// a deadline of `seconds` business seconds from `from` falls due (an SLA's). `from`
+    /// itself for zero; `None` if the business is not open that long within
+    /// [`HORIZON_DAYS`].
+    #[must_use]
+    pub fn after_business_seconds(&self, from: DateTime<Utc>, seconds: i64) -> Option<DateTime<Utc>> {
+        if seconds <= 0 {
+            return Some(from);
+        }
+        let start = shift(self.local_date(from)?, -2)?;
+        let last = shift(start, HORIZON_DAYS + 2)?;
+        let mut left = seconds;
+        // Spans of one window may overlap the next window's (an overnight tail and the next
+        // day's first interval): each instant is counted once, up to `covered`.
+        let mut covered = from;
+        let mut lo = start;
+        while lo <= last {
+            let hi = shift(lo, 13)?.min(last);
+            for s in self.merged_spans(lo, hi) {
+                let begin = s.start.max(covered);
+                if s.end <= begin {
+                    continue;
+                }
+                let open = (s.end - begin).num_seconds();
+                if open >= left {
+                    return Some(begin + TimeDelta::seconds(left));
+                }
+                left -= open;
+                covered = s.end;
+            }
+            lo = shift(hi, 1)?;
+        }
+        None
+    }
+
     /// Checks the hours; paths are relative to the hours object (`weekly.mon[0].end`).
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errs = Errors::default();
@@ -1168,6 +1203,43 @@ mod tests {
             let open = (0..minutes).filter(|m| h.is_open(from + TimeDelta::minutes(*m))).count();
             prop_assert_eq!(h.business_seconds(from, to), 60 * i64::try_from(open).unwrap_or(i64::MAX));
         }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// A deadline `n` business seconds away is the first instant with `n` business
+        /// seconds behind it.
+        #[test]
+        fn a_deadline_is_the_first_instant_with_that_much_business_time(h in business_hours(), from in instant(), n in 0i64..400_000) {
+            match h.after_business_seconds(from, n) {
+                Some(due) => {
+                    prop_assert!(due >= from);
+                    prop_assert_eq!(h.business_seconds(from, due), n);
+                    if n > 0 {
+                        prop_assert!(h.business_seconds(from, due - TimeDelta::seconds(1)) < n);
+                    }
+                }
+                // Never open that long: then not within the next few weeks either.
+                None => prop_assert!(h.business_seconds(from, from + TimeDelta::days(60)) < n),
+            }
+        }
+    }
+
+    #[test]
+    fn a_deadline_skips_nights_and_holidays() {
+        let mut h = BusinessHours::closed(tz("Europe/Berlin"));
+        h.weekly.mon = vec![Interval { start: TimeOfDay(9 * 60), end: TimeOfDay(17 * 60) }];
+        h.weekly.tue = h.weekly.mon.clone();
+        h.weekly.wed = h.weekly.mon.clone();
+        // Monday 2026-12-07 16:00 Berlin + 2 business hours: Tuesday 10:00 Berlin (09:00 UTC).
+        let from = at("2026-12-07T15:00:00Z");
+        assert_eq!(h.after_business_seconds(from, 7_200), Some(at("2026-12-08T09:00:00Z")));
+        // Tuesday a holiday: Wednesday 10:00.
+        h.overrides.push(DateOverride::closed(NaiveDate::from_ymd_opt(2026, 12, 8).expect("valid")));
+        assert_eq!(h.after_business_seconds(from, 7_200), Some(at("2026-12-09T09:00:00Z")));
+        assert_eq!(h.after_business_seconds(from, 0), Some(from));
+        assert_eq!(BusinessHours::closed(tz("UTC")).after_business_seconds(from, 1), None);
     }
 
     #[test]
