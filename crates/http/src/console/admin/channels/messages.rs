@@ -7,6 +7,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use switchboard_core::admin::SettingsInForce;
 use switchboard_domain::autoreply::{
     AutoReplyConfig, Away, AwaySchedule, CompiledConfig, Facts, Greeting, Outcome, Recipients, ReplyBody, RuleRef, Var,
@@ -288,15 +289,7 @@ pub(super) async fn greeting_preview(
     body: Body<Greeting>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let (_, mut config) = channel_config(&state, admin.path).await?;
-    let at = preview_at(&req)?;
-    match read_draft(body)? {
-        Ok(g) => {
-            config.greeting = Some(g);
-            evaluate(&config, RuleRef::Greeting, &admin.agent, at)
-        }
-        Err(errors) => fragment(&ReplyPreview::invalid(errors), false),
-    }
+    preview_draft(&state, &admin, &req, body, RuleRef::Greeting, |config, g| config.greeting = Some(g)).await
 }
 
 /// `POST /admin/channels/{channel_id}/away/preview[?at=RFC 3339]`: the body the away
@@ -307,12 +300,25 @@ pub(super) async fn away_preview(
     body: Body<Away>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let (_, mut config) = channel_config(&state, admin.path).await?;
-    let at = preview_at(&req)?;
+    preview_draft(&state, &admin, &req, body, RuleRef::Away, |config, a| config.away = Some(a)).await
+}
+
+/// The configuration in force with the draft put in place by `apply`, evaluated for
+/// `rule` (or the fields the API would refuse in the draft).
+async fn preview_draft<T: DeserializeOwned>(
+    state: &AppState,
+    admin: &Admin<ChannelId>,
+    req: &HttpRequest,
+    body: Body<T>,
+    rule: RuleRef,
+    apply: impl FnOnce(&mut AutoReplyConfig, T),
+) -> Result<HttpResponse, ConsoleError> {
+    let (_, mut config) = channel_config(state, admin.path).await?;
+    let at = preview_at(req)?;
     match read_draft(body)? {
-        Ok(a) => {
-            config.away = Some(a);
-            evaluate(&config, RuleRef::Away, &admin.agent, at)
+        Ok(draft) => {
+            apply(&mut config, draft);
+            evaluate(&config, rule, &admin.agent, at)
         }
         Err(errors) => fragment(&ReplyPreview::invalid(errors), false),
     }
