@@ -70,7 +70,11 @@ impl AutoReplier {
     }
 
     /// The channel's survey settings, if its survey is on.
-    pub async fn csat(&mut self, store: &dyn Store, channel: ChannelId) -> Result<Option<Arc<CsatSettings>>, StoreError> {
+    pub async fn csat(
+        &mut self,
+        store: &dyn Store,
+        channel: ChannelId,
+    ) -> Result<Option<Arc<CsatSettings>>, StoreError> {
         if let Some(c) = self.csat.get(&channel) {
             return Ok(c.clone());
         }

@@ -18,14 +18,49 @@
 //!   messages, and the contact's next text is stored as the comment (unless they started
 //!   a new conversation since).
 
+use crate::AdminError;
+use crate::inbox::Invalid;
 use chrono::{DateTime, Utc};
 use switchboard_cloudapi::{OutboundBody, OutboundMessage, TemplateComponent};
 use switchboard_domain::autoreply::{AutoReplyConfig, RuleRef};
-use switchboard_domain::csat::CsatSettings;
-use switchboard_domain::{ConversationId, ConversationStatus, MessageContent, WaId, window};
+use switchboard_domain::csat::{CsatSettings, CsatSettingsInput, LabelCondition};
+use switchboard_domain::{ChannelId, ConversationId, ConversationStatus, MessageContent, WaId, window};
 use switchboard_store::{
     CsatAnswerIn, CsatAnswerOutcome, IngestTx, NewAutoReply, NewOutbound, NewSurvey, Store, StoreError,
 };
+
+/// A channel's survey settings (`None`: never set), for admins.
+pub async fn settings(store: &dyn Store, channel: ChannelId) -> Result<Option<CsatSettings>, AdminError> {
+    store.csat_settings(channel).await.map_err(not_found("channel"))
+}
+
+/// Sets a channel's survey settings from what an admin wrote: every field that breaks a
+/// rule is named (as in the body), and the label the condition names must exist.
+pub async fn set_settings(
+    store: &dyn Store,
+    channel: ChannelId,
+    input: CsatSettingsInput,
+    at: DateTime<Utc>,
+) -> Result<CsatSettings, AdminError> {
+    let label = input.label;
+    let settings = CsatSettings::parse(input)
+        .map_err(|e| AdminError::Invalid(e.errors.into_iter().map(|f| Invalid::new(f.path, f.message)).collect()))?;
+    if let Some(LabelCondition::With { label_id } | LabelCondition::Without { label_id }) = label
+        && store.label(label_id).await?.is_none()
+    {
+        return Err(AdminError::Invalid(vec![Invalid::new("label.label_id", "no label has this id")]));
+    }
+    store.put_csat_settings(channel, Some(&settings), at).await.map_err(not_found("channel"))?;
+    tracing::info!(channel_id = %channel, enabled = settings.enabled(), "satisfaction survey settings set");
+    Ok(settings)
+}
+
+fn not_found(what: &'static str) -> impl Fn(StoreError) -> AdminError {
+    move |e| match e {
+        StoreError::NotFound => AdminError::NotFound { what },
+        e => AdminError::Store(e),
+    }
+}
 
 /// The survey `conversation` gets if it is resolved at `now`, or `None` (the channel's
 /// survey is off, the label condition leaves it out, the window will be closed and no
@@ -93,7 +128,10 @@ fn survey_body(
         language: template.language.clone(),
         parameters: Vec::new(),
     };
-    Some((content, OutboundBody::Template { name: template.name.clone(), language: template.language.clone(), components }))
+    Some((
+        content,
+        OutboundBody::Template { name: template.name.clone(), language: template.language.clone(), components },
+    ))
 }
 
 /// A customer's tap, as the ingest worker hands it over.

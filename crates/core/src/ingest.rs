@@ -21,14 +21,14 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use switchboard_cloudapi::tagged_message;
 use switchboard_cloudapi::webhook::parse_delivery;
+use switchboard_domain::csat::SurveyAnswer;
 use switchboard_domain::inbound::{Change, InboundContact, InboundMessage, MessagesChange, StatusValue};
 use switchboard_domain::link::RefFormat;
-use switchboard_domain::csat::SurveyAnswer;
 use switchboard_domain::message::MessageContent;
 use switchboard_domain::{ChannelId, EventId, PhoneNumberId, window};
 use switchboard_store::{
-    CsatAnswerIn, CsatCommentIn, InboundOutcome, IngestBatch, IngestTx, NewEvent, NewInbound, OutboxJob, PendingEvent, RecordReason, RecordedChange,
-    Store, StoreError, UnroutedChange, inbound_rounds,
+    CsatAnswerIn, CsatCommentIn, InboundOutcome, IngestBatch, IngestTx, NewEvent, NewInbound, OutboxJob, PendingEvent,
+    RecordReason, RecordedChange, Store, StoreError, UnroutedChange, inbound_rounds,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -561,9 +561,7 @@ impl IngestWorker {
                     },
                 };
                 let settings = self.auto_replier.csat(self.store.as_ref(), i.channel).await?;
-                if let Some(queued) =
-                    record_answer(self.store.as_ref(), tx, &tap, settings.as_deref(), now).await?
-                {
+                if let Some(queued) = record_answer(self.store.as_ref(), tx, &tap, settings.as_deref(), now).await? {
                     report.messages += 1;
                     report.auto_replies += queued;
                     continue;

@@ -240,7 +240,11 @@ fn text_errors(errors: &mut Vec<FieldError>, path: &str, value: &str, max: usize
     }
     let n = value.chars().count();
     if n > max {
-        errors.push(FieldError::new(path, ErrorCode::TooLong, format!("has {n} characters; at most {max} are allowed")));
+        errors.push(FieldError::new(
+            path,
+            ErrorCode::TooLong,
+            format!("has {n} characters; at most {max} are allowed"),
+        ));
     }
 }
 
@@ -391,7 +395,10 @@ impl CsatSettings {
                 button: self.0.list_button.clone().unwrap_or_default(),
                 sections: vec![ListSection {
                     title: String::new(),
-                    rows: choices.into_iter().map(|c| ListRow { id: c.id, title: c.title, description: None }).collect(),
+                    rows: choices
+                        .into_iter()
+                        .map(|c| ListRow { id: c.id, title: c.title, description: None })
+                        .collect(),
                 }],
             },
         }
@@ -441,8 +448,10 @@ mod tests {
 
     #[test]
     fn three_points_are_reply_buttons_in_any_language() {
-        let s = settings(json!({"scale": "three_point", "question": "評価してください", "options": ["良い", "普通", "悪い"]}))
-            .unwrap();
+        let s = settings(
+            json!({"scale": "three_point", "question": "評価してください", "options": ["良い", "普通", "悪い"]}),
+        )
+        .unwrap();
         let ReplyBody::Buttons { buttons, .. } = s.interactive(ConversationId::new()) else { panic!() };
         assert_eq!(buttons.iter().map(|b| b.title.as_str()).collect::<Vec<_>>(), ["良い", "普通", "悪い"]);
     }

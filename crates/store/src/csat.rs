@@ -89,8 +89,12 @@ pub trait CsatStore: Send + Sync {
 
     /// Sets (or, with `None`, removes) the channel's survey settings, and moves the
     /// auto-reply configuration's version (workers reload). `NotFound` if no such channel.
-    async fn put_csat_settings(&self, channel: ChannelId, settings: Option<&CsatSettings>, at: DateTime<Utc>)
-    -> Result<()>;
+    async fn put_csat_settings(
+        &self,
+        channel: ChannelId,
+        settings: Option<&CsatSettings>,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
 
     /// The conversation's survey (`None` if none was queued). `NotFound` if no such
     /// conversation.

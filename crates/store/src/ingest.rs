@@ -398,11 +398,7 @@ pub trait IngestTx: Send {
     /// Which of `wa_ids` have, on which channel, a survey waiting for a comment (asked,
     /// not given, within its window at `now`, and no conversation open since). One
     /// statement.
-    async fn csat_comments_awaited(
-        &mut self,
-        wa_ids: &[&WaId],
-        now: DateTime<Utc>,
-    ) -> Result<Vec<(ChannelId, WaId)>>;
+    async fn csat_comments_awaited(&mut self, wa_ids: &[&WaId], now: DateTime<Utc>) -> Result<Vec<(ChannelId, WaId)>>;
 
     /// Records a text as the comment of the contact's survey that waits for one (the
     /// latest), storing the message in that conversation. `None`, and nothing stored,
