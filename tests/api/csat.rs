@@ -213,6 +213,21 @@ async fn the_follow_up_asks_for_a_comment_and_keeps_the_next_text(backend: Backe
     post(&mut app, FROM, text("wamid.csat.f5", FROM, "New question")).await;
     assert_eq!(csat(&app, &conversation).await["comment"], "Faster answers, please");
     assert_eq!(app.conversations().await.len(), 2);
+
+    // The console shows the rating and comment on the conversation, and on the contact's
+    // earlier conversations from the new one.
+    let html = console_page(&app, &format!("/c/{conversation}")).await;
+    assert!(html.contains("<dt>Satisfaction</dt><dd id=\"csat\">2 of 3"), "{html}");
+    assert!(html.contains("<q>Faster answers, please</q>"));
+    let newer = app.conversations().await.into_iter().find(|c| c["status"] == "open").unwrap()["id"].clone();
+    let html = console_page(&app, &format!("/c/{}", newer.as_str().unwrap())).await;
+    assert!(html.contains(", rated 2/3</a>"), "{html}");
+}
+
+async fn console_page(app: &TestApp, path: &str) -> String {
+    let res = app.client.get(app.url(path)).bearer_auth(&app.token).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    res.text().await.unwrap()
 }
 
 async fn a_delayed_survey_waits_in_the_outbox(backend: Backend) {
