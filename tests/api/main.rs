@@ -17,6 +17,7 @@ mod console_admin_rules;
 mod console_conversation;
 mod console_inbox;
 mod contacts;
+mod csat;
 mod events;
 mod health;
 mod ingest;

@@ -77,6 +77,13 @@ pub fn matrix() -> Vec<(&'static str, &'static str, Expect, Option<Value>)> {
         ("get", "/admin/channels/{channel_id}/auto-replies/{section}", Forbidden, None),
         ("put", "/admin/channels/{channel_id}/auto-replies/{section}", Forbidden, Some(json!({}))),
         ("delete", "/admin/channels/{channel_id}/auto-replies/{section}", Forbidden, None),
+        ("get", "/admin/channels/{channel_id}/csat", Forbidden, None),
+        (
+            "put",
+            "/admin/channels/{channel_id}/csat",
+            Forbidden,
+            Some(json!({"enabled": true, "question": "How did we do?"})),
+        ),
         ("get", "/admin/quick-replies/{id}", Forbidden, None),
         ("put", "/admin/quick-replies/{id}", Forbidden, Some(json!({}))),
         ("delete", "/admin/quick-replies/{id}", Forbidden, None),

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use switchboard_cloudapi::{OutboundBody, OutboundMessage};
 use switchboard_domain::autoreply::{AutoReplyConfig, CompiledConfig, Effect, Evaluation, Facts, Locale, RuleRef};
+use switchboard_domain::csat::CsatSettings;
 use switchboard_domain::inbound::{InboundContact, InboundMessage};
 use switchboard_domain::{
     ChannelId, ContactId, ConversationId, MessageContent, MessageId, PhoneNumberId, WaId, window,
@@ -30,6 +31,8 @@ pub(crate) struct AutoReplier {
     version: Option<i64>,
     /// `None`: the channel has nothing switched on (or its configuration is invalid).
     channels: HashMap<ChannelId, Option<Arc<CompiledConfig>>>,
+    /// The channels' survey settings (`None`: off), reloaded with the configuration.
+    csat: HashMap<ChannelId, Option<Arc<CsatSettings>>>,
 }
 
 /// The message just stored, and where.
@@ -60,9 +63,28 @@ impl AutoReplier {
         let version = store.auto_reply_config_version().await?;
         if self.version != Some(version) {
             self.channels.clear();
+            self.csat.clear();
             self.version = Some(version);
         }
         Ok(())
+    }
+
+    /// The channel's survey settings, if its survey is on.
+    pub async fn csat(
+        &mut self,
+        store: &dyn Store,
+        channel: ChannelId,
+    ) -> Result<Option<Arc<CsatSettings>>, StoreError> {
+        if let Some(c) = self.csat.get(&channel) {
+            return Ok(c.clone());
+        }
+        let settings = match store.csat_settings(channel).await {
+            Ok(s) => s.filter(CsatSettings::enabled).map(Arc::new),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e),
+        };
+        self.csat.insert(channel, settings.clone());
+        Ok(settings)
     }
 
     async fn config(
@@ -279,5 +301,6 @@ const fn kind(rule: RuleRef) -> &'static str {
         RuleRef::Away => "away",
         RuleRef::Keyword(_) => "keyword",
         RuleRef::QuickReply(_) => "quick_reply",
+        RuleRef::Csat => "csat",
     }
 }

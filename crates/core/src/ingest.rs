@@ -21,18 +21,20 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use switchboard_cloudapi::tagged_message;
 use switchboard_cloudapi::webhook::parse_delivery;
+use switchboard_domain::csat::SurveyAnswer;
 use switchboard_domain::inbound::{Change, InboundContact, InboundMessage, MessagesChange, StatusValue};
 use switchboard_domain::link::RefFormat;
 use switchboard_domain::message::MessageContent;
 use switchboard_domain::{ChannelId, EventId, PhoneNumberId, window};
 use switchboard_store::{
-    InboundOutcome, IngestBatch, IngestTx, NewEvent, NewInbound, OutboxJob, PendingEvent, RecordReason, RecordedChange,
-    Store, StoreError, UnroutedChange, inbound_rounds,
+    CsatAnswerIn, CsatCommentIn, InboundOutcome, IngestBatch, IngestTx, NewEvent, NewInbound, OutboxJob, PendingEvent,
+    RecordReason, RecordedChange, Store, StoreError, UnroutedChange, inbound_rounds,
 };
 use tokio_util::sync::CancellationToken;
 
 use crate::attribution::attribute_first_message;
 use crate::autoreply::{AutoReplier, Stored};
+use crate::csat::{Tap, record_answer};
 use crate::sender::{Handoff, release};
 use crate::wake::Wake;
 
@@ -463,6 +465,7 @@ impl IngestWorker {
         now: DateTime<Utc>,
         report: &mut IngestReport,
     ) -> Result<(), StoreError> {
+        let inbound = self.take_surveys(tx, inbound, now, report).await?;
         let news: Vec<NewInbound<'_>> = inbound
             .iter()
             .map(|i| NewInbound {
@@ -513,6 +516,75 @@ impl IngestWorker {
             report.auto_replies += auto.replies;
         }
         Ok(())
+    }
+
+    /// Takes the batch's answers to satisfaction surveys out of it: a tapped survey
+    /// choice, and the text a survey's follow-up question waits for, are stored in the
+    /// surveyed (resolved) conversation by [`crate::csat`] and go no further (no new
+    /// conversation, no auto-reply). Answers the rest, in order. Costs nothing when no
+    /// message is a tap on a choice of ours and no channel asks for comments; else one
+    /// statement to find the comments awaited.
+    async fn take_surveys<'b>(
+        &mut self,
+        tx: &mut dyn IngestTx,
+        inbound: &'b [Inbound<'b>],
+        now: DateTime<Utc>,
+        report: &mut IngestReport,
+    ) -> Result<Vec<&'b Inbound<'b>>, StoreError> {
+        let taps = inbound.iter().any(|i| SurveyAnswer::of(&i.message.content).is_some());
+        let mut texters = Vec::new();
+        for i in inbound {
+            if matches!(i.message.content, MessageContent::Text { .. }) {
+                let asks = self.auto_replier.csat(self.store.as_ref(), i.channel).await?;
+                if asks.is_some_and(|s| s.follow_up().is_some()) {
+                    texters.push(&i.contact.wa_id);
+                }
+            }
+        }
+        let awaited = if texters.is_empty() { Vec::new() } else { tx.csat_comments_awaited(&texters, now).await? };
+        if !taps && awaited.is_empty() {
+            return Ok(inbound.iter().collect());
+        }
+        let mut rest = Vec::with_capacity(inbound.len());
+        for i in inbound {
+            let msg = i.message;
+            if let Some(answer) = SurveyAnswer::of(&msg.content) {
+                let tap = Tap {
+                    wa_id: &i.contact.wa_id,
+                    input: CsatAnswerIn {
+                        event_id: i.event.id,
+                        channel: i.channel,
+                        wa_id: &i.contact.wa_id,
+                        message: msg,
+                        received_at: i.event.received_at,
+                        answer,
+                    },
+                };
+                let settings = self.auto_replier.csat(self.store.as_ref(), i.channel).await?;
+                if let Some(queued) = record_answer(self.store.as_ref(), tx, &tap, settings.as_deref(), now).await? {
+                    report.messages += 1;
+                    report.auto_replies += queued;
+                    continue;
+                }
+            } else if matches!(msg.content, MessageContent::Text { .. })
+                && awaited.iter().any(|(c, w)| *c == i.channel && *w == i.contact.wa_id)
+            {
+                let comment = CsatCommentIn {
+                    event_id: i.event.id,
+                    channel: i.channel,
+                    wa_id: &i.contact.wa_id,
+                    message: msg,
+                    received_at: i.event.received_at,
+                };
+                if let Some(conversation) = tx.record_csat_comment(&comment).await? {
+                    tracing::info!(%conversation, wamid = %msg.wamid, "satisfaction comment recorded");
+                    report.messages += 1;
+                    continue;
+                }
+            }
+            rest.push(i);
+        }
+        Ok(rest)
     }
 
     async fn channel(&mut self, id: &PhoneNumberId) -> Result<Option<ChannelId>, StoreError> {

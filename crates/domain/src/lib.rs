@@ -11,6 +11,7 @@ pub mod attachment;
 pub mod autoreply;
 pub mod contact;
 pub mod conversation;
+pub mod csat;
 pub mod hours;
 pub mod ids;
 pub mod inbound;

@@ -65,6 +65,7 @@ pub const API: &[Module] = &[
     module!(media),
     module!(outbox),
     module!(autoreply),
+    module!(csat),
     module!(labels),
     module!(links),
     module!(agents),

@@ -30,6 +30,7 @@ mod assignment;
 mod auth;
 mod autoreply;
 mod contacts;
+mod csat;
 mod error;
 mod events;
 mod inbox_events;

@@ -34,6 +34,7 @@ mod auth;
 pub mod columns;
 mod contacts;
 mod conversations;
+mod csat;
 pub mod error;
 mod inbox_events;
 pub mod kpis;

@@ -221,7 +221,11 @@ macro_rules! queue_store {
                     Ok(TransferOutcome::Done { state: after, changed: true, unassigned })
                 }
 
-                async fn set_status(&self, s: &StatusChange) -> Result<StatusChangeOutcome> {
+                async fn set_status_with_survey(
+                    &self,
+                    s: &StatusChange,
+                    survey: Option<&switchboard_store::NewSurvey>,
+                ) -> Result<StatusChangeOutcome> {
                     let mut w = self.begin_write().await?;
                     let conn = w.conn();
                     let Some(before) = state(&mut *conn, s.conversation, true).await? else {
@@ -256,6 +260,9 @@ macro_rules! queue_store {
                     record_history(&mut *conn, s.conversation, HistoryKind::StatusChanged, s.actor, &data, s.at).await?;
                     if resolving {
                         crate::kpis::record_resolution(&mut *conn, s.conversation, s.at).await?;
+                        if let Some(survey) = survey {
+                            crate::csat::queue_survey(&mut *conn, s.conversation, survey, s.at).await?;
+                        }
                     }
                     let after = state(&mut *conn, s.conversation, false).await?.ok_or(StoreError::NotFound)?;
                     w.commit().await?;

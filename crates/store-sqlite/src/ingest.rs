@@ -529,6 +529,32 @@ impl IngestTx for SqliteIngestTx {
         crate::links::attribute(self.w.conn(), a).await
     }
 
+    async fn record_csat_answer(
+        &mut self,
+        a: &switchboard_store::CsatAnswerIn<'_>,
+    ) -> Result<switchboard_store::CsatAnswerOutcome> {
+        crate::csat::record_answer(self.w.conn(), a).await
+    }
+
+    async fn csat_comment_asked(&mut self, conversation: ConversationId, at: DateTime<Utc>) -> Result<()> {
+        crate::csat::comment_asked(self.w.conn(), conversation, at).await
+    }
+
+    async fn csat_comments_awaited(
+        &mut self,
+        wa_ids: &[&switchboard_domain::WaId],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(ChannelId, switchboard_domain::WaId)>> {
+        crate::csat::comments_awaited(self.w.conn(), wa_ids, now).await
+    }
+
+    async fn record_csat_comment(
+        &mut self,
+        c: &switchboard_store::CsatCommentIn<'_>,
+    ) -> Result<Option<ConversationId>> {
+        crate::csat::record_comment(self.w.conn(), c).await
+    }
+
     async fn add_labels(
         &mut self,
         conversation: ConversationId,

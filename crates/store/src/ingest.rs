@@ -6,6 +6,7 @@ use switchboard_domain::autoreply::RuleRef;
 use switchboard_domain::inbound::{InboundContact, InboundMessage, StatusReport};
 use switchboard_domain::{
     AgentId, ChannelId, ContactId, ConversationId, DeliveryState, EventId, JobId, MessageId, PhoneNumberId, TeamId,
+    WaId,
 };
 
 use crate::{AutoReplyFacts, NewOutbound, PendingEvent, Result, StoreError};
@@ -381,6 +382,28 @@ pub trait IngestTx: Send {
         &mut self,
         a: &crate::Attribution<'_>,
     ) -> Result<Option<switchboard_domain::LinkId>>;
+
+    /// Records a tap on a survey choice on the conversation it names: the message is
+    /// stored in that (resolved) conversation, which stays resolved and waits for no one,
+    /// and its rating is set (a later tap within the response window changes it). Only
+    /// the surveyed contact's tap on this channel, sent within the window, with a score on
+    /// the survey's scale counts; anything else is [`CsatAnswerOutcome::NotOurs`] and
+    /// nothing is stored.
+    async fn record_csat_answer(&mut self, a: &crate::CsatAnswerIn<'_>) -> Result<crate::CsatAnswerOutcome>;
+
+    /// Notes that the survey's follow-up question was asked: the contact's next text is
+    /// its comment.
+    async fn csat_comment_asked(&mut self, conversation: ConversationId, at: DateTime<Utc>) -> Result<()>;
+
+    /// Which of `wa_ids` have, on which channel, a survey waiting for a comment (asked,
+    /// not given, within its window at `now`, and no conversation open since). One
+    /// statement.
+    async fn csat_comments_awaited(&mut self, wa_ids: &[&WaId], now: DateTime<Utc>) -> Result<Vec<(ChannelId, WaId)>>;
+
+    /// Records a text as the comment of the contact's survey that waits for one (the
+    /// latest), storing the message in that conversation. `None`, and nothing stored,
+    /// when no survey waits for one.
+    async fn record_csat_comment(&mut self, c: &crate::CsatCommentIn<'_>) -> Result<Option<ConversationId>>;
 
     /// Puts labels on a conversation, by the system (no agent); labels already on it
     /// stay as they were, unknown label ids are ignored.

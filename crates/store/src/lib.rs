@@ -9,6 +9,7 @@ mod assignment;
 mod auth;
 mod autoreply;
 mod contacts;
+mod csat;
 mod error;
 mod events;
 mod inbox_events;
@@ -39,6 +40,7 @@ pub use autoreply::{AutoReplyFacts, AutoReplyStore, ChannelAutoReplies, ChannelA
 pub use contacts::{
     Contact, ContactPatch, ContactPatchOutcome, ContactQuery, ContactStore, MAX_CONTACT_ATTRIBUTES, merge_attributes,
 };
+pub use csat::{Csat, CsatAnswerIn, CsatAnswerOutcome, CsatCommentIn, CsatStore, NewSurvey};
 pub use error::StoreError;
 pub use events::{Appended, EventLog, EventLogBacklog, EventLogStats, NewEvent, PendingEvent};
 pub use inbox_events::{InboxEvent, InboxEventKind, InboxEventStore, InboxWakeups};
@@ -99,6 +101,7 @@ pub trait Store:
     + NoteStore
     + AssignmentStore
     + KpiStore
+    + CsatStore
     + Send
     + Sync
     + 'static

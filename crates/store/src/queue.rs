@@ -235,7 +235,19 @@ pub trait QueueStore: Send + Sync {
 
     /// Sets the status, recording the change in the history: resolving records who and
     /// when; snoozing keeps `snoozed_until`.
-    async fn set_status(&self, s: &StatusChange) -> Result<StatusChangeOutcome>;
+    async fn set_status(&self, s: &StatusChange) -> Result<StatusChangeOutcome> {
+        self.set_status_with_survey(s, None).await
+    }
+
+    /// [`set_status`](Self::set_status), and when it resolves the conversation, queues
+    /// `survey` in the same transaction (an automatic message, rule `csat`, its job due at
+    /// `survey.run_at`) unless the conversation has had one: never two surveys for one
+    /// conversation.
+    async fn set_status_with_survey(
+        &self,
+        s: &StatusChange,
+        survey: Option<&crate::NewSurvey>,
+    ) -> Result<StatusChangeOutcome>;
 
     /// Reopens up to `limit` snoozed conversations whose time has come (`snoozed_until
     /// <= now`), recording each as a status change by the system.

@@ -167,12 +167,18 @@ impl Inbox<'_> {
     ) -> Result<ConversationState, InboxError> {
         let id = conversation;
         check_snooze(status, snoozed_until, now)?;
-        let outcome = self
-            .store
-            .set_status(&StatusChange { conversation: id, status, snoozed_until, actor: Some(caller.id), at: now })
-            .await?;
+        // Resolving may ask the customer how it went (the channel's survey settings).
+        let survey = match status {
+            ConversationStatus::Resolved => crate::csat::plan_survey(self.store, id, now).await?,
+            _ => None,
+        };
+        let change = StatusChange { conversation: id, status, snoozed_until, actor: Some(caller.id), at: now };
+        let outcome = self.store.set_status_with_survey(&change, survey.as_ref()).await?;
         match outcome {
             StatusChangeOutcome::Done { state: c, changed } => {
+                if changed && survey.is_some() {
+                    self.wake.outbox();
+                }
                 if changed {
                     if c.status == ConversationStatus::Resolved && c.assignee_id.is_some() {
                         // The assignee has room for one more.

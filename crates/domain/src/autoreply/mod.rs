@@ -149,7 +149,8 @@ use crate::phone::WaId;
 
 /// Which part of the configuration produced an action. Stored with every auto-reply and
 /// every firing, as a stable string: `greeting`, `away`, `keyword:<uuid>`,
-/// `quick_reply:<uuid>` (a quick reply an agent sent).
+/// `quick_reply:<uuid>` (a quick reply an agent sent), `csat` (the satisfaction survey
+/// and its follow-up question, see [`crate::csat`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum RuleRef {
@@ -157,6 +158,7 @@ pub enum RuleRef {
     Away,
     Keyword(RuleId),
     QuickReply(QuickReplyId),
+    Csat,
 }
 
 #[cfg(feature = "openapi")]
@@ -165,8 +167,8 @@ impl utoipa::PartialSchema for RuleRef {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::Type::String)
             .description(Some(
-                "Which part of the configuration: `greeting`, `away`, `keyword:<rule id>` or \
-                 `quick_reply:<quick reply id>` (one an agent sent).",
+                "Which part of the configuration: `greeting`, `away`, `keyword:<rule id>`, \
+                 `quick_reply:<quick reply id>` (one an agent sent) or `csat` (the satisfaction survey).",
             ))
             .examples(["greeting", "away", "keyword:0193a5b0-0000-7000-8000-000000000002"])
             .into()
@@ -178,7 +180,7 @@ impl utoipa::ToSchema for RuleRef {}
 
 /// A string that is not a [`RuleRef`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{input:?} is not a rule reference (expected greeting, away, keyword:<uuid> or quick_reply:<uuid>)")]
+#[error("{input:?} is not a rule reference (expected greeting, away, csat, keyword:<uuid> or quick_reply:<uuid>)")]
 pub struct RuleRefError {
     pub input: String,
 }
@@ -189,6 +191,7 @@ impl RuleRef {
         match s {
             "greeting" => Ok(Self::Greeting),
             "away" => Ok(Self::Away),
+            "csat" => Ok(Self::Csat),
             _ => {
                 if let Some(id) = s.strip_prefix("keyword:") {
                     RuleId::from_str(id).map(Self::Keyword).map_err(|_| err())
@@ -209,6 +212,7 @@ impl fmt::Display for RuleRef {
             Self::Away => f.write_str("away"),
             Self::Keyword(id) => write!(f, "keyword:{id}"),
             Self::QuickReply(id) => write!(f, "quick_reply:{id}"),
+            Self::Csat => f.write_str("csat"),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! KPI facts of one conversation (`switchboard_store::KpiStore`): its first response, every
 //! reply to a waiting customer and its resolution, each in wall-clock and business seconds
 //! of the channel's hours. Recorded by the store in the reply's or resolution's transaction.
+//! With them, the conversation's satisfaction survey and the customer's rating (`csat`).
 //!
 //! ```text
 //! GET /api/v1/conversations/{id}/kpis    whoever may see the conversation
@@ -9,8 +10,9 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use switchboard_domain::csat::Score;
 use switchboard_domain::{AgentId, ConversationId, MessageId};
-use switchboard_store::{ConversationKpis, Took};
+use switchboard_store::{ConversationKpis, Csat, Took};
 use utoipa::ToSchema;
 
 use crate::AppState;
@@ -69,11 +71,52 @@ struct KpisJson {
     resolution: Option<TookJson>,
     /// Every reply by a person to a waiting customer, oldest first.
     replies: Vec<ReplyTimeJson>,
+    /// The satisfaction survey and its answer; `null` when no survey was queued.
+    csat: Option<CsatJson>,
 }
 
-impl From<ConversationKpis> for KpisJson {
-    fn from(k: ConversationKpis) -> Self {
+/// A conversation's satisfaction survey.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ConversationCsat)]
+struct CsatJson {
+    /// The survey message (`null` once deleted).
+    message_id: Option<MessageId>,
+    /// When it was queued (at the resolution; it goes out after the channel's delay).
+    queued_at: DateTime<Utc>,
+    /// Taps count (and change the rating) until then.
+    expires_at: DateTime<Utc>,
+    /// How many points the scale has: 3 or 5.
+    scale: u8,
+    /// The latest rating, 1 (worst) to `scale`; `null` until the customer taps.
+    score: Option<Score>,
+    rated_at: Option<DateTime<Utc>>,
+    /// When the follow-up question was asked (after the first rating).
+    comment_asked_at: Option<DateTime<Utc>>,
+    /// The customer's answer to the follow-up question.
+    comment: Option<String>,
+    commented_at: Option<DateTime<Utc>>,
+}
+
+impl From<Csat> for CsatJson {
+    fn from(c: Csat) -> Self {
         Self {
+            message_id: c.message_id,
+            queued_at: c.queued_at,
+            expires_at: c.expires_at,
+            scale: c.scale.points(),
+            score: c.score,
+            rated_at: c.rated_at,
+            comment_asked_at: c.comment_asked_at,
+            comment: c.comment,
+            commented_at: c.commented_at,
+        }
+    }
+}
+
+impl KpisJson {
+    fn new(k: ConversationKpis, csat: Option<Csat>) -> Self {
+        Self {
+            csat: csat.map(Into::into),
             first_response: k.first_response.map(|f| FirstResponseJson { at: f.at, by: f.by, took: f.took.into() }),
             resolution: k.resolution.map(Into::into),
             replies: k
@@ -99,5 +142,6 @@ async fn conversation_kpis(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let kpis = state.store.conversation_kpis(id).await?.ok_or(ApiError::NotFound { what: "conversation" })?;
-    Ok(HttpResponse::Ok().json(KpisJson::from(kpis)))
+    let csat = state.store.conversation_csat(id).await?;
+    Ok(HttpResponse::Ok().json(KpisJson::new(kpis, csat)))
 }

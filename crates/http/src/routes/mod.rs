@@ -30,6 +30,7 @@ pub mod autoreply;
 pub mod channels;
 pub mod contacts;
 pub mod conversations;
+pub mod csat;
 pub mod events;
 pub mod health;
 pub mod kpis;

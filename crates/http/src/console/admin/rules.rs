@@ -443,6 +443,7 @@ fn rule_label(p: &RulesPreview, r: RuleRef) -> String {
             }
         },
         RuleRef::QuickReply(_) => r.to_string(),
+        RuleRef::Csat => "Satisfaction survey".to_owned(),
     }
 }
 

@@ -1,13 +1,14 @@
 //! The contact panel: name (the agents' override, editable), number, language, custom
 //! attributes (editable: the same use case and checks as `PATCH /api/v1/contacts/{id}`),
-//! previous conversations, and the click-to-chat link or ad that started this one.
+//! previous conversations (with their satisfaction ratings), the click-to-chat link or ad
+//! that started this one, and its satisfaction survey's rating and comment.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
 use serde_json::{Map, Value};
-use switchboard_domain::ConversationId;
-use switchboard_store::{Contact, ConversationView, MessageQuery, ViewQuery, ViewSort};
+use switchboard_domain::{ConversationId, ConversationStatus};
+use switchboard_store::{Contact, ConversationView, Csat, MessageQuery, ViewQuery, ViewSort};
 
 use super::super::{ConsoleError, Form, Page};
 use super::{done, rendered, status_label, thread};
@@ -30,6 +31,8 @@ struct Attribute {
 struct Previous {
     id: ConversationId,
     status: &'static str,
+    /// Its satisfaction rating, if the customer gave one (`4/5`).
+    rating: Option<String>,
     at_iso: String,
     at_short: String,
 }
@@ -53,6 +56,25 @@ struct ContactPanel {
     previous: Vec<Previous>,
     more_previous: bool,
     origin: Option<Origin>,
+    /// This conversation's satisfaction survey, if one was queued.
+    csat: Option<CsatLine>,
+}
+
+/// A satisfaction survey, for people.
+struct CsatLine {
+    /// `4 of 5`, or that it was sent and not answered.
+    summary: String,
+    comment: Option<String>,
+}
+
+impl CsatLine {
+    fn of(c: &Csat) -> Self {
+        let summary = match c.score {
+            Some(s) => format!("{s} of {}", c.scale.points()),
+            None => "Survey sent, not answered".to_owned(),
+        };
+        Self { summary, comment: c.comment.clone() }
+    }
 }
 
 fn text_of(v: &Value) -> String {
@@ -86,16 +108,21 @@ pub(super) async fn panel_html(
     let page = state.store.view_conversations(&q).await?;
     let others: Vec<&ConversationView> = page.items.iter().filter(|p| p.id != c.id).collect();
     let more_previous = page.next.is_some() || others.len() > PREVIOUS as usize;
-    let previous = others
-        .into_iter()
-        .take(PREVIOUS as usize)
-        .map(|p| Previous {
+    let mut previous = Vec::with_capacity(PREVIOUS as usize);
+    for p in others.into_iter().take(PREVIOUS as usize) {
+        let rating = match p.status {
+            ConversationStatus::Resolved => state.store.conversation_csat(p.id).await?,
+            _ => None,
+        };
+        previous.push(Previous {
             id: p.id,
             status: status_label(p.status),
+            rating: rating.and_then(|r| r.score.map(|s| format!("{s}/{}", r.scale.points()))),
             at_iso: thread::iso(&p.created_at),
             at_short: thread::short(&p.created_at),
-        })
-        .collect();
+        });
+    }
+    let csat = state.store.conversation_csat(c.id).await?.as_ref().map(CsatLine::of);
     let origin = origin(state, c).await?;
     let number: String = contact.wa_id.to_string();
     rendered(&ContactPanel {
@@ -109,6 +136,7 @@ pub(super) async fn panel_html(
         previous,
         more_previous,
         origin,
+        csat,
     })
 }
 
