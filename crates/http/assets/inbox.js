@@ -125,6 +125,19 @@
     }
   });
 
+  // Back to the inbox from a conversation (htmx's history cache, or the browser's
+  // back-forward cache): the list and counts may have changed meanwhile (opening a
+  // conversation sees its mentions, which takes it out of Mentions).
+  const catchUp = () => {
+    if (!list()) return;
+    refreshList();
+    countNow();
+  };
+  document.addEventListener("htmx:historyRestore", catchUp);
+  window.addEventListener("pageshow", (evt) => {
+    if (evt.persisted) catchUp();
+  });
+
   // Keep focus on the same conversation across a refresh.
   let focused = null;
   document.addEventListener("htmx:beforeSwap", (evt) => {
