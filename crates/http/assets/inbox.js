@@ -125,17 +125,14 @@
     }
   });
 
-  // Back to the inbox from a conversation (htmx's history cache, or the browser's
-  // back-forward cache): the list and counts may have changed meanwhile (opening a
-  // conversation sees its mentions, which takes it out of Mentions).
-  const catchUp = () => {
-    if (!list()) return;
+  // Back to the inbox from the browser's back-forward cache: the list and counts may
+  // have changed meanwhile (opening a conversation sees its mentions, which takes it out
+  // of Mentions). htmx's own history keeps no snapshots (historyCacheSize 0): going back
+  // re-reads the page, whose nav then asks for fresh counts.
+  window.addEventListener("pageshow", (evt) => {
+    if (!evt.persisted || !list()) return;
     refreshList();
     countNow();
-  };
-  document.addEventListener("htmx:historyRestore", catchUp);
-  window.addEventListener("pageshow", (evt) => {
-    if (evt.persisted) catchUp();
   });
 
   // Keep focus on the same conversation across a refresh.
