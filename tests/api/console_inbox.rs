@@ -517,7 +517,7 @@ async fn mentions_lists_the_conversations_with_unseen_mentions_until_the_agent_o
 
     // Opening a sees its mentions: it leaves the view and the count.
     page(&app, &sam, &format!("/c/{a}?view=mentions")).await;
-    assert_eq!(row_ids(&page(&app, &sam, "/?view=mentions").await), [b.clone()]);
+    assert_eq!(row_ids(&page(&app, &sam, "/?view=mentions").await), [b.as_str()]);
     assert_eq!(count(&counted_nav(&app, &sam, "/").await, "Mentions"), 1);
     // A new mention brings it back, first; the open page's live tail sees it again.
     note(a.clone(), "@sam@example.com the carrier called").await;
@@ -525,7 +525,7 @@ async fn mentions_lists_the_conversations_with_unseen_mentions_until_the_agent_o
     let res = app.client.get(app.url(&format!("/c/{a}/messages"))).bearer_auth(&sam).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert!(res.text().await.unwrap().contains("the carrier called"));
-    assert_eq!(row_ids(&page(&app, &sam, "/?view=mentions").await), [b.clone()]);
+    assert_eq!(row_ids(&page(&app, &sam, "/?view=mentions").await), [b.as_str()]);
     page(&app, &sam, &format!("/c/{b}")).await;
     let html = page(&app, &sam, "/?view=mentions").await;
     assert!(row_ids(&html).is_empty());

@@ -159,7 +159,7 @@ async fn a_mention_is_unseen_until_the_agent_has_seen_the_conversation(backend: 
     };
     assert_eq!(seen(&first, &sam_token).await, json!({"seen": 1}));
     assert_eq!(seen(&first, &sam_token).await, json!({"seen": 0}));
-    assert_eq!(ids(&get(unseen, sam_token.clone()).await), [on_second.clone()]);
+    assert_eq!(ids(&get(unseen, sam_token.clone()).await), std::slice::from_ref(&on_second));
     assert_eq!(ids(&get("/api/v1/mentions", sam_token.clone()).await).len(), 2, "all of them, seen or not");
     assert_eq!(ids(&get("/api/v1/mentions?unseen=false", sam_token.clone()).await).len(), 2);
     assert_eq!(get("/api/v1/conversations/counts", sam_token.clone()).await["mentions"], 1);
