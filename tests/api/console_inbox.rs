@@ -9,7 +9,7 @@ use serde_json::json;
 use switchboard_tests::payloads::{contact, delivery, message, text_delivery};
 use switchboard_tests::{Backend, TestApp, both_backends, spawn_app};
 
-use crate::agents::{call, me};
+use crate::agents::{call, create_agent, me};
 use crate::visibility::Fixture;
 
 both_backends!(
@@ -21,6 +21,7 @@ both_backends!(
     claim_next_opens_the_longest_waiting_conversation_or_says_there_is_none,
     availability_is_set_from_the_header,
     live_sends_both_events_for_a_new_inbound_message_and_nothing_the_agent_may_not_see,
+    mentions_lists_the_conversations_with_unseen_mentions_until_the_agent_opens_them,
 );
 
 fn no_redirects() -> reqwest::Client {
@@ -476,4 +477,64 @@ async fn live_sends_both_events_for_a_new_inbound_message_and_nothing_the_agent_
     assert_eq!(res.send().await.unwrap().status(), 400);
     let res = no_redirects().get(f.app.url("/live")).send().await.unwrap();
     assert_eq!(res.status(), 303, "a browser without a session is sent to sign in");
+}
+
+async fn mentions_lists_the_conversations_with_unseen_mentions_until_the_agent_opens_them(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let (_, sam) = create_agent(&app, json!({"name": "Sam", "email": "sam@example.com"})).await;
+    let a = inbound(&mut app, "wamid.mn1", "16505550301", "where is my parcel").await;
+    let b = inbound(&mut app, "wamid.mn2", "16505550302", "wrong size").await;
+    let note = |c: String, text: &'static str| {
+        let app = &app;
+        async move {
+            let res = app.post_json(&format!("/api/v1/conversations/{c}/notes"), &json!({ "text": text })).await;
+            assert_eq!(res.status(), 201);
+        }
+    };
+    note(a.clone(), "@sam@example.com can you check the carrier?").await;
+    note(b.clone(), "@sam@example.com swap it").await;
+    note(a.clone(), "@sam@example.com any news?").await;
+    note(b.clone(), "no mention here").await;
+    // Conversations, by their newest unseen mention; the rows say who and what.
+    let html = page(&app, &sam, "/?view=mentions").await;
+    assert_eq!(row_ids(&html), [a.clone(), b.clone()]);
+    assert!(html.contains("mentioned you</span>"), "{html}");
+    assert!(html.contains("any news?") && html.contains("(and 1 more)"), "{html}");
+    assert!(html.contains("where is my parcel"), "the last message is previewed too");
+    assert!(html.contains(&format!("href=\"/c/{a}?view=mentions\"")), "rows open the conversation in this list");
+    assert!(!html.contains(" style="), "no inline style");
+    assert_eq!(count(&counted_nav(&app, &sam, "/").await, "Mentions"), 2);
+    assert_eq!(count(&counted_nav(&app, &app.token, "/").await, "Mentions"), 0, "nobody mentioned the admin");
+    // Next from a conversation in this list: the first other one with unseen mentions.
+    let res = no_redirects()
+        .get(app.url(&format!("/c/{b}/next?view=mentions&dir=next")))
+        .bearer_auth(&sam)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], format!("/c/{a}?view=mentions").as_str());
+
+    // Opening a sees its mentions: it leaves the view and the count.
+    page(&app, &sam, &format!("/c/{a}?view=mentions")).await;
+    assert_eq!(row_ids(&page(&app, &sam, "/?view=mentions").await), [b.as_str()]);
+    assert_eq!(count(&counted_nav(&app, &sam, "/").await, "Mentions"), 1);
+    // A new mention brings it back, first; the open page's live tail sees it again.
+    note(a.clone(), "@sam@example.com the carrier called").await;
+    assert_eq!(row_ids(&page(&app, &sam, "/?view=mentions").await), [a.clone(), b.clone()]);
+    let res = app.client.get(app.url(&format!("/c/{a}/messages"))).bearer_auth(&sam).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("the carrier called"));
+    assert_eq!(row_ids(&page(&app, &sam, "/?view=mentions").await), [b.as_str()]);
+    page(&app, &sam, &format!("/c/{b}")).await;
+    let html = page(&app, &sam, "/?view=mentions").await;
+    assert!(row_ids(&html).is_empty());
+    assert!(html.contains("No mentions you have not seen."));
+    assert_eq!(count(&counted_nav(&app, &sam, "/").await, "Mentions"), 0);
+    // One more on each: the newest mention first, in the part a live refresh asks for.
+    for c in [&a, &b] {
+        note(c.clone(), "@sam@example.com again").await;
+    }
+    let first = part(&app, &sam, "/?view=mentions", "inbox-list").await.text().await.unwrap();
+    assert_eq!(row_ids(&first), [b.clone(), a.clone()]);
 }

@@ -7,7 +7,11 @@ use switchboard_tests::{Backend, both_backends, spawn_app};
 use crate::agents::{call, create_agent, fields, me, problem};
 use crate::views::customer_writes;
 
-both_backends!(notes_mention_agents_and_never_reach_whatsapp, bad_notes_are_422_and_only_authors_or_admins_delete);
+both_backends!(
+    notes_mention_agents_and_never_reach_whatsapp,
+    bad_notes_are_422_and_only_authors_or_admins_delete,
+    a_mention_is_unseen_until_the_agent_has_seen_the_conversation,
+);
 
 async fn notes_mention_agents_and_never_reach_whatsapp(backend: Backend) {
     let mut app = spawn_app(backend).await;
@@ -107,4 +111,66 @@ async fn bad_notes_are_422_and_only_authors_or_admins_delete(backend: Backend) {
     let wrong = format!("/api/v1/conversations/{other}/notes/{}", note["id"].as_str().unwrap());
     assert_eq!(call(&app, Method::DELETE, &wrong, Some(&app.token), None).await.status(), 404);
     assert_eq!(app.get_json(&path).await["items"].as_array().unwrap().len(), 1);
+}
+
+async fn a_mention_is_unseen_until_the_agent_has_seen_the_conversation(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let (_, sam_token) = create_agent(&app, json!({"name": "Sam", "email": "sam@example.com"})).await;
+    let (_, kim_token) = create_agent(&app, json!({"name": "Kim", "email": "kim@example.com"})).await;
+    let first = customer_writes(&mut app, "16505550001", "Ana", "hola", 5).await;
+    let second = customer_writes(&mut app, "16505550002", "Bo", "hello", 4).await;
+    let write = |c: &str, text: &str| {
+        let path = format!("/api/v1/conversations/{c}/notes");
+        let body = json!({ "text": text });
+        let app = &app;
+        async move {
+            let res = call(app, Method::POST, &path, Some(&app.token), Some(body)).await;
+            assert_eq!(res.status(), 201);
+            res.json::<Value>().await.unwrap()["id"].clone()
+        }
+    };
+    let on_first = write(&first, "@sam@example.com call her").await;
+    let on_second = write(&second, "@sam@example.com @kim@example.com both of you").await;
+    let get = |path: &'static str, token: String| {
+        let app = &app;
+        async move {
+            let res = call(app, Method::GET, path, Some(&token), None).await;
+            assert_eq!(res.status(), 200, "{path}");
+            res.json::<Value>().await.unwrap()
+        }
+    };
+    let ids = |page: &Value| page["items"].as_array().unwrap().iter().map(|n| n["id"].clone()).collect::<Vec<_>>();
+    let unseen = "/api/v1/mentions?unseen=true";
+    assert_eq!(ids(&get(unseen, sam_token.clone()).await), [on_second.clone(), on_first.clone()]);
+    assert_eq!(get("/api/v1/conversations/counts", sam_token.clone()).await["mentions"], 2);
+    assert_eq!(get("/api/v1/conversations/counts", kim_token.clone()).await["mentions"], 1);
+    assert_eq!(get("/api/v1/conversations/counts", app.token.clone()).await["mentions"], 0);
+
+    // Sam has seen the first conversation: once, and only for Sam.
+    let seen = |c: &str, token: &str| {
+        let path = format!("/api/v1/conversations/{c}/mentions/seen");
+        let token = token.to_owned();
+        let app = &app;
+        async move {
+            let res = call(app, Method::POST, &path, Some(&token), None).await;
+            assert_eq!(res.status(), 200);
+            res.json::<Value>().await.unwrap()
+        }
+    };
+    assert_eq!(seen(&first, &sam_token).await, json!({"seen": 1}));
+    assert_eq!(seen(&first, &sam_token).await, json!({"seen": 0}));
+    assert_eq!(ids(&get(unseen, sam_token.clone()).await), std::slice::from_ref(&on_second));
+    assert_eq!(ids(&get("/api/v1/mentions", sam_token.clone()).await).len(), 2, "all of them, seen or not");
+    assert_eq!(ids(&get("/api/v1/mentions?unseen=false", sam_token.clone()).await).len(), 2);
+    assert_eq!(get("/api/v1/conversations/counts", sam_token.clone()).await["mentions"], 1);
+    assert_eq!(seen(&second, &kim_token).await, json!({"seen": 1}));
+    assert_eq!(ids(&get(unseen, sam_token.clone()).await), [on_second], "Kim's seeing it is not Sam's");
+    assert!(ids(&get(unseen, kim_token.clone()).await).is_empty());
+
+    // Bad input names the field; an unknown conversation is 404.
+    let res = call(&app, Method::GET, "/api/v1/mentions?unseen=maybe", Some(&sam_token), None).await;
+    assert_eq!(fields(&problem(res, 422).await), ["unseen"]);
+    let path = format!("/api/v1/conversations/{}/mentions/seen", uuid::Uuid::now_v7());
+    let res = call(&app, Method::POST, &path, Some(&sam_token), None).await;
+    assert_eq!(res.status(), 404);
 }

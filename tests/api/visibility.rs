@@ -56,6 +56,7 @@ pub fn matrix() -> Vec<(&'static str, &'static str, Expect, Option<Value>)> {
         ("get", "/conversations/{id}/notes", Hidden, None),
         ("post", "/conversations/{id}/notes", Hidden, Some(json!({"text": "a note from outside"}))),
         ("delete", "/conversations/{id}/notes/{note_id}", Hidden, None),
+        ("post", "/conversations/{id}/mentions/seen", Hidden, None),
         ("get", "/conversations/{id}/labels", Hidden, None),
         ("post", "/conversations/{id}/labels", Hidden, Some(json!({"labels": ["spare"]}))),
         ("delete", "/conversations/{id}/labels/{label_id}", Hidden, None),

@@ -37,18 +37,7 @@ async fn a_new_inbound_message_appears_in_the_open_inbox_without_reload(t: &mut 
     t.browser.wait_for("#views [data-view-count]").await?;
     t.browser.eval("window.__stillHere = true; return true;").await?;
     // Let the page's stream connect before the message arrives.
-    t.browser
-        .wait_until("the live stream to open", async || {
-            let open = t
-                .browser
-                .eval(
-                    "const d = document.body['htmx-internal-data']; \
-                     return !!(d && d.sseEventSource && d.sseEventSource.readyState === 1);",
-                )
-                .await?;
-            Ok((open == json!(true)).then_some(()))
-        })
-        .await?;
+    t.browser.wait_for_live().await?;
     customer_writes(&mut t.app, "wamid.b.in2", "16505550702", "a brand new question").await?;
     t.browser.wait_for_text("#rows > li.row", "a brand new question").await?;
     t.browser.wait_for_text("#views a[aria-current] .count", "2").await.context("the count follows")?;

@@ -162,7 +162,44 @@ async fn a_note_mentions_an_agent(t: &mut BrowserTest) -> Result<()> {
     t.browser.wait_for_text("#thread li.note", "@kim@example.com").await?;
     let notes = t.app.get_json(&format!("/api/v1/conversations/{id}/notes")).await;
     ensure!(notes["items"][0]["mentions"].as_array().is_some_and(|m| m.len() == 1), "{notes}");
+
+    // Sam, in the inbox, is mentioned by a colleague: the Mentions count and list follow
+    // live; opening the conversation sees the mention, and back in the inbox it is gone.
+    t.browser.goto("/").await?;
+    wait_for_mentions_count(t, "0").await?;
+    t.browser.wait_for_live().await?;
+    let res = t
+        .app
+        .post_json(&format!("/api/v1/conversations/{id}/notes"), &json!({"text": "@sam@example.com she called back"}))
+        .await;
+    ensure!(res.status() == 201, "note: {}", res.status());
+    wait_for_mentions_count(t, "1").await?;
+    t.browser.click("#nav-views-4").await?;
+    t.browser.wait_for_text(&format!("#rows li.row[data-id='{id}']"), "mentioned you").await?;
+    t.browser.wait_for_text("#rows .mentioned", "she called back").await?;
+    t.browser.click(&format!("#row-{id}")).await?;
+    t.browser.wait_for_path("the conversation", |p| p.starts_with(&format!("/c/{id}"))).await?;
+    t.browser.wait_for_text("#thread li.note", "she called back").await?;
+    // Back: the inbox is read again (htmx keeps no snapshots), so the list and count are current.
+    t.browser.eval("history.back();").await?;
+    t.browser.wait_for_text("#rows", "No mentions you have not seen.").await?;
+    wait_for_mentions_count(t, "0").await?;
+    let unseen = t.app.get_json("/api/v1/conversations/counts").await;
+    ensure!(unseen["mentions"] == 0, "the admin was not mentioned: {unseen}");
     Ok(())
+}
+
+/// Waits until the nav's Mentions count reads `n`.
+async fn wait_for_mentions_count(t: &BrowserTest, n: &str) -> Result<()> {
+    t.browser
+        .wait_until(&format!("a Mentions count of {n}"), async || {
+            let v = t
+                .browser
+                .eval("const a = document.getElementById('nav-views-4'); const c = a && a.querySelector('.count'); return a && a.textContent.startsWith('Mentions') && c ? c.textContent : null;")
+                .await?;
+            Ok((v.as_str() == Some(n)).then_some(()))
+        })
+        .await
 }
 
 async fn resolve_and_next_opens_the_next_waiting_conversation(t: &mut BrowserTest) -> Result<()> {

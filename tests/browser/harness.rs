@@ -488,6 +488,24 @@ impl Browser {
         .await
     }
 
+    /// Waits until the page's live stream (`/live`, on `<body>`) is open, so that what
+    /// happens next reaches the page.
+    ///
+    /// # Errors
+    /// It did not open within the wait time.
+    pub async fn wait_for_live(&self) -> Result<()> {
+        self.wait_until("the live stream to open", async || {
+            let open = self
+                .eval(
+                    "const d = document.body['htmx-internal-data']; \
+                     return !!(d && d.sseEventSource && d.sseEventSource.readyState === 1);",
+                )
+                .await?;
+            Ok((open == Value::Bool(true)).then_some(()))
+        })
+        .await
+    }
+
     /// Waits until the current path (with its query) satisfies `pred`.
     ///
     /// # Errors

@@ -125,6 +125,16 @@
     }
   });
 
+  // Back to the inbox from the browser's back-forward cache: the list and counts may
+  // have changed meanwhile (opening a conversation sees its mentions, which takes it out
+  // of Mentions). htmx's own history keeps no snapshots (historyCacheSize 0): going back
+  // re-reads the page, whose nav then asks for fresh counts.
+  window.addEventListener("pageshow", (evt) => {
+    if (!evt.persisted || !list()) return;
+    refreshList();
+    countNow();
+  });
+
   // Keep focus on the same conversation across a refresh.
   let focused = null;
   document.addEventListener("htmx:beforeSwap", (evt) => {

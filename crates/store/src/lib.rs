@@ -54,7 +54,7 @@ pub use links::{
     Attribution, AttributionSource, ClickCount, Link, LinkCursor, LinkDay, LinkPatch, LinkQuery, LinkStore, NewClick,
     NewLink,
 };
-pub use notes::{NewNote, Note, NoteId, NoteStore};
+pub use notes::{MentionedConversation, NewNote, Note, NoteId, NoteStore};
 pub use outbox::{
     Enqueued, NewOutbound, OutboxDepth, OutboxEntry, OutboxJob, OutboxState, OutboxStore, SendOutcome, SendResult,
 };

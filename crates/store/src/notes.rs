@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 pub use switchboard_domain::NoteId;
 use switchboard_domain::{AgentId, ConversationId};
 
-use crate::{Page, Result, Visibility};
+use crate::{ConversationView, Page, Result, Visibility};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Note {
@@ -59,13 +59,43 @@ pub trait NoteStore: Send + Sync {
     /// `false` if there was no such note.
     async fn delete_note(&self, id: NoteId) -> Result<bool>;
 
-    /// Notes mentioning `agent` on conversations `viewer` may see, newest first; the
-    /// cursor is the last note's id.
+    /// Notes mentioning `agent` on conversations `viewer` may see (only those `agent`
+    /// has not seen if `unseen_only`), newest first; the cursor is the last note's id.
     async fn mentions(
+        &self,
+        agent: AgentId,
+        viewer: Visibility,
+        unseen_only: bool,
+        limit: u32,
+        before: Option<NoteId>,
+    ) -> Result<Page<Note, NoteId>>;
+
+    /// The conversations `viewer` may see (any status) with notes mentioning `agent`
+    /// that `agent` has not seen, by their newest such note, newest first; the cursor
+    /// is the last row's `latest.id`.
+    async fn mentioned_conversations(
         &self,
         agent: AgentId,
         viewer: Visibility,
         limit: u32,
         before: Option<NoteId>,
-    ) -> Result<Page<Note, NoteId>>;
+    ) -> Result<Page<MentionedConversation, NoteId>>;
+
+    /// How many conversations [`NoteStore::mentioned_conversations`] lists.
+    async fn mentioned_conversation_count(&self, agent: AgentId, viewer: Visibility) -> Result<u64>;
+
+    /// Marks `agent`'s unseen mentions in `conversation` seen at `at`; how many there
+    /// were (0 writes nothing).
+    async fn mark_mentions_seen(&self, agent: AgentId, conversation: ConversationId, at: DateTime<Utc>) -> Result<u64>;
+}
+
+/// A conversation in which an agent has unseen mentions
+/// ([`NoteStore::mentioned_conversations`]).
+#[derive(Clone, Debug)]
+pub struct MentionedConversation {
+    pub conversation: ConversationView,
+    /// The newest note in it mentioning the agent that they have not seen.
+    pub latest: Note,
+    /// How many of its notes mention the agent unseen.
+    pub unseen: u64,
 }

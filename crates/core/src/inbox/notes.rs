@@ -5,6 +5,10 @@
 //! the note is written; an address that is no active agent's makes the note invalid
 //! (naming `text`). Whoever may see the conversation may write its notes; a note is
 //! deleted by its author or an admin.
+//!
+//! A mention is *unseen* until the mentioned agent opens the conversation (the console's
+//! page, or the API's `POST /conversations/{id}/mentions/seen`): then every mention of
+//! them in it is seen. The Mentions view lists the conversations with unseen mentions.
 
 use chrono::Utc;
 use switchboard_domain::{AgentRole, ConversationId, Email};
@@ -97,6 +101,17 @@ impl Inbox<'_> {
             .map_err(InboxError::not_found("conversation"))?;
         tracing::info!(conversation_id = %conversation, note_id = %note.id, by = %author.id, mentions = note.mentions.len(), "note added");
         Ok(note)
+    }
+
+    /// `agent` has seen the conversation: their mentions in it are no longer unseen.
+    /// How many were (0 when there were none, which writes nothing). Visibility is the
+    /// caller's to check, as for every use case here.
+    pub async fn mentions_seen(&self, agent: &Agent, conversation: ConversationId) -> Result<u64, InboxError> {
+        let n = self.store.mark_mentions_seen(agent.id, conversation, Utc::now()).await?;
+        if n > 0 {
+            tracing::debug!(conversation_id = %conversation, agent_id = %agent.id, mentions = n, "mentions seen");
+        }
+        Ok(n)
     }
 
     /// Deletes a note, as its author or an admin.

@@ -6,11 +6,13 @@
 //! cases as the REST routes doing the same thing (`Inbox::reply`, `add_note`, `assign`,
 //! `transfer`, `set_status`, `claim`, `add_labels`, `remove_label`; `Config::update_contact`).
 //!
-//! - `GET /c/{id}` the page; the inbox's query (`?view=mine&status=open&sort=…`) names
+//! - `GET /c/{id}` the page (opening it marks the agent's mentions in it seen, as
+//!   `POST /api/v1/conversations/{id}/mentions/seen` does); the inbox's query (`?view=mine&status=open&sort=…`) names
 //!   the list the agent came from, for `[`/`]` (`GET /c/{id}/next?…&dir=prev|next`) and
 //!   "resolve and next".
 //! - `GET /c/{id}/messages` the thread's tail (`?from=<message>`; what the live stream
-//!   re-reads) or the page before a message (`?before=<message>`).
+//!   re-reads: a note mentioning the agent that arrives while the page is open is seen
+//!   too) or the page before a message (`?before=<message>`).
 //! - `GET /c/{id}/panel` status, assignee and labels (re-read on every live event).
 //! - `GET /c/{id}/quick-reply?shortcut=…` what a quick reply would send here, filled in.
 //! - `POST /c/{id}/compose` a reply or (`mode=note`) a private note;
@@ -175,6 +177,8 @@ async fn page(
 ) -> Result<HttpResponse, ConsoleError> {
     let view = actions::list_param(&req)?.query();
     let c = conversation(&state, v.id).await?;
+    // The agent sees the thread, notes included: their mentions here are seen.
+    state.inbox().mentions_seen(&v.agent.0, v.id).await?;
     let agents = agents(&state).await?;
     let names = names(&agents, &c);
     let t = thread::page(&state, v.id, None, &names).await?;
@@ -246,7 +250,11 @@ async fn messages(
     let names = names(&agents, &c);
     let t = match before {
         Some(b) => thread::page(&state, v.id, Some(b), &names).await?,
-        None => thread::tail(&state, v.id, from, &names).await?,
+        None => {
+            // The live tail shows new notes to the agent who has the page open.
+            state.inbox().mentions_seen(&v.agent.0, v.id).await?;
+            thread::tail(&state, v.id, from, &names).await?
+        }
     };
     let html = rendered(&ThreadHtml { entries: &t.entries })?;
     let now = Utc::now();

@@ -9,6 +9,10 @@
 //! `window_closing`), `q` (the API's search) and `cursor` (the next page). It is read
 //! by the same code as `GET /api/v1/conversations` (`routes::conversations::view_query`),
 //! with the caller's visibility, so a view shows exactly what the API would list.
+//! `mentions` is the conversations (any status) in which someone mentioned the agent in
+//! a note they have not seen yet, newest mention first (`NoteStore::mentioned_conversations`;
+//! the API: `GET /api/v1/mentions?unseen=true`); opening the conversation sees them, so
+//! it leaves the view. It takes no status, sort or search.
 //!
 //! htmx asks for parts of the page, named by the element it swaps (`HX-Target`):
 //! `inbox-list` (the list region: a view change, a live refresh), `inbox-more` (the next
@@ -33,7 +37,7 @@ use askama::Template;
 use chrono::{DateTime, Duration, Utc};
 use switchboard_domain::message::MessageKind;
 use switchboard_domain::{AgentId, AgentRole, Availability, ConversationStatus, Direction, LabelId, window};
-use switchboard_store::{ConversationView, LastMessage, NoteId, TeamId, ViewCursor, ViewSort};
+use switchboard_store::{ConversationView, LastMessage, Note, NoteId, TeamId, ViewCursor, ViewSort};
 
 use super::{ConsoleError, Layout, Page, render};
 use crate::AppState;
@@ -200,15 +204,18 @@ struct Row {
     unread: bool,
     last_activity: String,
     last_activity_ago: String,
+    /// The Mentions view: the newest note mentioning the agent that they have not seen.
+    mention: Option<MentionLine>,
 }
 
-/// One note mentioning the agent (the Mentions view).
-struct MentionRow {
-    conversation: String,
+/// Who mentioned the agent in a conversation, and how (the Mentions view's rows).
+struct MentionLine {
     author: String,
     text: String,
     at: String,
     ago: String,
+    /// Unseen mentions in the conversation beyond this one.
+    more: u64,
 }
 
 /// The list region.
@@ -220,7 +227,6 @@ struct List {
     heading: String,
     mentions: bool,
     rows: Vec<Row>,
-    notes: Vec<MentionRow>,
     /// The next page's address, if there is one.
     more: Option<String>,
 }
@@ -406,7 +412,18 @@ async fn conversations(
     }
     q.labels = resolve_labels(state, &labels, "label").await?;
     let page = state.store.view_conversations(&q).await.map_err(ApiError::from)?;
-    let ids: Vec<_> = page.items.iter().map(|c| c.id).collect();
+    let rows = rows(state, page.items.into_iter().map(|c| (c, None)).collect()).await?;
+    let more =
+        page.next.as_ref().map(|c: &ViewCursor| format!("{}&cursor={}", sel.url(), urlencode(&encode_cursor(c))));
+    let (view_url, row_query) = view_urls(sel);
+    Ok(List { view_url, row_query, heading: heading(sel), mentions: false, rows, more })
+}
+
+/// The list's rows for conversations (with the newest unseen note mentioning the agent
+/// and how many there are, in the Mentions view): their labels, last messages, channels
+/// and agents' names in one query each.
+async fn rows(state: &AppState, items: Vec<(ConversationView, Option<(Note, u64)>)>) -> Result<Vec<Row>, ConsoleError> {
+    let ids: Vec<_> = items.iter().map(|(c, _)| c.id).collect();
     let (mut labels, mut last, names, channels) = futures_util::try_join!(
         state.store.labels_of_conversations(&ids),
         state.store.last_messages(&ids),
@@ -416,20 +433,23 @@ async fn conversations(
     .map_err(ApiError::from)?;
     let channels: HashMap<_, _> = channels.into_iter().map(|c| (c.id, c.name)).collect();
     let now = Utc::now();
-    let rows = page
-        .items
+    Ok(items
         .into_iter()
-        .map(|c| {
+        .map(|(c, mention)| {
             let labels = labels.remove(&c.id).unwrap_or_default().into_iter().map(|l| l.name.as_str().to_owned());
             let channel = channels.get(&c.channel_id).cloned().unwrap_or_else(|| c.phone_number_id.to_string());
             let last = last.remove(&c.id);
-            row(c, last, &names, channel, labels.collect(), now)
+            let mut r = row(c, last, &names, channel, labels.collect(), now);
+            r.mention = mention.map(|(n, unseen)| MentionLine {
+                author: n.author_id.and_then(|a| names.get(&a).cloned()).unwrap_or_else(|| "A former agent".into()),
+                text: n.text.chars().take(switchboard_store::PREVIEW_CHARS).collect(),
+                at: n.created_at.to_rfc3339(),
+                ago: span(now - n.created_at),
+                more: unseen.saturating_sub(1),
+            });
+            r
         })
-        .collect::<Vec<_>>();
-    let more =
-        page.next.as_ref().map(|c: &ViewCursor| format!("{}&cursor={}", sel.url(), urlencode(&encode_cursor(c))));
-    let (view_url, row_query) = view_urls(sel);
-    Ok(List { view_url, row_query, heading: heading(sel), mentions: false, rows, notes: Vec::new(), more })
+        .collect())
 }
 
 /// Agents' names by id (one query; a team's agents are few).
@@ -497,6 +517,7 @@ fn row(
         unread: open && c.waiting_since.is_some(),
         last_activity: c.last_message_at.to_rfc3339(),
         last_activity_ago: span(now - c.last_message_at),
+        mention: None,
     }
 }
 
@@ -531,7 +552,8 @@ fn span(d: Duration) -> String {
     }
 }
 
-/// A page of the notes mentioning the caller.
+/// A page of the conversations in which the caller has unseen mentions, newest mention
+/// first (the cursor: the last row's newest unseen mention).
 async fn mentions(
     state: &AppState,
     agent: &AuthenticatedAgent,
@@ -539,23 +561,13 @@ async fn mentions(
     limit: u32,
     before: Option<NoteId>,
 ) -> Result<List, ConsoleError> {
-    let page = state.store.mentions(agent.0.id, viewer(agent), limit, before).await.map_err(ApiError::from)?;
-    let names = agent_names(state).await.map_err(ApiError::from)?;
-    let now = Utc::now();
-    let notes = page
-        .items
-        .into_iter()
-        .map(|n| MentionRow {
-            conversation: n.conversation_id.to_string(),
-            author: n.author_id.and_then(|a| names.get(&a).cloned()).unwrap_or_else(|| "A former agent".into()),
-            text: n.text.chars().take(switchboard_store::PREVIEW_CHARS).collect(),
-            at: n.created_at.to_rfc3339(),
-            ago: span(now - n.created_at),
-        })
-        .collect();
+    let page =
+        state.store.mentioned_conversations(agent.0.id, viewer(agent), limit, before).await.map_err(ApiError::from)?;
+    let items = page.items.into_iter().map(|m| (m.conversation, Some((m.latest, m.unseen)))).collect();
+    let rows = rows(state, items).await?;
     let more = page.next.map(|id| format!("{}&cursor={id}", sel.url()));
     let (view_url, row_query) = view_urls(sel);
-    Ok(List { view_url, row_query, heading: heading(sel), mentions: true, rows: Vec::new(), notes, more })
+    Ok(List { view_url, row_query, heading: heading(sel), mentions: true, rows, more })
 }
 
 /// The views nav, with the caller's counts if `counted`.
@@ -566,8 +578,15 @@ async fn nav(
     counted: bool,
 ) -> Result<Nav, ConsoleError> {
     let admin = agent.0.role == AgentRole::Admin;
-    let (counts, groups, teams, labels, mine) = futures_util::try_join!(
+    let (counts, mentions, groups, teams, labels, mine) = futures_util::try_join!(
         async { if counted { state.store.view_counts(agent.0.id, viewer(agent)).await.map(Some) } else { Ok(None) } },
+        async {
+            if counted {
+                state.store.mentioned_conversation_count(agent.0.id, viewer(agent)).await.map(Some)
+            } else {
+                Ok(None)
+            }
+        },
         async {
             if counted {
                 state.store.open_counts_by_team_and_label(viewer(agent)).await
@@ -590,7 +609,7 @@ async fn nav(
         item("Mine", View::Mine, counts.map(|c| c.mine)),
         item("Unassigned", View::Unassigned, counts.map(|c| c.unassigned)),
         item("All", View::All, counts.map(|c| c.open)),
-        item("Mentions", View::Mentions, None),
+        item("Mentions", View::Mentions, mentions),
     ];
     let count = |n: Option<&u64>| counted.then(|| n.copied().unwrap_or(0));
     let teams = teams

@@ -318,13 +318,20 @@ struct CountsJson {
     open: u64,
     pending: u64,
     snoozed: u64,
+    /// Conversations in which the caller was mentioned in a note they have not seen
+    /// (any status).
+    mentions: u64,
 }
 
 /// The standard views' sizes, as the caller sees them.
 #[utoipa::path(get, path = "/conversations/counts", responses((status = 200, body = CountsJson)))]
 async fn counts(agent: AuthenticatedAgent, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let c = state.store.view_counts(agent.0.id, viewer(&agent)).await?;
+    let (c, mentions) = futures_util::try_join!(
+        state.store.view_counts(agent.0.id, viewer(&agent)),
+        state.store.mentioned_conversation_count(agent.0.id, viewer(&agent)),
+    )?;
     Ok(HttpResponse::Ok().json(CountsJson {
+        mentions,
         mine: c.mine,
         unassigned: c.unassigned,
         queue: c.queue,

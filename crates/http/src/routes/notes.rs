@@ -1,7 +1,9 @@
 //! Private notes on a conversation, with @mentions: `POST|GET /conversations/{id}/notes`,
-//! `DELETE /conversations/{id}/notes/{note_id}`, and `GET /mentions` (notes that
-//! mention the caller, newest first). The use cases: `switchboard_core::Inbox`'s
-//! `add_note` and `delete_note`.
+//! `DELETE /conversations/{id}/notes/{note_id}`, `GET /mentions` (notes that mention the
+//! caller, newest first; `?unseen=true` for those they have not seen) and
+//! `POST /conversations/{id}/mentions/seen` (the caller has seen the conversation: what
+//! the console does when they open it). The use cases: `switchboard_core::Inbox`'s
+//! `add_note`, `delete_note` and `mentions_seen`.
 //!
 //! Notes are for agents only: they have their own table and never reach the outbox or
 //! WhatsApp. A mention is `@` followed by an agent's e-mail address
@@ -28,6 +30,7 @@ use crate::routes::conversations::{PageJson, parse_limit};
 routes! {
     "/conversations/{id}/notes" => { get: list, post: create },
     "/conversations/{id}/notes/{note_id}" => { delete: delete },
+    "/conversations/{id}/mentions/seen" => { post: mentions_seen },
     "/mentions" => { get: mentions },
 }
 
@@ -77,6 +80,28 @@ struct PageParams {
     cursor: Option<String>,
 }
 
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct MentionParams {
+    /// 1 to 500 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
+    limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
+    cursor: Option<String>,
+    /// `true`: only the notes the caller has not seen yet (whose conversation they have
+    /// not opened since). Default `false`: all of them.
+    #[param(value_type = Option<bool>)]
+    unseen: Option<String>,
+}
+
+/// How many of the caller's mentions in the conversation were unseen.
+#[derive(Serialize, ToSchema)]
+#[schema(as = MentionsSeen)]
+struct SeenJson {
+    seen: u64,
+}
+
 fn not_found(e: StoreError) -> ApiError {
     match e {
         StoreError::NotFound => ApiError::NotFound { what: "conversation" },
@@ -98,15 +123,20 @@ async fn create(
 
 fn page_params(params: &PageParams) -> Result<(u32, Option<NoteId>), ApiError> {
     let mut errors = Vec::new();
-    let limit = parse_limit(params.limit.as_deref(), &mut errors);
-    let cursor = match params.cursor.as_deref() {
+    let page = parse_page(params.limit.as_deref(), params.cursor.as_deref(), &mut errors);
+    if errors.is_empty() { Ok(page) } else { Err(ApiError::Validation(errors)) }
+}
+
+fn parse_page(limit: Option<&str>, cursor: Option<&str>, errors: &mut Vec<FieldError>) -> (u32, Option<NoteId>) {
+    let limit = parse_limit(limit, errors);
+    let cursor = match cursor {
         None => None,
         Some(c) => c.parse::<NoteId>().ok().or_else(|| {
             errors.push(FieldError::new("cursor", "is not a cursor this API returned"));
             None
         }),
     };
-    if errors.is_empty() { Ok((limit, cursor)) } else { Err(ApiError::Validation(errors)) }
+    (limit, cursor)
 }
 
 /// A conversation's notes, oldest first.
@@ -140,17 +170,42 @@ async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Notes mentioning the caller on conversations they may see, newest first.
-#[utoipa::path(get, path = "/mentions", params(PageParams), responses((status = 200, body = PageJson<NoteJson>)))]
+/// Notes mentioning the caller on conversations they may see, newest first
+/// (`unseen=true`: only those in conversations they have not opened since).
+#[utoipa::path(get, path = "/mentions", params(MentionParams), responses((status = 200, body = PageJson<NoteJson>)))]
 async fn mentions(
     agent: AuthenticatedAgent,
-    params: web::Query<PageParams>,
+    params: web::Query<MentionParams>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (limit, before) = page_params(&params)?;
-    let page = state.store.mentions(agent.0.id, viewer(&agent), limit, before).await?;
+    let mut errors = Vec::new();
+    let (limit, before) = parse_page(params.limit.as_deref(), params.cursor.as_deref(), &mut errors);
+    let unseen = match params.unseen.as_deref().map(str::trim) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            errors.push(FieldError::new("unseen", "must be true or false"));
+            false
+        }
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let page = state.store.mentions(agent.0.id, viewer(&agent), unseen, limit, before).await?;
     Ok(HttpResponse::Ok().json(PageJson {
         items: page.items.into_iter().map(NoteJson::from).collect(),
         next_cursor: page.next.map(|c| c.to_string()),
     }))
+}
+
+/// The caller has seen the conversation: their mentions in it are no longer unseen (what
+/// opening it in the console does).
+#[utoipa::path(post, path = "/conversations/{id}/mentions/seen", params(("id" = ConversationId, Path)),
+    responses((status = 200, body = SeenJson)))]
+async fn mentions_seen(
+    VisibleConversation { id, agent }: VisibleConversation,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let seen = state.inbox().mentions_seen(&agent.0, id).await?;
+    Ok(HttpResponse::Ok().json(SeenJson { seen }))
 }

@@ -69,11 +69,15 @@ impl List {
 
     /// The list as a view query of `agent`'s (the agent's own, by default).
     fn view_query(&self, agent: &AuthenticatedAgent) -> Result<Option<ViewQuery>, ApiError> {
-        if self.get("view") == Some("mentions") {
-            // Notes, not conversations: nothing to step through.
+        if self.is_mentions() {
+            // Not a view query: see `neighbour`.
             return Ok(None);
         }
         self.view_query_for(viewer(agent), agent.0.id).map(Some)
+    }
+
+    fn is_mentions(&self) -> bool {
+        self.get("view") == Some("mentions")
     }
 
     fn view_query_for(&self, viewer: Visibility, me: AgentId) -> Result<ViewQuery, ApiError> {
@@ -543,6 +547,18 @@ pub(super) async fn neighbour(
         Some("prev") => true,
         Some(_) => return Err(ApiError::field("dir", "must be next or prev").into()),
     };
+    if list.is_mentions() {
+        // Opening a conversation sees its mentions, so it has left the list: the next is
+        // the (new) first one with unseen mentions; the previous, the list itself.
+        let next = if backwards {
+            None
+        } else {
+            let page = state.store.mentioned_conversations(v.agent.0.id, viewer(&v.agent), 2, None).await?;
+            page.items.into_iter().map(|m| m.conversation.id).find(|id| *id != v.id)
+        };
+        let url = next.map_or_else(|| inbox_url(&list), |id| page_url(id, &list));
+        return Ok(HttpResponse::SeeOther().insert_header(("Location", url)).finish());
+    }
     let Some(mut q) = list.view_query(&v.agent)? else {
         return Ok(HttpResponse::SeeOther().insert_header(("Location", inbox_url(&list))).finish());
     };
