@@ -45,6 +45,7 @@ mod rows;
 mod status;
 mod teams;
 mod views;
+mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;
