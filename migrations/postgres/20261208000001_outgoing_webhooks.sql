@@ -39,7 +39,7 @@ CREATE TABLE webhook_deliveries (
     endpoint_id      UUID NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
     message_id       UUID NOT NULL REFERENCES webhook_messages (id) ON DELETE CASCADE,
     state            TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'failed')),
-    attempts         INTEGER NOT NULL DEFAULT 0,
+    attempts         BIGINT NOT NULL DEFAULT 0,
     next_attempt_at  TIMESTAMPTZ NOT NULL,
     locked_until     TIMESTAMPTZ,
     created_at       TIMESTAMPTZ NOT NULL,
