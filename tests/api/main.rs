@@ -27,6 +27,7 @@ mod links;
 mod media;
 mod notes;
 mod openapi;
+mod outgoing_webhooks;
 mod queue;
 mod quick_replies;
 mod read_api;

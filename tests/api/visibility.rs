@@ -72,6 +72,18 @@ pub fn matrix() -> Vec<(&'static str, &'static str, Expect, Option<Value>)> {
         // Admin routes.
         ("get", "/conversations/{id}/kpis", Hidden, None),
         ("post", "/admin/outbox/{id}/retry", Forbidden, None),
+        ("get", "/admin/webhooks/{id}", Forbidden, None),
+        ("patch", "/admin/webhooks/{id}", Forbidden, Some(json!({"enabled": false}))),
+        ("delete", "/admin/webhooks/{id}", Forbidden, None),
+        ("post", "/admin/webhooks/{id}/rotate-secret", Forbidden, None),
+        ("get", "/admin/webhooks/{id}/deliveries", Forbidden, None),
+        ("get", "/admin/webhooks/{id}/attempts", Forbidden, None),
+        (
+            "post",
+            "/admin/webhooks/{id}/replay",
+            Forbidden,
+            Some(json!({"webhook_id": "msg_0123456789abcdef0123456789abcdef"})),
+        ),
         ("get", "/admin/channels/{channel_id}/auto-replies", Forbidden, None),
         ("put", "/admin/channels/{channel_id}/auto-replies", Forbidden, Some(json!({}))),
         ("patch", "/admin/channels/{channel_id}/auto-replies", Forbidden, Some(json!({}))),

@@ -172,6 +172,9 @@ pub fn test_settings(db: &TestDb, opts: &AppOptions) -> Settings {
         ("SWITCHBOARD__INGEST__ENABLED".into(), "false".into()),
         // And the assigner.
         ("SWITCHBOARD__ASSIGNMENT__ENABLED".into(), "false".into()),
+        // Tests drive the outgoing webhook worker, and their receivers listen on loopback.
+        ("SWITCHBOARD__OUTGOING_WEBHOOKS__ENABLED".into(), "false".into()),
+        ("SWITCHBOARD__OUTGOING_WEBHOOKS__ALLOWED_PRIVATE_ADDRESSES".into(), "127.0.0.1".into()),
         // A fixed key for sealed secrets (none is written to a data directory).
         ("SWITCHBOARD__SECRETS__KEY".into(), TEST_SECRETS_KEY.into()),
     ]);
@@ -320,6 +323,22 @@ impl TestApp {
                 None => return items,
             }
         }
+    }
+
+    /// An outgoing webhook worker on this app's store and key, with the app's options.
+    pub fn webhook_worker(&self, allowed_private: &str) -> switchboard_core::WebhookWorker {
+        let key = switchboard_core::auth::SecretKey::from_hex(TEST_SECRETS_KEY).unwrap();
+        let allowed_private_addresses = allowed_private.split(',').filter_map(|a| a.trim().parse().ok()).collect();
+        switchboard_core::WebhookWorker::new(
+            Arc::clone(&self.store),
+            Arc::new(key),
+            switchboard_core::WebhookOptions {
+                allowed_private_addresses,
+                timeout: std::time::Duration::from_secs(5),
+                ..switchboard_core::WebhookOptions::default()
+            },
+        )
+        .unwrap()
     }
 
     /// Stops the application gracefully and hands back its database, for a restart.

@@ -22,6 +22,7 @@ pub mod media_cache;
 pub mod scheduler;
 pub mod sender;
 pub mod wake;
+pub mod webhooks;
 
 pub use admin::AdminError;
 pub use assigner::{Assigner, AssignerOptions};
@@ -36,3 +37,4 @@ pub use media_cache::{MediaCacheLimits, PruneReport};
 pub use scheduler::{Scheduler, SchedulerOptions, SchedulerReport};
 pub use sender::{Pause, Sandbox, SendHealth, SendReport, Sender, SenderOptions, Transport};
 pub use wake::Wake;
+pub use webhooks::{WebhookOptions, WebhookReport, WebhookWorker, Webhooks};

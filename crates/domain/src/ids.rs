@@ -111,6 +111,33 @@ uuid_id!(
     NoteId
 );
 
+uuid_id!(
+    /// An outgoing webhook endpoint.
+    WebhookEndpointId
+);
+uuid_id!(
+    /// One event as sent to webhook endpoints; its `webhook-id` header is `msg_<simple uuid>`.
+    WebhookMessageId
+);
+
+impl WebhookMessageId {
+    /// The `webhook-id` header: `msg_` and the id's 32 hexadecimal digits.
+    #[must_use]
+    pub fn webhook_id(&self) -> String {
+        format!("msg_{}", self.0.simple())
+    }
+
+    /// Reads a `webhook-id` (`msg_…`) back.
+    #[must_use]
+    pub fn parse_webhook_id(s: &str) -> Option<Self> {
+        let hex = s.strip_prefix("msg_")?;
+        if hex.len() != 32 {
+            return None;
+        }
+        Uuid::try_parse(hex).ok().map(Self)
+    }
+}
+
 macro_rules! seq_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*

@@ -21,6 +21,7 @@ pub mod link;
 pub mod message;
 pub mod phone;
 pub mod team;
+pub mod webhook;
 pub mod window;
 
 pub use agent::{AgentName, AgentRole, Availability, Email, InvalidPassword, NewAgent, Password, TokenHash};
@@ -33,10 +34,11 @@ pub use contact::{MAX_CONTACT_ATTRIBUTES, merge_attributes};
 pub use conversation::ConversationStatus;
 pub use ids::{
     AgentId, ChannelId, ContactId, ConversationId, EventId, InvitationId, JobId, LabelId, LinkId, MessageId, NoteId,
-    QuickReplyId, RuleId, SessionId, TeamId, TokenId,
+    QuickReplyId, RuleId, SessionId, TeamId, TokenId, WebhookEndpointId, WebhookMessageId,
 };
 pub use message::{
     Delivery, DeliveryState, Direction, MessageContent, MessageContext, MessageKind, Referral, StatusError,
 };
 pub use phone::{PhoneNumberId, WaId, Wamid};
 pub use team::{InvalidTeamName, TeamName};
+pub use webhook::{InvalidWebhookUrl, WebhookEventType, WebhookUrl, address_allowed, retry_delay};

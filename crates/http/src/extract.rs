@@ -22,7 +22,7 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 use switchboard_domain::{
     AgentId, ChannelId, ContactId, ConversationId, JobId, LabelId, LinkId, MessageId, NoteId, QuickReplyId, RuleId,
-    SessionId, TeamId, TokenId,
+    SessionId, TeamId, TokenId, WebhookEndpointId,
 };
 
 use crate::auth::AuthenticatedAgent;
@@ -58,6 +58,7 @@ path_ids! {
     SessionId => "session",
     TeamId => "team",
     TokenId => "token",
+    WebhookEndpointId => "webhook endpoint",
 }
 
 /// A path segment as a `T`; one that is not a `T` names nothing (404).

@@ -60,6 +60,8 @@ pub struct AppState {
     pub live: LiveHub,
     /// Sign-in: session lifetimes, the rate limit, the key TOTP secrets are sealed with.
     pub auth: switchboard_core::AuthConfig,
+    /// Outgoing webhooks: which private addresses endpoints may have, secret rotation.
+    pub webhooks: Arc<switchboard_core::WebhookOptions>,
     /// How the console's cookies are set, and whether a proxy is trusted.
     pub cookies: auth::CookieOptions,
 }
@@ -68,6 +70,11 @@ impl AppState {
     /// The inbox's use cases (reply, assign, label, notes...) over this state's store.
     pub(crate) fn inbox(&self) -> Inbox<'_> {
         Inbox::new(self.store.as_ref(), &self.wake)
+    }
+
+    /// Admins' use cases on outgoing webhook endpoints.
+    pub(crate) fn webhooks(&self) -> switchboard_core::Webhooks<'_> {
+        switchboard_core::Webhooks::new(self.store.as_ref(), &self.auth.key, &self.webhooks)
     }
 
     /// Sign-in's use cases (sessions, invitations, TOTP) over this state's store.

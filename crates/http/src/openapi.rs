@@ -75,6 +75,7 @@ pub const API: &[Module] = &[
     module!(kpis),
     module!(assignment),
     module!(events),
+    module!(outgoing_webhooks),
 ];
 
 /// An error answer (RFC 9457), as every API error is rendered.

@@ -62,6 +62,7 @@ pub struct Settings {
     pub assignment: AssignmentSettings,
     pub console: ConsoleSettings,
     pub secrets: SecretsSettings,
+    pub outgoing_webhooks: OutgoingWebhookSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,6 +171,23 @@ pub struct SenderSettings {
     pub throughput_per_second: u32,
     pub pair_per_minute: u32,
     pub pause_on_config_error_secs: u64,
+    pub poll_interval_ms: u64,
+}
+
+/// Outgoing webhooks (`[outgoing_webhooks]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutgoingWebhookSettings {
+    /// Run the delivery worker in this process.
+    pub enabled: bool,
+    /// Comma-separated IP addresses deliveries may go to although they are loopback,
+    /// private or link-local (empty: none).
+    pub allowed_private_addresses: String,
+    pub timeout_secs: u64,
+    pub disable_after_days: u64,
+    pub rotation_overlap_hours: u64,
+    pub batch_size: u32,
+    pub concurrency: usize,
     pub poll_interval_ms: u64,
 }
 
@@ -335,6 +353,20 @@ impl Settings {
         positive("assignment.interval_secs", self.assignment.interval_secs, "Set it to e.g. 5.")?;
         positive("assignment.batch_size", self.assignment.batch_size.into(), "Set it to e.g. 100.")?;
         positive("links.click_flush_secs", self.links.click_flush_secs, "Set it to e.g. 10.")?;
+        positive("outgoing_webhooks.timeout_secs", self.outgoing_webhooks.timeout_secs, "Set it to e.g. 15.")?;
+        positive(
+            "outgoing_webhooks.disable_after_days",
+            self.outgoing_webhooks.disable_after_days,
+            "Set it to e.g. 5.",
+        )?;
+        positive("outgoing_webhooks.batch_size", self.outgoing_webhooks.batch_size.into(), "Set it to e.g. 100.")?;
+        positive("outgoing_webhooks.concurrency", self.outgoing_webhooks.concurrency as u64, "Set it to e.g. 16.")?;
+        positive(
+            "outgoing_webhooks.poll_interval_ms",
+            self.outgoing_webhooks.poll_interval_ms,
+            "Set it to e.g. 1000.",
+        )?;
+        self.allowed_private_addresses()?;
         positive("console.session_idle_minutes", self.console.session_idle_minutes, "Set it to e.g. 720.")?;
         positive("console.session_max_days", self.console.session_max_days, "Set it to e.g. 30.")?;
         positive("console.invitation_hours", self.console.invitation_hours, "Set it to e.g. 72.")?;
@@ -607,6 +639,38 @@ impl Settings {
         }
     }
 
+    /// `outgoing_webhooks.allowed_private_addresses`, parsed.
+    pub fn allowed_private_addresses(&self) -> Result<Vec<std::net::IpAddr>, SettingsError> {
+        self.outgoing_webhooks
+            .allowed_private_addresses
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(|a| {
+                a.parse().map_err(|_| SettingsError::Invalid {
+                    key: "outgoing_webhooks.allowed_private_addresses",
+                    problem: format!("{a:?} is not an IP address"),
+                    fix: "List IP addresses separated by commas, e.g. \"127.0.0.1, ::1\".",
+                })
+            })
+            .collect()
+    }
+
+    /// The outgoing webhook worker's options.
+    pub fn webhook_options(&self) -> Result<switchboard_core::WebhookOptions, SettingsError> {
+        let w = &self.outgoing_webhooks;
+        Ok(switchboard_core::WebhookOptions {
+            allowed_private_addresses: self.allowed_private_addresses()?,
+            timeout: Duration::from_secs(w.timeout_secs),
+            disable_after: Duration::from_secs(w.disable_after_days * 86_400),
+            rotation_overlap: Duration::from_secs(w.rotation_overlap_hours * 3600),
+            batch_size: w.batch_size,
+            concurrency: w.concurrency,
+            lease: Duration::from_secs(w.timeout_secs * 2 + 30),
+            poll_interval: Duration::from_millis(w.poll_interval_ms),
+        })
+    }
+
     /// What this configuration cannot do, in plain words, for the start-up log.
     #[must_use]
     pub fn limitations(&self) -> Vec<&'static str> {
@@ -724,6 +788,16 @@ impl Settings {
             "\n[secrets]\nkey = {}\nkey_file = {:?}\n",
             if self.secrets.key.is_some() { "\"********\" # set" } else { "\"\" # not set" },
             self.secrets.key_file.display().to_string(),
+        ) + &format!(
+            "\n[outgoing_webhooks]\nenabled = {}\nallowed_private_addresses = {:?}\ntimeout_secs = {}\ndisable_after_days = {}\nrotation_overlap_hours = {}\nbatch_size = {}\nconcurrency = {}\npoll_interval_ms = {}\n",
+            self.outgoing_webhooks.enabled,
+            self.outgoing_webhooks.allowed_private_addresses,
+            self.outgoing_webhooks.timeout_secs,
+            self.outgoing_webhooks.disable_after_days,
+            self.outgoing_webhooks.rotation_overlap_hours,
+            self.outgoing_webhooks.batch_size,
+            self.outgoing_webhooks.concurrency,
+            self.outgoing_webhooks.poll_interval_ms,
         )
     }
 }

@@ -248,10 +248,17 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         tracker.spawn(worker.run_until_stopped(wake.clone(), stop.clone()));
     }
     let live = LiveHub::start(Arc::clone(&store), settings.live_options(), &tracker, stop.child_token());
-    let auth = switchboard_core::AuthConfig {
-        options: Arc::new(settings.auth_options()),
-        key: Arc::new(secrets_key(settings)?),
-    };
+    let key = Arc::new(secrets_key(settings)?);
+    let auth = switchboard_core::AuthConfig { options: Arc::new(settings.auth_options()), key: Arc::clone(&key) };
+    // Outgoing webhooks: every instance may run the worker (fan-outs are compare-and-set,
+    // claims lease their rows).
+    let webhook_options = Arc::new(settings.webhook_options()?);
+    if settings.outgoing_webhooks.enabled {
+        let worker =
+            switchboard_core::WebhookWorker::new(Arc::clone(&store), Arc::clone(&key), (*webhook_options).clone())
+                .context("cannot build the outgoing webhooks' HTTP client")?;
+        tracker.spawn(worker.run_until_stopped(stop.clone()));
+    }
     // The dummy password hash unknown emails are checked against, computed before the
     // first sign-in so that one is not faster.
     tokio::task::spawn_blocking(switchboard_core::auth::warm_up);
@@ -282,6 +289,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             clicks,
             live: live.clone(),
             auth,
+            webhooks: webhook_options,
             cookies: switchboard_http::auth::CookieOptions {
                 secure: settings.console.secure_cookies,
                 trust_proxy: settings.console.trust_proxy,

@@ -46,6 +46,7 @@ mod rows;
 mod status;
 mod teams;
 mod views;
+mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;

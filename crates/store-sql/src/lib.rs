@@ -46,6 +46,7 @@ pub mod outbox;
 mod queue;
 pub mod rows;
 mod teams;
+mod webhooks;
 
 pub use columns::{Int, Ts, opt_time, opt_ts};
 pub use error::{DbResultExt, db_err};

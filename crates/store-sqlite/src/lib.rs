@@ -45,6 +45,7 @@ mod rows;
 mod search;
 mod teams;
 mod views;
+mod webhooks;
 
 use std::borrow::Cow;
 use std::str::FromStr;

@@ -23,6 +23,7 @@ mod outbox;
 mod queue;
 mod teams;
 mod views;
+mod webhooks;
 
 pub use agents::{
     Agent, AgentPatch, AgentStore, AgentUpdate, AgentWithToken, ApiToken, Availability, NewToken, TokenId,
@@ -72,6 +73,12 @@ pub use views::{
     MessageQuery, MessageStore, MessageView, NewOutboundMessage, Page, page_size,
 };
 
+pub use webhooks::{
+    ContactChange, ContactChangeKind, EndpointHealth, NewWebhookEndpoint, NewWebhookMessage, WebhookAttempt,
+    WebhookAttemptView, WebhookDeliveryView, WebhookEndpoint, WebhookEndpointPatch, WebhookFanout, WebhookFanoutBatch,
+    WebhookJob, WebhookJobOutcome, WebhookReplay, WebhookStore,
+};
+
 use async_trait::async_trait;
 
 /// Whether the database can serve: reachable, and its schema is the one this build expects.
@@ -102,6 +109,7 @@ pub trait Store:
     + AssignmentStore
     + KpiStore
     + CsatStore
+    + WebhookStore
     + Send
     + Sync
     + 'static

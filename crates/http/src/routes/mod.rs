@@ -40,6 +40,7 @@ pub mod media;
 pub mod metrics;
 pub mod notes;
 pub mod outbox;
+pub mod outgoing_webhooks;
 pub mod queue;
 pub mod read;
 pub mod replies;

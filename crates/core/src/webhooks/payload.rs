@@ -1,0 +1,145 @@
+//! The bodies endpoints receive (version 1). Every body is
+//! `{"type", "timestamp", "version": 1, "data": {…}}` (the Standard Webhooks shape);
+//! `data` carries ids and what a CRM needs to act without calling back: the message with
+//! its text, the conversation, the contact. The fields by type are documented in
+//! docs/webhooks.md.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+use switchboard_domain::WebhookEventType;
+use switchboard_store::{
+    ContactChange, ContactChangeKind, ContactView, ConversationView, InboxEvent, InboxEventKind, Store,
+};
+
+/// The payloads' version: raised when a field changes meaning or goes away (new fields
+/// may be added within a version).
+pub const PAYLOAD_VERSION: u32 = 1;
+
+/// The event type an inbox event is sent as (`None`: not sent: notes, team changes).
+#[must_use]
+pub fn event_type_of(kind: InboxEventKind) -> Option<WebhookEventType> {
+    Some(match kind {
+        InboxEventKind::MessageCreated => WebhookEventType::MessageCreated,
+        InboxEventKind::MessageStatus => WebhookEventType::MessageStatusChanged,
+        InboxEventKind::ConversationCreated => WebhookEventType::ConversationCreated,
+        InboxEventKind::ConversationStatus => WebhookEventType::ConversationStatusChanged,
+        InboxEventKind::AssignmentChanged => WebhookEventType::ConversationAssigned,
+        InboxEventKind::LabelAdded => WebhookEventType::ConversationLabelled,
+        InboxEventKind::LabelRemoved => WebhookEventType::ConversationUnlabelled,
+        InboxEventKind::NoteCreated | InboxEventKind::TeamChanged => return None,
+    })
+}
+
+fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn envelope(t: WebhookEventType, at: DateTime<Utc>, data: Value) -> String {
+    json!({ "type": t.as_str(), "timestamp": time(at), "version": PAYLOAD_VERSION, "data": data }).to_string()
+}
+
+fn contact_json(c: &ContactView) -> Value {
+    json!({
+        "id": c.id,
+        "wa_id": c.wa_id.as_str(),
+        "profile_name": c.profile_name,
+        "name": c.name,
+        "username": c.username,
+    })
+}
+
+fn conversation_json(c: &ConversationView) -> Value {
+    json!({
+        "id": c.id,
+        "channel_id": c.channel_id,
+        "phone_number_id": c.phone_number_id.as_str(),
+        "contact_id": c.contact.id,
+        "status": c.status.as_str(),
+        "assignee_id": c.assignee_id,
+        "team_id": c.team_id,
+        "created_at": time(c.created_at),
+        "window_closes_at": c.window_closes_at.map(time),
+    })
+}
+
+fn data_field<'a>(e: &'a InboxEvent, key: &str) -> &'a Value {
+    e.data.get(key).unwrap_or(&Value::Null)
+}
+
+/// The body for an inbox event; `None` when its type is not sent or what it describes
+/// is gone (a contact erased since).
+pub async fn for_inbox_event(store: &dyn Store, e: &InboxEvent) -> anyhow::Result<Option<(WebhookEventType, String)>> {
+    let Some(t) = event_type_of(e.kind) else { return Ok(None) };
+    let Some(conversation) = store.conversation(e.conversation_id).await? else { return Ok(None) };
+    let mut data = Map::new();
+    data.insert("conversation".into(), conversation_json(&conversation));
+    data.insert("contact".into(), contact_json(&conversation.contact));
+    match e.kind {
+        InboxEventKind::MessageCreated | InboxEventKind::MessageStatus => {
+            let Some(id) = e.message_id else { return Ok(None) };
+            let Some(m) = store.message(id).await? else { return Ok(None) };
+            let mut message = json!({
+                "id": m.id,
+                "conversation_id": m.conversation_id,
+                "direction": m.direction.as_str(),
+                "wamid": m.wamid.as_ref().map(|w| w.as_str().to_owned()),
+                "timestamp": time(m.timestamp),
+                "sent_by": m.sent_by,
+                "auto_rule": m.auto_rule,
+            });
+            if e.kind == InboxEventKind::MessageCreated {
+                message["type"] = data_field(e, "type").clone();
+                message["state"] = data_field(e, "state").clone();
+                message["text"] = json!(m.text);
+            } else {
+                message["state"] = data_field(e, "state").clone();
+                message["previous_state"] = data_field(e, "previous_state").clone();
+                message["error_code"] = data_field(e, "error_code").clone();
+                message["error"] = json!(m.error.as_ref().map(|err| json!({ "code": err.code, "title": err.title })));
+            }
+            data.insert("message".into(), message);
+        }
+        InboxEventKind::ConversationStatus => {
+            data.insert("status".into(), data_field(e, "status").clone());
+            data.insert("previous_status".into(), data_field(e, "previous_status").clone());
+        }
+        InboxEventKind::AssignmentChanged => {
+            data.insert("assignee_id".into(), json!(e.assignee_id));
+            data.insert("previous_assignee_id".into(), json!(e.agent_id));
+        }
+        InboxEventKind::LabelAdded | InboxEventKind::LabelRemoved => {
+            let Some(id) = e.label_id else { return Ok(None) };
+            let name = store.label(id).await?.map(|l| l.name.as_str().to_owned());
+            data.insert("label".into(), json!({ "id": id, "name": name }));
+            if e.kind == InboxEventKind::LabelAdded {
+                data.insert("added_by".into(), json!(e.agent_id));
+            }
+        }
+        _ => {}
+    }
+    Ok(Some((t, envelope(t, e.at, Value::Object(data)))))
+}
+
+/// The body for a contact change; `None` when the contact is gone (erased).
+pub async fn for_contact_change(
+    store: &dyn Store,
+    c: &ContactChange,
+) -> anyhow::Result<Option<(WebhookEventType, String)>> {
+    let t = match c.kind {
+        ContactChangeKind::Created => WebhookEventType::ContactCreated,
+        ContactChangeKind::Updated => WebhookEventType::ContactUpdated,
+    };
+    let Some(contact) = store.contact(c.contact_id).await? else { return Ok(None) };
+    let data = json!({
+        "contact": {
+            "id": contact.id,
+            "wa_id": contact.wa_id.as_str(),
+            "profile_name": contact.profile_name,
+            "name": contact.name,
+            "attributes": contact.attributes,
+            "created_at": time(contact.created_at),
+            "updated_at": time(contact.updated_at),
+        }
+    });
+    Ok(Some((t, envelope(t, c.at, data))))
+}
