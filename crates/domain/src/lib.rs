@@ -19,6 +19,7 @@ pub mod label;
 pub mod link;
 pub mod message;
 pub mod phone;
+pub mod report;
 pub mod team;
 pub mod window;
 

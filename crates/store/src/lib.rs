@@ -20,6 +20,7 @@ mod notes;
 pub mod nul;
 mod outbox;
 mod queue;
+mod reports;
 mod teams;
 mod views;
 
@@ -60,6 +61,10 @@ pub use queue::{
     AssignOutcome, AssignRefusal, Assignment, ClaimOutcome, ClaimScope, ConversationState, HistoryCursor, HistoryEntry,
     HistoryKind, QueueStore, StatusChange, StatusChangeOutcome, TeamTransfer, TransferOutcome,
 };
+pub use reports::{
+    ReportConversation, ReportCounts, ReportCursor, ReportGroupKey, ReportGrouping, ReportSpan, ReportSpanCounts,
+    ReportStore,
+};
 pub use teams::{InvalidTeamName, Team, TeamId, TeamName, TeamStore};
 pub use views::{
     AssigneeFilter, GroupCounts, LastMessage, MIN_SEARCH_CHARS, PREVIEW_CHARS, ViewCounts, ViewCursor, ViewQuery,
@@ -99,6 +104,7 @@ pub trait Store:
     + NoteStore
     + AssignmentStore
     + KpiStore
+    + ReportStore
     + Send
     + Sync
     + 'static
