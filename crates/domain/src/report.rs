@@ -3,7 +3,8 @@
 //! lists, these functions turn the lists into figures.
 
 use chrono::{DateTime, Days, LocalResult, NaiveDate, Offset, TimeZone, Utc};
-use chrono_tz::{GapInfo, Tz};
+use chrono_tz::GapInfo;
+pub use chrono_tz::Tz;
 
 /// The longest range a report covers, in days.
 pub const MAX_REPORT_DAYS: i64 = 366;
@@ -125,7 +126,8 @@ impl DurationStats {
     /// The figures of `values` (reordered in place); `None` for none.
     ///
     /// Percentiles interpolate linearly between the two nearest ranks (PostgreSQL's
-    /// `percentile_cont`): the median of 10, 20, 30, 40 is 25.
+    /// `percentile_cont`): the median of 10, 20, 30, 40 is 25. Figures are rounded to
+    /// thousandths of a second.
     #[must_use]
     pub fn of(values: &mut [i64]) -> Option<Self> {
         if values.is_empty() {
@@ -138,11 +140,16 @@ impl DurationStats {
         let n = values.len() as f64;
         Some(Self {
             count: values.len() as u64,
-            median: percentile(values, 0.5),
-            p90: percentile(values, 0.9),
-            average: sum / n,
+            median: milli(percentile(values, 0.5)),
+            p90: milli(percentile(values, 0.9)),
+            average: milli(sum / n),
         })
     }
+}
+
+/// `x` rounded to thousandths, so that figures read the same however they were summed.
+fn milli(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
 }
 
 /// The `p` percentile (0 to 1) of sorted, non-empty `values`, interpolated.
@@ -169,10 +176,11 @@ mod tests {
     fn percentiles_interpolate_between_ranks() {
         let s = DurationStats::of(&mut [40, 10, 30, 20]).unwrap();
         assert_eq!((s.count, s.median, s.average), (4, 25.0, 25.0));
-        assert!((s.p90 - 37.0).abs() < 1e-9, "{s:?}");
+        assert_eq!(s.p90, 37.0);
         let s = DurationStats::of(&mut [300, 60, 240, 120, 180]).unwrap();
         assert_eq!((s.median, s.average), (180.0, 180.0));
-        assert!((s.p90 - 276.0).abs() < 1e-9, "{s:?}");
+        assert_eq!(s.p90, 276.0);
+        assert_eq!(DurationStats::of(&mut [60, 120]).unwrap().p90, 114.0);
         assert_eq!(DurationStats::of(&mut [7]).unwrap().p90, 7.0);
         assert!(DurationStats::of(&mut []).is_none());
     }

@@ -72,6 +72,7 @@ pub const API: &[Module] = &[
     module!(teams),
     module!(queue),
     module!(kpis),
+    module!(reports),
     module!(assignment),
     module!(events),
 ];

@@ -42,6 +42,7 @@ pub mod outbox;
 pub mod queue;
 pub mod read;
 pub mod replies;
+pub mod reports;
 pub mod sessions;
 pub mod short_links;
 pub mod teams;
