@@ -33,6 +33,7 @@ mod quick_replies;
 mod read_api;
 mod reconcile;
 mod replies;
+mod reports;
 mod restart;
 mod sign_in;
 mod transfer;

@@ -11,5 +11,6 @@ mod admin_people;
 mod admin_rules;
 mod console_inbox;
 mod conversation;
+mod reports;
 mod selftest;
 mod sign_in;

@@ -19,6 +19,7 @@ pub mod ingest;
 pub mod intake;
 pub mod live;
 pub mod media_cache;
+pub mod reports;
 pub mod scheduler;
 pub mod sender;
 pub mod wake;

@@ -20,6 +20,7 @@ pub mod label;
 pub mod link;
 pub mod message;
 pub mod phone;
+pub mod report;
 pub mod team;
 pub mod webhook;
 pub mod window;

@@ -73,6 +73,7 @@ pub const API: &[Module] = &[
     module!(teams),
     module!(queue),
     module!(kpis),
+    module!(reports),
     module!(assignment),
     module!(events),
     module!(outgoing_webhooks),

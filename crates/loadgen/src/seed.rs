@@ -13,6 +13,13 @@
 //! - `--messages` text messages in all, in turns (inbound first), with delivery marks;
 //!   the first conversation has `--thread` of them (the long thread to measure).
 //!
+//! - KPI facts as the server records them: a greeting (an automatic message, logged in
+//!   `auto_replies`) first in every fourth conversation whose second message is ours; the
+//!   first response (from the customer's first message, or the greeting, to the first
+//!   message a person sent, by the replier), the resolution time of resolved ones, and
+//!   the messages people sent (`person_replies`); business seconds count 08:00–20:00 UTC
+//!   (the seeded channels keep no hours: a fixed window stands in for them).
+//!
 //! Then it fixes each conversation's count, clears `waiting_since` on resolved ones, and
 //! (SQLite) fills the search index as the server's indexer would, so that the server
 //! starts with nothing left to index; (PostgreSQL) `ANALYZE`s.
@@ -63,6 +70,19 @@ pub struct SeedArgs {
 
 const DAY_MS: i64 = 86_400_000;
 const MINUTE_MS: i64 = 60_000;
+const HOUR_MS: i64 = 3_600_000;
+
+/// Seconds of `[from, to)` (epoch ms) inside 08:00–20:00 UTC: the seed's business hours.
+fn business_seconds(from: i64, to: i64) -> i64 {
+    let mut total = 0;
+    let mut day = from.div_euclid(DAY_MS) * DAY_MS;
+    while day < to {
+        let (open, close) = (day + 8 * HOUR_MS, day + 20 * HOUR_MS);
+        total += (close.min(to) - open.max(from)).max(0);
+        day += DAY_MS;
+    }
+    total / 1000
+}
 const TEAMS: [&str; 3] = ["Sales", "Support", "Billing"];
 const LABELS: [(&str, &str); 8] = [
     ("vip", "#b8860b"),
@@ -136,6 +156,7 @@ impl Seeded {
 #[derive(Clone, Debug)]
 enum Val {
     Int(i64),
+    OptInt(Option<i64>),
     Text(String),
     OptText(Option<String>),
     Id(Uuid),
@@ -239,7 +260,7 @@ impl Db {
                         Val::Id(u) => q.bind(u),
                         Val::OptId(u) => q.bind(u),
                         Val::Bytes(b) => q.bind(b),
-                        Val::OptTs(t) => q.bind(t),
+                        Val::OptTs(t) | Val::OptInt(t) => q.bind(t),
                     };
                 }
                 q.execute(p).await?;
@@ -254,7 +275,7 @@ impl Db {
                         Val::Id(u) => q.bind(u),
                         Val::OptId(u) => q.bind(u),
                         Val::Bytes(b) => q.bind(b),
-                        Val::OptTs(t) => q.bind(t),
+                        Val::OptTs(t) | Val::OptInt(t) => q.bind(t),
                     };
                 }
                 q.execute(p).await?;
@@ -488,9 +509,11 @@ pub async fn run(args: SeedArgs) -> Result<Seeded> {
 
     // Contacts and conversations (message_count fixed after the messages).
     let mut contact_rows = Vec::with_capacity(convs.len());
+    let mut contacts = Vec::with_capacity(convs.len());
     let mut conv_rows = Vec::with_capacity(convs.len());
     let mut label_rows = Vec::new();
-    let mut thread_messages: Vec<Vec<(bool, i64)>> = Vec::with_capacity(convs.len());
+    // Per conversation, its messages: (inbound, time, sent by a rule).
+    let mut thread_messages: Vec<Vec<(bool, i64, bool)>> = Vec::with_capacity(convs.len());
     for (i, c) in convs.iter().enumerate() {
         // The turns: inbound first, then alternating with some runs.
         let mut times = Vec::with_capacity(usize::try_from(c.messages)?);
@@ -501,14 +524,29 @@ pub async fn run(args: SeedArgs) -> Result<Seeded> {
                 t += if i == 0 { MINUTE_MS } else { i64::try_from(1 + rng.below(29))? * MINUTE_MS };
                 inbound = if inbound { rng.below(10) < 3 } else { rng.below(10) < 7 };
             }
-            times.push((inbound, t));
+            // Every fourth conversation greets: its second message, if ours, is a rule's.
+            let auto = k == 1 && !inbound && i % 4 == 1;
+            times.push((inbound, t, auto));
         }
         let last = times.last().map_or(c.created, |m| m.1);
+        let replier = agent_ids[c.assignee.or_else(|| members[c.channel].first().copied()).unwrap_or(0)];
+        // KPI facts, as the reply and the resolution would record them.
+        let first_in = times.iter().find(|m| m.0).map(|m| m.1);
+        let first_reply = times.iter().find(|m| !m.0 && !m.2).map(|m| m.1);
+        let first_response = match (first_in, first_reply) {
+            (Some(i), Some(r)) if r >= i => {
+                let from = times.iter().filter(|m| m.2 && m.1 <= r).map(|m| m.1).max().map_or(i, |a| a.max(i));
+                Some((r, (r - from) / 1000, business_seconds(from, r)))
+            }
+            _ => None,
+        };
+        let replies = times.iter().filter(|m| !m.0 && !m.2).count();
         // Waiting since the first inbound message after the last agent's reply (every
         // outbound message here is an agent's), as the triggers would track it.
-        let waiting = times.iter().fold(None, |w, &(inbound, t)| if inbound { w.or(Some(t)) } else { None });
+        let waiting = times.iter().fold(None, |w, &(inbound, t, _)| if inbound { w.or(Some(t)) } else { None });
         let last_in = times.iter().rev().find(|m| m.0).map(|m| m.1);
         let contact = id_at(c.created, &mut rng);
+        contacts.push(contact);
         contact_rows.push(vec![
             Val::Id(contact),
             Val::Text(format!("1555{:08}", i)),
@@ -517,6 +555,7 @@ pub async fn run(args: SeedArgs) -> Result<Seeded> {
             Val::Ts(c.created),
         ]);
         let resolved = c.status == "resolved";
+        let resolved_at = resolved.then_some(last + 10 * MINUTE_MS);
         conv_rows.push(vec![
             Val::Id(c.id),
             Val::Id(channels[c.channel]),
@@ -528,12 +567,19 @@ pub async fn run(args: SeedArgs) -> Result<Seeded> {
             Val::Ts(last),
             Val::Int(0),
             Val::Ts(c.created),
-            Val::OptTs(resolved.then_some(last + 10 * MINUTE_MS)),
+            Val::OptTs(resolved_at),
             Val::OptTs(
                 (c.status == "snoozed").then(|| now + i64::try_from(1 + (i as u64 % 48)).unwrap_or(1) * 3_600_000),
             ),
             Val::OptId(if resolved { c.assignee.map(|a| agent_ids[a]) } else { None }),
             Val::OptTs(if resolved { None } else { waiting }),
+            Val::OptTs(first_response.map(|f| f.0)),
+            Val::OptId(first_response.map(|_| replier)),
+            Val::OptInt(first_response.map(|f| f.1)),
+            Val::OptInt(first_response.map(|f| f.2)),
+            Val::OptInt(resolved_at.map(|r| (r - c.created) / 1000)),
+            Val::OptInt(resolved_at.map(|r| business_seconds(c.created, r))),
+            Val::Int(i64::try_from(replies)?),
         ]);
         if rng.below(10) < 3 {
             let a = usize::try_from(rng.below(labels.len() as u64))?;
@@ -564,6 +610,13 @@ pub async fn run(args: SeedArgs) -> Result<Seeded> {
             "snoozed_until",
             "resolved_by",
             "waiting_since",
+            "first_response_at",
+            "first_response_by",
+            "first_response_seconds",
+            "first_response_business_seconds",
+            "resolution_seconds",
+            "resolution_business_seconds",
+            "person_replies",
         ],
         &conv_rows,
     )
@@ -589,17 +642,36 @@ pub async fn run(args: SeedArgs) -> Result<Seeded> {
         "sent_at",
         "delivered_at",
         "read_at",
+        "auto_rule",
     ];
     let mut batch = Vec::with_capacity(20_000);
+    // The greetings' log rows (PostgreSQL; SQLite's trigger writes them on insert).
+    let mut auto_rows = Vec::new();
     let mut written = 0u64;
     for (i, (c, times)) in convs.iter().zip(&thread_messages).enumerate() {
         let replier = c.assignee.or_else(|| members[c.channel].first().copied()).unwrap_or(0);
-        for (k, &(inbound, t)) in times.iter().enumerate() {
-            let text = if inbound { format!("{} #{i}", rng.pick(&INBOUND)) } else { (*rng.pick(&OUTBOUND)).to_owned() };
+        for (k, &(inbound, t, auto)) in times.iter().enumerate() {
+            let text = if auto {
+                "Hi! Thanks for writing; an agent will be with you shortly.".to_owned()
+            } else if inbound {
+                format!("{} #{i}", rng.pick(&INBOUND))
+            } else {
+                (*rng.pick(&OUTBOUND)).to_owned()
+            };
+            let id = id_at(t, &mut rng);
+            if auto && matches!(db, Db::Pg(_)) {
+                auto_rows.push(vec![
+                    Val::Id(c.id),
+                    Val::Id(contacts[i]),
+                    Val::Text("greeting".into()),
+                    Val::Id(id),
+                    Val::Ts(t),
+                ]);
+            }
             let content = serde_json::json!({ "type": "text", "body": text }).to_string();
             let old = now - t > DAY_MS;
             batch.push(vec![
-                Val::Id(id_at(t, &mut rng)),
+                Val::Id(id),
                 Val::Id(c.id),
                 Val::Id(channels[c.channel]),
                 Val::Text(if inbound { "inbound" } else { "outbound" }.into()),
@@ -617,12 +689,13 @@ pub async fn run(args: SeedArgs) -> Result<Seeded> {
                     }
                     .into(),
                 ),
-                Val::OptId((!inbound).then(|| agent_ids[replier])),
+                Val::OptId((!inbound && !auto).then(|| agent_ids[replier])),
                 Val::Ts(t),
                 Val::Ts(t),
                 Val::OptTs((!inbound).then_some(t + 1_000)),
                 Val::OptTs((!inbound).then_some(t + 2_000)),
                 Val::OptTs((!inbound && old).then_some(t + 60_000)),
+                Val::OptText(auto.then(|| "greeting".to_owned())),
             ]);
         }
         if batch.len() >= 20_000 {
@@ -636,6 +709,7 @@ pub async fn run(args: SeedArgs) -> Result<Seeded> {
     }
     db.insert("messages", &columns, &batch).await?;
     written += batch.len() as u64;
+    db.insert("auto_replies", &["conversation_id", "contact_id", "rule", "message_id", "sent_at"], &auto_rows).await?;
     eprintln!("seed: {written} messages in {:.1} s", started.elapsed().as_secs_f64());
 
     db.exec(
@@ -667,7 +741,8 @@ pub async fn run(args: SeedArgs) -> Result<Seeded> {
             .await?;
             db.exec("PRAGMA wal_checkpoint(TRUNCATE)").await?;
         }
-        Db::Pg(_) => db.exec("ANALYZE").await?,
+        // VACUUM too: the reports' index-only scans need the visibility map.
+        Db::Pg(_) => db.exec("VACUUM ANALYZE").await?,
     }
     Ok(Seeded {
         agents,

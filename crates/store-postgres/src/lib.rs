@@ -42,6 +42,7 @@ mod notes;
 mod nul;
 mod outbox;
 mod queue;
+mod reports;
 mod rows;
 mod status;
 mod teams;

@@ -81,7 +81,8 @@ macro_rules! kpi_store {
                 Ok(Some(ReplyFacts { channel, waiting_since, first_response_from, hours: hours(doc.map(|d| d.0)) }))
             }
 
-            /// Records what person `agent`'s message `message`, sent at `at`, answered.
+            /// Records what person `agent`'s message `message`, sent at `at`, answered, and counts
+            /// it in the conversation's `person_replies`.
             pub(crate) async fn record_reply(
                 conn: &mut $conn,
                 conversation: ConversationId,
@@ -90,22 +91,25 @@ macro_rules! kpi_store {
                 agent: AgentId,
                 at: DateTime<Utc>,
             ) -> Result<()> {
-                if let Some(from) = facts.first_response_from {
-                    let t = took(facts.hours.as_ref(), from, at);
-                    sqlx::query(
-                        "UPDATE conversations SET first_response_at = $2, first_response_by = $3, \
-                           first_response_seconds = $4, first_response_business_seconds = $5 \
-                         WHERE id = $1 AND first_response_at IS NULL",
-                    )
-                    .bind(conversation.as_uuid())
-                    .bind(Ts(at))
-                    .bind(agent.as_uuid())
-                    .bind(t.seconds)
-                    .bind(t.business_seconds)
-                    .execute(&mut *conn)
-                    .await
-                    .db()?;
-                }
+                // One statement: the reply counted, and the first response if this is it.
+                let first = facts.first_response_from.map(|from| took(facts.hours.as_ref(), from, at));
+                sqlx::query(
+                    "UPDATE conversations SET person_replies = person_replies + 1, \
+                       first_response_at = CASE WHEN first_response_at IS NULL THEN $2 ELSE first_response_at END, \
+                       first_response_by = CASE WHEN first_response_at IS NULL THEN $3 ELSE first_response_by END, \
+                       first_response_seconds = CASE WHEN first_response_at IS NULL THEN $4 ELSE first_response_seconds END, \
+                       first_response_business_seconds = \
+                         CASE WHEN first_response_at IS NULL THEN $5 ELSE first_response_business_seconds END \
+                     WHERE id = $1",
+                )
+                .bind(conversation.as_uuid())
+                .bind(first.map(|_| Ts(at)))
+                .bind(first.map(|_| *agent.as_uuid()))
+                .bind(first.map(|t| t.seconds))
+                .bind(first.map(|t| t.business_seconds))
+                .execute(&mut *conn)
+                .await
+                .db()?;
                 if let Some(Ts(from)) = facts.waiting_since {
                     let t = took(facts.hours.as_ref(), from, at);
                     sqlx::query(

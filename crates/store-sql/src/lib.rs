@@ -44,6 +44,7 @@ mod messages;
 mod notes;
 pub mod outbox;
 mod queue;
+pub mod reports;
 pub mod rows;
 mod teams;
 mod webhooks;

@@ -41,6 +41,7 @@ mod notes;
 mod nul;
 mod outbox;
 mod queue;
+mod reports;
 mod rows;
 mod search;
 mod teams;

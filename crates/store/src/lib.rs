@@ -21,6 +21,7 @@ mod notes;
 pub mod nul;
 mod outbox;
 mod queue;
+mod reports;
 mod teams;
 mod views;
 mod webhooks;
@@ -62,6 +63,10 @@ pub use outbox::{
 pub use queue::{
     AssignOutcome, AssignRefusal, Assignment, ClaimOutcome, ClaimScope, ConversationState, HistoryCursor, HistoryEntry,
     HistoryKind, QueueStore, StatusChange, StatusChangeOutcome, TeamTransfer, TransferOutcome,
+};
+pub use reports::{
+    ReportConversation, ReportCounts, ReportCursor, ReportGroupKey, ReportGrouping, ReportSpan, ReportSpanCounts,
+    ReportStore,
 };
 pub use teams::{InvalidTeamName, Team, TeamId, TeamName, TeamStore};
 pub use views::{
@@ -110,6 +115,7 @@ pub trait Store:
     + KpiStore
     + CsatStore
     + WebhookStore
+    + ReportStore
     + Send
     + Sync
     + 'static

@@ -38,6 +38,11 @@ const FILES: &[Asset] = &[
         bytes: include_bytes!("../../assets/admin.css"),
     },
     Asset {
+        name: "reports.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../../assets/reports.css"),
+    },
+    Asset {
         name: "console.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../assets/console.js"),
@@ -92,6 +97,8 @@ pub struct AssetUrls {
     pub conversation_css: String,
     /// The admin pages' own (`admin_base.html`).
     pub admin_css: String,
+    /// The reports page's own (`reports.html`).
+    pub reports_css: String,
     pub js: String,
     pub inbox_js: String,
     pub conversation_js: String,
@@ -105,6 +112,7 @@ pub static URLS: LazyLock<AssetUrls> = LazyLock::new(|| AssetUrls {
     inbox_css: url("inbox.css"),
     conversation_css: url("conversation.css"),
     admin_css: url("admin.css"),
+    reports_css: url("reports.css"),
     js: url("console.js"),
     inbox_js: url("inbox.js"),
     conversation_js: url("conversation.js"),
@@ -146,6 +154,7 @@ mod tests {
             &urls.conversation_js,
             &urls.admin_css,
             &urls.admin_js,
+            &urls.reports_css,
             &urls.htmx,
             &urls.htmx_sse,
         ] {

@@ -16,6 +16,7 @@ mod assets;
 mod auth;
 mod conversation;
 mod inbox;
+mod reports;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -57,6 +58,7 @@ pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
         .configure(auth::configure)
         .configure(inbox::configure)
         .configure(conversation::configure)
+        .configure(reports::configure)
         .service(admin::scope())
         .default_service(web::to(crate::not_found))
 }

@@ -44,6 +44,7 @@ pub mod outgoing_webhooks;
 pub mod queue;
 pub mod read;
 pub mod replies;
+pub mod reports;
 pub mod sessions;
 pub mod short_links;
 pub mod teams;

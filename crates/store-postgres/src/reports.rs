@@ -1,0 +1,6 @@
+//! Reports (`switchboard_store_sql::reports`).
+
+/// `string_agg(X::text, ',')`: the values of X, comma-separated (NULLs left out).
+const LIST_AGG: [&str; 2] = ["string_agg(", "::text, ',')"];
+
+switchboard_store_sql::report_store!(crate::PgStore);

@@ -1,0 +1,268 @@
+//! Reports (`switchboard_store::ReportStore`), the same in both dialects but for how a
+//! column's values are listed in one text (`group_concat` or `string_agg`): the backend's
+//! module provides `LIST_AGG`, the text before and after the listed expression.
+//!
+//! A span is one statement: the conversations started in it (range on
+//! `conversations_started`, which covers the ungrouped figures), those resolved in it
+//! (`conversations_resolved`, partial on resolved ones) and the automatic messages sent in
+//! it (`auto_replies_sent`), each counted and, for durations, listed; per group when grouped.
+
+use std::fmt::Write as _;
+
+use switchboard_store::{ReportGrouping, Result, StoreError};
+
+/// The SELECT list entries and joins that make a grouping's `gid`, `gname`.
+#[must_use]
+pub fn grouping_sql(grouping: Option<ReportGrouping>) -> (&'static str, &'static str) {
+    match grouping {
+        None => ("", ""),
+        Some(ReportGrouping::Channel) => {
+            ("c.channel_id AS gid, ch.name AS gname, ", " JOIN channels ch ON ch.id = c.channel_id")
+        }
+        Some(ReportGrouping::Team) => (
+            "COALESCE(c.team_id, ch.team_id) AS gid, t.name AS gname, ",
+            " JOIN channels ch ON ch.id = c.channel_id LEFT JOIN teams t ON t.id = COALESCE(c.team_id, ch.team_id)",
+        ),
+        Some(ReportGrouping::Agent) => (
+            "COALESCE(c.assignee_id, c.first_response_by) AS gid, a.name AS gname, ",
+            " LEFT JOIN agents a ON a.id = COALESCE(c.assignee_id, c.first_response_by)",
+        ),
+        Some(ReportGrouping::Label) => (
+            "cl.label_id AS gid, l.name AS gname, ",
+            " LEFT JOIN conversation_labels cl ON cl.conversation_id = c.id LEFT JOIN labels l ON l.id = cl.label_id",
+        ),
+        Some(ReportGrouping::Link) => ("c.link_id AS gid, k.slug AS gname, ", " LEFT JOIN links k ON k.id = c.link_id"),
+    }
+}
+
+/// The statement for one span: rows `(kind, [gid, gname,] n, open, replies, list, list)`
+/// with kind `s` (started), `r` (resolved) or `a` (auto-replies); `$1`, `$2` the span,
+/// `$3` the agent when `agent`.
+#[must_use]
+pub fn span_sql(grouping: Option<ReportGrouping>, agent: bool, list_agg: [&str; 2]) -> String {
+    let (g, joins) = grouping_sql(grouping);
+    let by = if grouping.is_some() { " GROUP BY gid, gname" } else { "" };
+    let mine = if agent { " AND COALESCE(c.assignee_id, c.first_response_by) = $3" } else { "" };
+    let list = |col: &str| format!("{}{col}{}", list_agg[0], list_agg[1]);
+    let mut sql = String::with_capacity(1024);
+    let _ = write!(
+        sql,
+        "SELECT 's' AS k, {g}COUNT(*) AS n, \
+           CAST(COALESCE(SUM(CASE WHEN c.status <> 'resolved' THEN 1 ELSE 0 END), 0) AS BIGINT) AS open, \
+           CAST(COALESCE(SUM(c.person_replies), 0) AS BIGINT) AS replies, {} AS l1, {} AS l2 \
+         FROM conversations c{joins} WHERE c.created_at >= $1 AND c.created_at < $2{mine}{by}",
+        list("c.first_response_seconds"),
+        list("c.first_response_business_seconds"),
+    );
+    let _ = write!(
+        sql,
+        " UNION ALL SELECT 'r', {g}COUNT(*), 0, 0, {}, {} \
+         FROM conversations c{joins} WHERE c.status = 'resolved' AND c.resolved_at >= $1 AND c.resolved_at < $2{mine}{by}",
+        list("c.resolution_seconds"),
+        list("c.resolution_business_seconds"),
+    );
+    if grouping.is_none() && !agent {
+        sql.push_str(
+            " UNION ALL SELECT 'a', COUNT(*), 0, 0, NULL, NULL FROM auto_replies ar \
+             WHERE ar.message_id IS NOT NULL AND ar.sent_at >= $1 AND ar.sent_at < $2",
+        );
+    } else {
+        let _ = write!(
+            sql,
+            " UNION ALL SELECT 'a', {g}COUNT(*), 0, 0, NULL, NULL FROM auto_replies ar \
+               JOIN conversations c ON c.id = ar.conversation_id{joins} \
+             WHERE ar.message_id IS NOT NULL AND ar.sent_at >= $1 AND ar.sent_at < $2{mine}{by}",
+        );
+    }
+    sql
+}
+
+/// The numbers of a listed column (`None`: nothing listed).
+///
+/// # Errors
+/// A corrupt row if an item is not a number.
+pub fn parse_list(list: Option<&str>) -> Result<Vec<i64>> {
+    let Some(list) = list.filter(|l| !l.is_empty()) else { return Ok(Vec::new()) };
+    list.split(',')
+        .map(|n| n.trim().parse::<i64>().map_err(|_| StoreError::corrupt(format!("listed duration {n:?}"))))
+        .collect()
+}
+
+/// Expands, in a backend's `reports` module (which defines `LIST_AGG`), to
+/// `ReportStore` for `$store`.
+#[macro_export]
+macro_rules! report_store {
+    ($store:ty) => {
+        mod shared {
+            use std::collections::BTreeMap;
+
+            use sqlx::Row as _;
+            use switchboard_domain::{
+                AgentId, ChannelId, ContactId, ConversationId, ConversationStatus, LinkId, TeamId,
+            };
+            use switchboard_store::{
+                ReportConversation, ReportCounts, ReportCursor, ReportGroupKey, ReportSpan, ReportSpanCounts,
+                ReportStore, Result,
+            };
+            use uuid::Uuid;
+
+            use $crate::reports::{parse_list, span_sql};
+            use $crate::{DbResultExt, Int, Ts, opt_time};
+
+            fn count(n: i64) -> u64 {
+                u64::try_from(n).unwrap_or(0)
+            }
+
+            #[$crate::reexport::async_trait]
+            impl ReportStore for $store {
+                async fn report_span(&self, span: &ReportSpan) -> Result<ReportSpanCounts> {
+                    let sql = span_sql(span.grouping, span.agent.is_some(), super::LIST_AGG);
+                    let mut q = sqlx::query(&sql).bind(Ts(span.start)).bind(Ts(span.end));
+                    if let Some(agent) = span.agent {
+                        q = q.bind(*agent.as_uuid());
+                    }
+                    let rows = q.fetch_all(self.pool()).await.db()?;
+                    let grouped = span.grouping.is_some();
+                    let mut all = ReportCounts::default();
+                    let mut groups: BTreeMap<ReportGroupKey, ReportCounts> = BTreeMap::new();
+                    for row in rows {
+                        let kind: String = row.try_get(0).db()?;
+                        let at = if grouped { 3 } else { 1 };
+                        let counts = if grouped {
+                            let key = ReportGroupKey { id: row.try_get(1).db()?, name: row.try_get(2).db()? };
+                            groups.entry(key).or_default()
+                        } else {
+                            &mut all
+                        };
+                        let Int(n) = row.try_get(at).db()?;
+                        let l1: Option<String> = row.try_get(at + 3).db()?;
+                        let l2: Option<String> = row.try_get(at + 4).db()?;
+                        match kind.as_str() {
+                            "s" => {
+                                let Int(open) = row.try_get(at + 1).db()?;
+                                let Int(replies) = row.try_get(at + 2).db()?;
+                                counts.started += count(n);
+                                counts.open += count(open);
+                                counts.replies += count(replies);
+                                counts.first_response.extend(parse_list(l1.as_deref())?);
+                                counts.first_response_business.extend(parse_list(l2.as_deref())?);
+                            }
+                            "r" => {
+                                counts.resolved += count(n);
+                                counts.resolution.extend(parse_list(l1.as_deref())?);
+                                counts.resolution_business.extend(parse_list(l2.as_deref())?);
+                            }
+                            _ => counts.auto_replies += count(n),
+                        }
+                    }
+                    Ok(if grouped {
+                        ReportSpanCounts::Groups(groups.into_iter().collect())
+                    } else {
+                        ReportSpanCounts::All(all)
+                    })
+                }
+
+                async fn report_conversations(
+                    &self,
+                    span: &ReportSpan,
+                    after: Option<ReportCursor>,
+                    limit: u32,
+                ) -> Result<Vec<ReportConversation>> {
+                    let mine = if span.agent.is_some() {
+                        " AND COALESCE(c.assignee_id, c.first_response_by) = $6"
+                    } else {
+                        ""
+                    };
+                    let sql = format!(
+                        "SELECT c.id, c.contact_id, c.channel_id, ch.name, COALESCE(c.team_id, ch.team_id), t.name, \
+                           COALESCE(c.assignee_id, c.first_response_by), a.name, c.status, c.link_id, k.slug, \
+                           c.created_at, c.first_response_at, c.first_response_by, c.resolved_at, \
+                           c.first_response_seconds, c.first_response_business_seconds, \
+                           c.resolution_seconds, c.resolution_business_seconds, c.person_replies, \
+                           (SELECT COUNT(*) FROM auto_replies ar WHERE ar.conversation_id = c.id AND ar.message_id IS NOT NULL) \
+                         FROM conversations c \
+                         JOIN channels ch ON ch.id = c.channel_id \
+                         LEFT JOIN teams t ON t.id = COALESCE(c.team_id, ch.team_id) \
+                         LEFT JOIN agents a ON a.id = COALESCE(c.assignee_id, c.first_response_by) \
+                         LEFT JOIN links k ON k.id = c.link_id \
+                         WHERE c.created_at >= $1 AND c.created_at < $2 AND (c.created_at, c.id) > ($3, $4){mine} \
+                         ORDER BY c.created_at, c.id LIMIT $5"
+                    );
+                    // The first page continues from before the span's start.
+                    let (from_at, from_id) = after.map_or((span.start - chrono::Duration::milliseconds(1), Uuid::nil()), |c| {
+                        (c.created_at, *c.id.as_uuid())
+                    });
+                    let mut q = sqlx::query(&sql)
+                        .bind(Ts(span.start))
+                        .bind(Ts(span.end))
+                        .bind(Ts(from_at))
+                        .bind(from_id)
+                        .bind(i64::from(limit));
+                    if let Some(agent) = span.agent {
+                        q = q.bind(*agent.as_uuid());
+                    }
+                    let mut conn = self.pool().acquire().await.db()?;
+                    let rows = q.fetch_all(&mut *conn).await.db()?;
+                    let mut out = Vec::with_capacity(rows.len());
+                    for r in rows {
+                        let status: String = r.try_get(8).db()?;
+                        let Int(replies) = r.try_get(19).db()?;
+                        let Int(auto_replies) = r.try_get(20).db()?;
+                        let Ts(created_at) = r.try_get(11).db()?;
+                        out.push(ReportConversation {
+                            id: ConversationId::from_uuid(r.try_get(0).db()?),
+                            contact_id: ContactId::from_uuid(r.try_get(1).db()?),
+                            channel_id: ChannelId::from_uuid(r.try_get(2).db()?),
+                            channel: r.try_get(3).db()?,
+                            team_id: r.try_get::<Option<Uuid>, _>(4).db()?.map(TeamId::from_uuid),
+                            team: r.try_get(5).db()?,
+                            agent_id: r.try_get::<Option<Uuid>, _>(6).db()?.map(AgentId::from_uuid),
+                            agent: r.try_get(7).db()?,
+                            status: ConversationStatus::parse(&status)
+                                .ok_or_else(|| switchboard_store::StoreError::corrupt(format!("conversation status {status:?}")))?,
+                            labels: Vec::new(),
+                            link_id: r.try_get::<Option<Uuid>, _>(9).db()?.map(LinkId::from_uuid),
+                            link: r.try_get(10).db()?,
+                            created_at,
+                            first_response_at: opt_time(r.try_get(12).db()?),
+                            first_response_by: r.try_get::<Option<Uuid>, _>(13).db()?.map(AgentId::from_uuid),
+                            resolved_at: opt_time(r.try_get(14).db()?),
+                            first_response_seconds: r.try_get::<Option<Int>, _>(15).db()?.map(|i| i.0),
+                            first_response_business_seconds: r.try_get::<Option<Int>, _>(16).db()?.map(|i| i.0),
+                            resolution_seconds: r.try_get::<Option<Int>, _>(17).db()?.map(|i| i.0),
+                            resolution_business_seconds: r.try_get::<Option<Int>, _>(18).db()?.map(|i| i.0),
+                            replies: count(replies),
+                            auto_replies: count(auto_replies),
+                        });
+                    }
+                    if out.is_empty() {
+                        return Ok(out);
+                    }
+                    // Their labels, in one statement.
+                    let marks: Vec<String> = (1..=out.len()).map(|i| format!("${i}")).collect();
+                    let sql = format!(
+                        "SELECT cl.conversation_id, l.name FROM conversation_labels cl JOIN labels l ON l.id = cl.label_id \
+                         WHERE cl.conversation_id IN ({})",
+                        marks.join(", ")
+                    );
+                    let mut q = sqlx::query_as::<_, (Uuid, String)>(&sql);
+                    for c in &out {
+                        q = q.bind(*c.id.as_uuid());
+                    }
+                    let labels = q.fetch_all(&mut *conn).await.db()?;
+                    let mut by: BTreeMap<Uuid, Vec<String>> = BTreeMap::new();
+                    for (c, name) in labels {
+                        by.entry(c).or_default().push(name);
+                    }
+                    for c in &mut out {
+                        if let Some(mut names) = by.remove(c.id.as_uuid()) {
+                            names.sort();
+                            c.labels = names;
+                        }
+                    }
+                    Ok(out)
+                }
+            }
+        }
+    };
+}

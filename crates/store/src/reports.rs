@@ -1,0 +1,166 @@
+//! Reports: what happened to conversations over a span of time, counted and listed by the
+//! store, a span (one local day of a report) per call, so that no statement sorts or
+//! ships more than a day's conversations. The use case (`switchboard_core::reports`)
+//! turns the lists of durations into medians and percentiles.
+//!
+//! Which conversations a figure counts:
+//! - started, open, first response, replies: those started (`created_at`) in the span;
+//!   open = of those, the ones not resolved now;
+//! - resolved, resolution time: those resolved (`resolved_at`, and resolved now) in the span;
+//! - auto-replies: automatic messages sent (`auto_replies` with a message) in the span.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use switchboard_domain::{AgentId, ChannelId, ConversationId, ConversationStatus, LinkId, TeamId};
+use uuid::Uuid;
+
+use crate::Result;
+
+/// What a report's figures are grouped by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportGrouping {
+    Channel,
+    /// The conversation's team, else its channel's.
+    Team,
+    /// The assignee, else the first person who answered.
+    Agent,
+    /// A conversation with two labels counts in both; one with none in the "no label" group.
+    Label,
+    /// The click-to-chat link that started it.
+    Link,
+}
+
+impl ReportGrouping {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Channel => "channel",
+            Self::Team => "team",
+            Self::Agent => "agent",
+            Self::Label => "label",
+            Self::Link => "link",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Channel, Self::Team, Self::Agent, Self::Label, Self::Link].into_iter().find(|g| g.as_str() == s)
+    }
+
+    /// Whether every conversation is in exactly one group (all but labels), so the groups
+    /// add up to the whole.
+    #[must_use]
+    pub const fn partitions(self) -> bool {
+        !matches!(self, Self::Label)
+    }
+}
+
+/// Which conversations, over which span.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReportSpan {
+    pub start: DateTime<Utc>,
+    /// Exclusive.
+    pub end: DateTime<Utc>,
+    pub grouping: Option<ReportGrouping>,
+    /// Only this agent's conversations (assigned to them, else first answered by them).
+    pub agent: Option<AgentId>,
+}
+
+/// The counts and durations of one group (or of all) over a span.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReportCounts {
+    pub started: u64,
+    /// Of those started, not resolved now.
+    pub open: u64,
+    pub resolved: u64,
+    /// Messages people sent in the conversations started.
+    pub replies: u64,
+    pub auto_replies: u64,
+    /// First response times of the conversations started (those answered), seconds.
+    pub first_response: Vec<i64>,
+    pub first_response_business: Vec<i64>,
+    /// Resolution times of the conversations resolved, seconds.
+    pub resolution: Vec<i64>,
+    pub resolution_business: Vec<i64>,
+}
+
+impl ReportCounts {
+    /// Adds `other`'s counts and durations to these.
+    pub fn add(&mut self, other: &Self) {
+        self.started += other.started;
+        self.open += other.open;
+        self.resolved += other.resolved;
+        self.replies += other.replies;
+        self.auto_replies += other.auto_replies;
+        self.first_response.extend_from_slice(&other.first_response);
+        self.first_response_business.extend_from_slice(&other.first_response_business);
+        self.resolution.extend_from_slice(&other.resolution);
+        self.resolution_business.extend_from_slice(&other.resolution_business);
+    }
+}
+
+/// A group: the id of what it is (channel, team, agent, label, link; `None` for "none")
+/// and its name (a link's slug) as it is now.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ReportGroupKey {
+    pub id: Option<Uuid>,
+    pub name: Option<String>,
+}
+
+/// A span's figures: in all, or per group when grouped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReportSpanCounts {
+    All(ReportCounts),
+    Groups(Vec<(ReportGroupKey, ReportCounts)>),
+}
+
+/// Where a page of [`ReportConversation`]s continues: after this start and id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReportCursor {
+    pub created_at: DateTime<Utc>,
+    pub id: ConversationId,
+}
+
+/// One conversation with its KPI facts, as the CSV export lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportConversation {
+    pub id: ConversationId,
+    pub contact_id: switchboard_domain::ContactId,
+    pub channel_id: ChannelId,
+    pub channel: String,
+    pub team_id: Option<TeamId>,
+    pub team: Option<String>,
+    /// Assignee, else first responder.
+    pub agent_id: Option<AgentId>,
+    pub agent: Option<String>,
+    pub status: ConversationStatus,
+    /// Names, sorted.
+    pub labels: Vec<String>,
+    pub link_id: Option<LinkId>,
+    pub link: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub first_response_at: Option<DateTime<Utc>>,
+    pub first_response_by: Option<AgentId>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub first_response_seconds: Option<i64>,
+    pub first_response_business_seconds: Option<i64>,
+    pub resolution_seconds: Option<i64>,
+    pub resolution_business_seconds: Option<i64>,
+    pub replies: u64,
+    pub auto_replies: u64,
+}
+
+#[async_trait]
+pub trait ReportStore {
+    /// The counts of one span, in all or per group (groups with nothing in them left out).
+    async fn report_span(&self, span: &ReportSpan) -> Result<ReportSpanCounts>;
+
+    /// Conversations started in `[span.start, span.end)` (only the agent's, if given),
+    /// oldest first, at most `limit` after `after`. The grouping is ignored.
+    async fn report_conversations(
+        &self,
+        span: &ReportSpan,
+        after: Option<ReportCursor>,
+        limit: u32,
+    ) -> Result<Vec<ReportConversation>>;
+}

@@ -1,0 +1,513 @@
+//! `GET /api/v1/reports/conversations` and `…/conversations.csv`, and the console's
+//! `/reports`: figures over a small dataset whose KPI facts are set to known values
+//! (the recording itself is `kpis.rs`'s), per UTC and local day, per group, an agent's
+//! own; the CSV's columns and rows.
+
+use chrono::{DateTime, Utc};
+use reqwest::Method;
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection, SqliteConnection};
+use switchboard_domain::PhoneNumberId;
+use switchboard_domain::autoreply::Greeting;
+use switchboard_store::ChannelAutoRepliesPatch;
+use switchboard_tests::payloads::{contact, delivery, message};
+use switchboard_tests::{Backend, PHONE_NUMBER_ID, TestApp, both_backends, spawn_app};
+
+use crate::agents::{call, new_agent};
+
+both_backends!(
+    figures_are_exact_per_day_and_in_all_wall_clock_and_business,
+    days_follow_the_time_zone,
+    groups_split_the_figures_and_labels_overlap,
+    agents_see_only_their_own_figures,
+    the_csv_lists_one_row_per_conversation_with_its_facts,
+    a_persons_reply_counts_in_todays_report,
+    bad_parameters_are_refused_naming_the_field,
+    the_reports_page_shows_the_figures_and_links_the_csv,
+);
+
+/// Runs `$body` with a connection `$c` to the test's database and `$t`, which turns a
+/// time into the column's value there.
+macro_rules! on_db {
+    ($db:expr, |$c:ident, $t:ident| $body:expr) => {
+        match $db.backend {
+            Backend::Sqlite => {
+                let mut $c = SqliteConnection::connect(&$db.url).await.unwrap();
+                let $t = |d: DateTime<Utc>| d.timestamp_millis();
+                $body
+            }
+            Backend::Postgres => {
+                let mut $c = PgConnection::connect(&$db.url).await.unwrap();
+                let $t = |d: DateTime<Utc>| d;
+                $body
+            }
+        }
+    };
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+/// A conversation's facts, as the test sets them.
+struct Facts<'a> {
+    created: &'a str,
+    resolved: Option<&'a str>,
+    assignee: Option<&'a str>,
+    first_response: Option<(i64, i64, &'a str)>,
+    resolution: Option<(i64, i64)>,
+    replies: i64,
+    labels: &'a [&'a str],
+}
+
+/// A customer writes from `wa_id` (a new conversation); returns its id.
+async fn customer(app: &mut TestApp, wa_id: &str) -> String {
+    let m = message(&format!("wamid.report.{wa_id}"), wa_id, "text", json!({"body": "hello"}));
+    let body = delivery(vec![contact(wa_id, "Ana")], vec![m], vec![]);
+    assert_eq!(app.post_webhook(serde_json::to_vec(&body).unwrap()).await.status(), 200);
+    app.ingest().await;
+    app.conversations().await.into_iter().find(|c| c["contact"]["wa_id"] == wa_id).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn set_facts(app: &TestApp, conversation: &str, f: &Facts<'_>) {
+    let id = uuid::Uuid::parse_str(conversation).unwrap();
+    let assignee = f.assignee.map(|a| uuid::Uuid::parse_str(a).unwrap());
+    let by = f.first_response.map(|(_, _, by)| uuid::Uuid::parse_str(by).unwrap());
+    let created = at(f.created);
+    let first_at = f.first_response.map(|(s, _, _)| created + chrono::Duration::seconds(s));
+    let resolved = f.resolved.map(at);
+    let status = if resolved.is_some() { "resolved" } else { "open" };
+    let sql = "UPDATE conversations SET created_at = $2, status = $3, resolved_at = $4, assignee_id = $5, \
+        first_response_at = $6, first_response_by = $7, first_response_seconds = $8, \
+        first_response_business_seconds = $9, resolution_seconds = $10, resolution_business_seconds = $11, \
+        person_replies = $12, waiting_since = NULL WHERE id = $1";
+    on_db!(app.db, |c, t| {
+        sqlx::query(sql)
+            .bind(id)
+            .bind(t(created))
+            .bind(status)
+            .bind(resolved.map(t))
+            .bind(assignee)
+            .bind(first_at.map(t))
+            .bind(by)
+            .bind(f.first_response.map(|x| x.0))
+            .bind(f.first_response.map(|x| x.1))
+            .bind(f.resolution.map(|x| x.0))
+            .bind(f.resolution.map(|x| x.1))
+            .bind(f.replies)
+            .execute(&mut c)
+            .await
+            .unwrap();
+        // Its greeting, sent a second after it started.
+        sqlx::query("UPDATE auto_replies SET sent_at = $2 WHERE conversation_id = $1")
+            .bind(id)
+            .bind(t(created + chrono::Duration::seconds(1)))
+            .execute(&mut c)
+            .await
+            .unwrap();
+    });
+    if !f.labels.is_empty() {
+        let res =
+            app.post_json(&format!("/api/v1/conversations/{conversation}/labels"), &json!({"labels": f.labels})).await;
+        assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    }
+}
+
+/// The dataset: an admin's and Rita's conversations over 2026-03-02 and 03 (UTC), one
+/// later; every conversation got a greeting. Returns (Rita's token, Rita's id, ids c1..c6).
+async fn dataset(app: &mut TestApp) -> (String, String, Vec<String>) {
+    let greeting: Greeting =
+        serde_json::from_value(json!({"enabled": true, "text": "Hi, an agent will be with you"})).unwrap();
+    let pnid = PhoneNumberId::parse(PHONE_NUMBER_ID).unwrap();
+    let channel = app.store.channels().await.unwrap().into_iter().find(|c| c.phone_number_id == pnid).unwrap().id;
+    let patch = ChannelAutoRepliesPatch { greeting: Some(Some(&greeting)), ..ChannelAutoRepliesPatch::default() };
+    app.store.patch_channel_auto_replies(channel, &patch, Utc::now()).await.unwrap();
+    for name in ["vip", "refund"] {
+        assert!(app.post_json("/api/v1/labels", &json!({"name": name})).await.status().is_success());
+    }
+    let (rita, rita_token) = new_agent(app, "Rita").await;
+    let rita = rita["id"].as_str().unwrap().to_owned();
+    let admin = app.get_json("/api/v1/agents/me").await["id"].as_str().unwrap().to_owned();
+    let mut ids = Vec::new();
+    for n in 1..=6 {
+        ids.push(customer(app, &format!("1650555010{n}")).await);
+    }
+    assert_eq!(app.send().await.sent, 6, "the greetings went out");
+    let facts = [
+        Facts {
+            created: "2026-03-02T09:00:00Z",
+            resolved: Some("2026-03-02T10:00:00Z"),
+            assignee: Some(&rita),
+            first_response: Some((60, 60, &rita)),
+            resolution: Some((3600, 1800)),
+            replies: 2,
+            labels: &["vip"],
+        },
+        Facts {
+            created: "2026-03-02T12:00:00Z",
+            resolved: None,
+            assignee: Some(&admin),
+            first_response: Some((120, 0, &admin)),
+            resolution: None,
+            replies: 1,
+            labels: &[],
+        },
+        // 21:00 on the 2nd in New York; answered by Rita, assigned to nobody.
+        Facts {
+            created: "2026-03-03T02:00:00Z",
+            resolved: Some("2026-03-03T04:00:00Z"),
+            assignee: None,
+            first_response: Some((300, 300, &rita)),
+            resolution: Some((7200, 3600)),
+            replies: 3,
+            labels: &["vip", "refund"],
+        },
+        Facts {
+            created: "2026-03-03T08:00:00Z",
+            resolved: None,
+            assignee: Some(&rita),
+            first_response: Some((180, 90, &rita)),
+            resolution: None,
+            replies: 1,
+            labels: &[],
+        },
+        Facts {
+            created: "2026-03-03T10:00:00Z",
+            resolved: None,
+            assignee: None,
+            first_response: None,
+            resolution: None,
+            replies: 0,
+            labels: &[],
+        },
+        // After the range.
+        Facts {
+            created: "2026-03-05T10:00:00Z",
+            resolved: Some("2026-03-05T11:00:00Z"),
+            assignee: Some(&rita),
+            first_response: Some((10, 10, &rita)),
+            resolution: Some((3600, 3600)),
+            replies: 1,
+            labels: &["vip"],
+        },
+    ];
+    for (id, f) in ids.iter().zip(&facts) {
+        set_facts(app, id, f).await;
+    }
+    (rita_token, rita, ids)
+}
+
+async fn report(app: &TestApp, token: &str, query: &str) -> Value {
+    let res = call(app, Method::GET, &format!("/api/v1/reports/conversations?{query}"), Some(token), None).await;
+    assert_eq!(res.status(), 200, "{query}");
+    res.json().await.unwrap()
+}
+
+/// `(count, median, p90, average)` of a times object, wall-clock or business.
+fn times(v: &Value, business: bool) -> (u64, f64, f64, f64) {
+    let p = if business { "business_" } else { "" };
+    let f = |k: &str| v[format!("{p}{k}")].as_f64().unwrap_or(f64::NAN);
+    (v["count"].as_u64().unwrap(), f("median_seconds"), f("p90_seconds"), f("average_seconds"))
+}
+
+fn counts(v: &Value) -> (u64, u64, u64, u64) {
+    let n = |k: &str| v[k].as_u64().unwrap();
+    (n("conversations_started"), n("conversations_open"), n("conversations_resolved"), n("auto_replies_sent"))
+}
+
+async fn figures_are_exact_per_day_and_in_all_wall_clock_and_business(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    dataset(&mut app).await;
+    let r = report(&app, &app.token.clone(), "from=2026-03-02&to=2026-03-03").await;
+    assert_eq!(
+        (r["from"].as_str(), r["to"].as_str(), r["time_zone"].as_str()),
+        (Some("2026-03-02"), Some("2026-03-03"), Some("UTC"))
+    );
+    assert!(r["agent_id"].is_null() && r["group_by"].is_null() && r["groups"] == json!([]), "{r}");
+
+    let s = &r["summary"];
+    assert_eq!(counts(s), (5, 3, 2, 5), "{s}");
+    assert_eq!(times(&s["first_response"], false), (4, 150.0, 264.0, 165.0));
+    assert_eq!(times(&s["first_response"], true), (4, 75.0, 237.0, 112.5));
+    assert_eq!(times(&s["resolution"], false), (2, 5400.0, 6840.0, 5400.0));
+    assert_eq!(times(&s["resolution"], true), (2, 2700.0, 3420.0, 2700.0));
+    assert_eq!(s["replies_per_conversation"], 1.4);
+
+    let days = r["days"].as_array().unwrap();
+    assert_eq!(days.len(), 2);
+    let (d1, d2) = (&days[0], &days[1]);
+    assert_eq!((d1["date"].as_str(), d2["date"].as_str()), (Some("2026-03-02"), Some("2026-03-03")));
+    assert_eq!(counts(d1), (2, 1, 1, 2), "{d1}");
+    assert_eq!(times(&d1["first_response"], false), (2, 90.0, 114.0, 90.0));
+    assert_eq!(times(&d1["first_response"], true), (2, 30.0, 54.0, 30.0));
+    assert_eq!(times(&d1["resolution"], false), (1, 3600.0, 3600.0, 3600.0));
+    assert_eq!(times(&d1["resolution"], true), (1, 1800.0, 1800.0, 1800.0));
+    assert_eq!(d1["replies_per_conversation"], 1.5);
+    assert_eq!(counts(d2), (3, 2, 1, 3), "{d2}");
+    assert_eq!(times(&d2["first_response"], false), (2, 240.0, 288.0, 240.0));
+    assert_eq!(times(&d2["first_response"], true), (2, 195.0, 279.0, 195.0));
+    assert_eq!(times(&d2["resolution"], true), (1, 3600.0, 3600.0, 3600.0));
+
+    // A day with nothing: zeros and nulls.
+    let r = report(&app, &app.token.clone(), "from=2026-03-04&to=2026-03-04").await;
+    let s = &r["summary"];
+    assert_eq!(counts(s), (0, 0, 0, 0));
+    assert_eq!(s["first_response"]["count"], 0);
+    assert!(s["first_response"]["median_seconds"].is_null() && s["replies_per_conversation"].is_null(), "{s}");
+}
+
+async fn days_follow_the_time_zone(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    dataset(&mut app).await;
+    // New York's 2nd runs from 05:00 UTC to 05:00 UTC on the 3rd: c1, c2 and c3 started,
+    // c1 and c3 resolved.
+    let r = report(&app, &app.token.clone(), "from=2026-03-02&to=2026-03-02&time_zone=America/New_York").await;
+    assert_eq!(r["time_zone"], "America/New_York");
+    assert_eq!(r["days"].as_array().unwrap().len(), 1);
+    assert_eq!(counts(&r["summary"]), (3, 1, 2, 3), "{r}");
+    assert_eq!(times(&r["summary"]["first_response"], false), (3, 120.0, 264.0, 160.0));
+}
+
+async fn groups_split_the_figures_and_labels_overlap(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let (_, rita, _) = dataset(&mut app).await;
+    let token = app.token.clone();
+    let q = "from=2026-03-02&to=2026-03-03&group_by=";
+    let group = |r: &Value, name: Option<&str>| -> Value {
+        r["groups"].as_array().unwrap().iter().find(|g| g["name"].as_str() == name).cloned().unwrap_or(Value::Null)
+    };
+
+    // Agents: the assignee, else who answered first.
+    let r = report(&app, &token, &format!("{q}agent")).await;
+    assert_eq!(r["group_by"], "agent");
+    assert_eq!(counts(&r["summary"]), (5, 3, 2, 5), "the groups add up to the whole");
+    let names: Vec<_> = r["groups"].as_array().unwrap().iter().map(|g| g["name"].clone()).collect();
+    assert_eq!(names.len(), 3, "{r}");
+    assert_eq!(names[2], Value::Null, "the conversations of nobody come last");
+    let g = group(&r, Some("Rita"));
+    assert_eq!(g["id"], rita.as_str());
+    assert_eq!(counts(&g), (3, 1, 2, 3));
+    assert_eq!(times(&g["first_response"], false), (3, 180.0, 276.0, 180.0));
+    assert_eq!(counts(&group(&r, None)), (1, 1, 0, 1));
+
+    // Labels overlap; the summary stays the whole.
+    let r = report(&app, &token, &format!("{q}label")).await;
+    assert_eq!(counts(&r["summary"]), (5, 3, 2, 5));
+    assert_eq!(counts(&group(&r, Some("vip"))), (2, 0, 2, 2));
+    assert_eq!(counts(&group(&r, Some("refund"))), (1, 0, 1, 1));
+    assert_eq!(counts(&group(&r, None)), (3, 3, 0, 3));
+    assert_eq!(times(&group(&r, Some("vip"))["resolution"], false), (2, 5400.0, 6840.0, 5400.0));
+
+    // One channel (the test's), no team, no link.
+    let r = report(&app, &token, &format!("{q}channel")).await;
+    assert_eq!(r["groups"].as_array().unwrap().len(), 1);
+    assert!(r["groups"][0]["id"].is_string());
+    assert_eq!(counts(&r["groups"][0]), (5, 3, 2, 5));
+    for by in ["team", "link"] {
+        let r = report(&app, &token, &format!("{q}{by}")).await;
+        assert_eq!(r["groups"].as_array().unwrap().len(), 1, "{by}");
+        assert!(r["groups"][0]["id"].is_null(), "{by}");
+        assert_eq!(counts(&r["groups"][0]), (5, 3, 2, 5), "{by}");
+    }
+}
+
+async fn agents_see_only_their_own_figures(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let (rita_token, rita, _) = dataset(&mut app).await;
+    let r = report(&app, &rita_token, "from=2026-03-02&to=2026-03-03").await;
+    assert_eq!(r["agent_id"], rita.as_str());
+    // c1, c4 (assigned) and c3 (answered first, assigned to nobody).
+    assert_eq!(counts(&r["summary"]), (3, 1, 2, 3), "{r}");
+    assert_eq!(times(&r["summary"]["first_response"], false), (3, 180.0, 276.0, 180.0));
+    assert_eq!(r["summary"]["replies_per_conversation"], 2.0);
+    // Grouping does not widen it.
+    let r = report(&app, &rita_token, "from=2026-03-02&to=2026-03-03&group_by=agent").await;
+    let groups = r["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0]["id"], rita.as_str());
+    // Nor does the CSV.
+    let res = call(
+        &app,
+        Method::GET,
+        "/api/v1/reports/conversations.csv?from=2026-03-02&to=2026-03-03",
+        Some(&rita_token),
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap().lines().count(), 1 + 3);
+    // An agent with no conversations: zeros.
+    let (_, other) = new_agent(&app, "Otto").await;
+    assert_eq!(counts(&report(&app, &other, "from=2026-03-02&to=2026-03-03").await["summary"]), (0, 0, 0, 0));
+}
+
+/// A CSV's rows as maps from column to value (no field here needs quoting but names).
+fn csv(text: &str) -> (Vec<String>, Vec<std::collections::HashMap<String, String>>) {
+    let mut lines = text.split("\r\n").filter(|l| !l.is_empty());
+    let head: Vec<String> = lines.next().unwrap().split(',').map(str::to_owned).collect();
+    let rows = lines
+        .map(|l| {
+            let cells: Vec<String> = l.split(',').map(str::to_owned).collect();
+            assert_eq!(cells.len(), head.len(), "{l}");
+            head.iter().cloned().zip(cells).collect()
+        })
+        .collect();
+    (head, rows)
+}
+
+async fn the_csv_lists_one_row_per_conversation_with_its_facts(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let (_, rita, ids) = dataset(&mut app).await;
+    let res = app.get("/api/v1/reports/conversations.csv?from=2026-03-02&to=2026-03-03").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(
+        res.headers()["content-disposition"],
+        "attachment; filename=\"conversations-2026-03-02-2026-03-03.csv\""
+    );
+    let (head, rows) = csv(&res.text().await.unwrap());
+    assert_eq!(
+        head,
+        [
+            "conversation_id",
+            "contact_id",
+            "channel_id",
+            "channel",
+            "team_id",
+            "team",
+            "agent_id",
+            "agent",
+            "status",
+            "labels",
+            "link_id",
+            "link",
+            "started_at",
+            "first_response_at",
+            "first_response_by",
+            "resolved_at",
+            "first_response_seconds",
+            "first_response_business_seconds",
+            "resolution_seconds",
+            "resolution_business_seconds",
+            "replies",
+            "auto_replies",
+        ]
+    );
+    // Oldest first; the one after the range left out.
+    let listed: Vec<&str> = rows.iter().map(|r| r["conversation_id"].as_str()).collect();
+    assert_eq!(listed, ids[..5].iter().map(String::as_str).collect::<Vec<_>>());
+    let c3 = &rows[2];
+    assert_eq!(c3["agent_id"], rita, "answered first by Rita, assigned to nobody");
+    assert_eq!(c3["agent"], "Rita");
+    assert_eq!(c3["status"], "resolved");
+    assert_eq!(c3["labels"], "refund; vip");
+    assert_eq!(c3["started_at"], "2026-03-03T02:00:00Z");
+    assert_eq!(c3["first_response_at"], "2026-03-03T02:05:00Z");
+    assert_eq!(c3["first_response_by"], rita);
+    assert_eq!(c3["resolved_at"], "2026-03-03T04:00:00Z");
+    let kpis: Vec<&str> = [
+        "first_response_seconds",
+        "first_response_business_seconds",
+        "resolution_seconds",
+        "resolution_business_seconds",
+        "replies",
+        "auto_replies",
+    ]
+    .iter()
+    .map(|k| c3[*k].as_str())
+    .collect();
+    assert_eq!(kpis, ["300", "300", "7200", "3600", "3", "1"]);
+    let c5 = &rows[4];
+    assert_eq!(
+        (
+            c5["agent"].as_str(),
+            c5["first_response_seconds"].as_str(),
+            c5["resolved_at"].as_str(),
+            c5["labels"].as_str()
+        ),
+        ("", "", "", "")
+    );
+    assert!(!c5["channel"].is_empty() && c5["team_id"].is_empty() && c5["link_id"].is_empty());
+}
+
+async fn a_persons_reply_counts_in_todays_report(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let conversation = customer(&mut app, "16505550199").await;
+    let res = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/conversations/{conversation}/messages"),
+        Some(&app.token),
+        Some(json!({"type": "text", "text": "Here to help"})),
+    )
+    .await;
+    assert_eq!(res.status(), 202);
+    app.send().await;
+    let r = report(&app, &app.token.clone(), "").await;
+    assert_eq!(r["days"].as_array().unwrap().len(), 30, "the last 30 days by default");
+    let s = &r["summary"];
+    assert_eq!(counts(s), (1, 1, 0, 0), "{s}");
+    assert_eq!(s["first_response"]["count"], 1);
+    assert_eq!(s["replies_per_conversation"], 1.0);
+    let today = r["days"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(today["date"], Utc::now().date_naive().to_string());
+    assert_eq!(today["conversations_started"], 1);
+}
+
+async fn bad_parameters_are_refused_naming_the_field(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for (q, field) in [
+        ("time_zone=Mars/Olympus", "time_zone"),
+        ("from=2026-13-01", "from"),
+        ("to=yesterday", "to"),
+        ("from=2026-03-02&to=2026-03-01", "from"),
+        ("from=2020-01-01&to=2026-01-01", "from"),
+        ("group_by=colour", "group_by"),
+    ] {
+        for path in ["/api/v1/reports/conversations", "/api/v1/reports/conversations.csv"] {
+            let res = app.get(&format!("{path}?{q}")).await;
+            assert_eq!(res.status(), 422, "{path}?{q}");
+            let p: Value = res.json().await.unwrap();
+            assert_eq!(p["errors"][0]["field"], field, "{path}?{q}: {p}");
+        }
+    }
+    let res = app.client.get(app.url("/api/v1/reports/conversations")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+}
+
+async fn the_reports_page_shows_the_figures_and_links_the_csv(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let (rita_token, _, _) = dataset(&mut app).await;
+    let page = |token: String, q: &'static str| {
+        let app = &app;
+        async move {
+            let res = call(app, Method::GET, &format!("/reports?{q}"), Some(&token), None).await;
+            assert_eq!(res.status(), 200, "{q}");
+            res.text().await.unwrap()
+        }
+    };
+    let html = page(app.token.clone(), "from=2026-03-02&to=2026-03-03&group_by=agent").await;
+    assert!(html.contains(r#"<td id="started">5</td>"#), "{html}");
+    assert!(html.contains(r#"<td id="first-response-median">2 min 30 s</td>"#), "{html}");
+    assert!(html.contains(r#"<svg class="chart""#));
+    assert!(
+        html.contains(
+            r#"href="/api/v1/reports/conversations.csv?from=2026-03-02&#38;to=2026-03-03&#38;time_zone=UTC""#
+        ),
+        "{html}"
+    );
+    assert!(html.contains("Rita"), "the agents' table");
+    // Rita's own.
+    let html = page(rita_token, "from=2026-03-02&to=2026-03-03").await;
+    assert!(html.contains(r#"<td id="started">3</td>"#), "{html}");
+    assert!(html.contains("Your conversations"));
+    // A bad field is shown on the page, the form kept.
+    let res = call(&app, Method::GET, "/reports?time_zone=Mars", Some(&app.token), None).await;
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("must be an IANA time zone name"), "{html}");
+    assert!(html.contains(r#"value="Mars""#));
+}
