@@ -349,7 +349,16 @@
     }
     if (evt.key === "Escape" && typing) { t.blur(); return; }
     if (typing || evt.ctrlKey || evt.metaKey || evt.altKey || !conv()) return;
-    const click = (sel) => { const el = document.querySelector(sel); if (el) { evt.preventDefault(); el.click(); } };
+    // A form swapped in a moment ago may not be htmx's yet (it settles it after the swap):
+    // clicked before, it would be posted natively, without the CSRF header, and refused.
+    const click = (sel) => {
+      const el = document.querySelector(sel);
+      if (!el) return;
+      evt.preventDefault();
+      const form = el.closest("form");
+      if (form && window.htmx) htmx.process(form);
+      el.click();
+    };
     switch (evt.key) {
       case "r": evt.preventDefault(); { const n = document.querySelector("[data-note-toggle]"); if (n && n.checked) { n.checked = false; setMode(); } } textarea().focus(); break;
       case "p": evt.preventDefault(); { const n = document.querySelector("[data-note-toggle]"); if (n) { n.checked = true; setMode(); } } textarea().focus(); break;
@@ -358,7 +367,12 @@
       case "e": {
         const sel = document.getElementById("status-select");
         const submit = document.querySelector("#panel [data-status-submit]");
-        if (sel && submit) { evt.preventDefault(); sel.value = "resolved"; submit.click(); }
+        if (sel && submit) {
+          evt.preventDefault();
+          if (window.htmx) htmx.process(submit.form);
+          sel.value = "resolved";
+          submit.click();
+        }
         break;
       }
       case "[": click("[data-key='[']"); break;
