@@ -169,7 +169,10 @@ async fn views_filter_sort_page_and_count(backend: Backend) {
 
     // Counts.
     let counts = app.get_json("/api/v1/conversations/counts").await;
-    assert_eq!(counts, json!({"mine": 0, "unassigned": 2, "queue": 1, "open": 3, "pending": 1, "snoozed": 0, "mentions": 0}));
+    assert_eq!(
+        counts,
+        json!({"mine": 0, "unassigned": 2, "queue": 1, "open": 3, "pending": 1, "snoozed": 0, "mentions": 0})
+    );
     let res = get_as(&app, &bo_token, "/api/v1/conversations/counts").await;
     let counts: Value = res.json().await.unwrap();
     assert_eq!(counts["mine"], 1);

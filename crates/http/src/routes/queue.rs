@@ -125,7 +125,7 @@ struct StatusBody {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct TeamBody {
+struct TransferBody {
     /// Required: the team to transfer it to; `null` sends it back to its channel's
     /// routing.
     #[serde(default, deserialize_with = "double_option")]
@@ -224,7 +224,7 @@ async fn set_status(
 /// auto-assignment policy, if any, hands it to a member. The caller may no longer see it
 /// afterwards (then 404 on it), but this answers its state after the transfer.
 #[utoipa::path(post, path = "/conversations/{id}/team", params(("id" = ConversationId, Path)),
-    request_body = TeamBody,
+    request_body = TransferBody,
     responses(
         (status = 200, body = StateJson),
         (status = 403, description = "Agents may only transfer unassigned conversations or their own", body = Problem),
@@ -233,7 +233,7 @@ async fn set_status(
     ))]
 async fn transfer(
     VisibleConversation { id, agent: caller }: VisibleConversation,
-    body: Json<TeamBody>,
+    body: Json<TransferBody>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let team = match &body.team_id {

@@ -47,8 +47,9 @@ pub(crate) struct ReportParams {
     /// An IANA time zone name, such as `Europe/Madrid` (default `UTC`): where days begin.
     #[param(value_type = Option<String>, example = "Europe/Madrid")]
     pub time_zone: Option<String>,
-    /// Figures per `channel`, `team`, `agent`, `label` or `link` as well (summary only).
-    #[param(value_type = Option<String>, pattern = "^(channel|team|agent|label|link)$")]
+    /// Figures per `channel`, `team`, `agent`, `label` or `link` as well (summary only);
+    /// empty: none.
+    #[param(value_type = Option<String>, pattern = "^(channel|team|agent|label|link)?$")]
     pub group_by: Option<String>,
 }
 
