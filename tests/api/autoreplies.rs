@@ -497,7 +497,7 @@ async fn search_finds_what_people_wrote_not_automatic_replies(backend: Backend) 
 }
 
 /// "Assign to team": an online member with room, the least loaded; nobody able to take
-/// it leaves it in the queue.
+/// it leaves it in the team's queue. Either way the conversation now belongs to the team.
 async fn a_rule_hands_the_conversation_to_a_team_member_with_room(backend: Backend) {
     use reqwest::Method;
 
@@ -537,10 +537,14 @@ async fn a_rule_hands_the_conversation_to_a_team_member_with_room(backend: Backe
     let history = app.get(&format!("/api/v1/conversations/{}/history", conv["id"].as_str().unwrap())).await;
     let history: Value = history.json().await.unwrap();
     assert!(history.to_string().contains("\"via\":\"rule\""), "{history}");
+    assert!(history.to_string().contains("\"team_changed\""), "{history}");
+    assert_eq!(conv["team_id"], team_id.as_str());
 
-    // Nia is at her capacity (1): the next one waits in the queue.
+    // Nia is at her capacity (1): the next one waits in the team's queue.
     customer_writes(&mut app, "wamid.ar.team.2", "4915187654321", "buy").await;
-    assert!(conversation_of(&app, "4915187654321").await["assignee_id"].is_null());
+    let waiting = conversation_of(&app, "4915187654321").await;
+    assert!(waiting["assignee_id"].is_null());
+    assert_eq!(waiting["team_id"], team_id.as_str());
 }
 
 /// Variables are formatted in the contact's language once agents record it (attribute

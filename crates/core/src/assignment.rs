@@ -43,11 +43,13 @@ pub async fn auto_assign<S: AssignmentStore + ?Sized>(
     Ok(report)
 }
 
-/// A keyword rule's "assign to team", inside the ingest transaction: a current assignee
-/// who is an active member of the team keeps it; else the online, active member with
-/// room (under their capacity) and the fewest open conversations, the least recently
-/// assigned first among equals. `None`, and nothing changes, when no member can take it
-/// now: it stays in the queue, for claim-next or the assigner. The loads are read
+/// A keyword rule's "assign to team", inside the ingest transaction: the conversation is
+/// routed to the team (a transfer, so the team's views, claim-next and assigner see it
+/// and an assignee outside the team gives it up); a current assignee who is an active
+/// member of the team keeps it; else the online, active member with room (under their
+/// capacity) and the fewest open conversations, the least recently assigned first among
+/// equals. `None` when no member can take it now: it waits in the team's queue, for
+/// claim-next or the assigner. The loads are read
 /// without locking the agents (see [`IngestTx::team_pool`]).
 pub async fn assign_to_team(
     tx: &mut dyn IngestTx,
@@ -55,6 +57,7 @@ pub async fn assign_to_team(
     team: TeamId,
     at: DateTime<Utc>,
 ) -> Result<Option<AgentId>, StoreError> {
+    tx.route_to_team(conversation, team, at).await?;
     if let Some(kept) = tx.team_assignee(conversation, team).await? {
         return Ok(Some(kept));
     }

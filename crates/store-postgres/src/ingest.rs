@@ -509,6 +509,10 @@ impl IngestTx for PgIngestTx {
         crate::assignment::team_assignee(&mut self.tx, conversation, team).await
     }
 
+    async fn route_to_team(&mut self, conversation: ConversationId, team: TeamId, at: DateTime<Utc>) -> Result<bool> {
+        crate::queue::route_to_team(&mut self.tx, conversation, team, at).await
+    }
+
     async fn team_pool(&mut self, team: TeamId) -> Result<Vec<switchboard_store::PoolAgent>> {
         crate::assignment::team_pool(&mut self.tx, team).await
     }

@@ -11,7 +11,7 @@
 #[macro_export]
 macro_rules! queue_store {
     ($store:ty, $conn:ty $(; $($own:tt)*)?) => {
-        pub(crate) use shared::record_history;
+        pub(crate) use shared::{record_history, route_to_team};
 
         mod shared {
             #![allow(unused_imports)]
@@ -105,6 +105,81 @@ macro_rules! queue_store {
                 row.map(TryInto::try_into).transpose()
             }
 
+            /// Routes an open conversation (`before`, read in this transaction) to `team`
+            /// (`None`: back to its channel's routing), recording `team_changed` in the
+            /// history; an assignee outside its new effective team is unassigned (history
+            /// `unassigned`, `reason: "team_changed"`). The new state, and who was unassigned.
+            pub(crate) async fn move_to_team(
+                conn: &mut $conn,
+                before: &ConversationState,
+                team: Option<TeamId>,
+                actor: Option<AgentId>,
+                at: DateTime<Utc>,
+            ) -> Result<(ConversationState, Option<AgentId>)> {
+                let conversation = before.id;
+                sqlx::query("UPDATE conversations SET team_id = $2 WHERE id = $1")
+                    .bind(conversation.as_uuid())
+                    .bind(team.as_ref().map(TeamId::as_uuid))
+                    .execute(&mut *conn)
+                    .await
+                    .db()?;
+                let moved = state(&mut *conn, conversation, false).await?.ok_or(StoreError::NotFound)?;
+                let data = serde_json::json!({ "from": before.team_id, "to": moved.team_id, "transferred_to": team });
+                record_history(&mut *conn, conversation, HistoryKind::TeamChanged, actor, &data, at).await?;
+                // An assignee outside the new team gives it back to that team's queue.
+                let mut unassigned = None;
+                if let (Some(assignee), Some(team)) = (moved.assignee_id, moved.team_id) {
+                    let member: bool = sqlx::query_scalar(
+                        "SELECT EXISTS (SELECT 1 FROM team_members WHERE team_id = $1 AND agent_id = $2)",
+                    )
+                    .bind(team.as_uuid())
+                    .bind(assignee.as_uuid())
+                    .fetch_one(&mut *conn)
+                    .await
+                    .db()?;
+                    if !member {
+                        sqlx::query("UPDATE conversations SET assignee_id = NULL WHERE id = $1")
+                            .bind(conversation.as_uuid())
+                            .execute(&mut *conn)
+                            .await
+                            .db()?;
+                        let data = serde_json::json!({ "agent_id": assignee, "reason": "team_changed" });
+                        record_history(&mut *conn, conversation, HistoryKind::Unassigned, actor, &data, at).await?;
+                        unassigned = Some(assignee);
+                    }
+                }
+                let after = match unassigned {
+                    Some(_) => state(&mut *conn, conversation, false).await?.ok_or(StoreError::NotFound)?,
+                    None => moved,
+                };
+                Ok((after, unassigned))
+            }
+
+            /// A keyword rule's "assign to team" (inside the ingest transaction): routes the
+            /// conversation to `team` as a transfer by nobody, unless it is resolved or
+            /// missing, its effective team is `team` already, or the team no longer exists.
+            /// Whether it moved.
+            pub(crate) async fn route_to_team(
+                conn: &mut $conn,
+                conversation: ConversationId,
+                team: TeamId,
+                at: DateTime<Utc>,
+            ) -> Result<bool> {
+                let Some(before) = state(&mut *conn, conversation, true).await? else { return Ok(false) };
+                if before.status == ConversationStatus::Resolved || before.team_id == Some(team) {
+                    return Ok(false);
+                }
+                let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM teams WHERE id = $1)")
+                    .bind(team.as_uuid())
+                    .fetch_one(&mut *conn)
+                    .await
+                    .db()?;
+                if exists {
+                    move_to_team(conn, &before, Some(team), None, at).await?;
+                }
+                Ok(exists)
+            }
+
             /// Appends an entry to a conversation's history (inside the caller's transaction).
             pub(crate) async fn record_history(
                 conn: &mut $conn,
@@ -185,38 +260,7 @@ macro_rules! queue_store {
                     if before.transferred_to == t.team {
                         return Ok(TransferOutcome::Done { state: before, changed: false, unassigned: None });
                     }
-                    sqlx::query("UPDATE conversations SET team_id = $2 WHERE id = $1")
-                        .bind(t.conversation.as_uuid())
-                        .bind(t.team.as_ref().map(TeamId::as_uuid))
-                        .execute(&mut *conn)
-                        .await
-                        .db()?;
-                    let moved = state(&mut *conn, t.conversation, false).await?.ok_or(StoreError::NotFound)?;
-                    let data = serde_json::json!({ "from": before.team_id, "to": moved.team_id, "transferred_to": t.team });
-                    record_history(&mut *conn, t.conversation, HistoryKind::TeamChanged, t.actor, &data, t.at).await?;
-                    // An assignee outside the new team gives it back to that team's queue.
-                    let mut unassigned = None;
-                    if let (Some(assignee), Some(team)) = (moved.assignee_id, moved.team_id) {
-                        let member: bool = sqlx::query_scalar(
-                            "SELECT EXISTS (SELECT 1 FROM team_members WHERE team_id = $1 AND agent_id = $2)",
-                        )
-                        .bind(team.as_uuid())
-                        .bind(assignee.as_uuid())
-                        .fetch_one(&mut *conn)
-                        .await
-                        .db()?;
-                        if !member {
-                            sqlx::query("UPDATE conversations SET assignee_id = NULL WHERE id = $1")
-                                .bind(t.conversation.as_uuid())
-                                .execute(&mut *conn)
-                                .await
-                                .db()?;
-                            let data = serde_json::json!({ "agent_id": assignee, "reason": "team_changed" });
-                            record_history(&mut *conn, t.conversation, HistoryKind::Unassigned, t.actor, &data, t.at).await?;
-                            unassigned = Some(assignee);
-                        }
-                    }
-                    let after = state(&mut *conn, t.conversation, false).await?.ok_or(StoreError::NotFound)?;
+                    let (after, unassigned) = move_to_team(&mut *conn, &before, t.team, t.actor, t.at).await?;
                     w.commit().await?;
                     Ok(TransferOutcome::Done { state: after, changed: true, unassigned })
                 }

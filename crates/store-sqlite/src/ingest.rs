@@ -509,6 +509,10 @@ impl IngestTx for SqliteIngestTx {
         crate::assignment::team_assignee(self.w.conn(), conversation, team).await
     }
 
+    async fn route_to_team(&mut self, conversation: ConversationId, team: TeamId, at: DateTime<Utc>) -> Result<bool> {
+        crate::queue::route_to_team(self.w.conn(), conversation, team, at).await
+    }
+
     async fn team_pool(&mut self, team: TeamId) -> Result<Vec<switchboard_store::PoolAgent>> {
         crate::assignment::team_pool(self.w.conn(), team).await
     }

@@ -366,6 +366,12 @@ pub trait IngestTx: Send {
     /// `switchboard_core::assignment::assign_to_team`).
     async fn team_assignee(&mut self, conversation: ConversationId, team: TeamId) -> Result<Option<AgentId>>;
 
+    /// Routes the conversation to `team` (a keyword rule's "assign to team"): a transfer
+    /// by nobody, recorded in its history, whose assignee, if not in the team, is
+    /// unassigned. False, and nothing changes, if the conversation is missing or resolved,
+    /// its effective team is `team` already, or the team no longer exists.
+    async fn route_to_team(&mut self, conversation: ConversationId, team: TeamId, at: DateTime<Utc>) -> Result<bool>;
+
     /// The online, active members of `team` with their loads and places in the rotation
     /// (their `teams` is just `team`). Reads without locking the agents (the assigner
     /// locks them, and the ingest transaction must not wait on it): two assignments
