@@ -147,6 +147,36 @@ async fn a_failed_delivery_is_retried_on_schedule_with_the_same_id(backend: Back
     assert!(endpoint["failing_since"].is_null(), "a success ends the failure streak");
 }
 
+/// Housekeeping deletes messages every endpoint has settled, with their delivery log,
+/// after the retention; one still being retried stays.
+async fn settled_messages_are_deleted_after_the_retention(backend: Backend) {
+    use switchboard_core::{Housekeeper, HousekeepingOptions};
+    let mut app = spawn_app(backend).await;
+    let (ok, failing) = (receiver(204).await, receiver(500).await);
+    let delivered = create_endpoint(&app, json!({"url": ok.uri(), "event_types": ["message.created"]})).await;
+    let retried = create_endpoint(&app, json!({"url": failing.uri(), "event_types": ["conversation.created"]})).await;
+    customer_writes(&mut app, "wamid.purge.1", "hello").await;
+    let r = app.webhook_worker("127.0.0.1").run_until_idle(Utc::now()).await.unwrap();
+    assert_eq!((r.attempted, r.delivered), (2, 1));
+    let log = |e: &Value, what: &str| format!("/api/v1/admin/webhooks/{}/{what}", e["id"].as_str().unwrap());
+    let count = |v: Value| v["items"].as_array().unwrap().len();
+
+    let opts = HousekeepingOptions {
+        webhook_log_retention: std::time::Duration::from_secs(30 * 86_400),
+        ..Default::default()
+    };
+    let housekeeper = Housekeeper::new(std::sync::Arc::clone(&app.store), opts);
+    let report = housekeeper.run_once(Utc::now() + chrono::Duration::days(29)).await.unwrap();
+    assert_eq!(report.webhook_messages_deleted, 0, "not before the retention");
+    let report = housekeeper.run_once(Utc::now() + chrono::Duration::days(31)).await.unwrap();
+    assert_eq!(report.webhook_messages_deleted, 1, "the delivered one; the one being retried stays");
+    assert_eq!(count(app.get_json(&log(&delivered, "deliveries")).await), 0);
+    assert_eq!(count(app.get_json(&log(&delivered, "attempts")).await), 0);
+    let pending = app.get_json(&log(&retried, "deliveries")).await;
+    assert_eq!((count(pending.clone()), pending["items"][0]["state"].as_str()), (1, Some("pending")));
+    assert_eq!(count(app.get_json(&log(&retried, "attempts")).await), 1);
+}
+
 async fn retry_after_is_honoured(backend: Backend) {
     let mut app = spawn_app(backend).await;
     let server = MockServer::start().await;
@@ -377,6 +407,7 @@ async fn endpoints_are_admin_only_and_validated(backend: Backend) {
 }
 
 both_backends!(
+    settled_messages_are_deleted_after_the_retention,
     deliveries_are_signed_per_the_specification,
     event_filters_choose_what_an_endpoint_gets,
     a_failed_delivery_is_retried_on_schedule_with_the_same_id,

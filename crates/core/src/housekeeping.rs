@@ -6,6 +6,9 @@
 //! - their rows are deleted after `event_retention` (`webhooks.event_retention_days`),
 //!   once Meta can no longer redeliver them (it retries for 7 days): the deduplication
 //!   key is only needed while a retry may come;
+//! - outgoing webhook messages that no endpoint is still trying to deliver are deleted,
+//!   with their delivery log, after `webhook_log_retention`
+//!   (`outgoing_webhooks.retention_days`);
 //! - the media cache is pruned by age and total size ([`crate::media_cache`]).
 //!
 //! Every step is idempotent and works in bounded slices, so several instances may run it
@@ -21,6 +24,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::media_cache::{self, MediaCacheLimits, PruneReport};
 
+/// Outgoing webhook messages deleted per transaction.
+const WEBHOOK_SLICE: u32 = 1_000;
+
 #[derive(Clone, Debug)]
 pub struct HousekeepingOptions {
     pub interval: Duration,
@@ -28,6 +34,9 @@ pub struct HousekeepingOptions {
     pub body_retention: Duration,
     /// Applied deliveries' rows are deleted after this long (longer than Meta retries).
     pub event_retention: Duration,
+    /// Outgoing webhook messages delivered (or given up on) are deleted, with their
+    /// delivery log, after this long.
+    pub webhook_log_retention: Duration,
     /// The media cache's directory and limits; `None`: not pruned.
     pub media: Option<(PathBuf, MediaCacheLimits)>,
 }
@@ -38,6 +47,7 @@ impl Default for HousekeepingOptions {
             interval: Duration::from_secs(3600),
             body_retention: Duration::from_secs(7 * 86_400),
             event_retention: Duration::from_secs(10 * 86_400),
+            webhook_log_retention: Duration::from_secs(30 * 86_400),
             media: None,
         }
     }
@@ -48,6 +58,7 @@ impl Default for HousekeepingOptions {
 pub struct HousekeepingReport {
     pub bodies_purged: u64,
     pub events_deleted: u64,
+    pub webhook_messages_deleted: u64,
     pub media: PruneReport,
 }
 
@@ -73,6 +84,16 @@ impl Housekeeper {
             }
             if let Some(before) = before(self.opts.event_retention) {
                 report.events_deleted = self.store.delete_old_events(before).await?;
+            }
+            if let Some(before) = before(self.opts.webhook_log_retention) {
+                // In slices, so the webhook path's writes never wait long on SQLite.
+                loop {
+                    let n = self.store.delete_old_webhook_messages(before, WEBHOOK_SLICE).await?;
+                    report.webhook_messages_deleted += n;
+                    if n < u64::from(WEBHOOK_SLICE) {
+                        break;
+                    }
+                }
             }
             Ok::<_, StoreError>(())
         }
@@ -109,10 +130,15 @@ impl Housekeeper {
             }
             match self.run_once(Utc::now()).await {
                 Ok(r) => {
-                    if r.bodies_purged > 0 || r.events_deleted > 0 || r.media.removed > 0 {
+                    if r.bodies_purged > 0
+                        || r.events_deleted > 0
+                        || r.webhook_messages_deleted > 0
+                        || r.media.removed > 0
+                    {
                         tracing::info!(
                             bodies_purged = r.bodies_purged,
                             events_deleted = r.events_deleted,
+                            webhook_messages_deleted = r.webhook_messages_deleted,
                             media_removed = r.media.removed,
                             media_removed_bytes = r.media.removed_bytes,
                             media_kept_bytes = r.media.kept_bytes,

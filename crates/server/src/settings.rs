@@ -189,6 +189,9 @@ pub struct OutgoingWebhookSettings {
     pub batch_size: u32,
     pub concurrency: usize,
     pub poll_interval_ms: u64,
+    /// Messages every endpoint has received (or given up on) are deleted, with their
+    /// delivery log, after this many days.
+    pub retention_days: u32,
 }
 
 /// Click-to-chat links (`[links]`).
@@ -358,6 +361,11 @@ impl Settings {
             "outgoing_webhooks.disable_after_days",
             self.outgoing_webhooks.disable_after_days,
             "Set it to e.g. 5.",
+        )?;
+        positive(
+            "outgoing_webhooks.retention_days",
+            self.outgoing_webhooks.retention_days.into(),
+            "Set it to e.g. 30.",
         )?;
         positive("outgoing_webhooks.batch_size", self.outgoing_webhooks.batch_size.into(), "Set it to e.g. 100.")?;
         positive("outgoing_webhooks.concurrency", self.outgoing_webhooks.concurrency as u64, "Set it to e.g. 16.")?;
@@ -559,6 +567,7 @@ impl Settings {
         switchboard_core::HousekeepingOptions {
             body_retention: days(self.webhooks.body_retention_days),
             event_retention: days(self.webhooks.event_retention_days),
+            webhook_log_retention: days(self.outgoing_webhooks.retention_days),
             media: Some((
                 m.dir.clone(),
                 switchboard_core::MediaCacheLimits {

@@ -509,6 +509,25 @@ macro_rules! webhook_store {
                     .collect()
             }
 
+            async fn delete_old_webhook_messages(&self, before: DateTime<Utc>, limit: u32) -> Result<u64> {
+                let mut w = self.begin_write().await?;
+                // The deliveries and their attempts go with the message (ON DELETE CASCADE).
+                let n = sqlx::query(
+                    "DELETE FROM webhook_messages WHERE id IN (SELECT m.id FROM webhook_messages m \
+                       WHERE m.created_at < $1 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d \
+                         WHERE d.message_id = m.id AND d.state = 'pending') \
+                       ORDER BY m.created_at LIMIT $2)",
+                )
+                .bind(Ts(before))
+                .bind(i64::from(limit))
+                .execute(w.conn())
+                .await
+                .db()?
+                .rows_affected();
+                w.commit().await?;
+                Ok(n)
+            }
+
             async fn replay_webhook_messages(
                 &self,
                 endpoint: WebhookEndpointId,

@@ -264,6 +264,11 @@ pub trait WebhookStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<(i64, WebhookDeliveryView)>>;
 
+    /// Deletes up to `limit` messages created before `before` that no endpoint is still
+    /// trying to deliver (every delivery delivered or failed), the oldest first, with
+    /// their deliveries and delivery log; returns how many.
+    async fn delete_old_webhook_messages(&self, before: DateTime<Utc>, limit: u32) -> Result<u64>;
+
     /// Makes the endpoint's deliveries of these messages due now, with a fresh schedule
     /// (same message, same `webhook-id`); returns how many.
     async fn replay_webhook_messages(
