@@ -20,6 +20,7 @@ both_backends!(
     a_delayed_survey_waits_in_the_outbox,
     only_the_surveyed_contact_can_rate_and_the_label_condition_holds,
     admins_configure_the_survey_agents_may_not,
+    answers_reach_outgoing_webhooks_and_the_live_stream,
 );
 
 const FROM: &str = "16505550188";
@@ -222,6 +223,57 @@ async fn the_follow_up_asks_for_a_comment_and_keeps_the_next_text(backend: Backe
     let newer = app.conversations().await.into_iter().find(|c| c["status"] == "open").unwrap()["id"].clone();
     let html = console_page(&app, &format!("/c/{}", newer.as_str().unwrap())).await;
     assert!(html.contains(", rated 2/3</a>"), "{html}");
+}
+
+/// A rating, its comment and a changed rating each reach an endpoint subscribed to
+/// `csat.answered`, and the live stream as `csat_answered`.
+async fn answers_reach_outgoing_webhooks_and_the_live_stream(backend: Backend) {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let mut app = spawn_app(backend).await;
+    configure(&app, json!({"enabled": true, "question": "Rate us", "scale": "three_point", "follow_up": "Why?"})).await;
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(204)).mount(&receiver).await;
+    let body = json!({"url": receiver.uri(), "event_types": ["csat.answered"]});
+    assert_eq!(app.post_json("/api/v1/admin/webhooks", &body).await.status(), 201);
+    let conversation = customer_wrote(&mut app, FROM, "wamid.csat.w1", 60).await;
+    resolve(&app, &conversation).await;
+    app.send().await;
+    let res = app.client.get(app.url("/api/v1/events")).bearer_auth(&app.token).send().await.unwrap();
+    let mut stream = switchboard_tests::sse::SseStream::new(res);
+
+    let worker = app.webhook_worker("127.0.0.1");
+    let mut delivered = Vec::new();
+    for item in [
+        button_reply("wamid.csat.w2", FROM, &format!("csat:{conversation}:3")),
+        text("wamid.csat.w3", FROM, "Quick and kind"),
+        button_reply("wamid.csat.w4", FROM, &format!("csat:{conversation}:2")),
+    ] {
+        post(&mut app, FROM, item).await;
+        worker.run_until_idle(Utc::now()).await.unwrap();
+        let requests = receiver.received_requests().await.unwrap();
+        delivered.push(serde_json::from_slice::<Value>(&requests.last().unwrap().body).unwrap());
+        assert_eq!(requests.len(), delivered.len(), "one event per answer");
+    }
+    let csats: Vec<Value> = delivered.iter().map(|d| d["data"]["csat"].clone()).collect();
+    for d in &delivered {
+        assert_eq!(d["type"], "csat.answered");
+        assert_eq!(d["data"]["conversation"]["id"], conversation.as_str());
+    }
+    assert_eq!((csats[0]["score"].clone(), csats[0]["previous_score"].clone()), (json!(3), Value::Null));
+    assert_eq!((csats[0]["scale"].clone(), csats[0]["comment"].clone()), (json!(3), Value::Null));
+    assert_eq!((csats[1]["score"].clone(), csats[1]["comment"].clone()), (json!(3), json!("Quick and kind")));
+    assert_eq!((csats[2]["score"].clone(), csats[2]["previous_score"].clone()), (json!(2), json!(3)));
+
+    let mut scores = Vec::new();
+    while scores.len() < 3 {
+        let e = stream.event_within(std::time::Duration::from_secs(5)).await.expect("three csat_answered events");
+        if e.event == "csat_answered" {
+            assert_eq!(e.data["conversation_id"], conversation.as_str());
+            scores.push(e.data["score"].clone());
+        }
+    }
+    assert_eq!(scores, [json!(3), json!(3), json!(2)], "the rating, the comment, the change");
 }
 
 async fn console_page(app: &TestApp, path: &str) -> String {

@@ -36,10 +36,14 @@ pub enum WebhookEventType {
     /// Its profile name, name, username or attributes changed.
     #[serde(rename = "contact.updated")]
     ContactUpdated,
+    /// The customer rated the conversation in its CSAT survey, changed the rating, or
+    /// added the follow-up comment.
+    #[serde(rename = "csat.answered")]
+    CsatAnswered,
 }
 
 impl WebhookEventType {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::MessageCreated,
         Self::MessageStatusChanged,
         Self::ConversationCreated,
@@ -49,6 +53,7 @@ impl WebhookEventType {
         Self::ConversationUnlabelled,
         Self::ContactCreated,
         Self::ContactUpdated,
+        Self::CsatAnswered,
     ];
 
     #[must_use]
@@ -63,6 +68,7 @@ impl WebhookEventType {
             Self::ConversationUnlabelled => "conversation.unlabelled",
             Self::ContactCreated => "contact.created",
             Self::ContactUpdated => "contact.updated",
+            Self::CsatAnswered => "csat.answered",
         }
     }
 

@@ -40,10 +40,13 @@ pub enum InboxEventKind {
     NoteCreated,
     /// It was transferred to another team (or back to its channel's).
     TeamChanged,
+    /// The customer rated the conversation in its CSAT survey, changed the rating, or
+    /// added the follow-up comment.
+    CsatAnswered,
 }
 
 impl InboxEventKind {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::MessageCreated,
         Self::MessageStatus,
         Self::ConversationCreated,
@@ -53,6 +56,7 @@ impl InboxEventKind {
         Self::LabelRemoved,
         Self::NoteCreated,
         Self::TeamChanged,
+        Self::CsatAnswered,
     ];
 
     #[must_use]
@@ -67,6 +71,7 @@ impl InboxEventKind {
             Self::LabelRemoved => "label_removed",
             Self::NoteCreated => "note_created",
             Self::TeamChanged => "team_changed",
+            Self::CsatAnswered => "csat_answered",
         }
     }
 
@@ -108,7 +113,8 @@ pub struct InboxEvent {
     /// Small scalar fields by kind: `message_created` → `direction`, `type`, `state`;
     /// `message_status` → `state`, `previous_state`, `error_code`;
     /// `conversation_created` → `status`; `conversation_status` → `status`,
-    /// `previous_status`; `team_changed` → `previous_team_id`.
+    /// `previous_status`; `team_changed` → `previous_team_id`; `csat_answered` → `score`,
+    /// `scale`, `previous_score`, `comment` (whether there is one).
     pub data: serde_json::Map<String, serde_json::Value>,
     pub at: DateTime<Utc>,
 }

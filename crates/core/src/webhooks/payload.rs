@@ -26,6 +26,7 @@ pub fn event_type_of(kind: InboxEventKind) -> Option<WebhookEventType> {
         InboxEventKind::AssignmentChanged => WebhookEventType::ConversationAssigned,
         InboxEventKind::LabelAdded => WebhookEventType::ConversationLabelled,
         InboxEventKind::LabelRemoved => WebhookEventType::ConversationUnlabelled,
+        InboxEventKind::CsatAnswered => WebhookEventType::CsatAnswered,
         InboxEventKind::NoteCreated | InboxEventKind::TeamChanged => return None,
     })
 }
@@ -114,6 +115,22 @@ pub async fn for_inbox_event(store: &dyn Store, e: &InboxEvent) -> anyhow::Resul
             if e.kind == InboxEventKind::LabelAdded {
                 data.insert("added_by".into(), json!(e.agent_id));
             }
+        }
+        InboxEventKind::CsatAnswered => {
+            // The answer as it is now (a later tap may have changed it since); the
+            // event's own score says what this change was.
+            let Some(csat) = store.conversation_csat(e.conversation_id).await? else { return Ok(None) };
+            data.insert(
+                "csat".into(),
+                json!({
+                    "scale": csat.scale.points(),
+                    "score": data_field(e, "score"),
+                    "previous_score": data_field(e, "previous_score"),
+                    "rated_at": csat.rated_at.map(time),
+                    "comment": csat.comment,
+                    "commented_at": csat.commented_at.map(time),
+                }),
+            );
         }
         _ => {}
     }

@@ -20,7 +20,8 @@
 //! - `label_added`: `label_id`, `added_by`; `label_removed`: `label_id`.
 //! - `note_created`: `note_id`, `author_id`;
 //! - `team_changed`: `previous_team_id` (the conversation was transferred; `team_id` is
-//!   its new effective team).
+//!   its new effective team);
+//! - `csat_answered`: `score`, `scale`, `previous_score`, `comment` (whether there is one).
 //!
 //! A client that reconnects with `Last-Event-ID` (header; or `?last_event_id=` for
 //! clients that cannot set headers) gets every event after it that it may see, then the
@@ -87,7 +88,8 @@ const STREAM_DESCRIPTION: &str = "A stream of server-sent events, one per change
 - `assignment_changed`: `previous_assignee_id`;\n\
 - `label_added`: `label_id`, `added_by`; `label_removed`: `label_id`;\n\
 - `note_created`: `note_id`, `author_id`;\n\
-- `team_changed`: `previous_team_id` (the conversation was transferred; `team_id` is its new effective team).\n\n\
+- `team_changed`: `previous_team_id` (the conversation was transferred; `team_id` is its new effective team);\n\
+- `csat_answered`: `score`, `scale`, `previous_score`, `comment` (whether there is one).\n\n\
 Reconnecting with `Last-Event-ID` resumes after that event with nothing missed or repeated; without it the stream \
 starts now. A comment line (`: keep-alive`) is sent when the stream has been quiet for a while.";
 
