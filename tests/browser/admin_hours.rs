@@ -1,7 +1,8 @@
 //! The channel screens in a real browser: split and overnight hours and a holiday,
 //! entered in the editor, give the engine's open/closed line (previewed, then saved); a
 //! greeting and an away message configured on their screens answer a real webhook, in
-//! order, at the mock Graph API; and the API's refusal is shown next to its field.
+//! order, at the mock Graph API; the API's refusal is shown next to its field; and the
+//! satisfaction survey set on its screen is what a resolved conversation's customer gets.
 
 use anyhow::{Context as _, Result, ensure};
 use chrono::{DateTime, Utc};
@@ -19,6 +20,7 @@ browser_tests!(
     split_and_overnight_hours_and_a_holiday_show_the_engines_open_closed_line,
     a_greeting_and_an_away_message_set_on_their_screens_answer_a_webhook_in_order,
     a_refused_field_shows_the_apis_message_next_to_it,
+    the_satisfaction_survey_set_on_its_screen_goes_out_when_a_conversation_is_resolved,
 );
 
 async fn api(app: &TestApp, method: Method, path: &str) -> Result<(u16, Value)> {
@@ -229,5 +231,58 @@ async fn a_refused_field_shows_the_apis_message_next_to_it(t: &mut BrowserTest) 
     );
     let (status, _) = api(&t.app, Method::GET, &format!("/api/v1/admin/channels/{id}/auto-replies/greeting")).await?;
     ensure!(status == 404, "nothing saved: {status}");
+    Ok(())
+}
+
+async fn the_satisfaction_survey_set_on_its_screen_goes_out_when_a_conversation_is_resolved(
+    t: &mut BrowserTest,
+) -> Result<()> {
+    let id = channel_id(&t.app).await?;
+    t.sign_in().await?;
+    t.browser.goto("/admin/channels").await?;
+    t.browser.wait_for_text(&format!("#channel-{id}"), "Satisfaction survey (not set)").await?;
+    t.browser.click(&format!("#channel-{id} a[href$='/csat']")).await?;
+    t.browser.wait_for("#csat-form").await?;
+
+    // Three points, in Spanish; the list's button only shows for the 1–5 scale.
+    t.browser.click("#csat-form input[name=enabled]").await?;
+    t.browser.wait_for("#csat-scale").await?.select_by_value("three_point").await?;
+    ensure!(
+        t.browser.eval("return document.querySelector('#csat-button').closest('[data-show-when]').hidden;").await?
+            == json!(true)
+    );
+    set(t, "#csat-question", "¿Cómo te atendimos?").await?;
+    // Two choices for three points: the API's refusal, on the field.
+    set(t, "#csat-options", "Bien\nMal").await?;
+    t.browser.click("#csat-form button[type=submit]").await?;
+    t.browser.wait_for_text("#csat-options + .field-error", "3 points").await?;
+    set(t, "#csat-options", "Muy bien\nRegular\nMal").await?;
+    t.browser.click("#csat-form button[type=submit]").await?;
+    t.browser.wait_for_text("#notice", "Survey saved.").await?;
+    let (_, answer) = api(&t.app, Method::GET, &format!("/api/v1/admin/channels/{id}/csat")).await?;
+    let saved = &answer["settings"];
+    ensure!(saved["enabled"] == json!(true) && saved["scale"] == json!("three_point"), "{saved}");
+    ensure!(saved["options"] == json!(["Muy bien", "Regular", "Mal"]), "{saved}");
+    ensure!(saved["label"].is_null() && saved["template"].is_null(), "{saved}");
+
+    // A customer writes; resolving the conversation sends the survey as three buttons.
+    let body = serde_json::to_vec(&text_delivery("wamid.b.csat1", "16505550802", "hola"))?;
+    ensure!(t.app.post_webhook(body).await.status() == 200);
+    t.app.ingest().await;
+    let conversation = t.app.conversations().await[0]["id"].as_str().context("a conversation")?.to_owned();
+    let res =
+        t.app.post_json(&format!("/api/v1/conversations/{conversation}/status"), &json!({"status": "resolved"})).await;
+    ensure!(res.status().is_success(), "resolve: {}", res.status());
+    t.app.send().await;
+    let sent = t.app.graph.sent().await;
+    let survey = sent.last().context("the survey")?;
+    ensure!(survey["interactive"]["body"]["text"] == json!("¿Cómo te atendimos?"), "{survey}");
+    let titles: Vec<&Value> = survey["interactive"]["action"]["buttons"]
+        .as_array()
+        .context("buttons")?
+        .iter()
+        .map(|b| &b["reply"]["title"])
+        .collect();
+    ensure!(titles == [&json!("Muy bien"), &json!("Regular"), &json!("Mal")], "{survey}");
     Ok(())
 }

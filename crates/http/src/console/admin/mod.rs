@@ -95,6 +95,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/admin/channels/{channel_id}/greeting/preview"),
     ("get", "/admin/channels/{channel_id}/away"),
     ("post", "/admin/channels/{channel_id}/away/preview"),
+    ("get", "/admin/channels/{channel_id}/csat"),
     ("get", "/admin/agents"),
     ("get", "/admin/teams"),
     ("get", "/admin/links"),

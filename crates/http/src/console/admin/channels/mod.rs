@@ -1,12 +1,14 @@
 //! `/admin/channels`: each connected number with what it answers on its own — its
-//! business hours, greeting and away message — each on its own screen, saved through
-//! `/api/v1/admin/channels/{channel_id}/auto-replies/{hours|greeting|away}`.
+//! business hours, greeting, away message and satisfaction survey — each on its own
+//! screen, saved through `/api/v1/admin/channels/{channel_id}/auto-replies/{hours|greeting|away}`
+//! and `…/csat`.
 //!
 //! The lines and previews these screens show ("Now: open, closes today at 18:00", a
 //! rendered greeting, whether the away message would go out now) are computed by the
 //! engine's own code: `BusinessHours::period_at` and the template formatter for hours,
 //! `CompiledConfig::evaluate_content` for the greeting and away message.
 
+mod csat;
 mod hours;
 mod messages;
 
@@ -35,7 +37,8 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/channels/{channel_id}/greeting", web::get().to(messages::greeting_page))
         .route("/channels/{channel_id}/greeting/preview", web::post().to(messages::greeting_preview))
         .route("/channels/{channel_id}/away", web::get().to(messages::away_page))
-        .route("/channels/{channel_id}/away/preview", web::post().to(messages::away_preview));
+        .route("/channels/{channel_id}/away/preview", web::post().to(messages::away_preview))
+        .route("/channels/{channel_id}/csat", web::get().to(csat::page));
 }
 
 /// Whether an automatic message is set, and on.
@@ -71,6 +74,7 @@ struct Row {
     hours: Option<hours::Status>,
     greeting: Switch,
     away: Switch,
+    csat: Switch,
 }
 
 #[derive(Template)]
@@ -95,6 +99,7 @@ async fn list(Page(admin): Page<Admin>, state: web::Data<AppState>) -> Result<Ht
             hours: s.hours.as_ref().map(|h| hours::Status::at(h, now)),
             greeting: Switch::of(s.greeting.as_ref().map(|g| g.enabled)),
             away: Switch::of(s.away.as_ref().map(|a| a.enabled)),
+            csat: Switch::of(switchboard_core::csat::settings(state.store.as_ref(), c.id).await?.map(|s| s.enabled())),
         });
     }
     render(&Channels { layout: Layout::signed_in("Channels & hours", &admin.agent), nav: Nav::at(SECTION), channels })
