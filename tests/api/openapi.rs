@@ -35,6 +35,31 @@ async fn the_description_is_served_and_every_api_operation_it_names_needs_a_toke
     assert!(checked > 70, "only {checked} operations checked");
 }
 
+/// The outgoing webhooks' payloads are described as OpenAPI `webhooks`, one per event
+/// type an endpoint may subscribe to, each with the versioned envelope.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_outgoing_webhook_type_is_described() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let doc: serde_json::Value =
+        app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let webhooks = doc["webhooks"].as_object().expect("a webhooks section");
+    let types: Vec<&str> = switchboard_domain::WebhookEventType::ALL.iter().map(|t| t.as_str()).collect();
+    assert_eq!(
+        webhooks.keys().map(String::as_str).collect::<std::collections::BTreeSet<_>>(),
+        types.iter().copied().collect()
+    );
+    for t in types {
+        let op = &webhooks[t]["post"];
+        let body = &op["requestBody"]["content"]["application/json"]["schema"];
+        assert_eq!(body["properties"]["type"]["enum"], serde_json::json!([t]), "{t}");
+        assert_eq!(body["properties"]["version"]["enum"], serde_json::json!([1]), "{t}");
+        assert!(!body["properties"]["data"]["description"].as_str().unwrap().is_empty(), "{t}");
+        let headers: Vec<&str> =
+            op["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(headers, ["webhook-id", "webhook-timestamp", "webhook-signature"], "{t}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_interactive_documentation_is_served_from_the_binary() {
     let app = spawn_app(Backend::Sqlite).await;

@@ -138,6 +138,7 @@ fn build() -> OpenApi {
         }
     }
     let mut doc = doc.nest(API_PREFIX, api);
+    doc.webhooks = Some(routes::outgoing_webhooks::described_deliveries());
     doc.paths.paths.insert(
         OPENAPI_PATH.to_owned(),
         described_get("openapi", "This description (OpenAPI 3.1, JSON; no token needed)."),

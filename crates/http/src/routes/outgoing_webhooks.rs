@@ -442,3 +442,105 @@ async fn replay(
     tracing::info!(endpoint_id = %id, by = %agent.0.id, queued, "outgoing webhooks replayed");
     Ok(HttpResponse::Ok().json(Replayed { queued }))
 }
+
+/// What the deliveries carry, as OpenAPI 3.1 `webhooks`: one `POST` per event type, its
+/// body the versioned envelope (`docs/webhooks.md` has the same in prose).
+pub(crate) fn described_deliveries() -> utoipa::openapi::path::Paths {
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem, PathsBuilder};
+    use utoipa::openapi::request_body::RequestBodyBuilder;
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    use utoipa::openapi::{ContentBuilder, Required, ResponseBuilder};
+
+    let string = |description: &str| ObjectBuilder::new().schema_type(Type::String).description(Some(description));
+    let header = |name: &str, description: &str| {
+        ParameterBuilder::new()
+            .name(name)
+            .parameter_in(ParameterIn::Header)
+            .required(Required::True)
+            .description(Some(description))
+            .schema(Some(string(description)))
+            .build()
+    };
+    let mut paths = PathsBuilder::new();
+    for t in WebhookEventType::ALL {
+        let body = ObjectBuilder::new()
+            .property("type", ObjectBuilder::new().schema_type(Type::String).enum_values(Some([t.as_str()])))
+            .required("type")
+            .property(
+                "timestamp",
+                string("When the change was recorded (RFC 3339, milliseconds).")
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+            )
+            .required("timestamp")
+            .property(
+                "version",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .enum_values(Some([switchboard_core::webhooks::payload::PAYLOAD_VERSION]))
+                    .description(Some("Fields may be added within a version, never removed or changed in meaning.")),
+            )
+            .required("version")
+            .property("data", ObjectBuilder::new().schema_type(Type::Object).description(Some(data_of(t))))
+            .required("data");
+        let op = OperationBuilder::new()
+            .operation_id(Some(format!("webhook_{}", t.as_str().replace('.', "_"))))
+            .tag("outgoing webhooks")
+            .summary(Some(format!("`{}`, sent to endpoints subscribed to it (or to every type)", t.as_str())))
+            .description(Some(
+                "Standard Webhooks: verify `webhook-signature` over `{webhook-id}.{webhook-timestamp}.{body}` \
+                 with the endpoint's secret, and drop repeated `webhook-id`s (delivery is at least once). \
+                 Any 2xx answer is a success; anything else is retried (see docs/webhooks.md).",
+            ))
+            .parameter(header("webhook-id", "The message's id, the same on every retry and replay."))
+            .parameter(header("webhook-timestamp", "Unix seconds when this attempt was signed."))
+            .parameter(header(
+                "webhook-signature",
+                "`v1,<base64 HMAC-SHA256>`, space-separated during a secret rotation.",
+            ))
+            .request_body(Some(
+                RequestBodyBuilder::new()
+                    .required(Some(Required::True))
+                    .content("application/json", ContentBuilder::new().schema(Some(body)).build())
+                    .build(),
+            ))
+            .response("2XX", ResponseBuilder::new().description("Received."))
+            .build();
+        paths = paths.path(t.as_str(), PathItem::new(HttpMethod::Post, op));
+    }
+    paths.build()
+}
+
+/// What `data` holds for each type.
+fn data_of(t: WebhookEventType) -> String {
+    use WebhookEventType as T;
+    let only = match t {
+        T::MessageCreated => {
+            "`message`: `id`, `conversation_id`, `direction` (`inbound`, `outbound`), `type` (`text`, `image`, …), \
+             `state`, `text`, `wamid`, `timestamp`, `sent_by` (the agent; null for the customer or an \
+             auto-reply), `auto_rule`"
+        }
+        T::MessageStatusChanged => {
+            "`message`: `id`, `conversation_id`, `wamid`, `state` (`sent`, `delivered`, `read`, `failed`…), \
+             `previous_state`, `error_code`, `error` (`code`, `title`)"
+        }
+        T::ConversationCreated => "nothing more",
+        T::ConversationAssigned => "`assignee_id` (null: unassigned), `previous_assignee_id`",
+        T::ConversationStatusChanged => "`status`, `previous_status` (`open`, `pending`, `snoozed`, `resolved`)",
+        T::ConversationLabelled => "`label` (`id`, `name`), `added_by`",
+        T::ConversationUnlabelled => "`label` (`id`, `name`)",
+        T::ContactCreated | T::ContactUpdated => {
+            return "`contact` only: `id`, `wa_id`, `profile_name`, `name`, `attributes`, `created_at`, \
+                    `updated_at`."
+                .to_owned();
+        }
+        T::CsatAnswered => {
+            "`csat`: `scale` (3 or 5), `score` (this answer's), `previous_score` (null at the first tap), \
+             `rated_at`, `comment`, `commented_at`: sent for a rating, a changed rating and the follow-up comment"
+        }
+    };
+    format!(
+        "`conversation` (`id`, `channel_id`, `phone_number_id`, `contact_id`, `status`, `assignee_id`, `team_id`, \
+         `created_at`, `window_closes_at`) and `contact` (`id`, `wa_id`, `profile_name`, `name`, `username`), as \
+         they are when the event is sent; and {only}."
+    )
+}
