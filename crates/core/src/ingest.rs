@@ -509,6 +509,11 @@ impl IngestWorker {
                     sent_at: item.sent_at,
                 });
             }
+            if !stored.is_empty() {
+                let consent = self.auto_replier.consent(self.store.as_ref()).await?;
+                let (settings, keywords) = &*consent;
+                report.auto_replies += crate::consent::take_keywords(tx, keywords, settings, &mut stored, now).await?;
+            }
             let auto = self
                 .auto_replier
                 .respond(self.store.as_ref(), tx, &stored, now, self.handoff.as_ref(), &mut self.handed)
