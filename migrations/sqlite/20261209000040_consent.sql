@@ -6,6 +6,8 @@
 -- read it. Every change appends to `consent_events`, the contact's history, which is kept
 -- (and exported) with the contact. `consent_settings` is one row: the domain's
 -- `ConsentSettings` as JSON (validated before written); no row means the defaults.
+-- Each change also writes a `contact_changes` row (kind `opted_out` | `opted_in`) for
+-- the outgoing webhooks' `contact.consent_changed`.
 ALTER TABLE contacts ADD COLUMN opted_out_at INTEGER;
 ALTER TABLE contacts ADD COLUMN opted_out_source TEXT;
 

@@ -22,6 +22,7 @@ both_backends!(
     keywords_match_whole_messages_in_any_case_accent_or_spacing,
     admins_configure_the_keywords_and_every_bad_field_is_named,
     agents_record_opt_outs_and_only_admins_opt_in,
+    outgoing_webhooks_announce_each_change,
 );
 
 const FROM: &str = "34612345678";
@@ -305,4 +306,42 @@ async fn agents_record_opt_outs_and_only_admins_opt_in(backend: Backend) {
 
     let missing = format!("/api/v1/contacts/{}/consent", uuid::Uuid::new_v4());
     assert_eq!(call(&app, Method::GET, &missing, Some(&app.token), None).await.status(), 404);
+}
+
+async fn outgoing_webhooks_announce_each_change(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let res = app
+        .post_json("/api/v1/admin/webhooks", &json!({"url": server.uri(), "event_types": ["contact.consent_changed"]}))
+        .await;
+    assert_eq!(res.status(), 201);
+    writes(&mut app, "wamid.w.1", "hello").await;
+    writes(&mut app, "wamid.w.2", "STOP").await;
+    writes(&mut app, "wamid.w.3", "STOP").await;
+    writes(&mut app, "wamid.w.4", "START").await;
+    app.webhook_worker("127.0.0.1").run_until_idle(Utc::now()).await.unwrap();
+    let bodies: Vec<Value> = server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    let seen: Vec<(&str, &str, &str)> = bodies
+        .iter()
+        .map(|b| {
+            let c = &b["data"]["consent"];
+            (b["type"].as_str().unwrap(), c["state"].as_str().unwrap(), c["source"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [("contact.consent_changed", "opted_out", "keyword"), ("contact.consent_changed", "opted_in", "keyword")],
+        "one per change, none for the repeated STOP: {bodies:?}"
+    );
+    assert!(bodies[0]["data"]["consent"]["message_id"].is_string());
 }

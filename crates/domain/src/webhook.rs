@@ -36,10 +36,14 @@ pub enum WebhookEventType {
     /// Its profile name, name, username or attributes changed.
     #[serde(rename = "contact.updated")]
     ContactUpdated,
+    /// Opted out of automatic messages and templates, or back in (a keyword, an agent,
+    /// the API).
+    #[serde(rename = "contact.consent_changed")]
+    ContactConsentChanged,
 }
 
 impl WebhookEventType {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::MessageCreated,
         Self::MessageStatusChanged,
         Self::ConversationCreated,
@@ -49,6 +53,7 @@ impl WebhookEventType {
         Self::ConversationUnlabelled,
         Self::ContactCreated,
         Self::ContactUpdated,
+        Self::ContactConsentChanged,
     ];
 
     #[must_use]
@@ -63,6 +68,7 @@ impl WebhookEventType {
             Self::ConversationUnlabelled => "conversation.unlabelled",
             Self::ContactCreated => "contact.created",
             Self::ContactUpdated => "contact.updated",
+            Self::ContactConsentChanged => "contact.consent_changed",
         }
     }
 

@@ -59,6 +59,14 @@ macro_rules! consent_store {
                 .execute(&mut *conn)
                 .await
                 .db()?;
+                // For outgoing webhooks (`contact.consent_changed`), with the change.
+                sqlx::query("INSERT INTO contact_changes (contact_id, kind, at) VALUES ($1, $2, $3)")
+                    .bind(c.contact.as_uuid())
+                    .bind(c.state.as_str())
+                    .bind(Ts(c.at))
+                    .execute(&mut *conn)
+                    .await
+                    .db()?;
                 Ok(ConsentChange::Changed)
             }
 
