@@ -23,6 +23,7 @@ both_backends!(
     admins_configure_the_keywords_and_every_bad_field_is_named,
     agents_record_opt_outs_and_only_admins_opt_in,
     outgoing_webhooks_announce_each_change,
+    stop_is_never_taken_as_a_surveys_comment,
 );
 
 const FROM: &str = "34612345678";
@@ -344,4 +345,28 @@ async fn outgoing_webhooks_announce_each_change(backend: Backend) {
         "one per change, none for the repeated STOP: {bodies:?}"
     );
     assert!(bodies[0]["data"]["consent"]["message_id"].is_string());
+}
+
+async fn stop_is_never_taken_as_a_surveys_comment(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let channel = channel(&app).await;
+    let survey = json!({"enabled": true, "question": "Rate us", "scale": "three_point", "follow_up": "Anything else?"});
+    set_csat(&app, channel, survey).await;
+    writes(&mut app, "wamid.sc.1", "my order is late").await;
+    let conv = open_conversation(&app).await;
+    let (id, contact) = (conv["id"].as_str().unwrap().to_owned(), conv["contact"]["id"].as_str().unwrap().to_owned());
+    resolve(&app, &id).await;
+    assert_eq!(app.send().await.sent, 1, "the survey");
+    let tap = message(
+        "wamid.sc.2",
+        FROM,
+        "interactive",
+        json!({"type": "button_reply", "button_reply": {"id": format!("csat:{id}:3"), "title": "Great"}}),
+    );
+    post(&mut app, tap).await;
+    assert_eq!(app.send().await.sent, 1, "the follow-up question");
+    writes(&mut app, "wamid.sc.3", "STOP").await;
+    assert_eq!(consent(&app, &contact).await["state"], "opted_out");
+    let kpis = app.get_json(&format!("/api/v1/conversations/{id}/kpis")).await;
+    assert!(kpis["csat"]["comment"].is_null(), "{kpis}");
 }
