@@ -9,6 +9,7 @@ mod autoreplies;
 mod autoreply_admin;
 mod bodies;
 mod channels;
+mod consent;
 mod console;
 mod console_admin;
 mod console_admin_hours;

@@ -69,6 +69,8 @@ pub fn matrix() -> Vec<(&'static str, &'static str, Expect, Option<Value>)> {
         ("get", "/contacts/{id}", Hidden, None),
         ("patch", "/contacts/{id}", Hidden, Some(json!({"name": "Renamed from outside"}))),
         ("get", "/contacts/{id}/conversations", Hidden, None),
+        ("get", "/contacts/{id}/consent", Hidden, None),
+        ("post", "/contacts/{id}/consent", Hidden, Some(json!({"state": "opted_out", "note": "from outside"}))),
         // Admin routes.
         ("get", "/conversations/{id}/kpis", Hidden, None),
         ("post", "/admin/outbox/{id}/retry", Forbidden, None),

@@ -1,7 +1,7 @@
 //! The conversation page in a real browser: a reply whose mark moves to sent and delivered
 //! without a reload, a quick reply filled in for the contact, the composer locked with the
 //! template form once the window closed, a note with a mention, resolve-and-next, a
-//! transfer to a team.
+//! transfer to a team, an opted-out contact shown in the panel with the composer warning.
 //!
 //! The marks move through the console's live stream (`/live`), with no reload.
 
@@ -147,6 +147,25 @@ async fn the_composer_is_locked_with_the_template_form_once_the_window_closed(t:
     Ok(())
 }
 
+/// The customer sent STOP: the contact panel says so, the composer warns, and a reply in
+/// the open window still goes.
+async fn an_opted_out_contact_shows_in_the_panel_and_the_composer_warns(t: &mut BrowserTest) -> Result<()> {
+    sign_in_as_new_agent(t, "Sam", false).await?;
+    let id = customer_writes(&mut t.app, FROM, "hello", 5).await?;
+    t.browser.goto(&format!("/c/{id}")).await?;
+    t.browser.wait_for_text("#consent", "Opted in").await?;
+    ensure!(t.browser.eval("return document.getElementById('opted-out') === null").await? == true, "no warning yet");
+    customer_writes(&mut t.app, FROM, "STOP", 1).await?;
+    t.browser.goto(&format!("/c/{id}")).await?;
+    t.browser.wait_for_text("#consent", "Opted out").await?;
+    t.browser.wait_for_text("#consent", "by keyword").await?;
+    t.browser.wait_for_text("#opted-out", "opted out").await?;
+    t.browser.click("#composer-text").await?;
+    t.browser.keys("Understood, no more offers\u{e007}").await?;
+    t.browser.wait_for_text("#thread li.out .mark-queued", "Queued").await?;
+    Ok(())
+}
+
 async fn a_note_mentions_an_agent(t: &mut BrowserTest) -> Result<()> {
     sign_in_as_new_agent(t, "Sam", true).await?;
     let res = t.app.post_json("/api/v1/agents", &json!({"name": "Kim", "email": "kim@example.com"})).await;
@@ -271,4 +290,5 @@ browser_tests! {
     a_note_mentions_an_agent,
     resolve_and_next_opens_the_next_waiting_conversation,
     a_transfer_to_a_team_shows_and_one_away_leaves_the_agents_view,
+    an_opted_out_contact_shows_in_the_panel_and_the_composer_warns,
 }

@@ -47,6 +47,7 @@ mod assignment;
 mod auth;
 mod autoreply;
 mod batches;
+mod consent;
 mod contacts;
 mod events;
 mod fixtures;

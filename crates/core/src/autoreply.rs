@@ -15,6 +15,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use switchboard_cloudapi::{OutboundBody, OutboundMessage};
 use switchboard_domain::autoreply::{AutoReplyConfig, CompiledConfig, Effect, Evaluation, Facts, Locale, RuleRef};
+use switchboard_domain::consent::{ConsentKeywords, ConsentSettings};
 use switchboard_domain::csat::CsatSettings;
 use switchboard_domain::inbound::{InboundContact, InboundMessage};
 use switchboard_domain::{
@@ -33,6 +34,8 @@ pub(crate) struct AutoReplier {
     channels: HashMap<ChannelId, Option<Arc<CompiledConfig>>>,
     /// The channels' survey settings (`None`: off), reloaded with the configuration.
     csat: HashMap<ChannelId, Option<Arc<CsatSettings>>>,
+    /// The consent settings and their keywords, reloaded with the configuration.
+    consent: Option<Arc<(ConsentSettings, ConsentKeywords)>>,
 }
 
 /// The message just stored, and where.
@@ -64,9 +67,22 @@ impl AutoReplier {
         if self.version != Some(version) {
             self.channels.clear();
             self.csat.clear();
+            self.consent = None;
             self.version = Some(version);
         }
         Ok(())
+    }
+
+    /// The consent settings in force and their keywords.
+    pub async fn consent(&mut self, store: &dyn Store) -> Result<Arc<(ConsentSettings, ConsentKeywords)>, StoreError> {
+        if let Some(c) = &self.consent {
+            return Ok(Arc::clone(c));
+        }
+        let settings = crate::consent::settings(store).await?;
+        let keywords = settings.matcher();
+        let c = Arc::new((settings, keywords));
+        self.consent = Some(Arc::clone(&c));
+        Ok(c)
     }
 
     /// The channel's survey settings, if its survey is on.
@@ -168,7 +184,7 @@ impl AutoReplier {
                 auto_replies_last_hour: history.auto_replies_last_hour,
             };
             let evaluation = config.evaluate(&facts, m.message, m.sent_at);
-            act(tx, m, &evaluation, now, &mut replies, &mut outcome).await?;
+            act(tx, m, &evaluation, history.contact_opted_out, now, &mut replies, &mut outcome).await?;
         }
         if replies.is_empty() {
             return Ok(outcome);
@@ -206,6 +222,7 @@ impl AutoReplier {
                     attempts: 1,
                     created_at: now,
                     leased_until: lease.until,
+                    withheld: false,
                 });
             }
         }
@@ -219,12 +236,19 @@ async fn act<'a>(
     tx: &mut dyn IngestTx,
     m: &Stored<'a>,
     evaluation: &Evaluation,
+    opted_out: bool,
     now: DateTime<Utc>,
     replies: &mut Vec<Reply<'a>>,
     outcome: &mut Outcome,
 ) -> Result<(), StoreError> {
     for action in &evaluation.actions {
         match &action.effect {
+            Effect::Reply { .. } if opted_out => {
+                // Nothing automatic goes to a contact who opted out; labels and
+                // assignment still apply.
+                tracing::debug!(conversation_id = %m.conversation, rule = %action.rule, "auto-reply not sent: the contact opted out");
+                outcome.suppressed += 1;
+            }
             Effect::Reply { reply } => {
                 let msg = OutboundMessage {
                     to: m.contact.wa_id.clone(),
@@ -302,5 +326,6 @@ const fn kind(rule: RuleRef) -> &'static str {
         RuleRef::Keyword(_) => "keyword",
         RuleRef::QuickReply(_) => "quick_reply",
         RuleRef::Csat => "csat",
+        RuleRef::Consent => "consent",
     }
 }

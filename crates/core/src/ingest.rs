@@ -509,6 +509,11 @@ impl IngestWorker {
                     sent_at: item.sent_at,
                 });
             }
+            if !stored.is_empty() {
+                let consent = self.auto_replier.consent(self.store.as_ref()).await?;
+                let (settings, keywords) = &*consent;
+                report.auto_replies += crate::consent::take_keywords(tx, keywords, settings, &mut stored, now).await?;
+            }
             let auto = self
                 .auto_replier
                 .respond(self.store.as_ref(), tx, &stored, now, self.handoff.as_ref(), &mut self.handed)
@@ -545,6 +550,8 @@ impl IngestWorker {
         if !taps && awaited.is_empty() {
             return Ok(inbound.iter().collect());
         }
+        // A consent keyword is never a survey's comment: STOP opts out.
+        let consent = self.auto_replier.consent(self.store.as_ref()).await?;
         let mut rest = Vec::with_capacity(inbound.len());
         for i in inbound {
             let msg = i.message;
@@ -568,6 +575,7 @@ impl IngestWorker {
                 }
             } else if matches!(msg.content, MessageContent::Text { .. })
                 && awaited.iter().any(|(c, w)| *c == i.channel && *w == i.contact.wa_id)
+                && consent.1.of(&msg.content).is_none()
             {
                 let comment = CsatCommentIn {
                     event_id: i.event.id,

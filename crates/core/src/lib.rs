@@ -12,6 +12,7 @@ pub mod attribution;
 pub mod auth;
 mod autoreply;
 pub mod clicks;
+pub mod consent;
 pub mod csat;
 pub mod housekeeping;
 pub mod inbox;

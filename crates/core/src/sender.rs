@@ -46,6 +46,24 @@ use tokio_util::sync::CancellationToken;
 
 use crate::wake::Wake;
 
+/// The code recorded on a message (and its outbox job) withheld because its contact
+/// opted out: not Meta's (theirs are positive).
+pub const OPTED_OUT_ERROR_CODE: i64 = -2;
+
+/// Why a message queued before its contact opted out was not sent.
+fn opted_out_error() -> StatusError {
+    StatusError {
+        code: OPTED_OUT_ERROR_CODE,
+        title: "Not sent: the contact opted out".into(),
+        details: Some(
+            "opted_out: automatic messages and templates are not sent to a contact who opted out; \
+             it was queued before they did."
+                .into(),
+        ),
+        href: None,
+    }
+}
+
 /// Where messages go: Meta's Graph API, or the local sandbox.
 #[async_trait]
 pub trait Transport: Send + Sync {
@@ -448,6 +466,11 @@ impl Sender {
     }
 
     async fn attempt(&self, job: &mut OutboxJob) -> SendOutcome {
+        if job.withheld {
+            tracing::info!(message_id = %job.message_id, "not sent: the contact opted out");
+            metrics::counter!("switchboard_sends_withheld_total").increment(1);
+            return SendOutcome::Failed { error: opted_out_error(), dead: false };
+        }
         let now = Utc::now();
         if let Some(p) = self.health.pause_of(&job.phone_number_id, now) {
             return SendOutcome::Retry { run_at: p.until, error: format!("sending paused: {}", p.reason) };

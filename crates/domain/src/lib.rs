@@ -9,6 +9,7 @@ pub mod agent;
 pub mod assignment;
 pub mod attachment;
 pub mod autoreply;
+pub mod consent;
 pub mod contact;
 pub mod conversation;
 pub mod csat;

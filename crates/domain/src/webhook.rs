@@ -40,10 +40,14 @@ pub enum WebhookEventType {
     /// added the follow-up comment.
     #[serde(rename = "csat.answered")]
     CsatAnswered,
+    /// Opted out of automatic messages and templates, or back in (a keyword, an agent,
+    /// the API).
+    #[serde(rename = "contact.consent_changed")]
+    ContactConsentChanged,
 }
 
 impl WebhookEventType {
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::MessageCreated,
         Self::MessageStatusChanged,
         Self::ConversationCreated,
@@ -54,6 +58,7 @@ impl WebhookEventType {
         Self::ContactCreated,
         Self::ContactUpdated,
         Self::CsatAnswered,
+        Self::ContactConsentChanged,
     ];
 
     #[must_use]
@@ -69,6 +74,7 @@ impl WebhookEventType {
             Self::ContactCreated => "contact.created",
             Self::ContactUpdated => "contact.updated",
             Self::CsatAnswered => "csat.answered",
+            Self::ContactConsentChanged => "contact.consent_changed",
         }
     }
 

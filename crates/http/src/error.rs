@@ -233,6 +233,7 @@ impl From<switchboard_core::InboxError> for ApiError {
                 }),
             },
             E::Resolved => Self::StateConflict { code: "conversation_resolved", detail: e.to_string() },
+            E::OptedOut { .. } => Self::StateConflict { code: "opted_out", detail: e.to_string() },
             E::AtCapacity { .. } => Self::StateConflict { code: "at_capacity", detail: e.to_string() },
             E::InvalidConfiguration(_) => Self::StateConflict { code: "invalid_configuration", detail: e.to_string() },
             E::Unavailable(detail) => Self::Unavailable { code: "whatsapp_unavailable", detail: detail.into() },

@@ -45,7 +45,8 @@ const FACTS: &str = "SELECT \
          WHERE contact_id = i.contact_id AND sent_at > $4 AND message_id IS NOT NULL) AS last_hour, \
       f.rules, f.fired, \
       (SELECT attributes ->> 'language' FROM contacts \
-         WHERE id = i.contact_id AND jsonb_typeof(attributes -> 'language') = 'string') AS language \
+         WHERE id = i.contact_id AND jsonb_typeof(attributes -> 'language') = 'string') AS language, \
+      EXISTS (SELECT 1 FROM contacts WHERE id = i.contact_id AND opted_out_at IS NOT NULL) AS opted_out \
     FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) WITH ORDINALITY AS i (conversation_id, contact_id, message_id, n) \
     CROSS JOIN LATERAL (SELECT array_agg(rule) AS rules, array_agg(last) AS fired FROM ( \
         SELECT rule, MAX(sent_at) AS last FROM auto_replies WHERE conversation_id = i.conversation_id \
@@ -59,6 +60,7 @@ type FactsRow = (
     Option<Vec<String>>,
     Option<Vec<DateTime<Utc>>>,
     Option<String>,
+    bool,
 );
 
 /// See `IngestTx::auto_reply_facts_batch`: one statement for the whole slice.
@@ -91,7 +93,7 @@ pub(crate) async fn facts(
     }
     Ok(rows
         .into_iter()
-        .map(|(last_activity, last_agent, last_hour, rules, fired, language)| AutoReplyFacts {
+        .map(|(last_activity, last_agent, last_hour, rules, fired, language, opted_out)| AutoReplyFacts {
             contact_last_activity: last_activity,
             last_agent_message: last_agent,
             // A rule string that is no `RuleRef` (written by a newer version?) is skipped.
@@ -103,6 +105,7 @@ pub(crate) async fn facts(
                 .collect(),
             auto_replies_last_hour: u32::try_from(last_hour).unwrap_or(u32::MAX),
             contact_language: language,
+            contact_opted_out: opted_out,
         })
         .collect())
 }

@@ -559,6 +559,13 @@ impl IngestTx for PgIngestTx {
         crate::csat::record_comment(&mut self.tx, c).await
     }
 
+    async fn record_consent(
+        &mut self,
+        c: &switchboard_store::NewConsent<'_>,
+    ) -> Result<switchboard_store::ConsentChange> {
+        crate::consent::record(&mut self.tx, c).await
+    }
+
     async fn add_labels(
         &mut self,
         conversation: ConversationId,

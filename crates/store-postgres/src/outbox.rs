@@ -49,7 +49,8 @@ use crate::{OUTBOX_CHANNEL, PgStore, WAMID_LOCK_CLASS};
 
 /// The claim. `$1` now, `$2` the lease, `$3` the limit, `$4` now less the grace (a lease
 /// that ended before it has run out).
-const CLAIM: &str = "WITH picked AS MATERIALIZED ( \
+const CLAIM: &str = concat!(
+    "WITH picked AS MATERIALIZED ( \
       SELECT o.id FROM outbox o \
       WHERE o.state = 'ready' AND o.run_at <= $1 AND (o.locked_until IS NULL OR o.locked_until < $4) \
         AND NOT EXISTS (SELECT 1 FROM outbox p \
@@ -62,7 +63,10 @@ const CLAIM: &str = "WITH picked AS MATERIALIZED ( \
     FROM picked, channels ch, conversations c, contacts ct \
     WHERE o.id = picked.id AND ch.id = o.channel_id AND c.id = o.conversation_id AND ct.id = c.contact_id \
     RETURNING o.id, o.message_id, o.conversation_id, o.channel_id, ch.phone_number_id, ct.wa_id, \
-      o.request, o.attempts, o.created_at, o.locked_until";
+      o.request, o.attempts, o.created_at, o.locked_until, ",
+    switchboard_store_sql::withheld_by_consent!(),
+    " AS withheld"
+);
 
 async fn message_by_key<'e>(db: impl PgExecutor<'e>, agent: AgentId, key: &str) -> Result<Option<MessageId>> {
     let id: Option<Uuid> = sqlx::query_scalar("SELECT id FROM messages WHERE sent_by = $1 AND idempotency_key = $2")

@@ -30,6 +30,7 @@ pub(crate) struct OutboxJobRow {
     pub attempts: i32,
     pub created_at: DateTime<Utc>,
     pub locked_until: DateTime<Utc>,
+    pub withheld: bool,
 }
 
 impl TryFrom<OutboxJobRow> for OutboxJob {
@@ -46,6 +47,7 @@ impl TryFrom<OutboxJobRow> for OutboxJob {
             attempts: u32::try_from(r.attempts).map_err(corrupt)?,
             created_at: r.created_at,
             leased_until: r.locked_until,
+            withheld: r.withheld,
         })
     }
 }

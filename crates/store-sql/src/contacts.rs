@@ -28,7 +28,7 @@ macro_rules! contact_store {
 
             /// Aliased `sct` so the search expression matches the index's.
             const CONTACT: &str = "SELECT sct.id, sct.wa_id, sct.profile_name, sct.name, sct.attributes, sct.created_at, \
-                   sct.updated_at FROM contacts sct ";
+                   sct.updated_at, sct.opted_out_at, sct.opted_out_source FROM contacts sct ";
 
             #[derive(sqlx::FromRow)]
             struct ContactRow {
@@ -39,6 +39,8 @@ macro_rules! contact_store {
                 attributes: Json<Value>,
                 created_at: Ts,
                 updated_at: Ts,
+                opted_out_at: Option<Ts>,
+                opted_out_source: Option<String>,
             }
 
             impl TryFrom<ContactRow> for Contact {
@@ -53,6 +55,14 @@ macro_rules! contact_store {
                         profile_name: r.profile_name,
                         name: r.name,
                         attributes,
+                        opted_out_at: r.opted_out_at.map(|t| t.0),
+                        opted_out_source: r
+                            .opted_out_source
+                            .map(|s| {
+                                switchboard_domain::consent::ConsentSource::parse(&s)
+                                    .ok_or_else(|| corrupt(format!("consent source {s:?}")))
+                            })
+                            .transpose()?,
                         created_at: r.created_at.0,
                         updated_at: r.updated_at.0,
                     })

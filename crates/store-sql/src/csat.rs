@@ -32,7 +32,8 @@ macro_rules! csat_store {
             use $crate::rows::corrupt;
             use $crate::{DbResultExt, Ts, opt_time};
 
-            /// Queues `survey` for `conversation` (resolved at `at`) unless it had one.
+            /// Queues `survey` for `conversation` (resolved at `at`) unless it had one or
+            /// its contact opted out of automatic messages.
             pub(crate) async fn queue_survey(
                 conn: &mut $conn,
                 conversation: ConversationId,
@@ -40,7 +41,10 @@ macro_rules! csat_store {
                 at: DateTime<Utc>,
             ) -> Result<Option<MessageId>> {
                 let queued: Option<bool> =
-                    sqlx::query_scalar("SELECT csat_queued_at IS NOT NULL FROM conversations WHERE id = $1")
+                    sqlx::query_scalar(
+                        "SELECT c.csat_queued_at IS NOT NULL OR ct.opted_out_at IS NOT NULL \
+                         FROM conversations c JOIN contacts ct ON ct.id = c.contact_id WHERE c.id = $1",
+                    )
                         .bind(conversation.as_uuid())
                         .fetch_optional(&mut *conn)
                         .await

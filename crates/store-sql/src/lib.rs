@@ -32,6 +32,7 @@
 mod agents;
 mod auth;
 pub mod columns;
+mod consent;
 mod contacts;
 mod conversations;
 mod csat;

@@ -2,6 +2,17 @@
 
 use switchboard_domain::StatusError;
 
+/// Whether outbox row `o`, whose recipient is contact `ct`, may not be sent because the
+/// contact opted out: an automatic message (but the opt-out's own confirmation) or a
+/// template. A literal, for `concat!`.
+#[macro_export]
+macro_rules! withheld_by_consent {
+    () => {
+        "(ct.opted_out_at IS NOT NULL AND EXISTS (SELECT 1 FROM messages wm WHERE wm.id = o.message_id \
+           AND (wm.kind = 'template' OR (wm.sent_by IS NULL AND wm.auto_rule IS NOT NULL AND wm.auto_rule <> 'consent'))))"
+    };
+}
+
 /// The text kept as a job's `last_error` for Meta's error.
 pub fn describe(e: &StatusError) -> String {
     match &e.details {

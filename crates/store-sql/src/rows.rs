@@ -105,6 +105,7 @@ pub struct ConversationRow {
     pub waiting_since: Option<Ts>,
     pub snoozed_until: Option<Ts>,
     pub link_id: Option<Uuid>,
+    pub opted_out_at: Option<Ts>,
 }
 
 impl TryFrom<ConversationRow> for ConversationView {
@@ -121,6 +122,7 @@ impl TryFrom<ConversationRow> for ConversationView {
                 name: r.contact_name,
                 user_id: r.user_id,
                 username: r.username,
+                opted_out_at: opt_time(r.opted_out_at),
             },
             status: ConversationStatus::parse(&r.status)
                 .ok_or_else(|| corrupt(format!("conversation status {:?}", r.status)))?,

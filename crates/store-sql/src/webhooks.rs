@@ -257,6 +257,12 @@ macro_rules! webhook_store {
                             kind: match kind.as_str() {
                                 "created" => ContactChangeKind::Created,
                                 "updated" => ContactChangeKind::Updated,
+                                "opted_out" => ContactChangeKind::ConsentChanged(
+                                    switchboard_domain::consent::ConsentState::OptedOut,
+                                ),
+                                "opted_in" => ContactChangeKind::ConsentChanged(
+                                    switchboard_domain::consent::ConsentState::OptedIn,
+                                ),
                                 other => return Err(corrupt(format!("contact change kind {other:?}"))),
                             },
                             at: at.0,

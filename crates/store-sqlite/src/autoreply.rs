@@ -47,13 +47,14 @@ static FACTS: Values = Values::new(
       (SELECT json_group_array(json_array(rule, last)) FROM ( \
          SELECT rule, MAX(sent_at) AS last FROM auto_replies WHERE conversation_id = j.c0 GROUP BY rule)) AS fired, \
       (SELECT json_extract(attributes, '$.language') FROM contacts \
-         WHERE id = j.c1 AND json_type(attributes, '$.language') = 'text') AS language \
+         WHERE id = j.c1 AND json_type(attributes, '$.language') = 'text') AS language, \
+      EXISTS (SELECT 1 FROM contacts WHERE id = j.c1 AND opted_out_at IS NOT NULL) AS opted_out \
     FROM j WHERE j.c0 IS NOT NULL ORDER BY j.k",
 );
 
 /// The last activity, the agent's last message, the hourly count, `[[rule, ms]]`, and
-/// the contact's language.
-type FactsRow = (Option<i64>, Option<i64>, i64, Json<Vec<(String, i64)>>, Option<String>);
+/// the contact's language and consent.
+type FactsRow = (Option<i64>, Option<i64>, i64, Json<Vec<(String, i64)>>, Option<String>, bool);
 
 pub(crate) async fn facts(
     conn: &mut SqliteConnection,
@@ -68,7 +69,7 @@ pub(crate) async fn facts(
     let found: Vec<FactsRow> = FACTS.fetch_all(conn, (ms(now - Duration::hours(1)),), rows).await?;
     found
         .into_iter()
-        .map(|(last_activity, last_agent, last_hour, fired, language)| {
+        .map(|(last_activity, last_agent, last_hour, fired, language, opted_out)| {
             Ok(AutoReplyFacts {
                 contact_last_activity: last_activity.map(time).transpose()?,
                 last_agent_message: last_agent.map(time).transpose()?,
@@ -83,6 +84,7 @@ pub(crate) async fn facts(
                     .collect::<Result<_>>()?,
                 auto_replies_last_hour: u32::try_from(last_hour).unwrap_or(u32::MAX),
                 contact_language: language,
+                contact_opted_out: opted_out,
             })
         })
         .collect()

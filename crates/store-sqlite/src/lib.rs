@@ -28,6 +28,7 @@ mod agents;
 mod assignment;
 mod auth;
 mod autoreply;
+mod consent;
 mod contacts;
 mod csat;
 mod error;

@@ -96,8 +96,10 @@ impl OutboxStore for SqliteStore {
         // Candidates from a reader: scanning a backlog never holds the write gate. Their
         // number and recipient too (a conversation's channel and contact never change):
         // SQLite runs a correlated subquery in RETURNING as a scan.
-        let candidates: Vec<(i64, String, String)> = sqlx::query_as(concat!(
-            "SELECT o.id, ch.phone_number_id, ct.wa_id FROM outbox o \
+        let candidates: Vec<(i64, String, String, bool)> = sqlx::query_as(concat!(
+            "SELECT o.id, ch.phone_number_id, ct.wa_id, ",
+            switchboard_store_sql::withheld_by_consent!(),
+            " FROM outbox o \
              JOIN channels ch ON ch.id = o.channel_id \
              JOIN conversations c ON c.id = o.conversation_id \
              JOIN contacts ct ON ct.id = c.contact_id \
@@ -134,11 +136,11 @@ impl OutboxStore for SqliteStore {
         let mut jobs = rows
             .into_iter()
             .map(|r| {
-                let (_, phone_number_id, wa_id) = candidates
+                let (_, phone_number_id, wa_id, withheld) = candidates
                     .iter()
                     .find(|c| c.0 == r.id)
                     .ok_or_else(|| corrupt("the claim leased a job it was not offered"))?;
-                r.job(phone_number_id, wa_id)
+                r.job(phone_number_id, wa_id, *withheld)
             })
             .collect::<Result<Vec<OutboxJob>>>()?;
         jobs.sort_by_key(|j| j.id);

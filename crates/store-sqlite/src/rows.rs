@@ -235,7 +235,7 @@ pub(crate) struct ClaimedRow {
 
 impl ClaimedRow {
     /// The job, with its channel's number and its recipient (looked up separately).
-    pub(crate) fn job(self, phone_number_id: &str, wa_id: &str) -> Result<OutboxJob, StoreError> {
+    pub(crate) fn job(self, phone_number_id: &str, wa_id: &str, withheld: bool) -> Result<OutboxJob, StoreError> {
         Ok(OutboxJob {
             id: JobId::new(self.id),
             message_id: MessageId::from_uuid(self.message_id),
@@ -247,6 +247,7 @@ impl ClaimedRow {
             attempts: u32::try_from(self.attempts).map_err(corrupt)?,
             created_at: time(self.created_at)?,
             leased_until: time(self.locked_until)?,
+            withheld,
         })
     }
 }

@@ -28,6 +28,9 @@ pub struct AutoReplyFacts {
     /// The contact's `language` attribute (`de`, `pt-BR`…), when it is a string: the
     /// language replies format their variables in, instead of the channel's.
     pub contact_language: Option<String>,
+    /// The contact opted out of automatic messages: rules may still label and assign,
+    /// but send nothing.
+    pub contact_opted_out: bool,
 }
 
 impl AutoReplyFacts {

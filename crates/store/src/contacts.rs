@@ -20,6 +20,10 @@ pub struct Contact {
     pub name: Option<String>,
     /// Custom attributes: string, number or boolean values.
     pub attributes: Map<String, Value>,
+    /// Opted out of automatic messages and templates since then (`None`: opted in).
+    pub opted_out_at: Option<DateTime<Utc>>,
+    /// Who opted them out.
+    pub opted_out_source: Option<switchboard_domain::consent::ConsentSource>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -411,6 +411,11 @@ pub trait IngestTx: Send {
     /// when no survey waits for one.
     async fn record_csat_comment(&mut self, c: &crate::CsatCommentIn<'_>) -> Result<Option<ConversationId>>;
 
+    /// Records a change of the contact's consent a keyword asked for
+    /// ([`ConsentStore::record_consent`](crate::ConsentStore::record_consent) inside this
+    /// transaction).
+    async fn record_consent(&mut self, c: &crate::NewConsent<'_>) -> Result<crate::ConsentChange>;
+
     /// Puts labels on a conversation, by the system (no agent); labels already on it
     /// stay as they were, unknown label ids are ignored.
     async fn add_labels(

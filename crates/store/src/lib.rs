@@ -8,6 +8,7 @@ mod agents;
 mod assignment;
 mod auth;
 mod autoreply;
+mod consent;
 mod contacts;
 mod csat;
 mod error;
@@ -39,6 +40,7 @@ pub use auth::{
     NewSession, NewSignInFailure, SealedSecret, SecuritySettings, Session, StoredTotp,
 };
 pub use autoreply::{AutoReplyFacts, AutoReplyStore, ChannelAutoReplies, ChannelAutoRepliesPatch, StoredRule};
+pub use consent::{ConsentChange, ConsentStore, NewConsent};
 pub use contacts::{
     Contact, ContactPatch, ContactPatchOutcome, ContactQuery, ContactStore, MAX_CONTACT_ATTRIBUTES, merge_attributes,
 };
@@ -114,6 +116,7 @@ pub trait Store:
     + AssignmentStore
     + KpiStore
     + CsatStore
+    + ConsentStore
     + WebhookStore
     + ReportStore
     + Send

@@ -45,6 +45,10 @@ pub struct OutboxJob {
     /// token too: a later claim of the job always leases it until later, so an outcome
     /// carrying it back ([`SendResult::leased_until`]) names the claim it belongs to.
     pub leased_until: DateTime<Utc>,
+    /// The recipient opted out and this is an automatic message or a template: the
+    /// sender fails it without sending (checked at the claim, for jobs queued before the
+    /// opt-out).
+    pub withheld: bool,
 }
 
 /// How a send ended.

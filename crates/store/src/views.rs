@@ -43,6 +43,8 @@ pub struct ContactView {
     pub name: Option<String>,
     pub user_id: Option<String>,
     pub username: Option<String>,
+    /// Opted out of automatic messages and templates since then (`None`: opted in).
+    pub opted_out_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

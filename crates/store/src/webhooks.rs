@@ -58,6 +58,9 @@ pub struct WebhookEndpointPatch {
 pub enum ContactChangeKind {
     Created,
     Updated,
+    /// Opted out or back in (recorded with the change, `ConsentStore`; the kind is the
+    /// new state, `opted_out` or `opted_in`).
+    ConsentChanged(switchboard_domain::consent::ConsentState),
 }
 
 /// A contact was created or changed (recorded by triggers).

@@ -79,6 +79,12 @@ pub enum InboxError {
     WindowClosed { closed_at: Option<chrono::DateTime<chrono::Utc>> },
     #[error("the conversation is resolved, which closes it for good; the customer's next message starts a new one")]
     Resolved,
+    /// A template to a contact who opted out of automatic messages and templates (since
+    /// then); free-form replies inside the window still go.
+    #[error(
+        "the contact opted out on {since}: no template may be sent to them; a free-form reply inside the customer-service window still may"
+    )]
+    OptedOut { since: chrono::DateTime<chrono::Utc> },
     #[error("the agent holds {load} conversations that are not resolved, and their capacity is {capacity}")]
     AtCapacity { capacity: u32, load: u32 },
     /// The channel's auto-reply configuration does not compile (the reason).

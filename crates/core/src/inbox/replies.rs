@@ -140,6 +140,9 @@ impl Inbox<'_> {
     /// Checks the window and Meta's limits.
     async fn prepare(&self, conversation: &ConversationView, m: Outgoing) -> Result<Prepared, InboxError> {
         let is_template = matches!(m.body, OutboundBody::Template { .. });
+        if is_template && let Some(since) = conversation.contact.opted_out_at {
+            return Err(InboxError::OptedOut { since });
+        }
         if !is_template && !window::is_open(conversation.window_closes_at, Utc::now()) {
             return Err(InboxError::WindowClosed { closed_at: conversation.window_closes_at });
         }

@@ -145,18 +145,34 @@ pub async fn for_contact_change(
     let t = match c.kind {
         ContactChangeKind::Created => WebhookEventType::ContactCreated,
         ContactChangeKind::Updated => WebhookEventType::ContactUpdated,
+        ContactChangeKind::ConsentChanged(_) => WebhookEventType::ContactConsentChanged,
     };
     let Some(contact) = store.contact(c.contact_id).await? else { return Ok(None) };
-    let data = json!({
+    let mut data = json!({
         "contact": {
             "id": contact.id,
             "wa_id": contact.wa_id.as_str(),
             "profile_name": contact.profile_name,
             "name": contact.name,
             "attributes": contact.attributes,
+            "opted_out_at": contact.opted_out_at.map(time),
+            "opted_out_source": contact.opted_out_source.map(|s| s.as_str()),
             "created_at": time(contact.created_at),
             "updated_at": time(contact.updated_at),
         }
     });
+    if let ContactChangeKind::ConsentChanged(state) = c.kind {
+        // The change itself (the contact may have changed again since): the history's
+        // entry recorded with it.
+        let history = store.consent_history(c.contact_id).await?;
+        let Some(e) = history.iter().rev().find(|e| e.at <= c.at && e.state == state) else { return Ok(None) };
+        data["consent"] = json!({
+            "state": e.state.as_str(),
+            "source": e.source.as_str(),
+            "message_id": e.message_id,
+            "agent_id": e.agent_id,
+            "at": time(e.at),
+        });
+    }
     Ok(Some((t, envelope(t, c.at, data))))
 }

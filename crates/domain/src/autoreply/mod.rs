@@ -150,7 +150,8 @@ use crate::phone::WaId;
 /// Which part of the configuration produced an action. Stored with every auto-reply and
 /// every firing, as a stable string: `greeting`, `away`, `keyword:<uuid>`,
 /// `quick_reply:<uuid>` (a quick reply an agent sent), `csat` (the satisfaction survey
-/// and its follow-up question, see [`crate::csat`]).
+/// and its follow-up question, see [`crate::csat`]), `consent` (the confirmation of an
+/// opt-out or opt-in keyword, see [`crate::consent`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum RuleRef {
@@ -159,6 +160,7 @@ pub enum RuleRef {
     Keyword(RuleId),
     QuickReply(QuickReplyId),
     Csat,
+    Consent,
 }
 
 #[cfg(feature = "openapi")]
@@ -168,7 +170,8 @@ impl utoipa::PartialSchema for RuleRef {
             .schema_type(utoipa::openapi::Type::String)
             .description(Some(
                 "Which part of the configuration: `greeting`, `away`, `keyword:<rule id>`, \
-                 `quick_reply:<quick reply id>` (one an agent sent) or `csat` (the satisfaction survey).",
+                 `quick_reply:<quick reply id>` (one an agent sent), `csat` (the satisfaction survey) \
+                 or `consent` (the confirmation of an opt-out or opt-in keyword).",
             ))
             .examples(["greeting", "away", "keyword:0193a5b0-0000-7000-8000-000000000002"])
             .into()
@@ -180,7 +183,9 @@ impl utoipa::ToSchema for RuleRef {}
 
 /// A string that is not a [`RuleRef`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{input:?} is not a rule reference (expected greeting, away, csat, keyword:<uuid> or quick_reply:<uuid>)")]
+#[error(
+    "{input:?} is not a rule reference (expected greeting, away, csat, consent, keyword:<uuid> or quick_reply:<uuid>)"
+)]
 pub struct RuleRefError {
     pub input: String,
 }
@@ -192,6 +197,7 @@ impl RuleRef {
             "greeting" => Ok(Self::Greeting),
             "away" => Ok(Self::Away),
             "csat" => Ok(Self::Csat),
+            "consent" => Ok(Self::Consent),
             _ => {
                 if let Some(id) = s.strip_prefix("keyword:") {
                     RuleId::from_str(id).map(Self::Keyword).map_err(|_| err())
@@ -213,6 +219,7 @@ impl fmt::Display for RuleRef {
             Self::Keyword(id) => write!(f, "keyword:{id}"),
             Self::QuickReply(id) => write!(f, "quick_reply:{id}"),
             Self::Csat => f.write_str("csat"),
+            Self::Consent => f.write_str("consent"),
         }
     }
 }

@@ -167,6 +167,9 @@ struct Composer {
     key: String,
     /// The template form's default language (the contact's, else `en`).
     language: String,
+    /// When the contact opted out of automatic messages and templates (RFC 3339, and for
+    /// people), if they did: the composer warns.
+    opted_out: Option<(String, String)>,
 }
 
 /// `GET /c/{id}`: the conversation page.
@@ -223,6 +226,7 @@ async fn page(
             quick_replies,
             mentionable,
             key: uuid::Uuid::now_v7().to_string(),
+            opted_out: c.contact.opted_out_at.map(|t| (thread::iso(&t), thread::short(&t))),
             language,
         },
     })

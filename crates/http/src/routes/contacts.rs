@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use switchboard_domain::ContactId;
+use switchboard_domain::consent::ConsentSource;
 use switchboard_store::{Contact, ContactPatch, ContactQuery, ViewCursor, ViewQuery, ViewSort};
 use utoipa::openapi::schema::{Object, ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::{IntoParams, ToSchema};
@@ -50,6 +51,11 @@ struct ContactJson {
     /// Custom attributes: strings, numbers and booleans by key.
     #[schema(value_type = Object)]
     attributes: Map<String, Value>,
+    /// Opted out of automatic messages and templates since then (`null`: opted in); the
+    /// history is at `/contacts/{id}/consent`.
+    opted_out_at: Option<DateTime<Utc>>,
+    /// Who opted them out: `keyword`, `agent`, `api` or `import`.
+    opted_out_source: Option<ConsentSource>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -64,6 +70,8 @@ impl From<Contact> for ContactJson {
             name: c.name,
             profile_name: c.profile_name,
             attributes: c.attributes,
+            opted_out_at: c.opted_out_at,
+            opted_out_source: c.opted_out_source,
             created_at: c.created_at,
             updated_at: c.updated_at,
         }

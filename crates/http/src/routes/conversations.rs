@@ -407,6 +407,9 @@ pub(crate) struct ContactJson {
     user_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     username: Option<String>,
+    /// Opted out of automatic messages and templates since then (`null`: opted in).
+    /// Agents' free-form replies inside the window still go; templates are refused.
+    opted_out_at: Option<DateTime<Utc>>,
 }
 
 impl From<ContactView> for ContactJson {
@@ -418,6 +421,7 @@ impl From<ContactView> for ContactJson {
             profile_name: c.profile_name,
             user_id: c.user_id,
             username: c.username,
+            opted_out_at: c.opted_out_at,
         }
     }
 }

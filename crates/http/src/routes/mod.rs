@@ -28,6 +28,7 @@ pub mod assignment;
 pub mod attachments;
 pub mod autoreply;
 pub mod channels;
+pub mod consent;
 pub mod contacts;
 pub mod conversations;
 pub mod csat;

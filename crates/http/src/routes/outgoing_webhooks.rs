@@ -529,8 +529,14 @@ fn data_of(t: WebhookEventType) -> String {
         T::ConversationLabelled => "`label` (`id`, `name`), `added_by`",
         T::ConversationUnlabelled => "`label` (`id`, `name`)",
         T::ContactCreated | T::ContactUpdated => {
-            return "`contact` only: `id`, `wa_id`, `profile_name`, `name`, `attributes`, `created_at`, \
-                    `updated_at`."
+            return "`contact` only: `id`, `wa_id`, `profile_name`, `name`, `attributes`, `opted_out_at` (null: \
+                    opted in), `opted_out_source`, `created_at`, `updated_at`."
+                .to_owned();
+        }
+        T::ContactConsentChanged => {
+            return "`contact` (as in `contact.updated`) and `consent`, the change: `state` (`opted_out`, \
+                    `opted_in`), `source` (`keyword`, `agent`, `api`, `import`), `message_id` for a keyword, \
+                    `agent_id` for an agent, `at`."
                 .to_owned();
         }
         T::CsatAnswered => {

@@ -15,6 +15,7 @@
 
 mod agents;
 mod channels;
+mod consent;
 mod labels;
 mod links;
 mod outbox;
@@ -55,6 +56,11 @@ const SECTIONS: &[Section] = &[
         about: "Names and colours agents and rules put on conversations.",
     },
     Section {
+        path: "/admin/consent",
+        name: "Consent",
+        about: "Opt-out and opt-in keywords (STOP, START, …) and the confirmations they get.",
+    },
+    Section {
         path: "/admin/agents",
         name: "Agents",
         about: "Invite agents, set their role and capacity, reset passwords, deactivate.",
@@ -88,6 +94,7 @@ pub struct Section {
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/admin"),
     ("get", "/admin/labels"),
+    ("get", "/admin/consent"),
     ("get", "/admin/channels"),
     ("get", "/admin/channels/{channel_id}/hours"),
     ("post", "/admin/channels/{channel_id}/hours/preview"),
@@ -123,6 +130,7 @@ pub(super) fn scope() -> actix_web::Scope<
         .route("", web::get().to(overview))
         .configure(channels::configure)
         .configure(labels::configure)
+        .configure(consent::configure)
         .configure(agents::configure)
         .configure(teams::configure)
         .configure(links::configure)

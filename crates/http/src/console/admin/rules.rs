@@ -444,6 +444,7 @@ fn rule_label(p: &RulesPreview, r: RuleRef) -> String {
         },
         RuleRef::QuickReply(_) => r.to_string(),
         RuleRef::Csat => "Satisfaction survey".to_owned(),
+        RuleRef::Consent => "Opt-out/opt-in confirmation".to_owned(),
     }
 }
 

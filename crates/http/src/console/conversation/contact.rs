@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
 use serde_json::{Map, Value};
+use switchboard_domain::consent::ConsentSource;
 use switchboard_domain::{ConversationId, ConversationStatus};
 use switchboard_store::{Contact, ConversationView, Csat, MessageQuery, ViewQuery, ViewSort};
 
@@ -58,6 +59,8 @@ struct ContactPanel {
     origin: Option<Origin>,
     /// This conversation's satisfaction survey, if one was queued.
     csat: Option<CsatLine>,
+    /// Opted out: since when (RFC 3339, for people) and how.
+    opted_out: Option<(String, String, &'static str)>,
 }
 
 /// A satisfaction survey, for people.
@@ -137,6 +140,16 @@ pub(super) async fn panel_html(
         more_previous,
         origin,
         csat,
+        opted_out: contact.opted_out_at.map(|t| {
+            let how = match contact.opted_out_source {
+                Some(ConsentSource::Keyword) => "by keyword",
+                Some(ConsentSource::Agent) => "recorded by an agent",
+                Some(ConsentSource::Api) => "through the API",
+                Some(ConsentSource::Import) => "imported",
+                None => "",
+            };
+            (thread::iso(&t), thread::short(&t), how)
+        }),
     })
 }
 
