@@ -44,6 +44,7 @@ mod queue;
 mod reports;
 mod rows;
 mod search;
+mod sla;
 mod teams;
 mod views;
 mod webhooks;

@@ -40,10 +40,14 @@ pub enum InboxEventKind {
     NoteCreated,
     /// It was transferred to another team (or back to its channel's).
     TeamChanged,
+    /// An SLA target falls due soon (its policy's warning time); fired once per target.
+    SlaWarning,
+    /// An SLA target's due time passed before it was met; fired once per target.
+    SlaBreached,
 }
 
 impl InboxEventKind {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 11] = [
         Self::MessageCreated,
         Self::MessageStatus,
         Self::ConversationCreated,
@@ -53,6 +57,8 @@ impl InboxEventKind {
         Self::LabelRemoved,
         Self::NoteCreated,
         Self::TeamChanged,
+        Self::SlaWarning,
+        Self::SlaBreached,
     ];
 
     #[must_use]
@@ -67,6 +73,8 @@ impl InboxEventKind {
             Self::LabelRemoved => "label_removed",
             Self::NoteCreated => "note_created",
             Self::TeamChanged => "team_changed",
+            Self::SlaWarning => "sla_warning",
+            Self::SlaBreached => "sla_breached",
         }
     }
 

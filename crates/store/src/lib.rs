@@ -22,6 +22,7 @@ pub mod nul;
 mod outbox;
 mod queue;
 mod reports;
+mod sla;
 mod teams;
 mod views;
 mod webhooks;
@@ -68,6 +69,7 @@ pub use reports::{
     ReportConversation, ReportCounts, ReportCursor, ReportGroupKey, ReportGrouping, ReportSpan, ReportSpanCounts,
     ReportStore,
 };
+pub use sla::{ConversationSla, SlaAlert, SlaAlertKind, SlaScope, SlaStore};
 pub use teams::{InvalidTeamName, Team, TeamId, TeamName, TeamStore};
 pub use views::{
     AssigneeFilter, GroupCounts, LastMessage, MIN_SEARCH_CHARS, PREVIEW_CHARS, ViewCounts, ViewCursor, ViewQuery,
@@ -116,6 +118,7 @@ pub trait Store:
     + CsatStore
     + WebhookStore
     + ReportStore
+    + SlaStore
     + Send
     + Sync
     + 'static

@@ -26,7 +26,10 @@ pub fn event_type_of(kind: InboxEventKind) -> Option<WebhookEventType> {
         InboxEventKind::AssignmentChanged => WebhookEventType::ConversationAssigned,
         InboxEventKind::LabelAdded => WebhookEventType::ConversationLabelled,
         InboxEventKind::LabelRemoved => WebhookEventType::ConversationUnlabelled,
-        InboxEventKind::NoteCreated | InboxEventKind::TeamChanged => return None,
+        InboxEventKind::NoteCreated
+        | InboxEventKind::TeamChanged
+        | InboxEventKind::SlaWarning
+        | InboxEventKind::SlaBreached => return None,
     })
 }
 

@@ -137,6 +137,7 @@ impl Selection {
         match self.sort {
             ViewSort::Waiting => "waiting",
             ViewSort::WindowClosing => "window_closing",
+            ViewSort::SlaDue => "sla_due",
             ViewSort::LastActivity | ViewSort::Newest => "last_activity",
         }
     }
