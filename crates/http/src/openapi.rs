@@ -66,6 +66,7 @@ pub const API: &[Module] = &[
     module!(outbox),
     module!(autoreply),
     module!(csat),
+    module!(sla),
     module!(labels),
     module!(links),
     module!(agents),

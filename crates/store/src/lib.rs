@@ -69,7 +69,7 @@ pub use reports::{
     ReportConversation, ReportCounts, ReportCursor, ReportGroupKey, ReportGrouping, ReportSpan, ReportSpanCounts,
     ReportStore,
 };
-pub use sla::{ConversationSla, SlaAlert, SlaAlertKind, SlaScope, SlaStore};
+pub use sla::{ConversationSla, SlaAlert, SlaAlertKind, SlaCounts, SlaScope, SlaStore};
 pub use teams::{InvalidTeamName, Team, TeamId, TeamName, TeamStore};
 pub use views::{
     AssigneeFilter, GroupCounts, LastMessage, MIN_SEARCH_CHARS, PREVIEW_CHARS, ViewCounts, ViewCursor, ViewQuery,

@@ -23,6 +23,25 @@ pub struct ConversationSla {
     pub resolution: Option<SlaOutcome>,
 }
 
+/// SLA outcomes counted in a report: first responses of the conversations started,
+/// resolutions of those resolved (targets decided only).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SlaCounts {
+    pub first_response_met: u64,
+    pub first_response_breached: u64,
+    pub resolution_met: u64,
+    pub resolution_breached: u64,
+}
+
+impl SlaCounts {
+    pub fn add(&mut self, other: &Self) {
+        self.first_response_met += other.first_response_met;
+        self.first_response_breached += other.first_response_breached;
+        self.resolution_met += other.resolution_met;
+        self.resolution_breached += other.resolution_breached;
+    }
+}
+
 /// What a fired alert was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SlaAlertKind {
