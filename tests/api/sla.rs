@@ -27,6 +27,7 @@ both_backends!(
     a_reply_in_time_meets_the_target,
     the_queue_sorts_by_sla_due,
     the_report_shows_percent_met,
+    the_console_shows_due_times_and_sorts_by_them,
 );
 
 async fn channel_id(app: &TestApp) -> String {
@@ -368,4 +369,29 @@ async fn the_report_shows_percent_met(backend: Backend) {
     assert_eq!(row[col("resolution_sla")], "breached");
     assert!(!row[col("first_response_due_at")].is_empty());
     assert!(!row[col("resolution_due_at")].is_empty());
+}
+
+async fn html(app: &TestApp, path: &str) -> String {
+    let res = app.client.get(app.url(path)).bearer_auth(&app.token).send().await.unwrap();
+    assert_eq!(res.status(), 200, "{path}");
+    res.text().await.unwrap()
+}
+
+async fn the_console_shows_due_times_and_sorts_by_them(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    set_channel_policy(&app, json!({"first_response_minutes": 30, "resolution_minutes": 240})).await;
+    let due = customer_wrote_at(&mut app, "wamid.sla.c1", "16505550261", Utc::now()).await;
+    let overdue = customer_wrote_at(&mut app, "wamid.sla.c2", "16505550262", Utc::now() - TimeDelta::minutes(90)).await;
+    let page = html(&app, "/?view=all&sort=sla_due").await;
+    assert!(page.contains(r#"<option value="sla_due" selected>"#), "the sort is chosen");
+    assert!(page.contains("sla sla-overdue") && page.contains("SLA overdue by 1 h"), "{page}");
+    assert!(page.contains("sla sla-due") && page.contains("SLA due in 2"), "{page}");
+    let (first, second) = (overdue["id"].as_str().unwrap(), due["id"].as_str().unwrap());
+    let at = |id: &str| page.find(&format!(r#"data-id="{id}""#)).unwrap();
+    assert!(at(first) < at(second), "the overdue one first");
+
+    let panel = html(&app, &format!("/c/{first}")).await;
+    assert!(panel.contains(r#"id="conv-sla""#), "{panel}");
+    assert!(panel.contains(r#"First response <span class="sla-overdue">overdue</span>"#), "{panel}");
+    assert!(panel.contains(r#"Resolution <span class="sla-due">due</span>"#), "{panel}");
 }
