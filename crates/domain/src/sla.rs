@@ -244,6 +244,10 @@ mod tests {
         assert_eq!(SlaPolicy::effective(None, None), None);
     }
 
+    fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, sec: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, sec).single().unwrap_or_else(|| panic!("no such time"))
+    }
+
     #[test]
     fn due_times_skip_closed_hours() {
         let mut h = BusinessHours::closed(chrono_tz::Tz::UTC);
@@ -256,13 +260,13 @@ mod tests {
         h.weekly.fri = day;
         let p = policy(Some(60), Some(8 * 60), 15).unwrap_or_else(|e| panic!("{e:?}"));
         // Friday 2026-12-04 20:00 UTC, after hours: due Monday.
-        let start = Utc.with_ymd_and_hms(2026, 12, 4, 20, 0, 0).unwrap();
+        let start = at(2026, 12, 4, 20, 0, 0);
         let d = p.deadlines(Some(&h), start);
         let fr = d.first_response.unwrap_or_else(|| panic!("no first response due"));
-        assert_eq!(fr.due_at, Utc.with_ymd_and_hms(2026, 12, 7, 10, 0, 0).unwrap());
-        assert_eq!(fr.warn_at, Utc.with_ymd_and_hms(2026, 12, 7, 9, 45, 0).unwrap());
+        assert_eq!(fr.due_at, at(2026, 12, 7, 10, 0, 0));
+        assert_eq!(fr.warn_at, at(2026, 12, 7, 9, 45, 0));
         let res = d.resolution.unwrap_or_else(|| panic!("no resolution due"));
-        assert_eq!(res.due_at, Utc.with_ymd_and_hms(2026, 12, 7, 17, 0, 0).unwrap());
+        assert_eq!(res.due_at, at(2026, 12, 7, 17, 0, 0));
         assert_eq!(d.soonest(), Some(fr.due_at));
         // Without hours: wall-clock.
         let d = p.deadlines(None, start);
