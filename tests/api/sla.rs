@@ -390,6 +390,9 @@ async fn the_console_shows_due_times_and_sorts_by_them(backend: Backend) {
     let at = |id: &str| page.find(&format!(r#"data-id="{id}""#)).unwrap();
     assert!(at(first) < at(second), "the overdue one first");
 
+    let admin = html(&app, "/admin/channels").await;
+    assert!(admin.contains("SLA: first response within 30 min, resolution within 4 h (business time)"), "{admin}");
+
     let panel = html(&app, &format!("/c/{first}")).await;
     assert!(panel.contains(r#"id="conv-sla""#), "{panel}");
     assert!(panel.contains(r#"First response <span class="sla-overdue">overdue</span>"#), "{panel}");
