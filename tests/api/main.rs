@@ -37,6 +37,7 @@ mod replies;
 mod reports;
 mod restart;
 mod sign_in;
+mod sla;
 mod transfer;
 mod views;
 mod visibility;

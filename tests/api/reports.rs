@@ -394,6 +394,10 @@ async fn the_csv_lists_one_row_per_conversation_with_its_facts(backend: Backend)
             "resolution_business_seconds",
             "replies",
             "auto_replies",
+            "first_response_due_at",
+            "first_response_sla",
+            "resolution_due_at",
+            "resolution_sla",
         ]
     );
     // Oldest first; the one after the range left out.

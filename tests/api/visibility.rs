@@ -99,6 +99,12 @@ pub fn matrix() -> Vec<(&'static str, &'static str, Expect, Option<Value>)> {
             Forbidden,
             Some(json!({"enabled": true, "question": "How did we do?"})),
         ),
+        ("get", "/admin/channels/{channel_id}/sla", Forbidden, None),
+        ("put", "/admin/channels/{channel_id}/sla", Forbidden, Some(json!({"first_response_minutes": 30}))),
+        ("delete", "/admin/channels/{channel_id}/sla", Forbidden, None),
+        ("get", "/admin/teams/{team_id}/sla", Forbidden, None),
+        ("put", "/admin/teams/{team_id}/sla", Forbidden, Some(json!({"resolution_minutes": 480}))),
+        ("delete", "/admin/teams/{team_id}/sla", Forbidden, None),
         ("get", "/admin/quick-replies/{id}", Forbidden, None),
         ("put", "/admin/quick-replies/{id}", Forbidden, Some(json!({}))),
         ("delete", "/admin/quick-replies/{id}", Forbidden, None),
@@ -255,6 +261,7 @@ impl Fixture {
             .replace("{session_id}", &uuid::Uuid::now_v7().to_string())
             .replace("{agent_id}", &self.outsider)
             .replace("{channel_id}", &self.channel)
+            .replace("{team_id}", &self.team)
             .replace("{section}", "hours");
         assert!(!path.contains('{'), "no id for a parameter of {template}");
         format!("{API_PREFIX}{path}")

@@ -479,6 +479,7 @@ impl IngestWorker {
             .collect();
         let mut round_batch = Vec::with_capacity(news.len());
         let mut stored = Vec::with_capacity(news.len());
+        let mut news_created = Vec::new();
         for round in inbound_rounds(&news) {
             round_batch.clear();
             round_batch.extend(round.iter().map(|&i| news[i]));
@@ -496,6 +497,9 @@ impl IngestWorker {
                 report.messages += 1;
                 let format = &self.opts.ref_format;
                 attribute_first_message(tx, format, new_conversation, conversation_id, message_id, msg, now).await?;
+                if new_conversation {
+                    news_created.push(conversation_id);
+                }
                 tracing::debug!(event_id = %item.event.id, %message_id, %conversation_id, wamid = %msg.wamid, kind = msg.content.kind().as_str(), "stored inbound message");
                 stored.push(Stored {
                     channel: item.channel,
@@ -509,6 +513,9 @@ impl IngestWorker {
                     sent_at: item.sent_at,
                 });
             }
+            // The new conversations' SLA due times, before anything answers them.
+            tx.start_sla(&news_created).await?;
+            news_created.clear();
             if !stored.is_empty() {
                 let consent = self.auto_replier.consent(self.store.as_ref()).await?;
                 let (settings, keywords) = &*consent;

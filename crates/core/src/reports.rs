@@ -44,6 +44,29 @@ pub struct ReportFigures {
     pub replies_per_conversation: Option<f64>,
     pub first_response: TimeFigures,
     pub resolution: TimeFigures,
+    /// SLA targets met, of those decided.
+    pub sla_first_response: SlaFigures,
+    pub sla_resolution: SlaFigures,
+}
+
+/// How often an SLA target was met: of the conversations with the target decided (first
+/// responses of those started, resolutions of those resolved).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SlaFigures {
+    pub met: u64,
+    pub breached: u64,
+    /// `met / (met + breached)`, in percent; `None` when none was decided.
+    pub percent_met: Option<f64>,
+}
+
+impl SlaFigures {
+    #[must_use]
+    pub fn of(met: u64, breached: u64) -> Self {
+        let all = met + breached;
+        #[allow(clippy::cast_precision_loss)]
+        let percent_met = (all > 0).then(|| 100.0 * met as f64 / all as f64);
+        Self { met, breached, percent_met }
+    }
 }
 
 impl ReportFigures {
@@ -66,6 +89,8 @@ impl ReportFigures {
                 wall: DurationStats::of(&mut counts.resolution),
                 business: DurationStats::of(&mut counts.resolution_business),
             },
+            sla_first_response: SlaFigures::of(counts.sla.first_response_met, counts.sla.first_response_breached),
+            sla_resolution: SlaFigures::of(counts.sla.resolution_met, counts.sla.resolution_breached),
         }
     }
 }

@@ -1,16 +1,17 @@
-//! Scheduled jobs: for now, reopening snoozed conversations whose time has come.
+//! Scheduled jobs: reopening snoozed conversations whose time has come, and firing the
+//! SLA warnings and breaches that have come due.
 //!
-//! The job's state is the conversations themselves (`status = 'snoozed'`,
-//! `snoozed_until`), so there is nothing to lose in a crash and nothing to lease: every
-//! instance may tick, a wake-up is one transaction (PostgreSQL instances skip each
-//! other's locked rows), and a snooze is reopened once. A tick every few seconds means a
-//! conversation reopens at most that late.
+//! The jobs' state is the conversations themselves (`status = 'snoozed'`,
+//! `snoozed_until`; each SLA target's next alert time), so there is nothing to lose in a
+//! crash and nothing to lease: every instance may tick, a run is one transaction per batch
+//! (PostgreSQL instances skip each other's locked rows), and a snooze is reopened, an SLA
+//! alert fired, once. A tick every few seconds means either happens at most that late.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use switchboard_store::{Store, StoreError};
+use switchboard_store::{SlaAlertKind, Store, StoreError};
 use tokio_util::sync::CancellationToken;
 
 /// Live-update events deleted per statement.
@@ -43,6 +44,10 @@ pub struct SchedulerReport {
     pub woken: usize,
     /// Live-update events purged (older than the retention).
     pub purged_events: u64,
+    /// SLA warnings fired.
+    pub sla_warnings: usize,
+    /// SLA breaches fired.
+    pub sla_breaches: usize,
 }
 
 pub struct Scheduler {
@@ -66,6 +71,19 @@ impl Scheduler {
                 tracing::debug!(conversation_id = %id, "snooze ended, conversation reopened");
             }
             if woken.len() < usize::try_from(self.opts.batch_size).unwrap_or(usize::MAX) {
+                break;
+            }
+        }
+        loop {
+            let fired = self.store.fire_sla_alerts(now, self.opts.batch_size).await?;
+            for a in &fired {
+                match a.kind {
+                    SlaAlertKind::Warning => report.sla_warnings += 1,
+                    SlaAlertKind::Breached => report.sla_breaches += 1,
+                }
+                tracing::debug!(conversation_id = %a.conversation, target = a.target.as_str(), kind = ?a.kind, "SLA alert fired");
+            }
+            if fired.len() < usize::try_from(self.opts.batch_size).unwrap_or(usize::MAX) {
                 break;
             }
         }
@@ -96,8 +114,14 @@ impl Scheduler {
                 () = cancel.cancelled() => break,
             }
             match self.run_once(Utc::now()).await {
-                Ok(r) if r.woken > 0 => tracing::info!(woken = r.woken, "snoozed conversations reopened"),
-                Ok(_) => {}
+                Ok(r) => {
+                    if r.woken > 0 {
+                        tracing::info!(woken = r.woken, "snoozed conversations reopened");
+                    }
+                    if r.sla_warnings + r.sla_breaches > 0 {
+                        tracing::info!(warnings = r.sla_warnings, breaches = r.sla_breaches, "SLA alerts fired");
+                    }
+                }
                 Err(e) => {
                     tracing::error!(error = %e, source = ?std::error::Error::source(&e), "scheduler tick failed");
                 }

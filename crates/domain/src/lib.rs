@@ -22,6 +22,7 @@ pub mod link;
 pub mod message;
 pub mod phone;
 pub mod report;
+pub mod sla;
 pub mod team;
 pub mod webhook;
 pub mod window;

@@ -67,6 +67,7 @@ pub const API: &[Module] = &[
     module!(autoreply),
     module!(csat),
     module!(consent),
+    module!(sla),
     module!(labels),
     module!(links),
     module!(agents),

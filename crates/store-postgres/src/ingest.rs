@@ -540,6 +540,10 @@ impl IngestTx for PgIngestTx {
         crate::csat::record_answer(&mut self.tx, a).await
     }
 
+    async fn start_sla(&mut self, conversations: &[ConversationId]) -> Result<()> {
+        crate::sla::start_sla(&mut self.tx, conversations).await
+    }
+
     async fn csat_comment_asked(&mut self, conversation: ConversationId, at: DateTime<Utc>) -> Result<()> {
         crate::csat::comment_asked(&mut self.tx, conversation, at).await
     }

@@ -45,6 +45,7 @@ mod outbox;
 mod queue;
 mod reports;
 mod rows;
+mod sla;
 mod status;
 mod teams;
 mod views;

@@ -63,7 +63,7 @@ const VIEW_COUNTS: [&str; 2] = [
 ];
 
 /// The `FROM` of a view query (the planner picks the queue's index by itself).
-const fn view_from(_: &switchboard_store::ViewQuery, _queue_view: bool) -> &'static str {
+const fn view_from(_: &switchboard_store::ViewQuery, _queue_view: bool, _sla_walk: bool) -> &'static str {
     "FROM conversations c "
 }
 

@@ -151,7 +151,9 @@ macro_rules! conversation_columns {
            ct.user_id, ct.username, c.status, c.assignee_id, c.window_closes_at, c.last_inbound_at, \
            c.last_message_at, c.created_at, c.resolved_at, c.message_count, ct.name AS contact_name, \
            COALESCE(c.team_id, ch.team_id) AS team_id, c.waiting_since, CASE WHEN c.status = 'snoozed' THEN c.snoozed_until END AS snoozed_until, \
-           c.link_id, ct.opted_out_at "
+           c.link_id, ct.opted_out_at, \
+           c.first_response_due_at, c.first_response_sla, c.resolution_due_at, c.resolution_sla, \
+           c.sla_due_at "
     };
 }
 

@@ -70,6 +70,17 @@ macro_rules! conversation_store {
                             let after_idle = if in_waiting { None } else { after };
                             rows.extend(fetch_view(self, q, after_idle, Phase::Idle, want - got).await?);
                         }
+                    } else if q.sort == ViewSort::SlaDue {
+                        // Conversations with an SLA due time first (soonest first), then the others by id.
+                        let in_due = !matches!(after, Some(ViewCursor::SlaDue { due_at: None, .. }));
+                        if in_due {
+                            rows = fetch_view(self, q, after, Phase::Waiting, want).await?;
+                        }
+                        let got = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+                        if got < want {
+                            let after_idle = if in_due { None } else { after };
+                            rows.extend(fetch_view(self, q, after_idle, Phase::Idle, want - got).await?);
+                        }
                     } else {
                         rows = fetch_view(self, q, after, Phase::Idle, want).await?;
                     }
@@ -172,9 +183,11 @@ macro_rules! conversation_store {
             /// Which part of the waiting sort a query reads (the other sorts read one part).
             #[derive(Clone, Copy, PartialEq, Eq)]
             enum Phase {
-                /// `waiting_since IS NOT NULL`, oldest first.
+                /// `waiting_since IS NOT NULL`, oldest first (for the SLA sort: `sla_due_at
+                /// IS NOT NULL`, soonest first).
                 Waiting,
-                /// Everything else: for the waiting sort, `waiting_since IS NULL` by id.
+                /// Everything else: for the waiting sort, `waiting_since IS NULL` by id (for
+                /// the SLA sort, `sla_due_at IS NULL`).
                 Idle,
             }
 
@@ -190,7 +203,8 @@ macro_rules! conversation_store {
                     && q.statuses == [ConversationStatus::Open]
                     && q.assignee == Some(AssigneeFilter::Unassigned);
                 let mut qb = QueryBuilder::<$db>::new($crate::conversation_columns!());
-                qb.push(view_from(q, queue_view));
+                let sla_walk = q.sort == ViewSort::SlaDue && phase == Phase::Waiting;
+                qb.push(view_from(q, queue_view, sla_walk));
                 qb.push("JOIN contacts ct ON ct.id = c.contact_id JOIN channels ch ON ch.id = c.channel_id WHERE 1 = 1");
                 push_filters(&mut qb, q);
                 push_visibility(&mut qb, q.viewer);
@@ -223,6 +237,21 @@ macro_rules! conversation_store {
                             qb.push_bind(*id.as_uuid()).push(")");
                         }
                         qb.push(" ORDER BY c.created_at DESC, c.id DESC");
+                    }
+                    (ViewSort::SlaDue, Phase::Waiting) => {
+                        qb.push(" AND c.sla_due_at IS NOT NULL");
+                        if let Some(ViewCursor::SlaDue { due_at: Some(d), id }) = after {
+                            qb.push(" AND (c.sla_due_at, c.id) > (").push_bind(Ts(d)).push(", ");
+                            qb.push_bind(*id.as_uuid()).push(")");
+                        }
+                        qb.push(" ORDER BY c.sla_due_at, c.id");
+                    }
+                    (ViewSort::SlaDue, Phase::Idle) => {
+                        qb.push(" AND c.sla_due_at IS NULL");
+                        if let Some(ViewCursor::SlaDue { id, .. }) = after {
+                            qb.push(" AND c.id > ").push_bind(*id.as_uuid());
+                        }
+                        qb.push(" ORDER BY c.id");
                     }
                     (ViewSort::WindowClosing, _) => {
                         qb.push(" AND c.window_closes_at > ").push_bind(Ts(q.now));

@@ -99,7 +99,15 @@ macro_rules! kpi_store {
                        first_response_by = CASE WHEN first_response_at IS NULL THEN $3 ELSE first_response_by END, \
                        first_response_seconds = CASE WHEN first_response_at IS NULL THEN $4 ELSE first_response_seconds END, \
                        first_response_business_seconds = \
-                         CASE WHEN first_response_at IS NULL THEN $5 ELSE first_response_business_seconds END \
+                         CASE WHEN first_response_at IS NULL THEN $5 ELSE first_response_business_seconds END, \
+                       first_response_sla = CASE \
+                         WHEN $2 IS NULL OR first_response_at IS NOT NULL OR first_response_due_at IS NULL \
+                           OR first_response_sla IS NOT NULL THEN first_response_sla \
+                         WHEN first_response_due_at >= $2 THEN 'met' ELSE 'breached' END, \
+                       first_response_alert_at = \
+                         CASE WHEN $2 IS NOT NULL AND first_response_at IS NULL THEN NULL ELSE first_response_alert_at END, \
+                       sla_due_at = CASE WHEN $2 IS NOT NULL AND first_response_at IS NULL AND sla_due_at IS NOT NULL \
+                         THEN resolution_due_at ELSE sla_due_at END \
                      WHERE id = $1",
                 )
                 .bind(conversation.as_uuid())
@@ -148,10 +156,21 @@ macro_rules! kpi_store {
                 let Some((Ts(created), first_inbound, doc)) = row else { return Ok(()) };
                 let start = first_inbound.map_or(created, |Ts(i)| i.min(created));
                 let t = took(hours(doc.map(|d| d.0)).as_ref(), start, at);
-                sqlx::query("UPDATE conversations SET resolution_seconds = $2, resolution_business_seconds = $3 WHERE id = $1")
+                // The SLA outcomes are decided with it: the resolution's target, and a first
+                // response that never came and is past due (else it stays undecided).
+                sqlx::query(
+                    "UPDATE conversations SET resolution_seconds = $2, resolution_business_seconds = $3, \
+                       resolution_sla = CASE WHEN resolution_due_at IS NULL OR resolution_sla IS NOT NULL \
+                         THEN resolution_sla WHEN resolution_due_at >= $4 THEN 'met' ELSE 'breached' END, \
+                       first_response_sla = CASE WHEN first_response_sla IS NULL AND first_response_at IS NULL \
+                         AND first_response_due_at < $4 THEN 'breached' ELSE first_response_sla END, \
+                       first_response_alert_at = NULL, resolution_alert_at = NULL, sla_due_at = NULL \
+                     WHERE id = $1",
+                )
                     .bind(conversation.as_uuid())
                     .bind(t.seconds)
                     .bind(t.business_seconds)
+                    .bind(Ts(at))
                     .execute(&mut *conn)
                     .await
                     .db()?;

@@ -47,6 +47,7 @@ pub mod outbox;
 mod queue;
 pub mod reports;
 pub mod rows;
+mod sla;
 mod teams;
 mod webhooks;
 

@@ -61,6 +61,24 @@ pub fn span_sql(grouping: Option<ReportGrouping>, agent: bool, list_agg: [&str; 
         list("c.resolution_seconds"),
         list("c.resolution_business_seconds"),
     );
+    // SLA outcomes, in the columns of the counts: `n` met, `open` breached. `f`: first
+    // responses of the conversations started; `g`: resolutions of those resolved.
+    let _ = write!(
+        sql,
+        " UNION ALL SELECT 'f', {g}{met}, {breached}, 0, NULL, NULL \
+         FROM conversations c{joins} WHERE c.created_at >= $1 AND c.created_at < $2 \
+           AND c.first_response_sla IS NOT NULL{mine}{by}",
+        met = "CAST(COALESCE(SUM(CASE WHEN c.first_response_sla = 'met' THEN 1 ELSE 0 END), 0) AS BIGINT)",
+        breached = "CAST(COALESCE(SUM(CASE WHEN c.first_response_sla = 'breached' THEN 1 ELSE 0 END), 0) AS BIGINT)",
+    );
+    let _ = write!(
+        sql,
+        " UNION ALL SELECT 'g', {g}{met}, {breached}, 0, NULL, NULL \
+         FROM conversations c{joins} WHERE c.status = 'resolved' AND c.resolved_at >= $1 AND c.resolved_at < $2 \
+           AND c.resolution_sla IS NOT NULL{mine}{by}",
+        met = "CAST(COALESCE(SUM(CASE WHEN c.resolution_sla = 'met' THEN 1 ELSE 0 END), 0) AS BIGINT)",
+        breached = "CAST(COALESCE(SUM(CASE WHEN c.resolution_sla = 'breached' THEN 1 ELSE 0 END), 0) AS BIGINT)",
+    );
     if grouping.is_none() && !agent {
         sql.push_str(
             " UNION ALL SELECT 'a', COUNT(*), 0, 0, NULL, NULL FROM auto_replies ar \
@@ -109,6 +127,14 @@ macro_rules! report_store {
             use $crate::reports::{parse_list, span_sql};
             use $crate::{DbResultExt, Int, Ts, opt_time};
 
+            fn sla_outcome(s: Option<String>) -> Result<Option<switchboard_domain::sla::SlaOutcome>> {
+                s.map(|s| {
+                    switchboard_domain::sla::SlaOutcome::parse(&s)
+                        .ok_or_else(|| switchboard_store::StoreError::corrupt(format!("sla outcome {s:?}")))
+                })
+                .transpose()
+            }
+
             fn count(n: i64) -> u64 {
                 u64::try_from(n).unwrap_or(0)
             }
@@ -152,6 +178,16 @@ macro_rules! report_store {
                                 counts.resolution.extend(parse_list(l1.as_deref())?);
                                 counts.resolution_business.extend(parse_list(l2.as_deref())?);
                             }
+                            "f" | "g" => {
+                                let Int(breached) = row.try_get(at + 1).db()?;
+                                if kind == "f" {
+                                    counts.sla.first_response_met += count(n);
+                                    counts.sla.first_response_breached += count(breached);
+                                } else {
+                                    counts.sla.resolution_met += count(n);
+                                    counts.sla.resolution_breached += count(breached);
+                                }
+                            }
                             _ => counts.auto_replies += count(n),
                         }
                     }
@@ -179,7 +215,8 @@ macro_rules! report_store {
                            c.created_at, c.first_response_at, c.first_response_by, c.resolved_at, \
                            c.first_response_seconds, c.first_response_business_seconds, \
                            c.resolution_seconds, c.resolution_business_seconds, c.person_replies, \
-                           (SELECT COUNT(*) FROM auto_replies ar WHERE ar.conversation_id = c.id AND ar.message_id IS NOT NULL) \
+                           (SELECT COUNT(*) FROM auto_replies ar WHERE ar.conversation_id = c.id AND ar.message_id IS NOT NULL), \
+                           c.first_response_due_at, c.first_response_sla, c.resolution_due_at, c.resolution_sla \
                          FROM conversations c \
                          JOIN channels ch ON ch.id = c.channel_id \
                          LEFT JOIN teams t ON t.id = COALESCE(c.team_id, ch.team_id) \
@@ -233,6 +270,12 @@ macro_rules! report_store {
                             resolution_business_seconds: r.try_get::<Option<Int>, _>(18).db()?.map(|i| i.0),
                             replies: count(replies),
                             auto_replies: count(auto_replies),
+                            sla: switchboard_store::ConversationSla {
+                                first_response_due_at: opt_time(r.try_get(21).db()?),
+                                first_response: sla_outcome(r.try_get(22).db()?)?,
+                                resolution_due_at: opt_time(r.try_get(23).db()?),
+                                resolution: sla_outcome(r.try_get(24).db()?)?,
+                            },
                         });
                     }
                     if out.is_empty() {

@@ -106,6 +106,16 @@ pub struct ConversationRow {
     pub snoozed_until: Option<Ts>,
     pub link_id: Option<Uuid>,
     pub opted_out_at: Option<Ts>,
+    pub first_response_due_at: Option<Ts>,
+    pub first_response_sla: Option<String>,
+    pub resolution_due_at: Option<Ts>,
+    pub resolution_sla: Option<String>,
+    pub sla_due_at: Option<Ts>,
+}
+
+fn sla_outcome(s: Option<&str>) -> Result<Option<switchboard_domain::sla::SlaOutcome>, StoreError> {
+    s.map(|s| switchboard_domain::sla::SlaOutcome::parse(s).ok_or_else(|| corrupt(format!("sla outcome {s:?}"))))
+        .transpose()
 }
 
 impl TryFrom<ConversationRow> for ConversationView {
@@ -137,6 +147,13 @@ impl TryFrom<ConversationRow> for ConversationView {
             link_id: r.link_id.map(switchboard_domain::LinkId::from_uuid),
             waiting_since: opt_time(r.waiting_since),
             snoozed_until: opt_time(r.snoozed_until),
+            sla: switchboard_store::ConversationSla {
+                first_response_due_at: opt_time(r.first_response_due_at),
+                first_response: sla_outcome(r.first_response_sla.as_deref())?,
+                resolution_due_at: opt_time(r.resolution_due_at),
+                resolution: sla_outcome(r.resolution_sla.as_deref())?,
+            },
+            sla_due_at: opt_time(r.sla_due_at),
         })
     }
 }

@@ -540,6 +540,10 @@ impl IngestTx for SqliteIngestTx {
         crate::csat::record_answer(self.w.conn(), a).await
     }
 
+    async fn start_sla(&mut self, conversations: &[ConversationId]) -> Result<()> {
+        crate::sla::start_sla(self.w.conn(), conversations).await
+    }
+
     async fn csat_comment_asked(&mut self, conversation: ConversationId, at: DateTime<Utc>) -> Result<()> {
         crate::csat::comment_asked(self.w.conn(), conversation, at).await
     }

@@ -45,6 +45,7 @@ mod queue;
 mod reports;
 mod rows;
 mod search;
+mod sla;
 mod teams;
 mod views;
 mod webhooks;

@@ -43,10 +43,14 @@ pub enum InboxEventKind {
     /// The customer rated the conversation in its CSAT survey, changed the rating, or
     /// added the follow-up comment.
     CsatAnswered,
+    /// An SLA target falls due soon (its policy's warning time); fired once per target.
+    SlaWarning,
+    /// An SLA target's due time passed before it was met; fired once per target.
+    SlaBreached,
 }
 
 impl InboxEventKind {
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 12] = [
         Self::MessageCreated,
         Self::MessageStatus,
         Self::ConversationCreated,
@@ -57,6 +61,8 @@ impl InboxEventKind {
         Self::NoteCreated,
         Self::TeamChanged,
         Self::CsatAnswered,
+        Self::SlaWarning,
+        Self::SlaBreached,
     ];
 
     #[must_use]
@@ -72,6 +78,8 @@ impl InboxEventKind {
             Self::NoteCreated => "note_created",
             Self::TeamChanged => "team_changed",
             Self::CsatAnswered => "csat_answered",
+            Self::SlaWarning => "sla_warning",
+            Self::SlaBreached => "sla_breached",
         }
     }
 

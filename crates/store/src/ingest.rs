@@ -397,6 +397,10 @@ pub trait IngestTx: Send {
     /// nothing is stored.
     async fn record_csat_answer(&mut self, a: &crate::CsatAnswerIn<'_>) -> Result<crate::CsatAnswerOutcome>;
 
+    /// Sets the SLA due times of conversations this transaction created, under their
+    /// effective team's policy, else their channel's (nothing when neither has one).
+    async fn start_sla(&mut self, conversations: &[ConversationId]) -> Result<()>;
+
     /// Notes that the survey's follow-up question was asked: the contact's next text is
     /// its comment.
     async fn csat_comment_asked(&mut self, conversation: ConversationId, at: DateTime<Utc>) -> Result<()>;

@@ -23,6 +23,7 @@ pub mod nul;
 mod outbox;
 mod queue;
 mod reports;
+mod sla;
 mod teams;
 mod views;
 mod webhooks;
@@ -70,6 +71,7 @@ pub use reports::{
     ReportConversation, ReportCounts, ReportCursor, ReportGroupKey, ReportGrouping, ReportSpan, ReportSpanCounts,
     ReportStore,
 };
+pub use sla::{ConversationSla, SlaAlert, SlaAlertKind, SlaCounts, SlaScope, SlaStore};
 pub use teams::{InvalidTeamName, Team, TeamId, TeamName, TeamStore};
 pub use views::{
     AssigneeFilter, GroupCounts, LastMessage, MIN_SEARCH_CHARS, PREVIEW_CHARS, ViewCounts, ViewCursor, ViewQuery,
@@ -119,6 +121,7 @@ pub trait Store:
     + ConsentStore
     + WebhookStore
     + ReportStore
+    + SlaStore
     + Send
     + Sync
     + 'static

@@ -82,6 +82,8 @@ pub struct ReportCounts {
     /// Resolution times of the conversations resolved, seconds.
     pub resolution: Vec<i64>,
     pub resolution_business: Vec<i64>,
+    /// SLA targets met and breached.
+    pub sla: crate::SlaCounts,
 }
 
 impl ReportCounts {
@@ -96,6 +98,7 @@ impl ReportCounts {
         self.first_response_business.extend_from_slice(&other.first_response_business);
         self.resolution.extend_from_slice(&other.resolution);
         self.resolution_business.extend_from_slice(&other.resolution_business);
+        self.sla.add(&other.sla);
     }
 }
 
@@ -148,6 +151,8 @@ pub struct ReportConversation {
     pub resolution_business_seconds: Option<i64>,
     pub replies: u64,
     pub auto_replies: u64,
+    /// Its SLA due times and outcomes.
+    pub sla: crate::ConversationSla,
 }
 
 #[async_trait]

@@ -69,6 +69,10 @@ pub struct ConversationView {
     pub waiting_since: Option<DateTime<Utc>>,
     /// Set while snoozed.
     pub snoozed_until: Option<DateTime<Utc>>,
+    /// Its SLA due times and outcomes.
+    pub sla: crate::ConversationSla,
+    /// The soonest SLA due time still pending (the `SlaDue` sort's key).
+    pub sla_due_at: Option<DateTime<Utc>>,
 }
 
 /// Conversations are listed by last activity, newest first.
@@ -256,6 +260,9 @@ pub enum ViewSort {
     WindowClosing,
     /// Newest conversation first (`created_at`, then id, descending).
     Newest,
+    /// Soonest SLA due time still pending first (`sla_due_at`, then id); conversations
+    /// with none come after, by id.
+    SlaDue,
 }
 
 /// Where the next page of a view starts: the last item's sort key and id.
@@ -278,6 +285,11 @@ pub enum ViewCursor {
         created_at: DateTime<Utc>,
         id: ConversationId,
     },
+    /// `due_at: None`: among the conversations with nothing due.
+    SlaDue {
+        due_at: Option<DateTime<Utc>>,
+        id: ConversationId,
+    },
 }
 
 impl ViewCursor {
@@ -293,6 +305,7 @@ impl ViewCursor {
                 Self::WindowClosing { window_closes_at: c.window_closes_at.unwrap_or(c.created_at), id: c.id }
             }
             ViewSort::Newest => Self::Newest { created_at: c.created_at, id: c.id },
+            ViewSort::SlaDue => Self::SlaDue { due_at: c.sla_due_at, id: c.id },
         }
     }
 
@@ -304,6 +317,7 @@ impl ViewCursor {
             Self::LastActivity { .. } => ViewSort::LastActivity,
             Self::WindowClosing { .. } => ViewSort::WindowClosing,
             Self::Newest { .. } => ViewSort::Newest,
+            Self::SlaDue { .. } => ViewSort::SlaDue,
         }
     }
 }

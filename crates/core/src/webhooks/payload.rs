@@ -27,7 +27,10 @@ pub fn event_type_of(kind: InboxEventKind) -> Option<WebhookEventType> {
         InboxEventKind::LabelAdded => WebhookEventType::ConversationLabelled,
         InboxEventKind::LabelRemoved => WebhookEventType::ConversationUnlabelled,
         InboxEventKind::CsatAnswered => WebhookEventType::CsatAnswered,
-        InboxEventKind::NoteCreated | InboxEventKind::TeamChanged => return None,
+        InboxEventKind::NoteCreated
+        | InboxEventKind::TeamChanged
+        | InboxEventKind::SlaWarning
+        | InboxEventKind::SlaBreached => return None,
     })
 }
 

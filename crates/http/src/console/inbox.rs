@@ -137,6 +137,7 @@ impl Selection {
         match self.sort {
             ViewSort::Waiting => "waiting",
             ViewSort::WindowClosing => "window_closing",
+            ViewSort::SlaDue => "sla_due",
             ViewSort::LastActivity | ViewSort::Newest => "last_activity",
         }
     }
@@ -197,6 +198,8 @@ struct Row {
     /// How long the customer has been waiting for an answer, and since when.
     waiting: Option<String>,
     waiting_since: String,
+    /// The soonest SLA due time still pending: `due` or `overdue`, what to say, and when.
+    sla: Option<(&'static str, String, String)>,
     /// `open`, `closing` or `closed`, and what to say about it.
     window: &'static str,
     window_text: String,
@@ -512,6 +515,7 @@ fn row(
             d => span(d),
         }),
         waiting_since: c.waiting_since.map(|w| w.to_rfc3339()).unwrap_or_default(),
+        sla: sla_badge(c.sla_due_at, now),
         window,
         window_text,
         unread: open && c.waiting_since.is_some(),
@@ -519,6 +523,17 @@ fn row(
         last_activity_ago: span(now - c.last_message_at),
         mention: None,
     }
+}
+
+/// The inbox row's SLA badge for the soonest due time still pending, if any.
+pub(crate) fn sla_badge(due: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Option<(&'static str, String, String)> {
+    let due = due?;
+    let len = |d: Duration| if d < Duration::minutes(1) { "under a minute".to_owned() } else { span(d) };
+    Some(if now >= due {
+        ("overdue", format!("SLA overdue by {}", len(now - due)), due.to_rfc3339())
+    } else {
+        ("due", format!("SLA due in {}", len(due - now)), due.to_rfc3339())
+    })
 }
 
 /// A symbol and a name for messages that are not plain text.

@@ -59,8 +59,9 @@ pub(crate) fn parse_sort(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Vie
         None | Some("last_activity") => ViewSort::LastActivity,
         Some("waiting") => ViewSort::Waiting,
         Some("window_closing") => ViewSort::WindowClosing,
+        Some("sla_due") => ViewSort::SlaDue,
         Some(_) => {
-            errors.push(FieldError::new("sort", "must be waiting, last_activity or window_closing"));
+            errors.push(FieldError::new("sort", "must be waiting, last_activity, window_closing or sla_due"));
             ViewSort::LastActivity
         }
     }
@@ -82,7 +83,8 @@ pub(crate) fn parse_search(raw: Option<&str>, errors: &mut Vec<FieldError>) -> O
 }
 
 /// Cursors are opaque to clients. Last activity keeps the original form (`<ms>.<id>`);
-/// the other sorts are tagged: `w.<ms or ->.<id>`, `c.<ms>.<id>`, `n.<ms>.<id>`.
+/// the other sorts are tagged: `w.<ms or ->.<id>`, `c.<ms>.<id>`, `n.<ms>.<id>`,
+/// `s.<ms or ->.<id>`.
 pub(crate) fn encode_cursor(c: &ViewCursor) -> String {
     match *c {
         ViewCursor::LastActivity { last_message_at, id } => format!("{}.{id}", last_message_at.timestamp_millis()),
@@ -90,6 +92,8 @@ pub(crate) fn encode_cursor(c: &ViewCursor) -> String {
         ViewCursor::Waiting { waiting_since: None, id } => format!("w.-.{id}"),
         ViewCursor::WindowClosing { window_closes_at, id } => format!("c.{}.{id}", window_closes_at.timestamp_millis()),
         ViewCursor::Newest { created_at, id } => format!("n.{}.{id}", created_at.timestamp_millis()),
+        ViewCursor::SlaDue { due_at: Some(d), id } => format!("s.{}.{id}", d.timestamp_millis()),
+        ViewCursor::SlaDue { due_at: None, id } => format!("s.-.{id}"),
     }
 }
 
@@ -102,6 +106,8 @@ pub(crate) fn decode_cursor(raw: &str) -> Option<ViewCursor> {
         ["w", ms, id] => ViewCursor::Waiting { waiting_since: Some(time(ms)?), id: id.parse().ok()? },
         ["c", ms, id] => ViewCursor::WindowClosing { window_closes_at: time(ms)?, id: id.parse().ok()? },
         ["n", ms, id] => ViewCursor::Newest { created_at: time(ms)?, id: id.parse().ok()? },
+        ["s", "-", id] => ViewCursor::SlaDue { due_at: None, id: id.parse().ok()? },
+        ["s", ms, id] => ViewCursor::SlaDue { due_at: Some(time(ms)?), id: id.parse().ok()? },
         _ => return None,
     })
 }
@@ -139,8 +145,9 @@ struct ViewParams {
         pattern = r"^(?:[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]{1,198}[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?$"
     )]
     q: Option<String>,
-    /// `last_activity` (the default, newest first), `waiting` (longest waiting first) or
-    /// `window_closing` (open windows only, soonest closing first).
+    /// `last_activity` (the default, newest first), `waiting` (longest waiting first),
+    /// `window_closing` (open windows only, soonest closing first) or `sla_due` (soonest
+    /// SLA due time still pending first, overdue ones first of all; those with none after).
     #[param(value_type = Option<SortParam>, inline)]
     sort: Option<String>,
     /// 1 to 500 (default 50).
@@ -180,6 +187,7 @@ enum SortParam {
     LastActivity,
     Waiting,
     WindowClosing,
+    SlaDue,
 }
 
 fn values<'a>(params: &'a [(String, String)], key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
@@ -451,8 +459,53 @@ pub(crate) struct ConversationJson {
     waiting_since: Option<DateTime<Utc>>,
     /// Set while snoozed.
     snoozed_until: Option<DateTime<Utc>>,
+    /// Its SLA targets (from its team's or channel's policy when it was created).
+    sla: ConversationSlaJson,
     /// The labels on it, by name.
     labels: Vec<LabelRefJson>,
+}
+
+/// Where an SLA target stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum SlaStatusJson {
+    /// Not met yet, and not due yet.
+    Pending,
+    /// Met by its due time.
+    Met,
+    /// Missed: not met by its due time (whether or not it was met later).
+    Breached,
+}
+
+/// A conversation's SLA targets: due times in business time of its channel's hours, and
+/// where each stands (`null`: no such target).
+#[derive(Serialize, ToSchema)]
+#[schema(as = ConversationSla)]
+pub(crate) struct ConversationSlaJson {
+    first_response_due_at: Option<DateTime<Utc>>,
+    first_response: Option<SlaStatusJson>,
+    resolution_due_at: Option<DateTime<Utc>>,
+    resolution: Option<SlaStatusJson>,
+}
+
+impl ConversationSlaJson {
+    pub(crate) fn new(s: &switchboard_store::ConversationSla, now: DateTime<Utc>) -> Self {
+        use switchboard_domain::sla::SlaOutcome;
+        let status = |due: Option<DateTime<Utc>>, outcome: Option<SlaOutcome>| {
+            Some(match (outcome, due?) {
+                (Some(SlaOutcome::Met), _) => SlaStatusJson::Met,
+                (Some(SlaOutcome::Breached), _) => SlaStatusJson::Breached,
+                (None, d) if now >= d => SlaStatusJson::Breached,
+                (None, _) => SlaStatusJson::Pending,
+            })
+        };
+        Self {
+            first_response_due_at: s.first_response_due_at,
+            first_response: status(s.first_response_due_at, s.first_response),
+            resolution_due_at: s.resolution_due_at,
+            resolution: status(s.resolution_due_at, s.resolution),
+        }
+    }
 }
 
 impl ConversationJson {
@@ -475,6 +528,7 @@ impl ConversationJson {
             link_id: c.link_id,
             waiting_since: c.waiting_since,
             snoozed_until: c.snoozed_until,
+            sla: ConversationSlaJson::new(&c.sla, now),
             labels: Vec::new(),
         }
     }

@@ -21,7 +21,10 @@
 //! - `note_created`: `note_id`, `author_id`;
 //! - `team_changed`: `previous_team_id` (the conversation was transferred; `team_id` is
 //!   its new effective team);
-//! - `csat_answered`: `score`, `scale`, `previous_score`, `comment` (whether there is one).
+//! - `csat_answered`: `score`, `scale`, `previous_score`, `comment` (whether there is one);
+//! - `sla_warning`, `sla_breached`: `target` (`first_response`, `resolution`), `due_at`
+//!   (an SLA target falls due within its policy's warning time, or passed it; each fired
+//!   once per target by the scheduler).
 //!
 //! A client that reconnects with `Last-Event-ID` (header; or `?last_event_id=` for
 //! clients that cannot set headers) gets every event after it that it may see, then the
@@ -89,7 +92,8 @@ const STREAM_DESCRIPTION: &str = "A stream of server-sent events, one per change
 - `label_added`: `label_id`, `added_by`; `label_removed`: `label_id`;\n\
 - `note_created`: `note_id`, `author_id`;\n\
 - `team_changed`: `previous_team_id` (the conversation was transferred; `team_id` is its new effective team);\n\
-- `csat_answered`: `score`, `scale`, `previous_score`, `comment` (whether there is one).\n\n\
+- `csat_answered`: `score`, `scale`, `previous_score`, `comment` (whether there is one);\n\
+- `sla_warning`, `sla_breached`: `target` (`first_response`, `resolution`), `due_at` (an SLA target falls due soon, or was missed; once per target).\n\n\
 Reconnecting with `Last-Event-ID` resumes after that event with nothing missed or repeated; without it the stream \
 starts now. A comment line (`: keep-alive`) is sent when the stream has been quiet for a while.";
 

@@ -48,5 +48,6 @@ pub mod replies;
 pub mod reports;
 pub mod sessions;
 pub mod short_links;
+pub mod sla;
 pub mod teams;
 pub mod webhooks;

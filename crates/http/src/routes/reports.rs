@@ -13,7 +13,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use chrono::{Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use switchboard_core::reports::{self, Report, ReportFigures, ReportRequest, TimeFigures};
+use switchboard_core::reports::{self, Report, ReportFigures, ReportRequest, SlaFigures, TimeFigures};
 use switchboard_domain::report::{DurationStats, InvalidRange, MAX_REPORT_DAYS, ReportRange, Tz};
 use switchboard_domain::{AgentId, AgentRole};
 use switchboard_store::{ReportConversation, ReportCursor, ReportGrouping, ReportSpan};
@@ -148,6 +148,26 @@ struct FiguresJson {
     first_response: TimesJson,
     /// Of the conversations resolved: from the start to the resolution.
     resolution: TimesJson,
+    /// First responses of the conversations started that met their SLA target.
+    sla_first_response: SlaMetJson,
+    /// Resolutions of the conversations resolved that met their SLA target.
+    sla_resolution: SlaMetJson,
+}
+
+/// How often an SLA target was met (of the conversations with it decided).
+#[derive(Serialize, ToSchema)]
+#[schema(as = ReportSlaMet)]
+struct SlaMetJson {
+    met: u64,
+    breached: u64,
+    /// `met / (met + breached)` in percent; `null` when none was decided.
+    percent_met: Option<f64>,
+}
+
+impl From<&SlaFigures> for SlaMetJson {
+    fn from(s: &SlaFigures) -> Self {
+        Self { met: s.met, breached: s.breached, percent_met: s.percent_met }
+    }
 }
 
 impl From<&ReportFigures> for FiguresJson {
@@ -160,6 +180,8 @@ impl From<&ReportFigures> for FiguresJson {
             replies_per_conversation: f.replies_per_conversation,
             first_response: (&f.first_response).into(),
             resolution: (&f.resolution).into(),
+            sla_first_response: (&f.sla_first_response).into(),
+            sla_resolution: (&f.sla_resolution).into(),
         }
     }
 }
@@ -263,6 +285,10 @@ pub const CSV_COLUMNS: &[&str] = &[
     "resolution_business_seconds",
     "replies",
     "auto_replies",
+    "first_response_due_at",
+    "first_response_sla",
+    "resolution_due_at",
+    "resolution_sla",
 ];
 
 /// A CSV field: quoted when it must be; text that a spreadsheet would run as a formula
@@ -312,7 +338,14 @@ fn csv_row(out: &mut String, c: &ReportConversation) {
         (c.replies.to_string(), false),
         (c.auto_replies.to_string(), false),
     ];
-    for (i, (value, text)) in cells.iter().enumerate() {
+    let outcome = |o: Option<switchboard_domain::sla::SlaOutcome>| opt(o.map(|o| o.as_str().to_owned()));
+    let sla: [(String, bool); 4] = [
+        (time(c.sla.first_response_due_at), false),
+        (outcome(c.sla.first_response), false),
+        (time(c.sla.resolution_due_at), false),
+        (outcome(c.sla.resolution), false),
+    ];
+    for (i, (value, text)) in cells.iter().chain(&sla).enumerate() {
         if i > 0 {
             out.push(',');
         }

@@ -184,6 +184,38 @@ struct Panel {
     teams: Vec<TeamOption>,
     labels: Vec<LabelChip>,
     other_labels: Vec<LabelChip>,
+    /// Its SLA targets: what (`First response`, `Resolution`), the state's class (`met`,
+    /// `due`, `overdue`), what to say and the due time (ISO, short).
+    sla: Vec<SlaLine>,
+}
+
+struct SlaLine {
+    what: &'static str,
+    class: &'static str,
+    state: &'static str,
+    at: String,
+    short: String,
+}
+
+fn sla_lines(s: &switchboard_store::ConversationSla, now: chrono::DateTime<chrono::Utc>) -> Vec<SlaLine> {
+    use switchboard_domain::sla::SlaOutcome;
+    let line = |what, due: Option<chrono::DateTime<chrono::Utc>>, outcome: Option<SlaOutcome>| {
+        let due = due?;
+        let (class, state) = match outcome {
+            Some(SlaOutcome::Met) => ("met", "met"),
+            Some(SlaOutcome::Breached) => ("overdue", "missed"),
+            None if now >= due => ("overdue", "overdue"),
+            None => ("due", "due"),
+        };
+        Some(SlaLine { what, class, state, at: thread::iso(&due), short: thread::short(&due) })
+    };
+    [
+        line("First response", s.first_response_due_at, s.first_response),
+        line("Resolution", s.resolution_due_at, s.resolution),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 pub(super) async fn panel_html(
@@ -216,6 +248,7 @@ pub(super) async fn panel_html(
         status: c.status.as_str(),
         status_label: status_label(c.status),
         snoozed_until: c.snoozed_until.map(|t| (thread::iso(&t), thread::short(&t))),
+        sla: sla_lines(&c.sla, chrono::Utc::now()),
         assignee,
         mine: c.assignee_id == Some(me.id),
         unassigned: c.assignee_id.is_none(),

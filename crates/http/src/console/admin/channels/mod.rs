@@ -75,6 +75,26 @@ struct Row {
     greeting: Switch,
     away: Switch,
     csat: Switch,
+    /// Its SLA targets in words ("first response within 30 min, …"), or `None`.
+    sla: Option<String>,
+}
+
+/// A policy in words.
+fn sla_line(p: &switchboard_domain::sla::SlaPolicy) -> String {
+    let minutes = |m: u32| if m % 60 == 0 { format!("{} h", m / 60) } else { format!("{m} min") };
+    let mut parts = Vec::new();
+    if let Some(m) = p.first_response_minutes() {
+        parts.push(format!("first response within {}", minutes(m)));
+    }
+    if let Some(m) = p.resolution_minutes() {
+        parts.push(format!("resolution within {}", minutes(m)));
+    }
+    let mut line = parts.join(", ");
+    line.push_str(" (business time)");
+    if p.warning_minutes() > 0 {
+        line.push_str(&format!("; warned {} before", minutes(p.warning_minutes())));
+    }
+    line
 }
 
 #[derive(Template)]
@@ -100,6 +120,7 @@ async fn list(Page(admin): Page<Admin>, state: web::Data<AppState>) -> Result<Ht
             greeting: Switch::of(s.greeting.as_ref().map(|g| g.enabled)),
             away: Switch::of(s.away.as_ref().map(|a| a.enabled)),
             csat: Switch::of(switchboard_core::csat::settings(state.store.as_ref(), c.id).await?.map(|s| s.enabled())),
+            sla: state.store.sla_policy(switchboard_store::SlaScope::Channel(c.id)).await?.as_ref().map(sla_line),
         });
     }
     render(&Channels { layout: Layout::signed_in("Channels & hours", &admin.agent), nav: Nav::at(SECTION), channels })
