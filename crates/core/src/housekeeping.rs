@@ -6,7 +6,8 @@
 //! - their rows are deleted after `event_retention` (`webhooks.event_retention_days`),
 //!   once Meta can no longer redeliver them (it retries for 7 days): the deduplication
 //!   key is only needed while a retry may come;
-//! - the media cache is pruned by age and total size ([`crate::media_cache`]).
+//! - the media cache is pruned by age and total size ([`crate::media_cache`]);
+//! - audit entries older than `audit_retention` (`audit.retention_days`) are deleted.
 //!
 //! Every step is idempotent and works in bounded slices, so several instances may run it
 //! and a crash loses nothing.
@@ -30,6 +31,8 @@ pub struct HousekeepingOptions {
     pub event_retention: Duration,
     /// The media cache's directory and limits; `None`: not pruned.
     pub media: Option<(PathBuf, MediaCacheLimits)>,
+    /// Audit entries are kept this long; `None`: forever.
+    pub audit_retention: Option<Duration>,
 }
 
 impl Default for HousekeepingOptions {
@@ -39,6 +42,7 @@ impl Default for HousekeepingOptions {
             body_retention: Duration::from_secs(7 * 86_400),
             event_retention: Duration::from_secs(10 * 86_400),
             media: None,
+            audit_retention: Some(Duration::from_secs(365 * 86_400)),
         }
     }
 }
@@ -48,6 +52,7 @@ impl Default for HousekeepingOptions {
 pub struct HousekeepingReport {
     pub bodies_purged: u64,
     pub events_deleted: u64,
+    pub audit_deleted: u64,
     pub media: PruneReport,
 }
 
@@ -73,6 +78,9 @@ impl Housekeeper {
             }
             if let Some(before) = before(self.opts.event_retention) {
                 report.events_deleted = self.store.delete_old_events(before).await?;
+            }
+            if let Some(before) = self.opts.audit_retention.and_then(before) {
+                report.audit_deleted = crate::audit::Audit::new(self.store.as_ref()).purge(before).await?;
             }
             Ok::<_, StoreError>(())
         }

@@ -6,6 +6,7 @@
 
 mod agents;
 mod assignment;
+mod audit;
 mod auth;
 mod autoreply;
 mod contacts;
@@ -34,6 +35,7 @@ pub use assignment::{
     ChannelPolicy, InvalidPolicy, PolicySettings, PolicySource, PoolAgent, QueueKey, Returned, Route, TeamPolicy,
     Unanswered, WaitingConversation, auto_assigned_data, pool_agent, returned_data,
 };
+pub use audit::{AuditAction, AuditEntry, AuditQuery, AuditStore, AuditTarget, NewAuditEntry};
 pub use auth::{
     AgentCredentials, AuthStore, FailureKey, Invitation, InvitationOutcome, InvitationPurpose, NewInvitation,
     NewSession, NewSignInFailure, SealedSecret, SecuritySettings, Session, StoredTotp,
@@ -116,6 +118,7 @@ pub trait Store:
     + CsatStore
     + WebhookStore
     + ReportStore
+    + AuditStore
     + Send
     + Sync
     + 'static
