@@ -26,6 +26,7 @@ both_backends!(
     filters_and_the_cursor_page_through_the_log,
     bad_filters_are_named_and_agents_are_refused,
     old_entries_are_purged_and_recent_ones_kept,
+    the_console_page_lists_filters_and_loads_more,
 );
 
 /// The log's entries matching `query` (a query string), newest first (one page of 500).
@@ -395,4 +396,44 @@ async fn old_entries_are_purged_and_recent_ones_kept(backend: Backend) {
     let report =
         Housekeeper::new(Arc::clone(&app.store), keep).run_once(now + chrono::Duration::days(999)).await.unwrap();
     assert_eq!(report.audit_deleted, 0);
+}
+
+async fn console(app: &TestApp, path: &str) -> String {
+    let res = app.client.get(app.url(path)).bearer_auth(&app.token).send().await.unwrap();
+    assert_eq!(res.status(), 200, "{path}");
+    res.text().await.unwrap()
+}
+
+async fn the_console_page_lists_filters_and_loads_more(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for i in 0..55 {
+        let res = app.post_json("/api/v1/labels", &json!({"name": format!("L{i} <b>")})).await;
+        assert_eq!(res.status(), 201);
+    }
+    let team = app.post_json("/api/v1/teams", &json!({"name": "Sales"})).await.json::<Value>().await.unwrap();
+    let html = console(&app, "/admin/audit").await;
+    assert!(html.contains("aria-current=\"page\""), "the navigation marks the screen");
+    assert!(html.contains("team_created") && html.contains("label_created"));
+    assert!(html.contains("L54 &#60;b&#62;") && !html.contains("L54 <b>"), "before/after are escaped");
+    assert!(html.contains("127.0.0.1"));
+    assert_eq!(html.matches("class=\"audit-entry\"").count(), 50);
+    // "Load more": the next rows as a fragment, with the same filters.
+    let start = html.find("hx-get=\"/admin/audit/rows?").expect("a load-more link");
+    let rest = &html[start + "hx-get=\"".len()..];
+    let next = rest[..rest.find('"').unwrap()].replace("&amp;", "&");
+    let more = console(&app, &next).await;
+    let n = more.matches("class=\"audit-entry\"").count();
+    assert!(n >= 6, "{n} more");
+    assert!(more.contains("L0 &#60;b&#62;"), "the oldest label is on the next page");
+    assert!(!more.contains("<html"), "a fragment");
+    // Filters: by action and target.
+    let tid = team["id"].as_str().unwrap();
+    let only = console(&app, &format!("/admin/audit?action=team_created&target_id={tid}")).await;
+    assert_eq!(only.matches("class=\"audit-entry\"").count(), 1);
+    assert!(!only.contains("hx-get=\"/admin/audit/rows?"), "no more pages");
+    // A bad filter is said, not a 500.
+    let bad = console(&app, "/admin/audit?since=yesterday").await;
+    assert!(bad.contains("role=\"alert\"") && bad.contains("since"));
+    let dated = console(&app, "/admin/audit?since=2000-01-01T00%3A00&action=team_created").await;
+    assert_eq!(dated.matches("class=\"audit-entry\"").count(), 1);
 }

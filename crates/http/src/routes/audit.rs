@@ -23,28 +23,28 @@ routes! {
 pub(crate) struct AuditParams {
     /// Only entries by this agent.
     #[param(value_type = Option<AgentId>)]
-    actor: Option<String>,
+    pub(crate) actor: Option<String>,
     /// Only entries of this action.
     #[param(value_type = Option<AuditAction>)]
-    action: Option<String>,
+    pub(crate) action: Option<String>,
     /// Only entries about this type of thing (`agent`, `label`, `webhook_endpoint`…).
-    #[param(max_length = 100)]
-    target_type: Option<String>,
+    #[param(min_length = 1, max_length = 100)]
+    pub(crate) target_type: Option<String>,
     /// Only entries about the thing with this id.
-    #[param(max_length = 100)]
-    target_id: Option<String>,
+    #[param(min_length = 1, max_length = 100)]
+    pub(crate) target_id: Option<String>,
     /// Entries at or after this time (RFC 3339).
     #[param(value_type = Option<DateTime<Utc>>)]
-    since: Option<String>,
+    pub(crate) since: Option<String>,
     /// Entries before this time (RFC 3339).
     #[param(value_type = Option<DateTime<Utc>>)]
-    until: Option<String>,
+    pub(crate) until: Option<String>,
     /// `next_cursor` of the previous page.
     #[param(pattern = "^[0-9]{1,18}$")]
-    cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
     /// Entries per page.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 500, default = 50)]
-    limit: Option<String>,
+    pub(crate) limit: Option<String>,
 }
 
 /// One audit entry.
