@@ -361,6 +361,11 @@ async fn bad_filters_are_named_and_agents_are_refused(backend: Backend) {
         let fields: Vec<&str> = p["errors"].as_array().unwrap().iter().filter_map(|e| e["field"].as_str()).collect();
         assert_eq!(fields, [field], "{query}");
     }
+    // The description names the actions as the API spells them.
+    let doc = app.get_json("/api/v1/openapi.json").await;
+    let names = doc["components"]["schemas"]["AuditAction"]["enum"].as_array().unwrap().clone();
+    assert!(names.contains(&json!("sign_in")) && names.contains(&json!("webhook_secret_rotated")), "{names:?}");
+    assert_eq!(names.len(), AuditAction::ALL.len());
     let (_, token) = new_agent(&app, "Cy").await;
     let res = call(&app, Method::GET, "/api/v1/audit", Some(&token), None).await;
     assert_eq!(problem(res, 403).await["code"], "forbidden");

@@ -8,11 +8,12 @@ use serde_json::Value;
 macro_rules! audit_actions {
     ($($(#[$doc:meta])* $variant:ident => $name:literal),+ $(,)?) => {
         /// What an audit entry records. The names are stable: stored, filtered on and
-        /// shown by the API.
+        /// shown by the API (each is its variant in snake_case; a test checks both agree).
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[serde(rename_all = "snake_case")]
         pub enum AuditAction {
-            $($(#[$doc])* #[serde(rename = $name)] $variant,)+
+            $($(#[$doc])* $variant,)+
         }
 
         impl AuditAction {
