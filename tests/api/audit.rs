@@ -219,6 +219,17 @@ async fn configuration_changes_are_recorded_with_before_and_after(backend: Backe
     assert_eq!(send(&app, Method::DELETE, &format!("/api/v1/admin/quick-replies/{qid}"), None).await.status(), 204);
     assert_eq!(last(&app, "quick_reply_deleted").await["before"]["text"], "Hi there!");
 
+    // Click-to-chat links.
+    let res = app.post_json("/api/v1/links", &json!({"phone": "020 7946 0958", "region": "GB", "slug": "promo"})).await;
+    assert_eq!(res.status(), 201);
+    let link: Value = res.json().await.unwrap();
+    let lid = link["id"].as_str().unwrap();
+    assert_eq!(last(&app, "link_created").await["target_id"], lid);
+    let res = send(&app, Method::PATCH, &format!("/api/v1/links/{lid}"), Some(json!({"enabled": false}))).await;
+    assert_eq!(res.status(), 200);
+    let e = last(&app, "link_updated").await;
+    assert_eq!((e["before"]["enabled"].as_bool(), e["after"]["enabled"].as_bool()), (Some(true), Some(false)));
+
     // Outbox retries (none waiting: still who asked, and what came of it).
     let res = send(&app, Method::POST, "/api/v1/admin/outbox/retry", None).await;
     assert_eq!(res.status(), 202);
