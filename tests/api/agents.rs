@@ -169,6 +169,8 @@ async fn agents_are_refused_admin_routes_and_everyone_needs_a_token(backend: Bac
         (Method::POST, format!("/api/v1/agents/{admin_id}/tokens"), Some(json!({}))),
         (Method::POST, "/api/v1/teams".to_owned(), Some(json!({"name": "Sales"}))),
         (Method::PUT, format!("/api/v1/channels/{channel}/team"), Some(json!({"team_id": null}))),
+        (Method::GET, "/api/v1/audit".to_owned(), None),
+        (Method::GET, "/api/v1/audit?action=sign_in".to_owned(), None),
     ] {
         let p = problem(call(&app, method.clone(), &path, Some(&token), body).await, 403).await;
         assert_eq!(p["code"], "forbidden", "{method} {path}");

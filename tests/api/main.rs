@@ -5,6 +5,7 @@
 mod agents;
 mod assignment;
 mod attachments;
+mod audit;
 mod autoreplies;
 mod autoreply_admin;
 mod bodies;

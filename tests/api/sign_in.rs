@@ -38,7 +38,7 @@ fn browser() -> reqwest::Client {
 }
 
 /// The `sb_session` value a response sets, if any (non-empty).
-fn session_cookie(res: &reqwest::Response) -> Option<String> {
+pub fn session_cookie(res: &reqwest::Response) -> Option<String> {
     res.headers().get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
         let v = c.strip_prefix("sb_session=")?.split(';').next()?;
         (!v.is_empty()).then(|| v.to_owned())
@@ -77,7 +77,7 @@ async fn invitation(app: &TestApp, id: &str) -> String {
     url
 }
 
-async fn sign_in_as(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+pub async fn sign_in_as(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
     browser()
         .post(app.url("/sign-in"))
         .header("origin", &app.base)
@@ -118,7 +118,7 @@ async fn me_status(app: &TestApp, cookie: &str) -> u16 {
 }
 
 /// A console form post with the session cookie and its CSRF token, as htmx sends it.
-async fn console_post(app: &TestApp, path: &str, cookie: &str, form: &[(&str, &str)]) -> reqwest::Response {
+pub async fn console_post(app: &TestApp, path: &str, cookie: &str, form: &[(&str, &str)]) -> reqwest::Response {
     browser()
         .post(app.url(path))
         .header(COOKIE, format!("sb_session={cookie}"))

@@ -5,6 +5,7 @@
 
 pub mod harness;
 
+mod admin_audit;
 mod admin_consent;
 mod admin_hours;
 mod admin_labels;

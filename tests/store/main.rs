@@ -44,6 +44,7 @@ macro_rules! conformance {
 mod agents;
 mod agents_admin;
 mod assignment;
+mod audit;
 mod auth;
 mod autoreply;
 mod batches;

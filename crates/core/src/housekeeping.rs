@@ -9,7 +9,8 @@
 //! - outgoing webhook messages that no endpoint is still trying to deliver are deleted,
 //!   with their delivery log, after `webhook_log_retention`
 //!   (`outgoing_webhooks.retention_days`);
-//! - the media cache is pruned by age and total size ([`crate::media_cache`]).
+//! - the media cache is pruned by age and total size ([`crate::media_cache`]);
+//! - audit entries older than `audit_retention` (`audit.retention_days`) are deleted.
 //!
 //! Every step is idempotent and works in bounded slices, so several instances may run it
 //! and a crash loses nothing.
@@ -39,6 +40,8 @@ pub struct HousekeepingOptions {
     pub webhook_log_retention: Duration,
     /// The media cache's directory and limits; `None`: not pruned.
     pub media: Option<(PathBuf, MediaCacheLimits)>,
+    /// Audit entries are kept this long; `None`: forever.
+    pub audit_retention: Option<Duration>,
 }
 
 impl Default for HousekeepingOptions {
@@ -49,6 +52,7 @@ impl Default for HousekeepingOptions {
             event_retention: Duration::from_secs(10 * 86_400),
             webhook_log_retention: Duration::from_secs(30 * 86_400),
             media: None,
+            audit_retention: Some(Duration::from_secs(365 * 86_400)),
         }
     }
 }
@@ -59,6 +63,7 @@ pub struct HousekeepingReport {
     pub bodies_purged: u64,
     pub events_deleted: u64,
     pub webhook_messages_deleted: u64,
+    pub audit_deleted: u64,
     pub media: PruneReport,
 }
 
@@ -94,6 +99,9 @@ impl Housekeeper {
                         break;
                     }
                 }
+            }
+            if let Some(before) = self.opts.audit_retention.and_then(before) {
+                report.audit_deleted = crate::audit::Audit::new(self.store.as_ref()).purge(before).await?;
             }
             Ok::<_, StoreError>(())
         }
@@ -133,12 +141,14 @@ impl Housekeeper {
                     if r.bodies_purged > 0
                         || r.events_deleted > 0
                         || r.webhook_messages_deleted > 0
+                        || r.audit_deleted > 0
                         || r.media.removed > 0
                     {
                         tracing::info!(
                             bodies_purged = r.bodies_purged,
                             events_deleted = r.events_deleted,
                             webhook_messages_deleted = r.webhook_messages_deleted,
+                            audit_deleted = r.audit_deleted,
                             media_removed = r.media.removed,
                             media_removed_bytes = r.media.removed_bytes,
                             media_kept_bytes = r.media.kept_bytes,

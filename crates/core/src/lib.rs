@@ -9,6 +9,7 @@ pub mod admin;
 pub mod assigner;
 pub mod assignment;
 pub mod attribution;
+pub mod audit;
 pub mod auth;
 mod autoreply;
 pub mod clicks;
@@ -29,6 +30,7 @@ pub mod webhooks;
 
 pub use admin::AdminError;
 pub use assigner::{Assigner, AssignerOptions};
+pub use audit::{Actor, Audit, EntryExt};
 pub use auth::{Auth, AuthConfig, AuthError, AuthOptions};
 pub use clicks::ClickCounter;
 pub use housekeeping::{Housekeeper, HousekeepingError, HousekeepingOptions, HousekeepingReport};

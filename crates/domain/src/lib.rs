@@ -8,6 +8,7 @@
 pub mod agent;
 pub mod assignment;
 pub mod attachment;
+pub mod audit;
 pub mod autoreply;
 pub mod consent;
 pub mod contact;
@@ -33,6 +34,7 @@ pub use assignment::{
     PolicySettings, PolicySource, PoolAgent, Returned,
 };
 pub use attachment::{Attachment, AttachmentError, AttachmentKind};
+pub use audit::{AuditAction, AuditTarget};
 pub use contact::{MAX_CONTACT_ATTRIBUTES, merge_attributes};
 pub use conversation::ConversationStatus;
 pub use ids::{

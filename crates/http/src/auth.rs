@@ -59,7 +59,7 @@ impl std::fmt::Debug for How {
 /// complete session, and 403 `csrf_failed` for a cookie-authenticated unsafe request
 /// without the CSRF token.
 #[derive(Clone, Debug)]
-pub struct AuthenticatedAgent(pub Agent, How);
+pub struct AuthenticatedAgent(pub Agent, How, String);
 
 impl AuthenticatedAgent {
     /// What the request authenticated with (an event stream re-checks it).
@@ -92,6 +92,24 @@ impl AuthenticatedAgent {
     #[must_use]
     pub fn session_id(&self) -> Option<SessionId> {
         self.session().map(|s| s.id)
+    }
+
+    /// The client's address ([`client_addr`]).
+    #[must_use]
+    pub fn addr(&self) -> &str {
+        &self.2
+    }
+
+    /// Who acts, for the audit log: this agent, from this address.
+    #[must_use]
+    pub fn actor(&self) -> switchboard_core::Actor {
+        switchboard_core::Actor::agent(self.0.id, self.2.clone())
+    }
+
+    /// An audit entry for `action` by this agent, from this address, now.
+    #[must_use]
+    pub fn audit(&self, action: switchboard_domain::AuditAction) -> switchboard_store::NewAuditEntry {
+        self.actor().entry(action)
     }
 
     /// Requires the admin role.
@@ -164,7 +182,7 @@ impl FromRequest for AuthenticatedAgent {
             let Some(state) = state else { return Err(ApiError::Unauthorized) };
             if let Some(hash) = token {
                 return match state.store.agent_by_token(&hash, Utc::now()).await? {
-                    Some(agent) if agent.active => Ok(Self(agent, How::Token(hash))),
+                    Some(agent) if agent.active => Ok(Self(agent, How::Token(hash), client_addr(&req, state.cookies))),
                     _ => Err(ApiError::Unauthorized),
                 };
             }
@@ -179,6 +197,7 @@ impl FromRequest for AuthenticatedAgent {
             Ok(Self(
                 agent,
                 How::Session { csrf: csrf_token(&token), hash: hash_secret_token(&token), session: Box::new(session) },
+                client_addr(&req, state.cookies),
             ))
         })
     }

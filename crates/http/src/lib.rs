@@ -72,6 +72,11 @@ impl AppState {
         Inbox::new(self.store.as_ref(), &self.wake)
     }
 
+    /// The audit log: recording and listing entries.
+    pub(crate) fn audit(&self) -> switchboard_core::Audit<'_> {
+        switchboard_core::Audit::new(self.store.as_ref())
+    }
+
     /// Admins' use cases on outgoing webhook endpoints.
     pub(crate) fn webhooks(&self) -> switchboard_core::Webhooks<'_> {
         switchboard_core::Webhooks::new(self.store.as_ref(), &self.auth.key, &self.webhooks)

@@ -79,6 +79,7 @@ pub const API: &[Module] = &[
     module!(assignment),
     module!(events),
     module!(outgoing_webhooks),
+    module!(audit),
 ];
 
 /// An error answer (RFC 9457), as every API error is rendered.

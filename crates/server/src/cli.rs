@@ -224,7 +224,7 @@ async fn invitation_link(
     let creds = store.credentials(agent).await?;
     let purpose = if creds.password_hash.is_some() { InvitationPurpose::Reset } else { InvitationPurpose::Invite };
     let created = switchboard_core::Auth::new(store, &config)
-        .create_invitation(agent, purpose, None)
+        .create_invitation(agent, purpose, &switchboard_core::Actor::SYSTEM)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let base = settings.public_url()?.unwrap_or_else(|| format!("http://{}", settings.http.listen));

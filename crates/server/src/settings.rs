@@ -63,6 +63,15 @@ pub struct Settings {
     pub console: ConsoleSettings,
     pub secrets: SecretsSettings,
     pub outgoing_webhooks: OutgoingWebhookSettings,
+    pub audit: AuditSettings,
+}
+
+/// The audit log (`[audit]`, `GET /api/v1/audit`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Entries older than this many days are deleted by housekeeping; 0: kept forever.
+    pub retention_days: u32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -575,6 +584,7 @@ impl Settings {
                     max_bytes: (m.cache_max_mb > 0).then(|| m.cache_max_mb.saturating_mul(1 << 20)),
                 },
             )),
+            audit_retention: (self.audit.retention_days > 0).then(|| days(self.audit.retention_days)),
             ..switchboard_core::HousekeepingOptions::default()
         }
     }
@@ -780,34 +790,38 @@ impl Settings {
         ) + &format!(
             "\n[events]\nkeep_alive_ms = {}\nretention_days = {}\npoll_interval_ms = {}\n",
             self.events.keep_alive_ms, self.events.retention_days, self.events.poll_interval_ms,
-        ) + &format!(
-            "\n[assignment]\nenabled = {}\ninterval_secs = {}\nbatch_size = {}\n",
-            self.assignment.enabled, self.assignment.interval_secs, self.assignment.batch_size,
-        ) + &format!(
-            "\n[console]\nsession_idle_minutes = {}\nsession_max_days = {}\ninvitation_hours = {}\nsign_in_failures_per_account = {}\nsign_in_failures_per_client = {}\nsign_in_failure_window_secs = {}\nsecure_cookies = {}\ntrust_proxy = {}\n",
-            self.console.session_idle_minutes,
-            self.console.session_max_days,
-            self.console.invitation_hours,
-            self.console.sign_in_failures_per_account,
-            self.console.sign_in_failures_per_client,
-            self.console.sign_in_failure_window_secs,
-            self.console.secure_cookies,
-            self.console.trust_proxy,
-        ) + &format!(
-            "\n[secrets]\nkey = {}\nkey_file = {:?}\n",
-            if self.secrets.key.is_some() { "\"********\" # set" } else { "\"\" # not set" },
-            self.secrets.key_file.display().to_string(),
-        ) + &format!(
-            "\n[outgoing_webhooks]\nenabled = {}\nallowed_private_addresses = {:?}\ntimeout_secs = {}\ndisable_after_days = {}\nrotation_overlap_hours = {}\nbatch_size = {}\nconcurrency = {}\npoll_interval_ms = {}\n",
-            self.outgoing_webhooks.enabled,
-            self.outgoing_webhooks.allowed_private_addresses,
-            self.outgoing_webhooks.timeout_secs,
-            self.outgoing_webhooks.disable_after_days,
-            self.outgoing_webhooks.rotation_overlap_hours,
-            self.outgoing_webhooks.batch_size,
-            self.outgoing_webhooks.concurrency,
-            self.outgoing_webhooks.poll_interval_ms,
-        )
+        ) + &format!("\n[audit]\nretention_days = {}\n", self.audit.retention_days)
+            + &format!(
+                "\n[assignment]\nenabled = {}\ninterval_secs = {}\nbatch_size = {}\n",
+                self.assignment.enabled, self.assignment.interval_secs, self.assignment.batch_size,
+            )
+            + &format!(
+                "\n[console]\nsession_idle_minutes = {}\nsession_max_days = {}\ninvitation_hours = {}\nsign_in_failures_per_account = {}\nsign_in_failures_per_client = {}\nsign_in_failure_window_secs = {}\nsecure_cookies = {}\ntrust_proxy = {}\n",
+                self.console.session_idle_minutes,
+                self.console.session_max_days,
+                self.console.invitation_hours,
+                self.console.sign_in_failures_per_account,
+                self.console.sign_in_failures_per_client,
+                self.console.sign_in_failure_window_secs,
+                self.console.secure_cookies,
+                self.console.trust_proxy,
+            )
+            + &format!(
+                "\n[secrets]\nkey = {}\nkey_file = {:?}\n",
+                if self.secrets.key.is_some() { "\"********\" # set" } else { "\"\" # not set" },
+                self.secrets.key_file.display().to_string(),
+            )
+            + &format!(
+                "\n[outgoing_webhooks]\nenabled = {}\nallowed_private_addresses = {:?}\ntimeout_secs = {}\ndisable_after_days = {}\nrotation_overlap_hours = {}\nbatch_size = {}\nconcurrency = {}\npoll_interval_ms = {}\n",
+                self.outgoing_webhooks.enabled,
+                self.outgoing_webhooks.allowed_private_addresses,
+                self.outgoing_webhooks.timeout_secs,
+                self.outgoing_webhooks.disable_after_days,
+                self.outgoing_webhooks.rotation_overlap_hours,
+                self.outgoing_webhooks.batch_size,
+                self.outgoing_webhooks.concurrency,
+                self.outgoing_webhooks.poll_interval_ms,
+            )
     }
 }
 

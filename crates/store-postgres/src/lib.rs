@@ -27,6 +27,7 @@
 
 mod agents;
 mod assignment;
+mod audit;
 mod auth;
 mod autoreply;
 mod consent;

@@ -155,7 +155,8 @@ macro_rules! auth_store {
                 }
 
                 async fn record_sign_in_failure(&self, f: &NewSignInFailure<'_>, at: DateTime<Utc>) -> Result<()> {
-                    let mut w = self.write_conn().await?;
+                    // The rate limit's row and the audit entry, in one transaction.
+                    let mut tx = self.begin_write().await?;
                     sqlx::query(
                         "INSERT INTO sign_in_failures (account, agent_id, client_addr, at) VALUES ($1, $2, $3, $4)",
                     )
@@ -163,10 +164,20 @@ macro_rules! auth_store {
                     .bind(f.agent.map(|a| *a.as_uuid()))
                     .bind(f.client_addr)
                     .bind(Ts(at))
-                    .execute(&mut *w)
+                    .execute(tx.conn())
                     .await
                     .db()?;
-                    Ok(())
+                    let entry = switchboard_store::NewAuditEntry {
+                        at,
+                        actor: None,
+                        client_addr: Some(f.client_addr.to_owned()),
+                        action: switchboard_store::AuditAction::SignInFailed,
+                        target: f.agent.map(|a| switchboard_store::AuditTarget::new("agent", a)),
+                        before: None,
+                        after: None,
+                    };
+                    crate::audit::insert_audit(tx.conn(), &entry).await?;
+                    tx.commit().await
                 }
 
                 async fn nth_recent_failure(

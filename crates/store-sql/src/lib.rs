@@ -30,6 +30,7 @@
 #![forbid(unsafe_code)]
 
 mod agents;
+mod audit;
 mod auth;
 pub mod columns;
 mod consent;

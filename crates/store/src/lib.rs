@@ -6,6 +6,7 @@
 
 mod agents;
 mod assignment;
+mod audit;
 mod auth;
 mod autoreply;
 mod consent;
@@ -36,6 +37,7 @@ pub use assignment::{
     ChannelPolicy, InvalidPolicy, PolicySettings, PolicySource, PoolAgent, QueueKey, Returned, Route, TeamPolicy,
     Unanswered, WaitingConversation, auto_assigned_data, pool_agent, returned_data,
 };
+pub use audit::{AuditAction, AuditEntry, AuditQuery, AuditStore, AuditTarget, NewAuditEntry};
 pub use auth::{
     AgentCredentials, AuthStore, FailureKey, Invitation, InvitationOutcome, InvitationPurpose, NewInvitation,
     NewSession, NewSignInFailure, SealedSecret, SecuritySettings, Session, StoredTotp,
@@ -122,6 +124,7 @@ pub trait Store:
     + WebhookStore
     + ReportStore
     + SlaStore
+    + AuditStore
     + Send
     + Sync
     + 'static

@@ -16,12 +16,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
-use switchboard_domain::{AgentId, Email, Password, SessionId, TokenHash};
+use switchboard_domain::{AgentId, AuditAction, Email, Password, SessionId, TokenHash};
 use switchboard_store::{
     Agent, FailureKey, Invitation, InvitationOutcome, InvitationPurpose, NewInvitation, NewSession, NewSignInFailure,
     SecuritySettings, Session, Store, StoreError,
 };
 
+use crate::audit::{Actor, Audit, EntryExt};
 use crate::inbox::Invalid;
 
 pub use password::warm_up;
@@ -303,6 +304,18 @@ impl<'a> Auth<'a> {
             )
             .await?;
         tracing::info!(agent_id = %creds.agent.id, session_id = %session.id, ?next, "signed in");
+        let actor = Actor::agent(creds.agent.id, client.addr.clone());
+        let second_factor = match next {
+            NextStep::Done => "none",
+            NextStep::Code => "code",
+            NextStep::Enrol => "enrol",
+        };
+        Audit::new(self.store)
+            .record(actor.entry(AuditAction::SignIn).target("session", session.id).after(&serde_json::json!({
+                "session_id": session.id,
+                "second_factor": second_factor,
+            })))
+            .await;
         Ok(SignedIn { token, session, agent: creds.agent, next })
     }
 
@@ -368,10 +381,11 @@ impl<'a> Auth<'a> {
         Ok(self.store.use_totp_step(agent.id, step, confirm).await?)
     }
 
-    /// Ends a session (sign-out).
-    pub async fn sign_out(&self, session: &Session) -> Result<(), AuthError> {
+    /// Ends a session (sign-out); `actor`: who, from where.
+    pub async fn sign_out(&self, session: &Session, actor: &Actor) -> Result<(), AuthError> {
         self.store.revoke_session(session.agent_id, session.id, Utc::now()).await.map_err(not_found("session"))?;
         tracing::info!(agent_id = %session.agent_id, session_id = %session.id, "signed out");
+        Audit::new(self.store).record(actor.entry(AuditAction::SignOut).target("session", session.id)).await;
         Ok(())
     }
 
@@ -384,9 +398,16 @@ impl<'a> Auth<'a> {
     }
 
     /// Revokes one of the agent's sessions.
-    pub async fn revoke_session(&self, agent: AgentId, session: SessionId, by: AgentId) -> Result<Session, AuthError> {
+    pub async fn revoke_session(&self, agent: AgentId, session: SessionId, by: &Actor) -> Result<Session, AuthError> {
         let s = self.store.revoke_session(agent, session, Utc::now()).await.map_err(not_found("session"))?;
-        tracing::info!(agent_id = %agent, session_id = %session, by = %by, "session revoked");
+        tracing::info!(agent_id = %agent, session_id = %session, by = ?by.agent, "session revoked");
+        Audit::new(self.store)
+            .record(
+                by.entry(AuditAction::SessionRevoked)
+                    .target("session", session)
+                    .after(&serde_json::json!({ "agent_id": agent, "session_id": session })),
+            )
+            .await;
         Ok(s)
     }
 
@@ -396,7 +417,7 @@ impl<'a> Auth<'a> {
         &self,
         agent: AgentId,
         purpose: InvitationPurpose,
-        by: Option<AgentId>,
+        by: &Actor,
     ) -> Result<CreatedInvitation, AuthError> {
         let now = Utc::now();
         let token = new_secret_token("sbi_");
@@ -408,7 +429,7 @@ impl<'a> Auth<'a> {
                     hash: &hash,
                     agent,
                     purpose,
-                    created_by: by,
+                    created_by: by.agent,
                     expires_at: now + self.opts().invitation_ttl,
                 },
                 now,
@@ -416,6 +437,17 @@ impl<'a> Auth<'a> {
             .await
             .map_err(not_found("agent"))?;
         tracing::info!(agent_id = %agent, invitation_id = %invitation.id, purpose = purpose.as_str(), "invitation created");
+        let action = match purpose {
+            InvitationPurpose::Invite => AuditAction::AgentInvited,
+            InvitationPurpose::Reset => AuditAction::PasswordResetIssued,
+        };
+        Audit::new(self.store)
+            .record(by.entry(action).target("agent", agent).after(&serde_json::json!({
+                "invitation_id": invitation.id,
+                "purpose": purpose.as_str(),
+                "expires_at": invitation.expires_at,
+            })))
+            .await;
         Ok(CreatedInvitation { token, invitation })
     }
 
@@ -479,7 +511,13 @@ impl<'a> Auth<'a> {
 
     /// Confirms an enrolment with a first code; completes `session` if its second
     /// factor was pending (a required enrolment at sign-in).
-    pub async fn confirm_totp(&self, agent: &Agent, code: &str, session: Option<&Session>) -> Result<(), AuthError> {
+    pub async fn confirm_totp(
+        &self,
+        agent: &Agent,
+        code: &str,
+        session: Option<&Session>,
+        actor: &Actor,
+    ) -> Result<(), AuthError> {
         let creds = self.store.credentials(agent.id).await.map_err(not_found("agent"))?;
         let Some(stored) = creds.totp else { return Err(AuthError::TotpNotEnrolled) };
         if stored.confirmed {
@@ -492,17 +530,19 @@ impl<'a> Auth<'a> {
             self.store.complete_second_factor(s.id).await?;
         }
         tracing::info!(agent_id = %agent.id, "TOTP enrolled");
+        Audit::new(self.store).record(actor.entry(AuditAction::TotpEnabled).target("agent", agent.id)).await;
         Ok(())
     }
 
     /// Turns TOTP off, unless it is required for the agent or everyone.
-    pub async fn disable_totp(&self, agent: &Agent) -> Result<(), AuthError> {
+    pub async fn disable_totp(&self, agent: &Agent, actor: &Actor) -> Result<(), AuthError> {
         let fresh = self.store.agent(agent.id).await?.ok_or(AuthError::NotFound { what: "agent" })?;
         if self.totp_required(&fresh).await? {
             return Err(AuthError::TotpRequired);
         }
         self.store.set_totp(agent.id, None).await.map_err(not_found("agent"))?;
         tracing::info!(agent_id = %agent.id, "TOTP turned off");
+        Audit::new(self.store).record(actor.entry(AuditAction::TotpDisabled).target("agent", agent.id)).await;
         Ok(())
     }
 
@@ -524,9 +564,20 @@ impl<'a> Auth<'a> {
         &self,
         s: &SecuritySettings,
         by: AgentId,
+        actor: &Actor,
     ) -> Result<SecuritySettings, AuthError> {
+        let before = self.store.security_settings().await?;
         let s = self.store.set_security_settings(s, by, Utc::now()).await?;
         tracing::info!(by = %by, totp_mandatory = s.totp_mandatory, "security settings changed");
+        Audit::new(self.store)
+            .record(
+                actor
+                    .entry(AuditAction::SettingsChanged)
+                    .target("settings", "security")
+                    .before(&serde_json::json!({ "totp_mandatory": before.totp_mandatory }))
+                    .after(&serde_json::json!({ "totp_mandatory": s.totp_mandatory })),
+            )
+            .await;
         Ok(s)
     }
 }

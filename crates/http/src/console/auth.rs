@@ -13,6 +13,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
+use switchboard_core::Actor;
 use switchboard_core::AuthError;
 use switchboard_core::auth::{Client, Enrolment, NextStep};
 use switchboard_domain::{Password, SessionId};
@@ -293,7 +294,10 @@ async fn code(
     let result = if status.enabled {
         state.auth().verify_code(&session, &agent, &form.code, &client(&req, &state)).await
     } else {
-        state.auth().confirm_totp(&agent, &form.code, Some(&session)).await
+        state
+            .auth()
+            .confirm_totp(&agent, &form.code, Some(&session), &Actor::agent(agent.id, client_addr(&req, state.cookies)))
+            .await
     };
     match result {
         Ok(()) => Ok(see_other(&next).finish()),
@@ -348,12 +352,13 @@ async fn sign_out(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
             if !same_origin(&req, &state) {
                 return Err(csrf_refused());
             }
-            state.auth().sign_out(&session).await.map_err(ApiError::from)?;
+            let actor = Actor::agent(session.agent_id, client_addr(&req, state.cookies));
+            state.auth().sign_out(&session, &actor).await.map_err(ApiError::from)?;
         } else {
             // A complete session: the CSRF check of every cookie-authenticated request.
             let agent = <AuthenticatedAgent as actix_web::FromRequest>::extract(&req).await?;
             if let Some(s) = agent.session() {
-                state.auth().sign_out(s).await.map_err(ApiError::from)?;
+                state.auth().sign_out(s, &agent.actor()).await.map_err(ApiError::from)?;
             }
         }
     }
@@ -546,7 +551,7 @@ async fn revoke_session(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
     let session = path.get()?;
-    state.auth().revoke_session(agent.0.id, session, agent.0.id).await.map_err(ApiError::from)?;
+    state.auth().revoke_session(agent.0.id, session, &agent.actor()).await.map_err(ApiError::from)?;
     if agent.session_id() == Some(session) {
         let secure = is_https(&req, state.cookies);
         let mut res = see_other("/sign-in").cookie(clear_session_cookie(secure)).finish();
@@ -581,7 +586,7 @@ async fn confirm(
     form: web::Form<ConfirmForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
-    match state.auth().confirm_totp(&agent.0, &form.code, agent.session()).await {
+    match state.auth().confirm_totp(&agent.0, &form.code, agent.session(), &agent.actor()).await {
         Ok(()) => {
             account_page(&state, &agent, StatusCode::OK, None, None, Some("Two-factor authentication is on.")).await
         }
@@ -596,7 +601,7 @@ async fn disable(
     Page(agent): Page<AuthenticatedAgent>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
-    match state.auth().disable_totp(&agent.0).await {
+    match state.auth().disable_totp(&agent.0, &agent.actor()).await {
         Ok(()) => {
             account_page(&state, &agent, StatusCode::OK, None, None, Some("Two-factor authentication is off.")).await
         }

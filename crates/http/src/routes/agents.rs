@@ -11,8 +11,9 @@ use std::str::FromStr;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use switchboard_core::EntryExt;
 use switchboard_core::admin::UpdatedAgent;
-use switchboard_domain::{AgentId, AgentName, AgentRole, Email, NewAgent};
+use switchboard_domain::{AgentId, AgentName, AgentRole, AuditAction, Email, NewAgent};
 use switchboard_store::{Agent, AgentPatch, ApiToken, Availability, StoreError, TokenId};
 use utoipa::ToSchema;
 
@@ -326,8 +327,18 @@ async fn create(
     let (agent, token) =
         state.config().create_agent(&NewAgent { name, email, role }, capacity, token_name.as_deref()).await?;
     tracing::info!(agent_id = %agent.id, role = %agent.role, by = %caller.0.id, "agent created");
-    Ok(HttpResponse::Created()
-        .json(CreatedAgent { agent: AgentJson::from(agent), token: TokenJson::new(token.stored, Some(token.token)) }))
+    let agent = AgentJson::from(agent);
+    state.audit().record(caller.audit(AuditAction::AgentCreated).target("agent", agent.id).after(&agent)).await;
+    state
+        .audit()
+        .record(
+            caller
+                .audit(AuditAction::TokenCreated)
+                .target("token", token.stored.id)
+                .after(&TokenJson::new(token.stored.clone(), None)),
+        )
+        .await;
+    Ok(HttpResponse::Created().json(CreatedAgent { agent, token: TokenJson::new(token.stored, Some(token.token)) }))
 }
 
 /// Edits an agent: name, email, role, capacity, activity, availability, whether TOTP is
@@ -356,11 +367,22 @@ async fn update(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
+    let before = state.store.agent(id).await?;
     let UpdatedAgent { agent, unassigned } = state.config().update_agent(id, &patch, caller.0.id).await?;
     tracing::info!(
         agent_id = %id, by = %caller.0.id, active = agent.active, role = %agent.role, unassigned, "agent updated"
     );
-    Ok(HttpResponse::Ok().json(AgentJson::from(agent)))
+    let action = match &before {
+        Some(b) if b.active && !agent.active => AuditAction::AgentDeactivated,
+        Some(b) if b.role != agent.role => AuditAction::RoleChanged,
+        _ => AuditAction::AgentUpdated,
+    };
+    let after = AgentJson::from(agent);
+    state
+        .audit()
+        .record(caller.audit(action).target("agent", id).before(&before.map(AgentJson::from)).after(&after))
+        .await;
+    Ok(HttpResponse::Ok().json(after))
 }
 
 /// Sets the calling agent's own availability.
@@ -416,6 +438,15 @@ async fn create_token(
     }
     let created = state.config().create_token(id, name.as_deref()).await?;
     tracing::info!(agent_id = %id, token_id = %created.stored.id, by = %caller.0.id, "API token created");
+    state
+        .audit()
+        .record(
+            caller
+                .audit(AuditAction::TokenCreated)
+                .target("token", created.stored.id)
+                .after(&TokenJson::new(created.stored.clone(), None)),
+        )
+        .await;
     Ok(HttpResponse::Created().json(TokenJson::new(created.stored, Some(created.token))))
 }
 
@@ -433,5 +464,14 @@ async fn revoke_token(
     let token = token.get()?;
     state.config().revoke_token(id, token).await?;
     tracing::info!(agent_id = %id, token_id = %token, by = %caller.0.id, "API token revoked");
+    state
+        .audit()
+        .record(
+            caller
+                .audit(AuditAction::TokenRevoked)
+                .target("token", token)
+                .after(&serde_json::json!({ "agent_id": id, "token_id": token })),
+        )
+        .await;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -8,7 +8,8 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use switchboard_domain::ChannelId;
+use switchboard_core::EntryExt;
+use switchboard_domain::{AuditAction, ChannelId};
 use switchboard_store::{AssignmentPolicy, ChannelPolicy, PolicySettings, PolicySource, StoreError, TeamId};
 use utoipa::ToSchema;
 
@@ -149,7 +150,9 @@ async fn put_team(
 ) -> Result<HttpResponse, ApiError> {
     let policy = parse_body(&body)?;
     state.inbox().set_team_policy(&caller.0, team, &policy).await?;
-    Ok(HttpResponse::Ok().json(TeamPolicyJson { team_id: team, policy: policy.into() }))
+    let answer = TeamPolicyJson { team_id: team, policy: policy.into() };
+    state.audit().record(caller.audit(AuditAction::SettingsChanged).target("team", team).after(&answer)).await;
+    Ok(HttpResponse::Ok().json(answer))
 }
 
 /// A channel's auto-assignment policy: in effect, its source, and its own (any agent).
@@ -172,8 +175,9 @@ async fn put_channel(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let policy = parse_body(&body)?;
-    let after = state.inbox().set_channel_policy(&caller.0, channel, Some(&policy)).await?;
-    Ok(HttpResponse::Ok().json(ChannelPolicyJson::from(after)))
+    let after = ChannelPolicyJson::from(state.inbox().set_channel_policy(&caller.0, channel, Some(&policy)).await?);
+    state.audit().record(caller.audit(AuditAction::SettingsChanged).target("channel", channel).after(&after)).await;
+    Ok(HttpResponse::Ok().json(after))
 }
 
 /// Removes a channel's own policy: it follows its team's again (admins).
@@ -183,6 +187,7 @@ async fn delete_channel(
     Admin { agent: caller, path: channel, .. }: Admin<ChannelId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let after = state.inbox().set_channel_policy(&caller.0, channel, None).await?;
-    Ok(HttpResponse::Ok().json(ChannelPolicyJson::from(after)))
+    let after = ChannelPolicyJson::from(state.inbox().set_channel_policy(&caller.0, channel, None).await?);
+    state.audit().record(caller.audit(AuditAction::SettingsChanged).target("channel", channel).after(&after)).await;
+    Ok(HttpResponse::Ok().json(after))
 }

@@ -12,8 +12,9 @@
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use serde::Serialize;
-use switchboard_domain::ChannelId;
+use switchboard_core::EntryExt;
 use switchboard_domain::csat::{CsatSettings, CsatSettingsInput};
+use switchboard_domain::{AuditAction, ChannelId};
 use utoipa::ToSchema;
 
 use crate::AppState;
@@ -61,7 +62,18 @@ async fn put_settings(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.read()?;
+    let before = switchboard_core::csat::settings(state.store.as_ref(), channel).await?.map(CsatSettingsInput::from);
     let settings = switchboard_core::csat::set_settings(state.store.as_ref(), channel, input, Utc::now()).await?;
     tracing::info!(channel_id = %channel, admin_id = %agent.0.id, "satisfaction survey settings replaced");
+    state
+        .audit()
+        .record(
+            agent
+                .audit(AuditAction::CsatSettingsChanged)
+                .target("channel", channel)
+                .before(&before)
+                .after(&CsatSettingsInput::from(settings.clone())),
+        )
+        .await;
     Ok(answer(channel, Some(settings)))
 }

@@ -6,8 +6,9 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
+use switchboard_core::EntryExt;
 use switchboard_domain::label::{LabelColour, LabelName};
-use switchboard_domain::{AgentId, ConversationId, LabelId};
+use switchboard_domain::{AgentId, AuditAction, ConversationId, LabelId};
 use switchboard_store::{AppliedLabel, Label, LabelPatch, NewLabel};
 use utoipa::ToSchema;
 
@@ -206,7 +207,9 @@ async fn create(
     };
     let label = state.config().create_label(&NewLabel { name, colour, description, at: Utc::now() }).await?;
     tracing::info!(label_id = %label.id, agent_id = %agent.0.id, "label created");
-    Ok(HttpResponse::Created().json(LabelJson::from(label)))
+    let label = LabelJson::from(label);
+    state.audit().record(agent.audit(AuditAction::LabelCreated).target("label", label.id).after(&label)).await;
+    Ok(HttpResponse::Created().json(label))
 }
 
 /// Renames, recolours or redescribes a label (admins).
@@ -226,9 +229,14 @@ async fn update(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let label = state.config().update_label(id, &patch).await?;
+    let before = state.store.label(id).await?.map(LabelJson::from);
+    let label = LabelJson::from(state.config().update_label(id, &patch).await?);
     tracing::info!(label_id = %id, agent_id = %agent.0.id, "label updated");
-    Ok(HttpResponse::Ok().json(LabelJson::from(label)))
+    state
+        .audit()
+        .record(agent.audit(AuditAction::LabelUpdated).target("label", id).before(&before).after(&label))
+        .await;
+    Ok(HttpResponse::Ok().json(label))
 }
 
 /// Deletes a label and takes it off every conversation (admins).
@@ -238,8 +246,10 @@ async fn delete(
     Admin { agent, path: id, .. }: Admin<LabelId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let before = state.store.label(id).await?.map(LabelJson::from);
     state.config().delete_label(id).await?;
     tracing::info!(label_id = %id, agent_id = %agent.0.id, "label deleted");
+    state.audit().record(agent.audit(AuditAction::LabelDeleted).target("label", id).before(&before)).await;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -6,10 +6,11 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_domain::link::{ClickToChat, PhoneNumber, PrefilledText, RefCode, RefFormat, Slug};
-use switchboard_domain::{AgentId, ChannelId, LinkId};
+use switchboard_domain::{AgentId, AuditAction, ChannelId, LinkId};
 use switchboard_store::{Link, LinkCursor, LinkDay, LinkPatch, LinkQuery, NewLink, Page, StoreError};
 use utoipa::{IntoParams, ToSchema};
 
+use switchboard_core::EntryExt;
 use switchboard_core::admin::random_bytes;
 
 use crate::AppState;
@@ -337,7 +338,10 @@ async fn create(
     };
     let link = state.config().create_link(new, given_slug).await?;
     tracing::info!(link_id = %link.id, agent_id = %agent.0.id, "link created");
-    Ok(HttpResponse::Created().json(LinkJson::new(link, opts)))
+    let id = link.id;
+    let link = LinkJson::new(link, opts);
+    state.audit().record(agent.audit(AuditAction::LinkCreated).target("link", id).after(&link)).await;
+    Ok(HttpResponse::Created().json(link))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -403,9 +407,12 @@ async fn apply_patch(
     id: LinkId,
     patch: &LinkPatch,
 ) -> Result<HttpResponse, ApiError> {
+    let before = state.store.link(id).await?.map(|l| LinkJson::new(l, &state.links));
     let link = state.config().update_link(id, patch).await?;
     tracing::info!(link_id = %id, agent_id = %agent.0.id, enabled = link.enabled, "link updated");
-    Ok(HttpResponse::Ok().json(LinkJson::new(link, &state.links)))
+    let link = LinkJson::new(link, &state.links);
+    state.audit().record(agent.audit(AuditAction::LinkUpdated).target("link", id).before(&before).after(&link)).await;
+    Ok(HttpResponse::Ok().json(link))
 }
 
 /// Changes a link's text, campaign, source, tags, labels, ad source id or state (admins).

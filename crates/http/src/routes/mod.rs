@@ -26,6 +26,7 @@ macro_rules! routes {
 pub mod agents;
 pub mod assignment;
 pub mod attachments;
+pub mod audit;
 pub mod autoreply;
 pub mod channels;
 pub mod consent;

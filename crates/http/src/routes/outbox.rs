@@ -4,7 +4,8 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use switchboard_domain::{ConversationId, JobId, MessageId};
+use switchboard_core::EntryExt;
+use switchboard_domain::{AuditAction, ConversationId, JobId, MessageId};
 use switchboard_store::{OutboxEntry, OutboxState};
 use utoipa::{IntoParams, ToSchema};
 
@@ -104,6 +105,7 @@ async fn retry(
 ) -> Result<HttpResponse, ApiError> {
     state.inbox().requeue_outbox(id).await?;
     tracing::info!(outbox_id = id.get(), agent_id = %agent.0.id, "outbox entry requeued");
+    state.audit().record(agent.audit(AuditAction::OutboxRetried).target("outbox_entry", id.get())).await;
     Ok(HttpResponse::Accepted().json(Requeued { id, state: "ready" }))
 }
 
@@ -143,5 +145,12 @@ async fn retry_all(
     };
     let requeued = state.inbox().requeue_all_outbox(which).await?;
     tracing::info!(requeued, agent_id = %agent.0.id, "outbox entries requeued");
+    state
+        .audit()
+        .record(agent.audit(AuditAction::OutboxRetried).after(&serde_json::json!({
+            "state": which.map(OutboxState::as_str),
+            "requeued": requeued,
+        })))
+        .await;
     Ok(HttpResponse::Accepted().json(RequeuedAll { requeued }))
 }

@@ -4,8 +4,9 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use switchboard_core::EntryExt;
 use switchboard_core::webhooks::{WebhookError, WithSecret};
-use switchboard_domain::{WebhookEndpointId, WebhookEventType, WebhookMessageId, instant};
+use switchboard_domain::{AuditAction, WebhookEndpointId, WebhookEventType, WebhookMessageId, instant};
 use switchboard_store::{WebhookEndpoint, WebhookEndpointPatch, WebhookReplay};
 use utoipa::{IntoParams, ToSchema};
 
@@ -211,6 +212,15 @@ struct AttemptList {
     next_cursor: Option<String>,
 }
 
+/// An endpoint as the audit log keeps it: without its secret.
+fn public(e: &EndpointJson) -> serde_json::Value {
+    let mut v = serde_json::to_value(e).unwrap_or_default();
+    if let Some(map) = v.as_object_mut() {
+        map.remove("secret");
+    }
+    v
+}
+
 fn parse_event_types(raw: &[String], errors: &mut Vec<FieldError>) -> Vec<WebhookEventType> {
     raw.iter()
         .enumerate()
@@ -277,7 +287,17 @@ async fn create(
     let Some(url) = url.filter(|_| errors.is_empty()) else { return Err(ApiError::Validation(errors)) };
     let created = webhooks.create(url, description, event_types, Utc::now()).await?;
     tracing::info!(endpoint_id = %created.endpoint.id, by = %agent.0.id, "outgoing webhook endpoint created");
-    Ok(HttpResponse::Created().json(EndpointJson::from(created)))
+    let created = EndpointJson::from(created);
+    state
+        .audit()
+        .record(
+            agent
+                .audit(AuditAction::WebhookEndpointCreated)
+                .target("webhook_endpoint", created.id)
+                .after(&public(&created)),
+        )
+        .await;
+    Ok(HttpResponse::Created().json(created))
 }
 
 /// One endpoint (admins).
@@ -315,9 +335,21 @@ async fn update(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
+    let before = state.store.webhook_endpoint(id).await?.map(|e| public(&EndpointJson::from(e)));
     let e = webhooks.update(id, patch, Utc::now()).await?;
     tracing::info!(endpoint_id = %id, by = %agent.0.id, enabled = e.enabled, "outgoing webhook endpoint updated");
-    Ok(HttpResponse::Ok().json(EndpointJson::from(e)))
+    let e = EndpointJson::from(e);
+    state
+        .audit()
+        .record(
+            agent
+                .audit(AuditAction::WebhookEndpointUpdated)
+                .target("webhook_endpoint", id)
+                .before(&before)
+                .after(&public(&e)),
+        )
+        .await;
+    Ok(HttpResponse::Ok().json(e))
 }
 
 /// Deletes an endpoint with its deliveries and their log (admins).
@@ -327,8 +359,13 @@ async fn delete(
     Admin { agent, path: id, .. }: Admin<WebhookEndpointId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let before = state.store.webhook_endpoint(id).await?.map(|e| public(&EndpointJson::from(e)));
     state.webhooks().delete(id).await?;
     tracing::info!(endpoint_id = %id, by = %agent.0.id, "outgoing webhook endpoint deleted");
+    state
+        .audit()
+        .record(agent.audit(AuditAction::WebhookEndpointDeleted).target("webhook_endpoint", id).before(&before))
+        .await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -342,7 +379,12 @@ async fn rotate_secret(
 ) -> Result<HttpResponse, ApiError> {
     let rotated = state.webhooks().rotate_secret(id, Utc::now()).await?;
     tracing::info!(endpoint_id = %id, by = %agent.0.id, "outgoing webhook secret rotated");
-    Ok(HttpResponse::Ok().json(EndpointJson::from(rotated)))
+    let rotated = EndpointJson::from(rotated);
+    state
+        .audit()
+        .record(agent.audit(AuditAction::WebhookSecretRotated).target("webhook_endpoint", id).after(&public(&rotated)))
+        .await;
+    Ok(HttpResponse::Ok().json(rotated))
 }
 
 /// The endpoint's deliveries, newest first (admins).

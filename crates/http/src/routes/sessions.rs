@@ -100,7 +100,7 @@ async fn invite(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.of(&caller);
-    let created = create_link(&state, id, Some(caller.0.id)).await?;
+    let created = create_link(&state, id, &caller.actor()).await?;
     Ok(HttpResponse::Created().json(InvitationJson {
         url: format!("{}/invitation/{}", public_base(&state, &req), created.token),
         purpose: created.invitation.purpose.as_str(),
@@ -112,7 +112,7 @@ async fn invite(
 pub(crate) async fn create_link(
     state: &AppState,
     agent: AgentId,
-    by: Option<AgentId>,
+    by: &switchboard_core::Actor,
 ) -> Result<switchboard_core::auth::CreatedInvitation, ApiError> {
     let creds = state.store.credentials(agent).await.map_err(|e| match e {
         switchboard_store::StoreError::NotFound => ApiError::NotFound { what: "agent" },
@@ -148,7 +148,7 @@ async fn revoke(
     let id = agent.of(&caller);
     require_self_or_admin(&caller, id)?;
     let session = session.get()?;
-    state.auth().revoke_session(id, session, caller.0.id).await?;
+    state.auth().revoke_session(id, session, &caller.actor()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -170,7 +170,7 @@ async fn set_security(
 ) -> Result<HttpResponse, ApiError> {
     let s = state
         .auth()
-        .set_security_settings(&SecuritySettings { totp_mandatory: body.totp_mandatory }, caller.0.id)
+        .set_security_settings(&SecuritySettings { totp_mandatory: body.totp_mandatory }, caller.0.id, &caller.actor())
         .await?;
     Ok(HttpResponse::Ok().json(SecurityJson { totp_mandatory: s.totp_mandatory }))
 }

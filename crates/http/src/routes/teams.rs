@@ -4,7 +4,8 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use switchboard_domain::{AgentId, ChannelId};
+use switchboard_core::EntryExt;
+use switchboard_domain::{AgentId, AuditAction, ChannelId};
 use switchboard_store::{Team, TeamId, TeamName};
 use utoipa::ToSchema;
 
@@ -113,7 +114,10 @@ async fn create(
     let name = parse_name(&body.name)?;
     let team = state.config().create_team(&name).await?;
     tracing::info!(team_id = %team.id, by = %caller.0.id, "team created");
-    Ok(HttpResponse::Created().json(TeamJson::from(team)))
+    let id = team.id;
+    let team = TeamJson::from(team);
+    state.audit().record(caller.audit(AuditAction::TeamCreated).target("team", id).after(&team)).await;
+    Ok(HttpResponse::Created().json(team))
 }
 
 /// Renames a team (admins).
@@ -125,9 +129,11 @@ async fn update(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let name = parse_name(&body.name)?;
-    let team = state.config().rename_team(id, &name).await?;
+    let before = state.store.team(id).await?.map(TeamJson::from);
+    let team = TeamJson::from(state.config().rename_team(id, &name).await?);
     tracing::info!(team_id = %id, by = %caller.0.id, "team renamed");
-    Ok(HttpResponse::Ok().json(TeamJson::from(team)))
+    state.audit().record(caller.audit(AuditAction::TeamUpdated).target("team", id).before(&before).after(&team)).await;
+    Ok(HttpResponse::Ok().json(team))
 }
 
 /// Deletes a team; its channels are routed to no team (admins).
@@ -137,8 +143,10 @@ async fn delete(
     Admin { agent: caller, path: id, .. }: Admin<TeamId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let before = state.store.team(id).await?.map(TeamJson::from);
     state.config().delete_team(id).await?;
     tracing::info!(team_id = %id, by = %caller.0.id, "team deleted");
+    state.audit().record(caller.audit(AuditAction::TeamDeleted).target("team", id).before(&before)).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -151,6 +159,15 @@ async fn add_member(
 ) -> Result<HttpResponse, ApiError> {
     if state.config().add_team_member(team, agent).await? {
         tracing::info!(team_id = %team, agent_id = %agent, by = %caller.0.id, "team member added");
+        state
+            .audit()
+            .record(
+                caller
+                    .audit(AuditAction::TeamMembersChanged)
+                    .target("team", team)
+                    .after(&serde_json::json!({ "added": agent })),
+            )
+            .await;
     }
     Ok(HttpResponse::NoContent().finish())
 }
@@ -165,6 +182,15 @@ async fn remove_member(
 ) -> Result<HttpResponse, ApiError> {
     if state.config().remove_team_member(team, agent).await? {
         tracing::info!(team_id = %team, agent_id = %agent, by = %caller.0.id, "team member removed");
+        state
+            .audit()
+            .record(
+                caller
+                    .audit(AuditAction::TeamMembersChanged)
+                    .target("team", team)
+                    .after(&serde_json::json!({ "removed": agent })),
+            )
+            .await;
     }
     Ok(HttpResponse::NoContent().finish())
 }
@@ -184,5 +210,7 @@ async fn route_channel(
     };
     state.config().route_channel(channel, team).await?;
     tracing::info!(channel_id = %channel, team_id = ?team, by = %caller.0.id, "channel routed");
-    Ok(HttpResponse::Ok().json(ChannelRoute { channel_id: channel, team_id: team }))
+    let route = ChannelRoute { channel_id: channel, team_id: team };
+    state.audit().record(caller.audit(AuditAction::ChannelChanged).target("channel", channel).after(&route)).await;
+    Ok(HttpResponse::Ok().json(route))
 }

@@ -14,6 +14,7 @@
 //! same JSON body and answer an HTML fragment computed by the engine's code.
 
 mod agents;
+mod audit;
 mod channels;
 mod consent;
 mod labels;
@@ -80,6 +81,11 @@ const SECTIONS: &[Section] = &[
         name: "Outbox",
         about: "Messages that could not be sent, and why; send them again.",
     },
+    Section {
+        path: "/admin/audit",
+        name: "Audit log",
+        about: "Who signed in, failed to, and changed what, when and from where, with the before and after.",
+    },
 ];
 
 /// One screen of the navigation.
@@ -108,6 +114,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/admin/links"),
     ("get", "/admin/links/{id}"),
     ("get", "/admin/outbox"),
+    ("get", "/admin/audit"),
+    ("get", "/admin/audit/rows"),
     ("get", "/admin/quick-replies"),
     ("post", "/admin/quick-replies/preview"),
     ("get", "/admin/rules"),
@@ -135,6 +143,7 @@ pub(super) fn scope() -> actix_web::Scope<
         .configure(teams::configure)
         .configure(links::configure)
         .configure(outbox::configure)
+        .configure(audit::configure)
         .configure(quick_replies::configure)
         .configure(rules::configure)
 }

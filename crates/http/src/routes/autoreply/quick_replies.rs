@@ -2,8 +2,9 @@
 
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
-use switchboard_domain::QuickReplyId;
+use switchboard_core::EntryExt;
 use switchboard_domain::autoreply::QuickReply;
+use switchboard_domain::{AuditAction, QuickReplyId};
 use utoipa::ToSchema;
 
 use super::body_with_id;
@@ -64,6 +65,7 @@ pub(super) async fn create_quick_reply(
     let qr = body.read()?;
     state.config().create_quick_reply(&qr).await?;
     tracing::info!(quick_reply_id = %qr.id, admin_id = %agent.0.id, "quick reply created");
+    state.audit().record(agent.audit(AuditAction::QuickReplyCreated).target("quick_reply", &qr.id).after(&qr)).await;
     Ok(HttpResponse::Created().insert_header(("location", format!("/api/v1/admin/quick-replies/{}", qr.id))).json(qr))
 }
 
@@ -80,8 +82,13 @@ pub(super) async fn update_quick_reply(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let qr = body_with_id(body, &id.to_string())?.read()?;
+    let before = state.store.quick_reply(id.clone()).await?;
     state.config().update_quick_reply(&qr).await?;
     tracing::info!(quick_reply_id = %qr.id, admin_id = %agent.0.id, "quick reply updated");
+    state
+        .audit()
+        .record(agent.audit(AuditAction::QuickReplyUpdated).target("quick_reply", &qr.id).before(&before).after(&qr))
+        .await;
     Ok(HttpResponse::Ok().json(qr))
 }
 
@@ -96,7 +103,9 @@ pub(super) async fn delete_quick_reply(
     Admin { agent, path: id, .. }: Admin<QuickReplyId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    state.config().delete_quick_reply(id).await?;
+    let before = state.store.quick_reply(id.clone()).await?;
+    state.config().delete_quick_reply(id.clone()).await?;
     tracing::info!(quick_reply_id = %id, admin_id = %agent.0.id, "quick reply deleted");
+    state.audit().record(agent.audit(AuditAction::QuickReplyDeleted).target("quick_reply", &id).before(&before)).await;
     Ok(HttpResponse::NoContent().finish())
 }

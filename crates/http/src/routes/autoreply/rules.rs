@@ -5,8 +5,9 @@ use std::borrow::Cow;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use switchboard_core::EntryExt;
 use switchboard_domain::autoreply::KeywordRule;
-use switchboard_domain::{ChannelId, RuleId};
+use switchboard_domain::{AuditAction, ChannelId, RuleId};
 use switchboard_store::StoredRule;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
@@ -118,6 +119,10 @@ pub(super) async fn create_rule(
     let rule = StoredRule::from(body.read()?);
     state.config().create_rule(&rule).await?;
     tracing::info!(rule_id = %rule.rule.id, admin_id = %agent.0.id, "keyword rule created");
+    state
+        .audit()
+        .record(agent.audit(AuditAction::RuleCreated).target("rule", &rule.rule.id).after(&rule_json(&rule)))
+        .await;
     Ok(HttpResponse::Created()
         .insert_header(("location", format!("/api/v1/admin/rules/{}", rule.rule.id)))
         .json(rule_json(&rule)))
@@ -136,8 +141,13 @@ pub(super) async fn update_rule(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let rule = StoredRule::from(body_with_id(body, &id.to_string())?.read()?);
+    let before = state.store.keyword_rule(id.clone()).await?.map(|r| rule_json(&r));
     state.config().update_rule(&rule).await?;
     tracing::info!(rule_id = %id, admin_id = %agent.0.id, "keyword rule updated");
+    state
+        .audit()
+        .record(agent.audit(AuditAction::RuleUpdated).target("rule", &id).before(&before).after(&rule_json(&rule)))
+        .await;
     Ok(HttpResponse::Ok().json(rule_json(&rule)))
 }
 
@@ -148,8 +158,10 @@ pub(super) async fn delete_rule(
     Admin { agent, path: id, .. }: Admin<RuleId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    state.config().delete_rule(id).await?;
+    let before = state.store.keyword_rule(id.clone()).await?.map(|r| rule_json(&r));
+    state.config().delete_rule(id.clone()).await?;
     tracing::info!(rule_id = %id, admin_id = %agent.0.id, "keyword rule deleted");
+    state.audit().record(agent.audit(AuditAction::RuleDeleted).target("rule", &id).before(&before)).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -175,7 +187,10 @@ pub(super) async fn reorder_rules(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let OrderJson { order } = body.read()?;
+    let before: Vec<String> = state.store.keyword_rules().await?.iter().map(|r| r.rule.id.to_string()).collect();
     let rules = state.config().reorder_rules(&order).await?;
     tracing::info!(admin_id = %agent.0.id, rules = order.len(), "keyword rules reordered");
+    let after: Vec<String> = rules.iter().map(|r| r.rule.id.to_string()).collect();
+    state.audit().record(agent.audit(AuditAction::RulesReordered).before(&before).after(&after)).await;
     Ok(HttpResponse::Ok().json(RuleList { items: rules.iter().map(rule_json).collect() }))
 }

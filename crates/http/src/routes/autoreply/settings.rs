@@ -7,10 +7,11 @@ use actix_web::{HttpResponse, web};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use switchboard_core::EntryExt;
 use switchboard_core::admin::SettingsInForce;
-use switchboard_domain::ChannelId;
 use switchboard_domain::autoreply::{AutoReplyConfig, Away, Greeting, KeywordRule, Limits, Locale, QuickReply};
 use switchboard_domain::hours::BusinessHours;
+use switchboard_domain::{AuditAction, ChannelId};
 use switchboard_store::{ChannelAutoReplies, ChannelAutoRepliesPatch};
 use utoipa::openapi::schema::{AnyOfBuilder, Schema};
 use utoipa::openapi::{Ref, RefOr};
@@ -140,6 +141,49 @@ impl FromBody for SettingsPatchJson {
     }
 }
 
+/// The channel's configuration in force, as the API shows it (for the audit log).
+async fn in_force(state: &AppState, channel: ChannelId) -> Result<Value, ApiError> {
+    let SettingsInForce { config, .. } = state.config().settings_in_force(channel).await?;
+    Ok(serde_json::to_value(&config).unwrap_or_default())
+}
+
+/// Records a change of the channel's auto-reply configuration, before and after.
+async fn audit_config(state: &AppState, agent: &crate::auth::AuthenticatedAgent, channel: ChannelId, before: Value) {
+    match in_force(state, channel).await {
+        Ok(after) => {
+            state
+                .audit()
+                .record(
+                    agent.audit(AuditAction::ChannelChanged).target("channel", channel).before(&before).after(&after),
+                )
+                .await;
+        }
+        Err(e) => tracing::error!(channel_id = %channel, error = %e, "the audit entry could not be built"),
+    }
+}
+
+/// The section as stored now.
+async fn section_value(
+    state: &AppState,
+    channel: ChannelId,
+    section: Section,
+) -> Result<Option<SectionJson>, ApiError> {
+    let s = state.config().channel_settings(channel).await?;
+    Ok(match section {
+        Section::Hours => s.hours.map(SectionJson::Hours),
+        Section::Greeting => s.greeting.map(SectionJson::Greeting),
+        Section::Away => s.away.map(SectionJson::Away),
+    })
+}
+
+const fn section_action(section: Section) -> AuditAction {
+    match section {
+        Section::Hours => AuditAction::HoursChanged,
+        Section::Greeting => AuditAction::GreetingChanged,
+        Section::Away => AuditAction::AwayChanged,
+    }
+}
+
 async fn config_json(state: &AppState, channel: ChannelId) -> Result<HttpResponse, ApiError> {
     let SettingsInForce { version, config } = state.config().settings_in_force(channel).await?;
     Ok(HttpResponse::Ok().json(ConfigJson { head: ConfigHead { channel_id: channel, version }, config }))
@@ -180,8 +224,10 @@ pub(super) async fn put_config(
         away: s.away,
         limits: s.limits,
     };
+    let before = in_force(&state, channel.id).await?;
     config.replace_settings(&channel, &settings, s.quick_replies.as_ref(), s.rules.as_ref()).await?;
     tracing::info!(channel_id = %channel.id, admin_id = %agent.0.id, "auto-reply settings replaced");
+    audit_config(&state, &agent, channel.id, before).await;
     config_json(&state, channel.id).await
 }
 
@@ -219,8 +265,10 @@ pub(super) async fn patch_config(
         away: away.as_ref().map(Option::as_ref),
         limits: limits.as_ref().map(Option::as_ref),
     };
+    let before = in_force(&state, channel.id).await?;
     config.write_settings(&channel, &patch, Some("")).await?;
     tracing::info!(channel_id = %channel.id, admin_id = %agent.0.id, "auto-reply settings changed");
+    audit_config(&state, &agent, channel.id, before).await;
     config_json(&state, channel.id).await
 }
 
@@ -379,8 +427,13 @@ pub(super) async fn put_section(
         }
         SectionJson::Away(a) => ChannelAutoRepliesPatch { away: Some(Some(a)), ..ChannelAutoRepliesPatch::default() },
     };
+    let before = section_value(&state, channel.id, section).await?;
     config.write_settings(&channel, &patch, Some(section.name())).await?;
     tracing::info!(channel_id = %channel.id, admin_id = %agent.0.id, section = section.name(), "auto-reply setting set");
+    state
+        .audit()
+        .record(agent.audit(section_action(section)).target("channel", channel.id).before(&before).after(&value))
+        .await;
     Ok(HttpResponse::Ok().json(value))
 }
 
@@ -404,7 +457,11 @@ pub(super) async fn delete_section(
         Section::Greeting => ChannelAutoRepliesPatch { greeting: Some(None), ..ChannelAutoRepliesPatch::default() },
         Section::Away => ChannelAutoRepliesPatch { away: Some(None), ..ChannelAutoRepliesPatch::default() },
     };
+    let before = section_value(&state, channel.id, section).await?;
     config.write_settings(&channel, &patch, None).await?;
     tracing::info!(channel_id = %channel.id, admin_id = %agent.0.id, section = section.name(), "auto-reply setting cleared");
+    if before.is_some() {
+        state.audit().record(agent.audit(section_action(section)).target("channel", channel.id).before(&before)).await;
+    }
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,0 +1,3 @@
+//! The audit log (`switchboard_store_sql::audit`).
+
+switchboard_store_sql::audit_store!(crate::PgStore, sqlx::PgConnection);
