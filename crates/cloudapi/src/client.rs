@@ -202,6 +202,31 @@ impl GraphClient {
         Ok(Self { inner: Arc::new(Inner { http, api_root, base, token: access_token, timeout }) })
     }
 
+    /// The same client (connection pool, base URL, API version, timeouts) with another
+    /// access token: a channel's own.
+    ///
+    /// # Errors
+    /// [`GraphError::Config`] for an empty token or one unusable in an HTTP header.
+    pub fn with_token(&self, access_token: SecretString) -> Result<Self, GraphError> {
+        let token = access_token.expose_secret();
+        if token.is_empty() {
+            return Err(GraphError::Config("the access token is empty".into()));
+        }
+        if header::HeaderValue::from_str(&format!("Bearer {token}")).is_err() {
+            return Err(GraphError::Config("the access token has characters not allowed in an HTTP header".into()));
+        }
+        let i = &self.inner;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http: i.http.clone(),
+                api_root: i.api_root.clone(),
+                base: i.base.clone(),
+                token: access_token,
+                timeout: i.timeout,
+            }),
+        })
+    }
+
     /// Sends `msg` from our number `phone_number_id`. Validates it first: an invalid message
     /// never reaches Meta.
     ///

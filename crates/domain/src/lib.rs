@@ -9,6 +9,7 @@ pub mod agent;
 pub mod assignment;
 pub mod attachment;
 pub mod autoreply;
+pub mod channel;
 pub mod contact;
 pub mod conversation;
 pub mod csat;
@@ -31,6 +32,7 @@ pub use assignment::{
     PolicySettings, PolicySource, PoolAgent, Returned,
 };
 pub use attachment::{Attachment, AttachmentError, AttachmentKind};
+pub use channel::{ChannelName, ChannelSecret, InvalidChannel, Throughput, WabaId};
 pub use contact::{MAX_CONTACT_ATTRIBUTES, merge_attributes};
 pub use conversation::ConversationStatus;
 pub use ids::{

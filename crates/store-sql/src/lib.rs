@@ -31,6 +31,7 @@
 
 mod agents;
 mod auth;
+mod channels;
 pub mod columns;
 mod contacts;
 mod conversations;

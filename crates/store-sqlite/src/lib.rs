@@ -28,6 +28,7 @@ mod agents;
 mod assignment;
 mod auth;
 mod autoreply;
+mod channels;
 mod contacts;
 mod csat;
 mod error;

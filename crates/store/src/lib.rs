@@ -8,6 +8,7 @@ mod agents;
 mod assignment;
 mod auth;
 mod autoreply;
+mod channels;
 mod contacts;
 mod csat;
 mod error;
@@ -39,6 +40,7 @@ pub use auth::{
     NewSession, NewSignInFailure, SealedSecret, SecuritySettings, Session, StoredTotp,
 };
 pub use autoreply::{AutoReplyFacts, AutoReplyStore, ChannelAutoReplies, ChannelAutoRepliesPatch, StoredRule};
+pub use channels::{ChannelPatch, ChannelRecord, ChannelStore, NewChannel};
 pub use contacts::{
     Contact, ContactPatch, ContactPatchOutcome, ContactQuery, ContactStore, MAX_CONTACT_ATTRIBUTES, merge_attributes,
 };
@@ -116,6 +118,7 @@ pub trait Store:
     + CsatStore
     + WebhookStore
     + ReportStore
+    + ChannelStore
     + Send
     + Sync
     + 'static
