@@ -84,6 +84,8 @@ pub fn matrix() -> Vec<(&'static str, &'static str, Expect, Option<Value>)> {
             Forbidden,
             Some(json!({"webhook_id": "msg_0123456789abcdef0123456789abcdef"})),
         ),
+        ("get", "/admin/channels/{id}", Forbidden, None),
+        ("patch", "/admin/channels/{id}", Forbidden, Some(json!({"enabled": false}))),
         ("get", "/admin/channels/{channel_id}/auto-replies", Forbidden, None),
         ("put", "/admin/channels/{channel_id}/auto-replies", Forbidden, Some(json!({}))),
         ("patch", "/admin/channels/{channel_id}/auto-replies", Forbidden, Some(json!({}))),

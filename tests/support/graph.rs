@@ -226,6 +226,19 @@ impl MockGraph {
         self.server.received_requests().await.unwrap_or_default().iter().filter(|r| r.url.path() == p).count()
     }
 
+    /// The `Authorization` header of every message request sent from `phone_number_id`,
+    /// in arrival order.
+    pub async fn authorizations_from(&self, phone_number_id: &str) -> Vec<String> {
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.url.path().ends_with(&format!("/{phone_number_id}/messages")))
+            .map(|r| r.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned())
+            .collect()
+    }
+
     /// Every request received so far, whatever its path.
     pub async fn received(&self) -> usize {
         self.server.received_requests().await.unwrap_or_default().len()
