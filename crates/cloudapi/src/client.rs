@@ -377,6 +377,46 @@ impl GraphClient {
         Ok(id.to_owned())
     }
 
+    /// One page of the message templates of WhatsApp Business Account `waba_id`
+    /// (`GET /{waba-id}/message_templates`), after the cursor `after` of the previous
+    /// page: the templates (Meta's objects) and the next page's cursor, `None` on the
+    /// last page.
+    ///
+    /// # Errors
+    /// [`GraphError::Invalid`] for an id that is not digits; Meta's error, transport and
+    /// decode errors.
+    pub async fn message_templates(
+        &self,
+        waba_id: &str,
+        after: Option<&str>,
+    ) -> Result<(Vec<Value>, Option<String>), GraphError> {
+        if waba_id.is_empty() || !waba_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid("waba_id", "must be digits"));
+        }
+        let mut url = Url::parse(&format!("{}/{waba_id}/message_templates", self.inner.api_root))
+            .map_err(|e| GraphError::Config(format!("template URL: {e}")))?;
+        url.query_pairs_mut()
+            .append_pair("fields", "id,name,language,status,category,quality_score,components")
+            .append_pair("limit", "100");
+        if let Some(after) = after {
+            url.query_pairs_mut().append_pair("after", after);
+        }
+        let body = json_response(self.api_request(Method::GET, url.as_str()).send().await).await?;
+        let data = match body.get("data") {
+            Some(Value::Array(items)) => items.clone(),
+            _ => return Err(GraphError::Decode("no data array in the templates response".into())),
+        };
+        // Meta gives `paging.next` only when there is a next page.
+        let next = body
+            .pointer("/paging/next")
+            .and_then(Value::as_str)
+            .and_then(|_| body.pointer("/paging/cursors/after"))
+            .and_then(Value::as_str)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned);
+        Ok((data, next))
+    }
+
     async fn post_messages(&self, phone_number_id: &PhoneNumberId, body: &Value) -> Result<Value, GraphError> {
         let url = format!("{}/{phone_number_id}/messages", self.inner.api_root);
         json_response(self.api_request(Method::POST, &url).json(body).send().await).await

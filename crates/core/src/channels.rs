@@ -95,6 +95,13 @@ impl ChannelDirectory {
         self.current().by_number.get(phone_number_id).cloned()
     }
 
+    /// The Graph API client that acts for `phone_number_id`: its own token's, else the
+    /// configured one; `None` in sandbox mode.
+    #[must_use]
+    pub fn client(&self, phone_number_id: &PhoneNumberId) -> Option<GraphClient> {
+        self.entry(phone_number_id).and_then(|e| e.client).or_else(|| self.graph.clone())
+    }
+
     /// Reloads every channel and opens its credentials. A credential that does not open
     /// (sealed with a key no longer configured) is left out, with an error in the log
     /// naming the channel, never the value.

@@ -28,7 +28,7 @@ use switchboard_domain::message::MessageContent;
 use switchboard_domain::{ChannelId, EventId, PhoneNumberId, window};
 use switchboard_store::{
     CsatAnswerIn, CsatCommentIn, InboundOutcome, IngestBatch, IngestTx, NewEvent, NewInbound, OutboxJob, PendingEvent,
-    RecordReason, RecordedChange, Store, StoreError, UnroutedChange, inbound_rounds,
+    RecordReason, RecordedChange, Store, StoreError, TemplateUpdate, UnroutedChange, inbound_rounds,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -36,6 +36,7 @@ use crate::attribution::attribute_first_message;
 use crate::autoreply::{AutoReplier, Stored};
 use crate::csat::{Tap, record_answer};
 use crate::sender::{Handoff, release};
+use crate::templates::template_update;
 use crate::wake::Wake;
 
 #[derive(Clone, Debug)]
@@ -162,6 +163,8 @@ pub struct IngestWorker {
     /// Display numbers learned from webhooks' metadata in the open batch, written once it
     /// commits.
     learned: Vec<(PhoneNumberId, PhoneNumber)>,
+    /// Template webhooks' changes in the open batch, applied once it commits.
+    template_updates: Vec<TemplateUpdate>,
     auto_replier: AutoReplier,
     /// Wakes the sender after a batch that queued auto-replies it did not hand over, and
     /// the assigner after a batch that stored messages (new waiting conversations); the
@@ -181,6 +184,7 @@ impl IngestWorker {
             opts,
             channels: HashMap::new(),
             learned: Vec::new(),
+            template_updates: Vec::new(),
             auto_replier: AutoReplier::default(),
             wake: Wake::default(),
             handoff: None,
@@ -230,7 +234,7 @@ impl IngestWorker {
         }
         self.handed.clear();
         // Left by a batch that was then applied event by event.
-        self.learn_display_numbers().await;
+        self.apply_after_commit().await;
         let Some(IngestBatch { mut tx, events }) = self.store.begin_ingest(self.opts.batch_size).await? else {
             return Ok(IngestReport::default());
         };
@@ -247,7 +251,7 @@ impl IngestWorker {
         let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
         tx.mark_applied(&ids, now).await?;
         tx.commit().await?;
-        self.learn_display_numbers().await;
+        self.apply_after_commit().await;
         report.applied = events.len();
         record_lag(&events);
         self.committed(&report).await;
@@ -376,6 +380,9 @@ impl IngestWorker {
                 match change {
                     Change::Other(o) => {
                         tracing::info!(event_id = %event.id, field = %o.field, "recorded webhook field");
+                        if let Some(update) = template_update(&o.field, o.waba_id.as_deref(), &o.value) {
+                            self.template_updates.push(update);
+                        }
                         let rec = RecordedChange {
                             event_id: event.id,
                             reason: RecordReason::Field,
@@ -646,9 +653,21 @@ impl IngestWorker {
         self.learned.push((m.phone_number_id.clone(), phone));
     }
 
-    /// Writes the display numbers learned in the batch just committed (only where the
-    /// channel still has none). A failure is logged: the next delivery teaches it again.
-    async fn learn_display_numbers(&mut self) {
+    /// Applies what the batch just committed carried beside messages: template webhooks'
+    /// changes, and display numbers learned (only where the channel still has none). A
+    /// failure is logged: the next synchronisation or delivery corrects it.
+    async fn apply_after_commit(&mut self) {
+        let now = Utc::now();
+        for update in std::mem::take(&mut self.template_updates) {
+            match self.store.apply_template_update(&update, now).await {
+                Ok(n) => {
+                    tracing::info!(template_id = ?update.template_id, status = ?update.status, quality = ?update.quality, category = ?update.category, templates = n, "template webhook applied")
+                }
+                Err(e) => {
+                    tracing::warn!(template_id = ?update.template_id, error = %e, "a template webhook could not be applied; the next synchronisation corrects it")
+                }
+            }
+        }
         for (id, phone) in std::mem::take(&mut self.learned) {
             match self.store.learn_display_phone_number(&id, &phone).await {
                 Ok(true) => tracing::info!(phone_number_id = %id, "channel's display number learned from a webhook"),

@@ -23,6 +23,7 @@ pub mod media_cache;
 pub mod reports;
 pub mod scheduler;
 pub mod sender;
+pub mod templates;
 pub mod wake;
 pub mod webhooks;
 

@@ -23,6 +23,7 @@ pub mod message;
 pub mod phone;
 pub mod report;
 pub mod team;
+pub mod template;
 pub mod webhook;
 pub mod window;
 

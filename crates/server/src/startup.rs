@@ -200,6 +200,14 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         Arc::new(ChannelDirectory::new(Arc::clone(&key), graph.clone(), settings.whatsapp.app_secret.clone()));
     channels.refresh(store.as_ref()).await.context("cannot load the channels")?;
     tracker.spawn(Arc::clone(&channels).run_until_stopped(Arc::clone(&store), stop.clone()));
+    // Message templates of every channel with a WhatsApp Business Account, hourly.
+    if graph.is_some() {
+        tracker.spawn(switchboard_core::templates::run_template_sync(
+            Arc::clone(&store),
+            Arc::clone(&channels),
+            stop.clone(),
+        ));
+    }
     let transport: Arc<dyn Transport> = match &graph {
         Some(client) => Arc::new(ChannelTransport { graph: client.clone(), channels: Arc::clone(&channels) }),
         None => Arc::new(Sandbox),

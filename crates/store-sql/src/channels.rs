@@ -8,7 +8,10 @@ macro_rules! channel_store {
         use chrono::{DateTime, Utc};
         use switchboard_domain::link::PhoneNumber;
         use switchboard_domain::{ChannelId, PhoneNumberId};
-        use switchboard_store::{ChannelPatch, ChannelRecord, ChannelStore, NewChannel, Result, SealedSecret, StoreError};
+        use switchboard_store::{
+            ChannelPatch, ChannelRecord, ChannelStore, NewChannel, Result, SealedSecret, StoreError, StoredTemplate,
+            TemplateUpdate,
+        };
         use uuid::Uuid;
 
         use $crate::rows::corrupt;
@@ -72,6 +75,34 @@ macro_rules! channel_store {
                     .await
                     .db()?;
             row.map(TryInto::try_into).transpose()
+        }
+
+        #[derive(sqlx::FromRow)]
+        struct TemplateRow {
+            name: String,
+            language: String,
+            template_id: Option<String>,
+            category: String,
+            status: String,
+            quality: Option<String>,
+            components: String,
+            synced_at: Ts,
+        }
+
+        impl TryFrom<TemplateRow> for StoredTemplate {
+            type Error = StoreError;
+            fn try_from(r: TemplateRow) -> Result<Self> {
+                Ok(Self {
+                    name: r.name,
+                    language: r.language,
+                    template_id: r.template_id,
+                    category: r.category,
+                    status: r.status,
+                    quality: r.quality,
+                    components: serde_json::from_str(&r.components).map_err(corrupt)?,
+                    synced_at: r.synced_at.0,
+                })
+            }
         }
 
         #[$crate::reexport::async_trait]
@@ -191,6 +222,85 @@ macro_rules! channel_store {
                 .await
                 .db()?;
                 Ok(n.rows_affected() > 0)
+            }
+
+            async fn replace_templates(&self, channel: ChannelId, templates: &[StoredTemplate]) -> Result<()> {
+                let mut w = self.begin_write().await?;
+                sqlx::query("DELETE FROM message_templates WHERE channel_id = $1")
+                    .bind(channel.as_uuid())
+                    .execute(w.conn())
+                    .await
+                    .db()?;
+                for t in templates {
+                    sqlx::query(
+                        "INSERT INTO message_templates (channel_id, name, language, template_id, category, status, \
+                             quality, components, synced_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                         ON CONFLICT (channel_id, name, language) DO NOTHING",
+                    )
+                    .bind(channel.as_uuid())
+                    .bind(&t.name)
+                    .bind(&t.language)
+                    .bind(t.template_id.as_deref())
+                    .bind(&t.category)
+                    .bind(&t.status)
+                    .bind(t.quality.as_deref())
+                    .bind(t.components.to_string())
+                    .bind(Ts(t.synced_at))
+                    .execute(w.conn())
+                    .await
+                    .db()?;
+                }
+                w.commit().await
+            }
+
+            async fn templates(&self, channel: ChannelId) -> Result<Vec<StoredTemplate>> {
+                let rows: Vec<TemplateRow> = sqlx::query_as(
+                    "SELECT name, language, template_id, category, status, quality, components, synced_at \
+                     FROM message_templates WHERE channel_id = $1 ORDER BY name, language",
+                )
+                .bind(channel.as_uuid())
+                .fetch_all(self.pool())
+                .await
+                .db()?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn has_templates(&self, channel: ChannelId) -> Result<bool> {
+                let row: Option<(Int,)> = sqlx::query_as("SELECT 1 FROM message_templates WHERE channel_id = $1 LIMIT 1")
+                    .bind(channel.as_uuid())
+                    .fetch_optional(self.pool())
+                    .await
+                    .db()?;
+                Ok(row.is_some())
+            }
+
+            async fn apply_template_update(&self, u: &TemplateUpdate, at: DateTime<Utc>) -> Result<u64> {
+                let mut w = self.write_conn().await?;
+                let n = sqlx::query(
+                    "UPDATE message_templates SET \
+                         status = COALESCE($1, status), \
+                         quality = COALESCE($2, quality), \
+                         category = COALESCE($3, category), \
+                         template_id = COALESCE(template_id, $4), \
+                         synced_at = $5 \
+                     WHERE ($4 IS NOT NULL AND template_id = $4) \
+                        OR (name = $6 AND language = $7 \
+                            AND ($4 IS NULL OR template_id IS NULL) \
+                            AND channel_id IN (SELECT id FROM channels WHERE waba_id = $8))",
+                )
+                .bind(u.status.as_deref())
+                .bind(u.quality.as_deref())
+                .bind(u.category.as_deref())
+                .bind(u.template_id.as_deref())
+                .bind(Ts(at))
+                .bind(u.name.as_deref())
+                .bind(u.language.as_deref())
+                .bind(u.waba_id.as_deref())
+                .execute(&mut *w)
+                .await
+                .db()?;
+                Ok(n.rows_affected())
             }
         }
     };

@@ -55,6 +55,34 @@ pub struct ChannelPatch {
     pub throughput: Option<Option<Throughput>>,
 }
 
+/// A message template as synchronised from Meta, for one channel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredTemplate {
+    pub name: String,
+    pub language: String,
+    /// Meta's id of the template.
+    pub template_id: Option<String>,
+    pub category: String,
+    pub status: String,
+    pub quality: Option<String>,
+    /// Meta's `components` array.
+    pub components: serde_json::Value,
+    pub synced_at: DateTime<Utc>,
+}
+
+/// A `message_template_*` webhook's change: which template (by Meta's id, else by name
+/// and language within the WhatsApp Business Account), and what changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TemplateUpdate {
+    pub waba_id: Option<String>,
+    pub template_id: Option<String>,
+    pub name: Option<String>,
+    pub language: Option<String>,
+    pub status: Option<String>,
+    pub quality: Option<String>,
+    pub category: Option<String>,
+}
+
 #[async_trait]
 pub trait ChannelStore: Send + Sync {
     /// Every channel, oldest first.
@@ -72,4 +100,17 @@ pub trait ChannelStore: Send + Sync {
     /// Sets the display number of the channel of `phone_number_id` if it has none
     /// (learned from a webhook's `metadata.display_phone_number`); `true` if it was set.
     async fn learn_display_phone_number(&self, phone_number_id: &PhoneNumberId, phone: &PhoneNumber) -> Result<bool>;
+
+    /// Replaces the channel's templates with `templates` (a full synchronisation).
+    async fn replace_templates(&self, channel: ChannelId, templates: &[StoredTemplate]) -> Result<()>;
+
+    /// The channel's templates by name, then language.
+    async fn templates(&self, channel: ChannelId) -> Result<Vec<StoredTemplate>>;
+
+    /// Whether the channel has synchronised templates at all.
+    async fn has_templates(&self, channel: ChannelId) -> Result<bool>;
+
+    /// Applies a template webhook's change to every channel holding that template; how
+    /// many rows changed.
+    async fn apply_template_update(&self, update: &TemplateUpdate, at: DateTime<Utc>) -> Result<u64>;
 }

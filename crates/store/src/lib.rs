@@ -40,7 +40,7 @@ pub use auth::{
     NewSession, NewSignInFailure, SealedSecret, SecuritySettings, Session, StoredTotp,
 };
 pub use autoreply::{AutoReplyFacts, AutoReplyStore, ChannelAutoReplies, ChannelAutoRepliesPatch, StoredRule};
-pub use channels::{ChannelPatch, ChannelRecord, ChannelStore, NewChannel};
+pub use channels::{ChannelPatch, ChannelRecord, ChannelStore, NewChannel, StoredTemplate, TemplateUpdate};
 pub use contacts::{
     Contact, ContactPatch, ContactPatchOutcome, ContactQuery, ContactStore, MAX_CONTACT_ATTRIBUTES, merge_attributes,
 };

@@ -7,8 +7,10 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_core::channels::{ChannelChanges, ChannelInput};
+use switchboard_core::templates::TemplateError;
 use switchboard_core::{ChannelError, replay_unrouted};
 use switchboard_domain::link::PhoneNumber;
+use switchboard_domain::template::TemplateNeeds;
 use switchboard_domain::{ChannelId, ChannelName, ChannelSecret, PhoneNumberId, Throughput, WabaId};
 use switchboard_store::ChannelRecord;
 use utoipa::ToSchema;
@@ -16,7 +18,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
-use crate::extract::Admin;
+use crate::extract::{Admin, Caller};
 use crate::json::Json;
 use crate::openapi::Problem;
 use crate::routes::labels::double_option;
@@ -25,6 +27,8 @@ routes! {
     "/channels" => { get: list },
     "/admin/channels" => { get: admin_list, post: create },
     "/admin/channels/{id}" => { get: admin_get, patch: update },
+    "/admin/channels/{id}/templates/sync" => { post: sync_templates },
+    "/channels/{id}/templates" => { get: templates },
 }
 
 impl From<ChannelError> for ApiError {
@@ -299,4 +303,98 @@ async fn update(
     let updated = state.channels().update(id, changes, Utc::now()).await?;
     tracing::info!(channel_id = %id, by = %agent.0.id, enabled = updated.enabled, "channel updated");
     Ok(HttpResponse::Ok().json(AdminChannelJson::from(updated)))
+}
+
+impl From<TemplateError> for ApiError {
+    fn from(e: TemplateError) -> Self {
+        match e {
+            TemplateError::NotFound => Self::NotFound { what: "channel" },
+            TemplateError::NoWaba | TemplateError::Sandbox => {
+                Self::StateConflict { code: "templates_unavailable", detail: e.to_string() }
+            }
+            TemplateError::Graph(e) => (&e).into(),
+            TemplateError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// A message template as Meta approved it, and what a send must give.
+#[derive(Serialize, ToSchema)]
+#[schema(as = MessageTemplate)]
+struct TemplateJson {
+    name: String,
+    /// Language and locale code, such as `en_US`.
+    language: String,
+    /// `MARKETING`, `UTILITY` or `AUTHENTICATION`.
+    category: String,
+    /// `APPROVED`, `PENDING`, `REJECTED`, `PAUSED`, `DISABLED`…: only approved templates
+    /// can be sent.
+    status: String,
+    /// `GREEN`, `YELLOW`, `RED` or `UNKNOWN`, when Meta rated it.
+    #[schema(required = true)]
+    quality: Option<String>,
+    /// The header (`format`: `text` with its `variables`, or `image`, `video`,
+    /// `document`, `location`), the body's variables in order, and the buttons (a `url`
+    /// button with variables needs its parameter).
+    #[schema(value_type = Object)]
+    needs: TemplateNeeds,
+    synced_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = MessageTemplateList)]
+struct TemplateList {
+    items: Vec<TemplateJson>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = TemplatesSynced)]
+struct Synced {
+    /// How many templates the channel has now.
+    templates: usize,
+}
+
+/// A channel's message templates as last synchronised from Meta (any agent: they send
+/// them).
+#[utoipa::path(get, path = "/channels/{id}/templates", params(("id" = ChannelId, Path)),
+    responses((status = 200, body = TemplateList), (status = 404, description = "No such channel", body = Problem)))]
+async fn templates(
+    Caller { path: id, .. }: Caller<ChannelId>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if state.store.channel_record(id).await?.is_none() {
+        return Err(ApiError::NotFound { what: "channel" });
+    }
+    let items = state
+        .store
+        .templates(id)
+        .await?
+        .into_iter()
+        .map(|t| TemplateJson {
+            needs: TemplateNeeds::of(&t.components),
+            name: t.name,
+            language: t.language,
+            category: t.category,
+            status: t.status,
+            quality: t.quality,
+            synced_at: t.synced_at,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(TemplateList { items }))
+}
+
+/// Synchronises the channel's templates from Meta now (admins); they are also
+/// synchronised hourly.
+#[utoipa::path(post, path = "/admin/channels/{id}/templates/sync", params(("id" = ChannelId, Path)),
+    responses((status = 200, body = Synced), (status = 403, description = "Admins only", body = Problem),
+              (status = 409, description = "The channel has no `waba_id`, or messages go to the sandbox", body = Problem),
+              (status = 502, description = "Meta's Graph API failed", body = Problem)))]
+async fn sync_templates(
+    Admin { path: id, .. }: Admin<ChannelId>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let templates =
+        switchboard_core::templates::sync_templates(state.store.as_ref(), &state.channel_directory, id, Utc::now())
+            .await?;
+    Ok(HttpResponse::Ok().json(Synced { templates }))
 }
