@@ -36,6 +36,7 @@ mod replies;
 mod reports;
 mod restart;
 mod sign_in;
+mod templates;
 mod transfer;
 mod views;
 mod visibility;

@@ -86,6 +86,8 @@ pub fn matrix() -> Vec<(&'static str, &'static str, Expect, Option<Value>)> {
         ),
         ("get", "/admin/channels/{id}", Forbidden, None),
         ("patch", "/admin/channels/{id}", Forbidden, Some(json!({"enabled": false}))),
+        ("post", "/admin/channels/{id}/templates/sync", Forbidden, None),
+        ("get", "/channels/{id}/templates", Shared, None),
         ("get", "/admin/channels/{channel_id}/auto-replies", Forbidden, None),
         ("put", "/admin/channels/{channel_id}/auto-replies", Forbidden, Some(json!({}))),
         ("patch", "/admin/channels/{channel_id}/auto-replies", Forbidden, Some(json!({}))),
