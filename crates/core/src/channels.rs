@@ -59,7 +59,7 @@ pub struct ChannelEntry {
 struct Snapshot {
     by_number: HashMap<PhoneNumberId, ChannelEntry>,
     /// The configured app secret first, then the channels' own.
-    app_secrets: Vec<SecretString>,
+    app_secrets: Arc<[SecretString]>,
 }
 
 /// The channels' credentials and settings in memory, shared by the webhook receiver, the
@@ -83,10 +83,11 @@ impl ChannelDirectory {
         self.snapshot.read().map_or_else(|e| Arc::clone(&e.into_inner()), |s| Arc::clone(&s))
     }
 
-    /// Every app secret a webhook may be signed with (the configured one first).
+    /// Every app secret a webhook may be signed with (the configured one first); shared,
+    /// not copied, per request.
     #[must_use]
-    pub fn app_secrets(&self) -> Vec<SecretString> {
-        self.current().app_secrets.clone()
+    pub fn app_secrets(&self) -> Arc<[SecretString]> {
+        Arc::clone(&self.current().app_secrets)
     }
 
     /// The channel of `phone_number_id`, as last loaded.
@@ -107,8 +108,8 @@ impl ChannelDirectory {
     /// naming the channel, never the value.
     pub async fn refresh(&self, store: &dyn Store) -> Result<(), StoreError> {
         let records = store.channel_records().await?;
-        let mut snapshot =
-            Snapshot { by_number: HashMap::new(), app_secrets: self.app_secret.iter().cloned().collect() };
+        let mut by_number = HashMap::new();
+        let mut app_secrets: Vec<SecretString> = self.app_secret.iter().cloned().collect();
         for r in records {
             let client = match (&r.access_token, &self.graph) {
                 (Some(sealed), Some(graph)) => match self.open(r.id, Credential::AccessToken, sealed) {
@@ -126,13 +127,14 @@ impl ChannelDirectory {
             if let Some(sealed) = &r.app_secret
                 && let Some(secret) = self.open(r.id, Credential::AppSecret, sealed)
             {
-                snapshot.app_secrets.push(secret);
+                app_secrets.push(secret);
             }
-            snapshot.by_number.insert(
+            by_number.insert(
                 r.phone_number_id.clone(),
                 ChannelEntry { id: r.id, enabled: r.enabled, throughput_per_second: r.throughput_per_second, client },
             );
         }
+        let snapshot = Snapshot { by_number, app_secrets: app_secrets.into() };
         if let Ok(mut s) = self.snapshot.write() {
             *s = Arc::new(snapshot);
         }

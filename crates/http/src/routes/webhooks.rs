@@ -207,7 +207,7 @@ async fn accept(
     let (body, _buffered) = bodies.read(req, payload).await?;
     // Each secret is checked in constant time; which one matched is not revealed.
     let mut verified = Err(SignatureError::Mismatch);
-    for secret in &secrets {
+    for secret in secrets.iter() {
         if verified.is_err() {
             verified = signature.verify(secret.expose_secret().as_bytes(), &body);
         }
