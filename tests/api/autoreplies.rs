@@ -107,6 +107,27 @@ async fn closed_with_greeting_and_away(app: &TestApp) {
     .await;
 }
 
+async fn a_disabled_channel_keeps_its_messages_but_does_not_answer(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    closed_with_greeting_and_away(&app).await;
+    let channel = app.get_json("/api/v1/channels").await["items"][0]["id"].as_str().unwrap().to_owned();
+    let (client, url, token) =
+        (app.client.clone(), app.url(&format!("/api/v1/admin/channels/{channel}")), app.token.clone());
+    let set_enabled = |on: bool| {
+        let req = client.patch(&url).bearer_auth(&token).json(&serde_json::json!({"enabled": on}));
+        async move { req.send().await.unwrap().status() }
+    };
+    assert_eq!(set_enabled(false).await, 200);
+    assert_eq!(customer_writes(&mut app, "wamid.off.1", FROM, "anyone?").await, 0);
+    let conv = conversation_of(&app, FROM).await;
+    assert_eq!(app.messages(conv["id"].as_str().unwrap()).await.len(), 1, "the message is kept");
+    assert_eq!(app.send().await.sent, 0);
+
+    // Enabled again: the next customer is answered.
+    assert_eq!(set_enabled(true).await, 200);
+    assert_eq!(customer_writes(&mut app, "wamid.on.1", "16505550999", "hello").await, 2);
+}
+
 async fn a_first_message_outside_hours_gets_greeting_then_away(backend: Backend) {
     let mut app = spawn_app(backend).await;
     closed_with_greeting_and_away(&app).await;
@@ -573,6 +594,7 @@ async fn replies_speak_the_contacts_language_once_it_is_known(backend: Backend) 
 }
 
 both_backends!(
+    a_disabled_channel_keeps_its_messages_but_does_not_answer,
     handed_jobs_left_at_shutdown_are_released_to_the_claim,
     with_the_workers_running_greeting_and_away_go_out_at_once_in_order,
     replies_speak_the_contacts_language_once_it_is_known,

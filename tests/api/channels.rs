@@ -1,7 +1,9 @@
-//! `GET /api/v1/channels`.
+//! `GET /api/v1/channels` and channels managed through `/api/v1/admin/channels`.
 
-use serde_json::Value;
-use switchboard_tests::{Backend, PHONE_NUMBER_ID, both_backends, spawn_app};
+use serde_json::{Value, json};
+use switchboard_domain::ChannelId;
+use switchboard_tests::payloads::{contact, delivery_for, meta_bytes, text};
+use switchboard_tests::{ACCESS_TOKEN, Backend, PHONE_NUMBER_ID, TestApp, both_backends, spawn_app};
 
 async fn the_configured_number_is_listed(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -15,4 +17,165 @@ async fn the_configured_number_is_listed(backend: Backend) {
     assert_eq!(anonymous.status(), 401);
 }
 
-both_backends!(the_configured_number_is_listed);
+// ---------------------------------------------------------------------------------------
+// Channels managed through the API.
+
+const NUMBER_B: &str = "106540352242999";
+const TOKEN_B: &str = "EAAB-channel-b-token-0123456789";
+const SECRET_B: &str = "channel-b-app-secret-9876543210";
+
+async fn patch_json(app: &TestApp, path: &str, body: &Value) -> reqwest::Response {
+    app.client.patch(app.url(path)).bearer_auth(&app.token).json(body).send().await.unwrap()
+}
+
+/// Adds channel B with its own token and app secret.
+async fn add_channel_b(app: &TestApp) -> Value {
+    let res = app
+        .post_json(
+            "/api/v1/admin/channels",
+            &json!({"phone_number_id": NUMBER_B, "name": "Sales", "waba_id": "102290129340398",
+                    "access_token": TOKEN_B, "app_secret": SECRET_B, "throughput_per_second": 200}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let text = res.text().await.unwrap();
+    assert!(!text.contains(TOKEN_B) && !text.contains(SECRET_B), "a credential in the answer: {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+async fn channels_are_added_edited_and_disabled_with_write_only_credentials(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let created = add_channel_b(&app).await;
+    assert_eq!(created["phone_number_id"], NUMBER_B);
+    assert_eq!(created["name"], "Sales");
+    assert_eq!(created["waba_id"], "102290129340398");
+    assert_eq!(created["enabled"], true);
+    assert_eq!(created["has_access_token"], true);
+    assert_eq!(created["has_app_secret"], true);
+    assert_eq!(created["throughput_per_second"], 200);
+    assert_eq!(created["display_phone_number"], Value::Null);
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    // Sealed at rest: the stored bytes are not the token.
+    let record = app.store.channel_record(ChannelId::from_uuid(id.parse().unwrap())).await.unwrap().unwrap();
+    let sealed = record.access_token.unwrap();
+    assert!(!sealed.sealed.windows(TOKEN_B.len()).any(|w| w == TOKEN_B.as_bytes()));
+
+    // Listed for agents (without settings) and admins (without credentials).
+    let list = app.get("/api/v1/channels").await.text().await.unwrap();
+    assert!(list.contains(NUMBER_B) && !list.contains(TOKEN_B) && !list.contains(SECRET_B), "{list}");
+    let admin_list = app.get("/api/v1/admin/channels").await.text().await.unwrap();
+    assert!(admin_list.contains(NUMBER_B) && !admin_list.contains(TOKEN_B) && !admin_list.contains(SECRET_B));
+    let items: Value = serde_json::from_str(&admin_list).unwrap();
+    assert_eq!(items["items"].as_array().unwrap().len(), 2, "the configured channel and B");
+
+    // Edit, then disable.
+    let res = patch_json(
+        &app,
+        &format!("/api/v1/admin/channels/{id}"),
+        &json!({"name": "Sales EU", "display_phone_number": "+44 7700 900123", "throughput_per_second": null,
+                "access_token": null}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let edited: Value = res.json().await.unwrap();
+    assert_eq!(edited["name"], "Sales EU");
+    assert_eq!(edited["display_phone_number"], "447700900123");
+    assert_eq!(edited["throughput_per_second"], Value::Null);
+    assert_eq!(edited["has_access_token"], false, "back to the configured token");
+    assert_eq!(edited["has_app_secret"], true, "untouched");
+    let res = patch_json(&app, &format!("/api/v1/admin/channels/{id}"), &json!({"enabled": false})).await;
+    assert_eq!(res.status(), 200);
+    let got = app.get_json(&format!("/api/v1/admin/channels/{id}")).await;
+    assert_eq!(got["enabled"], false);
+    assert_eq!(got["name"], "Sales EU");
+
+    // The same number twice; invalid fields, each named.
+    let again = app.post_json("/api/v1/admin/channels", &json!({"phone_number_id": NUMBER_B, "name": "Again"})).await;
+    assert_eq!(again.status(), 409);
+    let bad = app
+        .post_json(
+            "/api/v1/admin/channels",
+            &json!({"phone_number_id": "12x", "name": " ", "waba_id": "w", "access_token": "has space",
+                    "throughput_per_second": 5000, "display_phone_number": "12"}),
+        )
+        .await;
+    assert_eq!(bad.status(), 422);
+    let problem: Value = bad.json().await.unwrap();
+    let fields: Vec<&str> =
+        problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    for f in ["phone_number_id", "name", "waba_id", "access_token", "throughput_per_second", "display_phone_number"] {
+        assert!(fields.contains(&f), "{f} not named in {problem}");
+    }
+    let unknown =
+        patch_json(&app, &format!("/api/v1/admin/channels/{}", uuid::Uuid::now_v7()), &json!({"enabled": true})).await;
+    assert_eq!(unknown.status(), 404);
+}
+
+/// A customer writes to `number`; the delivery is signed with `secret`.
+fn inbound(number: &str, wamid: &str, from: &str) -> Vec<u8> {
+    meta_bytes(&delivery_for(number, vec![contact(from, "Kim")], vec![text(wamid, from, "hello")], vec![]))
+}
+
+async fn each_channel_sends_with_its_own_token_and_is_signed_with_its_own_secret(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    add_channel_b(&app).await;
+
+    // Channel B's app secret signs its webhooks; the configured one still works; another does not.
+    let body_b = inbound(NUMBER_B, "wamid.b1", "16505550001");
+    let sig_b = switchboard_cloudapi::signature::sign(SECRET_B.as_bytes(), &body_b);
+    assert_eq!(app.post_webhook_with(body_b, Some(&sig_b)).await.status(), 200);
+    assert_eq!(app.post_webhook(inbound(PHONE_NUMBER_ID, "wamid.a1", "16505550002")).await.status(), 200);
+    let forged = inbound(NUMBER_B, "wamid.b2", "16505550003");
+    let sig = switchboard_cloudapi::signature::sign(b"someone-else", &forged);
+    assert_eq!(app.post_webhook_with(forged, Some(&sig)).await.status(), 401);
+    app.ingest().await;
+
+    // A reply in each conversation goes out with its channel's token.
+    let conversations = app.conversations().await;
+    assert_eq!(conversations.len(), 2);
+    for c in &conversations {
+        let res = app
+            .post_json(
+                &format!("/api/v1/conversations/{}/messages", c["id"].as_str().unwrap()),
+                &json!({"type": "text", "text": "Thanks!"}),
+            )
+            .await;
+        assert_eq!(res.status(), 202, "{}", res.text().await.unwrap());
+    }
+    app.send().await;
+    assert_eq!(app.graph.authorizations_from(NUMBER_B).await, [format!("Bearer {TOKEN_B}")]);
+    assert_eq!(app.graph.authorizations_from(PHONE_NUMBER_ID).await, [format!("Bearer {ACCESS_TOKEN}")]);
+}
+
+async fn the_display_number_is_learned_from_webhooks_when_unset(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let created = add_channel_b(&app).await;
+    let id = created["id"].as_str().unwrap();
+    let mut delivery = delivery_for(
+        NUMBER_B,
+        vec![contact("16505550001", "Kim")],
+        vec![text("wamid.d1", "16505550001", "hi")],
+        vec![],
+    );
+    delivery["entry"][0]["changes"][0]["value"]["metadata"]["display_phone_number"] = json!("447700900123");
+    assert_eq!(app.post_webhook(meta_bytes(&delivery)).await.status(), 200);
+    app.ingest().await;
+    let got = app.get_json(&format!("/api/v1/admin/channels/{id}")).await;
+    assert_eq!(got["display_phone_number"], "447700900123");
+
+    // A number set by an admin is kept.
+    patch_json(&app, &format!("/api/v1/admin/channels/{id}"), &json!({"display_phone_number": "+14155550123"})).await;
+    delivery["entry"][0]["changes"][0]["value"]["messages"][0]["id"] = json!("wamid.d2");
+    assert_eq!(app.post_webhook(meta_bytes(&delivery)).await.status(), 200);
+    app.ingest().await;
+    let got = app.get_json(&format!("/api/v1/admin/channels/{id}")).await;
+    assert_eq!(got["display_phone_number"], "14155550123");
+}
+
+both_backends!(
+    the_configured_number_is_listed,
+    channels_are_added_edited_and_disabled_with_write_only_credentials,
+    each_channel_sends_with_its_own_token_and_is_signed_with_its_own_secret,
+    the_display_number_is_learned_from_webhooks_when_unset,
+);

@@ -87,6 +87,14 @@ async fn the_channels_page_shows_each_channel_with_its_open_line_and_its_screens
     assert!(html.contains("Now: open, around the clock"), "{html}");
     assert!(html.contains("data-open=\"true\""));
     assert!(html.contains("(off)") && html.contains("(not set)"), "greeting off, away not set");
+    assert!(html.contains("Display number not known yet") && html.contains("the configured access token"));
+    assert!(!html.contains("channel-disabled"));
+    // Disabled, with a display number and its own token.
+    let patch = json!({"enabled": false, "display_phone_number": "+447700900123", "access_token": "EAAown"});
+    admin(&app, Method::PATCH, &format!("/api/v1/admin/channels/{id}"), Some(patch)).await;
+    let html = page(&app, "/admin/channels").await;
+    assert!(html.contains("channel-disabled") && html.contains("+447700900123"), "{html}");
+    assert!(html.contains("its own access token") && !html.contains("EAAown"));
     // The overview lists the screen.
     assert!(page(&app, "/admin").await.contains("Channels &#38; hours"));
 }

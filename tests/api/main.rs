@@ -39,6 +39,7 @@ mod reports;
 mod restart;
 mod sign_in;
 mod sla;
+mod templates;
 mod transfer;
 mod views;
 mod visibility;

@@ -12,6 +12,8 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 pub struct MockGraph {
     server: MockServer,
     statuses: Arc<Statuses>,
+    /// How many template lists were served ([`MockGraph::templates`]).
+    template_mounts: AtomicUsize,
 }
 
 /// Meta's status webhooks, as the mock emulates them.
@@ -90,7 +92,7 @@ impl MockGraph {
             .with_priority(10)
             .mount(&server)
             .await;
-        Self { server, statuses }
+        Self { server, statuses, template_mounts: AtomicUsize::new(0) }
     }
 
     /// From now on, posts Meta's signed `sent` status webhook (with the request's
@@ -224,6 +226,55 @@ impl MockGraph {
     /// Requests received so far whose path is `p`.
     pub async fn requests_to(&self, p: &str) -> usize {
         self.server.received_requests().await.unwrap_or_default().iter().filter(|r| r.url.path() == p).count()
+    }
+
+    /// Serves `templates` from `GET /{waba_id}/message_templates`, `per_page` a page,
+    /// with Meta's cursor paging (`paging.cursors.after`, `paging.next` but on the last
+    /// page), instead of what was served before.
+    pub async fn templates(&self, waba_id: &str, templates: Vec<Value>, per_page: usize) {
+        struct Pages {
+            templates: Vec<Value>,
+            per_page: usize,
+        }
+        impl Respond for Pages {
+            fn respond(&self, req: &Request) -> ResponseTemplate {
+                let start: usize = req
+                    .url
+                    .query_pairs()
+                    .find(|(k, _)| k == "after")
+                    .and_then(|(_, v)| v.strip_prefix("cursor-").and_then(|n| n.parse().ok()))
+                    .unwrap_or(0);
+                let end = (start + self.per_page).min(self.templates.len());
+                let mut body = json!({
+                    "data": self.templates[start.min(end)..end],
+                    "paging": {"cursors": {"before": format!("cursor-{start}"), "after": format!("cursor-{end}")}},
+                });
+                if end < self.templates.len() {
+                    body["paging"]["next"] = json!(format!("https://graph.example/next?after=cursor-{end}"));
+                }
+                ResponseTemplate::new(200).set_body_json(body)
+            }
+        }
+        Mock::given(method("GET"))
+            .and(path_regex(format!(r"^/v[0-9.]+/{waba_id}/message_templates$")))
+            .respond_with(Pages { templates, per_page })
+            // The latest served wins (wiremock: a lower number first).
+            .with_priority(u8::try_from(100 - self.template_mounts.fetch_add(1, Ordering::Relaxed).min(90)).unwrap())
+            .mount(&self.server)
+            .await;
+    }
+
+    /// The `Authorization` header of every message request sent from `phone_number_id`,
+    /// in arrival order.
+    pub async fn authorizations_from(&self, phone_number_id: &str) -> Vec<String> {
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.url.path().ends_with(&format!("/{phone_number_id}/messages")))
+            .map(|r| r.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned())
+            .collect()
     }
 
     /// Every request received so far, whatever its path.

@@ -138,8 +138,15 @@ pub async fn start_on(db: TestDb, opts: AppOptions) -> TestApp {
     let client =
         GraphClient::new(GraphConfig::new(graph.uri(), settings.graph.api_version.clone(), ACCESS_TOKEN.into()))
             .unwrap();
-    let sender =
-        Sender::new(Arc::clone(&store), Arc::new(client), Arc::clone(&running.send_health), settings.sender_options());
+    // As the application's sender: each channel's own token and throughput tier.
+    let transport = switchboard_core::ChannelTransport { graph: client, channels: Arc::clone(&running.channels) };
+    let sender = Sender::new(
+        Arc::clone(&store),
+        Arc::new(transport),
+        Arc::clone(&running.send_health),
+        settings.sender_options(),
+    )
+    .with_channels(Arc::clone(&running.channels));
     TestApp {
         base: format!("http://{}", running.addr),
         graph,

@@ -202,6 +202,31 @@ impl GraphClient {
         Ok(Self { inner: Arc::new(Inner { http, api_root, base, token: access_token, timeout }) })
     }
 
+    /// The same client (connection pool, base URL, API version, timeouts) with another
+    /// access token: a channel's own.
+    ///
+    /// # Errors
+    /// [`GraphError::Config`] for an empty token or one unusable in an HTTP header.
+    pub fn with_token(&self, access_token: SecretString) -> Result<Self, GraphError> {
+        let token = access_token.expose_secret();
+        if token.is_empty() {
+            return Err(GraphError::Config("the access token is empty".into()));
+        }
+        if header::HeaderValue::from_str(&format!("Bearer {token}")).is_err() {
+            return Err(GraphError::Config("the access token has characters not allowed in an HTTP header".into()));
+        }
+        let i = &self.inner;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http: i.http.clone(),
+                api_root: i.api_root.clone(),
+                base: i.base.clone(),
+                token: access_token,
+                timeout: i.timeout,
+            }),
+        })
+    }
+
     /// Sends `msg` from our number `phone_number_id`. Validates it first: an invalid message
     /// never reaches Meta.
     ///
@@ -350,6 +375,46 @@ impl GraphClient {
             .ok_or_else(|| GraphError::Decode("no id in the media upload response".into()))?;
         tracing::debug!(%phone_number_id, media_id = id, "media uploaded to Meta");
         Ok(id.to_owned())
+    }
+
+    /// One page of the message templates of WhatsApp Business Account `waba_id`
+    /// (`GET /{waba-id}/message_templates`), after the cursor `after` of the previous
+    /// page: the templates (Meta's objects) and the next page's cursor, `None` on the
+    /// last page.
+    ///
+    /// # Errors
+    /// [`GraphError::Invalid`] for an id that is not digits; Meta's error, transport and
+    /// decode errors.
+    pub async fn message_templates(
+        &self,
+        waba_id: &str,
+        after: Option<&str>,
+    ) -> Result<(Vec<Value>, Option<String>), GraphError> {
+        if waba_id.is_empty() || !waba_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid("waba_id", "must be digits"));
+        }
+        let mut url = Url::parse(&format!("{}/{waba_id}/message_templates", self.inner.api_root))
+            .map_err(|e| GraphError::Config(format!("template URL: {e}")))?;
+        url.query_pairs_mut()
+            .append_pair("fields", "id,name,language,status,category,quality_score,components")
+            .append_pair("limit", "100");
+        if let Some(after) = after {
+            url.query_pairs_mut().append_pair("after", after);
+        }
+        let body = json_response(self.api_request(Method::GET, url.as_str()).send().await).await?;
+        let data = match body.get("data") {
+            Some(Value::Array(items)) => items.clone(),
+            _ => return Err(GraphError::Decode("no data array in the templates response".into())),
+        };
+        // Meta gives `paging.next` only when there is a next page.
+        let next = body
+            .pointer("/paging/next")
+            .and_then(Value::as_str)
+            .and_then(|_| body.pointer("/paging/cursors/after"))
+            .and_then(Value::as_str)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned);
+        Ok((data, next))
     }
 
     async fn post_messages(&self, phone_number_id: &PhoneNumberId, body: &Value) -> Result<Value, GraphError> {

@@ -62,15 +62,17 @@ pub(crate) struct Outcome {
 impl AutoReplier {
     /// Forgets every compiled configuration if the configuration changed since the last
     /// call. Once per batch.
-    pub async fn refresh(&mut self, store: &dyn Store) -> Result<(), StoreError> {
+    /// `true` when it changed (channels enabled or disabled move the version too).
+    pub async fn refresh(&mut self, store: &dyn Store) -> Result<bool, StoreError> {
         let version = store.auto_reply_config_version().await?;
         if self.version != Some(version) {
             self.channels.clear();
             self.csat.clear();
             self.consent = None;
             self.version = Some(version);
+            return Ok(true);
         }
-        Ok(())
+        Ok(false)
     }
 
     /// The consent settings in force and their keywords.

@@ -23,12 +23,12 @@ use switchboard_cloudapi::tagged_message;
 use switchboard_cloudapi::webhook::parse_delivery;
 use switchboard_domain::csat::SurveyAnswer;
 use switchboard_domain::inbound::{Change, InboundContact, InboundMessage, MessagesChange, StatusValue};
-use switchboard_domain::link::RefFormat;
+use switchboard_domain::link::{PhoneNumber, RefFormat};
 use switchboard_domain::message::MessageContent;
 use switchboard_domain::{ChannelId, EventId, PhoneNumberId, window};
 use switchboard_store::{
     CsatAnswerIn, CsatCommentIn, InboundOutcome, IngestBatch, IngestTx, NewEvent, NewInbound, OutboxJob, PendingEvent,
-    RecordReason, RecordedChange, Store, StoreError, UnroutedChange, inbound_rounds,
+    RecordReason, RecordedChange, Store, StoreError, TemplateUpdate, UnroutedChange, inbound_rounds,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -36,6 +36,7 @@ use crate::attribution::attribute_first_message;
 use crate::autoreply::{AutoReplier, Stored};
 use crate::csat::{Tap, record_answer};
 use crate::sender::{Handoff, release};
+use crate::templates::template_update;
 use crate::wake::Wake;
 
 #[derive(Clone, Debug)]
@@ -145,10 +146,25 @@ struct Inbound<'a> {
     window_closes_at: Option<DateTime<Utc>>,
 }
 
+/// What the worker keeps of a channel.
+#[derive(Clone, Copy)]
+struct KnownChannel {
+    id: ChannelId,
+    /// A disabled channel's messages are stored but not auto-replied.
+    enabled: bool,
+    /// Whether its display number is known (else it is learned from webhooks).
+    has_display_number: bool,
+}
+
 pub struct IngestWorker {
     store: Arc<dyn Store>,
     opts: IngestOptions,
-    channels: HashMap<PhoneNumberId, ChannelId>,
+    channels: HashMap<PhoneNumberId, KnownChannel>,
+    /// Display numbers learned from webhooks' metadata in the open batch, written once it
+    /// commits.
+    learned: Vec<(PhoneNumberId, PhoneNumber)>,
+    /// Template webhooks' changes in the open batch, applied once it commits.
+    template_updates: Vec<TemplateUpdate>,
     auto_replier: AutoReplier,
     /// Wakes the sender after a batch that queued auto-replies it did not hand over, and
     /// the assigner after a batch that stored messages (new waiting conversations); the
@@ -167,6 +183,8 @@ impl IngestWorker {
             store,
             opts,
             channels: HashMap::new(),
+            learned: Vec::new(),
+            template_updates: Vec::new(),
             auto_replier: AutoReplier::default(),
             wake: Wake::default(),
             handoff: None,
@@ -210,8 +228,13 @@ impl IngestWorker {
 
     /// Applies one batch of pending events. An empty report means nothing was pending.
     pub async fn run_once(&mut self) -> Result<IngestReport, StoreError> {
-        self.auto_replier.refresh(self.store.as_ref()).await?;
+        if self.auto_replier.refresh(self.store.as_ref()).await? {
+            // Channels enabled or disabled move the same version.
+            self.channels.clear();
+        }
         self.handed.clear();
+        // Left by a batch that was then applied event by event.
+        self.apply_after_commit().await;
         let Some(IngestBatch { mut tx, events }) = self.store.begin_ingest(self.opts.batch_size).await? else {
             return Ok(IngestReport::default());
         };
@@ -228,6 +251,7 @@ impl IngestWorker {
         let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
         tx.mark_applied(&ids, now).await?;
         tx.commit().await?;
+        self.apply_after_commit().await;
         report.applied = events.len();
         record_lag(&events);
         self.committed(&report).await;
@@ -356,6 +380,9 @@ impl IngestWorker {
                 match change {
                     Change::Other(o) => {
                         tracing::info!(event_id = %event.id, field = %o.field, "recorded webhook field");
+                        if let Some(update) = template_update(&o.field, o.waba_id.as_deref(), &o.value) {
+                            self.template_updates.push(update);
+                        }
                         let rec = RecordedChange {
                             event_id: event.id,
                             reason: RecordReason::Field,
@@ -397,10 +424,11 @@ impl IngestWorker {
             value,
             at: now,
         };
-        let Some(channel) = self.channel(&m.phone_number_id).await? else {
+        let Some(KnownChannel { id: channel, .. }) = self.channel(&m.phone_number_id).await? else {
             tracing::warn!(event_id = %event.id, phone_number_id = %m.phone_number_id, "delivery for a phone number with no channel; recorded, not applied");
             return tx.record_change(&record(RecordReason::NoChannel, &m.raw)).await;
         };
+        self.learn_display_number(m);
         if !m.errors.is_empty() {
             tracing::warn!(event_id = %event.id, phone_number_id = %m.phone_number_id, codes = ?m.errors.iter().map(|e| e.code).collect::<Vec<_>>(), "Meta reported errors on a change");
             tx.record_change(&record(RecordReason::ChangeErrors, &m.raw)).await?;
@@ -501,6 +529,10 @@ impl IngestWorker {
                     news_created.push(conversation_id);
                 }
                 tracing::debug!(event_id = %item.event.id, %message_id, %conversation_id, wamid = %msg.wamid, kind = msg.content.kind().as_str(), "stored inbound message");
+                if self.channels.values().any(|c| c.id == item.channel && !c.enabled) {
+                    // A disabled channel's messages are kept, not answered.
+                    continue;
+                }
                 stored.push(Stored {
                     channel: item.channel,
                     phone_number_id: item.phone_number_id,
@@ -602,11 +634,64 @@ impl IngestWorker {
         Ok(rest)
     }
 
-    async fn channel(&mut self, id: &PhoneNumberId) -> Result<Option<ChannelId>, StoreError> {
+    async fn channel(&mut self, id: &PhoneNumberId) -> Result<Option<KnownChannel>, StoreError> {
         if let Some(c) = self.channels.get(id) {
             return Ok(Some(*c));
         }
-        self.channels = self.store.channels().await?.into_iter().map(|c| (c.phone_number_id, c.id)).collect();
+        self.channels = self
+            .store
+            .channel_records()
+            .await?
+            .into_iter()
+            .map(|c| {
+                let known =
+                    KnownChannel { id: c.id, enabled: c.enabled, has_display_number: c.display_phone_number.is_some() };
+                (c.phone_number_id, known)
+            })
+            .collect();
         Ok(self.channels.get(id).copied())
+    }
+
+    /// Notes the display number of a webhook's `metadata` for a channel that has none.
+    fn learn_display_number(&mut self, m: &MessagesChange) {
+        let Some(known) = self.channels.get_mut(&m.phone_number_id) else { return };
+        if known.has_display_number {
+            return;
+        }
+        // Meta sends the digits with the country code, without `+`.
+        let international = |d: &str| if d.trim_start().starts_with('+') { d.to_owned() } else { format!("+{d}") };
+        let parsed = m.display_phone_number.as_deref().map(|d| PhoneNumber::parse(&international(d), None));
+        let Some(Ok(phone)) = parsed else {
+            return;
+        };
+        known.has_display_number = true;
+        self.learned.push((m.phone_number_id.clone(), phone));
+    }
+
+    /// Applies what the batch just committed carried beside messages: template webhooks'
+    /// changes, and display numbers learned (only where the channel still has none). A
+    /// failure is logged: the next synchronisation or delivery corrects it.
+    async fn apply_after_commit(&mut self) {
+        let now = Utc::now();
+        for update in std::mem::take(&mut self.template_updates) {
+            match self.store.apply_template_update(&update, now).await {
+                Ok(n) => {
+                    tracing::info!(template_id = ?update.template_id, status = ?update.status, quality = ?update.quality, category = ?update.category, templates = n, "template webhook applied")
+                }
+                Err(e) => {
+                    tracing::warn!(template_id = ?update.template_id, error = %e, "a template webhook could not be applied; the next synchronisation corrects it")
+                }
+            }
+        }
+        for (id, phone) in std::mem::take(&mut self.learned) {
+            match self.store.learn_display_phone_number(&id, &phone).await {
+                Ok(true) => tracing::info!(phone_number_id = %id, "channel's display number learned from a webhook"),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(phone_number_id = %id, error = %e, "the display number could not be recorded");
+                    self.channels.remove(&id);
+                }
+            }
+        }
     }
 }

@@ -35,7 +35,7 @@ use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt};
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde_json::Value;
 use switchboard_cloudapi::{ErrorClass, GraphClient, GraphError, SendResponse, TransportKind, tag_request};
 use switchboard_domain::message::StatusError;
@@ -44,6 +44,7 @@ use switchboard_store::{Lease, OutboxJob, SendOutcome, SendResult, Store, StoreE
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::channels::ChannelDirectory;
 use crate::wake::Wake;
 
 /// The code recorded on a message (and its outbox job) withheld because its contact
@@ -218,6 +219,16 @@ pub struct Sender {
     opts: SenderOptions,
     throughput: Option<DefaultKeyedRateLimiter<PhoneNumberId>>,
     pair: Option<DefaultKeyedRateLimiter<(PhoneNumberId, WaId)>>,
+    /// The channels' own throughput tiers (when set, they replace `throughput`).
+    channels: Option<Arc<ChannelDirectory>>,
+    tiers: Mutex<HashMap<PhoneNumberId, (u32, Arc<DefaultDirectRateLimiter>)>>,
+}
+
+/// A limiter of `n` messages a second with a tenth of a second of burst: smooth, and
+/// within a few percent of the rate over any window longer than a second.
+fn per_second(n: NonZeroU32) -> Quota {
+    let burst = NonZeroU32::new((n.get() / 10).max(1)).unwrap_or(NonZeroU32::MIN);
+    Quota::per_second(n).allow_burst(burst)
 }
 
 impl Sender {
@@ -228,14 +239,31 @@ impl Sender {
         health: Arc<SendHealth>,
         opts: SenderOptions,
     ) -> Self {
-        let throughput = NonZeroU32::new(opts.throughput_per_second).map(|n| {
-            // A tenth of a second of burst: smooth, and within a few percent of the
-            // configured rate over any window longer than a second.
-            let burst = NonZeroU32::new((n.get() / 10).max(1)).unwrap_or(NonZeroU32::MIN);
-            RateLimiter::keyed(Quota::per_second(n).allow_burst(burst))
-        });
+        let throughput = NonZeroU32::new(opts.throughput_per_second).map(|n| RateLimiter::keyed(per_second(n)));
         let pair = NonZeroU32::new(opts.pair_per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n)));
-        Self { store, transport, health, opts, throughput, pair }
+        Self { store, transport, health, opts, throughput, pair, channels: None, tiers: Mutex::new(HashMap::new()) }
+    }
+
+    /// Limits each channel that has a throughput tier to it (instead of
+    /// `throughput_per_second`).
+    #[must_use]
+    pub fn with_channels(mut self, channels: Arc<ChannelDirectory>) -> Self {
+        self.channels = Some(channels);
+        self
+    }
+
+    /// The limiter of a channel's own tier, if it has one.
+    fn tier(&self, id: &PhoneNumberId) -> Option<Arc<DefaultDirectRateLimiter>> {
+        let n = self.channels.as_ref()?.entry(id)?.throughput_per_second.and_then(NonZeroU32::new)?;
+        let mut tiers = self.tiers.lock().ok()?;
+        match tiers.get(id) {
+            Some((rate, limiter)) if *rate == n.get() => Some(Arc::clone(limiter)),
+            _ => {
+                let limiter = Arc::new(RateLimiter::direct(per_second(n)));
+                tiers.insert(id.clone(), (n.get(), Arc::clone(&limiter)));
+                Some(limiter)
+            }
+        }
     }
 
     /// Claims due jobs, sends them (up to `concurrency` at once) and records the outcomes.
@@ -484,7 +512,9 @@ impl Sender {
                 error: "pair rate limit: waiting before the next message to this customer".into(),
             };
         }
-        if let Some(t) = &self.throughput {
+        if let Some(tier) = self.tier(&job.phone_number_id) {
+            tier.until_ready().await;
+        } else if let Some(t) = &self.throughput {
             t.until_key_ready(&job.phone_number_id).await;
         }
         let now = Utc::now();

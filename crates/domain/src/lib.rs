@@ -10,6 +10,7 @@ pub mod assignment;
 pub mod attachment;
 pub mod audit;
 pub mod autoreply;
+pub mod channel;
 pub mod consent;
 pub mod contact;
 pub mod conversation;
@@ -25,6 +26,7 @@ pub mod phone;
 pub mod report;
 pub mod sla;
 pub mod team;
+pub mod template;
 pub mod webhook;
 pub mod window;
 
@@ -35,6 +37,7 @@ pub use assignment::{
 };
 pub use attachment::{Attachment, AttachmentError, AttachmentKind};
 pub use audit::{AuditAction, AuditTarget};
+pub use channel::{ChannelName, ChannelSecret, InvalidChannel, Throughput, WabaId};
 pub use contact::{MAX_CONTACT_ATTRIBUTES, merge_attributes};
 pub use conversation::ConversationStatus;
 pub use ids::{

@@ -37,8 +37,10 @@ pub use routes::links::LinkOptions;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub intake: Intake,
-    /// Meta app secret: without it, webhook deliveries are refused (503, Meta retries).
-    pub app_secret: Option<SecretString>,
+    /// The channels' credentials and settings in memory: the app secrets webhook
+    /// signatures are checked against (the configured one and the channels' own; with
+    /// none, webhook deliveries are refused: 503, Meta retries).
+    pub channel_directory: Arc<switchboard_core::ChannelDirectory>,
     /// Token for the GET handshake: without it, the handshake is refused.
     pub verify_token: Option<SecretString>,
     /// Wakes the workers: the sender when a message is queued, the assigner when an agent
@@ -75,6 +77,11 @@ impl AppState {
     /// The audit log: recording and listing entries.
     pub(crate) fn audit(&self) -> switchboard_core::Audit<'_> {
         switchboard_core::Audit::new(self.store.as_ref())
+    }
+
+    /// Admins' use cases on channels.
+    pub(crate) fn channels(&self) -> switchboard_core::Channels<'_> {
+        switchboard_core::Channels::new(self.store.as_ref(), &self.auth.key, &self.channel_directory)
     }
 
     /// Admins' use cases on outgoing webhook endpoints.

@@ -10,8 +10,8 @@ use chrono::Utc;
 use secrecy::ExposeSecret;
 use switchboard_cloudapi::{GraphClient, GraphConfig};
 use switchboard_core::{
-    ClickCounter, Housekeeper, IngestOptions, IngestWorker, Intake, IntakeOptions, LiveHub, Sandbox, SendHealth,
-    Sender, Transport, Wake, replay_unrouted,
+    ChannelDirectory, ChannelTransport, ClickCounter, Housekeeper, IngestOptions, IngestWorker, Intake, IntakeOptions,
+    LiveHub, Sandbox, SendHealth, Sender, Transport, Wake, replay_unrouted,
 };
 use switchboard_http::{AppState, Application, HttpOptions, LinkOptions};
 use switchboard_store::Store;
@@ -123,6 +123,8 @@ pub struct Running {
     pub store: Arc<dyn Store>,
     /// Shared with the sender: which channels are paused and why.
     pub send_health: Arc<SendHealth>,
+    /// The channels' credentials and throughput tiers, as the sender uses them.
+    pub channels: Arc<ChannelDirectory>,
     /// Wakes the workers: the sender, the assigner (tests check that the API does), the
     /// ingest worker.
     pub wake: Wake,
@@ -191,8 +193,23 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         ),
         _ => None,
     };
+    // The channels' own credentials and throughput tiers, in memory: reloaded when this
+    // instance changes a channel and every half minute (another instance's changes).
+    let key = Arc::new(secrets_key(settings)?);
+    let channels =
+        Arc::new(ChannelDirectory::new(Arc::clone(&key), graph.clone(), settings.whatsapp.app_secret.clone()));
+    channels.refresh(store.as_ref()).await.context("cannot load the channels")?;
+    tracker.spawn(Arc::clone(&channels).run_until_stopped(Arc::clone(&store), stop.clone()));
+    // Message templates of every channel with a WhatsApp Business Account, hourly.
+    if graph.is_some() {
+        tracker.spawn(switchboard_core::templates::run_template_sync(
+            Arc::clone(&store),
+            Arc::clone(&channels),
+            stop.clone(),
+        ));
+    }
     let transport: Arc<dyn Transport> = match &graph {
-        Some(client) => Arc::new(client.clone()),
+        Some(client) => Arc::new(ChannelTransport { graph: client.clone(), channels: Arc::clone(&channels) }),
         None => Arc::new(Sandbox),
     };
     let send_health = Arc::new(SendHealth::default());
@@ -200,7 +217,8 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     // leased, when both run here.
     let mut handoff = None;
     if settings.sender.enabled {
-        let sender = Sender::new(Arc::clone(&store), transport, Arc::clone(&send_health), settings.sender_options());
+        let sender = Sender::new(Arc::clone(&store), transport, Arc::clone(&send_health), settings.sender_options())
+            .with_channels(Arc::clone(&channels));
         let handed = settings.ingest.enabled.then(|| {
             let (give, take) = sender.handoff();
             handoff = Some(give);
@@ -248,7 +266,6 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         tracker.spawn(worker.run_until_stopped(wake.clone(), stop.clone()));
     }
     let live = LiveHub::start(Arc::clone(&store), settings.live_options(), &tracker, stop.child_token());
-    let key = Arc::new(secrets_key(settings)?);
     let auth = switchboard_core::AuthConfig { options: Arc::new(settings.auth_options()), key: Arc::clone(&key) };
     // Outgoing webhooks: every instance may run the worker (fan-outs are compare-and-set,
     // claims lease their rows).
@@ -278,7 +295,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         AppState {
             store: Arc::clone(&store),
             intake,
-            app_secret: settings.whatsapp.app_secret.clone(),
+            channel_directory: Arc::clone(&channels),
             verify_token: settings.whatsapp.verify_token.clone(),
             wake: wake.clone(),
             send_health: Arc::clone(&send_health),
@@ -305,7 +322,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let server = app.handle();
     let server_task = tokio::spawn(app.run_until_stopped());
     tracing::info!(%addr, database = store.backend(), "switchboard is listening");
-    Ok(Running { addr, metrics_addr, store, send_health, wake, live, server, server_task, stop, tracker })
+    Ok(Running { addr, metrics_addr, store, send_health, channels, wake, live, server, server_task, stop, tracker })
 }
 
 impl Running {

@@ -32,6 +32,7 @@
 mod agents;
 mod audit;
 mod auth;
+mod channels;
 pub mod columns;
 mod consent;
 mod contacts;

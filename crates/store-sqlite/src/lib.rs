@@ -29,6 +29,7 @@ mod assignment;
 mod audit;
 mod auth;
 mod autoreply;
+mod channels;
 mod consent;
 mod contacts;
 mod csat;

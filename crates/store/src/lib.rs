@@ -9,6 +9,7 @@ mod assignment;
 mod audit;
 mod auth;
 mod autoreply;
+mod channels;
 mod consent;
 mod contacts;
 mod csat;
@@ -43,6 +44,7 @@ pub use auth::{
     NewSession, NewSignInFailure, SealedSecret, SecuritySettings, Session, StoredTotp,
 };
 pub use autoreply::{AutoReplyFacts, AutoReplyStore, ChannelAutoReplies, ChannelAutoRepliesPatch, StoredRule};
+pub use channels::{ChannelPatch, ChannelRecord, ChannelStore, NewChannel, StoredTemplate, TemplateUpdate};
 pub use consent::{ConsentChange, ConsentStore, NewConsent};
 pub use contacts::{
     Contact, ContactPatch, ContactPatchOutcome, ContactQuery, ContactStore, MAX_CONTACT_ATTRIBUTES, merge_attributes,
@@ -125,6 +127,7 @@ pub trait Store:
     + ReportStore
     + SlaStore
     + AuditStore
+    + ChannelStore
     + Send
     + Sync
     + 'static

@@ -146,6 +146,14 @@ impl Inbox<'_> {
         if !is_template && !window::is_open(conversation.window_closes_at, Utc::now()) {
             return Err(InboxError::WindowClosed { closed_at: conversation.window_closes_at });
         }
+        if let OutboundBody::Template { name, language, components } = &m.body {
+            let errors =
+                crate::templates::check_template_send(self.store, conversation.channel_id, name, language, components)
+                    .await?;
+            if !errors.is_empty() {
+                return Err(InboxError::Invalid(errors));
+            }
+        }
         let reply_to = match m.reply_to {
             None => None,
             Some(mid) => Some(self.replied_wamid(conversation.id, mid).await?),

@@ -164,8 +164,10 @@ async fn healthz() -> HttpResponse {
     responses((status = 200, description = "Ready", body = Ready),
               (status = 503, description = "The database is unreachable or migrations are pending", body = NotReady)))]
 async fn readyz(state: web::Data<AppState>, backlog: web::Data<Backlog>) -> HttpResponse {
-    let capabilities =
-        ReadyCapabilities { webhooks: state.app_secret.is_some(), verification: state.verify_token.is_some() };
+    let capabilities = ReadyCapabilities {
+        webhooks: !state.channel_directory.app_secrets().is_empty(),
+        verification: state.verify_token.is_some(),
+    };
     let database = state.store.backend();
     let paused = state
         .send_health

@@ -62,6 +62,11 @@ pub(crate) enum Reply {
         /// Payloads of quick-reply buttons, by index.
         #[serde(default)]
         button_payloads: Vec<String>,
+        /// The file of a media header (image, video or document).
+        header_media: Option<TemplateHeaderMedia>,
+        /// The variable parts of dynamic URL buttons.
+        #[serde(default)]
+        url_buttons: Vec<TemplateUrlButton>,
     },
     Buttons {
         body: String,
@@ -78,6 +83,29 @@ pub(crate) enum Reply {
         footer: Option<String>,
         reply_to: Option<MessageId>,
     },
+}
+
+/// A template's media header: exactly one of `id` and `link`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TemplateHeaderMedia {
+    /// `image`, `video` or `document`.
+    #[schema(pattern = "^(image|video|document)$")]
+    r#type: String,
+    id: Option<String>,
+    link: Option<String>,
+    /// A document's file name.
+    filename: Option<String>,
+}
+
+/// The suffix of dynamic URL button `index` (0-based, as the template lists its buttons).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TemplateUrlButton {
+    #[schema(maximum = 9)]
+    index: u8,
+    #[schema(min_length = 1, max_length = 2000)]
+    text: String,
 }
 
 /// A file to send: exactly one of `id` and `link`.
@@ -141,10 +169,30 @@ fn build(reply: Reply) -> Result<Outgoing, ApiError> {
         Reply::Audio(m) => return media(MediaKind::Audio, m, MessageContent::Audio),
         Reply::Document(m) => return media(MediaKind::Document, m, MessageContent::Document),
         Reply::Sticker(m) => return media(MediaKind::Sticker, m, MessageContent::Sticker),
-        Reply::Template { name, language, parameters, header, button_payloads } => {
+        Reply::Template { name, language, parameters, header, button_payloads, header_media, url_buttons } => {
             let mut components = Vec::new();
             if let Some(h) = header {
                 components.push(TemplateComponent::Header(vec![TemplateParameter::text(h)]));
+            }
+            if let Some(m) = header_media {
+                let source = match (m.id, m.link) {
+                    (Some(id), None) => MediaSource::Id(id),
+                    (None, Some(link)) => MediaSource::Link(link),
+                    _ => return Err(ApiError::field("header_media", "give exactly one of id and link")),
+                };
+                let parameter = match m.r#type.as_str() {
+                    "image" => TemplateParameter::Image(source),
+                    "video" => TemplateParameter::Video(source),
+                    "document" => TemplateParameter::Document { source, filename: m.filename },
+                    _ => return Err(ApiError::field("header_media.type", "must be image, video or document")),
+                };
+                components.push(TemplateComponent::Header(vec![parameter]));
+            }
+            for b in url_buttons {
+                if b.index > 9 {
+                    return Err(ApiError::field("url_buttons", "index must be 0 to 9"));
+                }
+                components.push(TemplateComponent::UrlButton { index: b.index, url_suffix: b.text });
             }
             if !parameters.is_empty() {
                 components.push(TemplateComponent::Body(parameters.iter().map(TemplateParameter::text).collect()));

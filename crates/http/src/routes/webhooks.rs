@@ -194,17 +194,25 @@ async fn accept(
     state: &AppState,
     bodies: &WebhookBodies,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(secret) = &state.app_secret else {
+    let secrets = state.channel_directory.app_secrets();
+    if secrets.is_empty() {
         // Not 200: Meta keeps retrying for 7 days, so nothing is lost while we are set up.
         return Err(ApiError::Unavailable {
             code: "webhooks_not_configured",
             detail: "webhooks are not accepted: no app secret is configured (SWITCHBOARD_APP_SECRET)".into(),
         });
-    };
+    }
     let signature = Signature::parse(req.headers().get("x-hub-signature-256").map(|v| v.as_bytes()))
         .map_err(|e| invalid_signature(e, content_length(req)))?;
     let (body, _buffered) = bodies.read(req, payload).await?;
-    signature.verify(secret.expose_secret().as_bytes(), &body).map_err(|e| invalid_signature(e, Some(body.len())))?;
+    // Each secret is checked in constant time; which one matched is not revealed.
+    let mut verified = Err(SignatureError::Mismatch);
+    for secret in secrets.iter() {
+        if verified.is_err() {
+            verified = signature.verify(secret.expose_secret().as_bytes(), &body);
+        }
+    }
+    verified.map_err(|e| invalid_signature(e, Some(body.len())))?;
     if serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() {
         metrics::counter!("switchboard_webhooks_total", "outcome" => "invalid_json").increment(1);
         return Err(ApiError::BadRequest { code: "invalid_json", detail: "the body is not JSON".into() });

@@ -1,7 +1,8 @@
-//! `/admin/channels`: each connected number with what it answers on its own — its
-//! business hours, greeting, away message and satisfaction survey — each on its own
-//! screen, saved through `/api/v1/admin/channels/{channel_id}/auto-replies/{hours|greeting|away}`
-//! and `…/csat`.
+//! `/admin/channels`: each connected number (its display number, whether it is enabled
+//! and sends with its own access token) with what it answers on its own — its business
+//! hours, greeting, away message and satisfaction survey — each on its own screen, saved
+//! through `/api/v1/admin/channels/{channel_id}/auto-replies/{hours|greeting|away}` and
+//! `…/csat`.
 //!
 //! The lines and previews these screens show ("Now: open, closes today at 18:00", a
 //! rendered greeting, whether the away message would go out now) are computed by the
@@ -70,6 +71,11 @@ struct Row {
     id: String,
     name: String,
     phone_number_id: String,
+    /// The number customers dial, with `+`.
+    display: Option<String>,
+    enabled: bool,
+    /// Whether it sends with its own access token.
+    own_token: bool,
     /// "Now: open, closes today at 18:00", or `None` without hours.
     hours: Option<hours::Status>,
     greeting: Switch,
@@ -110,12 +116,15 @@ async fn list(Page(admin): Page<Admin>, state: web::Data<AppState>) -> Result<Ht
     let now = Utc::now();
     let config = state.config();
     let mut channels = Vec::new();
-    for c in state.store.channels().await? {
+    for c in state.store.channel_records().await? {
         let s = config.channel_settings(c.id).await?;
         channels.push(Row {
             id: c.id.to_string(),
             name: c.name,
             phone_number_id: c.phone_number_id.to_string(),
+            display: c.display_phone_number.map(|d| format!("+{d}")),
+            enabled: c.enabled,
+            own_token: c.access_token.is_some(),
             hours: s.hours.as_ref().map(|h| hours::Status::at(h, now)),
             greeting: Switch::of(s.greeting.as_ref().map(|g| g.enabled)),
             away: Switch::of(s.away.as_ref().map(|a| a.enabled)),

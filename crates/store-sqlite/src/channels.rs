@@ -1,0 +1,3 @@
+//! Channels as admins manage them (`switchboard_store_sql::channels`).
+
+switchboard_store_sql::channel_store!(crate::SqliteStore, sqlx::SqliteConnection);
