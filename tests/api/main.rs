@@ -19,6 +19,7 @@ mod console_inbox;
 mod contacts;
 mod csat;
 mod events;
+mod export;
 mod health;
 mod ingest;
 mod kpis;

@@ -69,6 +69,7 @@ pub fn matrix() -> Vec<(&'static str, &'static str, Expect, Option<Value>)> {
         ("get", "/contacts/{id}", Hidden, None),
         ("patch", "/contacts/{id}", Hidden, Some(json!({"name": "Renamed from outside"}))),
         ("get", "/contacts/{id}/conversations", Hidden, None),
+        ("get", "/contacts/{id}/export", Forbidden, None),
         // Admin routes.
         ("get", "/conversations/{id}/kpis", Hidden, None),
         ("post", "/admin/outbox/{id}/retry", Forbidden, None),
