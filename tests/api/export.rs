@@ -219,6 +219,7 @@ async fn only_admins_export_and_unknown_contacts_are_404(backend: Backend) {
     let mut app = spawn_app(backend).await;
     post(&mut app, FROM, vec![text("wamid.y.1", FROM, "hello")], vec![]).await;
     let contact = contact_id(&app, FROM).await;
+    // Bo sees the contact (the channel is routed to no team) but is no admin.
     let (_, agent) = new_agent(&app, "Bo").await;
     let path = format!("/api/v1/contacts/{contact}/export");
     let res = call(&app, Method::GET, &path, Some(&agent), None).await;

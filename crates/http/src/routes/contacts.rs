@@ -16,7 +16,6 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
-use crate::extract::Admin;
 use crate::guard::{VisibleContact, viewer};
 use crate::json::Json;
 use crate::openapi::Problem;
@@ -309,7 +308,7 @@ async fn conversations(
 const EXPORT_BUFFER: usize = 256 * 1024;
 
 /// Everything stored about the contact, as a ZIP (a data-subject access request; admins
-/// only): `contact.json` (schema `schema_version` 1: profile, attributes, consent
+/// only, agents get 403, or 404 for a contact they may not see): `contact.json` (schema `schema_version` 1: profile, attributes, consent
 /// history, every conversation with its messages and their delivery states, labels,
 /// notes, CSAT survey and link attribution) and `media/<message id>.<ext>`, the files
 /// they sent and were sent, from the media cache or fetched from WhatsApp while it still
@@ -324,10 +323,13 @@ const EXPORT_BUFFER: usize = 256 * 1024;
         (status = 404, description = "No such contact", body = Problem),
     ))]
 async fn export(
-    Admin { agent, path: id, .. }: Admin<ContactId>,
+    VisibleContact { id, agent }: VisibleContact,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     use tokio::io::AsyncReadExt;
+    // An agent who may not see the contact gets the 404 of `VisibleContact`, one who may
+    // gets the 403: a contact's existence is not told to whoever may not see it.
+    agent.require_admin()?;
     if state.store.contact(id).await?.is_none() {
         return Err(ApiError::NotFound { what: "contact" });
     }
