@@ -320,7 +320,7 @@ async fn serve_and_deliver(db_url: &str, media_dir: &std::path::Path, from: &str
     .unwrap();
     let mut applied = false;
     for _ in 0..200 {
-        let s = store.event_log_stats().await.unwrap();
+        let s = (&store as &dyn Store).event_log_stats().await.unwrap();
         if s.pending == 0 && s.applied == i64::try_from(n).unwrap() {
             applied = true;
             break;
