@@ -448,6 +448,8 @@ struct Archive<'a, W: ?Sized> {
     out: &'a mut W,
     written: u64,
     modified: zip::DateTime,
+    /// Reused for each item's JSON.
+    scratch: Vec<u8>,
 }
 
 /// The zip writer's output, drained by [`Archive::drain`].
@@ -477,7 +479,7 @@ impl<'a, W: AsyncWrite + Unpin + Send + ?Sized> Archive<'a, W> {
             u8::try_from(now.second()).unwrap_or(0),
         )
         .unwrap_or_default();
-        Self { zip: ZipWriter::new_stream(buf.clone()), buf, out, written: 0, modified }
+        Self { zip: ZipWriter::new_stream(buf.clone()), buf, out, written: 0, modified, scratch: Vec::new() }
     }
 
     fn start(&mut self, name: &str, options: SimpleFileOptions) -> Result<(), ExportError> {
@@ -491,8 +493,12 @@ impl<'a, W: AsyncWrite + Unpin + Send + ?Sized> Archive<'a, W> {
         Ok(())
     }
 
+    /// Writes `value` as JSON, in one write (serde writes token by token; each write to
+    /// the zip writer goes through the compressor and checksum).
     fn json<T: Serialize>(&mut self, value: &T) -> Result<(), ExportError> {
-        serde_json::to_writer(&mut self.zip, value)?;
+        self.scratch.clear();
+        serde_json::to_writer(&mut self.scratch, value)?;
+        self.zip.write_all(&self.scratch)?;
         Ok(())
     }
 
