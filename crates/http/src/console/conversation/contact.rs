@@ -58,6 +58,8 @@ struct ContactPanel {
     origin: Option<Origin>,
     /// This conversation's satisfaction survey, if one was queued.
     csat: Option<CsatLine>,
+    /// The contact's data export (admins only).
+    export_href: Option<String>,
 }
 
 /// A satisfaction survey, for people.
@@ -137,6 +139,8 @@ pub(super) async fn panel_html(
         more_previous,
         origin,
         csat,
+        export_href: (agent.0.role == switchboard_domain::AgentRole::Admin)
+            .then(|| format!("/api/v1/contacts/{}/export", contact.id)),
     })
 }
 
