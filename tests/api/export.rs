@@ -104,6 +104,13 @@ async fn an_export_holds_every_message_media_file_note_label_survey_and_attribut
     }
     let conversation = app.conversations().await.into_iter().find(|c| c["contact"]["wa_id"] == FROM).unwrap();
     let conversation = conversation["id"].as_str().unwrap().to_owned();
+    // An agent opened the image: it is cached, and the export takes it from the cache
+    // (Meta serves each file once); the document is fetched from Meta by the export.
+    let listed = app.messages(&conversation).await;
+    let img_id = listed.iter().find(|m| m["wamid"] == "wamid.x.img").unwrap()["id"].as_str().unwrap().to_owned();
+    let res = app.get(&format!("/api/v1/messages/{img_id}/media")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.bytes().await.unwrap().as_ref(), image.as_slice());
 
     // An agent's reply, delivered then read; a note.
     app.graph.answer_with_wamid(1, "wamid.reply.x").await;
