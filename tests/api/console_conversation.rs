@@ -401,6 +401,15 @@ async fn the_contact_panel_edits_the_name_and_attributes_and_lists_earlier_conve
     assert!(html.contains(&format!("+{FROM}")));
     let contact_id =
         app.get_json(&format!("/api/v1/conversations/{id}")).await["contact"]["id"].as_str().unwrap().to_owned();
+    // Admins get the data export; agents do not.
+    assert!(
+        html.contains(&format!(r#"href="/api/v1/contacts/{contact_id}/export" download>Export data</a>"#)),
+        "{html}"
+    );
+    let (_, agent) = crate::agents::new_agent(&app, "Bo").await;
+    let (status, agent_html) = page(&app, &agent, &format!("/c/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(!agent_html.contains("/export"), "no export for agents");
 
     let form = [("name", "Ana B."), ("new_key", "plan"), ("new_value", "gold")];
     let res = post_form(&app, &app.token, &format!("/c/{id}/contact"), &form).await;

@@ -21,6 +21,7 @@ mod console_inbox;
 mod contacts;
 mod csat;
 mod events;
+mod export;
 mod health;
 mod ingest;
 mod kpis;

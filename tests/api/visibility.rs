@@ -71,6 +71,8 @@ pub fn matrix() -> Vec<(&'static str, &'static str, Expect, Option<Value>)> {
         ("get", "/contacts/{id}/conversations", Hidden, None),
         ("get", "/contacts/{id}/consent", Hidden, None),
         ("post", "/contacts/{id}/consent", Hidden, Some(json!({"state": "opted_out", "note": "from outside"}))),
+        // Admins only: an agent who may see the contact gets 403 (tests/api/export.rs).
+        ("get", "/contacts/{id}/export", Hidden, None),
         // Admin routes.
         ("get", "/conversations/{id}/kpis", Hidden, None),
         ("post", "/admin/outbox/{id}/retry", Forbidden, None),

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
-use switchboard_domain::{AgentRole, ContactId};
+use switchboard_domain::{AgentRole, ContactId, WaId};
 use switchboard_store::{ContactPatch, ContactPatchOutcome, ContactQuery, Store, TeamName, Visibility};
 
 use crate::fixtures::{channel, t};
@@ -49,6 +49,10 @@ async fn contacts_list_newest_first_search_and_respect_visibility(store: Arc<dyn
     conversation(s, b, "16505550333", "Jonas", "Hallo", t(3)).await;
     let all = Visibility::All;
     assert_eq!(names(s, &query(all, None, 50, None)).await, ["Jonas", "प्रिया शर्मा", "José Álvarez"]);
+    // By number, exactly.
+    let by_number = s.contact_by_wa_id(&WaId::parse("16505550001").unwrap()).await.unwrap().unwrap();
+    assert_eq!(by_number.id, s.conversation(c1).await.unwrap().unwrap().contact.id);
+    assert!(s.contact_by_wa_id(&WaId::parse("1650555000").unwrap()).await.unwrap().is_none());
     // Pages.
     let first = s.contacts(&query(all, None, 2, None)).await.unwrap();
     assert_eq!(first.items.len(), 2);

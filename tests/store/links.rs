@@ -224,7 +224,13 @@ async fn a_reference_code_attributes_a_new_conversation_and_applies_the_labels(s
         source: AttributionSource::RefCode { code: &code, stripped_text: &stripped },
         at: t(101),
     };
+    assert!(store.conversation_attribution(conversation).await.unwrap().is_none(), "not attributed yet");
     assert_eq!(attribute(&*store, &a).await, Some(link.id));
+    // What the export reads: the link, and how.
+    let got = store.conversation_attribution(conversation).await.unwrap().unwrap();
+    assert_eq!((got.link_id, got.slug.as_str(), got.attributed_at), (link.id, "ref", Some(t(101))));
+    assert_eq!(got.how, Some(serde_json::json!({"via": "ref", "ref_code": "K7QX2M"})));
+    assert!(store.conversation_attribution(ConversationId::new()).await.unwrap().is_none());
     let on = store.conversation_labels(conversation).await.unwrap();
     assert_eq!(on.iter().map(|l| (l.label.id, l.added_by)).collect::<Vec<_>>(), [(vip.id, None)]);
     // Agents see the text without the code; the content keeps what the customer sent.

@@ -56,6 +56,26 @@ fn is_key(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// `media_id` as the name of its cache file, if it is one already (`[A-Za-z0-9_-]`).
+#[must_use]
+pub fn key(media_id: &str) -> Option<&str> {
+    is_key(media_id).then_some(media_id)
+}
+
+/// The complete cache entry of `key` (see [`key`]): its file's path, and the content
+/// type recorded beside it.
+pub async fn cached(dir: &Path, key: &str) -> Option<(std::path::PathBuf, Option<String>)> {
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        content_type: Option<String>,
+    }
+    let file = dir.join(key);
+    let meta = tokio::fs::read(dir.join(format!("{key}.meta"))).await.ok()?;
+    let meta: Meta = serde_json::from_slice(&meta).ok()?;
+    tokio::fs::metadata(&file).await.ok().filter(std::fs::Metadata::is_file)?;
+    Some((file, meta.content_type))
+}
+
 /// Removes what is past `limits` at `now`, and what downloads that died left behind. A
 /// missing directory is an empty cache. Blocking: run it off the async workers.
 pub fn prune(dir: &Path, limits: &MediaCacheLimits, now: SystemTime) -> io::Result<PruneReport> {

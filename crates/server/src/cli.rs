@@ -1,5 +1,5 @@
 //! The command line: `serve`, `migrate`, `check-config`, `simulate`, `link`, `agent create`,
-//! `agent invite`.
+//! `agent invite`, `contact export`.
 
 use std::path::PathBuf;
 
@@ -75,6 +75,27 @@ pub enum Command {
     Agent {
         #[command(subcommand)]
         command: AgentCommand,
+    },
+    /// Contacts' data.
+    Contact {
+        #[command(subcommand)]
+        command: ContactCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContactCommand {
+    /// Write everything stored about a contact (a data-subject access request) to a ZIP:
+    /// contact.json (profile, attributes, consent, every conversation with its messages,
+    /// delivery states, labels, notes, CSAT answers, link attribution) and their media
+    /// files (from the media cache, else fetched from WhatsApp while it still has them).
+    Export {
+        /// The contact's WhatsApp number (digits, as WhatsApp gives it).
+        #[arg(long)]
+        wa_id: String,
+        /// The ZIP file to write (replaced if it exists; written whole or not at all).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
 }
 
@@ -187,6 +208,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Contact { command: ContactCommand::Export { wa_id, out } } => {
+            let wa_id = switchboard_domain::WaId::parse(&wa_id).context("--wa-id")?;
+            let graph = startup::graph_client(&settings)?;
+            let store = startup::connect_store(&settings).await?;
+            let result = async {
+                store.migrate().await.context("cannot apply database migrations")?;
+                let contact = store
+                    .contact_by_wa_id(&wa_id)
+                    .await?
+                    .with_context(|| format!("no contact has the WhatsApp number {}", wa_id.as_str()))?;
+                let options = switchboard_core::ExportOptions { media_dir: settings.media.dir.clone(), graph };
+                export_to_file(&*store, &options, contact.id, &out).await
+            }
+            .await;
+            store.close().await;
+            let summary = result?;
+            eprintln!(
+                "wrote {} ({} bytes): {} conversations, {} messages, {} media files{}",
+                out.display(),
+                summary.bytes,
+                summary.conversations,
+                summary.messages,
+                summary.media_files,
+                if summary.media_missing > 0 {
+                    format!(" ({} not available, listed in contact.json with the reason)", summary.media_missing)
+                } else {
+                    String::new()
+                }
+            );
+            Ok(())
+        }
         Command::Agent { command: AgentCommand::Invite { email } } => {
             let email = Email::parse(&email).context("--email")?;
             let store = startup::connect_store(&settings).await?;
@@ -229,6 +281,34 @@ async fn invitation_link(
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let base = settings.public_url()?.unwrap_or_else(|| format!("http://{}", settings.http.listen));
     Ok((format!("{base}/invitation/{}", created.token), created.invitation.expires_at))
+}
+
+/// Exports a contact to `out`, through a temporary file beside it renamed into place
+/// once complete.
+async fn export_to_file(
+    store: &dyn switchboard_store::Store,
+    options: &switchboard_core::ExportOptions,
+    contact: switchboard_domain::ContactId,
+    out: &std::path::Path,
+) -> anyhow::Result<switchboard_core::ExportSummary> {
+    let name = out.file_name().with_context(|| format!("--out {}: not a file name", out.display()))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(".part");
+    let tmp = out.with_file_name(tmp_name);
+    let written = async {
+        let file = tokio::fs::File::create(&tmp).await.with_context(|| format!("cannot write {}", tmp.display()))?;
+        let mut file = tokio::io::BufWriter::new(file);
+        let summary = switchboard_core::export_contact(store, options, contact, Utc::now(), &mut file).await?;
+        file.into_inner().sync_all().await?;
+        tokio::fs::rename(&tmp, out).await.with_context(|| format!("cannot write {}", out.display()))?;
+        anyhow::Ok(summary)
+    }
+    .await;
+    if written.is_err() {
+        let _ = tokio::fs::remove_file(&tmp).await;
+    }
+    written
 }
 
 /// A new API token (shared with the HTTP API, which creates them too).

@@ -23,6 +23,28 @@ use tokio_util::task::TaskTracker;
 use crate::settings::{Backend, Settings, SqliteSynchronous};
 
 /// Connects to the configured database.
+/// The Graph API client the settings describe; `None` in sandbox mode (no access token,
+/// or the sandbox asked for).
+pub fn graph_client(settings: &Settings) -> anyhow::Result<Option<GraphClient>> {
+    // One Graph API client, shared by the sender and the HTTP handlers (mark-read, media);
+    // none in sandbox mode.
+    Ok(match (&settings.whatsapp.access_token, settings.uses_sandbox()) {
+        (Some(token), false) => Some(
+            GraphClient::new(GraphConfig {
+                connect_timeout: Duration::from_secs(settings.graph.connect_timeout_secs),
+                timeout: Duration::from_secs(settings.graph.timeout_secs),
+                // Keep a connection for every send that may be in flight, plus room for
+                // the handlers' calls: a smaller idle pool closes connections after each
+                // burst and the next burst opens them again (measured: docs/BENCHMARKS.md).
+                pool_max_idle_per_host: settings.sender.concurrency + 16,
+                ..GraphConfig::new(settings.graph.base_url.clone(), settings.graph.api_version.clone(), token.clone())
+            })
+            .context("cannot build the Graph API client (graph.*, SWITCHBOARD_ACCESS_TOKEN)")?,
+        ),
+        _ => None,
+    })
+}
+
 pub async fn connect_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     let url = settings.database.url.expose_secret();
     let store: Arc<dyn Store> = match settings.backend()? {
@@ -178,21 +200,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
 
     // One Graph API client, shared by the sender and the HTTP handlers (mark-read, media);
     // none in sandbox mode.
-    let graph = match (&settings.whatsapp.access_token, settings.uses_sandbox()) {
-        (Some(token), false) => Some(
-            GraphClient::new(GraphConfig {
-                connect_timeout: Duration::from_secs(settings.graph.connect_timeout_secs),
-                timeout: Duration::from_secs(settings.graph.timeout_secs),
-                // Keep a connection for every send that may be in flight, plus room for
-                // the handlers' calls: a smaller idle pool closes connections after each
-                // burst and the next burst opens them again (measured: docs/BENCHMARKS.md).
-                pool_max_idle_per_host: settings.sender.concurrency + 16,
-                ..GraphConfig::new(settings.graph.base_url.clone(), settings.graph.api_version.clone(), token.clone())
-            })
-            .context("cannot build the Graph API client (graph.*, SWITCHBOARD_ACCESS_TOKEN)")?,
-        ),
-        _ => None,
-    };
+    let graph = graph_client(settings)?;
     // The channels' own credentials and throughput tiers, in memory: reloaded when this
     // instance changes a channel and every half minute (another instance's changes).
     let key = Arc::new(secrets_key(settings)?);

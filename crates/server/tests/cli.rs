@@ -270,3 +270,109 @@ fn link_rejects_a_bad_number_with_its_reason() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no country code"));
 }
+
+/// Starts `serve` with ingest on, delivers `n` texts from `from`, waits until they are
+/// applied, then stops it.
+async fn serve_and_deliver(db_url: &str, media_dir: &std::path::Path, from: &str, n: usize) {
+    let port = free_port();
+    let mut child = switchboard(db_url)
+        .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SWITCHBOARD_APP_SECRET", SECRET)
+        .env("SWITCHBOARD_PHONE_NUMBER_ID", "106540352242922")
+        .env("SWITCHBOARD__MEDIA__DIR", media_dir)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut up = false;
+    for _ in 0..300 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "server did not start");
+    for i in 0..n {
+        let body = format!(
+            r#"{{"object":"whatsapp_business_account","entry":[{{"id":"1","changes":[{{"field":"messages","value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"1","phone_number_id":"106540352242922"}},"contacts":[{{"profile":{{"name":"Ana"}},"wa_id":"{from}"}}],"messages":[{{"from":"{from}","id":"wamid.e{i}","timestamp":"1767225600","type":"text","text":{{"body":"export line {i}"}}}}]}}}}]}}]}}"#
+        );
+        let res = client
+            .post(format!("{base}/webhooks/whatsapp"))
+            .header("x-hub-signature-256", sign(body.as_bytes()))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    // Applied once the readiness of the ingest shows no backlog.
+    let store = switchboard_store_sqlite::SqliteStore::connect(&switchboard_store_sqlite::SqliteOptions {
+        url: db_url.to_owned(),
+        max_connections: 1,
+        synchronous: switchboard_store_sqlite::Synchronous::Normal,
+        busy_timeout: Duration::from_secs(5),
+    })
+    .await
+    .unwrap();
+    let mut applied = false;
+    for _ in 0..200 {
+        let s = (&store as &dyn Store).event_log_stats().await.unwrap();
+        if s.pending == 0 && s.applied == i64::try_from(n).unwrap() {
+            applied = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    store.close().await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(applied, "the deliveries were not applied");
+}
+
+#[tokio::test]
+async fn contact_export_writes_a_zip_and_refuses_an_unknown_number() {
+    let (dir, url) = temp_sqlite();
+    let media = dir.join("media");
+    serve_and_deliver(&url, &media, "16505550123", 12).await;
+
+    let out_file = dir.join("export.zip");
+    let out = switchboard(&url)
+        .env("SWITCHBOARD__MEDIA__DIR", &media)
+        .args(["contact", "export", "--wa-id", "16505550123", "--out"])
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("1 conversations, 12 messages, 0 media files"), "{stderr}");
+    assert!(!stderr.contains("export line"), "no message text on the terminal: {stderr}");
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&out_file).unwrap()).unwrap();
+    let mut json = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name("contact.json").unwrap(), &mut json).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(doc["contact"]["wa_id"], "16505550123");
+    let messages = doc["conversations"][0]["messages"].as_array().unwrap();
+    let bodies: Vec<&str> = messages.iter().map(|m| m["content"]["body"].as_str().unwrap()).collect();
+    assert_eq!(bodies, (0..12).map(|i| format!("export line {i}")).collect::<Vec<_>>());
+    // No temporary file is left beside it.
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(!left.iter().any(|n| n.to_string_lossy().ends_with(".part")), "{left:?}");
+
+    // An unknown number: a non-zero exit, a clear message, no file.
+    let none = dir.join("none.zip");
+    let out =
+        switchboard(&url).args(["contact", "export", "--wa-id", "15550009999", "--out"]).arg(&none).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no contact has the WhatsApp number 15550009999"), "{stderr}");
+    assert!(!none.exists());
+    // Not a number at all.
+    let out = switchboard(&url).args(["contact", "export", "--wa-id", "abc", "--out"]).arg(&none).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--wa-id"));
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -102,6 +102,13 @@ macro_rules! contact_store {
                     contact_row(&mut conn, id, false).await?.map(TryInto::try_into).transpose()
                 }
 
+                async fn contact_by_wa_id(&self, wa_id: &WaId) -> Result<Option<Contact>> {
+                    let sql = format!("{CONTACT}WHERE sct.wa_id = $1");
+                    let row: Option<ContactRow> =
+                        sqlx::query_as(&sql).bind(wa_id.as_str()).fetch_optional(self.pool()).await.db()?;
+                    row.map(TryInto::try_into).transpose()
+                }
+
                 async fn may_see_contact(&self, viewer: Visibility, id: ContactId) -> Result<bool> {
                     let mut qb = QueryBuilder::<$db>::new("SELECT EXISTS (");
                     match viewer {

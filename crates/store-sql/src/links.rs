@@ -22,7 +22,7 @@ macro_rules! link_store {
             use switchboard_domain::link::{PhoneNumber, RefCode, Slug};
             use switchboard_domain::{AgentId, ChannelId, LabelId, LinkId};
             use switchboard_store::{
-                Attribution, AttributionSource, ClickCount, Label, Link, LinkCursor, LinkDay, LinkPatch, LinkQuery, LinkStore,
+                Attribution, AttributionSource, ClickCount, ConversationAttribution, Label, Link, LinkCursor, LinkDay, LinkPatch, LinkQuery, LinkStore,
                 NewLink, Page, Result, StoreError, page_size,
             };
             use uuid::Uuid;
@@ -283,6 +283,29 @@ macro_rules! link_store {
                         .await
                         .db()?;
                     if n.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+                }
+
+                async fn conversation_attribution(
+                    &self,
+                    conversation: switchboard_domain::ConversationId,
+                ) -> Result<Option<ConversationAttribution>> {
+                    type Row = (Uuid, String, Option<String>, Option<String>, Option<Ts>, Option<Json<serde_json::Value>>);
+                    let row: Option<Row> = sqlx::query_as(
+                        "SELECT l.id, l.slug, l.campaign, l.source, c.attributed_at, c.attribution \
+                         FROM conversations c JOIN links l ON l.id = c.link_id WHERE c.id = $1",
+                    )
+                    .bind(conversation.as_uuid())
+                    .fetch_optional(self.pool())
+                    .await
+                    .db()?;
+                    Ok(row.map(|(link, slug, campaign, source, at, how)| ConversationAttribution {
+                        link_id: LinkId::from_uuid(link),
+                        slug,
+                        campaign,
+                        source,
+                        attributed_at: at.map(|t| t.0),
+                        how: how.map(|j| j.0),
+                    }))
                 }
 
                 async fn display_phone_number(&self, channel: ChannelId) -> Result<Option<PhoneNumber>> {

@@ -66,6 +66,9 @@ pub trait ContactStore: Send + Sync {
 
     async fn contact(&self, id: ContactId) -> Result<Option<Contact>>;
 
+    /// The contact with this WhatsApp number, if any (numbers are unique).
+    async fn contact_by_wa_id(&self, wa_id: &WaId) -> Result<Option<Contact>>;
+
     /// Whether the contact exists and `viewer` may see it (admins: every contact; agents:
     /// those with a conversation they may see).
     async fn may_see_contact(&self, viewer: Visibility, id: ContactId) -> Result<bool>;

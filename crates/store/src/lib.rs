@@ -60,8 +60,8 @@ pub use ingest::{
 pub use kpis::{ConversationKpis, FirstResponse, KpiStore, ReplyTime, Took};
 pub use labels::{AppliedLabel, Label, LabelPatch, LabelStore, NewLabel};
 pub use links::{
-    Attribution, AttributionSource, ClickCount, Link, LinkCursor, LinkDay, LinkPatch, LinkQuery, LinkStore, NewClick,
-    NewLink,
+    Attribution, AttributionSource, ClickCount, ConversationAttribution, Link, LinkCursor, LinkDay, LinkPatch,
+    LinkQuery, LinkStore, NewClick, NewLink,
 };
 pub use notes::{MentionedConversation, NewNote, Note, NoteId, NoteStore};
 pub use outbox::{

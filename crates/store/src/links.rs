@@ -143,6 +143,20 @@ impl AttributionSource<'_> {
     }
 }
 
+/// The link a conversation is attributed to, and how ([`LinkStore::conversation_attribution`]).
+/// Clicks themselves are counted anonymously (per hour, referrer host and browser
+/// family); this is what ties a person to a link.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConversationAttribution {
+    pub link_id: LinkId,
+    pub slug: String,
+    pub campaign: Option<String>,
+    pub source: Option<String>,
+    pub attributed_at: Option<DateTime<Utc>>,
+    /// As recorded: `{"via": "ref", "ref_code": …}` or `{"via": "ad", "source_id": …, …}`.
+    pub how: Option<serde_json::Value>,
+}
+
 #[async_trait]
 pub trait LinkStore: Send + Sync {
     /// `Conflict { what: "link slug" | "link reference code" | "link ad source id" }`;
@@ -174,4 +188,8 @@ pub trait LinkStore: Send + Sync {
     /// The number customers dial for a channel, if known. `NotFound` for an unknown
     /// channel.
     async fn display_phone_number(&self, channel: ChannelId) -> Result<Option<PhoneNumber>>;
+
+    /// The link `conversation` is attributed to, if any (`None` also for an unknown
+    /// conversation).
+    async fn conversation_attribution(&self, conversation: ConversationId) -> Result<Option<ConversationAttribution>>;
 }

@@ -19,6 +19,7 @@ use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
 use crate::guard::{VisibleContact, viewer};
 use crate::json::Json;
+use crate::openapi::Problem;
 use crate::routes::conversations::{
     ConversationJson, PageJson, conversation_page, decode_cursor, parse_limit, parse_search,
 };
@@ -27,6 +28,7 @@ routes! {
     "/contacts" => { get: list },
     "/contacts/{id}" => { get: get, patch: patch },
     "/contacts/{id}/conversations" => { get: conversations },
+    "/contacts/{id}/export" => { get: export },
 }
 
 /// The longest attribute key, in characters.
@@ -308,4 +310,84 @@ async fn conversations(
     q.after = after;
     let page = state.store.view_conversations(&q).await?;
     Ok(HttpResponse::Ok().json(conversation_page(&state, page).await?))
+}
+
+/// How much of an export may wait between the export and a slow client.
+const EXPORT_BUFFER: usize = 256 * 1024;
+
+/// Everything stored about the contact, as a ZIP (a data-subject access request; admins
+/// only, agents get 403, or 404 for a contact they may not see): `contact.json` (schema `schema_version` 1: profile, attributes, consent
+/// history, every conversation with its messages and their delivery states, labels,
+/// notes, CSAT survey and link attribution) and `media/<message id>.<ext>`, the files
+/// they sent and were sent, from the media cache or fetched from WhatsApp while it still
+/// has them; a message whose file could not be had says why in its `media.missing`.
+/// Streamed as it is written: a failure part-way breaks the response off rather than
+/// ending it, so a truncated archive is never taken for a complete one.
+#[utoipa::path(get, path = "/contacts/{id}/export", params(("id" = ContactId, Path)),
+    responses(
+        (status = 200, description = "The archive", content(("application/zip")),
+            headers(("Content-Disposition" = String, description = "`attachment; filename=\"contact-<id>.zip\"`"))),
+        (status = 403, description = "Admins only", body = Problem),
+        (status = 404, description = "No such contact", body = Problem),
+    ))]
+async fn export(
+    VisibleContact { id, agent }: VisibleContact,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    use tokio::io::AsyncReadExt;
+    // An agent who may not see the contact gets the 404 of `VisibleContact`, one who may
+    // gets the 403: a contact's existence is not told to whoever may not see it.
+    agent.require_admin()?;
+    if state.store.contact(id).await?.is_none() {
+        return Err(ApiError::NotFound { what: "contact" });
+    }
+    let (mut writer, reader) = tokio::io::duplex(EXPORT_BUFFER);
+    let (done, result) = tokio::sync::oneshot::channel::<bool>();
+    let store = std::sync::Arc::clone(&state.store);
+    let options = switchboard_core::ExportOptions { media_dir: state.media_dir.clone(), graph: state.graph.clone() };
+    let by = agent.0.id;
+    actix_web::rt::spawn(async move {
+        let exported = switchboard_core::export_contact(store.as_ref(), &options, id, Utc::now(), &mut writer).await;
+        let ok = match exported {
+            Ok(s) => {
+                tracing::info!(contact_id = %id, by = %by, conversations = s.conversations, messages = s.messages,
+                    media_files = s.media_files, media_missing = s.media_missing, bytes = s.bytes, "contact exported");
+                true
+            }
+            Err(switchboard_core::ExportError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                tracing::info!(contact_id = %id, by = %by, "contact export abandoned by the client");
+                false
+            }
+            Err(e) => {
+                tracing::error!(contact_id = %id, by = %by, error = %e, "contact export failed");
+                false
+            }
+        };
+        drop(writer);
+        let _ = done.send(ok);
+    });
+    // The archive as it is written; at its end, whether the export completed.
+    let body = futures_util::stream::unfold(Some((reader, result)), |state| async move {
+        let (mut reader, result) = state?;
+        let mut buf = vec![0; 64 * 1024];
+        match reader.read(&mut buf).await {
+            Ok(0) => match result.await {
+                Ok(true) => None,
+                _ => Some((Err(std::io::Error::other("the export failed part-way")), None)),
+            },
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(web::Bytes::from(buf)), Some((reader, result))))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("application/zip")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"contact-{id}.zip\""),
+        ))
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .streaming(body))
 }

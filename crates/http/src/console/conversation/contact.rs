@@ -61,6 +61,8 @@ struct ContactPanel {
     csat: Option<CsatLine>,
     /// Opted out: since when (RFC 3339, for people) and how.
     opted_out: Option<(String, String, &'static str)>,
+    /// The contact's data export (admins only).
+    export_href: Option<String>,
 }
 
 /// A satisfaction survey, for people.
@@ -150,6 +152,8 @@ pub(super) async fn panel_html(
             };
             (thread::iso(&t), thread::short(&t), how)
         }),
+        export_href: (agent.0.role == switchboard_domain::AgentRole::Admin)
+            .then(|| format!("/api/v1/contacts/{}/export", contact.id)),
     })
 }
 
