@@ -6,7 +6,9 @@
 //! - their rows are deleted after `event_retention` (`webhooks.event_retention_days`),
 //!   once Meta can no longer redeliver them (it retries for 7 days): the deduplication
 //!   key is only needed while a retry may come;
-//! - the media cache is pruned by age and total size ([`crate::media_cache`]).
+//! - the media cache is pruned by age and total size ([`crate::media_cache`]);
+//! - erasures a crash stopped are continued, and each channel's retention policy is
+//!   applied in small batches ([`crate::privacy`]).
 //!
 //! Every step is idempotent and works in bounded slices, so several instances may run it
 //! and a crash loses nothing.
@@ -16,10 +18,11 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
-use switchboard_store::{Store, StoreError};
+use switchboard_store::{RetentionCounts, Store, StoreError};
 use tokio_util::sync::CancellationToken;
 
 use crate::media_cache::{self, MediaCacheLimits, PruneReport};
+use crate::privacy::{Privacy, PrivacyError};
 
 #[derive(Clone, Debug)]
 pub struct HousekeepingOptions {
@@ -30,6 +33,8 @@ pub struct HousekeepingOptions {
     pub event_retention: Duration,
     /// The media cache's directory and limits; `None`: not pruned.
     pub media: Option<(PathBuf, MediaCacheLimits)>,
+    /// The pause between two retention batches (lets the webhook path's writes through).
+    pub retention_pause: Duration,
 }
 
 impl Default for HousekeepingOptions {
@@ -39,6 +44,7 @@ impl Default for HousekeepingOptions {
             body_retention: Duration::from_secs(7 * 86_400),
             event_retention: Duration::from_secs(10 * 86_400),
             media: None,
+            retention_pause: Duration::from_millis(5),
         }
     }
 }
@@ -49,6 +55,9 @@ pub struct HousekeepingReport {
     pub bodies_purged: u64,
     pub events_deleted: u64,
     pub media: PruneReport,
+    pub erasures_resumed: usize,
+    /// What retention policies removed.
+    pub retention: RetentionCounts,
 }
 
 pub struct Housekeeper {
@@ -92,8 +101,16 @@ impl Housekeeper {
             }
             None => Ok(()),
         };
+        let privacy = Privacy::new(self.store.as_ref(), self.opts.media.as_ref().map(|(dir, _)| dir.as_path()));
+        let privacy = async {
+            report.erasures_resumed = privacy.resume_erasures(now).await?;
+            report.retention = privacy.retention_pass(now, self.opts.retention_pause).await?;
+            Ok::<_, PrivacyError>(())
+        }
+        .await;
         events?;
         media?;
+        privacy?;
         Ok(report)
     }
 
@@ -109,13 +126,22 @@ impl Housekeeper {
             }
             match self.run_once(Utc::now()).await {
                 Ok(r) => {
-                    if r.bodies_purged > 0 || r.events_deleted > 0 || r.media.removed > 0 {
+                    if r.bodies_purged > 0
+                        || r.events_deleted > 0
+                        || r.media.removed > 0
+                        || r.erasures_resumed > 0
+                        || r.retention != RetentionCounts::default()
+                    {
                         tracing::info!(
                             bodies_purged = r.bodies_purged,
                             events_deleted = r.events_deleted,
                             media_removed = r.media.removed,
                             media_removed_bytes = r.media.removed_bytes,
                             media_kept_bytes = r.media.kept_bytes,
+                            erasures_resumed = r.erasures_resumed,
+                            retention_conversations = r.retention.conversations,
+                            retention_messages = r.retention.messages,
+                            retention_media = r.retention.media,
                             "housekeeping"
                         );
                     }
@@ -133,4 +159,6 @@ pub enum HousekeepingError {
     Store(#[from] StoreError),
     #[error("media cache: {0}")]
     MediaCache(std::io::Error),
+    #[error(transparent)]
+    Privacy(#[from] PrivacyError),
 }

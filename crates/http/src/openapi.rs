@@ -20,8 +20,8 @@ use utoipa::openapi::{Content, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr,
 use utoipa::{PartialSchema, ToSchema};
 
 use switchboard_domain::{
-    AgentId, ChannelId, ContactId, ConversationId, EventId, LabelId, LinkId, MessageId, NoteId, QuickReplyId, RuleId,
-    TeamId, TokenId,
+    AgentId, ChannelId, ContactId, ConversationId, ErasureId, EventId, LabelId, LinkId, MessageId, NoteId,
+    QuickReplyId, RuleId, TeamId, TokenId,
 };
 
 use crate::error::FieldError;
@@ -77,6 +77,7 @@ pub const API: &[Module] = &[
     module!(assignment),
     module!(events),
     module!(outgoing_webhooks),
+    module!(privacy),
 ];
 
 /// An error answer (RFC 9457), as every API error is rendered.
@@ -165,6 +166,7 @@ fn build() -> OpenApi {
         ChannelId,
         ContactId,
         ConversationId,
+        ErasureId,
         EventId,
         LabelId,
         LinkId,

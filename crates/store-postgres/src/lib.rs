@@ -31,6 +31,7 @@ mod auth;
 mod autoreply;
 mod contacts;
 mod csat;
+mod erasure;
 mod error;
 mod events;
 mod inbox_events;

@@ -35,6 +35,7 @@ pub mod columns;
 mod contacts;
 mod conversations;
 mod csat;
+pub mod erasure;
 pub mod error;
 mod inbox_events;
 pub mod kpis;

@@ -10,6 +10,7 @@ mod auth;
 mod autoreply;
 mod contacts;
 mod csat;
+mod erasure;
 mod error;
 mod events;
 mod inbox_events;
@@ -43,6 +44,9 @@ pub use contacts::{
     Contact, ContactPatch, ContactPatchOutcome, ContactQuery, ContactStore, MAX_CONTACT_ATTRIBUTES, merge_attributes,
 };
 pub use csat::{Csat, CsatAnswerIn, CsatAnswerOutcome, CsatCommentIn, CsatStore, NewSurvey};
+pub use erasure::{
+    ErasureJob, ErasurePhase, ErasureStore, RetentionCounts, RetentionPolicy, RetentionStep, ScrubLimits,
+};
 pub use error::StoreError;
 pub use events::{Appended, EventLog, EventLogBacklog, EventLogStats, NewEvent, PendingEvent};
 pub use inbox_events::{InboxEvent, InboxEventKind, InboxEventStore, InboxWakeups};
@@ -116,6 +120,7 @@ pub trait Store:
     + CsatStore
     + WebhookStore
     + ReportStore
+    + ErasureStore
     + Send
     + Sync
     + 'static
