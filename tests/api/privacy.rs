@@ -86,6 +86,14 @@ async fn customer(app: &mut TestApp) -> (String, String) {
     let photo_id = messages.iter().find(|m| m["type"] == "image").unwrap()["id"].as_str().unwrap().to_owned();
     let res = app.get(&format!("/api/v1/messages/{photo_id}/media")).await;
     assert_eq!(res.status(), 200);
+    assert_eq!(res.bytes().await.unwrap().as_ref(), photo.as_slice());
+    // The cache entry is renamed into place as the download ends.
+    for _ in 0..100 {
+        if app.media_dir.0.join(MEDIA_ID).exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(app.media_dir.0.join(MEDIA_ID).exists(), "the photo is cached");
 
     ok(
@@ -388,6 +396,10 @@ async fn retention_removes_old_content_after_a_dry_run(backend: Backend) {
     )
     .await;
     let (open, _) = conversation_of(&app, OTHER).await;
+    let photo = |messages: Vec<Value>| messages.into_iter().find(|m| m["type"] == "image").unwrap();
+    let recent = photo(app.messages(&open).await);
+    let res = app.get(&format!("/api/v1/messages/{}/media", recent["id"].as_str().unwrap())).await;
+    assert_eq!(res.bytes().await.unwrap().as_ref(), b"recent photo bytes");
     let before_kpis = kpis(&app).await;
     let channel = app.conversations().await[0]["channel_id"].as_str().unwrap().to_owned();
 
@@ -439,7 +451,7 @@ async fn retention_removes_old_content_after_a_dry_run(backend: Backend) {
     assert!(app.get_json(&format!("/api/v1/conversations/{old}/notes")).await["items"].as_array().unwrap().is_empty());
     assert!(!app.media_dir.0.join(MEDIA_ID).exists(), "the old photo's file is gone");
     // The recent conversation is untouched.
-    assert_eq!(app.messages(&open).await[0]["text"], "new");
+    assert_eq!(photo(app.messages(&open).await)["text"], "new");
 
     // Media past media_days goes on its own, conversation or not.
     age(&app, &open, 100).await;
@@ -448,9 +460,11 @@ async fn retention_removes_old_content_after_a_dry_run(backend: Backend) {
     let privacy = Privacy::new(app.store.as_ref(), Some(&app.media_dir.0));
     let removed = privacy.retention_pass(Utc::now(), Duration::ZERO).await.unwrap();
     assert_eq!(removed.media, 1);
-    let photo = app.messages(&open).await[0]["id"].as_str().unwrap().to_owned();
-    assert_eq!(app.get(&format!("/api/v1/messages/{photo}/media")).await.status(), 404);
-    assert_eq!(app.messages(&open).await[0]["text"], "new", "only the file goes");
+    let recent = photo(app.messages(&open).await);
+    let res = app.get(&format!("/api/v1/messages/{}/media", recent["id"].as_str().unwrap())).await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(recent["text"], "new", "only the file goes");
+    assert!(!app.media_dir.0.join("2718281828").exists());
 }
 
 async fn retention_policies_are_validated(backend: Backend) {

@@ -431,7 +431,8 @@ macro_rules! erasure_store {
 
                 async fn retention_policies(&self) -> Result<Vec<(ChannelId, RetentionPolicy)>> {
                     let rows: Vec<(Uuid, Option<i64>, Option<i64>)> = sqlx::query_as(
-                        "SELECT channel_id, conversations_days, media_days FROM channel_retention \
+                        "SELECT channel_id, CAST(conversations_days AS BIGINT), CAST(media_days AS BIGINT) \
+                         FROM channel_retention \
                          WHERE conversations_days IS NOT NULL OR media_days IS NOT NULL ORDER BY channel_id",
                     )
                     .fetch_all(self.pool())
@@ -442,7 +443,7 @@ macro_rules! erasure_store {
 
                 async fn retention_policy(&self, channel: ChannelId) -> Result<Option<RetentionPolicy>> {
                     let row: Option<(bool, Option<i64>, Option<i64>)> = sqlx::query_as(
-                        "SELECT TRUE, r.conversations_days, r.media_days FROM channels c \
+                        "SELECT TRUE, CAST(r.conversations_days AS BIGINT), CAST(r.media_days AS BIGINT) FROM channels c \
                          LEFT JOIN channel_retention r ON r.channel_id = c.id WHERE c.id = $1",
                     )
                     .bind(channel.as_uuid())
