@@ -20,6 +20,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::error::{ApiError, FieldError};
 use crate::extract::Admin;
+use crate::guard::VisibleContact;
 use crate::json::Body;
 use crate::openapi::Problem;
 
@@ -89,11 +90,14 @@ fn privacy_error(e: switchboard_core::PrivacyError) -> ApiError {
 /// A later message from the same number starts a fresh contact.
 #[utoipa::path(post, path = "/contacts/{id}/erase", params(("id" = ContactId, Path)),
     responses((status = 200, description = "Erased", body = ErasureJson),
-        (status = 403, description = "Admins only", body = Problem)))]
+        (status = 403, description = "Admins only (an agent who may not see the contact gets 404)", body = Problem)))]
 async fn erase(
-    Admin { agent, path: contact, .. }: Admin<ContactId>,
+    VisibleContact { id: contact, agent }: VisibleContact,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    // A contact the caller may not see is not found (404) before the role is checked, as
+    // on every contact route.
+    agent.require_admin()?;
     let job = privacy(&state)
         .erase_contact(contact, Some(agent.0.id))
         .await
