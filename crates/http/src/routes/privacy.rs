@@ -98,11 +98,15 @@ async fn erase(
     // A contact the caller may not see is not found (404) before the role is checked, as
     // on every contact route.
     agent.require_admin()?;
-    let job = privacy(&state)
-        .erase_contact(contact, Some(agent.0.id))
-        .await
-        .map_err(privacy_error)?
-        .ok_or(ApiError::NotFound { what: "contact" })?;
+    // On its own task: a client that hangs up does not stop the erasure half-way.
+    let (store, dir, by) = (std::sync::Arc::clone(&state.store), state.media_dir.clone(), agent.0.id);
+    let job = tokio::spawn(async move {
+        switchboard_core::Privacy::new(store.as_ref(), Some(dir.as_path())).erase_contact(contact, Some(by)).await
+    })
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("the erasure task")))?
+    .map_err(privacy_error)?
+    .ok_or(ApiError::NotFound { what: "contact" })?;
     Ok(HttpResponse::Ok().json(ErasureJson::from(job)))
 }
 
