@@ -188,7 +188,15 @@ fn build() -> OpenApi {
 
 /// Request schemas whose types refuse unknown fields where utoipa cannot say so: enums
 /// tagged by `type` with `deny_unknown_fields`, and a PATCH body read by hand.
-const CLOSED: &[&str] = &["AwaySchedule", "Matcher", "Recipients", "RuleAction", "Reply", "AutoReplySettingsPatch"];
+const CLOSED: &[&str] = &[
+    "AwaySchedule",
+    "Matcher",
+    "Recipients",
+    "RuleAction",
+    "Reply",
+    "AutoReplySettingsPatch",
+    "ChannelRetentionInput",
+];
 
 /// Sets `additionalProperties: false` on an object schema, or on each variant of a `oneOf`.
 /// A variant composed with `allOf` (a shared struct and its tag) is first merged into one
