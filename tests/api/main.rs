@@ -31,6 +31,7 @@ mod media;
 mod notes;
 mod openapi;
 mod outgoing_webhooks;
+mod privacy;
 mod queue;
 mod quick_replies;
 mod read_api;

@@ -66,6 +66,8 @@ pub fn matrix() -> Vec<(&'static str, &'static str, Expect, Option<Value>)> {
         ("post", "/conversations/{id}/team", Hidden, Some(json!({"team_id": null}))),
         ("get", "/conversations/{id}/history", Hidden, None),
         ("get", "/messages/{id}/media", Hidden, None),
+        // Admins only, and hidden first: the insider agent gets 403 (tests/api/privacy.rs).
+        ("post", "/contacts/{id}/erase", Hidden, None),
         ("get", "/contacts/{id}", Hidden, None),
         ("patch", "/contacts/{id}", Hidden, Some(json!({"name": "Renamed from outside"}))),
         ("get", "/contacts/{id}/conversations", Hidden, None),
@@ -111,6 +113,9 @@ pub fn matrix() -> Vec<(&'static str, &'static str, Expect, Option<Value>)> {
         ("get", "/admin/teams/{team_id}/sla", Forbidden, None),
         ("put", "/admin/teams/{team_id}/sla", Forbidden, Some(json!({"resolution_minutes": 480}))),
         ("delete", "/admin/teams/{team_id}/sla", Forbidden, None),
+        ("get", "/admin/channels/{channel_id}/retention", Forbidden, None),
+        ("put", "/admin/channels/{channel_id}/retention", Forbidden, Some(json!({"conversations_days": 1}))),
+        ("get", "/erasures/{id}", Forbidden, None),
         ("get", "/admin/quick-replies/{id}", Forbidden, None),
         ("put", "/admin/quick-replies/{id}", Forbidden, Some(json!({}))),
         ("delete", "/admin/quick-replies/{id}", Forbidden, None),

@@ -10,7 +10,9 @@
 //!   with their delivery log, after `webhook_log_retention`
 //!   (`outgoing_webhooks.retention_days`);
 //! - the media cache is pruned by age and total size ([`crate::media_cache`]);
-//! - audit entries older than `audit_retention` (`audit.retention_days`) are deleted.
+//! - audit entries older than `audit_retention` (`audit.retention_days`) are deleted;
+//! - erasures a crash stopped are continued, and each channel's retention policy is
+//!   applied in small batches ([`crate::privacy`]).
 //!
 //! Every step is idempotent and works in bounded slices, so several instances may run it
 //! and a crash loses nothing.
@@ -20,10 +22,11 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
-use switchboard_store::{Store, StoreError};
+use switchboard_store::{RetentionCounts, Store, StoreError};
 use tokio_util::sync::CancellationToken;
 
 use crate::media_cache::{self, MediaCacheLimits, PruneReport};
+use crate::privacy::{Privacy, PrivacyError};
 
 /// Outgoing webhook messages deleted per transaction.
 const WEBHOOK_SLICE: u32 = 1_000;
@@ -42,6 +45,8 @@ pub struct HousekeepingOptions {
     pub media: Option<(PathBuf, MediaCacheLimits)>,
     /// Audit entries are kept this long; `None`: forever.
     pub audit_retention: Option<Duration>,
+    /// The pause between two retention batches (lets the webhook path's writes through).
+    pub retention_pause: Duration,
 }
 
 impl Default for HousekeepingOptions {
@@ -53,6 +58,7 @@ impl Default for HousekeepingOptions {
             webhook_log_retention: Duration::from_secs(30 * 86_400),
             media: None,
             audit_retention: Some(Duration::from_secs(365 * 86_400)),
+            retention_pause: Duration::from_millis(5),
         }
     }
 }
@@ -65,6 +71,9 @@ pub struct HousekeepingReport {
     pub webhook_messages_deleted: u64,
     pub audit_deleted: u64,
     pub media: PruneReport,
+    pub erasures_resumed: usize,
+    /// What retention policies removed.
+    pub retention: RetentionCounts,
 }
 
 pub struct Housekeeper {
@@ -121,8 +130,16 @@ impl Housekeeper {
             }
             None => Ok(()),
         };
+        let privacy = Privacy::new(self.store.as_ref(), self.opts.media.as_ref().map(|(dir, _)| dir.as_path()));
+        let privacy = async {
+            report.erasures_resumed = privacy.resume_erasures(now).await?;
+            report.retention = privacy.retention_pass(now, self.opts.retention_pause).await?;
+            Ok::<_, PrivacyError>(())
+        }
+        .await;
         events?;
         media?;
+        privacy?;
         Ok(report)
     }
 
@@ -143,6 +160,8 @@ impl Housekeeper {
                         || r.webhook_messages_deleted > 0
                         || r.audit_deleted > 0
                         || r.media.removed > 0
+                        || r.erasures_resumed > 0
+                        || r.retention != RetentionCounts::default()
                     {
                         tracing::info!(
                             bodies_purged = r.bodies_purged,
@@ -152,6 +171,10 @@ impl Housekeeper {
                             media_removed = r.media.removed,
                             media_removed_bytes = r.media.removed_bytes,
                             media_kept_bytes = r.media.kept_bytes,
+                            erasures_resumed = r.erasures_resumed,
+                            retention_conversations = r.retention.conversations,
+                            retention_messages = r.retention.messages,
+                            retention_media = r.retention.media,
                             "housekeeping"
                         );
                     }
@@ -169,4 +192,6 @@ pub enum HousekeepingError {
     Store(#[from] StoreError),
     #[error("media cache: {0}")]
     MediaCache(std::io::Error),
+    #[error(transparent)]
+    Privacy(#[from] PrivacyError),
 }

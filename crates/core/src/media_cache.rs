@@ -76,6 +76,26 @@ pub async fn cached(dir: &Path, key: &str) -> Option<(std::path::PathBuf, Option
     Some((file, meta.content_type))
 }
 
+/// Removes the cached file of `media_id` and its `.meta` (erasure, retention); a media
+/// id that cannot name a cache entry, or one not cached, is nothing to remove. Blocking.
+///
+/// # Errors
+/// A file that exists but cannot be removed.
+pub fn remove(dir: &Path, media_id: &str) -> io::Result<bool> {
+    if !is_key(media_id) {
+        return Ok(false);
+    }
+    let mut removed = false;
+    for name in [media_id.to_owned(), format!("{media_id}.meta")] {
+        match std::fs::remove_file(dir.join(name)) {
+            Ok(()) => removed = true,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(removed)
+}
+
 /// Removes what is past `limits` at `now`, and what downloads that died left behind. A
 /// missing directory is an empty cache. Blocking: run it off the async workers.
 pub fn prune(dir: &Path, limits: &MediaCacheLimits, now: SystemTime) -> io::Result<PruneReport> {

@@ -112,6 +112,10 @@ uuid_id!(
 );
 
 uuid_id!(
+    /// One erasure of a contact (right to erasure): a durable, resumable job.
+    ErasureId
+);
+uuid_id!(
     /// An outgoing webhook endpoint.
     WebhookEndpointId
 );

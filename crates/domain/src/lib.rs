@@ -41,8 +41,8 @@ pub use channel::{ChannelName, ChannelSecret, InvalidChannel, Throughput, WabaId
 pub use contact::{MAX_CONTACT_ATTRIBUTES, merge_attributes};
 pub use conversation::ConversationStatus;
 pub use ids::{
-    AgentId, ChannelId, ContactId, ConversationId, EventId, InvitationId, JobId, LabelId, LinkId, MessageId, NoteId,
-    QuickReplyId, RuleId, SessionId, TeamId, TokenId, WebhookEndpointId, WebhookMessageId,
+    AgentId, ChannelId, ContactId, ConversationId, ErasureId, EventId, InvitationId, JobId, LabelId, LinkId, MessageId,
+    NoteId, QuickReplyId, RuleId, SessionId, TeamId, TokenId, WebhookEndpointId, WebhookMessageId,
 };
 pub use message::{
     Delivery, DeliveryState, Direction, MessageContent, MessageContext, MessageKind, Referral, StatusError,

@@ -21,8 +21,8 @@ use std::str::FromStr;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 use switchboard_domain::{
-    AgentId, ChannelId, ContactId, ConversationId, JobId, LabelId, LinkId, MessageId, NoteId, QuickReplyId, RuleId,
-    SessionId, TeamId, TokenId, WebhookEndpointId,
+    AgentId, ChannelId, ContactId, ConversationId, ErasureId, JobId, LabelId, LinkId, MessageId, NoteId, QuickReplyId,
+    RuleId, SessionId, TeamId, TokenId, WebhookEndpointId,
 };
 
 use crate::auth::AuthenticatedAgent;
@@ -48,6 +48,7 @@ path_ids! {
     ChannelId => "channel",
     ContactId => "contact",
     ConversationId => "conversation",
+    ErasureId => "erasure",
     JobId => "dead or failed outbox entry",
     LabelId => "label",
     LinkId => "link",

@@ -20,8 +20,8 @@ use utoipa::openapi::{Content, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr,
 use utoipa::{PartialSchema, ToSchema};
 
 use switchboard_domain::{
-    AgentId, ChannelId, ContactId, ConversationId, EventId, LabelId, LinkId, MessageId, NoteId, QuickReplyId, RuleId,
-    TeamId, TokenId,
+    AgentId, ChannelId, ContactId, ConversationId, ErasureId, EventId, LabelId, LinkId, MessageId, NoteId,
+    QuickReplyId, RuleId, TeamId, TokenId,
 };
 
 use crate::error::FieldError;
@@ -80,6 +80,7 @@ pub const API: &[Module] = &[
     module!(events),
     module!(outgoing_webhooks),
     module!(audit),
+    module!(privacy),
 ];
 
 /// An error answer (RFC 9457), as every API error is rendered.
@@ -169,6 +170,7 @@ fn build() -> OpenApi {
         ChannelId,
         ContactId,
         ConversationId,
+        ErasureId,
         EventId,
         LabelId,
         LinkId,
@@ -190,7 +192,15 @@ fn build() -> OpenApi {
 
 /// Request schemas whose types refuse unknown fields where utoipa cannot say so: enums
 /// tagged by `type` with `deny_unknown_fields`, and a PATCH body read by hand.
-const CLOSED: &[&str] = &["AwaySchedule", "Matcher", "Recipients", "RuleAction", "Reply", "AutoReplySettingsPatch"];
+const CLOSED: &[&str] = &[
+    "AwaySchedule",
+    "Matcher",
+    "Recipients",
+    "RuleAction",
+    "Reply",
+    "AutoReplySettingsPatch",
+    "ChannelRetentionInput",
+];
 
 /// Sets `additionalProperties: false` on an object schema, or on each variant of a `oneOf`.
 /// A variant composed with `allOf` (a shared struct and its tag) is first merged into one

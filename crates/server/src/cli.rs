@@ -76,7 +76,7 @@ pub enum Command {
         #[command(subcommand)]
         command: AgentCommand,
     },
-    /// Contacts' data.
+    /// Contacts' data: export (a data-subject access request) and erasure.
     Contact {
         #[command(subcommand)]
         command: ContactCommand,
@@ -96,6 +96,14 @@ pub enum ContactCommand {
         /// The ZIP file to write (replaced if it exists; written whole or not at all).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+    },
+    /// Erase a contact (right to erasure): their name, number, message bodies, media files,
+    /// raw webhook payloads, notes and attributes are removed or irreversibly anonymised;
+    /// conversation counts and KPI times stay. Prints the erasure's id.
+    Erase {
+        /// The contact's WhatsApp number (digits, an optional leading +).
+        #[arg(long)]
+        wa_id: String,
     },
 }
 
@@ -237,6 +245,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     String::new()
                 }
             );
+            Ok(())
+        }
+        Command::Contact { command: ContactCommand::Erase { wa_id } } => {
+            let wa_id = switchboard_domain::WaId::parse(&wa_id).context("--wa-id")?;
+            let store = startup::connect_store(&settings).await?;
+            store.migrate().await.context("cannot apply database migrations")?;
+            let result = async {
+                let contact =
+                    store.contact_by_wa_id(&wa_id).await?.context("no contact has this number (already erased?)")?.id;
+                let privacy = switchboard_core::Privacy::new(&*store, Some(settings.media.dir.as_path()));
+                privacy.erase_contact(contact, None).await?.context("the contact disappeared meanwhile")
+            }
+            .await;
+            store.close().await;
+            let job = result?;
+            eprintln!("contact {} erased: {} messages, {} webhook bodies", job.contact_id, job.messages, job.events);
+            println!("{}", job.id);
             Ok(())
         }
         Command::Agent { command: AgentCommand::Invite { email } } => {

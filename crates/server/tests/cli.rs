@@ -107,6 +107,44 @@ fn agent_create_prints_a_token_once_and_stores_only_its_hash() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+#[tokio::test]
+async fn contact_erase_erases_by_number() {
+    let (dir, url) = temp_sqlite();
+    let out = switchboard(&url).arg("migrate").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO contacts (id, wa_id, profile_name, created_at, updated_at, attributes) \
+         VALUES (randomblob(16), '15550001111', 'Cordelia Clipboard', 0, 0, '{\"vip\": true}')",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    let bad = switchboard(&url).args(["contact", "erase", "--wa-id", "not-a-number"]).output().unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--wa-id"));
+    let unknown = switchboard(&url).args(["contact", "erase", "--wa-id", "15550002222"]).output().unwrap();
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no contact has this number"));
+
+    let out = switchboard(&url).args(["contact", "erase", "--wa-id", "+15550001111"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let id = String::from_utf8(out.stdout).unwrap();
+    assert!(uuid::Uuid::parse_str(id.trim()).is_ok(), "{id}");
+    for file in ["sb.db", "sb.db-wal"] {
+        let bytes = std::fs::read(dir.join(file)).unwrap_or_default();
+        for needle in ["15550001111", "Cordelia Clipboard"] {
+            assert!(!bytes.windows(needle.len()).any(|w| w == needle.as_bytes()), "{needle} in {file}");
+        }
+    }
+    // Erased: the number names no contact any more.
+    let again = switchboard(&url).args(["contact", "erase", "--wa-id", "15550001111"]).output().unwrap();
+    assert!(!again.status.success());
+    std::fs::remove_dir_all(dir).ok();
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

@@ -34,6 +34,7 @@ mod channels;
 mod consent;
 mod contacts;
 mod csat;
+mod erasure;
 mod error;
 mod events;
 mod inbox_events;

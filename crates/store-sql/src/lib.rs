@@ -38,6 +38,7 @@ mod consent;
 mod contacts;
 mod conversations;
 mod csat;
+pub mod erasure;
 pub mod error;
 mod inbox_events;
 pub mod kpis;

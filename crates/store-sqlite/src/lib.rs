@@ -33,6 +33,7 @@ mod channels;
 mod consent;
 mod contacts;
 mod csat;
+mod erasure;
 mod error;
 mod events;
 mod inbox_events;
@@ -235,6 +236,10 @@ impl SqliteStore {
             // transaction: upserts, inserts that fire triggers) stay in memory instead of
             // spilling to a temporary file with a write system call per page.
             .pragma("temp_store", "memory")
+            // Deleted and overwritten content is zeroed in the file (freed cells and
+            // pages), so erased and purged personal data does not linger in free space
+            // (`erasure.rs`). It costs writes of freed pages, not of live ones.
+            .pragma("secure_delete", "on")
             // The writer checkpoints only every 50,000 pages (200 MB of WAL) instead of
             // SQLite's 1,000: a checkpoint runs inside the commit that crosses the
             // threshold and fsyncs the database, and the event log's hash index touches a

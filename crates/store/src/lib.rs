@@ -13,6 +13,7 @@ mod channels;
 mod consent;
 mod contacts;
 mod csat;
+mod erasure;
 mod error;
 mod events;
 mod inbox_events;
@@ -50,6 +51,9 @@ pub use contacts::{
     Contact, ContactPatch, ContactPatchOutcome, ContactQuery, ContactStore, MAX_CONTACT_ATTRIBUTES, merge_attributes,
 };
 pub use csat::{Csat, CsatAnswerIn, CsatAnswerOutcome, CsatCommentIn, CsatStore, NewSurvey};
+pub use erasure::{
+    ErasureJob, ErasurePhase, ErasureStore, RetentionCounts, RetentionPolicy, RetentionStep, ScrubLimits,
+};
 pub use error::StoreError;
 pub use events::{Appended, EventLog, EventLogBacklog, EventLogStats, NewEvent, PendingEvent};
 pub use inbox_events::{InboxEvent, InboxEventKind, InboxEventStore, InboxWakeups};
@@ -128,6 +132,7 @@ pub trait Store:
     + SlaStore
     + AuditStore
     + ChannelStore
+    + ErasureStore
     + Send
     + Sync
     + 'static

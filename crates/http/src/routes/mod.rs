@@ -43,6 +43,7 @@ pub mod metrics;
 pub mod notes;
 pub mod outbox;
 pub mod outgoing_webhooks;
+pub mod privacy;
 pub mod queue;
 pub mod read;
 pub mod replies;

@@ -1,0 +1,167 @@
+//! Privacy: erasing one contact (right to erasure) and retention policies per channel.
+//!
+//! What is removed, and what stays, is the store's (`switchboard_store::ErasureStore`,
+//! written once in `switchboard_store_sql::erasure`); here, the order of the steps and the
+//! media cache's files:
+//!
+//! - [`Privacy::erase_contact`] starts (or joins) the contact's erasure job and works it to
+//!   the end in bounded steps, each its own short transaction. The files of a batch's
+//!   media are removed *before* the batch's rows forget their media ids, so a crash never
+//!   leaves a file nothing points to. A job a crash stopped is continued by
+//!   [`Privacy::resume_erasures`] (the housekeeping pass at start and every hour).
+//! - [`Privacy::retention_pass`] applies every channel's retention policy in small
+//!   batches, yielding the write lock between them so the webhook path is not held up.
+//!   [`Privacy::retention_preview`] is its dry run.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use switchboard_domain::{AgentId, ChannelId, ContactId, ErasureId};
+use switchboard_store::{ErasureJob, ErasurePhase, RetentionCounts, RetentionPolicy, ScrubLimits, Store, StoreError};
+
+use crate::media_cache;
+
+/// An erasure untouched this long is taken to have been stopped by a crash.
+const STALE: chrono::Duration = chrono::Duration::seconds(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrivacyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("media cache: {0}")]
+    MediaCache(std::io::Error),
+}
+
+/// The erasure and retention use cases over a store and the media cache's directory.
+pub struct Privacy<'a> {
+    store: &'a dyn Store,
+    media_dir: Option<&'a Path>,
+    limits: ScrubLimits,
+}
+
+impl<'a> Privacy<'a> {
+    #[must_use]
+    pub fn new(store: &'a dyn Store, media_dir: Option<&'a Path>) -> Self {
+        Self { store, media_dir, limits: ScrubLimits::default() }
+    }
+
+    #[must_use]
+    pub const fn with_limits(mut self, limits: ScrubLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Erases the contact, to the end. `None`: no such contact. Erasing an erased contact
+    /// again is harmless (and finds nothing left to remove).
+    pub async fn erase_contact(
+        &self,
+        contact: ContactId,
+        by: Option<AgentId>,
+    ) -> Result<Option<ErasureJob>, PrivacyError> {
+        let Some(job) = self.store.begin_erasure(contact, by, Utc::now()).await? else {
+            return Ok(None);
+        };
+        tracing::info!(erasure_id = %job.id, contact_id = %contact, "contact erasure started");
+        self.run(job).await.map(Some)
+    }
+
+    /// Continues erasures that a crash stopped.
+    pub async fn resume_erasures(&self, now: DateTime<Utc>) -> Result<usize, PrivacyError> {
+        let mut resumed = 0;
+        for job in self.store.unfinished_erasures().await? {
+            if now - job.updated_at < STALE {
+                continue;
+            }
+            tracing::info!(erasure_id = %job.id, contact_id = %job.contact_id, "continuing an interrupted erasure");
+            self.run(job).await?;
+            resumed += 1;
+        }
+        Ok(resumed)
+    }
+
+    /// Works the job to the end.
+    pub async fn run(&self, mut job: ErasureJob) -> Result<ErasureJob, PrivacyError> {
+        while !job.is_done() {
+            if job.phase == ErasurePhase::Messages {
+                let media = self.store.erasure_media(job.id, self.limits).await?;
+                self.remove_media(media).await?;
+            }
+            job = self.store.erasure_step(job.id, self.limits, Utc::now()).await?;
+        }
+        self.store.compact_after_erasure().await?;
+        // Audit: the `contact_erased` entry (who: `job.requested_by`, what: the contact
+        // id and the counts) is recorded here once the audit log exists.
+        tracing::info!(
+            erasure_id = %job.id,
+            contact_id = %job.contact_id,
+            messages = job.messages,
+            events = job.events,
+            "contact erased"
+        );
+        Ok(job)
+    }
+
+    pub async fn erasure(&self, id: ErasureId) -> Result<Option<ErasureJob>, PrivacyError> {
+        Ok(self.store.erasure(id).await?)
+    }
+
+    /// Removes the cached files of `media` (off the async workers).
+    async fn remove_media(&self, media: Vec<String>) -> Result<usize, PrivacyError> {
+        let Some(dir) = self.media_dir else { return Ok(0) };
+        if media.is_empty() {
+            return Ok(0);
+        }
+        let dir: PathBuf = dir.to_owned();
+        let removed = tokio::task::spawn_blocking(move || {
+            let mut removed = 0;
+            for id in media {
+                if media_cache::remove(&dir, &id)? {
+                    removed += 1;
+                }
+            }
+            Ok::<_, std::io::Error>(removed)
+        })
+        .await
+        .map_err(|e| PrivacyError::MediaCache(std::io::Error::other(e)))?
+        .map_err(PrivacyError::MediaCache)?;
+        Ok(removed)
+    }
+
+    /// What a retention pass at `now` would remove, per channel with a policy.
+    pub async fn retention_preview(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(ChannelId, RetentionPolicy, RetentionCounts)>, PrivacyError> {
+        let mut out = Vec::new();
+        for (channel, policy) in self.store.retention_policies().await? {
+            let counts = self.store.retention_preview(channel, policy, now).await?;
+            out.push((channel, policy, counts));
+        }
+        Ok(out)
+    }
+
+    /// Applies every channel's retention policy at `now`, a bounded batch per transaction
+    /// with a pause of `pause` between batches. Returns what was removed in all.
+    pub async fn retention_pass(&self, now: DateTime<Utc>, pause: Duration) -> Result<RetentionCounts, PrivacyError> {
+        let mut total = RetentionCounts::default();
+        for (channel, policy) in self.store.retention_policies().await? {
+            loop {
+                let step = self.store.retention_step(channel, policy, self.limits, now).await?;
+                self.remove_media(step.media_ids).await?;
+                total.conversations += step.counts.conversations;
+                total.messages += step.counts.messages;
+                total.media += step.counts.media;
+                if step.finished {
+                    break;
+                }
+                if pause.is_zero() {
+                    tokio::task::yield_now().await;
+                } else {
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        }
+        Ok(total)
+    }
+}
