@@ -4,14 +4,14 @@
 //!
 //! The store answers one local day at a time ([`ReportStore::report_span`]); the
 //! durations it lists become medians, 90th percentiles and averages here
-//! ([`DurationStats`]), per day and for the whole range. CSAT figures are not part of it
-//! yet: there is nothing recorded to count.
+//! ([`DurationStats`]), per day and for the whole range; the CSAT answers' counts per
+//! scale and score become an average, a distribution and a response rate ([`CsatStats`]).
 
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use switchboard_domain::AgentId;
-use switchboard_domain::report::{DurationStats, ReportRange};
+use switchboard_domain::report::{CsatStats, DurationStats, ReportRange};
 use switchboard_store::{
     ReportCounts, ReportGroupKey, ReportGrouping, ReportSpan, ReportSpanCounts, ReportStore, StoreError,
 };
@@ -44,6 +44,8 @@ pub struct ReportFigures {
     pub replies_per_conversation: Option<f64>,
     pub first_response: TimeFigures,
     pub resolution: TimeFigures,
+    /// Of the CSAT surveys sent.
+    pub csat: CsatStats,
 }
 
 impl ReportFigures {
@@ -66,6 +68,7 @@ impl ReportFigures {
                 wall: DurationStats::of(&mut counts.resolution),
                 business: DurationStats::of(&mut counts.resolution_business),
             },
+            csat: CsatStats::of(counts.csat_surveys, &counts.csat_answers),
         }
     }
 }

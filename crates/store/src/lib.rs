@@ -65,8 +65,8 @@ pub use queue::{
     HistoryKind, QueueStore, StatusChange, StatusChangeOutcome, TeamTransfer, TransferOutcome,
 };
 pub use reports::{
-    ReportConversation, ReportCounts, ReportCursor, ReportGroupKey, ReportGrouping, ReportSpan, ReportSpanCounts,
-    ReportStore,
+    CsatAnswerRow, CsatCursor, ReportConversation, ReportCounts, ReportCsat, ReportCursor, ReportGroupKey,
+    ReportGrouping, ReportSpan, ReportSpanCounts, ReportStore,
 };
 pub use teams::{InvalidTeamName, Team, TeamId, TeamName, TeamStore};
 pub use views::{
