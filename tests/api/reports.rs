@@ -27,6 +27,7 @@ both_backends!(
     csat_figures_are_exact_per_day_per_group_and_for_an_agent,
     the_csv_carries_each_conversations_survey,
     the_csat_export_lists_answered_surveys_and_agents_get_their_own,
+    a_rating_tapped_in_whatsapp_is_reported,
 );
 
 /// Runs `$body` with a connection `$c` to the test's database and `$t`, which turns a
@@ -716,4 +717,42 @@ async fn the_csat_export_lists_answered_surveys_and_agents_get_their_own(backend
     assert_eq!(res.json::<Value>().await.unwrap()["errors"][0]["field"], "from");
     let res = app.client.get(app.url("/api/v1/reports/csat.csv")).send().await.unwrap();
     assert_eq!(res.status(), 401);
+}
+
+async fn a_rating_tapped_in_whatsapp_is_reported(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let pnid = PhoneNumberId::parse(PHONE_NUMBER_ID).unwrap();
+    let channel = app.store.channels().await.unwrap().into_iter().find(|c| c.phone_number_id == pnid).unwrap().id;
+    let res = call(
+        &app,
+        Method::PUT,
+        &format!("/api/v1/admin/channels/{channel}/csat"),
+        Some(&app.token),
+        Some(json!({"enabled": true, "question": "How did we do?"})),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let conversation = customer(&mut app, "16505550177").await;
+    let res =
+        app.post_json(&format!("/api/v1/conversations/{conversation}/status"), &json!({"status": "resolved"})).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.send().await.sent, 1, "the survey");
+    let tap = message(
+        "wamid.report.tap",
+        "16505550177",
+        "interactive",
+        json!({"type": "list_reply", "list_reply": {"id": format!("csat:{conversation}:4"), "title": "Good"}}),
+    );
+    let body = delivery(vec![contact("16505550177", "Ana")], vec![tap], vec![]);
+    assert_eq!(app.post_webhook(serde_json::to_vec(&body).unwrap()).await.status(), 200);
+    app.ingest().await;
+
+    let r = report(&app, &app.token.clone(), "").await;
+    assert_eq!(csat(&r["summary"]), (1, 1, Some(1.0), Some(4.0)), "{r}");
+    assert_eq!(distribution(&r["summary"]), [(5, 4, 1)]);
+    let res = app.get("/api/v1/reports/csat.csv").await;
+    let (_, rows) = csv(&res.text().await.unwrap());
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0]["conversation_id"].as_str(), rows[0]["score"].as_str()), (conversation.as_str(), "4"));
+    assert!(!rows[0]["answered_at"].is_empty());
 }
