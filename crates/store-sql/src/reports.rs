@@ -2,6 +2,9 @@
 //! column's values are listed in one text (`group_concat` or `string_agg`): the backend's
 //! module provides `LIST_AGG`, the text before and after the listed expression.
 //!
+//! The backend's module also provides `RESOLVED_HINT`, what follows `conversations c` in
+//! the resolved part (an index to use, in SQLite).
+//!
 //! A span is one statement: the conversations started in it (range on
 //! `conversations_started`, which covers the ungrouped figures), those resolved in it
 //! (`conversations_resolved`, partial on resolved ones) and the automatic messages sent in
@@ -41,7 +44,11 @@ pub fn grouping_sql(grouping: Option<ReportGrouping>) -> (&'static str, &'static
 /// sent) whose `open` and `replies` columns are the scale's points and the score (0:
 /// unanswered); `$1`, `$2` the span, `$3` the agent when `agent`.
 #[must_use]
-pub fn span_sql(grouping: Option<ReportGrouping>, agent: bool, list_agg: [&str; 2]) -> String {
+///
+/// `resolved_hint` follows the resolved part's `conversations c` (SQLite's `INDEXED BY`:
+/// with an equality on `status`, its planner would rather walk a status index through
+/// every resolved conversation than range over `resolved_at`).
+pub fn span_sql(grouping: Option<ReportGrouping>, agent: bool, list_agg: [&str; 2], resolved_hint: &str) -> String {
     let (g, joins) = grouping_sql(grouping);
     let by = if grouping.is_some() { " GROUP BY gid, gname" } else { "" };
     let mine = if agent { " AND COALESCE(c.assignee_id, c.first_response_by) = $3" } else { "" };
@@ -59,7 +66,7 @@ pub fn span_sql(grouping: Option<ReportGrouping>, agent: bool, list_agg: [&str; 
     let _ = write!(
         sql,
         " UNION ALL SELECT 'r', {g}COUNT(*), 0, 0, {}, {} \
-         FROM conversations c{joins} WHERE c.status = 'resolved' AND c.resolved_at >= $1 AND c.resolved_at < $2{mine}{by}",
+         FROM conversations c{resolved_hint}{joins} WHERE c.status = 'resolved' AND c.resolved_at >= $1 AND c.resolved_at < $2{mine}{by}",
         list("c.resolution_seconds"),
         list("c.resolution_business_seconds"),
     );
@@ -150,7 +157,7 @@ macro_rules! report_store {
             #[$crate::reexport::async_trait]
             impl ReportStore for $store {
                 async fn report_span(&self, span: &ReportSpan) -> Result<ReportSpanCounts> {
-                    let sql = span_sql(span.grouping, span.agent.is_some(), super::LIST_AGG);
+                    let sql = span_sql(span.grouping, span.agent.is_some(), super::LIST_AGG, super::RESOLVED_HINT);
                     let mut q = sqlx::query(&sql).bind(Ts(span.start)).bind(Ts(span.end));
                     if let Some(agent) = span.agent {
                         q = q.bind(*agent.as_uuid());
