@@ -24,6 +24,10 @@ both_backends!(
     a_persons_reply_counts_in_todays_report,
     bad_parameters_are_refused_naming_the_field,
     the_reports_page_shows_the_figures_and_links_the_csv,
+    csat_figures_are_exact_per_day_per_group_and_for_an_agent,
+    the_csv_carries_each_conversations_survey,
+    the_csat_export_lists_answered_surveys_and_agents_get_their_own,
+    a_rating_tapped_in_whatsapp_is_reported,
 );
 
 /// Runs `$body` with a connection `$c` to the test's database and `$t`, which turns a
@@ -394,6 +398,11 @@ async fn the_csv_lists_one_row_per_conversation_with_its_facts(backend: Backend)
             "resolution_business_seconds",
             "replies",
             "auto_replies",
+            "csat_scale",
+            "csat_score",
+            "csat_comment",
+            "csat_surveyed_at",
+            "csat_answered_at",
             "first_response_due_at",
             "first_response_sla",
             "resolution_due_at",
@@ -484,7 +493,7 @@ async fn bad_parameters_are_refused_naming_the_field(backend: Backend) {
 
 async fn the_reports_page_shows_the_figures_and_links_the_csv(backend: Backend) {
     let mut app = spawn_app(backend).await;
-    let (rita_token, _, _) = dataset(&mut app).await;
+    let (rita_token, _, ids) = dataset(&mut app).await;
     let page = |token: String, q: &'static str| {
         let app = &app;
         async move {
@@ -504,6 +513,18 @@ async fn the_reports_page_shows_the_figures_and_links_the_csv(backend: Backend) 
         "{html}"
     );
     assert!(html.contains("Rita"), "the agents' table");
+    assert!(
+        html.contains(r#"href="/api/v1/reports/csat.csv?from=2026-03-02&#38;to=2026-03-03&#38;time_zone=UTC""#),
+        "{html}"
+    );
+    assert!(!html.contains(r#"id="csat-chart""#), "no chart without answers");
+    assert!(html.contains(r#"<td id="csat-average">—</td>"#), "{html}");
+    // With answers: the average, the rate and the distribution's chart.
+    surveys(&app, &ids).await;
+    let html = page(app.token.clone(), "from=2026-03-02&to=2026-03-03").await;
+    assert!(html.contains(r#"<td id="csat-average">3.5 / 5</td>"#), "{html}");
+    assert!(html.contains(r#"<td id="csat-rate">80 % (4 of 5)</td>"#), "{html}");
+    assert!(html.contains(r#"id="csat-chart""#) && html.contains("<title>4 of 5: 1 answer</title>"), "{html}");
     // Rita's own.
     let html = page(rita_token, "from=2026-03-02&to=2026-03-03").await;
     assert!(html.contains(r#"<td id="started">3</td>"#), "{html}");
@@ -514,4 +535,228 @@ async fn the_reports_page_shows_the_figures_and_links_the_csv(backend: Backend) 
     let html = res.text().await.unwrap();
     assert!(html.contains("must be an IANA time zone name"), "{html}");
     assert!(html.contains(r#"value="Mars""#));
+}
+
+/// A conversation's survey as the test sets it: sent at, scale, answer (score, at,
+/// comment).
+async fn set_survey(
+    app: &TestApp,
+    conversation: &str,
+    sent: &str,
+    scale: i64,
+    answer: Option<(i64, &str, Option<&str>)>,
+) {
+    let id = uuid::Uuid::parse_str(conversation).unwrap();
+    let sent = at(sent);
+    let sql = "UPDATE conversations SET csat_queued_at = $2, csat_expires_at = $3, csat_scale = $4, csat_score = $5, \
+        csat_rated_at = $6, csat_comment = $7 WHERE id = $1";
+    on_db!(app.db, |c, t| {
+        sqlx::query(sql)
+            .bind(id)
+            .bind(t(sent))
+            .bind(t(sent + chrono::Duration::days(7)))
+            .bind(scale)
+            .bind(answer.map(|a| a.0))
+            .bind(answer.map(|a| t(at(a.1))))
+            .bind(answer.and_then(|a| a.2))
+            .execute(&mut c)
+            .await
+            .unwrap();
+    });
+}
+
+/// The dataset's surveys: c1 5/5 (Rita), c2 2/5 (the admin), c3 2/3 (Rita), c4 4/5
+/// (Rita), c5 unanswered (nobody), c6 1/5 after the range. Over the 2nd and 3rd: 5 sent,
+/// 4 answered, average (5 + 2 + 3 + 4) / 4 = 3.5 of five.
+async fn surveys(app: &TestApp, ids: &[String]) {
+    set_survey(app, &ids[0], "2026-03-02T10:00:00Z", 5, Some((5, "2026-03-02T10:05:00Z", Some("=1+1 great")))).await;
+    set_survey(app, &ids[1], "2026-03-02T13:00:00Z", 5, Some((2, "2026-03-02T13:01:00Z", None))).await;
+    set_survey(app, &ids[2], "2026-03-03T04:00:00Z", 3, Some((2, "2026-03-03T04:10:00Z", None))).await;
+    set_survey(app, &ids[3], "2026-03-03T09:00:00Z", 5, Some((4, "2026-03-03T09:30:00Z", Some("ok")))).await;
+    set_survey(app, &ids[4], "2026-03-03T11:00:00Z", 5, None).await;
+    set_survey(app, &ids[5], "2026-03-05T11:00:00Z", 5, Some((1, "2026-03-05T11:02:00Z", None))).await;
+}
+
+/// `(sent, answered, response rate, average)` of a figures object's CSAT.
+fn csat(v: &Value) -> (u64, u64, Option<f64>, Option<f64>) {
+    let c = &v["csat"];
+    (
+        c["surveys_sent"].as_u64().unwrap(),
+        c["answered"].as_u64().unwrap(),
+        c["response_rate"].as_f64(),
+        c["average"].as_f64(),
+    )
+}
+
+/// The non-zero `(scale, score, count)` of a figures object's CSAT distribution.
+fn distribution(v: &Value) -> Vec<(u64, u64, u64)> {
+    v["csat"]["distribution"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["scale"].as_u64().unwrap(), d["score"].as_u64().unwrap(), d["count"].as_u64().unwrap()))
+        .filter(|d| d.2 > 0)
+        .collect()
+}
+
+async fn csat_figures_are_exact_per_day_per_group_and_for_an_agent(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let (rita_token, rita, ids) = dataset(&mut app).await;
+    surveys(&app, &ids).await;
+    let token = app.token.clone();
+    let r = report(&app, &token, "from=2026-03-02&to=2026-03-03").await;
+    let s = &r["summary"];
+    assert_eq!(csat(s), (5, 4, Some(0.8), Some(3.5)), "{s}");
+    assert_eq!(distribution(s), [(3, 2, 1), (5, 2, 1), (5, 4, 1), (5, 5, 1)]);
+    // Every score of each scale answered on, zeros included.
+    assert_eq!(s["csat"]["distribution"].as_array().unwrap().len(), 3 + 5);
+    let days = r["days"].as_array().unwrap();
+    assert_eq!(csat(&days[0]), (2, 2, Some(1.0), Some(3.5)));
+    assert_eq!(csat(&days[1]), (3, 2, Some(0.667), Some(3.5)));
+    assert_eq!(distribution(&days[1]), [(3, 2, 1), (5, 4, 1)]);
+
+    // Per agent: Rita's three, the admin's one, nobody's unanswered one.
+    let r = report(&app, &token, "from=2026-03-02&to=2026-03-03&group_by=agent").await;
+    assert_eq!(csat(&r["summary"]), (5, 4, Some(0.8), Some(3.5)));
+    let group = |name: Option<&str>| {
+        r["groups"].as_array().unwrap().iter().find(|g| g["name"].as_str() == name).cloned().unwrap()
+    };
+    assert_eq!(csat(&group(Some("Rita"))), (3, 3, Some(1.0), Some(4.0)));
+    assert_eq!(csat(&group(None)), (1, 0, Some(0.0), None));
+    assert_eq!(group(None)["csat"]["distribution"], json!([]));
+    // Labels overlap: c1 and c3 are vip.
+    let r = report(&app, &token, "from=2026-03-02&to=2026-03-03&group_by=label").await;
+    let vip = r["groups"].as_array().unwrap().iter().find(|g| g["name"] == "vip").cloned().unwrap();
+    assert_eq!(csat(&vip), (2, 2, Some(1.0), Some(4.0)));
+    assert_eq!(csat(&r["summary"]), (5, 4, Some(0.8), Some(3.5)));
+
+    // Rita's own.
+    let r = report(&app, &rita_token, "from=2026-03-02&to=2026-03-03").await;
+    assert_eq!(r["agent_id"], rita.as_str());
+    assert_eq!(csat(&r["summary"]), (3, 3, Some(1.0), Some(4.0)));
+    // A range with no survey.
+    let r = report(&app, &token, "from=2026-03-04&to=2026-03-04").await;
+    assert_eq!(csat(&r["summary"]), (0, 0, None, None));
+}
+
+async fn the_csv_carries_each_conversations_survey(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let (_, _, ids) = dataset(&mut app).await;
+    surveys(&app, &ids).await;
+    let res = app.get("/api/v1/reports/conversations.csv?from=2026-03-02&to=2026-03-03").await;
+    assert_eq!(res.status(), 200);
+    let (_, rows) = csv(&res.text().await.unwrap());
+    let survey = |i: usize| -> Vec<String> {
+        ["csat_scale", "csat_score", "csat_comment", "csat_surveyed_at", "csat_answered_at"]
+            .iter()
+            .map(|k| rows[i][*k].clone())
+            .collect()
+    };
+    assert_eq!(survey(0), ["5", "5", "'=1+1 great", "2026-03-02T10:00:00Z", "2026-03-02T10:05:00Z"]);
+    assert_eq!(survey(2), ["3", "2", "", "2026-03-03T04:00:00Z", "2026-03-03T04:10:00Z"]);
+    assert_eq!(survey(4), ["5", "", "", "2026-03-03T11:00:00Z", ""], "sent, unanswered");
+}
+
+async fn the_csat_export_lists_answered_surveys_and_agents_get_their_own(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let (rita_token, rita, ids) = dataset(&mut app).await;
+    surveys(&app, &ids).await;
+    let admin = app.get_json("/api/v1/agents/me").await["id"].as_str().unwrap().to_owned();
+    let res = app.get("/api/v1/reports/csat.csv?from=2026-03-02&to=2026-03-03").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(res.headers()["content-disposition"], "attachment; filename=\"csat-2026-03-02-2026-03-03.csv\"");
+    let (head, rows) = csv(&res.text().await.unwrap());
+    assert_eq!(
+        head,
+        [
+            "conversation_id",
+            "contact_id",
+            "channel_id",
+            "channel",
+            "team_id",
+            "team",
+            "agent_id",
+            "agent",
+            "score",
+            "scale",
+            "comment",
+            "surveyed_at",
+            "answered_at",
+        ]
+    );
+    // The answered ones in the range, in the order they were sent.
+    let listed: Vec<&str> = rows.iter().map(|r| r["conversation_id"].as_str()).collect();
+    assert_eq!(listed, ids[..4].iter().map(String::as_str).collect::<Vec<_>>());
+    let c1 = &rows[0];
+    assert_eq!((c1["agent_id"].as_str(), c1["agent"].as_str()), (rita.as_str(), "Rita"));
+    assert_eq!((c1["score"].as_str(), c1["scale"].as_str(), c1["comment"].as_str()), ("5", "5", "'=1+1 great"));
+    assert_eq!(
+        (c1["surveyed_at"].as_str(), c1["answered_at"].as_str()),
+        ("2026-03-02T10:00:00Z", "2026-03-02T10:05:00Z")
+    );
+    assert!(!c1["contact_id"].is_empty() && !c1["channel_id"].is_empty() && !c1["channel"].is_empty());
+    assert_eq!(c1["team_id"], "");
+    let c2 = &rows[1];
+    assert_eq!((c2["agent_id"].as_str(), c2["score"].as_str(), c2["comment"].as_str()), (admin.as_str(), "2", ""));
+    assert_eq!((rows[2]["score"].as_str(), rows[2]["scale"].as_str()), ("2", "3"));
+
+    // Rita: only her conversations' answers (not the admin's c2).
+    let res =
+        call(&app, Method::GET, "/api/v1/reports/csat.csv?from=2026-03-02&to=2026-03-03", Some(&rita_token), None)
+            .await;
+    assert_eq!(res.status(), 200);
+    let (_, rows) = csv(&res.text().await.unwrap());
+    let listed: Vec<&str> = rows.iter().map(|r| r["conversation_id"].as_str()).collect();
+    assert_eq!(listed, [ids[0].as_str(), ids[2].as_str(), ids[3].as_str()]);
+    assert!(rows.iter().all(|r| r["agent_id"] == rita));
+    // Another agent: the header alone.
+    let (_, other) = new_agent(&app, "Otto").await;
+    let res =
+        call(&app, Method::GET, "/api/v1/reports/csat.csv?from=2026-03-02&to=2026-03-03", Some(&other), None).await;
+    assert_eq!(res.text().await.unwrap().lines().count(), 1);
+    // Bad input is refused naming the field; no token, no CSV.
+    let res = app.get("/api/v1/reports/csat.csv?from=2026-03-04&to=2026-03-01").await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(res.json::<Value>().await.unwrap()["errors"][0]["field"], "from");
+    let res = app.client.get(app.url("/api/v1/reports/csat.csv")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+}
+
+async fn a_rating_tapped_in_whatsapp_is_reported(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let pnid = PhoneNumberId::parse(PHONE_NUMBER_ID).unwrap();
+    let channel = app.store.channels().await.unwrap().into_iter().find(|c| c.phone_number_id == pnid).unwrap().id;
+    let res = call(
+        &app,
+        Method::PUT,
+        &format!("/api/v1/admin/channels/{channel}/csat"),
+        Some(&app.token),
+        Some(json!({"enabled": true, "question": "How did we do?"})),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let conversation = customer(&mut app, "16505550177").await;
+    let res =
+        app.post_json(&format!("/api/v1/conversations/{conversation}/status"), &json!({"status": "resolved"})).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.send().await.sent, 1, "the survey");
+    let tap = message(
+        "wamid.report.tap",
+        "16505550177",
+        "interactive",
+        json!({"type": "list_reply", "list_reply": {"id": format!("csat:{conversation}:4"), "title": "Good"}}),
+    );
+    let body = delivery(vec![contact("16505550177", "Ana")], vec![tap], vec![]);
+    assert_eq!(app.post_webhook(serde_json::to_vec(&body).unwrap()).await.status(), 200);
+    app.ingest().await;
+
+    let r = report(&app, &app.token.clone(), "").await;
+    assert_eq!(csat(&r["summary"]), (1, 1, Some(1.0), Some(4.0)), "{r}");
+    assert_eq!(distribution(&r["summary"]), [(5, 4, 1)]);
+    let res = app.get("/api/v1/reports/csat.csv").await;
+    let (_, rows) = csv(&res.text().await.unwrap());
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0]["conversation_id"].as_str(), rows[0]["score"].as_str()), (conversation.as_str(), "4"));
+    assert!(!rows[0]["answered_at"].is_empty());
 }

@@ -1,5 +1,6 @@
 //! The reports page in a real browser: reached from the header, today's figures and
-//! charts, the grouping chosen on screen, the CSV downloaded with the session,
+//! charts (a CSAT answer tapped in WhatsApp among them), the grouping chosen on screen,
+//! both CSVs downloaded with the session,
 //! and no sideways scrolling at phone width.
 
 use anyhow::{Result, ensure};
@@ -28,6 +29,43 @@ async fn the_reports_page_shows_todays_figures_groups_and_the_csv(t: &mut Browse
     ensure!(res.status() == 202, "reply: {}", res.status());
     t.app.send().await;
 
+    // A CSAT survey on resolve, answered with a tap in WhatsApp.
+    let pnid = switchboard_domain::PhoneNumberId::parse(switchboard_tests::PHONE_NUMBER_ID)?;
+    let channel = t.app.store.channels().await?.into_iter().find(|c| c.phone_number_id == pnid).map(|c| c.id);
+    let channel = channel.ok_or_else(|| anyhow::anyhow!("the test's channel"))?;
+    let res = t
+        .app
+        .client
+        .put(t.app.url(&format!("/api/v1/admin/channels/{channel}/csat")))
+        .bearer_auth(&t.app.token)
+        .json(&json!({"enabled": true, "question": "How did we do?"}))
+        .send()
+        .await?;
+    ensure!(res.status() == 200, "CSAT settings: {}", res.status());
+    let res = t
+        .app
+        .client
+        .post(t.app.url(&format!("/api/v1/conversations/{conversation}/status")))
+        .bearer_auth(&t.app.token)
+        .json(&json!({"status": "resolved"}))
+        .send()
+        .await?;
+    ensure!(res.status() == 200, "resolve: {}", res.status());
+    t.app.send().await;
+    let tap = switchboard_tests::payloads::message(
+        "wamid.report.b2",
+        "16505550801",
+        "interactive",
+        json!({"type": "list_reply", "list_reply": {"id": format!("csat:{conversation}:5"), "title": "Excellent"}}),
+    );
+    let body = switchboard_tests::payloads::delivery(
+        vec![switchboard_tests::payloads::contact("16505550801", "Ana")],
+        vec![tap],
+        vec![],
+    );
+    ensure!(t.app.post_webhook(serde_json::to_vec(&body)?).await.status() == 200);
+    t.app.ingest().await;
+
     t.sign_in().await?;
     let b = &t.browser;
     b.click("header a[href='/reports']").await?;
@@ -36,6 +74,10 @@ async fn the_reports_page_shows_todays_figures_groups_and_the_csv(t: &mut Browse
     ensure!(b.text("#replies").await? == "1.0", "replies per conversation");
     ensure!(b.text("#first-response-median").await? != "—", "today's first response is timed");
     ensure!(b.eval("return document.querySelectorAll('svg.chart rect').length > 0;").await? == json!(true), "bars");
+    ensure!(b.text("#csat-average").await? == "5.0 / 5", "the CSAT average");
+    ensure!(b.text("#csat-rate").await? == "100 % (1 of 1)", "the CSAT response rate");
+    let bars = b.eval("return document.querySelectorAll('#csat-chart rect.bar-csat').length;").await?;
+    ensure!(bars == json!(5), "a bar per score: {bars}");
 
     // Grouped by agent, chosen on screen: the admin's row.
     b.client().find(fantoccini::Locator::Css("#group_by")).await?.select_by_value("agent").await?;
@@ -54,6 +96,15 @@ async fn the_reports_page_shows_todays_figures_groups_and_the_csv(t: &mut Browse
     let csv = csv.as_str().unwrap_or_default();
     ensure!(csv.starts_with("200 text/csv; charset=utf-8\nconversation_id,"), "{csv}");
     ensure!(csv.contains(&conversation), "{csv}");
+    // The CSAT export, likewise: the answer.
+    let csv = b
+        .eval(
+            "return fetch(document.querySelector('#csat-csv').href)\
+               .then(r => r.text().then(t => r.status + '\\n' + t));",
+        )
+        .await?;
+    let csv = csv.as_str().unwrap_or_default();
+    ensure!(csv.starts_with("200\nconversation_id,") && csv.contains(&conversation), "{csv}");
 
     // At phone width nothing scrolls sideways (the tables scroll in their own box).
     b.phone_width().await?;

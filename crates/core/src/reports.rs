@@ -4,14 +4,14 @@
 //!
 //! The store answers one local day at a time ([`ReportStore::report_span`]); the
 //! durations it lists become medians, 90th percentiles and averages here
-//! ([`DurationStats`]), per day and for the whole range. CSAT figures are not part of it
-//! yet: there is nothing recorded to count.
+//! ([`DurationStats`]), per day and for the whole range; the CSAT answers' counts per
+//! scale and score become an average, a distribution and a response rate ([`CsatStats`]).
 
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use switchboard_domain::AgentId;
-use switchboard_domain::report::{DurationStats, ReportRange};
+use switchboard_domain::report::{CsatStats, DurationStats, ReportRange};
 use switchboard_store::{
     ReportCounts, ReportGroupKey, ReportGrouping, ReportSpan, ReportSpanCounts, ReportStore, StoreError,
 };
@@ -44,6 +44,8 @@ pub struct ReportFigures {
     pub replies_per_conversation: Option<f64>,
     pub first_response: TimeFigures,
     pub resolution: TimeFigures,
+    /// Of the CSAT surveys sent.
+    pub csat: CsatStats,
     /// SLA targets met, of those decided.
     pub sla_first_response: SlaFigures,
     pub sla_resolution: SlaFigures,
@@ -91,6 +93,7 @@ impl ReportFigures {
             },
             sla_first_response: SlaFigures::of(counts.sla.first_response_met, counts.sla.first_response_breached),
             sla_resolution: SlaFigures::of(counts.sla.resolution_met, counts.sla.resolution_breached),
+            csat: CsatStats::of(counts.csat_surveys, &counts.csat_answers),
         }
     }
 }

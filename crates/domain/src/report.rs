@@ -162,6 +162,72 @@ fn percentile(sorted: &[i64], p: f64) -> f64 {
     a + (b - a) * (rank - lo as f64)
 }
 
+/// How many answers gave `score` on a scale of `scale` points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CsatCount {
+    pub scale: u8,
+    pub score: u8,
+    pub count: u64,
+}
+
+/// The CSAT figures of some surveys: how many were sent and answered, the answers'
+/// average and their distribution.
+///
+/// Scales combine by normalising to five points: a score `s` on an `n`-point scale counts
+/// as `1 + 4 (s - 1) / (n - 1)`, so a 3-point scale's 1, 2, 3 count as 1, 3, 5. The
+/// distribution keeps each scale's own scores.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CsatStats {
+    pub surveys: u64,
+    pub answered: u64,
+    /// Answered / surveys, 0 to 1 (to thousandths); `None` when none was sent.
+    pub response_rate: Option<f64>,
+    /// The answers' average on 1 to 5 (to thousandths); `None` when none answered.
+    pub average: Option<f64>,
+    /// Every score of each scale answered on, in order, with its count (zeros included).
+    pub distribution: Vec<CsatCount>,
+}
+
+/// `score` on a `scale`-point scale, on a 5-point one.
+#[must_use]
+pub fn csat_on_five(scale: u8, score: u8) -> f64 {
+    if scale <= 1 {
+        return 5.0;
+    }
+    1.0 + 4.0 * f64::from(score.saturating_sub(1)) / f64::from(scale - 1)
+}
+
+impl CsatStats {
+    /// The figures of `surveys` sent and `answers`, counted per `(scale, score)`.
+    #[must_use]
+    pub fn of(surveys: u64, answers: &std::collections::BTreeMap<(u8, u8), u64>) -> Self {
+        let answered: u64 = answers.values().sum();
+        #[allow(clippy::cast_precision_loss)]
+        let sum: f64 = answers.iter().map(|(&(scale, score), &n)| csat_on_five(scale, score) * n as f64).sum();
+        let mut distribution = Vec::new();
+        let mut scales: Vec<u8> = answers.keys().map(|k| k.0).collect();
+        scales.dedup();
+        for scale in scales {
+            let top = answers.keys().filter(|k| k.0 == scale).map(|k| k.1).max().unwrap_or(0).max(scale);
+            for score in 1..=top {
+                distribution.push(CsatCount {
+                    scale,
+                    score,
+                    count: answers.get(&(scale, score)).copied().unwrap_or(0),
+                });
+            }
+        }
+        #[allow(clippy::cast_precision_loss)]
+        Self {
+            surveys,
+            answered,
+            response_rate: (surveys > 0).then(|| milli(answered as f64 / surveys as f64)),
+            average: (answered > 0).then(|| milli(sum / answered as f64)),
+            distribution,
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -183,6 +249,21 @@ mod tests {
         assert_eq!(DurationStats::of(&mut [60, 120]).unwrap().p90, 114.0);
         assert_eq!(DurationStats::of(&mut [7]).unwrap().p90, 7.0);
         assert!(DurationStats::of(&mut []).is_none());
+    }
+
+    #[test]
+    fn csat_scales_combine_on_five_points() {
+        assert_eq!((csat_on_five(3, 1), csat_on_five(3, 2), csat_on_five(3, 3)), (1.0, 3.0, 5.0));
+        assert_eq!((csat_on_five(5, 1), csat_on_five(5, 4)), (1.0, 4.0));
+        let answers = [((5, 4), 2), ((5, 5), 1), ((3, 1), 1)].into_iter().collect();
+        let s = CsatStats::of(6, &answers);
+        assert_eq!((s.surveys, s.answered, s.response_rate), (6, 4, Some(0.667)));
+        // (4 + 4 + 5 + 1) / 4
+        assert_eq!(s.average, Some(3.5));
+        let d: Vec<(u8, u8, u64)> = s.distribution.iter().map(|c| (c.scale, c.score, c.count)).collect();
+        assert_eq!(d, [(3, 1, 1), (3, 2, 0), (3, 3, 0), (5, 1, 0), (5, 2, 0), (5, 3, 0), (5, 4, 2), (5, 5, 1)]);
+        let none = CsatStats::of(0, &std::collections::BTreeMap::new());
+        assert_eq!((none.response_rate, none.average, none.distribution.len()), (None, None, 0));
     }
 
     #[test]

@@ -18,7 +18,10 @@
 //!   first response (from the customer's first message, or the greeting, to the first
 //!   message a person sent, by the replier), the resolution time of resolved ones, and
 //!   the messages people sent (`person_replies`); business seconds count 08:00–20:00 UTC
-//!   (the seeded channels keep no hours: a fixed window stands in for them).
+//!   (the seeded channels keep no hours: a fixed window stands in for them);
+//! - CSAT surveys on 60% of the resolved conversations, queued at the resolution (the
+//!   third channel's on a 3-point scale, the others' on 5), half of them answered five
+//!   minutes later with a score drawn from the scale.
 //!
 //! Then it fixes each conversation's count, clears `waiting_since` on resolved ones, and
 //! (SQLite) fills the search index as the server's indexer would, so that the server
@@ -556,6 +559,11 @@ pub async fn run(args: SeedArgs) -> Result<Seeded> {
         ]);
         let resolved = c.status == "resolved";
         let resolved_at = resolved.then_some(last + 10 * MINUTE_MS);
+        let scale: i64 = if c.channel == 2 { 3 } else { 5 };
+        let surveyed = resolved_at.filter(|_| rng.below(10) < 6);
+        let score = surveyed
+            .filter(|_| rng.below(2) == 0)
+            .map(|_| 1 + i64::try_from(rng.below(3 + 2 * u64::from(scale == 5))).unwrap_or(0));
         conv_rows.push(vec![
             Val::Id(c.id),
             Val::Id(channels[c.channel]),
@@ -580,6 +588,11 @@ pub async fn run(args: SeedArgs) -> Result<Seeded> {
             Val::OptInt(resolved_at.map(|r| (r - c.created) / 1000)),
             Val::OptInt(resolved_at.map(|r| business_seconds(c.created, r))),
             Val::Int(i64::try_from(replies)?),
+            Val::OptTs(surveyed),
+            Val::OptTs(surveyed.map(|t| t + 7 * DAY_MS)),
+            Val::OptInt(surveyed.map(|_| scale)),
+            Val::OptInt(score),
+            Val::OptTs(score.and(surveyed).map(|t| t + 5 * MINUTE_MS)),
         ]);
         if rng.below(10) < 3 {
             let a = usize::try_from(rng.below(labels.len() as u64))?;
@@ -617,6 +630,11 @@ pub async fn run(args: SeedArgs) -> Result<Seeded> {
             "resolution_seconds",
             "resolution_business_seconds",
             "person_replies",
+            "csat_queued_at",
+            "csat_expires_at",
+            "csat_scale",
+            "csat_score",
+            "csat_rated_at",
         ],
         &conv_rows,
     )

@@ -3,4 +3,7 @@
 /// `string_agg(X::text, ',')`: the values of X, comma-separated (NULLs left out).
 const LIST_AGG: [&str; 2] = ["string_agg(", "::text, ',')"];
 
+/// The planner picks the partial `conversations_resolved` on its own.
+const RESOLVED_HINT: &str = "";
+
 switchboard_store_sql::report_store!(crate::PgStore);

@@ -2,10 +2,14 @@
 //! column's values are listed in one text (`group_concat` or `string_agg`): the backend's
 //! module provides `LIST_AGG`, the text before and after the listed expression.
 //!
+//! The backend's module also provides `RESOLVED_HINT`, what follows `conversations c` in
+//! the resolved part (an index to use, in SQLite).
+//!
 //! A span is one statement: the conversations started in it (range on
 //! `conversations_started`, which covers the ungrouped figures), those resolved in it
 //! (`conversations_resolved`, partial on resolved ones) and the automatic messages sent in
-//! it (`auto_replies_sent`), each counted and, for durations, listed; per group when grouped.
+//! it (`auto_replies_sent`), each counted and, for durations, listed, and the CSAT surveys
+//! sent in it (`conversations_csat`) counted per scale and score; per group when grouped.
 
 use std::fmt::Write as _;
 
@@ -36,10 +40,17 @@ pub fn grouping_sql(grouping: Option<ReportGrouping>) -> (&'static str, &'static
 }
 
 /// The statement for one span: rows `(kind, [gid, gname,] n, open, replies, list, list)`
-/// with kind `s` (started), `r` (resolved) or `a` (auto-replies); `$1`, `$2` the span,
-/// `$3` the agent when `agent`.
+/// with kind `s` (started), `r` (resolved) or `a` (auto-replies); `c` (CSAT surveys
+/// sent) whose `open` and `replies` columns are the scale's points and the score (0:
+/// unanswered); `f` and `g` (SLA outcomes of first responses and resolutions) whose `n`
+/// and `open` are the targets met and breached; `$1`, `$2` the span, `$3` the agent
+/// when `agent`.
+///
+/// `resolved_hint` follows the resolved part's `conversations c` (SQLite's `INDEXED BY`:
+/// with an equality on `status`, its planner would rather walk a status index through
+/// every resolved conversation than range over `resolved_at`).
 #[must_use]
-pub fn span_sql(grouping: Option<ReportGrouping>, agent: bool, list_agg: [&str; 2]) -> String {
+pub fn span_sql(grouping: Option<ReportGrouping>, agent: bool, list_agg: [&str; 2], resolved_hint: &str) -> String {
     let (g, joins) = grouping_sql(grouping);
     let by = if grouping.is_some() { " GROUP BY gid, gname" } else { "" };
     let mine = if agent { " AND COALESCE(c.assignee_id, c.first_response_by) = $3" } else { "" };
@@ -57,7 +68,7 @@ pub fn span_sql(grouping: Option<ReportGrouping>, agent: bool, list_agg: [&str; 
     let _ = write!(
         sql,
         " UNION ALL SELECT 'r', {g}COUNT(*), 0, 0, {}, {} \
-         FROM conversations c{joins} WHERE c.status = 'resolved' AND c.resolved_at >= $1 AND c.resolved_at < $2{mine}{by}",
+         FROM conversations c{resolved_hint}{joins} WHERE c.status = 'resolved' AND c.resolved_at >= $1 AND c.resolved_at < $2{mine}{by}",
         list("c.resolution_seconds"),
         list("c.resolution_business_seconds"),
     );
@@ -74,10 +85,18 @@ pub fn span_sql(grouping: Option<ReportGrouping>, agent: bool, list_agg: [&str; 
     let _ = write!(
         sql,
         " UNION ALL SELECT 'g', {g}{met}, {breached}, 0, NULL, NULL \
-         FROM conversations c{joins} WHERE c.status = 'resolved' AND c.resolved_at >= $1 AND c.resolved_at < $2 \
-           AND c.resolution_sla IS NOT NULL{mine}{by}",
+         FROM conversations c{resolved_hint}{joins} WHERE c.status = 'resolved' AND c.resolved_at >= $1 \
+           AND c.resolved_at < $2 AND c.resolution_sla IS NOT NULL{mine}{by}",
         met = "CAST(COALESCE(SUM(CASE WHEN c.resolution_sla = 'met' THEN 1 ELSE 0 END), 0) AS BIGINT)",
         breached = "CAST(COALESCE(SUM(CASE WHEN c.resolution_sla = 'breached' THEN 1 ELSE 0 END), 0) AS BIGINT)",
+    );
+    let csat_by =
+        if grouping.is_some() { ", c.csat_scale, c.csat_score" } else { " GROUP BY c.csat_scale, c.csat_score" };
+    let _ = write!(
+        sql,
+        " UNION ALL SELECT 'c', {g}COUNT(*), CAST(COALESCE(c.csat_scale, 0) AS BIGINT), \
+           CAST(COALESCE(c.csat_score, 0) AS BIGINT), NULL, NULL \
+         FROM conversations c{joins} WHERE c.csat_queued_at >= $1 AND c.csat_queued_at < $2{mine}{by}{csat_by}",
     );
     if grouping.is_none() && !agent {
         sql.push_str(
@@ -119,8 +138,8 @@ macro_rules! report_store {
                 AgentId, ChannelId, ContactId, ConversationId, ConversationStatus, LinkId, TeamId,
             };
             use switchboard_store::{
-                ReportConversation, ReportCounts, ReportCursor, ReportGroupKey, ReportSpan, ReportSpanCounts,
-                ReportStore, Result,
+                CsatAnswerRow, CsatCursor, ReportConversation, ReportCounts, ReportCsat, ReportCursor, ReportGroupKey,
+                ReportSpan, ReportSpanCounts, ReportStore, Result,
             };
             use uuid::Uuid;
 
@@ -139,10 +158,34 @@ macro_rules! report_store {
                 u64::try_from(n).unwrap_or(0)
             }
 
+            /// The survey in columns `at..at + 5` (scale, queued, score, rated, comment).
+            fn csat_of<R: sqlx::Row>(r: &R, at: usize) -> Result<Option<ReportCsat>>
+            where
+                usize: sqlx::ColumnIndex<R>,
+                for<'r> Option<Int>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+                for<'r> Option<Ts>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+                for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            {
+                let scale: Option<Int> = r.try_get(at).db()?;
+                let queued: Option<Ts> = r.try_get(at + 1).db()?;
+                let (Some(Int(scale)), Some(Ts(surveyed_at))) = (scale, queued) else { return Ok(None) };
+                let small = |v: i64| {
+                    u8::try_from(v).map_err(|_| switchboard_store::StoreError::corrupt(format!("csat value {v}")))
+                };
+                let score: Option<Int> = r.try_get(at + 2).db()?;
+                Ok(Some(ReportCsat {
+                    scale: small(scale)?,
+                    surveyed_at,
+                    score: score.map(|s| small(s.0)).transpose()?,
+                    answered_at: opt_time(r.try_get(at + 3).db()?),
+                    comment: r.try_get(at + 4).db()?,
+                }))
+            }
+
             #[$crate::reexport::async_trait]
             impl ReportStore for $store {
                 async fn report_span(&self, span: &ReportSpan) -> Result<ReportSpanCounts> {
-                    let sql = span_sql(span.grouping, span.agent.is_some(), super::LIST_AGG);
+                    let sql = span_sql(span.grouping, span.agent.is_some(), super::LIST_AGG, super::RESOLVED_HINT);
                     let mut q = sqlx::query(&sql).bind(Ts(span.start)).bind(Ts(span.end));
                     if let Some(agent) = span.agent {
                         q = q.bind(*agent.as_uuid());
@@ -172,6 +215,19 @@ macro_rules! report_store {
                                 counts.replies += count(replies);
                                 counts.first_response.extend(parse_list(l1.as_deref())?);
                                 counts.first_response_business.extend(parse_list(l2.as_deref())?);
+                            }
+                            "c" => {
+                                let Int(scale) = row.try_get(at + 1).db()?;
+                                let Int(score) = row.try_get(at + 2).db()?;
+                                counts.csat_surveys += count(n);
+                                if score > 0 {
+                                    let small = |v: i64| {
+                                        u8::try_from(v).map_err(|_| {
+                                            switchboard_store::StoreError::corrupt(format!("csat {scale}/{score}"))
+                                        })
+                                    };
+                                    *counts.csat_answers.entry((small(scale)?, small(score)?)).or_default() += count(n);
+                                }
                             }
                             "r" => {
                                 counts.resolved += count(n);
@@ -216,6 +272,7 @@ macro_rules! report_store {
                            c.first_response_seconds, c.first_response_business_seconds, \
                            c.resolution_seconds, c.resolution_business_seconds, c.person_replies, \
                            (SELECT COUNT(*) FROM auto_replies ar WHERE ar.conversation_id = c.id AND ar.message_id IS NOT NULL), \
+                           c.csat_scale, c.csat_queued_at, c.csat_score, c.csat_rated_at, c.csat_comment, \
                            c.first_response_due_at, c.first_response_sla, c.resolution_due_at, c.resolution_sla \
                          FROM conversations c \
                          JOIN channels ch ON ch.id = c.channel_id \
@@ -270,11 +327,12 @@ macro_rules! report_store {
                             resolution_business_seconds: r.try_get::<Option<Int>, _>(18).db()?.map(|i| i.0),
                             replies: count(replies),
                             auto_replies: count(auto_replies),
+                            csat: csat_of(&r, 21)?,
                             sla: switchboard_store::ConversationSla {
-                                first_response_due_at: opt_time(r.try_get(21).db()?),
-                                first_response: sla_outcome(r.try_get(22).db()?)?,
-                                resolution_due_at: opt_time(r.try_get(23).db()?),
-                                resolution: sla_outcome(r.try_get(24).db()?)?,
+                                first_response_due_at: opt_time(r.try_get(26).db()?),
+                                first_response: sla_outcome(r.try_get(27).db()?)?,
+                                resolution_due_at: opt_time(r.try_get(28).db()?),
+                                resolution: sla_outcome(r.try_get(29).db()?)?,
                             },
                         });
                     }
@@ -302,6 +360,69 @@ macro_rules! report_store {
                             names.sort();
                             c.labels = names;
                         }
+                    }
+                    Ok(out)
+                }
+
+                async fn report_csat_answers(
+                    &self,
+                    span: &ReportSpan,
+                    after: Option<CsatCursor>,
+                    limit: u32,
+                ) -> Result<Vec<CsatAnswerRow>> {
+                    let mine = if span.agent.is_some() {
+                        " AND COALESCE(c.assignee_id, c.first_response_by) = $6"
+                    } else {
+                        ""
+                    };
+                    let sql = format!(
+                        "SELECT c.id, c.contact_id, c.channel_id, ch.name, COALESCE(c.team_id, ch.team_id), t.name, \
+                           COALESCE(c.assignee_id, c.first_response_by), a.name, \
+                           c.csat_scale, c.csat_queued_at, c.csat_score, c.csat_rated_at, c.csat_comment \
+                         FROM conversations c \
+                         JOIN channels ch ON ch.id = c.channel_id \
+                         LEFT JOIN teams t ON t.id = COALESCE(c.team_id, ch.team_id) \
+                         LEFT JOIN agents a ON a.id = COALESCE(c.assignee_id, c.first_response_by) \
+                         WHERE c.csat_queued_at >= $1 AND c.csat_queued_at < $2 \
+                           AND (c.csat_queued_at, c.id) > ($3, $4) AND c.csat_score IS NOT NULL{mine} \
+                         ORDER BY c.csat_queued_at, c.id LIMIT $5"
+                    );
+                    let (from_at, from_id) = after.map_or((span.start - chrono::Duration::milliseconds(1), Uuid::nil()), |c| {
+                        (c.surveyed_at, *c.id.as_uuid())
+                    });
+                    let mut q = sqlx::query(&sql)
+                        .bind(Ts(span.start))
+                        .bind(Ts(span.end))
+                        .bind(Ts(from_at))
+                        .bind(from_id)
+                        .bind(i64::from(limit));
+                    if let Some(agent) = span.agent {
+                        q = q.bind(*agent.as_uuid());
+                    }
+                    let rows = q.fetch_all(self.pool()).await.db()?;
+                    let mut out = Vec::with_capacity(rows.len());
+                    for r in rows {
+                        let Some(csat) = csat_of(&r, 8)? else {
+                            return Err(switchboard_store::StoreError::corrupt("a survey without its scale"));
+                        };
+                        let Some(score) = csat.score else {
+                            return Err(switchboard_store::StoreError::corrupt("an answer without its score"));
+                        };
+                        out.push(CsatAnswerRow {
+                            conversation_id: ConversationId::from_uuid(r.try_get(0).db()?),
+                            contact_id: ContactId::from_uuid(r.try_get(1).db()?),
+                            channel_id: ChannelId::from_uuid(r.try_get(2).db()?),
+                            channel: r.try_get(3).db()?,
+                            team_id: r.try_get::<Option<Uuid>, _>(4).db()?.map(TeamId::from_uuid),
+                            team: r.try_get(5).db()?,
+                            agent_id: r.try_get::<Option<Uuid>, _>(6).db()?.map(AgentId::from_uuid),
+                            agent: r.try_get(7).db()?,
+                            scale: csat.scale,
+                            score,
+                            comment: csat.comment,
+                            surveyed_at: csat.surveyed_at,
+                            answered_at: csat.answered_at,
+                        });
                     }
                     Ok(out)
                 }

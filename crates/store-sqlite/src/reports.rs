@@ -3,4 +3,8 @@
 /// `group_concat(X)`: the values of X, comma-separated (NULLs left out).
 const LIST_AGG: [&str; 2] = ["group_concat(", ")"];
 
+/// The resolved part ranges over `conversations_resolved (resolved_at, …)`, not over a
+/// status index (which the planner prefers for `status = 'resolved'`).
+const RESOLVED_HINT: &str = " INDEXED BY conversations_resolved";
+
 switchboard_store_sql::report_store!(crate::SqliteStore);

@@ -76,8 +76,8 @@ pub use queue::{
     HistoryKind, QueueStore, StatusChange, StatusChangeOutcome, TeamTransfer, TransferOutcome,
 };
 pub use reports::{
-    ReportConversation, ReportCounts, ReportCursor, ReportGroupKey, ReportGrouping, ReportSpan, ReportSpanCounts,
-    ReportStore,
+    CsatAnswerRow, CsatCursor, ReportConversation, ReportCounts, ReportCsat, ReportCursor, ReportGroupKey,
+    ReportGrouping, ReportSpan, ReportSpanCounts, ReportStore,
 };
 pub use sla::{ConversationSla, SlaAlert, SlaAlertKind, SlaCounts, SlaScope, SlaStore};
 pub use teams::{InvalidTeamName, Team, TeamId, TeamName, TeamStore};

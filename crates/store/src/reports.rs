@@ -7,7 +7,11 @@
 //! - started, open, first response, replies: those started (`created_at`) in the span;
 //!   open = of those, the ones not resolved now;
 //! - resolved, resolution time: those resolved (`resolved_at`, and resolved now) in the span;
-//! - auto-replies: automatic messages sent (`auto_replies` with a message) in the span.
+//! - auto-replies: automatic messages sent (`auto_replies` with a message) in the span;
+//! - CSAT: the surveys sent (`csat_queued_at`, when the resolution queued them) in the
+//!   span, and of those the answered ones, counted per scale and score.
+
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -84,6 +88,10 @@ pub struct ReportCounts {
     pub resolution_business: Vec<i64>,
     /// SLA targets met and breached.
     pub sla: crate::SlaCounts,
+    /// CSAT surveys sent in the span.
+    pub csat_surveys: u64,
+    /// Of those, the answered ones: how many per `(scale's points, score)`.
+    pub csat_answers: BTreeMap<(u8, u8), u64>,
 }
 
 impl ReportCounts {
@@ -99,6 +107,10 @@ impl ReportCounts {
         self.resolution.extend_from_slice(&other.resolution);
         self.resolution_business.extend_from_slice(&other.resolution_business);
         self.sla.add(&other.sla);
+        self.csat_surveys += other.csat_surveys;
+        for (k, n) in &other.csat_answers {
+            *self.csat_answers.entry(*k).or_default() += n;
+        }
     }
 }
 
@@ -153,6 +165,49 @@ pub struct ReportConversation {
     pub auto_replies: u64,
     /// Its SLA due times and outcomes.
     pub sla: crate::ConversationSla,
+    /// Its CSAT survey, if one was sent.
+    pub csat: Option<ReportCsat>,
+}
+
+/// A conversation's CSAT survey and answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportCsat {
+    /// The scale's points (3 or 5).
+    pub scale: u8,
+    /// When the resolution queued it (it is sent after the channel's delay).
+    pub surveyed_at: DateTime<Utc>,
+    /// The rating, if the customer answered.
+    pub score: Option<u8>,
+    /// When they (last) answered.
+    pub answered_at: Option<DateTime<Utc>>,
+    /// Their comment, if asked for one and given.
+    pub comment: Option<String>,
+}
+
+/// Where a page of [`CsatAnswerRow`]s continues: after this survey time and conversation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CsatCursor {
+    pub surveyed_at: DateTime<Utc>,
+    pub id: ConversationId,
+}
+
+/// One answered survey, as the CSAT export lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CsatAnswerRow {
+    pub conversation_id: ConversationId,
+    pub contact_id: switchboard_domain::ContactId,
+    pub channel_id: ChannelId,
+    pub channel: String,
+    pub team_id: Option<TeamId>,
+    pub team: Option<String>,
+    /// Assignee, else first responder.
+    pub agent_id: Option<AgentId>,
+    pub agent: Option<String>,
+    pub scale: u8,
+    pub score: u8,
+    pub comment: Option<String>,
+    pub surveyed_at: DateTime<Utc>,
+    pub answered_at: Option<DateTime<Utc>>,
 }
 
 #[async_trait]
@@ -168,4 +223,14 @@ pub trait ReportStore {
         after: Option<ReportCursor>,
         limit: u32,
     ) -> Result<Vec<ReportConversation>>;
+
+    /// Answered CSAT surveys sent in `[span.start, span.end)` (only the agent's
+    /// conversations, if given), in survey order, at most `limit` after `after`. The
+    /// grouping is ignored.
+    async fn report_csat_answers(
+        &self,
+        span: &ReportSpan,
+        after: Option<CsatCursor>,
+        limit: u32,
+    ) -> Result<Vec<CsatAnswerRow>>;
 }

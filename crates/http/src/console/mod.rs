@@ -14,6 +14,7 @@
 mod admin;
 mod assets;
 mod auth;
+mod chart;
 mod conversation;
 mod inbox;
 mod reports;

@@ -1,6 +1,6 @@
 //! `/reports`: the conversations report (`GET /api/v1/reports/conversations`'s figures)
 //! for a date range, time zone and grouping chosen on the page, with its days drawn as SVG
-//! bar charts and a link to the CSV export. Admins see everyone's figures; an agent their
+//! bar charts, the CSAT answers' distribution as another, and links to the CSV exports. Admins see everyone's figures; an agent their
 //! own conversations only, through the same request parsing as the API.
 
 use actix_web::http::StatusCode;
@@ -9,8 +9,9 @@ use askama::Template;
 use chrono::NaiveDate;
 use switchboard_core::reports::{self, ReportFigures, TimeFigures};
 use switchboard_domain::AgentRole;
-use switchboard_domain::report::DurationStats;
+use switchboard_domain::report::{CsatStats, DurationStats};
 
+use super::chart::{Chart, Series};
 use super::{ConsoleError, Layout, Page};
 use crate::AppState;
 use crate::error::ApiError;
@@ -88,6 +89,19 @@ struct Row {
     replies: String,
     first_response: Times,
     resolution: Times,
+    /// CSAT average (of five) and response rate, as shown.
+    csat_average: String,
+    csat_rate: String,
+}
+
+/// A CSAT average for people: "4.3 / 5", or "—".
+fn csat_average(c: &CsatStats) -> String {
+    c.average.map_or_else(|| "—".to_owned(), |a| format!("{a:.1} / 5"))
+}
+
+/// A response rate for people: "40 % (2 of 5)", or "—".
+fn csat_rate(c: &CsatStats) -> String {
+    c.response_rate.map_or_else(|| "—".to_owned(), |r| format!("{:.0} % ({} of {})", r * 100.0, c.answered, c.surveys))
 }
 
 impl Row {
@@ -101,89 +115,32 @@ impl Row {
             replies: f.replies_per_conversation.map_or_else(|| "—".to_owned(), |r| format!("{r:.1}")),
             first_response: (&f.first_response).into(),
             resolution: (&f.resolution).into(),
+            csat_average: csat_average(&f.csat),
+            csat_rate: csat_rate(&f.csat),
         }
     }
 }
 
-/// One bar of a chart.
-struct Bar {
-    class: &'static str,
-    x: String,
-    y: String,
-    height: String,
-    title: String,
-}
-
-/// A bar chart of one or two series per day, in SVG units.
-struct Chart {
-    width: u32,
-    height: u32,
-    base: u32,
-    left: u32,
-    bar_width: String,
-    bars: Vec<Bar>,
-    /// The top of the axis, as shown.
-    max: String,
-    ticks: Vec<(String, String)>,
-}
-
-/// A series: its bars' class and, per day, its value and what its bar says.
-struct Series {
-    class: &'static str,
-    values: Vec<(f64, String)>,
-}
-
-impl Chart {
-    const WIDTH: u32 = 640;
-    const HEIGHT: u32 = 220;
-    const LEFT: u32 = 52;
-    const TOP: u32 = 12;
-    const BOTTOM: u32 = 28;
-
+/// The chart of the CSAT answers: a bar per score of each scale answered on.
+fn csat_chart(c: &CsatStats) -> Chart {
+    let scales = c.distribution.first().map(|d| d.scale) != c.distribution.last().map(|d| d.scale);
+    let label = |scale: u8, score: u8| if scales { format!("{score} of {scale}") } else { score.to_string() };
+    let ticks: Vec<(usize, String)> =
+        c.distribution.iter().enumerate().map(|(i, d)| (i, label(d.scale, d.score))).collect();
     #[allow(clippy::cast_precision_loss)]
-    fn draw(dates: &[NaiveDate], series: &[Series], max_label: impl Fn(f64) -> String) -> Self {
-        let n = dates.len().max(1);
-        let max = series.iter().flat_map(|s| s.values.iter().map(|v| v.0)).fold(0.0, f64::max);
-        let top = if max > 0.0 { max } else { 1.0 };
-        let plot_w = f64::from(Self::WIDTH - Self::LEFT - 4);
-        let plot_h = f64::from(Self::HEIGHT - Self::TOP - Self::BOTTOM);
-        let base = Self::HEIGHT - Self::BOTTOM;
-        let slot = plot_w / n as f64;
-        let bar = (slot / series.len().max(1) as f64 - 1.0).max(1.0);
-        let mut bars = Vec::new();
-        for (k, s) in series.iter().enumerate() {
-            for (i, (value, title)) in s.values.iter().enumerate() {
-                let h = plot_h * value / top;
-                bars.push(Bar {
-                    class: s.class,
-                    x: format!("{:.1}", f64::from(Self::LEFT) + slot * i as f64 + 0.5 + bar * k as f64),
-                    y: format!("{:.1}", f64::from(base) - h),
-                    height: format!("{h:.1}"),
-                    title: title.clone(),
-                });
-            }
-        }
-        let mut ticks: Vec<(String, String)> = Vec::new();
-        for i in [0, n / 2, n - 1] {
-            if let Some(d) = dates.get(i) {
-                let label = d.format("%b %-d").to_string();
-                if !ticks.iter().any(|(_, t)| *t == label) {
-                    let x = f64::from(Self::LEFT) + slot * i as f64 + slot / 2.0;
-                    ticks.push((format!("{x:.1}"), label));
-                }
-            }
-        }
-        Self {
-            width: Self::WIDTH,
-            height: Self::HEIGHT,
-            base,
-            left: Self::LEFT,
-            bar_width: format!("{bar:.1}"),
-            bars,
-            max: max_label(max),
-            ticks,
-        }
-    }
+    let values = c
+        .distribution
+        .iter()
+        .map(|d| (d.count as f64, format!("{} of {}: {}", d.score, d.scale, plural(d.count, "answer", "answers"))))
+        .collect();
+    Chart::draw(
+        c.distribution.len(),
+        52,
+        &ticks,
+        &[Series { class: "bar-csat", values }],
+        #[allow(clippy::cast_possible_truncation)]
+        |m| format!("{}", m.round() as i64),
+    )
 }
 
 /// What the page shows for a report.
@@ -195,7 +152,10 @@ struct Shown {
     grouped_by: Option<&'static str>,
     volume: Chart,
     first_response: Chart,
+    /// The CSAT answers per score; `None` when nobody answered.
+    csat: Option<Chart>,
     csv: String,
+    csat_csv: String,
     range: String,
 }
 
@@ -268,8 +228,9 @@ async fn page(
             .map(|d| (get(&d.figures) as f64, format!("{}: {}", d.date, plural(get(&d.figures), one, many))))
             .collect(),
     };
-    let volume = Chart::draw(
+    let volume = Chart::daily(
         &dates,
+        52,
         &[
             count_series("bar-started", "conversation started", "conversations started", |f| f.started),
             count_series("bar-resolved", "conversation resolved", "conversations resolved", |f| f.resolved),
@@ -277,8 +238,9 @@ async fn page(
         #[allow(clippy::cast_possible_truncation)]
         |m| format!("{}", m.round() as i64),
     );
-    let first_response = Chart::draw(
+    let first_response = Chart::daily(
         &dates,
+        52,
         &[Series {
             class: "bar-response",
             values: report
@@ -298,12 +260,9 @@ async fn page(
         Some(switchboard_store::ReportGrouping::Agent) => "Nobody",
         _ => "None",
     };
-    let csv = format!(
-        "/api/v1/reports/conversations.csv?from={}&to={}&time_zone={}",
-        range.from(),
-        last,
-        range.time_zone().name()
-    );
+    let query = format!("from={}&to={}&time_zone={}", range.from(), last, range.time_zone().name());
+    let csv = format!("/api/v1/reports/conversations.csv?{query}");
+    let csat_csv = format!("/api/v1/reports/csat.csv?{query}");
     page.report = Some(Shown {
         summary: Row::of("All".to_owned(), &report.summary),
         days: report.days.iter().rev().map(|d| Row::of(d.date.to_string(), &d.figures)).collect(),
@@ -322,7 +281,9 @@ async fn page(
         grouped_by,
         volume,
         first_response,
+        csat: (report.summary.csat.answered > 0).then(|| csat_chart(&report.summary.csat)),
         csv,
+        csat_csv,
         range: if range.from() == last { range.from().to_string() } else { format!("{} to {last}", range.from()) },
     });
     render_with(StatusCode::OK, &page)

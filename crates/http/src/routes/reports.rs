@@ -4,6 +4,7 @@
 //! ```text
 //! GET /api/v1/reports/conversations       summary, every local day, and groups
 //! GET /api/v1/reports/conversations.csv   one row per conversation started, streamed
+//! GET /api/v1/reports/csat.csv            one row per answered CSAT survey, streamed
 //! ```
 //!
 //! Both take `from` and `to` (local dates, both included; default the last 30 days) in
@@ -14,9 +15,9 @@ use actix_web::{HttpResponse, web};
 use chrono::{Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_core::reports::{self, Report, ReportFigures, ReportRequest, SlaFigures, TimeFigures};
-use switchboard_domain::report::{DurationStats, InvalidRange, MAX_REPORT_DAYS, ReportRange, Tz};
+use switchboard_domain::report::{CsatStats, DurationStats, InvalidRange, MAX_REPORT_DAYS, ReportRange, Tz};
 use switchboard_domain::{AgentId, AgentRole};
-use switchboard_store::{ReportConversation, ReportCursor, ReportGrouping, ReportSpan};
+use switchboard_store::{CsatAnswerRow, CsatCursor, ReportConversation, ReportCursor, ReportGrouping, ReportSpan};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -29,6 +30,7 @@ use crate::openapi::Problem;
 routes! {
     "/reports/conversations" => { get: conversations },
     "/reports/conversations.csv" => { get: conversations_csv },
+    "/reports/csat.csv" => { get: csat_csv },
 }
 
 /// Conversations per CSV page read from the store.
@@ -129,6 +131,48 @@ impl From<&TimeFigures> for TimesJson {
     }
 }
 
+/// How many CSAT answers gave a score on a scale.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ReportCsatCount)]
+struct CsatCountJson {
+    /// The scale's points: 3 or 5.
+    scale: u8,
+    score: u8,
+    count: u64,
+}
+
+/// The CSAT surveys sent (queued at the resolution) in the day or range, and their answers.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ReportCsat)]
+struct CsatJson {
+    surveys_sent: u64,
+    /// Of those, how many the customer answered.
+    answered: u64,
+    /// `answered / surveys_sent`, 0 to 1; `null` when none was sent.
+    response_rate: Option<f64>,
+    /// The answers' average on a 1–5 scale; a 3-point scale's 1, 2, 3 count as 1, 3, 5.
+    /// `null` when none answered.
+    average: Option<f64>,
+    /// Per scale answered on, every score with its count (zeros included), in order.
+    distribution: Vec<CsatCountJson>,
+}
+
+impl From<&CsatStats> for CsatJson {
+    fn from(c: &CsatStats) -> Self {
+        Self {
+            surveys_sent: c.surveys,
+            answered: c.answered,
+            response_rate: c.response_rate,
+            average: c.average,
+            distribution: c
+                .distribution
+                .iter()
+                .map(|d| CsatCountJson { scale: d.scale, score: d.score, count: d.count })
+                .collect(),
+        }
+    }
+}
+
 /// The figures of a day, a group or the whole range.
 #[derive(Serialize, ToSchema)]
 #[schema(as = ReportFigures)]
@@ -148,6 +192,8 @@ struct FiguresJson {
     first_response: TimesJson,
     /// Of the conversations resolved: from the start to the resolution.
     resolution: TimesJson,
+    /// Customer satisfaction: the surveys sent and their answers.
+    csat: CsatJson,
     /// First responses of the conversations started that met their SLA target.
     sla_first_response: SlaMetJson,
     /// Resolutions of the conversations resolved that met their SLA target.
@@ -182,6 +228,7 @@ impl From<&ReportFigures> for FiguresJson {
             resolution: (&f.resolution).into(),
             sla_first_response: (&f.sla_first_response).into(),
             sla_resolution: (&f.sla_resolution).into(),
+            csat: (&f.csat).into(),
         }
     }
 }
@@ -247,8 +294,8 @@ impl From<&Report> for ReportJson {
 
 /// Conversations started, open and resolved, first response and resolution times
 /// (median, 90th percentile, average; wall-clock and business), replies per
-/// conversation and automatic messages sent, per local day and in all, and per group
-/// when asked. Admins: everyone's; agents: their own conversations only.
+/// conversation, automatic messages sent and CSAT (average, distribution, response
+/// rate), per local day and in all, and per group when asked. Admins: everyone's; agents: their own conversations only.
 #[utoipa::path(get, path = "/reports/conversations", params(ReportParams),
     responses((status = 200, body = ReportJson), (status = 422, body = Problem)))]
 async fn conversations(
@@ -285,10 +332,32 @@ pub const CSV_COLUMNS: &[&str] = &[
     "resolution_business_seconds",
     "replies",
     "auto_replies",
+    "csat_scale",
+    "csat_score",
+    "csat_comment",
+    "csat_surveyed_at",
+    "csat_answered_at",
     "first_response_due_at",
     "first_response_sla",
     "resolution_due_at",
     "resolution_sla",
+];
+
+/// The CSAT export's columns, in order.
+pub const CSAT_CSV_COLUMNS: &[&str] = &[
+    "conversation_id",
+    "contact_id",
+    "channel_id",
+    "channel",
+    "team_id",
+    "team",
+    "agent_id",
+    "agent",
+    "score",
+    "scale",
+    "comment",
+    "surveyed_at",
+    "answered_at",
 ];
 
 /// A CSV field: quoted when it must be; text that a spreadsheet would run as a formula
@@ -310,11 +379,28 @@ fn field(out: &mut String, value: &str, text: bool) {
     }
 }
 
+fn cells_row(out: &mut String, cells: &[(String, bool)]) {
+    for (i, (value, text)) in cells.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        field(out, value, *text);
+    }
+    out.push_str("\r\n");
+}
+
+fn opt(v: Option<String>) -> String {
+    v.unwrap_or_default()
+}
+
+fn time(t: Option<chrono::DateTime<Utc>>) -> String {
+    opt(t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
+}
+
 fn csv_row(out: &mut String, c: &ReportConversation) {
-    let opt = |v: Option<String>| v.unwrap_or_default();
-    let time = |t: Option<chrono::DateTime<Utc>>| opt(t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
     let num = |n: Option<i64>| opt(n.map(|n| n.to_string()));
-    let cells: [(String, bool); 22] = [
+    let csat = c.csat.as_ref();
+    let cells: [(String, bool); 27] = [
         (c.id.to_string(), false),
         (c.contact_id.to_string(), false),
         (c.channel_id.to_string(), false),
@@ -337,6 +423,11 @@ fn csv_row(out: &mut String, c: &ReportConversation) {
         (num(c.resolution_business_seconds), false),
         (c.replies.to_string(), false),
         (c.auto_replies.to_string(), false),
+        (opt(csat.map(|s| s.scale.to_string())), false),
+        (opt(csat.and_then(|s| s.score).map(|s| s.to_string())), false),
+        (opt(csat.and_then(|s| s.comment.clone())), true),
+        (time(csat.map(|s| s.surveyed_at)), false),
+        (time(csat.and_then(|s| s.answered_at)), false),
     ];
     let outcome = |o: Option<switchboard_domain::sla::SlaOutcome>| opt(o.map(|o| o.as_str().to_owned()));
     let sla: [(String, bool); 4] = [
@@ -345,18 +436,33 @@ fn csv_row(out: &mut String, c: &ReportConversation) {
         (time(c.sla.resolution_due_at), false),
         (outcome(c.sla.resolution), false),
     ];
-    for (i, (value, text)) in cells.iter().chain(&sla).enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        field(out, value, *text);
-    }
-    out.push_str("\r\n");
+    let all: Vec<(String, bool)> = cells.into_iter().chain(sla).collect();
+    cells_row(out, &all);
+}
+
+fn csat_row(out: &mut String, a: &CsatAnswerRow) {
+    let cells: [(String, bool); 13] = [
+        (a.conversation_id.to_string(), false),
+        (a.contact_id.to_string(), false),
+        (a.channel_id.to_string(), false),
+        (a.channel.clone(), true),
+        (opt(a.team_id.map(|t| t.to_string())), false),
+        (opt(a.team.clone()), true),
+        (opt(a.agent_id.map(|t| t.to_string())), false),
+        (opt(a.agent.clone()), true),
+        (a.score.to_string(), false),
+        (a.scale.to_string(), false),
+        (opt(a.comment.clone()), true),
+        (time(Some(a.surveyed_at)), false),
+        (time(a.answered_at), false),
+    ];
+    cells_row(out, &cells);
 }
 
 /// The conversations started in the range (admins: all; agents: their own), one CSV row
 /// each, oldest first, with their KPI facts; streamed a page at a time. Times are UTC;
-/// durations in seconds, wall-clock and business.
+/// durations in seconds, wall-clock and business; the CSAT survey (scale, score, the
+/// customer's comment, when it was sent and answered) when one was sent.
 #[utoipa::path(get, path = "/reports/conversations.csv", params(ReportParams),
     responses((status = 200, content_type = "text/csv", body = String,
         description = "RFC 4180 CSV with a header row"), (status = 422, body = Problem)))]
@@ -396,6 +502,54 @@ async fn conversations_csv(
         }
     });
     let name = format!("conversations-{}-{}.csv", range.from(), range.to().pred_opt().unwrap_or(range.to()));
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")))
+        .streaming(pages))
+}
+
+/// The CSAT surveys sent in the range that the customer answered (admins: all; agents:
+/// their own conversations'), one CSV row each in the order they were sent, with the
+/// score, its scale's points, the comment, and when it was sent and (last) answered;
+/// streamed a page at a time. Times are UTC.
+#[utoipa::path(get, path = "/reports/csat.csv", params(ReportParams),
+    responses((status = 200, content_type = "text/csv", body = String,
+        description = "RFC 4180 CSV with a header row"), (status = 422, body = Problem)))]
+async fn csat_csv(
+    Caller { agent, .. }: Caller,
+    params: web::Query<ReportParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let request = request(&params, &agent)?;
+    let range = request.range;
+    let span = ReportSpan { start: range.start(), end: range.end(), grouping: None, agent: request.agent };
+    let store = state.store.clone();
+    let first = store.report_csat_answers(&span, None, CSV_PAGE).await?;
+    let mut head = CSAT_CSV_COLUMNS.join(",");
+    head.push_str("\r\n");
+    let pages = futures_util::stream::unfold(Some((head, first)), move |state| {
+        let store = store.clone();
+        async move {
+            let (mut out, page) = state?;
+            for a in &page {
+                csat_row(&mut out, a);
+            }
+            let next = if page.len() < CSV_PAGE as usize {
+                Ok(None)
+            } else {
+                let after = page.last().map(|a| CsatCursor { surveyed_at: a.surveyed_at, id: a.conversation_id });
+                store.report_csat_answers(&span, after, CSV_PAGE).await.map(|p| Some((String::new(), p)))
+            };
+            match next {
+                Ok(next) => Some((Ok::<_, ApiError>(web::Bytes::from(out)), next)),
+                Err(e) => {
+                    tracing::error!(error = %e, "the CSAT export stopped");
+                    Some((Err(ApiError::from(e)), None))
+                }
+            }
+        }
+    });
+    let name = format!("csat-{}-{}.csv", range.from(), range.to().pred_opt().unwrap_or(range.to()));
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")))

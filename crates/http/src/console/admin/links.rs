@@ -11,6 +11,7 @@ use switchboard_store::{Link, LinkCursor, LinkQuery};
 
 use super::Nav;
 use crate::AppState;
+use crate::console::chart::{Chart, Series};
 use crate::console::{ConsoleError, Layout, Page, query_pairs, render};
 use crate::error::ApiError;
 use crate::extract::Admin;
@@ -112,93 +113,27 @@ async fn list(
     })
 }
 
-/// One bar of the chart: where it is and what it says.
-struct Bar {
-    x: String,
-    y: String,
-    height: String,
-    title: String,
-}
-
-/// The chart: clicks and conversations started per day, as bars drawn in SVG units.
-struct Chart {
-    width: u32,
-    height: u32,
-    /// The plot's baseline (`y`) and left edge (`x`).
-    base: u32,
-    left: u32,
-    bar_width: String,
-    clicks: Vec<Bar>,
-    started: Vec<Bar>,
-    /// The largest value, written at the top of the axis.
-    max: i64,
-    /// `(x, date)` under the first, middle and last day.
-    ticks: Vec<(String, String)>,
-}
-
-impl Chart {
-    const WIDTH: u32 = 640;
-    const HEIGHT: u32 = 220;
-    const LEFT: u32 = 36;
-    const TOP: u32 = 12;
-    const BOTTOM: u32 = 28;
-
-    fn draw(days: &[DayJson]) -> Self {
-        let n = days.len().max(1);
-        let max = days.iter().map(|d| d.counts.clicks.max(d.counts.conversations_started)).max().unwrap_or(0).max(1);
-        let plot_w = f64::from(Self::WIDTH - Self::LEFT - 4);
-        let plot_h = f64::from(Self::HEIGHT - Self::TOP - Self::BOTTOM);
-        let base = Self::HEIGHT - Self::BOTTOM;
-        #[allow(clippy::cast_precision_loss)]
-        let slot = plot_w / n as f64;
-        let bar = (slot / 2.0 - 1.0).max(1.0);
-        #[allow(clippy::cast_precision_loss)]
-        let bar_of = |i: usize, offset: f64, value: i64, what: &str, date: NaiveDate| {
-            let h = plot_h * value as f64 / max as f64;
-            Bar {
-                x: format!("{:.1}", f64::from(Self::LEFT) + slot * i as f64 + offset),
-                y: format!("{:.1}", f64::from(base) - h),
-                height: format!("{h:.1}"),
-                title: format!("{date}: {value} {what}"),
-            }
-        };
-        let clicks = days
+/// The chart: clicks and conversations started per day.
+fn chart(days: &[DayJson]) -> Chart {
+    let dates: Vec<NaiveDate> = days.iter().map(|d| d.date).collect();
+    #[allow(clippy::cast_precision_loss)]
+    let series = |class, one: &'static str, many: &'static str, get: fn(&DayJson) -> i64| Series {
+        class,
+        values: days
             .iter()
-            .enumerate()
-            .map(|(i, d)| {
-                bar_of(i, 0.5, d.counts.clicks, if d.counts.clicks == 1 { "click" } else { "clicks" }, d.date)
-            })
-            .collect();
-        let started = days
-            .iter()
-            .enumerate()
-            .map(|(i, d)| {
-                let n = d.counts.conversations_started;
-                bar_of(i, 0.5 + bar, n, if n == 1 { "conversation started" } else { "conversations started" }, d.date)
-            })
-            .collect();
-        let mut ticks = Vec::new();
-        for i in [0, n / 2, n - 1] {
-            if let Some(d) = days.get(i)
-                && !ticks.iter().any(|(_, t): &(String, String)| *t == d.date.format("%b %-d").to_string())
-            {
-                #[allow(clippy::cast_precision_loss)]
-                let x = f64::from(Self::LEFT) + slot * i as f64 + slot / 2.0;
-                ticks.push((format!("{x:.1}"), d.date.format("%b %-d").to_string()));
-            }
-        }
-        Self {
-            width: Self::WIDTH,
-            height: Self::HEIGHT,
-            base,
-            left: Self::LEFT,
-            bar_width: format!("{bar:.1}"),
-            clicks,
-            started,
-            max,
-            ticks,
-        }
-    }
+            .map(|d| (get(d) as f64, format!("{}: {} {}", d.date, get(d), if get(d) == 1 { one } else { many })))
+            .collect(),
+    };
+    Chart::daily(
+        &dates,
+        36,
+        &[
+            series("bar-clicks", "click", "clicks", |d| d.counts.clicks),
+            series("bar-started", "conversation started", "conversations started", |d| d.counts.conversations_started),
+        ],
+        #[allow(clippy::cast_possible_truncation)]
+        |m| format!("{}", m.max(1.0).round() as i64),
+    )
 }
 
 #[derive(Template)]
@@ -243,7 +178,7 @@ async fn detail(
     let absolute = |url: String| if url.starts_with('/') { format!("{}{url}", public_base(&state, &req)) } else { url };
     let opts = &state.links;
     let selected: Vec<String> = link.labels.iter().map(|l| l.id.to_string()).collect();
-    let chart = Chart::draw(&stats.days);
+    let chart = chart(&stats.days);
     render(&Detail {
         layout: Layout::signed_in(format!("Link {}", link.slug), &admin.agent),
         nav: Nav::at("/admin/links"),
