@@ -160,6 +160,10 @@ async fn an_export_holds_every_message_media_file_note_label_survey_and_attribut
     app.ingest().await;
 
     let contact = contact_id(&app, FROM).await;
+    let res = app
+        .post_json(&format!("/api/v1/contacts/{contact}/consent"), &json!({"state": "opted_out", "source": "agent"}))
+        .await;
+    assert_eq!(res.status(), 201);
     let mut archive = export(&app, &contact).await;
     let doc_json: Value = serde_json::from_slice(&entry(&mut archive, "contact.json")).unwrap();
     let raw = String::from_utf8(entry(&mut archive, "contact.json")).unwrap();
@@ -172,7 +176,11 @@ async fn an_export_holds_every_message_media_file_note_label_survey_and_attribut
     assert_eq!(doc_json["contact"]["id"], contact.as_str());
     assert_eq!(doc_json["contact"]["wa_id"], FROM);
     assert_eq!(doc_json["contact"]["profile_name"], "Ana Export");
-    assert!(doc_json["consent"].is_array());
+    assert_eq!(doc_json["consent"].as_array().unwrap().len(), 1, "{}", doc_json["consent"]);
+    assert_eq!(
+        (doc_json["consent"][0]["state"].as_str(), doc_json["consent"][0]["source"].as_str()),
+        (Some("opted_out"), Some("agent"))
+    );
     let conversations = doc_json["conversations"].as_array().unwrap();
     assert_eq!(conversations.len(), 1, "the survey answer opened nothing");
     let c = &conversations[0];

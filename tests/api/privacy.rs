@@ -134,6 +134,16 @@ async fn customer(app: &mut TestApp) -> (String, String) {
         "contact",
     )
     .await;
+    // A consent change recorded by hand, its note naming them.
+    ok(
+        app.post_json(
+            &format!("/api/v1/contacts/{contact_id}/consent"),
+            &json!({"state": "opted_out", "source": "agent", "note": format!("{NAME} asked by phone, {PHRASE}")}),
+        )
+        .await,
+        "consent",
+    )
+    .await;
     ok(
         app.post_json(&format!("/api/v1/conversations/{conversation}/status"), &json!({"status": "resolved"})).await,
         "resolve",

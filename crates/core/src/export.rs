@@ -136,8 +136,19 @@ where
         kind: "switchboard.contact_export",
         exported_at: now,
         contact: ContactOut::from(&contact),
-        // The consent history, oldest first, once consent is recorded.
-        consent: Vec::new(),
+        consent: store
+            .consent_history(contact.id)
+            .await?
+            .into_iter()
+            .map(|e| ConsentOut {
+                state: e.state.as_str(),
+                source: e.source.as_str(),
+                message_id: e.message_id,
+                agent_id: e.agent_id,
+                note: e.note,
+                at: e.at,
+            })
+            .collect(),
     };
     zip.write_open(&head)?;
     zip.write(b",\"conversations\":[")?;
@@ -563,7 +574,22 @@ struct DocumentHead<'a> {
     exported_at: DateTime<Utc>,
     contact: ContactOut<'a>,
     /// Opt-outs and opt-ins, oldest first.
-    consent: Vec<Value>,
+    consent: Vec<ConsentOut>,
+}
+
+/// One change of the contact's consent.
+#[derive(Serialize)]
+struct ConsentOut {
+    /// `opted_out` or `opted_in`.
+    state: &'static str,
+    /// `keyword`, `agent`, `api` or `import`.
+    source: &'static str,
+    /// The customer's message that carried the keyword.
+    message_id: Option<switchboard_domain::MessageId>,
+    /// The agent who recorded it.
+    agent_id: Option<switchboard_domain::AgentId>,
+    note: Option<String>,
+    at: DateTime<Utc>,
 }
 
 #[derive(Serialize)]

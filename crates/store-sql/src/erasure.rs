@@ -178,7 +178,13 @@ macro_rules! erasure_store {
                 ] {
                     sqlx::query(sql).bind(&wa_pat).bind(&id_pat).execute(&mut *conn).await.db()?;
                 }
-                // Further tables about a contact (consent history…) get one statement here.
+                // Further tables about a contact get one statement here. The consent
+                // history keeps its states and times (proof of the opt-out), not the notes.
+                sqlx::query("UPDATE consent_events SET note = NULL WHERE contact_id = $1 AND note IS NOT NULL")
+                    .bind(contact)
+                    .execute(&mut *conn)
+                    .await
+                    .db()?;
                 sqlx::query(
                     "UPDATE contacts SET wa_id = $2, profile_name = NULL, name = NULL, user_id = NULL, \
                      parent_user_id = NULL, username = NULL, attributes = '{}', erased_at = $3, updated_at = $3 \
