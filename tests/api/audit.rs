@@ -27,6 +27,7 @@ both_backends!(
     bad_filters_are_named_and_agents_are_refused,
     old_entries_are_purged_and_recent_ones_kept,
     the_console_page_lists_filters_and_loads_more,
+    channels_sla_consent_and_privacy_actions_are_recorded,
 );
 
 /// The log's entries matching `query` (a query string), newest first (one page of 500).
@@ -452,4 +453,77 @@ async fn the_console_page_lists_filters_and_loads_more(backend: Backend) {
     assert!(bad.contains("role=\"alert\"") && bad.contains("since"));
     let dated = console(&app, "/admin/audit?since=2000-01-01T00%3A00&action=team_created").await;
     assert_eq!(dated.matches("class=\"audit-entry\"").count(), 1);
+}
+
+/// Channels (their credentials never), SLA targets, consent, a contact's export and
+/// erasure, and retention each leave their entry.
+async fn channels_sla_consent_and_privacy_actions_are_recorded(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let admin = admin_id(&app).await;
+    let token = "EAAGsecret-token-for-the-audit-test";
+    let body =
+        json!({"phone_number_id": "222000111", "name": "Sales", "access_token": token, "app_secret": "s3cr3t-app"});
+    let res = app.post_json("/api/v1/admin/channels", &body).await;
+    assert_eq!(res.status(), 201);
+    let channel: Value = res.json().await.unwrap();
+    let id = channel["id"].as_str().unwrap();
+    let e = last(&app, "channel_created").await;
+    assert_eq!((e["actor"].as_str(), e["target_id"].as_str()), (Some(admin.as_str()), Some(id)));
+    assert_eq!(e["after"]["name"], "Sales");
+    let res = send(&app, Method::PATCH, &format!("/api/v1/admin/channels/{id}"), Some(json!({"enabled": false}))).await;
+    assert_eq!(res.status(), 200);
+    let e = last(&app, "channel_changed").await;
+    assert_eq!((e["before"]["enabled"].as_bool(), e["after"]["enabled"].as_bool()), (Some(true), Some(false)));
+
+    let sla = format!("/api/v1/admin/channels/{id}/sla");
+    assert_eq!(send(&app, Method::PUT, &sla, Some(json!({"first_response_minutes": 30}))).await.status(), 200);
+    let e = last(&app, "sla_policy_changed").await;
+    assert_eq!((e["target_type"].as_str(), &e["before"]), (Some("channel"), &Value::Null));
+    assert_eq!(e["after"]["first_response_minutes"], 30);
+    assert_eq!(send(&app, Method::DELETE, &sla, None).await.status(), 204);
+    let e = last(&app, "sla_policy_changed").await;
+    assert_eq!((e["before"]["first_response_minutes"].as_u64(), &e["after"]), (Some(30), &Value::Null));
+
+    let res =
+        send(&app, Method::PUT, "/api/v1/admin/consent", Some(json!({"opt_out_keywords": ["STOP", "HALT"]}))).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(last(&app, "consent_settings_changed").await["after"]["opt_out_keywords"], json!(["STOP", "HALT"]));
+
+    let wire =
+        serde_json::to_vec(&switchboard_tests::payloads::text_delivery("wamid.audit.1", "447700900123", "hi")).unwrap();
+    assert_eq!(app.post_webhook(wire).await.status(), 200);
+    app.ingest().await;
+    let contact = app.conversations().await[0]["contact"]["id"].as_str().unwrap().to_owned();
+    let note = "asked us by phone on Tuesday";
+    let res = app
+        .post_json(&format!("/api/v1/contacts/{contact}/consent"), &json!({"state": "opted_out", "note": note}))
+        .await;
+    assert_eq!(res.status(), 201);
+    let e = last(&app, "consent_changed").await;
+    assert_eq!((e["target_type"].as_str(), e["target_id"].as_str()), (Some("contact"), Some(contact.as_str())));
+    assert_eq!(e["after"], json!({"state": "opted_out", "source": "agent"}), "the note stays out of the log");
+
+    let res = call(&app, Method::GET, &format!("/api/v1/contacts/{contact}/export"), Some(&app.token), None).await;
+    assert_eq!(res.status(), 200);
+    res.bytes().await.unwrap();
+    assert_eq!(last(&app, "contact_exported").await["target_id"], contact.as_str());
+
+    let retention = format!("/api/v1/admin/channels/{id}/retention");
+    assert_eq!(send(&app, Method::PUT, &retention, Some(json!({"conversations_days": 90}))).await.status(), 200);
+    let e = last(&app, "retention_changed").await;
+    assert_eq!(
+        (e["before"]["conversations_days"].clone(), e["after"]["conversations_days"].clone()),
+        (Value::Null, json!(90))
+    );
+
+    let res = app.post_json(&format!("/api/v1/contacts/{contact}/erase"), &json!({})).await;
+    assert_eq!(res.status(), 200);
+    let e = last(&app, "contact_erased").await;
+    assert_eq!((e["target_id"].as_str(), e["after"]["state"].as_str()), (Some(contact.as_str()), Some("done")));
+
+    let stored = app.store.audit_entries(&AuditQuery { limit: 10_000, ..AuditQuery::default() }).await.unwrap();
+    let raw: String = stored.iter().map(|e| format!("{:?} {:?}", e.before, e.after)).collect();
+    for secret in [token, "s3cr3t-app", note, "447700900123"] {
+        assert!(!raw.contains(secret), "{secret} is in the audit table");
+    }
 }

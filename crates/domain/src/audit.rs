@@ -76,6 +76,12 @@ audit_actions! {
     /// A channel's other settings (its auto-reply switches, assignment policy…).
     ChannelChanged => "channel_changed",
     CsatSettingsChanged => "csat_settings_changed",
+    /// A channel's or a team's SLA targets set or removed.
+    SlaPolicyChanged => "sla_policy_changed",
+    /// A channel added through the API (its credentials never recorded).
+    ChannelCreated => "channel_created",
+    /// The opt-out and opt-in keywords and confirmations.
+    ConsentSettingsChanged => "consent_settings_changed",
     WebhookEndpointCreated => "webhook_endpoint_created",
     WebhookEndpointUpdated => "webhook_endpoint_updated",
     WebhookEndpointDeleted => "webhook_endpoint_deleted",

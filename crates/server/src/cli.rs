@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chrono::Utc;
 use clap::{Parser, Subcommand, ValueEnum};
-use switchboard_domain::{AgentName, AgentRole, Email, NewAgent};
+use switchboard_core::audit::EntryExt;
+use switchboard_domain::{AgentName, AgentRole, AuditAction, Email, NewAgent};
 use switchboard_store::StoreError;
 
 use crate::settings::Settings;
@@ -227,6 +228,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .await?
                     .with_context(|| format!("no contact has the WhatsApp number {}", wa_id.as_str()))?;
                 let options = switchboard_core::ExportOptions { media_dir: settings.media.dir.clone(), graph };
+                let entry =
+                    switchboard_core::Actor::SYSTEM.entry(AuditAction::ContactExported).target("contact", contact.id);
+                switchboard_core::Audit::new(&*store).record(entry).await;
                 export_to_file(&*store, &options, contact.id, &out).await
             }
             .await;
@@ -255,7 +259,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 let contact =
                     store.contact_by_wa_id(&wa_id).await?.context("no contact has this number (already erased?)")?.id;
                 let privacy = switchboard_core::Privacy::new(&*store, Some(settings.media.dir.as_path()));
-                privacy.erase_contact(contact, None).await?.context("the contact disappeared meanwhile")
+                let job = privacy.erase_contact(contact, None).await?.context("the contact disappeared meanwhile")?;
+                let entry =
+                    switchboard_core::Actor::SYSTEM.entry(AuditAction::ContactErased).target("contact", contact);
+                switchboard_core::Audit::new(&*store)
+                    .record(entry.after(&serde_json::json!({
+                        "erasure_id": job.id, "messages": job.messages, "events": job.events,
+                    })))
+                    .await;
+                anyhow::Ok(job)
             }
             .await;
             store.close().await;

@@ -6,12 +6,13 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use switchboard_core::audit::EntryExt;
 use switchboard_core::channels::{ChannelChanges, ChannelInput};
 use switchboard_core::templates::TemplateError;
 use switchboard_core::{ChannelError, replay_unrouted};
 use switchboard_domain::link::PhoneNumber;
 use switchboard_domain::template::TemplateNeeds;
-use switchboard_domain::{ChannelId, ChannelName, ChannelSecret, PhoneNumberId, Throughput, WabaId};
+use switchboard_domain::{AuditAction, ChannelId, ChannelName, ChannelSecret, PhoneNumberId, Throughput, WabaId};
 use switchboard_store::ChannelRecord;
 use utoipa::ToSchema;
 
@@ -262,12 +263,14 @@ async fn create(
     };
     let created = state.channels().create(input, Utc::now()).await?;
     tracing::info!(channel_id = %created.id, %phone_number_id, by = %agent.0.id, own_token = created.access_token.is_some(), own_app_secret = created.app_secret.is_some(), "channel added");
+    let json = AdminChannelJson::from(created);
+    state.audit().record(agent.audit(AuditAction::ChannelCreated).target("channel", json.id).after(&json)).await;
     let replayed = replay_unrouted(state.store.as_ref(), &phone_number_id).await?;
     if replayed > 0 {
         tracing::info!(%phone_number_id, replayed, "deliveries kept for this number before it had a channel will now be applied");
         state.wake.ingest();
     }
-    Ok(HttpResponse::Created().json(AdminChannelJson::from(created)))
+    Ok(HttpResponse::Created().json(json))
 }
 
 /// Changes a channel: its name, numbers, credentials, throughput tier, or disables it
@@ -300,9 +303,16 @@ async fn update(
     if !e.is_empty() {
         return Err(ApiError::Validation(e));
     }
+    let before = state.store.channel_record(id).await?.map(AdminChannelJson::from);
     let updated = state.channels().update(id, changes, Utc::now()).await?;
     tracing::info!(channel_id = %id, by = %agent.0.id, enabled = updated.enabled, "channel updated");
-    Ok(HttpResponse::Ok().json(AdminChannelJson::from(updated)))
+    let after = AdminChannelJson::from(updated);
+    // The JSON says whether a token or secret is set, never what it is.
+    state
+        .audit()
+        .record(agent.audit(AuditAction::ChannelChanged).target("channel", id).before(&before).after(&after))
+        .await;
+    Ok(HttpResponse::Ok().json(after))
 }
 
 impl From<TemplateError> for ApiError {

@@ -12,11 +12,12 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use switchboard_core::audit::EntryExt;
 use switchboard_core::consent::{RecordError, RecordedBy};
 use switchboard_domain::consent::{
     ConsentEvent, ConsentSettings, ConsentSettingsInput, ConsentSource, ConsentState, parse_note,
 };
-use switchboard_domain::{AgentId, AgentRole, ContactId, MessageId};
+use switchboard_domain::{AgentId, AgentRole, AuditAction, ContactId, MessageId};
 use switchboard_store::ConsentChange;
 use utoipa::ToSchema;
 
@@ -55,8 +56,11 @@ async fn put_settings(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.read()?;
+    let before = ConsentSettingsInput::from(switchboard_core::consent::settings(state.store.as_ref()).await?);
     let settings = switchboard_core::consent::set_settings(state.store.as_ref(), input, Utc::now()).await?;
     tracing::info!(admin_id = %agent.0.id, "consent settings replaced");
+    let after = ConsentSettingsInput::from(settings.clone());
+    state.audit().record(agent.audit(AuditAction::ConsentSettingsChanged).before(&before).after(&after)).await;
     Ok(settings_answer(settings))
 }
 
@@ -162,10 +166,17 @@ async fn post_consent(
         source: body.source.unwrap_or(ConsentSource::Agent),
         note: note.as_deref(),
     };
+    let source = by.source;
     let change = switchboard_core::consent::record(state.store.as_ref(), id, body.state, by, Utc::now()).await?;
     let status = match change {
         Err(RecordError::OptInForAdmins) => return Err(ApiError::Forbidden),
-        Ok(ConsentChange::Changed) => actix_web::http::StatusCode::CREATED,
+        Ok(ConsentChange::Changed) => {
+            // The state and how, not the note (it may be about the person; the contact's
+            // history keeps it).
+            let after = serde_json::json!({ "state": body.state.as_str(), "source": source.as_str() });
+            state.audit().record(agent.audit(AuditAction::ConsentChanged).target("contact", id).after(&after)).await;
+            actix_web::http::StatusCode::CREATED
+        }
         Ok(ConsentChange::Unchanged) => actix_web::http::StatusCode::OK,
     };
     consent_answer(&state, id, status).await

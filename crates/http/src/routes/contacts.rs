@@ -8,8 +8,9 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use switchboard_domain::ContactId;
+use switchboard_core::audit::EntryExt;
 use switchboard_domain::consent::ConsentSource;
+use switchboard_domain::{AuditAction, ContactId};
 use switchboard_store::{Contact, ContactPatch, ContactQuery, ViewCursor, ViewQuery, ViewSort};
 use utoipa::openapi::schema::{Object, ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::{IntoParams, ToSchema};
@@ -341,6 +342,8 @@ async fn export(
     if state.store.contact(id).await?.is_none() {
         return Err(ApiError::NotFound { what: "contact" });
     }
+    // Recorded when the data starts to leave, whether or not the download completes.
+    state.audit().record(agent.audit(AuditAction::ContactExported).target("contact", id)).await;
     let (mut writer, reader) = tokio::io::duplex(EXPORT_BUFFER);
     let (done, result) = tokio::sync::oneshot::channel::<bool>();
     let store = std::sync::Arc::clone(&state.store);

@@ -13,7 +13,8 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use switchboard_domain::{AgentId, ChannelId, ContactId, ErasureId};
+use switchboard_core::audit::EntryExt;
+use switchboard_domain::{AgentId, AuditAction, ChannelId, ContactId, ErasureId};
 use switchboard_store::{ErasureJob, RetentionCounts, RetentionPolicy};
 use utoipa::ToSchema;
 
@@ -107,7 +108,10 @@ async fn erase(
     .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("the erasure task")))?
     .map_err(privacy_error)?
     .ok_or(ApiError::NotFound { what: "contact" })?;
-    Ok(HttpResponse::Ok().json(ErasureJson::from(job)))
+    let json = ErasureJson::from(job);
+    // Ids and counts only: nothing of the person is left to record.
+    state.audit().record(agent.audit(AuditAction::ContactErased).target("contact", contact).after(&json)).await;
+    Ok(HttpResponse::Ok().json(json))
 }
 
 /// An erasure job (admins).
@@ -191,13 +195,17 @@ async fn put_retention(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
+    let before = state.store.retention_policy(channel).await?.ok_or(ApiError::NotFound { what: "channel" })?;
     if !state.store.set_retention_policy(channel, policy, Utc::now()).await? {
         return Err(ApiError::NotFound { what: "channel" });
     }
-    // Audit: the `retention_changed` entry (before/after) is recorded here once the audit
-    // log exists.
     tracing::info!(channel_id = %channel, admin_id = %agent.0.id, "retention policy replaced");
-    Ok(HttpResponse::Ok().json(retention_json(channel, policy)))
+    let (before, after) = (retention_json(channel, before), retention_json(channel, policy));
+    state
+        .audit()
+        .record(agent.audit(AuditAction::RetentionChanged).target("channel", channel).before(&before).after(&after))
+        .await;
+    Ok(HttpResponse::Ok().json(after))
 }
 
 /// What one channel's retention policy would remove now.

@@ -15,12 +15,14 @@
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use serde::Serialize;
-use switchboard_domain::ChannelId;
+use switchboard_core::audit::EntryExt;
 use switchboard_domain::sla::{SlaPolicy, SlaPolicyInput};
+use switchboard_domain::{AuditAction, ChannelId};
 use switchboard_store::{SlaScope, TeamId};
 use utoipa::ToSchema;
 
 use crate::AppState;
+use crate::auth::AuthenticatedAgent;
 use crate::error::ApiError;
 use crate::extract::Admin;
 use crate::json::Body;
@@ -59,6 +61,42 @@ fn team_answer(team: TeamId, policy: Option<SlaPolicy>) -> HttpResponse {
     HttpResponse::Ok().json(TeamSlaJson { team_id: team, policy: policy.map(Into::into) })
 }
 
+/// Sets (`Some`) or removes a channel's or a team's policy, and records the change in the
+/// audit log with the policy before and after.
+async fn change(
+    state: &AppState,
+    agent: &AuthenticatedAgent,
+    scope: SlaScope,
+    input: Option<SlaPolicyInput>,
+) -> Result<Option<SlaPolicy>, ApiError> {
+    let store = state.store.as_ref();
+    let before = switchboard_core::sla::policy(store, scope).await?;
+    let after = match input {
+        Some(input) => Some(switchboard_core::sla::set_policy(store, scope, input, Utc::now()).await?),
+        None => {
+            switchboard_core::sla::remove_policy(store, scope, Utc::now()).await?;
+            None
+        }
+    };
+    let (kind, id) = match scope {
+        SlaScope::Channel(c) => ("channel", c.to_string()),
+        SlaScope::Team(t) => ("team", t.to_string()),
+    };
+    let input = |p: Option<SlaPolicy>| p.map(SlaPolicyInput::from);
+    tracing::info!(target_kind = kind, target_id = %id, admin_id = %agent.0.id, set = after.is_some(), "SLA policy changed");
+    state
+        .audit()
+        .record(
+            agent
+                .audit(AuditAction::SlaPolicyChanged)
+                .target(kind, id)
+                .before(&input(before))
+                .after(&input(after.clone())),
+        )
+        .await;
+    Ok(after)
+}
+
 /// A channel's SLA policy (admins).
 #[utoipa::path(get, path = "/admin/channels/{channel_id}/sla", params(("channel_id" = ChannelId, Path)),
     responses((status = 200, body = ChannelSlaJson), (status = 403, description = "Admins only", body = Problem),
@@ -83,11 +121,8 @@ async fn put_channel(
     body: Body<SlaPolicyInput>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = body.read()?;
-    let policy =
-        switchboard_core::sla::set_policy(state.store.as_ref(), SlaScope::Channel(channel), input, Utc::now()).await?;
-    tracing::info!(channel_id = %channel, admin_id = %agent.0.id, "channel SLA policy set");
-    Ok(channel_answer(channel, Some(policy)))
+    let policy = change(&state, &agent, SlaScope::Channel(channel), Some(body.read()?)).await?;
+    Ok(channel_answer(channel, policy))
 }
 
 /// Removes a channel's SLA policy (admins).
@@ -99,8 +134,7 @@ async fn delete_channel(
     Admin { agent, path: channel, .. }: Admin<ChannelId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    switchboard_core::sla::remove_policy(state.store.as_ref(), SlaScope::Channel(channel), Utc::now()).await?;
-    tracing::info!(channel_id = %channel, admin_id = %agent.0.id, "channel SLA policy removed");
+    change(&state, &agent, SlaScope::Channel(channel), None).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -128,11 +162,8 @@ async fn put_team(
     body: Body<SlaPolicyInput>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = body.read()?;
-    let policy =
-        switchboard_core::sla::set_policy(state.store.as_ref(), SlaScope::Team(team), input, Utc::now()).await?;
-    tracing::info!(team_id = %team, admin_id = %agent.0.id, "team SLA policy set");
-    Ok(team_answer(team, Some(policy)))
+    let policy = change(&state, &agent, SlaScope::Team(team), Some(body.read()?)).await?;
+    Ok(team_answer(team, policy))
 }
 
 /// Removes a team's SLA policy (admins).
@@ -144,7 +175,6 @@ async fn delete_team(
     Admin { agent, path: team, .. }: Admin<TeamId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    switchboard_core::sla::remove_policy(state.store.as_ref(), SlaScope::Team(team), Utc::now()).await?;
-    tracing::info!(team_id = %team, admin_id = %agent.0.id, "team SLA policy removed");
+    change(&state, &agent, SlaScope::Team(team), None).await?;
     Ok(HttpResponse::NoContent().finish())
 }
