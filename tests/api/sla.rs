@@ -369,6 +369,11 @@ async fn the_report_shows_percent_met(backend: Backend) {
     assert_eq!(row[col("resolution_sla")], "breached");
     assert!(!row[col("first_response_due_at")].is_empty());
     assert!(!row[col("resolution_due_at")].is_empty());
+
+    // The console's reports page says the same.
+    let page = html(&app, "/reports").await;
+    assert!(page.contains(r#"<td id="sla-first-response">67 % (2 of 3)</td>"#), "{page}");
+    assert!(page.contains(r#"<td id="sla-resolution">67 % (2 of 3)</td>"#));
 }
 
 async fn html(app: &TestApp, path: &str) -> String {

@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::NaiveDate;
-use switchboard_core::reports::{self, ReportFigures, TimeFigures};
+use switchboard_core::reports::{self, ReportFigures, SlaFigures, TimeFigures};
 use switchboard_domain::AgentRole;
 use switchboard_domain::report::{CsatStats, DurationStats};
 
@@ -92,6 +92,14 @@ struct Row {
     /// CSAT average (of five) and response rate, as shown.
     csat_average: String,
     csat_rate: String,
+    /// SLA targets met, as shown: "75 % (3 of 4)", or "—" when none was decided.
+    sla_first_response: String,
+    sla_resolution: String,
+}
+
+/// SLA targets met for people: "75 % (3 of 4)", or "—".
+fn sla_met(s: &SlaFigures) -> String {
+    s.percent_met.map_or_else(|| "—".to_owned(), |p| format!("{p:.0} % ({} of {})", s.met, s.met + s.breached))
 }
 
 /// A CSAT average for people: "4.3 / 5", or "—".
@@ -117,6 +125,8 @@ impl Row {
             resolution: (&f.resolution).into(),
             csat_average: csat_average(&f.csat),
             csat_rate: csat_rate(&f.csat),
+            sla_first_response: sla_met(&f.sla_first_response),
+            sla_resolution: sla_met(&f.sla_resolution),
         }
     }
 }
