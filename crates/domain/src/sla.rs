@@ -29,14 +29,17 @@ pub struct SlaPolicyInput {
     /// A person replies within this many business minutes of the customer's first message
     /// (1 to 129600); none: no first-response target.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 129_600))]
     pub first_response_minutes: Option<u32>,
     /// The conversation is resolved within this many business minutes of its start (1 to
     /// 129600); none: no resolution target.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 129_600))]
     pub resolution_minutes: Option<u32>,
     /// Agents are warned when this many business minutes are left before a target falls
     /// due (0: no warning; less than each target).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(maximum = 129_599))]
     pub warning_minutes: u32,
 }
 

@@ -65,11 +65,12 @@ pub(crate) struct AuditEntryJson {
     target_type: Option<String>,
     #[schema(required = true)]
     target_id: Option<String>,
-    /// The public representation before the change (never a secret).
-    #[schema(required = true, value_type = Option<Object>)]
+    /// The public representation before the change (never a secret): an object, or a
+    /// list (a rules' order, a team's members).
+    #[schema(required = true, value_type = Option<serde_json::Value>)]
     before: Option<serde_json::Value>,
-    /// The public representation after the change (never a secret).
-    #[schema(required = true, value_type = Option<Object>)]
+    /// The public representation after the change (never a secret), as `before`.
+    #[schema(required = true, value_type = Option<serde_json::Value>)]
     after: Option<serde_json::Value>,
 }
 
