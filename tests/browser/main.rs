@@ -11,6 +11,7 @@ mod admin_hours;
 mod admin_labels;
 mod admin_people;
 mod admin_rules;
+mod admin_sla;
 mod console_inbox;
 mod conversation;
 mod reports;

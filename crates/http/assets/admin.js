@@ -12,7 +12,9 @@
 //     <div data-item data-scalar><input></div>     → the field's value itself
 //
 // A field's `data-type` says what its value is: `text` (the default; `data-empty="null"`
-// sends "" as null, `data-empty="omit"` leaves the key out), `number`, `bool` (checkbox),
+// sends "" as null, `data-empty="omit"` leaves the key out), `number` (empty is null, or
+// left out with `data-empty="omit"`; `data-unit="ID"` multiplies it by the value of the
+// unit select with that id, which has no name and is not sent), `bool` (checkbox),
 // `lines` (a textarea: one string per non-empty line), `csv`, `json`. A checkbox is a bool
 // unless typed; a `select multiple` is a list. Fields that are disabled or inside a hidden
 // or disabled part are left out, so a choice can show the part that belongs to it
@@ -51,7 +53,13 @@
     const raw = el.value;
     switch (type) {
       case "bool": return { value: el.checked };
-      case "number": return raw.trim() === "" ? { value: null } : { value: Number(raw) };
+      case "number": {
+        if (raw.trim() === "") return el.dataset.empty === "omit" ? { omit: true } : { value: null };
+        // `data-unit="ID"`: the number is in the unit that select's value says (60 for
+        // hours, when the API counts minutes), sent as a whole number of the API's unit.
+        const unit = el.dataset.unit ? document.getElementById(el.dataset.unit) : null;
+        return { value: unit ? Math.round(Number(raw) * Number(unit.value)) : Number(raw) };
+      }
       case "lines": return { value: raw.split("\n").map((l) => l.trim()).filter((l) => l !== "") };
       case "csv": return { value: raw.split(",").map((l) => l.trim()).filter((l) => l !== "") };
       case "json":

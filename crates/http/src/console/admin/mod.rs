@@ -23,6 +23,7 @@ mod outbox;
 mod preview;
 mod quick_replies;
 mod rules;
+mod sla;
 mod teams;
 
 use actix_web::body::MessageBody;
@@ -39,7 +40,7 @@ const SECTIONS: &[Section] = &[
     Section {
         path: "/admin/channels",
         name: "Channels & hours",
-        about: "Each number's business hours, holidays, greeting and away message.",
+        about: "Each number's business hours, holidays, greeting, away message, survey and SLA targets.",
     },
     Section {
         path: "/admin/quick-replies",
@@ -69,7 +70,7 @@ const SECTIONS: &[Section] = &[
     Section {
         path: "/admin/teams",
         name: "Teams and routing",
-        about: "Teams and their members, which team gets each channel, auto-assignment.",
+        about: "Teams and their members, which team gets each channel, auto-assignment, SLA targets.",
     },
     Section {
         path: "/admin/links",
@@ -109,8 +110,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/admin/channels/{channel_id}/away"),
     ("post", "/admin/channels/{channel_id}/away/preview"),
     ("get", "/admin/channels/{channel_id}/csat"),
+    ("get", "/admin/channels/{channel_id}/sla"),
     ("get", "/admin/agents"),
     ("get", "/admin/teams"),
+    ("get", "/admin/teams/{team_id}/sla"),
     ("get", "/admin/links"),
     ("get", "/admin/links/{id}"),
     ("get", "/admin/outbox"),

@@ -1,7 +1,8 @@
 //! `/admin/teams`: teams and their members (`/api/v1/teams`), each team's and channel's
 //! auto-assignment policy (`/api/v1/teams/{id}/assignment`,
 //! `/api/v1/channels/{id}/assignment`) and which team each channel's conversations go to
-//! (`PUT /api/v1/channels/{id}/team`).
+//! (`PUT /api/v1/channels/{id}/team`), with a link to each team's SLA targets
+//! (`/admin/teams/{team_id}/sla`, in `super::sla`).
 
 use std::collections::HashMap;
 
@@ -15,7 +16,7 @@ use crate::console::{ConsoleError, Layout, Page, render};
 use crate::extract::Admin;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/teams", web::get().to(page));
+    cfg.route("/teams", web::get().to(page)).route("/teams/{team_id}/sla", web::get().to(super::sla::team_page));
 }
 
 /// An agent, as a choice.
@@ -68,6 +69,8 @@ struct TeamRow {
     others: Vec<Person>,
     channels: Vec<String>,
     policy: Policy,
+    /// Its SLA targets in words, or `None`.
+    sla: Option<String>,
 }
 
 struct ChannelRow {
@@ -129,6 +132,12 @@ async fn page(Page(admin): Page<Admin>, state: web::Data<AppState>) -> Result<Ht
             others,
             channels: t.channels.iter().filter_map(|c| channel_names.get(c).cloned()).collect(),
             policy: Policy::of(&policy),
+            sla: state
+                .store
+                .sla_policy(switchboard_store::SlaScope::Team(t.id))
+                .await?
+                .as_ref()
+                .map(super::sla::sla_line),
         });
     }
     let mut rows = Vec::new();

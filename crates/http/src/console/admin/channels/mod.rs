@@ -1,8 +1,8 @@
 //! `/admin/channels`: each connected number (its display number, whether it is enabled
 //! and sends with its own access token) with what it answers on its own — its business
-//! hours, greeting, away message and satisfaction survey — each on its own screen, saved
-//! through `/api/v1/admin/channels/{channel_id}/auto-replies/{hours|greeting|away}` and
-//! `…/csat`.
+//! hours, greeting, away message, satisfaction survey and SLA targets — each on its own
+//! screen, saved through `/api/v1/admin/channels/{channel_id}/auto-replies/{hours|greeting|away}`,
+//! `…/csat` and `…/sla` (the SLA screen is `super::sla`, shared with the teams').
 //!
 //! The lines and previews these screens show ("Now: open, closes today at 18:00", a
 //! rendered greeting, whether the away message would go out now) are computed by the
@@ -39,7 +39,8 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/channels/{channel_id}/greeting/preview", web::post().to(messages::greeting_preview))
         .route("/channels/{channel_id}/away", web::get().to(messages::away_page))
         .route("/channels/{channel_id}/away/preview", web::post().to(messages::away_preview))
-        .route("/channels/{channel_id}/csat", web::get().to(csat::page));
+        .route("/channels/{channel_id}/csat", web::get().to(csat::page))
+        .route("/channels/{channel_id}/sla", web::get().to(super::sla::channel_page));
 }
 
 /// Whether an automatic message is set, and on.
@@ -85,24 +86,6 @@ struct Row {
     sla: Option<String>,
 }
 
-/// A policy in words.
-fn sla_line(p: &switchboard_domain::sla::SlaPolicy) -> String {
-    let minutes = |m: u32| if m % 60 == 0 { format!("{} h", m / 60) } else { format!("{m} min") };
-    let mut parts = Vec::new();
-    if let Some(m) = p.first_response_minutes() {
-        parts.push(format!("first response within {}", minutes(m)));
-    }
-    if let Some(m) = p.resolution_minutes() {
-        parts.push(format!("resolution within {}", minutes(m)));
-    }
-    let mut line = parts.join(", ");
-    line.push_str(" (business time)");
-    if p.warning_minutes() > 0 {
-        line.push_str(&format!("; warned {} before", minutes(p.warning_minutes())));
-    }
-    line
-}
-
 #[derive(Template)]
 #[template(path = "console/admin_channels.html")]
 struct Channels {
@@ -129,7 +112,12 @@ async fn list(Page(admin): Page<Admin>, state: web::Data<AppState>) -> Result<Ht
             greeting: Switch::of(s.greeting.as_ref().map(|g| g.enabled)),
             away: Switch::of(s.away.as_ref().map(|a| a.enabled)),
             csat: Switch::of(switchboard_core::csat::settings(state.store.as_ref(), c.id).await?.map(|s| s.enabled())),
-            sla: state.store.sla_policy(switchboard_store::SlaScope::Channel(c.id)).await?.as_ref().map(sla_line),
+            sla: state
+                .store
+                .sla_policy(switchboard_store::SlaScope::Channel(c.id))
+                .await?
+                .as_ref()
+                .map(super::sla::sla_line),
         });
     }
     render(&Channels { layout: Layout::signed_in("Channels & hours", &admin.agent), nav: Nav::at(SECTION), channels })
