@@ -13,6 +13,7 @@ mod admin_people;
 mod admin_rules;
 mod console_inbox;
 mod conversation;
+mod privacy;
 mod reports;
 mod selftest;
 mod sign_in;
