@@ -19,6 +19,7 @@ both_backends!(
     queue_actions_claim_assign_label_snooze_and_resolve_and_open_next,
     the_contact_panel_edits_the_name_and_attributes_and_lists_earlier_conversations,
     previous_and_next_follow_the_list_the_agent_came_from,
+    only_an_admin_erases_the_contact_from_its_panel,
 );
 
 const FROM: &str = "16505550101";
@@ -434,6 +435,60 @@ async fn the_contact_panel_edits_the_name_and_attributes_and_lists_earlier_conve
     assert_eq!(res.status(), 422);
     let res = call(&app, Method::GET, &format!("/api/v1/contacts/{contact_id}"), Some(&app.token), None).await;
     assert_eq!(res.json::<Value>().await.unwrap()["attributes"], json!({}));
+}
+
+async fn only_an_admin_erases_the_contact_from_its_panel(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let id = customer_writes(&mut app, FROM, "Ana", "please forget me", 5).await;
+    let contact_id =
+        app.get_json(&format!("/api/v1/conversations/{id}")).await["contact"]["id"].as_str().unwrap().to_owned();
+    let erase = format!("/c/{id}/contact/erase");
+    // The admin's panel has the button, with a confirmation that says what happens.
+    let (_, html) = page(&app, &app.token, &format!("/c/{id}")).await;
+    no_inline_script_or_style(&html);
+    let at = pos(&html, &format!(r#"hx-post="{erase}""#));
+    let form = &html[at..];
+    assert!(form.contains("hx-confirm=\"Erase this contact for good?"), "{form}");
+    assert!(html.contains("cannot be undone"), "the panel says it is irreversible");
+
+    // An agent sees the conversation but no erase button, and may not erase.
+    let (_, agent) = new_agent(&app, "Bo").await;
+    let (status, agent_html) = page(&app, &agent, &format!("/c/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(!agent_html.contains("/contact/erase") && !agent_html.contains("contact-erase"), "no erase for agents");
+    let res = post_form(&app, &agent, &erase, &[]).await;
+    assert_eq!(res.status(), 403);
+    let contact = app.get_json(&format!("/api/v1/contacts/{contact_id}")).await;
+    assert_eq!(contact["wa_id"], FROM, "nothing changed: {contact}");
+    assert!(app.messages(&id).await.iter().any(|m| m["text"] == "please forget me"));
+
+    // The admin erases: the page is loaded again, and shows the contact erased.
+    let res = post_form(&app, &app.token, &erase, &[]).await;
+    assert_eq!(res.status(), 204);
+    assert_eq!(res.headers()["HX-Redirect"], format!("/c/{id}").as_str());
+    let contact = app.get_json(&format!("/api/v1/contacts/{contact_id}")).await;
+    assert_ne!(contact["wa_id"], FROM, "{contact}");
+    assert_eq!(contact["profile_name"], Value::Null, "{contact}");
+    assert_eq!(contact["name"], Value::Null, "{contact}");
+    assert!(app.messages(&id).await.iter().all(|m| m["text"].is_null()), "the messages' content is gone");
+    let (status, html) = page(&app, &app.token, &format!("/c/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"id="contact-erased""#), "shown as erased");
+    assert!(!html.contains(FROM) && !html.contains("Ana") && !html.contains("please forget me"), "{html}");
+    assert!(!html.contains("contact-erase-button") && !html.contains("/export"), "nothing left to erase or export");
+    // Recorded in the audit log, as the API's erasure is.
+    let audit = app.get_json("/api/v1/audit?action=contact_erased").await;
+    assert_eq!(audit["items"][0]["target_id"], contact_id.as_str(), "{audit}");
+    // Without htmx, the browser is sent back to the conversation.
+    let res = app
+        .client
+        .post(app.url(&erase))
+        .bearer_auth(&app.token)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status() == 200 || res.status() == 303, "{}", res.status());
 }
 
 async fn previous_and_next_follow_the_list_the_agent_came_from(backend: Backend) {

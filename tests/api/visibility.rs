@@ -405,6 +405,7 @@ fn console_matrix() -> Vec<ConsoleCase> {
         ("post", "/c/{id}/labels", vec![("label", "spare")]),
         ("post", "/c/{id}/labels/{label_id}/remove", vec![]),
         ("post", "/c/{id}/contact", vec![("name", "Renamed from outside")]),
+        ("post", "/c/{id}/contact/erase", vec![]),
     ]
 }
 

@@ -14,6 +14,7 @@ mod admin_rules;
 mod admin_sla;
 mod console_inbox;
 mod conversation;
+mod privacy;
 mod reports;
 mod selftest;
 mod sign_in;

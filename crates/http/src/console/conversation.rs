@@ -60,6 +60,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/c/{id}/labels"),
     ("post", "/c/{id}/labels/{label_id}/remove"),
     ("post", "/c/{id}/contact"),
+    ("post", "/c/{id}/contact/erase"),
 ];
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
@@ -78,7 +79,8 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/c/{id}/resolve-next", web::post().to(actions::resolve_next))
         .route("/c/{id}/labels", web::post().to(actions::add_label))
         .route("/c/{id}/labels/{label_id}/remove", web::post().to(actions::remove_label))
-        .route("/c/{id}/contact", web::post().to(contact::update));
+        .route("/c/{id}/contact", web::post().to(contact::update))
+        .route("/c/{id}/contact/erase", web::post().to(contact::erase));
 }
 
 /// Whether htmx made the request (it then gets a fragment, not a page).

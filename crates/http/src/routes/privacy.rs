@@ -19,6 +19,7 @@ use switchboard_store::{ErasureJob, RetentionCounts, RetentionPolicy};
 use utoipa::ToSchema;
 
 use crate::AppState;
+use crate::auth::AuthenticatedAgent;
 use crate::error::{ApiError, FieldError};
 use crate::extract::Admin;
 use crate::guard::VisibleContact;
@@ -75,7 +76,7 @@ fn privacy(state: &AppState) -> switchboard_core::Privacy<'_> {
     switchboard_core::Privacy::new(state.store.as_ref(), Some(state.media_dir.as_path()))
 }
 
-fn privacy_error(e: switchboard_core::PrivacyError) -> ApiError {
+pub(crate) fn privacy_error(e: switchboard_core::PrivacyError) -> ApiError {
     match e {
         switchboard_core::PrivacyError::Store(e) => e.into(),
         switchboard_core::PrivacyError::MediaCache(e) => {
@@ -99,6 +100,19 @@ async fn erase(
     // A contact the caller may not see is not found (404) before the role is checked, as
     // on every contact route.
     agent.require_admin()?;
+    let job = erase_contact(&state, &agent, contact).await?;
+    Ok(HttpResponse::Ok().json(ErasureJson::from(job)))
+}
+
+/// Erases `contact` for `agent`, who must be an admin (the caller checks who may see the
+/// contact), to the end, and records it in the audit log: the API's route and the
+/// console's button (`POST /c/{id}/contact/erase`) both run this.
+pub(crate) async fn erase_contact(
+    state: &AppState,
+    agent: &AuthenticatedAgent,
+    contact: ContactId,
+) -> Result<ErasureJob, ApiError> {
+    agent.require_admin()?;
     // On its own task: a client that hangs up does not stop the erasure half-way.
     let (store, dir, by) = (std::sync::Arc::clone(&state.store), state.media_dir.clone(), agent.0.id);
     let job = tokio::spawn(async move {
@@ -108,10 +122,10 @@ async fn erase(
     .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("the erasure task")))?
     .map_err(privacy_error)?
     .ok_or(ApiError::NotFound { what: "contact" })?;
-    let json = ErasureJson::from(job);
     // Ids and counts only: nothing of the person is left to record.
+    let json = ErasureJson::from(job.clone());
     state.audit().record(agent.audit(AuditAction::ContactErased).target("contact", contact).after(&json)).await;
-    Ok(HttpResponse::Ok().json(json))
+    Ok(job)
 }
 
 /// An erasure job (admins).

@@ -111,6 +111,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/admin/channels/{channel_id}/away/preview"),
     ("get", "/admin/channels/{channel_id}/csat"),
     ("get", "/admin/channels/{channel_id}/sla"),
+    ("get", "/admin/channels/{channel_id}/retention"),
     ("get", "/admin/agents"),
     ("get", "/admin/teams"),
     ("get", "/admin/teams/{team_id}/sla"),

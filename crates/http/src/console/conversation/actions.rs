@@ -134,7 +134,7 @@ fn inbox_url(list: &List) -> String {
 }
 
 /// Goes to `url`: htmx loads it as a page, a browser follows the redirect.
-fn go(req: &HttpRequest, url: &str) -> HttpResponse {
+pub(super) fn go(req: &HttpRequest, url: &str) -> HttpResponse {
     if super::is_htmx(req) {
         HttpResponse::NoContent().insert_header(("HX-Redirect", url.to_owned())).finish()
     } else {

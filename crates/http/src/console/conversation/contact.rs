@@ -1,7 +1,9 @@
 //! The contact panel: name (the agents' override, editable), number, language, custom
 //! attributes (editable: the same use case and checks as `PATCH /api/v1/contacts/{id}`),
 //! previous conversations (with their satisfaction ratings), the click-to-chat link or ad
-//! that started this one, and its satisfaction survey's rating and comment.
+//! that started this one, and its satisfaction survey's rating and comment. Admins also
+//! get the contact's data export and its erasure (`POST /c/{id}/contact/erase`, the same
+//! use case as `POST /api/v1/contacts/{id}/erase`).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -63,6 +65,10 @@ struct ContactPanel {
     opted_out: Option<(String, String, &'static str)>,
     /// The contact's data export (admins only).
     export_href: Option<String>,
+    /// Whether the erase button shows (admins only, and not once erased).
+    can_erase: bool,
+    /// The contact was erased: nothing of them is left to show.
+    erased: bool,
 }
 
 /// A satisfaction survey, for people.
@@ -93,6 +99,14 @@ fn text_of(v: &Value) -> String {
 /// The conversation's contact.
 pub(super) async fn contact_of(state: &AppState, c: &ConversationView) -> Result<Contact, ConsoleError> {
     Ok(state.store.contact(c.contact.id).await?.ok_or(ApiError::NotFound { what: "contact" })?)
+}
+
+/// Whether the contact was erased: erasure replaces the number with one WhatsApp cannot
+/// give anyone, 20 digits starting `00` (real ones are at most 15, E.164; see
+/// `switchboard_store_sql::erasure::erased_wa_id`).
+fn is_erased(contact: &Contact) -> bool {
+    let n = contact.wa_id.to_string();
+    n.len() == 20 && n.starts_with("00")
 }
 
 /// The contact's recorded language, if any.
@@ -130,9 +144,11 @@ pub(super) async fn panel_html(
     let csat = state.store.conversation_csat(c.id).await?.as_ref().map(CsatLine::of);
     let origin = origin(state, c).await?;
     let number: String = contact.wa_id.to_string();
+    let erased = is_erased(contact);
+    let admin = agent.0.role == switchboard_domain::AgentRole::Admin;
     rendered(&ContactPanel {
         id: c.id,
-        display_name: thread::contact_name(c),
+        display_name: if erased { "Erased contact".to_owned() } else { thread::contact_name(c) },
         name: contact.name.clone().unwrap_or_default(),
         profile_name: contact.profile_name.clone(),
         language: language(contact),
@@ -152,8 +168,9 @@ pub(super) async fn panel_html(
             };
             (thread::iso(&t), thread::short(&t), how)
         }),
-        export_href: (agent.0.role == switchboard_domain::AgentRole::Admin)
-            .then(|| format!("/api/v1/contacts/{}/export", contact.id)),
+        export_href: (admin && !erased).then(|| format!("/api/v1/contacts/{}/export", contact.id)),
+        can_erase: admin && !erased,
+        erased,
     })
 }
 
@@ -244,4 +261,19 @@ pub(super) async fn update(
     tracing::info!(contact_id = %contact.id, by = %v.agent.0.id, "contact updated");
     let html = panel_html(&state, &v.agent, &c, &updated).await?;
     Ok(done(&req, v.id, Some(html)))
+}
+
+/// `POST /c/{id}/contact/erase` (admins): erases the conversation's contact to the end,
+/// as `POST /api/v1/contacts/{id}/erase` does (audited the same way), then reloads the
+/// page, which shows the contact erased. An agent gets 403 and nothing changes.
+pub(super) async fn erase(
+    Page(v): Page<VisibleConversation>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ConsoleError> {
+    v.agent.require_admin()?;
+    let c = super::conversation(&state, v.id).await?;
+    let job = crate::routes::privacy::erase_contact(&state, &v.agent, c.contact.id).await?;
+    tracing::info!(contact_id = %c.contact.id, erasure_id = %job.id, by = %v.agent.0.id, "contact erased from the console");
+    Ok(super::actions::go(&req, &format!("/c/{}", v.id)))
 }

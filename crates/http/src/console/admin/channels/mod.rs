@@ -1,8 +1,9 @@
 //! `/admin/channels`: each connected number (its display number, whether it is enabled
 //! and sends with its own access token) with what it answers on its own — its business
-//! hours, greeting, away message, satisfaction survey and SLA targets — each on its own
-//! screen, saved through `/api/v1/admin/channels/{channel_id}/auto-replies/{hours|greeting|away}`,
-//! `…/csat` and `…/sla` (the SLA screen is `super::sla`, shared with the teams').
+//! hours, greeting, away message, satisfaction survey, SLA targets and retention — each
+//! on its own screen, saved through
+//! `/api/v1/admin/channels/{channel_id}/auto-replies/{hours|greeting|away}`, `…/csat`,
+//! `…/sla` (the SLA screen is `super::sla`, shared with the teams') and `…/retention`.
 //!
 //! The lines and previews these screens show ("Now: open, closes today at 18:00", a
 //! rendered greeting, whether the away message would go out now) are computed by the
@@ -12,6 +13,7 @@
 mod csat;
 mod hours;
 mod messages;
+mod retention;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -40,7 +42,8 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/channels/{channel_id}/away", web::get().to(messages::away_page))
         .route("/channels/{channel_id}/away/preview", web::post().to(messages::away_preview))
         .route("/channels/{channel_id}/csat", web::get().to(csat::page))
-        .route("/channels/{channel_id}/sla", web::get().to(super::sla::channel_page));
+        .route("/channels/{channel_id}/sla", web::get().to(super::sla::channel_page))
+        .route("/channels/{channel_id}/retention", web::get().to(retention::page));
 }
 
 /// Whether an automatic message is set, and on.
@@ -84,6 +87,8 @@ struct Row {
     csat: Switch,
     /// Its SLA targets in words ("first response within 30 min, …"), or `None`.
     sla: Option<String>,
+    /// Its retention policy in words ("everything kept").
+    retention: String,
 }
 
 #[derive(Template)]
@@ -99,6 +104,7 @@ async fn list(Page(admin): Page<Admin>, state: web::Data<AppState>) -> Result<Ht
     let now = Utc::now();
     let config = state.config();
     let mut channels = Vec::new();
+    let policies: std::collections::HashMap<_, _> = state.store.retention_policies().await?.into_iter().collect();
     for c in state.store.channel_records().await? {
         let s = config.channel_settings(c.id).await?;
         channels.push(Row {
@@ -118,6 +124,7 @@ async fn list(Page(admin): Page<Admin>, state: web::Data<AppState>) -> Result<Ht
                 .await?
                 .as_ref()
                 .map(super::sla::sla_line),
+            retention: retention::policy_line(&policies.get(&c.id).copied().unwrap_or_default()),
         });
     }
     render(&Channels { layout: Layout::signed_in("Channels & hours", &admin.agent), nav: Nav::at(SECTION), channels })
