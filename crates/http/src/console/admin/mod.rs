@@ -109,6 +109,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/admin/channels/{channel_id}/away"),
     ("post", "/admin/channels/{channel_id}/away/preview"),
     ("get", "/admin/channels/{channel_id}/csat"),
+    ("get", "/admin/channels/{channel_id}/edit"),
     ("get", "/admin/agents"),
     ("get", "/admin/teams"),
     ("get", "/admin/links"),

@@ -2,7 +2,9 @@
 //! and sends with its own access token) with what it answers on its own — its business
 //! hours, greeting, away message and satisfaction survey — each on its own screen, saved
 //! through `/api/v1/admin/channels/{channel_id}/auto-replies/{hours|greeting|away}` and
-//! `…/csat`.
+//! `…/csat`. A channel is added with the form on `/admin/channels`
+//! (`POST /api/v1/admin/channels`) and its own settings are edited, and its templates
+//! synchronised, on `/admin/channels/{channel_id}/edit`.
 //!
 //! The lines and previews these screens show ("Now: open, closes today at 18:00", a
 //! rendered greeting, whether the away message would go out now) are computed by the
@@ -10,6 +12,7 @@
 //! `CompiledConfig::evaluate_content` for the greeting and away message.
 
 mod csat;
+mod edit;
 mod hours;
 mod messages;
 
@@ -39,7 +42,8 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/channels/{channel_id}/greeting/preview", web::post().to(messages::greeting_preview))
         .route("/channels/{channel_id}/away", web::get().to(messages::away_page))
         .route("/channels/{channel_id}/away/preview", web::post().to(messages::away_preview))
-        .route("/channels/{channel_id}/csat", web::get().to(csat::page));
+        .route("/channels/{channel_id}/csat", web::get().to(csat::page))
+        .route("/channels/{channel_id}/edit", web::get().to(edit::page));
 }
 
 /// Whether an automatic message is set, and on.
