@@ -17,6 +17,7 @@ both_backends!(
     the_hours_preview_names_what_the_api_would_refuse,
     the_greeting_and_away_pages_show_every_saved_option,
     the_greeting_and_away_previews_render_what_the_engine_would_send,
+    the_channel_edit_page_shows_its_settings_and_templates_but_never_its_credentials,
 );
 
 async fn channel_id(app: &TestApp) -> String {
@@ -360,4 +361,63 @@ async fn the_greeting_and_away_previews_render_what_the_engine_would_send(backen
     // Nothing was saved by any preview.
     let config = admin(&app, Method::GET, &base, None).await;
     assert!(config["greeting"].is_null() && config["away"].is_null(), "{config}");
+}
+
+async fn the_channel_edit_page_shows_its_settings_and_templates_but_never_its_credentials(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = "EAAG-page-test-token-93b1";
+    let secret = "app-secret-page-test-5c2e";
+    let created = admin(
+        &app,
+        Method::POST,
+        "/api/v1/admin/channels",
+        Some(json!({"phone_number_id": "555000111", "name": "Returns <desk>", "display_phone_number": "+44 7700 900123",
+                    "waba_id": "4455667788", "access_token": token, "app_secret": secret, "throughput_per_second": 250})),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    app.graph
+        .templates(
+            "4455667788",
+            vec![json!({"id": "9", "name": "parcel_ready", "language": "en_GB", "status": "PENDING", "category": "UTILITY",
+                        "components": [{"type": "BODY", "text": "Your parcel is ready"}]})],
+            10,
+        )
+        .await;
+
+    // The list offers the add form and each channel's edit screen.
+    let list = page(&app, "/admin/channels").await;
+    assert!(list.contains("data-api=\"POST /api/v1/admin/channels\""), "{list}");
+    assert!(list.contains(&format!("href=\"/admin/channels/{id}/edit\"")), "{list}");
+    assert!(!list.contains(token) && !list.contains(secret));
+
+    let edit = format!("/admin/channels/{id}/edit");
+    let html = page(&app, &edit).await;
+    assert!(html.contains(&format!("data-api=\"PATCH /api/v1/admin/channels/{id}\"")), "{html}");
+    assert!(html.contains("value=\"Returns &#60;desk&#62;\""), "the name, escaped: {html}");
+    assert!(html.contains("value=\"+447700900123\""), "{html}");
+    assert!(html.contains("value=\"4455667788\"") && html.contains("value=\"250\""), "{html}");
+    assert!(html.contains("id=\"clear-token\"") && html.contains("id=\"clear-secret\""), "{html}");
+    assert!(html.contains("No template is synchronised yet."), "{html}");
+    assert!(!html.contains(token) && !html.contains(secret), "credentials are never rendered");
+
+    // After a sync the templates are listed.
+    admin(&app, Method::POST, &format!("/api/v1/admin/channels/{id}/templates/sync"), Some(json!({}))).await;
+    let html = page(&app, &edit).await;
+    for cell in ["parcel_ready", "en_GB", "PENDING", "UTILITY"] {
+        assert!(html.contains(&format!("<td>{cell}</td>")), "{cell}: {html}");
+    }
+
+    // Without its own credentials there is nothing to clear; an unknown channel is a 404.
+    admin(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/admin/channels/{id}"),
+        Some(json!({"access_token": null, "app_secret": null})),
+    )
+    .await;
+    let html = page(&app, &edit).await;
+    assert!(!html.contains("id=\"clear-token\"") && !html.contains("id=\"clear-secret\""), "{html}");
+    let res = app.get(&format!("/admin/channels/{}/edit", uuid::Uuid::now_v7())).await;
+    assert_eq!(res.status(), 404);
 }

@@ -6,6 +6,7 @@
 pub mod harness;
 
 mod admin_audit;
+mod admin_channels;
 mod admin_consent;
 mod admin_hours;
 mod admin_labels;

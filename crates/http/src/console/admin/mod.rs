@@ -112,6 +112,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/admin/channels/{channel_id}/csat"),
     ("get", "/admin/channels/{channel_id}/sla"),
     ("get", "/admin/channels/{channel_id}/retention"),
+    ("get", "/admin/channels/{channel_id}/edit"),
     ("get", "/admin/agents"),
     ("get", "/admin/teams"),
     ("get", "/admin/teams/{team_id}/sla"),

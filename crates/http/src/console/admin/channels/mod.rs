@@ -4,6 +4,9 @@
 //! on its own screen, saved through
 //! `/api/v1/admin/channels/{channel_id}/auto-replies/{hours|greeting|away}`, `…/csat`,
 //! `…/sla` (the SLA screen is `super::sla`, shared with the teams') and `…/retention`.
+//! A channel is added with the form on `/admin/channels` (`POST /api/v1/admin/channels`)
+//! and its own settings are edited, and its templates synchronised, on
+//! `/admin/channels/{channel_id}/edit`.
 //!
 //! The lines and previews these screens show ("Now: open, closes today at 18:00", a
 //! rendered greeting, whether the away message would go out now) are computed by the
@@ -11,6 +14,7 @@
 //! `CompiledConfig::evaluate_content` for the greeting and away message.
 
 mod csat;
+mod edit;
 mod hours;
 mod messages;
 mod retention;
@@ -43,7 +47,8 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/channels/{channel_id}/away/preview", web::post().to(messages::away_preview))
         .route("/channels/{channel_id}/csat", web::get().to(csat::page))
         .route("/channels/{channel_id}/sla", web::get().to(super::sla::channel_page))
-        .route("/channels/{channel_id}/retention", web::get().to(retention::page));
+        .route("/channels/{channel_id}/retention", web::get().to(retention::page))
+        .route("/channels/{channel_id}/edit", web::get().to(edit::page));
 }
 
 /// Whether an automatic message is set, and on.
