@@ -477,35 +477,12 @@ async fn conversations_csv(
     let store = state.store.clone();
     // Read the first page before answering, so that a failing store is an error status.
     let first = store.report_conversations(&span, None, CSV_PAGE).await?;
-    let mut head = CSV_COLUMNS.join(",");
-    head.push_str("\r\n");
-    let pages = futures_util::stream::unfold(Some((head, first)), move |state| {
-        let store = store.clone();
-        async move {
-            let (mut out, page) = state?;
-            for c in &page {
-                csv_row(&mut out, c);
-            }
-            let next = if page.len() < CSV_PAGE as usize {
-                Ok(None)
-            } else {
-                let after = page.last().map(|c| ReportCursor { created_at: c.created_at, id: c.id });
-                store.report_conversations(&span, after, CSV_PAGE).await.map(|p| Some((String::new(), p)))
-            };
-            match next {
-                Ok(next) => Some((Ok::<_, ApiError>(web::Bytes::from(out)), next)),
-                Err(e) => {
-                    tracing::error!(error = %e, "the CSV export stopped");
-                    Some((Err(ApiError::from(e)), None))
-                }
-            }
-        }
-    });
     let name = format!("conversations-{}-{}.csv", range.from(), range.to().pred_opt().unwrap_or(range.to()));
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")))
-        .streaming(pages))
+    let cursor = |c: &ReportConversation| ReportCursor { created_at: c.created_at, id: c.id };
+    Ok(csv_download(&name, CSV_COLUMNS, first, csv_row, cursor, move |after| {
+        let store = store.clone();
+        async move { store.report_conversations(&span, Some(after), CSV_PAGE).await }
+    }))
 }
 
 /// The CSAT surveys sent in the range that the customer answered (admins: all; agents:
@@ -525,33 +502,60 @@ async fn csat_csv(
     let span = ReportSpan { start: range.start(), end: range.end(), grouping: None, agent: request.agent };
     let store = state.store.clone();
     let first = store.report_csat_answers(&span, None, CSV_PAGE).await?;
-    let mut head = CSAT_CSV_COLUMNS.join(",");
-    head.push_str("\r\n");
-    let pages = futures_util::stream::unfold(Some((head, first)), move |state| {
+    let name = format!("csat-{}-{}.csv", range.from(), range.to().pred_opt().unwrap_or(range.to()));
+    let cursor = |a: &CsatAnswerRow| CsatCursor { surveyed_at: a.surveyed_at, id: a.conversation_id };
+    Ok(csv_download(&name, CSAT_CSV_COLUMNS, first, csat_row, cursor, move |after| {
         let store = store.clone();
+        async move { store.report_csat_answers(&span, Some(after), CSV_PAGE).await }
+    }))
+}
+
+/// A CSV download named `name`, streamed a page at a time: the header row, the rows of
+/// `first`, then of each next page (`next(cursor(last row))`) until one comes short. A
+/// store error after the first page ends the stream (the client sees a cut-off body).
+fn csv_download<T, C, F, Fut>(
+    name: &str,
+    columns: &[&str],
+    first: Vec<T>,
+    row: fn(&mut String, &T),
+    cursor: fn(&T) -> C,
+    next: F,
+) -> HttpResponse
+where
+    T: 'static,
+    C: 'static,
+    F: Fn(C) -> Fut + 'static,
+    Fut: std::future::Future<Output = Result<Vec<T>, switchboard_store::StoreError>> + 'static,
+{
+    let mut head = columns.join(",");
+    head.push_str("\r\n");
+    let next = std::rc::Rc::new(next);
+    let file = name.to_owned();
+    let pages = futures_util::stream::unfold(Some((head, first)), move |state| {
+        let next = std::rc::Rc::clone(&next);
+        let file = file.clone();
         async move {
             let (mut out, page) = state?;
-            for a in &page {
-                csat_row(&mut out, a);
+            for item in &page {
+                row(&mut out, item);
             }
-            let next = if page.len() < CSV_PAGE as usize {
-                Ok(None)
-            } else {
-                let after = page.last().map(|a| CsatCursor { surveyed_at: a.surveyed_at, id: a.conversation_id });
-                store.report_csat_answers(&span, after, CSV_PAGE).await.map(|p| Some((String::new(), p)))
+            let more = match page.last() {
+                Some(last) if page.len() >= CSV_PAGE as usize => {
+                    next(cursor(last)).await.map(|p| Some((String::new(), p)))
+                }
+                _ => Ok(None),
             };
-            match next {
-                Ok(next) => Some((Ok::<_, ApiError>(web::Bytes::from(out)), next)),
+            match more {
+                Ok(more) => Some((Ok::<_, ApiError>(web::Bytes::from(out)), more)),
                 Err(e) => {
-                    tracing::error!(error = %e, "the CSAT export stopped");
+                    tracing::error!(error = %e, file, "the CSV export stopped");
                     Some((Err(ApiError::from(e)), None))
                 }
             }
         }
     });
-    let name = format!("csat-{}-{}.csv", range.from(), range.to().pred_opt().unwrap_or(range.to()));
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")))
-        .streaming(pages))
+        .streaming(pages)
 }
