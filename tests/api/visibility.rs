@@ -259,7 +259,7 @@ impl Fixture {
             "links/{id}" => self.link.clone(),
             "agents/{id}" => self.insider.clone(),
             "teams/{id}" => self.team.clone(),
-            "channels/{id}" => self.channel.clone(),
+            "channels/{id}" | "admin/channels" => self.channel.clone(),
             // Admins only: refused before the id is looked at.
             _ => uuid::Uuid::now_v7().to_string(),
         };
@@ -300,6 +300,11 @@ impl Fixture {
             format!("/api/v1/channels/{}/assignment", self.channel),
             format!("/api/v1/teams/{}/assignment", self.team),
             format!("/api/v1/admin/channels/{}/auto-replies", self.channel),
+            format!("/api/v1/admin/channels/{}", self.channel),
+            format!("/api/v1/admin/channels/{}/csat", self.channel),
+            format!("/api/v1/admin/channels/{}/sla", self.channel),
+            format!("/api/v1/admin/channels/{}/retention", self.channel),
+            format!("/api/v1/admin/teams/{}/sla", self.team),
             format!("/api/v1/links/{l}"),
         ] {
             out.insert(path.clone(), app.get_json(&path).await);
