@@ -143,6 +143,24 @@ async fn a_failed_delivery_is_retried_on_schedule_with_the_same_id(backend: Back
     let statuses: Vec<Value> = log["items"].as_array().unwrap().iter().map(|a| a["status"].clone()).collect();
     assert_eq!(statuses, [json!(200), json!(500)], "newest first");
     assert_eq!(log["items"][1]["response"], "boom");
+    // A page at a time: the cursor leads to the older attempt, the last page has none.
+    let page = app.get_json(&format!("/api/v1/admin/webhooks/{id}/attempts?limit=1")).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    assert_eq!(page["items"][0]["status"], 200);
+    let cursor = page["next_cursor"].as_str().expect("a next page");
+    let page = app.get_json(&format!("/api/v1/admin/webhooks/{id}/attempts?limit=1&cursor={cursor}")).await;
+    assert_eq!(page["items"][0]["status"], 500);
+    assert!(page["next_cursor"].is_null(), "{page}");
+    let page = app.get_json(&format!("/api/v1/admin/webhooks/{id}/deliveries?limit=1")).await;
+    assert_eq!((page["items"].as_array().unwrap().len(), &page["next_cursor"]), (1, &Value::Null), "{page}");
+    for log in ["attempts", "deliveries"] {
+        let res = app.get(&format!("/api/v1/admin/webhooks/{id}/{log}?cursor=abc")).await;
+        assert_eq!(res.status(), 422, "{log}");
+        let p: Value = res.json().await.unwrap();
+        assert_eq!(p["errors"][0]["field"], "cursor", "{log}: {p}");
+        let res = app.get(&format!("/api/v1/admin/webhooks/{}/{log}", uuid::Uuid::now_v7())).await;
+        assert_eq!(res.status(), 404, "{log} of no endpoint");
+    }
     let endpoint = app.get_json(&format!("/api/v1/admin/webhooks/{id}")).await;
     assert!(endpoint["failing_since"].is_null(), "a success ends the failure streak");
 }

@@ -1,7 +1,8 @@
 //! Bar charts drawn on the server as SVG, shared by the console's pages (`/reports`, a
 //! link's page): one or more series of values over slots (days, scores), each bar with a
 //! title that says its value, and labels under some slots. The templates draw the
-//! `Chart` this computes; the CSS colours the bars by their series' class.
+//! `Chart` this computes with one macro (`console/chart.html`); the CSS colours the bars by
+//! their series' class.
 
 use chrono::NaiveDate;
 

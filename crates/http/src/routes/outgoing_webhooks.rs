@@ -247,7 +247,13 @@ fn parse_description(raw: &str, errors: &mut Vec<FieldError>) -> String {
     raw.to_owned()
 }
 
-fn parse_page(params: &PageParams) -> Result<(u32, Option<i64>), ApiError> {
+/// The page of endpoint `id`'s log that `params` ask for, `(limit, before)`: 422 naming a
+/// bad field, 404 when there is no such endpoint.
+async fn requested_page(
+    state: &AppState,
+    id: WebhookEndpointId,
+    params: &PageParams,
+) -> Result<(u32, Option<i64>), ApiError> {
     let mut errors = Vec::new();
     let limit = parse_limit(params.limit.as_deref(), &mut errors);
     let before = match params.cursor.as_deref() {
@@ -260,7 +266,22 @@ fn parse_page(params: &PageParams) -> Result<(u32, Option<i64>), ApiError> {
             }
         },
     };
-    if errors.is_empty() { Ok((limit, before)) } else { Err(ApiError::Validation(errors)) }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    if state.store.webhook_endpoint(id).await?.is_none() {
+        return Err(ApiError::NotFound { what: "webhook endpoint" });
+    }
+    Ok((limit, before))
+}
+
+/// A page of `rows` read with one row more than `limit`: the first `limit`, and the cursor
+/// (`id`) of the last of them when the extra row says there is a next page.
+fn cut_page<T>(mut rows: Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> (Vec<T>, Option<String>) {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_cursor = if more { rows.last().map(|r| id(r).to_string()) } else { None };
+    (rows, next_cursor)
 }
 
 /// Every outgoing webhook endpoint (admins).
@@ -395,14 +416,9 @@ async fn deliveries(
     params: web::Query<PageParams>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (limit, before) = parse_page(&params)?;
-    if state.store.webhook_endpoint(id).await?.is_none() {
-        return Err(ApiError::NotFound { what: "webhook endpoint" });
-    }
-    let mut rows = state.store.webhook_deliveries(id, before, limit + 1).await?;
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    let next_cursor = if more { rows.last().map(|(id, _)| id.to_string()) } else { None };
+    let (limit, before) = requested_page(&state, id, &params).await?;
+    let rows = state.store.webhook_deliveries(id, before, limit + 1).await?;
+    let (rows, next_cursor) = cut_page(rows, limit, |(id, _)| *id);
     let items = rows
         .into_iter()
         .map(|(_, d)| DeliveryJson {
@@ -426,14 +442,9 @@ async fn attempts(
     params: web::Query<PageParams>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (limit, before) = parse_page(&params)?;
-    if state.store.webhook_endpoint(id).await?.is_none() {
-        return Err(ApiError::NotFound { what: "webhook endpoint" });
-    }
-    let mut rows = state.store.webhook_attempts(id, before, limit + 1).await?;
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    let next_cursor = if more { rows.last().map(|a| a.id.to_string()) } else { None };
+    let (limit, before) = requested_page(&state, id, &params).await?;
+    let rows = state.store.webhook_attempts(id, before, limit + 1).await?;
+    let (rows, next_cursor) = cut_page(rows, limit, |a| a.id);
     let items = rows
         .into_iter()
         .map(|a| AttemptJson {

@@ -18,9 +18,15 @@ use crate::console::{ConsoleError, Layout, Page, render};
 use crate::error::ApiError;
 use crate::extract::Admin;
 
+/// `scope`'s policy in words (`sla_line`), `None` without one: the channels' and teams'
+/// lists show it.
+pub(super) async fn saved_line(state: &AppState, scope: SlaScope) -> Result<Option<String>, ConsoleError> {
+    Ok(state.store.sla_policy(scope).await?.as_ref().map(sla_line))
+}
+
 /// A policy in words: "first response within 30 min, resolution within 8 h (business
 /// time); warned 10 min before".
-pub(super) fn sla_line(p: &SlaPolicy) -> String {
+fn sla_line(p: &SlaPolicy) -> String {
     let mut parts = Vec::new();
     if let Some(m) = p.first_response_minutes() {
         parts.push(format!("first response within {}", duration(m)));

@@ -132,12 +132,7 @@ async fn page(Page(admin): Page<Admin>, state: web::Data<AppState>) -> Result<Ht
             others,
             channels: t.channels.iter().filter_map(|c| channel_names.get(c).cloned()).collect(),
             policy: Policy::of(&policy),
-            sla: state
-                .store
-                .sla_policy(switchboard_store::SlaScope::Team(t.id))
-                .await?
-                .as_ref()
-                .map(super::sla::sla_line),
+            sla: super::sla::saved_line(&state, switchboard_store::SlaScope::Team(t.id)).await?,
         });
     }
     let mut rows = Vec::new();

@@ -123,12 +123,7 @@ async fn list(Page(admin): Page<Admin>, state: web::Data<AppState>) -> Result<Ht
             greeting: Switch::of(s.greeting.as_ref().map(|g| g.enabled)),
             away: Switch::of(s.away.as_ref().map(|a| a.enabled)),
             csat: Switch::of(switchboard_core::csat::settings(state.store.as_ref(), c.id).await?.map(|s| s.enabled())),
-            sla: state
-                .store
-                .sla_policy(switchboard_store::SlaScope::Channel(c.id))
-                .await?
-                .as_ref()
-                .map(super::sla::sla_line),
+            sla: super::sla::saved_line(&state, switchboard_store::SlaScope::Channel(c.id)).await?,
             retention: retention::policy_line(&policies.get(&c.id).copied().unwrap_or_default()),
         });
     }
