@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 use switchboard_domain::ChannelId;
-use switchboard_tests::payloads::{contact, delivery_for, meta_bytes, text};
+use switchboard_tests::payloads::{contact, delivery_for, message, meta_bytes, text};
 use switchboard_tests::{ACCESS_TOKEN, Backend, PHONE_NUMBER_ID, TestApp, both_backends, spawn_app};
 
 async fn the_configured_number_is_listed(backend: Backend) {
@@ -148,6 +148,85 @@ async fn each_channel_sends_with_its_own_token_and_is_signed_with_its_own_secret
     assert_eq!(app.graph.authorizations_from(PHONE_NUMBER_ID).await, [format!("Bearer {ACCESS_TOKEN}")]);
 }
 
+/// Everything said to Meta about a conversation of channel B goes with B's token: its
+/// customer's file downloaded (through the API and into a contact export), an agent's
+/// file uploaded, and the read mark. The mock answers these only with B's token.
+async fn a_second_channels_media_uploads_and_read_marks_use_its_own_token(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    add_channel_b(&app).await;
+    let from = "16505550011";
+    let image = |wamid: &str, id: &str| message(wamid, from, "image", json!({"id": id, "mime_type": "image/jpeg"}));
+    let body = meta_bytes(&delivery_for(
+        NUMBER_B,
+        vec![contact(from, "Kim")],
+        vec![text("wamid.b.t", from, "my photos"), image("wamid.b.i1", "5501"), image("wamid.b.i2", "5502")],
+        vec![],
+    ));
+    let sig = switchboard_cloudapi::signature::sign(SECRET_B.as_bytes(), &body);
+    assert_eq!(app.post_webhook_with(body, Some(&sig)).await.status(), 200);
+    app.ingest().await;
+    let conversation = app.conversations().await.remove(0);
+    let id = conversation["id"].as_str().unwrap().to_owned();
+    let contact_id = conversation["contact"]["id"].as_str().unwrap().to_owned();
+    let images: Vec<String> = app
+        .messages(&id)
+        .await
+        .iter()
+        .filter(|m| m["type"] == "image")
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(images.len(), 2);
+
+    // A customer's file, through the API; another, fetched by the contact's export.
+    app.graph.media_with_token(TOKEN_B, "5501", b"\xff\xd8 one", "image/jpeg", 1).await;
+    app.graph.media_with_token(TOKEN_B, "5502", b"\xff\xd8 two", "image/jpeg", 1).await;
+    let res = app.get(&format!("/api/v1/messages/{}/media", images[0])).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.bytes().await.unwrap().as_ref(), b"\xff\xd8 one");
+    let res = app.get(&format!("/api/v1/contacts/{contact_id}/export")).await;
+    assert_eq!(res.status(), 200);
+    let bytes = res.bytes().await.unwrap();
+    let archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let names: Vec<String> = archive.file_names().filter_map(Result::ok).map(|n| n.into_owned()).collect();
+    assert_eq!(names.iter().filter(|n| n.starts_with("media/")).count(), 2, "both files in the export: {names:?}");
+
+    // An agent's file, uploaded to Meta from B's number.
+    app.graph.accept_uploads_with_token(TOKEN_B, "7788").await;
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/conversations/{id}/attachments?filename=invoice.pdf")))
+        .bearer_auth(&app.token)
+        .header("content-type", "application/pdf")
+        .body(b"%PDF-1.4 invoice".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202, "{}", res.text().await.unwrap());
+
+    // The read mark.
+    let res = app.post_json(&format!("/api/v1/conversations/{id}/read"), &json!({})).await;
+    assert_eq!(res.status(), 204, "{}", res.text().await.unwrap());
+
+    app.graph.verify().await;
+    let calls = app.graph.authorizations().await;
+    let expected = [
+        ("GET", "/5501"),
+        ("GET", "/files/5501"),
+        ("GET", "/5502"),
+        ("GET", "/files/5502"),
+        ("POST", "/106540352242999/media"),
+        ("POST", "/106540352242999/messages"),
+    ];
+    for (m, p) in expected {
+        assert!(calls.iter().any(|(method, path, _)| method == m && path.ends_with(p)), "no {m} {p} in {calls:?}");
+    }
+    for (method, path, auth) in &calls {
+        assert_eq!(auth, &format!("Bearer {TOKEN_B}"), "{method} {path} with another token");
+    }
+    let read = app.graph.sent().await;
+    assert!(read.iter().any(|b| b["status"] == "read" && b["message_id"] == "wamid.b.i2"), "{read:?}");
+}
+
 async fn the_display_number_is_learned_from_webhooks_when_unset(backend: Backend) {
     let mut app = spawn_app(backend).await;
     let created = add_channel_b(&app).await;
@@ -177,5 +256,6 @@ both_backends!(
     the_configured_number_is_listed,
     channels_are_added_edited_and_disabled_with_write_only_credentials,
     each_channel_sends_with_its_own_token_and_is_signed_with_its_own_secret,
+    a_second_channels_media_uploads_and_read_marks_use_its_own_token,
     the_display_number_is_learned_from_webhooks_when_unset,
 );

@@ -18,6 +18,7 @@ mod console_admin_people;
 mod console_admin_rules;
 mod console_conversation;
 mod console_inbox;
+mod console_templates;
 mod contacts;
 mod csat;
 mod events;

@@ -402,6 +402,7 @@ fn console_matrix() -> Vec<ConsoleCase> {
         ("get", "/c/{id}/quick-reply", vec![]),
         ("post", "/c/{id}/compose", vec![("text", "sent as the business")]),
         ("post", "/c/{id}/template", vec![("name", "hello_world"), ("language", "en_US")]),
+        ("get", "/c/{id}/template-fields", vec![]),
         ("post", "/c/{id}/claim", vec![]),
         ("post", "/c/{id}/assign", vec![("agent_id", "me")]),
         ("post", "/c/{id}/team", vec![("team_id", "")]),

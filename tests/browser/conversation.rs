@@ -147,6 +147,47 @@ async fn the_composer_is_locked_with_the_template_form_once_the_window_closed(t:
     Ok(())
 }
 
+/// Once the window closed, the picker is open: choosing a template shows exactly its
+/// inputs, pre-filled from the contact; an empty one is refused next to it; filled in, the
+/// template goes to Meta with the values.
+async fn a_template_is_picked_filled_in_and_sent_once_the_window_closed(t: &mut BrowserTest) -> Result<()> {
+    sign_in_as_new_agent(t, "Sam", true).await?;
+    t.app.sync_templates("102290129340398", switchboard_tests::payloads::sample_templates()).await;
+    let id = customer_writes(&mut t.app, FROM, "hello?", 30 * 60).await?;
+    t.browser.goto(&format!("/c/{id}")).await?;
+    t.browser.wait_for("#template-box[open].prominent").await?;
+    t.browser
+        .eval("const s = document.getElementById('template-choice'); s.value = 'order_named:en_US'; s.dispatchEvent(new Event('change', {bubbles: true}));")
+        .await?;
+    let first = t.browser.wait_for("#template-fields input[name='parameters[0]']").await?;
+    ensure!(first.prop("value").await?.as_deref() == Some("Ana"), "the first name is filled in");
+    t.browser.wait_for_text("#template-fields", "Filled in from the contact's first name.").await?;
+    // Sent with a value missing (the browser's own check switched off): said at the input.
+    t.browser
+        .eval("document.querySelectorAll('#template-fields [required]').forEach((i) => i.removeAttribute('required'));")
+        .await?;
+    t.browser.fill("#template-fields input[name='header']", "A-1").await?;
+    t.browser.fill("#template-fields input[name='parameters[1]']", "A-1").await?;
+    t.browser.fill("#template-fields input[name='url_buttons[0]']", "A-1").await?;
+    t.browser.click("#template-form button[type=submit]").await?;
+    t.browser.wait_for_text("[data-error-for='parameters[2]']", "must not be empty").await?;
+    t.browser.wait_for("#template-fields input[name='parameters[2]'][aria-invalid='true']").await?;
+    ensure!(t.app.graph.sent().await.is_empty(), "nothing sent");
+    // Filled in: sent, and the picker starts again.
+    t.browser.fill("#template-fields input[name='parameters[2]']", "Monday").await?;
+    t.browser.click("#template-form button[type=submit]").await?;
+    t.browser.wait_for_text("#thread li.out", "order_named").await?;
+    t.browser.wait_for_gone("#template-fields input").await?;
+    t.app.send().await;
+    let sent = t.app.graph.sent().await;
+    let template = &sent.last().context("a template was sent")?["template"];
+    ensure!(template["name"] == "order_named", "{template}");
+    let body =
+        template["components"].as_array().and_then(|c| c.iter().find(|c| c["type"] == "body")).context("a body")?;
+    ensure!(body["parameters"][2]["text"] == "Monday" && body["parameters"][0]["text"] == "Ana", "{body}");
+    Ok(())
+}
+
 /// The customer sent STOP: the contact panel says so, the composer warns, and a reply in
 /// the open window still goes.
 async fn an_opted_out_contact_shows_in_the_panel_and_the_composer_warns(t: &mut BrowserTest) -> Result<()> {
@@ -287,6 +328,7 @@ browser_tests! {
     a_customers_image_shows_in_the_thread_through_the_session,
     a_quick_reply_is_filled_in_for_the_contact,
     the_composer_is_locked_with_the_template_form_once_the_window_closed,
+    a_template_is_picked_filled_in_and_sent_once_the_window_closed,
     a_note_mentions_an_agent,
     resolve_and_next_opens_the_next_waiting_conversation,
     a_transfer_to_a_team_shows_and_one_away_leaves_the_agents_view,

@@ -151,10 +151,15 @@ impl MockGraph {
     /// the access token). The file must be downloaded exactly `downloads` times before
     /// [`MockGraph::verify`].
     pub async fn media(&self, id: &str, bytes: &[u8], mime_type: &str, downloads: u64) {
-        self.media_lookup(id, mime_type, bytes.len()).await;
+        self.media_with_token(crate::ACCESS_TOKEN, id, bytes, mime_type, downloads).await;
+    }
+
+    /// As [`MockGraph::media`], answering only requests that carry `token` (a channel's own).
+    pub async fn media_with_token(&self, token: &str, id: &str, bytes: &[u8], mime_type: &str, downloads: u64) {
+        self.media_lookup_with_token(token, id, mime_type, bytes.len()).await;
         Mock::given(method("GET"))
             .and(path(format!("/files/{id}")))
-            .and(header("authorization", format!("Bearer {}", crate::ACCESS_TOKEN).as_str()))
+            .and(header("authorization", format!("Bearer {token}").as_str()))
             .respond_with(ResponseTemplate::new(200).set_body_raw(bytes.to_vec(), mime_type))
             .expect(downloads)
             .named(format!("download of media {id}"))
@@ -164,9 +169,13 @@ impl MockGraph {
 
     /// Meta's answer to looking up media id `id`: a download URL on this mock.
     pub async fn media_lookup(&self, id: &str, mime_type: &str, size: usize) {
+        self.media_lookup_with_token(crate::ACCESS_TOKEN, id, mime_type, size).await;
+    }
+
+    async fn media_lookup_with_token(&self, token: &str, id: &str, mime_type: &str, size: usize) {
         Mock::given(method("GET"))
             .and(path_regex(format!(r"^/v[0-9.]+/{id}$")))
-            .and(header("authorization", format!("Bearer {}", crate::ACCESS_TOKEN).as_str()))
+            .and(header("authorization", format!("Bearer {token}").as_str()))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!({
                 "messaging_product": "whatsapp",
                 "url": format!("{}/files/{id}", self.uri()),
@@ -182,9 +191,14 @@ impl MockGraph {
 
     /// Uploads to `/{phone-number-id}/media` are answered with media id `id`.
     pub async fn accept_uploads(&self, id: &str) {
+        self.accept_uploads_with_token(crate::ACCESS_TOKEN, id).await;
+    }
+
+    /// As [`MockGraph::accept_uploads`], answering only uploads that carry `token`.
+    pub async fn accept_uploads_with_token(&self, token: &str, id: &str) {
         Mock::given(method("POST"))
             .and(path_regex(r"^/v[0-9.]+/[0-9]+/media$"))
-            .and(header("authorization", format!("Bearer {}", crate::ACCESS_TOKEN).as_str()))
+            .and(header("authorization", format!("Bearer {token}").as_str()))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": id})))
             .named("media upload")
             .mount(&self.server)
@@ -274,6 +288,21 @@ impl MockGraph {
             .iter()
             .filter(|r| r.url.path().ends_with(&format!("/{phone_number_id}/messages")))
             .map(|r| r.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// `(method, path, Authorization header)` of every request received so far, in
+    /// arrival order.
+    pub async fn authorizations(&self) -> Vec<(String, String, String)> {
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(|r| {
+                let auth = r.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                (r.method.to_string(), r.url.path().to_owned(), auth.to_owned())
+            })
             .collect()
     }
 

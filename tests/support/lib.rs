@@ -300,6 +300,28 @@ impl TestApp {
         res.json().await.unwrap()
     }
 
+    /// Gives the configured channel WhatsApp Business Account `waba_id`, serves
+    /// `templates` from the mock Graph API and synchronises them; the channel's id.
+    pub async fn sync_templates(&self, waba_id: &str, templates: Vec<Value>) -> String {
+        let list = self.get_json("/api/v1/channels").await;
+        let id = list["items"][0]["id"].as_str().unwrap().to_owned();
+        let res = self
+            .client
+            .patch(self.url(&format!("/api/v1/admin/channels/{id}")))
+            .bearer_auth(&self.token)
+            .json(&serde_json::json!({"waba_id": waba_id}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "set the WABA id");
+        let n = templates.len();
+        self.graph.templates(waba_id, templates, 100).await;
+        let res = self.post_json(&format!("/api/v1/admin/channels/{id}/templates/sync"), &serde_json::json!({})).await;
+        assert_eq!(res.status(), 200, "sync templates");
+        assert_eq!(res.json::<Value>().await.unwrap()["templates"], n);
+        id
+    }
+
     /// Every conversation, all pages.
     pub async fn conversations(&self) -> Vec<Value> {
         self.all_pages("/api/v1/conversations?status=all&limit=100").await

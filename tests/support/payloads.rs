@@ -92,3 +92,37 @@ pub fn meta_bytes(v: &Value) -> Vec<u8> {
     }
     out.into_bytes()
 }
+
+/// Meta's definitions of a few templates, as `GET /{waba-id}/message_templates` lists
+/// them: named variables with examples and a URL button (`order_named`), a positional
+/// variable whose example is `name` (`welcome`), an image header (`promo`), none
+/// (`thanks`), and a rejected one (`otp`).
+#[must_use]
+pub fn sample_templates() -> Vec<Value> {
+    vec![
+        json!({"id": "2001", "name": "order_named", "language": "en_US", "status": "APPROVED", "category": "UTILITY",
+               "components": [
+                   {"type": "HEADER", "format": "TEXT", "text": "Order {{order_id}}",
+                    "example": {"header_text_named_params": [{"param_name": "order_id", "example": "A-1"}]}},
+                   {"type": "BODY", "text": "Hi {{first_name}}, order {{order_id}} ships on {{day}}.",
+                    "example": {"body_text_named_params": [
+                        {"param_name": "first_name", "example": "Kim"},
+                        {"param_name": "order_id", "example": "A-1"},
+                        {"param_name": "day", "example": "Monday"}]}},
+                   {"type": "FOOTER", "text": "Acme"},
+                   {"type": "BUTTONS", "buttons": [
+                       {"type": "URL", "text": "Track", "url": "https://acme.example/t/{{1}}",
+                        "example": ["https://acme.example/t/A-1"]},
+                       {"type": "QUICK_REPLY", "text": "Thanks"}]}]}),
+        json!({"id": "2002", "name": "welcome", "language": "en_US", "status": "APPROVED", "category": "MARKETING",
+               "components": [{"type": "BODY", "text": "Welcome {{1}}! Ask us anything.",
+                               "example": {"body_text": [["name"]]}}]}),
+        json!({"id": "2003", "name": "promo", "language": "en_US", "status": "APPROVED", "category": "MARKETING",
+               "components": [{"type": "HEADER", "format": "IMAGE", "example": {"header_handle": ["4::aW1n"]}},
+                              {"type": "BODY", "text": "Sale this week!"}]}),
+        json!({"id": "2004", "name": "thanks", "language": "es", "status": "APPROVED", "category": "UTILITY",
+               "components": [{"type": "BODY", "text": "¡Gracias!"}]}),
+        json!({"id": "2005", "name": "otp", "language": "en_US", "status": "REJECTED", "category": "AUTHENTICATION",
+               "components": [{"type": "BODY", "text": "{{1}} is your code."}]}),
+    ]
+}

@@ -18,7 +18,7 @@ use secrecy::SecretString;
 use serde_json::Value;
 use switchboard_cloudapi::{GraphClient, GraphError, SendResponse};
 use switchboard_domain::link::PhoneNumber;
-use switchboard_domain::{ChannelId, ChannelName, ChannelSecret, PhoneNumberId, Throughput, WabaId};
+use switchboard_domain::{ChannelId, ChannelName, ChannelSecret, ConversationId, PhoneNumberId, Throughput, WabaId};
 use switchboard_store::{ChannelPatch, ChannelRecord, NewChannel, SealedSecret, Store, StoreError};
 use tokio_util::sync::CancellationToken;
 
@@ -101,6 +101,22 @@ impl ChannelDirectory {
     #[must_use]
     pub fn client(&self, phone_number_id: &PhoneNumberId) -> Option<GraphClient> {
         self.entry(phone_number_id).and_then(|e| e.client).or_else(|| self.graph.clone())
+    }
+
+    /// The Graph API client that acts for conversation `id`: its channel's ([`Self::client`]).
+    /// `Ok(None)` in sandbox mode; [`StoreError::NotFound`] for an unknown conversation.
+    /// Marking read, downloading a conversation's media and uploading an agent's file all
+    /// go through this, so each uses the token of the number the customer wrote to.
+    pub async fn client_for_conversation(
+        &self,
+        store: &dyn Store,
+        id: ConversationId,
+    ) -> Result<Option<GraphClient>, StoreError> {
+        if self.graph.is_none() {
+            return Ok(None);
+        }
+        let conversation = store.conversation(id).await?.ok_or(StoreError::NotFound)?;
+        Ok(self.client(&conversation.phone_number_id))
     }
 
     /// Reloads every channel and opens its credentials. A credential that does not open

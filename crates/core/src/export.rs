@@ -28,7 +28,7 @@ use switchboard_cloudapi::{GraphClient, GraphError};
 use switchboard_domain::message::{MessageContent, MessageContext, Referral, StatusError};
 use switchboard_domain::{
     AgentId, ChannelId, ContactId, ConversationId, ConversationStatus, DeliveryState, Direction, LabelId, LinkId,
-    MessageId, NoteId, TeamId,
+    MessageId, NoteId, PhoneNumberId, TeamId,
 };
 use switchboard_store::{
     Contact, ConversationView, MessageCursor, MessageQuery, MessageView, Store, StoreError, ViewCursor, ViewQuery,
@@ -37,6 +37,8 @@ use switchboard_store::{
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use zip::write::{SimpleFileOptions, StreamWriter};
 use zip::{CompressionMethod, ZipWriter};
+
+use crate::channels::ChannelDirectory;
 
 /// The version of `contact.json`'s layout (its `schema_version`): raised when a field
 /// changes meaning or goes away; new fields may appear without it.
@@ -52,8 +54,9 @@ const CHUNK: usize = 64 * 1024;
 pub struct ExportOptions {
     /// The media cache (`media.dir`).
     pub media_dir: PathBuf,
-    /// Fetches files that are not cached; `None` (sandbox mode): cached files only.
-    pub graph: Option<GraphClient>,
+    /// Fetches files that are not cached, each with the client of its conversation's
+    /// channel ([`ChannelDirectory::client`]); in sandbox mode, cached files only.
+    pub channels: Arc<ChannelDirectory>,
 }
 
 /// What an export wrote.
@@ -113,7 +116,7 @@ where
                 let page = store.list_messages(c.id, &q).await?;
                 for m in &page.items {
                     if m.content.media().is_some() {
-                        let outcome = media_file(&mut zip, options, m).await?;
+                        let outcome = media_file(&mut zip, options, &c.phone_number_id, m).await?;
                         match outcome {
                             MediaOutcome::File { .. } => summary.media_files += 1,
                             MediaOutcome::Missing(_) => summary.media_missing += 1,
@@ -340,6 +343,7 @@ impl Missing {
 async fn media_file<W: AsyncWrite + Unpin + Send + ?Sized>(
     zip: &mut Archive<'_, W>,
     options: &ExportOptions,
+    business_number: &PhoneNumberId,
     m: &MessageView,
 ) -> Result<MediaOutcome, ExportError> {
     let Some(media) = m.content.media() else { return Ok(MediaOutcome::Missing(Missing::NoMediaId)) };
@@ -355,12 +359,14 @@ async fn media_file<W: AsyncWrite + Unpin + Send + ?Sized>(
         let bytes = zip.copy_file(&name, file).await?;
         return Ok(MediaOutcome::File { path: name, bytes });
     }
-    let Some(graph) = &options.graph else { return Ok(MediaOutcome::Missing(Missing::NotCached)) };
+    let Some(graph) = options.channels.client(business_number) else {
+        return Ok(MediaOutcome::Missing(Missing::NotCached));
+    };
     // Downloaded to a temporary file first, so that a download that breaks off leaves no
     // partial entry (entries in a stream cannot be taken back). The name starts with a
     // dot: the cache's pruning removes one an interrupted export left behind.
     let tmp = options.media_dir.join(format!(".export.{}.part", uuid_simple()));
-    let fetched = fetch(graph, key, &options.media_dir, &tmp).await;
+    let fetched = fetch(&graph, key, &options.media_dir, &tmp).await;
     let result = match fetched {
         Ok(content_type) => match tokio::fs::File::open(&tmp).await {
             Ok(file) => {

@@ -101,7 +101,37 @@
       setMode();
       preview();
       if (form.id === "composer") textarea().focus();
+      // The picker starts again from "Choose…".
+      const fields = form.querySelector("#template-fields");
+      if (fields) fields.replaceChildren();
     }
+  });
+
+  // ---- The template picker: a refusal's field errors go next to the inputs they name
+  // (the error page lists them as `li[data-field]`; console.js also shows them in #flash). ----
+  function clearFieldErrors(form) {
+    form.querySelectorAll("[data-error-for]").forEach((p) => { p.textContent = ""; });
+    form.querySelectorAll("[aria-invalid]").forEach((i) => i.removeAttribute("aria-invalid"));
+  }
+  document.addEventListener("htmx:beforeRequest", (evt) => {
+    const form = evt.detail.elt;
+    if (form instanceof HTMLFormElement && form.hasAttribute("data-template-picker")) clearFieldErrors(form);
+  });
+  document.addEventListener("htmx:responseError", (evt) => {
+    const form = evt.detail.elt;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-template-picker")) return;
+    const doc = new DOMParser().parseFromString(evt.detail.xhr.responseText || "", "text/html");
+    let first = null;
+    doc.querySelectorAll("#error-fields li[data-field]").forEach((li) => {
+      const field = li.dataset.field;
+      const slot = Array.from(form.querySelectorAll("[data-error-for]")).find((p) => p.dataset.errorFor === field);
+      if (!slot) return;
+      const strong = li.querySelector("strong");
+      slot.textContent = li.textContent.slice(strong ? strong.textContent.length : 0).replace(/^:\s*/, "");
+      const input = Array.from(form.querySelectorAll("[data-field]")).find((i) => i.dataset.field === field);
+      if (input) { input.setAttribute("aria-invalid", "true"); first = first || input; }
+    });
+    if (first) first.focus();
   });
 
   function setMode() {
@@ -229,8 +259,8 @@
     } else if (form.dataset.closesAt !== closesAt) {
       form.dataset.closesAt = closesAt;
       form.removeAttribute("data-closed");
-      const tf = document.getElementById("template-form");
-      if (tf) tf.hidden = true;
+      const box = document.getElementById("template-box");
+      if (box) { box.classList.remove("prominent"); box.open = false; }
       setMode();
       tick();
     }
@@ -240,8 +270,8 @@
     form.setAttribute("data-closed", "");
     const state = document.getElementById("window-state");
     if (state) state.textContent = "The customer-service window has closed: free text can no longer be sent; send a template. What you typed is kept.";
-    const tf = document.getElementById("template-form");
-    if (tf) tf.hidden = false;
+    const box = document.getElementById("template-box");
+    if (box) { box.classList.add("prominent"); box.open = true; }
     setMode();
   }
   function tick() {

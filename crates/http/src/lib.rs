@@ -23,7 +23,6 @@ use std::time::Duration;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use secrecy::SecretString;
-use switchboard_cloudapi::GraphClient;
 use switchboard_core::{ClickCounter, Inbox, Intake, LiveHub, SendHealth, Wake};
 use switchboard_store::Store;
 use tracing_actix_web::TracingLogger;
@@ -39,7 +38,9 @@ pub struct AppState {
     pub intake: Intake,
     /// The channels' credentials and settings in memory: the app secrets webhook
     /// signatures are checked against (the configured one and the channels' own; with
-    /// none, webhook deliveries are refused: 503, Meta retries).
+    /// none, webhook deliveries are refused: 503, Meta retries), and the Graph API client
+    /// of each channel (its own access token, else the configured one; none in sandbox
+    /// mode) that marks read, downloads media and uploads agents' files.
     pub channel_directory: Arc<switchboard_core::ChannelDirectory>,
     /// Token for the GET handshake: without it, the handshake is refused.
     pub verify_token: Option<SecretString>,
@@ -50,8 +51,6 @@ pub struct AppState {
     pub send_health: Arc<SendHealth>,
     /// Set when messages go to the sandbox instead of Meta.
     pub sandbox: bool,
-    /// The Graph API client for mark-read and media downloads; `None` in sandbox mode.
-    pub graph: Option<GraphClient>,
     /// Where fetched media files are cached (`media.dir`); created when first needed.
     pub media_dir: PathBuf,
     /// Click-to-chat links: the public base URL and the reference format.

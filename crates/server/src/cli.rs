@@ -220,14 +220,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Contact { command: ContactCommand::Export { wa_id, out } } => {
             let wa_id = switchboard_domain::WaId::parse(&wa_id).context("--wa-id")?;
             let graph = startup::graph_client(&settings)?;
+            let key = std::sync::Arc::new(startup::secrets_key(&settings)?);
             let store = startup::connect_store(&settings).await?;
             let result = async {
                 store.migrate().await.context("cannot apply database migrations")?;
+                // Media are fetched with the token of each conversation's channel.
+                let channels = std::sync::Arc::new(switchboard_core::ChannelDirectory::new(
+                    key,
+                    graph,
+                    settings.whatsapp.app_secret.clone(),
+                ));
+                channels.refresh(&*store).await.context("cannot load the channels")?;
                 let contact = store
                     .contact_by_wa_id(&wa_id)
                     .await?
                     .with_context(|| format!("no contact has the WhatsApp number {}", wa_id.as_str()))?;
-                let options = switchboard_core::ExportOptions { media_dir: settings.media.dir.clone(), graph };
+                let options = switchboard_core::ExportOptions { media_dir: settings.media.dir.clone(), channels };
                 let entry =
                     switchboard_core::Actor::SYSTEM.entry(AuditAction::ContactExported).target("contact", contact.id);
                 switchboard_core::Audit::new(&*store).record(entry).await;

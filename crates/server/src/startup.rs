@@ -26,8 +26,9 @@ use crate::settings::{Backend, Settings, SqliteSynchronous};
 /// The Graph API client the settings describe; `None` in sandbox mode (no access token,
 /// or the sandbox asked for).
 pub fn graph_client(settings: &Settings) -> anyhow::Result<Option<GraphClient>> {
-    // One Graph API client, shared by the sender and the HTTP handlers (mark-read, media);
-    // none in sandbox mode.
+    // One Graph API client (the configured token), shared through the channel directory by
+    // the sender and the HTTP handlers (mark-read, media, uploads), which give a channel
+    // with its own token a client of its own; none in sandbox mode.
     Ok(match (&settings.whatsapp.access_token, settings.uses_sandbox()) {
         (Some(token), false) => Some(
             GraphClient::new(GraphConfig {
@@ -198,8 +199,9 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         stop.clone(),
     );
 
-    // One Graph API client, shared by the sender and the HTTP handlers (mark-read, media);
-    // none in sandbox mode.
+    // One Graph API client (the configured token), shared through the channel directory by
+    // the sender and the HTTP handlers (mark-read, media, uploads), which give a channel
+    // with its own token a client of its own; none in sandbox mode.
     let graph = graph_client(settings)?;
     // The channels' own credentials and throughput tiers, in memory: reloaded when this
     // instance changes a channel and every half minute (another instance's changes).
@@ -308,7 +310,6 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             wake: wake.clone(),
             send_health: Arc::clone(&send_health),
             sandbox: settings.uses_sandbox(),
-            graph,
             media_dir: settings.media.dir.clone(),
             links: LinkOptions { public_url: settings.public_url()?, ref_format: settings.ref_format()? },
             clicks,

@@ -7,12 +7,13 @@
 use std::path::Path;
 
 use chrono::Utc;
-use switchboard_cloudapi::{GraphClient, MediaKind, MediaSource, OutboundBody};
+use switchboard_cloudapi::{MediaKind, MediaSource, OutboundBody};
 use switchboard_domain::message::{Media, MessageContent};
 use switchboard_domain::{Attachment, AttachmentKind, ConversationId, MessageId, window};
 use switchboard_store::{Agent, MessageView};
 
 use super::{Compose, Inbox, InboxError, Outgoing};
+use crate::channels::ChannelDirectory;
 
 /// A file an agent sends, already received into `file`.
 #[derive(Debug)]
@@ -32,21 +33,23 @@ pub struct SentAttachment {
 }
 
 impl Inbox<'_> {
-    /// Uploads `upload` through `graph` (`None`: Meta is not connected, so nothing can be
-    /// uploaded) and queues it as `agent`'s reply in `conversation`.
+    /// Uploads `upload` with the client of the conversation's channel (its own access
+    /// token, else the configured one; none in sandbox mode, so nothing can be uploaded)
+    /// and queues it as `agent`'s reply in `conversation`.
     pub async fn send_attachment(
         &self,
         agent: &Agent,
         conversation: ConversationId,
         upload: Upload<'_>,
-        graph: Option<&GraphClient>,
+        channels: &ChannelDirectory,
         idempotency_key: Option<&str>,
     ) -> Result<SentAttachment, InboxError> {
         let view = self.store.conversation(conversation).await?.ok_or(InboxError::NotFound { what: "conversation" })?;
         if !window::is_open(view.window_closes_at, Utc::now()) {
             return Err(InboxError::WindowClosed { closed_at: view.window_closes_at });
         }
-        let graph = graph
+        let graph = channels
+            .client(&view.phone_number_id)
             .ok_or(InboxError::Unavailable("files are uploaded to WhatsApp, which is not connected (sandbox mode)"))?;
         let Upload { attachment, file, caption, reply_to } = upload;
         let media_id = graph

@@ -138,7 +138,7 @@ impl Inbox<'_> {
     }
 
     /// Checks the window and Meta's limits.
-    async fn prepare(&self, conversation: &ConversationView, m: Outgoing) -> Result<Prepared, InboxError> {
+    async fn prepare(&self, conversation: &ConversationView, mut m: Outgoing) -> Result<Prepared, InboxError> {
         let is_template = matches!(m.body, OutboundBody::Template { .. });
         if is_template && let Some(since) = conversation.contact.opted_out_at {
             return Err(InboxError::OptedOut { since });
@@ -146,7 +146,7 @@ impl Inbox<'_> {
         if !is_template && !window::is_open(conversation.window_closes_at, Utc::now()) {
             return Err(InboxError::WindowClosed { closed_at: conversation.window_closes_at });
         }
-        if let OutboundBody::Template { name, language, components } = &m.body {
+        if let OutboundBody::Template { name, language, components } = &mut m.body {
             let errors =
                 crate::templates::check_template_send(self.store, conversation.channel_id, name, language, components)
                     .await?;

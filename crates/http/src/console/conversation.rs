@@ -16,7 +16,8 @@
 //! - `GET /c/{id}/panel` status, assignee and labels (re-read on every live event).
 //! - `GET /c/{id}/quick-reply?shortcut=…` what a quick reply would send here, filled in.
 //! - `POST /c/{id}/compose` a reply or (`mode=note`) a private note;
-//!   `POST /c/{id}/template` a template, by hand.
+//!   `POST /c/{id}/template` a template (from the picker, or by hand);
+//!   `GET /c/{id}/template-fields?template=name:language` the picker's inputs for one.
 //! - `POST /c/{id}/claim|assign|team|status|resolve-next|labels`,
 //!   `POST /c/{id}/labels/{label_id}/remove`, `GET /c/{id}/history`.
 //! - `POST /c/{id}/contact` the contact's name and custom attributes.
@@ -52,6 +53,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/c/{id}/quick-reply"),
     ("post", "/c/{id}/compose"),
     ("post", "/c/{id}/template"),
+    ("get", "/c/{id}/template-fields"),
     ("post", "/c/{id}/claim"),
     ("post", "/c/{id}/assign"),
     ("post", "/c/{id}/team"),
@@ -72,6 +74,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/c/{id}/quick-reply", web::get().to(compose::quick_reply_preview))
         .route("/c/{id}/compose", web::post().to(compose::compose))
         .route("/c/{id}/template", web::post().to(compose::template))
+        .route("/c/{id}/template-fields", web::get().to(compose::template_fields))
         .route("/c/{id}/claim", web::post().to(actions::claim))
         .route("/c/{id}/assign", web::post().to(actions::assign))
         .route("/c/{id}/team", web::post().to(actions::transfer))
@@ -167,8 +170,10 @@ struct Composer {
     mentionable: Vec<Mentionable>,
     /// A fresh idempotency key: a double submit sends once.
     key: String,
-    /// The template form's default language (the contact's, else `en`).
+    /// The hand-written template form's default language (the contact's, else `en`).
     language: String,
+    /// The channel's approved templates, `(name:language, label)`; empty: the form by hand.
+    templates: Vec<(String, String)>,
     /// When the contact opted out of automatic messages and templates (RFC 3339, and for
     /// people), if they did: the composer warns.
     opted_out: Option<(String, String)>,
@@ -211,6 +216,11 @@ async fn page(
         .map(|a| Mentionable { name: a.name.as_str().to_owned(), email: a.email.as_str().to_owned() })
         .collect();
     let language = contact::language(&person).unwrap_or_else(|| "en".into());
+    let templates = switchboard_core::templates::template_choices(state.store.as_ref(), c.channel_id, &person)
+        .await?
+        .into_iter()
+        .map(|t| (t.key(), format!("{} ({}, {})", t.name, t.language, t.category.to_lowercase())))
+        .collect();
     let contact_name = names.contact.clone();
     render(&ConversationPage {
         layout: Layout::signed_in(contact_name.clone(), &v.agent),
@@ -230,6 +240,7 @@ async fn page(
             key: uuid::Uuid::now_v7().to_string(),
             opted_out: c.contact.opted_out_at.map(|t| (thread::iso(&t), thread::short(&t))),
             language,
+            templates,
         },
     })
 }

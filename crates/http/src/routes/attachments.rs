@@ -91,7 +91,7 @@ pub(crate) async fn upload(
     })?;
     let file = spool.finish().await.map_err(|e| ApiError::Internal(e.into()))?.to_owned();
     let upload = Upload { attachment, file: &file, caption: params.caption, reply_to: params.reply_to };
-    let sent = state.inbox().send_attachment(&agent.0, id, upload, state.graph.as_ref(), key.as_deref()).await?;
+    let sent = state.inbox().send_attachment(&agent.0, id, upload, &state.channel_directory, key.as_deref()).await?;
     if let Err(e) = spool.keep(&sent.media_id, &media_type).await {
         tracing::warn!(error = %e, media_id = sent.media_id, "cannot keep the uploaded file in the media cache");
     }

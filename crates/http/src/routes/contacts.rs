@@ -347,7 +347,10 @@ async fn export(
     let (mut writer, reader) = tokio::io::duplex(EXPORT_BUFFER);
     let (done, result) = tokio::sync::oneshot::channel::<bool>();
     let store = std::sync::Arc::clone(&state.store);
-    let options = switchboard_core::ExportOptions { media_dir: state.media_dir.clone(), graph: state.graph.clone() };
+    let options = switchboard_core::ExportOptions {
+        media_dir: state.media_dir.clone(),
+        channels: std::sync::Arc::clone(&state.channel_directory),
+    };
     let by = agent.0.id;
     actix_web::rt::spawn(async move {
         let exported = switchboard_core::export_contact(store.as_ref(), &options, id, Utc::now(), &mut writer).await;

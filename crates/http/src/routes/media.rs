@@ -69,7 +69,9 @@ async fn media(
     if let Some(res) = entry.serve(filename.as_deref()).await {
         return Ok(res);
     }
-    let Some(graph) = &state.graph else {
+    // Fetched with the token of the conversation's channel.
+    let graph = state.channel_directory.client_for_conversation(state.store.as_ref(), message.conversation_id).await?;
+    let Some(graph) = &graph else {
         return Err(ApiError::Unavailable {
             code: "media_unavailable",
             detail:

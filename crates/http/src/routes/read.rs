@@ -44,7 +44,8 @@ async fn mark_read(
         code: "nothing_to_read",
         detail: "the customer has not sent a message in this conversation, so there is nothing to mark read".into(),
     })?;
-    let Some(graph) = &state.graph else {
+    // The conversation's channel's client (its own access token, else the configured one).
+    let Some(graph) = state.channel_directory.client(&conversation.phone_number_id) else {
         // Sandbox mode: there is no WhatsApp to tell.
         return Ok(HttpResponse::NoContent().finish());
     };

@@ -11,10 +11,10 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Deserializer};
 use switchboard_cloudapi::{
-    InteractiveHeader, ListRow, ListSection, MediaKind, MediaSource, OutboundBody, ReplyButton, TemplateComponent,
-    TemplateParameter,
+    InteractiveHeader, ListRow, ListSection, MediaKind, MediaSource, OutboundBody, ReplyButton, TemplateParameter,
 };
 use switchboard_core::inbox::{Compose, Outgoing};
+use switchboard_core::templates::TemplateSend;
 use switchboard_domain::autoreply::QuickReplyRef;
 use switchboard_domain::message::{Choice, Media, MessageContent};
 use switchboard_domain::{ConversationId, MessageId};
@@ -170,39 +170,38 @@ fn build(reply: Reply) -> Result<Outgoing, ApiError> {
         Reply::Document(m) => return media(MediaKind::Document, m, MessageContent::Document),
         Reply::Sticker(m) => return media(MediaKind::Sticker, m, MessageContent::Sticker),
         Reply::Template { name, language, parameters, header, button_payloads, header_media, url_buttons } => {
-            let mut components = Vec::new();
-            if let Some(h) = header {
-                components.push(TemplateComponent::Header(vec![TemplateParameter::text(h)]));
-            }
-            if let Some(m) = header_media {
-                let source = match (m.id, m.link) {
-                    (Some(id), None) => MediaSource::Id(id),
-                    (None, Some(link)) => MediaSource::Link(link),
-                    _ => return Err(ApiError::field("header_media", "give exactly one of id and link")),
-                };
-                let parameter = match m.r#type.as_str() {
-                    "image" => TemplateParameter::Image(source),
-                    "video" => TemplateParameter::Video(source),
-                    "document" => TemplateParameter::Document { source, filename: m.filename },
-                    _ => return Err(ApiError::field("header_media.type", "must be image, video or document")),
-                };
-                components.push(TemplateComponent::Header(vec![parameter]));
-            }
-            for b in url_buttons {
-                if b.index > 9 {
-                    return Err(ApiError::field("url_buttons", "index must be 0 to 9"));
+            let header_media = match header_media {
+                None => None,
+                Some(m) => {
+                    let source = match (m.id, m.link) {
+                        (Some(id), None) => MediaSource::Id(id),
+                        (None, Some(link)) => MediaSource::Link(link),
+                        _ => return Err(ApiError::field("header_media", "give exactly one of id and link")),
+                    };
+                    Some(match m.r#type.as_str() {
+                        "image" => TemplateParameter::Image(source),
+                        "video" => TemplateParameter::Video(source),
+                        "document" => TemplateParameter::Document { source, filename: m.filename },
+                        _ => return Err(ApiError::field("header_media.type", "must be image, video or document")),
+                    })
                 }
-                components.push(TemplateComponent::UrlButton { index: b.index, url_suffix: b.text });
+            };
+            if url_buttons.iter().any(|b| b.index > 9) {
+                return Err(ApiError::field("url_buttons", "index must be 0 to 9"));
             }
-            if !parameters.is_empty() {
-                components.push(TemplateComponent::Body(parameters.iter().map(TemplateParameter::text).collect()));
+            if button_payloads.len() > usize::from(u8::MAX) {
+                return Err(ApiError::field("button_payloads", "at most 10"));
             }
-            for (i, payload) in button_payloads.into_iter().enumerate() {
-                let index = u8::try_from(i).map_err(|_| ApiError::field("button_payloads", "at most 10"))?;
-                components.push(TemplateComponent::QuickReplyButton { index, payload });
-            }
-            let content = MessageContent::Template { name: name.clone(), language: language.clone(), parameters };
-            (OutboundBody::Template { name, language, components }, content, None)
+            let send = TemplateSend {
+                name,
+                language,
+                parameters,
+                header,
+                header_media,
+                url_buttons: url_buttons.into_iter().map(|b| (b.index, b.text)).collect(),
+                button_payloads,
+            };
+            return Ok(send.into_outgoing());
         }
         Reply::Buttons { body, buttons, header, footer, reply_to } => {
             let content = MessageContent::InteractiveMessage {

@@ -1,6 +1,7 @@
 //! The composer: a reply (text; a text that is exactly `/shortcut` sends that quick
 //! reply, filled in for this contact by the core), a private note with @mentions, or a
-//! template by hand once the window has closed. The same core use cases as
+//! template — chosen in the picker from the channel's approved templates, or named by
+//! hand when the channel has none synchronised. The same core use cases as
 //! `POST /api/v1/conversations/{id}/messages` and `…/notes`.
 //!
 //! On success htmx gets 204 with `HX-Trigger: sb-thread` (`conversation.js` clears the
@@ -10,8 +11,9 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
-use switchboard_cloudapi::{OutboundBody, TemplateComponent, TemplateParameter};
+use switchboard_cloudapi::{MediaSource, OutboundBody, TemplateParameter};
 use switchboard_core::inbox::{Compose, Outgoing};
+use switchboard_core::templates::{TemplateChoice, TemplateSend};
 use switchboard_domain::autoreply::QuickReplyRef;
 use switchboard_domain::message::MessageContent;
 use switchboard_domain::{ConversationId, MessageId};
@@ -81,60 +83,131 @@ pub(super) async fn compose(
     Ok(sent(&req, v.id))
 }
 
-#[derive(Deserialize)]
-pub(super) struct TemplateForm {
-    name: Option<String>,
-    language: Option<String>,
-    /// The body's parameters, one per line.
-    parameters: Option<String>,
-    /// A text header parameter.
-    header: Option<String>,
-    key: Option<String>,
+/// `name[i]` as its index.
+fn indexed(key: &str, name: &str) -> Option<usize> {
+    key.strip_prefix(name)?.strip_prefix('[')?.strip_suffix(']')?.parse().ok()
 }
 
-/// `POST /c/{id}/template`: an approved template, named by hand (as the REST reply's
-/// `{"type": "template", …}`).
+/// `POST /c/{id}/template`: a template, chosen in the picker (its inputs named as the
+/// REST reply's fields: `header`, `header_media` with `header_media_type`,
+/// `parameters[i]`, `url_buttons[i]`) or named by hand (`parameters` one per line). Built
+/// as the REST reply builds one ([`TemplateSend`]) and sent through `Inbox::reply`, which
+/// checks it against the channel's synchronised definition; a refusal names the inputs.
 pub(super) async fn template(
     Page(v): Page<VisibleConversation>,
     req: HttpRequest,
-    Form(form): Form<TemplateForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim());
+    let picker = get("template").is_some();
     let mut errors = Vec::new();
-    let name = form.name.as_deref().map(str::trim).unwrap_or_default().to_owned();
+    let name = get("name").unwrap_or_default().to_owned();
     if name.is_empty() {
         errors.push(FieldError::new("name", "is required: the approved template's name"));
     }
-    let language = form.language.as_deref().map(str::trim).unwrap_or_default().to_owned();
+    let language = get("language").unwrap_or_default().to_owned();
     if language.is_empty() {
         errors.push(FieldError::new("language", "is required: the template's language code, e.g. en_US"));
     }
+    // The picker's inputs, by index; else the hand form's lines.
+    let mut numbered: Vec<(usize, String)> = Vec::new();
+    let mut url_buttons = Vec::new();
+    for (k, value) in &pairs {
+        if let Some(i) = indexed(k, "parameters") {
+            numbered.push((i, value.trim().to_owned()));
+        } else if let Some(i) = indexed(k, "url_buttons") {
+            match u8::try_from(i).ok().filter(|i| *i <= 9) {
+                Some(i) => url_buttons.push((i, value.trim().to_owned())),
+                None => errors.push(FieldError::new(k.clone(), "index must be 0 to 9")),
+            }
+        }
+    }
+    numbered.sort_by_key(|(i, _)| *i);
+    let parameters: Vec<String> = if numbered.is_empty() {
+        get("parameters")
+            .unwrap_or_default()
+            .lines()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect()
+    } else {
+        for (position, (i, _)) in numbered.iter().enumerate() {
+            if *i != position {
+                errors.push(FieldError::new(
+                    format!("parameters[{i}]"),
+                    "the body's parameters are numbered from 0 without gaps",
+                ));
+                break;
+            }
+        }
+        numbered.into_iter().map(|(_, p)| p).collect()
+    };
+    let header_media = match get("header_media") {
+        None => None,
+        Some(link) => {
+            let source = MediaSource::Link(link.to_owned());
+            match get("header_media_type").unwrap_or_default() {
+                "image" => Some(TemplateParameter::Image(source)),
+                "video" => Some(TemplateParameter::Video(source)),
+                "document" => Some(TemplateParameter::Document { source, filename: None }),
+                _ => {
+                    errors.push(FieldError::new("header_media_type", "must be image, video or document"));
+                    None
+                }
+            }
+        }
+    };
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors).into());
     }
-    let parameters: Vec<String> = form
-        .parameters
-        .as_deref()
-        .unwrap_or_default()
-        .lines()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_owned)
-        .collect();
-    let header = form.header.as_deref().map(str::trim).filter(|h| !h.is_empty()).map(str::to_owned);
-    let key = key(form.key.as_deref())?;
-    // As the REST reply builds a template.
-    let mut components = Vec::new();
-    if let Some(h) = header {
-        components.push(TemplateComponent::Header(vec![TemplateParameter::text(h)]));
-    }
-    if !parameters.is_empty() {
-        components.push(TemplateComponent::Body(parameters.iter().map(TemplateParameter::text).collect()));
-    }
-    let content = MessageContent::Template { name: name.clone(), language: language.clone(), parameters };
-    let outgoing = Outgoing { body: OutboundBody::Template { name, language, components }, content, reply_to: None };
-    state.inbox().reply(&v.agent.0, v.id, Compose::Message(outgoing), key.as_deref()).await?;
+    let key = key(get("key"))?;
+    let send = TemplateSend {
+        name,
+        language,
+        parameters,
+        // The picker's header input is the header's variable: empty is refused as such.
+        // The hand form's is optional.
+        header: get("header").filter(|h| picker || !h.is_empty()).map(str::to_owned),
+        header_media,
+        url_buttons,
+        button_payloads: Vec::new(),
+    };
+    state.inbox().reply(&v.agent.0, v.id, Compose::Message(send.into_outgoing()), key.as_deref()).await?;
     Ok(sent(&req, v.id))
+}
+
+#[derive(Template)]
+#[template(path = "console/conversation_template_fields.html")]
+struct TemplateFields {
+    t: TemplateChoice,
+}
+
+/// `GET /c/{id}/template-fields?template=<name>:<language>`: the inputs the chosen
+/// approved template needs, pre-filled for this conversation's contact
+/// (`templates::template_choices`); nothing for no choice, 422 naming `template` for one
+/// the channel does not have approved.
+pub(super) async fn template_fields(
+    Page(v): Page<VisibleConversation>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ConsoleError> {
+    let params = query_pairs(&req)?;
+    let chosen = params.iter().find(|(k, _)| k == "template").map(|(_, t)| t.trim()).unwrap_or_default();
+    let html = if chosen.is_empty() {
+        String::new()
+    } else {
+        let c = super::conversation(&state, v.id).await?;
+        let person = super::contact::contact_of(&state, &c).await?;
+        let choices =
+            switchboard_core::templates::template_choices(state.store.as_ref(), c.channel_id, &person).await?;
+        let t = choices.into_iter().find(|t| t.key() == chosen).ok_or_else(|| {
+            ApiError::field("template", "this channel has no such approved template (synchronise its templates again)")
+        })?;
+        super::rendered(&TemplateFields { t })?
+    };
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html))
 }
 
 /// One message of a quick reply's preview.
