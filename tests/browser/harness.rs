@@ -531,7 +531,15 @@ impl Browser {
     /// # Errors
     /// No such element, or it cannot be clicked.
     pub async fn click(&self, css: &str) -> Result<()> {
-        self.wait_for(css).await?.click().await.with_context(|| format!("click {css:?}"))
+        // A live update may swap the element (htmx) between finding and clicking it: the
+        // click then meets a stale reference, and the element is found again.
+        for _ in 0..5 {
+            match self.wait_for(css).await?.click().await {
+                Err(e) if e.is_stale_element_reference() => continue,
+                other => return other.with_context(|| format!("click {css:?}")),
+            }
+        }
+        bail!("click {css:?}: the element was replaced five times in a row")
     }
 
     /// Replaces the value of the field matching `css` (waiting for it) by typing `value`.
