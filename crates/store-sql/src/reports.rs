@@ -15,27 +15,21 @@ use std::fmt::Write as _;
 
 use switchboard_store::{ReportGrouping, Result, StoreError};
 
-/// The SELECT list entries and joins that make a grouping's `gid`, `gname`.
+/// How a grouping groups: the expression of a conversation's group id, the joins that
+/// expression needs per conversation, and the table and column of the group's name
+/// (joined once per group, after grouping).
 #[must_use]
-pub fn grouping_sql(grouping: Option<ReportGrouping>) -> (&'static str, &'static str) {
+pub fn grouping_sql(grouping: ReportGrouping) -> (&'static str, &'static str, (&'static str, &'static str)) {
     match grouping {
-        None => ("", ""),
-        Some(ReportGrouping::Channel) => {
-            ("c.channel_id AS gid, ch.name AS gname, ", " JOIN channels ch ON ch.id = c.channel_id")
+        ReportGrouping::Channel => ("c.channel_id", "", ("channels", "name")),
+        ReportGrouping::Team => {
+            ("COALESCE(c.team_id, ch.team_id)", " LEFT JOIN channels ch ON ch.id = c.channel_id", ("teams", "name"))
         }
-        Some(ReportGrouping::Team) => (
-            "COALESCE(c.team_id, ch.team_id) AS gid, t.name AS gname, ",
-            " JOIN channels ch ON ch.id = c.channel_id LEFT JOIN teams t ON t.id = COALESCE(c.team_id, ch.team_id)",
-        ),
-        Some(ReportGrouping::Agent) => (
-            "COALESCE(c.assignee_id, c.first_response_by) AS gid, a.name AS gname, ",
-            " LEFT JOIN agents a ON a.id = COALESCE(c.assignee_id, c.first_response_by)",
-        ),
-        Some(ReportGrouping::Label) => (
-            "cl.label_id AS gid, l.name AS gname, ",
-            " LEFT JOIN conversation_labels cl ON cl.conversation_id = c.id LEFT JOIN labels l ON l.id = cl.label_id",
-        ),
-        Some(ReportGrouping::Link) => ("c.link_id AS gid, k.slug AS gname, ", " LEFT JOIN links k ON k.id = c.link_id"),
+        ReportGrouping::Agent => ("COALESCE(c.assignee_id, c.first_response_by)", "", ("agents", "name")),
+        ReportGrouping::Label => {
+            ("cl.label_id", " LEFT JOIN conversation_labels cl ON cl.conversation_id = c.id", ("labels", "name"))
+        }
+        ReportGrouping::Link => ("c.link_id", "", ("links", "slug")),
     }
 }
 
@@ -64,8 +58,11 @@ pub fn days_sql(
     list_agg: [&str; 2],
     resolved_hint: &str,
 ) -> String {
-    let (g, joins) = grouping_sql(grouping);
-    let by = if grouping.is_some() { " GROUP BY d.i, gid, gname" } else { " GROUP BY d.i" };
+    let (g, joins, names) = match grouping.map(grouping_sql) {
+        Some((gid, joins, names)) => (format!("{gid} AS gid, "), joins, Some(names)),
+        None => (String::new(), "", None),
+    };
+    let by = if grouping.is_some() { " GROUP BY d.i, gid" } else { " GROUP BY d.i" };
     let mine = if agent {
         format!(" AND COALESCE(c.assignee_id, c.first_response_by) = ${}", days + 2)
     } else {
@@ -78,10 +75,14 @@ pub fn days_sql(
     for day in 0..days {
         let _ = write!(sql, "{}({day}, ${}, ${})", if day == 0 { "" } else { ", " }, day + 1, day + 2);
     }
-    sql.push(')');
+    sql.push_str(") ");
+    if names.is_some() {
+        // Grouped by id; the groups' names are joined to the grouped rows.
+        sql.push_str("SELECT x.k, x.di, x.gid, gn.gname, x.n, x.open, x.replies, x.met, x.breached, x.l1, x.l2 FROM (");
+    }
     let _ = write!(
         sql,
-        " SELECT 's' AS k, d.i AS di, {g}COUNT(*) AS n, {open} AS open, \
+        "SELECT 's' AS k, d.i AS di, {g}COUNT(*) AS n, {open} AS open, \
            CAST(COALESCE(SUM(c.person_replies), 0) AS BIGINT) AS replies, {met} AS met, {breached} AS breached, \
            {} AS l1, {} AS l2 \
          FROM d CROSS JOIN conversations c{joins} WHERE c.created_at >= d.s AND c.created_at < d.e{mine}{by}",
@@ -117,9 +118,13 @@ pub fn days_sql(
         let _ = write!(
             sql,
             " UNION ALL SELECT 'a', d.i, {g}COUNT(*), 0, 0, 0, 0, NULL, NULL FROM d CROSS JOIN auto_replies ar \
-               JOIN conversations c ON c.id = ar.conversation_id{joins} \
-             WHERE ar.message_id IS NOT NULL AND ar.sent_at >= d.s AND ar.sent_at < d.e{mine}{by}",
+               CROSS JOIN conversations c{joins} \
+             WHERE ar.message_id IS NOT NULL AND ar.sent_at >= d.s AND ar.sent_at < d.e \
+               AND c.id = ar.conversation_id{mine}{by}",
         );
+    }
+    if let Some((table, name)) = names {
+        let _ = write!(sql, ") x LEFT JOIN (SELECT id, {name} AS gname FROM {table}) gn ON gn.id = x.gid");
     }
     sql
 }
