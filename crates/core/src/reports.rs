@@ -2,8 +2,9 @@
 //! local day and in all, optionally per channel, team, agent, label or link, and only an
 //! agent's own conversations when an agent asks.
 //!
-//! The store answers one local day at a time ([`ReportStore::report_span`]); the
-//! durations it lists become medians, 90th percentiles and averages here
+//! The store answers for every local day of the range at once
+//! ([`ReportStore::report_days`]); the durations it lists become medians, 90th
+//! percentiles and averages here
 //! ([`DurationStats`]), per day and for the whole range; the CSAT answers' counts per
 //! scale and score become an average, a distribution and a response rate ([`CsatStats`]).
 
@@ -13,7 +14,7 @@ use chrono::NaiveDate;
 use switchboard_domain::AgentId;
 use switchboard_domain::report::{CsatStats, DurationStats, ReportRange};
 use switchboard_store::{
-    ReportCounts, ReportGroupKey, ReportGrouping, ReportSpan, ReportSpanCounts, ReportStore, StoreError,
+    ReportCounts, ReportDays, ReportGroupKey, ReportGrouping, ReportSpanCounts, ReportStore, StoreError,
 };
 
 /// What to report on.
@@ -123,34 +124,45 @@ pub struct Report {
     pub groups: Vec<GroupFigures>,
 }
 
-/// Builds the report, a day at a time.
+/// Builds the report: the store's counts of every day (and, when the groups overlap, the
+/// days' own counts too).
 ///
 /// # Errors
 /// The store's.
 pub async fn report(store: &dyn ReportStore, request: ReportRequest) -> Result<Report, StoreError> {
+    let range_days = request.range.days();
+    let mut bounds: Vec<_> = range_days.iter().map(|d| d.start).collect();
+    bounds.extend(range_days.last().map(|d| d.end));
+    let query = ReportDays { bounds, grouping: request.grouping, agent: request.agent };
+    let per_day = store.report_days(&query).await?;
+    // Groups overlap (labels): the days' own figures, ungrouped.
+    let own = match request.grouping {
+        Some(g) if !g.partitions() => Some(store.report_days(&ReportDays { grouping: None, ..query }).await?),
+        _ => None,
+    };
+    if per_day.len() != range_days.len() || own.as_ref().is_some_and(|o| o.len() != range_days.len()) {
+        return Err(StoreError::corrupt("report days miscounted"));
+    }
+    let mut own = own.map(Vec::into_iter);
     let mut summary = ReportCounts::default();
-    let mut days = Vec::new();
+    let mut days = Vec::with_capacity(range_days.len());
     let mut groups: BTreeMap<ReportGroupKey, ReportCounts> = BTreeMap::new();
-    for day in request.range.days() {
-        let span = ReportSpan { start: day.start, end: day.end, grouping: request.grouping, agent: request.agent };
-        let mut total = match store.report_span(&span).await? {
+    for (day, counts) in range_days.iter().zip(per_day) {
+        let mut total = match counts {
             ReportSpanCounts::All(all) => all,
             ReportSpanCounts::Groups(per_group) => {
                 let mut total = ReportCounts::default();
                 for (key, counts) in per_group {
-                    if request.grouping.is_some_and(ReportGrouping::partitions) {
+                    if own.is_none() {
                         total.add(&counts);
                     }
                     groups.entry(key).or_default().add(&counts);
                 }
-                if !request.grouping.is_some_and(ReportGrouping::partitions) {
-                    // Groups overlap (labels): the day's own figures, ungrouped.
-                    match store.report_span(&ReportSpan { grouping: None, ..span }).await? {
-                        ReportSpanCounts::All(all) => total = all,
-                        ReportSpanCounts::Groups(_) => return Err(StoreError::corrupt("grouped counts unasked")),
-                    }
+                match own.as_mut().map(Iterator::next) {
+                    None => total,
+                    Some(Some(ReportSpanCounts::All(all))) => all,
+                    Some(_) => return Err(StoreError::corrupt("grouped counts unasked")),
                 }
-                total
             }
         };
         summary.add(&total);

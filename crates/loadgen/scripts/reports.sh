@@ -6,22 +6,27 @@
 # Run from the repository root after `cargo build --release --bin switchboard --bin switchboard-loadgen`.
 # It stops only the processes it started. Settings (environment):
 #   B (target/release)  PORT (18083)  CONVS (1000000)  MSGS (2500000)  REQUESTS (20 per URL)
-#   KEEP=1 keeps the SQLite file / PostgreSQL database (and prints where) for more runs.
+#   KEEP=1 keeps the SQLite file / PostgreSQL database and its seed.txt (and prints where).
+#   DB=<url of a kept database> [SEED=<its seed.txt>] times that one again (migrated to this
+#   build, not seeded, not dropped); SEED defaults to the seed.txt beside a SQLite file.
 # Usage: crates/loadgen/scripts/reports.sh [sqlite|postgres]
 set -euo pipefail
 B=${B:-target/release}
 backend=${1:-sqlite}
 PORT=${PORT:-18083}
-dir=$(mktemp -d /tmp/sb-reports.XXXXXX); PIDS=(); PGDB=
+dir=$(mktemp -d /tmp/sb-reports.XXXXXX); PIDS=(); PGDB=; REUSE=${DB:-}
 stop() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  if [ -z "${KEEP:-}" ]; then
+  if [ -n "$REUSE" ]; then rm -rf "$dir"
+  elif [ -z "${KEEP:-}" ]; then
     [ -z "$PGDB" ] || psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $PGDB WITH (FORCE)"
     rm -rf "$dir"
-  else echo "kept: $DB"; fi
+  else echo "kept: DB=$DB SEED=$dir/seed.txt"; fi
 }
 trap stop EXIT
-if [ "$backend" = sqlite ]; then DB=sqlite://$dir/reports.db; else
+if [ -n "$REUSE" ]; then
+  SEED=${SEED:-$(dirname "${DB#sqlite://}")/seed.txt}; cp "$SEED" "$dir/seed.txt"
+elif [ "$backend" = sqlite ]; then DB=sqlite://$dir/reports.db; else
   PGDB=sbreports_$$; psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE $PGDB"
   DB=postgres://postgres@127.0.0.1:5432/$PGDB; fi
 export SWITCHBOARD_APP_SECRET=benchsecret SWITCHBOARD_PHONE_NUMBER_ID=100000000000001 \
@@ -29,11 +34,13 @@ export SWITCHBOARD_APP_SECRET=benchsecret SWITCHBOARD_PHONE_NUMBER_ID=1000000000
   SWITCHBOARD__WHATSAPP__SANDBOX=true
 
 $B/switchboard migrate >/dev/null
-echo "seeding $backend: ${CONVS:-1000000} conversations, ${MSGS:-2500000} messages"
-$B/switchboard-loadgen seed-console --db "$DB" --conversations "${CONVS:-1000000}" \
-  --messages "${MSGS:-2500000}" > "$dir/seed.txt"
+if [ -z "$REUSE" ]; then
+  echo "seeding $backend: ${CONVS:-1000000} conversations, ${MSGS:-2500000} messages"
+  $B/switchboard-loadgen seed-console --db "$DB" --conversations "${CONVS:-1000000}" \
+    --messages "${MSGS:-2500000}" > "$dir/seed.txt"
+  [ "$backend" = sqlite ] && echo "database: $(du -sh "$dir" | cut -f1)"
+fi
 grep '^seeded' "$dir/seed.txt"
-[ "$backend" = sqlite ] && echo "database: $(du -sh "$dir" | cut -f1)"
 val() { sed -n "s/^$1=//p" "$dir/seed.txt"; }
 ADMIN=$(val ADMIN_TOKEN); AGENT=$(val AGENT_TOKEN)
 
@@ -56,8 +63,10 @@ time_url() { # label token url
 echo "started in range: $(curl -s -H "Authorization: Bearer $ADMIN" "127.0.0.1:$PORT$R" | grep -o '"summary":{"conversations_started":[0-9]*' | grep -o '[0-9]*$')"
 time_url "report, all (admin)" "$ADMIN" "$R"
 time_url "report, group_by=channel" "$ADMIN" "$R&group_by=channel"
+time_url "report, group_by=team" "$ADMIN" "$R&group_by=team"
 time_url "report, group_by=agent" "$ADMIN" "$R&group_by=agent"
 time_url "report, group_by=label" "$ADMIN" "$R&group_by=label"
+time_url "report, group_by=link" "$ADMIN" "$R&group_by=link"
 time_url "report, an agent's own" "$AGENT" "$R"
 time_url "report, Europe/Madrid days" "$ADMIN" "$R&time_zone=Europe/Madrid"
 start=$(date +%s.%N)

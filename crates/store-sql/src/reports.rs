@@ -5,111 +5,126 @@
 //! The backend's module also provides `RESOLVED_HINT`, what follows `conversations c` in
 //! the resolved part (an index to use, in SQLite).
 //!
-//! A span is one statement: the conversations started in it (range on
-//! `conversations_started`, which covers the ungrouped figures), those resolved in it
-//! (`conversations_resolved`, partial on resolved ones) and the automatic messages sent in
-//! it (`auto_replies_sent`), each counted and, for durations, listed, and the CSAT surveys
-//! sent in it (`conversations_csat`) counted per scale and score; per group when grouped.
+//! A report's days are one statement: per day, the conversations started in it (range on
+//! `conversations_started`, which covers every column read), those resolved in it
+//! (`conversations_resolved`) and the automatic messages sent in it (`auto_replies_sent`),
+//! each counted and, for durations, listed, and the CSAT surveys sent in it
+//! (`conversations_csat`) counted per scale and score; per group when grouped.
 
 use std::fmt::Write as _;
 
 use switchboard_store::{ReportGrouping, Result, StoreError};
 
-/// The SELECT list entries and joins that make a grouping's `gid`, `gname`.
+/// How a grouping groups: the expression of a conversation's group id, the joins that
+/// expression needs per conversation, and the table and column of the group's name
+/// (joined once per group, after grouping).
 #[must_use]
-pub fn grouping_sql(grouping: Option<ReportGrouping>) -> (&'static str, &'static str) {
+pub fn grouping_sql(grouping: ReportGrouping) -> (&'static str, &'static str, (&'static str, &'static str)) {
     match grouping {
-        None => ("", ""),
-        Some(ReportGrouping::Channel) => {
-            ("c.channel_id AS gid, ch.name AS gname, ", " JOIN channels ch ON ch.id = c.channel_id")
+        ReportGrouping::Channel => ("c.channel_id", "", ("channels", "name")),
+        ReportGrouping::Team => {
+            ("COALESCE(c.team_id, ch.team_id)", " LEFT JOIN channels ch ON ch.id = c.channel_id", ("teams", "name"))
         }
-        Some(ReportGrouping::Team) => (
-            "COALESCE(c.team_id, ch.team_id) AS gid, t.name AS gname, ",
-            " JOIN channels ch ON ch.id = c.channel_id LEFT JOIN teams t ON t.id = COALESCE(c.team_id, ch.team_id)",
-        ),
-        Some(ReportGrouping::Agent) => (
-            "COALESCE(c.assignee_id, c.first_response_by) AS gid, a.name AS gname, ",
-            " LEFT JOIN agents a ON a.id = COALESCE(c.assignee_id, c.first_response_by)",
-        ),
-        Some(ReportGrouping::Label) => (
-            "cl.label_id AS gid, l.name AS gname, ",
-            " LEFT JOIN conversation_labels cl ON cl.conversation_id = c.id LEFT JOIN labels l ON l.id = cl.label_id",
-        ),
-        Some(ReportGrouping::Link) => ("c.link_id AS gid, k.slug AS gname, ", " LEFT JOIN links k ON k.id = c.link_id"),
+        ReportGrouping::Agent => ("COALESCE(c.assignee_id, c.first_response_by)", "", ("agents", "name")),
+        ReportGrouping::Label => {
+            ("cl.label_id", " LEFT JOIN conversation_labels cl ON cl.conversation_id = c.id", ("labels", "name"))
+        }
+        ReportGrouping::Link => ("c.link_id", "", ("links", "slug")),
     }
 }
 
-/// The statement for one span: rows `(kind, [gid, gname,] n, open, replies, list, list)`
-/// with kind `s` (started), `r` (resolved) or `a` (auto-replies); `c` (CSAT surveys
-/// sent) whose `open` and `replies` columns are the scale's points and the score (0:
-/// unanswered); `f` and `g` (SLA outcomes of first responses and resolutions) whose `n`
-/// and `open` are the targets met and breached; `$1`, `$2` the span, `$3` the agent
-/// when `agent`.
+/// The statement for a report's `days` days: `d (i, s, e)`, the days' indexes and bounds
+/// (`$1` … `$days+1`), each ranging over the conversations' indexes; rows
+/// `(kind, day, [gid, gname,] n, open, replies, met, breached, list, list)` with kind
+/// - `s` (started): `n` of them, `open` of those not resolved now, the people's `replies`,
+///   first response SLA targets `met` and `breached`, first response times listed;
+/// - `r` (resolved): `n`, resolution SLA targets `met` and `breached`, resolution times;
+/// - `c` (CSAT surveys sent): `n` per scale's points (`open`) and score (`replies`, 0:
+///   unanswered);
+/// - `a` (auto-replies sent): `n`;
+///
+/// and `$days+2` the agent when `agent`.
 ///
 /// `resolved_hint` follows the resolved part's `conversations c` (SQLite's `INDEXED BY`:
 /// with an equality on `status`, its planner would rather walk a status index through
-/// every resolved conversation than range over `resolved_at`).
+/// every resolved conversation than range over `resolved_at`). `d` comes first (`CROSS
+/// JOIN`: SQLite keeps that order), so each day is one range over an index and the rows
+/// come day by day.
 #[must_use]
-pub fn span_sql(grouping: Option<ReportGrouping>, agent: bool, list_agg: [&str; 2], resolved_hint: &str) -> String {
-    let (g, joins) = grouping_sql(grouping);
-    let by = if grouping.is_some() { " GROUP BY gid, gname" } else { "" };
-    let mine = if agent { " AND COALESCE(c.assignee_id, c.first_response_by) = $3" } else { "" };
+pub fn days_sql(
+    days: usize,
+    grouping: Option<ReportGrouping>,
+    agent: bool,
+    list_agg: [&str; 2],
+    resolved_hint: &str,
+) -> String {
+    let (g, joins, names) = match grouping.map(grouping_sql) {
+        Some((gid, joins, names)) => (format!("{gid} AS gid, "), joins, Some(names)),
+        None => (String::new(), "", None),
+    };
+    let by = if grouping.is_some() { " GROUP BY d.i, gid" } else { " GROUP BY d.i" };
+    let mine = if agent {
+        format!(" AND COALESCE(c.assignee_id, c.first_response_by) = ${}", days + 2)
+    } else {
+        String::new()
+    };
     let list = |col: &str| format!("{}{col}{}", list_agg[0], list_agg[1]);
-    let mut sql = String::with_capacity(1024);
+    let sum = |cond: &str| format!("CAST(COALESCE(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END), 0) AS BIGINT)");
+    let mut sql = String::with_capacity(2048 + days * 16);
+    sql.push_str("WITH d (i, s, e) AS (VALUES ");
+    for day in 0..days {
+        let _ = write!(sql, "{}({day}, ${}, ${})", if day == 0 { "" } else { ", " }, day + 1, day + 2);
+    }
+    sql.push_str(") ");
+    if names.is_some() {
+        // Grouped by id; the groups' names are joined to the grouped rows.
+        sql.push_str("SELECT x.k, x.di, x.gid, gn.gname, x.n, x.open, x.replies, x.met, x.breached, x.l1, x.l2 FROM (");
+    }
     let _ = write!(
         sql,
-        "SELECT 's' AS k, {g}COUNT(*) AS n, \
-           CAST(COALESCE(SUM(CASE WHEN c.status <> 'resolved' THEN 1 ELSE 0 END), 0) AS BIGINT) AS open, \
-           CAST(COALESCE(SUM(c.person_replies), 0) AS BIGINT) AS replies, {} AS l1, {} AS l2 \
-         FROM conversations c{joins} WHERE c.created_at >= $1 AND c.created_at < $2{mine}{by}",
+        "SELECT 's' AS k, d.i AS di, {g}COUNT(*) AS n, {open} AS open, \
+           CAST(COALESCE(SUM(c.person_replies), 0) AS BIGINT) AS replies, {met} AS met, {breached} AS breached, \
+           {} AS l1, {} AS l2 \
+         FROM d CROSS JOIN conversations c{joins} WHERE c.created_at >= d.s AND c.created_at < d.e{mine}{by}",
         list("c.first_response_seconds"),
         list("c.first_response_business_seconds"),
+        open = sum("c.status <> 'resolved'"),
+        met = sum("c.first_response_sla = 'met'"),
+        breached = sum("c.first_response_sla = 'breached'"),
     );
     let _ = write!(
         sql,
-        " UNION ALL SELECT 'r', {g}COUNT(*), 0, 0, {}, {} \
-         FROM conversations c{resolved_hint}{joins} WHERE c.status = 'resolved' AND c.resolved_at >= $1 AND c.resolved_at < $2{mine}{by}",
+        " UNION ALL SELECT 'r', d.i, {g}COUNT(*), 0, 0, {met}, {breached}, {}, {} \
+         FROM d CROSS JOIN conversations c{resolved_hint}{joins} \
+         WHERE c.status = 'resolved' AND c.resolved_at >= d.s AND c.resolved_at < d.e{mine}{by}",
         list("c.resolution_seconds"),
         list("c.resolution_business_seconds"),
-    );
-    // SLA outcomes, in the columns of the counts: `n` met, `open` breached. `f`: first
-    // responses of the conversations started; `g`: resolutions of those resolved.
-    let _ = write!(
-        sql,
-        " UNION ALL SELECT 'f', {g}{met}, {breached}, 0, NULL, NULL \
-         FROM conversations c{joins} WHERE c.created_at >= $1 AND c.created_at < $2 \
-           AND c.first_response_sla IS NOT NULL{mine}{by}",
-        met = "CAST(COALESCE(SUM(CASE WHEN c.first_response_sla = 'met' THEN 1 ELSE 0 END), 0) AS BIGINT)",
-        breached = "CAST(COALESCE(SUM(CASE WHEN c.first_response_sla = 'breached' THEN 1 ELSE 0 END), 0) AS BIGINT)",
+        met = sum("c.resolution_sla = 'met'"),
+        breached = sum("c.resolution_sla = 'breached'"),
     );
     let _ = write!(
         sql,
-        " UNION ALL SELECT 'g', {g}{met}, {breached}, 0, NULL, NULL \
-         FROM conversations c{resolved_hint}{joins} WHERE c.status = 'resolved' AND c.resolved_at >= $1 \
-           AND c.resolved_at < $2 AND c.resolution_sla IS NOT NULL{mine}{by}",
-        met = "CAST(COALESCE(SUM(CASE WHEN c.resolution_sla = 'met' THEN 1 ELSE 0 END), 0) AS BIGINT)",
-        breached = "CAST(COALESCE(SUM(CASE WHEN c.resolution_sla = 'breached' THEN 1 ELSE 0 END), 0) AS BIGINT)",
-    );
-    let csat_by =
-        if grouping.is_some() { ", c.csat_scale, c.csat_score" } else { " GROUP BY c.csat_scale, c.csat_score" };
-    let _ = write!(
-        sql,
-        " UNION ALL SELECT 'c', {g}COUNT(*), CAST(COALESCE(c.csat_scale, 0) AS BIGINT), \
-           CAST(COALESCE(c.csat_score, 0) AS BIGINT), NULL, NULL \
-         FROM conversations c{joins} WHERE c.csat_queued_at >= $1 AND c.csat_queued_at < $2{mine}{by}{csat_by}",
+        " UNION ALL SELECT 'c', d.i, {g}COUNT(*), CAST(COALESCE(c.csat_scale, 0) AS BIGINT), \
+           CAST(COALESCE(c.csat_score, 0) AS BIGINT), 0, 0, NULL, NULL \
+         FROM d CROSS JOIN conversations c{joins} \
+         WHERE c.csat_queued_at >= d.s AND c.csat_queued_at < d.e{mine}{by}, c.csat_scale, c.csat_score",
     );
     if grouping.is_none() && !agent {
         sql.push_str(
-            " UNION ALL SELECT 'a', COUNT(*), 0, 0, NULL, NULL FROM auto_replies ar \
-             WHERE ar.message_id IS NOT NULL AND ar.sent_at >= $1 AND ar.sent_at < $2",
+            " UNION ALL SELECT 'a', d.i, COUNT(*), 0, 0, 0, 0, NULL, NULL FROM d CROSS JOIN auto_replies ar \
+             WHERE ar.message_id IS NOT NULL AND ar.sent_at >= d.s AND ar.sent_at < d.e GROUP BY d.i",
         );
     } else {
         let _ = write!(
             sql,
-            " UNION ALL SELECT 'a', {g}COUNT(*), 0, 0, NULL, NULL FROM auto_replies ar \
-               JOIN conversations c ON c.id = ar.conversation_id{joins} \
-             WHERE ar.message_id IS NOT NULL AND ar.sent_at >= $1 AND ar.sent_at < $2{mine}{by}",
+            " UNION ALL SELECT 'a', d.i, {g}COUNT(*), 0, 0, 0, 0, NULL, NULL FROM d CROSS JOIN auto_replies ar \
+               CROSS JOIN conversations c{joins} \
+             WHERE ar.message_id IS NOT NULL AND ar.sent_at >= d.s AND ar.sent_at < d.e \
+               AND c.id = ar.conversation_id{mine}{by}",
         );
+    }
+    if let Some((table, name)) = names {
+        let _ = write!(sql, ") x LEFT JOIN (SELECT id, {name} AS gname FROM {table}) gn ON gn.id = x.gid");
     }
     sql
 }
@@ -138,12 +153,12 @@ macro_rules! report_store {
                 AgentId, ChannelId, ContactId, ConversationId, ConversationStatus, LinkId, TeamId,
             };
             use switchboard_store::{
-                CsatAnswerRow, CsatCursor, ReportConversation, ReportCounts, ReportCsat, ReportCursor, ReportGroupKey,
+                CsatAnswerRow, CsatCursor, ReportConversation, ReportCounts, ReportCsat, ReportCursor, ReportDays, ReportGroupKey,
                 ReportSpan, ReportSpanCounts, ReportStore, Result,
             };
             use uuid::Uuid;
 
-            use $crate::reports::{parse_list, span_sql};
+            use $crate::reports::{days_sql, parse_list};
             use $crate::{DbResultExt, Int, Ts, opt_time};
 
             fn sla_outcome(s: Option<String>) -> Result<Option<switchboard_domain::sla::SlaOutcome>> {
@@ -184,41 +199,65 @@ macro_rules! report_store {
 
             #[$crate::reexport::async_trait]
             impl ReportStore for $store {
-                async fn report_span(&self, span: &ReportSpan) -> Result<ReportSpanCounts> {
-                    let sql = span_sql(span.grouping, span.agent.is_some(), super::LIST_AGG, super::RESOLVED_HINT);
-                    let mut q = sqlx::query(&sql).bind(Ts(span.start)).bind(Ts(span.end));
-                    if let Some(agent) = span.agent {
+                async fn report_days(&self, days: &ReportDays) -> Result<Vec<ReportSpanCounts>> {
+                    let n = days.len();
+                    if n == 0 {
+                        return Ok(Vec::new());
+                    }
+                    let sql = days_sql(n, days.grouping, days.agent.is_some(), super::LIST_AGG, super::RESOLVED_HINT);
+                    let mut q = sqlx::query(&sql);
+                    for at in &days.bounds {
+                        q = q.bind(Ts(*at));
+                    }
+                    if let Some(agent) = days.agent {
                         q = q.bind(*agent.as_uuid());
                     }
                     let rows = q.fetch_all(self.pool()).await.db()?;
-                    let grouped = span.grouping.is_some();
-                    let mut all = ReportCounts::default();
-                    let mut groups: BTreeMap<ReportGroupKey, ReportCounts> = BTreeMap::new();
+                    let grouped = days.grouping.is_some();
+                    let mut all = vec![ReportCounts::default(); n];
+                    let mut groups: Vec<BTreeMap<ReportGroupKey, ReportCounts>> = vec![BTreeMap::new(); n];
                     for row in rows {
                         let kind: String = row.try_get(0).db()?;
-                        let at = if grouped { 3 } else { 1 };
+                        let Int(day) = row.try_get(1).db()?;
+                        let day = usize::try_from(day)
+                            .ok()
+                            .filter(|d| *d < n)
+                            .ok_or_else(|| switchboard_store::StoreError::corrupt(format!("report day {day}")))?;
+                        let at = if grouped { 4 } else { 2 };
                         let counts = if grouped {
-                            let key = ReportGroupKey { id: row.try_get(1).db()?, name: row.try_get(2).db()? };
-                            groups.entry(key).or_default()
+                            let key = ReportGroupKey { id: row.try_get(2).db()?, name: row.try_get(3).db()? };
+                            groups[day].entry(key).or_default()
                         } else {
-                            &mut all
+                            &mut all[day]
                         };
                         let Int(n) = row.try_get(at).db()?;
-                        let l1: Option<String> = row.try_get(at + 3).db()?;
-                        let l2: Option<String> = row.try_get(at + 4).db()?;
+                        let Int(open) = row.try_get(at + 1).db()?;
+                        let Int(replies) = row.try_get(at + 2).db()?;
+                        let Int(met) = row.try_get(at + 3).db()?;
+                        let Int(breached) = row.try_get(at + 4).db()?;
                         match kind.as_str() {
                             "s" => {
-                                let Int(open) = row.try_get(at + 1).db()?;
-                                let Int(replies) = row.try_get(at + 2).db()?;
+                                let l1: Option<&str> = row.try_get(at + 5).db()?;
+                                let l2: Option<&str> = row.try_get(at + 6).db()?;
                                 counts.started += count(n);
                                 counts.open += count(open);
                                 counts.replies += count(replies);
-                                counts.first_response.extend(parse_list(l1.as_deref())?);
-                                counts.first_response_business.extend(parse_list(l2.as_deref())?);
+                                counts.sla.first_response_met += count(met);
+                                counts.sla.first_response_breached += count(breached);
+                                counts.first_response.extend(parse_list(l1)?);
+                                counts.first_response_business.extend(parse_list(l2)?);
+                            }
+                            "r" => {
+                                let l1: Option<&str> = row.try_get(at + 5).db()?;
+                                let l2: Option<&str> = row.try_get(at + 6).db()?;
+                                counts.resolved += count(n);
+                                counts.sla.resolution_met += count(met);
+                                counts.sla.resolution_breached += count(breached);
+                                counts.resolution.extend(parse_list(l1)?);
+                                counts.resolution_business.extend(parse_list(l2)?);
                             }
                             "c" => {
-                                let Int(scale) = row.try_get(at + 1).db()?;
-                                let Int(score) = row.try_get(at + 2).db()?;
+                                let (scale, score) = (open, replies);
                                 counts.csat_surveys += count(n);
                                 if score > 0 {
                                     let small = |v: i64| {
@@ -229,28 +268,13 @@ macro_rules! report_store {
                                     *counts.csat_answers.entry((small(scale)?, small(score)?)).or_default() += count(n);
                                 }
                             }
-                            "r" => {
-                                counts.resolved += count(n);
-                                counts.resolution.extend(parse_list(l1.as_deref())?);
-                                counts.resolution_business.extend(parse_list(l2.as_deref())?);
-                            }
-                            "f" | "g" => {
-                                let Int(breached) = row.try_get(at + 1).db()?;
-                                if kind == "f" {
-                                    counts.sla.first_response_met += count(n);
-                                    counts.sla.first_response_breached += count(breached);
-                                } else {
-                                    counts.sla.resolution_met += count(n);
-                                    counts.sla.resolution_breached += count(breached);
-                                }
-                            }
                             _ => counts.auto_replies += count(n),
                         }
                     }
                     Ok(if grouped {
-                        ReportSpanCounts::Groups(groups.into_iter().collect())
+                        groups.into_iter().map(|g| ReportSpanCounts::Groups(g.into_iter().collect())).collect()
                     } else {
-                        ReportSpanCounts::All(all)
+                        all.into_iter().map(ReportSpanCounts::All).collect()
                     })
                 }
 

@@ -76,7 +76,7 @@ pub use queue::{
     HistoryKind, QueueStore, StatusChange, StatusChangeOutcome, TeamTransfer, TransferOutcome,
 };
 pub use reports::{
-    CsatAnswerRow, CsatCursor, ReportConversation, ReportCounts, ReportCsat, ReportCursor, ReportGroupKey,
+    CsatAnswerRow, CsatCursor, ReportConversation, ReportCounts, ReportCsat, ReportCursor, ReportDays, ReportGroupKey,
     ReportGrouping, ReportSpan, ReportSpanCounts, ReportStore,
 };
 pub use sla::{ConversationSla, SlaAlert, SlaAlertKind, SlaCounts, SlaScope, SlaStore};

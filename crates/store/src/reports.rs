@@ -1,7 +1,6 @@
-//! Reports: what happened to conversations over a span of time, counted and listed by the
-//! store, a span (one local day of a report) per call, so that no statement sorts or
-//! ships more than a day's conversations. The use case (`switchboard_core::reports`)
-//! turns the lists of durations into medians and percentiles.
+//! Reports: what happened to conversations over a report's days, counted and listed by the
+//! store per day (all the days in one statement). The use case
+//! (`switchboard_core::reports`) turns the lists of durations into medians and percentiles.
 //!
 //! Which conversations a figure counts:
 //! - started, open, first response, replies: those started (`created_at`) in the span;
@@ -68,6 +67,30 @@ pub struct ReportSpan {
     pub grouping: Option<ReportGrouping>,
     /// Only this agent's conversations (assigned to them, else first answered by them).
     pub agent: Option<AgentId>,
+}
+
+/// A report's days, for [`ReportStore::report_days`]: day `i` spans
+/// `[bounds[i], bounds[i + 1])`, so `bounds` holds one more instant than there are days,
+/// in increasing order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportDays {
+    pub bounds: Vec<DateTime<Utc>>,
+    pub grouping: Option<ReportGrouping>,
+    /// Only this agent's conversations (assigned to them, else first answered by them).
+    pub agent: Option<AgentId>,
+}
+
+impl ReportDays {
+    /// How many days.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.bounds.len().saturating_sub(1)
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// The counts and durations of one group (or of all) over a span.
@@ -212,8 +235,9 @@ pub struct CsatAnswerRow {
 
 #[async_trait]
 pub trait ReportStore {
-    /// The counts of one span, in all or per group (groups with nothing in them left out).
-    async fn report_span(&self, span: &ReportSpan) -> Result<ReportSpanCounts>;
+    /// The counts of each day of `days`, in order (`days.len()` of them), in all or per
+    /// group (groups with nothing in them left out).
+    async fn report_days(&self, days: &ReportDays) -> Result<Vec<ReportSpanCounts>>;
 
     /// Conversations started in `[span.start, span.end)` (only the agent's, if given),
     /// oldest first, at most `limit` after `after`. The grouping is ignored.
