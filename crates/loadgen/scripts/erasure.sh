@@ -6,10 +6,11 @@
 # (the job `done`), RUNS times, each on a database of its own, freshly seeded.
 # Run from the repository root after `cargo build --release --bin switchboard --bin switchboard-loadgen`.
 # It stops only the processes it started. Settings (environment):
-#   B (target/release)  PORT (18085)  THREAD (10000)  CONVS (2)  MSGS (THREAD + CONVS)  RUNS (3)
+#   B (target/release: the server)  L (B: switchboard-loadgen)  PORT (18085)
+#   THREAD (10000)  CONVS (2)  MSGS (THREAD + CONVS)  RUNS (3)
 # Usage: crates/loadgen/scripts/erasure.sh [sqlite|postgres]
 set -euo pipefail
-B=${B:-target/release}
+B=${B:-target/release}; L=${L:-$B}
 backend=${1:-sqlite}
 PORT=${PORT:-18085}
 THREAD=${THREAD:-10000}; CONVS=${CONVS:-2}; MSGS=${MSGS:-$((THREAD + CONVS))}
@@ -33,7 +34,7 @@ for run in $(seq "${RUNS:-3}"); do
     DB=postgres://postgres@127.0.0.1:5432/$PGDB; fi
   export SWITCHBOARD_DATABASE_URL=$DB SWITCHBOARD__MEDIA__DIR=$dir/media
   "$B/switchboard" migrate >/dev/null
-  "$B/switchboard-loadgen" seed-console --db "$DB" --conversations "$CONVS" --messages "$MSGS" \
+  "$L/switchboard-loadgen" seed-console --db "$DB" --conversations "$CONVS" --messages "$MSGS" \
     --thread "$THREAD" --agents 1 >"$dir/seed.txt" 2>/dev/null
   ADMIN=$(sed -n 's/^ADMIN_TOKEN=//p' "$dir/seed.txt"); CONV=$(sed -n 's/^THREAD=//p' "$dir/seed.txt")
   taskset -c 0 "$B/switchboard" serve 2>"$dir/server.log" & server=$!

@@ -14,13 +14,13 @@
 # SAMPLE seconds), and prints the purge rate and, if it finished, when.
 # Run from the repository root after `cargo build --release --bin switchboard --bin switchboard-loadgen`.
 # It stops only the processes it started. Settings (environment):
-#   B (target/release)  PORT (18084)  CONVS (100000)  MSGS (1000000)  AGE (31 days)
-#   RATE (1000/s)  DURATION (60s)  SAMPLE (5 s)
+#   B (target/release: the server)  L (B: switchboard-loadgen)  PORT (18084)
+#   CONVS (100000)  MSGS (1000000)  AGE (31 days)  RATE (1000/s)  DURATION (60s)  SAMPLE (5 s)
 #   PURGE=1 only the purge run, PURGE=0 only the baseline (default: both, baseline first)
 #   KEEP=1 keeps the SQLite file / PostgreSQL database (and prints where).
 # Usage: crates/loadgen/scripts/retention_load.sh [sqlite|postgres]
 set -euo pipefail
-B=${B:-target/release}
+B=${B:-target/release}; L=${L:-$B}
 backend=${1:-sqlite}
 PORT=${PORT:-18084}
 AGE=${AGE:-31}; RATE=${RATE:-1000}; DURATION=${DURATION:-60s}; SAMPLE=${SAMPLE:-5}
@@ -60,7 +60,7 @@ start_server() {
   curl -sf "127.0.0.1:$PORT/readyz" >/dev/null
 }
 load() { # label
-  taskset -c 1 "$B/switchboard-loadgen" webhooks --url "http://127.0.0.1:$PORT" --rate "$RATE" \
+  taskset -c 1 "$L/switchboard-loadgen" webhooks --url "http://127.0.0.1:$PORT" --rate "$RATE" \
     --duration "$DURATION" --json 2>"$dir/load-$1.log" >"$dir/load-$1.json"
   python3 - "$1" "$dir/load-$1.json" <<'EOF'
 import json, sys
@@ -73,7 +73,7 @@ EOF
 
 "$B/switchboard" migrate >/dev/null
 echo "seeding $backend: ${CONVS:-100000} conversations, ${MSGS:-1000000} messages, resolved over $AGE days ago"
-"$B/switchboard-loadgen" seed-console --db "$DB" --conversations "${CONVS:-100000}" \
+"$L/switchboard-loadgen" seed-console --db "$DB" --conversations "${CONVS:-100000}" \
   --messages "${MSGS:-1000000}" --age-days "$AGE" >"$dir/seed.txt"
 grep '^seeded' "$dir/seed.txt" || true
 [ "$backend" = sqlite ] && echo "database: $(du -sh "$dir" | cut -f1)"
