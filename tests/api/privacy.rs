@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use sqlx::{Connection, Row};
 use switchboard_core::{HousekeepingOptions, MediaCacheLimits, Privacy};
 use switchboard_domain::ContactId;
-use switchboard_store::ScrubLimits;
+use switchboard_store::{RetentionPolicy, ScrubLimits};
 use switchboard_tests::payloads::{contact, delivery, message, text};
 use switchboard_tests::{Backend, TestApp, both_backends, spawn_app};
 
@@ -23,6 +23,7 @@ both_backends!(
     erasure_is_for_admins_and_names_a_contact,
     retention_removes_old_content_after_a_dry_run,
     retention_policies_are_validated,
+    retention_batches_fit_their_message_budget,
     erasing_a_contact_with_many_messages,
 );
 
@@ -310,7 +311,7 @@ async fn an_interrupted_erasure_continues(backend: Backend) {
     let contact = ContactId::from_uuid(contact_id.parse().unwrap());
     // A crash after the first batch of one message.
     let job = app.store.begin_erasure(contact, None, Utc::now()).await.unwrap().unwrap();
-    let one = ScrubLimits { messages: 1, events: 1, conversations: 1 };
+    let one = ScrubLimits { messages: 1, events: 1, conversations: 1, retention_messages: 1 };
     let privacy = Privacy::new(app.store.as_ref(), Some(&app.media_dir.0)).with_limits(one);
     let media = app.store.erasure_media(job.id, one).await.unwrap();
     assert!(media.is_empty(), "the first message is the text");
@@ -476,6 +477,40 @@ async fn retention_removes_old_content_after_a_dry_run(backend: Backend) {
     assert_eq!(res.status(), 404);
     assert_eq!(recent["text"], "new", "only the file goes");
     assert!(!app.media_dir.0.join("2718281828").exists());
+}
+
+/// A retention batch takes the oldest conversations while their messages fit
+/// `retention_messages`, and always at least one.
+async fn retention_batches_fit_their_message_budget(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let (first, _) = customer(&mut app).await;
+    let (second, _) = conversation_of(&app, OTHER).await;
+    ok(
+        app.post_json(&format!("/api/v1/conversations/{second}/status"), &json!({"status": "resolved"})).await,
+        "resolve",
+    )
+    .await;
+    age(&app, &first, 40).await;
+    age(&app, &second, 40).await;
+    let (first_messages, second_messages) = (app.messages(&first).await.len(), app.messages(&second).await.len());
+    assert!(first_messages > 1 && second_messages == 1, "{first_messages} {second_messages}");
+    let channel = app.conversations().await[0]["channel_id"].as_str().unwrap().parse().unwrap();
+    let channel = switchboard_domain::ChannelId::from_uuid(channel);
+    let policy = RetentionPolicy { conversations_days: Some(30), media_days: None };
+    let budget = |n: usize| ScrubLimits { retention_messages: u32::try_from(n).unwrap(), ..ScrubLimits::default() };
+
+    // The oldest is longer than the budget: it goes alone, and the pass is not finished.
+    let step = app.store.retention_step(channel, policy, budget(1), Utc::now()).await.unwrap();
+    assert_eq!(step.counts.conversations, 1);
+    assert_eq!(step.counts.messages, i64::try_from(first_messages).unwrap());
+    assert!(!step.finished);
+    assert!(app.messages(&first).await.iter().all(|m| m["text"].is_null()));
+    assert!(app.messages(&second).await.iter().all(|m| !m["text"].is_null()), "not yet");
+    // The next fits exactly, and is the last.
+    let step = app.store.retention_step(channel, policy, budget(second_messages), Utc::now()).await.unwrap();
+    assert_eq!((step.counts.conversations, step.counts.messages), (1, 1));
+    assert!(step.finished);
+    assert!(app.messages(&second).await.iter().all(|m| m["text"].is_null()));
 }
 
 async fn retention_policies_are_validated(backend: Backend) {

@@ -142,12 +142,17 @@ impl<'a> Privacy<'a> {
     }
 
     /// Applies every channel's retention policy at `now`, a bounded batch per transaction
-    /// with a pause of `pause` between batches. Returns what was removed in all.
+    /// with a pause between batches of `pause`, or of as long as the batch took if that is
+    /// longer: the pass holds the write lock at most half the time, however slow the
+    /// machine, and the webhook path's appends wait for at most one batch. Returns what was
+    /// removed in all.
     pub async fn retention_pass(&self, now: DateTime<Utc>, pause: Duration) -> Result<RetentionCounts, PrivacyError> {
         let mut total = RetentionCounts::default();
         for (channel, policy) in self.store.retention_policies().await? {
             loop {
+                let started = std::time::Instant::now();
                 let step = self.store.retention_step(channel, policy, self.limits, now).await?;
+                let took = started.elapsed();
                 self.remove_media(step.media_ids).await?;
                 total.conversations += step.counts.conversations;
                 total.messages += step.counts.messages;
@@ -158,7 +163,7 @@ impl<'a> Privacy<'a> {
                 if pause.is_zero() {
                     tokio::task::yield_now().await;
                 } else {
-                    tokio::time::sleep(pause).await;
+                    tokio::time::sleep(pause.max(took)).await;
                 }
             }
         }

@@ -69,6 +69,13 @@ pub struct SeedArgs {
     /// Seed of the pseudo-random spread.
     #[arg(long, default_value_t = 17)]
     pub seed: u64,
+
+    /// Moves the whole inbox this many days into the past and resolves every conversation
+    /// (the long thread included): nothing is newer than `N` days, as a retention policy
+    /// of fewer days would find it. 0 (the default): an inbox up to now, in its usual mix
+    /// of statuses.
+    #[arg(long, default_value_t = 0)]
+    pub age_days: u32,
 }
 
 const DAY_MS: i64 = 86_400_000;
@@ -360,7 +367,9 @@ pub async fn run(args: SeedArgs) -> Result<Seeded> {
         bail!("the database already has conversations: seed an empty one");
     }
     let mut rng = Rng(args.seed);
-    let now = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis())?;
+    // The seed's "now": the clock, or `--age-days` before it.
+    let now =
+        i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis())? - i64::from(args.age_days) * DAY_MS;
     let t0 = now - 91 * DAY_MS;
 
     // Teams, channels, agents, tokens, labels.
@@ -486,7 +495,9 @@ pub async fn run(args: SeedArgs) -> Result<Seeded> {
             c.max(1)
         };
         let channel = usize::try_from(i % 3)?;
-        let status = if i == 0 {
+        let status = if args.age_days > 0 {
+            "resolved"
+        } else if i == 0 {
             "open"
         } else {
             match i % 20 {

@@ -531,8 +531,10 @@ macro_rules! erasure_store {
                     let mut step = RetentionStep { finished: true, ..RetentionStep::default() };
                     let mut w = self.begin_write().await?;
                     if let Some(days) = p.conversations_days {
-                        let ids: Vec<Uuid> = sqlx::query_scalar(&format!(
-                            "SELECT id {EXPIRED_CONVERSATIONS} ORDER BY resolved_at, id LIMIT $3"
+                        // The oldest first, as many as fit the message budget (at least one).
+                        let candidates: Vec<(Uuid, i64)> = sqlx::query_as(&format!(
+                            "SELECT id, CAST(message_count AS BIGINT) {EXPIRED_CONVERSATIONS} \
+                             ORDER BY resolved_at, id LIMIT $3"
                         ))
                         .bind(channel.as_uuid())
                         .bind(cutoff(now, days))
@@ -540,7 +542,16 @@ macro_rules! erasure_store {
                         .fetch_all(w.conn())
                         .await
                         .db()?;
-                        if ids.len() >= limits.conversations.max(1) as usize {
+                        let mut budget = i64::from(limits.retention_messages);
+                        let mut ids = Vec::with_capacity(candidates.len());
+                        for (id, messages) in &candidates {
+                            if !ids.is_empty() && *messages > budget {
+                                break;
+                            }
+                            budget -= messages;
+                            ids.push(*id);
+                        }
+                        if ids.len() < candidates.len() || candidates.len() >= limits.conversations.max(1) as usize {
                             step.finished = false;
                         }
                         for id in ids {

@@ -90,11 +90,14 @@ pub struct ScrubLimits {
     pub events: u32,
     /// Conversations per transaction (retention).
     pub conversations: u32,
+    /// Retention: a transaction takes conversations while their messages add up to at
+    /// most this many (always at least one conversation, however long).
+    pub retention_messages: u32,
 }
 
 impl Default for ScrubLimits {
     fn default() -> Self {
-        Self { messages: 1000, events: 20_000, conversations: 50 }
+        Self { messages: 1000, events: 20_000, conversations: 50, retention_messages: 200 }
     }
 }
 
