@@ -5,7 +5,7 @@
 # event's recorded time (the body's `timestamp`, written in the change's transaction).
 # Run from the repository root after `cargo build --release --bin switchboard --bin switchboard-loadgen`.
 # It stops only the processes it started; PORT (18081), RPORT (9910, the receiver),
-# MOCK_PORT (9900) and B (target/release) may be set; the PostgreSQL database is its own
+# MOCK_PORT (9900), B (target/release: the server) and L (B: the load tool and receiver) may be set; the PostgreSQL database is its own
 # (sbhooks_<pid>, dropped after). The server runs on core 0, the load tool and the
 # receiver on core 1 (UNPINNED=1: both cores for all).
 #
@@ -19,7 +19,7 @@
 #               then one endpoint subscribed to every event type (WINDOW=1 CPU per reply).
 # Usage: crates/loadgen/scripts/outgoing_webhooks.sh sqlite|postgres throughput|latency|cost
 set -euo pipefail
-B=${B:-target/release}
+B=${B:-target/release}; L=${L:-$B}
 backend=$1; mode=$2
 if [ -n "${UNPINNED:-}" ]; then CORE0=() CORE1=(); else CORE0=(taskset -c 0) CORE1=(taskset -c 1); fi
 PORT=${PORT:-18081}; RPORT=${RPORT:-9910}; MOCK_PORT=${MOCK_PORT:-9900}
@@ -34,7 +34,7 @@ stop() {
 }
 trap stop EXIT
 export SWITCHBOARD__OUTGOING_WEBHOOKS__ALLOWED_PRIVATE_ADDRESSES=127.0.0.1
-${CORE1[@]+"${CORE1[@]}"} $B/switchboard-loadgen webhook-receiver --listen 127.0.0.1:$RPORT -q & receiver=$!
+${CORE1[@]+"${CORE1[@]}"} $L/switchboard-loadgen webhook-receiver --listen 127.0.0.1:$RPORT -q & receiver=$!
 for _ in $(seq 50); do curl -sf $RURL/healthz >/dev/null && break; sleep 0.1; done
 stats() { curl -sf $RURL/stats; }
 # field of /stats: stat received
@@ -81,7 +81,7 @@ endpoint() {
   curl -sf -X PUT --data-binary "$SECRET" "$RURL/secret" >/dev/null
 }
 inbound() { # flags…
-  ${CORE1[@]+"${CORE1[@]}"} $B/switchboard-loadgen webhooks --url http://127.0.0.1:$PORT --app-secret benchsecret \
+  ${CORE1[@]+"${CORE1[@]}"} $L/switchboard-loadgen webhooks --url http://127.0.0.1:$PORT --app-secret benchsecret \
     --phone-number-id 100000000000001 -q --json "$@" | python3 -c 'import json,sys; print(json.load(sys.stdin)["acknowledged"])'
 }
 report() {
