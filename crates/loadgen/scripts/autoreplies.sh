@@ -9,6 +9,9 @@
 # WINDOW=1 also prints the server's CPU time and disk writes per reply over 4 s of the
 # measured phase (starting 5 s after the server: give the load a warm-up of 2 s or more):
 # steadier than throughput on a machine whose speed drifts between runs.
+# OUTGOING=<URL of a webhook-receiver> registers an outgoing webhook endpoint there for
+# every event type before the load (the receiver is given its secret with PUT /secret);
+# the address must be allowed by SWITCHBOARD__OUTGOING_WEBHOOKS__ALLOWED_PRIVATE_ADDRESSES.
 # Usage: crates/loadgen/scripts/autoreplies.sh sqlite|postgres "<loadgen webhooks load flags>"
 set -euo pipefail
 B=${B:-target/release}
@@ -46,6 +49,12 @@ if [ -n "${WINDOW:-}" ]; then (
 ) & fi
 for i in $(seq 50); do curl -sf 127.0.0.1:$PORT/readyz >/dev/null && break; sleep 0.1; done
 CH=$(curl -sf -H "Authorization: Bearer $TOKEN" 127.0.0.1:$PORT/api/v1/channels | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')
+if [ -n "${OUTGOING:-}" ]; then
+  SECRET=$(curl -sf -X POST -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
+    -d "{\"url\": \"$OUTGOING/hooks\", \"description\": \"benchmark\"}" 127.0.0.1:$PORT/api/v1/admin/webhooks \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
+  curl -sf -X PUT --data-binary "$SECRET" "$OUTGOING/secret" >/dev/null
+fi
 [ -n "${NOGREET:-}" ] || curl -sf -X PUT -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
   -d '{"enabled": true, "text": "Hello {{contact.first_name}}, thanks for writing to {{business.name}}! An agent will be with you shortly."}' \
   127.0.0.1:$PORT/api/v1/admin/channels/$CH/auto-replies/greeting >/dev/null

@@ -15,6 +15,7 @@ mod sends;
 mod sse;
 mod stats;
 mod verify;
+mod webhook_receiver;
 mod webhooks;
 
 use std::io::Write as _;
@@ -53,6 +54,9 @@ enum Command {
     /// The console's targets: page latency (inbox, filtered view, conversation) and
     /// webhook acknowledgement -> live update on N open streams.
     Console(console::ConsoleArgs),
+    /// Receive Switchboard's outgoing webhooks fast: verify signatures, count deliveries
+    /// and duplicates, measure latency from the change's recorded time.
+    WebhookReceiver(webhook_receiver::WebhookReceiverArgs),
 }
 
 fn main() -> ExitCode {
@@ -97,6 +101,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Command::SeedConsole(args) => {
                 let seeded = seed::run(args).await?;
                 seeded.print(&mut std::io::stdout().lock())?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::WebhookReceiver(args) => {
+                webhook_receiver::run(args).await?;
                 Ok(ExitCode::SUCCESS)
             }
             Command::MockGraph(args) => {

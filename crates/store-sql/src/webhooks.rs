@@ -105,6 +105,65 @@ macro_rules! webhook_store {
             }
         }
 
+        /// Logs one attempt and applies its outcome if its claim still holds the job.
+        async fn record_attempt(conn: &mut $conn, a: &WebhookAttempt) -> Result<bool> {
+            sqlx::query(
+                "INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempted_at, status, latency_ms, response, error) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = $1)",
+            )
+            .bind(a.delivery_id)
+            .bind(a.endpoint_id.as_uuid())
+            .bind(Ts(a.at))
+            .bind(a.status.map(i32::from))
+            .bind(a.latency_ms)
+            .bind(a.response.as_deref())
+            .bind(a.error.as_deref())
+            .execute(&mut *conn)
+            .await
+            .db()?;
+            let next = match a.outcome {
+                WebhookJobOutcome::Retry(at) => Some(Ts(at)),
+                _ => None,
+            };
+            let applied = sqlx::query(
+                "UPDATE webhook_deliveries SET state = $3, next_attempt_at = COALESCE($4, next_attempt_at), \
+                     locked_until = NULL, updated_at = $5 \
+                 WHERE id = $1 AND locked_until = $2",
+            )
+            .bind(a.delivery_id)
+            .bind(Ts(a.lease.trunc_subsecs(3)))
+            .bind(state_name(a.outcome))
+            .bind(next)
+            .bind(Ts(a.at))
+            .execute(&mut *conn)
+            .await
+            .db()?
+            .rows_affected()
+                == 1;
+            if applied {
+                let q = match &a.health {
+                    EndpointHealth::Healthy => sqlx::query(
+                        "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL",
+                    )
+                    .bind(a.endpoint_id.as_uuid()),
+                    EndpointHealth::Failing { since } => sqlx::query(
+                        "UPDATE webhook_endpoints SET failing_since = $2 WHERE id = $1 AND failing_since IS NULL",
+                    )
+                    .bind(a.endpoint_id.as_uuid())
+                    .bind(Ts(*since)),
+                    EndpointHealth::Disable { reason } => sqlx::query(
+                        "UPDATE webhook_endpoints SET enabled = $2, disabled_reason = $3, updated_at = $4 WHERE id = $1",
+                    )
+                    .bind(a.endpoint_id.as_uuid())
+                    .bind(false)
+                    .bind(reason.as_str())
+                    .bind(Ts(a.at)),
+                };
+                q.execute(&mut *conn).await.db()?;
+            }
+            Ok(applied)
+        }
+
         #[$crate::reexport::async_trait]
         impl WebhookStore for $store {
             async fn create_webhook_endpoint(&self, e: &NewWebhookEndpoint) -> Result<WebhookEndpoint> {
@@ -381,61 +440,14 @@ macro_rules! webhook_store {
                 Ok(jobs)
             }
 
-            async fn record_webhook_attempt(&self, a: &WebhookAttempt) -> Result<bool> {
+            async fn record_webhook_attempts(&self, attempts: &[WebhookAttempt]) -> Result<Vec<bool>> {
+                if attempts.is_empty() {
+                    return Ok(Vec::new());
+                }
                 let mut w = self.begin_write().await?;
-                sqlx::query(
-                    "INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempted_at, status, latency_ms, response, error) \
-                     SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = $1)",
-                )
-                .bind(a.delivery_id)
-                .bind(a.endpoint_id.as_uuid())
-                .bind(Ts(a.at))
-                .bind(a.status.map(i32::from))
-                .bind(a.latency_ms)
-                .bind(a.response.as_deref())
-                .bind(a.error.as_deref())
-                .execute(w.conn())
-                .await
-                .db()?;
-                let next = match a.outcome {
-                    WebhookJobOutcome::Retry(at) => Some(Ts(at)),
-                    _ => None,
-                };
-                let applied = sqlx::query(
-                    "UPDATE webhook_deliveries SET state = $3, next_attempt_at = COALESCE($4, next_attempt_at), \
-                         locked_until = NULL, updated_at = $5 \
-                     WHERE id = $1 AND locked_until = $2",
-                )
-                .bind(a.delivery_id)
-                .bind(Ts(a.lease.trunc_subsecs(3)))
-                .bind(state_name(a.outcome))
-                .bind(next)
-                .bind(Ts(a.at))
-                .execute(w.conn())
-                .await
-                .db()?
-                .rows_affected()
-                    == 1;
-                if applied {
-                    let q = match &a.health {
-                        EndpointHealth::Healthy => sqlx::query(
-                            "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL",
-                        )
-                        .bind(a.endpoint_id.as_uuid()),
-                        EndpointHealth::Failing { since } => sqlx::query(
-                            "UPDATE webhook_endpoints SET failing_since = $2 WHERE id = $1 AND failing_since IS NULL",
-                        )
-                        .bind(a.endpoint_id.as_uuid())
-                        .bind(Ts(*since)),
-                        EndpointHealth::Disable { reason } => sqlx::query(
-                            "UPDATE webhook_endpoints SET enabled = $2, disabled_reason = $3, updated_at = $4 WHERE id = $1",
-                        )
-                        .bind(a.endpoint_id.as_uuid())
-                        .bind(false)
-                        .bind(reason.as_str())
-                        .bind(Ts(a.at)),
-                    };
-                    q.execute(w.conn()).await.db()?;
+                let mut applied = Vec::with_capacity(attempts.len());
+                for a in attempts {
+                    applied.push(record_attempt(w.conn(), a).await?);
                 }
                 w.commit().await?;
                 Ok(applied)

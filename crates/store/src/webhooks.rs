@@ -115,7 +115,7 @@ pub struct WebhookFanout {
 #[derive(Clone, Debug)]
 pub struct WebhookJob {
     pub delivery_id: i64,
-    /// The claim's lease end, also its token for [`WebhookStore::record_webhook_attempt`].
+    /// The claim's lease end, also its token for [`WebhookStore::record_webhook_attempts`].
     pub lease: DateTime<Utc>,
     /// Attempts including this one.
     pub attempt: u32,
@@ -247,9 +247,10 @@ pub trait WebhookStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<WebhookJob>>;
 
-    /// Logs the attempt and applies its outcome if the job is still leased by that claim
-    /// (`false` otherwise: the log line is kept, the job left to its new holder).
-    async fn record_webhook_attempt(&self, a: &WebhookAttempt) -> Result<bool>;
+    /// Logs the attempts and applies each one's outcome if its job is still leased by
+    /// that claim (`false` at its place otherwise: the log line is kept, the job left to
+    /// its new holder), in order, in one transaction.
+    async fn record_webhook_attempts(&self, attempts: &[WebhookAttempt]) -> Result<Vec<bool>>;
 
     /// The endpoint's delivery log, newest first, before the attempt id `before`.
     async fn webhook_attempts(

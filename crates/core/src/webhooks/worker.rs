@@ -148,15 +148,21 @@ impl WebhookWorker {
         let reports: Vec<anyhow::Result<WebhookReport>> = futures_util::stream::iter(groups)
             .map(|group| async move {
                 let mut r = WebhookReport::default();
+                let mut attempts = Vec::with_capacity(group.len());
                 for job in group {
-                    let delivered = self.attempt(job, now).await?;
+                    let attempt = self.attempt(job, now).await?;
                     r.attempted += 1;
-                    if delivered {
+                    if attempt.outcome == WebhookJobOutcome::Delivered {
                         r.delivered += 1;
                     } else {
                         r.failed_attempts += 1;
                     }
+                    attempts.push(attempt);
                 }
+                // One transaction for the group's log and outcomes: a commit (an fsync)
+                // per batch, not per delivery. A crash before it leaves the jobs leased;
+                // they are sent again when the lease runs out (at least once).
+                self.store.record_webhook_attempts(&attempts).await?;
                 Ok(r)
             })
             .buffer_unordered(self.opts.concurrency.max(1))
@@ -172,8 +178,8 @@ impl WebhookWorker {
         Ok(total)
     }
 
-    /// One attempt; `true` when the endpoint took it.
-    async fn attempt(&self, job: WebhookJob, now: DateTime<Utc>) -> anyhow::Result<bool> {
+    /// One attempt, to be recorded.
+    async fn attempt(&self, job: WebhookJob, now: DateTime<Utc>) -> anyhow::Result<WebhookAttempt> {
         let webhook_id = job.message_id.webhook_id();
         let mut keys = vec![open_secret(&self.key, &job.endpoint.id, &job.endpoint.secret)?];
         if let Some((previous, until)) = &job.endpoint.previous_secret
@@ -253,21 +259,18 @@ impl WebhookWorker {
         }
         tracing::debug!(endpoint_id = %job.endpoint.id, webhook_id, attempt = job.attempt, ?status, delivered,
             "outgoing webhook attempt");
-        self.store
-            .record_webhook_attempt(&WebhookAttempt {
-                delivery_id: job.delivery_id,
-                endpoint_id: job.endpoint.id,
-                lease: job.lease,
-                at: now,
-                status,
-                latency_ms,
-                response,
-                error,
-                outcome,
-                health,
-            })
-            .await?;
-        Ok(delivered)
+        Ok(WebhookAttempt {
+            delivery_id: job.delivery_id,
+            endpoint_id: job.endpoint.id,
+            lease: job.lease,
+            at: now,
+            status,
+            latency_ms,
+            response,
+            error,
+            outcome,
+            health,
+        })
     }
 
     /// Fans out and delivers until nothing is left that is due at `now`.
