@@ -125,7 +125,7 @@ async fn a_retention_policy_set_on_its_screen_shows_what_would_go_now(t: &mut Br
         ("#retention-media-count", "media"),
     ] {
         let shown = t.browser.text(css).await?;
-        ensure!(shown == p[field].to_string(), "{css}: {shown:?}, the API says {}", p[field]);
+        ensure!(*shown == *p[field].to_string(), "{css}: {shown:?}, the API says {}", p[field]);
     }
     // Looking removed nothing.
     ensure!(t.app.messages(&conversation).await.iter().any(|m| m["text"] == "my address is 1 Main St"));

@@ -165,6 +165,7 @@ pub fn redact(value: Value) -> Value {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -136,10 +136,10 @@ impl WebhookUrl {
             return Err(InvalidWebhookUrl::Fragment);
         }
         let me = Self(url);
-        if let Some(ip) = me.ip() {
-            if !address_allowed(ip, allowed) {
-                return Err(InvalidWebhookUrl::PrivateAddress);
-            }
+        if let Some(ip) = me.ip()
+            && !address_allowed(ip, allowed)
+        {
+            return Err(InvalidWebhookUrl::PrivateAddress);
         }
         Ok(me)
     }

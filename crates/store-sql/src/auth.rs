@@ -4,6 +4,8 @@
 /// Expands, in a backend's `auth` module, to `AuthStore` for `$store` (whose connection
 /// is `$conn`). The module must have `AGENT_COLS` (from the agents expansion) in scope.
 #[macro_export]
+// `crate::audit` is the backend's own module (its expansion of that store), not this crate's.
+#[allow(clippy::crate_in_macro_def)]
 macro_rules! auth_store {
     ($store:ty, $conn:ty) => {
         mod shared {

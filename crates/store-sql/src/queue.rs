@@ -9,6 +9,8 @@
 /// that lock a conversation's or an agent's row read before a change, if any) and
 /// `nul`'s `json`.
 #[macro_export]
+// `crate::kpis` and `crate::csat` is the backend's own module (its expansion of that store), not this crate's.
+#[allow(clippy::crate_in_macro_def)]
 macro_rules! queue_store {
     ($store:ty, $conn:ty $(; $($own:tt)*)?) => {
         pub(crate) use shared::{record_history, route_to_team};

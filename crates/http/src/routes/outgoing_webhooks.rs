@@ -227,10 +227,8 @@ fn parse_event_types(raw: &[String], errors: &mut Vec<FieldError>) -> Vec<Webhoo
         .filter_map(|(i, s)| {
             WebhookEventType::parse(s).or_else(|| {
                 let known: Vec<&str> = WebhookEventType::ALL.iter().map(|t| t.as_str()).collect();
-                errors.push(FieldError::new(
-                    &format!("event_types[{i}]"),
-                    format!("must be one of {}", known.join(", ")),
-                ));
+                errors
+                    .push(FieldError::new(format!("event_types[{i}]"), format!("must be one of {}", known.join(", "))));
                 None
             })
         })

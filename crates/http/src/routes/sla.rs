@@ -86,13 +86,7 @@ async fn change(
     tracing::info!(target_kind = kind, target_id = %id, admin_id = %agent.0.id, set = after.is_some(), "SLA policy changed");
     state
         .audit()
-        .record(
-            agent
-                .audit(AuditAction::SlaPolicyChanged)
-                .target(kind, id)
-                .before(&input(before))
-                .after(&input(after.clone())),
-        )
+        .record(agent.audit(AuditAction::SlaPolicyChanged).target(kind, id).before(&input(before)).after(&input(after)))
         .await;
     Ok(after)
 }

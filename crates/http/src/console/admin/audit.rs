@@ -195,7 +195,7 @@ async fn page(
     };
     let mut agents: Vec<(String, String)> =
         names(&state).await?.into_iter().map(|(id, name)| (id.to_string(), name)).collect();
-    agents.sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()));
+    agents.sort_by_key(|a| a.1.to_lowercase());
     render(&AuditPage {
         layout: Layout::signed_in("Audit log", &admin.agent),
         nav: Nav::at("/admin/audit"),

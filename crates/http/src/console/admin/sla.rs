@@ -44,7 +44,7 @@ fn sla_line(p: &SlaPolicy) -> String {
 
 /// Minutes in words: whole hours as "8 h", the rest as "90 min".
 fn duration(minutes: u32) -> String {
-    if minutes % 60 == 0 { format!("{} h", minutes / 60) } else { format!("{minutes} min") }
+    if minutes.is_multiple_of(60) { format!("{} h", minutes / 60) } else { format!("{minutes} min") }
 }
 
 /// One amount as the form shows it: the number and its unit (60: hours, 1: minutes).

@@ -65,7 +65,7 @@ pub(super) async fn create_quick_reply(
     let qr = body.read()?;
     state.config().create_quick_reply(&qr).await?;
     tracing::info!(quick_reply_id = %qr.id, admin_id = %agent.0.id, "quick reply created");
-    state.audit().record(agent.audit(AuditAction::QuickReplyCreated).target("quick_reply", &qr.id).after(&qr)).await;
+    state.audit().record(agent.audit(AuditAction::QuickReplyCreated).target("quick_reply", qr.id).after(&qr)).await;
     Ok(HttpResponse::Created().insert_header(("location", format!("/api/v1/admin/quick-replies/{}", qr.id))).json(qr))
 }
 
@@ -82,12 +82,12 @@ pub(super) async fn update_quick_reply(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let qr = body_with_id(body, &id.to_string())?.read()?;
-    let before = state.store.quick_reply(id.clone()).await?;
+    let before = state.store.quick_reply(id).await?;
     state.config().update_quick_reply(&qr).await?;
     tracing::info!(quick_reply_id = %qr.id, admin_id = %agent.0.id, "quick reply updated");
     state
         .audit()
-        .record(agent.audit(AuditAction::QuickReplyUpdated).target("quick_reply", &qr.id).before(&before).after(&qr))
+        .record(agent.audit(AuditAction::QuickReplyUpdated).target("quick_reply", qr.id).before(&before).after(&qr))
         .await;
     Ok(HttpResponse::Ok().json(qr))
 }
@@ -103,9 +103,9 @@ pub(super) async fn delete_quick_reply(
     Admin { agent, path: id, .. }: Admin<QuickReplyId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let before = state.store.quick_reply(id.clone()).await?;
-    state.config().delete_quick_reply(id.clone()).await?;
+    let before = state.store.quick_reply(id).await?;
+    state.config().delete_quick_reply(id).await?;
     tracing::info!(quick_reply_id = %id, admin_id = %agent.0.id, "quick reply deleted");
-    state.audit().record(agent.audit(AuditAction::QuickReplyDeleted).target("quick_reply", &id).before(&before)).await;
+    state.audit().record(agent.audit(AuditAction::QuickReplyDeleted).target("quick_reply", id).before(&before)).await;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -121,7 +121,7 @@ pub(super) async fn create_rule(
     tracing::info!(rule_id = %rule.rule.id, admin_id = %agent.0.id, "keyword rule created");
     state
         .audit()
-        .record(agent.audit(AuditAction::RuleCreated).target("rule", &rule.rule.id).after(&rule_json(&rule)))
+        .record(agent.audit(AuditAction::RuleCreated).target("rule", rule.rule.id).after(&rule_json(&rule)))
         .await;
     Ok(HttpResponse::Created()
         .insert_header(("location", format!("/api/v1/admin/rules/{}", rule.rule.id)))
@@ -141,12 +141,12 @@ pub(super) async fn update_rule(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let rule = StoredRule::from(body_with_id(body, &id.to_string())?.read()?);
-    let before = state.store.keyword_rule(id.clone()).await?.map(|r| rule_json(&r));
+    let before = state.store.keyword_rule(id).await?.map(|r| rule_json(&r));
     state.config().update_rule(&rule).await?;
     tracing::info!(rule_id = %id, admin_id = %agent.0.id, "keyword rule updated");
     state
         .audit()
-        .record(agent.audit(AuditAction::RuleUpdated).target("rule", &id).before(&before).after(&rule_json(&rule)))
+        .record(agent.audit(AuditAction::RuleUpdated).target("rule", id).before(&before).after(&rule_json(&rule)))
         .await;
     Ok(HttpResponse::Ok().json(rule_json(&rule)))
 }
@@ -158,10 +158,10 @@ pub(super) async fn delete_rule(
     Admin { agent, path: id, .. }: Admin<RuleId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let before = state.store.keyword_rule(id.clone()).await?.map(|r| rule_json(&r));
-    state.config().delete_rule(id.clone()).await?;
+    let before = state.store.keyword_rule(id).await?.map(|r| rule_json(&r));
+    state.config().delete_rule(id).await?;
     tracing::info!(rule_id = %id, admin_id = %agent.0.id, "keyword rule deleted");
-    state.audit().record(agent.audit(AuditAction::RuleDeleted).target("rule", &id).before(&before)).await;
+    state.audit().record(agent.audit(AuditAction::RuleDeleted).target("rule", id).before(&before)).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
