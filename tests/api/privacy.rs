@@ -470,7 +470,8 @@ async fn retention_removes_old_content_after_a_dry_run(backend: Backend) {
     let preview = app.get_json("/api/v1/admin/retention/preview").await;
     assert_eq!(preview["channels"][0]["media"], 1, "{preview}");
     let privacy = Privacy::new(app.store.as_ref(), Some(&app.media_dir.0));
-    let removed = privacy.retention_pass(Utc::now(), Duration::ZERO).await.unwrap();
+    let removed =
+        privacy.retention_pass(Utc::now(), Duration::ZERO, &tokio_util::sync::CancellationToken::new()).await.unwrap();
     assert_eq!(removed.media, 1);
     let recent = photo(app.messages(&open).await);
     let res = app.get(&format!("/api/v1/messages/{}/media", recent["id"].as_str().unwrap())).await;

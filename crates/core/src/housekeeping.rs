@@ -90,6 +90,16 @@ impl Housekeeper {
     /// One pass at `now`. The media cache is pruned even when the database is not
     /// available, and the other way round; the first failure is returned after both.
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<HousekeepingReport, HousekeepingError> {
+        self.pass(now, &CancellationToken::new()).await
+    }
+
+    /// [`Self::run_once`], whose retention purge stops after its current batch once `stop`
+    /// is cancelled (a long purge does not hold up the server's shutdown).
+    async fn pass(
+        &self,
+        now: DateTime<Utc>,
+        stop: &CancellationToken,
+    ) -> Result<HousekeepingReport, HousekeepingError> {
         let mut report = HousekeepingReport::default();
         let before = |age: Duration| chrono::Duration::from_std(age).ok().and_then(|a| now.checked_sub_signed(a));
         let events = async {
@@ -133,7 +143,7 @@ impl Housekeeper {
         let privacy = Privacy::new(self.store.as_ref(), self.opts.media.as_ref().map(|(dir, _)| dir.as_path()));
         let privacy = async {
             report.erasures_resumed = privacy.resume_erasures(now).await?;
-            report.retention = privacy.retention_pass(now, self.opts.retention_pause).await?;
+            report.retention = privacy.retention_pass(now, self.opts.retention_pause, stop).await?;
             Ok::<_, PrivacyError>(())
         }
         .await;
@@ -153,7 +163,7 @@ impl Housekeeper {
                 _ = tick.tick() => {}
                 () = cancel.cancelled() => break,
             }
-            match self.run_once(Utc::now()).await {
+            match self.pass(Utc::now(), &cancel).await {
                 Ok(r) => {
                     if r.bodies_purged > 0
                         || r.events_deleted > 0

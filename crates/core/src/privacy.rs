@@ -19,6 +19,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use switchboard_domain::{AgentId, ChannelId, ContactId, ErasureId};
 use switchboard_store::{ErasureJob, ErasurePhase, RetentionCounts, RetentionPolicy, ScrubLimits, Store, StoreError};
+use tokio_util::sync::CancellationToken;
 
 use crate::media_cache;
 
@@ -145,11 +146,17 @@ impl<'a> Privacy<'a> {
     /// with a pause between batches of `pause`, or of as long as the batch took if that is
     /// longer: the pass holds the write lock at most half the time, however slow the
     /// machine, and the webhook path's appends wait for at most one batch. Returns what was
-    /// removed in all.
-    pub async fn retention_pass(&self, now: DateTime<Utc>, pause: Duration) -> Result<RetentionCounts, PrivacyError> {
+    /// removed in all. Once `stop` is cancelled the pass ends after the batch in hand (its
+    /// media files removed too); the next pass goes on from there.
+    pub async fn retention_pass(
+        &self,
+        now: DateTime<Utc>,
+        pause: Duration,
+        stop: &CancellationToken,
+    ) -> Result<RetentionCounts, PrivacyError> {
         let mut total = RetentionCounts::default();
         for (channel, policy) in self.store.retention_policies().await? {
-            loop {
+            while !stop.is_cancelled() {
                 let started = std::time::Instant::now();
                 let step = self.store.retention_step(channel, policy, self.limits, now).await?;
                 let took = started.elapsed();
@@ -163,7 +170,10 @@ impl<'a> Privacy<'a> {
                 if pause.is_zero() {
                     tokio::task::yield_now().await;
                 } else {
-                    tokio::time::sleep(pause.max(took)).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(pause.max(took)) => {}
+                        () = stop.cancelled() => {}
+                    }
                 }
             }
         }
