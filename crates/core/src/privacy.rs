@@ -143,9 +143,10 @@ impl<'a> Privacy<'a> {
     }
 
     /// Applies every channel's retention policy at `now`, a bounded batch per transaction
-    /// with a pause between batches of `pause`, or of as long as the batch took if that is
-    /// longer: the pass holds the write lock at most half the time, however slow the
-    /// machine, and the webhook path's appends wait for at most one batch. Returns what was
+    /// with a pause between batches of `pause`, or of twice as long as the batch took if
+    /// that is longer: the pass holds the write lock (and its core) at most a third of the
+    /// time, however slow the machine, and the webhook path's appends wait for at most one
+    /// small batch. Returns what was
     /// removed in all. Once `stop` is cancelled the pass ends after the batch in hand (its
     /// media files removed too); the next pass goes on from there.
     pub async fn retention_pass(
@@ -171,7 +172,7 @@ impl<'a> Privacy<'a> {
                     tokio::task::yield_now().await;
                 } else {
                     tokio::select! {
-                        () = tokio::time::sleep(pause.max(took)) => {}
+                        () = tokio::time::sleep(pause.max(took * 2)) => {}
                         () = stop.cancelled() => {}
                     }
                 }

@@ -97,7 +97,7 @@ pub struct ScrubLimits {
 
 impl Default for ScrubLimits {
     fn default() -> Self {
-        Self { messages: 1000, events: 20_000, conversations: 50, retention_messages: 200 }
+        Self { messages: 1000, events: 20_000, conversations: 50, retention_messages: 50 }
     }
 }
 
