@@ -349,6 +349,18 @@ pub struct TemplateSend {
 }
 
 impl TemplateSend {
+    /// A media header's parameter of `kind` (`image`, `video` or `document`; `None` for
+    /// any other kind).
+    #[must_use]
+    pub fn header_media(kind: &str, source: MediaSource, filename: Option<String>) -> Option<TemplateParameter> {
+        match kind {
+            "image" => Some(TemplateParameter::Image(source)),
+            "video" => Some(TemplateParameter::Video(source)),
+            "document" => Some(TemplateParameter::Document { source, filename }),
+            _ => None,
+        }
+    }
+
     /// The message to queue: the Graph API body and what agents see.
     #[must_use]
     pub fn into_outgoing(self) -> crate::inbox::Outgoing {

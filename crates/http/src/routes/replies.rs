@@ -11,7 +11,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Deserializer};
 use switchboard_cloudapi::{
-    InteractiveHeader, ListRow, ListSection, MediaKind, MediaSource, OutboundBody, ReplyButton, TemplateParameter,
+    InteractiveHeader, ListRow, ListSection, MediaKind, MediaSource, OutboundBody, ReplyButton,
 };
 use switchboard_core::inbox::{Compose, Outgoing};
 use switchboard_core::templates::TemplateSend;
@@ -178,12 +178,10 @@ fn build(reply: Reply) -> Result<Outgoing, ApiError> {
                         (None, Some(link)) => MediaSource::Link(link),
                         _ => return Err(ApiError::field("header_media", "give exactly one of id and link")),
                     };
-                    Some(match m.r#type.as_str() {
-                        "image" => TemplateParameter::Image(source),
-                        "video" => TemplateParameter::Video(source),
-                        "document" => TemplateParameter::Document { source, filename: m.filename },
-                        _ => return Err(ApiError::field("header_media.type", "must be image, video or document")),
-                    })
+                    Some(
+                        TemplateSend::header_media(&m.r#type, source, m.filename)
+                            .ok_or_else(|| ApiError::field("header_media.type", "must be image, video or document"))?,
+                    )
                 }
             };
             if url_buttons.iter().any(|b| b.index > 9) {

@@ -11,7 +11,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
-use switchboard_cloudapi::{MediaSource, OutboundBody, TemplateParameter};
+use switchboard_cloudapi::{MediaSource, OutboundBody};
 use switchboard_core::inbox::{Compose, Outgoing};
 use switchboard_core::templates::{TemplateChoice, TemplateSend};
 use switchboard_domain::autoreply::QuickReplyRef;
@@ -148,15 +148,11 @@ pub(super) async fn template(
         None => None,
         Some(link) => {
             let source = MediaSource::Link(link.to_owned());
-            match get("header_media_type").unwrap_or_default() {
-                "image" => Some(TemplateParameter::Image(source)),
-                "video" => Some(TemplateParameter::Video(source)),
-                "document" => Some(TemplateParameter::Document { source, filename: None }),
-                _ => {
-                    errors.push(FieldError::new("header_media_type", "must be image, video or document"));
-                    None
-                }
+            let media = TemplateSend::header_media(get("header_media_type").unwrap_or_default(), source, None);
+            if media.is_none() {
+                errors.push(FieldError::new("header_media_type", "must be image, video or document"));
             }
+            media
         }
     };
     if !errors.is_empty() {
