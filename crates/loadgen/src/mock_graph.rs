@@ -724,22 +724,33 @@ async fn handle(mock: &Arc<Mock>, req: Request<Incoming>) -> Response<Full<Bytes
 
 /// Serves until the listener fails or the runtime ends.
 pub async fn serve(listener: TcpListener, mock: Arc<Mock>) {
+    serve_http1("mock-graph", listener, mock, |mock, req| async move { handle(&mock, req).await }).await;
+}
+
+/// Serves HTTP/1.1 on `listener` until it fails or the runtime ends, answering each request
+/// with `handle(state, request)`; `name` prefixes the accept errors it reports.
+pub async fn serve_http1<S, F, Fut>(name: &'static str, listener: TcpListener, state: Arc<S>, handle: F)
+where
+    S: Send + Sync + 'static,
+    F: Fn(Arc<S>, Request<Incoming>) -> Fut + Copy + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(e) => {
                 // Out of file descriptors, usually: let some connections close.
-                eprintln!("mock-graph: accept failed: {e}");
+                eprintln!("{name}: accept failed: {e}");
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
         let _ = stream.set_nodelay(true);
-        let mock = mock.clone();
+        let state = state.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(|req| {
-                let mock = &mock;
-                async move { Ok::<_, Infallible>(handle(mock, req).await) }
+            let service = hyper::service::service_fn(move |req| {
+                let reply = handle(state.clone(), req);
+                async move { Ok::<_, Infallible>(reply.await) }
             });
             let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });

@@ -14,7 +14,6 @@
 //! Everything recorded sits behind one mutex, taken once per request.
 
 use std::collections::{BTreeMap, HashSet};
-use std::convert::Infallible;
 use std::io::Write as _;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -26,7 +25,6 @@ use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
 use standardwebhooks::Webhook;
 use tokio::net::TcpListener;
@@ -298,25 +296,13 @@ async fn handle(receiver: &Receiver, req: Request<Incoming>) -> Response<Full<By
 
 /// Serves until the listener fails or the runtime ends.
 pub async fn serve(listener: TcpListener, receiver: Arc<Receiver>) {
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                eprintln!("webhook-receiver: accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let receiver = receiver.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(|req| {
-                let receiver = &receiver;
-                async move { Ok::<_, Infallible>(handle(receiver, req).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-        });
-    }
+    crate::mock_graph::serve_http1(
+        "webhook-receiver",
+        listener,
+        receiver,
+        |r, req| async move { handle(&r, req).await },
+    )
+    .await;
 }
 
 pub async fn run(args: WebhookReceiverArgs) -> Result<()> {
