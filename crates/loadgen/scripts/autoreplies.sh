@@ -9,6 +9,10 @@
 # WINDOW=1 also prints the server's CPU time and disk writes per reply over 4 s of the
 # measured phase (starting 5 s after the server: give the load a warm-up of 2 s or more):
 # steadier than throughput on a machine whose speed drifts between runs.
+# TOTAL=1 also prints the server's CPU time per reply from the load's start until the
+# server is idle again (everything the replies caused done, outgoing webhook deliveries
+# included; at most 120 s after the load): what saturation throughput is the inverse of
+# when background work lags behind during the load.
 # OUTGOING=<URL of a webhook-receiver> registers an outgoing webhook endpoint there for
 # every event type before the load (the receiver is given its secret with PUT /secret);
 # the address must be allowed by SWITCHBOARD__OUTGOING_WEBHOOKS__ALLOWED_PRIVATE_ADDRESSES.
@@ -58,5 +62,13 @@ fi
 [ -n "${NOGREET:-}" ] || curl -sf -X PUT -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
   -d '{"enabled": true, "text": "Hello {{contact.first_name}}, thanks for writing to {{business.name}}! An agent will be with you shortly."}' \
   127.0.0.1:$PORT/api/v1/admin/channels/$CH/auto-replies/greeting >/dev/null
+cpu() { awk '{print $14+$15}' /proc/$P/stat; }
+c0=$(cpu)
 ${CORE1[@]+"${CORE1[@]}"} $B/switchboard-loadgen webhooks --url http://127.0.0.1:$PORT --app-secret benchsecret \
   --phone-number-id 100000000000001 --contacts 5000000 $( [ -z "${NOGREET:-}" ] && echo --replies-from http://127.0.0.1:$MOCK_PORT ) -q $load
+if [ -n "${TOTAL:-}" ]; then
+  last=$(cpu)
+  for _ in $(seq 120); do sleep 1; now=$(cpu); [ $((now - last)) -le 1 ] && break; last=$now; done
+  n=$(curl -s 127.0.0.1:$MOCK_PORT/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["received"])')
+  echo "  total:       server CPU $(( (now - c0) * 1000000000 / $(getconf CLK_TCK) / n )) ns/reply from the load's start until idle ($n replies)"
+fi

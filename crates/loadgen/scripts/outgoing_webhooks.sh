@@ -48,12 +48,12 @@ if [ "$mode" = cost ]; then
       curl -sf -X POST $RURL/reset >/dev/null
       sync
       if [ $with = yes ]; then
-        OUTGOING=$RURL WINDOW=1 B=$B PORT=$PORT MOCK_PORT=$MOCK_PORT crates/loadgen/scripts/autoreplies.sh "$backend" "$load" \
-          | grep -E 'window|throughput|replies:|reply rate'
+        OUTGOING=$RURL WINDOW=1 TOTAL=1 B=$B PORT=$PORT MOCK_PORT=$MOCK_PORT crates/loadgen/scripts/autoreplies.sh "$backend" "$load" \
+          | grep -E 'window|throughput|replies:|reply rate|total:'
         stats | python3 -c 'import json,sys; s=json.load(sys.stdin); r, d, b = s["received"], s["duplicates"], s["bad_signature"]; print(f"  receiver:    {r} received during the run, {d} duplicates, {b} bad signatures")'
       else
-        WINDOW=1 B=$B PORT=$PORT MOCK_PORT=$MOCK_PORT crates/loadgen/scripts/autoreplies.sh "$backend" "$load" \
-          | grep -E 'window|throughput|replies:|reply rate'
+        WINDOW=1 TOTAL=1 B=$B PORT=$PORT MOCK_PORT=$MOCK_PORT crates/loadgen/scripts/autoreplies.sh "$backend" "$load" \
+          | grep -E 'window|throughput|replies:|reply rate|total:'
       fi
     done
   done
