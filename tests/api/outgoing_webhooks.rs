@@ -424,7 +424,112 @@ async fn endpoints_are_admin_only_and_validated(backend: Backend) {
     assert_eq!(app.get(&format!("/api/v1/admin/webhooks/{id}")).await.status(), 404);
 }
 
+/// One number from the database, on a connection of its own.
+async fn count(app: &TestApp, backend: Backend, sql: &str) -> i64 {
+    match backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&app.db.url).await.unwrap();
+            let n = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+            pool.close().await;
+            n
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&app.db.url).await.unwrap();
+            let n = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+            pool.close().await;
+            n
+        }
+    }
+}
+
+async fn set_enabled(app: &TestApp, id: &str, enabled: bool) -> u16 {
+    let res = app.client.patch(app.url(&format!("/api/v1/admin/webhooks/{id}"))).bearer_auth(&app.token);
+    res.json(&json!({ "enabled": enabled })).send().await.unwrap().status().as_u16()
+}
+
+async fn without_endpoints_nothing_is_written_and_nothing_sent_later(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let server = receiver(200).await;
+    customer_writes(&mut app, "wamid.idle.1", "before any endpoint").await;
+    assert_eq!(count(&app, backend, "SELECT COUNT(*) FROM contact_changes").await, 0, "no endpoint: no contact change");
+    let worker = app.webhook_worker("127.0.0.1");
+    let cursor = "SELECT CAST(inbox_event_id + 1000 * generation AS BIGINT) FROM webhook_fanout WHERE id = 1";
+    let before = count(&app, backend, cursor).await;
+    assert_eq!(worker.run_until_idle(Utc::now()).await.unwrap(), switchboard_core::webhooks::WebhookReport::default());
+    assert_eq!(count(&app, backend, cursor).await, before, "an idle fan-out writes nothing");
+    // A claim that finds nothing due wakes nobody (on SQLite, a write transaction would).
+    let mut wakeups = app.store.inbox_wakeups().await.unwrap();
+    let none = app.store.claim_webhook_deliveries(Utc::now(), Utc::now() + chrono::Duration::seconds(60), 10).await;
+    assert!(none.unwrap().is_empty());
+    assert!(tokio::time::timeout(std::time::Duration::from_millis(200), wakeups.wait()).await.is_err());
+
+    // The first endpoint starts from now: the earlier events are not sent.
+    let endpoint = create_endpoint(&app, json!({"url": server.uri()})).await;
+    customer_writes(&mut app, "wamid.idle.2", "after").await;
+    worker.run_until_idle(Utc::now()).await.unwrap();
+    let texts: Vec<Value> = received(&server)
+        .await
+        .iter()
+        .map(body_json)
+        .filter(|b| b["type"] == "message.created")
+        .map(|b| b["data"]["message"]["text"].clone())
+        .collect();
+    assert_eq!(texts, [json!("after")]);
+    assert_eq!(received(&server).await.len(), 1, "no contact.created for a contact from before");
+
+    // Disabled, it gets nothing; enabled again, it starts from then.
+    let id = endpoint["id"].as_str().unwrap();
+    assert_eq!(set_enabled(&app, id, false).await, 200);
+    customer_writes(&mut app, "wamid.idle.3", "while disabled").await;
+    worker.run_until_idle(Utc::now()).await.unwrap();
+    assert_eq!(set_enabled(&app, id, true).await, 200);
+    worker.run_until_idle(Utc::now()).await.unwrap();
+    customer_writes(&mut app, "wamid.idle.4", "enabled again").await;
+    worker.run_until_idle(Utc::now()).await.unwrap();
+    let texts: Vec<Value> =
+        received(&server).await.iter().map(body_json).map(|b| b["data"]["message"]["text"].clone()).collect();
+    assert_eq!(texts, [json!("after"), json!("enabled again")]);
+}
+
+async fn one_conversation_arrives_in_order_while_others_go_side_by_side(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let server = MockServer::start().await;
+    // Slow answers, so that requests in flight overlap.
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(std::time::Duration::from_millis(30)))
+        .mount(&server)
+        .await;
+    create_endpoint(&app, json!({"url": server.uri(), "event_types": ["message.created"]})).await;
+    let contacts = ["447700900011", "447700900012", "447700900013", "447700900014"];
+    let mut deliveries = Vec::new();
+    for round in 0..5 {
+        for (c, from) in contacts.iter().enumerate() {
+            let text = format!("{from} #{round}");
+            deliveries.push(text_delivery(&format!("wamid.order.{c}.{round}"), from, &text));
+        }
+    }
+    for d in &deliveries {
+        assert_eq!(app.post_webhook(serde_json::to_vec(d).unwrap()).await.status(), 200);
+    }
+    app.ingest().await;
+    let r = app.webhook_worker("127.0.0.1").run_until_idle(Utc::now()).await.unwrap();
+    assert_eq!((r.attempted, r.delivered), (20, 20));
+    let texts: Vec<String> = received(&server)
+        .await
+        .iter()
+        .map(|r| body_json(r)["data"]["message"]["text"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(texts.len(), 20, "each once");
+    for from in contacts {
+        let mine: Vec<&String> = texts.iter().filter(|t| t.starts_with(from)).collect();
+        let expected: Vec<String> = (0..5).map(|round| format!("{from} #{round}")).collect();
+        assert_eq!(mine, expected.iter().collect::<Vec<_>>(), "one conversation's events in order");
+    }
+}
+
 both_backends!(
+    without_endpoints_nothing_is_written_and_nothing_sent_later,
+    one_conversation_arrives_in_order_while_others_go_side_by_side,
     settled_messages_are_deleted_after_the_retention,
     deliveries_are_signed_per_the_specification,
     event_filters_choose_what_an_endpoint_gets,

@@ -197,7 +197,12 @@ pub struct OutgoingWebhookSettings {
     pub rotation_overlap_hours: u64,
     pub batch_size: u32,
     pub concurrency: usize,
+    /// Requests in flight to one endpoint at once.
+    pub requests_per_endpoint: usize,
     pub poll_interval_ms: u64,
+    /// After a round that was not a full batch, wait this long (milliseconds) before the
+    /// next, so rounds carry batches (0: go again at once).
+    pub linger_ms: u64,
     /// Messages every endpoint has received (or given up on) are deleted, with their
     /// delivery log, after this many days.
     pub retention_days: u32,
@@ -378,6 +383,11 @@ impl Settings {
         )?;
         positive("outgoing_webhooks.batch_size", self.outgoing_webhooks.batch_size.into(), "Set it to e.g. 100.")?;
         positive("outgoing_webhooks.concurrency", self.outgoing_webhooks.concurrency as u64, "Set it to e.g. 16.")?;
+        positive(
+            "outgoing_webhooks.requests_per_endpoint",
+            self.outgoing_webhooks.requests_per_endpoint as u64,
+            "Set it to e.g. 8.",
+        )?;
         positive(
             "outgoing_webhooks.poll_interval_ms",
             self.outgoing_webhooks.poll_interval_ms,
@@ -685,8 +695,10 @@ impl Settings {
             rotation_overlap: Duration::from_secs(w.rotation_overlap_hours * 3600),
             batch_size: w.batch_size,
             concurrency: w.concurrency,
+            requests_per_endpoint: w.requests_per_endpoint,
             lease: Duration::from_secs(w.timeout_secs * 2 + 30),
             poll_interval: Duration::from_millis(w.poll_interval_ms),
+            linger: Duration::from_millis(w.linger_ms),
         })
     }
 
@@ -812,7 +824,7 @@ impl Settings {
                 self.secrets.key_file.display().to_string(),
             )
             + &format!(
-                "\n[outgoing_webhooks]\nenabled = {}\nallowed_private_addresses = {:?}\ntimeout_secs = {}\ndisable_after_days = {}\nrotation_overlap_hours = {}\nbatch_size = {}\nconcurrency = {}\npoll_interval_ms = {}\n",
+                "\n[outgoing_webhooks]\nenabled = {}\nallowed_private_addresses = {:?}\ntimeout_secs = {}\ndisable_after_days = {}\nrotation_overlap_hours = {}\nbatch_size = {}\nconcurrency = {}\nrequests_per_endpoint = {}\npoll_interval_ms = {}\nlinger_ms = {}\n",
                 self.outgoing_webhooks.enabled,
                 self.outgoing_webhooks.allowed_private_addresses,
                 self.outgoing_webhooks.timeout_secs,
@@ -820,7 +832,9 @@ impl Settings {
                 self.outgoing_webhooks.rotation_overlap_hours,
                 self.outgoing_webhooks.batch_size,
                 self.outgoing_webhooks.concurrency,
+                self.outgoing_webhooks.requests_per_endpoint,
                 self.outgoing_webhooks.poll_interval_ms,
+                self.outgoing_webhooks.linger_ms,
             )
     }
 }

@@ -102,6 +102,21 @@ macro_rules! contact_store {
                     contact_row(&mut conn, id, false).await?.map(TryInto::try_into).transpose()
                 }
 
+                async fn contacts_by_ids(&self, ids: &[ContactId]) -> Result<std::collections::HashMap<ContactId, Contact>> {
+                    let mut out = std::collections::HashMap::with_capacity(ids.len());
+                    for chunk in ids.chunks(switchboard_store::ID_LIST_CHUNK) {
+                        let uuids: Vec<Uuid> = chunk.iter().map(|id| *id.as_uuid()).collect();
+                        let mut qb = QueryBuilder::<$db>::new(format!("{CONTACT}WHERE sct.id IN "));
+                        $crate::ids::push_ids(&mut qb, &uuids);
+                        let rows: Vec<ContactRow> = qb.build_query_as().fetch_all(self.pool()).await.db()?;
+                        for row in rows {
+                            let c = Contact::try_from(row)?;
+                            out.insert(c.id, c);
+                        }
+                    }
+                    Ok(out)
+                }
+
                 async fn contact_by_wa_id(&self, wa_id: &WaId) -> Result<Option<Contact>> {
                     let sql = format!("{CONTACT}WHERE sct.wa_id = $1");
                     let row: Option<ContactRow> =

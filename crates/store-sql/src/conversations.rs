@@ -51,6 +51,24 @@ macro_rules! conversation_store {
                     row.map(TryInto::try_into).transpose()
                 }
 
+                async fn conversations_by_ids(
+                    &self,
+                    ids: &[ConversationId],
+                ) -> Result<std::collections::HashMap<ConversationId, ConversationView>> {
+                    let mut out = std::collections::HashMap::with_capacity(ids.len());
+                    for chunk in ids.chunks(switchboard_store::ID_LIST_CHUNK) {
+                        let uuids: Vec<uuid::Uuid> = chunk.iter().map(|id| *id.as_uuid()).collect();
+                        let mut qb = QueryBuilder::<$db>::new(concat!($crate::conversation_select!(), "WHERE c.id IN "));
+                        $crate::ids::push_ids(&mut qb, &uuids);
+                        let rows: Vec<ConversationRow> = qb.build_query_as().fetch_all(self.pool()).await.db()?;
+                        for row in rows {
+                            let c = ConversationView::try_from(row)?;
+                            out.insert(c.id, c);
+                        }
+                    }
+                    Ok(out)
+                }
+
                 async fn view_conversations(&self, q: &ViewQuery) -> Result<Page<ConversationView, ViewCursor>> {
                     if q.search.is_some() {
                         self.index_search().await?;

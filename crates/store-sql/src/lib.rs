@@ -40,6 +40,7 @@ mod conversations;
 mod csat;
 pub mod erasure;
 pub mod error;
+pub mod ids;
 mod inbox_events;
 pub mod kpis;
 mod labels;

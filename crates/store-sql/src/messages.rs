@@ -95,6 +95,21 @@ macro_rules! message_store {
                     row.map(TryInto::try_into).transpose()
                 }
 
+                async fn messages_by_ids(&self, ids: &[MessageId]) -> Result<std::collections::HashMap<MessageId, MessageView>> {
+                    let mut out = std::collections::HashMap::with_capacity(ids.len());
+                    for chunk in ids.chunks(switchboard_store::ID_LIST_CHUNK) {
+                        let uuids: Vec<uuid::Uuid> = chunk.iter().map(|id| *id.as_uuid()).collect();
+                        let mut qb = sqlx::QueryBuilder::new(concat!($crate::message_select!(), "WHERE id IN "));
+                        $crate::ids::push_ids(&mut qb, &uuids);
+                        let rows: Vec<MessageRow> = qb.build_query_as().fetch_all(self.pool()).await.db()?;
+                        for row in rows {
+                            let m = MessageView::try_from(row)?;
+                            out.insert(m.id, m);
+                        }
+                    }
+                    Ok(out)
+                }
+
                 async fn last_inbound(&self, conversation: ConversationId) -> Result<Option<MessageView>> {
                     let row: Option<MessageRow> = sqlx::query_as(concat!(
                         $crate::message_select!(),

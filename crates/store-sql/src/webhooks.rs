@@ -16,6 +16,7 @@ macro_rules! webhook_store {
             WebhookEndpointPatch, WebhookFanout, WebhookFanoutBatch, WebhookJob, WebhookJobOutcome, WebhookReplay,
             WebhookStore,
         };
+        use sqlx::QueryBuilder;
         use uuid::Uuid;
 
         use $crate::rows::corrupt;
@@ -97,6 +98,11 @@ macro_rules! webhook_store {
             rows.into_iter().map(TryInto::try_into).collect()
         }
 
+        /// The due deliveries of enabled endpoints (`d`) at `$1`.
+        const DUE: &str = "JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+             WHERE d.state = 'pending' AND d.next_attempt_at <= $1 \
+               AND (d.locked_until IS NULL OR d.locked_until < $1) AND e.enabled";
+
         fn state_name(o: WebhookJobOutcome) -> &'static str {
             match o {
                 WebhookJobOutcome::Delivered => "delivered",
@@ -164,10 +170,72 @@ macro_rules! webhook_store {
             Ok(applied)
         }
 
+        /// Before an endpoint is enabled (created, or enabled again): if none is enabled
+        /// yet, the fan-out's cursor, which stays still while nobody subscribes, moves to
+        /// the newest event, so what was recorded meanwhile is not sent.
+        async fn fan_out_from_now_if_idle(conn: &mut $conn) -> Result<()> {
+            sqlx::query(
+                "UPDATE webhook_fanout SET inbox_event_id = (SELECT COALESCE(MAX(id), 0) FROM inbox_events), \
+                     generation = generation + 1 \
+                 WHERE id = 1 AND NOT EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled)",
+            )
+            .execute(conn)
+            .await
+            .db()?;
+            Ok(())
+        }
+
+        /// [`record_attempt`] for deliveries that succeeded under one claim (one lease, one
+        /// `at`), in a few statements for all of them.
+        async fn record_deliveries(conn: &mut $conn, run: &[WebhookAttempt]) -> Result<Vec<bool>> {
+            let (lease, at) = (Ts(run[0].lease.trunc_subsecs(3)), Ts(run[0].at));
+            let ids: Vec<i64> = run.iter().map(|a| a.delivery_id).collect();
+            let mut delivered = Vec::with_capacity(ids.len());
+            let mut existing = Vec::with_capacity(ids.len());
+            for chunk in ids.chunks(switchboard_store::ID_LIST_CHUNK) {
+                let mut qb = QueryBuilder::new("UPDATE webhook_deliveries SET state = 'delivered', locked_until = NULL, updated_at = ");
+                qb.push_bind(at).push(" WHERE locked_until = ").push_bind(lease).push(" AND id IN ");
+                $crate::ids::push_ids(&mut qb, chunk);
+                qb.push(" RETURNING id");
+                delivered.extend(qb.build_query_scalar::<i64>().fetch_all(&mut *conn).await.db()?);
+                // The log keeps attempts whose claim ran out too, if their delivery exists.
+                let mut qb = QueryBuilder::new("SELECT id FROM webhook_deliveries WHERE id IN ");
+                $crate::ids::push_ids(&mut qb, chunk);
+                existing.extend(qb.build_query_scalar::<i64>().fetch_all(&mut *conn).await.db()?);
+            }
+            let logged: Vec<&WebhookAttempt> = run.iter().filter(|a| existing.contains(&a.delivery_id)).collect();
+            for chunk in $crate::ids::pow2_chunks(&logged) {
+                let mut qb = QueryBuilder::new(
+                    "INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempted_at, status, latency_ms, response, error) ",
+                );
+                qb.push_values(chunk, |mut row, a| {
+                    row.push_bind(a.delivery_id)
+                        .push_bind(*a.endpoint_id.as_uuid())
+                        .push_bind(Ts(a.at))
+                        .push_bind(a.status.map(i32::from))
+                        .push_bind(a.latency_ms)
+                        .push_bind(a.response.as_deref())
+                        .push_bind(a.error.as_deref());
+                });
+                qb.build().execute(&mut *conn).await.db()?;
+            }
+            let mut endpoints: Vec<Uuid> =
+                run.iter().filter(|a| delivered.contains(&a.delivery_id)).map(|a| *a.endpoint_id.as_uuid()).collect();
+            endpoints.sort_unstable();
+            endpoints.dedup();
+            if !endpoints.is_empty() {
+                let mut qb = QueryBuilder::new("UPDATE webhook_endpoints SET failing_since = NULL WHERE failing_since IS NOT NULL AND id IN ");
+                $crate::ids::push_ids(&mut qb, &endpoints);
+                qb.build().execute(&mut *conn).await.db()?;
+            }
+            Ok(run.iter().map(|a| delivered.contains(&a.delivery_id)).collect())
+        }
+
         #[$crate::reexport::async_trait]
         impl WebhookStore for $store {
             async fn create_webhook_endpoint(&self, e: &NewWebhookEndpoint) -> Result<WebhookEndpoint> {
                 let mut w = self.begin_write().await?;
+                fan_out_from_now_if_idle(w.conn()).await?;
                 sqlx::query(
                     "INSERT INTO webhook_endpoints (id, url, description, event_types, enabled, secret_key_id, secret, \
                          created_at, updated_at) \
@@ -206,6 +274,11 @@ macro_rules! webhook_store {
                 at: DateTime<Utc>,
             ) -> Result<WebhookEndpoint> {
                 let mut w = self.begin_write().await?;
+                if patch.enabled == Some(true)
+                    && endpoint(w.conn(), id).await?.is_some_and(|e| !e.enabled)
+                {
+                    fan_out_from_now_if_idle(w.conn()).await?;
+                }
                 let reason = patch.enabled.map(|on| if on { None } else { Some("disabled by an admin") });
                 let n = sqlx::query(
                     "UPDATE webhook_endpoints SET \
@@ -328,14 +401,10 @@ macro_rules! webhook_store {
                         })
                     })
                     .collect::<Result<Vec<_>>>()?;
-                let events = if endpoints.is_empty() {
-                    // Nothing subscribes: the caller moves the cursor to the end.
-                    Vec::new()
-                } else {
-                    self.inbox_events_after(cursor, limit).await?
-                };
-                let end_of_events = if endpoints.is_empty() { self.last_inbox_event_id().await? } else { cursor };
-                Ok(WebhookFanoutBatch { generation, cursor, events, end_of_events, contact_changes, endpoints })
+                // Nothing subscribes: the cursor stays (the first endpoint enabled moves it).
+                let events =
+                    if endpoints.is_empty() { Vec::new() } else { self.inbox_events_after(cursor, limit).await? };
+                Ok(WebhookFanoutBatch { generation, cursor, events, contact_changes, endpoints })
             }
 
             async fn commit_webhook_fanout(&self, f: &WebhookFanout) -> Result<bool> {
@@ -353,31 +422,53 @@ macro_rules! webhook_store {
                 if moved == 0 {
                     return Ok(false);
                 }
-                for m in &f.messages {
-                    sqlx::query("INSERT INTO webhook_messages (id, event_type, payload, created_at) VALUES ($1, $2, $3, $4)")
-                        .bind(m.id.as_uuid())
-                        .bind(m.event_type.as_str())
-                        .bind(&m.payload)
-                        .bind(Ts(f.at))
-                        .execute(w.conn())
-                        .await
-                        .db()?;
-                    for e in &m.endpoints {
-                        // An endpoint deleted since the batch was read gets nothing.
-                        sqlx::query(
-                            "INSERT INTO webhook_deliveries (endpoint_id, message_id, next_attempt_at, created_at, updated_at) \
-                             SELECT $1, $2, $3, $3, $3 WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = $1)",
-                        )
-                        .bind(e.as_uuid())
-                        .bind(m.id.as_uuid())
-                        .bind(Ts(f.at))
-                        .execute(w.conn())
-                        .await
-                        .db()?;
+                if !f.messages.is_empty() {
+                    // An endpoint deleted since the batch was read gets nothing.
+                    let mut wanted: Vec<Uuid> =
+                        f.messages.iter().flat_map(|m| m.endpoints.iter().map(|e| *e.as_uuid())).collect();
+                    wanted.sort_unstable();
+                    wanted.dedup();
+                    let mut qb = QueryBuilder::new("SELECT id FROM webhook_endpoints WHERE id IN ");
+                    $crate::ids::push_ids(&mut qb, &wanted);
+                    let existing: Vec<Uuid> = qb.build_query_scalar().fetch_all(w.conn()).await.db()?;
+                    for chunk in $crate::ids::pow2_chunks(&f.messages) {
+                        let mut qb =
+                            QueryBuilder::new("INSERT INTO webhook_messages (id, event_type, payload, order_key, created_at) ");
+                        qb.push_values(chunk, |mut row, m| {
+                            row.push_bind(*m.id.as_uuid())
+                                .push_bind(m.event_type.as_str())
+                                .push_bind(m.payload.as_str())
+                                .push_bind(m.order_key)
+                                .push_bind(Ts(f.at));
+                        });
+                        qb.build().execute(w.conn()).await.db()?;
+                    }
+                    let deliveries: Vec<(Uuid, Uuid)> = f
+                        .messages
+                        .iter()
+                        .flat_map(|m| m.endpoints.iter().map(move |e| (*e.as_uuid(), *m.id.as_uuid())))
+                        .filter(|(e, _)| existing.contains(e))
+                        .collect();
+                    for chunk in $crate::ids::pow2_chunks(&deliveries) {
+                        let mut qb = QueryBuilder::new(
+                            "INSERT INTO webhook_deliveries (endpoint_id, message_id, next_attempt_at, created_at, updated_at) ",
+                        );
+                        qb.push_values(chunk, |mut row, (endpoint, message)| {
+                            row.push_bind(*endpoint)
+                                .push_bind(*message)
+                                .push_bind(Ts(f.at))
+                                .push_bind(Ts(f.at))
+                                .push_bind(Ts(f.at));
+                        });
+                        qb.build().execute(w.conn()).await.db()?;
                     }
                 }
-                for id in &f.contact_changes {
-                    sqlx::query("DELETE FROM contact_changes WHERE id = $1").bind(id).execute(w.conn()).await.db()?;
+                if !f.contact_changes.is_empty() {
+                    for chunk in f.contact_changes.chunks(switchboard_store::ID_LIST_CHUNK) {
+                        let mut qb = QueryBuilder::new("DELETE FROM contact_changes WHERE id IN ");
+                        $crate::ids::push_ids(&mut qb, chunk);
+                        qb.build().execute(w.conn()).await.db()?;
+                    }
                 }
                 w.commit().await?;
                 Ok(true)
@@ -392,15 +483,26 @@ macro_rules! webhook_store {
                 // The lease is the claim's token: compared for equality later, so at the
                 // precision both dialects keep.
                 let lease = lease.trunc_subsecs(3);
+                // A read first: with nothing due, no write transaction is opened (on SQLite
+                // even one that writes nothing would wake every commit watcher, this
+                // worker included).
+                let due: bool = sqlx::query_scalar(&format!(
+                    "SELECT EXISTS (SELECT 1 FROM webhook_deliveries d {DUE})"
+                ))
+                .bind(Ts(now))
+                .fetch_one(self.pool())
+                .await
+                .db()?;
+                if !due {
+                    return Ok(Vec::new());
+                }
                 let mut w = self.begin_write().await?;
                 let claimed: Vec<(i64, Uuid, Uuid, i64)> = sqlx::query_as(&format!(
                     "UPDATE webhook_deliveries SET locked_until = $1, attempts = attempts + 1, updated_at = $2 \
-                     WHERE id IN (SELECT d.id FROM webhook_deliveries d \
-                                  JOIN webhook_endpoints e ON e.id = d.endpoint_id \
-                                  WHERE d.state = 'pending' AND d.next_attempt_at <= $2 \
-                                    AND (d.locked_until IS NULL OR d.locked_until < $2) AND e.enabled \
-                                  ORDER BY d.id LIMIT $3{CLAIM_LOCK}) \
-                     RETURNING id, endpoint_id, message_id, attempts"
+                     WHERE id IN (SELECT d.id FROM webhook_deliveries d {} \
+                                  ORDER BY d.next_attempt_at, d.id LIMIT $3{CLAIM_LOCK}) \
+                     RETURNING id, endpoint_id, message_id, attempts",
+                    DUE.replace("$1", "$2")
                 ))
                 .bind(Ts(lease))
                 .bind(Ts(now))
@@ -412,14 +514,24 @@ macro_rules! webhook_store {
                     return Ok(Vec::new());
                 }
                 let endpoints = all_endpoints(w.conn(), false).await?;
+                let mut message_ids: Vec<Uuid> = claimed.iter().map(|c| c.2).collect();
+                message_ids.sort_unstable();
+                message_ids.dedup();
+                let mut bodies = std::collections::HashMap::with_capacity(message_ids.len());
+                for chunk in message_ids.chunks(switchboard_store::ID_LIST_CHUNK) {
+                    let mut qb =
+                        QueryBuilder::new("SELECT id, event_type, payload, order_key FROM webhook_messages WHERE id IN ");
+                    $crate::ids::push_ids(&mut qb, chunk);
+                    let rows: Vec<(Uuid, String, String, Option<Uuid>)> =
+                        qb.build_query_as().fetch_all(w.conn()).await.db()?;
+                    bodies.extend(rows.into_iter().map(|(id, kind, payload, key)| (id, (kind, payload, key))));
+                }
                 let mut jobs = Vec::with_capacity(claimed.len());
                 for (id, endpoint_id, message_id, attempts) in claimed {
-                    let (kind, payload): (String, String) =
-                        sqlx::query_as("SELECT event_type, payload FROM webhook_messages WHERE id = $1")
-                            .bind(message_id)
-                            .fetch_one(w.conn())
-                            .await
-                            .db()?;
+                    let (kind, payload, order_key) = bodies
+                        .get(&message_id)
+                        .cloned()
+                        .ok_or_else(|| corrupt(format!("webhook delivery {id} without its message")))?;
                     let endpoint = endpoints
                         .iter()
                         .find(|e| *e.id.as_uuid() == endpoint_id)
@@ -433,6 +545,7 @@ macro_rules! webhook_store {
                         message_id: WebhookMessageId::from_uuid(message_id),
                         event_type: event_type(&kind)?,
                         payload,
+                        order_key,
                     });
                 }
                 w.commit().await?;
@@ -446,8 +559,27 @@ macro_rules! webhook_store {
                 }
                 let mut w = self.begin_write().await?;
                 let mut applied = Vec::with_capacity(attempts.len());
-                for a in attempts {
-                    applied.push(record_attempt(w.conn(), a).await?);
+                let mut rest = attempts;
+                while let Some(first) = rest.first() {
+                    // A run of deliveries under one claim is applied set-wise; anything
+                    // else (a failure, a retry) one attempt at a time.
+                    let run = rest
+                        .iter()
+                        .take_while(|a| {
+                            a.outcome == WebhookJobOutcome::Delivered
+                                && a.health == EndpointHealth::Healthy
+                                && a.lease == first.lease
+                                && a.at == first.at
+                        })
+                        .count();
+                    if run == 0 {
+                        applied.push(record_attempt(w.conn(), first).await?);
+                        rest = &rest[1..];
+                    } else {
+                        let (delivered, after) = rest.split_at(run);
+                        applied.extend(record_deliveries(w.conn(), delivered).await?);
+                        rest = after;
+                    }
                 }
                 w.commit().await?;
                 Ok(applied)

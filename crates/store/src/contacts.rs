@@ -66,6 +66,10 @@ pub trait ContactStore: Send + Sync {
 
     async fn contact(&self, id: ContactId) -> Result<Option<Contact>>;
 
+    /// Several contacts by id, in one statement per [`crate::ID_LIST_CHUNK`] ids; those
+    /// that do not exist are absent.
+    async fn contacts_by_ids(&self, ids: &[ContactId]) -> Result<std::collections::HashMap<ContactId, Contact>>;
+
     /// The contact with this WhatsApp number, if any (numbers are unique).
     async fn contact_by_wa_id(&self, wa_id: &WaId) -> Result<Option<Contact>>;
 

@@ -98,6 +98,10 @@ pub use webhooks::{
 
 use async_trait::async_trait;
 
+/// How many ids a by-ids read ([`ConversationStore::conversations_by_ids`] and the like)
+/// binds in one statement at most.
+pub const ID_LIST_CHUNK: usize = 500;
+
 /// Whether the database can serve: reachable, and its schema is the one this build expects.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Readiness {

@@ -149,6 +149,10 @@ pub trait ConversationStore: Send + Sync {
     async fn list_conversations(&self, q: &ConversationQuery) -> Result<Page<ConversationView, ConversationCursor>>;
     async fn conversation(&self, id: ConversationId) -> Result<Option<ConversationView>>;
 
+    /// Several conversations by id, in one statement per [`crate::ID_LIST_CHUNK`] ids; those
+    /// that do not exist are absent.
+    async fn conversations_by_ids(&self, ids: &[ConversationId]) -> Result<HashMap<ConversationId, ConversationView>>;
+
     /// A view of the inbox: filters, sort, and keyset pagination (no gaps or duplicates
     /// while rows keep their sort keys).
     async fn view_conversations(&self, q: &ViewQuery) -> Result<Page<ConversationView, ViewCursor>>;
@@ -208,6 +212,10 @@ pub trait MessageStore: Send + Sync {
     ) -> Result<Page<MessageView, MessageCursor>>;
 
     async fn message(&self, id: MessageId) -> Result<Option<MessageView>>;
+
+    /// Several messages by id, in one statement per [`crate::ID_LIST_CHUNK`] ids; those that do
+    /// not exist are absent.
+    async fn messages_by_ids(&self, ids: &[MessageId]) -> Result<HashMap<MessageId, MessageView>>;
 
     /// The conversation's newest inbound message (by id, i.e. in the order stored), if
     /// any; `None` also for an unknown conversation.

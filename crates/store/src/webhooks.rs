@@ -80,11 +80,10 @@ pub struct WebhookFanoutBatch {
     pub generation: i64,
     /// The last inbox event already fanned out.
     pub cursor: i64,
-    /// Empty when no endpoint is enabled.
+    /// Empty when no endpoint is enabled: the cursor then stays where it is, and the
+    /// first endpoint enabled moves it to the newest event (events recorded while nobody
+    /// subscribes are not sent later), so an idle fan-out writes nothing.
     pub events: Vec<InboxEvent>,
-    /// The newest inbox event's id (where the cursor goes when no endpoint is enabled:
-    /// events recorded while nobody subscribes are not sent later).
-    pub end_of_events: i64,
     pub contact_changes: Vec<ContactChange>,
     pub endpoints: Vec<WebhookEndpoint>,
 }
@@ -96,6 +95,10 @@ pub struct NewWebhookMessage {
     pub event_type: WebhookEventType,
     /// The exact body (signed as is).
     pub payload: String,
+    /// What it is about (a conversation's id, or a contact's for contact events): one
+    /// endpoint's deliveries with the same key go one after the other, in order; those
+    /// with different keys side by side.
+    pub order_key: Option<uuid::Uuid>,
     pub endpoints: Vec<WebhookEndpointId>,
 }
 
@@ -123,6 +126,8 @@ pub struct WebhookJob {
     pub message_id: WebhookMessageId,
     pub event_type: WebhookEventType,
     pub payload: String,
+    /// [`NewWebhookMessage::order_key`].
+    pub order_key: Option<uuid::Uuid>,
 }
 
 /// What an attempt leaves the job in.
@@ -238,7 +243,9 @@ pub trait WebhookStore: Send + Sync {
     /// another fan-out committed since the batch was read.
     async fn commit_webhook_fanout(&self, f: &WebhookFanout) -> Result<bool>;
 
-    /// Claims up to `limit` due deliveries of enabled endpoints, oldest first, leased
+    /// Claims up to `limit` due deliveries of enabled endpoints, in the order they came
+    /// due (then oldest first; the due index's order, so a claim reads what it takes, not
+    /// the history of delivered ones), leased
     /// until `lease`, counting the attempt.
     async fn claim_webhook_deliveries(
         &self,

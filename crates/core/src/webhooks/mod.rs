@@ -38,10 +38,15 @@ pub struct WebhookOptions {
     pub batch_size: u32,
     /// Endpoints delivered to at once.
     pub concurrency: usize,
+    /// Requests in flight to one endpoint at once (deliveries about one conversation or
+    /// contact still go one after the other).
+    pub requests_per_endpoint: usize,
     /// A claimed delivery's lease (longer than `timeout`).
     pub lease: Duration,
     /// Looks for work at least this often (contact changes, retries coming due).
     pub poll_interval: Duration,
+    /// After a round that was not a full batch, waits this long before the next.
+    pub linger: Duration,
 }
 
 impl Default for WebhookOptions {
@@ -53,8 +58,10 @@ impl Default for WebhookOptions {
             rotation_overlap: Duration::from_secs(24 * 3600),
             batch_size: 100,
             concurrency: 16,
+            requests_per_endpoint: 8,
             lease: Duration::from_secs(60),
             poll_interval: Duration::from_secs(1),
+            linger: Duration::from_millis(10),
         }
     }
 }

@@ -4,11 +4,14 @@
 //! its text, the conversation, the contact. The fields by type are documented in
 //! docs/webhooks.md.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
-use switchboard_domain::WebhookEventType;
+use switchboard_domain::{ContactId, ConversationId, MessageId, WebhookEventType};
 use switchboard_store::{
-    ContactChange, ContactChangeKind, ContactView, ConversationView, InboxEvent, InboxEventKind, Store,
+    Contact, ContactChange, ContactChangeKind, ContactView, ConversationView, InboxEvent, InboxEventKind, MessageView,
+    Store,
 };
 
 /// The payloads' version: raised when a field changes meaning or goes away (new fields
@@ -32,6 +35,16 @@ pub fn event_type_of(kind: InboxEventKind) -> Option<WebhookEventType> {
         | InboxEventKind::SlaWarning
         | InboxEventKind::SlaBreached => return None,
     })
+}
+
+/// The event type a contact change is sent as.
+#[must_use]
+pub fn contact_change_type(kind: ContactChangeKind) -> WebhookEventType {
+    match kind {
+        ContactChangeKind::Created => WebhookEventType::ContactCreated,
+        ContactChangeKind::Updated => WebhookEventType::ContactUpdated,
+        ContactChangeKind::ConsentChanged(_) => WebhookEventType::ContactConsentChanged,
+    }
 }
 
 fn time(t: DateTime<Utc>) -> String {
@@ -70,18 +83,57 @@ fn data_field<'a>(e: &'a InboxEvent, key: &str) -> &'a Value {
     e.data.get(key).unwrap_or(&Value::Null)
 }
 
-/// The body for an inbox event; `None` when its type is not sent or what it describes
-/// is gone (a contact erased since).
-pub async fn for_inbox_event(store: &dyn Store, e: &InboxEvent) -> anyhow::Result<Option<(WebhookEventType, String)>> {
+/// What a batch's bodies read, fetched set-wise (one statement per kind of row for the
+/// whole batch, not one per event) before they are built.
+#[derive(Default)]
+pub struct Rows {
+    conversations: HashMap<ConversationId, ConversationView>,
+    messages: HashMap<MessageId, MessageView>,
+    contacts: HashMap<ContactId, Contact>,
+}
+
+impl Rows {
+    /// Reads the conversations and messages `events` describe and the contacts of
+    /// `changes`.
+    pub async fn fetch(store: &dyn Store, events: &[&InboxEvent], changes: &[&ContactChange]) -> anyhow::Result<Self> {
+        let mut conversations: Vec<ConversationId> = events.iter().map(|e| e.conversation_id).collect();
+        conversations.sort_unstable();
+        conversations.dedup();
+        let messages: Vec<MessageId> = events
+            .iter()
+            .filter(|e| matches!(e.kind, InboxEventKind::MessageCreated | InboxEventKind::MessageStatus))
+            .filter_map(|e| e.message_id)
+            .collect();
+        let mut contacts: Vec<ContactId> = changes.iter().map(|c| c.contact_id).collect();
+        contacts.sort_unstable();
+        contacts.dedup();
+        Ok(Self {
+            conversations: if conversations.is_empty() {
+                HashMap::new()
+            } else {
+                store.conversations_by_ids(&conversations).await?
+            },
+            messages: if messages.is_empty() { HashMap::new() } else { store.messages_by_ids(&messages).await? },
+            contacts: if contacts.is_empty() { HashMap::new() } else { store.contacts_by_ids(&contacts).await? },
+        })
+    }
+}
+
+/// The body for an inbox event (its conversation and message among `rows`); `None` when
+/// its type is not sent or what it describes is gone (a contact erased since).
+pub async fn for_inbox_event(
+    store: &dyn Store,
+    rows: &Rows,
+    e: &InboxEvent,
+) -> anyhow::Result<Option<(WebhookEventType, String)>> {
     let Some(t) = event_type_of(e.kind) else { return Ok(None) };
-    let Some(conversation) = store.conversation(e.conversation_id).await? else { return Ok(None) };
+    let Some(conversation) = rows.conversations.get(&e.conversation_id) else { return Ok(None) };
     let mut data = Map::new();
-    data.insert("conversation".into(), conversation_json(&conversation));
+    data.insert("conversation".into(), conversation_json(conversation));
     data.insert("contact".into(), contact_json(&conversation.contact));
     match e.kind {
         InboxEventKind::MessageCreated | InboxEventKind::MessageStatus => {
-            let Some(id) = e.message_id else { return Ok(None) };
-            let Some(m) = store.message(id).await? else { return Ok(None) };
+            let Some(m) = e.message_id.and_then(|id| rows.messages.get(&id)) else { return Ok(None) };
             let mut message = json!({
                 "id": m.id,
                 "conversation_id": m.conversation_id,
@@ -140,17 +192,15 @@ pub async fn for_inbox_event(store: &dyn Store, e: &InboxEvent) -> anyhow::Resul
     Ok(Some((t, envelope(t, e.at, Value::Object(data)))))
 }
 
-/// The body for a contact change; `None` when the contact is gone (erased).
+/// The body for a contact change (its contact among `rows`); `None` when the contact is
+/// gone (erased).
 pub async fn for_contact_change(
     store: &dyn Store,
+    rows: &Rows,
     c: &ContactChange,
 ) -> anyhow::Result<Option<(WebhookEventType, String)>> {
-    let t = match c.kind {
-        ContactChangeKind::Created => WebhookEventType::ContactCreated,
-        ContactChangeKind::Updated => WebhookEventType::ContactUpdated,
-        ContactChangeKind::ConsentChanged(_) => WebhookEventType::ContactConsentChanged,
-    };
-    let Some(contact) = store.contact(c.contact_id).await? else { return Ok(None) };
+    let t = contact_change_type(c.kind);
+    let Some(contact) = rows.contacts.get(&c.contact_id) else { return Ok(None) };
     let mut data = json!({
         "contact": {
             "id": contact.id,

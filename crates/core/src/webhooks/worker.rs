@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use switchboard_domain::{WebhookMessageId, address_allowed, retry_delay};
+use switchboard_domain::{WebhookEventType, WebhookMessageId, address_allowed, retry_delay};
 use switchboard_store::{
     EndpointHealth, NewWebhookMessage, Store, WebhookAttempt, WebhookFanout, WebhookJob, WebhookJobOutcome,
 };
@@ -78,50 +78,49 @@ impl WebhookWorker {
     }
 
     /// Turns the events recorded since the last fan-out into messages and deliveries
-    /// (one batch); returns how many events and contact changes it consumed (events
-    /// skipped while no endpoint is enabled count too).
+    /// (one batch); returns how many events and contact changes it consumed. While no
+    /// endpoint is enabled it reads no events and writes only to drop contact changes.
     pub async fn fan_out_once(&self, now: DateTime<Utc>) -> anyhow::Result<usize> {
         let batch = self.store.webhook_fanout_batch(self.opts.batch_size).await?;
-        let new_cursor = if batch.endpoints.is_empty() {
-            batch.end_of_events.max(batch.cursor)
-        } else {
-            batch.events.last().map_or(batch.cursor, |e| e.id)
-        };
-        let skipped = if batch.endpoints.is_empty() { new_cursor - batch.cursor } else { 0 };
-        let consumed =
-            batch.events.len() + batch.contact_changes.len() + usize::try_from(skipped).unwrap_or(usize::MAX);
+        let consumed = batch.events.len() + batch.contact_changes.len();
         if consumed == 0 {
             return Ok(0);
         }
         let mut messages = Vec::new();
         if !batch.endpoints.is_empty() {
-            let mut sources = Vec::with_capacity(consumed);
-            for e in &batch.events {
-                if let Some(p) = payload::for_inbox_event(self.store.as_ref(), e).await? {
-                    sources.push(p);
+            // Only what some endpoint subscribes to is read and built.
+            let wanted = |t: WebhookEventType| batch.endpoints.iter().any(|e| t.matches(&e.event_types));
+            let events: Vec<_> =
+                batch.events.iter().filter(|e| payload::event_type_of(e.kind).is_some_and(wanted)).collect();
+            let changes: Vec<_> =
+                batch.contact_changes.iter().filter(|c| wanted(payload::contact_change_type(c.kind))).collect();
+            let rows = payload::Rows::fetch(self.store.as_ref(), &events, &changes).await?;
+            let mut sources = Vec::with_capacity(events.len() + changes.len());
+            for e in events {
+                if let Some((t, body)) = payload::for_inbox_event(self.store.as_ref(), &rows, e).await? {
+                    sources.push((t, body, *e.conversation_id.as_uuid()));
                 }
             }
-            for c in &batch.contact_changes {
-                if let Some(p) = payload::for_contact_change(self.store.as_ref(), c).await? {
-                    sources.push(p);
+            for c in changes {
+                if let Some((t, body)) = payload::for_contact_change(self.store.as_ref(), &rows, c).await? {
+                    sources.push((t, body, *c.contact_id.as_uuid()));
                 }
             }
-            for (event_type, body) in sources {
+            for (event_type, payload, key) in sources {
                 let endpoints: Vec<_> =
                     batch.endpoints.iter().filter(|e| event_type.matches(&e.event_types)).map(|e| e.id).collect();
-                if !endpoints.is_empty() {
-                    messages.push(NewWebhookMessage {
-                        id: WebhookMessageId::new(),
-                        event_type,
-                        payload: body,
-                        endpoints,
-                    });
-                }
+                messages.push(NewWebhookMessage {
+                    id: WebhookMessageId::new(),
+                    event_type,
+                    payload,
+                    order_key: Some(key),
+                    endpoints,
+                });
             }
         }
         let fanout = WebhookFanout {
             generation: batch.generation,
-            cursor: new_cursor,
+            cursor: batch.events.last().map_or(batch.cursor, |e| e.id),
             contact_changes: batch.contact_changes.iter().map(|c| c.id).collect(),
             messages,
             at: now,
@@ -133,35 +132,47 @@ impl WebhookWorker {
         Ok(consumed)
     }
 
-    /// Claims due deliveries (one batch) and makes their attempts: one endpoint's in
-    /// order, endpoints side by side.
+    /// Claims due deliveries (one batch) and makes their attempts: endpoints side by
+    /// side; within an endpoint, those about one conversation (or contact) one after the
+    /// other in order, the others side by side, up to `requests_per_endpoint` at once.
     pub async fn deliver_once(&self, now: DateTime<Utc>) -> anyhow::Result<WebhookReport> {
         let lease = now + chrono::Duration::from_std(self.opts.lease)?;
         let jobs = self.store.claim_webhook_deliveries(now, lease, self.opts.batch_size).await?;
-        let mut groups: Vec<Vec<WebhookJob>> = Vec::new();
+        let mut endpoints: Vec<Vec<Vec<WebhookJob>>> = Vec::new();
         for job in jobs {
-            match groups.iter_mut().find(|g| g[0].endpoint.id == job.endpoint.id) {
-                Some(g) => g.push(job),
-                None => groups.push(vec![job]),
+            let Some(lanes) = endpoints.iter_mut().find(|lanes| lanes[0][0].endpoint.id == job.endpoint.id) else {
+                endpoints.push(vec![vec![job]]);
+                continue;
+            };
+            match lanes.iter_mut().find(|lane| lane[0].order_key == job.order_key) {
+                Some(lane) => lane.push(job),
+                None => lanes.push(vec![job]),
             }
         }
-        let reports: Vec<anyhow::Result<WebhookReport>> = futures_util::stream::iter(groups)
-            .map(|group| async move {
-                let mut r = WebhookReport::default();
-                let mut attempts = Vec::with_capacity(group.len());
-                for job in group {
-                    let attempt = self.attempt(job, now).await?;
-                    r.attempted += 1;
-                    if attempt.outcome == WebhookJobOutcome::Delivered {
-                        r.delivered += 1;
-                    } else {
-                        r.failed_attempts += 1;
-                    }
-                    attempts.push(attempt);
+        let reports: Vec<anyhow::Result<WebhookReport>> = futures_util::stream::iter(endpoints)
+            .map(|lanes| async move {
+                let done: Vec<anyhow::Result<Vec<WebhookAttempt>>> = futures_util::stream::iter(lanes)
+                    .map(|lane| async move {
+                        let mut attempts = Vec::with_capacity(lane.len());
+                        for job in lane {
+                            attempts.push(self.attempt(job, now).await?);
+                        }
+                        Ok(attempts)
+                    })
+                    .buffer_unordered(self.opts.requests_per_endpoint.max(1))
+                    .collect()
+                    .await;
+                let mut attempts = Vec::new();
+                for lane in done {
+                    attempts.extend(lane?);
                 }
-                // One transaction for the group's log and outcomes: a commit (an fsync)
-                // per batch, not per delivery. A crash before it leaves the jobs leased;
-                // they are sent again when the lease runs out (at least once).
+                attempts.sort_by_key(|a| a.delivery_id);
+                let mut r = WebhookReport { attempted: attempts.len(), ..WebhookReport::default() };
+                r.delivered = attempts.iter().filter(|a| a.outcome == WebhookJobOutcome::Delivered).count();
+                r.failed_attempts = r.attempted - r.delivered;
+                // One transaction for the endpoint's log and outcomes: a commit (an
+                // fsync) per batch, not per delivery. A crash before it leaves the jobs
+                // leased; they are sent again when the lease runs out (at least once).
                 self.store.record_webhook_attempts(&attempts).await?;
                 Ok(r)
             })
@@ -289,8 +300,22 @@ impl WebhookWorker {
         }
     }
 
+    /// One fan-out and one delivery step; whether either had a full batch (more may
+    /// be waiting).
+    async fn round(&self, now: DateTime<Utc>) -> anyhow::Result<bool> {
+        let started = Instant::now();
+        let fanned = self.fan_out_once(now).await?;
+        let fan_out_took = started.elapsed();
+        let r = self.deliver_once(now).await?;
+        tracing::debug!(fanned, ?fan_out_took, attempted = r.attempted, took = ?started.elapsed(), "outgoing webhook round");
+        let full = self.opts.batch_size as usize;
+        Ok(fanned >= full || r.attempted >= full)
+    }
+
     /// Runs until `stop`: woken by every commit that records inbox events (and at least
-    /// every poll interval, for contact changes and retries that came due).
+    /// every poll interval, for contact changes and retries that came due). Full rounds
+    /// follow each other at once; after any other it lingers ([`WebhookOptions::linger`])
+    /// before the next, so that under load a round carries a batch, not an event or two.
     pub async fn run_until_stopped(self, stop: CancellationToken) {
         let mut wakeups = match self.store.inbox_wakeups().await {
             Ok(w) => Some(w),
@@ -299,12 +324,16 @@ impl WebhookWorker {
                 None
             }
         };
-        loop {
-            if let Err(e) = self.run_until_idle(Utc::now()).await {
-                tracing::error!(error = %e, "outgoing webhook step failed");
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    () = stop.cancelled() => break,
+        while !stop.is_cancelled() {
+            match self.round(Utc::now()).await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "outgoing webhook step failed");
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        () = stop.cancelled() => break,
+                    }
                 }
             }
             let woken = async {
@@ -321,6 +350,12 @@ impl WebhookWorker {
                 () = woken => {}
                 () = tokio::time::sleep(self.opts.poll_interval) => {}
                 () = stop.cancelled() => break,
+            }
+            if !self.opts.linger.is_zero() {
+                tokio::select! {
+                    () = tokio::time::sleep(self.opts.linger) => {}
+                    () = stop.cancelled() => break,
+                }
             }
         }
         tracing::debug!("outgoing webhook worker stopped");
