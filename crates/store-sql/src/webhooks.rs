@@ -197,11 +197,16 @@ macro_rules! webhook_store {
                 qb.push_bind(at).push(" WHERE locked_until = ").push_bind(lease).push(" AND id IN ");
                 $crate::ids::push_ids(&mut qb, chunk);
                 qb.push(" RETURNING id");
-                delivered.extend(qb.build_query_scalar::<i64>().fetch_all(&mut *conn).await.db()?);
-                // The log keeps attempts whose claim ran out too, if their delivery exists.
-                let mut qb = QueryBuilder::new("SELECT id FROM webhook_deliveries WHERE id IN ");
-                $crate::ids::push_ids(&mut qb, chunk);
-                existing.extend(qb.build_query_scalar::<i64>().fetch_all(&mut *conn).await.db()?);
+                let applied = qb.build_query_scalar::<i64>().fetch_all(&mut *conn).await.db()?;
+                if applied.len() == chunk.len() {
+                    existing.extend_from_slice(chunk);
+                } else {
+                    // The log keeps attempts whose claim ran out too, if their delivery exists.
+                    let mut qb = QueryBuilder::new("SELECT id FROM webhook_deliveries WHERE id IN ");
+                    $crate::ids::push_ids(&mut qb, chunk);
+                    existing.extend(qb.build_query_scalar::<i64>().fetch_all(&mut *conn).await.db()?);
+                }
+                delivered.extend(applied);
             }
             let logged: Vec<&WebhookAttempt> = run.iter().filter(|a| existing.contains(&a.delivery_id)).collect();
             for chunk in $crate::ids::pow2_chunks(&logged) {
