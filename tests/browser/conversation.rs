@@ -188,6 +188,30 @@ async fn a_template_is_picked_filled_in_and_sent_once_the_window_closed(t: &mut 
     Ok(())
 }
 
+/// A template with an image header asks for the image's link and sends it as the
+/// header's image parameter (the kind comes from the synced definition).
+async fn a_template_with_an_image_header_sends_the_linked_image(t: &mut BrowserTest) -> Result<()> {
+    sign_in_as_new_agent(t, "Sam", true).await?;
+    t.app.sync_templates("102290129340398", switchboard_tests::payloads::sample_templates()).await;
+    let id = customer_writes(&mut t.app, FROM, "hello?", 30 * 60).await?;
+    t.browser.goto(&format!("/c/{id}")).await?;
+    t.browser.wait_for("#template-box[open].prominent").await?;
+    t.browser
+        .eval("const s = document.getElementById('template-choice'); s.value = 'promo:en_US'; s.dispatchEvent(new Event('change', {bubbles: true}));")
+        .await?;
+    t.browser.wait_for_text("#template-preview", "[image]").await?;
+    t.browser.fill("#template-fields input[name='header_media']", "https://example.com/sale.jpg").await?;
+    t.browser.click("#template-form button[type=submit]").await?;
+    t.browser.wait_for_text("#thread li.out", "promo").await?;
+    t.app.send().await;
+    let sent = t.app.graph.sent().await;
+    let template = &sent.last().context("a template was sent")?["template"];
+    let header =
+        template["components"].as_array().and_then(|c| c.iter().find(|c| c["type"] == "header")).context("a header")?;
+    ensure!(header["parameters"][0]["image"]["link"] == "https://example.com/sale.jpg", "{header}");
+    Ok(())
+}
+
 /// The customer sent STOP: the contact panel says so, the composer warns, and a reply in
 /// the open window still goes.
 async fn an_opted_out_contact_shows_in_the_panel_and_the_composer_warns(t: &mut BrowserTest) -> Result<()> {
@@ -329,6 +353,7 @@ browser_tests! {
     a_quick_reply_is_filled_in_for_the_contact,
     the_composer_is_locked_with_the_template_form_once_the_window_closed,
     a_template_is_picked_filled_in_and_sent_once_the_window_closed,
+    a_template_with_an_image_header_sends_the_linked_image,
     a_note_mentions_an_agent,
     resolve_and_next_opens_the_next_waiting_conversation,
     a_transfer_to_a_team_shows_and_one_away_leaves_the_agents_view,

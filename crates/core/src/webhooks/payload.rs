@@ -85,7 +85,6 @@ fn data_field<'a>(e: &'a InboxEvent, key: &str) -> &'a Value {
 
 /// What a batch's bodies read, fetched set-wise (one statement per kind of row for the
 /// whole batch, not one per event) before they are built.
-#[derive(Default)]
 pub struct Rows {
     conversations: HashMap<ConversationId, ConversationView>,
     messages: HashMap<MessageId, MessageView>,
