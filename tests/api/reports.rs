@@ -19,6 +19,7 @@ both_backends!(
     figures_are_exact_per_day_and_in_all_wall_clock_and_business,
     days_follow_the_time_zone,
     groups_split_the_figures_and_labels_overlap,
+    past_figures_come_from_the_cache_and_follow_every_change,
     agents_see_only_their_own_figures,
     the_csv_lists_one_row_per_conversation_with_its_facts,
     a_persons_reply_counts_in_todays_report,
@@ -316,6 +317,101 @@ async fn groups_split_the_figures_and_labels_overlap(backend: Backend) {
         assert!(r["groups"][0]["id"].is_null(), "{by}");
         assert_eq!(counts(&r["groups"][0]), (5, 3, 2, 5), "{by}");
     }
+}
+
+/// How many slot figures the cache holds.
+async fn cached_slots(app: &TestApp) -> i64 {
+    on_db!(app.db, |c, _t| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM report_slots")
+        .fetch_one(&mut c)
+        .await
+        .unwrap())
+}
+
+/// Past days are summed from cached slots: every kind of change to an old conversation
+/// (its facts, labels, assignee, deletion) shows in the next report, grouped or not.
+async fn past_figures_come_from_the_cache_and_follow_every_change(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let (rita_token, rita, ids) = dataset(&mut app).await;
+    let token = app.token.clone();
+    let q = "from=2026-03-02&to=2026-03-03";
+    let group = |r: &Value, name: Option<&str>| -> Value {
+        r["groups"].as_array().unwrap().iter().find(|g| g["name"].as_str() == name).cloned().unwrap_or(Value::Null)
+    };
+    assert_eq!(cached_slots(&app).await, 0);
+    // Filled by the first reports (two days of 96 slots, per kind), then read back.
+    for _ in 0..2 {
+        assert_eq!(counts(&report(&app, &token, q).await["summary"]), (5, 3, 2, 5));
+        assert_eq!(
+            counts(&group(&report(&app, &token, &format!("{q}&group_by=agent")).await, Some("Rita"))),
+            (3, 1, 2, 3)
+        );
+        assert_eq!(
+            counts(&group(&report(&app, &token, &format!("{q}&group_by=label")).await, Some("vip"))),
+            (2, 0, 2, 2)
+        );
+        assert_eq!(counts(&report(&app, &rita_token, q).await["summary"]), (3, 1, 2, 3));
+    }
+    assert_eq!(cached_slots(&app).await, 3 * 2 * 96);
+
+    // c2 (the admin's, open) resolved on the 2nd, after an hour.
+    let admin = app.get_json("/api/v1/agents/me").await["id"].as_str().unwrap().to_owned();
+    let c2 = Facts {
+        created: "2026-03-02T12:00:00Z",
+        resolved: Some("2026-03-02T13:00:00Z"),
+        assignee: Some(&admin),
+        first_response: Some((120, 0, &admin)),
+        resolution: Some((3600, 600)),
+        replies: 1,
+        labels: &["refund"],
+    };
+    set_facts(&app, &ids[1], &c2).await;
+    // c5 (nobody's, unanswered) given to Rita; c1's "vip" label taken off.
+    let res = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/conversations/{}/assign", ids[4]),
+        Some(&token),
+        Some(json!({"agent_id": rita})),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let labels = app.get_json("/api/v1/labels").await;
+    let vip = labels["items"].as_array().unwrap().iter().find(|l| l["name"] == "vip").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res =
+        call(&app, Method::DELETE, &format!("/api/v1/conversations/{}/labels/{vip}", ids[0]), Some(&token), None).await;
+    assert!(res.status().is_success(), "{}", res.status());
+
+    let r = report(&app, &token, q).await;
+    assert_eq!(counts(&r["summary"]), (5, 2, 3, 5), "{r}");
+    assert_eq!(times(&r["summary"]["resolution"], false), (3, 3600.0, 6480.0, 4800.0));
+    assert_eq!(counts(&r["days"][0]), (2, 0, 2, 2));
+    let r = report(&app, &token, &format!("{q}&group_by=agent")).await;
+    assert_eq!(counts(&group(&r, Some("Rita"))), (4, 2, 2, 4), "{r}");
+    assert_eq!(group(&r, None), Value::Null, "nobody's conversation went to Rita, its greeting with it");
+    let r = report(&app, &token, &format!("{q}&group_by=label")).await;
+    assert_eq!(counts(&group(&r, Some("vip"))), (1, 0, 1, 1), "{r}");
+    assert_eq!(counts(&group(&r, Some("refund"))), (2, 0, 2, 2));
+    assert_eq!(counts(&report(&app, &rita_token, q).await["summary"]), (4, 2, 2, 4));
+
+    // A conversation deleted (as retention does) leaves the figures; renaming an agent
+    // shows at once (names are not cached).
+    on_db!(app.db, |c, _t| {
+        sqlx::query("DELETE FROM conversations WHERE id = $1")
+            .bind(uuid::Uuid::parse_str(&ids[3]).unwrap())
+            .execute(&mut c)
+            .await
+            .unwrap();
+    });
+    let res =
+        call(&app, Method::PATCH, &format!("/api/v1/agents/{rita}"), Some(&token), Some(json!({"name": "Rita M."})))
+            .await;
+    assert!(res.status().is_success(), "{}", res.status());
+    let r = report(&app, &token, &format!("{q}&group_by=agent")).await;
+    assert_eq!(counts(&r["summary"]), (4, 1, 3, 4), "{r}");
+    assert_eq!(counts(&group(&r, Some("Rita M."))), (3, 1, 2, 3), "{r}");
 }
 
 async fn agents_see_only_their_own_figures(backend: Backend) {

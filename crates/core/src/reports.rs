@@ -2,20 +2,23 @@
 //! local day and in all, optionally per channel, team, agent, label or link, and only an
 //! agent's own conversations when an agent asks.
 //!
-//! The store answers for every local day of the range at once
-//! ([`ReportStore::report_days`]); the durations it lists become medians, 90th
-//! percentiles and averages here
+//! The store answers for every local day of the range at once: days that ended more than
+//! three hours ago as sums of cached 15-minute slots ([`ReportStore::cached_report_slots`],
+//! kept valid by the store), the others from the facts ([`ReportStore::report_days`]);
+//! the durations it lists become medians, 90th percentiles and averages here
 //! ([`DurationStats`]), per day and for the whole range; the CSAT answers' counts per
 //! scale and score become an average, a distribution and a response rate ([`CsatStats`]).
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use switchboard_domain::AgentId;
-use switchboard_domain::report::{CsatStats, DurationStats, ReportRange};
+use switchboard_domain::report::{CsatStats, DurationStats, ReportDay, ReportRange, slots_of};
 use switchboard_store::{
     ReportCounts, ReportDays, ReportGroupKey, ReportGrouping, ReportSpanCounts, ReportStore, StoreError,
 };
+use uuid::Uuid;
 
 /// What to report on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,20 +127,40 @@ pub struct Report {
     pub groups: Vec<GroupFigures>,
 }
 
-/// Builds the report: the store's counts of every day (and, when the groups overlap, the
-/// days' own counts too).
+/// Slots that ended this long ago come from the cache: the triggers that keep it mark
+/// changes to instants more than an hour old, so a slot this old has no unmarked change
+/// still to commit.
+const CACHED_AFTER: TimeDelta = TimeDelta::hours(3);
+
+/// Builds the report at `now`: the counts of every day, the past ones summed from the
+/// cached slots ([`ReportStore::cached_report_slots`], the missing ones computed and
+/// cached), the rest from the facts ([`ReportStore::report_days`]); when the groups
+/// overlap (labels), the days' own counts too.
 ///
 /// # Errors
 /// The store's.
-pub async fn report(store: &dyn ReportStore, request: ReportRequest) -> Result<Report, StoreError> {
+pub async fn report(store: &dyn ReportStore, request: ReportRequest, now: DateTime<Utc>) -> Result<Report, StoreError> {
     let range_days = request.range.days();
-    let mut bounds: Vec<_> = range_days.iter().map(|d| d.start).collect();
-    bounds.extend(range_days.last().map(|d| d.end));
+    // From the cache: the leading days that ended long enough ago, as runs of slots.
+    let cached_days = match cache_kind(&request) {
+        Some(_) => {
+            range_days.iter().take_while(|d| d.end <= now - CACHED_AFTER && slots_of(d.start, d.end).is_some()).count()
+        }
+        None => 0,
+    };
+    let (past, recent) = range_days.split_at(cached_days);
+    let mut per_day = from_slots(store, &request, past, request.grouping).await?;
+    let mut bounds: Vec<_> = recent.iter().map(|d| d.start).collect();
+    bounds.extend(recent.last().map(|d| d.end));
     let query = ReportDays { bounds, grouping: request.grouping, agent: request.agent };
-    let per_day = store.report_days(&query).await?;
+    per_day.extend(store.report_days(&query).await?);
     // Groups overlap (labels): the days' own figures, ungrouped.
     let own = match request.grouping {
-        Some(g) if !g.partitions() => Some(store.report_days(&ReportDays { grouping: None, ..query }).await?),
+        Some(g) if !g.partitions() => {
+            let mut own = from_slots(store, &request, past, None).await?;
+            own.extend(store.report_days(&ReportDays { grouping: None, ..query }).await?);
+            Some(own)
+        }
         _ => None,
     };
     if per_day.len() != range_days.len() || own.as_ref().is_some_and(|o| o.len() != range_days.len()) {
@@ -146,17 +169,22 @@ pub async fn report(store: &dyn ReportStore, request: ReportRequest) -> Result<R
     let mut own = own.map(Vec::into_iter);
     let mut summary = ReportCounts::default();
     let mut days = Vec::with_capacity(range_days.len());
-    let mut groups: BTreeMap<ReportGroupKey, ReportCounts> = BTreeMap::new();
+    let mut groups: BTreeMap<Option<Uuid>, ReportCounts> = BTreeMap::new();
     for (day, counts) in range_days.iter().zip(per_day) {
         let mut total = match counts {
             ReportSpanCounts::All(all) => all,
             ReportSpanCounts::Groups(per_group) => {
                 let mut total = ReportCounts::default();
-                for (key, counts) in per_group {
+                for (id, counts) in per_group {
                     if own.is_none() {
                         total.add(&counts);
                     }
-                    groups.entry(key).or_default().add(&counts);
+                    match groups.entry(id) {
+                        Entry::Vacant(e) => {
+                            e.insert(counts);
+                        }
+                        Entry::Occupied(mut e) => e.get_mut().add(&counts),
+                    }
                 }
                 match own.as_mut().map(Iterator::next) {
                     None => total,
@@ -168,9 +196,19 @@ pub async fn report(store: &dyn ReportStore, request: ReportRequest) -> Result<R
         summary.add(&total);
         days.push(DayFigures { date: day.date, figures: ReportFigures::of(&mut total) });
     }
+    let names: BTreeMap<Uuid, String> = match request.grouping {
+        Some(g) => {
+            let ids: Vec<Uuid> = groups.keys().flatten().copied().collect();
+            store.report_group_names(g, &ids).await?.into_iter().collect()
+        }
+        None => BTreeMap::new(),
+    };
     let mut groups: Vec<GroupFigures> = groups
         .into_iter()
-        .map(|(key, mut counts)| GroupFigures { figures: ReportFigures::of(&mut counts), key })
+        .map(|(id, mut counts)| GroupFigures {
+            figures: ReportFigures::of(&mut counts),
+            key: ReportGroupKey { id, name: id.and_then(|id| names.get(&id).cloned()) },
+        })
         .collect();
     // Named groups by name, then the "none" group.
     groups.sort_by(|a, b| {
@@ -181,4 +219,77 @@ pub async fn report(store: &dyn ReportStore, request: ReportRequest) -> Result<R
         ))
     });
     Ok(Report { request, summary: ReportFigures::of(&mut summary), days, groups })
+}
+
+/// The cache's kind a request reads (`Some(None)`: in all), if the cache can answer it:
+/// an agent's own figures are their group of the agents' kind.
+fn cache_kind(request: &ReportRequest) -> Option<Option<ReportGrouping>> {
+    match (request.agent, request.grouping) {
+        (None, grouping) => Some(grouping),
+        (Some(_), None | Some(ReportGrouping::Agent)) => Some(Some(ReportGrouping::Agent)),
+        (Some(_), Some(_)) => None,
+    }
+}
+
+/// The counts of `days` (each a run of slots, consecutive) for `grouping`, summed from the
+/// cached slots; those not cached are computed and cached first.
+async fn from_slots(
+    store: &dyn ReportStore,
+    request: &ReportRequest,
+    days: &[ReportDay],
+    grouping: Option<ReportGrouping>,
+) -> Result<Vec<ReportSpanCounts>, StoreError> {
+    let (Some(first), Some(last)) = (days.first(), days.last()) else { return Ok(Vec::new()) };
+    let Some(all) = slots_of(first.start, last.end) else { return Err(StoreError::corrupt("report days off slots")) };
+    // An agent's own figures come from the agents' grouping; grouped by agent, they are
+    // their group alone.
+    let kind = if request.agent.is_some() { Some(ReportGrouping::Agent) } else { grouping };
+    let mut slots: Vec<Option<ReportSpanCounts>> = vec![None; usize::try_from(all.end - all.start).unwrap_or(0)];
+    let at = |slot: i64| usize::try_from(slot - all.start).ok();
+    for (slot, counts) in store.cached_report_slots(kind, all.clone()).await? {
+        if let Some(cell) = at(slot).and_then(|i| slots.get_mut(i)) {
+            *cell = Some(counts);
+        }
+    }
+    let missing: Vec<i64> = all.clone().filter(|&s| at(s).is_some_and(|i| slots[i].is_none())).collect();
+    if !missing.is_empty() {
+        for (slot, counts) in missing.iter().zip(store.fill_report_slots(kind, &missing).await?) {
+            if let Some(cell) = at(*slot).and_then(|i| slots.get_mut(i)) {
+                *cell = Some(counts);
+            }
+        }
+    }
+    let mut slots = slots.into_iter();
+    let mut out = Vec::with_capacity(days.len());
+    for day in days {
+        let n = slots_of(day.start, day.end).map_or(0, |r| r.end - r.start);
+        let mut all = ReportCounts::default();
+        let mut groups: BTreeMap<Option<Uuid>, ReportCounts> = BTreeMap::new();
+        for _ in 0..n {
+            match slots.next().flatten() {
+                Some(ReportSpanCounts::All(counts)) => all.add(&counts),
+                Some(ReportSpanCounts::Groups(per_group)) => {
+                    for (id, counts) in per_group {
+                        match request.agent {
+                            Some(agent) if id == Some(*agent.as_uuid()) => all.add(&counts),
+                            Some(_) => {}
+                            None => groups.entry(id).or_default().add(&counts),
+                        }
+                    }
+                }
+                None => return Err(StoreError::corrupt("a report slot missing")),
+            }
+        }
+        out.push(match (grouping, request.agent) {
+            (None, _) => ReportSpanCounts::All(all),
+            // Grouped by agent, an agent's own: their group.
+            (Some(_), Some(agent)) => {
+                let mine = (all.started + all.resolved + all.csat_surveys + all.auto_replies > 0)
+                    .then(|| (Some(*agent.as_uuid()), all));
+                ReportSpanCounts::Groups(mine.into_iter().collect())
+            }
+            (Some(_), None) => ReportSpanCounts::Groups(groups.into_iter().collect()),
+        });
+    }
+    Ok(out)
 }

@@ -6,4 +6,7 @@ const LIST_AGG: [&str; 2] = ["string_agg(", "::text, ',')"];
 /// The planner picks the partial `conversations_resolved` on its own.
 const RESOLVED_HINT: &str = "";
 
-switchboard_store_sql::report_store!(crate::PgStore);
+/// A read transaction sees one snapshot only at `REPEATABLE READ`.
+const SNAPSHOT: Option<&str> = Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+
+switchboard_store_sql::report_store!(crate::PgStore, sqlx::Postgres);

@@ -10,32 +10,54 @@
 //! (`conversations_resolved`) and the automatic messages sent in it (`auto_replies_sent`),
 //! each counted and, for durations, listed, and the CSAT surveys sent in it
 //! (`conversations_csat`) counted per scale and score; per group when grouped.
+//!
+//! Past figures are cached per 15-minute slot and kind (`report_slots`, see its
+//! migration): a slot's figures are computed by the same statement (its spans being the
+//! slots), under a snapshot that also reads the slot's marks (`report_marks`, kept by
+//! triggers), and stored as [`encode_counts`] writes them; they stay valid while the marks
+//! do.
 
 use std::fmt::Write as _;
 
-use switchboard_store::{ReportGrouping, Result, StoreError};
+use switchboard_store::{ReportCounts, ReportGrouping, ReportSpanCounts, Result, StoreError};
 
-/// How a grouping groups: the expression of a conversation's group id, the joins that
-/// expression needs per conversation, and the table and column of the group's name
-/// (joined once per group, after grouping).
+/// How a grouping groups: the expression of a conversation's group id and the joins that
+/// expression needs per conversation.
 #[must_use]
-pub fn grouping_sql(grouping: ReportGrouping) -> (&'static str, &'static str, (&'static str, &'static str)) {
+pub const fn grouping_sql(grouping: ReportGrouping) -> (&'static str, &'static str) {
     match grouping {
-        ReportGrouping::Channel => ("c.channel_id", "", ("channels", "name")),
-        ReportGrouping::Team => {
-            ("COALESCE(c.team_id, ch.team_id)", " LEFT JOIN channels ch ON ch.id = c.channel_id", ("teams", "name"))
-        }
-        ReportGrouping::Agent => ("COALESCE(c.assignee_id, c.first_response_by)", "", ("agents", "name")),
-        ReportGrouping::Label => {
-            ("cl.label_id", " LEFT JOIN conversation_labels cl ON cl.conversation_id = c.id", ("labels", "name"))
-        }
-        ReportGrouping::Link => ("c.link_id", "", ("links", "slug")),
+        ReportGrouping::Channel => ("c.channel_id", ""),
+        ReportGrouping::Team => ("COALESCE(c.team_id, ch.team_id)", " LEFT JOIN channels ch ON ch.id = c.channel_id"),
+        ReportGrouping::Agent => ("COALESCE(c.assignee_id, c.first_response_by)", ""),
+        ReportGrouping::Label => ("cl.label_id", " LEFT JOIN conversation_labels cl ON cl.conversation_id = c.id"),
+        ReportGrouping::Link => ("c.link_id", ""),
     }
 }
 
-/// The statement for a report's `days` days: `d (i, s, e)`, the days' indexes and bounds
-/// (`$1` … `$days+1`), each ranging over the conversations' indexes; rows
-/// `(kind, day, [gid, gname,] n, open, replies, met, breached, list, list)` with kind
+/// The table and column of a grouping's names.
+#[must_use]
+pub const fn names_sql(grouping: ReportGrouping) -> (&'static str, &'static str) {
+    match grouping {
+        ReportGrouping::Channel => ("channels", "name"),
+        ReportGrouping::Team => ("teams", "name"),
+        ReportGrouping::Agent => ("agents", "name"),
+        ReportGrouping::Label => ("labels", "name"),
+        ReportGrouping::Link => ("links", "slug"),
+    }
+}
+
+/// The `kind` of `report_slots` that caches `grouping`.
+#[must_use]
+pub const fn slot_kind(grouping: Option<ReportGrouping>) -> &'static str {
+    match grouping {
+        None => "all",
+        Some(g) => g.as_str(),
+    }
+}
+
+/// The statement for `spans` spans: `d (i, s, e)`, the spans' indexes and bounds (`$2i+1`
+/// and `$2i+2` for span `i`), each ranging over the conversations' indexes; rows
+/// `(kind, span, [gid,] n, open, replies, met, breached, list, list)` with kind
 /// - `s` (started): `n` of them, `open` of those not resolved now, the people's `replies`,
 ///   first response SLA targets `met` and `breached`, first response times listed;
 /// - `r` (resolved): `n`, resolution SLA targets `met` and `breached`, resolution times;
@@ -43,43 +65,39 @@ pub fn grouping_sql(grouping: ReportGrouping) -> (&'static str, &'static str, (&
 ///   unanswered);
 /// - `a` (auto-replies sent): `n`;
 ///
-/// and `$days+2` the agent when `agent`.
+/// and `$2spans+1` the agent when `agent`.
 ///
 /// `resolved_hint` follows the resolved part's `conversations c` (SQLite's `INDEXED BY`:
 /// with an equality on `status`, its planner would rather walk a status index through
 /// every resolved conversation than range over `resolved_at`). `d` comes first (`CROSS
-/// JOIN`: SQLite keeps that order), so each day is one range over an index and the rows
-/// come day by day.
+/// JOIN`: SQLite keeps that order), so each span is one range over an index and the rows
+/// come span by span.
 #[must_use]
 pub fn days_sql(
-    days: usize,
+    spans: usize,
     grouping: Option<ReportGrouping>,
     agent: bool,
     list_agg: [&str; 2],
     resolved_hint: &str,
 ) -> String {
-    let (g, joins, names) = match grouping.map(grouping_sql) {
-        Some((gid, joins, names)) => (format!("{gid} AS gid, "), joins, Some(names)),
-        None => (String::new(), "", None),
+    let (g, joins) = match grouping.map(grouping_sql) {
+        Some((gid, joins)) => (format!("{gid} AS gid, "), joins),
+        None => (String::new(), ""),
     };
     let by = if grouping.is_some() { " GROUP BY d.i, gid" } else { " GROUP BY d.i" };
     let mine = if agent {
-        format!(" AND COALESCE(c.assignee_id, c.first_response_by) = ${}", days + 2)
+        format!(" AND COALESCE(c.assignee_id, c.first_response_by) = ${}", 2 * spans + 1)
     } else {
         String::new()
     };
     let list = |col: &str| format!("{}{col}{}", list_agg[0], list_agg[1]);
     let sum = |cond: &str| format!("CAST(COALESCE(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END), 0) AS BIGINT)");
-    let mut sql = String::with_capacity(2048 + days * 16);
+    let mut sql = String::with_capacity(2048 + spans * 24);
     sql.push_str("WITH d (i, s, e) AS (VALUES ");
-    for day in 0..days {
-        let _ = write!(sql, "{}({day}, ${}, ${})", if day == 0 { "" } else { ", " }, day + 1, day + 2);
+    for i in 0..spans {
+        let _ = write!(sql, "{}({i}, ${}, ${})", if i == 0 { "" } else { ", " }, 2 * i + 1, 2 * i + 2);
     }
     sql.push_str(") ");
-    if names.is_some() {
-        // Grouped by id; the groups' names are joined to the grouped rows.
-        sql.push_str("SELECT x.k, x.di, x.gid, gn.gname, x.n, x.open, x.replies, x.met, x.breached, x.l1, x.l2 FROM (");
-    }
     let _ = write!(
         sql,
         "SELECT 's' AS k, d.i AS di, {g}COUNT(*) AS n, {open} AS open, \
@@ -123,9 +141,6 @@ pub fn days_sql(
                AND c.id = ar.conversation_id{mine}{by}",
         );
     }
-    if let Some((table, name)) = names {
-        let _ = write!(sql, ") x LEFT JOIN (SELECT id, {name} AS gname FROM {table}) gn ON gn.id = x.gid");
-    }
     sql
 }
 
@@ -140,25 +155,192 @@ pub fn parse_list(list: Option<&str>) -> Result<Vec<i64>> {
         .collect()
 }
 
+/// The version of [`encode_counts`]' format (its first byte).
+const FORMAT: u8 = 1;
+
+/// A slot's figures as `report_slots.data` keeps them: the format's version, whether
+/// grouped, then per group its id (a flag and 16 bytes) and its counts, every number a
+/// LEB128 varint (durations zigzag-encoded). Compact, and read back without parsing text.
+#[must_use]
+pub fn encode_counts(counts: &ReportSpanCounts) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    out.push(FORMAT);
+    match counts {
+        ReportSpanCounts::All(all) => {
+            out.push(0);
+            put_counts(&mut out, all);
+        }
+        ReportSpanCounts::Groups(groups) => {
+            out.push(1);
+            put(&mut out, groups.len() as u64);
+            for (id, counts) in groups {
+                match id {
+                    Some(id) => {
+                        out.push(1);
+                        out.extend_from_slice(id.as_bytes());
+                    }
+                    None => out.push(0),
+                }
+                put_counts(&mut out, counts);
+            }
+        }
+    }
+    out
+}
+
+/// Reads what [`encode_counts`] wrote.
+///
+/// # Errors
+/// A corrupt row if `data` is not that.
+pub fn decode_counts(data: &[u8]) -> Result<ReportSpanCounts> {
+    let mut r = Reader(data);
+    if r.byte()? != FORMAT {
+        return Err(StoreError::corrupt("cached report slot of an unknown format"));
+    }
+    let counts = if r.byte()? == 0 {
+        ReportSpanCounts::All(r.counts()?)
+    } else {
+        let n = r.len()?;
+        let mut groups = Vec::with_capacity(n);
+        for _ in 0..n {
+            let id = if r.byte()? == 0 { None } else { Some(uuid::Uuid::from_bytes(r.array()?)) };
+            groups.push((id, r.counts()?));
+        }
+        ReportSpanCounts::Groups(groups)
+    };
+    if r.0.is_empty() { Ok(counts) } else { Err(StoreError::corrupt("cached report slot too long")) }
+}
+
+fn put(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn put_list(out: &mut Vec<u8>, values: &[i64]) {
+    put(out, values.len() as u64);
+    for &v in values {
+        put(out, ((v << 1) ^ (v >> 63)) as u64);
+    }
+}
+
+fn put_counts(out: &mut Vec<u8>, c: &ReportCounts) {
+    for n in [
+        c.started,
+        c.open,
+        c.resolved,
+        c.replies,
+        c.auto_replies,
+        c.sla.first_response_met,
+        c.sla.first_response_breached,
+        c.sla.resolution_met,
+        c.sla.resolution_breached,
+        c.csat_surveys,
+    ] {
+        put(out, n);
+    }
+    put(out, c.csat_answers.len() as u64);
+    for (&(scale, score), &n) in &c.csat_answers {
+        out.extend_from_slice(&[scale, score]);
+        put(out, n);
+    }
+    for list in [&c.first_response, &c.first_response_business, &c.resolution, &c.resolution_business] {
+        put_list(out, list);
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn byte(&mut self) -> Result<u8> {
+        let (&b, rest) = self.0.split_first().ok_or_else(|| StoreError::corrupt("cached report slot cut short"))?;
+        self.0 = rest;
+        Ok(b)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let (head, rest) =
+            self.0.split_first_chunk::<N>().ok_or_else(|| StoreError::corrupt("cached report slot cut short"))?;
+        self.0 = rest;
+        Ok(*head)
+    }
+
+    fn num(&mut self) -> Result<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            v |= u64::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return Ok(v);
+            }
+        }
+        Err(StoreError::corrupt("cached report slot: a number too long"))
+    }
+
+    /// A count of items that follow, each at least a byte long.
+    fn len(&mut self) -> Result<usize> {
+        usize::try_from(self.num()?)
+            .ok()
+            .filter(|&n| n <= self.0.len())
+            .ok_or_else(|| StoreError::corrupt("cached report slot: a count past its end"))
+    }
+
+    fn list(&mut self) -> Result<Vec<i64>> {
+        let n = self.len()?;
+        (0..n).map(|_| self.num().map(|z| ((z >> 1) as i64) ^ -((z & 1) as i64))).collect()
+    }
+
+    fn counts(&mut self) -> Result<ReportCounts> {
+        let mut c = ReportCounts {
+            started: self.num()?,
+            open: self.num()?,
+            resolved: self.num()?,
+            replies: self.num()?,
+            auto_replies: self.num()?,
+            ..ReportCounts::default()
+        };
+        c.sla.first_response_met = self.num()?;
+        c.sla.first_response_breached = self.num()?;
+        c.sla.resolution_met = self.num()?;
+        c.sla.resolution_breached = self.num()?;
+        c.csat_surveys = self.num()?;
+        for _ in 0..self.len()? {
+            let [scale, score] = self.array()?;
+            c.csat_answers.insert((scale, score), self.num()?);
+        }
+        c.first_response = self.list()?;
+        c.first_response_business = self.list()?;
+        c.resolution = self.list()?;
+        c.resolution_business = self.list()?;
+        Ok(c)
+    }
+}
+
 /// Expands, in a backend's `reports` module (which defines `LIST_AGG`), to
 /// `ReportStore` for `$store`.
 #[macro_export]
 macro_rules! report_store {
-    ($store:ty) => {
+    ($store:ty, $db:ty) => {
         mod shared {
-            use std::collections::BTreeMap;
+            use std::collections::{BTreeMap, HashMap};
+
+            use chrono::{DateTime, Utc};
+            use sqlx::QueryBuilder;
+            use switchboard_domain::report::slot_start;
 
             use sqlx::Row as _;
             use switchboard_domain::{
                 AgentId, ChannelId, ContactId, ConversationId, ConversationStatus, LinkId, TeamId,
             };
             use switchboard_store::{
-                CsatAnswerRow, CsatCursor, ReportConversation, ReportCounts, ReportCsat, ReportCursor, ReportDays, ReportGroupKey,
-                ReportSpan, ReportSpanCounts, ReportStore, Result,
+                CsatAnswerRow, CsatCursor, ReportConversation, ReportCounts, ReportCsat, ReportCursor, ReportDays,
+                ReportGrouping, ReportSpan, ReportSpanCounts, ReportStore, Result,
             };
             use uuid::Uuid;
 
-            use $crate::reports::{days_sql, parse_list};
+            use $crate::reports::{days_sql, decode_counts, encode_counts, names_sql, parse_list, slot_kind};
             use $crate::{DbResultExt, Int, Ts, opt_time};
 
             fn sla_outcome(s: Option<String>) -> Result<Option<switchboard_domain::sla::SlaOutcome>> {
@@ -197,85 +379,186 @@ macro_rules! report_store {
                 }))
             }
 
+            /// Spans per statement: a report's year of days, or a day and more of slots.
+            const SPANS_PER_STATEMENT: usize = 512;
+
+            /// The counts of each of `spans` (`[start, end)`, at most
+            /// [`SPANS_PER_STATEMENT`]), in order, in all or per group.
+            async fn spans_counts(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                spans: &[(DateTime<Utc>, DateTime<Utc>)],
+                grouping: Option<ReportGrouping>,
+                agent: Option<AgentId>,
+            ) -> Result<Vec<ReportSpanCounts>> {
+                let n = spans.len();
+                let Some(&(_, last)) = spans.last() else { return Ok(Vec::new()) };
+                // Padded with empty spans to a power of two: a few statements serve all sizes.
+                let padded = n.next_power_of_two();
+                let sql = days_sql(padded, grouping, agent.is_some(), super::LIST_AGG, super::RESOLVED_HINT);
+                let mut q = sqlx::query(&sql);
+                for i in 0..padded {
+                    let (start, end) = spans.get(i).copied().unwrap_or((last, last));
+                    q = q.bind(Ts(start)).bind(Ts(end));
+                }
+                if let Some(agent) = agent {
+                    q = q.bind(*agent.as_uuid());
+                }
+                let rows = q.fetch_all(&mut *conn).await.db()?;
+                let grouped = grouping.is_some();
+                let mut all = vec![ReportCounts::default(); n];
+                let mut groups: Vec<BTreeMap<Option<Uuid>, ReportCounts>> = vec![BTreeMap::new(); n];
+                for row in rows {
+                    let kind: String = row.try_get(0).db()?;
+                    let Int(day) = row.try_get(1).db()?;
+                    let day = usize::try_from(day)
+                        .ok()
+                        .filter(|d| *d < n)
+                        .ok_or_else(|| switchboard_store::StoreError::corrupt(format!("report span {day}")))?;
+                    let at = if grouped { 3 } else { 2 };
+                    let counts = if grouped {
+                        groups[day].entry(row.try_get(2).db()?).or_default()
+                    } else {
+                        &mut all[day]
+                    };
+                    let Int(n) = row.try_get(at).db()?;
+                    let Int(open) = row.try_get(at + 1).db()?;
+                    let Int(replies) = row.try_get(at + 2).db()?;
+                    let Int(met) = row.try_get(at + 3).db()?;
+                    let Int(breached) = row.try_get(at + 4).db()?;
+                    match kind.as_str() {
+                        "s" => {
+                            let l1: Option<&str> = row.try_get(at + 5).db()?;
+                            let l2: Option<&str> = row.try_get(at + 6).db()?;
+                            counts.started += count(n);
+                            counts.open += count(open);
+                            counts.replies += count(replies);
+                            counts.sla.first_response_met += count(met);
+                            counts.sla.first_response_breached += count(breached);
+                            counts.first_response.extend(parse_list(l1)?);
+                            counts.first_response_business.extend(parse_list(l2)?);
+                        }
+                        "r" => {
+                            let l1: Option<&str> = row.try_get(at + 5).db()?;
+                            let l2: Option<&str> = row.try_get(at + 6).db()?;
+                            counts.resolved += count(n);
+                            counts.sla.resolution_met += count(met);
+                            counts.sla.resolution_breached += count(breached);
+                            counts.resolution.extend(parse_list(l1)?);
+                            counts.resolution_business.extend(parse_list(l2)?);
+                        }
+                        "c" => {
+                            let (scale, score) = (open, replies);
+                            counts.csat_surveys += count(n);
+                            if score > 0 {
+                                let small = |v: i64| {
+                                    u8::try_from(v).map_err(|_| {
+                                        switchboard_store::StoreError::corrupt(format!("csat {scale}/{score}"))
+                                    })
+                                };
+                                *counts.csat_answers.entry((small(scale)?, small(score)?)).or_default() += count(n);
+                            }
+                        }
+                        _ => counts.auto_replies += count(n),
+                    }
+                }
+                Ok(if grouped {
+                    groups.into_iter().map(|g| ReportSpanCounts::Groups(g.into_iter().collect())).collect()
+                } else {
+                    all.into_iter().map(ReportSpanCounts::All).collect()
+                })
+            }
+
             #[$crate::reexport::async_trait]
             impl ReportStore for $store {
                 async fn report_days(&self, days: &ReportDays) -> Result<Vec<ReportSpanCounts>> {
-                    let n = days.len();
-                    if n == 0 {
+                    let spans: Vec<_> = days.bounds.windows(2).map(|w| (w[0], w[1])).collect();
+                    let mut conn = self.pool().acquire().await.db()?;
+                    let mut out = Vec::with_capacity(spans.len());
+                    for chunk in spans.chunks(SPANS_PER_STATEMENT) {
+                        out.extend(spans_counts(&mut conn, chunk, days.grouping, days.agent).await?);
+                    }
+                    Ok(out)
+                }
+
+                async fn cached_report_slots(
+                    &self,
+                    grouping: Option<ReportGrouping>,
+                    slots: std::ops::Range<i64>,
+                ) -> Result<Vec<(i64, ReportSpanCounts)>> {
+                    let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+                        "SELECT s.slot, s.data FROM report_slots s LEFT JOIN report_marks m ON m.slot = s.slot \
+                         WHERE s.kind = $1 AND s.slot >= $2 AND s.slot < $3 AND s.seq = COALESCE(m.seq, 0) \
+                           AND s.epoch = COALESCE((SELECT e.seq FROM report_marks e WHERE e.slot = -1), 0) \
+                         ORDER BY s.slot",
+                    )
+                    .bind(slot_kind(grouping))
+                    .bind(slots.start)
+                    .bind(slots.end)
+                    .fetch_all(self.pool())
+                    .await
+                    .db()?;
+                    rows.into_iter().map(|(slot, data)| Ok((slot, decode_counts(&data)?))).collect()
+                }
+
+                async fn fill_report_slots(
+                    &self,
+                    grouping: Option<ReportGrouping>,
+                    slots: &[i64],
+                ) -> Result<Vec<ReportSpanCounts>> {
+                    let (Some(&lo), Some(&hi)) = (slots.iter().min(), slots.iter().max()) else {
                         return Ok(Vec::new());
+                    };
+                    // The marks and the facts, read under one snapshot: a change committed
+                    // after it moves a mark past the one stored with the figures.
+                    let mut tx = self.pool().begin().await.db()?;
+                    if let Some(snapshot) = super::SNAPSHOT {
+                        sqlx::query(snapshot).execute(&mut *tx).await.db()?;
                     }
-                    let sql = days_sql(n, days.grouping, days.agent.is_some(), super::LIST_AGG, super::RESOLVED_HINT);
-                    let mut q = sqlx::query(&sql);
-                    for at in &days.bounds {
-                        q = q.bind(Ts(*at));
+                    let marks: Vec<(i64, i64)> =
+                        sqlx::query_as("SELECT slot, seq FROM report_marks WHERE slot = -1 OR (slot >= $1 AND slot <= $2)")
+                            .bind(lo)
+                            .bind(hi)
+                            .fetch_all(&mut *tx)
+                            .await
+                            .db()?;
+                    let marks: HashMap<i64, i64> = marks.into_iter().collect();
+                    let epoch = marks.get(&-1).copied().unwrap_or(0);
+                    let spans: Vec<_> = slots.iter().map(|&s| (slot_start(s), slot_start(s + 1))).collect();
+                    let mut out = Vec::with_capacity(slots.len());
+                    for chunk in spans.chunks(SPANS_PER_STATEMENT) {
+                        out.extend(spans_counts(&mut tx, chunk, grouping, None).await?);
                     }
-                    if let Some(agent) = days.agent {
-                        q = q.bind(*agent.as_uuid());
+                    tx.commit().await.db()?;
+                    // Stored a chunk per statement, so the write gate is never held long.
+                    let rows: Vec<(i64, i64, Vec<u8>)> = slots
+                        .iter()
+                        .zip(&out)
+                        .map(|(&slot, counts)| (slot, marks.get(&slot).copied().unwrap_or(0), encode_counts(counts)))
+                        .collect();
+                    for chunk in $crate::ids::pow2_chunks(&rows) {
+                        let mut qb = QueryBuilder::<$db>::new("INSERT INTO report_slots (kind, slot, seq, epoch, data) ");
+                        qb.push_values(chunk, |mut b, (slot, seq, data)| {
+                            b.push_bind(slot_kind(grouping)).push_bind(*slot).push_bind(*seq).push_bind(epoch).push_bind(data.as_slice());
+                        });
+                        qb.push(
+                            " ON CONFLICT (kind, slot) DO UPDATE SET seq = excluded.seq, epoch = excluded.epoch, \
+                             data = excluded.data",
+                        );
+                        let mut conn = self.write_conn().await?;
+                        qb.build().execute(&mut *conn).await.db()?;
                     }
-                    let rows = q.fetch_all(self.pool()).await.db()?;
-                    let grouped = days.grouping.is_some();
-                    let mut all = vec![ReportCounts::default(); n];
-                    let mut groups: Vec<BTreeMap<ReportGroupKey, ReportCounts>> = vec![BTreeMap::new(); n];
-                    for row in rows {
-                        let kind: String = row.try_get(0).db()?;
-                        let Int(day) = row.try_get(1).db()?;
-                        let day = usize::try_from(day)
-                            .ok()
-                            .filter(|d| *d < n)
-                            .ok_or_else(|| switchboard_store::StoreError::corrupt(format!("report day {day}")))?;
-                        let at = if grouped { 4 } else { 2 };
-                        let counts = if grouped {
-                            let key = ReportGroupKey { id: row.try_get(2).db()?, name: row.try_get(3).db()? };
-                            groups[day].entry(key).or_default()
-                        } else {
-                            &mut all[day]
-                        };
-                        let Int(n) = row.try_get(at).db()?;
-                        let Int(open) = row.try_get(at + 1).db()?;
-                        let Int(replies) = row.try_get(at + 2).db()?;
-                        let Int(met) = row.try_get(at + 3).db()?;
-                        let Int(breached) = row.try_get(at + 4).db()?;
-                        match kind.as_str() {
-                            "s" => {
-                                let l1: Option<&str> = row.try_get(at + 5).db()?;
-                                let l2: Option<&str> = row.try_get(at + 6).db()?;
-                                counts.started += count(n);
-                                counts.open += count(open);
-                                counts.replies += count(replies);
-                                counts.sla.first_response_met += count(met);
-                                counts.sla.first_response_breached += count(breached);
-                                counts.first_response.extend(parse_list(l1)?);
-                                counts.first_response_business.extend(parse_list(l2)?);
-                            }
-                            "r" => {
-                                let l1: Option<&str> = row.try_get(at + 5).db()?;
-                                let l2: Option<&str> = row.try_get(at + 6).db()?;
-                                counts.resolved += count(n);
-                                counts.sla.resolution_met += count(met);
-                                counts.sla.resolution_breached += count(breached);
-                                counts.resolution.extend(parse_list(l1)?);
-                                counts.resolution_business.extend(parse_list(l2)?);
-                            }
-                            "c" => {
-                                let (scale, score) = (open, replies);
-                                counts.csat_surveys += count(n);
-                                if score > 0 {
-                                    let small = |v: i64| {
-                                        u8::try_from(v).map_err(|_| {
-                                            switchboard_store::StoreError::corrupt(format!("csat {scale}/{score}"))
-                                        })
-                                    };
-                                    *counts.csat_answers.entry((small(scale)?, small(score)?)).or_default() += count(n);
-                                }
-                            }
-                            _ => counts.auto_replies += count(n),
-                        }
+                    Ok(out)
+                }
+
+                async fn report_group_names(&self, grouping: ReportGrouping, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>> {
+                    let (table, name) = names_sql(grouping);
+                    let mut out = Vec::with_capacity(ids.len());
+                    for chunk in ids.chunks(switchboard_store::ID_LIST_CHUNK) {
+                        let mut qb = QueryBuilder::<$db>::new(format!("SELECT id, {name} FROM {table} WHERE id IN "));
+                        $crate::ids::push_ids(&mut qb, chunk);
+                        out.extend(qb.build_query_as::<(Uuid, String)>().fetch_all(self.pool()).await.db()?);
                     }
-                    Ok(if grouped {
-                        groups.into_iter().map(|g| ReportSpanCounts::Groups(g.into_iter().collect())).collect()
-                    } else {
-                        all.into_iter().map(ReportSpanCounts::All).collect()
-                    })
+                    Ok(out)
                 }
 
                 async fn report_conversations(
@@ -453,4 +736,46 @@ macro_rules! report_store {
             }
         }
     };
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_counts_read_back_as_written() {
+        let mut a = ReportCounts {
+            started: 3,
+            open: 1,
+            resolved: 200,
+            replies: u64::MAX,
+            auto_replies: 7,
+            first_response: vec![0, 1, 127, 128, 300, -5, i64::MAX, i64::MIN],
+            first_response_business: vec![],
+            resolution: vec![3600; 40],
+            resolution_business: vec![86_400 * 90],
+            csat_surveys: 4,
+            ..ReportCounts::default()
+        };
+        a.sla.resolution_breached = 2;
+        a.csat_answers.insert((5, 4), 2);
+        a.csat_answers.insert((3, 1), 1);
+        for counts in [
+            ReportSpanCounts::All(ReportCounts::default()),
+            ReportSpanCounts::All(a.clone()),
+            ReportSpanCounts::Groups(vec![]),
+            ReportSpanCounts::Groups(vec![
+                (Some(uuid::Uuid::from_u128(42)), a.clone()),
+                (None, ReportCounts::default()),
+            ]),
+        ] {
+            let data = encode_counts(&counts);
+            assert_eq!(decode_counts(&data).unwrap(), counts);
+            for cut in 0..data.len() {
+                assert!(decode_counts(&data[..cut]).is_err(), "cut at {cut}");
+            }
+        }
+        assert!(decode_counts(&[9, 0]).is_err());
+    }
 }

@@ -7,4 +7,7 @@ const LIST_AGG: [&str; 2] = ["group_concat(", ")"];
 /// status index (which the planner prefers for `status = 'resolved'`).
 const RESOLVED_HINT: &str = " INDEXED BY conversations_resolved";
 
-switchboard_store_sql::report_store!(crate::SqliteStore);
+/// A read transaction sees one snapshot from its first read on (WAL mode).
+const SNAPSHOT: Option<&str> = None;
+
+switchboard_store_sql::report_store!(crate::SqliteStore, sqlx::Sqlite);

@@ -11,6 +11,7 @@
 //!   span, and of those the answered ones, counted per scale and score.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -145,11 +146,12 @@ pub struct ReportGroupKey {
     pub name: Option<String>,
 }
 
-/// A span's figures: in all, or per group when grouped.
+/// A span's figures: in all, or per group (by the group's id; `None` for "none") when
+/// grouped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReportSpanCounts {
     All(ReportCounts),
-    Groups(Vec<(ReportGroupKey, ReportCounts)>),
+    Groups(Vec<(Option<Uuid>, ReportCounts)>),
 }
 
 /// Where a page of [`ReportConversation`]s continues: after this start and id.
@@ -238,6 +240,26 @@ pub trait ReportStore {
     /// The counts of each day of `days`, in order (`days.len()` of them), in all or per
     /// group (groups with nothing in them left out).
     async fn report_days(&self, days: &ReportDays) -> Result<Vec<ReportSpanCounts>>;
+
+    /// The figures of the report slots (`switchboard_domain::report::SLOT_SECONDS` long,
+    /// UTC, numbered from the epoch) in `slots` cached for `grouping` (`None`: in all)
+    /// and still valid (nothing they count changed since), in slot order; the others are
+    /// left out.
+    async fn cached_report_slots(
+        &self,
+        grouping: Option<ReportGrouping>,
+        slots: Range<i64>,
+    ) -> Result<Vec<(i64, ReportSpanCounts)>>;
+
+    /// Computes the figures of `slots` for `grouping` from the facts (as
+    /// [`Self::report_days`] would), caches them and returns them in the order of
+    /// `slots`. Only slots that ended before anything changes them any more belong
+    /// here: those that ended more than three hours ago.
+    async fn fill_report_slots(&self, grouping: Option<ReportGrouping>, slots: &[i64])
+    -> Result<Vec<ReportSpanCounts>>;
+
+    /// The names of some groups as they are now (a link's slug), those that exist.
+    async fn report_group_names(&self, grouping: ReportGrouping, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>>;
 
     /// Conversations started in `[span.start, span.end)` (only the agent's, if given),
     /// oldest first, at most `limit` after `after`. The grouping is ignored.

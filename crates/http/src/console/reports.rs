@@ -6,7 +6,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::NaiveDate;
+use chrono::{NaiveDate, Utc};
 use switchboard_core::reports::{self, ReportFigures, SlaFigures, TimeFigures};
 use switchboard_domain::AgentRole;
 use switchboard_domain::report::{CsatStats, DurationStats};
@@ -221,7 +221,7 @@ async fn page(
         }
         Err(e) => return Err(e.into()),
     };
-    let report = reports::report(state.store.as_ref(), request).await?;
+    let report = reports::report(state.store.as_ref(), request, Utc::now()).await?;
     let range = request.range;
     let last = range.to().pred_opt().unwrap_or(range.to());
     page.from = range.from().to_string();

@@ -304,7 +304,7 @@ async fn conversations(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let request = request(&params, &agent)?;
-    let report = reports::report(state.store.as_ref(), request).await?;
+    let report = reports::report(state.store.as_ref(), request, Utc::now()).await?;
     Ok(HttpResponse::Ok().json(ReportJson::from(&report)))
 }
 
