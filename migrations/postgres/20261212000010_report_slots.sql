@@ -68,7 +68,7 @@ FOR EACH ROW WHEN (NEW.created_at < now() - interval '1 hour')
 EXECUTE FUNCTION report_marks_conversation();
 
 CREATE TRIGGER report_marks_conversation_updated AFTER UPDATE ON conversations
-FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.created_at IS DISTINCT FROM NEW.created_at
+FOR EACH ROW WHEN ((OLD.status IS DISTINCT FROM NEW.status OR OLD.created_at IS DISTINCT FROM NEW.created_at
   OR OLD.resolved_at IS DISTINCT FROM NEW.resolved_at OR OLD.person_replies IS DISTINCT FROM NEW.person_replies
   OR OLD.first_response_seconds IS DISTINCT FROM NEW.first_response_seconds
   OR OLD.first_response_business_seconds IS DISTINCT FROM NEW.first_response_business_seconds
@@ -82,6 +82,8 @@ FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.created_at IS D
   OR OLD.assignee_id IS DISTINCT FROM NEW.assignee_id
   OR OLD.first_response_by IS DISTINCT FROM NEW.first_response_by
   OR OLD.link_id IS DISTINCT FROM NEW.link_id)
+  -- What it marks is never older than its start: a live conversation marks nothing.
+  AND (OLD.created_at < now() - interval '1 hour' OR NEW.created_at < now() - interval '1 hour'))
 EXECUTE FUNCTION report_marks_conversation();
 
 CREATE TRIGGER report_marks_conversation_deleted AFTER DELETE ON conversations
@@ -119,8 +121,9 @@ FOR EACH ROW WHEN (NEW.message_id IS NOT NULL AND NEW.sent_at < now() - interval
 EXECUTE FUNCTION report_marks_auto_reply();
 
 CREATE TRIGGER report_marks_auto_reply_updated AFTER UPDATE ON auto_replies
-FOR EACH ROW WHEN (OLD.message_id IS DISTINCT FROM NEW.message_id OR OLD.sent_at IS DISTINCT FROM NEW.sent_at
+FOR EACH ROW WHEN ((OLD.message_id IS DISTINCT FROM NEW.message_id OR OLD.sent_at IS DISTINCT FROM NEW.sent_at
   OR OLD.conversation_id IS DISTINCT FROM NEW.conversation_id)
+  AND (OLD.sent_at < now() - interval '1 hour' OR NEW.sent_at < now() - interval '1 hour'))
 EXECUTE FUNCTION report_marks_auto_reply();
 
 CREATE TRIGGER report_marks_auto_reply_deleted AFTER DELETE ON auto_replies

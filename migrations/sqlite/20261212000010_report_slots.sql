@@ -35,7 +35,7 @@ BEGIN
 END;
 
 CREATE TRIGGER report_marks_conversation_updated AFTER UPDATE ON conversations
-WHEN OLD.status IS NOT NEW.status OR OLD.created_at IS NOT NEW.created_at
+WHEN (OLD.status IS NOT NEW.status OR OLD.created_at IS NOT NEW.created_at
   OR OLD.resolved_at IS NOT NEW.resolved_at OR OLD.person_replies IS NOT NEW.person_replies
   OR OLD.first_response_seconds IS NOT NEW.first_response_seconds
   OR OLD.first_response_business_seconds IS NOT NEW.first_response_business_seconds
@@ -46,7 +46,10 @@ WHEN OLD.status IS NOT NEW.status OR OLD.created_at IS NOT NEW.created_at
   OR OLD.csat_score IS NOT NEW.csat_score
   OR OLD.channel_id IS NOT NEW.channel_id OR OLD.team_id IS NOT NEW.team_id
   OR OLD.assignee_id IS NOT NEW.assignee_id OR OLD.first_response_by IS NOT NEW.first_response_by
-  OR OLD.link_id IS NOT NEW.link_id
+  OR OLD.link_id IS NOT NEW.link_id)
+  -- What it marks is never older than its start: a live conversation marks nothing.
+  AND (OLD.created_at < CAST(unixepoch('subsec') * 1000 AS INTEGER) - 3600000
+    OR NEW.created_at < CAST(unixepoch('subsec') * 1000 AS INTEGER) - 3600000)
 BEGIN
     INSERT INTO report_marks (slot, seq)
     SELECT at / 900000, 1 FROM (
@@ -114,8 +117,10 @@ BEGIN
 END;
 
 CREATE TRIGGER report_marks_auto_reply_updated AFTER UPDATE ON auto_replies
-WHEN OLD.message_id IS NOT NEW.message_id OR OLD.sent_at IS NOT NEW.sent_at
-  OR OLD.conversation_id IS NOT NEW.conversation_id
+WHEN (OLD.message_id IS NOT NEW.message_id OR OLD.sent_at IS NOT NEW.sent_at
+  OR OLD.conversation_id IS NOT NEW.conversation_id)
+  AND (OLD.sent_at < CAST(unixepoch('subsec') * 1000 AS INTEGER) - 3600000
+    OR NEW.sent_at < CAST(unixepoch('subsec') * 1000 AS INTEGER) - 3600000)
 BEGIN
     INSERT INTO report_marks (slot, seq)
     SELECT at / 900000, 1 FROM (SELECT OLD.sent_at AS at UNION SELECT NEW.sent_at)

@@ -142,14 +142,15 @@ const CACHED_AFTER: TimeDelta = TimeDelta::hours(3);
 pub async fn report(store: &dyn ReportStore, request: ReportRequest, now: DateTime<Utc>) -> Result<Report, StoreError> {
     let range_days = request.range.days();
     // From the cache: the leading days that ended long enough ago, as runs of slots.
-    let cached_days = match cache_kind(&request) {
-        Some(_) => {
-            range_days.iter().take_while(|d| d.end <= now - CACHED_AFTER && slots_of(d.start, d.end).is_some()).count()
-        }
-        None => 0,
+    let kind = cache_kind(&request);
+    let cached_days = if kind.is_some() {
+        range_days.iter().take_while(|d| d.end <= now - CACHED_AFTER && slots_of(d.start, d.end).is_some()).count()
+    } else {
+        0
     };
     let (past, recent) = range_days.split_at(cached_days);
-    let mut per_day = from_slots(store, &request, past, request.grouping).await?;
+    let grouped = request.grouping.is_some();
+    let mut per_day = from_slots(store, past, kind.flatten(), request.agent, grouped).await?;
     let mut bounds: Vec<_> = recent.iter().map(|d| d.start).collect();
     bounds.extend(recent.last().map(|d| d.end));
     let query = ReportDays { bounds, grouping: request.grouping, agent: request.agent };
@@ -157,7 +158,7 @@ pub async fn report(store: &dyn ReportStore, request: ReportRequest, now: DateTi
     // Groups overlap (labels): the days' own figures, ungrouped.
     let own = match request.grouping {
         Some(g) if !g.partitions() => {
-            let mut own = from_slots(store, &request, past, None).await?;
+            let mut own = from_slots(store, past, None, None, false).await?;
             own.extend(store.report_days(&ReportDays { grouping: None, ..query }).await?);
             Some(own)
         }
@@ -231,19 +232,19 @@ fn cache_kind(request: &ReportRequest) -> Option<Option<ReportGrouping>> {
     }
 }
 
-/// The counts of `days` (each a run of slots, consecutive) for `grouping`, summed from the
-/// cached slots; those not cached are computed and cached first.
+/// The counts of `days` (each a run of slots, consecutive) of kind `kind` (`None`: in
+/// all), summed from the cached slots; those not cached are computed and cached first.
+/// With `agent` (`kind` is then the agents'), only their group counts: in all, or as
+/// their group when `grouped`.
 async fn from_slots(
     store: &dyn ReportStore,
-    request: &ReportRequest,
     days: &[ReportDay],
-    grouping: Option<ReportGrouping>,
+    kind: Option<ReportGrouping>,
+    agent: Option<AgentId>,
+    grouped: bool,
 ) -> Result<Vec<ReportSpanCounts>, StoreError> {
     let (Some(first), Some(last)) = (days.first(), days.last()) else { return Ok(Vec::new()) };
     let Some(all) = slots_of(first.start, last.end) else { return Err(StoreError::corrupt("report days off slots")) };
-    // An agent's own figures come from the agents' grouping; grouped by agent, they are
-    // their group alone.
-    let kind = if request.agent.is_some() { Some(ReportGrouping::Agent) } else { grouping };
     let mut slots: Vec<Option<ReportSpanCounts>> = vec![None; usize::try_from(all.end - all.start).unwrap_or(0)];
     let at = |slot: i64| usize::try_from(slot - all.start).ok();
     for (slot, counts) in store.cached_report_slots(kind, all.clone()).await? {
@@ -270,7 +271,7 @@ async fn from_slots(
                 Some(ReportSpanCounts::All(counts)) => all.add(&counts),
                 Some(ReportSpanCounts::Groups(per_group)) => {
                     for (id, counts) in per_group {
-                        match request.agent {
+                        match agent {
                             Some(agent) if id == Some(*agent.as_uuid()) => all.add(&counts),
                             Some(_) => {}
                             None => groups.entry(id).or_default().add(&counts),
@@ -280,15 +281,15 @@ async fn from_slots(
                 None => return Err(StoreError::corrupt("a report slot missing")),
             }
         }
-        out.push(match (grouping, request.agent) {
-            (None, _) => ReportSpanCounts::All(all),
+        out.push(match (grouped, agent) {
+            (false, _) => ReportSpanCounts::All(all),
             // Grouped by agent, an agent's own: their group.
-            (Some(_), Some(agent)) => {
+            (true, Some(agent)) => {
                 let mine = (all.started + all.resolved + all.csat_surveys + all.auto_replies > 0)
                     .then(|| (Some(*agent.as_uuid()), all));
                 ReportSpanCounts::Groups(mine.into_iter().collect())
             }
-            (Some(_), None) => ReportSpanCounts::Groups(groups.into_iter().collect()),
+            (true, None) => ReportSpanCounts::Groups(groups.into_iter().collect()),
         });
     }
     Ok(out)
