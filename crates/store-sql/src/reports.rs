@@ -2,8 +2,9 @@
 //! column's values are listed in one text (`group_concat` or `string_agg`): the backend's
 //! module provides `LIST_AGG`, the text before and after the listed expression.
 //!
-//! The backend's module also provides `RESOLVED_HINT`, what follows `conversations c` in
-//! the resolved part (an index to use, in SQLite).
+//! The backend's module also provides `HINTS`: what follows `conversations c` in the
+//! resolved part and `conversation_labels cl` when grouped by label (an index to use, in
+//! SQLite).
 //!
 //! A report's days are one statement: per day, the conversations started in it (range on
 //! `conversations_started`, which covers every column read), those resolved in it
@@ -22,15 +23,19 @@ use std::fmt::Write as _;
 use switchboard_store::{ReportCounts, ReportGrouping, ReportSpanCounts, Result, StoreError};
 
 /// How a grouping groups: the expression of a conversation's group id and the joins that
-/// expression needs per conversation.
+/// expression needs per conversation (`labels_hint` after `conversation_labels cl`).
 #[must_use]
-pub const fn grouping_sql(grouping: ReportGrouping) -> (&'static str, &'static str) {
+pub fn grouping_sql(grouping: ReportGrouping, labels_hint: &str) -> (&'static str, String) {
     match grouping {
-        ReportGrouping::Channel => ("c.channel_id", ""),
-        ReportGrouping::Team => ("COALESCE(c.team_id, ch.team_id)", " LEFT JOIN channels ch ON ch.id = c.channel_id"),
-        ReportGrouping::Agent => ("COALESCE(c.assignee_id, c.first_response_by)", ""),
-        ReportGrouping::Label => ("cl.label_id", " LEFT JOIN conversation_labels cl ON cl.conversation_id = c.id"),
-        ReportGrouping::Link => ("c.link_id", ""),
+        ReportGrouping::Channel => ("c.channel_id", String::new()),
+        ReportGrouping::Team => {
+            ("COALESCE(c.team_id, ch.team_id)", " LEFT JOIN channels ch ON ch.id = c.channel_id".to_owned())
+        }
+        ReportGrouping::Agent => ("COALESCE(c.assignee_id, c.first_response_by)", String::new()),
+        ReportGrouping::Label => {
+            ("cl.label_id", format!(" LEFT JOIN conversation_labels cl{labels_hint} ON cl.conversation_id = c.id"))
+        }
+        ReportGrouping::Link => ("c.link_id", String::new()),
     }
 }
 
@@ -67,9 +72,11 @@ pub const fn slot_kind(grouping: Option<ReportGrouping>) -> &'static str {
 ///
 /// and `$2spans+1` the agent when `agent`.
 ///
-/// `resolved_hint` follows the resolved part's `conversations c` (SQLite's `INDEXED BY`:
-/// with an equality on `status`, its planner would rather walk a status index through
-/// every resolved conversation than range over `resolved_at`). `d` comes first (`CROSS
+/// `hints` follow the resolved part's `conversations c` and the label grouping's
+/// `conversation_labels cl` (SQLite's `INDEXED BY`: with an equality on `status`, its
+/// planner would rather walk a status index through every resolved conversation than
+/// range over `resolved_at`; without statistics, it builds an automatic index of every
+/// label for the auto-replies part instead of using the primary key). `d` comes first (`CROSS
 /// JOIN`: SQLite keeps that order), so each span is one range over an index and the rows
 /// come span by span.
 #[must_use]
@@ -78,11 +85,11 @@ pub fn days_sql(
     grouping: Option<ReportGrouping>,
     agent: bool,
     list_agg: [&str; 2],
-    resolved_hint: &str,
+    [resolved_hint, labels_hint]: [&str; 2],
 ) -> String {
-    let (g, joins) = match grouping.map(grouping_sql) {
+    let (g, joins) = match grouping.map(|g| grouping_sql(g, labels_hint)) {
         Some((gid, joins)) => (format!("{gid} AS gid, "), joins),
-        None => (String::new(), ""),
+        None => (String::new(), String::new()),
     };
     let by = if grouping.is_some() { " GROUP BY d.i, gid" } else { " GROUP BY d.i" };
     let mine = if agent {
@@ -379,8 +386,21 @@ macro_rules! report_store {
                 }))
             }
 
-            /// Spans per statement: a report's year of days, or a day and more of slots.
-            const SPANS_PER_STATEMENT: usize = 512;
+            /// Spans per statement: a report's year of days, or 42 days of slots (fewer,
+            /// larger statements: PostgreSQL's plan for the grouped auto-replies reads
+            /// every conversation once per statement).
+            const SPANS_PER_STATEMENT: usize = 4096;
+
+            /// A read transaction on one snapshot, set up as the backend's `READ_SETUP` says.
+            async fn read_tx(
+                pool: &sqlx::Pool<$db>,
+            ) -> Result<sqlx::Transaction<'static, $db>> {
+                let mut tx = pool.begin().await.db()?;
+                for statement in super::READ_SETUP {
+                    sqlx::query(statement).execute(&mut *tx).await.db()?;
+                }
+                Ok(tx)
+            }
 
             /// The counts of each of `spans` (`[start, end)`, at most
             /// [`SPANS_PER_STATEMENT`]), in order, in all or per group.
@@ -394,7 +414,7 @@ macro_rules! report_store {
                 let Some(&(_, last)) = spans.last() else { return Ok(Vec::new()) };
                 // Padded with empty spans to a power of two: a few statements serve all sizes.
                 let padded = n.next_power_of_two();
-                let sql = days_sql(padded, grouping, agent.is_some(), super::LIST_AGG, super::RESOLVED_HINT);
+                let sql = days_sql(padded, grouping, agent.is_some(), super::LIST_AGG, super::HINTS);
                 let mut q = sqlx::query(&sql);
                 for i in 0..padded {
                     let (start, end) = spans.get(i).copied().unwrap_or((last, last));
@@ -472,11 +492,12 @@ macro_rules! report_store {
             impl ReportStore for $store {
                 async fn report_days(&self, days: &ReportDays) -> Result<Vec<ReportSpanCounts>> {
                     let spans: Vec<_> = days.bounds.windows(2).map(|w| (w[0], w[1])).collect();
-                    let mut conn = self.pool().acquire().await.db()?;
+                    let mut tx = read_tx(self.pool()).await?;
                     let mut out = Vec::with_capacity(spans.len());
                     for chunk in spans.chunks(SPANS_PER_STATEMENT) {
-                        out.extend(spans_counts(&mut conn, chunk, days.grouping, days.agent).await?);
+                        out.extend(spans_counts(&mut tx, chunk, days.grouping, days.agent).await?);
                     }
+                    tx.commit().await.db()?;
                     Ok(out)
                 }
 
@@ -510,10 +531,7 @@ macro_rules! report_store {
                     };
                     // The marks and the facts, read under one snapshot: a change committed
                     // after it moves a mark past the one stored with the figures.
-                    let mut tx = self.pool().begin().await.db()?;
-                    if let Some(snapshot) = super::SNAPSHOT {
-                        sqlx::query(snapshot).execute(&mut *tx).await.db()?;
-                    }
+                    let mut tx = read_tx(self.pool()).await?;
                     let marks: Vec<(i64, i64)> =
                         sqlx::query_as("SELECT slot, seq FROM report_marks WHERE slot = -1 OR (slot >= $1 AND slot <= $2)")
                             .bind(lo)

@@ -4,10 +4,12 @@
 const LIST_AGG: [&str; 2] = ["group_concat(", ")"];
 
 /// The resolved part ranges over `conversations_resolved (resolved_at, …)`, not over a
-/// status index (which the planner prefers for `status = 'resolved'`).
-const RESOLVED_HINT: &str = " INDEXED BY conversations_resolved";
+/// status index (which the planner prefers for `status = 'resolved'`); labels are found
+/// by their primary key `(conversation_id, label_id)`, not by an automatic index the
+/// planner would build of all of them for the auto-replies part (no `ANALYZE` statistics).
+const HINTS: [&str; 2] = [" INDEXED BY conversations_resolved", " INDEXED BY sqlite_autoindex_conversation_labels_1"];
 
 /// A read transaction sees one snapshot from its first read on (WAL mode).
-const SNAPSHOT: Option<&str> = None;
+const READ_SETUP: &[&str] = &[];
 
 switchboard_store_sql::report_store!(crate::SqliteStore, sqlx::Sqlite);
