@@ -20,6 +20,7 @@ both_backends!(
     days_follow_the_time_zone,
     groups_split_the_figures_and_labels_overlap,
     past_figures_come_from_the_cache_and_follow_every_change,
+    housekeeping_fills_the_cache_and_refills_only_what_changed,
     agents_see_only_their_own_figures,
     the_csv_lists_one_row_per_conversation_with_its_facts,
     a_persons_reply_counts_in_todays_report,
@@ -412,6 +413,42 @@ async fn past_figures_come_from_the_cache_and_follow_every_change(backend: Backe
     let r = report(&app, &token, &format!("{q}&group_by=agent")).await;
     assert_eq!(counts(&r["summary"]), (4, 1, 3, 4), "{r}");
     assert_eq!(counts(&group(&r, Some("Rita M."))), (3, 1, 2, 3), "{r}");
+}
+
+/// The housekeeping pass computes the cache's missing slots of the last quarter ahead of
+/// any report (every kind, from the first conversation's slot to three hours ago), then
+/// only those a change marked.
+async fn housekeeping_fills_the_cache_and_refills_only_what_changed(backend: Backend) {
+    use switchboard_core::housekeeping::{Housekeeper, HousekeepingOptions};
+    let mut app = spawn_app(backend).await;
+    let (_, _, ids) = dataset(&mut app).await;
+    let pass = |now: &str| {
+        let housekeeper = Housekeeper::new(std::sync::Arc::clone(&app.store), HousekeepingOptions::default());
+        let now = at(now);
+        async move { housekeeper.run_once(now).await.unwrap().report_slots }
+    };
+    // From c1's start (the 2nd, 09:00) to 21:00 on the 5th: 84 hours of slots, six kinds.
+    assert_eq!(pass("2026-03-06T00:00:00Z").await, 6 * 84 * 4);
+    assert_eq!(cached_slots(&app).await, 6 * 84 * 4);
+    assert_eq!(pass("2026-03-06T00:00:00Z").await, 0, "nothing changed");
+    // c2 resolved at 13:00 and labelled: its start's and its resolution's slots, each kind.
+    let admin = app.get_json("/api/v1/agents/me").await["id"].as_str().unwrap().to_owned();
+    let c2 = Facts {
+        created: "2026-03-02T12:00:00Z",
+        resolved: Some("2026-03-02T13:00:00Z"),
+        assignee: Some(&admin),
+        first_response: Some((120, 0, &admin)),
+        resolution: Some((3600, 600)),
+        replies: 1,
+        labels: &["refund"],
+    };
+    set_facts(&app, &ids[1], &c2).await;
+    assert_eq!(pass("2026-03-06T00:00:00Z").await, 6 * 2);
+    // The reports read it all from the cache, and right.
+    let r = report(&app, &app.token.clone(), "from=2026-03-02&to=2026-03-03").await;
+    assert_eq!(counts(&r["summary"]), (5, 2, 3, 5), "{r}");
+    // It filled only the nine hours of the 2nd before c1 started, and only in all.
+    assert_eq!(cached_slots(&app).await, 6 * 84 * 4 + 9 * 4);
 }
 
 async fn agents_see_only_their_own_figures(backend: Backend) {

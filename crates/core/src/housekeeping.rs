@@ -12,7 +12,9 @@
 //! - the media cache is pruned by age and total size ([`crate::media_cache`]);
 //! - audit entries older than `audit_retention` (`audit.retention_days`) are deleted;
 //! - erasures a crash stopped are continued, and each channel's retention policy is
-//!   applied in small batches ([`crate::privacy`]).
+//!   applied in small batches ([`crate::privacy`]);
+//! - the reports' cache is filled with the slots it lacks of the last quarter
+//!   ([`crate::reports::warm_cache`]).
 //!
 //! Every step is idempotent and works in bounded slices, so several instances may run it
 //! and a crash loses nothing.
@@ -74,6 +76,8 @@ pub struct HousekeepingReport {
     pub erasures_resumed: usize,
     /// What retention policies removed.
     pub retention: RetentionCounts,
+    /// Report slots computed into the cache ([`crate::reports::warm_cache`]).
+    pub report_slots: u64,
 }
 
 pub struct Housekeeper {
@@ -147,9 +151,12 @@ impl Housekeeper {
             Ok::<_, PrivacyError>(())
         }
         .await;
+        // Last: the rest of the pass is what keeps data from being kept too long.
+        let reports = crate::reports::warm_cache(self.store.as_ref(), now, stop).await;
         events?;
         media?;
         privacy?;
+        report.report_slots = reports?;
         Ok(report)
     }
 
@@ -172,6 +179,7 @@ impl Housekeeper {
                         || r.media.removed > 0
                         || r.erasures_resumed > 0
                         || r.retention != RetentionCounts::default()
+                        || r.report_slots > 0
                     {
                         tracing::info!(
                             bodies_purged = r.bodies_purged,
@@ -185,6 +193,7 @@ impl Housekeeper {
                             retention_conversations = r.retention.conversations,
                             retention_messages = r.retention.messages,
                             retention_media = r.retention.media,
+                            report_slots = r.report_slots,
                             "housekeeping"
                         );
                     }

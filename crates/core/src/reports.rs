@@ -14,10 +14,11 @@ use std::collections::btree_map::Entry;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use switchboard_domain::AgentId;
-use switchboard_domain::report::{CsatStats, DurationStats, ReportDay, ReportRange, slots_of};
+use switchboard_domain::report::{CsatStats, DurationStats, ReportDay, ReportRange, SLOT_SECONDS, slots_of};
 use switchboard_store::{
-    ReportCounts, ReportDays, ReportGroupKey, ReportGrouping, ReportSpanCounts, ReportStore, StoreError,
+    ReportCounts, ReportDays, ReportGroupKey, ReportGrouping, ReportSpanCounts, ReportStore, Store, StoreError,
 };
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// What to report on.
@@ -125,6 +126,61 @@ pub struct Report {
     pub days: Vec<DayFigures>,
     /// When grouped: each group with anything in it, by name.
     pub groups: Vec<GroupFigures>,
+}
+
+/// How far back [`warm_cache`] fills the cache, in days: a quarter and a day, the longest
+/// range the console offers at once.
+pub const WARM_DAYS: i64 = 92;
+
+/// Every kind the cache keeps (`None`: in all).
+const KINDS: [Option<ReportGrouping>; 6] = [
+    None,
+    Some(ReportGrouping::Channel),
+    Some(ReportGrouping::Team),
+    Some(ReportGrouping::Agent),
+    Some(ReportGrouping::Label),
+    Some(ReportGrouping::Link),
+];
+
+/// Fills the slots the cache lacks, of every kind, over the [`WARM_DAYS`] days before
+/// `now` (from the first conversation's slot on; only slots a report would read from the
+/// cache), so that a report seldom computes any: after an install, an upgrade, or a change
+/// of what groups mean (a channel's team, a group deleted). A day of slots at a time,
+/// each followed by a pause as long as it took, so it takes at most half a core; stops
+/// after the day in hand once `stop` is cancelled. Returns how many slots it computed.
+///
+/// # Errors
+/// The store's.
+pub async fn warm_cache(store: &dyn Store, now: DateTime<Utc>, stop: &CancellationToken) -> Result<u64, StoreError> {
+    let Some(first) = store.first_conversation_at().await? else { return Ok(0) };
+    let slot = |t: DateTime<Utc>| t.timestamp().div_euclid(SLOT_SECONDS);
+    let end = slot(now - CACHED_AFTER);
+    let start = slot(first).max(slot(now - TimeDelta::days(WARM_DAYS)));
+    let per_day = 86_400 / SLOT_SECONDS;
+    let mut filled = 0;
+    for kind in KINDS {
+        let mut from = start;
+        while from < end {
+            if stop.is_cancelled() {
+                return Ok(filled);
+            }
+            let day = from..(from + per_day).min(end);
+            let began = std::time::Instant::now();
+            let cached: Vec<i64> =
+                store.cached_report_slots(kind, day.clone()).await?.into_iter().map(|(s, _)| s).collect();
+            let missing: Vec<i64> = day.clone().filter(|s| !cached.contains(s)).collect();
+            if !missing.is_empty() {
+                store.fill_report_slots(kind, &missing).await?;
+                filled += missing.len() as u64;
+                tokio::select! {
+                    () = tokio::time::sleep(began.elapsed()) => {}
+                    () = stop.cancelled() => {}
+                }
+            }
+            from = day.end;
+        }
+    }
+    Ok(filled)
 }
 
 /// Slots that ended this long ago come from the cache: the triggers that keep it mark

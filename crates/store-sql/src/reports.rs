@@ -568,6 +568,12 @@ macro_rules! report_store {
                     Ok(out)
                 }
 
+                async fn first_conversation_at(&self) -> Result<Option<DateTime<Utc>>> {
+                    let first: Option<Ts> =
+                        sqlx::query_scalar("SELECT MIN(created_at) FROM conversations").fetch_one(self.pool()).await.db()?;
+                    Ok(first.map(|t| t.0))
+                }
+
                 async fn report_group_names(&self, grouping: ReportGrouping, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>> {
                     let (table, name) = names_sql(grouping);
                     let mut out = Vec::with_capacity(ids.len());

@@ -258,6 +258,9 @@ pub trait ReportStore {
     async fn fill_report_slots(&self, grouping: Option<ReportGrouping>, slots: &[i64])
     -> Result<Vec<ReportSpanCounts>>;
 
+    /// When the first conversation started, if there is one.
+    async fn first_conversation_at(&self) -> Result<Option<DateTime<Utc>>>;
+
     /// The names of some groups as they are now (a link's slug), those that exist.
     async fn report_group_names(&self, grouping: ReportGrouping, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>>;
 
