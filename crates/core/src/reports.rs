@@ -132,6 +132,10 @@ pub struct Report {
 /// range the console offers at once.
 pub const WARM_DAYS: i64 = 92;
 
+/// The slots [`warm_cache`] computes at once: 32 days (fewer, larger statements cost less
+/// in all, see `SPANS_PER_STATEMENT` in `switchboard_store_sql::reports`).
+const WARM_SLOTS: i64 = 32 * 96;
+
 /// Every kind the cache keeps (`None`: in all).
 const KINDS: [Option<ReportGrouping>; 6] = [
     None,
@@ -145,9 +149,9 @@ const KINDS: [Option<ReportGrouping>; 6] = [
 /// Fills the slots the cache lacks, of every kind, over the [`WARM_DAYS`] days before
 /// `now` (from the first conversation's slot on; only slots a report would read from the
 /// cache), so that a report seldom computes any: after an install, an upgrade, or a change
-/// of what groups mean (a channel's team, a group deleted). A day of slots at a time,
-/// each followed by a pause as long as it took, so it takes at most half a core; stops
-/// after the day in hand once `stop` is cancelled. Returns how many slots it computed.
+/// of what groups mean (a channel's team, a group deleted). [`WARM_SLOTS`] at a time, each
+/// batch followed by a pause as long as it took, so it takes at most half a core; stops
+/// after the batch in hand once `stop` is cancelled. Returns how many slots it computed.
 ///
 /// # Errors
 /// The store's.
@@ -156,7 +160,6 @@ pub async fn warm_cache(store: &dyn Store, now: DateTime<Utc>, stop: &Cancellati
     let slot = |t: DateTime<Utc>| t.timestamp().div_euclid(SLOT_SECONDS);
     let end = slot(now - CACHED_AFTER);
     let start = slot(first).max(slot(now - TimeDelta::days(WARM_DAYS)));
-    let per_day = 86_400 / SLOT_SECONDS;
     let mut filled = 0;
     for kind in KINDS {
         let mut from = start;
@@ -164,11 +167,11 @@ pub async fn warm_cache(store: &dyn Store, now: DateTime<Utc>, stop: &Cancellati
             if stop.is_cancelled() {
                 return Ok(filled);
             }
-            let day = from..(from + per_day).min(end);
+            let chunk = from..(from + WARM_SLOTS).min(end);
             let began = std::time::Instant::now();
             let cached: Vec<i64> =
-                store.cached_report_slots(kind, day.clone()).await?.into_iter().map(|(s, _)| s).collect();
-            let missing: Vec<i64> = day.clone().filter(|s| !cached.contains(s)).collect();
+                store.cached_report_slots(kind, chunk.clone()).await?.into_iter().map(|(s, _)| s).collect();
+            let missing: Vec<i64> = chunk.clone().filter(|s| cached.binary_search(s).is_err()).collect();
             if !missing.is_empty() {
                 store.fill_report_slots(kind, &missing).await?;
                 filled += missing.len() as u64;
@@ -177,7 +180,7 @@ pub async fn warm_cache(store: &dyn Store, now: DateTime<Utc>, stop: &Cancellati
                     () = stop.cancelled() => {}
                 }
             }
-            from = day.end;
+            from = chunk.end;
         }
     }
     Ok(filled)
