@@ -2,8 +2,10 @@
 -- and durations per grouping kept as computed; a slot is recomputed from the facts only
 -- when something it counts changed.
 --
--- `report_marks`: each slot that changed, with a number that grows at every change;
--- slot -1 stands for every slot (a change of what groups mean: a channel's team, or a
+-- `report_marks`: each slot that changed, with numbers that grow at every change, one per
+-- writer (the connection's backend), so that concurrent transactions never wait on one
+-- another's marks (nor deadlock on them); a slot's mark is their sum. Slot -1 stands for
+-- every slot (a change of what groups mean: a channel's team, or a
 -- group deleted). The triggers below mark the slots of whatever a report reads: a
 -- conversation's start, resolution and survey (and its automatic messages' slots when its
 -- groups change), an automatic message's sending. Only instants more than an hour old
@@ -11,11 +13,14 @@
 -- writes of live conversations mark nothing (and never wait on one another's marks).
 --
 -- `report_slots`: a slot's figures for one kind (`all`, or a grouping), with the marks it
--- was computed under: valid while the slot's mark and slot -1's are still those.
+-- was computed under: valid while the slot's mark and slot -1's are still those (a sum
+-- of numbers that only grow changes whenever one does).
 
 CREATE TABLE report_marks (
-    slot  BIGINT PRIMARY KEY,
-    seq   BIGINT NOT NULL
+    slot    BIGINT NOT NULL,
+    writer  INTEGER NOT NULL,
+    seq     BIGINT NOT NULL,
+    PRIMARY KEY (slot, writer)
 );
 
 CREATE TABLE report_slots (
@@ -29,11 +34,10 @@ CREATE TABLE report_slots (
 
 -- Marks the slots of the instants given that are more than an hour old (NULLs skipped).
 CREATE FUNCTION report_mark(ats timestamptz[]) RETURNS void LANGUAGE sql AS $$
-    INSERT INTO report_marks (slot, seq)
-    SELECT DISTINCT floor(extract(epoch FROM at) / 900)::bigint, 1 FROM unnest(ats) AS at
+    INSERT INTO report_marks (slot, writer, seq)
+    SELECT DISTINCT floor(extract(epoch FROM at) / 900)::bigint, pg_backend_pid(), 1 FROM unnest(ats) AS at
     WHERE at < now() - interval '1 hour'
-    ORDER BY 1
-    ON CONFLICT (slot) DO UPDATE SET seq = report_marks.seq + 1
+    ON CONFLICT (slot, writer) DO UPDATE SET seq = report_marks.seq + 1
 $$;
 
 -- The instants of conversation `conv`'s automatic messages sent.
@@ -133,8 +137,8 @@ EXECUTE FUNCTION report_marks_auto_reply();
 -- What groups mean changed: every slot.
 CREATE FUNCTION report_marks_all() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO report_marks (slot, seq) VALUES (-1, 1)
-    ON CONFLICT (slot) DO UPDATE SET seq = report_marks.seq + 1;
+    INSERT INTO report_marks (slot, writer, seq) VALUES (-1, pg_backend_pid(), 1)
+    ON CONFLICT (slot, writer) DO UPDATE SET seq = report_marks.seq + 1;
     RETURN NULL;
 END;
 $$;

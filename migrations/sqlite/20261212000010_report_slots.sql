@@ -2,8 +2,10 @@
 -- and durations per grouping kept as computed; a slot is recomputed from the facts only
 -- when something it counts changed.
 --
--- `report_marks`: each slot that changed, with a number that grows at every change;
--- slot -1 stands for every slot (a change of what groups mean: a channel's team, or a
+-- `report_marks`: each slot that changed, with numbers that grow at every change, one per
+-- writer (PostgreSQL: the connection's backend; SQLite has one writer, 0), so that
+-- concurrent transactions never wait on one another's marks; a slot's mark is their sum.
+-- Slot -1 stands for every slot (a change of what groups mean: a channel's team, or a
 -- group deleted). The triggers below mark the slots of whatever a report reads: a
 -- conversation's start, resolution and survey (and its automatic messages' slots when its
 -- groups change), an automatic message's sending. Only instants more than an hour old
@@ -11,12 +13,15 @@
 -- writes of live conversations mark nothing.
 --
 -- `report_slots`: a slot's figures for one kind (`all`, or a grouping), with the marks it
--- was computed under: valid while the slot's mark and slot -1's are still those.
+-- was computed under: valid while the slot's mark and slot -1's are still those (a sum
+-- of numbers that only grow changes whenever one does).
 
 CREATE TABLE report_marks (
-    slot  INTEGER PRIMARY KEY,
-    seq   INTEGER NOT NULL
-);
+    slot    INTEGER NOT NULL,
+    writer  INTEGER NOT NULL,
+    seq     INTEGER NOT NULL,
+    PRIMARY KEY (slot, writer)
+) WITHOUT ROWID;
 
 CREATE TABLE report_slots (
     kind   TEXT NOT NULL,
@@ -30,8 +35,8 @@ CREATE TABLE report_slots (
 CREATE TRIGGER report_marks_conversation_created AFTER INSERT ON conversations
 WHEN NEW.created_at < CAST(unixepoch('subsec') * 1000 AS INTEGER) - 3600000
 BEGIN
-    INSERT INTO report_marks (slot, seq) VALUES (NEW.created_at / 900000, 1)
-    ON CONFLICT (slot) DO UPDATE SET seq = seq + 1;
+    INSERT INTO report_marks (slot, writer, seq) VALUES (NEW.created_at / 900000, 0, 1)
+    ON CONFLICT (slot, writer) DO UPDATE SET seq = seq + 1;
 END;
 
 CREATE TRIGGER report_marks_conversation_updated AFTER UPDATE ON conversations
@@ -51,8 +56,8 @@ WHEN (OLD.status IS NOT NEW.status OR OLD.created_at IS NOT NEW.created_at
   AND (OLD.created_at < CAST(unixepoch('subsec') * 1000 AS INTEGER) - 3600000
     OR NEW.created_at < CAST(unixepoch('subsec') * 1000 AS INTEGER) - 3600000)
 BEGIN
-    INSERT INTO report_marks (slot, seq)
-    SELECT at / 900000, 1 FROM (
+    INSERT INTO report_marks (slot, writer, seq)
+    SELECT at / 900000, 0, 1 FROM (
         SELECT OLD.created_at AS at UNION SELECT NEW.created_at
         UNION SELECT OLD.resolved_at UNION SELECT NEW.resolved_at
         UNION SELECT OLD.csat_queued_at UNION SELECT NEW.csat_queued_at
@@ -64,25 +69,25 @@ BEGIN
     )
     WHERE at < CAST(unixepoch('subsec') * 1000 AS INTEGER) - 3600000
     GROUP BY at / 900000
-    ON CONFLICT (slot) DO UPDATE SET seq = seq + 1;
+    ON CONFLICT (slot, writer) DO UPDATE SET seq = seq + 1;
 END;
 
 CREATE TRIGGER report_marks_conversation_deleted AFTER DELETE ON conversations
 BEGIN
-    INSERT INTO report_marks (slot, seq)
-    SELECT at / 900000, 1 FROM (
+    INSERT INTO report_marks (slot, writer, seq)
+    SELECT at / 900000, 0, 1 FROM (
         SELECT OLD.created_at AS at UNION SELECT OLD.resolved_at UNION SELECT OLD.csat_queued_at
         UNION SELECT ar.sent_at FROM auto_replies ar WHERE ar.conversation_id = OLD.id AND ar.message_id IS NOT NULL
     )
     WHERE at < CAST(unixepoch('subsec') * 1000 AS INTEGER) - 3600000
     GROUP BY at / 900000
-    ON CONFLICT (slot) DO UPDATE SET seq = seq + 1;
+    ON CONFLICT (slot, writer) DO UPDATE SET seq = seq + 1;
 END;
 
 CREATE TRIGGER report_marks_labelled AFTER INSERT ON conversation_labels
 BEGIN
-    INSERT INTO report_marks (slot, seq)
-    SELECT at / 900000, 1 FROM (
+    INSERT INTO report_marks (slot, writer, seq)
+    SELECT at / 900000, 0, 1 FROM (
         SELECT c.created_at AS at FROM conversations c WHERE c.id = NEW.conversation_id
         UNION SELECT c.resolved_at FROM conversations c WHERE c.id = NEW.conversation_id
         UNION SELECT c.csat_queued_at FROM conversations c WHERE c.id = NEW.conversation_id
@@ -91,13 +96,13 @@ BEGIN
     )
     WHERE at < CAST(unixepoch('subsec') * 1000 AS INTEGER) - 3600000
     GROUP BY at / 900000
-    ON CONFLICT (slot) DO UPDATE SET seq = seq + 1;
+    ON CONFLICT (slot, writer) DO UPDATE SET seq = seq + 1;
 END;
 
 CREATE TRIGGER report_marks_unlabelled AFTER DELETE ON conversation_labels
 BEGIN
-    INSERT INTO report_marks (slot, seq)
-    SELECT at / 900000, 1 FROM (
+    INSERT INTO report_marks (slot, writer, seq)
+    SELECT at / 900000, 0, 1 FROM (
         SELECT c.created_at AS at FROM conversations c WHERE c.id = OLD.conversation_id
         UNION SELECT c.resolved_at FROM conversations c WHERE c.id = OLD.conversation_id
         UNION SELECT c.csat_queued_at FROM conversations c WHERE c.id = OLD.conversation_id
@@ -106,14 +111,14 @@ BEGIN
     )
     WHERE at < CAST(unixepoch('subsec') * 1000 AS INTEGER) - 3600000
     GROUP BY at / 900000
-    ON CONFLICT (slot) DO UPDATE SET seq = seq + 1;
+    ON CONFLICT (slot, writer) DO UPDATE SET seq = seq + 1;
 END;
 
 CREATE TRIGGER report_marks_auto_reply_created AFTER INSERT ON auto_replies
 WHEN NEW.message_id IS NOT NULL AND NEW.sent_at < CAST(unixepoch('subsec') * 1000 AS INTEGER) - 3600000
 BEGIN
-    INSERT INTO report_marks (slot, seq) VALUES (NEW.sent_at / 900000, 1)
-    ON CONFLICT (slot) DO UPDATE SET seq = seq + 1;
+    INSERT INTO report_marks (slot, writer, seq) VALUES (NEW.sent_at / 900000, 0, 1)
+    ON CONFLICT (slot, writer) DO UPDATE SET seq = seq + 1;
 END;
 
 CREATE TRIGGER report_marks_auto_reply_updated AFTER UPDATE ON auto_replies
@@ -122,48 +127,48 @@ WHEN (OLD.message_id IS NOT NEW.message_id OR OLD.sent_at IS NOT NEW.sent_at
   AND (OLD.sent_at < CAST(unixepoch('subsec') * 1000 AS INTEGER) - 3600000
     OR NEW.sent_at < CAST(unixepoch('subsec') * 1000 AS INTEGER) - 3600000)
 BEGIN
-    INSERT INTO report_marks (slot, seq)
-    SELECT at / 900000, 1 FROM (SELECT OLD.sent_at AS at UNION SELECT NEW.sent_at)
+    INSERT INTO report_marks (slot, writer, seq)
+    SELECT at / 900000, 0, 1 FROM (SELECT OLD.sent_at AS at UNION SELECT NEW.sent_at)
     WHERE at < CAST(unixepoch('subsec') * 1000 AS INTEGER) - 3600000
     GROUP BY at / 900000
-    ON CONFLICT (slot) DO UPDATE SET seq = seq + 1;
+    ON CONFLICT (slot, writer) DO UPDATE SET seq = seq + 1;
 END;
 
 CREATE TRIGGER report_marks_auto_reply_deleted AFTER DELETE ON auto_replies
 WHEN OLD.message_id IS NOT NULL AND OLD.sent_at < CAST(unixepoch('subsec') * 1000 AS INTEGER) - 3600000
 BEGIN
-    INSERT INTO report_marks (slot, seq) VALUES (OLD.sent_at / 900000, 1)
-    ON CONFLICT (slot) DO UPDATE SET seq = seq + 1;
+    INSERT INTO report_marks (slot, writer, seq) VALUES (OLD.sent_at / 900000, 0, 1)
+    ON CONFLICT (slot, writer) DO UPDATE SET seq = seq + 1;
 END;
 
 -- What groups mean changed: every slot.
 CREATE TRIGGER report_marks_channel_team AFTER UPDATE OF team_id ON channels
 WHEN OLD.team_id IS NOT NEW.team_id
 BEGIN
-    INSERT INTO report_marks (slot, seq) VALUES (-1, 1) ON CONFLICT (slot) DO UPDATE SET seq = seq + 1;
+    INSERT INTO report_marks (slot, writer, seq) VALUES (-1, 0, 1) ON CONFLICT (slot, writer) DO UPDATE SET seq = seq + 1;
 END;
 
 CREATE TRIGGER report_marks_channel_deleted AFTER DELETE ON channels
 BEGIN
-    INSERT INTO report_marks (slot, seq) VALUES (-1, 1) ON CONFLICT (slot) DO UPDATE SET seq = seq + 1;
+    INSERT INTO report_marks (slot, writer, seq) VALUES (-1, 0, 1) ON CONFLICT (slot, writer) DO UPDATE SET seq = seq + 1;
 END;
 
 CREATE TRIGGER report_marks_team_deleted AFTER DELETE ON teams
 BEGIN
-    INSERT INTO report_marks (slot, seq) VALUES (-1, 1) ON CONFLICT (slot) DO UPDATE SET seq = seq + 1;
+    INSERT INTO report_marks (slot, writer, seq) VALUES (-1, 0, 1) ON CONFLICT (slot, writer) DO UPDATE SET seq = seq + 1;
 END;
 
 CREATE TRIGGER report_marks_agent_deleted AFTER DELETE ON agents
 BEGIN
-    INSERT INTO report_marks (slot, seq) VALUES (-1, 1) ON CONFLICT (slot) DO UPDATE SET seq = seq + 1;
+    INSERT INTO report_marks (slot, writer, seq) VALUES (-1, 0, 1) ON CONFLICT (slot, writer) DO UPDATE SET seq = seq + 1;
 END;
 
 CREATE TRIGGER report_marks_label_deleted AFTER DELETE ON labels
 BEGIN
-    INSERT INTO report_marks (slot, seq) VALUES (-1, 1) ON CONFLICT (slot) DO UPDATE SET seq = seq + 1;
+    INSERT INTO report_marks (slot, writer, seq) VALUES (-1, 0, 1) ON CONFLICT (slot, writer) DO UPDATE SET seq = seq + 1;
 END;
 
 CREATE TRIGGER report_marks_link_deleted AFTER DELETE ON links
 BEGIN
-    INSERT INTO report_marks (slot, seq) VALUES (-1, 1) ON CONFLICT (slot) DO UPDATE SET seq = seq + 1;
+    INSERT INTO report_marks (slot, writer, seq) VALUES (-1, 0, 1) ON CONFLICT (slot, writer) DO UPDATE SET seq = seq + 1;
 END;

@@ -320,6 +320,22 @@ async fn groups_split_the_figures_and_labels_overlap(backend: Backend) {
     }
 }
 
+/// The dataset's c2 (the admin's, open) resolved at 13:00 on the 2nd, after an hour, and
+/// labelled "refund".
+async fn resolve_c2(app: &TestApp, c2: &str) {
+    let admin = app.get_json("/api/v1/agents/me").await["id"].as_str().unwrap().to_owned();
+    let facts = Facts {
+        created: "2026-03-02T12:00:00Z",
+        resolved: Some("2026-03-02T13:00:00Z"),
+        assignee: Some(&admin),
+        first_response: Some((120, 0, &admin)),
+        resolution: Some((3600, 600)),
+        replies: 1,
+        labels: &["refund"],
+    };
+    set_facts(app, c2, &facts).await;
+}
+
 /// How many slot figures the cache holds.
 async fn cached_slots(app: &TestApp) -> i64 {
     on_db!(app.db, |c, _t| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM report_slots")
@@ -355,17 +371,7 @@ async fn past_figures_come_from_the_cache_and_follow_every_change(backend: Backe
     assert_eq!(cached_slots(&app).await, 3 * 2 * 96);
 
     // c2 (the admin's, open) resolved on the 2nd, after an hour.
-    let admin = app.get_json("/api/v1/agents/me").await["id"].as_str().unwrap().to_owned();
-    let c2 = Facts {
-        created: "2026-03-02T12:00:00Z",
-        resolved: Some("2026-03-02T13:00:00Z"),
-        assignee: Some(&admin),
-        first_response: Some((120, 0, &admin)),
-        resolution: Some((3600, 600)),
-        replies: 1,
-        labels: &["refund"],
-    };
-    set_facts(&app, &ids[1], &c2).await;
+    resolve_c2(&app, &ids[1]).await;
     // c5 (nobody's, unanswered) given to Rita; c1's "vip" label taken off.
     let res = call(
         &app,
@@ -432,17 +438,7 @@ async fn housekeeping_fills_the_cache_and_refills_only_what_changed(backend: Bac
     assert_eq!(cached_slots(&app).await, 6 * 84 * 4);
     assert_eq!(pass("2026-03-06T00:00:00Z").await, 0, "nothing changed");
     // c2 resolved at 13:00 and labelled: its start's and its resolution's slots, each kind.
-    let admin = app.get_json("/api/v1/agents/me").await["id"].as_str().unwrap().to_owned();
-    let c2 = Facts {
-        created: "2026-03-02T12:00:00Z",
-        resolved: Some("2026-03-02T13:00:00Z"),
-        assignee: Some(&admin),
-        first_response: Some((120, 0, &admin)),
-        resolution: Some((3600, 600)),
-        replies: 1,
-        labels: &["refund"],
-    };
-    set_facts(&app, &ids[1], &c2).await;
+    resolve_c2(&app, &ids[1]).await;
     assert_eq!(pass("2026-03-06T00:00:00Z").await, 6 * 2);
     // The reports read it all from the cache, and right.
     let r = report(&app, &app.token.clone(), "from=2026-03-02&to=2026-03-03").await;

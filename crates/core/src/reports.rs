@@ -128,8 +128,8 @@ pub struct Report {
     pub groups: Vec<GroupFigures>,
 }
 
-/// How far back [`warm_cache`] fills the cache, in days: a quarter and a day, the longest
-/// range the console offers at once.
+/// How far back [`warm_cache`] fills the cache, in days: a quarter and a day (older days
+/// are computed, and kept, when a report first asks for them).
 pub const WARM_DAYS: i64 = 92;
 
 /// The slots [`warm_cache`] computes at once: 32 days (fewer, larger statements cost less

@@ -507,9 +507,10 @@ macro_rules! report_store {
                     slots: std::ops::Range<i64>,
                 ) -> Result<Vec<(i64, ReportSpanCounts)>> {
                     let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
-                        "SELECT s.slot, s.data FROM report_slots s LEFT JOIN report_marks m ON m.slot = s.slot \
-                         WHERE s.kind = $1 AND s.slot >= $2 AND s.slot < $3 AND s.seq = COALESCE(m.seq, 0) \
-                           AND s.epoch = COALESCE((SELECT e.seq FROM report_marks e WHERE e.slot = -1), 0) \
+                        "SELECT s.slot, s.data FROM report_slots s \
+                         WHERE s.kind = $1 AND s.slot >= $2 AND s.slot < $3 \
+                           AND s.seq = COALESCE((SELECT SUM(m.seq) FROM report_marks m WHERE m.slot = s.slot), 0) \
+                           AND s.epoch = COALESCE((SELECT SUM(e.seq) FROM report_marks e WHERE e.slot = -1), 0) \
                          ORDER BY s.slot",
                     )
                     .bind(slot_kind(grouping))
@@ -533,7 +534,10 @@ macro_rules! report_store {
                     // after it moves a mark past the one stored with the figures.
                     let mut tx = read_tx(self.pool()).await?;
                     let marks: Vec<(i64, i64)> =
-                        sqlx::query_as("SELECT slot, seq FROM report_marks WHERE slot = -1 OR (slot >= $1 AND slot <= $2)")
+                        sqlx::query_as(
+                            "SELECT slot, CAST(SUM(seq) AS BIGINT) FROM report_marks \
+                             WHERE slot = -1 OR (slot >= $1 AND slot <= $2) GROUP BY slot",
+                        )
                             .bind(lo)
                             .bind(hi)
                             .fetch_all(&mut *tx)
@@ -617,8 +621,10 @@ macro_rules! report_store {
                     let (from_at, from_id) = after.map_or((span.start - chrono::Duration::milliseconds(1), Uuid::nil()), |c| {
                         (c.created_at, *c.id.as_uuid())
                     });
+                    // The range starts at the cursor: SQLite's plan ranges from `$1` only
+                    // (the row value filters), so every page would read from the span's start.
                     let mut q = sqlx::query(&sql)
-                        .bind(Ts(span.start))
+                        .bind(Ts(from_at.max(span.start)))
                         .bind(Ts(span.end))
                         .bind(Ts(from_at))
                         .bind(from_id)
@@ -721,8 +727,10 @@ macro_rules! report_store {
                     let (from_at, from_id) = after.map_or((span.start - chrono::Duration::milliseconds(1), Uuid::nil()), |c| {
                         (c.surveyed_at, *c.id.as_uuid())
                     });
+                    // The range starts at the cursor: SQLite's plan ranges from `$1` only
+                    // (the row value filters), so every page would read from the span's start.
                     let mut q = sqlx::query(&sql)
-                        .bind(Ts(span.start))
+                        .bind(Ts(from_at.max(span.start)))
                         .bind(Ts(span.end))
                         .bind(Ts(from_at))
                         .bind(from_id)
