@@ -146,7 +146,8 @@ const KINDS: [Option<ReportGrouping>; 6] = [
     Some(ReportGrouping::Link),
 ];
 
-/// Fills the slots the cache lacks, of every kind, over the [`WARM_DAYS`] days before
+/// Merges the cache's marks ([`ReportStore::compact_report_marks`]), then fills the slots
+/// the cache lacks, of every kind, over the [`WARM_DAYS`] days before
 /// `now` (from the first conversation's slot on; only slots a report would read from the
 /// cache), so that a report seldom computes any: after an install, an upgrade, or a change
 /// of what groups mean (a channel's team, a group deleted). [`WARM_SLOTS`] at a time, each
@@ -156,6 +157,7 @@ const KINDS: [Option<ReportGrouping>; 6] = [
 /// # Errors
 /// The store's.
 pub async fn warm_cache(store: &dyn Store, now: DateTime<Utc>, stop: &CancellationToken) -> Result<u64, StoreError> {
+    store.compact_report_marks().await?;
     let Some(first) = store.first_conversation_at().await? else { return Ok(0) };
     let slot = |t: DateTime<Utc>| t.timestamp().div_euclid(SLOT_SECONDS);
     let end = slot(now - CACHED_AFTER);

@@ -12,4 +12,15 @@ const HINTS: [&str; 2] = ["", ""];
 /// than it saves (0.95 s against 0.44 s for a statement over 512 slots).
 const READ_SETUP: &[&str] = &["SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", "SET LOCAL jit = off"];
 
+/// Each connection's backend keeps its own number per slot (`pg_backend_pid()`), and pool
+/// connections come and go: the numbers move into writer 0's, which no backend uses. A
+/// writer's number changed by a transaction in flight is deleted once that commits, with
+/// its new value (`READ COMMITTED` rechecks the row), so the sum never loses a mark.
+const COMPACT_MARKS: Option<&str> = Some(
+    "WITH gone AS (DELETE FROM report_marks WHERE writer <> 0 RETURNING slot, seq) \
+     INSERT INTO report_marks (slot, writer, seq) \
+     SELECT slot, 0, SUM(seq) FROM gone GROUP BY slot ORDER BY slot \
+     ON CONFLICT (slot, writer) DO UPDATE SET seq = report_marks.seq + excluded.seq",
+);
+
 switchboard_store_sql::report_store!(crate::PgStore, sqlx::Postgres);

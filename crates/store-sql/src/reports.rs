@@ -572,6 +572,12 @@ macro_rules! report_store {
                     Ok(out)
                 }
 
+                async fn compact_report_marks(&self) -> Result<u64> {
+                    let Some(sql) = super::COMPACT_MARKS else { return Ok(0) };
+                    let mut conn = self.write_conn().await?;
+                    Ok(sqlx::query(sql).execute(&mut *conn).await.db()?.rows_affected())
+                }
+
                 async fn first_conversation_at(&self) -> Result<Option<DateTime<Utc>>> {
                     let first: Option<Ts> =
                         sqlx::query_scalar("SELECT MIN(created_at) FROM conversations").fetch_one(self.pool()).await.db()?;

@@ -12,4 +12,7 @@ const HINTS: [&str; 2] = [" INDEXED BY conversations_resolved", " INDEXED BY sql
 /// A read transaction sees one snapshot from its first read on (WAL mode).
 const READ_SETUP: &[&str] = &[];
 
+/// One writer, one number per slot: nothing to merge.
+const COMPACT_MARKS: Option<&str> = None;
+
 switchboard_store_sql::report_store!(crate::SqliteStore, sqlx::Sqlite);

@@ -258,6 +258,11 @@ pub trait ReportStore {
     async fn fill_report_slots(&self, grouping: Option<ReportGrouping>, slots: &[i64])
     -> Result<Vec<ReportSpanCounts>>;
 
+    /// Merges each slot's marks into one number (their sum, so every cached figure stays
+    /// as valid as it was), where the backend keeps one per writer, whose count grows with
+    /// the writers seen; returns how many slots it merged.
+    async fn compact_report_marks(&self) -> Result<u64>;
+
     /// When the first conversation started, if there is one.
     async fn first_conversation_at(&self) -> Result<Option<DateTime<Utc>>>;
 
