@@ -4,7 +4,8 @@
 //!
 //! The backend's module also provides `HINTS`: what follows `conversations c` in the
 //! resolved part and `conversation_labels cl` when grouped by label (an index to use, in
-//! SQLite).
+//! SQLite); `READ_SETUP`, the statements that open a report's read transaction; and
+//! `COMPACT_MARKS`, the statement that merges a slot's marks, if it keeps several.
 //!
 //! A report's days are one statement: per day, the conversations started in it (range on
 //! `conversations_started`, which covers every column read), those resolved in it
