@@ -151,14 +151,7 @@ async fn the_composer_is_locked_with_the_template_form_once_the_window_closed(t:
 /// inputs, pre-filled from the contact; an empty one is refused next to it; filled in, the
 /// template goes to Meta with the values.
 async fn a_template_is_picked_filled_in_and_sent_once_the_window_closed(t: &mut BrowserTest) -> Result<()> {
-    sign_in_as_new_agent(t, "Sam", true).await?;
-    t.app.sync_templates("102290129340398", switchboard_tests::payloads::sample_templates()).await;
-    let id = customer_writes(&mut t.app, FROM, "hello?", 30 * 60).await?;
-    t.browser.goto(&format!("/c/{id}")).await?;
-    t.browser.wait_for("#template-box[open].prominent").await?;
-    t.browser
-        .eval("const s = document.getElementById('template-choice'); s.value = 'order_named:en_US'; s.dispatchEvent(new Event('change', {bubbles: true}));")
-        .await?;
+    open_template_picker(t, "order_named:en_US").await?;
     let first = t.browser.wait_for("#template-fields input[name='parameters[0]']").await?;
     ensure!(first.prop("value").await?.as_deref() == Some("Ana"), "the first name is filled in");
     t.browser.wait_for_text("#template-fields", "Filled in from the contact's first name.").await?;
@@ -191,14 +184,7 @@ async fn a_template_is_picked_filled_in_and_sent_once_the_window_closed(t: &mut 
 /// A template with an image header asks for the image's link and sends it as the
 /// header's image parameter (the kind comes from the synced definition).
 async fn a_template_with_an_image_header_sends_the_linked_image(t: &mut BrowserTest) -> Result<()> {
-    sign_in_as_new_agent(t, "Sam", true).await?;
-    t.app.sync_templates("102290129340398", switchboard_tests::payloads::sample_templates()).await;
-    let id = customer_writes(&mut t.app, FROM, "hello?", 30 * 60).await?;
-    t.browser.goto(&format!("/c/{id}")).await?;
-    t.browser.wait_for("#template-box[open].prominent").await?;
-    t.browser
-        .eval("const s = document.getElementById('template-choice'); s.value = 'promo:en_US'; s.dispatchEvent(new Event('change', {bubbles: true}));")
-        .await?;
+    open_template_picker(t, "promo:en_US").await?;
     t.browser.wait_for_text("#template-preview", "[image]").await?;
     t.browser.fill("#template-fields input[name='header_media']", "https://example.com/sale.jpg").await?;
     t.browser.click("#template-form button[type=submit]").await?;
@@ -209,6 +195,24 @@ async fn a_template_with_an_image_header_sends_the_linked_image(t: &mut BrowserT
     let header =
         template["components"].as_array().and_then(|c| c.iter().find(|c| c["type"] == "header")).context("a header")?;
     ensure!(header["parameters"][0]["image"]["link"] == "https://example.com/sale.jpg", "{header}");
+    Ok(())
+}
+
+/// Signs in an agent, syncs the sample templates, has a customer write 30 minutes ago (the
+/// window closed), opens the conversation and chooses `choice` ("name:language") in the
+/// template picker.
+async fn open_template_picker(t: &mut BrowserTest, choice: &str) -> Result<()> {
+    sign_in_as_new_agent(t, "Sam", true).await?;
+    t.app.sync_templates("102290129340398", switchboard_tests::payloads::sample_templates()).await;
+    let id = customer_writes(&mut t.app, FROM, "hello?", 30 * 60).await?;
+    t.browser.goto(&format!("/c/{id}")).await?;
+    t.browser.wait_for("#template-box[open].prominent").await?;
+    t.browser
+        .eval(&format!(
+            "const s = document.getElementById('template-choice'); s.value = '{choice}'; \
+             s.dispatchEvent(new Event('change', {{bubbles: true}}));"
+        ))
+        .await?;
     Ok(())
 }
 
