@@ -132,8 +132,8 @@ pub struct Report {
 /// are computed, and kept, when a report first asks for them).
 pub const WARM_DAYS: i64 = 92;
 
-/// The slots [`warm_cache`] computes at once: 32 days (fewer, larger statements cost less
-/// in all, see `SPANS_PER_STATEMENT` in `switchboard_store_sql::reports`).
+/// The slots [`warm_cache`] computes at once: 32 days (the store splits them into
+/// statements of the size that suits it, its `SPANS_PER_STATEMENT`).
 const WARM_SLOTS: i64 = 32 * 96;
 
 /// Every kind the cache keeps (`None`: in all).
@@ -171,11 +171,16 @@ pub async fn warm_cache(store: &dyn Store, now: DateTime<Utc>, stop: &Cancellati
             }
             let chunk = from..(from + WARM_SLOTS).min(end);
             let began = std::time::Instant::now();
-            let cached: Vec<i64> =
-                store.cached_report_slots(kind, chunk.clone()).await?.into_iter().map(|(s, _)| s).collect();
+            let cached = store.valid_report_slots(kind, chunk.clone()).await?;
             let missing: Vec<i64> = chunk.clone().filter(|s| cached.binary_search(s).is_err()).collect();
             if !missing.is_empty() {
                 store.fill_report_slots(kind, &missing).await?;
+                tracing::debug!(
+                    ?kind,
+                    slots = missing.len(),
+                    micros = began.elapsed().as_micros() as u64,
+                    "report slots filled"
+                );
                 filled += missing.len() as u64;
                 tokio::select! {
                     () = tokio::time::sleep(began.elapsed()) => {}

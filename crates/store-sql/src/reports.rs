@@ -4,8 +4,9 @@
 //!
 //! The backend's module also provides `HINTS`: what follows `conversations c` in the
 //! resolved part and `conversation_labels cl` when grouped by label (an index to use, in
-//! SQLite); `READ_SETUP`, the statements that open a report's read transaction; and
-//! `COMPACT_MARKS`, the statement that merges a slot's marks, if it keeps several.
+//! SQLite); `READ_SETUP`, the statements that open a report's read transaction;
+//! `COMPACT_MARKS`, the statement that merges a slot's marks, if it keeps several; and
+//! `SPANS_PER_STATEMENT`, the most spans (days or slots) one statement counts.
 //!
 //! A report's days are one statement: per day, the conversations started in it (range on
 //! `conversations_started`, which covers every column read), those resolved in it
@@ -60,6 +61,14 @@ pub const fn slot_kind(grouping: Option<ReportGrouping>) -> &'static str {
         Some(g) => g.as_str(),
     }
 }
+
+/// The cached slots of kind `$1` in `$2..$3` that are still valid: stored with the sums
+/// of their slot's marks and of the epoch's (slot -1) that hold now. In slot order.
+pub const VALID_SLOTS: &str = "FROM report_slots s \
+     WHERE s.kind = $1 AND s.slot >= $2 AND s.slot < $3 \
+       AND s.seq = COALESCE((SELECT SUM(m.seq) FROM report_marks m WHERE m.slot = s.slot), 0) \
+       AND s.epoch = COALESCE((SELECT SUM(e.seq) FROM report_marks e WHERE e.slot = -1), 0) \
+     ORDER BY s.slot";
 
 /// The statement for `spans` spans: `d (i, s, e)`, the spans' indexes and bounds (`$2i+1`
 /// and `$2i+2` for span `i`), each ranging over the conversations' indexes; rows
@@ -348,7 +357,7 @@ macro_rules! report_store {
             };
             use uuid::Uuid;
 
-            use $crate::reports::{days_sql, decode_counts, encode_counts, names_sql, parse_list, slot_kind};
+            use $crate::reports::{days_sql, decode_counts, encode_counts, names_sql, parse_list, slot_kind, VALID_SLOTS};
             use $crate::{DbResultExt, Int, Ts, opt_time};
 
             fn sla_outcome(s: Option<String>) -> Result<Option<switchboard_domain::sla::SlaOutcome>> {
@@ -387,11 +396,6 @@ macro_rules! report_store {
                 }))
             }
 
-            /// Spans per statement: a report's year of days, or 42 days of slots (fewer,
-            /// larger statements: PostgreSQL's plan for the grouped auto-replies reads
-            /// every conversation once per statement).
-            const SPANS_PER_STATEMENT: usize = 4096;
-
             /// A read transaction on one snapshot, set up as the backend's `READ_SETUP` says.
             async fn read_tx(
                 pool: &sqlx::Pool<$db>,
@@ -404,7 +408,7 @@ macro_rules! report_store {
             }
 
             /// The counts of each of `spans` (`[start, end)`, at most
-            /// [`SPANS_PER_STATEMENT`]), in order, in all or per group.
+            /// the backend's `SPANS_PER_STATEMENT`), in order, in all or per group.
             async fn spans_counts(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 spans: &[(DateTime<Utc>, DateTime<Utc>)],
@@ -493,9 +497,12 @@ macro_rules! report_store {
             impl ReportStore for $store {
                 async fn report_days(&self, days: &ReportDays) -> Result<Vec<ReportSpanCounts>> {
                     let spans: Vec<_> = days.bounds.windows(2).map(|w| (w[0], w[1])).collect();
+                    if spans.is_empty() {
+                        return Ok(Vec::new());
+                    }
                     let mut tx = read_tx(self.pool()).await?;
                     let mut out = Vec::with_capacity(spans.len());
-                    for chunk in spans.chunks(SPANS_PER_STATEMENT) {
+                    for chunk in spans.chunks(super::SPANS_PER_STATEMENT) {
                         out.extend(spans_counts(&mut tx, chunk, days.grouping, days.agent).await?);
                     }
                     tx.commit().await.db()?;
@@ -507,13 +514,7 @@ macro_rules! report_store {
                     grouping: Option<ReportGrouping>,
                     slots: std::ops::Range<i64>,
                 ) -> Result<Vec<(i64, ReportSpanCounts)>> {
-                    let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
-                        "SELECT s.slot, s.data FROM report_slots s \
-                         WHERE s.kind = $1 AND s.slot >= $2 AND s.slot < $3 \
-                           AND s.seq = COALESCE((SELECT SUM(m.seq) FROM report_marks m WHERE m.slot = s.slot), 0) \
-                           AND s.epoch = COALESCE((SELECT SUM(e.seq) FROM report_marks e WHERE e.slot = -1), 0) \
-                         ORDER BY s.slot",
-                    )
+                    let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(&format!("SELECT s.slot, s.data {VALID_SLOTS}"))
                     .bind(slot_kind(grouping))
                     .bind(slots.start)
                     .bind(slots.end)
@@ -521,6 +522,20 @@ macro_rules! report_store {
                     .await
                     .db()?;
                     rows.into_iter().map(|(slot, data)| Ok((slot, decode_counts(&data)?))).collect()
+                }
+
+                async fn valid_report_slots(
+                    &self,
+                    grouping: Option<ReportGrouping>,
+                    slots: std::ops::Range<i64>,
+                ) -> Result<Vec<i64>> {
+                    sqlx::query_scalar(&format!("SELECT s.slot {VALID_SLOTS}"))
+                        .bind(slot_kind(grouping))
+                        .bind(slots.start)
+                        .bind(slots.end)
+                        .fetch_all(self.pool())
+                        .await
+                        .db()
                 }
 
                 async fn fill_report_slots(
@@ -548,7 +563,7 @@ macro_rules! report_store {
                     let epoch = marks.get(&-1).copied().unwrap_or(0);
                     let spans: Vec<_> = slots.iter().map(|&s| (slot_start(s), slot_start(s + 1))).collect();
                     let mut out = Vec::with_capacity(slots.len());
-                    for chunk in spans.chunks(SPANS_PER_STATEMENT) {
+                    for chunk in spans.chunks(super::SPANS_PER_STATEMENT) {
                         out.extend(spans_counts(&mut tx, chunk, grouping, None).await?);
                     }
                     tx.commit().await.db()?;

@@ -251,6 +251,10 @@ pub trait ReportStore {
         slots: Range<i64>,
     ) -> Result<Vec<(i64, ReportSpanCounts)>>;
 
+    /// The slots of `slots` whose figures [`Self::cached_report_slots`] would return, in
+    /// order, without reading the figures.
+    async fn valid_report_slots(&self, grouping: Option<ReportGrouping>, slots: Range<i64>) -> Result<Vec<i64>>;
+
     /// Computes the figures of `slots` for `grouping` from the facts (as
     /// [`Self::report_days`] would), caches them and returns them in the order of
     /// `slots`. Only slots that ended before anything changes them any more belong
