@@ -9,7 +9,7 @@ use chrono::Utc;
 use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::{Connection, Row};
-use switchboard_core::{HousekeepingOptions, MediaCacheLimits, Privacy};
+use switchboard_core::{HousekeepingOptions, MediaCacheLimits, Privacy, RetentionPace};
 use switchboard_domain::ContactId;
 use switchboard_store::{RetentionPolicy, ScrubLimits};
 use switchboard_tests::payloads::{contact, delivery, message, text};
@@ -442,7 +442,7 @@ async fn retention_removes_old_content_after_a_dry_run(backend: Backend) {
     // The housekeeping pass applies it, in batches of one.
     let opts = HousekeepingOptions {
         media: Some((app.media_dir.0.clone(), MediaCacheLimits::default())),
-        retention_pause: Duration::ZERO,
+        retention_pace: RetentionPace::UNPACED,
         ..HousekeepingOptions::default()
     };
     let report =
@@ -470,8 +470,10 @@ async fn retention_removes_old_content_after_a_dry_run(backend: Backend) {
     let preview = app.get_json("/api/v1/admin/retention/preview").await;
     assert_eq!(preview["channels"][0]["media"], 1, "{preview}");
     let privacy = Privacy::new(app.store.as_ref(), Some(&app.media_dir.0));
-    let removed =
-        privacy.retention_pass(Utc::now(), Duration::ZERO, &tokio_util::sync::CancellationToken::new()).await.unwrap();
+    let removed = privacy
+        .retention_pass(Utc::now(), RetentionPace::UNPACED, &tokio_util::sync::CancellationToken::new())
+        .await
+        .unwrap();
     assert_eq!(removed.media, 1);
     let recent = photo(app.messages(&open).await);
     let res = app.get(&format!("/api/v1/messages/{}/media", recent["id"].as_str().unwrap())).await;

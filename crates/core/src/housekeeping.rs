@@ -28,7 +28,7 @@ use switchboard_store::{RetentionCounts, Store, StoreError};
 use tokio_util::sync::CancellationToken;
 
 use crate::media_cache::{self, MediaCacheLimits, PruneReport};
-use crate::privacy::{Privacy, PrivacyError};
+use crate::privacy::{Privacy, PrivacyError, RetentionPace};
 
 /// Outgoing webhook messages deleted per transaction.
 const WEBHOOK_SLICE: u32 = 1_000;
@@ -47,8 +47,8 @@ pub struct HousekeepingOptions {
     pub media: Option<(PathBuf, MediaCacheLimits)>,
     /// Audit entries are kept this long; `None`: forever.
     pub audit_retention: Option<Duration>,
-    /// The pause between two retention batches (lets the webhook path's writes through).
-    pub retention_pause: Duration,
+    /// How fast retention policies remove data (lets the webhook path's writes through).
+    pub retention_pace: RetentionPace,
 }
 
 impl Default for HousekeepingOptions {
@@ -60,7 +60,7 @@ impl Default for HousekeepingOptions {
             webhook_log_retention: Duration::from_secs(30 * 86_400),
             media: None,
             audit_retention: Some(Duration::from_secs(365 * 86_400)),
-            retention_pause: Duration::from_millis(5),
+            retention_pace: RetentionPace::default(),
         }
     }
 }
@@ -147,7 +147,7 @@ impl Housekeeper {
         let privacy = Privacy::new(self.store.as_ref(), self.opts.media.as_ref().map(|(dir, _)| dir.as_path()));
         let privacy = async {
             report.erasures_resumed = privacy.resume_erasures(now).await?;
-            report.retention = privacy.retention_pass(now, self.opts.retention_pause, stop).await?;
+            report.retention = privacy.retention_pass(now, self.opts.retention_pace, stop).await?;
             Ok::<_, PrivacyError>(())
         }
         .await;

@@ -45,6 +45,7 @@ pub enum IntakeError {
 struct Waiter {
     event: NewEvent,
     reply: oneshot::Sender<Result<Appended, IntakeError>>,
+    queued: std::time::Instant,
 }
 
 /// The handle requests use to append deliveries. Cheap to clone.
@@ -73,7 +74,7 @@ impl Intake {
     /// Makes one delivery durable. Returns once it is committed (or known).
     pub async fn append(&self, body: Bytes, received_at: DateTime<Utc>) -> Result<Appended, IntakeError> {
         let (reply, answer) = oneshot::channel();
-        let waiter = Waiter { event: new_event(body, received_at), reply };
+        let waiter = Waiter { event: new_event(body, received_at), reply, queued: std::time::Instant::now() };
         self.queue.try_send(waiter).map_err(|_| IntakeError::Busy)?;
         answer.await.map_err(|_| IntakeError::Busy)?
     }
@@ -102,6 +103,7 @@ async fn writer(
             }
         };
         let Some(first) = next else { break };
+        let oldest = first.queued;
         events.push(first.event);
         replies.push(first.reply);
         while events.len() < max_batch {
@@ -115,7 +117,12 @@ async fn writer(
         }
         let started = std::time::Instant::now();
         let appended_now = store.append_events(&events).await;
-        tracing::trace!(batch = events.len(), micros = started.elapsed().as_micros() as u64, "group commit");
+        tracing::trace!(
+            batch = events.len(),
+            micros = started.elapsed().as_micros() as u64,
+            oldest_micros = oldest.elapsed().as_micros() as u64,
+            "group commit"
+        );
         match appended_now {
             Ok(results) => {
                 let any_new = results.iter().any(|r| matches!(r, Appended::New(_)));

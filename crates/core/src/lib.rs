@@ -45,7 +45,7 @@ pub use ingest::{IngestOptions, IngestReport, IngestWorker, replay_unrouted};
 pub use intake::{Intake, IntakeError, IntakeOptions};
 pub use live::{Credential, LiveHub, LiveItem, LiveOptions, Subscription};
 pub use media_cache::{MediaCacheLimits, PruneReport};
-pub use privacy::{Privacy, PrivacyError};
+pub use privacy::{Privacy, PrivacyError, RetentionPace};
 pub use scheduler::{Scheduler, SchedulerOptions, SchedulerReport};
 pub use sender::{Pause, Sandbox, SendHealth, SendReport, Sender, SenderOptions, Transport};
 pub use wake::Wake;

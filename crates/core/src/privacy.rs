@@ -34,6 +34,42 @@ pub enum PrivacyError {
     MediaCache(std::io::Error),
 }
 
+/// How fast a retention pass goes: between two batches it pauses at least `pause` and
+/// twice as long as the batch took (neither if `pause` is zero), and long enough that it
+/// removes at most `messages_per_second` messages a second on average (`None`: no such
+/// limit; [`Self::UNPACED`]: no pause at all, for tests). Each batch is a write
+/// transaction, on SQLite held by the one writer the webhook path's commits wait for,
+/// and the longest are the search index's merges its deletions set off; the pace spreads
+/// them out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetentionPace {
+    pub pause: Duration,
+    pub messages_per_second: Option<u32>,
+}
+
+impl Default for RetentionPace {
+    fn default() -> Self {
+        Self { pause: Duration::from_millis(5), messages_per_second: None }
+    }
+}
+
+impl RetentionPace {
+    pub const UNPACED: Self = Self { pause: Duration::ZERO, messages_per_second: None };
+
+    /// The pause after a batch that took `took` and removed `messages`.
+    #[must_use]
+    pub fn pause_after(&self, took: Duration, messages: i64) -> Duration {
+        let budget = match self.messages_per_second {
+            Some(rate) if rate > 0 => {
+                Duration::from_secs_f64(messages.max(0) as f64 / f64::from(rate)).saturating_sub(took)
+            }
+            _ => Duration::ZERO,
+        };
+        let least = if self.pause.is_zero() { Duration::ZERO } else { self.pause.max(took * 2) };
+        least.max(budget)
+    }
+}
+
 /// The erasure and retention use cases over a store and the media cache's directory.
 pub struct Privacy<'a> {
     store: &'a dyn Store,
@@ -152,7 +188,7 @@ impl<'a> Privacy<'a> {
     pub async fn retention_pass(
         &self,
         now: DateTime<Utc>,
-        pause: Duration,
+        pace: RetentionPace,
         stop: &CancellationToken,
     ) -> Result<RetentionCounts, PrivacyError> {
         let mut total = RetentionCounts::default();
@@ -161,6 +197,7 @@ impl<'a> Privacy<'a> {
                 let started = std::time::Instant::now();
                 let step = self.store.retention_step(channel, policy, self.limits, now).await?;
                 let took = started.elapsed();
+                tracing::debug!(%channel, messages = step.counts.messages, micros = took.as_micros() as u64, "retention batch");
                 self.remove_media(step.media_ids).await?;
                 total.conversations += step.counts.conversations;
                 total.messages += step.counts.messages;
@@ -168,16 +205,40 @@ impl<'a> Privacy<'a> {
                 if step.finished {
                     break;
                 }
+                let pause = pace.pause_after(took, step.counts.messages);
                 if pause.is_zero() {
                     tokio::task::yield_now().await;
                 } else {
                     tokio::select! {
-                        () = tokio::time::sleep(pause.max(took * 2)) => {}
+                        () = tokio::time::sleep(pause) => {}
                         () = stop.cancelled() => {}
                     }
                 }
             }
         }
         Ok(total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: fn(u64) -> Duration = Duration::from_millis;
+
+    #[test]
+    fn the_pace_pauses_twice_the_batch_and_holds_the_rate() {
+        let pace = RetentionPace { pause: MS(5), messages_per_second: Some(1_000) };
+        // 50 messages at 1,000/s are 50 ms of budget: the batch's 10 ms, then 40 ms.
+        assert_eq!(pace.pause_after(MS(10), 50), MS(40));
+        // A slow batch pauses twice its length, whatever the rate.
+        assert_eq!(pace.pause_after(MS(30), 50), MS(60));
+        // A batch that removed nothing (the policy's last) still pauses the least.
+        assert_eq!(pace.pause_after(MS(1), 0), MS(5));
+        let unlimited = RetentionPace { messages_per_second: None, ..pace };
+        assert_eq!(unlimited.pause_after(MS(10), 50), MS(20));
+        assert_eq!(RetentionPace::UNPACED.pause_after(MS(10), 50), Duration::ZERO);
+        let zero_rate = RetentionPace { messages_per_second: Some(0), ..pace };
+        assert_eq!(zero_rate.pause_after(MS(1), 50), MS(5));
     }
 }

@@ -18,6 +18,9 @@
 #   CONVS (100000)  MSGS (1000000)  AGE (31 days)  RATE (1000/s)  DURATION (60s)  SAMPLE (5 s)
 #   PURGE=1 only the purge run, PURGE=0 only the baseline (default: both, baseline first)
 #   KEEP=1 keeps the SQLite file / PostgreSQL database (and prints where).
+#   FROM=<directory kept by a `KEEP=1 PURGE=0` run> (SQLite): starts from a copy of its
+#   database (as its baseline left it: the load's conversations are open, kept by the purge)
+#   instead of seeding.
 # Usage: crates/loadgen/scripts/retention_load.sh [sqlite|postgres]
 set -euo pipefail
 B=${B:-target/release}; L=${L:-$B}
@@ -71,10 +74,16 @@ print(f"{sys.argv[1]:>8}: {s['acknowledged']} acknowledged at {s['acked_webhooks
 EOF
 }
 
-"$B/switchboard" migrate >/dev/null
-echo "seeding $backend: ${CONVS:-100000} conversations, ${MSGS:-1000000} messages, resolved over $AGE days ago"
-"$L/switchboard-loadgen" seed-console --db "$DB" --conversations "${CONVS:-100000}" \
-  --messages "${MSGS:-1000000}" --age-days "$AGE" >"$dir/seed.txt"
+if [ -n "${FROM:-}" ]; then
+  echo "copying the seeded database of $FROM"
+  cp "$FROM/retention.db" "$FROM/seed.txt" "$dir/"
+  "$B/switchboard" migrate >/dev/null
+else
+  "$B/switchboard" migrate >/dev/null
+  echo "seeding $backend: ${CONVS:-100000} conversations, ${MSGS:-1000000} messages, resolved over $AGE days ago"
+  "$L/switchboard-loadgen" seed-console --db "$DB" --conversations "${CONVS:-100000}" \
+    --messages "${MSGS:-1000000}" --age-days "$AGE" >"$dir/seed.txt"
+fi
 grep '^seeded' "$dir/seed.txt" || true
 [ "$backend" = sqlite ] && echo "database: $(du -sh "$dir" | cut -f1)"
 ADMIN=$(sed -n 's/^ADMIN_TOKEN=//p' "$dir/seed.txt")

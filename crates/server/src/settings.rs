@@ -64,6 +64,17 @@ pub struct Settings {
     pub secrets: SecretsSettings,
     pub outgoing_webhooks: OutgoingWebhookSettings,
     pub audit: AuditSettings,
+    pub retention: RetentionSettings,
+}
+
+/// Retention policies' purge (`[retention]`; the policies are per channel, in the
+/// database).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// The most messages a purge removes per second, on average; 0: as fast as the
+    /// pause between batches allows.
+    pub messages_per_second: u32,
 }
 
 /// The audit log (`[audit]`, `GET /api/v1/audit`).
@@ -595,6 +606,11 @@ impl Settings {
                 },
             )),
             audit_retention: (self.audit.retention_days > 0).then(|| days(self.audit.retention_days)),
+            retention_pace: switchboard_core::RetentionPace {
+                messages_per_second: (self.retention.messages_per_second > 0)
+                    .then_some(self.retention.messages_per_second),
+                ..switchboard_core::RetentionPace::default()
+            },
             ..switchboard_core::HousekeepingOptions::default()
         }
     }
@@ -803,6 +819,7 @@ impl Settings {
             "\n[events]\nkeep_alive_ms = {}\nretention_days = {}\npoll_interval_ms = {}\n",
             self.events.keep_alive_ms, self.events.retention_days, self.events.poll_interval_ms,
         ) + &format!("\n[audit]\nretention_days = {}\n", self.audit.retention_days)
+            + &format!("\n[retention]\nmessages_per_second = {}\n", self.retention.messages_per_second)
             + &format!(
                 "\n[assignment]\nenabled = {}\ninterval_secs = {}\nbatch_size = {}\n",
                 self.assignment.enabled, self.assignment.interval_secs, self.assignment.batch_size,
@@ -883,6 +900,7 @@ mod tests {
         assert_eq!(s.backend().unwrap(), Backend::Sqlite);
         assert!(s.whatsapp.app_secret.is_none());
         assert_eq!(s.limitations().len(), 4);
+        assert_eq!(s.housekeeping_options().retention_pace.messages_per_second, Some(1_000));
     }
 
     #[test]
@@ -895,12 +913,14 @@ mod tests {
                 ("SWITCHBOARD_APP_SECRET", "s3cret"),
                 ("SWITCHBOARD_PHONE_NUMBER_ID", "106540352242922"),
                 ("SWITCHBOARD__INGEST__BATCH_SIZE", "128"),
+                ("SWITCHBOARD__RETENTION__MESSAGES_PER_SECOND", "0"),
             ]),
         )
         .unwrap();
         assert_eq!(s.http.listen, "0.0.0.0:9000");
         assert_eq!(s.backend().unwrap(), Backend::Postgres);
         assert_eq!(s.ingest.batch_size, 128);
+        assert_eq!(s.housekeeping_options().retention_pace.messages_per_second, None, "0: no limit");
         assert_eq!(s.phone_number_id().unwrap().unwrap().as_str(), "106540352242922");
         assert_eq!(s.whatsapp.app_secret.as_ref().unwrap().expose_secret(), "s3cret");
     }
