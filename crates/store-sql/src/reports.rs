@@ -515,12 +515,12 @@ macro_rules! report_store {
                     slots: std::ops::Range<i64>,
                 ) -> Result<Vec<(i64, ReportSpanCounts)>> {
                     let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(&format!("SELECT s.slot, s.data {VALID_SLOTS}"))
-                    .bind(slot_kind(grouping))
-                    .bind(slots.start)
-                    .bind(slots.end)
-                    .fetch_all(self.pool())
-                    .await
-                    .db()?;
+                        .bind(slot_kind(grouping))
+                        .bind(slots.start)
+                        .bind(slots.end)
+                        .fetch_all(self.pool())
+                        .await
+                        .db()?;
                     rows.into_iter().map(|(slot, data)| Ok((slot, decode_counts(&data)?))).collect()
                 }
 

@@ -15,8 +15,7 @@ const READ_SETUP: &[&str] = &[];
 /// A day of slots: each statement runs on the server's own cores, so it is kept short
 /// (tens of milliseconds) and the webhook path's threads are not kept waiting for a core
 /// behind it. Smaller sorts also cost less in all: the cache's warm-up over 1,000,000
-/// conversations takes 13 s instead of 25 s (docs/BENCHMARKS.md, "Privacy: erasure and
-/// retention").
+/// conversations takes 37.5 s instead of 62 s (docs/BENCHMARKS.md, "Reports").
 const SPANS_PER_STATEMENT: usize = 96;
 
 /// One writer, one number per slot: nothing to merge.
