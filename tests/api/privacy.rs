@@ -23,7 +23,7 @@ both_backends!(
     erasure_is_for_admins_and_names_a_contact,
     retention_removes_old_content_after_a_dry_run,
     retention_policies_are_validated,
-    retention_batches_fit_their_message_budget,
+    retention_steps_keep_to_their_message_budget,
     erasing_a_contact_with_many_messages,
 );
 
@@ -482,9 +482,11 @@ async fn retention_removes_old_content_after_a_dry_run(backend: Backend) {
     assert!(!app.media_dir.0.join("2718281828").exists());
 }
 
-/// A retention batch takes the oldest conversations while their messages fit
-/// `retention_messages`, and always at least one.
-async fn retention_batches_fit_their_message_budget(backend: Backend) {
+/// A retention step anonymises at most `retention_messages` messages, the oldest
+/// conversations first: a longer conversation takes several steps, each going on where the
+/// last stopped (its cursor is stored, so a restart goes on there too), and counts once,
+/// at the step that finishes it.
+async fn retention_steps_keep_to_their_message_budget(backend: Backend) {
     let mut app = spawn_app(backend).await;
     let (first, _) = customer(&mut app).await;
     let (second, _) = conversation_of(&app, OTHER).await;
@@ -496,24 +498,35 @@ async fn retention_batches_fit_their_message_budget(backend: Backend) {
     age(&app, &first, 40).await;
     age(&app, &second, 40).await;
     let (first_messages, second_messages) = (app.messages(&first).await.len(), app.messages(&second).await.len());
-    assert!(first_messages > 1 && second_messages == 1, "{first_messages} {second_messages}");
+    assert!(first_messages > 2 && second_messages == 1, "{first_messages} {second_messages}");
     let channel = app.conversations().await[0]["channel_id"].as_str().unwrap().parse().unwrap();
     let channel = switchboard_domain::ChannelId::from_uuid(channel);
     let policy = RetentionPolicy { conversations_days: Some(30), media_days: None };
     let budget = |n: usize| ScrubLimits { retention_messages: u32::try_from(n).unwrap(), ..ScrubLimits::default() };
 
-    // The oldest is longer than the budget: it goes alone, and the pass is not finished.
-    let step = app.store.retention_step(channel, policy, budget(1), Utc::now()).await.unwrap();
-    assert_eq!(step.counts.conversations, 1);
-    assert_eq!(step.counts.messages, i64::try_from(first_messages).unwrap());
+    // Two messages of the oldest: it is not finished, nor is the pass.
+    let step = app.store.retention_step(channel, policy, budget(2), Utc::now()).await.unwrap();
+    assert_eq!((step.counts.conversations, step.counts.messages), (0, 2));
     assert!(!step.finished);
-    assert!(app.messages(&first).await.iter().all(|m| m["text"].is_null()));
     assert!(app.messages(&second).await.iter().all(|m| !m["text"].is_null()), "not yet");
-    // The next fits exactly, and is the last.
-    let step = app.store.retention_step(channel, policy, budget(second_messages), Utc::now()).await.unwrap();
-    assert_eq!((step.counts.conversations, step.counts.messages), (1, 1));
-    assert!(step.finished);
+    // The rest of it, then the next, a message at a time.
+    let mut steps = vec![];
+    loop {
+        let step = app.store.retention_step(channel, policy, budget(1), Utc::now()).await.unwrap();
+        steps.push((step.counts.conversations, step.counts.messages));
+        if step.finished {
+            break;
+        }
+        assert!(steps.len() <= first_messages + second_messages, "{steps:?}");
+    }
+    assert!(steps.iter().all(|&(_, m)| m <= 1), "{steps:?}");
+    let total: (i64, i64) = steps.iter().fold((0, 0), |(c, m), &(sc, sm)| (c + sc, m + sm));
+    assert_eq!(total, (2, i64::try_from(first_messages + second_messages - 2).unwrap()), "{steps:?}");
+    assert!(app.messages(&first).await.iter().all(|m| m["text"].is_null()));
     assert!(app.messages(&second).await.iter().all(|m| m["text"].is_null()));
+    // Nothing is left: another step does nothing.
+    let step = app.store.retention_step(channel, policy, budget(1), Utc::now()).await.unwrap();
+    assert_eq!((step.counts.conversations, step.counts.messages, step.finished), (0, 0, true));
 }
 
 async fn retention_policies_are_validated(backend: Backend) {

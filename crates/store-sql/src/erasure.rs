@@ -201,24 +201,51 @@ macro_rules! erasure_store {
 
             /// Removes the content of the conversation's messages, its notes, its kept sends
             /// and its referral and CSAT comment; returns (messages, media ids).
+            /// Anonymises up to `limit` of an expired conversation's messages, in id order
+            /// from `after` (the conversation's `purge_cursor`); once none is left, the rest
+            /// of it. Returns whether the conversation is finished, how many messages were
+            /// anonymised and the media ids they referred to.
             async fn scrub_conversation(
                 conn: &mut $conn,
                 conversation: Uuid,
+                after: Option<Uuid>,
+                limit: i64,
                 at: DateTime<Utc>,
-            ) -> Result<(u64, Vec<String>)> {
-                let media: Vec<String> = sqlx::query_scalar(
-                    "SELECT media_id FROM messages WHERE conversation_id = $1 AND media_id IS NOT NULL",
+            ) -> Result<(bool, u64, Vec<String>)> {
+                let rows: Vec<(Uuid, Option<String>)> = sqlx::query_as(
+                    "SELECT id, media_id FROM messages WHERE conversation_id = $1 \
+                     AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
                 )
                 .bind(conversation)
+                .bind(after)
+                .bind(limit)
                 .fetch_all(&mut *conn)
                 .await
                 .db()?;
-                let messages = sqlx::query(&format!("UPDATE messages {SCRUB_MESSAGE} WHERE conversation_id = $1"))
+                if let Some((last, _)) = rows.last() {
+                    sqlx::query(&format!(
+                        "UPDATE messages {SCRUB_MESSAGE} WHERE conversation_id = $1 \
+                         AND ($2 IS NULL OR id > $2) AND id <= $3"
+                    ))
                     .bind(conversation)
+                    .bind(after)
+                    .bind(last)
                     .execute(&mut *conn)
                     .await
-                    .db()?
-                    .rows_affected();
+                    .db()?;
+                }
+                let messages = rows.len() as u64;
+                let media = rows.iter().filter_map(|(_, m)| m.clone()).collect();
+                if messages == u64::try_from(limit).unwrap_or(u64::MAX) {
+                    // More may follow: the next step goes on after the last one.
+                    sqlx::query("UPDATE conversations SET purge_cursor = $2 WHERE id = $1")
+                        .bind(conversation)
+                        .bind(rows.last().map(|(id, _)| *id))
+                        .execute(&mut *conn)
+                        .await
+                        .db()?;
+                    return Ok((false, messages, media));
+                }
                 for sql in [
                     format!("UPDATE outbox {SCRUB_OUTBOX} WHERE conversation_id = $1"),
                     "DELETE FROM notes WHERE conversation_id = $1".to_owned(),
@@ -226,14 +253,15 @@ macro_rules! erasure_store {
                     sqlx::query(&sql).bind(conversation).execute(&mut *conn).await.db()?;
                 }
                 sqlx::query(
-                    "UPDATE conversations SET referral = NULL, csat_comment = NULL, purged_at = $2 WHERE id = $1",
+                    "UPDATE conversations SET referral = NULL, csat_comment = NULL, purged_at = $2, \
+                     purge_cursor = NULL WHERE id = $1",
                 )
                 .bind(conversation)
                 .bind(Ts(at))
                 .execute(&mut *conn)
                 .await
                 .db()?;
-                Ok((messages, media))
+                Ok((true, messages, media))
             }
 
             fn cutoff(now: DateTime<Utc>, days: u32) -> Ts {
@@ -531,10 +559,10 @@ macro_rules! erasure_store {
                     let mut step = RetentionStep { finished: true, ..RetentionStep::default() };
                     let mut w = self.begin_write().await?;
                     if let Some(days) = p.conversations_days {
-                        // The oldest first, as many as fit the message budget (at least one).
-                        let candidates: Vec<(Uuid, i64)> = sqlx::query_as(&format!(
-                            "SELECT id, CAST(message_count AS BIGINT) {EXPIRED_CONVERSATIONS} \
-                             ORDER BY resolved_at, id LIMIT $3"
+                        // The oldest first, while the message budget lasts; a longer
+                        // conversation takes several steps, each going on from its cursor.
+                        let candidates: Vec<(Uuid, Option<Uuid>)> = sqlx::query_as(&format!(
+                            "SELECT id, purge_cursor {EXPIRED_CONVERSATIONS} ORDER BY resolved_at, id LIMIT $3"
                         ))
                         .bind(channel.as_uuid())
                         .bind(cutoff(now, days))
@@ -542,24 +570,25 @@ macro_rules! erasure_store {
                         .fetch_all(w.conn())
                         .await
                         .db()?;
-                        let mut budget = i64::from(limits.retention_messages);
-                        let mut ids = Vec::with_capacity(candidates.len());
-                        for (id, messages) in &candidates {
-                            if !ids.is_empty() && *messages > budget {
-                                break;
-                            }
-                            budget -= messages;
-                            ids.push(*id);
-                        }
-                        if ids.len() < candidates.len() || candidates.len() >= limits.conversations.max(1) as usize {
+                        if candidates.len() >= limits.conversations.max(1) as usize {
                             step.finished = false;
                         }
-                        for id in ids {
-                            let (messages, media) = scrub_conversation(w.conn(), id, now).await?;
-                            step.counts.conversations += 1;
+                        let mut budget = i64::from(limits.retention_messages.max(1));
+                        for (id, cursor) in candidates {
+                            if budget == 0 {
+                                step.finished = false;
+                                break;
+                            }
+                            let (done, messages, media) = scrub_conversation(w.conn(), id, cursor, budget, now).await?;
+                            budget -= i64::try_from(messages).unwrap_or(budget);
                             step.counts.messages += i64::try_from(messages).unwrap_or(i64::MAX);
                             step.counts.media += i64::try_from(media.len()).unwrap_or(i64::MAX);
                             step.media_ids.extend(media);
+                            if done {
+                                step.counts.conversations += 1;
+                            } else {
+                                step.finished = false;
+                            }
                         }
                     }
                     if let Some(days) = p.media_days {

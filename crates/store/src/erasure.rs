@@ -90,8 +90,8 @@ pub struct ScrubLimits {
     pub events: u32,
     /// Conversations per transaction (retention).
     pub conversations: u32,
-    /// Retention: a transaction takes conversations while their messages add up to at
-    /// most this many (always at least one conversation, however long).
+    /// Retention: a transaction anonymises at most this many messages (a longer
+    /// conversation takes several, each going on where the last stopped).
     pub retention_messages: u32,
 }
 
