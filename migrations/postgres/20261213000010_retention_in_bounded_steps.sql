@@ -1,6 +1,4 @@
 -- `conversations.purge_cursor`: the last message a retention purge anonymised in a
 -- conversation it has not finished, so a conversation with 100,000 messages is anonymised
 -- a step's worth of messages at a time (and the purge resumes there after a restart).
--- (SQLite's search indexes also change in this version; PostgreSQL's pg_trgm indexes
--- live in the tables themselves.)
 ALTER TABLE conversations ADD COLUMN purge_cursor UUID;

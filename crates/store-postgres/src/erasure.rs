@@ -6,7 +6,7 @@ use switchboard_store::Result;
 
 use crate::PgStore;
 
-switchboard_store_sql::erasure_store!(crate::PgStore, sqlx::PgConnection);
+switchboard_store_sql::erasure_store!(crate::PgStore, sqlx::PgConnection, sqlx::Postgres);
 
 /// The content of a message without its media id.
 const REMOVE_MEDIA_REF: &str = "content - 'id'";

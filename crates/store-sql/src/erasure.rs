@@ -52,7 +52,7 @@ pub fn contains(s: &str) -> String {
 /// `compact_after_erasure`.
 #[macro_export]
 macro_rules! erasure_store {
-    ($store:ty, $conn:ty) => {
+    ($store:ty, $conn:ty, $db:ty) => {
         mod shared {
             #![allow(unused_imports)]
             use super::*;
@@ -62,6 +62,7 @@ macro_rules! erasure_store {
                 ErasureJob, ErasurePhase, ErasureStore, Result, RetentionCounts, RetentionPolicy, RetentionStep,
                 ScrubLimits, StoreError,
             };
+            use sqlx::QueryBuilder;
             use uuid::Uuid;
 
             use $crate::erasure::{SCRUB_MESSAGE, SCRUB_OUTBOX, contains, erased_wa_id};
@@ -201,69 +202,6 @@ macro_rules! erasure_store {
 
             /// Removes the content of the conversation's messages, its notes, its kept sends
             /// and its referral and CSAT comment; returns (messages, media ids).
-            /// Anonymises up to `limit` of an expired conversation's messages, in id order
-            /// from `after` (the conversation's `purge_cursor`); once none is left, the rest
-            /// of it. Returns whether the conversation is finished, how many messages were
-            /// anonymised and the media ids they referred to.
-            async fn scrub_conversation(
-                conn: &mut $conn,
-                conversation: Uuid,
-                after: Option<Uuid>,
-                limit: i64,
-                at: DateTime<Utc>,
-            ) -> Result<(bool, u64, Vec<String>)> {
-                let rows: Vec<(Uuid, Option<String>)> = sqlx::query_as(
-                    "SELECT id, media_id FROM messages WHERE conversation_id = $1 \
-                     AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
-                )
-                .bind(conversation)
-                .bind(after)
-                .bind(limit)
-                .fetch_all(&mut *conn)
-                .await
-                .db()?;
-                if let Some((last, _)) = rows.last() {
-                    sqlx::query(&format!(
-                        "UPDATE messages {SCRUB_MESSAGE} WHERE conversation_id = $1 \
-                         AND ($2 IS NULL OR id > $2) AND id <= $3"
-                    ))
-                    .bind(conversation)
-                    .bind(after)
-                    .bind(last)
-                    .execute(&mut *conn)
-                    .await
-                    .db()?;
-                }
-                let messages = rows.len() as u64;
-                let media = rows.iter().filter_map(|(_, m)| m.clone()).collect();
-                if messages == u64::try_from(limit).unwrap_or(u64::MAX) {
-                    // More may follow: the next step goes on after the last one.
-                    sqlx::query("UPDATE conversations SET purge_cursor = $2 WHERE id = $1")
-                        .bind(conversation)
-                        .bind(rows.last().map(|(id, _)| *id))
-                        .execute(&mut *conn)
-                        .await
-                        .db()?;
-                    return Ok((false, messages, media));
-                }
-                for sql in [
-                    format!("UPDATE outbox {SCRUB_OUTBOX} WHERE conversation_id = $1"),
-                    "DELETE FROM notes WHERE conversation_id = $1".to_owned(),
-                ] {
-                    sqlx::query(&sql).bind(conversation).execute(&mut *conn).await.db()?;
-                }
-                sqlx::query(
-                    "UPDATE conversations SET referral = NULL, csat_comment = NULL, purged_at = $2, \
-                     purge_cursor = NULL WHERE id = $1",
-                )
-                .bind(conversation)
-                .bind(Ts(at))
-                .execute(&mut *conn)
-                .await
-                .db()?;
-                Ok((true, messages, media))
-            }
-
             fn cutoff(now: DateTime<Utc>, days: u32) -> Ts {
                 Ts(now - Duration::days(i64::from(days)))
             }
@@ -556,8 +494,16 @@ macro_rules! erasure_store {
                     limits: ScrubLimits,
                     now: DateTime<Utc>,
                 ) -> Result<RetentionStep> {
+                    // What the step takes is read first, without the write lock; the writes
+                    // are then a few set-wise statements. (SQLite's writers wait for one
+                    // another: a statement per message or per conversation kept the
+                    // webhook path's appends waiting for a round trip each.) A conversation
+                    // resolved, purged or reopened meanwhile is caught by the writes' own
+                    // conditions.
                     let mut step = RetentionStep { finished: true, ..RetentionStep::default() };
-                    let mut w = self.begin_write().await?;
+                    let mut messages: Vec<Uuid> = Vec::new();
+                    let mut done: Vec<Uuid> = Vec::new();
+                    let mut cursor: Option<(Uuid, Uuid)> = None;
                     if let Some(days) = p.conversations_days {
                         // The oldest first, while the message budget lasts; a longer
                         // conversation takes several steps, each going on from its cursor.
@@ -567,56 +513,107 @@ macro_rules! erasure_store {
                         .bind(channel.as_uuid())
                         .bind(cutoff(now, days))
                         .bind(i64::from(limits.conversations.max(1)))
-                        .fetch_all(w.conn())
+                        .fetch_all(self.pool())
                         .await
                         .db()?;
                         if candidates.len() >= limits.conversations.max(1) as usize {
                             step.finished = false;
                         }
-                        let mut budget = i64::from(limits.retention_messages.max(1));
-                        for (id, cursor) in candidates {
+                        let mut budget = limits.retention_messages.max(1) as usize;
+                        for (id, after) in candidates {
                             if budget == 0 {
                                 step.finished = false;
                                 break;
                             }
-                            let (done, messages, media) = scrub_conversation(w.conn(), id, cursor, budget, now).await?;
-                            budget -= i64::try_from(messages).unwrap_or(budget);
-                            step.counts.messages += i64::try_from(messages).unwrap_or(i64::MAX);
-                            step.counts.media += i64::try_from(media.len()).unwrap_or(i64::MAX);
-                            step.media_ids.extend(media);
-                            if done {
-                                step.counts.conversations += 1;
-                            } else {
+                            // One more than the budget: whether the conversation goes on.
+                            let mut rows: Vec<(Uuid, Option<String>)> = sqlx::query_as(
+                                "SELECT id, media_id FROM messages WHERE conversation_id = $1 \
+                                 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
+                            )
+                            .bind(id)
+                            .bind(after)
+                            .bind(i64::try_from(budget + 1).unwrap_or(i64::MAX))
+                            .fetch_all(self.pool())
+                            .await
+                            .db()?;
+                            if rows.len() > budget {
+                                rows.truncate(budget);
+                                cursor = rows.last().map(|(last, _)| (id, *last));
                                 step.finished = false;
+                            } else {
+                                done.push(id);
+                            }
+                            budget -= rows.len();
+                            for (message, media) in rows {
+                                messages.push(message);
+                                step.media_ids.extend(media);
                             }
                         }
                     }
+                    let mut media: Vec<(Uuid, String)> = Vec::new();
                     if let Some(days) = p.media_days {
-                        let rows: Vec<(Uuid, String)> = sqlx::query_as(&format!(
+                        media = sqlx::query_as(&format!(
                             "SELECT id, media_id {EXPIRED_MEDIA} ORDER BY timestamp, id LIMIT $3"
                         ))
                         .bind(channel.as_uuid())
                         .bind(cutoff(now, days))
                         .bind(i64::from(limits.messages.max(1)))
-                        .fetch_all(w.conn())
+                        .fetch_all(self.pool())
                         .await
                         .db()?;
-                        if rows.len() >= limits.messages.max(1) as usize {
+                        if media.len() >= limits.messages.max(1) as usize {
                             step.finished = false;
                         }
-                        for (id, media) in rows {
-                            sqlx::query(&format!(
-                                "UPDATE messages SET media_id = NULL, content = {REMOVE_MEDIA_REF} WHERE id = $1"
-                            ))
-                            .bind(id)
+                    }
+                    if messages.is_empty() && done.is_empty() && media.is_empty() {
+                        return Ok(step);
+                    }
+
+                    let mut w = self.begin_write().await?;
+                    let set_wise = |sql: String, ids: &[Uuid]| -> Vec<QueryBuilder<'static, $db>> {
+                        ids.chunks(switchboard_store::ID_LIST_CHUNK)
+                            .map(|chunk| {
+                                let mut qb = QueryBuilder::<$db>::new(sql.clone());
+                                $crate::ids::push_ids(&mut qb, chunk);
+                                qb
+                            })
+                            .collect()
+                    };
+                    let mut statements = set_wise(format!("UPDATE messages {SCRUB_MESSAGE} WHERE id IN "), &messages);
+                    statements.extend(set_wise(format!("UPDATE outbox {SCRUB_OUTBOX} WHERE conversation_id IN "), &done));
+                    statements.extend(set_wise("DELETE FROM notes WHERE conversation_id IN ".to_owned(), &done));
+                    let media_ids: Vec<Uuid> = media.iter().map(|(id, _)| *id).collect();
+                    statements.extend(set_wise(
+                        format!("UPDATE messages SET media_id = NULL, content = {REMOVE_MEDIA_REF} WHERE id IN "),
+                        &media_ids,
+                    ));
+                    for mut qb in statements {
+                        qb.build().execute(w.conn()).await.db()?;
+                    }
+                    for chunk in done.chunks(switchboard_store::ID_LIST_CHUNK) {
+                        let mut qb = QueryBuilder::<$db>::new(
+                            "UPDATE conversations SET referral = NULL, csat_comment = NULL, purge_cursor = NULL, purged_at = ",
+                        );
+                        qb.push_bind(Ts(now));
+                        qb.push(" WHERE id IN ");
+                        $crate::ids::push_ids(&mut qb, chunk);
+                        qb.build().execute(w.conn()).await.db()?;
+                    }
+                    if let Some((conversation, last)) = cursor {
+                        sqlx::query("UPDATE conversations SET purge_cursor = $2 WHERE id = $1")
+                            .bind(conversation)
+                            .bind(last)
                             .execute(w.conn())
                             .await
                             .db()?;
-                            step.counts.media += 1;
-                            step.media_ids.push(media);
-                        }
                     }
                     w.commit().await?;
+                    step.counts = RetentionCounts {
+                        conversations: i64::try_from(done.len()).unwrap_or(i64::MAX),
+                        messages: i64::try_from(messages.len()).unwrap_or(i64::MAX),
+                        media: i64::try_from(step.media_ids.len() + media.len()).unwrap_or(i64::MAX),
+                    };
+                    step.media_ids.extend(media.into_iter().map(|(_, m)| m));
                     Ok(step)
                 }
             }

@@ -11,7 +11,7 @@ use switchboard_store::Result;
 use crate::SqliteStore;
 use crate::error::DbResultExt;
 
-switchboard_store_sql::erasure_store!(crate::SqliteStore, sqlx::SqliteConnection);
+switchboard_store_sql::erasure_store!(crate::SqliteStore, sqlx::SqliteConnection, sqlx::Sqlite);
 
 /// The content of a message without its media id.
 const REMOVE_MEDIA_REF: &str = "json_remove(content, '$.id')";
