@@ -183,7 +183,7 @@ impl<'a> Privacy<'a> {
     /// that is longer: the pass holds the write lock (and its core) at most a third of the
     /// time, however slow the machine, and the webhook path's appends wait for at most one
     /// small batch. Returns what was
-    /// removed in all. Once `stop` is cancelled the pass ends after the batch in hand (its
+    /// removed in all. Once `stop` is cancelled the pass ends after the step in hand (its
     /// media files removed too); the next pass goes on from there.
     pub async fn retention_pass(
         &self,
@@ -197,7 +197,7 @@ impl<'a> Privacy<'a> {
                 let started = std::time::Instant::now();
                 let step = self.store.retention_step(channel, policy, self.limits, now).await?;
                 let took = started.elapsed();
-                tracing::debug!(%channel, messages = step.counts.messages, micros = took.as_micros() as u64, "retention batch");
+                tracing::debug!(%channel, messages = step.counts.messages, micros = took.as_micros() as u64, "retention step");
                 self.remove_media(step.media_ids).await?;
                 total.conversations += step.counts.conversations;
                 total.messages += step.counts.messages;

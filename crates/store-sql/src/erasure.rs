@@ -208,6 +208,10 @@ macro_rules! erasure_store {
 
             const EXPIRED_CONVERSATIONS: &str = "FROM conversations WHERE channel_id = $1 AND status = 'resolved' \
                  AND purged_at IS NULL AND resolved_at < $2";
+            /// A purge step's rows of messages, outbox jobs and notes: their conversation is
+            /// still resolved (the step read them before taking the write lock).
+            const STILL_RESOLVED: &str =
+                "EXISTS (SELECT 1 FROM conversations c WHERE c.id = conversation_id AND c.status = 'resolved')";
             const EXPIRED_MEDIA: &str =
                 "FROM messages WHERE channel_id = $1 AND media_id IS NOT NULL AND timestamp < $2";
 
@@ -498,8 +502,7 @@ macro_rules! erasure_store {
                     // are then a few set-wise statements. (SQLite's writers wait for one
                     // another: a statement per message or per conversation kept the
                     // webhook path's appends waiting for a round trip each.) A conversation
-                    // resolved, purged or reopened meanwhile is caught by the writes' own
-                    // conditions.
+                    // reopened meanwhile is left alone ([`STILL_RESOLVED`]).
                     let mut step = RetentionStep { finished: true, ..RetentionStep::default() };
                     let mut messages: Vec<Uuid> = Vec::new();
                     let mut done: Vec<Uuid> = Vec::new();
@@ -579,9 +582,19 @@ macro_rules! erasure_store {
                             })
                             .collect()
                     };
-                    let mut statements = set_wise(format!("UPDATE messages {SCRUB_MESSAGE} WHERE id IN "), &messages);
-                    statements.extend(set_wise(format!("UPDATE outbox {SCRUB_OUTBOX} WHERE conversation_id IN "), &done));
-                    statements.extend(set_wise("DELETE FROM notes WHERE conversation_id IN ".to_owned(), &done));
+                    // Only while the conversation is still resolved (not reopened since).
+                    let mut statements = set_wise(
+                        format!("UPDATE messages {SCRUB_MESSAGE} WHERE {STILL_RESOLVED} AND id IN "),
+                        &messages,
+                    );
+                    statements.extend(set_wise(
+                        format!("UPDATE outbox {SCRUB_OUTBOX} WHERE {STILL_RESOLVED} AND conversation_id IN "),
+                        &done,
+                    ));
+                    statements.extend(set_wise(
+                        format!("DELETE FROM notes WHERE {STILL_RESOLVED} AND conversation_id IN "),
+                        &done,
+                    ));
                     let media_ids: Vec<Uuid> = media.iter().map(|(id, _)| *id).collect();
                     statements.extend(set_wise(
                         format!("UPDATE messages SET media_id = NULL, content = {REMOVE_MEDIA_REF} WHERE id IN "),
@@ -595,12 +608,12 @@ macro_rules! erasure_store {
                             "UPDATE conversations SET referral = NULL, csat_comment = NULL, purge_cursor = NULL, purged_at = ",
                         );
                         qb.push_bind(Ts(now));
-                        qb.push(" WHERE id IN ");
+                        qb.push(" WHERE status = 'resolved' AND id IN ");
                         $crate::ids::push_ids(&mut qb, chunk);
                         qb.build().execute(w.conn()).await.db()?;
                     }
                     if let Some((conversation, last)) = cursor {
-                        sqlx::query("UPDATE conversations SET purge_cursor = $2 WHERE id = $1")
+                        sqlx::query("UPDATE conversations SET purge_cursor = $2 WHERE id = $1 AND status = 'resolved'")
                             .bind(conversation)
                             .bind(last)
                             .execute(w.conn())
