@@ -200,8 +200,6 @@ macro_rules! erasure_store {
                 Ok(late)
             }
 
-            /// Removes the content of the conversation's messages, its notes, its kept sends
-            /// and its referral and CSAT comment; returns (messages, media ids).
             fn cutoff(now: DateTime<Utc>, days: u32) -> Ts {
                 Ts(now - Duration::days(i64::from(days)))
             }
@@ -567,6 +565,8 @@ macro_rules! erasure_store {
                         if media.len() >= limits.messages.max(1) as usize {
                             step.finished = false;
                         }
+                        // A message the step anonymises loses its media with the rest.
+                        media.retain(|(id, _)| !messages.contains(id));
                     }
                     if messages.is_empty() && done.is_empty() && media.is_empty() {
                         return Ok(step);
