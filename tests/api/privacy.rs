@@ -509,6 +509,12 @@ async fn retention_steps_keep_to_their_message_budget(backend: Backend) {
     assert_eq!((step.counts.conversations, step.counts.messages), (0, 2));
     assert!(!step.finished);
     assert!(app.messages(&second).await.iter().all(|m| !m["text"].is_null()), "not yet");
+    // The dry run counts only what is left.
+    let preview = app.store.retention_preview(channel, policy, Utc::now()).await.unwrap();
+    assert_eq!(
+        (preview.conversations, preview.messages),
+        (2, i64::try_from(first_messages + second_messages - 2).unwrap())
+    );
     // The rest of it, then the next, a message at a time.
     let mut steps = vec![];
     loop {

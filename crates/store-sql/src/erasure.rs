@@ -460,8 +460,8 @@ macro_rules! erasure_store {
                     if let Some(days) = p.conversations_days {
                         let (c, m): (i64, i64) = sqlx::query_as(&format!(
                             "SELECT (SELECT COUNT(*) {EXPIRED_CONVERSATIONS}), \
-                             (SELECT COUNT(*) FROM messages WHERE conversation_id IN \
-                              (SELECT id {EXPIRED_CONVERSATIONS}))"
+                             (SELECT COUNT(*) FROM messages m JOIN (SELECT id, purge_cursor {EXPIRED_CONVERSATIONS}) c \
+                              ON m.conversation_id = c.id WHERE c.purge_cursor IS NULL OR m.id > c.purge_cursor)"
                         ))
                         .bind(channel.as_uuid())
                         .bind(cutoff(now, days))
